@@ -1,0 +1,54 @@
+//! The audit trail (API.md "Audit").
+
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use trellis_core::{AuditEventId, Timestamp};
+use trellis_identity::audit::{self, AuditFilter};
+use trellis_identity::clamp_limit;
+use utoipa::IntoParams;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{ApiQuery, Caller};
+use crate::views::{AuditEventView, Page};
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditParams {
+    pub target_id: Option<String>,
+    /// A dotted verb such as `partner.created`.
+    pub action: Option<String>,
+    /// RFC 3339 time or YYYY-MM-DD; events at or after it.
+    pub since: Option<String>,
+    pub actor_id: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Audit events, newest first (owner/admin).
+#[utoipa::path(get, path = "/api/v1/audit-events", tag = "audit", params(AuditParams),
+    responses((status = 200, body = Page<AuditEventView>), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn list_audit_events(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    ApiQuery(params): ApiQuery<AuditParams>,
+) -> ApiResult<Json<Page<AuditEventView>>> {
+    let since = match params.since.as_deref() {
+        Some(text) => {
+            Some(Timestamp::parse(text).ok_or_else(|| ApiError::field("since", "must be an RFC 3339 time or a YYYY-MM-DD date"))?)
+        }
+        None => None,
+    };
+    let limit = clamp_limit(params.limit);
+    let filter = AuditFilter {
+        target_id: params.target_id,
+        action: params.action,
+        since,
+        actor_id: params.actor_id,
+        before_id: params.cursor.as_deref().and_then(|c| AuditEventId::parse(c).ok()),
+        limit: limit + 1,
+    };
+    let events = audit::list(&state.ctx.db, &scope, &filter).await?;
+    Ok(Json(Page::from_rows(events.into_iter().map(AuditEventView::from).collect(), limit, |e| e.id.clone())))
+}

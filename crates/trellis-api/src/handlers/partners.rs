@@ -1,0 +1,256 @@
+//! Partners, their API keys and their users (API.md "Partners").
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use trellis_core::{PartnerId, PartnerRole, PartnerStatus, PartnerType, UserId};
+use trellis_identity::{api_keys, clamp_limit, partner_users};
+use trellis_partners::{NewPartner, PartnerFilter, PartnerPatch, partners};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::error::{ApiResult, Problem};
+use crate::extract::{ApiJson, ApiQuery, Caller, double_option, path_id};
+use crate::views::{ApiKeyView, Page, PartnerUserView, PartnerView};
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePartnerRequest {
+    pub name: String,
+    pub contact_email: String,
+    pub website: Option<String>,
+    /// ISO 3166-1 alpha-2, e.g. DE.
+    pub country: Option<String>,
+    /// One or more of reseller, distributor, msp, agency, referral, affiliate, technology.
+    #[schema(value_type = Vec<String>)]
+    pub types: Vec<PartnerType>,
+    /// The distributor this partner sells under.
+    #[schema(value_type = Option<String>)]
+    pub parent_id: Option<PartnerId>,
+    /// The channel manager responsible for the partner.
+    #[schema(value_type = Option<String>)]
+    pub manager_user_id: Option<UserId>,
+    /// Accepted for forward compatibility; enrollment arrives with programs.
+    pub program_id: Option<String>,
+    pub tier_id: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePartnerRequest {
+    pub name: Option<String>,
+    pub contact_email: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub website: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub country: Option<Option<String>>,
+    #[schema(value_type = Option<Vec<String>>)]
+    pub types: Option<Vec<PartnerType>>,
+    /// active, suspended or terminated (suspending or terminating ends the partner's sessions and keys).
+    #[schema(value_type = Option<String>)]
+    pub status: Option<PartnerStatus>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub parent_id: Option<Option<PartnerId>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub manager_user_id: Option<Option<UserId>>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerListParams {
+    /// Case-insensitive search in name and contact email.
+    pub q: Option<String>,
+    /// A partner type.
+    #[serde(rename = "type")]
+    #[param(value_type = Option<String>)]
+    pub partner_type: Option<PartnerType>,
+    #[param(value_type = Option<String>)]
+    pub status: Option<PartnerStatus>,
+    #[param(value_type = Option<String>)]
+    pub parent_id: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub manager_user_id: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePartnerKeyRequest {
+    pub name: String,
+    pub scopes: Option<Vec<String>>,
+    /// The partner role the key acts with: admin when created by staff, at most the creator's own role otherwise.
+    #[schema(value_type = Option<String>)]
+    pub role: Option<PartnerRole>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvitePartnerUserRequest {
+    pub email: String,
+    pub name: Option<String>,
+    /// admin, sales, marketing, finance or member.
+    #[schema(value_type = String)]
+    pub role: PartnerRole,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePartnerUserRequest {
+    #[schema(value_type = String)]
+    pub role: PartnerRole,
+}
+
+/// Create a partner (vendor staff; or a distributor's admin creating a reseller under itself when allowed).
+#[utoipa::path(post, path = "/api/v1/partners", tag = "partners", request_body = CreatePartnerRequest,
+    responses((status = 201, body = PartnerView), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_partner(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    ApiJson(body): ApiJson<CreatePartnerRequest>,
+) -> ApiResult<(StatusCode, Json<PartnerView>)> {
+    let input = NewPartner {
+        name: body.name,
+        contact_email: body.contact_email,
+        website: body.website,
+        country: body.country,
+        types: body.types,
+        parent_id: body.parent_id,
+        manager_user_id: body.manager_user_id,
+    };
+    let _ = (body.program_id, body.tier_id);
+    let partner = partners::create(&state.ctx, &scope, input).await?;
+    Ok((StatusCode::CREATED, Json(partner.into())))
+}
+
+/// List the partners you can see, newest first.
+#[utoipa::path(get, path = "/api/v1/partners", tag = "partners", params(PartnerListParams), responses((status = 200, body = Page<PartnerView>)))]
+pub async fn list_partners(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    ApiQuery(params): ApiQuery<PartnerListParams>,
+) -> ApiResult<Json<Page<PartnerView>>> {
+    let limit = clamp_limit(params.limit);
+    // A filter naming an id the caller cannot parse or see simply matches nothing.
+    let unmatched = |text: &Option<String>| text.is_some();
+    let parent_id = params.parent_id.as_deref().and_then(|p| PartnerId::parse(p).ok());
+    let manager_user_id = params.manager_user_id.as_deref().and_then(|m| UserId::parse(m).ok());
+    if (unmatched(&params.parent_id) && parent_id.is_none()) || (unmatched(&params.manager_user_id) && manager_user_id.is_none()) {
+        return Ok(Json(Page { data: Vec::new(), next_cursor: None }));
+    }
+    let filter = PartnerFilter {
+        q: params.q,
+        partner_type: params.partner_type,
+        status: params.status,
+        parent_id,
+        manager_user_id,
+        before: params.cursor.as_deref().and_then(|c| PartnerId::parse(c).ok()),
+        limit: Some(limit + 1),
+    };
+    let rows = partners::list(&state.ctx, &scope, &filter).await?;
+    Ok(Json(Page::from_rows(rows.into_iter().map(PartnerView::from).collect(), limit, |p| p.id.clone())))
+}
+
+/// One partner.
+#[utoipa::path(get, path = "/api/v1/partners/{id}", tag = "partners", params(("id" = String, Path)),
+    responses((status = 200, body = PartnerView), (status = 404, body = Problem)))]
+pub async fn find_partner(State(state): State<AppState>, Caller(scope): Caller, Path(id): Path<String>) -> ApiResult<Json<PartnerView>> {
+    Ok(Json(partners::get(&state.ctx, &scope, &path_id(&id)?).await?.into()))
+}
+
+/// Change a partner.
+#[utoipa::path(patch, path = "/api/v1/partners/{id}", tag = "partners", params(("id" = String, Path)), request_body = UpdatePartnerRequest,
+    responses((status = 200, body = PartnerView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_partner(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdatePartnerRequest>,
+) -> ApiResult<Json<PartnerView>> {
+    let patch = PartnerPatch {
+        name: body.name,
+        contact_email: body.contact_email,
+        website: body.website,
+        country: body.country,
+        types: body.types,
+        status: body.status,
+        parent_id: body.parent_id,
+        manager_user_id: body.manager_user_id,
+    };
+    Ok(Json(partners::update(&state.ctx, &scope, &path_id(&id)?, patch).await?.into()))
+}
+
+/// Create a partner key (workspace owner/admin, or the partner's admins). The secret is shown once.
+#[utoipa::path(post, path = "/api/v1/partners/{id}/api-keys", tag = "partners", params(("id" = String, Path)), request_body = CreatePartnerKeyRequest,
+    responses((status = 201, body = ApiKeyView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn create_partner_api_key(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<CreatePartnerKeyRequest>,
+) -> ApiResult<(StatusCode, Json<ApiKeyView>)> {
+    let created = api_keys::create_partner_key(&state.ctx, &scope, &path_id(&id)?, &body.name, body.scopes.as_deref(), body.role).await?;
+    let mut view = ApiKeyView::from(created.key);
+    view.key = Some(created.secret);
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Invite a person to a partner organisation; the answer carries a one-time `invitation_url`.
+#[utoipa::path(post, path = "/api/v1/partners/{id}/users", tag = "partners", params(("id" = String, Path)), request_body = InvitePartnerUserRequest,
+    responses((status = 201, body = PartnerUserView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn invite_partner_user(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<InvitePartnerUserRequest>,
+) -> ApiResult<(StatusCode, Json<PartnerUserView>)> {
+    let (user, invitation) =
+        partner_users::invite(&state.ctx, &scope, &path_id(&id)?, &body.email, body.name.as_deref(), body.role).await?;
+    let mut view = PartnerUserView::from(user);
+    view.invitation_url = Some(format!("{}{}", state.web.public_url, invitation.path()));
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// The users of a partner organisation.
+#[utoipa::path(get, path = "/api/v1/partners/{id}/users", tag = "partners", params(("id" = String, Path)),
+    responses((status = 200, body = Page<PartnerUserView>), (status = 404, body = Problem)))]
+pub async fn list_partner_users(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Page<PartnerUserView>>> {
+    let users = partner_users::list(&state.ctx, &scope, &path_id(&id)?).await?;
+    Ok(Json(Page { data: users.into_iter().map(PartnerUserView::from).collect(), next_cursor: None }))
+}
+
+/// Change a partner user's role.
+#[utoipa::path(patch, path = "/api/v1/partners/{id}/users/{user_id}", tag = "partners", params(("id" = String, Path), ("user_id" = String, Path)), request_body = UpdatePartnerUserRequest,
+    responses((status = 200, body = PartnerUserView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn update_partner_user(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path((id, user_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<UpdatePartnerUserRequest>,
+) -> ApiResult<Json<PartnerUserView>> {
+    let partner_id: PartnerId = path_id(&id)?;
+    let user_id: UserId = path_id(&user_id)?;
+    partner_users::update_role(&state.ctx, &scope, &partner_id, &user_id, body.role).await?;
+    let users = partner_users::list(&state.ctx, &scope, &partner_id).await?;
+    let user = users.into_iter().find(|u| u.user_id == user_id).ok_or_else(crate::error::ApiError::not_found)?;
+    Ok(Json(user.into()))
+}
+
+/// Remove a person from a partner organisation; their sessions for it end at once.
+#[utoipa::path(delete, path = "/api/v1/partners/{id}/users/{user_id}", tag = "partners", params(("id" = String, Path), ("user_id" = String, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn remove_partner_user(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path((id, user_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    partner_users::remove(&state.ctx, &scope, &path_id(&id)?, &path_id(&user_id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,273 @@
+//! Response bodies of the API. They are separate from domain types so that the wire format is
+//! explicit, documented in OpenAPI, and cannot change by accident when a domain type does.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A page of a list; `next_cursor` is passed back as `?cursor=` for the next page.
+#[derive(Serialize, ToSchema)]
+pub struct Page<T: ToSchema> {
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T: ToSchema> Page<T> {
+    /// A page from `limit + 1` fetched rows: the extra row only says that more exist.
+    pub fn from_rows(mut rows: Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> String) -> Self {
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let next_cursor = if more { rows.last().map(cursor_of) } else { None };
+        Self { data: rows, next_cursor }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PartnerView {
+    #[schema(example = "ptn_01jgx2m5k8b3q7r9t0vwxyz123")]
+    pub id: String,
+    pub name: String,
+    pub contact_email: String,
+    pub website: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+    /// Any of reseller, distributor, msp, agency, referral, affiliate, technology.
+    pub types: Vec<String>,
+    /// applied, onboarding, active, suspended, terminated or rejected.
+    pub status: String,
+    pub parent_id: Option<String>,
+    pub manager_user_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<trellis_partners::Partner> for PartnerView {
+    fn from(p: trellis_partners::Partner) -> Self {
+        Self {
+            id: p.id.to_string(),
+            name: p.name,
+            contact_email: p.contact_email,
+            website: p.website,
+            country: p.country,
+            types: p.types.iter().map(|t| t.as_str().to_owned()).collect(),
+            status: p.status.as_str().to_owned(),
+            parent_id: p.parent_id.map(|x| x.to_string()),
+            manager_user_id: p.manager_user_id.map(|x| x.to_string()),
+            created_at: p.created_at.to_rfc3339(),
+            updated_at: p.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MemberView {
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub partner_scope: String,
+    pub created_at: String,
+    /// Only in the answer that created the member: a one-time link to set a password.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invitation_url: Option<String>,
+}
+
+impl From<trellis_identity::members::Member> for MemberView {
+    fn from(m: trellis_identity::members::Member) -> Self {
+        Self {
+            user_id: m.user_id.to_string(),
+            email: m.email.to_string(),
+            name: m.name,
+            role: m.role.as_str().to_owned(),
+            partner_scope: m.partner_scope.as_str().to_owned(),
+            created_at: m.created_at.to_rfc3339(),
+            invitation_url: None,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PartnerUserView {
+    pub user_id: String,
+    pub partner_id: String,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invitation_url: Option<String>,
+}
+
+impl From<trellis_identity::partner_users::PartnerUser> for PartnerUserView {
+    fn from(u: trellis_identity::partner_users::PartnerUser) -> Self {
+        Self {
+            user_id: u.user_id.to_string(),
+            partner_id: u.partner_id.to_string(),
+            email: u.email.to_string(),
+            name: u.name,
+            role: u.role.as_str().to_owned(),
+            created_at: u.created_at.to_rfc3339(),
+            invitation_url: None,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiKeyView {
+    pub id: String,
+    pub name: String,
+    /// The first characters of the key, to recognise it.
+    pub prefix: String,
+    /// workspace or partner.
+    pub kind: String,
+    pub user_id: Option<String>,
+    pub partner_id: Option<String>,
+    pub partner_role: Option<String>,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+    /// The secret: only in the answer that created the key, never again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+impl From<trellis_identity::api_keys::ApiKey> for ApiKeyView {
+    fn from(k: trellis_identity::api_keys::ApiKey) -> Self {
+        Self {
+            id: k.id.to_string(),
+            name: k.name,
+            prefix: k.prefix,
+            kind: k.kind.to_owned(),
+            user_id: k.user_id.map(|x| x.to_string()),
+            partner_id: k.partner_id.map(|x| x.to_string()),
+            partner_role: k.partner_role.map(|r| r.as_str().to_owned()),
+            scopes: k.scopes,
+            created_at: k.created_at.to_rfc3339(),
+            last_used_at: k.last_used_at.map(|t| t.to_rfc3339()),
+            revoked_at: k.revoked_at.map(|t| t.to_rfc3339()),
+            key: None,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SepaDebtorView {
+    pub name: String,
+    pub iban: String,
+    pub bic: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WorkspaceView {
+    pub id: String,
+    pub name: String,
+    pub default_currency: String,
+    pub allowed_redirect_domains: Vec<String>,
+    pub sepa_debtor: Option<SepaDebtorView>,
+    pub distributors_manage_resellers: bool,
+    pub created_at: String,
+}
+
+impl From<trellis_identity::workspaces::Workspace> for WorkspaceView {
+    fn from(w: trellis_identity::workspaces::Workspace) -> Self {
+        Self {
+            id: w.id.to_string(),
+            name: w.name,
+            default_currency: w.default_currency,
+            allowed_redirect_domains: w.allowed_redirect_domains,
+            sepa_debtor: w.sepa_debtor.map(|d| SepaDebtorView { name: d.name, iban: d.iban, bic: d.bic }),
+            distributors_manage_resellers: w.distributors_manage_resellers,
+            created_at: w.created_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditActorView {
+    /// user, api_key or system.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditEventView {
+    pub id: String,
+    pub at: String,
+    pub actor: AuditActorView,
+    /// A dotted verb such as `partner.created`.
+    pub action: String,
+    pub target_type: String,
+    pub target_id: String,
+    /// `{"field": [before, after]}`
+    #[schema(value_type = Object)]
+    pub changes: serde_json::Value,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl From<trellis_identity::audit::AuditEvent> for AuditEventView {
+    fn from(e: trellis_identity::audit::AuditEvent) -> Self {
+        Self {
+            id: e.id.to_string(),
+            at: e.at.to_rfc3339(),
+            actor: AuditActorView { kind: e.actor.kind, id: e.actor.id, email: e.actor.email },
+            action: e.action,
+            target_type: e.target_type,
+            target_id: e.target_id,
+            changes: e.changes,
+            ip: e.ip,
+            user_agent: e.user_agent,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MembershipView {
+    pub workspace_id: String,
+    /// staff or partner.
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partner_id: Option<String>,
+    pub role: String,
+}
+
+impl From<&trellis_identity::auth::MembershipInfo> for MembershipView {
+    fn from(m: &trellis_identity::auth::MembershipInfo) -> Self {
+        Self {
+            workspace_id: m.workspace_id.to_string(),
+            kind: m.kind.to_owned(),
+            partner_id: m.partner_id.as_ref().map(|p| p.to_string()),
+            role: m.role.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LoginView {
+    /// A Bearer credential for the user (`trs_…`).
+    pub token: String,
+    pub expires_at: String,
+    pub memberships: Vec<MembershipView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MeView {
+    pub workspace_id: String,
+    /// user, api_key or system.
+    pub actor_type: String,
+    pub actor_id: Option<String>,
+    pub user_id: Option<String>,
+    /// staff or partner.
+    pub kind: String,
+    pub role: String,
+    pub partner_id: Option<String>,
+    pub read_only: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+}

@@ -1,0 +1,150 @@
+//! Connecting to the database named by a URL, and opening transactions.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+use crate::tx::{RowSecurity, Tx, TxInner};
+use crate::{DbResult, sql};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// How to connect. `url` starts with `sqlite:` or `postgres:`/`postgresql:`.
+#[derive(Debug, Clone)]
+pub struct DbConfig {
+    pub url: String,
+    /// Connections for readers (SQLite) or for everything (PostgreSQL).
+    pub max_connections: u32,
+}
+
+impl DbConfig {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self { url: url.into(), max_connections: 8 }
+    }
+}
+
+enum Pools {
+    Sqlite { reader: SqlitePool, writer: SqlitePool },
+    Postgres(PgPool),
+}
+
+/// A handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pools: Arc<Pools>,
+}
+
+impl Db {
+    /// Connects to the database of `config.url`, creating a missing SQLite file.
+    pub async fn connect(config: &DbConfig) -> DbResult<Self> {
+        let url = config.url.as_str();
+        let pools = if url.starts_with("sqlite:") {
+            // Money will live in this file: FULL makes every commit durable on power loss.
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options.clone())
+                .await?;
+            let reader = SqlitePoolOptions::new()
+                .max_connections(config.max_connections.max(1))
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options.read_only(true))
+                .await?;
+            Pools::Sqlite { reader, writer }
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let options = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(config.max_connections.max(2))
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options)
+                .await?;
+            Pools::Postgres(pool)
+        } else {
+            return Err(crate::DbError::Sqlx(sqlx::Error::Configuration(
+                format!("unsupported database URL {url:?}: use sqlite://FILE or postgres://…").into(),
+            )));
+        };
+        Ok(Self { pools: Arc::new(pools) })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match &*self.pools {
+            Pools::Sqlite { .. } => Backend::Sqlite,
+            Pools::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies every pending migration of this backend.
+    pub async fn migrate(&self) -> DbResult<()> {
+        match &*self.pools {
+            Pools::Sqlite { writer, .. } => trellis_migrations::SQLITE.run(writer).await?,
+            Pools::Postgres(pool) => trellis_migrations::POSTGRES.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// A transaction for reading. On SQLite it uses a reader connection and never blocks writers.
+    pub async fn read(&self, security: &RowSecurity) -> DbResult<Tx> {
+        match &*self.pools {
+            Pools::Sqlite { reader, .. } => Ok(Tx { inner: TxInner::Sqlite(reader.begin().await?), visible_partner_ids: None }),
+            Pools::Postgres(pool) => self.postgres_tx(pool, security).await,
+        }
+    }
+
+    /// A transaction for writing. On SQLite it waits for the single writer connection and starts
+    /// with `BEGIN IMMEDIATE`, so it holds the write lock from the first statement (a deferred
+    /// transaction that reads then writes would fail with `SQLITE_BUSY`).
+    /// Keep slow work (password hashing, network) out of it: every other writer waits.
+    pub async fn write(&self, security: &RowSecurity) -> DbResult<Tx> {
+        match &*self.pools {
+            Pools::Sqlite { writer, .. } => {
+                Ok(Tx { inner: TxInner::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?), visible_partner_ids: None })
+            }
+            Pools::Postgres(pool) => self.postgres_tx(pool, security).await,
+        }
+    }
+
+    async fn postgres_tx(&self, pool: &PgPool, security: &RowSecurity) -> DbResult<Tx> {
+        let mut tx = Tx { inner: TxInner::Postgres(pool.begin().await?), visible_partner_ids: None };
+        if let RowSecurity::Partners(ids) = security {
+            // The runtime role (migration 0001) is not the tables' owner and has no BYPASSRLS.
+            tx.execute(sql!("SET LOCAL ROLE trellis_app")).await?;
+            tx.execute(sql!("SELECT set_config('trellis.visible_partner_ids', $1, true)", ids.join(","))).await?;
+            tx.visible_partner_ids = Some(ids.clone());
+        }
+        Ok(tx)
+    }
+
+    /// True when the database answers.
+    pub async fn ping(&self) -> bool {
+        match self.read(&RowSecurity::Unrestricted).await {
+            Ok(mut tx) => tx.fetch_i64(sql!("SELECT CAST(1 AS BIGINT) AS one")).await.is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    pub async fn close(&self) {
+        match &*self.pools {
+            Pools::Sqlite { reader, writer } => {
+                reader.close().await;
+                writer.close().await;
+            }
+            Pools::Postgres(pool) => pool.close().await,
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Transactions over either backend, and the row-security context a PostgreSQL transaction runs
+//! under.
+
+use std::sync::Arc;
+
+use futures_util::TryStreamExt;
+use sqlx::{AssertSqlSafe, Column};
+
+use crate::sql::Sql;
+use crate::value::{Row, Value};
+use crate::{DbError, DbResult};
+
+/// What the database itself lets a transaction see of partner-owned rows (the second wall, after
+/// the application's `Scope`). Only PostgreSQL enforces it; SQLite has no row security.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowSecurity {
+    /// Vendor staff, operators and the system context: every row of the tables.
+    Unrestricted,
+    /// A partner: the transaction switches to the runtime role `trellis_app` (not the tables'
+    /// owner, no BYPASSRLS) with these partner ids in `trellis.visible_partner_ids`.
+    Partners(Vec<String>),
+}
+
+pub(crate) enum TxInner {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// An open transaction. Dropping it without [`Tx::commit`] rolls it back.
+pub struct Tx {
+    pub(crate) inner: TxInner,
+    /// The partner ids PostgreSQL row security lets this transaction see, when restricted.
+    pub(crate) visible_partner_ids: Option<Vec<String>>,
+}
+
+fn bind_sqlite<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    params: Vec<Value>,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    for value in params {
+        query = match value {
+            Value::Int(v) => query.bind(v),
+            Value::Text(v) => query.bind(v),
+            Value::Bool(v) => query.bind(v),
+            Value::Bytes(v) => query.bind(v),
+        };
+    }
+    query
+}
+
+fn bind_postgres<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    params: Vec<Value>,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    for value in params {
+        query = match value {
+            Value::Int(v) => query.bind(v),
+            Value::Text(v) => query.bind(v),
+            Value::Bool(v) => query.bind(v),
+            Value::Bytes(v) => query.bind(v),
+        };
+    }
+    query
+}
+
+fn column_names<R: sqlx::Row>(row: &R) -> Arc<[String]> {
+    row.columns().iter().map(|c| c.name().to_owned()).collect()
+}
+
+impl Tx {
+    /// Runs a statement and returns the number of rows it changed.
+    pub async fn execute(&mut self, sql: Sql) -> DbResult<u64> {
+        let Sql { text, params } = sql;
+        let text = AssertSqlSafe(text);
+        match &mut self.inner {
+            TxInner::Sqlite(tx) => Ok(bind_sqlite(sqlx::query(text), params).execute(&mut **tx).await?.rows_affected()),
+            TxInner::Postgres(tx) => Ok(bind_postgres(sqlx::query(text), params).execute(&mut **tx).await?.rows_affected()),
+        }
+    }
+
+    /// Fetches every row of a query.
+    pub async fn fetch_all(&mut self, sql: Sql) -> DbResult<Vec<Row>> {
+        let Sql { text, params } = sql;
+        let text = AssertSqlSafe(text);
+        let mut rows = Vec::new();
+        match &mut self.inner {
+            TxInner::Sqlite(tx) => {
+                let mut stream = bind_sqlite(sqlx::query(text), params).fetch(&mut **tx);
+                let mut columns: Option<Arc<[String]>> = None;
+                while let Some(row) = stream.try_next().await? {
+                    let names = columns.get_or_insert_with(|| column_names(&row));
+                    rows.push(Row::from_sqlite(names, &row)?);
+                }
+            }
+            TxInner::Postgres(tx) => {
+                let mut stream = bind_postgres(sqlx::query(text), params).fetch(&mut **tx);
+                let mut columns: Option<Arc<[String]>> = None;
+                while let Some(row) = stream.try_next().await? {
+                    let names = columns.get_or_insert_with(|| column_names(&row));
+                    rows.push(Row::from_postgres(names, &row)?);
+                }
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Fetches at most one row (the first).
+    pub async fn fetch_optional(&mut self, sql: Sql) -> DbResult<Option<Row>> {
+        Ok(self.fetch_all(sql).await?.into_iter().next())
+    }
+
+    /// Fetches exactly one row; none is [`DbError::NotFound`].
+    pub async fn fetch_one(&mut self, sql: Sql) -> DbResult<Row> {
+        self.fetch_optional(sql).await?.ok_or(DbError::NotFound)
+    }
+
+    /// Fetches one integer (e.g. a `COUNT(*)`); write `CAST(… AS BIGINT)` for sums on PostgreSQL.
+    pub async fn fetch_i64(&mut self, sql: Sql) -> DbResult<i64> {
+        let row = self.fetch_one(sql).await?;
+        let first = row_first_column(&row);
+        row.get::<i64>(&first)
+    }
+
+    /// Widens a partner-restricted transaction to a partner row it has just created (a
+    /// distributor adding a reseller under itself), so the insert passes the row-security check.
+    pub async fn allow_partner(&mut self, partner_id: &str) -> DbResult<()> {
+        if let Some(ids) = &mut self.visible_partner_ids {
+            ids.push(partner_id.to_owned());
+            let joined = ids.join(",");
+            self.execute(crate::sql!("SELECT set_config('trellis.visible_partner_ids', $1, true)", joined)).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn commit(self) -> DbResult<()> {
+        match self.inner {
+            TxInner::Sqlite(tx) => tx.commit().await?,
+            TxInner::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> crate::Backend {
+        match self.inner {
+            TxInner::Sqlite(_) => crate::Backend::Sqlite,
+            TxInner::Postgres(_) => crate::Backend::Postgres,
+        }
+    }
+}
+
+fn row_first_column(row: &Row) -> String {
+    row.column_names().first().cloned().unwrap_or_default()
+}
+
+impl Row {
+    pub fn column_names(&self) -> &[String] {
+        self.columns_ref()
+    }
+}

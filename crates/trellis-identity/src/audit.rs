@@ -1,0 +1,316 @@
+//! The audit trail: append-only events, written in the same transaction as the change they record,
+//! each hash-chained to the previous event of its workspace so that `trellis audit verify` detects
+//! an edited, deleted, inserted or reordered row.
+//!
+//! `hash = SHA-256(prev_hash ‖ "\n" ‖ canonical JSON of the row)`; the first event's `prev_hash` is
+//! 64 zeros. Appends lock the workspace's row in `audit_chain_heads` (UPDATE … RETURNING) so that
+//! concurrent PostgreSQL transactions cannot fork the chain; SQLite writers are serialised anyway.
+
+use serde_json::{Map, Value as Json, json};
+use trellis_core::{AuditEventId, Result, Timestamp, VendorRole, WorkspaceId};
+use trellis_db::{Db, RowSecurity, Sql, Tx, sql};
+
+use crate::scope::{Actor, Scope};
+use crate::secret::sha256_hex;
+
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One change to record.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub action: &'static str,
+    pub target_type: &'static str,
+    pub target_id: String,
+    /// `{"field": [before, after]}`
+    pub changes: Map<String, Json>,
+}
+
+impl AuditEntry {
+    pub fn new(action: &'static str, target_type: &'static str, target_id: impl Into<String>) -> Self {
+        Self { action, target_type, target_id: target_id.into(), changes: Map::new() }
+    }
+
+    /// Records a field's value before and after; unchanged fields are skipped.
+    pub fn change(mut self, field: &str, before: impl Into<Json>, after: impl Into<Json>) -> Self {
+        let (before, after) = (before.into(), after.into());
+        if before != after {
+            self.changes.insert(field.to_owned(), json!([before, after]));
+        }
+        self
+    }
+
+    /// Records a created object's field (before is null).
+    pub fn set(self, field: &str, after: impl Into<Json>) -> Self {
+        self.change(field, Json::Null, after)
+    }
+}
+
+struct Canonical<'a> {
+    workspace_id: &'a str,
+    seq: i64,
+    id: &'a str,
+    at: i64,
+    actor_type: &'a str,
+    actor_id: Option<&'a str>,
+    actor_email: Option<&'a str>,
+    action: &'a str,
+    target_type: &'a str,
+    target_id: &'a str,
+    changes: &'a str,
+    ip: Option<&'a str>,
+    user_agent: Option<&'a str>,
+}
+
+impl Canonical<'_> {
+    fn hash(&self, prev_hash: &str) -> String {
+        let row = json!([
+            self.workspace_id,
+            self.seq,
+            self.id,
+            self.at,
+            self.actor_type,
+            self.actor_id,
+            self.actor_email,
+            self.action,
+            self.target_type,
+            self.target_id,
+            self.changes,
+            self.ip,
+            self.user_agent
+        ]);
+        sha256_hex(&format!("{prev_hash}\n{row}"))
+    }
+}
+
+fn actor_parts(actor: &Actor) -> (&'static str, Option<String>, Option<String>) {
+    match actor {
+        Actor::User { id, email } => ("user", Some(id.to_string()), Some(email.to_string())),
+        Actor::ApiKey { id, user_email } => ("api_key", Some(id.to_string()), user_email.as_ref().map(|e| e.to_string())),
+        Actor::System => ("system", None, None),
+    }
+}
+
+/// Appends an event inside `tx`, the transaction that makes the change.
+pub async fn record(tx: &mut Tx, scope: &Scope, at: Timestamp, entry: AuditEntry) -> Result<AuditEventId> {
+    let workspace_id = scope.workspace_id();
+    let head = tx
+        .fetch_optional(sql!(
+            "UPDATE audit_chain_heads SET last_seq = last_seq + 1 WHERE workspace_id = $1 RETURNING last_seq, last_hash",
+            workspace_id
+        ))
+        .await?;
+    let (seq, prev_hash) = match head {
+        Some(row) => (row.get::<i64>("last_seq")?, row.get::<String>("last_hash")?),
+        None => {
+            tx.execute(sql!("INSERT INTO audit_chain_heads (workspace_id, last_seq, last_hash) VALUES ($1, 1, $2)", workspace_id, GENESIS))
+                .await?;
+            (1, GENESIS.to_owned())
+        }
+    };
+    let id = AuditEventId::generate();
+    let (actor_type, actor_id, actor_email) = actor_parts(scope.actor());
+    let changes = Json::Object(entry.changes).to_string();
+    let meta = scope.meta();
+    let canonical = Canonical {
+        workspace_id: workspace_id.as_str(),
+        seq,
+        id: id.as_str(),
+        at: at.micros(),
+        actor_type,
+        actor_id: actor_id.as_deref(),
+        actor_email: actor_email.as_deref(),
+        action: entry.action,
+        target_type: entry.target_type,
+        target_id: &entry.target_id,
+        changes: &changes,
+        ip: meta.ip.as_deref(),
+        user_agent: meta.user_agent.as_deref(),
+    };
+    let hash = canonical.hash(&prev_hash);
+    tx.execute(sql!(
+        "INSERT INTO audit_events (workspace_id, seq, id, at, actor_type, actor_id, actor_email, action, target_type, target_id, changes, ip, user_agent, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        workspace_id, seq, id, at, actor_type, actor_id, actor_email, entry.action, entry.target_type,
+        entry.target_id, changes, meta.ip, meta.user_agent, prev_hash, hash
+    ))
+    .await?;
+    tx.execute(sql!("UPDATE audit_chain_heads SET last_hash = $2 WHERE workspace_id = $1", workspace_id, hash)).await?;
+    Ok(id)
+}
+
+/// An audit event as read back.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AuditEvent {
+    pub id: AuditEventId,
+    pub at: Timestamp,
+    pub actor: AuditActor,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: String,
+    pub changes: Json,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AuditActor {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// Filters of the audit list.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub target_id: Option<String>,
+    pub action: Option<String>,
+    pub since: Option<Timestamp>,
+    pub actor_id: Option<String>,
+    /// Return events older than this id (the cursor).
+    pub before_id: Option<AuditEventId>,
+    pub limit: i64,
+}
+
+/// Lists events newest first (owner/admin only).
+pub async fn list(db: &Db, scope: &Scope, filter: &AuditFilter) -> Result<Vec<AuditEvent>> {
+    scope.require_vendor_role(&[VendorRole::Owner, VendorRole::Admin], "read the audit log")?;
+    let mut q = Sql::build(
+        "SELECT id, at, actor_type, actor_id, actor_email, action, target_type, target_id, changes, ip, user_agent FROM audit_events WHERE workspace_id = ",
+    );
+    q.push_bind(scope.workspace_id());
+    if let Some(target) = &filter.target_id {
+        q.push(" AND target_id = ").push_bind(target);
+    }
+    if let Some(action) = &filter.action {
+        q.push(" AND action = ").push_bind(action);
+    }
+    if let Some(since) = filter.since {
+        q.push(" AND at >= ").push_bind(since);
+    }
+    if let Some(actor) = &filter.actor_id {
+        q.push(" AND actor_id = ").push_bind(actor);
+    }
+    if let Some(before) = &filter.before_id {
+        q.push(" AND seq < (SELECT seq FROM audit_events WHERE workspace_id = ");
+        q.push_bind(scope.workspace_id()).push(" AND id = ").push_bind(before).push(")");
+    }
+    q.push(" ORDER BY seq DESC LIMIT ").push_bind(filter.limit);
+    let mut tx = db.read(&RowSecurity::Unrestricted).await?;
+    let rows = tx.fetch_all(q).await?;
+    rows.iter()
+        .map(|row| {
+            let changes: String = row.get("changes")?;
+            Ok(AuditEvent {
+                id: row.get("id")?,
+                at: row.get("at")?,
+                actor: AuditActor { kind: row.get("actor_type")?, id: row.get("actor_id")?, email: row.get("actor_email")? },
+                action: row.get("action")?,
+                target_type: row.get("target_type")?,
+                target_id: row.get("target_id")?,
+                changes: serde_json::from_str(&changes).unwrap_or(Json::Null),
+                ip: row.get("ip")?,
+                user_agent: row.get("user_agent")?,
+            })
+        })
+        .collect()
+}
+
+/// The outcome of verifying one workspace's chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainReport {
+    pub workspace_id: WorkspaceId,
+    pub events: i64,
+    /// The first broken link, as `(seq, what)`.
+    pub broken_at: Option<(i64, String)>,
+}
+
+/// Verifies every workspace's chain (operator command, system context).
+pub async fn verify_all(db: &Db) -> Result<Vec<ChainReport>> {
+    let mut tx = db.read(&RowSecurity::Unrestricted).await?;
+    let workspaces = tx.fetch_all(sql!("SELECT id FROM workspaces ORDER BY id")).await?;
+    let mut reports = Vec::new();
+    for row in workspaces {
+        let workspace_id: WorkspaceId = row.get("id")?;
+        reports.push(verify_workspace(&mut tx, workspace_id).await?);
+    }
+    Ok(reports)
+}
+
+async fn verify_workspace(tx: &mut Tx, workspace_id: WorkspaceId) -> Result<ChainReport> {
+    let rows = tx
+        .fetch_all(sql!(
+            "SELECT seq, id, at, actor_type, actor_id, actor_email, action, target_type, target_id, changes, ip, user_agent, prev_hash, hash
+             FROM audit_events WHERE workspace_id = $1 ORDER BY seq",
+            workspace_id
+        ))
+        .await?;
+    let head = tx.fetch_optional(sql!("SELECT last_seq, last_hash FROM audit_chain_heads WHERE workspace_id = $1", workspace_id)).await?;
+    let mut expected_prev = GENESIS.to_owned();
+    let mut broken_at = None;
+    for (index, row) in rows.iter().enumerate() {
+        let seq: i64 = row.get("seq")?;
+        let (id, actor_type, action, target_type, target_id, changes, prev_hash, hash): (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+        ) = (
+            row.get("id")?,
+            row.get("actor_type")?,
+            row.get("action")?,
+            row.get("target_type")?,
+            row.get("target_id")?,
+            row.get("changes")?,
+            row.get("prev_hash")?,
+            row.get("hash")?,
+        );
+        let (actor_id, actor_email, ip, user_agent): (Option<String>, Option<String>, Option<String>, Option<String>) =
+            (row.get("actor_id")?, row.get("actor_email")?, row.get("ip")?, row.get("user_agent")?);
+        let canonical = Canonical {
+            workspace_id: workspace_id.as_str(),
+            seq,
+            id: &id,
+            at: row.get("at")?,
+            actor_type: &actor_type,
+            actor_id: actor_id.as_deref(),
+            actor_email: actor_email.as_deref(),
+            action: &action,
+            target_type: &target_type,
+            target_id: &target_id,
+            changes: &changes,
+            ip: ip.as_deref(),
+            user_agent: user_agent.as_deref(),
+        };
+        let problem = if seq != index as i64 + 1 {
+            Some(format!("expected sequence number {}, found {seq} (a row was deleted or inserted)", index + 1))
+        } else if prev_hash != expected_prev {
+            Some("prev_hash does not match the previous event (reordered or removed rows)".to_owned())
+        } else if canonical.hash(&prev_hash) != hash {
+            Some("the event's content does not match its hash (edited)".to_owned())
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            broken_at = Some((seq, problem));
+            break;
+        }
+        expected_prev = hash;
+    }
+    if broken_at.is_none() {
+        let count = rows.len() as i64;
+        let head_ok = match &head {
+            Some(h) => h.get::<i64>("last_seq")? == count && h.get::<String>("last_hash")? == expected_prev,
+            None => count == 0,
+        };
+        if !head_ok {
+            broken_at = Some((count, "the chain head does not match the last event (events removed from the end)".to_owned()));
+        }
+    }
+    Ok(ChainReport { workspace_id, events: rows.len() as i64, broken_at })
+}

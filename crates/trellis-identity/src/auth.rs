@@ -1,0 +1,455 @@
+//! Authentication: sign-in with throttling, sessions (browser cookies and API bearer tokens),
+//! API keys, and building the request [`Scope`] from whichever credential was presented.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use trellis_core::{
+    Email, Error, PartnerId, PartnerRole, PartnerScopeSetting, PartnerStatus, Result, Timestamp, UserId, VendorRole, WorkspaceId,
+};
+use trellis_db::{RowSecurity, Tx, sql};
+
+use crate::Ctx;
+use crate::api_keys::{self, KEY_PREFIX};
+use crate::password;
+use crate::scope::{Actor, Membership, RequestMeta, Scope, Visibility};
+use crate::secret::{random_token, sha256_hex};
+
+/// Bearer tokens from `POST /api/v1/auth/login` start with this.
+pub const TOKEN_PREFIX: &str = "trs_";
+/// Sessions and tokens end after this long, used or not (ASVS 7.3.2).
+const SESSION_ABSOLUTE_SECONDS: i64 = 12 * 3600;
+/// Sign-in throttle: failures counted over this window…
+const THROTTLE_WINDOW_SECONDS: i64 = 15 * 60;
+/// …at most this many for one account…
+const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
+/// …and this many from one address.
+const MAX_FAILURES_PER_ADDRESS: i64 = 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    Browser,
+    Token,
+}
+
+impl SessionKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Browser => "browser",
+            SessionKind::Token => "token",
+        }
+    }
+}
+
+/// One membership of a user, as listed at sign-in.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MembershipInfo {
+    pub workspace_id: WorkspaceId,
+    #[serde(skip)]
+    pub workspace_name: String,
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partner_id: Option<PartnerId>,
+    #[serde(skip)]
+    pub partner_name: Option<String>,
+    pub role: String,
+}
+
+impl MembershipInfo {
+    /// The `Trellis-Membership` header value naming this membership.
+    pub fn header_value(&self) -> String {
+        match &self.partner_id {
+            Some(p) => format!("{}/{}", self.workspace_id, p),
+            None => self.workspace_id.to_string(),
+        }
+    }
+}
+
+/// A successful sign-in.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub token: String,
+    pub csrf_token: String,
+    pub user_id: UserId,
+    pub expires_at: Timestamp,
+    pub memberships: Vec<MembershipInfo>,
+}
+
+/// Every membership of a user that can be used now (partners that are suspended, terminated or
+/// rejected are left out, which ends their users' access at once).
+pub async fn memberships(tx: &mut Tx, user_id: &UserId) -> Result<Vec<MembershipInfo>> {
+    let staff = tx
+        .fetch_all(sql!(
+            "SELECT m.workspace_id, w.name, m.role FROM members m JOIN workspaces w ON w.id = m.workspace_id WHERE m.user_id = $1 ORDER BY w.name, m.workspace_id",
+            user_id
+        ))
+        .await?;
+    let partner = tx
+        .fetch_all(sql!(
+            "SELECT pu.workspace_id, w.name AS workspace_name, pu.partner_id, p.name AS partner_name, pu.role, p.status FROM partner_users pu
+             JOIN partners p ON p.workspace_id = pu.workspace_id AND p.id = pu.partner_id
+             JOIN workspaces w ON w.id = pu.workspace_id
+             WHERE pu.user_id = $1 ORDER BY w.name, p.name",
+            user_id
+        ))
+        .await?;
+    let mut out = Vec::new();
+    for row in staff {
+        out.push(MembershipInfo {
+            workspace_id: row.get("workspace_id")?,
+            workspace_name: row.get("name")?,
+            kind: "staff",
+            partner_id: None,
+            partner_name: None,
+            role: row.get("role")?,
+        });
+    }
+    for row in partner {
+        let status: String = row.get("status")?;
+        if !PartnerStatus::parse(&status).is_some_and(PartnerStatus::allows_access) {
+            continue;
+        }
+        out.push(MembershipInfo {
+            workspace_id: row.get("workspace_id")?,
+            workspace_name: row.get("workspace_name")?,
+            kind: "partner",
+            partner_id: row.get("partner_id")?,
+            partner_name: row.get("partner_name")?,
+            role: row.get("role")?,
+        });
+    }
+    Ok(out)
+}
+
+async fn record_attempt(ctx: &Ctx, email: &str, ip: &str, succeeded: bool) -> Result<()> {
+    let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
+    tx.execute(sql!("INSERT INTO login_attempts (email, ip, succeeded, at) VALUES ($1, $2, $3, $4)", email, ip, succeeded, ctx.now()))
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// 429 when the account or the address has failed too often recently.
+async fn check_throttle(ctx: &Ctx, email: &str, ip: &str) -> Result<()> {
+    let now = ctx.now();
+    let since = now.plus_seconds(-THROTTLE_WINDOW_SECONDS);
+    let mut tx = ctx.db.read(&RowSecurity::Unrestricted).await?;
+    for (column_is_email, value, max) in [(true, email, MAX_FAILURES_PER_ACCOUNT), (false, ip, MAX_FAILURES_PER_ADDRESS)] {
+        let q = if column_is_email {
+            sql!(
+                "SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_attempts WHERE email = $1 AND at > $2 AND succeeded = FALSE",
+                value,
+                since
+            )
+        } else {
+            sql!(
+                "SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_attempts WHERE ip = $1 AND at > $2 AND succeeded = FALSE",
+                value,
+                since
+            )
+        };
+        let row = tx.fetch_one(q).await?;
+        let failures: i64 = row.get("n")?;
+        if failures >= max {
+            let oldest: Option<Timestamp> = row.get("oldest")?;
+            let free_at = oldest.unwrap_or(now).plus_seconds(THROTTLE_WINDOW_SECONDS);
+            let retry = ((free_at.micros() - now.micros()) / 1_000_000).max(1) as u64;
+            return Err(Error::RateLimited { retry_after_secs: retry });
+        }
+    }
+    Ok(())
+}
+
+/// Signs a person in. Wrong credentials are 401 with the same answer (and the same time spent)
+/// whether or not the account exists; too many failures for an account or from an address are 429.
+pub async fn login(ctx: &Ctx, email: &str, password_text: &str, kind: SessionKind, meta: &RequestMeta) -> Result<SignedIn> {
+    let normalized = email.trim().to_lowercase();
+    let ip = meta.ip.clone().unwrap_or_default();
+    check_throttle(ctx, &normalized, &ip).await?;
+    let found = match Email::parse(&normalized) {
+        Ok(email) => {
+            let mut tx = ctx.db.read(&RowSecurity::Unrestricted).await?;
+            tx.fetch_optional(sql!("SELECT id, password_hash FROM users WHERE email = $1", email)).await?
+        }
+        Err(_) => None,
+    };
+    let (user_id, hash) = match &found {
+        Some(row) => (Some(row.get::<UserId>("id")?), row.get::<Option<String>>("password_hash")?),
+        None => (None, None),
+    };
+    let valid = password::verify_password(password_text.to_owned(), hash).await;
+    record_attempt(ctx, &normalized, &ip, valid).await?;
+    let Some(user_id) = user_id.filter(|_| valid) else { return Err(Error::Unauthorized) };
+    start_session(ctx, &user_id, kind, meta).await
+}
+
+/// Creates a session for a user who has proven who they are. Its id is new (no fixation).
+pub async fn start_session(ctx: &Ctx, user_id: &UserId, kind: SessionKind, meta: &RequestMeta) -> Result<SignedIn> {
+    let now = ctx.now();
+    let token = match kind {
+        SessionKind::Token => format!("{TOKEN_PREFIX}{}", random_token(43)),
+        SessionKind::Browser => random_token(43),
+    };
+    let csrf_token = random_token(32);
+    let expires_at = now.plus_seconds(SESSION_ABSOLUTE_SECONDS);
+    let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
+    let memberships = memberships(&mut tx, user_id).await?;
+    let first = memberships.first();
+    tx.execute(sql!(
+        "INSERT INTO sessions (id_hash, user_id, kind, csrf_token, workspace_id, partner_id, ip, user_agent, created_at, last_seen_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
+        sha256_hex(&token), user_id, kind.as_str(), csrf_token,
+        first.map(|m| m.workspace_id.clone()), first.and_then(|m| m.partner_id.clone()),
+        meta.ip, meta.user_agent, now, expires_at
+    ))
+    .await?;
+    tx.commit().await?;
+    Ok(SignedIn { token, csrf_token, user_id: user_id.clone(), expires_at, memberships })
+}
+
+/// Ends one session (logout). Unknown tokens are ignored.
+pub async fn logout(ctx: &Ctx, token: &str) -> Result<()> {
+    let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
+    tx.execute(sql!("DELETE FROM sessions WHERE id_hash = $1", sha256_hex(token))).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Ends a person's browser sessions acting in a workspace, and every session of theirs when no
+/// membership is left (staff removed).
+pub(crate) async fn end_sessions_in_workspace(tx: &mut Tx, workspace_id: &WorkspaceId, user_id: &UserId) -> Result<()> {
+    tx.execute(sql!("DELETE FROM sessions WHERE user_id = $1 AND workspace_id = $2", user_id, workspace_id)).await?;
+    if memberships(tx, user_id).await?.is_empty() {
+        tx.execute(sql!("DELETE FROM sessions WHERE user_id = $1", user_id)).await?;
+    }
+    Ok(())
+}
+
+/// Ends every session acting for a partner and revokes its keys (suspended or terminated).
+pub async fn cut_off_partner(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id: &PartnerId, now: Timestamp) -> Result<()> {
+    tx.execute(sql!("DELETE FROM sessions WHERE workspace_id = $1 AND partner_id = $2", workspace_id, partner_id)).await?;
+    api_keys::revoke_all_of_partner(tx, workspace_id, partner_id, now).await?;
+    Ok(())
+}
+
+/// The partner ids in the subtree rooted at `roots` (the roots included).
+async fn subtree(tx: &mut Tx, workspace_id: &WorkspaceId, roots_sql: &'static str, root_param: &str) -> Result<BTreeSet<PartnerId>> {
+    let text = match roots_sql {
+        "partner" => sql!(
+            "WITH RECURSIVE visible(id) AS (
+                SELECT id FROM partners WHERE workspace_id = $1 AND id = $2
+                UNION SELECT p.id FROM partners p JOIN visible v ON p.parent_id = v.id WHERE p.workspace_id = $1
+             ) SELECT id FROM visible",
+            workspace_id,
+            root_param
+        ),
+        _ => sql!(
+            "WITH RECURSIVE visible(id) AS (
+                SELECT id FROM partners WHERE workspace_id = $1 AND manager_user_id = $2
+                UNION SELECT p.id FROM partners p JOIN visible v ON p.parent_id = v.id WHERE p.workspace_id = $1
+             ) SELECT id FROM visible",
+            workspace_id,
+            root_param
+        ),
+    };
+    tx.fetch_all(text).await?.iter().map(|row| Ok(row.get::<PartnerId>("id")?)).collect()
+}
+
+/// The partners a partner organisation sees: itself and its descendants, never ancestors or siblings.
+pub async fn visible_for_partner(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id: &PartnerId) -> Result<BTreeSet<PartnerId>> {
+    subtree(tx, workspace_id, "partner", partner_id.as_str()).await
+}
+
+/// The partners a channel manager restricted to "assigned" sees: those they manage and their descendants.
+pub async fn visible_for_manager(tx: &mut Tx, workspace_id: &WorkspaceId, user_id: &UserId) -> Result<BTreeSet<PartnerId>> {
+    subtree(tx, workspace_id, "manager", user_id.as_str()).await
+}
+
+/// Builds the scope of a staff member or partner user acting as `membership`.
+async fn scope_for_user(tx: &mut Tx, user_id: &UserId, email: Email, membership: &MembershipInfo, meta: &RequestMeta) -> Result<Scope> {
+    let actor = Actor::User { id: user_id.clone(), email };
+    build_scope(tx, actor, Some(user_id.clone()), membership, false, meta).await
+}
+
+async fn build_scope(
+    tx: &mut Tx,
+    actor: Actor,
+    user_id: Option<UserId>,
+    m: &MembershipInfo,
+    read_only: bool,
+    meta: &RequestMeta,
+) -> Result<Scope> {
+    let workspace_id = m.workspace_id.clone();
+    let (membership, visibility) = match &m.partner_id {
+        None => {
+            let user_id = user_id.ok_or(Error::Unauthorized)?;
+            let role = VendorRole::parse(&m.role).ok_or(Error::Unauthorized)?;
+            let row = tx
+                .fetch_one(sql!("SELECT partner_scope FROM members WHERE workspace_id = $1 AND user_id = $2", workspace_id, user_id))
+                .await?;
+            let setting: String = row.get("partner_scope")?;
+            let partner_scope = PartnerScopeSetting::parse(&setting).unwrap_or(PartnerScopeSetting::All);
+            let visibility = if role == VendorRole::ChannelManager && partner_scope == PartnerScopeSetting::Assigned {
+                Visibility::Only(Arc::new(visible_for_manager(tx, &workspace_id, &user_id).await?))
+            } else {
+                Visibility::All
+            };
+            (Membership::Staff { user_id, role, partner_scope }, visibility)
+        }
+        Some(partner_id) => {
+            let role = PartnerRole::parse(&m.role).ok_or(Error::Unauthorized)?;
+            let visible = visible_for_partner(tx, &workspace_id, partner_id).await?;
+            (Membership::Partner { partner_id: partner_id.clone(), role, user_id }, Visibility::Only(Arc::new(visible)))
+        }
+    };
+    Ok(Scope::new(workspace_id, actor, membership, visibility, read_only, meta.clone()))
+}
+
+/// Picks the membership a request acts as: the one named by the `Trellis-Membership` header, or
+/// the only one. Several without a header is `MembershipRequired`; a header naming none is 401.
+fn choose<'a>(memberships: &'a [MembershipInfo], header: Option<&str>) -> Result<&'a MembershipInfo> {
+    match header.map(str::trim) {
+        Some(value) => memberships.iter().find(|m| m.header_value() == value).ok_or(Error::Unauthorized),
+        None => match memberships {
+            [] => Err(Error::forbidden("this account has no membership in any workspace")),
+            [only] => Ok(only),
+            _ => Err(Error::MembershipRequired),
+        },
+    }
+}
+
+/// Authenticates `Authorization: Bearer …` (an API key or a sign-in token).
+pub async fn authenticate_bearer(ctx: &Ctx, credential: &str, membership_header: Option<&str>, meta: &RequestMeta) -> Result<Scope> {
+    let now = ctx.now();
+    let mut tx = ctx.db.read(&RowSecurity::Unrestricted).await?;
+    if credential.starts_with(KEY_PREFIX) {
+        let record = api_keys::find_by_secret(&mut tx, credential).await?.ok_or(Error::Unauthorized)?;
+        let key = record.key;
+        let read_only = !key.scopes.iter().any(|s| s == "write");
+        let actor_email;
+        let membership = match (&key.user_id, &key.partner_id) {
+            (Some(user_id), None) => {
+                let row = tx
+                    .fetch_optional(sql!(
+                        "SELECT m.role, u.email FROM members m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 AND m.user_id = $2",
+                        record.workspace_id, user_id
+                    ))
+                    .await?
+                    .ok_or(Error::Unauthorized)?;
+                actor_email = Some(row.get::<Email>("email")?);
+                MembershipInfo {
+                    workspace_id: record.workspace_id.clone(),
+                    workspace_name: String::new(),
+                    kind: "staff",
+                    partner_id: None,
+                    partner_name: None,
+                    role: row.get("role")?,
+                }
+            }
+            (None, Some(partner_id)) => {
+                let row = tx
+                    .fetch_one(sql!("SELECT status FROM partners WHERE workspace_id = $1 AND id = $2", record.workspace_id, partner_id))
+                    .await?;
+                let status: String = row.get("status")?;
+                if !PartnerStatus::parse(&status).is_some_and(PartnerStatus::allows_access) {
+                    return Err(Error::Unauthorized);
+                }
+                actor_email = None;
+                let role = key.partner_role.map_or("member", PartnerRole::as_str).to_owned();
+                MembershipInfo {
+                    workspace_id: record.workspace_id.clone(),
+                    workspace_name: String::new(),
+                    kind: "partner",
+                    partner_id: Some(partner_id.clone()),
+                    partner_name: None,
+                    role,
+                }
+            }
+            _ => return Err(Error::Unauthorized),
+        };
+        let actor = Actor::ApiKey { id: key.id.clone(), user_email: actor_email };
+        let scope = build_scope(&mut tx, actor, key.user_id.clone(), &membership, read_only, meta).await?;
+        drop(tx);
+        api_keys::touch(ctx, &record.workspace_id, &key).await?;
+        return Ok(scope);
+    }
+    if !credential.starts_with(TOKEN_PREFIX) {
+        return Err(Error::Unauthorized);
+    }
+    let row = tx
+        .fetch_optional(sql!(
+            "SELECT s.user_id, u.email FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1 AND s.kind = 'token' AND s.expires_at > $2",
+            sha256_hex(credential), now
+        ))
+        .await?
+        .ok_or(Error::Unauthorized)?;
+    let user_id: UserId = row.get("user_id")?;
+    let email: Email = row.get("email")?;
+    let all = memberships(&mut tx, &user_id).await?;
+    let chosen = choose(&all, membership_header)?;
+    scope_for_user(&mut tx, &user_id, email, chosen, meta).await
+}
+
+/// A signed-in browser session.
+#[derive(Debug, Clone)]
+pub struct BrowserSession {
+    pub user_id: UserId,
+    pub email: Email,
+    pub name: String,
+    pub csrf_token: String,
+    pub memberships: Vec<MembershipInfo>,
+    /// The membership the session acts as, when it still exists.
+    pub current: Option<MembershipInfo>,
+    /// The scope of `current`.
+    pub scope: Option<Scope>,
+}
+
+/// Looks up a browser session cookie; `None` when missing or expired.
+pub async fn authenticate_browser(ctx: &Ctx, token: &str, meta: &RequestMeta) -> Result<Option<BrowserSession>> {
+    let mut tx = ctx.db.read(&RowSecurity::Unrestricted).await?;
+    let Some(row) = tx
+        .fetch_optional(sql!(
+            "SELECT s.user_id, s.csrf_token, s.workspace_id, s.partner_id, u.email, u.name FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id_hash = $1 AND s.kind = 'browser' AND s.expires_at > $2",
+            sha256_hex(token),
+            ctx.now()
+        ))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let user_id: UserId = row.get("user_id")?;
+    let email: Email = row.get("email")?;
+    let workspace_id: Option<WorkspaceId> = row.get("workspace_id")?;
+    let partner_id: Option<PartnerId> = row.get("partner_id")?;
+    let all = memberships(&mut tx, &user_id).await?;
+    let current = all.iter().find(|m| Some(&m.workspace_id) == workspace_id.as_ref() && m.partner_id == partner_id).cloned();
+    let scope = match &current {
+        Some(m) => Some(scope_for_user(&mut tx, &user_id, email.clone(), m, meta).await?),
+        None => None,
+    };
+    Ok(Some(BrowserSession {
+        user_id,
+        email,
+        name: row.get("name")?,
+        csrf_token: row.get("csrf_token")?,
+        memberships: all,
+        current,
+        scope,
+    }))
+}
+
+/// Switches a browser session to another of the user's memberships.
+pub async fn switch_membership(ctx: &Ctx, token: &str, session: &BrowserSession, header_value: &str) -> Result<()> {
+    let chosen = session.memberships.iter().find(|m| m.header_value() == header_value).ok_or(Error::NotFound)?;
+    let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
+    tx.execute(sql!(
+        "UPDATE sessions SET workspace_id = $2, partner_id = $3 WHERE id_hash = $1",
+        sha256_hex(token),
+        chosen.workspace_id,
+        chosen.partner_id
+    ))
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

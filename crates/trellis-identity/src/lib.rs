@@ -1,0 +1,50 @@
+//! Identity and access: users, workspaces, vendor staff, partner users, API keys, sessions,
+//! sign-in, the request [`Scope`] and the audit trail.
+//!
+//! This crate is the only place a `Scope` can be built for a person or key (see [`auth`]); every
+//! other crate receives one and cannot widen it.
+
+pub mod api_keys;
+pub mod audit;
+pub mod auth;
+pub mod members;
+pub mod partner_users;
+pub mod password;
+pub mod scope;
+pub mod secret;
+pub mod workspaces;
+
+use std::sync::Arc;
+
+use trellis_core::{Clock, Timestamp};
+use trellis_db::Db;
+
+pub use scope::{Actor, Membership, RequestMeta, Scope, Visibility};
+
+/// What every service needs: the database and the clock.
+#[derive(Clone)]
+pub struct Ctx {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Ctx {
+    pub fn new(db: Db, clock: Arc<dyn Clock>) -> Self {
+        Self { db, clock }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+}
+
+/// Page size bounds of every list (API.md "Lists": default 50, max 500).
+pub fn clamp_limit(limit: Option<i64>) -> i64 {
+    limit.unwrap_or(50).clamp(1, 500)
+}
+
+/// Rows a store function fetches for a page: callers ask for one more than the page size to
+/// learn whether a next page exists.
+pub fn fetch_limit(limit: Option<i64>) -> i64 {
+    limit.unwrap_or(50).clamp(1, 501)
+}

@@ -1,0 +1,224 @@
+//! Partner users: the people of a partner organisation and their roles. A partner admin invites
+//! colleagues; vendor staff who manage partners may too.
+
+use trellis_core::{Email, Error, PartnerId, PartnerRole, PartnerStatus, Result, Timestamp, UserId, Validation, VendorRole};
+use trellis_db::{Sql, Tx, sql};
+
+use crate::audit::{self, AuditEntry};
+use crate::members::{Invitation, create_invitation};
+use crate::scope::Scope;
+use crate::{Ctx, workspaces};
+
+/// 404 unless the partner exists in the workspace and is visible to the caller; its status.
+pub async fn require_visible_partner(tx: &mut Tx, scope: &Scope, partner_id: &PartnerId) -> Result<PartnerStatus> {
+    let mut q = Sql::build("SELECT status FROM partners WHERE workspace_id = ");
+    q.push_bind(scope.workspace_id()).push(" AND id = ").push_bind(partner_id).push(" AND ");
+    scope.push_partner_filter(&mut q, "id");
+    let row = tx.fetch_optional(q).await?.ok_or(Error::NotFound)?;
+    let status: String = row.get("status")?;
+    PartnerStatus::parse(&status).ok_or_else(|| Error::Internal(format!("stored status {status}")))
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PartnerUser {
+    pub user_id: UserId,
+    pub partner_id: PartnerId,
+    pub email: Email,
+    pub name: String,
+    pub role: PartnerRole,
+    pub created_at: Timestamp,
+}
+
+/// Who may manage a partner's users: its own admins, and staff who manage partners.
+fn require_user_manager(scope: &Scope, partner_id: &PartnerId) -> Result<()> {
+    match scope.partner() {
+        Some((own, PartnerRole::Admin)) if own == partner_id => Ok(()),
+        Some(_) => Err(Error::forbidden("only the partner's admins manage its users")),
+        None => scope.require_vendor_role(&[VendorRole::Owner, VendorRole::Admin, VendorRole::ChannelManager], "manage partner users"),
+    }
+}
+
+pub async fn list(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Vec<PartnerUser>> {
+    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    require_visible_partner(&mut tx, scope, partner_id).await?;
+    let rows = tx
+        .fetch_all(sql!(
+            "SELECT pu.user_id, pu.partner_id, u.email, u.name, pu.role, pu.created_at FROM partner_users pu JOIN users u ON u.id = pu.user_id
+             WHERE pu.workspace_id = $1 AND pu.partner_id = $2 ORDER BY u.email",
+            scope.workspace_id(),
+            partner_id
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let role: String = row.get("role")?;
+            Ok(PartnerUser {
+                user_id: row.get("user_id")?,
+                partner_id: row.get("partner_id")?,
+                email: row.get("email")?,
+                name: row.get("name")?,
+                role: PartnerRole::parse(&role).unwrap_or(PartnerRole::Member),
+                created_at: row.get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Adds a user to a partner organisation and returns the invitation to set a password.
+pub async fn invite(
+    ctx: &Ctx,
+    scope: &Scope,
+    partner_id: &PartnerId,
+    email: &str,
+    name: Option<&str>,
+    role: PartnerRole,
+) -> Result<(PartnerUser, Invitation)> {
+    let mut v = Validation::new();
+    let email = v.check("email", Email::parse(email));
+    let name = v.optional_text("name", name, 200).flatten();
+    v.finish().map_err(Error::Validation)?;
+    let email = email.ok_or_else(|| Error::Internal("validated".into()))?;
+    let now = ctx.now();
+    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    require_visible_partner(&mut tx, scope, partner_id).await?;
+    require_user_manager(scope, partner_id)?;
+    if let Some((_, creator)) = scope.partner() {
+        if !creator.may_grant(role) {
+            return Err(Error::forbidden("you may not grant a role above your own"));
+        }
+    }
+    let user_id = workspaces::ensure_user(&mut tx, &email, name.as_deref().unwrap_or(""), None, now).await?;
+    let exists = tx
+        .fetch_optional(sql!(
+            "SELECT 1 AS one FROM partner_users WHERE workspace_id = $1 AND partner_id = $2 AND user_id = $3",
+            scope.workspace_id(),
+            partner_id,
+            user_id
+        ))
+        .await?;
+    if exists.is_some() {
+        return Err(Error::conflict("this person is already a user of the partner"));
+    }
+    tx.execute(sql!(
+        "INSERT INTO partner_users (workspace_id, partner_id, user_id, role, created_at) VALUES ($1, $2, $3, $4, $5)",
+        scope.workspace_id(),
+        partner_id,
+        user_id,
+        role.as_str(),
+        now
+    ))
+    .await?;
+    let invitation = create_invitation(&mut tx, scope.workspace_id(), &user_id, now).await?;
+    audit::record(
+        &mut tx,
+        scope,
+        now,
+        AuditEntry::new("partner_user.invited", "user", user_id.as_str())
+            .set("partner_id", partner_id.as_str())
+            .set("email", email.as_str())
+            .set("role", role.as_str()),
+    )
+    .await?;
+    let display_name: String = tx.fetch_one(sql!("SELECT name FROM users WHERE id = $1", user_id)).await?.get("name")?;
+    tx.commit().await?;
+    Ok((PartnerUser { user_id, partner_id: partner_id.clone(), email, name: display_name, role, created_at: now }, invitation))
+}
+
+/// Changes a partner user's role.
+pub async fn update_role(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, user_id: &UserId, role: PartnerRole) -> Result<()> {
+    let now = ctx.now();
+    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    require_visible_partner(&mut tx, scope, partner_id).await?;
+    let before = current_role(&mut tx, scope, partner_id, user_id).await?;
+    require_user_manager(scope, partner_id)?;
+    if before == PartnerRole::Admin && role != PartnerRole::Admin {
+        require_another_admin(&mut tx, scope, partner_id, user_id).await?;
+    }
+    tx.execute(sql!(
+        "UPDATE partner_users SET role = $4 WHERE workspace_id = $1 AND partner_id = $2 AND user_id = $3",
+        scope.workspace_id(),
+        partner_id,
+        user_id,
+        role.as_str()
+    ))
+    .await?;
+    audit::record(
+        &mut tx,
+        scope,
+        now,
+        AuditEntry::new("partner_user.updated", "user", user_id.as_str()).set("partner_id", partner_id.as_str()).change(
+            "role",
+            before.as_str(),
+            role.as_str(),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Removes a user from a partner; their sessions for that partner end at once.
+pub async fn remove(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, user_id: &UserId) -> Result<()> {
+    let now = ctx.now();
+    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    require_visible_partner(&mut tx, scope, partner_id).await?;
+    let before = current_role(&mut tx, scope, partner_id, user_id).await?;
+    require_user_manager(scope, partner_id)?;
+    if before == PartnerRole::Admin {
+        require_another_admin(&mut tx, scope, partner_id, user_id).await?;
+    }
+    tx.execute(sql!(
+        "DELETE FROM partner_users WHERE workspace_id = $1 AND partner_id = $2 AND user_id = $3",
+        scope.workspace_id(),
+        partner_id,
+        user_id
+    ))
+    .await?;
+    tx.execute(sql!(
+        "DELETE FROM sessions WHERE user_id = $1 AND workspace_id = $2 AND partner_id = $3",
+        user_id,
+        scope.workspace_id(),
+        partner_id
+    ))
+    .await?;
+    audit::record(
+        &mut tx,
+        scope,
+        now,
+        AuditEntry::new("partner_user.removed", "user", user_id.as_str()).set("partner_id", partner_id.as_str()).change(
+            "role",
+            before.as_str(),
+            serde_json::Value::Null,
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn current_role(tx: &mut Tx, scope: &Scope, partner_id: &PartnerId, user_id: &UserId) -> Result<PartnerRole> {
+    let row = tx
+        .fetch_optional(sql!(
+            "SELECT role FROM partner_users WHERE workspace_id = $1 AND partner_id = $2 AND user_id = $3",
+            scope.workspace_id(),
+            partner_id,
+            user_id
+        ))
+        .await?
+        .ok_or(Error::NotFound)?;
+    let role: String = row.get("role")?;
+    Ok(PartnerRole::parse(&role).unwrap_or(PartnerRole::Member))
+}
+
+/// A partner keeps at least one admin, so it can always manage itself.
+async fn require_another_admin(tx: &mut Tx, scope: &Scope, partner_id: &PartnerId, user_id: &UserId) -> Result<()> {
+    let others = tx
+        .fetch_i64(sql!(
+            "SELECT COUNT(*) AS n FROM partner_users WHERE workspace_id = $1 AND partner_id = $2 AND role = 'admin' AND user_id <> $3",
+            scope.workspace_id(),
+            partner_id,
+            user_id
+        ))
+        .await?;
+    if others == 0 { Err(Error::conflict("the partner must keep at least one admin")) } else { Ok(()) }
+}

@@ -1,0 +1,221 @@
+//! The request scope: who is acting, as which membership, and which partners' rows they may see.
+//!
+//! A `Scope` is built once per request by [`crate::auth`] after the credential has been checked;
+//! it has no public constructor other than [`Scope::system`], which is the explicit, greppable
+//! "system context" for work that must see across partners (listed in docs/ARCHITECTURE.md).
+//! Every store function that touches partner-owned rows takes a `&Scope` and filters with
+//! [`Scope::push_partner_filter`], the one visibility rule shared by lists and get-by-id.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use trellis_core::{ApiKeyId, Email, Error, PartnerId, PartnerRole, PartnerScopeSetting, Result, UserId, VendorRole, WorkspaceId};
+use trellis_db::{RowSecurity, Sql};
+
+/// Who performed an action, as recorded in the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    User { id: UserId, email: Email },
+    ApiKey { id: ApiKeyId, user_email: Option<Email> },
+    System,
+}
+
+/// The membership a request acts as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Membership {
+    Staff {
+        user_id: UserId,
+        role: VendorRole,
+        partner_scope: PartnerScopeSetting,
+    },
+    /// A partner user, or a partner API key (then `user_id` is `None`).
+    Partner {
+        partner_id: PartnerId,
+        role: PartnerRole,
+        user_id: Option<UserId>,
+    },
+    /// The system context: jobs, engines, operator commands, public pages.
+    System,
+}
+
+/// Which partners' rows are visible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Visibility {
+    All,
+    /// Exactly these partners (own organisation and descendants, or a channel manager's partners).
+    Only(Arc<BTreeSet<PartnerId>>),
+}
+
+/// Where a request came from, for the audit trail.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Scope {
+    workspace_id: WorkspaceId,
+    actor: Actor,
+    membership: Membership,
+    visibility: Visibility,
+    read_only: bool,
+    meta: RequestMeta,
+}
+
+#[cfg(feature = "test-switches")]
+static APP_FILTER_DISABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Test-only: turns the application-side partner filter off so a test can prove that PostgreSQL
+/// row security alone still stops cross-partner reads. Compiled only with `test-switches`, which
+/// only the test build enables; each nextest test runs in its own process.
+#[cfg(feature = "test-switches")]
+pub fn disable_app_partner_filter_for_tests() {
+    APP_FILTER_DISABLED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn app_filter_enabled() -> bool {
+    #[cfg(feature = "test-switches")]
+    {
+        !APP_FILTER_DISABLED.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    #[cfg(not(feature = "test-switches"))]
+    {
+        true
+    }
+}
+
+impl Scope {
+    pub(crate) fn new(
+        workspace_id: WorkspaceId,
+        actor: Actor,
+        membership: Membership,
+        visibility: Visibility,
+        read_only: bool,
+        meta: RequestMeta,
+    ) -> Self {
+        Self { workspace_id, actor, membership, visibility, read_only, meta }
+    }
+
+    /// The system context for one workspace: sees every partner. Use only for work no person
+    /// performs (jobs, engines, operator CLI, demo seeding, public pages); each caller is listed
+    /// in docs/ARCHITECTURE.md "System context".
+    pub fn system(workspace_id: WorkspaceId) -> Self {
+        Self::new(workspace_id, Actor::System, Membership::System, Visibility::All, false, RequestMeta::default())
+    }
+
+    pub fn workspace_id(&self) -> &WorkspaceId {
+        &self.workspace_id
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    pub fn membership(&self) -> &Membership {
+        &self.membership
+    }
+
+    pub fn meta(&self) -> &RequestMeta {
+        &self.meta
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// The vendor role, when acting as staff.
+    pub fn vendor_role(&self) -> Option<VendorRole> {
+        match &self.membership {
+            Membership::Staff { role, .. } => Some(*role),
+            _ => None,
+        }
+    }
+
+    /// The partner organisation and role, when acting for a partner.
+    pub fn partner(&self) -> Option<(&PartnerId, PartnerRole)> {
+        match &self.membership {
+            Membership::Partner { partner_id, role, .. } => Some((partner_id, *role)),
+            _ => None,
+        }
+    }
+
+    /// The acting user, if a person (not a partner key or the system).
+    pub fn user_id(&self) -> Option<&UserId> {
+        match &self.membership {
+            Membership::Staff { user_id, .. } => Some(user_id),
+            Membership::Partner { user_id, .. } => user_id.as_ref(),
+            Membership::System => None,
+        }
+    }
+
+    pub fn is_system(&self) -> bool {
+        matches!(self.membership, Membership::System)
+    }
+
+    /// True when the caller acts as staff with one of `roles`, or is the system.
+    pub fn has_vendor_role(&self, roles: &[VendorRole]) -> bool {
+        self.is_system() || self.vendor_role().is_some_and(|r| roles.contains(&r))
+    }
+
+    /// 403 unless the caller is staff with one of `roles` (or the system).
+    pub fn require_vendor_role(&self, roles: &[VendorRole], what: &str) -> Result<()> {
+        if self.has_vendor_role(roles) { Ok(()) } else { Err(Error::forbidden(format!("your role may not {what}"))) }
+    }
+
+    /// 403 unless staff owner/admin.
+    pub fn require_workspace_admin(&self, what: &str) -> Result<()> {
+        self.require_vendor_role(&[VendorRole::Owner, VendorRole::Admin], what)
+    }
+
+    /// Whether a partner's rows are visible: the per-object form of the visibility rule.
+    pub fn can_see_partner(&self, partner_id: &PartnerId) -> bool {
+        match &self.visibility {
+            Visibility::All => true,
+            Visibility::Only(ids) => ids.contains(partner_id),
+        }
+    }
+
+    /// The visible partner set, when restricted.
+    pub fn visible_partners(&self) -> Option<&BTreeSet<PartnerId>> {
+        match &self.visibility {
+            Visibility::All => None,
+            Visibility::Only(ids) => Some(ids),
+        }
+    }
+
+    /// Appends the set form of the visibility rule for `column` (a partner id column), e.g.
+    /// `partners.id IN ($3, $4)`, or `TRUE` when everything is visible.
+    pub fn push_partner_filter(&self, sql: &mut Sql, column: &str) {
+        match &self.visibility {
+            Visibility::Only(ids) if app_filter_enabled() => {
+                sql.push(column).push(" IN ");
+                let ids: Vec<&PartnerId> = ids.iter().collect();
+                sql.push_in_list(&ids);
+            }
+            _ => {
+                sql.push("TRUE");
+            }
+        }
+    }
+
+    /// What PostgreSQL row security should let this request's transactions see. Partner callers
+    /// are restricted; staff (even restricted channel managers, whose limit is managerial, not a
+    /// tenant wall) and the system are not.
+    pub fn row_security(&self) -> RowSecurity {
+        match (&self.membership, &self.visibility) {
+            (Membership::Partner { .. }, Visibility::Only(ids)) => {
+                RowSecurity::Partners(ids.iter().map(|id| id.as_str().to_owned()).collect())
+            }
+            _ => RowSecurity::Unrestricted,
+        }
+    }
+
+    /// Money stays private to each organisation: a partner sees only its own, never a descendant's.
+    pub fn can_see_money_of(&self, partner_id: &PartnerId) -> bool {
+        match &self.membership {
+            Membership::Partner { partner_id: own, .. } => own == partner_id,
+            _ => self.can_see_partner(partner_id),
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! Workspaces (tenants) and their settings, and bootstrapping a workspace with its owner.
+
+use serde_json::json;
+use trellis_core::{Currency, Domain, Email, Error, Iban, Result, Timestamp, UserId, Validation, VendorRole, WorkspaceId};
+use trellis_db::{RowSecurity, Tx, sql};
+
+use crate::audit::{self, AuditEntry};
+use crate::scope::Scope;
+use crate::{Ctx, api_keys, password};
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct SepaDebtor {
+    pub name: String,
+    pub iban: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bic: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Workspace {
+    pub id: WorkspaceId,
+    pub name: String,
+    pub default_currency: String,
+    pub allowed_redirect_domains: Vec<String>,
+    pub sepa_debtor: Option<SepaDebtor>,
+    pub distributors_manage_resellers: bool,
+    pub created_at: Timestamp,
+}
+
+/// A change to the settings; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct WorkspacePatch {
+    pub name: Option<String>,
+    pub default_currency: Option<String>,
+    pub allowed_redirect_domains: Option<Vec<String>>,
+    /// `Some(None)` removes the debtor account.
+    pub sepa_debtor: Option<Option<SepaDebtor>>,
+    pub distributors_manage_resellers: Option<bool>,
+}
+
+pub(crate) async fn load(tx: &mut Tx, workspace_id: &WorkspaceId) -> Result<Workspace> {
+    let row = tx
+        .fetch_optional(sql!(
+            "SELECT id, name, default_currency, allowed_redirect_domains, sepa_debtor, distributors_manage_resellers, created_at FROM workspaces WHERE id = $1",
+            workspace_id
+        ))
+        .await?
+        .ok_or(Error::NotFound)?;
+    let domains: String = row.get("allowed_redirect_domains")?;
+    let debtor: Option<String> = row.get("sepa_debtor")?;
+    Ok(Workspace {
+        id: row.get("id")?,
+        name: row.get("name")?,
+        default_currency: row.get("default_currency")?,
+        allowed_redirect_domains: serde_json::from_str(&domains).unwrap_or_default(),
+        sepa_debtor: debtor.and_then(|d| serde_json::from_str(&d).ok()),
+        distributors_manage_resellers: row.get("distributors_manage_resellers")?,
+        created_at: row.get("created_at")?,
+    })
+}
+
+/// The caller's workspace. Bank details are shown in full only to owner, admin and finance.
+pub async fn get(ctx: &Ctx, scope: &Scope) -> Result<Workspace> {
+    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut workspace = load(&mut tx, scope.workspace_id()).await?;
+    if !scope.has_vendor_role(&[VendorRole::Owner, VendorRole::Admin, VendorRole::Finance]) {
+        if let Some(debtor) = &mut workspace.sepa_debtor {
+            debtor.iban = Iban::parse(&debtor.iban).map(|i| i.masked()).unwrap_or_default();
+        }
+    }
+    Ok(workspace)
+}
+
+/// Whether distributors may create and manage resellers under themselves.
+pub async fn distributors_manage_resellers(tx: &mut Tx, workspace_id: &WorkspaceId) -> Result<bool> {
+    Ok(load(tx, workspace_id).await?.distributors_manage_resellers)
+}
+
+/// Changes settings (owner/admin), audited field by field.
+pub async fn update(ctx: &Ctx, scope: &Scope, patch: WorkspacePatch) -> Result<Workspace> {
+    scope.require_workspace_admin("change workspace settings")?;
+    let mut v = Validation::new();
+    let name = patch.name.as_deref().and_then(|n| v.text("name", n, 200));
+    let currency = patch.default_currency.as_deref().and_then(|c| v.check("default_currency", Currency::parse(c)));
+    let domains = patch.allowed_redirect_domains.as_ref().map(|list| {
+        list.iter()
+            .enumerate()
+            .filter_map(|(i, d)| v.check(&format!("allowed_redirect_domains[{i}]"), Domain::parse(d)).map(|d| d.as_str().to_owned()))
+            .collect::<Vec<_>>()
+    });
+    let debtor = match &patch.sepa_debtor {
+        Some(Some(d)) => {
+            let name = v.text("sepa_debtor.name", &d.name, 70);
+            let iban = v.check("sepa_debtor.iban", Iban::parse(&d.iban));
+            let bic = d.bic.as_deref().map(str::trim).filter(|b| !b.is_empty()).map(str::to_ascii_uppercase);
+            if let Some(b) = &bic {
+                if !(b.len() == 8 || b.len() == 11) || !b.bytes().all(|c| c.is_ascii_alphanumeric()) {
+                    v.add("sepa_debtor.bic", "must be a BIC of 8 or 11 letters and digits");
+                }
+            }
+            match (name, iban) {
+                (Some(name), Some(iban)) => Some(Some(SepaDebtor { name, iban: iban.as_str().to_owned(), bic })),
+                _ => None,
+            }
+        }
+        Some(None) => Some(None),
+        None => None,
+    };
+    if patch.name.is_some() && name.is_none() || !v.is_empty() {
+        v.finish().map_err(Error::Validation)?;
+    }
+    let now = ctx.now();
+    let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
+    let before = load(&mut tx, scope.workspace_id()).await?;
+    let mut after = before.clone();
+    if let Some(name) = name {
+        after.name = name;
+    }
+    if let Some(currency) = currency {
+        after.default_currency = currency.code().to_owned();
+    }
+    if let Some(domains) = domains {
+        after.allowed_redirect_domains = domains;
+    }
+    if let Some(debtor) = debtor {
+        after.sepa_debtor = debtor;
+    }
+    if let Some(flag) = patch.distributors_manage_resellers {
+        after.distributors_manage_resellers = flag;
+    }
+    tx.execute(sql!(
+        "UPDATE workspaces SET name = $2, default_currency = $3, allowed_redirect_domains = $4, sepa_debtor = $5, distributors_manage_resellers = $6, updated_at = $7 WHERE id = $1",
+        scope.workspace_id(),
+        after.name,
+        after.default_currency,
+        json!(after.allowed_redirect_domains).to_string(),
+        after.sepa_debtor.as_ref().map(|d| json!(d).to_string()),
+        after.distributors_manage_resellers,
+        now
+    ))
+    .await?;
+    let masked = |w: &Workspace| w.sepa_debtor.as_ref().map(|d| Iban::parse(&d.iban).map(|i| i.masked()).unwrap_or_default());
+    let entry = AuditEntry::new("workspace.updated", "workspace", scope.workspace_id().as_str())
+        .change("name", before.name.clone(), after.name.clone())
+        .change("default_currency", before.default_currency.clone(), after.default_currency.clone())
+        .change("allowed_redirect_domains", json!(before.allowed_redirect_domains), json!(after.allowed_redirect_domains))
+        .change("sepa_debtor_iban", json!(masked(&before)), json!(masked(&after)))
+        .change("distributors_manage_resellers", before.distributors_manage_resellers, after.distributors_manage_resellers);
+    audit::record(&mut tx, scope, now, entry).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// What `trellis bootstrap` prints.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Bootstrapped {
+    pub workspace_id: WorkspaceId,
+    pub owner_user_id: UserId,
+    pub api_key: String,
+}
+
+/// Creates a workspace and its owner (an existing user keeps their password) and a workspace key
+/// for the owner. Operator command: runs in the system context.
+pub async fn bootstrap(ctx: &Ctx, name: &str, owner_email: &str, owner_password: &str, currency: &str) -> Result<Bootstrapped> {
+    let mut v = Validation::new();
+    let name = v.text("workspace", name, 200);
+    let email = v.check("owner_email", Email::parse(owner_email));
+    let currency = v.check("default_currency", Currency::parse(currency));
+    if let Err(err) = password::check_new_password(owner_password) {
+        if let Error::Validation(errors) = err {
+            for e in errors {
+                v.add("owner_password", e.message);
+            }
+        }
+    }
+    v.finish().map_err(Error::Validation)?;
+    let (Some(name), Some(email), Some(currency)) = (name, email, currency) else { return Err(Error::Internal("validated".into())) };
+    let hash = password::hash_password(owner_password.to_owned()).await?;
+    let now = ctx.now();
+    let workspace_id = WorkspaceId::generate();
+    let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
+    tx.execute(sql!(
+        "INSERT INTO workspaces (id, name, default_currency, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
+        workspace_id,
+        name,
+        currency.code(),
+        now
+    ))
+    .await?;
+    let owner_user_id = ensure_user(&mut tx, &email, "", Some(&hash), now).await?;
+    tx.execute(sql!(
+        "INSERT INTO members (workspace_id, user_id, role, partner_scope, created_at) VALUES ($1, $2, 'owner', 'all', $3)",
+        workspace_id,
+        owner_user_id,
+        now
+    ))
+    .await?;
+    let scope = Scope::system(workspace_id.clone());
+    let (key_id, secret) =
+        api_keys::insert_workspace_key(&mut tx, &workspace_id, &owner_user_id, "bootstrap", &["read", "write"], None, now).await?;
+    audit::record(&mut tx, &scope, now, AuditEntry::new("workspace.created", "workspace", workspace_id.as_str()).set("name", name.clone()))
+        .await?;
+    audit::record(
+        &mut tx,
+        &scope,
+        now,
+        AuditEntry::new("member.added", "user", owner_user_id.as_str()).set("role", "owner").set("email", email.as_str()),
+    )
+    .await?;
+    audit::record(&mut tx, &scope, now, AuditEntry::new("api_key.created", "api_key", key_id.as_str()).set("name", "bootstrap")).await?;
+    tx.commit().await?;
+    Ok(Bootstrapped { workspace_id, owner_user_id, api_key: secret })
+}
+
+/// The id of the user with `email`, created when missing. An existing user's password is kept.
+pub(crate) async fn ensure_user(tx: &mut Tx, email: &Email, name: &str, password_hash: Option<&str>, now: Timestamp) -> Result<UserId> {
+    if let Some(row) = tx.fetch_optional(sql!("SELECT id FROM users WHERE email = $1", email)).await? {
+        let id: UserId = row.get("id")?;
+        if password_hash.is_some() {
+            tx.execute(sql!(
+                "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1 AND password_hash IS NULL",
+                id,
+                password_hash,
+                now
+            ))
+            .await?;
+        }
+        return Ok(id);
+    }
+    let id = UserId::generate();
+    tx.execute(sql!(
+        "INSERT INTO users (id, email, name, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
+        id,
+        email,
+        name,
+        password_hash,
+        now
+    ))
+    .await?;
+    Ok(id)
+}

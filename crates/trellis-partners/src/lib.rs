@@ -1,0 +1,7 @@
+//! Partners: partner organisations, their types and statuses, and the distributor → reseller
+//! hierarchy. Every function takes the caller's `Scope` and applies its one visibility rule to
+//! lists and single reads alike; an invisible partner is `NotFound`.
+
+pub mod partners;
+
+pub use partners::{NewPartner, Partner, PartnerFilter, PartnerPatch};

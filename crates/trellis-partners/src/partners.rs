@@ -1,0 +1,411 @@
+//! Partner organisations (API.md "Partners").
+
+use serde_json::json;
+use trellis_core::{
+    Domain, Email, Error, PartnerId, PartnerRole, PartnerStatus, PartnerType, PartnerTypes, Result, Timestamp, UserId, Validation,
+    VendorRole,
+};
+use trellis_db::{Row, Sql, Tx, sql};
+use trellis_identity::audit::{self, AuditEntry};
+use trellis_identity::{Ctx, Scope, auth, fetch_limit, workspaces};
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Partner {
+    pub id: PartnerId,
+    pub name: String,
+    pub contact_email: String,
+    pub website: Option<String>,
+    pub country: Option<String>,
+    pub types: Vec<PartnerType>,
+    pub status: PartnerStatus,
+    pub parent_id: Option<PartnerId>,
+    pub manager_user_id: Option<UserId>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Input of `create`, as received (validated here).
+#[derive(Debug, Clone, Default)]
+pub struct NewPartner {
+    pub name: String,
+    pub contact_email: String,
+    pub website: Option<String>,
+    pub country: Option<String>,
+    pub types: Vec<PartnerType>,
+    pub parent_id: Option<PartnerId>,
+    pub manager_user_id: Option<UserId>,
+}
+
+/// A change; `None` leaves a field; `Some(None)` clears an optional one.
+#[derive(Debug, Clone, Default)]
+pub struct PartnerPatch {
+    pub name: Option<String>,
+    pub contact_email: Option<String>,
+    pub website: Option<Option<String>>,
+    pub country: Option<Option<String>>,
+    pub types: Option<Vec<PartnerType>>,
+    pub status: Option<PartnerStatus>,
+    pub parent_id: Option<Option<PartnerId>>,
+    pub manager_user_id: Option<Option<UserId>>,
+}
+
+/// Filters of the partner list.
+#[derive(Debug, Clone, Default)]
+pub struct PartnerFilter {
+    /// Case-insensitive substring of the name or contact email.
+    pub q: Option<String>,
+    pub partner_type: Option<PartnerType>,
+    pub status: Option<PartnerStatus>,
+    pub parent_id: Option<PartnerId>,
+    pub manager_user_id: Option<UserId>,
+    pub before: Option<PartnerId>,
+    pub limit: Option<i64>,
+}
+
+const COLUMNS: &str = "id, name, contact_email, website, country, types, status, parent_id, manager_user_id, created_at, updated_at";
+
+fn from_row(row: &Row) -> Result<Partner> {
+    let status: String = row.get("status")?;
+    Ok(Partner {
+        id: row.get("id")?,
+        name: row.get("name")?,
+        contact_email: row.get("contact_email")?,
+        website: row.get("website")?,
+        country: row.get("country")?,
+        types: PartnerTypes::from_mask(row.get("types")?).to_vec(),
+        status: PartnerStatus::parse(&status).ok_or_else(|| Error::Internal(format!("stored status {status}")))?,
+        parent_id: row.get("parent_id")?,
+        manager_user_id: row.get("manager_user_id")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+    })
+}
+
+/// Reads one partner through the scope's visibility rule (the same rule the list uses).
+async fn fetch_visible(tx: &mut Tx, scope: &Scope, id: &PartnerId) -> Result<Partner> {
+    let mut q = Sql::build("SELECT ");
+    q.push(COLUMNS).push(" FROM partners WHERE workspace_id = ").push_bind(scope.workspace_id());
+    q.push(" AND id = ").push_bind(id).push(" AND ");
+    scope.push_partner_filter(&mut q, "id");
+    from_row(&tx.fetch_optional(q).await?.ok_or(Error::NotFound)?)
+}
+
+pub async fn get(ctx: &Ctx, scope: &Scope, id: &PartnerId) -> Result<Partner> {
+    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    fetch_visible(&mut tx, scope, id).await
+}
+
+/// Lists visible partners, newest first.
+pub async fn list(ctx: &Ctx, scope: &Scope, filter: &PartnerFilter) -> Result<Vec<Partner>> {
+    let mut q = Sql::build("SELECT ");
+    q.push(COLUMNS).push(" FROM partners WHERE workspace_id = ").push_bind(scope.workspace_id()).push(" AND ");
+    scope.push_partner_filter(&mut q, "id");
+    if let Some(text) = filter.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let pattern = format!("%{}%", text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let p = q.bind(pattern);
+        q.push(&format!(" AND (LOWER(name) LIKE {p} ESCAPE '\\' OR LOWER(contact_email) LIKE {p} ESCAPE '\\')"));
+    }
+    if let Some(kind) = filter.partner_type {
+        q.push(" AND (types & ").push_bind(kind.bit()).push(") <> 0");
+    }
+    if let Some(status) = filter.status {
+        q.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(parent) = &filter.parent_id {
+        q.push(" AND parent_id = ").push_bind(parent);
+    }
+    if let Some(manager) = &filter.manager_user_id {
+        q.push(" AND manager_user_id = ").push_bind(manager);
+    }
+    if let Some(before) = &filter.before {
+        q.push(" AND id < ").push_bind(before);
+    }
+    q.push(" ORDER BY id DESC LIMIT ").push_bind(fetch_limit(filter.limit));
+    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    tx.fetch_all(q).await?.iter().map(from_row).collect()
+}
+
+/// Counts visible partners by status (console dashboard); same visibility rule as the list.
+pub async fn count_by_status(ctx: &Ctx, scope: &Scope) -> Result<Vec<(PartnerStatus, i64)>> {
+    let mut q = Sql::build("SELECT status, COUNT(*) AS n FROM partners WHERE workspace_id = ");
+    q.push_bind(scope.workspace_id()).push(" AND ");
+    scope.push_partner_filter(&mut q, "id");
+    q.push(" GROUP BY status ORDER BY status");
+    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    tx.fetch_all(q)
+        .await?
+        .iter()
+        .map(|row| {
+            let status: String = row.get("status")?;
+            Ok((PartnerStatus::parse(&status).unwrap_or(PartnerStatus::Active), row.get("n")?))
+        })
+        .collect()
+}
+
+fn clean_country(v: &mut Validation, country: Option<&str>) -> Option<Option<String>> {
+    match country.map(str::trim).filter(|c| !c.is_empty()) {
+        None => Some(None),
+        Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) => Some(Some(c.to_ascii_uppercase())),
+        Some(_) => {
+            v.add("country", "must be an ISO 3166-1 alpha-2 code such as DE or US");
+            None
+        }
+    }
+}
+
+fn clean_website(v: &mut Validation, website: Option<&str>) -> Option<Option<String>> {
+    match website.map(str::trim).filter(|w| !w.is_empty()) {
+        None => Some(None),
+        Some(w) => {
+            let with_scheme = if w.contains("://") { w.to_owned() } else { format!("https://{w}") };
+            let scheme_ok = with_scheme.starts_with("https://") || with_scheme.starts_with("http://");
+            if scheme_ok && Domain::from_website(&with_scheme).is_ok() && with_scheme.len() <= 500 {
+                Some(Some(with_scheme))
+            } else {
+                v.add("website", "must be a web address such as https://example.com");
+                None
+            }
+        }
+    }
+}
+
+/// The staff member must exist in the workspace to be a manager.
+async fn check_manager(tx: &mut Tx, scope: &Scope, manager: &UserId) -> Result<()> {
+    let row =
+        tx.fetch_optional(sql!("SELECT role FROM members WHERE workspace_id = $1 AND user_id = $2", scope.workspace_id(), manager)).await?;
+    match row {
+        Some(_) => Ok(()),
+        None => Err(Error::invalid("manager_user_id", "must be a staff member of the workspace")),
+    }
+}
+
+/// The parent must be visible to the caller; a partner may not end up under its own subtree.
+async fn check_parent(tx: &mut Tx, scope: &Scope, child: Option<&PartnerId>, parent: &PartnerId) -> Result<()> {
+    let exists = fetch_visible(tx, scope, parent).await;
+    if exists.is_err() {
+        return Err(Error::invalid("parent_id", "must be a partner you can see"));
+    }
+    if let Some(child) = child {
+        let subtree = auth::visible_for_partner(tx, scope.workspace_id(), child).await?;
+        if subtree.contains(parent) {
+            return Err(Error::invalid("parent_id", "would make the partner its own ancestor"));
+        }
+    }
+    Ok(())
+}
+
+/// Creates a partner: by owner/admin/channel_manager (status `active`), or by a distributor's
+/// admin creating a reseller under itself when the workspace allows it.
+pub async fn create(ctx: &Ctx, scope: &Scope, input: NewPartner) -> Result<Partner> {
+    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let distributor = match scope.partner() {
+        Some((own, PartnerRole::Admin)) => {
+            if !workspaces::distributors_manage_resellers(&mut tx, scope.workspace_id()).await? {
+                return Err(Error::forbidden("this workspace does not let distributors create resellers"));
+            }
+            let own_partner = fetch_visible(&mut tx, scope, own).await?;
+            if !own_partner.types.contains(&PartnerType::Distributor) {
+                return Err(Error::forbidden("only distributors create resellers"));
+            }
+            Some(own.clone())
+        }
+        Some(_) => return Err(Error::forbidden("only the partner's admins may create resellers")),
+        None => {
+            scope.require_vendor_role(&[VendorRole::Owner, VendorRole::Admin, VendorRole::ChannelManager], "create partners")?;
+            None
+        }
+    };
+    let mut v = Validation::new();
+    let name = v.text("name", &input.name, 200);
+    let email = v.check("contact_email", Email::parse(&input.contact_email));
+    let website = clean_website(&mut v, input.website.as_deref());
+    let country = clean_country(&mut v, input.country.as_deref());
+    if input.types.is_empty() {
+        v.add("types", "must name at least one partner type");
+    }
+    if distributor.is_some() && input.manager_user_id.is_some() {
+        v.add("manager_user_id", "is set by the vendor");
+    }
+    v.finish().map_err(Error::Validation)?;
+    let (Some(name), Some(email), Some(website), Some(country)) = (name, email, website, country) else {
+        return Err(Error::Internal("validated".into()));
+    };
+    let parent_id = match (&distributor, input.parent_id) {
+        (Some(own), None) => Some(own.clone()),
+        (Some(own), Some(p)) if &p == own => Some(p),
+        (Some(_), Some(_)) => return Err(Error::invalid("parent_id", "resellers you create are placed under your own organisation")),
+        (None, parent) => parent,
+    };
+    if let Some(parent) = &parent_id {
+        check_parent(&mut tx, scope, None, parent).await?;
+    }
+    if let Some(manager) = &input.manager_user_id {
+        check_manager(&mut tx, scope, manager).await?;
+    }
+    let types: PartnerTypes = input.types.iter().copied().collect();
+    let now = ctx.now();
+    let id = PartnerId::generate();
+    tx.allow_partner(id.as_str()).await?;
+    tx.execute(sql!(
+        "INSERT INTO partners (workspace_id, id, name, contact_email, website, country, types, status, parent_id, manager_user_id, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10, $10)",
+        scope.workspace_id(), id, name, email, website, country, types.mask(), parent_id, input.manager_user_id, now
+    ))
+    .await?;
+    let partner = Partner {
+        id: id.clone(),
+        name,
+        contact_email: email.to_string(),
+        website,
+        country,
+        types: types.to_vec(),
+        status: PartnerStatus::Active,
+        parent_id,
+        manager_user_id: input.manager_user_id,
+        created_at: now,
+        updated_at: now,
+    };
+    let entry = AuditEntry::new("partner.created", "partner", id.as_str())
+        .set("name", partner.name.clone())
+        .set("contact_email", partner.contact_email.clone())
+        .set("types", json!(partner.types))
+        .set("status", partner.status.as_str())
+        .set("parent_id", json!(partner.parent_id))
+        .set("manager_user_id", json!(partner.manager_user_id));
+    audit::record(&mut tx, scope, now, entry).await?;
+    tx.commit().await?;
+    Ok(partner)
+}
+
+/// Whether the caller may change this (visible) partner, and which fields.
+fn require_editor(scope: &Scope, partner: &Partner, patch: &PartnerPatch) -> Result<()> {
+    if scope.has_vendor_role(&[VendorRole::Owner, VendorRole::Admin, VendorRole::ChannelManager]) {
+        return Ok(());
+    }
+    match scope.partner() {
+        // A partner admin edits its own contact details; status, hierarchy and manager stay the vendor's.
+        Some((own, PartnerRole::Admin)) if own == &partner.id => {
+            if patch.status.is_some() || patch.parent_id.is_some() || patch.manager_user_id.is_some() || patch.types.is_some() {
+                Err(Error::forbidden("status, types, parent and manager are managed by the vendor"))
+            } else {
+                Ok(())
+            }
+        }
+        // A distributor's admin manages its resellers' details when the workspace allows it (checked by the caller).
+        Some((_, PartnerRole::Admin)) if partner.parent_id.is_some() => {
+            if patch.parent_id.is_some() || patch.manager_user_id.is_some() || patch.types.is_some() {
+                Err(Error::forbidden("types, parent and manager are managed by the vendor"))
+            } else {
+                Ok(())
+            }
+        }
+        _ => Err(Error::forbidden("your role may not change partners")),
+    }
+}
+
+/// Status changes that are allowed by hand.
+fn check_transition(from: PartnerStatus, to: PartnerStatus) -> Result<()> {
+    use PartnerStatus::*;
+    let ok = from == to
+        || matches!(
+            (from, to),
+            (Active, Suspended)
+                | (Suspended, Active)
+                | (Onboarding, Active)
+                | (Onboarding, Suspended)
+                | (Applied, Rejected)
+                | (Applied, Onboarding)
+                | (Applied, Active)
+        )
+        || (to == Terminated && from != Rejected);
+    if ok { Ok(()) } else { Err(Error::conflict(format!("a partner cannot go from {from} to {to}"))) }
+}
+
+/// Changes a partner. Suspending or terminating it ends its users' sessions and revokes its keys
+/// in the same transaction; re-parenting takes effect on the next request.
+pub async fn update(ctx: &Ctx, scope: &Scope, id: &PartnerId, patch: PartnerPatch) -> Result<Partner> {
+    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let before = fetch_visible(&mut tx, scope, id).await?;
+    require_editor(scope, &before, &patch)?;
+    if scope.partner().is_some_and(|(own, _)| own != id)
+        && !workspaces::distributors_manage_resellers(&mut tx, scope.workspace_id()).await?
+    {
+        return Err(Error::forbidden("this workspace does not let distributors manage resellers"));
+    }
+    let mut v = Validation::new();
+    let name = patch.name.as_deref().map(|n| v.text("name", n, 200));
+    let email = patch.contact_email.as_deref().map(|e| v.check("contact_email", Email::parse(e)));
+    let website = patch.website.as_ref().map(|w| clean_website(&mut v, w.as_deref()));
+    let country = patch.country.as_ref().map(|c| clean_country(&mut v, c.as_deref()));
+    if patch.types.as_ref().is_some_and(Vec::is_empty) {
+        v.add("types", "must name at least one partner type");
+    }
+    v.finish().map_err(Error::Validation)?;
+    let mut after = before.clone();
+    if let Some(Some(name)) = name {
+        after.name = name;
+    }
+    if let Some(Some(email)) = email {
+        after.contact_email = email.to_string();
+    }
+    if let Some(Some(website)) = website {
+        after.website = website;
+    }
+    if let Some(Some(country)) = country {
+        after.country = country;
+    }
+    if let Some(types) = &patch.types {
+        after.types = types.iter().copied().collect::<PartnerTypes>().to_vec();
+    }
+    if let Some(status) = patch.status {
+        check_transition(before.status, status)?;
+        after.status = status;
+    }
+    if let Some(parent) = &patch.parent_id {
+        if let Some(p) = parent {
+            if p == id {
+                return Err(Error::invalid("parent_id", "would make the partner its own ancestor"));
+            }
+            check_parent(&mut tx, scope, Some(id), p).await?;
+        }
+        after.parent_id = parent.clone();
+    }
+    if let Some(manager) = &patch.manager_user_id {
+        if let Some(m) = manager {
+            check_manager(&mut tx, scope, m).await?;
+        }
+        after.manager_user_id = manager.clone();
+    }
+    let now = ctx.now();
+    after.updated_at = now;
+    let types: PartnerTypes = after.types.iter().copied().collect();
+    tx.execute(sql!(
+        "UPDATE partners SET name = $3, contact_email = $4, website = $5, country = $6, types = $7, status = $8, parent_id = $9, manager_user_id = $10, updated_at = $11
+         WHERE workspace_id = $1 AND id = $2",
+        scope.workspace_id(), id, after.name, after.contact_email, after.website, after.country, types.mask(),
+        after.status.as_str(), after.parent_id, after.manager_user_id, now
+    ))
+    .await?;
+    if before.status != after.status && !after.status.allows_access() {
+        auth::cut_off_partner(&mut tx, scope.workspace_id(), id, now).await?;
+    }
+    let action = match (before.status, after.status) {
+        (a, b) if a == b => "partner.updated",
+        (_, PartnerStatus::Suspended) => "partner.suspended",
+        (_, PartnerStatus::Terminated) => "partner.terminated",
+        (PartnerStatus::Suspended, PartnerStatus::Active) => "partner.reactivated",
+        _ => "partner.status_changed",
+    };
+    let entry = AuditEntry::new(action, "partner", id.as_str())
+        .change("name", before.name.clone(), after.name.clone())
+        .change("contact_email", before.contact_email.clone(), after.contact_email.clone())
+        .change("website", json!(before.website), json!(after.website))
+        .change("country", json!(before.country), json!(after.country))
+        .change("types", json!(before.types), json!(after.types))
+        .change("status", before.status.as_str(), after.status.as_str())
+        .change("parent_id", json!(before.parent_id), json!(after.parent_id))
+        .change("manager_user_id", json!(before.manager_user_id), json!(after.manager_user_id));
+    audit::record(&mut tx, scope, now, entry).await?;
+    tx.commit().await?;
+    Ok(after)
+}

@@ -1,0 +1,20 @@
+//! Server-rendered pages: the sign-in page, the vendor console and the partner portal. Pages call
+//! the same domain services as the API, with the scope of the signed-in browser session.
+//! Plain HTML forms (every one carries a CSRF token), a little hand-written JS and CSS served
+//! from the binary, no external assets.
+
+mod assets;
+pub mod pages;
+mod session;
+
+use axum::Router;
+use trellis_api::AppState;
+
+pub use pages::not_found;
+pub use session::SESSION_COOKIE;
+
+/// Every page route.
+pub fn router(state: AppState) -> Router<AppState> {
+    let _ = state;
+    pages::routes().merge(assets::routes())
+}

@@ -1,0 +1,111 @@
+//! The `trellis` binary's library: configuration, wiring the API and portal into one router with
+//! the headers every response carries, and the operator commands. Tests spawn [`build_router`] on
+//! a real port through `trellis-testkit`.
+
+pub mod config;
+pub mod demo;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use trellis_api::{AppState, WebConfig};
+use trellis_core::Clock;
+use trellis_db::{Db, DbConfig};
+use trellis_identity::Ctx;
+
+/// Connects to the database, applies migrations and returns the shared state.
+pub async fn connect(database_url: &str, web: WebConfig, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    let db = Db::connect(&DbConfig::new(database_url)).await?;
+    db.migrate().await?;
+    Ok(AppState { ctx: Ctx::new(db, clock), web: Arc::new(web) })
+}
+
+/// `GET /healthz`: 200 when the database answers, 503 otherwise.
+async fn healthz(State(state): State<AppState>) -> Response {
+    if state.ctx.db.ping().await {
+        (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))).into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "database unreachable"}))).into_response()
+    }
+}
+
+/// Unknown paths: a problem document under `/api/`, an HTML page elsewhere.
+async fn fallback(req: Request) -> Response {
+    if req.uri().path().starts_with("/api/") {
+        trellis_api::error::ApiError::not_found().into_response()
+    } else {
+        trellis_portal::not_found().await
+    }
+}
+
+/// The Content-Security-Policy of our pages: no inline scripts, nothing from elsewhere.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/// Swagger UI sets inline style attributes; its scripts still come only from us.
+const CSP_API_DOCS: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Security headers on every response (API.md "Pages").
+async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let docs = req.uri().path().starts_with("/api/docs");
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(if docs { CSP_API_DOCS } else { CSP }));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert("permissions-policy", HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"));
+    headers.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    if state.web.secure_cookies() {
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+    }
+    response
+}
+
+/// The whole application: API, OpenAPI document and docs, portal pages, health.
+pub fn build_router(state: AppState) -> Router {
+    let (api, openapi) = trellis_api::router();
+    let api = api
+        .layer(middleware::from_fn_with_state(state.clone(), trellis_api::middleware::idempotency))
+        .layer(middleware::from_fn_with_state(state.clone(), trellis_api::middleware::authenticate));
+    Router::new()
+        .merge(api)
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
+        .merge(trellis_portal::router(state.clone()))
+        .route("/healthz", get(healthz))
+        .fallback(fallback)
+        .layer(middleware::from_fn_with_state(state.clone(), trellis_api::middleware::request_meta))
+        .layer(middleware::from_fn_with_state(state.clone(), security_headers))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(trellis_api::middleware::MAX_BODY_BYTES))
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until Ctrl-C / SIGTERM.
+pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> anyhow::Result<()> {
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

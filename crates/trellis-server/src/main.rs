@@ -1,0 +1,212 @@
+//! `trellis`: the one binary. See `trellis --help` and README.md.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use trellis_api::WebConfig;
+use trellis_core::SystemClock;
+use trellis_server::config::{self, FileConfig, Overrides, Settings};
+
+#[derive(Parser)]
+#[command(name = "trellis", version, about = "Trellis: open-source partner relationship management")]
+struct Cli {
+    /// A TOML configuration file (see `trellis config example`).
+    #[arg(long, env = "TRELLIS_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// sqlite://FILE (default sqlite://trellis.db) or postgres://…
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    database_url: Option<String>,
+    /// A file holding the database URL (for secrets managers).
+    #[arg(long, env = "DATABASE_URL_FILE", global = true)]
+    database_url_file: Option<PathBuf>,
+    /// Log filter, e.g. "info" or "debug,sqlx=warn".
+    #[arg(long, env = "TRELLIS_LOG", global = true)]
+    log: Option<String>,
+    /// Log format: text or json.
+    #[arg(long, env = "TRELLIS_LOG_FORMAT", global = true)]
+    log_format: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone, Default)]
+struct ServeArgs {
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long, env = "TRELLIS_BIND")]
+    bind: Option<String>,
+    /// The address people reach Trellis at (invitation links; https turns on Secure cookies).
+    #[arg(long, env = "TRELLIS_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Take the client address from X-Forwarded-For (only behind your own reverse proxy).
+    #[arg(long, env = "TRELLIS_TRUST_FORWARDED_FOR")]
+    trust_forwarded_for: Option<bool>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server (applies pending migrations first).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create a workspace and its owner; prints one JSON line with a workspace API key.
+    Bootstrap {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        owner_email: String,
+        #[arg(long, env = "TRELLIS_OWNER_PASSWORD", hide_env_values = true)]
+        owner_password: String,
+        #[arg(long, default_value = "USD")]
+        default_currency: String,
+    },
+    /// API key operations.
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
+    /// Run the server with a demo workspace (SQLite file trellis-demo.db unless --database-url).
+    Demo(ServeArgs),
+    /// Audit trail operations.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Configuration helpers.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Create a workspace key acting as an existing staff member; prints {"api_key": "trl_…"}.
+    Create {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        user_email: String,
+        #[arg(long, default_value = "operator")]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify every workspace's hash chain; exits 1 if any is broken.
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print a commented example configuration file.
+    Example,
+}
+
+fn init_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if settings.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Command::Config(ConfigCommand::Example) = &cli.command {
+        print!("{}", config::EXAMPLE);
+        return Ok(());
+    }
+    let serve_args = match &cli.command {
+        Command::Serve(a) | Command::Demo(a) => a.clone(),
+        _ => ServeArgs::default(),
+    };
+    let mut database_url = cli.database_url.clone();
+    if matches!(cli.command, Command::Demo(_)) && database_url.is_none() && cli.database_url_file.is_none() {
+        database_url = Some("sqlite://trellis-demo.db".to_owned());
+    }
+    let overrides = Overrides {
+        bind: serve_args.bind,
+        database_url,
+        database_url_file: cli.database_url_file.clone(),
+        public_url: serve_args.public_url,
+        trust_forwarded_for: serve_args.trust_forwarded_for,
+        log: cli.log.clone(),
+        log_format: cli.log_format.clone(),
+    };
+    let settings = Settings::resolve(overrides, FileConfig::load(cli.config.as_deref())?)?;
+    init_logging(&settings);
+    let web = WebConfig { public_url: settings.public_url.clone(), trust_forwarded_for: settings.trust_forwarded_for };
+    let state = trellis_server::connect(&settings.database_url, web, Arc::new(SystemClock))
+        .await
+        .with_context(|| "connecting to the database (check --database-url / DATABASE_URL)")?;
+    match cli.command {
+        Command::Serve(_) => run_server(&settings, state).await,
+        Command::Demo(_) => {
+            let logins = trellis_server::demo::seed(&state.ctx).await?;
+            let listener = tokio::net::TcpListener::bind(&settings.bind).await.with_context(|| format!("binding {}", settings.bind))?;
+            println!("{}", trellis_server::demo::banner(&settings.public_url, &logins));
+            trellis_server::serve(listener, trellis_server::build_router(state)).await
+        }
+        Command::Migrate => {
+            println!("migrations applied to {}", redact(&settings.database_url));
+            Ok(())
+        }
+        Command::Bootstrap { workspace, owner_email, owner_password, default_currency } => {
+            let created = trellis_identity::workspaces::bootstrap(&state.ctx, &workspace, &owner_email, &owner_password, &default_currency)
+                .await
+                .map_err(describe)?;
+            println!("{}", serde_json::to_string(&created)?);
+            Ok(())
+        }
+        Command::ApiKey(ApiKeyCommand::Create { workspace, user_email, name }) => {
+            let workspace_id = trellis_core::WorkspaceId::parse(&workspace).context("--workspace must be a workspace id (wks_…)")?;
+            let secret = trellis_identity::api_keys::create_for_member_by_operator(&state.ctx, &workspace_id, &user_email, &name)
+                .await
+                .map_err(describe)?;
+            println!("{}", serde_json::json!({ "api_key": secret }));
+            Ok(())
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let reports = trellis_identity::audit::verify_all(&state.ctx.db).await.map_err(describe)?;
+            let mut broken = false;
+            for report in reports {
+                match report.broken_at {
+                    None => println!("ok      {} ({} events)", report.workspace_id, report.events),
+                    Some((seq, what)) => {
+                        broken = true;
+                        println!("BROKEN  {} at event {seq}: {what}", report.workspace_id);
+                    }
+                }
+            }
+            if broken {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Config(_) => Ok(()),
+    }
+}
+
+async fn run_server(settings: &Settings, state: trellis_api::AppState) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&settings.bind).await.with_context(|| format!("binding {}", settings.bind))?;
+    tracing::info!(url = %settings.public_url, database = %redact(&settings.database_url), "trellis is listening");
+    trellis_server::serve(listener, trellis_server::build_router(state)).await
+}
+
+/// Turns a domain error into a message for the operator.
+fn describe(err: trellis_core::Error) -> anyhow::Error {
+    match err {
+        trellis_core::Error::Validation(errors) => {
+            anyhow::anyhow!(errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))
+        }
+        other => anyhow::anyhow!(other.to_string()),
+    }
+}
+
+/// The database URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://…@{}", &url[..scheme], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
