@@ -1,1 +1,182 @@
-//! placeholder
+//! Test kit: [`TestApp`] runs the real application on a random local port with a fresh database
+//! (a SQLite file, or a PostgreSQL schema when `TRELLIS_TEST_POSTGRES_URL` is set), and
+//! [`fixture::Fixture`] builds the standard organisation tree with one identity per role.
+
+pub mod fixture;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use reqwest::Method;
+use serde_json::Value;
+use trellis_api::{AppState, WebConfig};
+use trellis_core::{Clock, ManualClock, SystemClock};
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Where the test's database lives, removed when the app is dropped.
+enum TestDatabase {
+    Sqlite(std::path::PathBuf),
+    Postgres { admin_url: String, schema: String },
+}
+
+/// The application under test, served on `127.0.0.1:<random port>`.
+pub struct TestApp {
+    pub base_url: String,
+    pub state: AppState,
+    pub clock: ManualClock,
+    pub client: reqwest::Client,
+    database: TestDatabase,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// A response: status and parsed JSON body (`Value::Null` when the body is not JSON).
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub text: String,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+/// The PostgreSQL URL the suite runs against, if any.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("TRELLIS_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())
+}
+
+fn unique_name(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{prefix}_{}_{}_{}", std::process::id(), nanos % 1_000_000_000, COUNTER.fetch_add(1, Ordering::SeqCst))
+}
+
+impl TestApp {
+    /// Starts the app with a fresh database.
+    pub async fn spawn() -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let (url, database) = match postgres_url() {
+            Some(admin_url) => {
+                let schema = unique_name("t");
+                let db =
+                    trellis_db::Db::connect(&trellis_db::DbConfig::new(&admin_url)).await.expect("connect to TRELLIS_TEST_POSTGRES_URL");
+                let mut tx = db.write(&trellis_db::RowSecurity::Unrestricted).await.expect("admin tx");
+                tx.execute(trellis_db::Sql::build("CREATE SCHEMA ").push(&schema).clone()).await.expect("create schema");
+                tx.commit().await.expect("commit schema");
+                db.close().await;
+                let separator = if admin_url.contains('?') { '&' } else { '?' };
+                (format!("{admin_url}{separator}options=-c%20search_path%3D{schema}"), TestDatabase::Postgres { admin_url, schema })
+            }
+            None => {
+                let path = std::env::temp_dir().join(format!("{}.db", unique_name("trellis-test")));
+                (format!("sqlite://{}", path.display()), TestDatabase::Sqlite(path))
+            }
+        };
+        let clock = ManualClock::starting_at(SystemClock.now());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a local port");
+        let addr = listener.local_addr().expect("local addr");
+        let base_url = format!("http://{addr}");
+        let web = WebConfig { public_url: base_url.clone(), trust_forwarded_for: false };
+        let state = trellis_server::connect(&url, web, Arc::new(clock.clone()) as Arc<dyn Clock>).await.expect("connect and migrate");
+        let router = trellis_server::build_router(state.clone());
+        let server = tokio::spawn(async move {
+            let _ = trellis_server::serve(listener, router).await;
+        });
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client");
+        Self { base_url, state, clock, client, database, server }
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self.database {
+            TestDatabase::Sqlite(_) => "sqlite",
+            TestDatabase::Postgres { .. } => "postgres",
+        }
+    }
+
+    /// Sends a request with an optional bearer credential and JSON body.
+    pub async fn send(&self, method: Method, path: &str, bearer: Option<&str>, body: Option<&Value>) -> Reply {
+        self.send_with(method, path, bearer, body, &[]).await
+    }
+
+    /// Like [`TestApp::send`] with extra headers.
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self.client.request(method, format!("{}{path}", self.base_url));
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("request reaches the server");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply { status, body, text, headers }
+    }
+
+    pub async fn get(&self, path: &str, bearer: &str) -> Reply {
+        self.send(Method::GET, path, Some(bearer), None).await
+    }
+
+    pub async fn post(&self, path: &str, bearer: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, Some(bearer), Some(&body)).await
+    }
+
+    pub async fn patch(&self, path: &str, bearer: &str, body: Value) -> Reply {
+        self.send(Method::PATCH, path, Some(bearer), Some(&body)).await
+    }
+
+    pub async fn delete(&self, path: &str, bearer: &str) -> Reply {
+        self.send(Method::DELETE, path, Some(bearer), None).await
+    }
+
+    /// Signs in through the API and returns the bearer token.
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let reply =
+            self.send(Method::POST, "/api/v1/auth/login", None, Some(&serde_json::json!({"email": email, "password": password}))).await;
+        assert_eq!(reply.status, 200, "login of {email} failed: {}", reply.text);
+        reply.body["token"].as_str().expect("token").to_owned()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+        match &self.database {
+            TestDatabase::Sqlite(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            TestDatabase::Postgres { admin_url, schema } => {
+                // Drop runs inside the test's runtime: clean up from a thread with its own.
+                let (admin_url, schema) = (admin_url.clone(), schema.clone());
+                let _ = std::thread::spawn(move || {
+                    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+                    runtime.block_on(async move {
+                        if let Ok(db) = trellis_db::Db::connect(&trellis_db::DbConfig::new(&admin_url)).await {
+                            if let Ok(mut tx) = db.write(&trellis_db::RowSecurity::Unrestricted).await {
+                                let mut sql = trellis_db::Sql::build("DROP SCHEMA IF EXISTS ");
+                                sql.push(&schema).push(" CASCADE");
+                                if tx.execute(sql).await.is_ok() {
+                                    let _ = tx.commit().await;
+                                }
+                            }
+                            db.close().await;
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}

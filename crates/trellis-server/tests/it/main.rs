@@ -1,0 +1,4 @@
+//! The integration-test binary of Trellis: every test runs the real application on a real port,
+//! on SQLite, or on PostgreSQL when `TRELLIS_TEST_POSTGRES_URL` is set.
+
+mod smoke;
