@@ -237,10 +237,10 @@ pub async fn revoke(ctx: &Ctx, scope: &Scope, id: &ApiKeyId) -> Result<()> {
     if !visible {
         return Err(Error::NotFound);
     }
-    if let Some((_, role)) = scope.partner() {
-        if role != PartnerRole::Admin {
-            return Err(Error::forbidden("only partner admins manage keys"));
-        }
+    if let Some((_, role)) = scope.partner()
+        && role != PartnerRole::Admin
+    {
+        return Err(Error::forbidden("only partner admins manage keys"));
     }
     if key.revoked_at.is_none() {
         tx.execute(sql!("UPDATE api_keys SET revoked_at = $3 WHERE workspace_id = $1 AND id = $2", scope.workspace_id(), id, now)).await?;

@@ -82,10 +82,10 @@ pub async fn invite(
     let mut tx = ctx.db.write(&scope.row_security()).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     require_user_manager(scope, partner_id)?;
-    if let Some((_, creator)) = scope.partner() {
-        if !creator.may_grant(role) {
-            return Err(Error::forbidden("you may not grant a role above your own"));
-        }
+    if let Some((_, creator)) = scope.partner()
+        && !creator.may_grant(role)
+    {
+        return Err(Error::forbidden("you may not grant a role above your own"));
     }
     let user_id = workspaces::ensure_user(&mut tx, &email, name.as_deref().unwrap_or(""), None, now).await?;
     let exists = tx

@@ -63,10 +63,10 @@ pub(crate) async fn load(tx: &mut Tx, workspace_id: &WorkspaceId) -> Result<Work
 pub async fn get(ctx: &Ctx, scope: &Scope) -> Result<Workspace> {
     let mut tx = ctx.db.read(&scope.row_security()).await?;
     let mut workspace = load(&mut tx, scope.workspace_id()).await?;
-    if !scope.has_vendor_role(&[VendorRole::Owner, VendorRole::Admin, VendorRole::Finance]) {
-        if let Some(debtor) = &mut workspace.sepa_debtor {
-            debtor.iban = Iban::parse(&debtor.iban).map(|i| i.masked()).unwrap_or_default();
-        }
+    if !scope.has_vendor_role(&[VendorRole::Owner, VendorRole::Admin, VendorRole::Finance])
+        && let Some(debtor) = &mut workspace.sepa_debtor
+    {
+        debtor.iban = Iban::parse(&debtor.iban).map(|i| i.masked()).unwrap_or_default();
     }
     Ok(workspace)
 }
@@ -93,10 +93,10 @@ pub async fn update(ctx: &Ctx, scope: &Scope, patch: WorkspacePatch) -> Result<W
             let name = v.text("sepa_debtor.name", &d.name, 70);
             let iban = v.check("sepa_debtor.iban", Iban::parse(&d.iban));
             let bic = d.bic.as_deref().map(str::trim).filter(|b| !b.is_empty()).map(str::to_ascii_uppercase);
-            if let Some(b) = &bic {
-                if !(b.len() == 8 || b.len() == 11) || !b.bytes().all(|c| c.is_ascii_alphanumeric()) {
-                    v.add("sepa_debtor.bic", "must be a BIC of 8 or 11 letters and digits");
-                }
+            if let Some(b) = &bic
+                && (!(b.len() == 8 || b.len() == 11) || !b.bytes().all(|c| c.is_ascii_alphanumeric()))
+            {
+                v.add("sepa_debtor.bic", "must be a BIC of 8 or 11 letters and digits");
             }
             match (name, iban) {
                 (Some(name), Some(iban)) => Some(Some(SepaDebtor { name, iban: iban.as_str().to_owned(), bic })),
@@ -166,11 +166,11 @@ pub async fn bootstrap(ctx: &Ctx, name: &str, owner_email: &str, owner_password:
     let name = v.text("workspace", name, 200);
     let email = v.check("owner_email", Email::parse(owner_email));
     let currency = v.check("default_currency", Currency::parse(currency));
-    if let Err(err) = password::check_new_password(owner_password) {
-        if let Error::Validation(errors) = err {
-            for e in errors {
-                v.add("owner_password", e.message);
-            }
+    if let Err(err) = password::check_new_password(owner_password)
+        && let Error::Validation(errors) = err
+    {
+        for e in errors {
+            v.add("owner_password", e.message);
         }
     }
     v.finish().map_err(Error::Validation)?;

@@ -64,7 +64,7 @@ impl FromRequestParts<AppState> for MaybeSession {
         let meta = trellis_api::extract::request_meta(parts);
         let token = read_cookie(&parts.headers, &cookie_name(state, SESSION_COOKIE));
         let session = match &token {
-            Some(t) => auth::authenticate_browser(&state.ctx, t, &meta).await.map_err(|e| error_page(e.into()))?,
+            Some(t) => auth::authenticate_browser(&state.ctx, t, &meta).await.map_err(error_page)?,
             None => None,
         };
         Ok(MaybeSession { token, session, meta })
