@@ -103,14 +103,17 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_by_user ON sessions (user_id);
 
 CREATE TABLE invitations (
-    token_hash TEXT NOT NULL PRIMARY KEY,
-    id TEXT COLLATE "C" NOT NULL UNIQUE,
-    user_id TEXT COLLATE "C" NOT NULL REFERENCES users(id),
     workspace_id TEXT COLLATE "C" NOT NULL REFERENCES workspaces(id),
+    id TEXT COLLATE "C" NOT NULL,
+    token_hash TEXT NOT NULL,
+    user_id TEXT COLLATE "C" NOT NULL REFERENCES users(id),
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL,
-    used_at BIGINT
+    used_at BIGINT,
+    PRIMARY KEY (workspace_id, id)
 );
+-- Looked up by the hash of the link's token; 256 random bits make collisions impossible in practice.
+CREATE INDEX invitations_by_token ON invitations (token_hash);
 
 CREATE TABLE login_attempts (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -102,14 +102,17 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_by_user ON sessions (user_id);
 
 CREATE TABLE invitations (
-    token_hash TEXT NOT NULL PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    user_id TEXT NOT NULL REFERENCES users(id),
     workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+    id TEXT NOT NULL,
+    token_hash TEXT NOT NULL,
+    user_id TEXT NOT NULL REFERENCES users(id),
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL,
-    used_at INTEGER
+    used_at INTEGER,
+    PRIMARY KEY (workspace_id, id)
 ) STRICT;
+-- Looked up by the hash of the link's token; 256 random bits make collisions impossible in practice.
+CREATE INDEX invitations_by_token ON invitations (token_hash);
 
 CREATE TABLE login_attempts (
     id INTEGER PRIMARY KEY,

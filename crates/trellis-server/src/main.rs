@@ -56,8 +56,11 @@ enum Command {
         workspace: String,
         #[arg(long)]
         owner_email: String,
-        #[arg(long, env = "TRELLIS_OWNER_PASSWORD", hide_env_values = true)]
-        owner_password: String,
+        #[arg(long, env = "TRELLIS_OWNER_PASSWORD", hide_env_values = true, required_unless_present = "owner_password_file")]
+        owner_password: Option<String>,
+        /// Read the owner's password from a file instead (secrets managers).
+        #[arg(long, env = "TRELLIS_OWNER_PASSWORD_FILE")]
+        owner_password_file: Option<PathBuf>,
         #[arg(long, default_value = "USD")]
         default_currency: String,
     },
@@ -151,7 +154,12 @@ async fn main() -> anyhow::Result<()> {
             println!("migrations applied to {}", redact(&settings.database_url));
             Ok(())
         }
-        Command::Bootstrap { workspace, owner_email, owner_password, default_currency } => {
+        Command::Bootstrap { workspace, owner_email, owner_password, owner_password_file, default_currency } => {
+            let owner_password = match (owner_password, owner_password_file) {
+                (Some(password), _) => password,
+                (None, Some(path)) => config::read_secret_file(&path)?,
+                (None, None) => anyhow::bail!("--owner-password or --owner-password-file is required"),
+            };
             let created = trellis_identity::workspaces::bootstrap(&state.ctx, &workspace, &owner_email, &owner_password, &default_currency)
                 .await
                 .map_err(describe)?;
