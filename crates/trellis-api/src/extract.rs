@@ -91,10 +91,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
             Err(QueryRejection::FailedToDeserializeQueryString(err)) => {
+                // axum: "Failed to deserialize query string: status: unknown value …", or
+                // "…query string: unknown field `foo`, expected …" (the parameter in backticks).
                 let text = err.body_text();
-                let text = text.split_once("Query string: ").map_or(text.as_str(), |(_, r)| r);
-                let field = text.split('`').nth(1).unwrap_or("").to_owned();
-                Err(ApiError::field(&field, text.to_owned()))
+                let text = text.split_once("query string: ").map_or(text.as_str(), |(_, r)| r);
+                let (field, message) = match text.split_once(": ") {
+                    Some((name, message)) if !name.contains(' ') => (name, message),
+                    _ => (text.split('`').nth(1).unwrap_or(""), text),
+                };
+                Err(ApiError::field(field, message.to_owned()))
             }
             Err(other) => Err(ApiError::malformed(other.body_text())),
         }

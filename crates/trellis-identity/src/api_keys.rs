@@ -327,3 +327,19 @@ pub async fn create_for_member_by_operator(ctx: &Ctx, workspace_id: &WorkspaceId
     tx.commit().await?;
     Ok(secret)
 }
+
+/// The keys of one partner, newest first (revoked ones with `revoked_at`): for workspace
+/// owners/admins and that partner's own admins, the people who may create and revoke them. An
+/// invisible partner is 404. A partner has a handful of keys; 500 bounds the answer all the same.
+pub async fn list_for_partner(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Vec<ApiKey>> {
+    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    crate::partner_users::require_visible_partner(&mut tx, scope, partner_id).await?;
+    let own_admin = scope.partner().is_some_and(|(own, role)| own == partner_id && role == PartnerRole::Admin);
+    if !own_admin && !scope.has_vendor_role(&[VendorRole::Owner, VendorRole::Admin]) {
+        return Err(Error::forbidden("only workspace admins and the partner's admins manage its keys"));
+    }
+    let mut q = Sql::build("SELECT ");
+    q.push(COLUMNS).push(" FROM api_keys WHERE workspace_id = ").push_bind(scope.workspace_id());
+    q.push(" AND partner_id = ").push_bind(partner_id).push(" ORDER BY id DESC LIMIT 500");
+    tx.fetch_all(q).await?.iter().map(from_row).collect()
+}

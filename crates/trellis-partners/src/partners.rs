@@ -97,6 +97,11 @@ pub async fn get(ctx: &Ctx, scope: &Scope, id: &PartnerId) -> Result<Partner> {
 
 /// Lists visible partners, newest first.
 pub async fn list(ctx: &Ctx, scope: &Scope, filter: &PartnerFilter) -> Result<Vec<Partner>> {
+    // API.md: a list filtered by an object the caller may not see is empty (a reseller filtering by
+    // its distributor learns nothing from the list).
+    if filter.parent_id.as_ref().is_some_and(|parent| !scope.can_see_partner(parent)) {
+        return Ok(Vec::new());
+    }
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS).push(" FROM partners WHERE workspace_id = ").push_bind(scope.workspace_id()).push(" AND ");
     scope.push_partner_filter(&mut q, "id");

@@ -4,7 +4,13 @@
 //! from the binary, no external assets.
 
 mod assets;
+mod console;
+mod display;
+mod forms;
+mod keys;
+mod listing;
 pub mod pages;
+mod portal;
 mod session;
 
 use axum::Router;
@@ -16,5 +22,5 @@ pub use session::SESSION_COOKIE;
 /// Every page route.
 pub fn router(state: AppState) -> Router<AppState> {
     let _ = state;
-    pages::routes().merge(assets::routes())
+    pages::routes().merge(console::routes()).merge(portal::routes()).merge(assets::routes())
 }

@@ -1,52 +1,203 @@
-//! Page handlers: sign-in, sign-out, memberships, invitations, and the home pages of the console
-//! and the portal. One typed struct per rendered page (docs.rs style).
+//! What every page shares — the layout and its navigation, rendering, HTML error pages, the
+//! one-time page for a new secret — and the pages outside the console and the portal: sign-in,
+//! sign-out, memberships, invitations, and the home page. One typed struct per rendered page
+//! (docs.rs style).
 
 use askama::Template;
 use axum::Router;
 use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use trellis_api::AppState;
-use trellis_core::Error;
+use trellis_core::{Error, PartnerRole};
 use trellis_identity::auth::{self, BrowserSession, SessionKind};
 use trellis_identity::secret::{random_token, same_secret};
-use trellis_identity::{Membership, members};
+use trellis_identity::{Membership, Scope, members};
 use trellis_partners::partners;
 
 use crate::assets::asset_url;
+use crate::forms::FormData;
 use crate::session::{
     CSRF_COOKIE, MaybeSession, SESSION_COOKIE, Signed, check_csrf, check_same_site, cookie_name, read_cookie, set_cookie, with_cookie,
 };
 
-/// What the shared layout shows: the title, and for a signed-in person the navigation.
+/// What the shared layout shows: the title, for a signed-in person the navigation, and a notice
+/// confirming what the previous request did.
 pub struct Layout {
     pub title: String,
     pub css: String,
     pub js: String,
     pub nav: Option<Nav>,
+    pub notice: Option<&'static str>,
 }
 
 pub struct Nav {
     pub email: String,
     pub acting_as: String,
-    pub is_staff: bool,
     pub csrf_token: String,
     pub has_several_memberships: bool,
+    pub links: Vec<NavLink>,
+}
+
+/// A link of the main navigation; `current` marks the section shown (`aria-current="page"`).
+pub struct NavLink {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub current: bool,
+}
+
+/// The sections a membership's navigation offers: only what its role may open.
+fn nav_links(scope: Option<&Scope>, manages_resellers: bool, section: &str) -> Vec<NavLink> {
+    let mut links: Vec<(&'static str, &'static str)> = Vec::new();
+    match scope.map(Scope::membership) {
+        Some(Membership::Staff { role, .. }) => {
+            links.extend([("/console/partners", "Partners"), ("/console/staff", "Staff"), ("/console/api-keys", "API keys")]);
+            if role.is_workspace_admin() {
+                links.push(("/console/audit", "Audit log"));
+            }
+        }
+        Some(Membership::Partner { role, .. }) => {
+            links.extend([("/portal/profile", "Profile"), ("/portal/users", "Users")]);
+            if *role == PartnerRole::Admin {
+                links.push(("/portal/api-keys", "API keys"));
+            }
+            if manages_resellers {
+                links.push(("/portal/resellers", "Resellers"));
+            }
+        }
+        Some(Membership::System) | None => {}
+    }
+    links.into_iter().map(|(href, label)| NavLink { href, label, current: href == section }).collect()
 }
 
 impl Layout {
+    /// The layout of pages outside a membership (sign-in, choosing a membership, errors).
     pub fn new(title: impl Into<String>, session: Option<&BrowserSession>) -> Self {
-        let nav = session.map(|s| Nav {
-            email: s.email.to_string(),
-            acting_as: s.current.as_ref().map(membership_label).unwrap_or_default(),
-            is_staff: s.current.as_ref().is_some_and(|m| m.partner_id.is_none()),
-            csrf_token: s.csrf_token.clone(),
-            has_several_memberships: s.memberships.len() > 1,
-        });
-        Self { title: title.into(), css: asset_url("app.css"), js: asset_url("app.js"), nav }
+        let nav = session.map(|s| nav(s, nav_links(s.scope.as_ref(), false, "")));
+        Self { title: title.into(), css: asset_url("app.css"), js: asset_url("app.js"), nav, notice: None }
     }
+
+    /// The layout of a page of the console or the portal; `section` is the navigation link to mark.
+    pub async fn signed(state: &AppState, signed: &Signed, title: impl Into<String>, section: &str) -> Self {
+        let manages_resellers = match crate::portal::resellers::managed_by(state, &signed.scope).await {
+            Ok(parent) => parent.is_some(),
+            Err(err) => {
+                // The navigation must not fail a page; the page itself reports its own errors.
+                tracing::warn!(%err, "could not tell whether the partner manages resellers");
+                false
+            }
+        };
+        let links = nav_links(Some(&signed.scope), manages_resellers, section);
+        Self {
+            title: title.into(),
+            css: asset_url("app.css"),
+            js: asset_url("app.js"),
+            nav: Some(nav(&signed.session, links)),
+            notice: None,
+        }
+    }
+
+    /// Shows the confirmation named by `?notice=` (post/redirect/get keeps no message in the session).
+    pub fn with_notice(mut self, query: &FormData) -> Self {
+        self.notice = query.optional("notice").and_then(notice_text);
+        self
+    }
+}
+
+fn nav(session: &BrowserSession, links: Vec<NavLink>) -> Nav {
+    Nav {
+        email: session.email.to_string(),
+        acting_as: session.current.as_ref().map(membership_label).unwrap_or_default(),
+        csrf_token: session.csrf_token.clone(),
+        has_several_memberships: session.memberships.len() > 1,
+        links,
+    }
+}
+
+/// The confirmations a redirect may name. Fixed texts: a query parameter is never echoed.
+fn notice_text(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "partner_created" => "The partner was created.",
+        "saved" => "Your changes were saved.",
+        "status_changed" => "The status was changed.",
+        "role_changed" => "The role was changed.",
+        "user_removed" => "The user was removed.",
+        "member_updated" => "The staff member was updated.",
+        "member_removed" => "The staff member was removed.",
+        "key_revoked" => "The API key was revoked. It stops working with the next request.",
+        "reseller_created" => "The reseller was created.",
+        _ => return None,
+    })
+}
+
+/// Why a page handler did not render its page: a domain error (shown as an HTML error page) or
+/// a response already made (a refused CSRF token, an unreadable form).
+pub enum PageError {
+    Domain(Error),
+    Response(Response),
+}
+
+impl From<Error> for PageError {
+    fn from(err: Error) -> Self {
+        PageError::Domain(err)
+    }
+}
+
+impl From<Response> for PageError {
+    fn from(response: Response) -> Self {
+        PageError::Response(response)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            PageError::Domain(err) => error_page(err),
+            PageError::Response(response) => response,
+        }
+    }
+}
+
+pub type PageResult = Result<Response, PageError>;
+
+/// Parses an id from the path; a malformed id is a 404 like any unknown one.
+pub fn path_id<T: std::str::FromStr>(text: &str) -> Result<T, Error> {
+    text.parse().map_err(|_| Error::NotFound)
+}
+
+/// A POST-redirect-GET answer: 303 to `to`.
+pub fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+/// Renders a page with a status other than 200 (422 for a form shown again with its errors).
+pub fn render_status<T: Template>(status: StatusCode, page: &T) -> Response {
+    (status, render(page)).into_response()
+}
+
+/// What [`one_time_page`] shows.
+pub struct OneTime {
+    pub heading: String,
+    pub explanation: String,
+    pub label: &'static str,
+    pub secret: String,
+    pub back_href: String,
+    pub back_label: String,
+}
+
+#[derive(Template)]
+#[template(path = "one_time.html")]
+struct OneTimePage {
+    layout: Layout,
+    shown: OneTime,
+}
+
+/// The answer to a POST that created a secret (an API key, an invitation link): shown in this
+/// response only, never stored, never cached.
+pub async fn one_time_page(state: &AppState, signed: &Signed, section: &str, shown: OneTime) -> Response {
+    render(&OneTimePage { layout: Layout::signed(state, signed, shown.heading.clone(), section).await, shown })
 }
 
 fn membership_label(m: &trellis_identity::auth::MembershipInfo) -> String {
@@ -56,10 +207,11 @@ fn membership_label(m: &trellis_identity::auth::MembershipInfo) -> String {
     }
 }
 
-/// Renders a template, or an error page if rendering fails.
+/// Renders a template, or an error page if rendering fails. Pages show one person's data, and
+/// some show a secret once: no cache may keep them.
 pub fn render<T: Template>(page: &T) -> Response {
     match page.render() {
-        Ok(html) => Html(html).into_response(),
+        Ok(html) => ([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], Html(html)).into_response(),
         Err(err) => {
             tracing::error!(%err, "template rendering failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
@@ -237,7 +389,7 @@ struct PortalHome {
 
 /// `GET /`: the console for staff, the portal for partner users, the sign-in page otherwise.
 async fn home(State(state): State<AppState>, signed: Signed) -> Response {
-    let layout = Layout::new("Home", Some(&signed.session));
+    let layout = Layout::signed(&state, &signed, "Home", "").await;
     match signed.scope.membership().clone() {
         Membership::Staff { .. } | Membership::System => {
             let counts = match partners::count_by_status(&state.ctx, &signed.scope).await {

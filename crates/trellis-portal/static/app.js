@@ -7,3 +7,23 @@ document.addEventListener("submit", function (event) {
     event.preventDefault();
   }
 });
+
+// A secret shown once (data-copy) gets a copy button; without scripts it is selected by hand.
+document.addEventListener("DOMContentLoaded", function () {
+  var fields = document.querySelectorAll("input[data-copy]");
+  Array.prototype.forEach.call(fields, function (field) {
+    if (!navigator.clipboard) {
+      return;
+    }
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "secondary";
+    button.textContent = "Copy";
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(field.value).then(function () {
+        button.textContent = "Copied";
+      });
+    });
+    field.insertAdjacentElement("afterend", button);
+  });
+});

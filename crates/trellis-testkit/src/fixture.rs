@@ -77,6 +77,30 @@ async fn partner_user(app: &TestApp, system: &Scope, label: &'static str, partne
     Identity { label, email: email.to_owned(), user_id: user.user_id.to_string(), token: app.login(email, PASSWORD).await }
 }
 
+/// Adds a staff member with a password to `workspace_id` and signs them in.
+pub async fn add_staff(
+    app: &TestApp,
+    workspace_id: &WorkspaceId,
+    label: &'static str,
+    email: &str,
+    role: VendorRole,
+    scope: PartnerScopeSetting,
+) -> Identity {
+    staff(app, &Scope::system(workspace_id.clone()), label, email, role, scope).await
+}
+
+/// Adds a user with a password to a partner of `workspace_id` and signs them in.
+pub async fn add_partner_user(
+    app: &TestApp,
+    workspace_id: &WorkspaceId,
+    label: &'static str,
+    partner: &PartnerId,
+    email: &str,
+    role: PartnerRole,
+) -> Identity {
+    partner_user(app, &Scope::system(workspace_id.clone()), label, partner, email, role).await
+}
+
 async fn partner(
     app: &TestApp,
     system: &Scope,

@@ -63,7 +63,9 @@ impl TestApp {
                 tx.commit().await.expect("commit schema");
                 db.close().await;
                 let separator = if admin_url.contains('?') { '&' } else { '?' };
-                (format!("{admin_url}{separator}options=-c%20search_path%3D{schema}"), TestDatabase::Postgres { admin_url, schema })
+                // The application name tags the app's connections so that clean-up can end them.
+                let url = format!("{admin_url}{separator}options=-c%20search_path%3D{schema}&application_name={schema}");
+                (url, TestDatabase::Postgres { admin_url, schema })
             }
             None => {
                 let path = std::env::temp_dir().join(format!("{}.db", unique_name("trellis-test")));
@@ -91,6 +93,39 @@ impl TestApp {
         }
     }
 
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.database, TestDatabase::Postgres { .. })
+    }
+
+    /// Runs a query directly on the database, outside any scope (test set-up and inspection only).
+    pub async fn query(&self, sql: trellis_db::Sql) -> Vec<trellis_db::Row> {
+        let text = sql.text().to_owned();
+        let mut tx = self.state.ctx.db.read(&trellis_db::RowSecurity::Unrestricted).await.expect("read transaction");
+        let rows = tx.fetch_all(sql).await.unwrap_or_else(|e| panic!("query {text:?} failed: {e}"));
+        // End it now rather than on drop (lazy rollback): an open transaction would block the
+        // schema clean-up when this is the test's last statement.
+        tx.commit().await.expect("end read transaction");
+        rows
+    }
+
+    /// Runs one integer query (e.g. a `COUNT(*)`) directly on the database.
+    pub async fn query_i64(&self, sql: trellis_db::Sql) -> i64 {
+        let text = sql.text().to_owned();
+        let mut tx = self.state.ctx.db.read(&trellis_db::RowSecurity::Unrestricted).await.expect("read transaction");
+        let n = tx.fetch_i64(sql).await.unwrap_or_else(|e| panic!("query {text:?} failed: {e}"));
+        tx.commit().await.expect("end read transaction");
+        n
+    }
+
+    /// Runs statements in one write transaction directly on the database; the first error is returned.
+    pub async fn execute(&self, statements: Vec<trellis_db::Sql>) -> Result<(), trellis_db::DbError> {
+        let mut tx = self.state.ctx.db.write(&trellis_db::RowSecurity::Unrestricted).await?;
+        for statement in statements {
+            tx.execute(statement).await?;
+        }
+        tx.commit().await
+    }
+
     /// Sends a request with an optional bearer credential and JSON body.
     pub async fn send(&self, method: Method, path: &str, bearer: Option<&str>, body: Option<&Value>) -> Reply {
         self.send_with(method, path, bearer, body, &[]).await
@@ -114,6 +149,23 @@ impl TestApp {
         }
         for (name, value) in headers {
             request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("request reaches the server");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply { status, body, text, headers }
+    }
+
+    /// Sends a raw body with an explicit `Content-Type` (or none), for malformed-input tests.
+    pub async fn send_raw(&self, method: Method, path: &str, bearer: Option<&str>, content_type: Option<&str>, body: &str) -> Reply {
+        let mut request = self.client.request(method, format!("{}{path}", self.base_url)).body(body.to_owned());
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
         }
         let response = request.send().await.expect("request reaches the server");
         let status = response.status().as_u16();
@@ -165,6 +217,16 @@ impl Drop for TestApp {
                     runtime.block_on(async move {
                         if let Ok(db) = trellis_db::Db::connect(&trellis_db::DbConfig::new(&admin_url)).await {
                             if let Ok(mut tx) = db.write(&trellis_db::RowSecurity::Unrestricted).await {
+                                // The app's pool cannot run while the test's runtime waits here, so
+                                // a connection it left in a transaction (a read dropped without
+                                // commit is rolled back lazily) would hold locks and block the drop:
+                                // end the app's own connections first, and never wait forever.
+                                let mut end = trellis_db::Sql::build(
+                                    "SELECT COUNT(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE application_name = ",
+                                );
+                                end.push_bind(schema.as_str()).push(" AND pid <> pg_backend_pid()");
+                                let _ = tx.fetch_all(end).await;
+                                let _ = tx.execute(trellis_db::Sql::build("SET LOCAL lock_timeout = '10s'")).await;
                                 let mut sql = trellis_db::Sql::build("DROP SCHEMA IF EXISTS ");
                                 sql.push(&schema).push(" CASCADE");
                                 if tx.execute(sql).await.is_ok() {

@@ -1,4 +1,11 @@
 //! The integration-test binary of Trellis: every test runs the real application on a real port,
 //! on SQLite, or on PostgreSQL when `TRELLIS_TEST_POSTGRES_URL` is set.
 
+mod api_behaviour;
+mod audit;
+mod authz_matrix;
+mod browser;
+mod hierarchy;
+mod pages;
+mod rls;
 mod smoke;

@@ -1,0 +1,21 @@
+//! The vendor console: the pages of workspace staff. A partner user who opens one gets the 404
+//! page (API.md "Conventions": what the caller may not see is 404), never data.
+
+mod api_keys;
+mod audit;
+mod partners;
+mod staff;
+
+use axum::Router;
+use trellis_api::AppState;
+use trellis_core::{Error, VendorRole};
+use trellis_identity::Scope;
+
+pub fn routes() -> Router<AppState> {
+    partners::routes().merge(staff::routes()).merge(api_keys::routes()).merge(audit::routes())
+}
+
+/// The caller's staff role; 404 for anyone acting for a partner.
+fn staff_role(scope: &Scope) -> Result<VendorRole, Error> {
+    scope.vendor_role().ok_or(Error::NotFound)
+}

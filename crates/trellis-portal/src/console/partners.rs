@@ -1,0 +1,569 @@
+//! `/console/partners`: the partner list with search, filters and pages; the new partner form; and
+//! a partner's page with its facts, hierarchy, users, API keys, details and status.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use trellis_api::AppState;
+use trellis_core::{Error, PartnerId, PartnerRole, PartnerStatus, PartnerType, UserId, VendorRole};
+use trellis_identity::{Membership, Scope, api_keys, members, partner_users};
+use trellis_partners::{NewPartner, Partner, PartnerFilter, PartnerPatch, partners};
+
+use super::staff_role;
+use crate::display::{self, UserRow};
+use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};
+use crate::keys::{KEY_EXPLANATION, KEY_FIELDS, KeyRow, requested_scopes};
+use crate::listing::{FETCH, page_url, split_page};
+use crate::pages::{Layout, OneTime, PageResult, one_time_page, path_id, render, render_status, see_other};
+use crate::session::{Signed, check_csrf};
+
+const SECTION: &str = "/console/partners";
+const FILTER_FIELDS: &[&str] = &["q", "type", "status"];
+const PARTNER_FIELDS: &[&str] = &["name", "contact_email", "website", "country", "types", "parent_id", "manager_user_id"];
+const INVITE_FIELDS: &[&str] = &["email", "name", "role"];
+/// Distributors offered as parents; the list is newest first, as everywhere.
+const MAX_PARENT_CHOICES: i64 = 500;
+
+/// A partner as a row of a table.
+struct PartnerRow {
+    id: String,
+    name: String,
+    types: String,
+    status: PartnerStatus,
+    country: String,
+    contact_email: String,
+}
+
+impl From<Partner> for PartnerRow {
+    fn from(p: Partner) -> Self {
+        Self {
+            id: p.id.to_string(),
+            types: display::partner_types(&p.types),
+            name: p.name,
+            status: p.status,
+            country: p.country.unwrap_or_default(),
+            contact_email: p.contact_email,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/partners.html")]
+struct PartnersPage {
+    layout: Layout,
+    filters: FormView,
+    types: Vec<Choice>,
+    statuses: Vec<Choice>,
+    partners: Vec<PartnerRow>,
+    next_page: Option<String>,
+    first_page: Option<String>,
+    can_create: bool,
+}
+
+/// `GET /console/partners?q=&type=&status=&cursor=`
+async fn list_partners(State(state): State<AppState>, signed: Signed, UrlQuery(query): UrlQuery) -> PageResult {
+    let role = staff_role(&signed.scope)?;
+    let q = query.optional("q").unwrap_or("");
+    let partner_type = query.optional("type").and_then(PartnerType::parse);
+    let status = query.optional("status").and_then(PartnerStatus::parse);
+    let cursor = query.optional("cursor").and_then(|c| PartnerId::parse(c).ok());
+    let filter = PartnerFilter {
+        q: Some(q.to_owned()),
+        partner_type,
+        status,
+        before: cursor.clone(),
+        limit: Some(FETCH),
+        ..PartnerFilter::default()
+    };
+    let mut rows = partners::list(&state.ctx, &signed.scope, &filter).await?;
+    let next = split_page(&mut rows, |p| p.id.to_string());
+    let (type_text, status_text) = (partner_type.map_or("", PartnerType::as_str), status.map_or("", PartnerStatus::as_str));
+    let filters_of = |cursor: &str| page_url(SECTION, &[("q", q), ("type", type_text), ("status", status_text), ("cursor", cursor)]);
+    let page = PartnersPage {
+        layout: Layout::signed(&state, &signed, "Partners", SECTION).await.with_notice(&query),
+        filters: FormView::filled(
+            "filter",
+            FILTER_FIELDS,
+            vec![("q", q.to_owned()), ("type", type_text.to_owned()), ("status", status_text.to_owned())],
+        ),
+        types: Choice::all_of(PartnerType::ALL, PartnerType::as_str),
+        statuses: Choice::all_of(PartnerStatus::ALL, PartnerStatus::as_str),
+        partners: rows.into_iter().map(PartnerRow::from).collect(),
+        next_page: next.map(|c| filters_of(&c)),
+        first_page: cursor.map(|_| filters_of("")),
+        can_create: role.manages_partners(),
+    };
+    Ok(render(&page))
+}
+
+/// 403 unless the caller may create and change partners (owner, admin, channel manager).
+fn require_partner_manager(scope: &Scope) -> Result<(), Error> {
+    if staff_role(scope)?.manages_partners() { Ok(()) } else { Err(Error::forbidden("your role may not create or change partners")) }
+}
+
+/// The distributors a partner may be placed under (never itself), by name; the current parent
+/// stays offered even when it is not a distributor.
+async fn parent_choices(state: &AppState, scope: &Scope, partner: Option<&Partner>) -> Result<Vec<Choice>, Error> {
+    let filter =
+        PartnerFilter { partner_type: Some(PartnerType::Distributor), limit: Some(MAX_PARENT_CHOICES), ..PartnerFilter::default() };
+    let mut choices: Vec<Choice> = partners::list(&state.ctx, scope, &filter)
+        .await?
+        .into_iter()
+        .filter(|p| partner.is_none_or(|me| me.id != p.id))
+        .map(|p| Choice { value: p.id.to_string(), label: p.name })
+        .collect();
+    if let Some(parent) = partner.and_then(|p| p.parent_id.as_ref())
+        && !choices.iter().any(|c| c.value == parent.as_str())
+    {
+        choices.push(Choice { value: parent.to_string(), label: parent_view(state, scope, parent).await?.label() });
+    }
+    choices.sort_by_key(|c| c.label.to_lowercase());
+    Ok(choices)
+}
+
+/// The staff members who may be a partner's manager.
+async fn manager_choices(state: &AppState, scope: &Scope) -> Result<Vec<Choice>, Error> {
+    Ok(members::list(&state.ctx, scope)
+        .await?
+        .into_iter()
+        .map(|m| {
+            let who = if m.name.is_empty() { m.email.to_string() } else { m.name };
+            Choice { value: m.user_id.to_string(), label: format!("{who} ({})", display::words(m.role.as_str())) }
+        })
+        .collect())
+}
+
+#[derive(Template)]
+#[template(path = "console/partner_new.html")]
+struct NewPartnerPage {
+    layout: Layout,
+    csrf_token: String,
+    form: FormView,
+    types: Vec<Choice>,
+    parents: Vec<Choice>,
+    managers: Vec<Choice>,
+}
+
+async fn new_partner_page(state: &AppState, signed: &Signed, form: FormView, status: StatusCode) -> PageResult {
+    require_partner_manager(&signed.scope)?;
+    let page = NewPartnerPage {
+        layout: Layout::signed(state, signed, "New partner", SECTION).await,
+        csrf_token: signed.session.csrf_token.clone(),
+        form,
+        types: Choice::all_of(PartnerType::ALL, PartnerType::as_str),
+        parents: parent_choices(state, &signed.scope, None).await?,
+        managers: manager_choices(state, &signed.scope).await?,
+    };
+    Ok(render_status(status, &page))
+}
+
+/// `GET /console/partners/new`
+async fn new_partner_form(State(state): State<AppState>, signed: Signed) -> PageResult {
+    // A channel manager manages what they create unless they choose otherwise: one restricted to
+    // the partners they manage would not even see the new partner otherwise.
+    let me = match signed.scope.membership() {
+        Membership::Staff { role: VendorRole::ChannelManager, user_id, .. } => user_id.to_string(),
+        _ => String::new(),
+    };
+    let form = FormView::filled("partner", PARTNER_FIELDS, vec![("manager_user_id", me)]);
+    new_partner_page(&state, &signed, form, StatusCode::OK).await
+}
+
+fn read_new_partner(form: &FormData) -> Result<NewPartner, Error> {
+    Ok(NewPartner {
+        name: form.value("name").to_owned(),
+        contact_email: form.value("contact_email").to_owned(),
+        website: form.optional("website").map(str::to_owned),
+        country: form.optional("country").map(str::to_owned),
+        types: form.choices("types", PartnerType::parse)?,
+        parent_id: form.optional_id("parent_id")?,
+        manager_user_id: form.optional_id("manager_user_id")?,
+    })
+}
+
+/// `POST /console/partners`: creates a partner, then shows its page.
+async fn create_partner(State(state): State<AppState>, headers: HeaderMap, signed: Signed, form: FormData) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    staff_role(&signed.scope)?;
+    let created = match read_new_partner(&form) {
+        Ok(input) => partners::create(&state.ctx, &signed.scope, input).await,
+        Err(err) => Err(err),
+    };
+    match created {
+        Ok(partner) => Ok(see_other(&format!("/console/partners/{}?notice=partner_created", partner.id))),
+        Err(err) => {
+            let errors = field_errors(err, "")?;
+            new_partner_page(&state, &signed, FormView::failed("partner", PARTNER_FIELDS, form, errors), StatusCode::UNPROCESSABLE_ENTITY)
+                .await
+        }
+    }
+}
+
+/// A partner's parent: its name, or none when the caller may not see it (a channel manager
+/// restricted to assigned partners).
+struct ParentView {
+    id: String,
+    name: Option<String>,
+}
+
+impl ParentView {
+    fn label(&self) -> String {
+        self.name.clone().unwrap_or_else(|| "a partner you cannot see".to_owned())
+    }
+}
+
+async fn parent_view(state: &AppState, scope: &Scope, parent: &PartnerId) -> Result<ParentView, Error> {
+    match partners::get(&state.ctx, scope, parent).await {
+        Ok(p) => Ok(ParentView { id: p.id.to_string(), name: Some(p.name) }),
+        Err(Error::NotFound) => Ok(ParentView { id: parent.to_string(), name: None }),
+        Err(err) => Err(err),
+    }
+}
+
+/// A status change offered on a partner's page.
+struct StatusAction {
+    status: &'static str,
+    label: &'static str,
+    confirm: String,
+    danger: bool,
+}
+
+/// The hand-made status changes the partner's current status allows (suspend, reactivate,
+/// terminate); the domain service checks them again.
+fn status_actions(partner: &Partner) -> Vec<StatusAction> {
+    use PartnerStatus::{Active, Onboarding, Rejected, Suspended, Terminated};
+    let name = &partner.name;
+    let mut actions = Vec::new();
+    if matches!(partner.status, Active | Onboarding) {
+        actions.push(StatusAction {
+            status: Suspended.as_str(),
+            label: "Suspend",
+            confirm: format!("Suspend {name}? Its users are signed out and its API keys revoked."),
+            danger: true,
+        });
+    }
+    if partner.status == Suspended {
+        actions.push(StatusAction {
+            status: Active.as_str(),
+            label: "Reactivate",
+            confirm: format!("Reactivate {name}? Its users can sign in again; revoked keys stay revoked."),
+            danger: false,
+        });
+    }
+    if !matches!(partner.status, Terminated | Rejected) {
+        actions.push(StatusAction {
+            status: Terminated.as_str(),
+            label: "Terminate",
+            confirm: format!("Terminate {name}? This cannot be undone: its users are signed out and its API keys revoked."),
+            danger: true,
+        });
+    }
+    actions
+}
+
+#[derive(Template)]
+#[template(path = "console/partner.html")]
+struct PartnerPage {
+    layout: Layout,
+    csrf_token: String,
+    partner: Partner,
+    types_text: String,
+    created: String,
+    parent: Option<ParentView>,
+    manager: Option<String>,
+    children: Vec<PartnerRow>,
+    users: Vec<UserRow>,
+    /// `None` when the caller may not manage the partner's keys (only workspace owners/admins may).
+    keys: Option<Vec<KeyRow>>,
+    /// Where the key forms post: `…/api-keys` and `…/api-keys/{key}/revoke`.
+    keys_path: String,
+    /// Where the user forms post: `…/users` and `…/users/{user}/…`.
+    users_path: String,
+    can_edit: bool,
+    invite: FormView,
+    new_key: FormView,
+    edit: FormView,
+    partner_roles: Vec<Choice>,
+    types: Vec<Choice>,
+    parents: Vec<Choice>,
+    managers: Vec<Choice>,
+    status_actions: Vec<StatusAction>,
+}
+
+/// The edit form filled with the partner's current details.
+fn edit_form(partner: &Partner) -> FormView {
+    let mut values = vec![
+        ("name", partner.name.clone()),
+        ("contact_email", partner.contact_email.clone()),
+        ("website", partner.website.clone().unwrap_or_default()),
+        ("country", partner.country.clone().unwrap_or_default()),
+        ("parent_id", partner.parent_id.as_ref().map(PartnerId::to_string).unwrap_or_default()),
+        ("manager_user_id", partner.manager_user_id.as_ref().map(UserId::to_string).unwrap_or_default()),
+    ];
+    values.extend(partner.types.iter().map(|t| ("types", t.as_str().to_owned())));
+    FormView::filled("edit", PARTNER_FIELDS, values)
+}
+
+/// A blank invitation form; the role starts at the least one (member).
+fn invite_form() -> FormView {
+    FormView::filled("invite", INVITE_FIELDS, vec![("role", PartnerRole::Member.as_str().to_owned())])
+}
+
+/// A partner's page with blank forms. An invisible or unknown partner is 404.
+async fn partner_page(state: &AppState, signed: &Signed, id: &PartnerId) -> Result<PartnerPage, Error> {
+    let scope = &signed.scope;
+    let role = staff_role(scope)?;
+    let partner = partners::get(&state.ctx, scope, id).await?;
+    let parent = match &partner.parent_id {
+        Some(parent) => Some(parent_view(state, scope, parent).await?),
+        None => None,
+    };
+    let children_filter = PartnerFilter { parent_id: Some(id.clone()), limit: Some(MAX_PARENT_CHOICES), ..PartnerFilter::default() };
+    let children = partners::list(&state.ctx, scope, &children_filter).await?;
+    let users = partner_users::list(&state.ctx, scope, id).await?;
+    let keys = if role.is_workspace_admin() {
+        Some(api_keys::list_for_partner(&state.ctx, scope, id).await?.into_iter().map(|k| KeyRow::new(k, |_| None)).collect())
+    } else {
+        None
+    };
+    let can_edit = role.manages_partners();
+    let managers = manager_choices(state, scope).await?;
+    let manager = partner.manager_user_id.as_ref().and_then(|m| managers.iter().find(|c| c.value == m.as_str())).map(|c| c.label.clone());
+    let parents = if can_edit { parent_choices(state, scope, Some(&partner)).await? } else { Vec::new() };
+    Ok(PartnerPage {
+        layout: Layout::signed(state, signed, partner.name.clone(), SECTION).await,
+        csrf_token: signed.session.csrf_token.clone(),
+        types_text: display::partner_types(&partner.types),
+        created: display::time(partner.created_at),
+        parent,
+        manager,
+        children: children.into_iter().map(PartnerRow::from).collect(),
+        users: users.into_iter().map(UserRow::from).collect(),
+        keys,
+        keys_path: format!("/console/partners/{id}/api-keys"),
+        users_path: format!("/console/partners/{id}/users"),
+        can_edit,
+        invite: invite_form(),
+        new_key: FormView::new("key", KEY_FIELDS),
+        edit: edit_form(&partner),
+        partner_roles: Choice::all_of(PartnerRole::ALL, PartnerRole::as_str),
+        types: Choice::all_of(PartnerType::ALL, PartnerType::as_str),
+        parents,
+        managers,
+        status_actions: if can_edit { status_actions(&partner) } else { Vec::new() },
+        partner,
+    })
+}
+
+/// The partner's page again with one form showing what was wrong (422).
+async fn show_failed(state: &AppState, signed: &Signed, id: &PartnerId, set_form: impl FnOnce(&mut PartnerPage)) -> PageResult {
+    let mut page = partner_page(state, signed, id).await?;
+    set_form(&mut page);
+    Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
+}
+
+/// `GET /console/partners/{id}`
+async fn show_partner(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, UrlQuery(query): UrlQuery) -> PageResult {
+    let mut page = partner_page(&state, &signed, &path_id(&id)?).await?;
+    page.layout = page.layout.with_notice(&query);
+    Ok(render(&page))
+}
+
+fn read_partner_patch(form: &FormData, before: &Partner) -> Result<PartnerPatch, Error> {
+    let parent_id: Option<PartnerId> = form.optional_id("parent_id")?;
+    let manager_user_id: Option<UserId> = form.optional_id("manager_user_id")?;
+    Ok(PartnerPatch {
+        name: Some(form.value("name").to_owned()),
+        contact_email: Some(form.value("contact_email").to_owned()),
+        website: Some(form.optional("website").map(str::to_owned)),
+        country: Some(form.optional("country").map(str::to_owned)),
+        types: Some(form.choices("types", PartnerType::parse)?),
+        status: None,
+        // Unchanged relations are left out: a parent the editor cannot see must stay as it is,
+        // and re-checking an unchanged one would refuse it.
+        parent_id: (parent_id != before.parent_id).then_some(parent_id),
+        manager_user_id: (manager_user_id != before.manager_user_id).then_some(manager_user_id),
+    })
+}
+
+/// `POST /console/partners/{id}`: saves the edit form.
+async fn update_partner(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed: Signed,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    staff_role(&signed.scope)?;
+    let id: PartnerId = path_id(&id)?;
+    let before = partners::get(&state.ctx, &signed.scope, &id).await?;
+    let updated = match read_partner_patch(&form, &before) {
+        Ok(patch) => partners::update(&state.ctx, &signed.scope, &id, patch).await,
+        Err(err) => Err(err),
+    };
+    match updated {
+        Ok(_) => Ok(see_other(&format!("/console/partners/{id}?notice=saved"))),
+        Err(err) => {
+            let errors = field_errors(err, "")?;
+            show_failed(&state, &signed, &id, |page| page.edit = FormView::failed("edit", PARTNER_FIELDS, form, errors)).await
+        }
+    }
+}
+
+/// `POST /console/partners/{id}/status`: suspend, reactivate or terminate.
+async fn change_status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed: Signed,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    staff_role(&signed.scope)?;
+    let id: PartnerId = path_id(&id)?;
+    let status = form.choice("status", PartnerStatus::parse)?;
+    partners::update(&state.ctx, &signed.scope, &id, PartnerPatch { status: Some(status), ..PartnerPatch::default() }).await?;
+    Ok(see_other(&format!("/console/partners/{id}?notice=status_changed")))
+}
+
+/// `POST /console/partners/{id}/users`: invites a person and shows their invitation link once.
+async fn invite_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed: Signed,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    staff_role(&signed.scope)?;
+    let id: PartnerId = path_id(&id)?;
+    let invited = match form.choice("role", PartnerRole::parse) {
+        Ok(role) => partner_users::invite(&state.ctx, &signed.scope, &id, form.value("email"), form.optional("name"), role).await,
+        Err(err) => Err(err),
+    };
+    match invited {
+        Ok((user, invitation)) => Ok(one_time_page(
+            &state,
+            &signed,
+            SECTION,
+            OneTime {
+                heading: format!("{} is invited", user.email),
+                explanation: format!(
+                    "Send this link to {}: it lets them set a password and sign in. It works once, and expires if unused.",
+                    user.email
+                ),
+                label: "Invitation link",
+                secret: format!("{}{}", state.web.public_url, invitation.path()),
+                back_href: format!("/console/partners/{id}#users"),
+                back_label: "Back to the partner".to_owned(),
+            },
+        )
+        .await),
+        Err(err) => {
+            let errors = field_errors(err, "email")?;
+            show_failed(&state, &signed, &id, |page| page.invite = FormView::failed("invite", INVITE_FIELDS, form, errors)).await
+        }
+    }
+}
+
+/// `POST /console/partners/{id}/users/{user_id}/role`
+async fn change_user_role(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed: Signed,
+    Path((id, user_id)): Path<(String, String)>,
+    form: FormData,
+) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    staff_role(&signed.scope)?;
+    let id: PartnerId = path_id(&id)?;
+    let role = form.choice("role", PartnerRole::parse)?;
+    partner_users::update_role(&state.ctx, &signed.scope, &id, &path_id(&user_id)?, role).await?;
+    Ok(see_other(&format!("/console/partners/{id}?notice=role_changed#users")))
+}
+
+/// `POST /console/partners/{id}/users/{user_id}/remove`
+async fn remove_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed: Signed,
+    Path((id, user_id)): Path<(String, String)>,
+    form: FormData,
+) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    staff_role(&signed.scope)?;
+    let id: PartnerId = path_id(&id)?;
+    partner_users::remove(&state.ctx, &signed.scope, &id, &path_id(&user_id)?).await?;
+    Ok(see_other(&format!("/console/partners/{id}?notice=user_removed#users")))
+}
+
+/// `POST /console/partners/{id}/api-keys`: creates a partner key and shows its secret once.
+async fn create_key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed: Signed,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    staff_role(&signed.scope)?;
+    let id: PartnerId = path_id(&id)?;
+    let created = match form.choice("role", PartnerRole::parse) {
+        Ok(role) => {
+            let scopes = requested_scopes(&form);
+            api_keys::create_partner_key(&state.ctx, &signed.scope, &id, form.value("name"), scopes.as_deref(), Some(role)).await
+        }
+        Err(err) => Err(err),
+    };
+    match created {
+        Ok(created) => Ok(one_time_page(
+            &state,
+            &signed,
+            SECTION,
+            OneTime {
+                heading: format!("API key \"{}\" created", created.key.name),
+                explanation: KEY_EXPLANATION.to_owned(),
+                label: "API key",
+                secret: created.secret,
+                back_href: format!("/console/partners/{id}#keys"),
+                back_label: "Back to the partner".to_owned(),
+            },
+        )
+        .await),
+        Err(err) => {
+            let errors = field_errors(err, "name")?;
+            show_failed(&state, &signed, &id, |page| page.new_key = FormView::failed("key", KEY_FIELDS, form, errors)).await
+        }
+    }
+}
+
+/// `POST /console/partners/{id}/api-keys/{key_id}/revoke`
+async fn revoke_key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed: Signed,
+    Path((id, key_id)): Path<(String, String)>,
+    form: FormData,
+) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    staff_role(&signed.scope)?;
+    let id: PartnerId = path_id(&id)?;
+    api_keys::revoke(&state.ctx, &signed.scope, &path_id(&key_id)?).await?;
+    Ok(see_other(&format!("/console/partners/{id}?notice=key_revoked#keys")))
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/console/partners", get(list_partners).post(create_partner))
+        .route("/console/partners/new", get(new_partner_form))
+        .route("/console/partners/{id}", get(show_partner).post(update_partner))
+        .route("/console/partners/{id}/status", post(change_status))
+        .route("/console/partners/{id}/users", post(invite_user))
+        .route("/console/partners/{id}/users/{user_id}/role", post(change_user_role))
+        .route("/console/partners/{id}/users/{user_id}/remove", post(remove_user))
+        .route("/console/partners/{id}/api-keys", post(create_key))
+        .route("/console/partners/{id}/api-keys/{key_id}/revoke", post(revoke_key))
+}

@@ -1,0 +1,165 @@
+//! `/console/staff`: the workspace's staff; owners and admins add people (their invitation link
+//! is shown once), change roles and partner scopes, and remove people.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use trellis_api::AppState;
+use trellis_core::{Error, PartnerScopeSetting, VendorRole};
+use trellis_identity::members;
+
+use super::staff_role;
+use crate::display;
+use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};
+use crate::pages::{Layout, OneTime, PageResult, one_time_page, path_id, render, render_status, see_other};
+use crate::session::{Signed, check_csrf};
+
+const SECTION: &str = "/console/staff";
+const ADD_FIELDS: &[&str] = &["email", "name", "role", "partner_scope"];
+/// Roles a new member may get: ownership is transferred by an owner, never granted on arrival.
+const ROLES_ON_ARRIVAL: &[VendorRole] = &[VendorRole::Admin, VendorRole::ChannelManager, VendorRole::Finance, VendorRole::Viewer];
+
+struct MemberRow {
+    user_id: String,
+    name: String,
+    email: String,
+    role: &'static str,
+    partner_scope: &'static str,
+    /// The role in words, with the partners a restricted channel manager sees.
+    role_label: String,
+    since: String,
+    /// Only an owner changes or removes an owner.
+    can_change: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/staff.html")]
+struct StaffPage {
+    layout: Layout,
+    csrf_token: String,
+    members: Vec<MemberRow>,
+    can_manage: bool,
+    add: FormView,
+    roles_on_arrival: Vec<Choice>,
+    /// Roles an existing member may be given by the caller (owners may grant ownership).
+    roles: Vec<Choice>,
+    partner_scopes: Vec<Choice>,
+}
+
+async fn staff_page(state: &AppState, signed: &Signed, add: FormView) -> Result<StaffPage, Error> {
+    let role = staff_role(&signed.scope)?;
+    let is_owner = role == VendorRole::Owner;
+    let members = members::list(&state.ctx, &signed.scope).await?;
+    let roles = if is_owner { VendorRole::ALL } else { ROLES_ON_ARRIVAL };
+    Ok(StaffPage {
+        layout: Layout::signed(state, signed, "Staff", SECTION).await,
+        csrf_token: signed.session.csrf_token.clone(),
+        members: members
+            .into_iter()
+            .map(|m| MemberRow {
+                role_label: if m.role == VendorRole::ChannelManager && m.partner_scope == PartnerScopeSetting::Assigned {
+                    "channel manager (only partners they manage)".to_owned()
+                } else {
+                    display::words(m.role.as_str())
+                },
+                user_id: m.user_id.to_string(),
+                name: m.name,
+                email: m.email.to_string(),
+                role: m.role.as_str(),
+                partner_scope: m.partner_scope.as_str(),
+                since: display::time(m.created_at),
+                can_change: role.is_workspace_admin() && (is_owner || m.role != VendorRole::Owner),
+            })
+            .collect(),
+        can_manage: role.is_workspace_admin(),
+        add,
+        roles_on_arrival: Choice::all_of(ROLES_ON_ARRIVAL, VendorRole::as_str),
+        roles: Choice::all_of(roles, VendorRole::as_str),
+        partner_scopes: vec![
+            Choice { value: PartnerScopeSetting::All.as_str().to_owned(), label: "all partners".to_owned() },
+            Choice { value: PartnerScopeSetting::Assigned.as_str().to_owned(), label: "only partners they manage".to_owned() },
+        ],
+    })
+}
+
+/// `GET /console/staff`
+async fn list_staff(State(state): State<AppState>, signed: Signed, UrlQuery(query): UrlQuery) -> PageResult {
+    let mut page = staff_page(&state, &signed, FormView::new("add", ADD_FIELDS)).await?;
+    page.layout = page.layout.with_notice(&query);
+    Ok(render(&page))
+}
+
+/// `POST /console/staff`: adds a member and shows their invitation link once.
+async fn add_member(State(state): State<AppState>, headers: HeaderMap, signed: Signed, form: FormData) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    staff_role(&signed.scope)?;
+    let added = match (form.choice("role", VendorRole::parse), form.choice("partner_scope", PartnerScopeSetting::parse)) {
+        (Ok(role), Ok(partner_scope)) => {
+            members::add(&state.ctx, &signed.scope, form.value("email"), form.optional("name"), role, Some(partner_scope)).await
+        }
+        (Err(err), _) | (_, Err(err)) => Err(err),
+    };
+    match added {
+        Ok((member, invitation)) => Ok(one_time_page(
+            &state,
+            &signed,
+            SECTION,
+            OneTime {
+                heading: format!("{} is added", member.email),
+                explanation: format!(
+                    "Send this link to {}: it lets them set a password and sign in. It works once, and expires if unused.",
+                    member.email
+                ),
+                label: "Invitation link",
+                secret: format!("{}{}", state.web.public_url, invitation.path()),
+                back_href: SECTION.to_owned(),
+                back_label: "Back to the staff".to_owned(),
+            },
+        )
+        .await),
+        Err(err) => {
+            let errors = field_errors(err, "email")?;
+            let page = staff_page(&state, &signed, FormView::failed("add", ADD_FIELDS, form, errors)).await?;
+            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
+}
+
+/// `POST /console/staff/{user_id}`: changes a member's role and partner scope.
+async fn update_member(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed: Signed,
+    Path(user_id): Path<String>,
+    form: FormData,
+) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    staff_role(&signed.scope)?;
+    let role = form.choice("role", VendorRole::parse)?;
+    let partner_scope = form.choice("partner_scope", PartnerScopeSetting::parse)?;
+    members::update(&state.ctx, &signed.scope, &path_id(&user_id)?, Some(role), Some(partner_scope)).await?;
+    Ok(see_other("/console/staff?notice=member_updated"))
+}
+
+/// `POST /console/staff/{user_id}/remove`: their sessions and keys end at once.
+async fn remove_member(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed: Signed,
+    Path(user_id): Path<String>,
+    form: FormData,
+) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    staff_role(&signed.scope)?;
+    members::remove(&state.ctx, &signed.scope, &path_id(&user_id)?).await?;
+    Ok(see_other("/console/staff?notice=member_removed"))
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/console/staff", get(list_staff).post(add_member))
+        .route("/console/staff/{user_id}", post(update_member))
+        .route("/console/staff/{user_id}/remove", post(remove_member))
+}

@@ -1,0 +1,42 @@
+//! How values read on pages: times, role names, partner types, audit values.
+
+use serde_json::Value as Json;
+use trellis_core::{PartnerType, Timestamp};
+
+/// `2026-11-21 13:16 UTC`: minutes are precise enough for people; the API has the full time.
+pub fn time(at: Timestamp) -> String {
+    let t = at.to_datetime();
+    format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
+}
+
+/// `channel_manager` → `channel manager`.
+pub fn words(code: &str) -> String {
+    code.replace('_', " ")
+}
+
+pub fn partner_types(types: &[PartnerType]) -> String {
+    types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// A value of an audit change: text as is, nothing as a dash, anything else as JSON.
+pub fn audit_value(value: &Json) -> String {
+    match value {
+        Json::Null => "—".to_owned(),
+        Json::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A partner user as a row of a users table.
+pub struct UserRow {
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+    pub role: &'static str,
+}
+
+impl From<trellis_identity::partner_users::PartnerUser> for UserRow {
+    fn from(u: trellis_identity::partner_users::PartnerUser) -> Self {
+        Self { user_id: u.user_id.to_string(), email: u.email.to_string(), name: u.name, role: u.role.as_str() }
+    }
+}

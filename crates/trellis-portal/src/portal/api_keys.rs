@@ -1,0 +1,108 @@
+//! `/portal/api-keys`: the organisation's keys, for its admins: creating one (with a role the
+//! creator may grant; the secret is shown once) and revoking. Other partner users get the 403 page.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use trellis_api::AppState;
+use trellis_core::{ApiKeyId, Error, PartnerRole};
+use trellis_identity::api_keys;
+
+use super::own_partner;
+use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};
+use crate::keys::{KEY_EXPLANATION, KEY_FIELDS, KeyRow, requested_scopes};
+use crate::listing::{FETCH, page_url, split_page};
+use crate::pages::{Layout, OneTime, PageResult, one_time_page, path_id, render, render_status, see_other};
+use crate::session::{Signed, check_csrf};
+
+const SECTION: &str = "/portal/api-keys";
+
+#[derive(Template)]
+#[template(path = "portal/api_keys.html")]
+struct KeysPage {
+    layout: Layout,
+    csrf_token: String,
+    keys: Vec<KeyRow>,
+    next_page: Option<String>,
+    first_page: Option<String>,
+    create: FormView,
+    roles: Vec<Choice>,
+}
+
+async fn keys_page(state: &AppState, signed: &Signed, query: &FormData, create: FormView) -> Result<KeysPage, Error> {
+    let (_, role) = own_partner(&signed.scope)?;
+    let cursor = query.optional("cursor").and_then(|c| ApiKeyId::parse(c).ok());
+    let mut keys = api_keys::list(&state.ctx, &signed.scope, cursor.as_ref(), Some(FETCH)).await?;
+    let next = split_page(&mut keys, |k| k.id.to_string());
+    let grantable: Vec<PartnerRole> = PartnerRole::ALL.iter().copied().filter(|r| role.may_grant(*r)).collect();
+    Ok(KeysPage {
+        layout: Layout::signed(state, signed, "API keys", SECTION).await,
+        csrf_token: signed.session.csrf_token.clone(),
+        keys: keys.into_iter().map(|k| KeyRow::new(k, |_| None)).collect(),
+        next_page: next.map(|c| page_url(SECTION, &[("cursor", &c)])),
+        first_page: cursor.map(|_| SECTION.to_owned()),
+        create,
+        roles: Choice::all_of(&grantable, PartnerRole::as_str),
+    })
+}
+
+/// `GET /portal/api-keys?cursor=`
+async fn list_keys(State(state): State<AppState>, signed: Signed, UrlQuery(query): UrlQuery) -> PageResult {
+    let mut page = keys_page(&state, &signed, &query, FormView::new("key", KEY_FIELDS)).await?;
+    page.layout = page.layout.with_notice(&query);
+    Ok(render(&page))
+}
+
+/// `POST /portal/api-keys`: creates a key of the organisation and shows its secret once.
+async fn create_key(State(state): State<AppState>, headers: HeaderMap, signed: Signed, form: FormData) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    let (own, _) = own_partner(&signed.scope)?;
+    let created = match form.choice("role", PartnerRole::parse) {
+        Ok(role) => {
+            let scopes = requested_scopes(&form);
+            api_keys::create_partner_key(&state.ctx, &signed.scope, &own, form.value("name"), scopes.as_deref(), Some(role)).await
+        }
+        Err(err) => Err(err),
+    };
+    match created {
+        Ok(created) => Ok(one_time_page(
+            &state,
+            &signed,
+            SECTION,
+            OneTime {
+                heading: format!("API key \"{}\" created", created.key.name),
+                explanation: KEY_EXPLANATION.to_owned(),
+                label: "API key",
+                secret: created.secret,
+                back_href: SECTION.to_owned(),
+                back_label: "Back to the API keys".to_owned(),
+            },
+        )
+        .await),
+        Err(err) => {
+            let errors = field_errors(err, "name")?;
+            let page = keys_page(&state, &signed, &FormData::default(), FormView::failed("key", KEY_FIELDS, form, errors)).await?;
+            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
+}
+
+/// `POST /portal/api-keys/{key_id}/revoke`
+async fn revoke_key(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed: Signed,
+    Path(key_id): Path<String>,
+    form: FormData,
+) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    own_partner(&signed.scope)?;
+    api_keys::revoke(&state.ctx, &signed.scope, &path_id(&key_id)?).await?;
+    Ok(see_other("/portal/api-keys?notice=key_revoked"))
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route(SECTION, get(list_keys).post(create_key)).route("/portal/api-keys/{key_id}/revoke", post(revoke_key))
+}

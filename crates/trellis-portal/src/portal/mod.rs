@@ -1,0 +1,21 @@
+//! The partner portal: the pages of a partner organisation's users, always about the caller's
+//! own organisation. Staff who open one get the 404 page: they act for no partner.
+
+mod api_keys;
+mod profile;
+pub mod resellers;
+mod users;
+
+use axum::Router;
+use trellis_api::AppState;
+use trellis_core::{Error, PartnerId, PartnerRole};
+use trellis_identity::Scope;
+
+pub fn routes() -> Router<AppState> {
+    profile::routes().merge(users::routes()).merge(api_keys::routes()).merge(resellers::routes())
+}
+
+/// The caller's own organisation and role there; 404 for staff.
+fn own_partner(scope: &Scope) -> Result<(PartnerId, PartnerRole), Error> {
+    scope.partner().map(|(id, role)| (id.clone(), role)).ok_or(Error::NotFound)
+}

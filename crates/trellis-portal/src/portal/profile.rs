@@ -1,0 +1,87 @@
+//! `/portal/profile`: the organisation's record. Its admins edit the contact email, website and
+//! country; name, types and status are the vendor's.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use trellis_api::AppState;
+use trellis_core::{Error, PartnerRole};
+use trellis_partners::{Partner, PartnerPatch, partners};
+
+use super::own_partner;
+use crate::display;
+use crate::forms::{FormData, FormView, UrlQuery, field_errors};
+use crate::pages::{Layout, PageResult, render, render_status, see_other};
+use crate::session::{Signed, check_csrf};
+
+const SECTION: &str = "/portal/profile";
+const PROFILE_FIELDS: &[&str] = &["contact_email", "website", "country"];
+
+#[derive(Template)]
+#[template(path = "portal/profile.html")]
+struct ProfilePage {
+    layout: Layout,
+    csrf_token: String,
+    partner: Partner,
+    types_text: String,
+    is_admin: bool,
+    form: FormView,
+}
+
+fn profile_form(partner: &Partner) -> FormView {
+    FormView::filled(
+        "profile",
+        PROFILE_FIELDS,
+        vec![
+            ("contact_email", partner.contact_email.clone()),
+            ("website", partner.website.clone().unwrap_or_default()),
+            ("country", partner.country.clone().unwrap_or_default()),
+        ],
+    )
+}
+
+async fn profile_page(state: &AppState, signed: &Signed, form: Option<FormView>) -> Result<ProfilePage, Error> {
+    let (own, role) = own_partner(&signed.scope)?;
+    let partner = partners::get(&state.ctx, &signed.scope, &own).await?;
+    Ok(ProfilePage {
+        layout: Layout::signed(state, signed, "Profile", SECTION).await,
+        csrf_token: signed.session.csrf_token.clone(),
+        types_text: display::partner_types(&partner.types),
+        is_admin: role == PartnerRole::Admin,
+        form: form.unwrap_or_else(|| profile_form(&partner)),
+        partner,
+    })
+}
+
+/// `GET /portal/profile`
+async fn show_profile(State(state): State<AppState>, signed: Signed, UrlQuery(query): UrlQuery) -> PageResult {
+    let mut page = profile_page(&state, &signed, None).await?;
+    page.layout = page.layout.with_notice(&query);
+    Ok(render(&page))
+}
+
+/// `POST /portal/profile`: saves the contact details (partner admins).
+async fn update_profile(State(state): State<AppState>, headers: HeaderMap, signed: Signed, form: FormData) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    let (own, _) = own_partner(&signed.scope)?;
+    let patch = PartnerPatch {
+        contact_email: Some(form.value("contact_email").to_owned()),
+        website: Some(form.optional("website").map(str::to_owned)),
+        country: Some(form.optional("country").map(str::to_owned)),
+        ..PartnerPatch::default()
+    };
+    match partners::update(&state.ctx, &signed.scope, &own, patch).await {
+        Ok(_) => Ok(see_other("/portal/profile?notice=saved")),
+        Err(err) => {
+            let errors = field_errors(err, "")?;
+            let page = profile_page(&state, &signed, Some(FormView::failed("profile", PROFILE_FIELDS, form, errors))).await?;
+            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route(SECTION, get(show_profile).post(update_profile))
+}

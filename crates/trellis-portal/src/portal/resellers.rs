@@ -1,0 +1,108 @@
+//! `/portal/resellers`: a distributor's resellers, and for its admins a form to add one, when the
+//! workspace lets distributors manage resellers (`distributors_manage_resellers`). Everyone else
+//! gets the 404 page: for them the page does not exist.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use trellis_api::AppState;
+use trellis_core::{Error, PartnerId, PartnerRole, PartnerStatus, PartnerType};
+use trellis_identity::{Scope, workspaces};
+use trellis_partners::{NewPartner, PartnerFilter, partners};
+
+use super::own_partner;
+use crate::forms::{FormData, FormView, UrlQuery, field_errors};
+use crate::listing::{FETCH, page_url, split_page};
+use crate::pages::{Layout, PageResult, render, render_status, see_other};
+use crate::session::{Signed, check_csrf};
+
+const SECTION: &str = "/portal/resellers";
+const RESELLER_FIELDS: &[&str] = &["name", "contact_email", "website", "country"];
+
+/// The caller's organisation when it is a distributor the workspace lets manage resellers.
+pub async fn managed_by(state: &AppState, scope: &Scope) -> Result<Option<PartnerId>, Error> {
+    let Some((own, _)) = scope.partner() else { return Ok(None) };
+    if !workspaces::get(&state.ctx, scope).await?.distributors_manage_resellers {
+        return Ok(None);
+    }
+    let partner = partners::get(&state.ctx, scope, own).await?;
+    Ok(partner.types.contains(&PartnerType::Distributor).then_some(partner.id))
+}
+
+struct ResellerRow {
+    name: String,
+    status: PartnerStatus,
+    country: String,
+    contact_email: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/resellers.html")]
+struct ResellersPage {
+    layout: Layout,
+    csrf_token: String,
+    resellers: Vec<ResellerRow>,
+    next_page: Option<String>,
+    first_page: Option<String>,
+    is_admin: bool,
+    form: FormView,
+}
+
+async fn resellers_page(state: &AppState, signed: &Signed, query: &FormData, form: FormView) -> Result<ResellersPage, Error> {
+    let (_, role) = own_partner(&signed.scope)?;
+    let own = managed_by(state, &signed.scope).await?.ok_or(Error::NotFound)?;
+    let cursor = query.optional("cursor").and_then(|c| PartnerId::parse(c).ok());
+    let filter = PartnerFilter { parent_id: Some(own), before: cursor.clone(), limit: Some(FETCH), ..PartnerFilter::default() };
+    let mut rows = partners::list(&state.ctx, &signed.scope, &filter).await?;
+    let next = split_page(&mut rows, |p| p.id.to_string());
+    Ok(ResellersPage {
+        layout: Layout::signed(state, signed, "Resellers", SECTION).await,
+        csrf_token: signed.session.csrf_token.clone(),
+        resellers: rows
+            .into_iter()
+            .map(|p| ResellerRow { name: p.name, status: p.status, country: p.country.unwrap_or_default(), contact_email: p.contact_email })
+            .collect(),
+        next_page: next.map(|c| page_url(SECTION, &[("cursor", &c)])),
+        first_page: cursor.map(|_| SECTION.to_owned()),
+        is_admin: role == PartnerRole::Admin,
+        form,
+    })
+}
+
+/// `GET /portal/resellers?cursor=`
+async fn list_resellers(State(state): State<AppState>, signed: Signed, UrlQuery(query): UrlQuery) -> PageResult {
+    let mut page = resellers_page(&state, &signed, &query, FormView::new("reseller", RESELLER_FIELDS)).await?;
+    page.layout = page.layout.with_notice(&query);
+    Ok(render(&page))
+}
+
+/// `POST /portal/resellers`: creates a reseller under the caller's organisation; the domain
+/// service checks that the workspace allows it and that the caller is a distributor's admin.
+async fn create_reseller(State(state): State<AppState>, headers: HeaderMap, signed: Signed, form: FormData) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    own_partner(&signed.scope)?;
+    let input = NewPartner {
+        name: form.value("name").to_owned(),
+        contact_email: form.value("contact_email").to_owned(),
+        website: form.optional("website").map(str::to_owned),
+        country: form.optional("country").map(str::to_owned),
+        types: vec![PartnerType::Reseller],
+        parent_id: None,
+        manager_user_id: None,
+    };
+    match partners::create(&state.ctx, &signed.scope, input).await {
+        Ok(_) => Ok(see_other("/portal/resellers?notice=reseller_created")),
+        Err(err) => {
+            let errors = field_errors(err, "")?;
+            let page =
+                resellers_page(&state, &signed, &FormData::default(), FormView::failed("reseller", RESELLER_FIELDS, form, errors)).await?;
+            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route(SECTION, get(list_resellers).post(create_reseller))
+}

@@ -1,0 +1,130 @@
+//! `/portal/users`: the people of the organisation. Its admins invite people (the invitation link
+//! is shown once), change roles and remove people.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use trellis_api::AppState;
+use trellis_core::{Error, PartnerRole};
+use trellis_identity::partner_users;
+
+use super::own_partner;
+use crate::display::UserRow;
+use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};
+use crate::pages::{Layout, OneTime, PageResult, one_time_page, path_id, render, render_status, see_other};
+use crate::session::{Signed, check_csrf};
+
+const SECTION: &str = "/portal/users";
+const INVITE_FIELDS: &[&str] = &["email", "name", "role"];
+
+/// A blank invitation form; the role starts at the least one (member).
+fn invite_form() -> FormView {
+    FormView::filled("invite", INVITE_FIELDS, vec![("role", PartnerRole::Member.as_str().to_owned())])
+}
+
+#[derive(Template)]
+#[template(path = "portal/users.html")]
+struct UsersPage {
+    layout: Layout,
+    csrf_token: String,
+    organisation: String,
+    users: Vec<UserRow>,
+    is_admin: bool,
+    invite: FormView,
+    roles: Vec<Choice>,
+}
+
+async fn users_page(state: &AppState, signed: &Signed, invite: FormView) -> Result<UsersPage, Error> {
+    let (own, role) = own_partner(&signed.scope)?;
+    let users = partner_users::list(&state.ctx, &signed.scope, &own).await?;
+    let organisation = signed.session.current.as_ref().and_then(|m| m.partner_name.clone()).unwrap_or_default();
+    let grantable: Vec<PartnerRole> = PartnerRole::ALL.iter().copied().filter(|r| role.may_grant(*r)).collect();
+    Ok(UsersPage {
+        layout: Layout::signed(state, signed, "Users", SECTION).await,
+        csrf_token: signed.session.csrf_token.clone(),
+        organisation,
+        users: users.into_iter().map(UserRow::from).collect(),
+        is_admin: role == PartnerRole::Admin,
+        invite,
+        roles: Choice::all_of(&grantable, PartnerRole::as_str),
+    })
+}
+
+/// `GET /portal/users`
+async fn list_users(State(state): State<AppState>, signed: Signed, UrlQuery(query): UrlQuery) -> PageResult {
+    let mut page = users_page(&state, &signed, invite_form()).await?;
+    page.layout = page.layout.with_notice(&query);
+    Ok(render(&page))
+}
+
+/// `POST /portal/users`: invites a colleague and shows their invitation link once.
+async fn invite_user(State(state): State<AppState>, headers: HeaderMap, signed: Signed, form: FormData) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    let (own, _) = own_partner(&signed.scope)?;
+    let invited = match form.choice("role", PartnerRole::parse) {
+        Ok(role) => partner_users::invite(&state.ctx, &signed.scope, &own, form.value("email"), form.optional("name"), role).await,
+        Err(err) => Err(err),
+    };
+    match invited {
+        Ok((user, invitation)) => Ok(one_time_page(
+            &state,
+            &signed,
+            SECTION,
+            OneTime {
+                heading: format!("{} is invited", user.email),
+                explanation: format!(
+                    "Send this link to {}: it lets them set a password and sign in. It works once, and expires if unused.",
+                    user.email
+                ),
+                label: "Invitation link",
+                secret: format!("{}{}", state.web.public_url, invitation.path()),
+                back_href: SECTION.to_owned(),
+                back_label: "Back to the users".to_owned(),
+            },
+        )
+        .await),
+        Err(err) => {
+            let errors = field_errors(err, "email")?;
+            let page = users_page(&state, &signed, FormView::failed("invite", INVITE_FIELDS, form, errors)).await?;
+            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
+}
+
+/// `POST /portal/users/{user_id}/role`
+async fn change_role(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed: Signed,
+    Path(user_id): Path<String>,
+    form: FormData,
+) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    let (own, _) = own_partner(&signed.scope)?;
+    let role = form.choice("role", PartnerRole::parse)?;
+    partner_users::update_role(&state.ctx, &signed.scope, &own, &path_id(&user_id)?, role).await?;
+    Ok(see_other("/portal/users?notice=role_changed"))
+}
+
+/// `POST /portal/users/{user_id}/remove`: their sessions for the organisation end at once.
+async fn remove_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed: Signed,
+    Path(user_id): Path<String>,
+    form: FormData,
+) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    let (own, _) = own_partner(&signed.scope)?;
+    partner_users::remove(&state.ctx, &signed.scope, &own, &path_id(&user_id)?).await?;
+    Ok(see_other("/portal/users?notice=user_removed"))
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(SECTION, get(list_users).post(invite_user))
+        .route("/portal/users/{user_id}/role", post(change_role))
+        .route("/portal/users/{user_id}/remove", post(remove_user))
+}

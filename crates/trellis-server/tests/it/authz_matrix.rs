@@ -1,0 +1,775 @@
+//! The authorization matrix (notes/reliability.md T-A1 and T-A1b): `authz_matrix.toml` lists every
+//! route of the OpenAPI document × identity × object owner with the status API.md promises. These
+//! tests check the table against API.md's visibility rules, check that it covers exactly the routes
+//! the server documents, and replay every cell over HTTP against the real server, checking that
+//! every id in every list answer belongs to what the caller may see.
+//!
+//! The replay is also used by `rls.rs` (partner identities only, with the application-side partner
+//! filter switched off) to show that PostgreSQL row security alone stops cross-partner reads.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use trellis_core::{PartnerId, PartnerRole, PartnerScopeSetting, VendorRole, WorkspaceId};
+use trellis_db::sql;
+use trellis_identity::{Scope, members, partner_users};
+use trellis_testkit::fixture::{self, Fixture, Identity, PASSWORD};
+use trellis_testkit::{Reply, TestApp};
+
+// ---------------------------------------------------------------------------------------------
+// The table
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Matrix {
+    columns: BTreeMap<String, Vec<String>>,
+    pub route: Vec<RouteRow>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RouteRow {
+    method: String,
+    path: String,
+    target: String,
+    list: bool,
+    expect: BTreeMap<String, String>,
+}
+
+impl RouteRow {
+    fn key(&self) -> (String, String) {
+        (self.method.clone(), self.path.clone())
+    }
+
+    fn label(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+/// The identities of the matrix, in the order of its rows.
+pub(crate) const IDENTITIES: [&str; 17] = [
+    "anonymous",
+    "revoked_key",
+    "other_owner",
+    "owner",
+    "admin",
+    "channel_manager",
+    "assigned_manager",
+    "finance",
+    "viewer",
+    "d1_admin",
+    "d1_member",
+    "r1a_admin",
+    "r1a_member",
+    "r1b_admin",
+    "d2_admin",
+    "p3_admin",
+    "r1a_key",
+];
+
+/// Reads `authz_matrix.toml` and checks its shape: every route has a row for every identity with
+/// one value per column of its target.
+pub(crate) fn load() -> Matrix {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/authz_matrix.toml");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    let matrix: Matrix = toml::from_str(&text).unwrap_or_else(|e| panic!("parse {path}: {e}"));
+    let mut seen = BTreeSet::new();
+    for route in &matrix.route {
+        assert!(seen.insert(route.key()), "{} appears twice in the matrix", route.label());
+        let columns = matrix.columns.get(&route.target).unwrap_or_else(|| panic!("{}: unknown target {}", route.label(), route.target));
+        let names: BTreeSet<&str> = route.expect.keys().map(String::as_str).collect();
+        assert_eq!(names, IDENTITIES.iter().copied().collect(), "{}: the rows must be exactly the matrix identities", route.label());
+        for (identity, cells) in &route.expect {
+            let values: Vec<&str> = cells.split_whitespace().collect();
+            assert_eq!(values.len(), columns.len(), "{} / {identity}: expected {} values ({columns:?})", route.label(), columns.len());
+            for value in values {
+                assert!(
+                    matches!(value, "-" | "200" | "201" | "204" | "401" | "403" | "404"),
+                    "{} / {identity}: {value} is not an expected outcome",
+                    route.label()
+                );
+            }
+        }
+    }
+    matrix
+}
+
+impl Matrix {
+    fn cells<'a>(&'a self, route: &'a RouteRow, identity: &str) -> impl Iterator<Item = (&'a str, Option<u16>)> + 'a {
+        let columns = &self.columns[&route.target];
+        let values: Vec<&'a str> = route.expect[identity].split_whitespace().collect();
+        columns.iter().map(String::as_str).zip(values).map(|(column, value)| (column, value.parse().ok()))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Who is who, and what each identity may see — written from the fixture's shape and API.md,
+// independently of the server's code.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ws {
+    Main,
+    Other,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Anonymous,
+    Revoked,
+    Staff {
+        ws: Ws,
+        role: VendorRole,
+        assigned: bool,
+        user_id: String,
+    },
+    /// `home` is the partner's column name (D1, R1a, …).
+    Partner {
+        home: &'static str,
+        admin: bool,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Who {
+    pub name: &'static str,
+    credential: Option<String>,
+    /// Set for people, who can sign in again (fresh tokens for logout cells).
+    email: Option<String>,
+    kind: Kind,
+}
+
+impl Who {
+    pub(crate) fn is_partner(&self) -> bool {
+        matches!(self.kind, Kind::Partner { .. })
+    }
+
+    fn ws(&self) -> Option<Ws> {
+        match &self.kind {
+            Kind::Staff { ws, .. } => Some(*ws),
+            Kind::Partner { .. } => Some(Ws::Main),
+            Kind::Anonymous | Kind::Revoked => None,
+        }
+    }
+}
+
+/// The fixture tree: column name → parent column name (OTHER lives in the other workspace).
+const TREE: [(&str, Option<&str>); 7] =
+    [("D1", None), ("R1a", Some("D1")), ("R1b", Some("D1")), ("D2", None), ("R2a", Some("D2")), ("P3", None), ("OTHER", None)];
+
+fn parent_of(column: &str) -> Option<&'static str> {
+    TREE.iter().find(|(c, _)| *c == column).and_then(|(_, p)| *p)
+}
+
+fn ancestors_or_self(column: &str) -> Vec<&str> {
+    let mut out = vec![column];
+    let mut at = column;
+    while let Some(parent) = parent_of(at) {
+        out.push(parent);
+        at = parent;
+    }
+    out
+}
+
+fn is_partner_column(column: &str) -> bool {
+    TREE.iter().any(|(c, _)| *c == column)
+}
+
+/// The relation of a cell's object owner to the caller, for reporting and for the rule checks.
+fn relation(who: &Who, column: &str) -> &'static str {
+    if column == "-" {
+        return "none";
+    }
+    if column == "OWN" {
+        return "own";
+    }
+    let object_ws = if column == "OTHER" || column == "OTHER_STAFF" { Ws::Other } else { Ws::Main };
+    match &who.kind {
+        Kind::Anonymous | Kind::Revoked => "any",
+        Kind::Staff { ws, assigned, .. } => {
+            if *ws != object_ws {
+                "other_workspace"
+            } else if object_ws == Ws::Other {
+                "own_workspace"
+            } else if *assigned && is_partner_column(column) {
+                if ancestors_or_self(column).contains(&"D1") { "managed" } else { "unmanaged" }
+            } else {
+                "workspace"
+            }
+        }
+        Kind::Partner { home, .. } => {
+            if object_ws == Ws::Other {
+                "other_workspace"
+            } else if !is_partner_column(column) {
+                "staff_object"
+            } else if column == *home {
+                "self"
+            } else if ancestors_or_self(column).contains(home) {
+                "descendant"
+            } else if ancestors_or_self(home).contains(&column) {
+                "ancestor"
+            } else if parent_of(column).is_some() && parent_of(column) == parent_of(home) {
+                "sibling"
+            } else {
+                "unrelated"
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules from API.md that the table itself must follow
+
+#[test]
+fn the_matrix_follows_the_visibility_and_order_of_checks_rules_of_api_md() {
+    let matrix = load();
+    let whos = offline_identities();
+    let get_partner = matrix.route.iter().find(|r| r.method == "GET" && r.path == "/api/v1/partners/{id}").expect("GET partner row");
+    let mut problems = Vec::new();
+    let mut relations_seen = BTreeSet::new();
+    for route in &matrix.route {
+        for who in &whos {
+            for (column, expected) in matrix.cells(route, who.name) {
+                let Some(expected) = expected else { continue };
+                let rel = relation(who, column);
+                relations_seen.insert(rel);
+                let cell = format!("{} / {} / {column} ({rel}) = {expected}", route.label(), who.name);
+                // No valid credential: 401 everywhere, except signing in without one.
+                if matches!(who.kind, Kind::Anonymous | Kind::Revoked) {
+                    let public = route.path == "/api/v1/auth/login" && matches!(who.kind, Kind::Anonymous);
+                    if (expected == 401) == public {
+                        problems.push(format!("{cell}: anonymous/revoked callers get 401 except on public routes"));
+                    }
+                    continue;
+                }
+                if expected == 401 && route.path != "/api/v1/auth/logout" {
+                    problems.push(format!("{cell}: a valid credential is never 401"));
+                }
+                // Objects of another workspace, another person's or organisation's objects the caller
+                // cannot see, and ancestors/siblings/unrelated partners: 404, never 403 or 2xx.
+                if matches!(rel, "other_workspace" | "ancestor" | "sibling" | "unrelated" | "unmanaged" | "staff_object") && expected != 404
+                {
+                    problems.push(format!("{cell}: an object the caller may not see is 404"));
+                }
+                // 403 only for a visible object: for partner objects, the caller's GET of the same
+                // partner is 200 (invisible → 404 comes before any role check).
+                if expected == 403 && is_partner_column(column) {
+                    let visible = matrix.cells(get_partner, who.name).find(|(c, _)| *c == column).and_then(|(_, v)| v);
+                    if visible != Some(200) {
+                        problems.push(format!("{cell}: 403 for a partner the caller cannot read (must be 404)"));
+                    }
+                }
+                // 2xx on a partner object implies the partner is readable by the caller.
+                if (200..300).contains(&expected) && is_partner_column(column) {
+                    let visible = matrix.cells(get_partner, who.name).find(|(c, _)| *c == column).and_then(|(_, v)| v);
+                    if visible != Some(200) {
+                        problems.push(format!("{cell}: allowed on a partner the caller cannot read"));
+                    }
+                }
+            }
+        }
+    }
+    for wanted in ["self", "descendant", "ancestor", "sibling", "unrelated", "other_workspace"] {
+        assert!(relations_seen.contains(wanted), "no cell covers the object owner relation {wanted}");
+    }
+    assert!(problems.is_empty(), "the matrix contradicts API.md:\n{}", problems.join("\n"));
+}
+
+/// The identities with their kinds but no credentials (enough for the table checks).
+fn offline_identities() -> Vec<Who> {
+    IDENTITIES.iter().map(|name| Who { name, credential: None, email: None, kind: kind_of(name, String::new()) }).collect()
+}
+
+fn kind_of(name: &str, user_id: String) -> Kind {
+    let staff = |ws, role, assigned| Kind::Staff { ws, role, assigned, user_id: user_id.clone() };
+    match name {
+        "anonymous" => Kind::Anonymous,
+        "revoked_key" => Kind::Revoked,
+        "other_owner" => staff(Ws::Other, VendorRole::Owner, false),
+        "owner" => staff(Ws::Main, VendorRole::Owner, false),
+        "admin" => staff(Ws::Main, VendorRole::Admin, false),
+        "channel_manager" => staff(Ws::Main, VendorRole::ChannelManager, false),
+        "assigned_manager" => staff(Ws::Main, VendorRole::ChannelManager, true),
+        "finance" => staff(Ws::Main, VendorRole::Finance, false),
+        "viewer" => staff(Ws::Main, VendorRole::Viewer, false),
+        "d1_admin" => Kind::Partner { home: "D1", admin: true },
+        "d1_member" => Kind::Partner { home: "D1", admin: false },
+        "r1a_admin" | "r1a_key" => Kind::Partner { home: "R1a", admin: true },
+        "r1a_member" => Kind::Partner { home: "R1a", admin: false },
+        "r1b_admin" => Kind::Partner { home: "R1b", admin: true },
+        "d2_admin" => Kind::Partner { home: "D2", admin: true },
+        "p3_admin" => Kind::Partner { home: "P3", admin: true },
+        other => panic!("unknown identity {other}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Route coverage (T-A1b)
+
+#[tokio::test]
+async fn every_route_of_the_openapi_document_has_a_matrix_row_and_nothing_else_does() {
+    let app = TestApp::spawn().await;
+    let matrix = load();
+
+    let document = app.send(Method::GET, "/api/openapi.json", None, None).await;
+
+    assert_eq!(document.status, 200, "{}", document.text);
+    let mut documented = BTreeSet::new();
+    for (path, item) in document.body["paths"].as_object().expect("paths").iter() {
+        for method in ["get", "post", "put", "patch", "delete", "head", "options", "trace"] {
+            if item.get(method).is_some() {
+                documented.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    let in_matrix: BTreeSet<(String, String)> = matrix.route.iter().map(RouteRow::key).collect();
+    let missing: Vec<_> = documented.difference(&in_matrix).collect();
+    let stale: Vec<_> = in_matrix.difference(&documented).collect();
+    println!(
+        "FIGURE authz_routes routes={} in_matrix={} unannotated={} stale_rows={}",
+        documented.len(),
+        in_matrix.len(),
+        missing.len(),
+        stale.len()
+    );
+    assert!(missing.is_empty(), "routes without a row in authz_matrix.toml: {missing:?}");
+    assert!(stale.is_empty(), "matrix rows for routes the server does not document: {stale:?}");
+    assert!(documented.len() >= 20, "the OpenAPI document lists only {} routes", documented.len());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The world the matrix is replayed in
+
+pub(crate) struct World {
+    pub f: Fixture,
+    /// A viewer of the main workspace who is none of the identities: owns the "another staff
+    /// member's key" objects and is the account the login cells sign in as.
+    bystander: Identity,
+    pub whos: Vec<Who>,
+    partners: BTreeMap<&'static str, PartnerId>,
+    counter: AtomicUsize,
+}
+
+impl World {
+    pub(crate) async fn build(app: &TestApp) -> World {
+        let f = Fixture::build(app).await;
+        let bystander =
+            fixture::add_staff(app, &f.workspace_id, "bystander", "bystander@vendor.example", VendorRole::Viewer, PartnerScopeSetting::All)
+                .await;
+        let people: [(&'static str, &Identity); 14] = [
+            ("other_owner", &f.other_owner),
+            ("owner", &f.owner),
+            ("admin", &f.admin),
+            ("channel_manager", &f.channel_manager),
+            ("assigned_manager", &f.assigned_manager),
+            ("finance", &f.finance),
+            ("viewer", &f.viewer),
+            ("d1_admin", &f.d1_admin),
+            ("d1_member", &f.d1_member),
+            ("r1a_admin", &f.r1a_admin),
+            ("r1a_member", &f.r1a_member),
+            ("r1b_admin", &f.r1b_admin),
+            ("d2_admin", &f.d2_admin),
+            ("p3_admin", &f.p3_admin),
+        ];
+        let mut whos = vec![
+            Who { name: "anonymous", credential: None, email: None, kind: Kind::Anonymous },
+            Who { name: "revoked_key", credential: Some(f.revoked_key.clone()), email: None, kind: Kind::Revoked },
+        ];
+        for (name, identity) in people {
+            whos.push(Who {
+                name,
+                credential: Some(identity.token.clone()),
+                email: Some(identity.email.clone()),
+                kind: kind_of(name, identity.user_id.clone()),
+            });
+        }
+        whos.push(Who { name: "r1a_key", credential: Some(f.r1a_key.clone()), email: None, kind: kind_of("r1a_key", String::new()) });
+        let order: Vec<&str> = whos.iter().map(|w| w.name).collect();
+        assert_eq!(order, IDENTITIES, "identities in matrix order");
+        let partners = BTreeMap::from([
+            ("D1", f.d1.clone()),
+            ("R1a", f.r1a.clone()),
+            ("R1b", f.r1b.clone()),
+            ("D2", f.d2.clone()),
+            ("R2a", f.r2a.clone()),
+            ("P3", f.p3.clone()),
+            ("OTHER", f.other_partner.clone()),
+        ]);
+        World { f, bystander, whos, partners, counter: AtomicUsize::new(0) }
+    }
+
+    fn next(&self) -> usize {
+        self.counter.fetch_add(1, Ordering::SeqCst)
+    }
+
+    fn workspace(&self, ws: Ws) -> &WorkspaceId {
+        match ws {
+            Ws::Main => &self.f.workspace_id,
+            Ws::Other => &self.f.other_workspace_id,
+        }
+    }
+
+    fn partner(&self, column: &str) -> &PartnerId {
+        self.partners.get(column).unwrap_or_else(|| panic!("no partner column {column}"))
+    }
+
+    fn partner_ws(column: &str) -> Ws {
+        if column == "OTHER" { Ws::Other } else { Ws::Main }
+    }
+
+    /// The owner who sets up objects in a workspace.
+    fn owner_token(&self, ws: Ws) -> &str {
+        match ws {
+            Ws::Main => &self.f.owner.token,
+            Ws::Other => &self.f.other_owner.token,
+        }
+    }
+}
+
+/// Every list answer's ids, checked against what the caller may see (computed here from the rows).
+struct Visible {
+    /// (workspace, id, parent, manager)
+    partners: Vec<(String, String, Option<String>, Option<String>)>,
+}
+
+impl Visible {
+    async fn load(app: &TestApp) -> Self {
+        let rows = app.query(sql!("SELECT workspace_id, id, parent_id, manager_user_id FROM partners")).await;
+        let partners = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.get::<String>("workspace_id").expect("ws"),
+                    r.get::<String>("id").expect("id"),
+                    r.get::<Option<String>>("parent_id").expect("parent"),
+                    r.get::<Option<String>>("manager_user_id").expect("manager"),
+                )
+            })
+            .collect();
+        Self { partners }
+    }
+
+    fn parent(&self, ws: &str, id: &str) -> Option<&str> {
+        self.partners.iter().find(|p| p.0 == ws && p.1 == id).and_then(|p| p.2.as_deref())
+    }
+
+    /// A partner is visible when one of its ancestors (or itself) is a root of the caller's view.
+    fn partners_for(&self, world: &World, who: &Who) -> BTreeSet<String> {
+        let Some(ws) = who.ws() else { return BTreeSet::new() };
+        let ws_id = world.workspace(ws).to_string();
+        let is_root = |id: &str, manager: Option<&str>| match &who.kind {
+            Kind::Staff { assigned: false, .. } => true,
+            Kind::Staff { assigned: true, user_id, .. } => manager == Some(user_id.as_str()),
+            Kind::Partner { home, .. } => id == world.partner(home).as_str(),
+            Kind::Anonymous | Kind::Revoked => false,
+        };
+        let mut out = BTreeSet::new();
+        for (pws, id, _, _) in &self.partners {
+            if *pws != ws_id {
+                continue;
+            }
+            let mut at = Some(id.as_str());
+            let mut hops = 0;
+            while let Some(current) = at {
+                let manager = self.partners.iter().find(|p| p.0 == ws_id && p.1 == current).and_then(|p| p.3.as_deref());
+                if is_root(current, manager) {
+                    out.insert(id.clone());
+                    break;
+                }
+                at = self.parent(&ws_id, current);
+                hops += 1;
+                assert!(hops < 1000, "cycle in the partner tree at {id}");
+            }
+        }
+        out
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Replaying the matrix
+
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    pub requests: usize,
+    pub unexpected_allow: usize,
+    pub unexpected_deny: usize,
+    /// A denial with another status than expected (e.g. 403 where the object is invisible).
+    pub wrong_denial: usize,
+    pub list_foreign_ids: usize,
+    pub list_missing_ids: usize,
+    pub problem_mismatch: usize,
+    pub failures: Vec<String>,
+    pub relations: BTreeMap<&'static str, usize>,
+}
+
+impl Tally {
+    /// The outcome counts, `key=value` separated by spaces.
+    pub(crate) fn counts(&self) -> String {
+        format!(
+            "requests={} unexpected_allow={} unexpected_deny={} wrong_denial={} list_foreign_ids={} list_missing_ids={} problem_mismatch={}",
+            self.requests,
+            self.unexpected_allow,
+            self.unexpected_deny,
+            self.wrong_denial,
+            self.list_foreign_ids,
+            self.list_missing_ids,
+            self.problem_mismatch
+        )
+    }
+
+    pub(crate) fn is_clean(&self) -> bool {
+        self.unexpected_allow == 0
+            && self.unexpected_deny == 0
+            && self.wrong_denial == 0
+            && self.list_foreign_ids == 0
+            && self.list_missing_ids == 0
+            && self.problem_mismatch == 0
+    }
+}
+
+/// One prepared request of a cell.
+struct Prepared {
+    path: String,
+    body: Option<Value>,
+    credential: Option<String>,
+    /// The object's id, when the route reads one object (checked against the answer).
+    object_id: Option<String>,
+}
+
+fn created_id(reply: Reply, what: &str) -> String {
+    assert_eq!(reply.status, 201, "setting up {what}: {}", reply.text);
+    reply.body["id"].as_str().expect("id").to_owned()
+}
+
+async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, column: &str) -> Prepared {
+    let n = world.next();
+    let mut credential = who.credential.clone();
+    let (path, object_id) = match route.target.as_str() {
+        "none" => (route.path.clone(), None),
+        "partner" => {
+            let id = world.partner(column).to_string();
+            (route.path.replace("{id}", &id), Some(id))
+        }
+        "partner_user" => {
+            let ws = World::partner_ws(column);
+            let scope = Scope::system(world.workspace(ws).clone());
+            let partner = world.partner(column);
+            let (user, _) =
+                partner_users::invite(&app.state.ctx, &scope, partner, &format!("pu{n}@matrix.example"), None, PartnerRole::Member)
+                    .await
+                    .expect("fresh partner user");
+            (route.path.replace("{id}", partner.as_str()).replace("{user_id}", user.user_id.as_str()), Some(user.user_id.to_string()))
+        }
+        "member" => {
+            let ws = if column == "OTHER_STAFF" { Ws::Other } else { Ws::Main };
+            let scope = Scope::system(world.workspace(ws).clone());
+            let (member, _) = members::add(&app.state.ctx, &scope, &format!("staff{n}@matrix.example"), None, VendorRole::Viewer, None)
+                .await
+                .expect("fresh staff member");
+            (route.path.replace("{user_id}", member.user_id.as_str()), Some(member.user_id.to_string()))
+        }
+        "api_key" => {
+            let id = match column {
+                "OWN" => {
+                    let token = who.credential.as_deref().expect("own key needs a credential");
+                    created_id(app.post("/api/v1/api-keys", token, json!({"name": format!("own {n}")})).await, "own key")
+                }
+                "STAFF" => {
+                    let reply = app.post("/api/v1/api-keys", &world.bystander.token, json!({"name": format!("bystander {n}")})).await;
+                    created_id(reply, "another staff member's key")
+                }
+                partner_column => {
+                    let ws = World::partner_ws(partner_column);
+                    let partner = world.partner(partner_column);
+                    let reply = app
+                        .post(&format!("/api/v1/partners/{partner}/api-keys"), world.owner_token(ws), json!({"name": format!("pk {n}")}))
+                        .await;
+                    created_id(reply, "partner key")
+                }
+            };
+            (route.path.replace("{id}", &id), Some(id))
+        }
+        other => panic!("unknown target {other}"),
+    };
+    let body = match (route.method.as_str(), route.path.as_str()) {
+        ("POST", "/api/v1/auth/login") => Some(json!({"email": world.bystander.email, "password": PASSWORD})),
+        ("POST", "/api/v1/auth/logout") => {
+            // Logging out ends the token used: sign the person in afresh so the identity's own
+            // token keeps working for the other cells.
+            if let Some(email) = &who.email {
+                credential = Some(app.login(email, PASSWORD).await);
+            }
+            None
+        }
+        ("POST", "/api/v1/api-keys") => Some(json!({"name": format!("matrix {n}")})),
+        ("POST", "/api/v1/members") => Some(json!({"email": format!("new{n}@matrix.example"), "role": "viewer"})),
+        ("PATCH", "/api/v1/members/{user_id}") => Some(json!({"role": "finance"})),
+        ("POST", "/api/v1/partners") => {
+            Some(json!({"name": format!("Matrix {n}"), "contact_email": format!("p{n}@matrix.example"), "types": ["reseller"]}))
+        }
+        ("PATCH", "/api/v1/partners/{id}") => Some(json!({"website": format!("https://cell{n}.example")})),
+        ("POST", "/api/v1/partners/{id}/api-keys") => Some(json!({"name": format!("matrix {n}")})),
+        ("POST", "/api/v1/partners/{id}/users") => Some(json!({"email": format!("invitee{n}@matrix.example"), "role": "member"})),
+        ("PATCH", "/api/v1/partners/{id}/users/{user_id}") => Some(json!({"role": "sales"})),
+        ("PATCH", "/api/v1/workspace") => Some(json!({"allowed_redirect_domains": ["example.com"]})),
+        ("GET", _) | ("DELETE", _) => None,
+        _ => panic!("no request recipe for {} — add one here when adding the route to the matrix", route.label()),
+    };
+    let path = if route.list { format!("{path}?limit=500") } else { path };
+    let object_id = if route.method == "GET" && !route.list { object_id } else { None };
+    Prepared { path, body, credential, object_id }
+}
+
+fn ids_of(reply: &Reply, field: &str) -> Vec<String> {
+    reply.body["data"].as_array().map(|rows| rows.iter().filter_map(|r| r[field].as_str().map(str::to_owned)).collect()).unwrap_or_default()
+}
+
+async fn strings(app: &TestApp, sql: trellis_db::Sql, column: &str) -> BTreeSet<String> {
+    app.query(sql).await.iter().map(|r| r.get::<String>(column).expect("column")).collect()
+}
+
+/// Checks a list answer: every id must belong to the caller's visible set; for partners the list
+/// must also be complete. Returns (foreign, missing).
+async fn check_list(app: &TestApp, world: &World, route: &RouteRow, who: &Who, column: &str, reply: &Reply) -> (Vec<String>, Vec<String>) {
+    let Some(ws) = who.ws() else { return (vec!["<list answered without a caller>".into()], vec![]) };
+    let ws_id = world.workspace(ws).to_string();
+    match route.path.as_str() {
+        "/api/v1/partners" => {
+            let visible = Visible::load(app).await.partners_for(world, who);
+            let got: BTreeSet<String> = ids_of(reply, "id").into_iter().collect();
+            (got.difference(&visible).cloned().collect(), visible.difference(&got).cloned().collect())
+        }
+        "/api/v1/api-keys" => {
+            let rows = app.query(sql!("SELECT workspace_id, id, user_id, partner_id FROM api_keys WHERE workspace_id = $1", ws_id)).await;
+            let visible: BTreeSet<String> = rows
+                .iter()
+                .filter(|r| match &who.kind {
+                    Kind::Staff { role, .. } if role.is_workspace_admin() => true,
+                    Kind::Staff { user_id, .. } => r.get::<Option<String>>("user_id").expect("user").as_deref() == Some(user_id.as_str()),
+                    // Partner admins see their organisation's keys; members may not list keys at all.
+                    Kind::Partner { home, admin: true } => {
+                        r.get::<Option<String>>("partner_id").expect("partner").as_deref() == Some(world.partner(home).as_str())
+                    }
+                    _ => false,
+                })
+                .map(|r| r.get::<String>("id").expect("id"))
+                .collect();
+            (ids_of(reply, "id").into_iter().filter(|id| !visible.contains(id)).collect(), vec![])
+        }
+        "/api/v1/members" => {
+            let visible = strings(app, sql!("SELECT user_id FROM members WHERE workspace_id = $1", ws_id), "user_id").await;
+            (ids_of(reply, "user_id").into_iter().filter(|id| !visible.contains(id)).collect(), vec![])
+        }
+        "/api/v1/partners/{id}/users" => {
+            let partner = world.partner(column).to_string();
+            let visible = strings(
+                app,
+                sql!("SELECT user_id FROM partner_users WHERE workspace_id = $1 AND partner_id = $2", ws_id, partner),
+                "user_id",
+            )
+            .await;
+            let wrong_partner =
+                reply.body["data"].as_array().into_iter().flatten().filter(|u| u["partner_id"].as_str() != Some(partner.as_str())).count();
+            let mut foreign: Vec<String> = ids_of(reply, "user_id").into_iter().filter(|id| !visible.contains(id)).collect();
+            foreign.extend((0..wrong_partner).map(|_| "<user of another partner>".to_owned()));
+            (foreign, vec![])
+        }
+        "/api/v1/audit-events" => {
+            let visible = strings(app, sql!("SELECT id FROM audit_events WHERE workspace_id = $1", ws_id), "id").await;
+            (ids_of(reply, "id").into_iter().filter(|id| !visible.contains(id)).collect(), vec![])
+        }
+        other => panic!("no visible-set rule for the list route {other}"),
+    }
+}
+
+fn problem_code(status: u16) -> &'static str {
+    match status {
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "not_found",
+        _ => "",
+    }
+}
+
+/// Replays every cell of the matrix for the identities `only` accepts.
+pub(crate) async fn replay(app: &TestApp, world: &World, matrix: &Matrix, only: impl Fn(&Who) -> bool) -> Tally {
+    let mut tally = Tally::default();
+    for route in &matrix.route {
+        let method = Method::from_bytes(route.method.as_bytes()).expect("method");
+        for who in world.whos.iter().filter(|w| only(w)) {
+            for (column, expected) in matrix.cells(route, who.name) {
+                let Some(expected) = expected else { continue };
+                let rel = relation(who, column);
+                *tally.relations.entry(rel).or_default() += 1;
+                let prepared = prepare(app, world, route, who, column).await;
+                let reply = app.send(method.clone(), &prepared.path, prepared.credential.as_deref(), prepared.body.as_ref()).await;
+                tally.requests += 1;
+                let cell = format!("{} / {} / {column} ({rel})", route.label(), who.name);
+                let allowed = (200..300).contains(&reply.status);
+                let expected_allow = (200..300).contains(&expected);
+                if reply.status != expected {
+                    match (expected_allow, allowed) {
+                        (false, true) => tally.unexpected_allow += 1,
+                        (true, false) => tally.unexpected_deny += 1,
+                        _ => tally.wrong_denial += 1,
+                    }
+                    tally.failures.push(format!("{cell}: expected {expected}, got {} {}", reply.status, reply.text));
+                    continue;
+                }
+                if !allowed {
+                    let code = reply.body["code"].as_str().unwrap_or("");
+                    let content_type = reply.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+                    if code != problem_code(reply.status) || content_type != "application/problem+json" {
+                        tally.problem_mismatch += 1;
+                        tally.failures.push(format!("{cell}: problem document {content_type} {}", reply.text));
+                    }
+                    continue;
+                }
+                if route.list && reply.status == 200 {
+                    let (foreign, missing) = check_list(app, world, route, who, column, &reply).await;
+                    if !foreign.is_empty() {
+                        tally.failures.push(format!("{cell}: foreign ids in the list: {foreign:?}"));
+                    }
+                    if !missing.is_empty() {
+                        tally.failures.push(format!("{cell}: visible ids missing from the list: {missing:?}"));
+                    }
+                    tally.list_foreign_ids += foreign.len();
+                    tally.list_missing_ids += missing.len();
+                }
+                if let Some(id) = &prepared.object_id {
+                    let answered = reply.body.get("id").or_else(|| reply.body.get("user_id")).and_then(Value::as_str);
+                    if answered != Some(id.as_str()) {
+                        tally.unexpected_allow += 1;
+                        tally.failures.push(format!("{cell}: answered another object than {id}: {}", reply.text));
+                    }
+                }
+            }
+        }
+    }
+    tally
+}
+
+#[tokio::test]
+async fn every_route_answers_every_identity_and_object_owner_as_the_matrix_says() {
+    let app = TestApp::spawn().await;
+    let world = World::build(&app).await;
+    let matrix = load();
+    let started = std::time::Instant::now();
+
+    let tally = replay(&app, &world, &matrix, |_| true).await;
+
+    println!(
+        "FIGURE authz routes={} identities={} {} backend={} seconds={:.1}",
+        matrix.route.len(),
+        world.whos.len(),
+        tally.counts(),
+        app.backend_name(),
+        started.elapsed().as_secs_f64()
+    );
+    println!("FIGURE authz_relations {}", tally.relations.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "));
+    assert!(tally.is_clean(), "{} cells differ from the matrix:\n{}", tally.failures.len(), tally.failures.join("\n"));
+    assert!(tally.requests > 1000, "only {} cells were replayed", tally.requests);
+}

@@ -1,0 +1,183 @@
+//! The pages in a real headless Chromium, driven over WebDriver (fantoccini and Debian's
+//! chromedriver): a channel manager finds a partner and opens it; a partner admin on a 375 px
+//! phone sees its own organisation, nothing of another's, and no page scrolls sideways.
+//!
+//! Without chromedriver the tests are skipped with a message, unless `TRELLIS_REQUIRE_BROWSER=1`
+//! (set by CI), which turns a missing browser into a failure. Each test starts one Chromium;
+//! nextest runs them one at a time (the `browser::` test group).
+
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use trellis_testkit::TestApp;
+use trellis_testkit::fixture::{Fixture, PASSWORD};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// How long a page may take to show what a step waits for.
+const STEP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// chromedriver in a process group of its own, with the Chromium it starts. Dropping it kills
+/// the whole group, so no browser outlives a test, even one that panicked halfway.
+struct Browser {
+    driver: Child,
+    port: u16,
+    profile: PathBuf,
+}
+
+impl Browser {
+    /// Starts chromedriver; `None` (the test is skipped) when it is not installed and not required.
+    async fn start() -> Option<Self> {
+        let installed = Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists();
+        if !installed {
+            let required = std::env::var("TRELLIS_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
+            assert!(!required, "TRELLIS_REQUIRE_BROWSER=1 but {CHROMEDRIVER} or {CHROMIUM} is missing");
+            eprintln!("skipped: {CHROMEDRIVER} or {CHROMIUM} is not installed (TRELLIS_REQUIRE_BROWSER=1 makes this a failure)");
+            return None;
+        }
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free local port").port();
+        let profile = std::env::temp_dir().join(format!("trellis-chromium-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&profile).expect("browser profile directory");
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("start chromedriver");
+        let browser = Browser { driver, port, profile };
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < STEP_TIMEOUT, "chromedriver did not listen on port {port}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Some(browser)
+    }
+
+    /// A new browser window; `phone` emulates a 375 × 812 screen (headless Chromium will not make
+    /// a window narrower than 500 px, so device emulation stands in for a small window).
+    async fn open(&self, phone: bool) -> Client {
+        let mut chrome = json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                format!("--user-data-dir={}", self.profile.display()),
+            ],
+        });
+        if phone {
+            chrome["mobileEmulation"] = json!({"deviceMetrics": {"width": 375, "height": 812, "pixelRatio": 3}});
+        }
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("goog:chromeOptions".to_owned(), chrome);
+        // chromedriver listens on loopback over plain HTTP: no TLS stack (and no aws-lc) needed.
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a WebDriver session in Chromium")
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // The group's id is chromedriver's pid (process_group(0)); `kill -- -pgid` reaches every member.
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.driver.id())]).status();
+        let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+async fn wait_for(client: &Client, locator: Locator<'_>) -> fantoccini::elements::Element {
+    let wanted = format!("{locator:?}");
+    client.wait().at_most(STEP_TIMEOUT).for_element(locator).await.unwrap_or_else(|e| panic!("waiting for {wanted}: {e}"))
+}
+
+async fn sign_in(client: &Client, app: &TestApp, email: &str) {
+    client.goto(&format!("{}/login", app.base_url)).await.expect("open the sign-in page");
+    client.find(Locator::Id("email")).await.expect("email field").send_keys(email).await.expect("type the email");
+    client.find(Locator::Id("password")).await.expect("password field").send_keys(PASSWORD).await.expect("type the password");
+    client.find(Locator::Css("form[action='/login'] button[type=submit]")).await.expect("sign-in button").click().await.expect("sign in");
+    wait_for(client, Locator::Css("header .who .acting")).await;
+}
+
+async fn script(client: &Client, code: &str) -> Value {
+    client.execute(code, Vec::new()).await.unwrap_or_else(|e| panic!("running {code:?}: {e}"))
+}
+
+/// What a person reads on the page (hidden fields, such as a random CSRF token, are not text).
+async fn visible_text(client: &Client) -> String {
+    script(client, "return document.body.innerText").await.as_str().unwrap_or_default().to_owned()
+}
+
+/// The layout width and the widest content: equal when nothing scrolls sideways.
+async fn widths(client: &Client) -> (i64, i64) {
+    let value = script(client, "return [document.documentElement.clientWidth, document.documentElement.scrollWidth]").await;
+    (value[0].as_i64().unwrap_or_default(), value[1].as_i64().unwrap_or_default())
+}
+
+#[tokio::test]
+async fn a_channel_manager_searches_for_a_partner_and_opens_its_page() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let client = browser.open(false).await;
+
+    sign_in(&client, &app, &f.channel_manager.email).await;
+    client.find(Locator::LinkText("Partners")).await.expect("Partners in the navigation").click().await.expect("open the partners");
+    wait_for(&client, Locator::XPath("//h1[normalize-space()='Partners']")).await;
+    client.find(Locator::Id("filter-q")).await.expect("search box").send_keys("R1a").await.expect("type the search");
+    client.find(Locator::Css("form[role=search] button[type=submit]")).await.expect("search button").click().await.expect("search");
+    // The reloaded page renders the query into the field's value attribute; typing does not.
+    wait_for(&client, Locator::XPath("//input[@id='filter-q' and @value='R1a']")).await;
+    let rows = client.find_all(Locator::Css("table.responsive tbody tr")).await.expect("result rows");
+    assert_eq!(rows.len(), 1, "only R1a matches: {}", visible_text(&client).await);
+    client.find(Locator::LinkText("R1a")).await.expect("the result links to R1a").click().await.expect("open R1a");
+    wait_for(&client, Locator::XPath("//h1[normalize-space()='R1a']")).await;
+
+    let url = client.current_url().await.expect("current url");
+    let text = visible_text(&client).await;
+    assert_eq!(url.path(), format!("/console/partners/{}", f.r1a));
+    assert!(text.contains("reseller"), "{text}");
+    assert!(text.contains("contact@r1a.example"), "{text}");
+    assert!(text.contains("D1"), "the distributor is shown: {text}");
+    assert!(text.contains("admin@r1a.example") && text.contains("member@r1a.example"), "its users are listed: {text}");
+    client.close().await.expect("close the browser session");
+}
+
+#[tokio::test]
+async fn a_partner_admin_on_a_phone_sees_its_own_organisation_and_nothing_of_others() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let client = browser.open(true).await;
+
+    sign_in(&client, &app, &f.r1a_admin.email).await;
+    let heading = wait_for(&client, Locator::Css("main h1")).await.text().await.expect("heading text");
+    assert_eq!(heading, "R1a");
+    assert_eq!(widths(&client).await.0, 375, "the page is laid out for a 375 px screen");
+    for path in ["/", "/portal/profile", "/portal/users", "/portal/api-keys"] {
+        client.goto(&format!("{}{path}", app.base_url)).await.expect("open a portal page");
+        wait_for(&client, Locator::Css("main h1")).await;
+        let (client_width, scroll_width) = widths(&client).await;
+        assert!(scroll_width <= client_width, "{path} scrolls sideways: {scroll_width} > {client_width}");
+        let text = visible_text(&client).await;
+        assert!(text.contains("R1a") && !text.contains("D1") && !text.contains("R1b"), "{path}: {text}");
+    }
+
+    for (foreign, name) in [(&f.d1, "D1"), (&f.r1b, "R1b")] {
+        client.goto(&format!("{}/console/partners/{foreign}", app.base_url)).await.expect("open a foreign partner");
+        let heading = wait_for(&client, Locator::Css("main h1")).await.text().await.expect("heading text");
+        let source = client.source().await.expect("page source");
+        assert_eq!(heading, "Not found");
+        assert!(!source.contains(name), "the 404 page shows {name}");
+        let (client_width, scroll_width) = widths(&client).await;
+        assert!(scroll_width <= client_width);
+    }
+    client.close().await.expect("close the browser session");
+}

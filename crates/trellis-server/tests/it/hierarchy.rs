@@ -1,0 +1,300 @@
+//! The hierarchy visibility rule as a property (notes/reliability.md T-A2): for random partner
+//! forests (≤ 25 partners, depth ≤ 4), a channel manager limited to the partners they manage, and
+//! random re-parenting steps, three answers must agree for every observer and every partner:
+//!
+//! 1. the set-based rule the list uses (`GET /api/v1/partners`, and `partners::list` with the
+//!    same caller's scope),
+//! 2. the per-object rule (`GET /api/v1/partners/{id}` and `Scope::can_see_partner`),
+//! 3. a reference model written here: walk a partner's ancestors; the observer sees it when the
+//!    observer is one of them (a partner) or manages one of them (an assigned channel manager).
+//!
+//! Re-parenting is applied through `PATCH /api/v1/partners/{id}` and must take effect on the very
+//! next request; moving a partner under its own subtree must be refused with 422 and change nothing.
+//! One app serves every case; each case gets a fresh workspace.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use serde_json::json;
+use trellis_core::{PartnerId, PartnerScopeSetting, PartnerType, VendorRole};
+use trellis_identity::{RequestMeta, Scope, api_keys, auth, members, workspaces};
+use trellis_partners::{NewPartner, PartnerFilter, partners};
+use trellis_testkit::TestApp;
+
+const MAX_PARTNERS: usize = 25;
+const MAX_DEPTH: usize = 4;
+
+/// One generated case: the forest (each partner's parent has a lower index), which partners the
+/// channel manager manages, and re-parenting steps `(partner, new parent or None)`.
+#[derive(Debug, Clone)]
+struct Case {
+    parents: Vec<Option<usize>>,
+    managed: Vec<bool>,
+    moves: Vec<(usize, Option<usize>)>,
+}
+
+fn cases() -> impl Strategy<Value = Case> {
+    (1..=MAX_PARTNERS)
+        .prop_flat_map(|n| {
+            (
+                proptest::collection::vec((0u8..4, any::<u16>()), n),
+                proptest::collection::vec(proptest::bool::weighted(0.2), n),
+                proptest::collection::vec((any::<u16>(), any::<u16>()), 0..=4),
+            )
+        })
+        .prop_map(|(shape, managed, moves)| {
+            let n = shape.len();
+            let mut parents: Vec<Option<usize>> = Vec::with_capacity(n);
+            let mut depth: Vec<usize> = Vec::with_capacity(n);
+            for (i, (root_die, pick)) in shape.iter().enumerate() {
+                let candidates: Vec<usize> = (0..i).filter(|j| depth[*j] < MAX_DEPTH).collect();
+                let parent =
+                    if *root_die == 0 || candidates.is_empty() { None } else { Some(candidates[usize::from(*pick) % candidates.len()]) };
+                depth.push(parent.map_or(1, |p| depth[p] + 1));
+                parents.push(parent);
+            }
+            let moves = moves
+                .iter()
+                .map(|(x, p)| {
+                    let target = usize::from(*p) % (n + 1);
+                    (usize::from(*x) % n, (target < n).then_some(target))
+                })
+                .collect();
+            Case { parents, managed, moves }
+        })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The reference model
+
+fn ancestors_or_self(parents: &[Option<usize>], q: usize) -> Vec<usize> {
+    let mut out = vec![q];
+    let mut at = q;
+    while let Some(p) = parents[at] {
+        assert!(out.len() <= parents.len(), "the model has a cycle");
+        out.push(p);
+        at = p;
+    }
+    out
+}
+
+fn seen_by_partner(parents: &[Option<usize>], observer: usize) -> BTreeSet<usize> {
+    (0..parents.len()).filter(|q| ancestors_or_self(parents, *q).contains(&observer)).collect()
+}
+
+fn seen_by_manager(parents: &[Option<usize>], managed: &[bool]) -> BTreeSet<usize> {
+    (0..parents.len()).filter(|q| ancestors_or_self(parents, *q).iter().any(|a| managed[*a])).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running a case
+
+#[derive(Default)]
+struct Stats {
+    cases: AtomicUsize,
+    partners: AtomicUsize,
+    checks: AtomicUsize,
+    requests: AtomicUsize,
+    divergences: AtomicUsize,
+    reparent_stale_access: AtomicUsize,
+    moves_applied: AtomicUsize,
+    moves_refused: AtomicUsize,
+}
+
+struct Observer {
+    label: String,
+    key: String,
+    expected: BTreeSet<usize>,
+}
+
+/// Compares the three answers for every observer; returns the divergences.
+async fn check(app: &TestApp, ids: &[PartnerId], observers: &[Observer], parents: &[Option<usize>], stats: &Stats) -> Vec<String> {
+    stats.checks.fetch_add(1, Ordering::Relaxed);
+    let ctx = &app.state.ctx;
+    let mut divergences = Vec::new();
+    for observer in observers {
+        let expected: BTreeSet<String> = observer.expected.iter().map(|q| ids[*q].to_string()).collect();
+        // (1) the list, over HTTP…
+        let listed = app.get("/api/v1/partners?limit=500", &observer.key).await;
+        stats.requests.fetch_add(1, Ordering::Relaxed);
+        let listed: BTreeSet<String> = listed.body["data"]
+            .as_array()
+            .map(|rows| rows.iter().filter_map(|p| p["id"].as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        if listed != expected {
+            divergences.push(format!("{}: list {listed:?} but the model says {expected:?}", observer.label));
+        }
+        // …and in-process with the scope the same credential gets.
+        let scope = match auth::authenticate_bearer(ctx, &observer.key, None, &RequestMeta::default()).await {
+            Ok(scope) => scope,
+            Err(err) => {
+                divergences.push(format!("{}: the key no longer authenticates: {err}", observer.label));
+                continue;
+            }
+        };
+        let filter = PartnerFilter { limit: Some(500), ..PartnerFilter::default() };
+        let domain: BTreeSet<String> =
+            partners::list(ctx, &scope, &filter).await.map(|l| l.into_iter().map(|p| p.id.to_string()).collect()).unwrap_or_default();
+        if domain != expected {
+            divergences.push(format!("{}: partners::list {domain:?} but the model says {expected:?}", observer.label));
+        }
+        // (2) every partner of the case, one by one.
+        for (q, id) in ids.iter().enumerate() {
+            let visible = observer.expected.contains(&q);
+            let reply = app.get(&format!("/api/v1/partners/{id}"), &observer.key).await;
+            stats.requests.fetch_add(1, Ordering::Relaxed);
+            let wanted = if visible { 200 } else { 404 };
+            if reply.status != wanted {
+                divergences.push(format!("{}: GET partner #{q} answered {} but the model says {wanted}", observer.label, reply.status));
+            } else if visible {
+                let parent = parents[q].map(|p| ids[p].to_string());
+                if reply.body["parent_id"].as_str().map(str::to_owned) != parent {
+                    divergences.push(format!(
+                        "{}: partner #{q} has parent {} but the model says {parent:?}",
+                        observer.label, reply.body["parent_id"]
+                    ));
+                }
+            }
+            if scope.can_see_partner(id) != visible {
+                divergences.push(format!("{}: Scope::can_see_partner(#{q}) = {} but the model says {visible}", observer.label, !visible));
+            }
+        }
+    }
+    divergences
+}
+
+fn observers(case_parents: &[Option<usize>], managed: &[bool], keys: &[String], manager_key: &str, owner_key: &str) -> Vec<Observer> {
+    let n = case_parents.len();
+    let mut out: Vec<Observer> = (0..n)
+        .map(|i| Observer { label: format!("partner #{i}"), key: keys[i].clone(), expected: seen_by_partner(case_parents, i) })
+        .collect();
+    out.push(Observer {
+        label: "assigned channel manager".into(),
+        key: manager_key.to_owned(),
+        expected: seen_by_manager(case_parents, managed),
+    });
+    out.push(Observer { label: "owner".into(), key: owner_key.to_owned(), expected: (0..n).collect() });
+    out
+}
+
+async fn run_case(app: &TestApp, number: usize, case: &Case, stats: &Stats) -> Result<(), String> {
+    let ctx = &app.state.ctx;
+    let n = case.parents.len();
+    stats.cases.fetch_add(1, Ordering::Relaxed);
+    stats.partners.fetch_add(n, Ordering::Relaxed);
+    let tag = format!("{}-{number}", std::process::id());
+    let boot = workspaces::bootstrap(ctx, &format!("Case {tag}"), &format!("owner-{tag}@hierarchy.example"), "case-password-1", "EUR")
+        .await
+        .map_err(|e| format!("bootstrap: {e}"))?;
+    let system = Scope::system(boot.workspace_id.clone());
+    let manager_email = format!("cm-{tag}@hierarchy.example");
+    let (manager, _) = members::add(ctx, &system, &manager_email, None, VendorRole::ChannelManager, Some(PartnerScopeSetting::Assigned))
+        .await
+        .map_err(|e| format!("add manager: {e}"))?;
+    let manager_key =
+        api_keys::create_for_member_by_operator(ctx, &boot.workspace_id, &manager_email, "cm").await.map_err(|e| format!("cm key: {e}"))?;
+
+    let mut ids: Vec<PartnerId> = Vec::with_capacity(n);
+    let mut keys = Vec::with_capacity(n);
+    for i in 0..n {
+        let input = NewPartner {
+            name: format!("P{i}"),
+            contact_email: format!("p{i}@case.example"),
+            types: vec![PartnerType::Reseller, PartnerType::Distributor],
+            parent_id: case.parents[i].map(|p| ids[p].clone()),
+            manager_user_id: case.managed[i].then(|| manager.user_id.clone()),
+            ..NewPartner::default()
+        };
+        let partner = partners::create(ctx, &system, input).await.map_err(|e| format!("create #{i}: {e}"))?;
+        let key =
+            api_keys::create_partner_key(ctx, &system, &partner.id, "observer", None, None).await.map_err(|e| format!("key #{i}: {e}"))?;
+        ids.push(partner.id);
+        keys.push(key.secret);
+    }
+
+    let mut parents = case.parents.clone();
+    let first = check(app, &ids, &observers(&parents, &case.managed, &keys, &manager_key, &boot.api_key), &parents, stats).await;
+    stats.divergences.fetch_add(first.len(), Ordering::Relaxed);
+    if !first.is_empty() {
+        return Err(first.join("\n"));
+    }
+
+    for (step, (x, new_parent)) in case.moves.iter().enumerate() {
+        // Refused when the new parent is the partner itself or one of its descendants.
+        let cycle = new_parent.is_some_and(|p| ancestors_or_self(&parents, p).contains(x));
+        let body = json!({"parent_id": new_parent.map(|p| ids[p].to_string())});
+        let reply = app.patch(&format!("/api/v1/partners/{}", ids[*x]), &boot.api_key, body).await;
+        stats.requests.fetch_add(1, Ordering::Relaxed);
+        if cycle {
+            stats.moves_refused.fetch_add(1, Ordering::Relaxed);
+            if reply.status != 422 || reply.body["errors"][0]["field"] != "parent_id" {
+                let problem = format!("move {step}: #{x} under its own subtree #{new_parent:?} answered {} {}", reply.status, reply.text);
+                stats.divergences.fetch_add(1, Ordering::Relaxed);
+                return Err(problem);
+            }
+        } else {
+            stats.moves_applied.fetch_add(1, Ordering::Relaxed);
+            if reply.status != 200 {
+                stats.divergences.fetch_add(1, Ordering::Relaxed);
+                return Err(format!("move {step}: #{x} → {new_parent:?} answered {} {}", reply.status, reply.text));
+            }
+            parents[*x] = *new_parent;
+        }
+        // The very next requests must see the new tree.
+        let after = check(app, &ids, &observers(&parents, &case.managed, &keys, &manager_key, &boot.api_key), &parents, stats).await;
+        stats.divergences.fetch_add(after.len(), Ordering::Relaxed);
+        stats.reparent_stale_access.fetch_add(after.len(), Ordering::Relaxed);
+        if !after.is_empty() {
+            return Err(format!("after move {step} (#{x} → {new_parent:?}):\n{}", after.join("\n")));
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partner_visibility_matches_an_ancestor_walk_across_random_forests_and_reparenting() {
+    let app = Arc::new(TestApp::spawn().await);
+    // Each case builds a workspace and up to 25 partners with keys: keep CI time modest.
+    let case_count = if app.is_postgres() { 8 } else { 24 };
+    let stats = Arc::new(Stats::default());
+    let started = std::time::Instant::now();
+    let handle = tokio::runtime::Handle::current();
+    let (runner_app, runner_stats) = (app.clone(), stats.clone());
+
+    let outcome = tokio::task::spawn_blocking(move || {
+        let config = Config { cases: case_count, max_shrink_iters: 24, failure_persistence: None, ..Config::default() };
+        let mut runner = TestRunner::new(config);
+        let number = AtomicUsize::new(0);
+        runner
+            .run(&cases(), |case| {
+                let k = number.fetch_add(1, Ordering::SeqCst);
+                handle.block_on(run_case(&runner_app, k, &case, &runner_stats)).map_err(TestCaseError::fail)
+            })
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .expect("the property runner finished");
+
+    let load = |a: &AtomicUsize| a.load(Ordering::Relaxed);
+    println!(
+        "FIGURE hierarchy backend={} cases={} partners={} checks={} moves_applied={} moves_refused={} requests={} divergences={} reparent_stale_access={} seconds={:.1}",
+        app.backend_name(),
+        load(&stats.cases),
+        load(&stats.partners),
+        load(&stats.checks),
+        load(&stats.moves_applied),
+        load(&stats.moves_refused),
+        load(&stats.requests),
+        load(&stats.divergences),
+        load(&stats.reparent_stale_access),
+        started.elapsed().as_secs_f64()
+    );
+    if let Err(failure) = outcome {
+        panic!("{failure}");
+    }
+    assert_eq!(load(&stats.divergences), 0);
+    assert!(load(&stats.cases) >= case_count as usize, "the runner ran {} cases", load(&stats.cases));
+}

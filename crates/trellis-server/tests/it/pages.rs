@@ -1,0 +1,310 @@
+//! The console and portal pages over HTTP, signed in through `/login` like a browser (cookies are
+//! carried by hand: the test client has no cookie store): security headers on every page, CSRF
+//! refusal, the 404 wall between partners, forms that fail and succeed, secrets shown once.
+
+use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, HeaderMap, LOCATION, SET_COOKIE};
+use trellis_testkit::TestApp;
+use trellis_testkit::fixture::{Fixture, PASSWORD};
+
+/// A page as the server answered it.
+struct Page {
+    status: u16,
+    headers: HeaderMap,
+    text: String,
+}
+
+/// One person signed in through the sign-in form: their session cookie and its CSRF token.
+struct WebSession<'a> {
+    app: &'a TestApp,
+    cookie: String,
+    csrf: String,
+}
+
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next()?.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// The value of the first `csrf_token` hidden field of a page.
+fn csrf_field(html: &str) -> Option<String> {
+    let start = html.find(r#"name="csrf_token" value=""#)? + r#"name="csrf_token" value=""#.len();
+    html[start..].split('"').next().map(str::to_owned)
+}
+
+fn form_body(fields: &[(&str, &str)]) -> String {
+    let encode = |text: &str| -> String {
+        text.bytes()
+            .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { char::from(b).to_string() } else { format!("%{b:02X}") })
+            .collect()
+    };
+    fields.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&")
+}
+
+async fn read(response: reqwest::Response) -> Page {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    Page { status, headers, text: response.text().await.expect("body") }
+}
+
+async fn get_page(app: &TestApp, path: &str, cookie: Option<&str>) -> Page {
+    let mut request = app.client.get(format!("{}{path}", app.base_url));
+    if let Some(cookie) = cookie {
+        request = request.header(COOKIE, cookie);
+    }
+    read(request.send().await.expect("request reaches the server")).await
+}
+
+async fn post_form(app: &TestApp, path: &str, cookie: &str, fields: &[(&str, &str)]) -> Page {
+    let request = app
+        .client
+        .post(format!("{}{path}", app.base_url))
+        .header(COOKIE, cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form_body(fields));
+    read(request.send().await.expect("request reaches the server")).await
+}
+
+async fn sign_in<'a>(app: &'a TestApp, email: &str) -> WebSession<'a> {
+    let form = get_page(app, "/login", None).await;
+    let login_csrf = cookie_value(&form.headers, "trellis_csrf").expect("the sign-in form sets its CSRF cookie");
+    let signed = post_form(
+        app,
+        "/login",
+        &format!("trellis_csrf={login_csrf}"),
+        &[("email", email), ("password", PASSWORD), ("csrf_token", &login_csrf)],
+    )
+    .await;
+    assert_eq!(signed.status, 303, "sign-in of {email} failed: {}", signed.text);
+    let cookie = format!("trellis_session={}", cookie_value(&signed.headers, "trellis_session").expect("session cookie"));
+    let home = get_page(app, "/", Some(&cookie)).await;
+    assert_eq!(home.status, 200, "{}", home.text);
+    let csrf = csrf_field(&home.text).expect("the home page carries the session's CSRF token");
+    WebSession { app, cookie, csrf }
+}
+
+impl WebSession<'_> {
+    async fn get(&self, path: &str) -> Page {
+        get_page(self.app, path, Some(&self.cookie)).await
+    }
+
+    /// Posts a form with the session's CSRF token.
+    async fn submit(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let mut with_token = vec![("csrf_token", self.csrf.as_str())];
+        with_token.extend_from_slice(fields);
+        post_form(self.app, path, &self.cookie, &with_token).await
+    }
+
+    /// The visible text of a page, without this session's random CSRF token (which could contain
+    /// any pair of letters and digits).
+    fn without_token(&self, page: &Page) -> String {
+        page.text.replace(&self.csrf, "")
+    }
+}
+
+async fn partner_count(app: &TestApp, f: &Fixture) -> usize {
+    app.get("/api/v1/partners?limit=500", &f.owner.token).await.body["data"].as_array().map_or(0, Vec::len)
+}
+
+fn assert_safe_page(path: &str, page: &Page) {
+    let csp = page.headers.get(CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let script_src = csp.split(';').map(str::trim).find(|d| d.starts_with("script-src")).unwrap_or_default();
+    assert!(script_src.contains("'self'") && !csp.contains("'unsafe-inline'"), "{path}: CSP {csp:?}");
+    assert!(csp.contains("object-src 'none'") && csp.contains("frame-ancestors 'none'"), "{path}: CSP {csp:?}");
+    assert!(page.text.contains(r#"<meta name="viewport""#), "{path}: no viewport meta tag");
+    assert!(!page.text.contains(" style="), "{path}: inline style attribute");
+    assert!(!page.text.contains(" onclick="), "{path}: inline event handler");
+    assert!(
+        page.text.split("<script").skip(1).all(|tag| tag.split('>').next().is_some_and(|t| t.contains(" src="))),
+        "{path}: inline script"
+    );
+}
+
+#[tokio::test]
+async fn every_page_carries_a_strict_content_security_policy_and_a_viewport() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let owner = sign_in(&app, &f.owner.email).await;
+    let distributor = sign_in(&app, &f.d1_admin.email).await;
+
+    let staff_pages = [
+        "/".to_owned(),
+        "/console/partners".to_owned(),
+        "/console/partners?q=R1&type=reseller&status=active".to_owned(),
+        "/console/partners/new".to_owned(),
+        format!("/console/partners/{}", f.d1),
+        format!("/console/partners/{}", f.r1a),
+        "/console/staff".to_owned(),
+        "/console/api-keys".to_owned(),
+        "/console/audit".to_owned(),
+        "/console/audit?action=partner.created".to_owned(),
+    ];
+    let partner_pages = ["/", "/portal/profile", "/portal/users", "/portal/api-keys", "/portal/resellers"];
+    let mut checked = 0;
+    for path in &staff_pages {
+        let page = owner.get(path).await;
+        assert_eq!(page.status, 200, "{path}: {}", page.text);
+        assert_safe_page(path, &page);
+        checked += 1;
+    }
+    for path in partner_pages {
+        let page = distributor.get(path).await;
+        assert_eq!(page.status, 200, "{path}: {}", page.text);
+        assert_safe_page(path, &page);
+        checked += 1;
+    }
+    let sign_in_page = get_page(&app, "/login", None).await;
+    assert_safe_page("/login", &sign_in_page);
+    let missing = owner.get("/console/partners/ptn_00000000000000000000000000").await;
+    assert_eq!(missing.status, 404);
+    assert_safe_page("missing partner", &missing);
+    assert_eq!(checked, staff_pages.len() + partner_pages.len());
+}
+
+#[tokio::test]
+async fn a_form_without_the_csrf_token_is_refused_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let owner = sign_in(&app, &f.owner.email).await;
+    let before = partner_count(&app, &f).await;
+    let fields = [("name", "Forged GmbH"), ("contact_email", "forged@example.com"), ("types", "reseller")];
+
+    let without = post_form(&app, "/console/partners", &owner.cookie, &fields).await;
+    let mut wrong_fields = fields.to_vec();
+    wrong_fields.push(("csrf_token", "not-the-token"));
+    let wrong = post_form(&app, "/console/partners", &owner.cookie, &wrong_fields).await;
+    let suspend_without = post_form(&app, &format!("/console/partners/{}/status", f.r1a), &owner.cookie, &[("status", "suspended")]).await;
+
+    assert_eq!(without.status, 403, "{}", without.text);
+    assert_eq!(wrong.status, 403, "{}", wrong.text);
+    assert_eq!(suspend_without.status, 403, "{}", suspend_without.text);
+    assert_eq!(partner_count(&app, &f).await, before);
+    assert_eq!(app.get(&format!("/api/v1/partners/{}", f.r1a), &f.owner.token).await.body["status"], "active");
+    // The same form with the token goes through: the refusal was the token's doing.
+    let with_token = owner.submit("/console/partners", &fields).await;
+    assert_eq!(with_token.status, 303, "{}", with_token.text);
+    assert_eq!(partner_count(&app, &f).await, before + 1);
+}
+
+#[tokio::test]
+async fn a_partner_user_asking_for_another_partner_gets_the_404_page_without_its_data() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let reseller = sign_in(&app, &f.r1a_admin.email).await;
+    let distributor = sign_in(&app, &f.d1_admin.email).await;
+
+    let parent = reseller.get(&format!("/console/partners/{}", f.d1)).await;
+    let sibling = reseller.get(&format!("/console/partners/{}", f.r1b)).await;
+    let own_in_console = reseller.get(&format!("/console/partners/{}", f.r1a)).await;
+    let child_in_console = distributor.get(&format!("/console/partners/{}", f.r1a)).await;
+    let console_list = reseller.get("/console/partners").await;
+    let profile = reseller.get("/portal/profile").await;
+
+    for (page, foreign) in [(&parent, "D1"), (&sibling, "R1b"), (&own_in_console, "R1a"), (&child_in_console, "R1a")] {
+        assert_eq!(page.status, 404, "{}", page.text);
+        assert!(page.text.contains("Not found"));
+        assert!(!page.text.contains(foreign), "the 404 page shows {foreign}");
+    }
+    assert_eq!(console_list.status, 404);
+    assert!(!console_list.text.contains("R1b") && !console_list.text.contains("D2"));
+    assert_eq!(profile.status, 200);
+    let profile_text = reseller.without_token(&profile);
+    assert!(profile_text.contains("R1a"));
+    assert!(!profile_text.contains("D1") && !profile_text.contains("R1b"));
+}
+
+#[tokio::test]
+async fn staff_pages_and_portal_pages_are_closed_to_the_other_side_and_to_roles_without_the_right() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let member = sign_in(&app, &f.r1a_member.email).await;
+    let viewer = sign_in(&app, &f.viewer.email).await;
+    let owner = sign_in(&app, &f.owner.email).await;
+    let reseller_admin = sign_in(&app, &f.r1a_admin.email).await;
+
+    for path in ["/console/staff", "/console/api-keys", "/console/audit", "/console/partners/new"] {
+        assert_eq!(member.get(path).await.status, 404, "{path} for a partner user");
+    }
+    for path in ["/portal/profile", "/portal/users", "/portal/api-keys", "/portal/resellers"] {
+        assert_eq!(owner.get(path).await.status, 404, "{path} for staff");
+    }
+    assert_eq!(viewer.get("/console/audit").await.status, 403);
+    assert_eq!(viewer.get("/console/partners/new").await.status, 403);
+    assert_eq!(member.get("/portal/api-keys").await.status, 403);
+    // R1a is a reseller, not a distributor: it has no resellers page.
+    assert_eq!(reseller_admin.get("/portal/resellers").await.status, 404);
+    let viewer_suspends = viewer.submit(&format!("/console/partners/{}/status", f.r1a), &[("status", "suspended")]).await;
+    assert_eq!(viewer_suspends.status, 403);
+    assert_eq!(app.get(&format!("/api/v1/partners/{}", f.r1a), &f.owner.token).await.body["status"], "active");
+}
+
+#[tokio::test]
+async fn an_invalid_partner_form_is_shown_again_with_its_errors_and_a_valid_one_leads_to_the_partner() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let manager = sign_in(&app, &f.channel_manager.email).await;
+    let before = partner_count(&app, &f).await;
+
+    let invalid =
+        manager.submit("/console/partners", &[("name", "Nordlicht AG"), ("contact_email", "not an email"), ("country", "Germany")]).await;
+    let created = manager
+        .submit(
+            "/console/partners",
+            &[
+                ("name", "Nordlicht AG"),
+                ("contact_email", "sales@nordlicht.example"),
+                ("country", "de"),
+                ("types", "reseller"),
+                ("types", "msp"),
+                ("parent_id", f.d1.as_str()),
+            ],
+        )
+        .await;
+
+    assert_eq!(invalid.status, 422);
+    assert!(invalid.text.contains(r#"value="Nordlicht AG""#), "the name typed is kept");
+    assert!(invalid.text.contains(r#"aria-invalid="true" aria-describedby="partner-contact_email-error""#));
+    assert!(invalid.text.contains(r#"id="partner-contact_email-error""#));
+    assert!(invalid.text.contains(r#"id="partner-country-error""#));
+    assert!(invalid.text.contains(r#"id="partner-types-error""#));
+    assert_eq!(created.status, 303, "{}", created.text);
+    let location = created.headers.get(LOCATION).and_then(|v| v.to_str().ok()).expect("redirect").to_owned();
+    assert!(location.starts_with("/console/partners/ptn_"), "{location}");
+    let shown = manager.get(&location).await;
+    assert_eq!(shown.status, 200);
+    assert!(shown.text.contains("Nordlicht AG") && shown.text.contains("reseller, msp") && shown.text.contains("The partner was created."));
+    assert!(shown.text.contains(&format!(r#"<a href="/console/partners/{}">D1</a>"#, f.d1)), "the parent is linked");
+    assert_eq!(partner_count(&app, &f).await, before + 1);
+}
+
+#[tokio::test]
+async fn an_invitation_link_and_an_api_key_are_shown_once_in_the_answer_to_their_form() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let admin = sign_in(&app, &f.r1a_admin.email).await;
+
+    let invited = admin.submit("/portal/users", &[("email", "new.colleague@r1a.example"), ("role", "sales")]).await;
+    let key = admin.submit("/portal/api-keys", &[("name", "CRM sync"), ("role", "member"), ("read_only", "1")]).await;
+    let users_later = admin.get("/portal/users").await;
+    let keys_later = admin.get("/portal/api-keys").await;
+
+    assert_eq!(invited.status, 200, "{}", invited.text);
+    let link_start = invited.text.find("/invitations/").expect("the invitation link is shown");
+    let token: String = invited.text[link_start + "/invitations/".len()..].chars().take_while(char::is_ascii_alphanumeric).collect();
+    assert!(token.len() > 20);
+    assert!(users_later.text.contains("new.colleague@r1a.example") && !users_later.text.contains(&token));
+    assert_eq!(key.status, 200, "{}", key.text);
+    let secret_start = key.text.find("trl_").expect("the key is shown");
+    let secret: String = key.text[secret_start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    assert!(keys_later.text.contains("CRM sync") && !keys_later.text.contains(&secret));
+    assert_eq!(invited.headers.get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
+    // The key works, reads only, and acts for R1a alone.
+    let read = app.get("/api/v1/partners", &secret).await;
+    assert_eq!(read.status, 200);
+    assert_eq!(read.body["data"].as_array().map(Vec::len), Some(1));
+    assert_eq!(app.patch(&format!("/api/v1/partners/{}", f.r1a), &secret, serde_json::json!({"country": "FR"})).await.status, 403);
+}
