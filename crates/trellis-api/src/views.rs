@@ -271,3 +271,51 @@ pub struct MeView {
 pub struct Health {
     pub status: String,
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct QuestionView {
+    pub id: String,
+    pub label: String,
+    pub kind: String,
+    pub required: bool,
+    pub options: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProgramView {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    pub currency: String,
+    pub description: String,
+    pub deal_registration: bool,
+    pub referral_links: bool,
+    pub default_protection_days: i64,
+    pub accepting_applications: bool,
+    pub application_questions: Vec<QuestionView>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<trellis_partners::Program> for ProgramView {
+    fn from(p: trellis_partners::Program) -> Self {
+        Self {
+            id: p.id.to_string(),
+            name: p.name,
+            slug: p.slug,
+            currency: p.currency,
+            description: p.description,
+            deal_registration: p.deal_registration,
+            referral_links: p.referral_links,
+            default_protection_days: p.default_protection_days,
+            accepting_applications: p.accepting_applications,
+            application_questions: p
+                .application_questions
+                .into_iter()
+                .map(|q| QuestionView { id: q.id, label: q.label, kind: q.kind, required: q.required, options: q.options })
+                .collect(),
+            created_at: p.created_at.to_rfc3339(),
+            updated_at: p.updated_at.to_rfc3339(),
+        }
+    }
+}

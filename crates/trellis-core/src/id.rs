@@ -105,6 +105,28 @@ public_id!(/// An audit event.
     AuditEventId, "aud");
 public_id!(/// A pending invitation to set a password.
     InvitationId, "inv");
+public_id!(/// A partner program.
+    ProgramId, "prg");
+public_id!(/// A tier of a program.
+    TierId, "tir");
+public_id!(/// A partner application to a program.
+    ApplicationId, "apl");
+public_id!(/// An onboarding step of a program.
+    StepId, "stp");
+public_id!(/// A version of a program's partner agreement.
+    AgreementId, "agr");
+public_id!(/// An uploaded file (logo, contract, licence document).
+    FileId, "fil");
+public_id!(/// A partner contract.
+    ContractId, "ctr");
+public_id!(/// A compliance licence of a partner.
+    LicenceId, "lic");
+public_id!(/// An email in the outbox.
+    EmailId, "eml");
+public_id!(/// A requested change to a partner profile awaiting the vendor.
+    ChangeRequestId, "pcr");
+public_id!(/// A tier change in a partner's history.
+    TierChangeId, "tch");
 
 #[cfg(test)]
 mod tests {

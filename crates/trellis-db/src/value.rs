@@ -62,7 +62,25 @@ macro_rules! id_to_value {
         to_value!(trellis_core::$ty, Text, |v| v.as_str().to_owned());
     )*};
 }
-id_to_value!(WorkspaceId, UserId, PartnerId, ApiKeyId, AuditEventId, InvitationId);
+id_to_value!(
+    WorkspaceId,
+    UserId,
+    PartnerId,
+    ApiKeyId,
+    AuditEventId,
+    InvitationId,
+    ProgramId,
+    TierId,
+    ApplicationId,
+    StepId,
+    AgreementId,
+    FileId,
+    ContractId,
+    LicenceId,
+    EmailId,
+    ChangeRequestId,
+    TierChangeId
+);
 
 impl ToValue for Value {
     fn to_value(&self) -> Value {
@@ -149,7 +167,25 @@ macro_rules! id_from_value {
         }
     )*};
 }
-id_from_value!(WorkspaceId, UserId, PartnerId, ApiKeyId, AuditEventId, InvitationId);
+id_from_value!(
+    WorkspaceId,
+    UserId,
+    PartnerId,
+    ApiKeyId,
+    AuditEventId,
+    InvitationId,
+    ProgramId,
+    TierId,
+    ApplicationId,
+    StepId,
+    AgreementId,
+    FileId,
+    ContractId,
+    LicenceId,
+    EmailId,
+    ChangeRequestId,
+    TierChangeId
+);
 
 impl<T: FromValue> FromValue for Option<T> {
     fn from_value(value: Value) -> Result<Self, String> {

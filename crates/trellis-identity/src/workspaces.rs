@@ -38,6 +38,11 @@ pub struct WorkspacePatch {
     pub distributors_manage_resellers: Option<bool>,
 }
 
+/// The workspace's settings inside a transaction (unmasked: for services, not for display).
+pub async fn get_in(tx: &mut Tx, workspace_id: &WorkspaceId) -> Result<Workspace> {
+    load(tx, workspace_id).await
+}
+
 pub(crate) async fn load(tx: &mut Tx, workspace_id: &WorkspaceId) -> Result<Workspace> {
     let row = tx
         .fetch_optional(sql!(

@@ -3,5 +3,7 @@
 //! lists and single reads alike; an invisible partner is `NotFound`.
 
 pub mod partners;
+pub mod programs;
 
 pub use partners::{NewPartner, Partner, PartnerFilter, PartnerPatch};
+pub use programs::{NewProgram, Program, ProgramPatch};

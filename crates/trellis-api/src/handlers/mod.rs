@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod members;
 pub mod partners;
+pub mod programs;
 pub mod workspace;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -30,4 +31,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(partners::update_partner_user, partners::remove_partner_user))
         .routes(routes!(workspace::find_workspace, workspace::update_workspace))
         .routes(routes!(audit::list_audit_events))
+        .routes(routes!(programs::create_program, programs::list_programs))
+        .routes(routes!(programs::find_program, programs::update_program))
 }

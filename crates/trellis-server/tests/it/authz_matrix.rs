@@ -173,6 +173,10 @@ fn ancestors_or_self(column: &str) -> Vec<&str> {
     out
 }
 
+/// Columns of workspace-level objects every member of the workspace may read (programs, tiers):
+/// for a partner they are neither its own nor another partner's.
+const WORKSPACE_OBJECT_COLUMNS: &[&str] = &["PROGRAM"];
+
 fn is_partner_column(column: &str) -> bool {
     TREE.iter().any(|(c, _)| *c == column)
 }
@@ -185,7 +189,7 @@ fn relation(who: &Who, column: &str) -> &'static str {
     if column == "OWN" {
         return "own";
     }
-    let object_ws = if column == "OTHER" || column == "OTHER_STAFF" { Ws::Other } else { Ws::Main };
+    let object_ws = if column.starts_with("OTHER") { Ws::Other } else { Ws::Main };
     match &who.kind {
         Kind::Anonymous | Kind::Revoked => "any",
         Kind::Staff { ws, assigned, .. } => {
@@ -202,6 +206,8 @@ fn relation(who: &Who, column: &str) -> &'static str {
         Kind::Partner { home, .. } => {
             if object_ws == Ws::Other {
                 "other_workspace"
+            } else if WORKSPACE_OBJECT_COLUMNS.contains(&column) {
+                "workspace_object"
             } else if !is_partner_column(column) {
                 "staff_object"
             } else if column == *home {
@@ -592,6 +598,14 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
             };
             (route.path.replace("{id}", &id), Some(id))
         }
+        "program" => {
+            let ws = if column == "OTHER_PROGRAM" { Ws::Other } else { Ws::Main };
+            let scope = Scope::system(world.workspace(ws).clone());
+            let input =
+                trellis_partners::NewProgram { name: format!("Program {n}"), slug: format!("matrix-program-{n}"), ..Default::default() };
+            let program = trellis_partners::programs::create(&app.state.ctx, &scope, input).await.expect("fresh program");
+            (route.path.replace("{id}", program.id.as_str()), Some(program.id.to_string()))
+        }
         other => panic!("unknown target {other}"),
     };
     let body = match (route.method.as_str(), route.path.as_str()) {
@@ -615,6 +629,8 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         ("POST", "/api/v1/partners/{id}/users") => Some(json!({"email": format!("invitee{n}@matrix.example"), "role": "member"})),
         ("PATCH", "/api/v1/partners/{id}/users/{user_id}") => Some(json!({"role": "sales"})),
         ("PATCH", "/api/v1/workspace") => Some(json!({"allowed_redirect_domains": ["example.com"]})),
+        ("POST", "/api/v1/programs") => Some(json!({"name": format!("Matrix program {n}"), "slug": format!("matrix-new-{n}")})),
+        ("PATCH", "/api/v1/programs/{id}") => Some(json!({"description": format!("changed by cell {n}")})),
         ("GET", _) | ("DELETE", _) => None,
         _ => panic!("no request recipe for {} — add one here when adding the route to the matrix", route.label()),
     };
@@ -676,6 +692,10 @@ async fn check_list(app: &TestApp, world: &World, route: &RouteRow, who: &Who, c
             let mut foreign: Vec<String> = ids_of(reply, "user_id").into_iter().filter(|id| !visible.contains(id)).collect();
             foreign.extend((0..wrong_partner).map(|_| "<user of another partner>".to_owned()));
             (foreign, vec![])
+        }
+        "/api/v1/programs" => {
+            let visible = strings(app, sql!("SELECT id FROM programs WHERE workspace_id = $1", ws_id), "id").await;
+            (ids_of(reply, "id").into_iter().filter(|id| !visible.contains(id)).collect(), vec![])
         }
         "/api/v1/audit-events" => {
             let visible = strings(app, sql!("SELECT id FROM audit_events WHERE workspace_id = $1", ws_id), "id").await;
