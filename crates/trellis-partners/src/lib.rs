@@ -2,8 +2,10 @@
 //! hierarchy. Every function takes the caller's `Scope` and applies its one visibility rule to
 //! lists and single reads alike; an invisible partner is `NotFound`.
 
+pub mod enrollments;
 pub mod partners;
 pub mod programs;
+pub mod tiers;
 
 pub use partners::{NewPartner, Partner, PartnerFilter, PartnerPatch};
 pub use programs::{NewProgram, Program, ProgramPatch};
