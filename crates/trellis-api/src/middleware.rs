@@ -83,66 +83,115 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     let request_hash = sha256_hex(&format!("{} {}\n{}", parts.method, parts.uri.path(), String::from_utf8_lossy(&bytes)));
     let principal = principal(&scope);
     let now = state.ctx.now();
-    let found = async {
-        let mut tx = state.ctx.db.read(&trellis_db::RowSecurity::Unrestricted).await?;
-        tx.fetch_optional(sql!(
-            "SELECT request_hash, status, response_body FROM idempotency_keys WHERE workspace_id = $1 AND principal = $2 AND key = $3 AND created_at > $4",
-            scope.workspace_id(), principal, key, now.plus_seconds(-24 * 3600)
-        ))
-        .await
-    }
-    .await;
-    match found {
-        Ok(Some(row)) => {
-            let stored_hash: String = row.get("request_hash").unwrap_or_default();
-            if stored_hash != request_hash {
-                return ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "idempotency_key_reused",
-                    "Idempotency key reused",
-                    "this Idempotency-Key was used with a different request",
-                )
-                .into_response();
-            }
-            let status = row.get::<i64>("status").ok().and_then(|s| StatusCode::from_u16(s as u16).ok()).unwrap_or(StatusCode::OK);
-            let body: String = row.get("response_body").unwrap_or_default();
-            let content_type = if status.is_success() { "application/json" } else { "application/problem+json" };
-            let mut headers = HeaderMap::new();
-            headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
-            headers.insert("idempotent-replayed", header::HeaderValue::from_static("true"));
-            return (status, headers, body).into_response();
-        }
-        Ok(None) => {}
-        Err(err) => return ApiError::from(trellis_core::Error::from(err)).into_response(),
-    }
-    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
-    let status = response.status();
-    if status.is_server_error() {
-        return response;
-    }
-    let (parts, body) = response.into_parts();
-    let Ok(bytes) = to_bytes(body, 16 * 1024 * 1024).await else {
-        return ApiError::from(trellis_core::Error::Internal("response too large to store".into())).into_response();
-    };
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let stored = async {
+    // Claim the key first (status 0 = in progress): of two concurrent first uses exactly one runs
+    // the request; the other is told to retry instead of running it a second time.
+    let claimed = async {
         let mut tx = state.ctx.db.write(&trellis_db::RowSecurity::Unrestricted).await?;
-        // Keys older than a day are replaced; a concurrent first use keeps the first answer.
+        // Keys older than a day may be used afresh.
         tx.execute(sql!(
             "DELETE FROM idempotency_keys WHERE workspace_id = $1 AND principal = $2 AND key = $3 AND created_at <= $4",
             scope.workspace_id(), principal, key, now.plus_seconds(-24 * 3600)
         ))
         .await?;
-        tx.execute(sql!(
-            "INSERT INTO idempotency_keys (workspace_id, principal, key, request_hash, status, response_body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-            scope.workspace_id(), principal, key, request_hash, i64::from(status.as_u16()), text, now
-        ))
-        .await?;
-        tx.commit().await
+        let inserted = tx
+            .execute(sql!(
+                "INSERT INTO idempotency_keys (workspace_id, principal, key, request_hash, status, response_body, created_at) VALUES ($1, $2, $3, $4, 0, '', $5) ON CONFLICT DO NOTHING",
+                scope.workspace_id(), principal, key, request_hash, now
+            ))
+            .await?;
+        let existing = if inserted == 0 {
+            tx.fetch_optional(sql!(
+                "SELECT request_hash, status, response_body FROM idempotency_keys WHERE workspace_id = $1 AND principal = $2 AND key = $3",
+                scope.workspace_id(), principal, key
+            ))
+            .await?
+        } else {
+            None
+        };
+        tx.commit().await?;
+        Ok::<_, trellis_db::DbError>(existing)
     }
     .await;
+    match claimed {
+        Ok(Some(row)) => return replay(&row, &request_hash),
+        Ok(None) => {}
+        Err(err) => return ApiError::from(trellis_core::Error::from(err)).into_response(),
+    }
+    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let status = response.status();
+    let (parts, body) = response.into_parts();
+    let body_bytes = if status.is_server_error() { Ok(Default::default()) } else { to_bytes(body, 16 * 1024 * 1024).await };
+    let stored =
+        async {
+            let mut tx = state.ctx.db.write(&trellis_db::RowSecurity::Unrestricted).await?;
+            match &body_bytes {
+                // A 500 may be retried for real: release the key.
+                Ok(_) if status.is_server_error() => {
+                    tx.execute(sql!(
+                        "DELETE FROM idempotency_keys WHERE workspace_id = $1 AND principal = $2 AND key = $3",
+                        scope.workspace_id(),
+                        principal,
+                        key
+                    ))
+                    .await?;
+                }
+                Ok(bytes) => {
+                    tx.execute(sql!(
+                    "UPDATE idempotency_keys SET status = $4, response_body = $5 WHERE workspace_id = $1 AND principal = $2 AND key = $3",
+                    scope.workspace_id(), principal, key, i64::from(status.as_u16()), String::from_utf8_lossy(bytes).into_owned()
+                ))
+                .await?;
+                }
+                Err(_) => {
+                    tx.execute(sql!(
+                        "DELETE FROM idempotency_keys WHERE workspace_id = $1 AND principal = $2 AND key = $3",
+                        scope.workspace_id(),
+                        principal,
+                        key
+                    ))
+                    .await?;
+                }
+            }
+            tx.commit().await
+        }
+        .await;
     if let Err(err) = stored {
         tracing::error!(%err, "storing an idempotent response failed");
     }
-    Response::from_parts(parts, Body::from(bytes))
+    match body_bytes {
+        Ok(_) if status.is_server_error() => ApiError::from(trellis_core::Error::Internal("the request failed".into())).into_response(),
+        Ok(bytes) => Response::from_parts(parts, Body::from(bytes)),
+        Err(_) => ApiError::from(trellis_core::Error::Internal("response too large to store".into())).into_response(),
+    }
+}
+
+/// Answers a repeated key: the stored response, 409 while the first request still runs, or 422
+/// when the key came with another request.
+fn replay(row: &trellis_db::Row, request_hash: &str) -> Response {
+    let stored_hash: String = row.get("request_hash").unwrap_or_default();
+    if stored_hash != request_hash {
+        return ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "Idempotency key reused",
+            "this Idempotency-Key was used with a different request",
+        )
+        .into_response();
+    }
+    let status_code = row.get::<i64>("status").unwrap_or(0);
+    let Some(status) = u16::try_from(status_code).ok().and_then(|s| StatusCode::from_u16(s).ok()) else {
+        return ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "Conflict",
+            "a request with this Idempotency-Key is still being processed; retry shortly",
+        )
+        .into_response();
+    };
+    let body: String = row.get("response_body").unwrap_or_default();
+    let content_type = if status.is_success() { "application/json" } else { "application/problem+json" };
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
+    headers.insert("idempotent-replayed", header::HeaderValue::from_static("true"));
+    (status, headers, body).into_response()
 }

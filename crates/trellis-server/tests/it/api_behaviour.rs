@@ -63,6 +63,25 @@ async fn an_idempotent_retry_returns_the_first_response_and_creates_nothing_more
 }
 
 #[tokio::test]
+async fn concurrent_first_uses_of_one_idempotency_key_create_exactly_one_object() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let body = new_partner("Raced Ltd");
+    let key = [("idempotency-key", "raced-1")];
+
+    let requests = (0..6).map(|_| app.send_with(Method::POST, "/api/v1/partners", Some(&f.owner.token), Some(&body), &key));
+    let replies = futures_util::future::join_all(requests).await;
+
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "each answer is the first response or 'still in progress': {statuses:?}");
+    let created =
+        app.query_i64(sql!("SELECT COUNT(*) AS n FROM partners WHERE name = 'Raced Ltd' AND workspace_id = $1", f.workspace_id)).await;
+    assert_eq!(created, 1);
+    let ids: std::collections::BTreeSet<&str> = replies.iter().filter(|r| r.status == 201).filter_map(|r| r.body["id"].as_str()).collect();
+    assert_eq!(ids.len(), 1, "every 201 names the same partner");
+}
+
+#[tokio::test]
 async fn reusing_an_idempotency_key_with_another_body_is_refused_and_creates_nothing() {
     let app = TestApp::spawn().await;
     let f = Fixture::build(&app).await;
