@@ -11,6 +11,11 @@ use trellis_db::Tx;
 ///
 /// Compliance licences arrive with the contracts-and-licences capability, which fills this
 /// function in; until they exist nothing can block a partner.
-pub async fn compliance_blockers(_tx: &mut Tx, _workspace_id: &WorkspaceId, _partner_id: &PartnerId, _now: Timestamp) -> Result<Vec<String>> {
+pub async fn compliance_blockers(
+    _tx: &mut Tx,
+    _workspace_id: &WorkspaceId,
+    _partner_id: &PartnerId,
+    _now: Timestamp,
+) -> Result<Vec<String>> {
     Ok(Vec::new())
 }

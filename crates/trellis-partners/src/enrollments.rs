@@ -125,7 +125,13 @@ pub async fn enroll_in(
 /// Enrolls a partner being created (`POST /api/v1/partners` with `program_id`), inside the
 /// creating transaction. A distributor creating a reseller may name the program; the tier is the
 /// vendor's to choose (the reseller starts at the lowest tier).
-pub async fn enroll_new_partner(tx: &mut Tx, scope: &Scope, partner_id: &PartnerId, input: &NewEnrollment, now: Timestamp) -> Result<Enrollment> {
+pub async fn enroll_new_partner(
+    tx: &mut Tx,
+    scope: &Scope,
+    partner_id: &PartnerId,
+    input: &NewEnrollment,
+    now: Timestamp,
+) -> Result<Enrollment> {
     if scope.partner().is_some() && input.tier_id.is_some() {
         return Err(Error::invalid("tier_id", "is set by the vendor"));
     }
@@ -210,7 +216,14 @@ pub async fn unenroll(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, program_
 /// sets the tier by hand with a reason. The override sticks through evaluations until removed;
 /// it is audited, written to the tier history, and the partner's admins are emailed when the
 /// tier changes.
-pub async fn override_tier(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, program_id: &ProgramId, tier_id: &str, reason: &str) -> Result<Enrollment> {
+pub async fn override_tier(
+    ctx: &Ctx,
+    scope: &Scope,
+    partner_id: &PartnerId,
+    program_id: &ProgramId,
+    tier_id: &str,
+    reason: &str,
+) -> Result<Enrollment> {
     let now = ctx.now();
     let mut tx = ctx.db.write(&scope.row_security()).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;

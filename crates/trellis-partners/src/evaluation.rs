@@ -334,7 +334,12 @@ struct EnrollmentState {
     enrolled_at: Timestamp,
 }
 
-async fn enrollment_state(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id: &PartnerId, program_id: &ProgramId) -> Result<Option<EnrollmentState>> {
+async fn enrollment_state(
+    tx: &mut Tx,
+    workspace_id: &WorkspaceId,
+    partner_id: &PartnerId,
+    program_id: &ProgramId,
+) -> Result<Option<EnrollmentState>> {
     let row = tx
         .fetch_optional(sql!(
             "SELECT tier_id, tier_overridden, enrolled_at FROM enrollments WHERE workspace_id = $1 AND partner_id = $2 AND program_id = $3",
@@ -343,15 +348,17 @@ async fn enrollment_state(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id: &
             program_id
         ))
         .await?;
-    row.map(|r| Ok(EnrollmentState { tier_id: r.get("tier_id")?, overridden: r.get("tier_overridden")?, enrolled_at: r.get("enrolled_at")? }))
-        .transpose()
+    row.map(|r| {
+        Ok(EnrollmentState { tier_id: r.get("tier_id")?, overridden: r.get("tier_overridden")?, enrolled_at: r.get("enrolled_at")? })
+    })
+    .transpose()
 }
 
 /// What evaluating one enrollment did.
 pub(crate) enum Outcome {
     Overridden,
     Unchanged,
-    Changed(TierChange),
+    Changed(Box<TierChange>),
 }
 
 /// Evaluates one enrollment inside the write transaction `tx` and applies a change: the
@@ -411,7 +418,7 @@ pub(crate) async fn evaluate_enrollment_in(
     };
     let change = record_change(tx, scope, change, now).await?;
     notify(tx, workspace_id, program, &change, now).await?;
-    Ok(Outcome::Changed(change))
+    Ok(Outcome::Changed(Box::new(change)))
 }
 
 /// What an evaluation run did.
@@ -439,7 +446,7 @@ impl Summary {
                 } else {
                     self.demoted += 1;
                 }
-                self.changes.push(change);
+                self.changes.push(*change);
             }
         }
     }
@@ -459,7 +466,9 @@ const EVALUATORS: &[VendorRole] = &[VendorRole::Owner, VendorRole::Admin, Vendor
 
 /// The partners (visible to the scope) enrolled in a program whose tier evaluation may change.
 async fn candidates(tx: &mut Tx, scope: &Scope, program_id: &ProgramId, partner: Option<&PartnerId>) -> Result<Vec<(PartnerId, bool)>> {
-    let mut q = Sql::build("SELECT e.partner_id, e.tier_overridden FROM enrollments e JOIN partners p ON p.workspace_id = e.workspace_id AND p.id = e.partner_id WHERE e.workspace_id = ");
+    let mut q = Sql::build(
+        "SELECT e.partner_id, e.tier_overridden FROM enrollments e JOIN partners p ON p.workspace_id = e.workspace_id AND p.id = e.partner_id WHERE e.workspace_id = ",
+    );
     q.push_bind(scope.workspace_id()).push(" AND e.program_id = ").push_bind(program_id);
     q.push(" AND p.status IN ('active', 'onboarding') AND ");
     scope.push_partner_filter(&mut q, "e.partner_id");

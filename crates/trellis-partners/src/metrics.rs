@@ -220,7 +220,9 @@ pub fn whole_months(from: Timestamp, to: Timestamp) -> i64 {
 }
 
 fn months_in_program<'a>(_tx: &'a mut Tx, subject: &'a Subject) -> MetricFuture<'a> {
-    Box::pin(async move { Ok(subject.enrollment.as_ref().map(|(_, enrolled_at)| MetricValue::Integer(whole_months(*enrolled_at, subject.now)))) })
+    Box::pin(async move {
+        Ok(subject.enrollment.as_ref().map(|(_, enrolled_at)| MetricValue::Integer(whole_months(*enrolled_at, subject.now))))
+    })
 }
 
 fn compliant<'a>(tx: &'a mut Tx, subject: &'a Subject) -> MetricFuture<'a> {

@@ -89,7 +89,10 @@ impl<'de> serde::Deserialize<'de> for MetricValue {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         match Json::deserialize(d)? {
             Json::Bool(b) => Ok(MetricValue::Boolean(b)),
-            other => other.as_i64().map(MetricValue::Integer).ok_or_else(|| serde::de::Error::custom("a metric value is an integer or a boolean")),
+            other => other
+                .as_i64()
+                .map(MetricValue::Integer)
+                .ok_or_else(|| serde::de::Error::custom("a metric value is an integer or a boolean")),
         }
     }
 }
@@ -362,13 +365,23 @@ fn check_rank(v: &mut Validation, rank: i64) {
 }
 
 /// 422 when another tier of the program has this rank.
-async fn check_rank_free(tx: &mut Tx, workspace_id: &WorkspaceId, program_id: &ProgramId, rank: i64, except: Option<&TierId>) -> Result<()> {
+async fn check_rank_free(
+    tx: &mut Tx,
+    workspace_id: &WorkspaceId,
+    program_id: &ProgramId,
+    rank: i64,
+    except: Option<&TierId>,
+) -> Result<()> {
     let taken = list_in(tx, workspace_id, program_id).await?.into_iter().any(|t| t.rank == rank && Some(&t.id) != except);
     if taken { Err(Error::invalid("rank", "another tier of this program has this rank")) } else { Ok(()) }
 }
 
 fn rank_conflict(e: trellis_db::DbError) -> Error {
-    if e.is_unique("rank") || e.is_unique("tiers") { Error::invalid("rank", "another tier of this program has this rank") } else { e.into() }
+    if e.is_unique("rank") || e.is_unique("tiers") {
+        Error::invalid("rank", "another tier of this program has this rank")
+    } else {
+        e.into()
+    }
 }
 
 /// Creates a tier in a program (owner/admin/channel_manager).
@@ -501,8 +514,9 @@ pub async fn delete(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, id: &TierI
     let mut tx = ctx.db.write(&scope.row_security()).await?;
     let tier = get_in(&mut tx, scope.workspace_id(), program_id, id).await?;
     scope.require_vendor_role(MANAGERS, "manage tiers")?;
-    let holders =
-        tx.fetch_i64(sql!("SELECT COUNT(*) AS n FROM enrollments WHERE workspace_id = $1 AND tier_id = $2", scope.workspace_id(), id)).await?;
+    let holders = tx
+        .fetch_i64(sql!("SELECT COUNT(*) AS n FROM enrollments WHERE workspace_id = $1 AND tier_id = $2", scope.workspace_id(), id))
+        .await?;
     if holders > 0 {
         let who = if holders == 1 { "1 partner holds".to_owned() } else { format!("{holders} partners hold") };
         return Err(Error::conflict(format!("{who} this tier; move them to another tier first")));
