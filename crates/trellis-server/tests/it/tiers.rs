@@ -683,3 +683,42 @@ async fn the_partner_page_overrides_a_tier_with_a_reason_and_the_portal_home_sho
     assert!(home.contains("To reach Gold") && home.contains("active_users at least 3: 1 (not met)"), "{home}");
     assert!(home.contains("customer_references at least 1: 1 (met)"), "{home}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Demo data
+
+#[tokio::test]
+async fn the_demo_workspace_has_two_programs_a_hybrid_partner_and_a_tier_history_with_promotions_a_demotion_and_an_override() {
+    let app = TestApp::spawn().await;
+
+    let workspace = trellis_server::demo::seed(&app.state.ctx).await.expect("demo seeding");
+
+    let ws = workspace.to_string();
+    let programs = app.query(sql!("SELECT name FROM programs WHERE workspace_id = $1 ORDER BY name", ws)).await;
+    let names: Vec<String> = programs.iter().map(|r| r.get("name").expect("name")).collect();
+    assert!(names.contains(&"Resellers".to_owned()) && names.contains(&"Referral partners".to_owned()), "{names:?}");
+    let tier_of = |partner: &str, program: &str| {
+        sql!(
+            "SELECT t.name, e.tier_overridden FROM enrollments e JOIN partners p ON p.workspace_id = e.workspace_id AND p.id = e.partner_id
+             JOIN programs g ON g.workspace_id = e.workspace_id AND g.id = e.program_id JOIN tiers t ON t.workspace_id = e.workspace_id AND t.id = e.tier_id
+             WHERE e.workspace_id = $1 AND p.name = $2 AND g.name = $3",
+            ws.clone(),
+            partner.to_owned(),
+            program.to_owned()
+        )
+    };
+    let tier = |rows: Vec<trellis_db::Row>| {
+        rows.first().map(|r| (r.get::<String>("name").expect("name"), r.get::<bool>("tier_overridden").expect("flag")))
+    };
+    assert_eq!(tier(app.query(tier_of("Harbor Managed Services", "Resellers")).await), Some(("Gold".into(), false)));
+    assert_eq!(tier(app.query(tier_of("Bluepeak IT", "Resellers")).await), Some(("Silver".into(), false)));
+    assert_eq!(tier(app.query(tier_of("Bluepeak IT", "Referral partners")).await), Some(("Referrer".into(), false)), "hybrid");
+    assert_eq!(tier(app.query(tier_of("Northwind Distribution", "Resellers")).await), Some(("Gold".into(), true)), "override");
+    let kinds = app.query(sql!("SELECT DISTINCT kind FROM tier_changes WHERE workspace_id = $1 ORDER BY kind", ws.clone())).await;
+    let kinds: Vec<String> = kinds.iter().map(|r| r.get("kind").expect("kind")).collect();
+    assert_eq!(kinds, ["demotion", "enrolled", "override", "promotion"]);
+    let enrolled = count(&app, sql!("SELECT COUNT(DISTINCT partner_id) AS n FROM enrollments WHERE workspace_id = $1", ws.clone())).await;
+    let partners = count(&app, sql!("SELECT COUNT(*) AS n FROM partners WHERE workspace_id = $1", ws.clone())).await;
+    assert!(enrolled * 4 >= partners * 3, "most partners are enrolled: {enrolled} of {partners}");
+    assert_eq!(trellis_server::demo::seed(&app.state.ctx).await.expect("second seeding"), workspace, "seeding again keeps the workspace");
+}
