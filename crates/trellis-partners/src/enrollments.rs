@@ -66,9 +66,10 @@ pub async fn enroll_in(
     tier_id: Option<&TierId>,
     now: Timestamp,
 ) -> Result<Enrollment> {
-    let program = programs::get_in(tx, scope.workspace_id(), program_id)
-        .await
-        .map_err(|_| Error::invalid("program_id", "must be a program of this workspace"))?;
+    let program = programs::get_in(tx, scope.workspace_id(), program_id).await.map_err(|e| match e {
+        Error::NotFound => Error::invalid("program_id", "must be a program of this workspace"),
+        other => other,
+    })?;
     let tiers = tiers::list_in(tx, scope.workspace_id(), program_id).await?;
     let tier = match tier_id {
         Some(t) => Some(tiers.iter().find(|x| &x.id == t).ok_or_else(|| Error::invalid("tier_id", "must be a tier of the program"))?),

@@ -10,6 +10,7 @@ use trellis_identity::clamp_limit;
 use trellis_partners::enrollments::{self, NewEnrollment};
 use trellis_partners::evaluation::{self, HistoryFilter};
 use trellis_partners::metrics::{self, STANDARD};
+use trellis_partners::partners;
 use trellis_partners::tiers::{self, NewTier, TierPatch};
 use utoipa::{IntoParams, ToSchema};
 
@@ -264,16 +265,14 @@ pub async fn list_tier_history(
 ) -> ApiResult<Json<Page<TierChangeView>>> {
     let partner_id: PartnerId = path_id(&id)?;
     let limit = clamp_limit(params.limit);
-    let program_id = match params.program_id.as_deref() {
+    let program_id = match params.program_id.as_deref().map(ProgramId::parse) {
         None => None,
-        Some(text) => match ProgramId::parse(text) {
-            Ok(program_id) => Some(program_id),
-            // A filter naming no program matches nothing (after the partner's visibility check).
-            Err(_) => {
-                evaluation::history(&state.ctx, &scope, &partner_id, &HistoryFilter { limit: Some(1), ..HistoryFilter::default() }).await?;
-                return Ok(Json(Page { data: Vec::new(), next_cursor: None }));
-            }
-        },
+        Some(Ok(program_id)) => Some(program_id),
+        // A filter naming no program matches nothing; the partner must still be visible.
+        Some(Err(_)) => {
+            partners::get(&state.ctx, &scope, &partner_id).await?;
+            return Ok(Json(Page { data: Vec::new(), next_cursor: None }));
+        }
     };
     let filter =
         HistoryFilter { program_id, before: params.cursor.as_deref().and_then(|c| TierChangeId::parse(c).ok()), limit: Some(limit + 1) };
