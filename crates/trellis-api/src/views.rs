@@ -319,3 +319,194 @@ impl From<trellis_partners::Program> for ProgramView {
         }
     }
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct TierView {
+    pub id: String,
+    pub program_id: String,
+    pub name: String,
+    /// Higher is better; unique within the program.
+    pub rank: i64,
+    /// `{"all": [{"metric": "active_users", "op": ">=", "value": 3}]}`: every rule must hold.
+    #[schema(value_type = Object)]
+    pub requirements: serde_json::Value,
+    /// `{"text", "commission_override_bps"?, "mdf_allowance"?: {"amount_minor", "currency"}, "content_access": []}`
+    #[schema(value_type = Object)]
+    pub benefits: serde_json::Value,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<trellis_partners::tiers::Tier> for TierView {
+    fn from(t: trellis_partners::tiers::Tier) -> Self {
+        Self {
+            id: t.id.to_string(),
+            program_id: t.program_id.to_string(),
+            name: t.name,
+            rank: t.rank,
+            requirements: serde_json::json!(t.requirements),
+            benefits: serde_json::json!(t.benefits),
+            created_at: t.created_at.to_rfc3339(),
+            updated_at: t.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EnrollmentView {
+    pub partner_id: String,
+    pub program_id: String,
+    pub program_name: String,
+    pub tier_id: Option<String>,
+    pub tier_name: Option<String>,
+    /// Set by hand: evaluation leaves the tier alone until the override is removed.
+    pub tier_overridden: bool,
+    pub override_reason: Option<String>,
+    pub enrolled_at: String,
+    pub updated_at: String,
+}
+
+impl From<trellis_partners::enrollments::Enrollment> for EnrollmentView {
+    fn from(e: trellis_partners::enrollments::Enrollment) -> Self {
+        Self {
+            partner_id: e.partner_id.to_string(),
+            program_id: e.program_id.to_string(),
+            program_name: e.program_name,
+            tier_id: e.tier_id.map(|t| t.to_string()),
+            tier_name: e.tier_name,
+            tier_overridden: e.tier_overridden,
+            override_reason: e.override_reason,
+            enrolled_at: e.enrolled_at.to_rfc3339(),
+            updated_at: e.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TierChangeView {
+    pub id: String,
+    pub partner_id: String,
+    pub program_id: String,
+    /// enrolled, promotion, demotion, override, override_removed or unenrolled.
+    pub kind: String,
+    pub from_tier_id: Option<String>,
+    pub from_tier_name: Option<String>,
+    pub to_tier_id: Option<String>,
+    pub to_tier_name: Option<String>,
+    /// The reason staff gave for an override.
+    pub reason: Option<String>,
+    /// For promotions and demotions: `{"reached": {tier_id, name, rank, qualifies, requirements: [{metric, op, value, observed, passed}]}, "next": {…}}`.
+    #[schema(value_type = Option<Object>)]
+    pub why: Option<serde_json::Value>,
+    /// user, api_key or system.
+    pub actor_type: String,
+    pub actor_id: Option<String>,
+    pub created_at: String,
+}
+
+impl From<trellis_partners::evaluation::TierChange> for TierChangeView {
+    fn from(c: trellis_partners::evaluation::TierChange) -> Self {
+        Self {
+            id: c.id.to_string(),
+            partner_id: c.partner_id.to_string(),
+            program_id: c.program_id.to_string(),
+            kind: c.kind.as_str().to_owned(),
+            from_tier_id: c.from_tier_id.map(|t| t.to_string()),
+            from_tier_name: c.from_tier_name,
+            to_tier_id: c.to_tier_id.map(|t| t.to_string()),
+            to_tier_name: c.to_tier_name,
+            reason: c.reason,
+            why: c.explanation.map(|e| serde_json::json!(e)),
+            actor_type: c.actor_type,
+            actor_id: c.actor_id,
+            created_at: c.created_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EvaluationSummaryView {
+    /// Enrollments of active or onboarding partners looked at.
+    pub evaluated: usize,
+    pub promoted: usize,
+    pub demoted: usize,
+    pub unchanged: usize,
+    /// Left alone because of a manual override.
+    pub overridden: usize,
+    pub changes: Vec<TierChangeView>,
+}
+
+impl From<trellis_partners::evaluation::Summary> for EvaluationSummaryView {
+    fn from(s: trellis_partners::evaluation::Summary) -> Self {
+        Self {
+            evaluated: s.evaluated,
+            promoted: s.promoted,
+            demoted: s.demoted,
+            unchanged: s.unchanged,
+            overridden: s.overridden,
+            changes: s.changes.into_iter().map(TierChangeView::from).collect(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MetricView {
+    /// The name tier rules use, e.g. `active_users`.
+    pub name: String,
+    /// integer or boolean.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub description: String,
+    /// computed (by Trellis) or recorded (by staff, `PUT /api/v1/partners/{id}/metrics/{metric}`).
+    pub source: String,
+    /// Whether the value depends on the program (e.g. months_in_program).
+    pub per_program: bool,
+}
+
+impl From<&trellis_partners::metrics::Metric> for MetricView {
+    fn from(m: &trellis_partners::metrics::Metric) -> Self {
+        Self {
+            name: m.name.to_owned(),
+            kind: m.kind.as_str().to_owned(),
+            description: m.description.to_owned(),
+            source: m.source_name().to_owned(),
+            per_program: m.per_program,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MetricReadingView {
+    pub metric: String,
+    /// integer or boolean.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub description: String,
+    /// computed or recorded.
+    pub source: String,
+    /// For per-program metrics: the enrollment's program.
+    pub program_id: Option<String>,
+    /// An integer or a boolean; null when unknown (a recorded metric nobody recorded yet).
+    #[schema(value_type = Option<Object>)]
+    pub value: Option<serde_json::Value>,
+    pub note: Option<String>,
+    /// The user or API key that recorded the value.
+    pub recorded_by: Option<String>,
+    pub recorded_at: Option<String>,
+}
+
+impl From<trellis_partners::metrics::Reading> for MetricReadingView {
+    fn from(r: trellis_partners::metrics::Reading) -> Self {
+        Self {
+            metric: r.metric.to_owned(),
+            kind: r.kind.as_str().to_owned(),
+            description: r.description.to_owned(),
+            source: r.source.to_owned(),
+            program_id: r.program_id.map(|p| p.to_string()),
+            value: r.value.map(|v| v.to_json()),
+            note: r.note,
+            recorded_by: r.recorded_by,
+            recorded_at: r.recorded_at.map(|t| t.to_rfc3339()),
+        }
+    }
+}

@@ -9,6 +9,8 @@ use trellis_db::{Row, Sql, Tx, sql};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::{Ctx, Scope, auth, fetch_limit, workspaces};
 
+use crate::enrollments::{self, NewEnrollment};
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Partner {
     pub id: PartnerId,
@@ -202,6 +204,12 @@ async fn check_parent(tx: &mut Tx, scope: &Scope, child: Option<&PartnerId>, par
 /// Creates a partner: by owner/admin/channel_manager (status `active`), or by a distributor's
 /// admin creating a reseller under itself when the workspace allows it.
 pub async fn create(ctx: &Ctx, scope: &Scope, input: NewPartner) -> Result<Partner> {
+    create_enrolled(ctx, scope, input, None).await
+}
+
+/// [`create`], and when `enrollment` names a program, enrolls the new partner there in the same
+/// transaction (`POST /api/v1/partners` with `program_id`/`tier_id`).
+pub async fn create_enrolled(ctx: &Ctx, scope: &Scope, input: NewPartner, enrollment: Option<NewEnrollment>) -> Result<Partner> {
     let mut tx = ctx.db.write(&scope.row_security()).await?;
     let distributor = match scope.partner() {
         Some((own, PartnerRole::Admin)) => {
@@ -278,6 +286,9 @@ pub async fn create(ctx: &Ctx, scope: &Scope, input: NewPartner) -> Result<Partn
         .set("parent_id", json!(partner.parent_id))
         .set("manager_user_id", json!(partner.manager_user_id));
     audit::record(&mut tx, scope, now, entry).await?;
+    if let Some(enrollment) = &enrollment {
+        enrollments::enroll_new_partner(&mut tx, scope, &id, enrollment, now).await?;
+    }
     tx.commit().await?;
     Ok(partner)
 }

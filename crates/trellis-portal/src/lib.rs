@@ -12,6 +12,7 @@ mod listing;
 pub mod pages;
 mod portal;
 mod session;
+mod tiers;
 
 use axum::Router;
 use trellis_api::AppState;

@@ -54,6 +54,7 @@ fn nav_links(scope: Option<&Scope>, manages_resellers: bool, section: &str) -> V
     match scope.map(Scope::membership) {
         Some(Membership::Staff { role, .. }) => {
             links.extend([("/console/partners", "Partners"), ("/console/staff", "Staff"), ("/console/api-keys", "API keys")]);
+            links.push(("/console/programs", "Programs"));
             if role.is_workspace_admin() {
                 links.push(("/console/audit", "Audit log"));
             }
@@ -128,6 +129,15 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "member_removed" => "The staff member was removed.",
         "key_revoked" => "The API key was revoked. It stops working with the next request.",
         "reseller_created" => "The reseller was created.",
+        "program_created" => "The program was created. Add its tiers below.",
+        "tier_added" => "The tier was added.",
+        "tier_deleted" => "The tier was deleted.",
+        "enrolled" => "The partner was enrolled.",
+        "unenrolled" => "The partner left the program.",
+        "tier_overridden" => "The tier was set by hand. Evaluations leave it alone until the override is removed.",
+        "override_removed" => "The override was removed and the tier evaluated again.",
+        "metric_recorded" => "The metric was recorded. It counts from the next evaluation.",
+        "tiers_evaluated" => "The partner's tiers were evaluated.",
         _ => return None,
     })
 }
@@ -385,6 +395,8 @@ struct PortalHome {
     layout: Layout,
     partner: trellis_partners::Partner,
     role: String,
+    /// The partner's programs and tiers, with what the next tier needs.
+    programs: Vec<crate::tiers::StandingRow>,
 }
 
 /// `GET /`: the console for staff, the portal for partner users, the sign-in page otherwise.
@@ -399,10 +411,17 @@ async fn home(State(state): State<AppState>, signed: Signed) -> Response {
             let workspace_name = signed.session.current.as_ref().map(|m| m.workspace_name.clone()).unwrap_or_default();
             render(&ConsoleHome { layout, workspace_name, counts })
         }
-        Membership::Partner { partner_id, role, .. } => match partners::get(&state.ctx, &signed.scope, &partner_id).await {
-            Ok(partner) => render(&PortalHome { layout, partner, role: role.as_str().to_owned() }),
-            Err(err) => error_page(err),
-        },
+        Membership::Partner { partner_id, role, .. } => {
+            let partner = match partners::get(&state.ctx, &signed.scope, &partner_id).await {
+                Ok(partner) => partner,
+                Err(err) => return error_page(err),
+            };
+            let programs = match trellis_partners::evaluation::standings(&state.ctx, &signed.scope, &partner_id).await {
+                Ok(standings) => standings.into_iter().map(crate::tiers::StandingRow::from).collect(),
+                Err(err) => return error_page(err),
+            };
+            render(&PortalHome { layout, partner, role: role.as_str().to_owned(), programs })
+        }
     }
 }
 

@@ -168,6 +168,7 @@ async fn seed_workspace(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<()> {
         let (_, invitation) = partner_users::invite(ctx, &system, partner_id, email, Some(name), role).await?;
         members::accept_invitation(ctx, &invitation.token, Some(name), DEMO_PASSWORD).await?;
     }
+    crate::demo_programs::seed(ctx, workspace_id, &ids).await?;
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod demo;
+mod demo_programs;
 
 use std::sync::Arc;
 

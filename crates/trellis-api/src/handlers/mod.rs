@@ -6,6 +6,7 @@ pub mod auth;
 pub mod members;
 pub mod partners;
 pub mod programs;
+pub mod tiers;
 pub mod workspace;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -33,4 +34,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::list_audit_events))
         .routes(routes!(programs::create_program, programs::list_programs))
         .routes(routes!(programs::find_program, programs::update_program))
+        .routes(routes!(tiers::create_tier, tiers::list_tiers))
+        .routes(routes!(tiers::find_tier, tiers::update_tier, tiers::delete_tier))
+        .routes(routes!(tiers::evaluate_program_tiers))
+        .routes(routes!(tiers::list_metrics))
+        .routes(routes!(tiers::enroll_partner, tiers::list_enrollments))
+        .routes(routes!(tiers::find_enrollment, tiers::unenroll_partner))
+        .routes(routes!(tiers::override_tier, tiers::remove_tier_override))
+        .routes(routes!(tiers::evaluate_partner_tiers))
+        .routes(routes!(tiers::list_tier_history))
+        .routes(routes!(tiers::list_partner_metrics))
+        .routes(routes!(tiers::record_partner_metric))
 }

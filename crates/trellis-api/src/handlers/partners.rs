@@ -31,8 +31,9 @@ pub struct CreatePartnerRequest {
     /// The channel manager responsible for the partner.
     #[schema(value_type = Option<String>)]
     pub manager_user_id: Option<UserId>,
-    /// Accepted for forward compatibility; enrollment arrives with programs.
+    /// Enrolls the new partner in this program, in the same transaction.
     pub program_id: Option<String>,
+    /// The starting tier in `program_id` (vendor staff only); by default the program's lowest tier.
     pub tier_id: Option<String>,
 }
 
@@ -121,8 +122,12 @@ pub async fn create_partner(
         parent_id: body.parent_id,
         manager_user_id: body.manager_user_id,
     };
-    let _ = (body.program_id, body.tier_id);
-    let partner = partners::create(&state.ctx, &scope, input).await?;
+    let enrollment = match (body.program_id.as_deref(), body.tier_id.as_deref()) {
+        (Some(program_id), tier_id) => Some(super::tiers::enrollment_input(program_id, tier_id)?),
+        (None, Some(_)) => return Err(crate::error::ApiError::field("program_id", "is required with tier_id")),
+        (None, None) => None,
+    };
+    let partner = partners::create_enrolled(&state.ctx, &scope, input, enrollment).await?;
     Ok((StatusCode::CREATED, Json(partner.into())))
 }
 

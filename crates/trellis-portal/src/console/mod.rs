@@ -3,7 +3,9 @@
 
 mod api_keys;
 mod audit;
+mod partner_programs;
 mod partners;
+mod programs;
 mod staff;
 
 use axum::Router;
@@ -12,7 +14,12 @@ use trellis_core::{Error, VendorRole};
 use trellis_identity::Scope;
 
 pub fn routes() -> Router<AppState> {
-    partners::routes().merge(staff::routes()).merge(api_keys::routes()).merge(audit::routes())
+    partners::routes()
+        .merge(staff::routes())
+        .merge(api_keys::routes())
+        .merge(audit::routes())
+        .merge(programs::routes())
+        .merge(partner_programs::routes())
 }
 
 /// The caller's staff role; 404 for anyone acting for a partner.

@@ -290,6 +290,8 @@ struct PartnerPage {
     parents: Vec<Choice>,
     managers: Vec<Choice>,
     status_actions: Vec<StatusAction>,
+    /// The "Programs & tiers" card (console/partner_programs.html).
+    programs: super::partner_programs::ProgramsCard,
 }
 
 /// The edit form filled with the partner's current details.
@@ -353,6 +355,7 @@ async fn partner_page(state: &AppState, signed: &Signed, id: &PartnerId) -> Resu
         parents,
         managers,
         status_actions: if can_edit { status_actions(&partner) } else { Vec::new() },
+        programs: super::partner_programs::card(state, scope, id).await?,
         partner,
     })
 }
@@ -362,6 +365,16 @@ async fn show_failed(state: &AppState, signed: &Signed, id: &PartnerId, set_form
     let mut page = partner_page(state, signed, id).await?;
     set_form(&mut page);
     Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
+}
+
+/// The partner's page again with a form of the "Programs & tiers" card showing what was wrong.
+pub(super) async fn show_failed_card(
+    state: &AppState,
+    signed: &Signed,
+    id: &PartnerId,
+    set_form: impl FnOnce(&mut super::partner_programs::ProgramsCard),
+) -> PageResult {
+    show_failed(state, signed, id, |page| set_form(&mut page.programs)).await
 }
 
 /// `GET /console/partners/{id}`

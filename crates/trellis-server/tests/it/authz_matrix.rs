@@ -175,7 +175,7 @@ fn ancestors_or_self(column: &str) -> Vec<&str> {
 
 /// Columns of workspace-level objects every member of the workspace may read (programs, tiers):
 /// for a partner they are neither its own nor another partner's.
-const WORKSPACE_OBJECT_COLUMNS: &[&str] = &["PROGRAM"];
+const WORKSPACE_OBJECT_COLUMNS: &[&str] = &["PROGRAM", "TIER"];
 
 fn is_partner_column(column: &str) -> bool {
     TREE.iter().any(|(c, _)| *c == column)
@@ -553,6 +553,8 @@ fn created_id(reply: Reply, what: &str) -> String {
 async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, column: &str) -> Prepared {
     let n = world.next();
     let mut credential = who.credential.clone();
+    // A tier of the enrollment's program, for the override recipe.
+    let mut enrollment_tier: Option<String> = None;
     let (path, object_id) = match route.target.as_str() {
         "none" => (route.path.clone(), None),
         "partner" => {
@@ -606,6 +608,26 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
             let program = trellis_partners::programs::create(&app.state.ctx, &scope, input).await.expect("fresh program");
             (route.path.replace("{id}", program.id.as_str()), Some(program.id.to_string()))
         }
+        "tier" => {
+            let ws = if column == "OTHER_TIER" { Ws::Other } else { Ws::Main };
+            let (program, tier) = fresh_program_with_tier(app, world, ws, n).await;
+            (route.path.replace("{id}", &program).replace("{tier_id}", &tier), Some(tier))
+        }
+        "enrollment" => {
+            let ws = World::partner_ws(column);
+            let partner = world.partner(column);
+            let (program, tier) = fresh_program_with_tier(app, world, ws, n).await;
+            let input = trellis_partners::enrollments::NewEnrollment { program_id: program.parse().expect("program id"), tier_id: None };
+            trellis_partners::enrollments::enroll(&app.state.ctx, &Scope::system(world.workspace(ws).clone()), partner, input)
+                .await
+                .expect("fresh enrollment");
+            enrollment_tier = Some(tier);
+            (route.path.replace("{id}", partner.as_str()).replace("{program_id}", &program), None)
+        }
+        "partner_metric" => {
+            let id = world.partner(column).to_string();
+            (route.path.replace("{id}", &id).replace("{metric}", "customer_references"), None)
+        }
         other => panic!("unknown target {other}"),
     };
     let body = match (route.method.as_str(), route.path.as_str()) {
@@ -631,12 +653,34 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         ("PATCH", "/api/v1/workspace") => Some(json!({"allowed_redirect_domains": ["example.com"]})),
         ("POST", "/api/v1/programs") => Some(json!({"name": format!("Matrix program {n}"), "slug": format!("matrix-new-{n}")})),
         ("PATCH", "/api/v1/programs/{id}") => Some(json!({"description": format!("changed by cell {n}")})),
+        ("POST", "/api/v1/programs/{id}/tiers") => Some(json!({"name": format!("Tier {n}"), "rank": 500,
+            "requirements": {"all": [{"metric": "active_users", "op": ">=", "value": 1}]}, "benefits": {"text": "matrix"}})),
+        ("PATCH", "/api/v1/programs/{id}/tiers/{tier_id}") => Some(json!({"benefits": {"text": format!("changed by cell {n}")}})),
+        ("POST", "/api/v1/programs/{id}/evaluate-tiers") | ("POST", "/api/v1/partners/{id}/evaluate-tiers") => None,
+        ("POST", "/api/v1/partners/{id}/enrollments") => {
+            let (program, _) = fresh_program_with_tier(app, world, World::partner_ws(column), n).await;
+            Some(json!({"program_id": program}))
+        }
+        ("PUT", "/api/v1/partners/{id}/enrollments/{program_id}/tier") => {
+            Some(json!({"tier_id": enrollment_tier.clone().expect("the enrollment's tier"), "reason": format!("matrix cell {n}")}))
+        }
+        ("PUT", "/api/v1/partners/{id}/metrics/{metric}") => Some(json!({"value": 2, "note": format!("cell {n}")})),
         ("GET", _) | ("DELETE", _) => None,
         _ => panic!("no request recipe for {} — add one here when adding the route to the matrix", route.label()),
     };
     let path = if route.list { format!("{path}?limit=500") } else { path };
     let object_id = if route.method == "GET" && !route.list { object_id } else { None };
     Prepared { path, body, credential, object_id }
+}
+
+/// A fresh program of workspace `ws` with one tier (rank 0, no requirements): (program, tier).
+async fn fresh_program_with_tier(app: &TestApp, world: &World, ws: Ws, n: usize) -> (String, String) {
+    let scope = Scope::system(world.workspace(ws).clone());
+    let input = trellis_partners::NewProgram { name: format!("Tiered {n}"), slug: format!("matrix-tiered-{n}"), ..Default::default() };
+    let program = trellis_partners::programs::create(&app.state.ctx, &scope, input).await.expect("fresh program");
+    let tier = trellis_partners::tiers::NewTier { name: format!("Entry {n}"), rank: 0, ..Default::default() };
+    let tier = trellis_partners::tiers::create(&app.state.ctx, &scope, &program.id, tier).await.expect("fresh tier");
+    (program.id.to_string(), tier.id.to_string())
 }
 
 fn ids_of(reply: &Reply, field: &str) -> Vec<String> {
@@ -700,6 +744,30 @@ async fn check_list(app: &TestApp, world: &World, route: &RouteRow, who: &Who, c
         "/api/v1/audit-events" => {
             let visible = strings(app, sql!("SELECT id FROM audit_events WHERE workspace_id = $1", ws_id), "id").await;
             (ids_of(reply, "id").into_iter().filter(|id| !visible.contains(id)).collect(), vec![])
+        }
+        "/api/v1/programs/{id}/tiers" => {
+            let visible = strings(app, sql!("SELECT id FROM tiers WHERE workspace_id = $1", ws_id), "id").await;
+            (ids_of(reply, "id").into_iter().filter(|id| !visible.contains(id)).collect(), vec![])
+        }
+        "/api/v1/metrics" => {
+            let known: BTreeSet<String> = trellis_partners::metrics::STANDARD.iter().map(|m| m.name.to_owned()).collect();
+            (ids_of(reply, "name").into_iter().filter(|name| !known.contains(name)).collect(), vec![])
+        }
+        "/api/v1/partners/{id}/enrollments" | "/api/v1/partners/{id}/tier-history" | "/api/v1/partners/{id}/metrics" => {
+            // Every row is about the partner in the path, in the caller's workspace.
+            let partner = world.partner(column).to_string();
+            let programs = strings(app, sql!("SELECT id FROM programs WHERE workspace_id = $1", ws_id), "id").await;
+            let rows = reply.body["data"].as_array().cloned().unwrap_or_default();
+            let foreign = rows
+                .iter()
+                .filter(|row| {
+                    let other_partner = row.get("partner_id").is_some_and(|p| p.as_str() != Some(partner.as_str()));
+                    let other_program = row["program_id"].as_str().is_some_and(|p| !programs.contains(p));
+                    other_partner || other_program
+                })
+                .map(Value::to_string)
+                .collect();
+            (foreign, vec![])
         }
         other => panic!("no visible-set rule for the list route {other}"),
     }

@@ -9,3 +9,4 @@ mod hierarchy;
 mod pages;
 mod rls;
 mod smoke;
+mod tiers;

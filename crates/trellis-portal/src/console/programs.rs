@@ -1,0 +1,728 @@
+//! `/console/programs`: the workspace's programs and a new-program form; a program's editor with
+//! its settings, the questions of its application form, and its tiers (requirement rules over the
+//! metric registry, benefits), and a button to evaluate every enrolled partner's tier now.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use serde_json::{Map, Value as Json, json};
+use trellis_api::AppState;
+use trellis_core::{Currency, Error, FieldError, ProgramId, TierId};
+use trellis_partners::evaluation;
+use trellis_partners::metrics::STANDARD;
+use trellis_partners::programs::{self, ApplicationQuestion, NewProgram, Program, ProgramPatch};
+use trellis_partners::tiers::{self, NewTier, Op, Tier, TierPatch};
+
+use super::staff_role;
+use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};
+use crate::pages::{Layout, PageResult, path_id, render, render_status, see_other};
+use crate::session::{Signed, check_csrf};
+use crate::tiers::benefit_lines;
+
+const SECTION: &str = "/console/programs";
+const NEW_PROGRAM_FIELDS: &[&str] = &["name", "slug", "currency", "description"];
+const SETTINGS_FIELDS: &[&str] =
+    &["name", "description", "default_protection_days", "deal_registration", "referral_links", "accepting_applications"];
+const QUESTION_FIELDS: &[&str] = &["id", "label", "kind", "required", "options"];
+/// Requirement rows the console edits; a tier with more rules (made through the API) keeps its
+/// rules as they are when edited here.
+const RULE_ROWS: usize = 10;
+const TIER_FIELDS: &[&str] = &[
+    "name",
+    "rank",
+    "benefit_text",
+    "commission_override_bps",
+    "mdf_amount",
+    "mdf_currency",
+    "content_access",
+    "rule0_metric",
+    "rule0_op",
+    "rule0_value",
+    "rule1_metric",
+    "rule1_op",
+    "rule1_value",
+    "rule2_metric",
+    "rule2_op",
+    "rule2_value",
+    "rule3_metric",
+    "rule3_op",
+    "rule3_value",
+    "rule4_metric",
+    "rule4_op",
+    "rule4_value",
+    "rule5_metric",
+    "rule5_op",
+    "rule5_value",
+    "rule6_metric",
+    "rule6_op",
+    "rule6_value",
+    "rule7_metric",
+    "rule7_op",
+    "rule7_value",
+    "rule8_metric",
+    "rule8_op",
+    "rule8_value",
+    "rule9_metric",
+    "rule9_op",
+    "rule9_value",
+];
+const QUESTION_KINDS: &[&str] = &["text", "textarea", "select"];
+
+struct ProgramRow {
+    id: String,
+    name: String,
+    slug: String,
+    currency: String,
+    accepting_applications: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console/programs.html")]
+struct ProgramsPage {
+    layout: Layout,
+    csrf_token: String,
+    programs: Vec<ProgramRow>,
+    can_manage: bool,
+    new: FormView,
+}
+
+/// Owner, admin and channel manager change programs; other staff read them.
+fn can_manage(signed: &Signed) -> Result<bool, Error> {
+    Ok(staff_role(&signed.scope)?.manages_partners())
+}
+
+async fn programs_page(state: &AppState, signed: &Signed, new: FormView, status: StatusCode, query: &FormData) -> PageResult {
+    let can_manage = can_manage(signed)?;
+    let programs = programs::list(&state.ctx, &signed.scope).await?;
+    let page = ProgramsPage {
+        layout: Layout::signed(state, signed, "Programs", SECTION).await.with_notice(query),
+        csrf_token: signed.session.csrf_token.clone(),
+        programs: programs
+            .into_iter()
+            .map(|p| ProgramRow {
+                id: p.id.to_string(),
+                name: p.name,
+                slug: p.slug,
+                currency: p.currency,
+                accepting_applications: p.accepting_applications,
+            })
+            .collect(),
+        can_manage,
+        new,
+    };
+    Ok(render_status(status, &page))
+}
+
+/// `GET /console/programs`
+async fn list_programs(State(state): State<AppState>, signed: Signed, UrlQuery(query): UrlQuery) -> PageResult {
+    programs_page(&state, &signed, FormView::new("program", NEW_PROGRAM_FIELDS), StatusCode::OK, &query).await
+}
+
+/// `POST /console/programs`: creates a program, then opens its editor.
+async fn create_program(State(state): State<AppState>, headers: HeaderMap, signed: Signed, form: FormData) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    staff_role(&signed.scope)?;
+    let input = NewProgram {
+        name: form.value("name").to_owned(),
+        slug: form.value("slug").to_owned(),
+        currency: form.optional("currency").map(str::to_owned),
+        description: form.optional("description").map(str::to_owned),
+        ..NewProgram::default()
+    };
+    match programs::create(&state.ctx, &signed.scope, input).await {
+        Ok(program) => Ok(see_other(&format!("{SECTION}/{}?notice=program_created", program.id))),
+        Err(err) => {
+            let errors = field_errors(err, "slug")?;
+            let failed = FormView::failed("program", NEW_PROGRAM_FIELDS, form, errors);
+            programs_page(&state, &signed, failed, StatusCode::UNPROCESSABLE_ENTITY, &FormData::default()).await
+        }
+    }
+}
+
+/// A question of the application form with its edit form.
+struct QuestionRow {
+    index: usize,
+    /// The start of the form's element ids.
+    key: String,
+    question: ApplicationQuestion,
+    form: FormView,
+}
+
+/// A tier's add or edit form. Several are on one page, so element ids start with `key`.
+struct TierForm {
+    key: String,
+    form: FormView,
+    rule_rows: Vec<usize>,
+    /// False when the tier has more rules than the console edits.
+    rules_editable: bool,
+}
+
+impl TierForm {
+    fn rule_value(&self, i: impl std::fmt::Display, part: &str) -> &str {
+        self.form.value(format!("rule{i}_{part}"))
+    }
+
+    fn rule_selected(&self, i: impl std::fmt::Display, part: &str, value: impl AsRef<str>) -> bool {
+        self.form.has(format!("rule{i}_{part}"), value)
+    }
+
+    /// The errors of a requirement row, as one sentence.
+    fn rule_error(&self, i: impl std::fmt::Display) -> Option<String> {
+        let messages: Vec<String> =
+            ["metric", "op", "value"].iter().filter_map(|part| self.form.error(format!("rule{i}_{part}")).map(str::to_owned)).collect();
+        (!messages.is_empty()).then(|| messages.join("; "))
+    }
+}
+
+/// A tier as a row of the tiers table, with its edit form.
+struct TierRow {
+    id: String,
+    name: String,
+    rank: i64,
+    rules: Vec<String>,
+    benefits: Vec<String>,
+    holders: i64,
+    form: TierForm,
+}
+
+#[derive(Template)]
+#[template(path = "console/program.html")]
+struct ProgramPage {
+    layout: Layout,
+    csrf_token: String,
+    program: Program,
+    can_manage: bool,
+    settings: FormView,
+    questions: Vec<QuestionRow>,
+    new_question: FormView,
+    kinds: Vec<Choice>,
+    tiers: Vec<TierRow>,
+    new_tier: TierForm,
+    metrics: Vec<Choice>,
+    ops: Vec<Choice>,
+    /// The result of "Evaluate tiers now", read back from the redirect's query.
+    evaluated: Option<String>,
+}
+
+fn settings_form(program: &Program) -> FormView {
+    let mut values = vec![
+        ("name", program.name.clone()),
+        ("description", program.description.clone()),
+        ("default_protection_days", program.default_protection_days.to_string()),
+    ];
+    for (name, on) in [
+        ("deal_registration", program.deal_registration),
+        ("referral_links", program.referral_links),
+        ("accepting_applications", program.accepting_applications),
+    ] {
+        if on {
+            values.push((name, "1".to_owned()));
+        }
+    }
+    FormView::filled("settings", SETTINGS_FIELDS, values)
+}
+
+fn question_form(q: &ApplicationQuestion) -> FormView {
+    let mut values = vec![("id", q.id.clone()), ("label", q.label.clone()), ("kind", q.kind.clone()), ("options", q.options.join(", "))];
+    if q.required {
+        values.push(("required", "1".to_owned()));
+    }
+    FormView::filled("question", QUESTION_FIELDS, values)
+}
+
+fn blank_question_form() -> FormView {
+    FormView::filled("question", QUESTION_FIELDS, vec![("kind", "text".to_owned())])
+}
+
+/// The edit form of a tier, filled with its values, and room for a few more rules.
+fn tier_form(key: String, tier: Option<&Tier>) -> TierForm {
+    let mut values: Vec<(String, String)> = Vec::new();
+    let rules = tier.map(|t| t.requirements.all.as_slice()).unwrap_or_default();
+    if let Some(t) = tier {
+        values.push(("name".into(), t.name.clone()));
+        values.push(("rank".into(), t.rank.to_string()));
+        values.push(("benefit_text".into(), t.benefits.text.clone()));
+        if let Some(bps) = t.benefits.commission_override_bps {
+            values.push(("commission_override_bps".into(), bps.to_string()));
+        }
+        if let Some(mdf) = &t.benefits.mdf_allowance {
+            let amount = crate::tiers::money(mdf.amount_minor, &mdf.currency);
+            values.push(("mdf_amount".into(), amount.split_once(' ').map_or(amount.clone(), |(_, n)| n.to_owned())));
+            values.push(("mdf_currency".into(), mdf.currency.clone()));
+        }
+        values.push(("content_access".into(), t.benefits.content_access.join(", ")));
+    }
+    let rules_editable = rules.len() <= RULE_ROWS;
+    if rules_editable {
+        for (i, rule) in rules.iter().enumerate() {
+            values.push((format!("rule{i}_metric"), rule.metric.clone()));
+            values.push((format!("rule{i}_op"), rule.op.as_str().to_owned()));
+            values.push((format!("rule{i}_value"), rule.value.to_string()));
+        }
+    }
+    let shown = if rules_editable { (rules.len() + 3).min(RULE_ROWS) } else { 0 };
+    for i in rules.len().min(shown)..shown {
+        values.push((format!("rule{i}_op"), Op::AtLeast.as_str().to_owned()));
+    }
+    let borrowed = values.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    TierForm { key, form: FormView::filled("tier", TIER_FIELDS, borrowed), rule_rows: (0..shown).collect(), rules_editable }
+}
+
+/// A tier form again after a failed submission, with the rows the person had.
+fn failed_tier_form(key: String, form: FormData, errors: Vec<FieldError>, rules_editable: bool) -> TierForm {
+    let rule_rows = if rules_editable { (0..RULE_ROWS).filter(|i| form.is_checked(&format!("rule{i}_op"))).collect() } else { Vec::new() };
+    TierForm { key, form: FormView::failed("tier", TIER_FIELDS, form, errors), rule_rows, rules_editable }
+}
+
+/// The editor with blank add forms. An unknown program (or one of another workspace) is 404.
+async fn program_page(state: &AppState, signed: &Signed, id: &ProgramId) -> Result<ProgramPage, Error> {
+    let can_manage = can_manage(signed)?;
+    let program = programs::get(&state.ctx, &signed.scope, id).await?;
+    let tiers = tiers::list(&state.ctx, &signed.scope, id).await?;
+    let holders = tiers::holder_counts(&state.ctx, &signed.scope, id).await?;
+    let tier_rows = tiers
+        .iter()
+        .rev()
+        .map(|t| TierRow {
+            id: t.id.to_string(),
+            name: t.name.clone(),
+            rank: t.rank,
+            rules: t.requirements.all.iter().map(|r| format!("{} {} {}", r.metric, r.op.words(), r.value)).collect(),
+            benefits: benefit_lines(&t.benefits),
+            holders: holders.iter().find(|(tier, _)| tier == &t.id).map_or(0, |(_, n)| *n),
+            form: tier_form(format!("tier-{}", t.id), Some(t)),
+        })
+        .collect();
+    Ok(ProgramPage {
+        layout: Layout::signed(state, signed, program.name.clone(), SECTION).await,
+        csrf_token: signed.session.csrf_token.clone(),
+        can_manage,
+        settings: settings_form(&program),
+        questions: program
+            .application_questions
+            .iter()
+            .enumerate()
+            .map(|(index, q)| QuestionRow { index, key: format!("q{index}"), question: q.clone(), form: question_form(q) })
+            .collect(),
+        new_question: blank_question_form(),
+        kinds: QUESTION_KINDS.iter().map(|k| Choice { value: (*k).to_owned(), label: (*k).to_owned() }).collect(),
+        tiers: tier_rows,
+        new_tier: tier_form("tier-new".to_owned(), None),
+        metrics: STANDARD.iter().map(|m| Choice { value: m.name.to_owned(), label: format!("{} ({})", m.name, m.kind.as_str()) }).collect(),
+        ops: Op::ALL.iter().map(|op| Choice { value: op.as_str().to_owned(), label: op.words().to_owned() }).collect(),
+        evaluated: None,
+        program,
+    })
+}
+
+/// The editor again with one form showing what was wrong (422).
+async fn show_failed(state: &AppState, signed: &Signed, id: &ProgramId, set_form: impl FnOnce(&mut ProgramPage)) -> PageResult {
+    let mut page = program_page(state, signed, id).await?;
+    set_form(&mut page);
+    Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
+}
+
+/// "Evaluated 12 enrollments: 2 promoted, 1 demoted, 1 left as set by hand." from the numbers
+/// of the redirect (numbers only: no text from the query is shown).
+fn evaluation_text(query: &FormData) -> Option<String> {
+    let count = |name: &str| query.optional(name).and_then(|v| v.parse::<u64>().ok());
+    let evaluated = count("evaluated")?;
+    let (promoted, demoted, overridden) = (count("promoted").unwrap_or(0), count("demoted").unwrap_or(0), count("overridden").unwrap_or(0));
+    Some(format!(
+        "Evaluated {evaluated} enrollment{}: {promoted} promoted, {demoted} demoted, {overridden} left as set by hand.",
+        if evaluated == 1 { "" } else { "s" }
+    ))
+}
+
+/// `GET /console/programs/{id}`
+async fn show_program(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, UrlQuery(query): UrlQuery) -> PageResult {
+    let mut page = program_page(&state, &signed, &path_id(&id)?).await?;
+    page.layout = page.layout.with_notice(&query);
+    page.evaluated = evaluation_text(&query);
+    Ok(render(&page))
+}
+
+/// `POST /console/programs/{id}`: saves the settings form.
+async fn update_settings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed: Signed,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    staff_role(&signed.scope)?;
+    let id: ProgramId = path_id(&id)?;
+    let patch = ProgramPatch {
+        name: Some(form.value("name").to_owned()),
+        description: Some(form.value("description").to_owned()),
+        deal_registration: Some(form.is_checked("deal_registration")),
+        referral_links: Some(form.is_checked("referral_links")),
+        // A number that does not parse is out of range for the service, which says what is allowed.
+        default_protection_days: Some(form.value("default_protection_days").trim().parse().unwrap_or(-1)),
+        accepting_applications: Some(form.is_checked("accepting_applications")),
+        application_questions: None,
+    };
+    match programs::update(&state.ctx, &signed.scope, &id, patch).await {
+        Ok(_) => Ok(see_other(&format!("{SECTION}/{id}?notice=saved"))),
+        Err(err) => {
+            let errors = field_errors(err, "")?;
+            show_failed(&state, &signed, &id, |page| page.settings = FormView::failed("settings", SETTINGS_FIELDS, form, errors)).await
+        }
+    }
+}
+
+/// `Annual revenue (EUR)` → `annual_revenue_eur`: a question's key when the form leaves it blank.
+fn key_of(label: &str) -> String {
+    let mut key = String::new();
+    for c in label.chars() {
+        if c.is_ascii_alphanumeric() {
+            key.push(c.to_ascii_lowercase());
+        } else if !key.ends_with('_') && !key.is_empty() {
+            key.push('_');
+        }
+    }
+    key.trim_end_matches('_').chars().take(60).collect()
+}
+
+fn read_question(form: &FormData) -> ApplicationQuestion {
+    let label = form.value("label").trim().to_owned();
+    ApplicationQuestion {
+        id: form.optional("id").map_or_else(|| key_of(&label), str::to_owned),
+        label,
+        kind: form.value("kind").to_owned(),
+        required: form.is_checked("required"),
+        options: form.value("options").split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned).collect(),
+    }
+}
+
+/// The service reports `application_questions[2].label`; the form shows `label` when 2 is the
+/// question being edited, anything else above the form.
+fn question_errors(errors: Vec<FieldError>, index: usize) -> Vec<FieldError> {
+    let prefix = format!("application_questions[{index}].");
+    errors
+        .into_iter()
+        .map(|e| match e.field.strip_prefix(&prefix) {
+            Some(field) => FieldError { field: field.to_owned(), message: e.message },
+            None => FieldError { field: String::new(), message: e.message },
+        })
+        .collect()
+}
+
+/// Saves the program's questions with question `index` replaced (or added, or removed).
+async fn save_questions(
+    state: &AppState,
+    signed: &Signed,
+    id: &ProgramId,
+    change: impl FnOnce(&mut Vec<ApplicationQuestion>) -> Result<usize, Error>,
+) -> Result<(), (usize, Error)> {
+    let program = programs::get(&state.ctx, &signed.scope, id).await.map_err(|e| (0, e))?;
+    let mut questions = program.application_questions;
+    let index = change(&mut questions).map_err(|e| (0, e))?;
+    let patch = ProgramPatch { application_questions: Some(questions), ..ProgramPatch::default() };
+    programs::update(&state.ctx, &signed.scope, id, patch).await.map(|_| ()).map_err(|e| (index, e))
+}
+
+/// `POST /console/programs/{id}/questions`: adds a question to the application form.
+async fn add_question(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed: Signed,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    staff_role(&signed.scope)?;
+    let id: ProgramId = path_id(&id)?;
+    let question = read_question(&form);
+    let saved = save_questions(&state, &signed, &id, |questions| {
+        questions.push(question);
+        Ok(questions.len() - 1)
+    })
+    .await;
+    match saved {
+        Ok(()) => Ok(see_other(&format!("{SECTION}/{id}?notice=saved#questions"))),
+        Err((index, err)) => {
+            let errors = question_errors(field_errors(err, "")?, index);
+            show_failed(&state, &signed, &id, |page| page.new_question = FormView::failed("question", QUESTION_FIELDS, form, errors)).await
+        }
+    }
+}
+
+/// `POST /console/programs/{id}/questions/{index}`: changes a question.
+async fn update_question(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed: Signed,
+    Path((id, index)): Path<(String, usize)>,
+    form: FormData,
+) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    staff_role(&signed.scope)?;
+    let id: ProgramId = path_id(&id)?;
+    let question = read_question(&form);
+    let saved = save_questions(&state, &signed, &id, |questions| {
+        let slot = questions.get_mut(index).ok_or(Error::NotFound)?;
+        *slot = question;
+        Ok(index)
+    })
+    .await;
+    match saved {
+        Ok(()) => Ok(see_other(&format!("{SECTION}/{id}?notice=saved#questions"))),
+        Err((index, err)) => {
+            let errors = question_errors(field_errors(err, "")?, index);
+            show_failed(&state, &signed, &id, |page| {
+                if let Some(row) = page.questions.get_mut(index) {
+                    row.form = FormView::failed("question", QUESTION_FIELDS, form, errors);
+                }
+            })
+            .await
+        }
+    }
+}
+
+/// `POST /console/programs/{id}/questions/{index}/remove`
+async fn remove_question(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed: Signed,
+    Path((id, index)): Path<(String, usize)>,
+    form: FormData,
+) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    staff_role(&signed.scope)?;
+    let id: ProgramId = path_id(&id)?;
+    let saved = save_questions(&state, &signed, &id, |questions| {
+        if index >= questions.len() {
+            return Err(Error::NotFound);
+        }
+        questions.remove(index);
+        Ok(index)
+    })
+    .await;
+    saved.map_err(|(_, err)| err)?;
+    Ok(see_other(&format!("{SECTION}/{id}?notice=saved#questions")))
+}
+
+/// A form value as JSON: a whole number, yes/no as a boolean, anything else as text (which the
+/// service then reports as invalid where it expects a number).
+fn typed(text: &str) -> Json {
+    let text = text.trim();
+    if let Ok(n) = text.parse::<i64>() {
+        return json!(n);
+    }
+    match text.to_lowercase().as_str() {
+        "yes" | "true" => json!(true),
+        "no" | "false" => json!(false),
+        _ => json!(text),
+    }
+}
+
+/// `5000` or `5000.50` in a currency with `exponent` decimals, as minor units.
+fn minor_units(text: &str, exponent: u8) -> Option<i64> {
+    let (whole, fraction) = text.trim().split_once('.').unwrap_or((text.trim(), ""));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || (!fraction.is_empty() && (!digits(fraction) || fraction.len() > usize::from(exponent))) {
+        return None;
+    }
+    let scale = 10_i64.checked_pow(u32::from(exponent))?;
+    let fraction_minor: i64 =
+        if fraction.is_empty() { 0 } else { format!("{fraction:0<width$}", width = usize::from(exponent)).parse().ok()? };
+    whole.parse::<i64>().ok()?.checked_mul(scale)?.checked_add(fraction_minor)
+}
+
+/// The tier form as the API's requirements and benefits, and which form row each rule came from.
+struct TierInput {
+    name: String,
+    rank: i64,
+    requirements: Option<Json>,
+    benefits: Json,
+    rows: Vec<usize>,
+}
+
+fn read_tier(form: &FormData, rules_editable: bool) -> TierInput {
+    let mut rules = Vec::new();
+    let mut rows = Vec::new();
+    for i in 0..RULE_ROWS {
+        let metric = form.value(&format!("rule{i}_metric")).trim();
+        let value = form.value(&format!("rule{i}_value")).trim();
+        if metric.is_empty() && value.is_empty() {
+            continue;
+        }
+        rules.push(json!({"metric": metric, "op": form.value(&format!("rule{i}_op")), "value": typed(value)}));
+        rows.push(i);
+    }
+    let mut benefits = Map::new();
+    benefits.insert("text".into(), json!(form.value("benefit_text")));
+    if let Some(bps) = form.optional("commission_override_bps") {
+        benefits.insert("commission_override_bps".into(), typed(bps));
+    }
+    if form.optional("mdf_amount").is_some() || form.optional("mdf_currency").is_some() {
+        let currency = form.value("mdf_currency").trim().to_uppercase();
+        let exponent = Currency::parse(&currency).map(|c| c.exponent()).unwrap_or(2);
+        let amount = minor_units(form.value("mdf_amount"), exponent).map_or_else(|| json!(form.value("mdf_amount")), |n| json!(n));
+        benefits.insert("mdf_allowance".into(), json!({"amount_minor": amount, "currency": currency}));
+    }
+    let tags: Vec<&str> = form.value("content_access").split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
+    benefits.insert("content_access".into(), json!(tags));
+    TierInput {
+        name: form.value("name").to_owned(),
+        // A rank that does not parse is out of range for the service, which says what is allowed.
+        rank: form.value("rank").trim().parse().unwrap_or(-1),
+        requirements: rules_editable.then(|| json!({"all": rules})),
+        benefits: Json::Object(benefits),
+        rows,
+    }
+}
+
+/// The service's field paths as the tier form's fields.
+fn tier_errors(errors: Vec<FieldError>, rows: &[usize]) -> Vec<FieldError> {
+    errors
+        .into_iter()
+        .map(|e| {
+            let field = if let Some(rest) = e.field.strip_prefix("requirements.all[") {
+                match rest.split_once("].") {
+                    Some((k, part)) => {
+                        k.parse::<usize>().ok().and_then(|k| rows.get(k)).map_or(String::new(), |row| format!("rule{row}_{part}"))
+                    }
+                    None => String::new(),
+                }
+            } else {
+                match e.field.as_str() {
+                    "benefits.text" => "benefit_text".to_owned(),
+                    "benefits.commission_override_bps" => "commission_override_bps".to_owned(),
+                    "benefits.mdf_allowance.amount_minor" => {
+                        return FieldError { field: "mdf_amount".into(), message: "must be an amount such as 5000 or 5000.50".into() };
+                    }
+                    "benefits.mdf_allowance.currency" => "mdf_currency".to_owned(),
+                    "benefits.content_access" => "content_access".to_owned(),
+                    "name" | "rank" => e.field.clone(),
+                    _ => String::new(),
+                }
+            };
+            FieldError { field, message: e.message }
+        })
+        .collect()
+}
+
+/// `POST /console/programs/{id}/tiers`: adds a tier.
+async fn add_tier(State(state): State<AppState>, headers: HeaderMap, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    staff_role(&signed.scope)?;
+    let id: ProgramId = path_id(&id)?;
+    let input = read_tier(&form, true);
+    let new = NewTier { name: input.name, rank: input.rank, requirements: input.requirements, benefits: Some(input.benefits) };
+    match tiers::create(&state.ctx, &signed.scope, &id, new).await {
+        Ok(_) => Ok(see_other(&format!("{SECTION}/{id}?notice=tier_added#tiers"))),
+        Err(err) => {
+            let errors = tier_errors(field_errors(err, "")?, &input.rows);
+            show_failed(&state, &signed, &id, |page| page.new_tier = failed_tier_form("tier-new".into(), form, errors, true)).await
+        }
+    }
+}
+
+/// `POST /console/programs/{id}/tiers/{tier_id}`: changes a tier.
+async fn update_tier(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed: Signed,
+    Path((id, tier_id)): Path<(String, String)>,
+    form: FormData,
+) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    staff_role(&signed.scope)?;
+    let id: ProgramId = path_id(&id)?;
+    let tier_id: TierId = path_id(&tier_id)?;
+    let before = tiers::get(&state.ctx, &signed.scope, &id, &tier_id).await?;
+    let rules_editable = before.requirements.all.len() <= RULE_ROWS;
+    let input = read_tier(&form, rules_editable);
+    let patch =
+        TierPatch { name: Some(input.name), rank: Some(input.rank), requirements: input.requirements, benefits: Some(input.benefits) };
+    match tiers::update(&state.ctx, &signed.scope, &id, &tier_id, patch).await {
+        Ok(_) => Ok(see_other(&format!("{SECTION}/{id}?notice=saved#tiers"))),
+        Err(err) => {
+            let errors = tier_errors(field_errors(err, "")?, &input.rows);
+            show_failed(&state, &signed, &id, |page| {
+                if let Some(row) = page.tiers.iter_mut().find(|t| t.id == tier_id.as_str()) {
+                    row.form = failed_tier_form(format!("tier-{tier_id}"), form, errors, rules_editable);
+                }
+            })
+            .await
+        }
+    }
+}
+
+/// `POST /console/programs/{id}/tiers/{tier_id}/delete`: deletes a tier nobody holds.
+async fn delete_tier(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed: Signed,
+    Path((id, tier_id)): Path<(String, String)>,
+    form: FormData,
+) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    staff_role(&signed.scope)?;
+    let id: ProgramId = path_id(&id)?;
+    tiers::delete(&state.ctx, &signed.scope, &id, &path_id(&tier_id)?).await?;
+    Ok(see_other(&format!("{SECTION}/{id}?notice=tier_deleted#tiers")))
+}
+
+/// `POST /console/programs/{id}/evaluate`: evaluates every enrolled partner's tier now.
+async fn evaluate(State(state): State<AppState>, headers: HeaderMap, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    staff_role(&signed.scope)?;
+    let id: ProgramId = path_id(&id)?;
+    let summary = evaluation::evaluate_program(&state.ctx, &signed.scope, &id).await?;
+    Ok(see_other(&format!(
+        "{SECTION}/{id}?evaluated={}&promoted={}&demoted={}&overridden={}#tiers",
+        summary.evaluated, summary.promoted, summary.demoted, summary.overridden
+    )))
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/console/programs", get(list_programs).post(create_program))
+        .route("/console/programs/{id}", get(show_program).post(update_settings))
+        .route("/console/programs/{id}/questions", post(add_question))
+        .route("/console/programs/{id}/questions/{index}", post(update_question))
+        .route("/console/programs/{id}/questions/{index}/remove", post(remove_question))
+        .route("/console/programs/{id}/tiers", post(add_tier))
+        .route("/console/programs/{id}/tiers/{tier_id}", post(update_tier))
+        .route("/console/programs/{id}/tiers/{tier_id}/delete", post(delete_tier))
+        .route("/console/programs/{id}/evaluate", post(evaluate))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_in_major_units_become_minor_units() {
+        assert_eq!(minor_units("5000", 2), Some(500_000));
+        assert_eq!(minor_units("5000.5", 2), Some(500_050));
+        assert_eq!(minor_units(" 12.34 ", 2), Some(1_234));
+        assert_eq!(minor_units("1.234", 2), None);
+        assert_eq!(minor_units("-5", 2), None);
+        assert_eq!(minor_units("5000", 0), Some(5000));
+        assert_eq!(minor_units("five", 2), None);
+    }
+
+    #[test]
+    fn question_keys_come_from_labels() {
+        assert_eq!(key_of("Annual revenue (EUR)"), "annual_revenue_eur");
+        assert_eq!(key_of("  How many sales reps?  "), "how_many_sales_reps");
+    }
+
+    #[test]
+    fn rule_errors_land_on_the_row_they_came_from() {
+        let errors = vec![
+            FieldError { field: "requirements.all[1].value".into(), message: "must be a whole number".into() },
+            FieldError { field: "benefits.mdf_allowance.currency".into(), message: "bad".into() },
+        ];
+        let mapped = tier_errors(errors, &[0, 3]);
+        assert_eq!(mapped[0].field, "rule3_value");
+        assert_eq!(mapped[1].field, "mdf_currency");
+    }
+}

@@ -1,0 +1,144 @@
+//! How programs, tiers and their explanations read on pages, shared by the console (program
+//! editor, the partner page's "Programs & tiers" card) and the portal home.
+
+use trellis_core::Currency;
+use trellis_partners::evaluation::{ChangeKind, Standing, TierChange, TierCheck};
+use trellis_partners::tiers::Benefits;
+
+use crate::display;
+
+/// A requirement as a sentence ("active_users at least 3: 4 (met)") and whether it passed.
+pub struct CheckRow {
+    pub text: String,
+    pub passed: bool,
+}
+
+/// A tier's requirements checked for one partner.
+pub struct TierCheckRow {
+    pub name: String,
+    pub qualifies: bool,
+    pub checks: Vec<CheckRow>,
+}
+
+impl From<&TierCheck> for TierCheckRow {
+    fn from(t: &TierCheck) -> Self {
+        Self {
+            name: t.name.clone(),
+            qualifies: t.qualifies,
+            checks: t.requirements.iter().map(|c| CheckRow { text: c.sentence(), passed: c.passed }).collect(),
+        }
+    }
+}
+
+/// Benefits as lines for people: the text, then each machine-readable benefit in words.
+pub fn benefit_lines(benefits: &Benefits) -> Vec<String> {
+    let mut lines = Vec::new();
+    if !benefits.text.is_empty() {
+        lines.push(benefits.text.clone());
+    }
+    if let Some(bps) = benefits.commission_override_bps {
+        lines.push(format!("Commission rate {}.{:02}%", bps / 100, bps % 100));
+    }
+    if let Some(mdf) = &benefits.mdf_allowance {
+        lines.push(format!("Marketing funds up to {}", money(mdf.amount_minor, &mdf.currency)));
+    }
+    if !benefits.content_access.is_empty() {
+        lines.push(format!("Content: {}", benefits.content_access.join(", ")));
+    }
+    lines
+}
+
+/// `EUR 5000.00`: minor units shown with the currency's decimals.
+pub fn money(amount_minor: i64, currency: &str) -> String {
+    let exponent = Currency::parse(currency).map(|c| c.exponent()).unwrap_or(2);
+    if exponent == 0 {
+        return format!("{currency} {amount_minor}");
+    }
+    let unit = 10_i64.pow(u32::from(exponent));
+    format!("{currency} {}.{:0width$}", amount_minor / unit, amount_minor % unit, width = usize::from(exponent))
+}
+
+/// Where a partner stands in one program.
+pub struct StandingRow {
+    pub program_id: String,
+    pub program_name: String,
+    pub tier_name: Option<String>,
+    pub overridden: bool,
+    pub override_reason: Option<String>,
+    pub since: String,
+    pub benefits: Vec<String>,
+    /// The current tier's requirements as they stand now (a demotion is coming when not met).
+    pub current: Option<TierCheckRow>,
+    /// What the next tier up needs.
+    pub next: Option<TierCheckRow>,
+}
+
+impl From<Standing> for StandingRow {
+    fn from(s: Standing) -> Self {
+        Self {
+            program_id: s.program_id.to_string(),
+            program_name: s.program_name,
+            tier_name: s.tier.as_ref().map(|t| t.name.clone()),
+            overridden: s.overridden,
+            override_reason: s.override_reason,
+            since: display::time(s.enrolled_at),
+            benefits: s.tier.as_ref().map(|t| benefit_lines(&t.benefits)).unwrap_or_default(),
+            current: s.current.as_ref().map(TierCheckRow::from),
+            next: s.next.as_ref().map(TierCheckRow::from),
+        }
+    }
+}
+
+/// A row of a tier history.
+pub struct ChangeRow {
+    pub program_name: String,
+    pub what: String,
+    pub reason: Option<String>,
+    pub at: String,
+    pub by: &'static str,
+    /// The explanation of a promotion or demotion.
+    pub reached: Option<TierCheckRow>,
+    pub next: Option<TierCheckRow>,
+}
+
+impl ChangeRow {
+    pub fn new(change: &TierChange, program_name: String) -> Self {
+        let tier = |name: &Option<String>| name.clone().unwrap_or_else(|| "no tier".to_owned());
+        let (from, to) = (tier(&change.from_tier_name), tier(&change.to_tier_name));
+        let what = match change.kind {
+            ChangeKind::Enrolled => format!("Enrolled at {to}"),
+            ChangeKind::Promotion => format!("Promoted from {from} to {to}"),
+            ChangeKind::Demotion => format!("Demoted from {from} to {to}"),
+            ChangeKind::Override if from == to => format!("{to} set by hand"),
+            ChangeKind::Override => format!("Set by hand from {from} to {to}"),
+            ChangeKind::OverrideRemoved => format!("Override of {to} removed"),
+            ChangeKind::Unenrolled => format!("Left the program at {from}"),
+        };
+        let explanation = change.explanation.as_ref();
+        Self {
+            program_name,
+            what,
+            reason: change.reason.clone(),
+            at: display::time(change.created_at),
+            by: match change.actor_type.as_str() {
+                "system" => "Trellis",
+                "api_key" => "API key",
+                _ => "staff",
+            },
+            reached: explanation.and_then(|e| e.reached.as_ref()).map(TierCheckRow::from),
+            next: explanation.and_then(|e| e.next.as_ref()).map(TierCheckRow::from),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_uses_the_currency_decimals() {
+        assert_eq!(money(500_000, "EUR"), "EUR 5000.00");
+        assert_eq!(money(1_234, "JPY"), "JPY 1234");
+        assert_eq!(money(5, "USD"), "USD 0.05");
+    }
+}
