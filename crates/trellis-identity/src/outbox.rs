@@ -66,7 +66,7 @@ impl NewEmail {
             .map(|paragraph| format!("<p>{}</p>", link_urls(&escape_html(paragraph)).replace('\n', "<br>\n")))
             .collect::<Vec<_>>()
             .join("\n");
-        let html = format!("<!doctype html>\n<html><body style=\"font-family: sans-serif; line-height: 1.5\">\n{html}\n</body></html>\n");
+        let html = format!("<!doctype html>\n<html><body>\n{html}\n</body></html>\n");
         Self { kind, to, subject: subject.into(), text, html }
     }
 }

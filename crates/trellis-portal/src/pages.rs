@@ -56,6 +56,7 @@ fn nav_links(scope: Option<&Scope>, manages_resellers: bool, section: &str) -> V
             links.extend([("/console/partners", "Partners"), ("/console/staff", "Staff"), ("/console/api-keys", "API keys")]);
             if role.is_workspace_admin() {
                 links.push(("/console/audit", "Audit log"));
+                links.push(("/console/outbox", "Outbox"));
             }
         }
         Some(Membership::Partner { role, .. }) => {
@@ -128,6 +129,8 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "member_removed" => "The staff member was removed.",
         "key_revoked" => "The API key was revoked. It stops working with the next request.",
         "reseller_created" => "The reseller was created.",
+        "email_queued" => "The email is queued and goes out with the next run of the background worker.",
+        "job_retried" => "The job is queued for one more attempt.",
         _ => return None,
     })
 }

@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod emails;
 pub mod members;
 pub mod partners;
 pub mod programs;
@@ -33,4 +34,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::list_audit_events))
         .routes(routes!(programs::create_program, programs::list_programs))
         .routes(routes!(programs::find_program, programs::update_program))
+        .routes(routes!(emails::list_emails))
 }

@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod audit;
+mod outbox;
 mod partners;
 mod staff;
 
@@ -12,7 +13,7 @@ use trellis_core::{Error, VendorRole};
 use trellis_identity::Scope;
 
 pub fn routes() -> Router<AppState> {
-    partners::routes().merge(staff::routes()).merge(api_keys::routes()).merge(audit::routes())
+    partners::routes().merge(staff::routes()).merge(api_keys::routes()).merge(audit::routes()).merge(outbox::routes())
 }
 
 /// The caller's staff role; 404 for anyone acting for a partner.
