@@ -268,9 +268,9 @@ mod tests {
 
     #[test]
     fn malformed_smtp_urls_say_what_is_wrong() {
-        assert!(SmtpConfig::parse_url("http://smtp.acme.example").unwrap_err().contains("smtp://"));
-        assert!(SmtpConfig::parse_url("smtp://smtp.acme.example?tls=maybe").unwrap_err().contains("starttls"));
-        assert!(SmtpConfig::parse_url("smtp://smtp.acme.example?secure=1").unwrap_err().contains("secure"));
+        assert!(SmtpConfig::parse_url("http://smtp.acme.example").expect_err("wrong scheme").contains("smtp://"));
+        assert!(SmtpConfig::parse_url("smtp://smtp.acme.example?tls=maybe").expect_err("unknown tls").contains("starttls"));
+        assert!(SmtpConfig::parse_url("smtp://smtp.acme.example?secure=1").expect_err("unknown parameter").contains("secure"));
         assert!(SmtpConfig::parse_url("not a url").is_err());
     }
 
@@ -280,6 +280,8 @@ mod tests {
         let config = SmtpConfig::parse_url("smtp://127.0.0.1:2525?tls=none").expect("parses");
         assert!(Mailer::smtp(&config, "Acme Partners <partners@acme.example>").is_ok_and(|m| m.delivers()));
         assert!(Mailer::smtp(&config, "not an address").is_err());
+        let secured = SmtpConfig::parse_url("smtps://smtp.acme.example").expect("parses");
+        assert!(Mailer::smtp(&secured, "partners@acme.example").is_ok(), "TLS parameters build with the bundled roots and ring");
         assert!(!Mailer::outbox_only().delivers());
     }
 }
