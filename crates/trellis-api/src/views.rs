@@ -510,3 +510,37 @@ impl From<trellis_partners::metrics::Reading> for MetricReadingView {
         }
     }
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct EmailView {
+    #[schema(example = "eml_01jgx2m5k8b3q7r9t0vwxyz123")]
+    pub id: String,
+    /// What the email is about, e.g. `staff_invitation`, `partner_invitation`.
+    pub kind: String,
+    pub to: String,
+    pub subject: String,
+    /// queued (waiting for delivery), sent, failed (gave up after retries) or outbox (no SMTP
+    /// server is configured; kept for an administrator).
+    pub status: String,
+    /// Delivery attempts so far.
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub sent_at: Option<String>,
+}
+
+impl From<trellis_jobs::admin::EmailSummary> for EmailView {
+    fn from(e: trellis_jobs::admin::EmailSummary) -> Self {
+        Self {
+            id: e.id.to_string(),
+            kind: e.kind,
+            to: e.to,
+            subject: e.subject,
+            status: e.status,
+            attempts: e.attempts,
+            last_error: e.last_error,
+            created_at: e.created_at.to_rfc3339(),
+            sent_at: e.sent_at.map(|t| t.to_rfc3339()),
+        }
+    }
+}

@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod members;
+pub mod outbox;
 pub mod partner_users;
 pub mod password;
 pub mod scope;
@@ -21,16 +22,33 @@ use trellis_db::Db;
 
 pub use scope::{Actor, Membership, RequestMeta, Scope, Visibility};
 
-/// What every service needs: the database and the clock.
+/// What every service needs: the database, the clock, and the address people reach Trellis at
+/// (links in emails).
 #[derive(Clone)]
 pub struct Ctx {
     pub db: Db,
     pub clock: Arc<dyn Clock>,
+    /// E.g. `https://partners.example.com`, without a trailing slash.
+    pub public_url: Arc<str>,
 }
+
+/// The public URL of a server listening on the default address.
+pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 
 impl Ctx {
     pub fn new(db: Db, clock: Arc<dyn Clock>) -> Self {
-        Self { db, clock }
+        Self { db, clock, public_url: Arc::from(DEFAULT_PUBLIC_URL) }
+    }
+
+    /// The same context with links built from `public_url`.
+    pub fn with_public_url(mut self, public_url: &str) -> Self {
+        self.public_url = Arc::from(public_url.trim_end_matches('/'));
+        self
+    }
+
+    /// An absolute link to `path` (which starts with `/`).
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{path}", self.public_url)
     }
 
     pub fn now(&self) -> Timestamp {

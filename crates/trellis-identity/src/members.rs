@@ -4,6 +4,7 @@ use trellis_core::{Email, Error, InvitationId, PartnerScopeSetting, Result, Time
 use trellis_db::{RowSecurity, Tx, sql};
 
 use crate::audit::{self, AuditEntry};
+use crate::outbox::{self, NewEmail};
 use crate::scope::Scope;
 use crate::secret::{random_token, sha256_hex};
 use crate::{Ctx, api_keys, password, workspaces};
@@ -32,6 +33,38 @@ impl Invitation {
     pub fn path(&self) -> String {
         format!("/invitations/{}", self.token)
     }
+}
+
+/// What an invitation email says besides its link.
+pub(crate) struct InvitationEmail {
+    /// Names the email on the outbox page.
+    pub kind: &'static str,
+    pub subject: String,
+    /// What the person was added to, as a sentence.
+    pub what: String,
+}
+
+/// Queues the email that carries an invitation link, in the transaction that creates it.
+pub(crate) async fn queue_invitation_email(
+    ctx: &Ctx,
+    tx: &mut Tx,
+    workspace_id: &WorkspaceId,
+    invitation: &Invitation,
+    to: &Email,
+    email: InvitationEmail,
+) -> Result<()> {
+    let InvitationEmail { kind, subject, what } = email;
+    let link = ctx.link(&invitation.path());
+    let text = format!(
+        "Hello,\n\n{what}\n\nOpen this link to set your password and sign in. It works once, within 7 days:\n{link}\n\nIf you already have a Trellis password, the link simply adds the invitation to your account.\n\nIf you did not expect this email, you can ignore it."
+    );
+    outbox::queue_email_with_secret(tx, workspace_id, NewEmail::from_text(kind, to.clone(), subject, text), &link, ctx.now()).await?;
+    Ok(())
+}
+
+/// The display name of a workspace.
+pub(crate) async fn workspace_name(tx: &mut Tx, workspace_id: &WorkspaceId) -> Result<String> {
+    Ok(tx.fetch_one(sql!("SELECT name FROM workspaces WHERE id = $1", workspace_id)).await?.get("name")?)
 }
 
 pub(crate) async fn create_invitation(tx: &mut Tx, workspace_id: &WorkspaceId, user_id: &UserId, now: Timestamp) -> Result<Invitation> {
@@ -162,6 +195,20 @@ pub async fn add(
     ))
     .await?;
     let invitation = create_invitation(&mut tx, scope.workspace_id(), &user_id, now).await?;
+    let workspace = workspace_name(&mut tx, scope.workspace_id()).await?;
+    queue_invitation_email(
+        ctx,
+        &mut tx,
+        scope.workspace_id(),
+        &invitation,
+        &email,
+        InvitationEmail {
+            kind: "staff_invitation",
+            subject: format!("You are invited to {workspace} on Trellis"),
+            what: format!("You have been added to the staff of {workspace} on Trellis, with the role {}.", role.as_str().replace('_', " ")),
+        },
+    )
+    .await?;
     audit::record(
         &mut tx,
         scope,

@@ -5,7 +5,7 @@ use trellis_core::{Email, Error, PartnerId, PartnerRole, PartnerStatus, Result, 
 use trellis_db::{Sql, Tx, sql};
 
 use crate::audit::{self, AuditEntry};
-use crate::members::{Invitation, create_invitation};
+use crate::members::{Invitation, InvitationEmail, create_invitation, queue_invitation_email, workspace_name};
 use crate::scope::Scope;
 use crate::{Ctx, workspaces};
 
@@ -109,6 +109,27 @@ pub async fn invite(
     ))
     .await?;
     let invitation = create_invitation(&mut tx, scope.workspace_id(), &user_id, now).await?;
+    let workspace = workspace_name(&mut tx, scope.workspace_id()).await?;
+    let partner: String = tx
+        .fetch_one(sql!("SELECT name FROM partners WHERE workspace_id = $1 AND id = $2", scope.workspace_id(), partner_id))
+        .await?
+        .get("name")?;
+    queue_invitation_email(
+        ctx,
+        &mut tx,
+        scope.workspace_id(),
+        &invitation,
+        &email,
+        InvitationEmail {
+            kind: "partner_invitation",
+            subject: format!("You are invited to the {workspace} partner portal"),
+            what: format!(
+                "You have been added to {partner} in the {workspace} partner portal on Trellis, with the role {}.",
+                role.as_str()
+            ),
+        },
+    )
+    .await?;
     audit::record(
         &mut tx,
         scope,

@@ -1,41 +1,33 @@
 //! Background work on the same database: a durable job queue (idempotent jobs, retries with
-//! backoff, failures kept visible) and the email outbox. Jobs are enqueued inside the transaction
-//! of the change that causes them (transactional outbox), so a rolled-back change sends nothing.
+//! backoff, failures kept visible), periodic schedules, and transactional email over SMTP.
 //!
-//! Domain crates enqueue with [`enqueue`] and [`queue_email`]; the handlers of job kinds are
-//! registered by the binary (`trellis-server`), so this crate depends on no domain crate.
+//! - **Enqueueing** happens inside the transaction of the change that causes the work
+//!   ([`enqueue`], [`queue_email`]; they live in `trellis_identity::outbox` and are re-exported
+//!   here), so a rolled-back change enqueues nothing.
+//! - **Running**: [`run_due_jobs`] claims due jobs one at a time with one atomic statement
+//!   (`UPDATE … RETURNING`; `FOR UPDATE SKIP LOCKED` on PostgreSQL), runs the handler registered
+//!   for the job's kind in a [`Registry`], and marks the job done — or stores the error and
+//!   re-queues it with exponential backoff and jitter until its last attempt, after which it stays
+//!   `failed` for the console. A job whose worker died is claimed again when its lock expires.
+//!   Any number of processes may run workers on one database.
+//! - **Schedules**: [`enqueue_scheduled`] enqueues each periodic job once per period, with a dedupe
+//!   key naming the period, however many processes tick.
+//! - **Email**: the `send_email` handler delivers an outbox row with the [`Mailer`] (SMTP through
+//!   lettre and rustls), or leaves it in the outbox, visible in the console, when no SMTP server
+//!   is configured.
+//!
+//! `trellis serve` and `trellis demo` run [`spawn_worker`] (one tick a second). Tests do not: they
+//! drain the queue with [`run_due_jobs`] at the moments they choose, with the manual clock.
+//! Handlers are registered by the binary (`trellis-server`), so this crate depends on no domain
+//! crate above identity.
 
+pub mod admin;
 pub mod email;
+mod worker;
 
-use trellis_core::{Result, Timestamp, WorkspaceId};
-use trellis_db::{Tx, sql};
-
-pub use email::{NewEmail, queue_email};
-
-/// A job to enqueue.
-#[derive(Debug, Clone)]
-pub struct NewJob {
-    pub workspace_id: Option<WorkspaceId>,
-    /// What to run, e.g. `send_email`, `evaluate_tiers`.
-    pub kind: &'static str,
-    pub payload: serde_json::Value,
-    pub run_at: Timestamp,
-    /// A job with a dedupe key is enqueued at most once (e.g. `licence_reminder:lic_…:30`).
-    pub dedupe_key: Option<String>,
-}
-
-/// Enqueues a job inside `tx`; with a dedupe key already used, nothing happens.
-pub async fn enqueue(tx: &mut Tx, job: NewJob, now: Timestamp) -> Result<()> {
-    tx.execute(sql!(
-        "INSERT INTO jobs (workspace_id, kind, payload, dedupe_key, status, run_at, created_at) VALUES ($1, $2, $3, $4, 'queued', $5, $6)
-         ON CONFLICT (dedupe_key) DO NOTHING",
-        job.workspace_id,
-        job.kind,
-        job.payload.to_string(),
-        job.dedupe_key,
-        job.run_at,
-        now
-    ))
-    .await?;
-    Ok(())
-}
+pub use email::{Mailer, SmtpConfig, SmtpSecurity};
+pub use trellis_identity::outbox::{NewEmail, NewJob, SEND_EMAIL, enqueue, queue_email, queue_email_with_secret};
+pub use worker::{
+    DAY, HOUR, Job, JobFuture, POLL_INTERVAL, RETRY_BASE_SECONDS, RETRY_MAX_SECONDS, Registry, enqueue_scheduled, retry_delay_range,
+    run_due_jobs, spawn_worker,
+};

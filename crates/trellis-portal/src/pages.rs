@@ -57,6 +57,7 @@ fn nav_links(scope: Option<&Scope>, manages_resellers: bool, section: &str) -> V
             links.push(("/console/programs", "Programs"));
             if role.is_workspace_admin() {
                 links.push(("/console/audit", "Audit log"));
+                links.push(("/console/outbox", "Outbox"));
             }
         }
         Some(Membership::Partner { role, .. }) => {
@@ -129,6 +130,8 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "member_removed" => "The staff member was removed.",
         "key_revoked" => "The API key was revoked. It stops working with the next request.",
         "reseller_created" => "The reseller was created.",
+        "email_queued" => "The email is queued and goes out with the next run of the background worker.",
+        "job_retried" => "The job is queued for one more attempt.",
         "program_created" => "The program was created. Add its tiers below.",
         "tier_added" => "The tier was added.",
         "tier_deleted" => "The tier was deleted.",

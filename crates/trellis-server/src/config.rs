@@ -1,11 +1,13 @@
 //! Configuration: command-line flags, then environment variables (`TRELLIS_*`, `DATABASE_URL`),
 //! then an optional TOML file (`--config` / `TRELLIS_CONFIG`), then defaults. Secrets may be read
-//! from files: `DATABASE_URL_FILE` holds the database URL (it may carry a password).
+//! from files: `DATABASE_URL_FILE` holds the database URL (it may carry a password),
+//! `TRELLIS_SMTP_PASSWORD_FILE` the SMTP password.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::Deserialize;
+use trellis_jobs::{Mailer, SmtpConfig};
 
 /// The settings a TOML file may hold (all optional).
 #[derive(Debug, Default, Deserialize)]
@@ -18,6 +20,9 @@ pub struct FileConfig {
     pub trust_forwarded_for: Option<bool>,
     pub log: Option<String>,
     pub log_format: Option<String>,
+    pub smtp_url: Option<String>,
+    pub smtp_password_file: Option<PathBuf>,
+    pub mail_from: Option<String>,
 }
 
 impl FileConfig {
@@ -37,6 +42,10 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     pub log: String,
     pub log_json: bool,
+    /// Where email goes; `None` keeps emails in the console's outbox.
+    pub smtp: Option<SmtpConfig>,
+    /// The sender of every email (required with an SMTP server).
+    pub mail_from: Option<String>,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -58,6 +67,9 @@ pub struct Overrides {
     pub trust_forwarded_for: Option<bool>,
     pub log: Option<String>,
     pub log_format: Option<String>,
+    pub smtp_url: Option<String>,
+    pub smtp_password_file: Option<PathBuf>,
+    pub mail_from: Option<String>,
 }
 
 impl Settings {
@@ -75,6 +87,22 @@ impl Settings {
         if log_format != "text" && log_format != "json" {
             anyhow::bail!("log format must be \"text\" or \"json\", not {log_format:?}");
         }
+        let smtp = match overrides.smtp_url.or(file.smtp_url).filter(|url| !url.trim().is_empty()) {
+            Some(url) => {
+                let mut smtp = SmtpConfig::parse_url(url.trim()).map_err(|e| anyhow::anyhow!("TRELLIS_SMTP_URL / smtp_url: {e}"))?;
+                if let Some(path) = overrides.smtp_password_file.or(file.smtp_password_file) {
+                    smtp.password = Some(read_secret_file(&path)?);
+                }
+                Some(smtp)
+            }
+            None => None,
+        };
+        let mail_from = overrides.mail_from.or(file.mail_from).filter(|from| !from.trim().is_empty());
+        if smtp.is_some() && mail_from.is_none() {
+            anyhow::bail!(
+                "an SMTP server needs a sender address: set TRELLIS_MAIL_FROM / mail_from, e.g. \"Acme Partners <partners@acme.example>\""
+            );
+        }
         Ok(Self {
             bind,
             database_url,
@@ -82,7 +110,18 @@ impl Settings {
             trust_forwarded_for: overrides.trust_forwarded_for.or(file.trust_forwarded_for).unwrap_or(false),
             log: overrides.log.or(file.log).unwrap_or_else(|| "info,sqlx=warn,tower_http=info".to_owned()),
             log_json: log_format == "json",
+            smtp,
+            mail_from,
         })
+    }
+
+    /// The mailer of these settings: SMTP when configured, the outbox otherwise. Call it inside
+    /// the runtime (the SMTP connection pool runs a task).
+    pub fn mailer(&self) -> anyhow::Result<Mailer> {
+        match (&self.smtp, &self.mail_from) {
+            (Some(smtp), Some(from)) => Mailer::smtp(smtp, from).map_err(|e| anyhow::anyhow!("TRELLIS_MAIL_FROM / mail_from: {e}")),
+            _ => Ok(Mailer::outbox_only()),
+        }
     }
 }
 
@@ -114,6 +153,22 @@ trust_forwarded_for = false
 #                                                        env: TRELLIS_LOG, TRELLIS_LOG_FORMAT
 log = "info,sqlx=warn,tower_http=info"
 log_format = "text"
+
+# Email (invitations, applications, reminders) goes through an SMTP server. Without one, emails
+# stay in the console's outbox (Outbox page), where an administrator can read and pass them on.
+#   smtp://user:password@host:587                STARTTLS, required (the default for smtp://)
+#   smtps://user:password@host:465               TLS from the start
+#   smtp://127.0.0.1:25?tls=none                 plain, only for a server on this machine
+# Percent-encode special characters of the user and password (@ is %40).
+#                                                        env: TRELLIS_SMTP_URL
+# smtp_url = "smtp://partners%40acme.example@smtp.acme.example:587"
+
+# Read the SMTP password from a file instead of the URL.  env: TRELLIS_SMTP_PASSWORD_FILE
+# smtp_password_file = "/run/secrets/trellis_smtp_password"
+
+# The sender of every email; required with an SMTP server.
+#                                                        env: TRELLIS_MAIL_FROM
+# mail_from = "Acme Partners <partners@acme.example>"
 "#;
 
 #[cfg(test)]
@@ -138,6 +193,33 @@ mod tests {
         let settings = Settings::resolve(Overrides { database_url_file: Some(path), ..Overrides::default() }, FileConfig::default())
             .expect("resolves");
         assert_eq!(settings.database_url, "postgres://u:secret@db/trellis");
+    }
+
+    #[test]
+    fn smtp_settings_combine_the_url_the_password_file_and_the_sender() {
+        let dir = std::env::temp_dir().join(format!("trellis-smtp-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("smtp_password");
+        std::fs::write(&path, "from-the-file\n").expect("write");
+        let file: FileConfig = toml::from_str(
+            "smtp_url = 'smtp://mailer:from-the-url@smtp.acme.example'\nmail_from = 'Acme Partners <partners@acme.example>'",
+        )
+        .expect("parses");
+        let settings = Settings::resolve(Overrides { smtp_password_file: Some(path), ..Overrides::default() }, file).expect("resolves");
+        let smtp = settings.smtp.expect("smtp configured");
+        assert_eq!((smtp.host.as_str(), smtp.port, smtp.password.as_deref()), ("smtp.acme.example", 587, Some("from-the-file")));
+        assert_eq!(settings.mail_from.as_deref(), Some("Acme Partners <partners@acme.example>"));
+    }
+
+    #[test]
+    fn an_smtp_server_without_a_sender_or_with_a_bad_url_is_refused() {
+        let without_sender = Overrides { smtp_url: Some("smtp://smtp.acme.example".into()), ..Overrides::default() };
+        let err = Settings::resolve(without_sender, FileConfig::default()).expect_err("needs a sender");
+        assert!(err.to_string().contains("TRELLIS_MAIL_FROM"), "{err}");
+        let bad = Overrides { smtp_url: Some("smtp://smtp.acme.example?tls=sometimes".into()), ..Overrides::default() };
+        assert!(Settings::resolve(bad, FileConfig::default()).is_err());
+        let none = Settings::resolve(Overrides::default(), FileConfig::default()).expect("resolves");
+        assert!(none.smtp.is_none(), "without a URL, emails stay in the outbox");
     }
 
     #[test]

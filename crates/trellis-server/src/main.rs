@@ -42,6 +42,16 @@ struct ServeArgs {
     /// Take the client address from X-Forwarded-For (only behind your own reverse proxy).
     #[arg(long, env = "TRELLIS_TRUST_FORWARDED_FOR")]
     trust_forwarded_for: Option<bool>,
+    /// The SMTP server for email: smtp://user:password@host:587 (STARTTLS), smtps://…:465 (TLS),
+    /// or smtp://host:25?tls=none. Without one, emails stay in the console's outbox.
+    #[arg(long, env = "TRELLIS_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// A file holding the SMTP password (wins over a password in the URL).
+    #[arg(long, env = "TRELLIS_SMTP_PASSWORD_FILE")]
+    smtp_password_file: Option<PathBuf>,
+    /// The sender of every email, e.g. "Acme Partners <partners@acme.example>" (required with SMTP).
+    #[arg(long, env = "TRELLIS_MAIL_FROM")]
+    mail_from: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -135,6 +145,9 @@ async fn main() -> anyhow::Result<()> {
         trust_forwarded_for: serve_args.trust_forwarded_for,
         log: cli.log.clone(),
         log_format: cli.log_format.clone(),
+        smtp_url: serve_args.smtp_url,
+        smtp_password_file: serve_args.smtp_password_file,
+        mail_from: serve_args.mail_from,
     };
     let settings = Settings::resolve(overrides, FileConfig::load(cli.config.as_deref())?)?;
     init_logging(&settings);
@@ -147,6 +160,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Demo(_) => {
             let logins = trellis_server::demo::seed(&state.ctx).await?;
             let listener = tokio::net::TcpListener::bind(&settings.bind).await.with_context(|| format!("binding {}", settings.bind))?;
+            start_job_worker(&settings, &state)?;
             println!("{}", trellis_server::demo::banner(&settings.public_url, &logins));
             trellis_server::serve(listener, trellis_server::build_router(state)).await
         }
@@ -195,8 +209,20 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+/// Starts the background job worker (email delivery, schedules) of `serve` and `demo`.
+fn start_job_worker(settings: &Settings, state: &trellis_api::AppState) -> anyhow::Result<()> {
+    let mailer = settings.mailer()?;
+    match &settings.smtp {
+        Some(smtp) => tracing::info!(host = %smtp.host, port = smtp.port, security = ?smtp.security, "emails are delivered over SMTP"),
+        None => tracing::info!("no SMTP server is configured (TRELLIS_SMTP_URL): emails stay in the console's outbox"),
+    }
+    trellis_jobs::spawn_worker(state.ctx.clone(), Arc::new(trellis_server::jobs::registry(mailer)));
+    Ok(())
+}
+
 async fn run_server(settings: &Settings, state: trellis_api::AppState) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&settings.bind).await.with_context(|| format!("binding {}", settings.bind))?;
+    start_job_worker(settings, &state)?;
     tracing::info!(url = %settings.public_url, database = %redact(&settings.database_url), "trellis is listening");
     trellis_server::serve(listener, trellis_server::build_router(state)).await
 }

@@ -1,8 +1,14 @@
 //! Test kit: [`TestApp`] runs the real application on a random local port with a fresh database
 //! (a SQLite file, or a PostgreSQL schema when `TRELLIS_TEST_POSTGRES_URL` is set), and
 //! [`fixture::Fixture`] builds the standard organisation tree with one identity per role.
+//!
+//! Background jobs do not run by themselves in a `TestApp`: a test drains the queue with
+//! [`TestApp::run_jobs`] when it chooses (with the manual clock, retries wait until the test moves
+//! the clock), so what a test observes never depends on a worker's timing. Emails go to the
+//! outbox, or with [`TestApp::spawn_with_smtp`] to a real SMTP receiver ([`smtp::SmtpReceiver`]).
 
 pub mod fixture;
+pub mod smtp;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,6 +17,9 @@ use reqwest::Method;
 use serde_json::Value;
 use trellis_api::{AppState, WebConfig};
 use trellis_core::{Clock, ManualClock, SystemClock};
+use trellis_jobs::{Mailer, Registry, SmtpConfig};
+
+use crate::smtp::SmtpReceiver;
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -26,6 +35,8 @@ pub struct TestApp {
     pub state: AppState,
     pub clock: ManualClock,
     pub client: reqwest::Client,
+    /// The binary's job handlers and schedules (`trellis_server::jobs::registry`).
+    pub jobs: Arc<Registry>,
     database: TestDatabase,
     server: tokio::task::JoinHandle<()>,
 }
@@ -50,8 +61,20 @@ fn unique_name(prefix: &str) -> String {
 }
 
 impl TestApp {
-    /// Starts the app with a fresh database.
+    /// Starts the app with a fresh database; emails stay in the outbox (no SMTP server).
     pub async fn spawn() -> Self {
+        Self::spawn_with_mailer(Mailer::outbox_only()).await
+    }
+
+    /// Starts the app with its email delivered over SMTP to a receiver started for the test.
+    pub async fn spawn_with_smtp() -> (Self, SmtpReceiver) {
+        let receiver = SmtpReceiver::start().await;
+        let config = SmtpConfig::parse_url(&receiver.url()).expect("the receiver's URL parses");
+        let mailer = Mailer::smtp(&config, "Trellis <trellis@test.example>").expect("mailer");
+        (Self::spawn_with_mailer(mailer).await, receiver)
+    }
+
+    async fn spawn_with_mailer(mailer: Mailer) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let (url, database) = match postgres_url() {
             Some(admin_url) => {
@@ -83,7 +106,20 @@ impl TestApp {
             let _ = trellis_server::serve(listener, router).await;
         });
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client");
-        Self { base_url, state, clock, client, database, server }
+        let jobs = Arc::new(trellis_server::jobs::registry(mailer));
+        Self { base_url, state, clock, client, jobs, database, server }
+    }
+
+    /// Runs every job due at the test clock's time (emails included) and returns how many ran.
+    pub async fn run_jobs(&self) -> usize {
+        trellis_jobs::run_due_jobs(&self.state.ctx, &self.jobs).await.expect("run due jobs")
+    }
+
+    /// Enqueues the periodic jobs of the current period (as the worker's tick does), then runs
+    /// every due job; returns how many ran.
+    pub async fn run_scheduled_jobs(&self) -> usize {
+        trellis_jobs::enqueue_scheduled(&self.state.ctx, &self.jobs).await.expect("enqueue scheduled jobs");
+        self.run_jobs().await
     }
 
     pub fn backend_name(&self) -> &'static str {

@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod emails;
 pub mod members;
 pub mod partners;
 pub mod programs;
@@ -33,6 +34,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(workspace::find_workspace, workspace::update_workspace))
         .routes(routes!(audit::list_audit_events))
         .routes(routes!(programs::create_program, programs::list_programs))
+        .routes(routes!(emails::list_emails))
         .routes(routes!(programs::find_program, programs::update_program))
         .routes(routes!(tiers::create_tier, tiers::list_tiers))
         .routes(routes!(tiers::find_tier, tiers::update_tier, tiers::delete_tier))

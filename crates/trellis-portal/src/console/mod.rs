@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod audit;
+mod outbox;
 mod partner_programs;
 mod partners;
 mod programs;
@@ -20,6 +21,7 @@ pub fn routes() -> Router<AppState> {
         .merge(audit::routes())
         .merge(programs::routes())
         .merge(partner_programs::routes())
+        .merge(outbox::routes())
 }
 
 /// The caller's staff role; 404 for anyone acting for a partner.

@@ -769,6 +769,10 @@ async fn check_list(app: &TestApp, world: &World, route: &RouteRow, who: &Who, c
                 .collect();
             (foreign, vec![])
         }
+        "/api/v1/emails" => {
+            let visible = strings(app, sql!("SELECT id FROM emails WHERE workspace_id = $1", ws_id), "id").await;
+            (ids_of(reply, "id").into_iter().filter(|id| !visible.contains(id)).collect(), vec![])
+        }
         other => panic!("no visible-set rule for the list route {other}"),
     }
 }

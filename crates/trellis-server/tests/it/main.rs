@@ -6,6 +6,7 @@ mod audit;
 mod authz_matrix;
 mod browser;
 mod hierarchy;
+mod jobs;
 mod pages;
 mod rls;
 mod smoke;

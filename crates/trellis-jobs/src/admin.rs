@@ -1,0 +1,238 @@
+//! What workspace owners and admins see of background work: the email outbox (newest first, with
+//! status and last error), the workspace's jobs, and the actions that try again — sending an
+//! email again and retrying a failed job. The API and the console both call these.
+
+use trellis_core::{EmailId, Error, Result, Timestamp};
+use trellis_db::{Row, Sql, sql};
+use trellis_identity::Scope;
+use trellis_identity::audit::{self, AuditEntry};
+use trellis_identity::outbox::{SEND_EMAIL, enqueue, send_email_dedupe_key, send_email_job};
+
+/// Email statuses: waiting for the sender, delivered, given up after retries, kept in the outbox
+/// because no SMTP server is configured.
+pub const EMAIL_STATUSES: &[&str] = &["queued", "sent", "failed", "outbox"];
+/// Job statuses.
+pub const JOB_STATUSES: &[&str] = &["queued", "running", "done", "failed"];
+
+/// An email of the outbox, without its bodies.
+#[derive(Debug, Clone)]
+pub struct EmailSummary {
+    pub id: EmailId,
+    pub kind: String,
+    pub to: String,
+    pub subject: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+    pub sent_at: Option<Timestamp>,
+}
+
+/// An email with its bodies (a delivered email's one-time link is replaced by a placeholder).
+#[derive(Debug, Clone)]
+pub struct EmailDetail {
+    pub summary: EmailSummary,
+    pub text_body: String,
+    pub html_body: String,
+}
+
+/// Filters of the outbox list.
+#[derive(Debug, Clone, Default)]
+pub struct EmailFilter {
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    /// Emails older than this one (the cursor).
+    pub before_id: Option<EmailId>,
+    pub limit: i64,
+}
+
+fn require_admin(scope: &Scope) -> Result<()> {
+    scope.require_workspace_admin("see the workspace's emails and background jobs")
+}
+
+fn check_status(status: Option<&str>, allowed: &[&str]) -> Result<()> {
+    match status {
+        Some(status) if !allowed.contains(&status) => Err(Error::invalid("status", format!("must be one of {}", allowed.join(", ")))),
+        _ => Ok(()),
+    }
+}
+
+fn summary_from_row(row: &Row) -> Result<EmailSummary> {
+    Ok(EmailSummary {
+        id: row.get("id")?,
+        kind: row.get("kind")?,
+        to: row.get("to_address")?,
+        subject: row.get("subject")?,
+        status: row.get("status")?,
+        attempts: row.get("attempts")?,
+        last_error: row.get("last_error")?,
+        created_at: row.get("created_at")?,
+        sent_at: row.get("sent_at")?,
+    })
+}
+
+/// The workspace's emails, newest first (owner/admin).
+pub async fn list_emails(ctx: &trellis_identity::Ctx, scope: &Scope, filter: &EmailFilter) -> Result<Vec<EmailSummary>> {
+    require_admin(scope)?;
+    check_status(filter.status.as_deref(), EMAIL_STATUSES)?;
+    let mut q = Sql::build(
+        "SELECT id, kind, to_address, subject, status, attempts, last_error, created_at, sent_at FROM emails WHERE workspace_id = ",
+    );
+    q.push_bind(scope.workspace_id());
+    if let Some(status) = &filter.status {
+        q.push(" AND status = ").push_bind(status);
+    }
+    if let Some(kind) = &filter.kind {
+        q.push(" AND kind = ").push_bind(kind);
+    }
+    if let Some(before) = &filter.before_id {
+        q.push(" AND id < ").push_bind(before);
+    }
+    // Ids are time-ordered (UUIDv7), so id order is creation order and the cursor is an id.
+    q.push(" ORDER BY id DESC LIMIT ").push_bind(filter.limit);
+    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let rows = tx.fetch_all(q).await?;
+    tx.commit().await?;
+    rows.iter().map(summary_from_row).collect()
+}
+
+/// One email with its bodies (owner/admin).
+pub async fn get_email(ctx: &trellis_identity::Ctx, scope: &Scope, id: &EmailId) -> Result<EmailDetail> {
+    require_admin(scope)?;
+    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let row = tx
+        .fetch_optional(sql!(
+            "SELECT id, kind, to_address, subject, status, attempts, last_error, created_at, sent_at, text_body, html_body
+             FROM emails WHERE workspace_id = $1 AND id = $2",
+            scope.workspace_id(),
+            id
+        ))
+        .await?
+        .ok_or(Error::NotFound)?;
+    tx.commit().await?;
+    Ok(EmailDetail { summary: summary_from_row(&row)?, text_body: row.get("text_body")?, html_body: row.get("html_body")? })
+}
+
+/// Sends a failed email, or one kept in the outbox, again: it is queued with a fresh delivery job
+/// (owner/admin). Delivered or still queued emails are a conflict.
+pub async fn resend_email(ctx: &trellis_identity::Ctx, scope: &Scope, id: &EmailId) -> Result<()> {
+    require_admin(scope)?;
+    let now = ctx.now();
+    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let row = tx
+        .fetch_optional(sql!("SELECT status FROM emails WHERE workspace_id = $1 AND id = $2", scope.workspace_id(), id))
+        .await?
+        .ok_or(Error::NotFound)?;
+    let status: String = row.get("status")?;
+    if status != "failed" && status != "outbox" {
+        return Err(Error::conflict(format!("only a failed email or one kept in the outbox can be sent again; this one is {status}")));
+    }
+    tx.execute(sql!("UPDATE emails SET status = 'queued' WHERE workspace_id = $1 AND id = $2", scope.workspace_id(), id)).await?;
+    // The finished delivery job holds the dedupe key: replace it with a fresh one.
+    tx.execute(sql!("DELETE FROM jobs WHERE dedupe_key = $1 AND status IN ('done', 'failed')", send_email_dedupe_key(id))).await?;
+    enqueue(&mut tx, send_email_job(scope.workspace_id(), id, now), now).await?;
+    audit::record(&mut tx, scope, now, AuditEntry::new("email.resent", "email", id.as_str()).change("status", status, "queued")).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A job of the workspace.
+#[derive(Debug, Clone)]
+pub struct JobSummary {
+    pub id: i64,
+    pub kind: String,
+    pub status: String,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub run_at: Timestamp,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+    pub payload: String,
+}
+
+/// Filters of the job list.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub status: Option<String>,
+    /// Jobs enqueued before this one (the cursor).
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+/// The workspace's jobs, newest first (owner/admin). Instance-wide jobs (schedules) belong to no
+/// workspace and are not listed; their failures are logged.
+pub async fn list_jobs(ctx: &trellis_identity::Ctx, scope: &Scope, filter: &JobFilter) -> Result<Vec<JobSummary>> {
+    require_admin(scope)?;
+    check_status(filter.status.as_deref(), JOB_STATUSES)?;
+    let mut q = Sql::build(
+        "SELECT id, kind, status, attempts, max_attempts, run_at, last_error, created_at, finished_at, payload FROM jobs WHERE workspace_id = ",
+    );
+    q.push_bind(scope.workspace_id());
+    if let Some(status) = &filter.status {
+        q.push(" AND status = ").push_bind(status);
+    }
+    if let Some(before) = filter.before_id {
+        q.push(" AND id < ").push_bind(before);
+    }
+    q.push(" ORDER BY id DESC LIMIT ").push_bind(filter.limit);
+    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let rows = tx.fetch_all(q).await?;
+    tx.commit().await?;
+    rows.iter()
+        .map(|row| {
+            Ok(JobSummary {
+                id: row.get("id")?,
+                kind: row.get("kind")?,
+                status: row.get("status")?,
+                attempts: row.get("attempts")?,
+                max_attempts: row.get("max_attempts")?,
+                run_at: row.get("run_at")?,
+                last_error: row.get("last_error")?,
+                created_at: row.get("created_at")?,
+                finished_at: row.get("finished_at")?,
+                payload: row.get("payload")?,
+            })
+        })
+        .collect()
+}
+
+/// Retries a failed job of the workspace once more, now (owner/admin). An email it delivers goes
+/// back to `queued`.
+pub async fn retry_job(ctx: &trellis_identity::Ctx, scope: &Scope, id: i64) -> Result<()> {
+    require_admin(scope)?;
+    let now = ctx.now();
+    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let row = tx
+        .fetch_optional(sql!("SELECT kind, status, payload FROM jobs WHERE workspace_id = $1 AND id = $2", scope.workspace_id(), id))
+        .await?
+        .ok_or(Error::NotFound)?;
+    let (kind, status, payload): (String, String, String) = (row.get("kind")?, row.get("status")?, row.get("payload")?);
+    if status != "failed" {
+        return Err(Error::conflict(format!("only a failed job can be retried; this one is {status}")));
+    }
+    // One more attempt: a failure ends it as failed again, with the new error.
+    tx.execute(sql!(
+        "UPDATE jobs SET status = 'queued', run_at = $3, max_attempts = attempts + 1, finished_at = NULL WHERE workspace_id = $1 AND id = $2",
+        scope.workspace_id(),
+        id,
+        now
+    ))
+    .await?;
+    if kind == SEND_EMAIL {
+        let email_id = serde_json::from_str::<serde_json::Value>(&payload)
+            .ok()
+            .and_then(|p| p.get("email_id").and_then(serde_json::Value::as_str).map(str::to_owned));
+        if let Some(email_id) = email_id {
+            tx.execute(sql!(
+                "UPDATE emails SET status = 'queued' WHERE workspace_id = $1 AND id = $2 AND status = 'failed'",
+                scope.workspace_id(),
+                email_id
+            ))
+            .await?;
+        }
+    }
+    audit::record(&mut tx, scope, now, AuditEntry::new("job.retried", "job", id.to_string()).set("kind", kind)).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,366 @@
+//! Claiming, running, retrying and scheduling jobs.
+
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use trellis_core::{Error, Result, Timestamp, WorkspaceId};
+use trellis_db::{Backend, Row, RowSecurity, Sql, sql};
+use trellis_identity::Ctx;
+use trellis_identity::outbox::{NewJob, SEND_EMAIL, enqueue};
+
+use crate::email::{self, Mailer};
+
+/// How often the background worker looks for due jobs and schedules.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// The wait before the first retry; it doubles with every further attempt…
+pub const RETRY_BASE_SECONDS: i64 = 30;
+/// …up to this.
+pub const RETRY_MAX_SECONDS: i64 = 3600;
+/// Schedule periods.
+pub const HOUR: i64 = 3600;
+pub const DAY: i64 = 24 * HOUR;
+/// How long a claimed job stays locked to its worker; after that it counts as abandoned (the
+/// worker died) and another worker claims it again.
+const LOCK_SECONDS: i64 = 600;
+/// A handler running longer than this is stopped and counted as failed (well inside the lock).
+const HANDLER_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A claimed job, as its handler sees it.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: i64,
+    pub workspace_id: Option<WorkspaceId>,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    /// 1 on the first run, 2 on the first retry, …
+    pub attempt: i64,
+    pub max_attempts: i64,
+}
+
+impl Job {
+    /// True when a failure now makes the job `failed` rather than retried.
+    pub fn is_last_attempt(&self) -> bool {
+        self.attempt >= self.max_attempts
+    }
+
+    /// The workspace the job works for; an error for instance-wide jobs.
+    pub fn workspace(&self) -> Result<&WorkspaceId> {
+        self.workspace_id.as_ref().ok_or_else(|| Error::Internal(format!("job {} ({}) has no workspace", self.id, self.kind)))
+    }
+
+    /// A text field of the payload, parsed (ids parse this way: `job.field::<EmailId>("email_id")`).
+    pub fn field<T: std::str::FromStr>(&self, name: &str) -> Result<T> {
+        self.payload
+            .get(name)
+            .and_then(serde_json::Value::as_str)
+            .and_then(|text| text.parse().ok())
+            .ok_or_else(|| Error::Internal(format!("job {} ({}) has no valid payload field {name}", self.id, self.kind)))
+    }
+}
+
+/// What a handler returns: a boxed future borrowing the context and the job.
+pub type JobFuture<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
+
+type Handler = Arc<dyn for<'a> Fn(&'a Ctx, &'a Job) -> JobFuture<'a> + Send + Sync>;
+
+struct Schedule {
+    kind: &'static str,
+    every_seconds: i64,
+}
+
+/// The handlers of job kinds and the periodic schedules, built once by the binary.
+///
+/// ```ignore
+/// let mut registry = Registry::new(mailer);
+/// registry.register("evaluate_tiers", |ctx, job| Box::pin(tiers::evaluate_scheduled(ctx, job)));
+/// registry.schedule("evaluate_tiers", DAY);
+/// ```
+pub struct Registry {
+    handlers: HashMap<&'static str, Handler>,
+    schedules: Vec<Schedule>,
+}
+
+impl Registry {
+    /// A registry with the `send_email` handler, delivering with `mailer`.
+    pub fn new(mailer: Mailer) -> Self {
+        let mut registry = Self { handlers: HashMap::new(), schedules: Vec::new() };
+        let mailer = Arc::new(mailer);
+        registry.register(SEND_EMAIL, move |ctx, job| {
+            let mailer = mailer.clone();
+            Box::pin(async move { email::deliver(ctx, &mailer, job).await })
+        });
+        registry
+    }
+
+    /// Runs `handler` for jobs of `kind`. A handler must be idempotent: a job runs at least once,
+    /// and again after a failure or when its worker died before marking it done.
+    pub fn register<F>(&mut self, kind: &'static str, handler: F) -> &mut Self
+    where
+        F: for<'a> Fn(&'a Ctx, &'a Job) -> JobFuture<'a> + Send + Sync + 'static,
+    {
+        self.handlers.insert(kind, Arc::new(handler));
+        self
+    }
+
+    /// Enqueues a job of `kind` (instance-wide, empty of workspace) once per period of
+    /// `every_seconds`, counted from the Unix epoch in UTC: with [`DAY`], once per UTC day. The
+    /// payload carries `period_start` (RFC 3339). A handler that works per workspace fans out by
+    /// enqueueing one job per workspace with a dedupe key naming the workspace and the period.
+    pub fn schedule(&mut self, kind: &'static str, every_seconds: i64) -> &mut Self {
+        assert!(every_seconds > 0, "a schedule's period must be positive");
+        self.schedules.push(Schedule { kind, every_seconds });
+        self
+    }
+
+    fn handler(&self, kind: &str) -> Option<Handler> {
+        self.handlers.get(kind).cloned()
+    }
+}
+
+/// The wait before retrying after failed attempt number `attempt` (1-based), as the range the
+/// jitter picks from: `[d, d + d/4]` with `d = min(30 s × 2^(attempt-1), 1 h)`.
+pub fn retry_delay_range(attempt: i64) -> (i64, i64) {
+    let doublings = u32::try_from(attempt.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
+    let base = RETRY_BASE_SECONDS.saturating_mul(1_i64 << doublings).min(RETRY_MAX_SECONDS);
+    (base, base + base / 4)
+}
+
+/// The time of the next attempt: spread over the jitter range so that jobs failing together
+/// (an SMTP outage) do not all come back in the same second.
+fn next_attempt_at(now: Timestamp, attempt: i64) -> Timestamp {
+    let (low, high) = retry_delay_range(attempt);
+    let micros = rand::rng().random_range(low * 1_000_000..=high * 1_000_000);
+    Timestamp::from_micros(now.micros().saturating_add(micros))
+}
+
+/// Runs every job that is due now, one after another, and returns how many ran (failed runs
+/// included). Jobs a handler enqueues as due now run in the same call; retries wait for their
+/// backoff, so with a clock that stands still the call always ends.
+pub async fn run_due_jobs(ctx: &Ctx, registry: &Registry) -> Result<usize> {
+    let mut processed = 0;
+    while let Some(job) = claim_next(ctx).await? {
+        run_claimed(ctx, registry, job).await?;
+        processed += 1;
+    }
+    Ok(processed)
+}
+
+/// Whether anything is due: a cheap read first, so an idle worker never takes the SQLite writer.
+async fn anything_due(ctx: &Ctx, now: Timestamp) -> Result<bool> {
+    let mut tx = ctx.db.read(&RowSecurity::Unrestricted).await?;
+    let due = tx
+        .fetch_optional(sql!(
+            "SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= $1) OR (status = 'running' AND locked_until <= $1) LIMIT 1",
+            now
+        ))
+        .await?
+        .is_some();
+    tx.commit().await?;
+    Ok(due)
+}
+
+/// Claims the job due first, atomically: concurrent workers never get the same job. A running job
+/// whose lock expired (its worker died) is claimed again, and that is noted as its error.
+async fn claim_next(ctx: &Ctx) -> Result<Option<Job>> {
+    let now = ctx.now();
+    if !anything_due(ctx, now).await? {
+        return Ok(None);
+    }
+    let locked_until = now.plus_seconds(LOCK_SECONDS);
+    let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
+    // SQLite needs no row lock: the whole statement runs inside the single writer's
+    // BEGIN IMMEDIATE transaction.
+    let claim = match tx.backend() {
+        Backend::Postgres => sql!(
+            "UPDATE jobs SET status = 'running', locked_until = $2, attempts = attempts + 1,
+                 last_error = CASE WHEN status = 'running' THEN 'the worker running it stopped before finishing' ELSE last_error END
+             WHERE id = (SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= $1) OR (status = 'running' AND locked_until <= $1)
+                         ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+             RETURNING id, workspace_id, kind, payload, attempts, max_attempts",
+            now,
+            locked_until
+        ),
+        Backend::Sqlite => sql!(
+            "UPDATE jobs SET status = 'running', locked_until = $2, attempts = attempts + 1,
+                 last_error = CASE WHEN status = 'running' THEN 'the worker running it stopped before finishing' ELSE last_error END
+             WHERE id = (SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= $1) OR (status = 'running' AND locked_until <= $1)
+                         ORDER BY run_at, id LIMIT 1)
+             RETURNING id, workspace_id, kind, payload, attempts, max_attempts",
+            now,
+            locked_until
+        ),
+    };
+    let row = tx.fetch_optional(claim).await?;
+    tx.commit().await?;
+    row.map(|row| job_from_row(&row)).transpose()
+}
+
+fn job_from_row(row: &Row) -> Result<Job> {
+    let payload: String = row.get("payload")?;
+    Ok(Job {
+        id: row.get("id")?,
+        workspace_id: row.get("workspace_id")?,
+        kind: row.get("kind")?,
+        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+        attempt: row.get("attempts")?,
+        max_attempts: row.get("max_attempts")?,
+    })
+}
+
+/// The message stored for a failed attempt.
+fn describe(err: &Error) -> String {
+    match err {
+        Error::Internal(detail) => detail.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Runs a claimed job's handler on its own task (a panic or a hang fails the attempt, not the
+/// worker) and records the outcome.
+async fn run_claimed(ctx: &Ctx, registry: &Registry, job: Job) -> Result<()> {
+    let outcome = if job.attempt > job.max_attempts {
+        // Claimed again after its worker died on the last attempt: nothing left to try.
+        Err("the worker running its last attempt stopped before finishing".to_owned())
+    } else {
+        match registry.handler(&job.kind) {
+            None => Err(format!("no handler is registered for the job kind {:?}", job.kind)),
+            Some(handler) => {
+                let (task_ctx, task_job) = (ctx.clone(), job.clone());
+                let task = tokio::spawn(async move { handler(&task_ctx, &task_job).await });
+                let abort = task.abort_handle();
+                match tokio::time::timeout(HANDLER_TIMEOUT, task).await {
+                    Ok(Ok(Ok(()))) => Ok(()),
+                    Ok(Ok(Err(err))) => Err(describe(&err)),
+                    Ok(Err(join_error)) => Err(format!("the handler stopped: {join_error}")),
+                    Err(_) => {
+                        abort.abort();
+                        Err(format!("the handler ran longer than {} seconds", HANDLER_TIMEOUT.as_secs()))
+                    }
+                }
+            }
+        }
+    };
+    let now = ctx.now();
+    let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
+    // `attempts = $2`: if the lock expired meanwhile and another worker claimed the job again,
+    // that worker's outcome is the one that counts.
+    match &outcome {
+        Ok(()) => {
+            tx.execute(sql!(
+                "UPDATE jobs SET status = 'done', finished_at = $3, locked_until = NULL WHERE id = $1 AND status = 'running' AND attempts = $2",
+                job.id,
+                job.attempt,
+                now
+            ))
+            .await?;
+        }
+        Err(message) if job.attempt >= job.max_attempts => {
+            tracing::error!(job = job.id, kind = %job.kind, attempt = job.attempt, error = %message, "job failed for good");
+            tx.execute(sql!(
+                "UPDATE jobs SET status = 'failed', finished_at = $3, locked_until = NULL, last_error = $4
+                 WHERE id = $1 AND status = 'running' AND attempts = $2",
+                job.id,
+                job.attempt,
+                now,
+                message
+            ))
+            .await?;
+        }
+        Err(message) => {
+            let retry_at = next_attempt_at(now, job.attempt);
+            tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempt, error = %message, retry_at = %retry_at, "job failed; retrying later");
+            tx.execute(sql!(
+                "UPDATE jobs SET status = 'queued', run_at = $3, locked_until = NULL, last_error = $4
+                 WHERE id = $1 AND status = 'running' AND attempts = $2",
+                job.id,
+                job.attempt,
+                retry_at,
+                message
+            ))
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Enqueues the periodic jobs of the current period that are not enqueued yet and returns how
+/// many it added. Safe to call from every process at any rate: the dedupe key names the period.
+pub async fn enqueue_scheduled(ctx: &Ctx, registry: &Registry) -> Result<usize> {
+    if registry.schedules.is_empty() {
+        return Ok(0);
+    }
+    let now = ctx.now();
+    let wanted: Vec<NewJob> = registry
+        .schedules
+        .iter()
+        .map(|schedule| {
+            let period = schedule.every_seconds * 1_000_000;
+            let start = Timestamp::from_micros(now.micros().div_euclid(period) * period);
+            NewJob {
+                workspace_id: None,
+                kind: schedule.kind,
+                payload: serde_json::json!({ "period_start": start }),
+                run_at: now,
+                dedupe_key: Some(format!("schedule:{}:{start}", schedule.kind)),
+            }
+        })
+        .collect();
+    let keys: Vec<String> = wanted.iter().filter_map(|job| job.dedupe_key.clone()).collect();
+    let mut query = Sql::build("SELECT dedupe_key FROM jobs WHERE dedupe_key IN ");
+    query.push_in_list(&keys);
+    let mut tx = ctx.db.read(&RowSecurity::Unrestricted).await?;
+    let existing: BTreeSet<String> =
+        tx.fetch_all(query).await?.iter().map(|row| row.get::<String>("dedupe_key")).collect::<Result<_, _>>()?;
+    tx.commit().await?;
+    let missing: Vec<NewJob> =
+        wanted.into_iter().filter(|job| job.dedupe_key.as_ref().is_some_and(|key| !existing.contains(key))).collect();
+    if missing.is_empty() {
+        return Ok(0);
+    }
+    let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
+    let mut added = 0;
+    for job in missing {
+        if enqueue(&mut tx, job, now).await? {
+            added += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(added)
+}
+
+/// Starts the background worker: every [`POLL_INTERVAL`] it enqueues due schedules and runs due
+/// jobs. Errors (a database restart) are logged and the next tick tries again.
+pub fn spawn_worker(ctx: Ctx, registry: Arc<Registry>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(POLL_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(err) = enqueue_scheduled(&ctx, &registry).await {
+                tracing::warn!(%err, "could not enqueue scheduled jobs");
+            }
+            if let Err(err) = run_due_jobs(&ctx, &registry).await {
+                tracing::warn!(%err, "the job worker stopped early; it tries again in a second");
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_wait_twice_as_long_each_time_up_to_an_hour() {
+        assert_eq!(retry_delay_range(1), (30, 37));
+        assert_eq!(retry_delay_range(2), (60, 75));
+        assert_eq!(retry_delay_range(3), (120, 150));
+        assert_eq!(retry_delay_range(8), (3600, 4500));
+        assert_eq!(retry_delay_range(80), (3600, 4500));
+    }
+}
