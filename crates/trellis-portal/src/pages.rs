@@ -54,12 +54,14 @@ fn nav_links(scope: Option<&Scope>, manages_resellers: bool, section: &str) -> V
     match scope.map(Scope::membership) {
         Some(Membership::Staff { role, .. }) => {
             links.extend([("/console/partners", "Partners"), ("/console/staff", "Staff"), ("/console/api-keys", "API keys")]);
+            links.push(("/console/applications?status=applied", "Applications"));
             if role.is_workspace_admin() {
                 links.push(("/console/audit", "Audit log"));
             }
         }
         Some(Membership::Partner { role, .. }) => {
             links.extend([("/portal/profile", "Profile"), ("/portal/users", "Users")]);
+            links.push(("/portal/onboarding", "Onboarding"));
             if *role == PartnerRole::Admin {
                 links.push(("/portal/api-keys", "API keys"));
             }
@@ -128,6 +130,14 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "member_removed" => "The staff member was removed.",
         "key_revoked" => "The API key was revoked. It stops working with the next request.",
         "reseller_created" => "The reseller was created.",
+        "application_approved" => "The application was approved. The applicant was emailed an invitation to the portal.",
+        "application_rejected" => "The application was rejected. The applicant was emailed the reason.",
+        "step_added" => "The step was added to the checklist.",
+        "step_saved" => "The step was saved.",
+        "step_deleted" => "The step was removed from the checklist.",
+        "agreement_published" => "The new agreement version is in force.",
+        "step_completed" => "The step is done.",
+        "agreement_accepted" => "You accepted the agreement for your organisation.",
         _ => return None,
     })
 }
@@ -385,6 +395,7 @@ struct PortalHome {
     layout: Layout,
     partner: trellis_partners::Partner,
     role: String,
+    onboarding: Option<crate::portal::onboarding::OnboardingCard>,
 }
 
 /// `GET /`: the console for staff, the portal for partner users, the sign-in page otherwise.
@@ -400,7 +411,10 @@ async fn home(State(state): State<AppState>, signed: Signed) -> Response {
             render(&ConsoleHome { layout, workspace_name, counts })
         }
         Membership::Partner { partner_id, role, .. } => match partners::get(&state.ctx, &signed.scope, &partner_id).await {
-            Ok(partner) => render(&PortalHome { layout, partner, role: role.as_str().to_owned() }),
+            Ok(partner) => match crate::portal::onboarding::home_card(&state, &signed.scope, &partner_id).await {
+                Ok(onboarding) => render(&PortalHome { layout, partner, role: role.as_str().to_owned(), onboarding }),
+                Err(err) => error_page(err),
+            },
             Err(err) => error_page(err),
         },
     }

@@ -2,7 +2,9 @@
 //! page (API.md "Conventions": what the caller may not see is 404), never data.
 
 mod api_keys;
+mod applications;
 mod audit;
+mod onboarding;
 mod partners;
 mod staff;
 
@@ -12,7 +14,12 @@ use trellis_core::{Error, VendorRole};
 use trellis_identity::Scope;
 
 pub fn routes() -> Router<AppState> {
-    partners::routes().merge(staff::routes()).merge(api_keys::routes()).merge(audit::routes())
+    partners::routes()
+        .merge(staff::routes())
+        .merge(api_keys::routes())
+        .merge(audit::routes())
+        .merge(applications::routes())
+        .merge(onboarding::routes())
 }
 
 /// The caller's staff role; 404 for anyone acting for a partner.
