@@ -6,6 +6,8 @@ mod audit;
 mod authz_matrix;
 mod browser;
 mod hierarchy;
+mod onboarding;
 mod pages;
+mod recruitment;
 mod rls;
 mod smoke;

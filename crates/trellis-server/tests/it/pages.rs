@@ -7,20 +7,20 @@ use trellis_testkit::TestApp;
 use trellis_testkit::fixture::{Fixture, PASSWORD};
 
 /// A page as the server answered it.
-struct Page {
-    status: u16,
-    headers: HeaderMap,
-    text: String,
+pub(crate) struct Page {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) text: String,
 }
 
 /// One person signed in through the sign-in form: their session cookie and its CSRF token.
-struct WebSession<'a> {
+pub(crate) struct WebSession<'a> {
     app: &'a TestApp,
     cookie: String,
     csrf: String,
 }
 
-fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(SET_COOKIE)
         .iter()
@@ -31,7 +31,7 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// The value of the first `csrf_token` hidden field of a page.
-fn csrf_field(html: &str) -> Option<String> {
+pub(crate) fn csrf_field(html: &str) -> Option<String> {
     let start = html.find(r#"name="csrf_token" value=""#)? + r#"name="csrf_token" value=""#.len();
     html[start..].split('"').next().map(str::to_owned)
 }
@@ -51,7 +51,7 @@ async fn read(response: reqwest::Response) -> Page {
     Page { status, headers, text: response.text().await.expect("body") }
 }
 
-async fn get_page(app: &TestApp, path: &str, cookie: Option<&str>) -> Page {
+pub(crate) async fn get_page(app: &TestApp, path: &str, cookie: Option<&str>) -> Page {
     let mut request = app.client.get(format!("{}{path}", app.base_url));
     if let Some(cookie) = cookie {
         request = request.header(COOKIE, cookie);
@@ -59,7 +59,7 @@ async fn get_page(app: &TestApp, path: &str, cookie: Option<&str>) -> Page {
     read(request.send().await.expect("request reaches the server")).await
 }
 
-async fn post_form(app: &TestApp, path: &str, cookie: &str, fields: &[(&str, &str)]) -> Page {
+pub(crate) async fn post_form(app: &TestApp, path: &str, cookie: &str, fields: &[(&str, &str)]) -> Page {
     let request = app
         .client
         .post(format!("{}{path}", app.base_url))
@@ -69,7 +69,7 @@ async fn post_form(app: &TestApp, path: &str, cookie: &str, fields: &[(&str, &st
     read(request.send().await.expect("request reaches the server")).await
 }
 
-async fn sign_in<'a>(app: &'a TestApp, email: &str) -> WebSession<'a> {
+pub(crate) async fn sign_in<'a>(app: &'a TestApp, email: &str) -> WebSession<'a> {
     let form = get_page(app, "/login", None).await;
     let login_csrf = cookie_value(&form.headers, "trellis_csrf").expect("the sign-in form sets its CSRF cookie");
     let signed = post_form(
@@ -88,12 +88,12 @@ async fn sign_in<'a>(app: &'a TestApp, email: &str) -> WebSession<'a> {
 }
 
 impl WebSession<'_> {
-    async fn get(&self, path: &str) -> Page {
+    pub(crate) async fn get(&self, path: &str) -> Page {
         get_page(self.app, path, Some(&self.cookie)).await
     }
 
     /// Posts a form with the session's CSRF token.
-    async fn submit(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub(crate) async fn submit(&self, path: &str, fields: &[(&str, &str)]) -> Page {
         let mut with_token = vec![("csrf_token", self.csrf.as_str())];
         with_token.extend_from_slice(fields);
         post_form(self.app, path, &self.cookie, &with_token).await
@@ -110,7 +110,7 @@ async fn partner_count(app: &TestApp, f: &Fixture) -> usize {
     app.get("/api/v1/partners?limit=500", &f.owner.token).await.body["data"].as_array().map_or(0, Vec::len)
 }
 
-fn assert_safe_page(path: &str, page: &Page) {
+pub(crate) fn assert_safe_page(path: &str, page: &Page) {
     let csp = page.headers.get(CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let script_src = csp.split(';').map(str::trim).find(|d| d.starts_with("script-src")).unwrap_or_default();
     assert!(script_src.contains("'self'") && !csp.contains("'unsafe-inline'"), "{path}: CSP {csp:?}");
