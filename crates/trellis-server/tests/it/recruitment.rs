@@ -525,3 +525,29 @@ async fn staff_review_applications_in_the_console_inbox() {
     let statuses: Vec<String> = statuses.iter().map(|r| r.get("status").expect("status")).collect();
     assert_eq!(statuses, ["approved", "rejected"]);
 }
+
+#[tokio::test]
+async fn the_demo_has_pending_applications_with_a_likely_duplicate_and_a_partner_half_way_through_onboarding() {
+    let app = TestApp::spawn().await;
+
+    trellis_server::demo::seed(&app.state.ctx).await.expect("seed the demo");
+
+    let owner = app.login("olivia.owner@acme.example", trellis_server::demo::DEMO_PASSWORD).await;
+    let pending = app.get("/api/v1/applications?status=applied", &owner).await;
+    let rows = pending.body["data"].as_array().expect("applications");
+    assert!(rows.len() >= 3, "{}", pending.text);
+    let duplicate = rows.iter().find(|a| a["likely_duplicate"] == true).expect("a likely duplicate");
+    assert_eq!(duplicate["duplicates"][0]["partner_name"], "Brightside Agency", "{duplicate}");
+    let rejected = app.get("/api/v1/applications?status=rejected", &owner).await;
+    assert_eq!(rejected.body["data"].as_array().map(Vec::len), Some(1), "{}", rejected.text);
+    let vera = app.login("vera@vertex.example", trellis_server::demo::DEMO_PASSWORD).await;
+    let me = app.get("/api/v1/me", &vera).await;
+    let partner_id = me.body["partner_id"].as_str().expect("Vera acts for Vertex Solutions");
+    let progress = app.get(&format!("/api/v1/partners/{partner_id}/onboarding"), &vera).await;
+    assert_eq!(progress.body["partner_status"], "onboarding", "{}", progress.text);
+    let done = progress.body["required_done"].as_u64().expect("done");
+    let total = progress.body["required_steps"].as_u64().expect("total");
+    assert!(done > 0 && done < total, "half-way: {done} of {total}");
+    assert_eq!(progress.body["agreements"][0]["acceptance"]["user_email"], "vera@vertex.example", "{}", progress.text);
+    assert_eq!(progress.body["agreements"][0]["agreement"]["version"], 2);
+}
