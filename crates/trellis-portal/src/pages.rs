@@ -54,7 +54,9 @@ fn nav_links(scope: Option<&Scope>, manages_resellers: bool, section: &str) -> V
     match scope.map(Scope::membership) {
         Some(Membership::Staff { role, .. }) => {
             links.extend([("/console/partners", "Partners"), ("/console/staff", "Staff"), ("/console/api-keys", "API keys")]);
-            links.push(("/console/applications?status=applied", "Applications"));
+            if *role != trellis_core::VendorRole::Finance {
+                links.push(("/console/applications?status=applied", "Applications"));
+            }
             if role.is_workspace_admin() {
                 links.push(("/console/audit", "Audit log"));
             }
