@@ -230,8 +230,8 @@ pub async fn open_program(ctx: &Ctx, slug: &str) -> Result<(WorkspaceId, Program
     Ok((workspace_id, program))
 }
 
-/// Counts this submission and refuses it (429) when its address or its program has sent too many
-/// within the window.
+/// Refuses a submission (429) when its address or its program has sent too many within the
+/// window; otherwise counts it, whatever becomes of it next (invalid, honeypot or accepted).
 async fn throttle(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, ip: &str) -> Result<()> {
     let now = ctx.now();
     let since = now.plus_seconds(-ATTEMPT_WINDOW_SECONDS);
