@@ -544,3 +544,251 @@ impl From<trellis_jobs::admin::EmailSummary> for EmailView {
         }
     }
 }
+
+/// The answer to a public application: the new partner's id (the one `approve`/`reject` take).
+#[derive(Serialize, ToSchema)]
+pub struct SubmittedApplicationView {
+    #[schema(example = "ptn_01jgx2m5k8b3q7r9t0vwxyz123")]
+    pub id: String,
+    pub application_id: String,
+    /// Always `applied`.
+    pub status: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DuplicateView {
+    /// same_email or same_domain.
+    pub kind: String,
+    /// The email address or company domain both share.
+    pub value: String,
+    pub partner_id: String,
+    pub partner_name: String,
+    pub partner_status: String,
+    pub application_id: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApplicationView {
+    #[schema(example = "apl_01jgx2m5k8b3q7r9t0vwxyz123")]
+    pub id: String,
+    pub partner_id: String,
+    pub program_id: String,
+    pub program_name: String,
+    /// applied, approved or rejected.
+    pub status: String,
+    /// The partner's status (applied until the application is decided).
+    pub partner_status: String,
+    pub company_name: String,
+    pub contact_name: String,
+    pub contact_email: String,
+    pub website: Option<String>,
+    pub country: Option<String>,
+    pub types: Vec<String>,
+    /// `{question_id: answer}`.
+    #[schema(value_type = Object)]
+    pub answers: std::collections::BTreeMap<String, String>,
+    /// True when the email address or a company domain matches an existing partner or application.
+    pub likely_duplicate: bool,
+    pub duplicates: Vec<DuplicateView>,
+    pub rejection_reason: Option<String>,
+    pub created_at: String,
+    pub decided_at: Option<String>,
+}
+
+impl From<trellis_partners::applications::Application> for ApplicationView {
+    fn from(a: trellis_partners::applications::Application) -> Self {
+        Self {
+            id: a.id.to_string(),
+            partner_id: a.partner_id.to_string(),
+            program_id: a.program_id.to_string(),
+            program_name: a.program_name,
+            status: a.status.as_str().to_owned(),
+            partner_status: a.partner_status.as_str().to_owned(),
+            company_name: a.company_name,
+            contact_name: a.contact_name,
+            contact_email: a.contact_email,
+            website: a.website,
+            country: a.country,
+            types: a.types.iter().map(|t| t.as_str().to_owned()).collect(),
+            answers: a.answers,
+            likely_duplicate: !a.duplicates.is_empty(),
+            duplicates: a
+                .duplicates
+                .into_iter()
+                .map(|d| DuplicateView {
+                    kind: d.kind,
+                    value: d.value,
+                    partner_id: d.partner_id.to_string(),
+                    partner_name: d.partner_name,
+                    partner_status: d.partner_status,
+                    application_id: d.application_id.map(|x| x.to_string()),
+                })
+                .collect(),
+            rejection_reason: a.rejection_reason,
+            created_at: a.created_at.to_rfc3339(),
+            decided_at: a.decided_at.map(|t| t.to_rfc3339()),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OnboardingStepView {
+    #[schema(example = "stp_01jgx2m5k8b3q7r9t0vwxyz123")]
+    pub id: String,
+    pub program_id: String,
+    /// accept_agreement, complete_profile, invite_colleagues, upload_document or custom.
+    pub kind: String,
+    pub title: String,
+    pub description: String,
+    pub required: bool,
+    pub position: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<trellis_partners::onboarding::Step> for OnboardingStepView {
+    fn from(s: trellis_partners::onboarding::Step) -> Self {
+        Self {
+            id: s.id.to_string(),
+            program_id: s.program_id.to_string(),
+            kind: s.kind,
+            title: s.title,
+            description: s.description,
+            required: s.required,
+            position: s.position,
+            created_at: s.created_at.to_rfc3339(),
+            updated_at: s.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CompletedByView {
+    /// user, api_key or system.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub id: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StepProgressView {
+    pub step_id: String,
+    pub program_id: String,
+    pub program_name: String,
+    pub kind: String,
+    pub title: String,
+    pub description: String,
+    pub required: bool,
+    pub done: bool,
+    pub completed_at: Option<String>,
+    pub completed_by: Option<CompletedByView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AgreementView {
+    #[schema(example = "agr_01jgx2m5k8b3q7r9t0vwxyz123")]
+    pub id: String,
+    pub program_id: String,
+    pub version: i64,
+    pub title: String,
+    pub body: String,
+    pub published_at: String,
+}
+
+impl From<trellis_partners::agreements::Agreement> for AgreementView {
+    fn from(a: trellis_partners::agreements::Agreement) -> Self {
+        Self {
+            id: a.id.to_string(),
+            program_id: a.program_id.to_string(),
+            version: a.version,
+            title: a.title,
+            body: a.body,
+            published_at: a.published_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AcceptanceView {
+    pub partner_id: String,
+    pub agreement_id: String,
+    pub program_id: String,
+    pub version: i64,
+    pub user_id: String,
+    pub user_email: String,
+    pub accepted_at: String,
+    pub ip: Option<String>,
+}
+
+impl From<trellis_partners::agreements::Acceptance> for AcceptanceView {
+    fn from(a: trellis_partners::agreements::Acceptance) -> Self {
+        Self {
+            partner_id: a.partner_id.to_string(),
+            agreement_id: a.agreement_id.to_string(),
+            program_id: a.program_id.to_string(),
+            version: a.version,
+            user_id: a.user_id.to_string(),
+            user_email: a.user_email,
+            accepted_at: a.accepted_at.to_rfc3339(),
+            ip: a.ip,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AgreementStatusView {
+    pub program_name: String,
+    /// The version in force.
+    pub agreement: AgreementView,
+    /// The partner's acceptance of that version, if any.
+    pub acceptance: Option<AcceptanceView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OnboardingView {
+    pub partner_id: String,
+    pub partner_status: String,
+    pub required_steps: usize,
+    pub required_done: usize,
+    /// The steps of every program the partner is enrolled in.
+    pub steps: Vec<StepProgressView>,
+    /// The agreement in force in each of those programs that has one.
+    pub agreements: Vec<AgreementStatusView>,
+}
+
+impl From<trellis_partners::onboarding::Progress> for OnboardingView {
+    fn from(p: trellis_partners::onboarding::Progress) -> Self {
+        Self {
+            partner_id: p.partner_id.to_string(),
+            partner_status: p.partner_status.as_str().to_owned(),
+            required_steps: p.required_total(),
+            required_done: p.required_done(),
+            steps: p
+                .steps
+                .into_iter()
+                .map(|s| StepProgressView {
+                    step_id: s.step.id.to_string(),
+                    program_id: s.step.program_id.to_string(),
+                    program_name: s.program_name,
+                    kind: s.step.kind,
+                    title: s.step.title,
+                    description: s.step.description,
+                    required: s.step.required,
+                    done: s.completion.is_some(),
+                    completed_at: s.completion.as_ref().map(|c| c.at.to_rfc3339()),
+                    completed_by: s.completion.map(|c| CompletedByView { kind: c.by.kind, id: c.by.id, email: c.by.email }),
+                })
+                .collect(),
+            agreements: p
+                .agreements
+                .into_iter()
+                .map(|a| AgreementStatusView {
+                    program_name: a.program_name,
+                    agreement: a.agreement.into(),
+                    acceptance: a.acceptance.map(Into::into),
+                })
+                .collect(),
+        }
+    }
+}

@@ -243,3 +243,55 @@ async fn require_another_admin(tx: &mut Tx, scope: &Scope, partner_id: &PartnerI
         .await?;
     if others == 0 { Err(Error::conflict("the partner must keep at least one admin")) } else { Ok(()) }
 }
+
+/// Adds a person to a partner organisation inside the caller's transaction, with an invitation
+/// to set a password: an approved applicant becomes its organisation's first admin in the same
+/// transaction that approves it. The caller has checked that the partner is visible and that it
+/// may manage its users.
+pub async fn add_in(
+    tx: &mut Tx,
+    scope: &Scope,
+    partner_id: &PartnerId,
+    email: &Email,
+    name: &str,
+    role: PartnerRole,
+    now: Timestamp,
+) -> Result<(PartnerUser, Invitation)> {
+    let user_id = workspaces::ensure_user(tx, email, name, None, now).await?;
+    let exists = tx
+        .fetch_optional(sql!(
+            "SELECT 1 AS one FROM partner_users WHERE workspace_id = $1 AND partner_id = $2 AND user_id = $3",
+            scope.workspace_id(),
+            partner_id,
+            user_id
+        ))
+        .await?;
+    if exists.is_some() {
+        return Err(Error::conflict("this person is already a user of the partner"));
+    }
+    tx.execute(sql!(
+        "INSERT INTO partner_users (workspace_id, partner_id, user_id, role, created_at) VALUES ($1, $2, $3, $4, $5)",
+        scope.workspace_id(),
+        partner_id,
+        user_id,
+        role.as_str(),
+        now
+    ))
+    .await?;
+    let invitation = create_invitation(tx, scope.workspace_id(), &user_id, now).await?;
+    audit::record(
+        tx,
+        scope,
+        now,
+        AuditEntry::new("partner_user.invited", "user", user_id.as_str())
+            .set("partner_id", partner_id.as_str())
+            .set("email", email.as_str())
+            .set("role", role.as_str()),
+    )
+    .await?;
+    let display_name: String = tx.fetch_one(sql!("SELECT name FROM users WHERE id = $1", user_id)).await?.get("name")?;
+    Ok((
+        PartnerUser { user_id, partner_id: partner_id.clone(), email: email.clone(), name: display_name, role, created_at: now },
+        invitation,
+    ))
+}

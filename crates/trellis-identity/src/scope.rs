@@ -104,6 +104,13 @@ impl Scope {
         Self::new(workspace_id, Actor::System, Membership::System, Visibility::All, false, RequestMeta::default())
     }
 
+    /// The same scope, recording `meta` as where the request came from: the public application
+    /// form runs in the system context but its audit events keep the applicant's address.
+    pub fn with_meta(mut self, meta: RequestMeta) -> Self {
+        self.meta = meta;
+        self
+    }
+
     pub fn workspace_id(&self) -> &WorkspaceId {
         &self.workspace_id
     }

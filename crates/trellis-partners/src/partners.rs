@@ -149,7 +149,7 @@ pub async fn count_by_status(ctx: &Ctx, scope: &Scope) -> Result<Vec<(PartnerSta
         .collect()
 }
 
-fn clean_country(v: &mut Validation, country: Option<&str>) -> Option<Option<String>> {
+pub(crate) fn clean_country(v: &mut Validation, country: Option<&str>) -> Option<Option<String>> {
     match country.map(str::trim).filter(|c| !c.is_empty()) {
         None => Some(None),
         Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) => Some(Some(c.to_ascii_uppercase())),
@@ -160,7 +160,7 @@ fn clean_country(v: &mut Validation, country: Option<&str>) -> Option<Option<Str
     }
 }
 
-fn clean_website(v: &mut Validation, website: Option<&str>) -> Option<Option<String>> {
+pub(crate) fn clean_website(v: &mut Validation, website: Option<&str>) -> Option<Option<String>> {
     match website.map(str::trim).filter(|w| !w.is_empty()) {
         None => Some(None),
         Some(w) => {

@@ -3,6 +3,7 @@
 //! Plain HTML forms (every one carries a CSRF token), a little hand-written JS and CSS served
 //! from the binary, no external assets.
 
+mod apply;
 mod assets;
 mod console;
 mod display;
@@ -23,5 +24,5 @@ pub use session::SESSION_COOKIE;
 /// Every page route.
 pub fn router(state: AppState) -> Router<AppState> {
     let _ = state;
-    pages::routes().merge(console::routes()).merge(portal::routes()).merge(assets::routes())
+    pages::routes().merge(apply::routes()).merge(console::routes()).merge(portal::routes()).merge(assets::routes())
 }

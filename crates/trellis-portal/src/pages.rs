@@ -55,6 +55,9 @@ fn nav_links(scope: Option<&Scope>, manages_resellers: bool, section: &str) -> V
         Some(Membership::Staff { role, .. }) => {
             links.extend([("/console/partners", "Partners"), ("/console/staff", "Staff"), ("/console/api-keys", "API keys")]);
             links.push(("/console/programs", "Programs"));
+            if *role != trellis_core::VendorRole::Finance {
+                links.push(("/console/applications?status=applied", "Applications"));
+            }
             if role.is_workspace_admin() {
                 links.push(("/console/audit", "Audit log"));
                 links.push(("/console/outbox", "Outbox"));
@@ -62,6 +65,7 @@ fn nav_links(scope: Option<&Scope>, manages_resellers: bool, section: &str) -> V
         }
         Some(Membership::Partner { role, .. }) => {
             links.extend([("/portal/profile", "Profile"), ("/portal/users", "Users")]);
+            links.push(("/portal/onboarding", "Onboarding"));
             if *role == PartnerRole::Admin {
                 links.push(("/portal/api-keys", "API keys"));
             }
@@ -128,6 +132,14 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "user_removed" => "The user was removed.",
         "member_updated" => "The staff member was updated.",
         "member_removed" => "The staff member was removed.",
+        "application_approved" => "The application was approved. The applicant was emailed an invitation to the portal.",
+        "application_rejected" => "The application was rejected. The applicant was emailed the reason.",
+        "step_added" => "The step was added to the checklist.",
+        "step_saved" => "The step was saved.",
+        "step_deleted" => "The step was removed from the checklist.",
+        "agreement_published" => "The new agreement version is in force.",
+        "step_completed" => "The step is done.",
+        "agreement_accepted" => "You accepted the agreement for your organisation.",
         "key_revoked" => "The API key was revoked. It stops working with the next request.",
         "reseller_created" => "The reseller was created.",
         "email_queued" => "The email is queued and goes out with the next run of the background worker.",
@@ -400,6 +412,8 @@ struct PortalHome {
     role: String,
     /// The partner's programs and tiers, with what the next tier needs.
     programs: Vec<crate::tiers::StandingRow>,
+    /// Onboarding progress while the partner is onboarding.
+    onboarding: Option<crate::portal::onboarding::OnboardingCard>,
 }
 
 /// `GET /`: the console for staff, the portal for partner users, the sign-in page otherwise.
@@ -423,7 +437,11 @@ async fn home(State(state): State<AppState>, signed: Signed) -> Response {
                 Ok(standings) => standings.into_iter().map(crate::tiers::StandingRow::from).collect(),
                 Err(err) => return error_page(err),
             };
-            render(&PortalHome { layout, partner, role: role.as_str().to_owned(), programs })
+            let onboarding = match crate::portal::onboarding::home_card(&state, &signed.scope, &partner_id).await {
+                Ok(card) => card,
+                Err(err) => return error_page(err),
+            };
+            render(&PortalHome { layout, partner, role: role.as_str().to_owned(), programs, onboarding })
         }
     }
 }

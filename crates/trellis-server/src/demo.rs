@@ -5,8 +5,12 @@
 
 use trellis_core::{PartnerRole, PartnerScopeSetting, PartnerStatus, PartnerType, Result, VendorRole, WorkspaceId};
 use trellis_db::{RowSecurity, sql};
-use trellis_identity::{Ctx, Scope, members, partner_users, workspaces};
-use trellis_partners::{NewPartner, PartnerPatch, partners};
+use trellis_identity::{Ctx, RequestMeta, Scope, auth, members, partner_users, workspaces};
+use trellis_partners::agreements::{self, NewAgreement};
+use trellis_partners::applications::{self, NewApplication};
+use trellis_partners::onboarding::{self, NewStep};
+use trellis_partners::programs::{self, ApplicationQuestion};
+use trellis_partners::{NewPartner, NewProgram, PartnerPatch, Program, ProgramPatch, partners};
 
 /// The one password of every demo login.
 pub const DEMO_PASSWORD: &str = "trellis-demo-2026";
@@ -30,6 +34,7 @@ pub const LOGINS: &[DemoLogin] = &[
     DemoLogin { email: "rick@bluepeak.example", what: "partner admin, Bluepeak IT (reseller under Northwind)" },
     DemoLogin { email: "sam@bluepeak.example", what: "partner sales, Bluepeak IT" },
     DemoLogin { email: "maria@harbor-msp.example", what: "partner admin, Harbor Managed Services (MSP)" },
+    DemoLogin { email: "vera@vertex.example", what: "partner admin, Vertex Solutions (onboarding)" },
 ];
 
 struct SeedPartner {
@@ -169,6 +174,208 @@ async fn seed_workspace(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<()> {
         members::accept_invitation(ctx, &invitation.token, Some(name), DEMO_PASSWORD).await?;
     }
     crate::demo_programs::seed(ctx, workspace_id, &ids).await?;
+    seed_recruitment(ctx, workspace_id).await?;
+    Ok(())
+}
+
+/// The demo's programs for recruitment: found by slug (another part of the demo may have created
+/// them with more settings), else created here.
+async fn demo_program(ctx: &Ctx, system: &Scope, slug: &str, name: &str) -> Result<Program> {
+    match programs::find_by_slug(ctx, slug).await {
+        Ok((workspace_id, program)) if &workspace_id == system.workspace_id() => Ok(program),
+        Ok(_) => Err(trellis_core::Error::conflict(format!("the slug {slug} belongs to another workspace"))),
+        Err(trellis_core::Error::NotFound) => {
+            programs::create(ctx, system, NewProgram { name: name.into(), slug: slug.into(), ..Default::default() }).await
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// A checklist step of the demo: kind, title, required.
+type DemoStep = (&'static str, &'static str, bool);
+
+fn demo_application(
+    company: &str,
+    contact: &str,
+    email: &str,
+    website: Option<&str>,
+    country: &str,
+    types: &[PartnerType],
+) -> NewApplication {
+    NewApplication {
+        company_name: company.into(),
+        contact_name: contact.into(),
+        contact_email: email.into(),
+        website: website.map(Into::into),
+        country: Some(country.into()),
+        types: types.to_vec(),
+        ..Default::default()
+    }
+}
+
+/// Recruitment and onboarding: questions, checklists and agreements on the Resellers and Referral
+/// partners programs, pending applications (one a likely duplicate of Brightside Agency), a
+/// rejected one, and Vertex Solutions half-way through onboarding.
+async fn seed_recruitment(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<()> {
+    let system = Scope::system(workspace_id.clone());
+    let resellers = demo_program(ctx, &system, "resellers", "Resellers").await?;
+    let referral = demo_program(ctx, &system, "referral-partners", "Referral partners").await?;
+    if resellers.application_questions.is_empty() {
+        let questions = vec![
+            ApplicationQuestion {
+                id: "annual_revenue".into(),
+                label: "Annual revenue".into(),
+                kind: "select".into(),
+                required: true,
+                options: vec!["Under $1M".into(), "$1M–$10M".into(), "Over $10M".into()],
+            },
+            ApplicationQuestion {
+                id: "customers".into(),
+                label: "Which customers do you serve?".into(),
+                kind: "textarea".into(),
+                required: false,
+                options: Vec::new(),
+            },
+        ];
+        programs::update(ctx, &system, &resellers.id, ProgramPatch { application_questions: Some(questions), ..Default::default() })
+            .await?;
+    }
+    let checklists: [(&Program, &[DemoStep]); 2] = [
+        (
+            &resellers,
+            &[
+                (onboarding::ACCEPT_AGREEMENT, "Accept the reseller agreement", true),
+                (onboarding::CUSTOM, "Book your kick-off call with your channel manager", true),
+                (onboarding::COMPLETE_PROFILE, "Complete your company profile", true),
+                (onboarding::INVITE_COLLEAGUES, "Invite your sales team", false),
+                (onboarding::UPLOAD_DOCUMENT, "Upload your reseller certificate", false),
+            ],
+        ),
+        (
+            &referral,
+            &[
+                (onboarding::ACCEPT_AGREEMENT, "Accept the referral terms", true),
+                (onboarding::CUSTOM, "Watch the program introduction", false),
+            ],
+        ),
+    ];
+    for (program, steps) in checklists {
+        if !onboarding::list_steps(ctx, &system, &program.id).await?.is_empty() {
+            continue;
+        }
+        for (kind, title, required) in steps {
+            let step = NewStep { kind: (*kind).into(), title: (*title).into(), required: Some(*required), ..Default::default() };
+            onboarding::create_step(ctx, &system, &program.id, step).await?;
+        }
+    }
+    let texts = [
+        (
+            &resellers,
+            "Acme Cloud Reseller Agreement",
+            "1. You resell Acme Cloud subscriptions in your territory at the published prices.\n\n2. Deal registrations are protected for 90 days once approved.\n\n3. Either party may end this agreement with 30 days' notice.",
+        ),
+        (
+            &resellers,
+            "Acme Cloud Reseller Agreement (2026 update)",
+            "1. You resell Acme Cloud subscriptions in your territory at the published prices.\n\n2. Deal registrations are protected for 90 days once approved.\n\n3. You keep customer data confidential and process it only to serve the customer.\n\n4. Either party may end this agreement with 30 days' notice.",
+        ),
+        (
+            &referral,
+            "Acme Cloud Referral Terms",
+            "1. You introduce prospects through your referral link.\n\n2. Commissions are paid on paid invoices of referred customers, after a 30-day hold.",
+        ),
+    ];
+    for (program, title, body) in texts {
+        agreements::publish(ctx, &system, &program.id, NewAgreement { title: title.into(), body: body.into() }).await?;
+    }
+
+    // The demo's applicants come from addresses of their own (the public form limits each one).
+    let mut address = 0;
+    let mut submit = |slug: &'static str, application: NewApplication| {
+        address += 1;
+        let meta = RequestMeta { ip: Some(format!("203.0.113.{address}")), user_agent: Some("Trellis demo".into()) };
+        async move { applications::submit(ctx, slug, application, &meta).await }
+    };
+    let mut nimbus = demo_application(
+        "Nimbus Networks",
+        "Noah Nimbus",
+        "noah@nimbus.example",
+        Some("https://nimbus.example"),
+        "NL",
+        &[PartnerType::Reseller, PartnerType::Msp],
+    );
+    nimbus.answers = [
+        ("annual_revenue".to_owned(), "$1M–$10M".to_owned()),
+        ("customers".to_owned(), "Mid-sized logistics companies in the Benelux.".to_owned()),
+    ]
+    .into();
+    submit("resellers", nimbus).await?;
+    let mut coastal =
+        demo_application("Coastal IT Services", "Chloe Coast", "chloe@coastal-it.example", None, "US", &[PartnerType::Reseller]);
+    coastal.answers = [("annual_revenue".to_owned(), "Under $1M".to_owned())].into();
+    submit("resellers", coastal).await?;
+    // Brightside Agency is already a partner: same company domain.
+    submit(
+        "referral-partners",
+        demo_application(
+            "Brightside Digital",
+            "Ben Bright",
+            "ben@brightside.example",
+            None,
+            "US",
+            &[PartnerType::Agency, PartnerType::Referral],
+        ),
+    )
+    .await?;
+    submit(
+        "referral-partners",
+        demo_application("Jo Freelance", "Jo Freelance", "jo.freelance@gmail.com", None, "GB", &[PartnerType::Referral]),
+    )
+    .await?;
+    let shady = submit(
+        "referral-partners",
+        demo_application("Quick Cash Leads", "Sly Seller", "sly@quickcash.example", None, "US", &[PartnerType::Affiliate]),
+    )
+    .await?;
+    applications::reject(ctx, &system, &shady.partner_id, "We only work with referral partners who serve business customers.").await?;
+
+    // Vertex Solutions: approved, its admin signed up, the agreement accepted and the kick-off
+    // call done; the profile is still open. The demo accepts the invitation at once, so the link
+    // in the outbox's approval email is spent either way.
+    let mut vertex = demo_application(
+        "Vertex Solutions",
+        "Vera Vertex",
+        "vera@vertex.example",
+        Some("https://vertex.example"),
+        "DE",
+        &[PartnerType::Reseller],
+    );
+    vertex.answers = [("annual_revenue".to_owned(), "$1M–$10M".to_owned())].into();
+    let vertex = submit("resellers", vertex).await?;
+    applications::approve(ctx, &system, &vertex.partner_id, "").await?;
+    let invitation = ctx
+        .db
+        .read(&RowSecurity::Unrestricted)
+        .await?
+        .fetch_one(sql!(
+            "SELECT text_body FROM emails WHERE workspace_id = $1 AND to_address = 'vera@vertex.example' AND kind = 'application_approved'",
+            workspace_id
+        ))
+        .await?
+        .get::<String>("text_body")?;
+    let token = invitation.split("/invitations/").nth(1).and_then(|rest| rest.split_whitespace().next()).unwrap_or_default().to_owned();
+    members::accept_invitation(ctx, &token, Some("Vera Vertex"), DEMO_PASSWORD).await?;
+    let meta = RequestMeta { ip: Some("203.0.113.77".into()), user_agent: Some("Trellis demo".into()) };
+    let signed_in = auth::login(ctx, "vera@vertex.example", DEMO_PASSWORD, auth::SessionKind::Token, &meta).await?;
+    let vera = auth::authenticate_bearer(ctx, &signed_in.token, None, &meta).await?;
+    auth::logout(ctx, &signed_in.token).await?;
+    let progress = onboarding::progress(ctx, &vera, &vertex.partner_id).await?;
+    for agreement in &progress.agreements {
+        agreements::accept(ctx, &vera, &vertex.partner_id, &agreement.agreement.id).await?;
+    }
+    for step in progress.steps.iter().filter(|s| s.step.kind == onboarding::CUSTOM) {
+        onboarding::complete_step(ctx, &vera, &vertex.partner_id, &step.step.id).await?;
+    }
     Ok(())
 }
 

@@ -5,8 +5,10 @@ pub mod audit;
 pub mod auth;
 pub mod emails;
 pub mod members;
+pub mod onboarding;
 pub mod partners;
 pub mod programs;
+pub mod recruitment;
 pub mod tiers;
 pub mod workspace;
 
@@ -34,6 +36,17 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(workspace::find_workspace, workspace::update_workspace))
         .routes(routes!(audit::list_audit_events))
         .routes(routes!(programs::create_program, programs::list_programs))
+        .routes(routes!(recruitment::submit_application))
+        .routes(routes!(recruitment::list_applications))
+        .routes(routes!(recruitment::find_application))
+        .routes(routes!(recruitment::approve_partner))
+        .routes(routes!(recruitment::reject_partner))
+        .routes(routes!(onboarding::list_onboarding_steps, onboarding::create_onboarding_step))
+        .routes(routes!(onboarding::update_onboarding_step, onboarding::delete_onboarding_step))
+        .routes(routes!(onboarding::find_partner_onboarding))
+        .routes(routes!(onboarding::complete_onboarding_step))
+        .routes(routes!(onboarding::list_agreements, onboarding::publish_agreement))
+        .routes(routes!(onboarding::accept_agreement))
         .routes(routes!(emails::list_emails))
         .routes(routes!(programs::find_program, programs::update_program))
         .routes(routes!(tiers::create_tier, tiers::list_tiers))

@@ -212,8 +212,9 @@ pub async fn invite_partner_user(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<InvitePartnerUserRequest>,
 ) -> ApiResult<(StatusCode, Json<PartnerUserView>)> {
-    let (user, invitation) =
-        partner_users::invite(&state.ctx, &scope, &path_id(&id)?, &body.email, body.name.as_deref(), body.role).await?;
+    let partner_id: PartnerId = path_id(&id)?;
+    let (user, invitation) = partner_users::invite(&state.ctx, &scope, &partner_id, &body.email, body.name.as_deref(), body.role).await?;
+    trellis_partners::onboarding::note_partner_users_changed(&state.ctx, &scope, &partner_id).await?;
     let mut view = PartnerUserView::from(user);
     view.invitation_url = Some(format!("{}{}", state.web.public_url, invitation.path()));
     Ok((StatusCode::CREATED, Json(view)))

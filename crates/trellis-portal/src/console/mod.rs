@@ -2,7 +2,9 @@
 //! page (API.md "Conventions": what the caller may not see is 404), never data.
 
 mod api_keys;
+mod applications;
 mod audit;
+mod onboarding;
 mod outbox;
 mod partner_programs;
 mod partners;
@@ -22,6 +24,8 @@ pub fn routes() -> Router<AppState> {
         .merge(programs::routes())
         .merge(partner_programs::routes())
         .merge(outbox::routes())
+        .merge(applications::routes())
+        .merge(onboarding::routes())
 }
 
 /// The caller's staff role; 404 for anyone acting for a partner.

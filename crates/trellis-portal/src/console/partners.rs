@@ -457,6 +457,9 @@ async fn invite_user(
         Ok(role) => partner_users::invite(&state.ctx, &signed.scope, &id, form.value("email"), form.optional("name"), role).await,
         Err(err) => Err(err),
     };
+    if invited.is_ok() {
+        trellis_partners::onboarding::note_partner_users_changed(&state.ctx, &signed.scope, &id).await?;
+    }
     match invited {
         Ok((user, invitation)) => Ok(one_time_page(
             &state,

@@ -2,6 +2,7 @@
 //! own organisation. Staff who open one get the 404 page: they act for no partner.
 
 mod api_keys;
+pub mod onboarding;
 mod profile;
 pub mod resellers;
 mod users;
@@ -12,7 +13,7 @@ use trellis_core::{Error, PartnerId, PartnerRole};
 use trellis_identity::Scope;
 
 pub fn routes() -> Router<AppState> {
-    profile::routes().merge(users::routes()).merge(api_keys::routes()).merge(resellers::routes())
+    profile::routes().merge(users::routes()).merge(api_keys::routes()).merge(resellers::routes()).merge(onboarding::routes())
 }
 
 /// The caller's own organisation and role there; 404 for staff.

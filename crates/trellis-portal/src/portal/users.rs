@@ -67,6 +67,9 @@ async fn invite_user(State(state): State<AppState>, headers: HeaderMap, signed: 
         Ok(role) => partner_users::invite(&state.ctx, &signed.scope, &own, form.value("email"), form.optional("name"), role).await,
         Err(err) => Err(err),
     };
+    if invited.is_ok() {
+        trellis_partners::onboarding::note_partner_users_changed(&state.ctx, &signed.scope, &own).await?;
+    }
     match invited {
         Ok((user, invitation)) => Ok(one_time_page(
             &state,

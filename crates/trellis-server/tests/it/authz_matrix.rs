@@ -244,7 +244,8 @@ fn the_matrix_follows_the_visibility_and_order_of_checks_rules_of_api_md() {
                 let cell = format!("{} / {} / {column} ({rel}) = {expected}", route.label(), who.name);
                 // No valid credential: 401 everywhere, except signing in without one.
                 if matches!(who.kind, Kind::Anonymous | Kind::Revoked) {
-                    let public = route.path == "/api/v1/auth/login" && matches!(who.kind, Kind::Anonymous);
+                    let public = (route.path == "/api/v1/auth/login" || route.path.starts_with("/api/v1/public/"))
+                        && matches!(who.kind, Kind::Anonymous);
                     if (expected == 401) == public {
                         problems.push(format!("{cell}: anonymous/revoked callers get 401 except on public routes"));
                     }
@@ -628,6 +629,9 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
             let id = world.partner(column).to_string();
             (route.path.replace("{id}", &id).replace("{metric}", "customer_references"), None)
         }
+        "public_program" | "application" | "applicant" | "onboarding_step" | "partner_step" | "partner_agreement" => {
+            prepare_recruitment_target(app, world, route, column, n).await
+        }
         other => panic!("unknown target {other}"),
     };
     let body = match (route.method.as_str(), route.path.as_str()) {
@@ -653,6 +657,17 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         ("PATCH", "/api/v1/workspace") => Some(json!({"allowed_redirect_domains": ["example.com"]})),
         ("POST", "/api/v1/programs") => Some(json!({"name": format!("Matrix program {n}"), "slug": format!("matrix-new-{n}")})),
         ("PATCH", "/api/v1/programs/{id}") => Some(json!({"description": format!("changed by cell {n}")})),
+        ("POST", "/api/v1/public/programs/{slug}/applications") => Some(json!({
+            "company_name": format!("Applicant {n}"), "contact_name": "Ada Applicant",
+            "contact_email": format!("apply{n}@applicant{n}.example"), "types": ["reseller"]
+        })),
+        ("POST", "/api/v1/partners/{id}/approve")
+        | ("POST", "/api/v1/partners/{id}/onboarding/{step_id}/complete")
+        | ("POST", "/api/v1/partners/{id}/agreements/{agreement_id}/accept") => None,
+        ("POST", "/api/v1/partners/{id}/reject") => Some(json!({"reason": format!("rejected by cell {n}")})),
+        ("POST", "/api/v1/programs/{id}/onboarding-steps") => Some(json!({"kind": "custom", "title": format!("Step {n}")})),
+        ("PATCH", "/api/v1/programs/{id}/onboarding-steps/{step_id}") => Some(json!({"title": format!("Renamed by cell {n}")})),
+        ("POST", "/api/v1/programs/{id}/agreements") => Some(json!({"title": format!("Agreement {n}"), "body": "The terms."})),
         ("POST", "/api/v1/programs/{id}/tiers") => Some(json!({"name": format!("Tier {n}"), "rank": 500,
             "requirements": {"all": [{"metric": "active_users", "op": ">=", "value": 1}]}, "benefits": {"text": "matrix"}})),
         ("PATCH", "/api/v1/programs/{id}/tiers/{tier_id}") => Some(json!({"benefits": {"text": format!("changed by cell {n}")}})),
@@ -739,6 +754,25 @@ async fn check_list(app: &TestApp, world: &World, route: &RouteRow, who: &Who, c
         }
         "/api/v1/programs" => {
             let visible = strings(app, sql!("SELECT id FROM programs WHERE workspace_id = $1", ws_id), "id").await;
+            (ids_of(reply, "id").into_iter().filter(|id| !visible.contains(id)).collect(), vec![])
+        }
+        "/api/v1/applications" => {
+            // Applications of the caller's workspace whose partner the caller sees.
+            let visible_partners = Visible::load(app).await.partners_for(world, who);
+            let rows = app.query(sql!("SELECT id, partner_id FROM applications WHERE workspace_id = $1", ws_id)).await;
+            let visible: BTreeSet<String> = rows
+                .iter()
+                .filter(|r| visible_partners.contains(&r.get::<String>("partner_id").expect("partner")))
+                .map(|r| r.get::<String>("id").expect("id"))
+                .collect();
+            (ids_of(reply, "id").into_iter().filter(|id| !visible.contains(id)).collect(), vec![])
+        }
+        "/api/v1/programs/{id}/onboarding-steps" => {
+            let visible = strings(app, sql!("SELECT id FROM onboarding_steps WHERE workspace_id = $1", ws_id), "id").await;
+            (ids_of(reply, "id").into_iter().filter(|id| !visible.contains(id)).collect(), vec![])
+        }
+        "/api/v1/programs/{id}/agreements" => {
+            let visible = strings(app, sql!("SELECT id FROM agreements WHERE workspace_id = $1", ws_id), "id").await;
             (ids_of(reply, "id").into_iter().filter(|id| !visible.contains(id)).collect(), vec![])
         }
         "/api/v1/audit-events" => {
@@ -832,7 +866,12 @@ pub(crate) async fn replay(app: &TestApp, world: &World, matrix: &Matrix, only: 
                     tally.list_missing_ids += missing.len();
                 }
                 if let Some(id) = &prepared.object_id {
-                    let answered = reply.body.get("id").or_else(|| reply.body.get("user_id")).and_then(Value::as_str);
+                    let answered = reply
+                        .body
+                        .get("id")
+                        .or_else(|| reply.body.get("user_id"))
+                        .or_else(|| reply.body.get("partner_id"))
+                        .and_then(Value::as_str);
                     if answered != Some(id.as_str()) {
                         tally.unexpected_allow += 1;
                         tally.failures.push(format!("{cell}: answered another object than {id}: {}", reply.text));
@@ -864,4 +903,81 @@ async fn every_route_answers_every_identity_and_object_owner_as_the_matrix_says(
     println!("FIGURE authz_relations {}", tally.relations.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "));
     assert!(tally.is_clean(), "{} cells differ from the matrix:\n{}", tally.failures.len(), tally.failures.join("\n"));
     assert!(tally.requests > 1000, "only {} cells were replayed", tally.requests);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recruitment and onboarding targets
+
+/// A fresh program taking applications in a workspace.
+async fn fresh_program(app: &TestApp, world: &World, ws: Ws, n: usize) -> trellis_partners::Program {
+    let scope = Scope::system(world.workspace(ws).clone());
+    let input = trellis_partners::NewProgram { name: format!("Program {n}"), slug: format!("matrix-program-{n}"), ..Default::default() };
+    trellis_partners::programs::create(&app.state.ctx, &scope, input).await.expect("fresh program")
+}
+
+/// A fresh application to a fresh program, from an address of its own (the public form's rate
+/// limit counts per address).
+async fn fresh_application(app: &TestApp, world: &World, ws: Ws, n: usize) -> trellis_partners::applications::Receipt {
+    let program = fresh_program(app, world, ws, n).await;
+    let input = trellis_partners::applications::NewApplication {
+        company_name: format!("Applicant {n}"),
+        contact_name: "Ada Applicant".into(),
+        contact_email: format!("apply{n}@applicant{n}.example"),
+        types: vec![trellis_core::PartnerType::Reseller],
+        ..Default::default()
+    };
+    let meta = trellis_identity::RequestMeta { ip: Some(format!("10.9.{}.{}", n / 250, n % 250)), user_agent: None };
+    trellis_partners::applications::submit(&app.state.ctx, &program.slug, input, &meta).await.expect("fresh application")
+}
+
+/// A fresh program in the partner's workspace that the partner is enrolled in.
+async fn enrolled_program(app: &TestApp, world: &World, column: &str, n: usize) -> (Scope, PartnerId, trellis_partners::Program) {
+    let ws = World::partner_ws(column);
+    let scope = Scope::system(world.workspace(ws).clone());
+    let partner = world.partner(column).clone();
+    let program = fresh_program(app, world, ws, n).await;
+    let mut tx = app.state.ctx.db.write(&trellis_db::RowSecurity::Unrestricted).await.expect("transaction");
+    trellis_partners::enrollments::enroll_in(&mut tx, &scope, &partner, &program.id, None, app.state.ctx.now()).await.expect("enroll");
+    tx.commit().await.expect("commit the enrollment");
+    (scope, partner, program)
+}
+
+/// The path (and object id) of a cell of a recruitment or onboarding route.
+async fn prepare_recruitment_target(app: &TestApp, world: &World, route: &RouteRow, column: &str, n: usize) -> (String, Option<String>) {
+    let program_ws = |other: &str| if column == other { Ws::Other } else { Ws::Main };
+    match route.target.as_str() {
+        "public_program" => {
+            let program = fresh_program(app, world, Ws::Main, n).await;
+            (route.path.replace("{slug}", &program.slug), None)
+        }
+        "application" => {
+            let receipt = fresh_application(app, world, program_ws("OTHER_APPLICATION"), n).await;
+            (route.path.replace("{id}", receipt.application_id.as_str()), Some(receipt.application_id.to_string()))
+        }
+        "applicant" => {
+            let receipt = fresh_application(app, world, program_ws("OTHER_APPLICANT"), n).await;
+            (route.path.replace("{id}", receipt.partner_id.as_str()), Some(receipt.partner_id.to_string()))
+        }
+        "onboarding_step" => {
+            let ws = program_ws("OTHER_PROGRAM");
+            let program = fresh_program(app, world, ws, n).await;
+            let scope = Scope::system(world.workspace(ws).clone());
+            let input = trellis_partners::onboarding::NewStep { kind: "custom".into(), title: format!("Step {n}"), ..Default::default() };
+            let step = trellis_partners::onboarding::create_step(&app.state.ctx, &scope, &program.id, input).await.expect("fresh step");
+            (route.path.replace("{id}", program.id.as_str()).replace("{step_id}", step.id.as_str()), Some(step.id.to_string()))
+        }
+        "partner_step" => {
+            let (scope, partner, program) = enrolled_program(app, world, column, n).await;
+            let input = trellis_partners::onboarding::NewStep { kind: "custom".into(), title: format!("Step {n}"), ..Default::default() };
+            let step = trellis_partners::onboarding::create_step(&app.state.ctx, &scope, &program.id, input).await.expect("fresh step");
+            (route.path.replace("{id}", partner.as_str()).replace("{step_id}", step.id.as_str()), Some(partner.to_string()))
+        }
+        "partner_agreement" => {
+            let (scope, partner, program) = enrolled_program(app, world, column, n).await;
+            let input = trellis_partners::agreements::NewAgreement { title: format!("Agreement {n}"), body: "The terms.".into() };
+            let agreement = trellis_partners::agreements::publish(&app.state.ctx, &scope, &program.id, input).await.expect("agreement");
+            (route.path.replace("{id}", partner.as_str()).replace("{agreement_id}", agreement.id.as_str()), Some(partner.to_string()))
+        }
+        other => panic!("unknown recruitment target {other}"),
+    }
 }

@@ -181,3 +181,135 @@ async fn a_partner_admin_on_a_phone_sees_its_own_organisation_and_nothing_of_oth
     }
     client.close().await.expect("close the browser session");
 }
+
+/// Clicks the element `locator` finds.
+async fn click(client: &Client, locator: Locator<'_>) {
+    let wanted = format!("{locator:?}");
+    client
+        .find(locator)
+        .await
+        .unwrap_or_else(|e| panic!("finding {wanted}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("clicking {wanted}: {e}"));
+}
+
+/// Types into the field with element id `id`.
+async fn type_into(client: &Client, id: &str, text: &str) {
+    client
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("field {id}: {e}"))
+        .send_keys(text)
+        .await
+        .unwrap_or_else(|e| panic!("typing into {id}: {e}"));
+}
+
+async fn assert_fits_the_phone(client: &Client, what: &str) {
+    let (client_width, scroll_width) = widths(client).await;
+    assert_eq!(client_width, 375, "{what} is laid out for a 375 px screen");
+    assert!(scroll_width <= client_width, "{what} scrolls sideways: {scroll_width} > {client_width}");
+}
+
+#[tokio::test]
+async fn an_applicant_applies_on_a_phone_is_approved_and_onboards_until_the_partner_is_active() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let questions =
+        json!([{"id": "annual_revenue", "label": "Annual revenue", "kind": "select", "required": true, "options": ["< 1M", "1M-10M"]}]);
+    let program = app
+        .post("/api/v1/programs", &f.owner.token, json!({"name": "Resellers", "slug": "resellers", "application_questions": questions}))
+        .await;
+    assert_eq!(program.status, 201, "{}", program.text);
+    let program_id = program.body["id"].as_str().expect("program id");
+    for step in [
+        json!({"kind": "accept_agreement", "title": "Accept the reseller agreement"}),
+        json!({"kind": "custom", "title": "Book your kick-off call"}),
+    ] {
+        let added = app.post(&format!("/api/v1/programs/{program_id}/onboarding-steps"), &f.owner.token, step).await;
+        assert_eq!(added.status, 201, "{}", added.text);
+    }
+    let agreement = app
+        .post(
+            &format!("/api/v1/programs/{program_id}/agreements"),
+            &f.owner.token,
+            json!({"title": "Reseller agreement", "body": "You resell our products fairly."}),
+        )
+        .await;
+    assert_eq!(agreement.status, 201, "{}", agreement.text);
+    let email = "ada@acme-widgets.example";
+
+    // The applicant fills the public form on a phone.
+    let phone = browser.open(true).await;
+    phone.goto(&format!("{}/apply/resellers", app.base_url)).await.expect("open the application form");
+    wait_for(&phone, Locator::XPath("//h1[normalize-space()='Apply to Resellers']")).await;
+    assert_fits_the_phone(&phone, "/apply/resellers").await;
+    type_into(&phone, "apply-company_name", "Acme Widgets").await;
+    type_into(&phone, "apply-contact_name", "Ada Lovelace").await;
+    type_into(&phone, "apply-contact_email", email).await;
+    type_into(&phone, "apply-website", "https://acme-widgets.example").await;
+    click(&phone, Locator::Css("input[name=types][value=reseller]")).await;
+    phone
+        .find(Locator::Css("select[name='answers.annual_revenue']"))
+        .await
+        .expect("the custom question")
+        .select_by_value("1M-10M")
+        .await
+        .expect("answer it");
+    click(&phone, Locator::Css("form[action='/apply/resellers'] button[type=submit]")).await;
+    wait_for(&phone, Locator::XPath("//h1[normalize-space()='Thank you']")).await;
+    assert_fits_the_phone(&phone, "the thank-you page").await;
+    phone.close().await.expect("close the applicant's browser");
+
+    // A channel manager approves it in the console.
+    let desk = browser.open(false).await;
+    sign_in(&desk, &app, &f.channel_manager.email).await;
+    click(&desk, Locator::LinkText("Applications")).await;
+    wait_for(&desk, Locator::XPath("//h1[normalize-space()='Applications']")).await;
+    click(&desk, Locator::LinkText("Acme Widgets")).await;
+    wait_for(&desk, Locator::XPath("//h1[normalize-space()='Acme Widgets']")).await;
+    let detail = visible_text(&desk).await;
+    assert!(detail.contains("Annual revenue") && detail.contains("1M-10M"), "{detail}");
+    // The approve form asks for confirmation first (data-confirm); say yes.
+    script(&desk, "window.confirm = function () { return true; }; return true;").await;
+    click(&desk, Locator::Css("form[action$='/approve'] button[type=submit]")).await;
+    wait_for(&desk, Locator::XPath("//p[contains(@class, 'notice') and contains(., 'The application was approved')]")).await;
+    click(&desk, Locator::Css("form[action='/logout'] button[type=submit]")).await;
+    wait_for(&desk, Locator::Id("email")).await;
+    desk.close().await.expect("close the console's browser");
+
+    // The approval email carries the invitation link.
+    let rows =
+        app.query(trellis_db::sql!("SELECT text_body FROM emails WHERE to_address = $1 AND kind = 'application_approved'", email)).await;
+    let text: String = rows.first().expect("the approval email is queued").get("text_body").expect("text");
+    let link = text.split_whitespace().find(|w| w.contains("/invitations/")).expect("an invitation link").to_owned();
+    assert!(link.starts_with(&app.base_url), "{link}");
+
+    // The applicant sets a password, signs in and onboards on the phone.
+    let phone = browser.open(true).await;
+    phone.goto(&link).await.expect("follow the invitation link");
+    wait_for(&phone, Locator::Id("password")).await;
+    type_into(&phone, "name", "Ada Lovelace").await;
+    type_into(&phone, "password", PASSWORD).await;
+    click(&phone, Locator::Css("form[action^='/invitations/'] button[type=submit]")).await;
+    wait_for(&phone, Locator::Id("email")).await;
+    sign_in(&phone, &app, email).await;
+    let home = visible_text(&phone).await;
+    assert!(home.contains("0 of 2 required steps done"), "{home}");
+    assert_fits_the_phone(&phone, "the portal home").await;
+    click(&phone, Locator::LinkText("Continue onboarding")).await;
+    wait_for(&phone, Locator::XPath("//h1[normalize-space()='Onboarding']")).await;
+    assert_fits_the_phone(&phone, "/portal/onboarding").await;
+    assert!(visible_text(&phone).await.contains("You resell our products fairly."));
+    click(&phone, Locator::XPath("//button[normalize-space()='I accept this agreement']")).await;
+    wait_for(&phone, Locator::XPath("//p[contains(@class, 'notice') and contains(., 'You accepted the agreement')]")).await;
+    click(&phone, Locator::XPath("//button[starts-with(normalize-space(), 'Mark done')]")).await;
+    wait_for(&phone, Locator::XPath("//p[contains(@class, 'notice') and contains(., 'The step is done')]")).await;
+
+    let status = wait_for(&phone, Locator::Css(".heading-row .badge")).await.text().await.expect("status text");
+    assert_eq!(status, "active", "the last required step activated the partner");
+    let partners = app.get("/api/v1/partners?status=active&q=Acme", &f.owner.token).await;
+    assert_eq!(partners.body["data"][0]["name"], "Acme Widgets", "{}", partners.text);
+    phone.close().await.expect("close the applicant's browser");
+}

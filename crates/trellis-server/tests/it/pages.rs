@@ -9,7 +9,7 @@ use trellis_testkit::fixture::{Fixture, PASSWORD};
 /// A page as the server answered it.
 pub(crate) struct Page {
     pub(crate) status: u16,
-    headers: HeaderMap,
+    pub(crate) headers: HeaderMap,
     pub(crate) text: String,
 }
 
@@ -20,7 +20,7 @@ pub(crate) struct WebSession<'a> {
     csrf: String,
 }
 
-fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(SET_COOKIE)
         .iter()
@@ -31,7 +31,7 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// The value of the first `csrf_token` hidden field of a page.
-fn csrf_field(html: &str) -> Option<String> {
+pub(crate) fn csrf_field(html: &str) -> Option<String> {
     let start = html.find(r#"name="csrf_token" value=""#)? + r#"name="csrf_token" value=""#.len();
     html[start..].split('"').next().map(str::to_owned)
 }
@@ -51,7 +51,7 @@ async fn read(response: reqwest::Response) -> Page {
     Page { status, headers, text: response.text().await.expect("body") }
 }
 
-async fn get_page(app: &TestApp, path: &str, cookie: Option<&str>) -> Page {
+pub(crate) async fn get_page(app: &TestApp, path: &str, cookie: Option<&str>) -> Page {
     let mut request = app.client.get(format!("{}{path}", app.base_url));
     if let Some(cookie) = cookie {
         request = request.header(COOKIE, cookie);
@@ -59,7 +59,7 @@ async fn get_page(app: &TestApp, path: &str, cookie: Option<&str>) -> Page {
     read(request.send().await.expect("request reaches the server")).await
 }
 
-async fn post_form(app: &TestApp, path: &str, cookie: &str, fields: &[(&str, &str)]) -> Page {
+pub(crate) async fn post_form(app: &TestApp, path: &str, cookie: &str, fields: &[(&str, &str)]) -> Page {
     let request = app
         .client
         .post(format!("{}{path}", app.base_url))

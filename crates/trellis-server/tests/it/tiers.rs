@@ -717,8 +717,17 @@ async fn the_demo_workspace_has_two_programs_a_hybrid_partner_and_a_tier_history
     let kinds = app.query(sql!("SELECT DISTINCT kind FROM tier_changes WHERE workspace_id = $1 ORDER BY kind", ws.clone())).await;
     let kinds: Vec<String> = kinds.iter().map(|r| r.get("kind").expect("kind")).collect();
     assert_eq!(kinds, ["demotion", "enrolled", "override", "promotion"]);
-    let enrolled = count(&app, sql!("SELECT COUNT(DISTINCT partner_id) AS n FROM enrollments WHERE workspace_id = $1", ws.clone())).await;
-    let partners = count(&app, sql!("SELECT COUNT(*) AS n FROM partners WHERE workspace_id = $1", ws.clone())).await;
-    assert!(enrolled * 4 >= partners * 3, "most partners are enrolled: {enrolled} of {partners}");
+    // Applicants (applied, rejected) join a program only when approved: count active partners.
+    let enrolled = count(
+        &app,
+        sql!(
+            "SELECT COUNT(DISTINCT e.partner_id) AS n FROM enrollments e JOIN partners p ON p.workspace_id = e.workspace_id AND p.id = e.partner_id
+             WHERE e.workspace_id = $1 AND p.status = 'active'",
+            ws.clone()
+        ),
+    )
+    .await;
+    let partners = count(&app, sql!("SELECT COUNT(*) AS n FROM partners WHERE workspace_id = $1 AND status = 'active'", ws.clone())).await;
+    assert!(enrolled * 4 >= partners * 3, "most active partners are enrolled: {enrolled} of {partners}");
     assert_eq!(trellis_server::demo::seed(&app.state.ctx).await.expect("second seeding"), workspace, "seeding again keeps the workspace");
 }

@@ -1,0 +1,175 @@
+//! `/portal/onboarding`: the organisation's onboarding checklist across its programs, the
+//! agreement in force in each with an "I accept" form for its admins, and "mark done" for the
+//! steps partners complete by hand. The portal home shows a summary card.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use trellis_api::AppState;
+use trellis_core::{Error, PartnerId, PartnerRole, PartnerStatus};
+use trellis_identity::Scope;
+use trellis_partners::agreements;
+use trellis_partners::onboarding::{self, Progress, step_kind};
+
+use super::own_partner;
+use crate::display;
+use crate::forms::{FormData, UrlQuery};
+use crate::pages::{Layout, PageResult, path_id, render, see_other};
+use crate::session::{Signed, check_csrf};
+
+const SECTION: &str = "/portal/onboarding";
+
+/// A step as the partner sees it.
+struct StepItem {
+    id: String,
+    title: String,
+    description: String,
+    program_name: String,
+    required: bool,
+    /// "Done on … by …", when done.
+    done: Option<String>,
+    completes_when: String,
+    can_mark_done: bool,
+}
+
+/// The agreement in force in one of the partner's programs.
+struct AgreementItem {
+    id: String,
+    program_name: String,
+    title: String,
+    version: i64,
+    body: String,
+    /// "Accepted on … by …", when accepted.
+    accepted: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/onboarding.html")]
+struct OnboardingPage {
+    layout: Layout,
+    csrf_token: String,
+    status: PartnerStatus,
+    steps: Vec<StepItem>,
+    agreements: Vec<AgreementItem>,
+    required_total: usize,
+    required_done: usize,
+    is_admin: bool,
+}
+
+fn by_whom(kind: &str, email: Option<&str>) -> String {
+    match (kind, email) {
+        (_, Some(email)) => email.to_owned(),
+        ("system", None) => "Trellis".to_owned(),
+        _ => "an API key".to_owned(),
+    }
+}
+
+fn steps_of(progress: &Progress, role: PartnerRole) -> Vec<StepItem> {
+    progress
+        .steps
+        .iter()
+        .map(|s| {
+            let kind = step_kind(&s.step.kind);
+            StepItem {
+                id: s.step.id.to_string(),
+                title: s.step.title.clone(),
+                description: s.step.description.clone(),
+                program_name: s.program_name.clone(),
+                required: s.step.required,
+                done: s
+                    .completion
+                    .as_ref()
+                    .map(|c| format!("Done {} by {}", display::time(c.at), by_whom(&c.by.kind, c.by.email.as_deref()))),
+                completes_when: kind.map_or("", |k| k.completes_when).to_owned(),
+                can_mark_done: s.completion.is_none() && role != PartnerRole::Member && kind.is_some_and(|k| k.partner_marks_done),
+            }
+        })
+        .collect()
+}
+
+/// `GET /portal/onboarding`
+async fn show_onboarding(State(state): State<AppState>, signed: Signed, UrlQuery(query): UrlQuery) -> PageResult {
+    let (own, role) = own_partner(&signed.scope)?;
+    let progress = onboarding::progress(&state.ctx, &signed.scope, &own).await?;
+    let page = OnboardingPage {
+        layout: Layout::signed(&state, &signed, "Onboarding", SECTION).await.with_notice(&query),
+        csrf_token: signed.session.csrf_token.clone(),
+        status: progress.partner_status,
+        steps: steps_of(&progress, role),
+        agreements: progress
+            .agreements
+            .iter()
+            .map(|a| AgreementItem {
+                id: a.agreement.id.to_string(),
+                program_name: a.program_name.clone(),
+                title: a.agreement.title.clone(),
+                version: a.agreement.version,
+                body: a.agreement.body.clone(),
+                accepted: a.acceptance.as_ref().map(|x| format!("Accepted {} by {}", display::time(x.accepted_at), x.user_email)),
+            })
+            .collect(),
+        required_total: progress.required_total(),
+        required_done: progress.required_done(),
+        is_admin: role == PartnerRole::Admin,
+    };
+    Ok(render(&page))
+}
+
+/// `POST /portal/onboarding/steps/{step_id}/complete`: marks a step the partner does by hand done.
+async fn complete_step(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed: Signed,
+    Path(step_id): Path<String>,
+    form: FormData,
+) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    let (own, _) = own_partner(&signed.scope)?;
+    onboarding::complete_step(&state.ctx, &signed.scope, &own, &path_id(&step_id)?).await?;
+    Ok(see_other("/portal/onboarding?notice=step_completed"))
+}
+
+/// `POST /portal/onboarding/agreements/{agreement_id}/accept` (the organisation's admins).
+async fn accept_agreement(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed: Signed,
+    Path(agreement_id): Path<String>,
+    form: FormData,
+) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    let (own, _) = own_partner(&signed.scope)?;
+    agreements::accept(&state.ctx, &signed.scope, &own, &path_id(&agreement_id)?).await?;
+    Ok(see_other("/portal/onboarding?notice=agreement_accepted"))
+}
+
+/// The portal home's onboarding card: how far the organisation is and what comes next.
+pub struct OnboardingCard {
+    pub required_total: usize,
+    pub required_done: usize,
+    pub next_step: Option<String>,
+    pub agreements_to_accept: usize,
+}
+
+/// The card, for an organisation with something left to do (nothing once everything is done).
+pub async fn home_card(state: &AppState, scope: &Scope, partner_id: &PartnerId) -> Result<Option<OnboardingCard>, Error> {
+    let progress = onboarding::progress(&state.ctx, scope, partner_id).await?;
+    let agreements_to_accept = progress.agreements.iter().filter(|a| a.acceptance.is_none()).count();
+    let next_step = progress.steps.iter().find(|s| s.step.required && s.completion.is_none()).map(|s| s.step.title.clone());
+    let open = progress.partner_status == PartnerStatus::Onboarding || next_step.is_some() || agreements_to_accept > 0;
+    Ok(open.then(|| OnboardingCard {
+        required_total: progress.required_total(),
+        required_done: progress.required_done(),
+        next_step,
+        agreements_to_accept,
+    }))
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(SECTION, get(show_onboarding))
+        .route("/portal/onboarding/steps/{step_id}/complete", post(complete_step))
+        .route("/portal/onboarding/agreements/{agreement_id}/accept", post(accept_agreement))
+}
