@@ -731,3 +731,25 @@ async fn the_demo_workspace_has_two_programs_a_hybrid_partner_and_a_tier_history
     assert!(enrolled * 4 >= partners * 3, "most active partners are enrolled: {enrolled} of {partners}");
     assert_eq!(trellis_server::demo::seed(&app.state.ctx).await.expect("second seeding"), workspace, "seeding again keeps the workspace");
 }
+
+#[tokio::test]
+async fn the_daily_schedule_evaluates_tiers_in_every_workspace_once_per_day() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let program = program(&app, &f, "scheduled").await;
+    tier(&app, &f, &program, "Newcomer", 0, json!([])).await;
+    tier(&app, &f, &program, "Veteran", 10, json!([{"metric": "months_in_program", "op": ">=", "value": 2}])).await;
+    assert_eq!(enroll(&app, &f, &f.p3, &program).await.status, 201);
+    app.clock.advance_seconds(70 * 24 * 3600);
+
+    app.run_scheduled_jobs().await;
+    let promotions = sql!("SELECT COUNT(*) AS n FROM tier_changes WHERE workspace_id = $1 AND kind = 'promotion'", f.workspace_id.clone());
+    let after_first_tick = count(&app, promotions.clone()).await;
+    app.run_scheduled_jobs().await;
+
+    assert_eq!(after_first_tick, 1, "the scheduled run promoted P3 to Veteran");
+    assert_eq!(count(&app, promotions).await, 1, "a second tick the same day adds nothing");
+    let fanned_out =
+        count(&app, sql!("SELECT COUNT(*) AS n FROM jobs WHERE kind = 'evaluate_tiers_in_workspace' AND status = 'done'")).await;
+    assert_eq!(fanned_out, 2, "one evaluation job per workspace (the fixture has two)");
+}
