@@ -214,7 +214,7 @@ async fn assert_fits_the_phone(client: &Client, what: &str) {
 #[tokio::test]
 async fn an_applicant_applies_on_a_phone_is_approved_and_onboards_until_the_partner_is_active() {
     let Some(browser) = Browser::start().await else { return };
-    let app = TestApp::spawn().await;
+    let (app, smtp) = TestApp::spawn_with_smtp().await;
     let f = Fixture::build(&app).await;
     let questions =
         json!([{"id": "annual_revenue", "label": "Annual revenue", "kind": "select", "required": true, "options": ["< 1M", "1M-10M"]}]);
@@ -279,11 +279,19 @@ async fn an_applicant_applies_on_a_phone_is_approved_and_onboards_until_the_part
     wait_for(&desk, Locator::Id("email")).await;
     desk.close().await.expect("close the console's browser");
 
-    // The approval email carries the invitation link.
-    let rows =
-        app.query(trellis_db::sql!("SELECT text_body FROM emails WHERE to_address = $1 AND kind = 'application_approved'", email)).await;
-    let text: String = rows.first().expect("the approval email is queued").get("text_body").expect("text");
+    // The background worker delivers the approval email to the test's SMTP server; it carries the
+    // invitation link in its text and HTML parts.
+    app.run_jobs().await;
+    let approval =
+        smtp.messages_to(email).into_iter().find(|m| m.subject().is_some_and(|s| s.starts_with("Welcome to the"))).unwrap_or_else(|| {
+            panic!(
+                "the approval email reached the SMTP server: {:?}",
+                smtp.messages().iter().map(|m| (m.subject(), m.recipients.clone())).collect::<Vec<_>>()
+            )
+        });
+    let text = approval.text_part().expect("a text part");
     let link = text.split_whitespace().find(|w| w.contains("/invitations/")).expect("an invitation link").to_owned();
+    assert!(approval.html_part().is_some_and(|html| html.contains(&link)), "the HTML part carries the same link");
     assert!(link.starts_with(&app.base_url), "{link}");
 
     // The applicant sets a password, signs in and onboards on the phone.
