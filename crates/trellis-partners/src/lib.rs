@@ -2,9 +2,22 @@
 //! hierarchy. Every function takes the caller's `Scope` and applies its one visibility rule to
 //! lists and single reads alike; an invisible partner is `NotFound`.
 
+mod access;
+pub mod compliance;
+pub mod contracts;
+pub mod countries;
+pub mod dates;
 pub mod enrollments;
+pub mod files;
+pub mod licences;
+pub mod lifecycle;
+pub mod locator;
+mod notify;
 pub mod partners;
+pub mod profile_changes;
+pub mod profiles;
 pub mod programs;
+pub mod reminders;
 pub mod tiers;
 
 pub use partners::{NewPartner, Partner, PartnerFilter, PartnerPatch};

@@ -158,7 +158,7 @@ fn clean_country(v: &mut Validation, country: Option<&str>) -> Option<Option<Str
     }
 }
 
-fn clean_website(v: &mut Validation, website: Option<&str>) -> Option<Option<String>> {
+pub(crate) fn clean_website(v: &mut Validation, website: Option<&str>) -> Option<Option<String>> {
     match website.map(str::trim).filter(|w| !w.is_empty()) {
         None => Some(None),
         Some(w) => {
