@@ -40,6 +40,8 @@ CREATE TABLE partner_profiles (
     FOREIGN KEY (workspace_id, logo_file_id) REFERENCES files (workspace_id, id)
 ) STRICT;
 CREATE INDEX partner_profiles_listed ON partner_profiles (workspace_id, locator_opt_in, partner_id);
+-- The locator walks active partners by name (keyset pages on (name, id)).
+CREATE INDEX partners_by_status_and_name ON partners (workspace_id, status, name, id);
 -- The public logo route finds the listed partner of a logo by the file id alone.
 CREATE INDEX partner_profiles_by_logo ON partner_profiles (logo_file_id);
 

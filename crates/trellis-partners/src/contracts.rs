@@ -139,8 +139,15 @@ pub async fn create(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, input: New
     tx.execute(sql!(
         "INSERT INTO contracts (workspace_id, id, partner_id, title, starts_on, ends_on, renews_on, file_id, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
-        scope.workspace_id(), contract.id, partner_id, contract.title, dates::format(starts_on), ends_on.map(dates::format),
-        renews_on.map(dates::format), contract.file_id, now
+        scope.workspace_id(),
+        contract.id,
+        partner_id,
+        contract.title,
+        dates::format(starts_on),
+        ends_on.map(dates::format),
+        renews_on.map(dates::format),
+        contract.file_id,
+        now
     ))
     .await?;
     let entry = AuditEntry::new("contract.created", "contract", contract.id.as_str()).set("partner_id", partner_id.as_str());
@@ -218,9 +225,11 @@ pub async fn delete(ctx: &Ctx, scope: &Scope, id: &ContractId) -> Result<()> {
     access::require_partner_manager(scope, "manage contracts")?;
     tx.execute(sql!("DELETE FROM contracts WHERE workspace_id = $1 AND id = $2", scope.workspace_id(), id)).await?;
     tx.execute(sql!("DELETE FROM reminders_sent WHERE workspace_id = $1 AND subject_id = $2", scope.workspace_id(), id)).await?;
-    let entry = AuditEntry::new("contract.deleted", "contract", id.as_str())
-        .set("partner_id", before.partner_id.as_str())
-        .change("title", before.title.clone(), serde_json::Value::Null);
+    let entry = AuditEntry::new("contract.deleted", "contract", id.as_str()).set("partner_id", before.partner_id.as_str()).change(
+        "title",
+        before.title.clone(),
+        serde_json::Value::Null,
+    );
     audit::record(&mut tx, scope, now, entry).await?;
     tx.commit().await?;
     Ok(())

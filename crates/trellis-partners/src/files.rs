@@ -280,7 +280,16 @@ pub async fn store(ctx: &Ctx, scope: &Scope, data_dir: &Path, partner_id: &Partn
     tx.execute(sql!(
         "INSERT INTO files (workspace_id, id, partner_id, purpose, filename, content_type, size, sha256, uploaded_by, uploaded_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        scope.workspace_id(), id, partner_id, upload.purpose.as_str(), filename, kind.content_type(), size, sha256, uploaded_by, now
+        scope.workspace_id(),
+        id,
+        partner_id,
+        upload.purpose.as_str(),
+        filename,
+        kind.content_type(),
+        size,
+        sha256,
+        uploaded_by,
+        now
     ))
     .await?;
     let entry = AuditEntry::new("file.uploaded", "file", id.as_str())

@@ -251,8 +251,15 @@ pub async fn update(ctx: &Ctx, scope: &Scope, id: &LicenceId, patch: LicencePatc
     tx.execute(sql!(
         "UPDATE licences SET kind = $3, number = $4, jurisdiction = $5, valid_from = $6, valid_until = $7, file_id = $8, updated_at = $9
          WHERE workspace_id = $1 AND id = $2",
-        scope.workspace_id(), id, after.kind, after.number, after.jurisdiction, dates::format(after.valid_from),
-        dates::format(after.valid_until), after.file_id, now
+        scope.workspace_id(),
+        id,
+        after.kind,
+        after.number,
+        after.jurisdiction,
+        dates::format(after.valid_from),
+        dates::format(after.valid_until),
+        after.file_id,
+        now
     ))
     .await?;
     let entry = AuditEntry::new("licence.updated", "licence", id.as_str()).set("partner_id", before.partner_id.as_str());
@@ -269,9 +276,11 @@ pub async fn delete(ctx: &Ctx, scope: &Scope, id: &LicenceId) -> Result<()> {
     access::require_partner_manager(scope, "delete licences")?;
     tx.execute(sql!("DELETE FROM licences WHERE workspace_id = $1 AND id = $2", scope.workspace_id(), id)).await?;
     tx.execute(sql!("DELETE FROM reminders_sent WHERE workspace_id = $1 AND subject_id = $2", scope.workspace_id(), id)).await?;
-    let entry = AuditEntry::new("licence.deleted", "licence", id.as_str())
-        .set("partner_id", before.partner_id.as_str())
-        .change("number", before.number.clone(), serde_json::Value::Null);
+    let entry = AuditEntry::new("licence.deleted", "licence", id.as_str()).set("partner_id", before.partner_id.as_str()).change(
+        "number",
+        before.number.clone(),
+        serde_json::Value::Null,
+    );
     audit::record(&mut tx, scope, now, entry).await?;
     tx.commit().await?;
     Ok(())

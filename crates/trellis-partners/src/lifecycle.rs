@@ -103,7 +103,9 @@ fn describe(action: &str, changes: &Json, names: &BTreeMap<String, String>) -> (
         "contract.created" => ("contract", format!("Contract added: {}", after(changes, "title").unwrap_or_default()), None),
         "contract.deleted" => ("contract", "Contract removed".to_owned(), pair(changes, "title").and_then(|(b, _)| b)),
         "licence.created" => ("compliance", format!("Licence added: {}", after(changes, "number").unwrap_or_default()), None),
-        "licence.updated" => ("compliance", "Licence updated".to_owned(), after(changes, "valid_until").map(|d| format!("valid until {d}"))),
+        "licence.updated" => {
+            ("compliance", "Licence updated".to_owned(), after(changes, "valid_until").map(|d| format!("valid until {d}")))
+        }
         "licence.deleted" => ("compliance", "Licence removed".to_owned(), pair(changes, "number").and_then(|(b, _)| b)),
         "licence.expired" => ("compliance", "Licence expired: not compliant".to_owned(), after(changes, "licence")),
         "partner_user.invited" => ("people", format!("User invited: {}", after(changes, "email").unwrap_or_default()), None),

@@ -81,7 +81,9 @@ pub async fn workspace_for(ctx: &Ctx, named: Option<&str>) -> Result<WorkspaceId
 pub async fn search(ctx: &Ctx, workspace_id: &WorkspaceId, filter: &LocatorFilter) -> Result<Vec<ListedPartner>> {
     let system = Scope::system(workspace_id.clone());
     let country = match blank_to_none(filter.country.as_deref()) {
-        Some(text) => Some(countries::parse(text).ok_or_else(|| Error::invalid("country", "must be an ISO 3166-1 alpha-2 code such as DE"))?),
+        Some(text) => {
+            Some(countries::parse(text).ok_or_else(|| Error::invalid("country", "must be an ISO 3166-1 alpha-2 code such as DE"))?)
+        }
         None => None,
     };
     let mut q = Sql::build(
@@ -203,9 +205,7 @@ pub async fn choices(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<LocatorCho
             true
         ))
         .await?;
-    let tiers = tx
-        .fetch_all(sql!("SELECT DISTINCT name FROM tiers WHERE workspace_id = $1 ORDER BY name", system.workspace_id()))
-        .await?;
+    let tiers = tx.fetch_all(sql!("SELECT DISTINCT name FROM tiers WHERE workspace_id = $1 ORDER BY name", system.workspace_id())).await?;
     let mut choices = LocatorChoices::default();
     for row in terms {
         let (kind, value): (String, String) = (row.get("kind")?, row.get("value")?);

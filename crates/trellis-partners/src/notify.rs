@@ -16,8 +16,9 @@ pub(crate) async fn partner_admins(tx: &mut Tx, workspace_id: &WorkspaceId, part
         .await?;
     let mut emails: Vec<Email> = rows.iter().map(|r| r.get("email")).collect::<Result<_, _>>()?;
     if emails.is_empty() {
-        let contact =
-            tx.fetch_optional(sql!("SELECT contact_email FROM partners WHERE workspace_id = $1 AND id = $2", workspace_id, partner_id)).await?;
+        let contact = tx
+            .fetch_optional(sql!("SELECT contact_email FROM partners WHERE workspace_id = $1 AND id = $2", workspace_id, partner_id))
+            .await?;
         if let Some(row) = contact {
             emails.push(row.get("contact_email")?);
         }

@@ -38,7 +38,8 @@ pub enum ChangeStatus {
 }
 
 impl ChangeStatus {
-    pub const ALL: &'static [ChangeStatus] = &[ChangeStatus::Pending, ChangeStatus::Approved, ChangeStatus::Rejected, ChangeStatus::Superseded];
+    pub const ALL: &'static [ChangeStatus] =
+        &[ChangeStatus::Pending, ChangeStatus::Approved, ChangeStatus::Rejected, ChangeStatus::Superseded];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -136,7 +137,8 @@ pub async fn request(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, changes: 
     let mut tx = ctx.db.write(&scope.row_security()).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     access::require_profile_editor(&mut tx, scope, partner_id).await?;
-    let cleaned = profiles::clean(ProfilePatch { legal_name: changes.legal_name, territories: changes.territories, ..ProfilePatch::default() })?;
+    let cleaned =
+        profiles::clean(ProfilePatch { legal_name: changes.legal_name, territories: changes.territories, ..ProfilePatch::default() })?;
     let current = profiles::load_in(&mut tx, scope.workspace_id(), partner_id).await?;
     let submitted = ProposedChanges { legal_name: cleaned.legal_name, territories: cleaned.territories };
     let created = request_in(&mut tx, scope, &current, submitted, now).await?;
@@ -204,7 +206,8 @@ pub(crate) async fn request_in(
         now
     ))
     .await?;
-    let mut entry = AuditEntry::new("profile_change.requested", "profile_change_request", id.as_str()).set("partner_id", partner_id.as_str());
+    let mut entry =
+        AuditEntry::new("profile_change.requested", "profile_change_request", id.as_str()).set("partner_id", partner_id.as_str());
     if let Some(legal_name) = &merged.legal_name {
         entry = entry.change("legal_name", json!(current.legal_name), legal_name.clone());
     }
@@ -259,7 +262,8 @@ async fn decidable(tx: &mut Tx, scope: &Scope, id: &ChangeRequestId) -> Result<C
 
 async fn tell_partner(tx: &mut Tx, scope: &Scope, request: &ChangeRequest, subject: String, text: String, now: Timestamp) -> Result<()> {
     for to in notify::partner_admins(tx, scope.workspace_id(), &request.partner_id).await? {
-        queue_email(tx, scope.workspace_id(), NewEmail::from_text("profile_change_decided", to, subject.clone(), text.clone()), now).await?;
+        queue_email(tx, scope.workspace_id(), NewEmail::from_text("profile_change_decided", to, subject.clone(), text.clone()), now)
+            .await?;
     }
     Ok(())
 }
@@ -292,7 +296,11 @@ pub async fn approve(ctx: &Ctx, scope: &Scope, id: &ChangeRequestId) -> Result<C
         .change("status", "pending", "approved");
     audit::record(&mut tx, scope, now, entry).await?;
     let subject = format!("Your change of the {} was approved", describe(&request.changes));
-    let text = format!("The vendor approved the change of the {} of {}. Your profile shows it now.", describe(&request.changes), request.partner_name);
+    let text = format!(
+        "The vendor approved the change of the {} of {}. Your profile shows it now.",
+        describe(&request.changes),
+        request.partner_name
+    );
     tell_partner(&mut tx, scope, &request, subject, text, now).await?;
     tx.commit().await?;
     request.status = ChangeStatus::Approved;

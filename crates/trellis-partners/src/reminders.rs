@@ -47,7 +47,15 @@ async fn claim(tx: &mut Tx, workspace_id: &WorkspaceId, subject_id: &str, stage:
     Ok(inserted == 1)
 }
 
-async fn send(tx: &mut Tx, workspace_id: &WorkspaceId, to: &[Email], kind: &'static str, subject: &str, text: &str, now: Timestamp) -> Result<usize> {
+async fn send(
+    tx: &mut Tx,
+    workspace_id: &WorkspaceId,
+    to: &[Email],
+    kind: &'static str,
+    subject: &str,
+    text: &str,
+    now: Timestamp,
+) -> Result<usize> {
     for address in to {
         queue_email(tx, workspace_id, NewEmail::from_text(kind, address.clone(), subject, text), now).await?;
     }

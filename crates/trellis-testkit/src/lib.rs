@@ -27,6 +27,8 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub client: reqwest::Client,
     database: TestDatabase,
+    /// The app's data directory (uploaded files), removed when the app is dropped.
+    pub data_dir: std::path::PathBuf,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -76,14 +78,15 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a local port");
         let addr = listener.local_addr().expect("local addr");
         let base_url = format!("http://{addr}");
-        let web = WebConfig { public_url: base_url.clone(), trust_forwarded_for: false };
+        let data_dir = std::env::temp_dir().join(unique_name("trellis-data"));
+        let web = WebConfig { public_url: base_url.clone(), trust_forwarded_for: false, data_dir: data_dir.clone() };
         let state = trellis_server::connect(&url, web, Arc::new(clock.clone()) as Arc<dyn Clock>).await.expect("connect and migrate");
         let router = trellis_server::build_router(state.clone());
         let server = tokio::spawn(async move {
             let _ = trellis_server::serve(listener, router).await;
         });
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client");
-        Self { base_url, state, clock, client, database, server }
+        Self { base_url, state, clock, client, database, data_dir, server }
     }
 
     pub fn backend_name(&self) -> &'static str {
@@ -203,6 +206,7 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
         match &self.database {
             TestDatabase::Sqlite(path) => {
                 for suffix in ["", "-wal", "-shm"] {
