@@ -6,12 +6,15 @@
 mod assets;
 mod console;
 mod display;
+mod downloads;
 mod forms;
 mod keys;
 mod listing;
+mod locator;
 pub mod pages;
 mod portal;
 mod session;
+mod uploads;
 
 use axum::Router;
 use trellis_api::AppState;
@@ -22,5 +25,10 @@ pub use session::SESSION_COOKIE;
 /// Every page route.
 pub fn router(state: AppState) -> Router<AppState> {
     let _ = state;
-    pages::routes().merge(console::routes()).merge(portal::routes()).merge(assets::routes())
+    pages::routes()
+        .merge(console::routes())
+        .merge(portal::routes())
+        .merge(assets::routes())
+        .merge(locator::routes())
+        .merge(downloads::routes())
 }

@@ -54,12 +54,14 @@ fn nav_links(scope: Option<&Scope>, manages_resellers: bool, section: &str) -> V
     match scope.map(Scope::membership) {
         Some(Membership::Staff { role, .. }) => {
             links.extend([("/console/partners", "Partners"), ("/console/staff", "Staff"), ("/console/api-keys", "API keys")]);
+            links.extend([("/console/compliance", "Compliance"), ("/console/profile-changes", "Profile changes")]);
             if role.is_workspace_admin() {
                 links.push(("/console/audit", "Audit log"));
             }
         }
         Some(Membership::Partner { role, .. }) => {
             links.extend([("/portal/profile", "Profile"), ("/portal/users", "Users")]);
+            links.extend([("/portal/licences", "Licences"), ("/portal/contracts", "Contracts")]);
             if *role == PartnerRole::Admin {
                 links.push(("/portal/api-keys", "API keys"));
             }
@@ -128,6 +130,14 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "member_removed" => "The staff member was removed.",
         "key_revoked" => "The API key was revoked. It stops working with the next request.",
         "reseller_created" => "The reseller was created.",
+        "change_requested" => "Saved. The new legal name or territories wait for the vendor's approval.",
+        "logo_uploaded" => "The logo was uploaded.",
+        "contract_added" => "The contract was added.",
+        "contract_deleted" => "The contract was deleted.",
+        "licence_added" => "The licence was added.",
+        "licence_deleted" => "The licence was deleted.",
+        "change_approved" => "The change was approved and applied.",
+        "change_rejected" => "The change was rejected; the partner is told why.",
         _ => return None,
     })
 }

@@ -3,7 +3,10 @@
 
 mod api_keys;
 mod audit;
+mod compliance;
+pub(crate) mod partner_lifecycle;
 mod partners;
+mod profile_changes;
 mod staff;
 
 use axum::Router;
@@ -12,7 +15,13 @@ use trellis_core::{Error, VendorRole};
 use trellis_identity::Scope;
 
 pub fn routes() -> Router<AppState> {
-    partners::routes().merge(staff::routes()).merge(api_keys::routes()).merge(audit::routes())
+    partners::routes()
+        .merge(staff::routes())
+        .merge(api_keys::routes())
+        .merge(audit::routes())
+        .merge(partner_lifecycle::routes())
+        .merge(compliance::routes())
+        .merge(profile_changes::routes())
 }
 
 /// The caller's staff role; 404 for anyone acting for a partner.

@@ -2,7 +2,10 @@
 //! own organisation. Staff who open one get the 404 page: they act for no partner.
 
 mod api_keys;
+mod contracts;
+mod licences;
 mod profile;
+mod profile_details;
 pub mod resellers;
 mod users;
 
@@ -12,7 +15,13 @@ use trellis_core::{Error, PartnerId, PartnerRole};
 use trellis_identity::Scope;
 
 pub fn routes() -> Router<AppState> {
-    profile::routes().merge(users::routes()).merge(api_keys::routes()).merge(resellers::routes())
+    profile::routes()
+        .merge(users::routes())
+        .merge(api_keys::routes())
+        .merge(resellers::routes())
+        .merge(profile_details::routes())
+        .merge(licences::routes())
+        .merge(contracts::routes())
 }
 
 /// The caller's own organisation and role there; 404 for staff.
