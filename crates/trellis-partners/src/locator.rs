@@ -3,8 +3,9 @@
 //!
 //! Nobody is signed in: every read runs in the system context of the workspace the locator is
 //! for (`Scope::system`, listed in docs/ARCHITECTURE.md), and only locator fields leave it.
-//! Filters are `IN (…)` subqueries over `partner_profile_terms` and `enrollments`, which have
-//! indexes on the filtered keys; pages walk `partners` by (name, id) with a keyset cursor.
+//! Term filters are `IN (…)` subqueries over `partner_profile_terms` (indexed by kind and key), the
+//! tier filter probes each partner's enrollments by primary key; pages walk `partners` by
+//! (status, name, id) with a keyset cursor, so a page costs about its own rows.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -86,9 +87,12 @@ pub async fn search(ctx: &Ctx, workspace_id: &WorkspaceId, filter: &LocatorFilte
         }
         None => None,
     };
+    // `CROSS JOIN` keeps `partners` the outer loop on SQLite (its documented join-order hint), so
+    // the page walks the (workspace, status, name, id) index in order and stops at the limit
+    // instead of sorting every listed partner; PostgreSQL plans it like an inner join.
     let mut q = Sql::build(
         "SELECT p.id, p.name, p.website, p.types, pp.description, pp.logo_file_id
-         FROM partners p JOIN partner_profiles pp ON pp.workspace_id = p.workspace_id AND pp.partner_id = p.id WHERE p.workspace_id = ",
+         FROM partners p CROSS JOIN partner_profiles pp WHERE pp.workspace_id = p.workspace_id AND pp.partner_id = p.id AND p.workspace_id = ",
     );
     let ws = q.bind(system.workspace_id());
     q.push(&ws).push(" AND p.status = ").push_bind(PartnerStatus::Active.as_str());
@@ -111,9 +115,11 @@ pub async fn search(ctx: &Ctx, workspace_id: &WorkspaceId, filter: &LocatorFilte
     }
     if let Some(tier) = blank_to_none(filter.tier.as_deref()) {
         let tier = q.bind(tier.to_lowercase());
+        // Tiers are dense (every enrolled partner holds one): probing each partner's enrollments by
+        // primary key while walking the page beats materialising every holder of the tier.
         q.push(&format!(
-            " AND p.id IN (SELECT e.partner_id FROM enrollments e JOIN tiers tr ON tr.workspace_id = e.workspace_id AND tr.id = e.tier_id
-               WHERE e.workspace_id = {ws} AND LOWER(tr.name) = {tier})"
+            " AND EXISTS (SELECT 1 FROM enrollments e JOIN tiers tr ON tr.workspace_id = e.workspace_id AND tr.id = e.tier_id
+               WHERE e.workspace_id = p.workspace_id AND e.partner_id = p.id AND LOWER(tr.name) = {tier})"
         ));
     }
     if let Some(text) = blank_to_none(filter.q.as_deref()) {

@@ -14,7 +14,7 @@ use trellis_core::{Error, FieldError, PartnerId, PartnerRole};
 use trellis_identity::Scope;
 use trellis_partners::compliance::{self, Compliance};
 use trellis_partners::files::{self, FilePurpose};
-use trellis_partners::profile_changes::{self, ChangeFilter, ChangeStatus};
+use trellis_partners::profile_changes::{self, ChangeFilter, ChangeStatus, ProposedChanges};
 use trellis_partners::profiles::{self, Address, Profile, ProfilePatch, Territories};
 
 use super::own_partner;
@@ -168,13 +168,17 @@ fn joined(values: &[String]) -> String {
     values.join(", ")
 }
 
-fn profile_form(profile: &Profile) -> FormView {
+/// The edit form filled with the profile; the legal name and territories show what waits for the
+/// vendor, so that saving the form again keeps the pending request instead of withdrawing it.
+fn profile_form(profile: &Profile, pending: &ProposedChanges) -> FormView {
+    let legal_name = pending.legal_name.clone().or_else(|| profile.legal_name.clone()).unwrap_or_default();
+    let territories = pending.territories.as_ref().unwrap_or(&profile.territories);
     let mut values = vec![
-        ("legal_name", profile.legal_name.clone().unwrap_or_default()),
+        ("legal_name", legal_name),
         ("website", profile.website.clone().unwrap_or_default()),
         ("description", profile.description.clone()),
-        ("territories.countries", joined(&profile.territories.countries)),
-        ("territories.regions", joined(&profile.territories.regions)),
+        ("territories.countries", joined(&territories.countries)),
+        ("territories.regions", joined(&territories.regions)),
         ("specialisations", joined(&profile.specialisations)),
         ("products", joined(&profile.products)),
     ];
@@ -204,7 +208,12 @@ async fn edit_page(
     let profile = profiles::get(&state.ctx, &signed.scope, &own).await?;
     let (form, addresses) = match form {
         Some(failed) => failed,
-        None => (profile_form(&profile), profile.addresses.iter().enumerate().map(|(i, a)| AddressFields::of(i, a)).collect()),
+        None => {
+            let filter = ChangeFilter { status: Some(ChangeStatus::Pending), partner_id: Some(own.clone()), ..ChangeFilter::default() };
+            let pending =
+                profile_changes::list(&state.ctx, &signed.scope, &filter).await?.into_iter().next().map(|r| r.changes).unwrap_or_default();
+            (profile_form(&profile, &pending), profile.addresses.iter().enumerate().map(|(i, a)| AddressFields::of(i, a)).collect())
+        }
     };
     Ok(EditPage {
         layout: Layout::signed(state, signed, "Edit profile", SECTION).await,

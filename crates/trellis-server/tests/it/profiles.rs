@@ -529,6 +529,7 @@ async fn a_partner_edits_its_profile_in_the_portal_and_the_vendor_approves_the_n
         .await;
     let location = saved.headers.get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let profile = partner.get(&location).await;
+    let edit_again = partner.get("/portal/profile/edit").await;
     let inbox = manager.get("/console/profile-changes").await;
     let request_id = app
         .query(sql!("SELECT id FROM profile_change_requests WHERE workspace_id = $1 AND status = 'pending'", f.workspace_id.to_string()))
@@ -555,6 +556,7 @@ async fn a_partner_edits_its_profile_in_the_portal_and_the_vendor_approves_the_n
             || profile.text.contains("legal name to &#34;R1a Systems GmbH&#34;")
     );
     assert!(profile.text.contains("Cloud migrations."), "the description applied at once");
+    assert!(edit_again.text.contains(r#"value="R1a Systems GmbH""#), "the form shows the pending legal name, so saving again keeps it");
     assert_eq!(inbox.status, 200);
     assert_safe_page("/console/profile-changes", &inbox);
     assert!(inbox.text.contains("R1a Systems GmbH") && inbox.text.contains("Germany, Austria, DACH"));
