@@ -25,6 +25,10 @@ pub struct WebConfig {
     pub public_url: String,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
     pub trust_forwarded_for: bool,
+    /// Where uploaded files are kept (`<data_dir>/files/<sha256>`). A web setting rather than part
+    /// of `Ctx`: only requests that upload or download files touch it, and the domain functions
+    /// that do take it as an argument.
+    pub data_dir: std::path::PathBuf,
 }
 
 impl WebConfig {

@@ -18,6 +18,11 @@ use crate::error::ApiError;
 /// Largest request body the API reads (JSON documents are small).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// Largest request body of a file upload: the largest document and room for the multipart
+/// envelope. Routes that take uploads raise their body limit to this; everything else keeps
+/// [`MAX_BODY_BYTES`].
+pub const MAX_UPLOAD_BODY_BYTES: usize = trellis_partners::files::MAX_DOCUMENT_BYTES + 64 * 1024;
+
 /// Records the client address and user agent in the request's extensions.
 pub async fn request_meta(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let forwarded = state
@@ -77,7 +82,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         return ApiError::field("Idempotency-Key", "must be 1 to 255 characters").into_response();
     }
     let (parts, body) = req.into_parts();
-    let Ok(bytes) = to_bytes(body, MAX_BODY_BYTES).await else {
+    let Ok(bytes) = to_bytes(body, MAX_UPLOAD_BODY_BYTES).await else {
         return ApiError::malformed("the body is too large").into_response();
     };
     let request_hash = sha256_hex(&format!("{} {}\n{}", parts.method, parts.uri.path(), String::from_utf8_lossy(&bytes)));

@@ -792,3 +792,292 @@ impl From<trellis_partners::onboarding::Progress> for OnboardingView {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Partner profiles, files, contracts, licences, compliance, public locator
+
+fn date_text(date: time::Date) -> String {
+    trellis_partners::dates::format(date)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FileView {
+    #[schema(example = "fil_01jgx2m5k8b3q7r9t0vwxyz123")]
+    pub id: String,
+    pub partner_id: String,
+    /// logo, contract or licence.
+    pub purpose: String,
+    /// The sanitised filename, with the extension of the content's type.
+    pub filename: String,
+    /// application/pdf, image/png or image/jpeg, from the file's content.
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub uploaded_at: String,
+    /// `GET` it (authenticated) to download the file.
+    pub download_url: String,
+}
+
+impl From<trellis_partners::files::StoredFile> for FileView {
+    fn from(f: trellis_partners::files::StoredFile) -> Self {
+        Self {
+            download_url: format!("/api/v1/files/{}", f.id),
+            id: f.id.to_string(),
+            partner_id: f.partner_id.to_string(),
+            purpose: f.purpose.as_str().to_owned(),
+            filename: f.filename,
+            content_type: f.content_type,
+            size: f.size,
+            sha256: f.sha256,
+            uploaded_at: f.uploaded_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AddressView {
+    pub label: String,
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    pub postal_code: String,
+    pub region: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+}
+
+impl From<trellis_partners::profiles::Address> for AddressView {
+    fn from(a: trellis_partners::profiles::Address) -> Self {
+        Self {
+            label: a.label,
+            line1: a.line1,
+            line2: a.line2,
+            city: a.city,
+            postal_code: a.postal_code,
+            region: a.region,
+            country: a.country,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TerritoriesView {
+    /// ISO 3166-1 alpha-2 codes.
+    pub countries: Vec<String>,
+    /// Named regions, e.g. "DACH".
+    pub regions: Vec<String>,
+}
+
+impl From<trellis_partners::profiles::Territories> for TerritoriesView {
+    fn from(t: trellis_partners::profiles::Territories) -> Self {
+        Self { countries: t.countries, regions: t.regions }
+    }
+}
+
+/// The values a change request proposes (only the fields it changes).
+#[derive(Serialize, ToSchema)]
+pub struct ProposedChangesView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub legal_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub territories: Option<TerritoriesView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChangeRequestView {
+    #[schema(example = "pcr_01jgx2m5k8b3q7r9t0vwxyz123")]
+    pub id: String,
+    pub partner_id: String,
+    pub partner_name: String,
+    /// pending, approved, rejected or superseded (replaced by a newer request of the partner).
+    pub status: String,
+    pub changes: ProposedChangesView,
+    pub requested_at: String,
+    pub decided_at: Option<String>,
+    /// Why the vendor rejected it.
+    pub reason: Option<String>,
+}
+
+impl From<trellis_partners::profile_changes::ChangeRequest> for ChangeRequestView {
+    fn from(r: trellis_partners::profile_changes::ChangeRequest) -> Self {
+        Self {
+            id: r.id.to_string(),
+            partner_id: r.partner_id.to_string(),
+            partner_name: r.partner_name,
+            status: r.status.as_str().to_owned(),
+            changes: ProposedChangesView { legal_name: r.changes.legal_name, territories: r.changes.territories.map(Into::into) },
+            requested_at: r.requested_at.to_rfc3339(),
+            decided_at: r.decided_at.map(|t| t.to_rfc3339()),
+            reason: r.reason,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProfileView {
+    pub partner_id: String,
+    /// The partner's (trading) name.
+    pub name: String,
+    pub legal_name: Option<String>,
+    pub website: Option<String>,
+    /// An uploaded logo (purpose `logo`).
+    pub logo_file_id: Option<String>,
+    pub addresses: Vec<AddressView>,
+    pub territories: TerritoriesView,
+    pub specialisations: Vec<String>,
+    pub products: Vec<String>,
+    /// Public: shown in the partner locator.
+    pub description: String,
+    /// Listed in the public partner locator while the partner is active.
+    pub locator_opt_in: bool,
+    /// Legal name, description, a territory and an address are filled in.
+    pub complete: bool,
+    /// Changes of the legal name or territories waiting for the vendor.
+    pub pending_change_requests: Vec<ChangeRequestView>,
+    pub updated_at: Option<String>,
+}
+
+impl ProfileView {
+    pub fn new(p: trellis_partners::profiles::Profile, pending: Vec<trellis_partners::profile_changes::ChangeRequest>) -> Self {
+        Self {
+            complete: trellis_partners::profiles::profile_is_complete(&p),
+            partner_id: p.partner_id.to_string(),
+            name: p.partner_name,
+            legal_name: p.legal_name,
+            website: p.website,
+            logo_file_id: p.logo_file_id.map(|f| f.to_string()),
+            addresses: p.addresses.into_iter().map(Into::into).collect(),
+            territories: p.territories.into(),
+            specialisations: p.specialisations,
+            products: p.products,
+            description: p.description,
+            locator_opt_in: p.locator_opt_in,
+            pending_change_requests: pending.into_iter().map(Into::into).collect(),
+            updated_at: p.updated_at.map(|t| t.to_rfc3339()),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ContractView {
+    #[schema(example = "ctr_01jgx2m5k8b3q7r9t0vwxyz123")]
+    pub id: String,
+    pub partner_id: String,
+    pub title: String,
+    /// YYYY-MM-DD.
+    pub starts_on: String,
+    pub ends_on: Option<String>,
+    /// Reminders go out 30 and 7 days before this date (else before `ends_on`).
+    pub renews_on: Option<String>,
+    /// The signed document (purpose `contract`).
+    pub file_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<trellis_partners::contracts::Contract> for ContractView {
+    fn from(c: trellis_partners::contracts::Contract) -> Self {
+        Self {
+            id: c.id.to_string(),
+            partner_id: c.partner_id.to_string(),
+            title: c.title,
+            starts_on: date_text(c.starts_on),
+            ends_on: c.ends_on.map(date_text),
+            renews_on: c.renews_on.map(date_text),
+            file_id: c.file_id.map(|f| f.to_string()),
+            created_at: c.created_at.to_rfc3339(),
+            updated_at: c.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LicenceView {
+    #[schema(example = "lic_01jgx2m5k8b3q7r9t0vwxyz123")]
+    pub id: String,
+    pub partner_id: String,
+    /// What the licence is, e.g. "insurance broker".
+    pub kind: String,
+    pub number: String,
+    /// Where it applies, e.g. "DE" or "EU".
+    pub jurisdiction: String,
+    /// YYYY-MM-DD.
+    pub valid_from: String,
+    /// YYYY-MM-DD, valid through this day.
+    pub valid_until: String,
+    /// The licence document (purpose `licence`).
+    pub file_id: Option<String>,
+    /// Today: valid, expiring (within 30 days), expired or not_yet_valid.
+    pub status: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl LicenceView {
+    pub fn new(l: trellis_partners::licences::Licence, today: time::Date) -> Self {
+        Self {
+            status: l.status_on(today).as_str().to_owned(),
+            id: l.id.to_string(),
+            partner_id: l.partner_id.to_string(),
+            kind: l.kind,
+            number: l.number,
+            jurisdiction: l.jurisdiction,
+            valid_from: date_text(l.valid_from),
+            valid_until: date_text(l.valid_until),
+            file_id: l.file_id.map(|f| f.to_string()),
+            created_at: l.created_at.to_rfc3339(),
+            updated_at: l.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ComplianceView {
+    pub partner_id: String,
+    /// False while a licence has expired without a valid successor.
+    pub compliant: bool,
+    /// Why not, one sentence per lapsed licence.
+    pub blockers: Vec<String>,
+}
+
+impl From<trellis_partners::compliance::Compliance> for ComplianceView {
+    fn from(c: trellis_partners::compliance::Compliance) -> Self {
+        Self { partner_id: c.partner_id.to_string(), compliant: c.compliant, blockers: c.blockers }
+    }
+}
+
+/// A partner in the public locator.
+#[derive(Serialize, ToSchema)]
+pub struct ListedPartnerView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub website: Option<String>,
+    /// The partner's logo, served publicly while it is listed.
+    pub logo_url: Option<String>,
+    /// ISO 3166-1 alpha-2 codes of the countries it serves.
+    pub countries: Vec<String>,
+    /// Named regions it serves.
+    pub regions: Vec<String>,
+    pub types: Vec<String>,
+    /// Tier names it holds in the vendor's programs.
+    pub tiers: Vec<String>,
+    pub specialisations: Vec<String>,
+}
+
+impl ListedPartnerView {
+    pub fn new(p: trellis_partners::locator::ListedPartner, public_url: &str) -> Self {
+        Self {
+            logo_url: p.logo_file_id.map(|f| format!("{public_url}/partners/logos/{f}")),
+            id: p.id.to_string(),
+            name: p.name,
+            description: p.description,
+            website: p.website,
+            countries: p.countries,
+            regions: p.regions,
+            types: p.types.iter().map(|t| t.as_str().to_owned()).collect(),
+            tiers: p.tiers,
+            specialisations: p.specialisations,
+        }
+    }
+}

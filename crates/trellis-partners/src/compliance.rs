@@ -1,21 +1,163 @@
-//! Compliance: what currently makes a partner non-compliant (an expired compliance licence, …).
-//! The `compliant` tier metric reads it, and later capabilities use it to block deal
-//! registration or commission payment.
+//! Compliance: a partner is compliant unless one of its licences has expired without a valid
+//! successor (a licence of the same kind and jurisdiction valid today). Later capabilities read
+//! [`compliance_blockers`] / [`is_compliant`] to block deal registration, commissions or tiers.
+//! Also the vendor's expiry dashboard: what expires or renews soon, and who is not compliant.
 
-use trellis_core::{PartnerId, Result, Timestamp, WorkspaceId};
-use trellis_db::Tx;
+use time::Date;
+use trellis_core::{PartnerId, PartnerStatus, Result, Timestamp, VendorRole, WorkspaceId};
+use trellis_db::{Sql, Tx};
+use trellis_identity::partner_users::require_visible_partner;
+use trellis_identity::{Ctx, Scope};
 
-/// Why the partner is not compliant at `now`, one sentence per blocker (e.g. "the ISO 27001
-/// licence expired on 2026-10-01"); empty when it is compliant. Runs inside the caller's
-/// transaction, which has already checked that the partner is visible.
-///
-/// Compliance licences arrive with the contracts-and-licences capability, which fills this
-/// function in; until they exist nothing can block a partner.
-pub async fn compliance_blockers(
-    _tx: &mut Tx,
-    _workspace_id: &WorkspaceId,
-    _partner_id: &PartnerId,
-    _now: Timestamp,
-) -> Result<Vec<String>> {
-    Ok(Vec::new())
+use crate::contracts::{self, Contract};
+use crate::dates;
+use crate::licences::{self, Licence};
+
+/// Appends the condition "licence `l` has expired and has no successor valid on `today`".
+fn push_lapsed(q: &mut Sql, today: Date) {
+    let today = q.bind(dates::format(today));
+    q.push(&format!(
+        " AND l.valid_until < {today} AND NOT EXISTS (SELECT 1 FROM licences r WHERE r.workspace_id = l.workspace_id AND r.partner_id = l.partner_id
+           AND LOWER(r.kind) = LOWER(l.kind) AND LOWER(r.jurisdiction) = LOWER(l.jurisdiction) AND r.valid_from <= {today} AND r.valid_until >= {today})"
+    ));
+}
+
+/// Why a partner is not compliant at `now`, one sentence per lapsed licence, e.g.
+/// "licence EU-123 (insurance broker, DE) expired on 2026-10-01"; empty when compliant. The caller
+/// has checked that the partner is visible (this reads inside its transaction).
+pub async fn compliance_blockers(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id: &PartnerId, now: Timestamp) -> Result<Vec<String>> {
+    let mut q = Sql::build("SELECT ");
+    q.push(licences::COLUMNS).push(" FROM licences l WHERE l.workspace_id = ").push_bind(workspace_id);
+    q.push(" AND l.partner_id = ").push_bind(partner_id);
+    push_lapsed(&mut q, dates::today(now));
+    q.push(" ORDER BY l.valid_until, l.id");
+    let lapsed: Vec<Licence> = tx.fetch_all(q).await?.iter().map(licences::from_row).collect::<Result<_>>()?;
+    Ok(lapsed.iter().map(blocker_text).collect())
+}
+
+/// True when nothing blocks the partner (see [`compliance_blockers`]).
+pub async fn is_compliant(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id: &PartnerId, now: Timestamp) -> Result<bool> {
+    Ok(compliance_blockers(tx, workspace_id, partner_id, now).await?.is_empty())
+}
+
+fn blocker_text(licence: &Licence) -> String {
+    format!("licence {} expired on {}", licence.label(), dates::format(licence.valid_until))
+}
+
+/// A partner's compliance as the API and pages show it.
+#[derive(Debug, Clone)]
+pub struct Compliance {
+    pub partner_id: PartnerId,
+    pub compliant: bool,
+    pub blockers: Vec<String>,
+}
+
+/// The compliance of a visible partner.
+pub async fn get(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Compliance> {
+    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    require_visible_partner(&mut tx, scope, partner_id).await?;
+    let blockers = compliance_blockers(&mut tx, scope.workspace_id(), partner_id, ctx.now()).await?;
+    Ok(Compliance { partner_id: partner_id.clone(), compliant: blockers.is_empty(), blockers })
+}
+
+/// A licence or contract on the dashboard, with its partner.
+#[derive(Debug, Clone)]
+pub struct Due<T> {
+    pub item: T,
+    pub partner_name: String,
+    /// Days from today to the date that matters (negative when past).
+    pub days: i64,
+}
+
+/// A partner that is not compliant, and why.
+#[derive(Debug, Clone)]
+pub struct NonCompliant {
+    pub partner_id: PartnerId,
+    pub partner_name: String,
+    pub blockers: Vec<String>,
+}
+
+/// The vendor's expiry dashboard over the partners the caller can see.
+#[derive(Debug, Clone)]
+pub struct Dashboard {
+    pub within_days: i64,
+    /// Licences ending within `within_days` (soonest first).
+    pub expiring_licences: Vec<Due<Licence>>,
+    /// Licences expired without a valid successor.
+    pub lapsed_licences: Vec<Due<Licence>>,
+    /// Contracts whose renewal (else end) date falls within `within_days`.
+    pub renewing_contracts: Vec<Due<Contract>>,
+    pub non_compliant: Vec<NonCompliant>,
+}
+
+/// Partners whose licences and contracts no longer matter to the dashboard.
+const CLOSED: [PartnerStatus; 2] = [PartnerStatus::Terminated, PartnerStatus::Rejected];
+
+fn push_open_partner(q: &mut Sql, scope: &Scope, column: &str) {
+    q.push(" AND p.status NOT IN ");
+    let closed: Vec<&str> = CLOSED.iter().map(|s| s.as_str()).collect();
+    q.push_in_list(&closed).push(" AND ");
+    scope.push_partner_filter(q, column);
+}
+
+/// The dashboard for staff (any vendor role); `within_days` is the look-ahead (30, 60 or 90).
+pub async fn dashboard(ctx: &Ctx, scope: &Scope, within_days: i64) -> Result<Dashboard> {
+    scope.require_vendor_role(
+        &[VendorRole::Owner, VendorRole::Admin, VendorRole::ChannelManager, VendorRole::Finance, VendorRole::Viewer],
+        "see the compliance dashboard",
+    )?;
+    let today = dates::today(ctx.now());
+    let horizon = dates::format(dates::add_days(today, within_days));
+    let workspace_id = scope.workspace_id();
+    let mut tx = ctx.db.read(&scope.row_security()).await?;
+
+    let mut q = Sql::build("SELECT ");
+    q.push(licences::COLUMNS).push(", p.name AS partner_name FROM licences l JOIN partners p ON p.workspace_id = l.workspace_id AND p.id = l.partner_id WHERE l.workspace_id = ");
+    q.push_bind(workspace_id).push(" AND l.valid_until >= ").push_bind(dates::format(today));
+    q.push(" AND l.valid_until <= ").push_bind(horizon.clone());
+    push_open_partner(&mut q, scope, "l.partner_id");
+    q.push(" ORDER BY l.valid_until, p.name LIMIT 500");
+    let mut expiring_licences = Vec::new();
+    for row in tx.fetch_all(q).await? {
+        let licence = licences::from_row(&row)?;
+        let days = dates::days_between(today, licence.valid_until);
+        expiring_licences.push(Due { item: licence, partner_name: row.get("partner_name")?, days });
+    }
+
+    let mut q = Sql::build("SELECT ");
+    q.push(licences::COLUMNS).push(", p.name AS partner_name FROM licences l JOIN partners p ON p.workspace_id = l.workspace_id AND p.id = l.partner_id WHERE l.workspace_id = ");
+    q.push_bind(workspace_id);
+    push_lapsed(&mut q, today);
+    push_open_partner(&mut q, scope, "l.partner_id");
+    q.push(" ORDER BY p.name, l.valid_until LIMIT 500");
+    let mut lapsed_licences = Vec::new();
+    let mut non_compliant: Vec<NonCompliant> = Vec::new();
+    for row in tx.fetch_all(q).await? {
+        let licence = licences::from_row(&row)?;
+        let partner_name: String = row.get("partner_name")?;
+        match non_compliant.iter_mut().find(|n| n.partner_id == licence.partner_id) {
+            Some(entry) => entry.blockers.push(blocker_text(&licence)),
+            None => non_compliant.push(NonCompliant {
+                partner_id: licence.partner_id.clone(),
+                partner_name: partner_name.clone(),
+                blockers: vec![blocker_text(&licence)],
+            }),
+        }
+        let days = dates::days_between(today, licence.valid_until);
+        lapsed_licences.push(Due { item: licence, partner_name, days });
+    }
+
+    let mut q = Sql::build("SELECT ");
+    q.push(contracts::COLUMNS).push(", p.name AS partner_name FROM contracts c JOIN partners p ON p.workspace_id = c.workspace_id AND p.id = c.partner_id WHERE c.workspace_id = ");
+    q.push_bind(workspace_id).push(" AND COALESCE(c.renews_on, c.ends_on) >= ").push_bind(dates::format(today));
+    q.push(" AND COALESCE(c.renews_on, c.ends_on) <= ").push_bind(horizon);
+    push_open_partner(&mut q, scope, "c.partner_id");
+    q.push(" ORDER BY COALESCE(c.renews_on, c.ends_on), p.name LIMIT 500");
+    let mut renewing_contracts = Vec::new();
+    for row in tx.fetch_all(q).await? {
+        let contract = contracts::from_row(&row)?;
+        let days = contract.decision_date().map_or(0, |d| dates::days_between(today, d));
+        renewing_contracts.push(Due { item: contract, partner_name: row.get("partner_name")?, days });
+    }
+    Ok(Dashboard { within_days, expiring_licences, lapsed_licences, renewing_contracts, non_compliant })
 }

@@ -40,3 +40,24 @@ impl From<trellis_identity::partner_users::PartnerUser> for UserRow {
         Self { user_id: u.user_id.to_string(), email: u.email.to_string(), name: u.name, role: u.role.as_str() }
     }
 }
+
+/// A calendar date as people read it: `2026-11-21` (ISO, unambiguous across countries).
+pub fn date(date: time::Date) -> String {
+    trellis_partners::dates::format(date)
+}
+
+/// "today", "tomorrow", "in 12 days", "3 days ago".
+pub fn days_from_today(days: i64) -> String {
+    match days {
+        0 => "today".to_owned(),
+        1 => "tomorrow".to_owned(),
+        -1 => "yesterday".to_owned(),
+        n if n > 1 => format!("in {n} days"),
+        n => format!("{} days ago", -n),
+    }
+}
+
+/// Countries by name (codes the list does not know stay codes).
+pub fn country_names(codes: &[String]) -> Vec<String> {
+    codes.iter().map(|c| trellis_partners::countries::name(c).to_owned()).collect()
+}

@@ -22,6 +22,11 @@ pub struct FormData {
 }
 
 impl FormData {
+    /// Name/value pairs read some other way (the text fields of a multipart form).
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        Self { pairs }
+    }
+
     /// The first value of `name`, or "" when absent.
     pub fn value(&self, name: &str) -> &str {
         self.pairs.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())

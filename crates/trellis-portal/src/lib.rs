@@ -7,13 +7,16 @@ mod apply;
 mod assets;
 mod console;
 mod display;
+mod downloads;
 mod forms;
 mod keys;
 mod listing;
+mod locator;
 pub mod pages;
 mod portal;
 mod session;
 mod tiers;
+mod uploads;
 
 use axum::Router;
 use trellis_api::AppState;
@@ -24,5 +27,11 @@ pub use session::SESSION_COOKIE;
 /// Every page route.
 pub fn router(state: AppState) -> Router<AppState> {
     let _ = state;
-    pages::routes().merge(apply::routes()).merge(console::routes()).merge(portal::routes()).merge(assets::routes())
+    pages::routes()
+        .merge(apply::routes())
+        .merge(console::routes())
+        .merge(portal::routes())
+        .merge(assets::routes())
+        .merge(locator::routes())
+        .merge(downloads::routes())
 }

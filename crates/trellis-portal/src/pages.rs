@@ -55,6 +55,7 @@ fn nav_links(scope: Option<&Scope>, manages_resellers: bool, section: &str) -> V
         Some(Membership::Staff { role, .. }) => {
             links.extend([("/console/partners", "Partners"), ("/console/staff", "Staff"), ("/console/api-keys", "API keys")]);
             links.push(("/console/programs", "Programs"));
+            links.extend([("/console/compliance", "Compliance"), ("/console/profile-changes", "Profile changes")]);
             if *role != trellis_core::VendorRole::Finance {
                 links.push(("/console/applications?status=applied", "Applications"));
             }
@@ -66,6 +67,7 @@ fn nav_links(scope: Option<&Scope>, manages_resellers: bool, section: &str) -> V
         Some(Membership::Partner { role, .. }) => {
             links.extend([("/portal/profile", "Profile"), ("/portal/users", "Users")]);
             links.push(("/portal/onboarding", "Onboarding"));
+            links.extend([("/portal/licences", "Licences"), ("/portal/contracts", "Contracts")]);
             if *role == PartnerRole::Admin {
                 links.push(("/portal/api-keys", "API keys"));
             }
@@ -142,6 +144,14 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "agreement_accepted" => "You accepted the agreement for your organisation.",
         "key_revoked" => "The API key was revoked. It stops working with the next request.",
         "reseller_created" => "The reseller was created.",
+        "change_requested" => "Saved. The new legal name or territories wait for the vendor's approval.",
+        "logo_uploaded" => "The logo was uploaded.",
+        "contract_added" => "The contract was added.",
+        "contract_deleted" => "The contract was deleted.",
+        "licence_added" => "The licence was added.",
+        "licence_deleted" => "The licence was deleted.",
+        "change_approved" => "The change was approved and applied.",
+        "change_rejected" => "The change was rejected; the partner is told why.",
         "email_queued" => "The email is queued and goes out with the next run of the background worker.",
         "job_retried" => "The job is queued for one more attempt.",
         "program_created" => "The program was created. Add its tiers below.",

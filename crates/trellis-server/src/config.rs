@@ -20,6 +20,7 @@ pub struct FileConfig {
     pub trust_forwarded_for: Option<bool>,
     pub log: Option<String>,
     pub log_format: Option<String>,
+    pub data_dir: Option<PathBuf>,
     pub smtp_url: Option<String>,
     pub smtp_password_file: Option<PathBuf>,
     pub mail_from: Option<String>,
@@ -42,6 +43,7 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     pub log: String,
     pub log_json: bool,
+    pub data_dir: PathBuf,
     /// Where email goes; `None` keeps emails in the console's outbox.
     pub smtp: Option<SmtpConfig>,
     /// The sender of every email (required with an SMTP server).
@@ -50,6 +52,7 @@ pub struct Settings {
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://trellis.db";
+pub const DEFAULT_DATA_DIR: &str = "./trellis-data";
 
 /// Reads a secret from a file, trimming the trailing newline editors add.
 pub fn read_secret_file(path: &Path) -> anyhow::Result<String> {
@@ -67,6 +70,7 @@ pub struct Overrides {
     pub trust_forwarded_for: Option<bool>,
     pub log: Option<String>,
     pub log_format: Option<String>,
+    pub data_dir: Option<PathBuf>,
     pub smtp_url: Option<String>,
     pub smtp_password_file: Option<PathBuf>,
     pub mail_from: Option<String>,
@@ -110,6 +114,7 @@ impl Settings {
             trust_forwarded_for: overrides.trust_forwarded_for.or(file.trust_forwarded_for).unwrap_or(false),
             log: overrides.log.or(file.log).unwrap_or_else(|| "info,sqlx=warn,tower_http=info".to_owned()),
             log_json: log_format == "json",
+            data_dir: overrides.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             smtp,
             mail_from,
         })
@@ -149,6 +154,10 @@ database_url = "sqlite://trellis.db"
 #                                                        env: TRELLIS_TRUST_FORWARDED_FOR
 trust_forwarded_for = false
 
+# Where uploaded files (logos, contract and licence documents) are kept; created if missing.
+# Back it up with the database.                          env: TRELLIS_DATA_DIR
+data_dir = "./trellis-data"
+
 # Log filter (tracing env-filter syntax) and format ("text" or "json").
 #                                                        env: TRELLIS_LOG, TRELLIS_LOG_FORMAT
 log = "info,sqlx=warn,tower_http=info"
@@ -182,6 +191,7 @@ mod tests {
         assert_eq!(settings.bind, "0.0.0.0:9000");
         assert_eq!(settings.database_url, "sqlite://trellis.db");
         assert_eq!(settings.public_url, "http://0.0.0.0:9000");
+        assert_eq!(settings.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
     }
 
     #[test]

@@ -174,6 +174,7 @@ async fn seed_workspace(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<()> {
         members::accept_invitation(ctx, &invitation.token, Some(name), DEMO_PASSWORD).await?;
     }
     crate::demo_programs::seed(ctx, workspace_id, &ids).await?;
+    seed_profiles_contracts_and_licences(ctx, &system, &ids).await?;
     seed_recruitment(ctx, workspace_id).await?;
     Ok(())
 }
@@ -389,4 +390,116 @@ pub fn banner(public_url: &str, _workspace: &WorkspaceId) -> String {
     }
     text.push_str("\nStop with Ctrl-C. Running `trellis demo` again keeps the same data.\n");
     text
+}
+
+/// Where a demo partner is: legal form, a street, postal code and city, and the named region.
+fn locale(country: &str) -> (&'static str, &'static str, &'static str, &'static str, &'static str) {
+    match country {
+        "DE" => ("GmbH", "Friedrichstraße 68", "10117", "Berlin", "DACH"),
+        "AT" => ("GmbH", "Mariahilfer Straße 47", "1060", "Wien", "DACH"),
+        "GB" => ("Ltd", "12 Bishopsgate", "EC2N 4AJ", "London", "UK & Ireland"),
+        "IE" => ("Ltd", "4 Grand Canal Square", "D02 X525", "Dublin", "UK & Ireland"),
+        "US" => ("Inc.", "500 Market Street", "94105", "San Francisco", "North America"),
+        "CA" => ("Ltd.", "200 Bay Street", "M5J 2J2", "Toronto", "North America"),
+        "FR" => ("SAS", "18 rue de la Paix", "75002", "Paris", "Western Europe"),
+        "PT" => ("Lda", "Avenida da Liberdade 110", "1250-146", "Lisboa", "Southern Europe"),
+        "SE" => ("AB", "Kungsgatan 8", "111 43", "Stockholm", "Nordics"),
+        "NL" => ("B.V.", "Keizersgracht 241", "1016 EA", "Amsterdam", "Benelux"),
+        "AU" => ("Pty Ltd", "1 Macquarie Place", "2000", "Sydney", "APAC"),
+        _ => ("Ltd", "1 Main Street", "0000", "Capital", "Global"),
+    }
+}
+
+/// What a demo partner does, by its first type: a description and specialisations.
+fn speciality(types: &[PartnerType]) -> (&'static str, &'static [&'static str]) {
+    match types.first() {
+        Some(Distributor) => {
+            ("Two-tier distribution with a reseller network, logistics and first-line support.", &["Distribution", "Reseller enablement"])
+        }
+        Some(Reseller) => ("Sells, deploys and supports Acme Cloud for small and mid-sized companies.", &["Cloud migration", "Backup"]),
+        Some(Msp) => ("Runs Acme Cloud as a managed service with 24/7 monitoring.", &["Managed services", "Security"]),
+        Some(Agency) => ("Builds campaigns and websites on Acme Cloud for marketing teams.", &["Web design", "Marketing automation"]),
+        Some(Referral) => ("Independent advisers who introduce Acme Cloud to their clients.", &["Consulting"]),
+        Some(Affiliate) => ("Reviews and tutorials for developers and IT buyers.", &["Content"]),
+        Some(Technology) => ("Integrates Acme Cloud with ERP and CRM systems.", &["Integrations", "API"]),
+        None => ("", &[]),
+    }
+}
+
+/// Profiles (most partners listed in the public locator), contracts and licences: a licence that
+/// expires in about 20 days, a lapsed one that makes Thames Tech non-compliant, a contract up for
+/// renewal, and a pending change of Bluepeak IT's legal name. Reminders due today are queued.
+async fn seed_profiles_contracts_and_licences(
+    ctx: &Ctx,
+    system: &Scope,
+    ids: &std::collections::HashMap<&'static str, trellis_core::PartnerId>,
+) -> Result<()> {
+    use trellis_partners::contracts::{self, NewContract};
+    use trellis_partners::licences::{self, NewLicence};
+    use trellis_partners::profile_changes::{self, ProposedChanges};
+    use trellis_partners::profiles::{self, Address, ProfilePatch, Territories};
+    use trellis_partners::{dates, reminders};
+
+    // Left without a profile, to show what an incomplete one looks like.
+    const WITHOUT_PROFILE: [&str; 2] = ["Danube Digital", "Stackbridge"];
+    // Listed partners opt in; these two prefer not to be found publicly.
+    const NOT_LISTED: [&str; 2] = ["SaaS Reviews Weekly", "DevTools Digest"];
+    for seed in PARTNERS.iter().filter(|p| p.status == PartnerStatus::Active && !WITHOUT_PROFILE.contains(&p.name)) {
+        let Some(id) = ids.get(seed.name) else { continue };
+        let (legal_form, street, postal_code, city, region) = locale(seed.country);
+        let (description, specialisations) = speciality(seed.types);
+        let patch = ProfilePatch {
+            legal_name: Some(format!("{} {legal_form}", seed.name)),
+            addresses: Some(vec![Address {
+                label: "Head office".into(),
+                line1: street.into(),
+                line2: None,
+                city: city.into(),
+                postal_code: postal_code.into(),
+                region: None,
+                country: seed.country.into(),
+            }]),
+            territories: Some(Territories { countries: vec![seed.country.into()], regions: vec![region.into()] }),
+            specialisations: Some(specialisations.iter().map(|s| (*s).to_owned()).collect()),
+            products: Some(vec!["Acme Cloud".into()]),
+            description: Some(description.into()),
+            locator_opt_in: Some(!NOT_LISTED.contains(&seed.name)),
+            ..ProfilePatch::default()
+        };
+        profiles::update(ctx, system, id, patch).await?;
+    }
+
+    let today = dates::today(ctx.now());
+    let day = |offset: i64| dates::format(dates::add_days(today, offset));
+    let partner = |name: &str| ids.get(name).cloned().ok_or_else(|| trellis_core::Error::Internal(format!("demo partner {name}")));
+    let licences_to_seed = [
+        ("Bluepeak IT", "insurance broker", "DE-IB-20931", "DE", day(-345), day(20)),
+        ("Thames Tech", "consumer credit", "FCA-778120", "GB", day(-377), day(-12)),
+        ("Northwind Distribution", "export control", "BAFA-4471", "DE", day(-100), day(265)),
+        ("Harbor Managed Services", "SOC 2 Type II", "SOC2-2026-118", "US", day(-60), day(305)),
+    ];
+    for (name, kind, number, jurisdiction, valid_from, valid_until) in licences_to_seed {
+        let input = NewLicence {
+            kind: kind.into(),
+            number: number.into(),
+            jurisdiction: jurisdiction.into(),
+            valid_from,
+            valid_until,
+            file_id: None,
+        };
+        licences::create(ctx, system, &partner(name)?, input).await?;
+    }
+    let contracts_to_seed = [
+        ("Northwind Distribution", "Distribution agreement", day(-340), None, Some(day(25))),
+        ("Globex Distribution", "Distribution agreement", day(-165), Some(day(565)), Some(day(200))),
+        ("Harbor Managed Services", "MSP agreement", day(-30), None, Some(day(335))),
+    ];
+    for (name, title, starts_on, ends_on, renews_on) in contracts_to_seed {
+        contracts::create(ctx, system, &partner(name)?, NewContract { title: title.into(), starts_on, ends_on, renews_on, file_id: None })
+            .await?;
+    }
+    let changes = ProposedChanges { legal_name: Some("Bluepeak IT Solutions GmbH".into()), territories: None };
+    profile_changes::request(ctx, system, &partner("Bluepeak IT")?, changes).await?;
+    reminders::send_due_reminders(ctx, system.workspace_id()).await?;
+    Ok(())
 }

@@ -81,7 +81,9 @@ pub fn build_router(state: AppState) -> Router {
         .fallback(fallback)
         .layer(middleware::from_fn_with_state(state.clone(), trellis_api::middleware::request_meta))
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(trellis_api::middleware::MAX_BODY_BYTES))
+        // Uploads raise their routes' limit up to the hard cap below; everything else stays small.
+        .layer(axum::extract::DefaultBodyLimit::max(trellis_api::middleware::MAX_BODY_BYTES))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(trellis_api::middleware::MAX_UPLOAD_BODY_BYTES))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

@@ -42,6 +42,9 @@ struct ServeArgs {
     /// Take the client address from X-Forwarded-For (only behind your own reverse proxy).
     #[arg(long, env = "TRELLIS_TRUST_FORWARDED_FOR")]
     trust_forwarded_for: Option<bool>,
+    /// Where uploaded files are kept (default ./trellis-data).
+    #[arg(long, env = "TRELLIS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
     /// The SMTP server for email: smtp://user:password@host:587 (STARTTLS), smtps://…:465 (TLS),
     /// or smtp://host:25?tls=none. Without one, emails stay in the console's outbox.
     #[arg(long, env = "TRELLIS_SMTP_URL", hide_env_values = true)]
@@ -145,13 +148,18 @@ async fn main() -> anyhow::Result<()> {
         trust_forwarded_for: serve_args.trust_forwarded_for,
         log: cli.log.clone(),
         log_format: cli.log_format.clone(),
+        data_dir: serve_args.data_dir,
         smtp_url: serve_args.smtp_url,
         smtp_password_file: serve_args.smtp_password_file,
         mail_from: serve_args.mail_from,
     };
     let settings = Settings::resolve(overrides, FileConfig::load(cli.config.as_deref())?)?;
     init_logging(&settings);
-    let web = WebConfig { public_url: settings.public_url.clone(), trust_forwarded_for: settings.trust_forwarded_for };
+    let web = WebConfig {
+        public_url: settings.public_url.clone(),
+        trust_forwarded_for: settings.trust_forwarded_for,
+        data_dir: settings.data_dir.clone(),
+    };
     let state = trellis_server::connect(&settings.database_url, web, Arc::new(SystemClock))
         .await
         .with_context(|| "connecting to the database (check --database-url / DATABASE_URL)")?;

@@ -38,6 +38,8 @@ pub struct TestApp {
     /// The binary's job handlers and schedules (`trellis_server::jobs::registry`).
     pub jobs: Arc<Registry>,
     database: TestDatabase,
+    /// The app's data directory (uploaded files), removed when the app is dropped.
+    pub data_dir: std::path::PathBuf,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -99,7 +101,8 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a local port");
         let addr = listener.local_addr().expect("local addr");
         let base_url = format!("http://{addr}");
-        let web = WebConfig { public_url: base_url.clone(), trust_forwarded_for: false };
+        let data_dir = std::env::temp_dir().join(unique_name("trellis-data"));
+        let web = WebConfig { public_url: base_url.clone(), trust_forwarded_for: false, data_dir: data_dir.clone() };
         let state = trellis_server::connect(&url, web, Arc::new(clock.clone()) as Arc<dyn Clock>).await.expect("connect and migrate");
         let router = trellis_server::build_router(state.clone());
         let server = tokio::spawn(async move {
@@ -107,7 +110,7 @@ impl TestApp {
         });
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client");
         let jobs = Arc::new(trellis_server::jobs::registry(mailer));
-        Self { base_url, state, clock, client, jobs, database, server }
+        Self { base_url, state, clock, client, jobs, database, data_dir, server }
     }
 
     /// Runs every job due at the test clock's time (emails included) and returns how many ran.
@@ -239,6 +242,7 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
         match &self.database {
             TestDatabase::Sqlite(path) => {
                 for suffix in ["", "-wal", "-shm"] {

@@ -3,10 +3,15 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod contracts;
 pub mod emails;
+pub mod files;
+pub mod licences;
+pub mod locator;
 pub mod members;
 pub mod onboarding;
 pub mod partners;
+pub mod profiles;
 pub mod programs;
 pub mod recruitment;
 pub mod tiers;
@@ -60,4 +65,16 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tiers::list_tier_history))
         .routes(routes!(tiers::list_partner_metrics))
         .routes(routes!(tiers::record_partner_metric))
+        .merge(files::routes())
+        .routes(routes!(profiles::find_partner_profile, profiles::update_partner_profile))
+        .routes(routes!(profiles::find_partner_compliance))
+        .routes(routes!(profiles::list_profile_change_requests))
+        .routes(routes!(profiles::find_profile_change_request))
+        .routes(routes!(profiles::approve_profile_change_request))
+        .routes(routes!(profiles::reject_profile_change_request))
+        .routes(routes!(contracts::create_partner_contract, contracts::list_partner_contracts))
+        .routes(routes!(contracts::find_contract, contracts::update_contract, contracts::delete_contract))
+        .routes(routes!(licences::create_partner_licence, licences::list_partner_licences))
+        .routes(routes!(licences::find_licence, licences::update_licence, licences::delete_licence))
+        .routes(routes!(locator::list_public_partners))
 }

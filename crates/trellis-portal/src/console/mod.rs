@@ -4,10 +4,13 @@
 mod api_keys;
 mod applications;
 mod audit;
+mod compliance;
 mod onboarding;
 mod outbox;
+pub(crate) mod partner_lifecycle;
 mod partner_programs;
 mod partners;
+mod profile_changes;
 mod programs;
 mod staff;
 
@@ -26,6 +29,9 @@ pub fn routes() -> Router<AppState> {
         .merge(outbox::routes())
         .merge(applications::routes())
         .merge(onboarding::routes())
+        .merge(partner_lifecycle::routes())
+        .merge(compliance::routes())
+        .merge(profile_changes::routes())
 }
 
 /// The caller's staff role; 404 for anyone acting for a partner.

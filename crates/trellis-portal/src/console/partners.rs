@@ -265,7 +265,7 @@ fn status_actions(partner: &Partner) -> Vec<StatusAction> {
 
 #[derive(Template)]
 #[template(path = "console/partner.html")]
-struct PartnerPage {
+pub(super) struct PartnerPage {
     layout: Layout,
     csrf_token: String,
     partner: Partner,
@@ -290,6 +290,7 @@ struct PartnerPage {
     parents: Vec<Choice>,
     managers: Vec<Choice>,
     status_actions: Vec<StatusAction>,
+    pub(super) lifecycle: super::partner_lifecycle::Sections,
     /// The "Programs & tiers" card (console/partner_programs.html).
     programs: super::partner_programs::ProgramsCard,
 }
@@ -314,7 +315,7 @@ fn invite_form() -> FormView {
 }
 
 /// A partner's page with blank forms. An invisible or unknown partner is 404.
-async fn partner_page(state: &AppState, signed: &Signed, id: &PartnerId) -> Result<PartnerPage, Error> {
+pub(super) async fn partner_page(state: &AppState, signed: &Signed, id: &PartnerId) -> Result<PartnerPage, Error> {
     let scope = &signed.scope;
     let role = staff_role(scope)?;
     let partner = partners::get(&state.ctx, scope, id).await?;
@@ -355,6 +356,7 @@ async fn partner_page(state: &AppState, signed: &Signed, id: &PartnerId) -> Resu
         parents,
         managers,
         status_actions: if can_edit { status_actions(&partner) } else { Vec::new() },
+        lifecycle: super::partner_lifecycle::sections(state, scope, &partner).await?,
         programs: super::partner_programs::card(state, scope, id).await?,
         partner,
     })

@@ -2,8 +2,11 @@
 //! own organisation. Staff who open one get the 404 page: they act for no partner.
 
 mod api_keys;
+mod contracts;
+mod licences;
 pub mod onboarding;
 mod profile;
+mod profile_details;
 pub mod resellers;
 mod users;
 
@@ -13,7 +16,14 @@ use trellis_core::{Error, PartnerId, PartnerRole};
 use trellis_identity::Scope;
 
 pub fn routes() -> Router<AppState> {
-    profile::routes().merge(users::routes()).merge(api_keys::routes()).merge(resellers::routes()).merge(onboarding::routes())
+    profile::routes()
+        .merge(users::routes())
+        .merge(api_keys::routes())
+        .merge(resellers::routes())
+        .merge(onboarding::routes())
+        .merge(profile_details::routes())
+        .merge(licences::routes())
+        .merge(contracts::routes())
 }
 
 /// The caller's own organisation and role there; 404 for staff.

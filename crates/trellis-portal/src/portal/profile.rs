@@ -28,6 +28,7 @@ struct ProfilePage {
     types_text: String,
     is_admin: bool,
     form: FormView,
+    details: super::profile_details::Summary,
 }
 
 fn profile_form(partner: &Partner) -> FormView {
@@ -51,6 +52,7 @@ async fn profile_page(state: &AppState, signed: &Signed, form: Option<FormView>)
         types_text: display::partner_types(&partner.types),
         is_admin: role == PartnerRole::Admin,
         form: form.unwrap_or_else(|| profile_form(&partner)),
+        details: super::profile_details::summary(state, &signed.scope).await?,
         partner,
     })
 }

@@ -544,6 +544,17 @@ struct Prepared {
     credential: Option<String>,
     /// The object's id, when the route reads one object (checked against the answer).
     object_id: Option<String>,
+    /// A body that is not JSON (a multipart upload): its content type and text.
+    raw: Option<(String, String)>,
+}
+
+/// A multipart upload of a small PDF licence document, as a client sends it.
+fn licence_upload(n: usize) -> (String, String) {
+    let boundary = format!("matrix-boundary-{n}");
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nlicence\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"licence {n}.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.4\n% matrix cell {n}\n\r\n--{boundary}--\r\n"
+    );
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 fn created_id(reply: Reply, what: &str) -> String {
@@ -632,6 +643,56 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         "public_program" | "application" | "applicant" | "onboarding_step" | "partner_step" | "partner_agreement" => {
             prepare_recruitment_target(app, world, route, column, n).await
         }
+        "file" => {
+            let scope = Scope::system(world.workspace(World::partner_ws(column)).clone());
+            let upload = trellis_partners::files::Upload {
+                purpose: trellis_partners::files::FilePurpose::Licence,
+                filename: format!("cell {n}.pdf"),
+                declared_type: Some("application/pdf".into()),
+                bytes: format!("%PDF-1.4\n% cell {n}\n").into_bytes(),
+            };
+            let file = trellis_partners::files::store(&app.state.ctx, &scope, &app.data_dir, world.partner(column), upload)
+                .await
+                .expect("fresh file");
+            // The answer is the file's bytes, not a JSON object with an id.
+            (route.path.replace("{id}", file.id.as_str()), None)
+        }
+        "contract" => {
+            let scope = Scope::system(world.workspace(World::partner_ws(column)).clone());
+            let input = trellis_partners::contracts::NewContract {
+                title: format!("Contract {n}"),
+                starts_on: "2026-01-01".into(),
+                ..Default::default()
+            };
+            let contract =
+                trellis_partners::contracts::create(&app.state.ctx, &scope, world.partner(column), input).await.expect("fresh contract");
+            (route.path.replace("{id}", contract.id.as_str()), Some(contract.id.to_string()))
+        }
+        "licence" => {
+            let scope = Scope::system(world.workspace(World::partner_ws(column)).clone());
+            let input = trellis_partners::licences::NewLicence {
+                kind: "insurance broker".into(),
+                number: format!("LIC-{n}"),
+                jurisdiction: "DE".into(),
+                valid_from: "2026-01-01".into(),
+                valid_until: "2030-12-31".into(),
+                file_id: None,
+            };
+            let licence =
+                trellis_partners::licences::create(&app.state.ctx, &scope, world.partner(column), input).await.expect("fresh licence");
+            (route.path.replace("{id}", licence.id.as_str()), Some(licence.id.to_string()))
+        }
+        "change_request" => {
+            let scope = Scope::system(world.workspace(World::partner_ws(column)).clone());
+            let changes =
+                trellis_partners::profile_changes::ProposedChanges { legal_name: Some(format!("Legal {n} GmbH")), territories: None };
+            let request = trellis_partners::profile_changes::request(&app.state.ctx, &scope, world.partner(column), changes)
+                .await
+                .expect("fresh change request")
+                .expect("a change differs from the profile");
+            (route.path.replace("{id}", request.id.as_str()), Some(request.id.to_string()))
+        }
+        "public_workspace" => (format!("{}?workspace={}", route.path, world.f.workspace_id), None),
         other => panic!("unknown target {other}"),
     };
     let body = match (route.method.as_str(), route.path.as_str()) {
@@ -680,12 +741,24 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
             Some(json!({"tier_id": enrollment_tier.clone().expect("the enrollment's tier"), "reason": format!("matrix cell {n}")}))
         }
         ("PUT", "/api/v1/partners/{id}/metrics/{metric}") => Some(json!({"value": 2, "note": format!("cell {n}")})),
+        ("POST", "/api/v1/partners/{id}/files") => None,
+        ("PATCH", "/api/v1/partners/{id}/profile") => Some(json!({"description": format!("Described by cell {n}")})),
+        ("POST", "/api/v1/partners/{id}/contracts") => Some(json!({"title": format!("Contract of cell {n}"), "starts_on": "2026-01-01"})),
+        ("PATCH", "/api/v1/contracts/{id}") => Some(json!({"title": format!("Renamed by cell {n}")})),
+        ("POST", "/api/v1/partners/{id}/licences") => Some(json!({
+            "kind": "insurance broker", "number": format!("CELL-{n}"), "jurisdiction": "DE",
+            "valid_from": "2026-01-01", "valid_until": "2030-12-31"
+        })),
+        ("PATCH", "/api/v1/licences/{id}") => Some(json!({"number": format!("CELL-{n}-B")})),
+        ("POST", "/api/v1/profile-change-requests/{id}/approve") => None,
+        ("POST", "/api/v1/profile-change-requests/{id}/reject") => Some(json!({"reason": format!("Rejected by cell {n}")})),
         ("GET", _) | ("DELETE", _) => None,
         _ => panic!("no request recipe for {} — add one here when adding the route to the matrix", route.label()),
     };
-    let path = if route.list { format!("{path}?limit=500") } else { path };
+    let raw = (route.method == "POST" && route.path == "/api/v1/partners/{id}/files").then(|| licence_upload(n));
+    let path = if route.list { format!("{path}{}limit=500", if path.contains('?') { '&' } else { '?' }) } else { path };
     let object_id = if route.method == "GET" && !route.list { object_id } else { None };
-    Prepared { path, body, credential, object_id }
+    Prepared { path, body, credential, object_id, raw }
 }
 
 /// A fresh program of workspace `ws` with one tier (rank 0, no requirements): (program, tier).
@@ -709,6 +782,22 @@ async fn strings(app: &TestApp, sql: trellis_db::Sql, column: &str) -> BTreeSet<
 /// Checks a list answer: every id must belong to the caller's visible set; for partners the list
 /// must also be complete. Returns (foreign, missing).
 async fn check_list(app: &TestApp, world: &World, route: &RouteRow, who: &Who, column: &str, reply: &Reply) -> (Vec<String>, Vec<String>) {
+    if route.path == "/api/v1/public/partners" {
+        // Public: exactly the active partners of the workspace that opted in to the locator.
+        let listed = strings(
+            app,
+            sql!(
+                "SELECT p.id FROM partners p JOIN partner_profiles pp ON pp.workspace_id = p.workspace_id AND pp.partner_id = p.id
+                 WHERE p.workspace_id = $1 AND p.status = 'active' AND pp.locator_opt_in = $2",
+                world.f.workspace_id.to_string(),
+                true
+            ),
+            "id",
+        )
+        .await;
+        let got: BTreeSet<String> = ids_of(reply, "id").into_iter().collect();
+        return (got.difference(&listed).cloned().collect(), listed.difference(&got).cloned().collect());
+    }
     let Some(ws) = who.ws() else { return (vec!["<list answered without a caller>".into()], vec![]) };
     let ws_id = world.workspace(ws).to_string();
     match route.path.as_str() {
@@ -807,6 +896,27 @@ async fn check_list(app: &TestApp, world: &World, route: &RouteRow, who: &Who, c
             let visible = strings(app, sql!("SELECT id FROM emails WHERE workspace_id = $1", ws_id), "id").await;
             (ids_of(reply, "id").into_iter().filter(|id| !visible.contains(id)).collect(), vec![])
         }
+        "/api/v1/partners/{id}/contracts" | "/api/v1/partners/{id}/licences" => {
+            let partner = world.partner(column).to_string();
+            let of_partner = if route.path.ends_with("/contracts") {
+                strings(app, sql!("SELECT id FROM contracts WHERE workspace_id = $1 AND partner_id = $2", ws_id, partner), "id").await
+            } else {
+                strings(app, sql!("SELECT id FROM licences WHERE workspace_id = $1 AND partner_id = $2", ws_id, partner), "id").await
+            };
+            let got: BTreeSet<String> = ids_of(reply, "id").into_iter().collect();
+            (got.difference(&of_partner).cloned().collect(), of_partner.difference(&got).cloned().collect())
+        }
+        "/api/v1/profile-change-requests" => {
+            let visible = Visible::load(app).await.partners_for(world, who);
+            let requests = app.query(sql!("SELECT id, partner_id FROM profile_change_requests WHERE workspace_id = $1", ws_id)).await;
+            let expected: BTreeSet<String> = requests
+                .iter()
+                .filter(|r| visible.contains(&r.get::<String>("partner_id").expect("partner")))
+                .map(|r| r.get::<String>("id").expect("id"))
+                .collect();
+            let got: BTreeSet<String> = ids_of(reply, "id").into_iter().collect();
+            (got.difference(&expected).cloned().collect(), expected.difference(&got).cloned().collect())
+        }
         other => panic!("no visible-set rule for the list route {other}"),
     }
 }
@@ -831,7 +941,12 @@ pub(crate) async fn replay(app: &TestApp, world: &World, matrix: &Matrix, only: 
                 let rel = relation(who, column);
                 *tally.relations.entry(rel).or_default() += 1;
                 let prepared = prepare(app, world, route, who, column).await;
-                let reply = app.send(method.clone(), &prepared.path, prepared.credential.as_deref(), prepared.body.as_ref()).await;
+                let reply = match &prepared.raw {
+                    Some((content_type, body)) => {
+                        app.send_raw(method.clone(), &prepared.path, prepared.credential.as_deref(), Some(content_type), body).await
+                    }
+                    None => app.send(method.clone(), &prepared.path, prepared.credential.as_deref(), prepared.body.as_ref()).await,
+                };
                 tally.requests += 1;
                 let cell = format!("{} / {} / {column} ({rel})", route.label(), who.name);
                 let allowed = (200..300).contains(&reply.status);

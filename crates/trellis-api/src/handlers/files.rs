@@ -1,0 +1,133 @@
+//! Uploading and downloading partner files (logos, contract and licence documents).
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use trellis_core::{FieldError, FileId, PartnerId};
+use trellis_partners::files::{self, FilePurpose, MAX_DOCUMENT_BYTES, StoredFile, Upload};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{Caller, path_id};
+use crate::middleware::MAX_UPLOAD_BODY_BYTES;
+use crate::views::FileView;
+
+/// The multipart form of an upload.
+#[derive(ToSchema)]
+pub struct UploadForm {
+    /// logo (PNG or JPEG, at most 1 MiB), contract or licence (PDF, PNG or JPEG, at most 10 MiB).
+    pub purpose: String,
+    /// The file; its filename and Content-Type are taken from the part. The type is checked
+    /// against the content.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+}
+
+fn multipart_error(err: &MultipartError) -> ApiError {
+    if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::field("file", format!("must be at most {} MiB", MAX_DOCUMENT_BYTES / (1024 * 1024)))
+    } else {
+        ApiError::malformed(format!("the multipart body could not be read: {}", err.body_text()))
+    }
+}
+
+/// Reads a multipart upload: the `purpose` field and the `file` part.
+pub(crate) async fn read_upload(mut multipart: Multipart) -> ApiResult<Upload> {
+    let mut purpose = None;
+    let mut file = None;
+    while let Some(field) = multipart.next_field().await.map_err(|e| multipart_error(&e))? {
+        match field.name() {
+            Some("purpose") => purpose = Some(field.text().await.map_err(|e| multipart_error(&e))?),
+            Some("file") => {
+                let filename = field.file_name().unwrap_or("").to_owned();
+                let declared_type = field.content_type().map(str::to_owned);
+                let bytes = field.bytes().await.map_err(|e| multipart_error(&e))?;
+                file = Some((filename, declared_type, bytes.to_vec()));
+            }
+            _ => {}
+        }
+    }
+    let mut errors = Vec::new();
+    let purpose = match purpose.as_deref().map(str::trim) {
+        Some(text) => FilePurpose::parse(text),
+        None => None,
+    };
+    if purpose.is_none() {
+        errors.push(FieldError { field: "purpose".into(), message: "must be \"logo\", \"contract\" or \"licence\"".into() });
+    }
+    if file.is_none() {
+        errors.push(FieldError { field: "file".into(), message: "a file part is required".into() });
+    }
+    match (purpose, file) {
+        (Some(purpose), Some((filename, declared_type, bytes))) => Ok(Upload { purpose, filename, declared_type, bytes }),
+        _ => Err(ApiError::validation(errors)),
+    }
+}
+
+/// Upload a file for a partner (multipart/form-data: `purpose`, `file`). Logos: the partner's
+/// profile editors; licence documents: its admins; contract documents: the vendor's partner
+/// managers. The answer's `id` is what `logo_file_id` and `file_id` fields take.
+#[utoipa::path(post, path = "/api/v1/partners/{id}/files", tag = "files", params(("id" = String, Path)),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses((status = 201, body = FileView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn upload_partner_file(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> ApiResult<(StatusCode, Json<FileView>)> {
+    let partner_id: PartnerId = path_id(&id)?;
+    let multipart = multipart.map_err(|_| ApiError::malformed("send the file as multipart/form-data with the fields purpose and file"))?;
+    let upload = read_upload(multipart).await?;
+    let stored = files::store(&state.ctx, &scope, &state.web.data_dir, &partner_id, upload).await?;
+    Ok((StatusCode::CREATED, Json(stored.into())))
+}
+
+/// `Content-Disposition: attachment` with an ASCII fallback name and the UTF-8 name (RFC 6266).
+pub fn attachment_header(filename: &str) -> HeaderValue {
+    let ascii: String =
+        filename.chars().map(|c| if (c.is_ascii_graphic() && c != '"' && c != '\\') || c == ' ' { c } else { '_' }).collect();
+    let encoded: String = filename
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { char::from(b).to_string() } else { format!("%{b:02X}") })
+        .collect();
+    HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+}
+
+/// A stored file as a download: its type, `attachment`, never cached by shared caches, never sniffed.
+pub fn file_response(file: &StoredFile, bytes: Vec<u8>, disposition: HeaderValue) -> Response {
+    let mut response = Response::new(Body::from(bytes));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&file.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    headers.insert(header::CONTENT_DISPOSITION, disposition);
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    response
+}
+
+/// Download a file (anyone who can see the partner it belongs to; 404 otherwise).
+#[utoipa::path(get, path = "/api/v1/files/{id}", tag = "files", params(("id" = String, Path)),
+    responses((status = 200, description = "The file's bytes, as an attachment", content_type = "application/octet-stream"), (status = 404, body = Problem)))]
+pub async fn download_file(State(state): State<AppState>, Caller(scope): Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    let id: FileId = path_id(&id)?;
+    let (file, bytes) = files::download(&state.ctx, &scope, &state.web.data_dir, &id).await?;
+    Ok(file_response(&file, bytes, attachment_header(&file.filename)))
+}
+
+/// The file routes; uploads may be larger than the JSON body limit.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(upload_partner_file))
+        .layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY_BYTES))
+        .routes(routes!(download_file))
+}

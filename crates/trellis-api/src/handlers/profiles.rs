@@ -1,0 +1,227 @@
+//! Partner profiles, profile change requests and partner compliance.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::Deserialize;
+use trellis_core::{ChangeRequestId, FileId, PartnerId};
+use trellis_identity::clamp_limit;
+use trellis_partners::compliance;
+use trellis_partners::profile_changes::{self, ChangeFilter, ChangeStatus};
+use trellis_partners::profiles::{self, Address, ProfilePatch, Territories};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::error::{ApiResult, Problem};
+use crate::extract::{ApiJson, ApiQuery, Caller, double_option, path_id};
+use crate::views::{ChangeRequestView, ComplianceView, Page, ProfileView};
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressInput {
+    /// What the address is, e.g. "Head office".
+    pub label: String,
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: String,
+    pub postal_code: String,
+    pub region: Option<String>,
+    /// ISO 3166-1 alpha-2, e.g. DE.
+    pub country: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TerritoriesInput {
+    /// ISO 3166-1 alpha-2 codes.
+    #[serde(default)]
+    pub countries: Vec<String>,
+    /// Named regions, e.g. "DACH".
+    #[serde(default)]
+    pub regions: Vec<String>,
+}
+
+impl From<TerritoriesInput> for Territories {
+    fn from(t: TerritoriesInput) -> Self {
+        Self { countries: t.countries, regions: t.regions }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProfileRequest {
+    /// A partner's change goes to the vendor for approval.
+    pub legal_name: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub website: Option<Option<String>>,
+    /// A file uploaded for the partner with purpose `logo`; null removes the logo.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub logo_file_id: Option<Option<FileId>>,
+    /// Replaces the addresses.
+    pub addresses: Option<Vec<AddressInput>>,
+    /// Replaces the territories; a partner's change goes to the vendor for approval.
+    pub territories: Option<TerritoriesInput>,
+    pub specialisations: Option<Vec<String>>,
+    pub products: Option<Vec<String>>,
+    /// Public: shown in the partner locator.
+    pub description: Option<String>,
+    /// List the partner in the public locator (while active).
+    pub locator_opt_in: Option<bool>,
+}
+
+async fn profile_view(state: &AppState, scope: &trellis_identity::Scope, partner_id: &PartnerId) -> ApiResult<ProfileView> {
+    let profile = profiles::get(&state.ctx, scope, partner_id).await?;
+    let pending = profile_changes::list(
+        &state.ctx,
+        scope,
+        &ChangeFilter { status: Some(ChangeStatus::Pending), partner_id: Some(partner_id.clone()), ..ChangeFilter::default() },
+    )
+    .await?;
+    Ok(ProfileView::new(profile, pending))
+}
+
+/// A partner's profile, with its change requests waiting for the vendor.
+#[utoipa::path(get, path = "/api/v1/partners/{id}/profile", tag = "profiles", params(("id" = String, Path)),
+    responses((status = 200, body = ProfileView), (status = 404, body = Problem)))]
+pub async fn find_partner_profile(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ProfileView>> {
+    Ok(Json(profile_view(&state, &scope, &path_id(&id)?).await?))
+}
+
+/// Change a partner's profile (the vendor's partner managers; the partner's admins and marketing;
+/// a distributor's admins for their resellers when the workspace allows it). A partner's change
+/// of the legal name or territories becomes a pending change request; the rest applies at once.
+#[utoipa::path(patch, path = "/api/v1/partners/{id}/profile", tag = "profiles", params(("id" = String, Path)), request_body = UpdateProfileRequest,
+    responses((status = 200, body = ProfileView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_partner_profile(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateProfileRequest>,
+) -> ApiResult<Json<ProfileView>> {
+    let partner_id: PartnerId = path_id(&id)?;
+    let patch = ProfilePatch {
+        legal_name: body.legal_name,
+        website: body.website,
+        logo_file_id: body.logo_file_id,
+        addresses: body.addresses.map(|list| {
+            list.into_iter()
+                .map(|a| Address {
+                    label: a.label,
+                    line1: a.line1,
+                    line2: a.line2,
+                    city: a.city,
+                    postal_code: a.postal_code,
+                    region: a.region,
+                    country: a.country,
+                })
+                .collect()
+        }),
+        territories: body.territories.map(Into::into),
+        specialisations: body.specialisations,
+        products: body.products,
+        description: body.description,
+        locator_opt_in: body.locator_opt_in,
+    };
+    profiles::update(&state.ctx, &scope, &partner_id, patch).await?;
+    Ok(Json(profile_view(&state, &scope, &partner_id).await?))
+}
+
+/// Whether a partner is compliant, and if not why (a licence expired without a valid successor).
+#[utoipa::path(get, path = "/api/v1/partners/{id}/compliance", tag = "compliance", params(("id" = String, Path)),
+    responses((status = 200, body = ComplianceView), (status = 404, body = Problem)))]
+pub async fn find_partner_compliance(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ComplianceView>> {
+    Ok(Json(compliance::get(&state.ctx, &scope, &path_id(&id)?).await?.into()))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeRequestListParams {
+    /// pending, approved, rejected or superseded.
+    pub status: Option<String>,
+    pub partner_id: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Profile change requests of the partners you can see, newest first.
+#[utoipa::path(get, path = "/api/v1/profile-change-requests", tag = "profiles", params(ChangeRequestListParams),
+    responses((status = 200, body = Page<ChangeRequestView>), (status = 422, body = Problem)))]
+pub async fn list_profile_change_requests(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    ApiQuery(params): ApiQuery<ChangeRequestListParams>,
+) -> ApiResult<Json<Page<ChangeRequestView>>> {
+    let limit = clamp_limit(params.limit);
+    let status = match params.status.as_deref() {
+        Some(text) => Some(
+            ChangeStatus::parse(text)
+                .ok_or_else(|| crate::error::ApiError::field("status", "must be pending, approved, rejected or superseded"))?,
+        ),
+        None => None,
+    };
+    let partner_id = match params.partner_id.as_deref() {
+        Some(text) => match PartnerId::parse(text) {
+            Ok(id) => Some(id),
+            // A filter naming no partner the caller can see matches nothing.
+            Err(_) => return Ok(Json(Page { data: Vec::new(), next_cursor: None })),
+        },
+        None => None,
+    };
+    let filter = ChangeFilter {
+        status,
+        partner_id,
+        before: params.cursor.as_deref().and_then(|c| ChangeRequestId::parse(c).ok()),
+        limit: Some(limit + 1),
+    };
+    let rows = profile_changes::list(&state.ctx, &scope, &filter).await?;
+    Ok(Json(Page::from_rows(rows.into_iter().map(ChangeRequestView::from).collect(), limit, |r| r.id.clone())))
+}
+
+/// One profile change request.
+#[utoipa::path(get, path = "/api/v1/profile-change-requests/{id}", tag = "profiles", params(("id" = String, Path)),
+    responses((status = 200, body = ChangeRequestView), (status = 404, body = Problem)))]
+pub async fn find_profile_change_request(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ChangeRequestView>> {
+    Ok(Json(profile_changes::get(&state.ctx, &scope, &path_id(&id)?).await?.into()))
+}
+
+/// Approve a pending change request: the change applies (owner/admin/channel_manager).
+#[utoipa::path(post, path = "/api/v1/profile-change-requests/{id}/approve", tag = "profiles", params(("id" = String, Path)),
+    responses((status = 200, body = ChangeRequestView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn approve_profile_change_request(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ChangeRequestView>> {
+    Ok(Json(profile_changes::approve(&state.ctx, &scope, &path_id(&id)?).await?.into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectChangeRequest {
+    /// Shown to the partner.
+    pub reason: String,
+}
+
+/// Reject a pending change request with a reason the partner sees (owner/admin/channel_manager).
+#[utoipa::path(post, path = "/api/v1/profile-change-requests/{id}/reject", tag = "profiles", params(("id" = String, Path)), request_body = RejectChangeRequest,
+    responses((status = 200, body = ChangeRequestView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn reject_profile_change_request(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RejectChangeRequest>,
+) -> ApiResult<Json<ChangeRequestView>> {
+    Ok(Json(profile_changes::reject(&state.ctx, &scope, &path_id(&id)?, &body.reason).await?.into()))
+}
