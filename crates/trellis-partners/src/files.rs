@@ -300,6 +300,10 @@ pub async fn store(ctx: &Ctx, scope: &Scope, data_dir: &Path, partner_id: &Partn
         .set("size", size)
         .set("sha256", sha256.clone());
     audit::record(&mut tx, scope, now, entry).await?;
+    // A document (not a logo) ticks the "upload documents" onboarding step of every program.
+    if upload.purpose != FilePurpose::Logo {
+        crate::onboarding::complete_steps_of_kind(&mut tx, scope, partner_id, crate::onboarding::UPLOAD_DOCUMENT, now).await?;
+    }
     tx.commit().await?;
     Ok(StoredFile {
         id,

@@ -27,13 +27,6 @@ pub const ACTIONS_NAMING_THE_PARTNER: &[&str] = &[
     "licence.created",
     "licence.updated",
     "licence.deleted",
-    "application.submitted",
-    "application.approved",
-    "application.rejected",
-    "onboarding.step_completed",
-    "agreement.accepted",
-    "tier.changed",
-    "tier.overridden",
 ];
 
 /// Events shown at most (the newest).

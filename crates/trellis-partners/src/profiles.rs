@@ -335,7 +335,8 @@ pub(crate) async fn save_in(tx: &mut Tx, scope: &Scope, before: &Profile, after:
 /// checklist's "complete the profile" step is completed from here.
 async fn profile_completed(tx: &mut Tx, scope: &Scope, partner_id: &PartnerId, now: Timestamp) -> Result<()> {
     audit::record(tx, scope, now, AuditEntry::new("partner.profile_completed", "partner", partner_id.as_str())).await?;
-    Ok(())
+    // A complete profile ticks the "complete your profile" onboarding step of every program.
+    crate::onboarding::complete_steps_of_kind(tx, scope, partner_id, crate::onboarding::COMPLETE_PROFILE, now).await
 }
 
 /// Changes a visible partner's profile. Staff changes apply at once; a partner's change of the

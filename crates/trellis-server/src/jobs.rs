@@ -15,6 +15,9 @@ use trellis_jobs::{DAY, Job, Mailer, NewJob, Registry, enqueue};
 /// Daily: re-evaluates every enrollment's tier (promotions, demotions, notifications).
 const EVALUATE_TIERS: &str = "evaluate_tiers";
 const EVALUATE_TIERS_IN_WORKSPACE: &str = "evaluate_tiers_in_workspace";
+/// Daily: licence expiry and contract renewal reminders (each sent once).
+const SEND_REMINDERS: &str = "send_reminders";
+const SEND_REMINDERS_IN_WORKSPACE: &str = "send_reminders_in_workspace";
 
 /// Every job handler and schedule, delivering email with `mailer`.
 pub fn registry(mailer: Mailer) -> Registry {
@@ -28,6 +31,15 @@ pub fn registry(mailer: Mailer) -> Registry {
         })
     });
     registry.schedule(EVALUATE_TIERS, DAY);
+    registry.register(SEND_REMINDERS, |ctx, job| Box::pin(fan_out(ctx, job, SEND_REMINDERS_IN_WORKSPACE)));
+    registry.register(SEND_REMINDERS_IN_WORKSPACE, |ctx, job| {
+        Box::pin(async move {
+            let queued = trellis_partners::reminders::send_due_reminders(ctx, job.workspace()?).await?;
+            tracing::info!(workspace = %job.workspace()?, queued, "reminders queued");
+            Ok(())
+        })
+    });
+    registry.schedule(SEND_REMINDERS, DAY);
     registry
 }
 

@@ -328,3 +328,24 @@ async fn the_console_shows_contracts_licences_compliance_and_the_lifecycle_and_t
     assert!(portal_contracts.text.contains("Reseller agreement") && portal_contracts.text.contains("/files/fil_"));
     assert!(portal_profile.text.contains("not compliant"), "the portal's profile shows the compliance status");
 }
+
+#[tokio::test]
+async fn the_daily_schedule_sends_licence_reminders_through_the_job_queue() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let created = app
+        .post(
+            &format!("/api/v1/partners/{}/licences", f.p3),
+            &f.p3_admin.token,
+            json!({"kind": "broker", "number": "S-1", "jurisdiction": "DE", "valid_from": day(&app, -10), "valid_until": day(&app, 30)}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+
+    app.run_scheduled_jobs().await;
+    app.run_scheduled_jobs().await;
+
+    let reminders: Vec<String> = emails(&app, &f).await.into_iter().map(|(_, _, subject)| subject).collect();
+    assert_eq!(reminders.len(), 1, "one reminder, however often the worker ticks the same day: {reminders:?}");
+    assert!(reminders[0].contains("S-1") && reminders[0].contains("30 days"), "{reminders:?}");
+}

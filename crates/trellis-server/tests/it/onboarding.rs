@@ -335,3 +335,38 @@ async fn staff_edit_the_checklist_and_publish_agreement_versions_in_the_console(
     assert_eq!(app.query_i64(sql!("SELECT COUNT(*) AS n FROM onboarding_steps")).await, 0);
     assert_eq!(by_partner.status, 404, "the editor is staff only");
 }
+
+#[tokio::test]
+async fn completing_the_profile_and_uploading_a_document_tick_their_onboarding_steps() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let resellers = program_with_questions(&app, &f, "resellers", json!([])).await;
+    let profile_step = add_step(&app, &f, &resellers, json!({"kind": "complete_profile", "title": "Complete your profile"})).await;
+    let document_step =
+        add_step(&app, &f, &resellers, json!({"kind": "upload_document", "title": "Upload your insurance certificate"})).await;
+    enroll(&app, &f, &f.r1a, &resellers).await;
+    let before = progress(&app, &f, f.r1a.as_str()).await;
+
+    // Staff edits apply at once (a partner's own change of legal name waits for approval first).
+    let saved = app.patch(&format!("/api/v1/partners/{}/profile", f.r1a), &f.owner.token, crate::profiles::full_profile()).await;
+    let logo = crate::profiles::upload(&app, &f.r1a_admin.token, &f.r1a, "logo", "logo.png", Some("image/png"), crate::profiles::PNG).await;
+    let after_logo = progress(&app, &f, f.r1a.as_str()).await;
+    let document = crate::profiles::upload(
+        &app,
+        &f.r1a_admin.token,
+        &f.r1a,
+        "licence",
+        "insurance.pdf",
+        Some("application/pdf"),
+        &crate::profiles::pdf("insurance"),
+    )
+    .await;
+    let after = progress(&app, &f, f.r1a.as_str()).await;
+
+    assert_eq!(step(&before, &profile_step)["done"], false);
+    assert_eq!(saved.status, 200, "{}", saved.text);
+    assert_eq!(step(&after_logo, &profile_step)["done"], true, "a complete profile ticks its step: {after_logo}");
+    assert_eq!((logo.status, step(&after_logo, &document_step)["done"].clone()), (201, json!(false)), "a logo is not a document");
+    assert_eq!(document.status, 201, "{}", document.text);
+    assert_eq!(step(&after, &document_step)["done"], true, "{after}");
+}

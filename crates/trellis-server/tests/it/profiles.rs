@@ -293,7 +293,7 @@ async fn a_file_downloads_as_an_attachment_only_for_those_who_can_see_its_partne
 // ---------------------------------------------------------------------------------------------
 // Profiles and change requests
 
-fn full_profile() -> Value {
+pub(crate) fn full_profile() -> Value {
     json!({
         "legal_name": "R1a Systems GmbH",
         "description": "Cloud migrations for the Mittelstand.",
