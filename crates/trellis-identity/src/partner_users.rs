@@ -87,28 +87,7 @@ pub async fn invite(
     {
         return Err(Error::forbidden("you may not grant a role above your own"));
     }
-    let user_id = workspaces::ensure_user(&mut tx, &email, name.as_deref().unwrap_or(""), None, now).await?;
-    let exists = tx
-        .fetch_optional(sql!(
-            "SELECT 1 AS one FROM partner_users WHERE workspace_id = $1 AND partner_id = $2 AND user_id = $3",
-            scope.workspace_id(),
-            partner_id,
-            user_id
-        ))
-        .await?;
-    if exists.is_some() {
-        return Err(Error::conflict("this person is already a user of the partner"));
-    }
-    tx.execute(sql!(
-        "INSERT INTO partner_users (workspace_id, partner_id, user_id, role, created_at) VALUES ($1, $2, $3, $4, $5)",
-        scope.workspace_id(),
-        partner_id,
-        user_id,
-        role.as_str(),
-        now
-    ))
-    .await?;
-    let invitation = create_invitation(&mut tx, scope.workspace_id(), &user_id, now).await?;
+    let (user, invitation) = add_in(&mut tx, scope, partner_id, &email, name.as_deref().unwrap_or(""), role, now).await?;
     let workspace = workspace_name(&mut tx, scope.workspace_id()).await?;
     let partner: String = tx
         .fetch_one(sql!("SELECT name FROM partners WHERE workspace_id = $1 AND id = $2", scope.workspace_id(), partner_id))
@@ -130,19 +109,8 @@ pub async fn invite(
         },
     )
     .await?;
-    audit::record(
-        &mut tx,
-        scope,
-        now,
-        AuditEntry::new("partner_user.invited", "user", user_id.as_str())
-            .set("partner_id", partner_id.as_str())
-            .set("email", email.as_str())
-            .set("role", role.as_str()),
-    )
-    .await?;
-    let display_name: String = tx.fetch_one(sql!("SELECT name FROM users WHERE id = $1", user_id)).await?.get("name")?;
     tx.commit().await?;
-    Ok((PartnerUser { user_id, partner_id: partner_id.clone(), email, name: display_name, role, created_at: now }, invitation))
+    Ok((user, invitation))
 }
 
 /// Changes a partner user's role.
