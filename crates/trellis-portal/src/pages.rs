@@ -222,6 +222,34 @@ pub struct OneTime {
     pub back_label: String,
 }
 
+impl OneTime {
+    /// Shows a new person's one-time invitation link (the heading says what happened to them).
+    pub fn invitation(heading: String, email: &str, link: String, back_href: String, back_label: &str) -> Self {
+        Self {
+            heading,
+            explanation: format!(
+                "Send this link to {email}: it lets them set a password and sign in. It works once, and expires if unused."
+            ),
+            label: "Invitation link",
+            secret: link,
+            back_href,
+            back_label: back_label.to_owned(),
+        }
+    }
+
+    /// Shows a new API key's secret, which is never shown again.
+    pub fn api_key(name: &str, explanation: String, secret: String, back_href: String, back_label: &str) -> Self {
+        Self {
+            heading: format!("API key \"{name}\" created"),
+            explanation,
+            label: "API key",
+            secret,
+            back_href,
+            back_label: back_label.to_owned(),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "one_time.html")]
 struct OneTimePage {

@@ -73,14 +73,13 @@ async fn create_key(State(state): State<AppState>, headers: HeaderMap, signed: S
             &state,
             &signed,
             SECTION,
-            OneTime {
-                heading: format!("API key \"{}\" created", created.key.name),
-                explanation: format!("It acts as you, with your role. {KEY_EXPLANATION}"),
-                label: "API key",
-                secret: created.secret,
-                back_href: SECTION.to_owned(),
-                back_label: "Back to the API keys".to_owned(),
-            },
+            OneTime::api_key(
+                &created.key.name,
+                format!("It acts as you, with your role. {KEY_EXPLANATION}"),
+                created.secret,
+                SECTION.to_owned(),
+                "Back to the API keys",
+            ),
         )
         .await),
         Err(err) => {

@@ -467,17 +467,13 @@ async fn invite_user(
             &state,
             &signed,
             SECTION,
-            OneTime {
-                heading: format!("{} is invited", user.email),
-                explanation: format!(
-                    "Send this link to {}: it lets them set a password and sign in. It works once, and expires if unused.",
-                    user.email
-                ),
-                label: "Invitation link",
-                secret: format!("{}{}", state.web.public_url, invitation.path()),
-                back_href: format!("/console/partners/{id}#users"),
-                back_label: "Back to the partner".to_owned(),
-            },
+            OneTime::invitation(
+                format!("{} is invited", user.email),
+                user.email.as_str(),
+                format!("{}{}", state.web.public_url, invitation.path()),
+                format!("/console/partners/{id}#users"),
+                "Back to the partner",
+            ),
         )
         .await),
         Err(err) => {
@@ -541,14 +537,13 @@ async fn create_key(
             &state,
             &signed,
             SECTION,
-            OneTime {
-                heading: format!("API key \"{}\" created", created.key.name),
-                explanation: KEY_EXPLANATION.to_owned(),
-                label: "API key",
-                secret: created.secret,
-                back_href: format!("/console/partners/{id}#keys"),
-                back_label: "Back to the partner".to_owned(),
-            },
+            OneTime::api_key(
+                &created.key.name,
+                KEY_EXPLANATION.to_owned(),
+                created.secret,
+                format!("/console/partners/{id}#keys"),
+                "Back to the partner",
+            ),
         )
         .await),
         Err(err) => {

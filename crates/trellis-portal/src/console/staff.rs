@@ -106,17 +106,13 @@ async fn add_member(State(state): State<AppState>, headers: HeaderMap, signed: S
             &state,
             &signed,
             SECTION,
-            OneTime {
-                heading: format!("{} is added", member.email),
-                explanation: format!(
-                    "Send this link to {}: it lets them set a password and sign in. It works once, and expires if unused.",
-                    member.email
-                ),
-                label: "Invitation link",
-                secret: format!("{}{}", state.web.public_url, invitation.path()),
-                back_href: SECTION.to_owned(),
-                back_label: "Back to the staff".to_owned(),
-            },
+            OneTime::invitation(
+                format!("{} is added", member.email),
+                member.email.as_str(),
+                format!("{}{}", state.web.public_url, invitation.path()),
+                SECTION.to_owned(),
+                "Back to the staff",
+            ),
         )
         .await),
         Err(err) => {

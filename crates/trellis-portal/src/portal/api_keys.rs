@@ -71,14 +71,7 @@ async fn create_key(State(state): State<AppState>, headers: HeaderMap, signed: S
             &state,
             &signed,
             SECTION,
-            OneTime {
-                heading: format!("API key \"{}\" created", created.key.name),
-                explanation: KEY_EXPLANATION.to_owned(),
-                label: "API key",
-                secret: created.secret,
-                back_href: SECTION.to_owned(),
-                back_label: "Back to the API keys".to_owned(),
-            },
+            OneTime::api_key(&created.key.name, KEY_EXPLANATION.to_owned(), created.secret, SECTION.to_owned(), "Back to the API keys"),
         )
         .await),
         Err(err) => {

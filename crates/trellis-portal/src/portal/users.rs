@@ -75,17 +75,13 @@ async fn invite_user(State(state): State<AppState>, headers: HeaderMap, signed: 
             &state,
             &signed,
             SECTION,
-            OneTime {
-                heading: format!("{} is invited", user.email),
-                explanation: format!(
-                    "Send this link to {}: it lets them set a password and sign in. It works once, and expires if unused.",
-                    user.email
-                ),
-                label: "Invitation link",
-                secret: format!("{}{}", state.web.public_url, invitation.path()),
-                back_href: SECTION.to_owned(),
-                back_label: "Back to the users".to_owned(),
-            },
+            OneTime::invitation(
+                format!("{} is invited", user.email),
+                user.email.as_str(),
+                format!("{}{}", state.web.public_url, invitation.path()),
+                SECTION.to_owned(),
+                "Back to the users",
+            ),
         )
         .await),
         Err(err) => {
