@@ -45,6 +45,10 @@ pub async fn request_meta(State(state): State<AppState>, mut req: Request, next:
 /// Authenticates `Authorization: Bearer …` when present; an invalid credential is 401 at once.
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else { return next.run(req).await };
+    if crate::handlers::invitations::is_acceptance(req.uri().path()) {
+        // The invitee acts for themselves, not for a membership: the handler checks the token.
+        return next.run(req).await;
+    }
     let Some(credential) = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim) else {
         return ApiError::unauthorized().into_response();
     };

@@ -66,9 +66,6 @@ pub struct MemberView {
     pub role: String,
     pub partner_scope: String,
     pub created_at: String,
-    /// Only in the answer that created the member: a one-time link to set a password.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub invitation_url: Option<String>,
 }
 
 impl From<trellis_identity::members::Member> for MemberView {
@@ -80,7 +77,6 @@ impl From<trellis_identity::members::Member> for MemberView {
             role: m.role.as_str().to_owned(),
             partner_scope: m.partner_scope.as_str().to_owned(),
             created_at: m.created_at.to_rfc3339(),
-            invitation_url: None,
         }
     }
 }
@@ -93,8 +89,6 @@ pub struct PartnerUserView {
     pub name: String,
     pub role: String,
     pub created_at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub invitation_url: Option<String>,
 }
 
 impl From<trellis_identity::partner_users::PartnerUser> for PartnerUserView {
@@ -106,9 +100,63 @@ impl From<trellis_identity::partner_users::PartnerUser> for PartnerUserView {
             name: u.name,
             role: u.role.as_str().to_owned(),
             created_at: u.created_at.to_rfc3339(),
-            invitation_url: None,
         }
     }
+}
+
+/// An invitation to join the workspace's staff or a partner organisation. Nothing in it says
+/// whether the address already has an account.
+#[derive(Serialize, ToSchema)]
+pub struct InvitationView {
+    #[schema(example = "inv_01jgx2m5k8b3q7r9t0vwxyz123")]
+    pub invitation_id: String,
+    pub email: String,
+    /// staff or partner.
+    pub kind: String,
+    pub role: String,
+    /// Staff invitations: all or assigned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partner_scope: Option<String>,
+    /// Partner-user invitations: the partner organisation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partner_id: Option<String>,
+    /// invited (waiting for the invitee), accepted, declined, cancelled or expired.
+    pub status: String,
+    /// Only in the answer that created the invitation: the one-time link to accept it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invitation_url: Option<String>,
+    pub invited_by: Option<String>,
+    pub created_at: String,
+    pub expires_at: String,
+}
+
+impl From<trellis_identity::invitations::Invitation> for InvitationView {
+    fn from(i: trellis_identity::invitations::Invitation) -> Self {
+        Self {
+            invitation_id: i.id.to_string(),
+            email: i.email.to_string(),
+            kind: match i.offer {
+                trellis_identity::invitations::Offer::Staff { .. } => "staff",
+                trellis_identity::invitations::Offer::Partner { .. } => "partner",
+            }
+            .to_owned(),
+            role: i.offer.role().to_owned(),
+            partner_scope: i.offer.partner_scope().map(|s| s.as_str().to_owned()),
+            partner_id: i.offer.partner_id().map(ToString::to_string),
+            status: i.status.as_str().to_owned(),
+            invitation_url: None,
+            invited_by: i.invited_by.map(|u| u.to_string()),
+            created_at: i.created_at.to_rfc3339(),
+            expires_at: i.expires_at.to_rfc3339(),
+        }
+    }
+}
+
+/// An accepted invitation: the account and the membership it now has.
+#[derive(Serialize, ToSchema)]
+pub struct AcceptedInvitationView {
+    pub user_id: String,
+    pub membership: MembershipView,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -194,7 +194,13 @@ pub async fn start_session(ctx: &Ctx, user_id: &UserId, kind: SessionKind, meta:
     let expires_at = now.plus_seconds(SESSION_ABSOLUTE_SECONDS);
     let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
     let memberships = memberships(&mut tx, user_id).await?;
-    let first = memberships.first();
+    // A browser session starts in the first membership and switches on /memberships. A token is
+    // bound to its membership when the user has exactly one, so that a membership added later
+    // (an accepted invitation) never breaks a client that sends no Trellis-Membership header.
+    let first = match kind {
+        SessionKind::Browser => memberships.first(),
+        SessionKind::Token => memberships.first().filter(|_| memberships.len() == 1),
+    };
     tx.execute(sql!(
         "INSERT INTO sessions (id_hash, user_id, kind, csrf_token, workspace_id, partner_id, ip, user_agent, created_at, last_seen_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
@@ -378,16 +384,46 @@ pub async fn authenticate_bearer(ctx: &Ctx, credential: &str, membership_header:
     }
     let row = tx
         .fetch_optional(sql!(
-            "SELECT s.user_id, u.email FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1 AND s.kind = 'token' AND s.expires_at > $2",
-            sha256_hex(credential), now
+            "SELECT s.user_id, s.workspace_id, s.partner_id, u.email FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id_hash = $1 AND s.kind = 'token' AND s.expires_at > $2",
+            sha256_hex(credential),
+            now
         ))
         .await?
         .ok_or(Error::Unauthorized)?;
     let user_id: UserId = row.get("user_id")?;
     let email: Email = row.get("email")?;
+    let bound_workspace: Option<WorkspaceId> = row.get("workspace_id")?;
+    let bound_partner: Option<PartnerId> = row.get("partner_id")?;
     let all = memberships(&mut tx, &user_id).await?;
-    let chosen = choose(&all, membership_header)?;
+    let chosen = match (membership_header, bound_workspace) {
+        // A token issued while its user had one membership keeps acting as it; when that
+        // membership is gone, so is the token's right to act.
+        (None, Some(workspace)) => {
+            all.iter().find(|m| m.workspace_id == workspace && m.partner_id == bound_partner).ok_or(Error::Unauthorized)?
+        }
+        (header, _) => choose(&all, header)?,
+    };
     scope_for_user(&mut tx, &user_id, email, chosen, meta).await
+}
+
+/// The person behind a sign-in token, whatever their memberships (none yet, or several): for
+/// what a person does for themselves rather than for a membership, such as accepting an
+/// invitation. 401 for anything but a live sign-in token.
+pub async fn token_user(ctx: &Ctx, credential: &str) -> Result<UserId> {
+    if !credential.starts_with(TOKEN_PREFIX) {
+        return Err(Error::Unauthorized);
+    }
+    let mut tx = ctx.db.read(&RowSecurity::Unrestricted).await?;
+    let row = tx
+        .fetch_optional(sql!(
+            "SELECT user_id FROM sessions WHERE id_hash = $1 AND kind = 'token' AND expires_at > $2",
+            sha256_hex(credential),
+            ctx.now()
+        ))
+        .await?
+        .ok_or(Error::Unauthorized)?;
+    Ok(row.get("user_id")?)
 }
 
 /// A signed-in browser session.

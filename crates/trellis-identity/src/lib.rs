@@ -7,6 +7,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod invitations;
 pub mod members;
 pub mod outbox;
 pub mod partner_users;

@@ -4,10 +4,11 @@
 use trellis_core::{Email, Error, PartnerId, PartnerRole, PartnerStatus, Result, Timestamp, UserId, Validation, VendorRole};
 use trellis_db::{Sql, Tx, sql};
 
+use crate::Ctx;
 use crate::audit::{self, AuditEntry};
-use crate::members::{Invitation, InvitationEmail, create_invitation, queue_invitation_email, workspace_name};
+use crate::invitations::{self, InvitationEmail, IssuedInvitation, Offer};
+use crate::members::workspace_name;
 use crate::scope::Scope;
-use crate::{Ctx, workspaces};
 
 /// 404 unless the partner exists in the workspace and is visible to the caller; its status.
 pub async fn require_visible_partner(tx: &mut Tx, scope: &Scope, partner_id: &PartnerId) -> Result<PartnerStatus> {
@@ -30,7 +31,7 @@ pub struct PartnerUser {
 }
 
 /// Who may manage a partner's users: its own admins, and staff who manage partners.
-fn require_user_manager(scope: &Scope, partner_id: &PartnerId) -> Result<()> {
+pub(crate) fn require_user_manager(scope: &Scope, partner_id: &PartnerId) -> Result<()> {
     match scope.partner() {
         Some((own, PartnerRole::Admin)) if own == partner_id => Ok(()),
         Some(_) => Err(Error::forbidden("only the partner's admins manage its users")),
@@ -64,7 +65,8 @@ pub async fn list(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Ve
         .collect()
 }
 
-/// Adds a user to a partner organisation and returns the invitation to set a password.
+/// Invites a person to a partner organisation. The membership takes effect when they accept;
+/// until then nothing about the address's account (if any) is read or changed.
 pub async fn invite(
     ctx: &Ctx,
     scope: &Scope,
@@ -72,13 +74,12 @@ pub async fn invite(
     email: &str,
     name: Option<&str>,
     role: PartnerRole,
-) -> Result<(PartnerUser, Invitation)> {
+) -> Result<IssuedInvitation> {
     let mut v = Validation::new();
     let email = v.check("email", Email::parse(email));
     let name = v.optional_text("name", name, 200).flatten();
     v.finish().map_err(Error::Validation)?;
     let email = email.ok_or_else(|| Error::Internal("validated".into()))?;
-    let now = ctx.now();
     let mut tx = ctx.db.write(&scope.row_security()).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     require_user_manager(scope, partner_id)?;
@@ -87,30 +88,19 @@ pub async fn invite(
     {
         return Err(Error::forbidden("you may not grant a role above your own"));
     }
-    let (user, invitation) = add_in(&mut tx, scope, partner_id, &email, name.as_deref().unwrap_or(""), role, now).await?;
     let workspace = workspace_name(&mut tx, scope.workspace_id()).await?;
     let partner: String = tx
         .fetch_one(sql!("SELECT name FROM partners WHERE workspace_id = $1 AND id = $2", scope.workspace_id(), partner_id))
         .await?
         .get("name")?;
-    queue_invitation_email(
-        ctx,
-        &mut tx,
-        scope.workspace_id(),
-        &invitation,
-        &email,
-        InvitationEmail {
-            kind: "partner_invitation",
-            subject: format!("You are invited to the {workspace} partner portal"),
-            what: format!(
-                "You have been added to {partner} in the {workspace} partner portal on Trellis, with the role {}.",
-                role.as_str()
-            ),
-        },
-    )
-    .await?;
+    let message = InvitationEmail {
+        kind: "partner_invitation",
+        subject: format!("You are invited to the {workspace} partner portal"),
+        what: format!("You are invited to join {partner} in the {workspace} partner portal on Trellis, with the role {}.", role.as_str()),
+    };
+    let issued = invite_in(ctx, &mut tx, scope, partner_id, &email, name.as_deref().unwrap_or(""), role, Some(message)).await?;
     tx.commit().await?;
-    Ok((user, invitation))
+    Ok(issued)
 }
 
 /// Changes a partner user's role.
@@ -212,54 +202,32 @@ async fn require_another_admin(tx: &mut Tx, scope: &Scope, partner_id: &PartnerI
     if others == 0 { Err(Error::conflict("the partner must keep at least one admin")) } else { Ok(()) }
 }
 
-/// Adds a person to a partner organisation inside the caller's transaction, with an invitation
-/// to set a password: an approved applicant becomes its organisation's first admin in the same
-/// transaction that approves it. The caller has checked that the partner is visible and that it
-/// may manage its users.
-pub async fn add_in(
+/// Invites a person to a partner organisation inside the caller's transaction: an approved
+/// applicant is invited as its organisation's first admin in the transaction that approves it
+/// (which sends its own email: `message` is `None`). The caller has checked that the partner is
+/// visible and that it may manage its users. A person who already is a user of the partner is
+/// 409: its users list shows them to the inviter already.
+#[allow(clippy::too_many_arguments)]
+pub async fn invite_in(
+    ctx: &Ctx,
     tx: &mut Tx,
     scope: &Scope,
     partner_id: &PartnerId,
     email: &Email,
     name: &str,
     role: PartnerRole,
-    now: Timestamp,
-) -> Result<(PartnerUser, Invitation)> {
-    let user_id = workspaces::ensure_user(tx, email, name, None, now).await?;
+    message: Option<InvitationEmail>,
+) -> Result<IssuedInvitation> {
     let exists = tx
         .fetch_optional(sql!(
-            "SELECT 1 AS one FROM partner_users WHERE workspace_id = $1 AND partner_id = $2 AND user_id = $3",
+            "SELECT 1 AS one FROM partner_users pu JOIN users u ON u.id = pu.user_id WHERE pu.workspace_id = $1 AND pu.partner_id = $2 AND u.email = $3",
             scope.workspace_id(),
             partner_id,
-            user_id
+            email
         ))
         .await?;
     if exists.is_some() {
         return Err(Error::conflict("this person is already a user of the partner"));
     }
-    tx.execute(sql!(
-        "INSERT INTO partner_users (workspace_id, partner_id, user_id, role, created_at) VALUES ($1, $2, $3, $4, $5)",
-        scope.workspace_id(),
-        partner_id,
-        user_id,
-        role.as_str(),
-        now
-    ))
-    .await?;
-    let invitation = create_invitation(tx, scope.workspace_id(), &user_id, now).await?;
-    audit::record(
-        tx,
-        scope,
-        now,
-        AuditEntry::new("partner_user.invited", "user", user_id.as_str())
-            .set("partner_id", partner_id.as_str())
-            .set("email", email.as_str())
-            .set("role", role.as_str()),
-    )
-    .await?;
-    let display_name: String = tx.fetch_one(sql!("SELECT name FROM users WHERE id = $1", user_id)).await?.get("name")?;
-    Ok((
-        PartnerUser { user_id, partner_id: partner_id.clone(), email: email.clone(), name: display_name, role, created_at: now },
-        invitation,
-    ))
+    invitations::issue(ctx, tx, scope, email, name, Offer::Partner { partner_id: partner_id.clone(), role }, message).await
 }

@@ -510,7 +510,7 @@ fn decided_by(scope: &Scope) -> Option<String> {
 
 /// Approves an application: the partner is enrolled in the program it applied to and moves to
 /// `onboarding` (or straight to `active` when the program has no required onboarding steps); the
-/// applicant becomes the partner's admin and is emailed an invitation to set a password
+/// applicant is invited as the partner's admin and emailed the invitation link
 /// (`public_url` + `/invitations/…`). All in one transaction.
 pub async fn approve(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, public_url: &str) -> Result<Partner> {
     let now = ctx.now();
@@ -518,8 +518,8 @@ pub async fn approve(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, public_ur
     let application = pending_application(&mut tx, scope, partner_id).await?;
     enrollments::enroll_in(&mut tx, scope, partner_id, &application.program_id, None, now).await?;
     let contact = Email::parse(&application.contact_email).map_err(|e| Error::Internal(format!("stored contact email: {e}")))?;
-    let (_, invitation) =
-        partner_users::add_in(&mut tx, scope, partner_id, &contact, &application.contact_name, PartnerRole::Admin, now).await?;
+    let invitation =
+        partner_users::invite_in(ctx, &mut tx, scope, partner_id, &contact, &application.contact_name, PartnerRole::Admin, None).await?;
     let status = if onboarding::is_finished(&mut tx, scope, partner_id).await? { PartnerStatus::Active } else { PartnerStatus::Onboarding };
     tx.execute(sql!(
         "UPDATE partners SET status = $3, updated_at = $4 WHERE workspace_id = $1 AND id = $2",
@@ -548,7 +548,7 @@ pub async fn approve(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, public_ur
         _ => "Once signed in, the portal shows the onboarding steps that make your organisation an active partner.".to_owned(),
     };
     let text = format!(
-        "Hello {name},\n\nGood news: the application of {company} to the {program} program of {vendor} was approved, and you are its first administrator.\n\nSet your password and sign in here (the link works once and expires in 7 days):\n{url}{path}\n\n{next}\n\nThe {vendor} partner team",
+        "Hello {name},\n\nGood news: the application of {company} to the {program} program of {vendor} was approved, and you are invited to be its first administrator.\n\nAccept here (the link works once and expires in 7 days): new to Trellis, you choose a password; with a Trellis account for this address already, you sign in:\n{url}{path}\n\n{next}\n\nThe {vendor} partner team",
         name = application.contact_name,
         company = application.company_name,
         program = application.program_name,

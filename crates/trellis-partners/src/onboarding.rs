@@ -475,19 +475,14 @@ pub(crate) async fn complete_kind(
     Ok(())
 }
 
-/// Completes `invite_colleagues` steps once the partner has at least two users. Called after a
-/// user was added to the partner (the API and the pages that invite people).
+/// Completes `invite_colleagues` steps once the partner has at least two users, counting those
+/// invited who have not answered yet (the step asks the partner to invite, not to wait). Called
+/// after someone was invited (the API and the pages that invite people).
 pub async fn note_partner_users_changed(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<()> {
     let now = ctx.now();
     let mut tx = ctx.db.write(&scope.row_security()).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
-    let users = tx
-        .fetch_i64(sql!(
-            "SELECT COUNT(*) AS n FROM partner_users WHERE workspace_id = $1 AND partner_id = $2",
-            scope.workspace_id(),
-            partner_id
-        ))
-        .await?;
+    let users = trellis_identity::invitations::count_users_and_pending(&mut tx, scope, partner_id, now).await?;
     if users >= 2 {
         complete_steps_of_kind(&mut tx, scope, partner_id, INVITE_COLLEAGUES, now).await?;
     }

@@ -61,3 +61,17 @@ pub fn days_from_today(days: i64) -> String {
 pub fn country_names(codes: &[String]) -> Vec<String> {
     codes.iter().map(|c| trellis_partners::countries::name(c).to_owned()).collect()
 }
+
+/// A pending invitation, as the staff page lists it.
+pub struct InvitationRow {
+    pub id: String,
+    pub email: String,
+    pub role: String,
+    pub expires: String,
+}
+
+impl From<trellis_identity::invitations::Invitation> for InvitationRow {
+    fn from(i: trellis_identity::invitations::Invitation) -> Self {
+        Self { id: i.id.to_string(), email: i.email.to_string(), role: words(i.offer.role()), expires: time(i.expires_at) }
+    }
+}

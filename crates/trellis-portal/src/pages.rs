@@ -13,12 +13,13 @@ use serde::Deserialize;
 use trellis_api::AppState;
 use trellis_core::{Error, PartnerRole};
 use trellis_identity::auth::{self, BrowserSession, SessionKind};
+use trellis_identity::invitations::{self, Acceptor};
 use trellis_identity::secret::{random_token, same_secret};
-use trellis_identity::{Membership, Scope, members};
+use trellis_identity::{Membership, Scope};
 use trellis_partners::partners;
 
 use crate::assets::asset_url;
-use crate::forms::FormData;
+use crate::forms::{FormData, UrlQuery};
 use crate::session::{
     CSRF_COOKIE, MaybeSession, SESSION_COOKIE, Signed, check_csrf, check_same_site, cookie_name, read_cookie, set_cookie, with_cookie,
 };
@@ -134,6 +135,7 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "user_removed" => "The user was removed.",
         "member_updated" => "The staff member was updated.",
         "member_removed" => "The staff member was removed.",
+        "invitation_cancelled" => "The invitation was cancelled. Its link no longer works.",
         "application_approved" => "The application was approved. The applicant was emailed an invitation to the portal.",
         "application_rejected" => "The application was rejected. The applicant was emailed the reason.",
         "step_added" => "The step was added to the checklist.",
@@ -228,7 +230,7 @@ impl OneTime {
         Self {
             heading,
             explanation: format!(
-                "Send this link to {email}: it lets them set a password and sign in. It works once, and expires if unused."
+                "It was emailed to {email}; you may also pass it on yourself. Behind it they accept: new to Trellis, they choose a password; with an account for this address, they sign in. They join only when they accept. It works once, and expires in 7 days."
             ),
             label: "Invitation link",
             secret: link,
@@ -322,6 +324,8 @@ struct LoginPage {
     csrf_token: String,
     email: String,
     error: Option<String>,
+    /// Where to go once signed in (an invitation link), or empty for home.
+    next: String,
 }
 
 #[derive(Deserialize)]
@@ -329,19 +333,29 @@ struct LoginForm {
     email: String,
     password: String,
     csrf_token: String,
+    next: Option<String>,
+}
+
+/// Where sign-in may lead besides home: only back to an invitation link (never to another site).
+fn after_sign_in(next: Option<&str>) -> Option<&str> {
+    next.filter(|n| {
+        n.strip_prefix("/invitations/")
+            .is_some_and(|token| !token.is_empty() && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    })
 }
 
 /// `GET /login`: the sign-in form, with a fresh double-submit CSRF cookie.
-async fn login_page(State(state): State<AppState>, maybe: MaybeSession) -> Response {
+async fn login_page(State(state): State<AppState>, maybe: MaybeSession, UrlQuery(query): UrlQuery) -> Response {
+    let next = after_sign_in(query.optional("next")).map(str::to_owned);
     if maybe.session.is_some() {
-        return Redirect::to("/").into_response();
+        return Redirect::to(next.as_deref().unwrap_or("/")).into_response();
     }
-    login_form(&state, String::new(), None, StatusCode::OK)
+    login_form(&state, String::new(), None, next.unwrap_or_default(), StatusCode::OK)
 }
 
-fn login_form(state: &AppState, email: String, error: Option<String>, status: StatusCode) -> Response {
+fn login_form(state: &AppState, email: String, error: Option<String>, next: String, status: StatusCode) -> Response {
     let csrf = random_token(32);
-    let page = LoginPage { layout: Layout::new("Sign in", None), csrf_token: csrf.clone(), email, error };
+    let page = LoginPage { layout: Layout::new("Sign in", None), csrf_token: csrf.clone(), email, error, next };
     with_cookie((status, render(&page)).into_response(), set_cookie(state, CSRF_COOKIE, &csrf, 3600))
 }
 
@@ -350,26 +364,29 @@ async fn login_submit(State(state): State<AppState>, headers: HeaderMap, maybe: 
     if let Err(response) = check_same_site(&headers) {
         return response;
     }
+    let next = after_sign_in(form.next.as_deref()).unwrap_or_default().to_owned();
     let cookie = read_cookie(&headers, &cookie_name(&state, CSRF_COOKIE)).unwrap_or_default();
     if cookie.is_empty() || !same_secret(&cookie, &form.csrf_token) {
-        return login_form(&state, form.email, Some("The form expired. Please sign in again.".into()), StatusCode::FORBIDDEN);
+        return login_form(&state, form.email, Some("The form expired. Please sign in again.".into()), next, StatusCode::FORBIDDEN);
     }
     if let Some(old) = &maybe.token {
         let _ = auth::logout(&state.ctx, old).await;
     }
     match auth::login(&state.ctx, &form.email, &form.password, SessionKind::Browser, &maybe.meta).await {
         Ok(signed_in) => {
-            let response = with_cookie(Redirect::to("/").into_response(), set_cookie(&state, SESSION_COOKIE, &signed_in.token, 12 * 3600));
+            let to = if next.is_empty() { "/" } else { next.as_str() };
+            let response = with_cookie(Redirect::to(to).into_response(), set_cookie(&state, SESSION_COOKIE, &signed_in.token, 12 * 3600));
             with_cookie(response, set_cookie(&state, CSRF_COOKIE, "", 0))
         }
         Err(Error::RateLimited { .. }) => login_form(
             &state,
             form.email,
             Some("Too many attempts. Please wait a few minutes and try again.".into()),
+            next,
             StatusCode::TOO_MANY_REQUESTS,
         ),
         Err(Error::Unauthorized) => {
-            login_form(&state, form.email, Some("The email or password is not right.".into()), StatusCode::UNAUTHORIZED)
+            login_form(&state, form.email, Some("The email or password is not right.".into()), next, StatusCode::UNAUTHORIZED)
         }
         Err(other) => error_page(other),
     }
@@ -491,9 +508,17 @@ struct InvitationPage {
     token: String,
     csrf_token: String,
     email: String,
-    workspace_name: String,
-    needs_password: bool,
+    /// What the invitation offers, in words: "the staff of Acme" or "Northwind in the Acme partner portal".
+    what: String,
+    role: String,
+    expires: String,
+    /// The address of the signed-in account, if any.
+    signed_in_as: Option<String>,
+    /// Whether that account is the invited address (it may accept with one click).
+    is_invitee: bool,
     error: Option<String>,
+    /// After a new-account attempt for an address that has an account: offer sign-in.
+    offer_sign_in: bool,
 }
 
 #[derive(Deserialize)]
@@ -503,58 +528,149 @@ struct InvitationForm {
     password: Option<String>,
 }
 
-fn invitation_form(
-    state: &AppState,
+/// What the page behind an invitation link says. For a visitor who is not signed in it offers
+/// both ways in — a new password, or signing in — so the page says nothing about whether the
+/// address already has an account.
+struct InvitationView<'a> {
     token: String,
-    pending: members::PendingInvitation,
+    pending: invitations::PendingInvitation,
+    session: Option<&'a BrowserSession>,
     error: Option<String>,
-    status: StatusCode,
-) -> Response {
-    let csrf = random_token(32);
+    offer_sign_in: bool,
+}
+
+fn invitation_form(state: &AppState, view: InvitationView<'_>, status: StatusCode) -> Response {
+    let InvitationView { token, pending, session, error, offer_sign_in } = view;
+    let (csrf, double_submit) = match session {
+        Some(s) => (s.csrf_token.clone(), false),
+        None => (random_token(32), true),
+    };
+    let what = match &pending.partner_name {
+        Some(partner) => format!("{partner} in the {} partner portal", pending.workspace_name),
+        None => format!("the staff of {}", pending.workspace_name),
+    };
     let page = InvitationPage {
-        layout: Layout::new("Accept your invitation", None),
+        layout: Layout::new("Your invitation", session),
         token,
         csrf_token: csrf.clone(),
         email: pending.email.to_string(),
-        workspace_name: pending.workspace_name,
-        needs_password: pending.needs_password,
+        what,
+        role: pending.role,
+        expires: crate::display::time(pending.expires_at),
+        signed_in_as: session.map(|s| s.email.to_string()),
+        is_invitee: session.is_some_and(|s| s.email == pending.email),
         error,
+        offer_sign_in,
     };
-    with_cookie((status, render(&page)).into_response(), set_cookie(state, CSRF_COOKIE, &csrf, 3600))
+    let response = (status, render(&page)).into_response();
+    if double_submit { with_cookie(response, set_cookie(state, CSRF_COOKIE, &csrf, 3600)) } else { response }
 }
 
-/// `GET /invitations/{token}`: set a password for a new account.
-async fn invitation_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    match members::find_invitation(&state.ctx, &token).await {
-        Ok(pending) => invitation_form(&state, token, pending, None, StatusCode::OK),
+/// Checks a form posted from the invitation page: the session's token when signed in, the
+/// double-submit cookie otherwise.
+fn check_invitation_csrf(state: &AppState, headers: &HeaderMap, session: Option<&BrowserSession>, submitted: &str) -> bool {
+    match session {
+        Some(s) => same_secret(&s.csrf_token, submitted),
+        None => {
+            let cookie = read_cookie(headers, &cookie_name(state, CSRF_COOKIE)).unwrap_or_default();
+            !cookie.is_empty() && same_secret(&cookie, submitted)
+        }
+    }
+}
+
+/// `GET /invitations/{token}`: accept (signed in as the invitee, or with a new password) or decline.
+async fn invitation_page(State(state): State<AppState>, maybe: MaybeSession, Path(token): Path<String>) -> Response {
+    match invitations::find(&state.ctx, &token).await {
+        Ok(pending) => invitation_form(
+            &state,
+            InvitationView { token, pending, session: maybe.session.as_ref(), error: None, offer_sign_in: false },
+            StatusCode::OK,
+        ),
         Err(err) => error_page(err),
     }
 }
 
+/// `POST /invitations/{token}`: accepts. Signed in as the invited address, the membership is
+/// added to that account (and the session switches to it); otherwise a new account is made
+/// with the password given, and signed in.
 async fn invitation_submit(
     State(state): State<AppState>,
     headers: HeaderMap,
+    maybe: MaybeSession,
     Path(token): Path<String>,
     Form(form): Form<InvitationForm>,
 ) -> Response {
     if let Err(response) = check_same_site(&headers) {
         return response;
     }
-    let pending = match members::find_invitation(&state.ctx, &token).await {
+    let pending = match invitations::find(&state.ctx, &token).await {
         Ok(p) => p,
         Err(err) => return error_page(err),
     };
-    let cookie = read_cookie(&headers, &cookie_name(&state, CSRF_COOKIE)).unwrap_or_default();
-    if cookie.is_empty() || !same_secret(&cookie, &form.csrf_token) {
-        return invitation_form(&state, token, pending, Some("The form expired. Please try again.".into()), StatusCode::FORBIDDEN);
+    let session = maybe.session.as_ref();
+    let show = |pending, error: String, offer_sign_in, status| {
+        invitation_form(&state, InvitationView { token: token.clone(), pending, session, error: Some(error), offer_sign_in }, status)
+    };
+    if !check_invitation_csrf(&state, &headers, session, &form.csrf_token) {
+        return show(pending, "The form expired. Please try again.".into(), false, StatusCode::FORBIDDEN);
+    }
+    if let (Some(session), Some(cookie_token)) = (session, maybe.token.as_deref()) {
+        let accepted = match invitations::accept(&state.ctx, &token, Acceptor::Account { user_id: &session.user_id }).await {
+            Ok(accepted) => accepted,
+            Err(err) => return error_page(err),
+        };
+        // Work in the new membership straight away; the session's other memberships stay.
+        let refreshed = match auth::authenticate_browser(&state.ctx, cookie_token, &maybe.meta).await {
+            Ok(Some(refreshed)) => refreshed,
+            Ok(None) => return Redirect::to("/login").into_response(),
+            Err(err) => return error_page(err),
+        };
+        return match auth::switch_membership(&state.ctx, cookie_token, &refreshed, &accepted.membership.header_value()).await {
+            Ok(()) => Redirect::to("/").into_response(),
+            Err(err) => error_page(err),
+        };
     }
     let password = form.password.unwrap_or_default();
-    match members::accept_invitation(&state.ctx, &token, form.name.as_deref(), &password).await {
-        Ok(_) => Redirect::to("/login").into_response(),
+    match invitations::accept(&state.ctx, &token, Acceptor::NewAccount { name: form.name.as_deref(), password: &password }).await {
+        Ok(accepted) => match auth::start_session(&state.ctx, &accepted.user_id, SessionKind::Browser, &maybe.meta).await {
+            Ok(signed_in) => {
+                let response =
+                    with_cookie(Redirect::to("/").into_response(), set_cookie(&state, SESSION_COOKIE, &signed_in.token, 12 * 3600));
+                with_cookie(response, set_cookie(&state, CSRF_COOKIE, "", 0))
+            }
+            Err(err) => error_page(err),
+        },
         Err(Error::Validation(errors)) => {
             let message = errors.iter().map(|e| format!("Password {}", e.message)).collect::<Vec<_>>().join(". ");
-            invitation_form(&state, token, pending, Some(message), StatusCode::UNPROCESSABLE_ENTITY)
+            show(pending, message, false, StatusCode::UNPROCESSABLE_ENTITY)
         }
+        Err(Error::Conflict(message)) => show(pending, message, true, StatusCode::CONFLICT),
+        Err(err) => error_page(err),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "invitation_declined.html")]
+struct InvitationDeclinedPage {
+    layout: Layout,
+}
+
+/// `POST /invitations/{token}/decline`: no account needed; the link stops working.
+async fn invitation_decline(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    maybe: MaybeSession,
+    Path(token): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(response) = check_same_site(&headers) {
+        return response;
+    }
+    if !check_invitation_csrf(&state, &headers, maybe.session.as_ref(), &form.csrf_token) {
+        return error_page(Error::forbidden("the form has expired; open the invitation link again"));
+    }
+    match invitations::decline(&state.ctx, &token).await {
+        Ok(()) => render(&InvitationDeclinedPage { layout: Layout::new("Invitation declined", maybe.session.as_ref()) }),
         Err(err) => error_page(err),
     }
 }
@@ -571,4 +687,5 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", axum::routing::post(logout))
         .route("/memberships", get(memberships_page).post(switch_membership))
         .route("/invitations/{token}", get(invitation_page).post(invitation_submit))
+        .route("/invitations/{token}/decline", axum::routing::post(invitation_decline))
 }

@@ -3,8 +3,9 @@
 //! add their demo data here. Everything is created through the domain services in the system
 //! context, so the demo also exercises validation and the audit trail.
 
-use trellis_core::{PartnerRole, PartnerScopeSetting, PartnerStatus, PartnerType, Result, VendorRole, WorkspaceId};
+use trellis_core::{PartnerId, PartnerRole, PartnerScopeSetting, PartnerStatus, PartnerType, Result, UserId, VendorRole, WorkspaceId};
 use trellis_db::{RowSecurity, sql};
+use trellis_identity::invitations::{self, Acceptor};
 use trellis_identity::{Ctx, RequestMeta, Scope, auth, members, partner_users, workspaces};
 use trellis_partners::agreements::{self, NewAgreement};
 use trellis_partners::applications::{self, NewApplication};
@@ -113,6 +114,34 @@ async fn find_existing(ctx: &Ctx) -> Result<Option<WorkspaceId>> {
     })
 }
 
+/// Accepts an invitation the way its invitee would, for seeding data (the demo, the test
+/// fixtures): with a new account and `password`, or — for an address that already has an account
+/// (a person in several organisations) — as that account, whose password stays as it is.
+pub async fn accept_as_operator(ctx: &Ctx, token: &str, name: Option<&str>, password: &str) -> Result<UserId> {
+    let pending = invitations::find(ctx, token).await?;
+    let existing =
+        ctx.db.read(&RowSecurity::Unrestricted).await?.fetch_optional(sql!("SELECT id FROM users WHERE email = $1", pending.email)).await?;
+    let accepted = match existing {
+        Some(row) => invitations::accept(ctx, token, Acceptor::Account { user_id: &row.get::<UserId>("id")? }).await?,
+        None => invitations::accept(ctx, token, Acceptor::NewAccount { name, password }).await?,
+    };
+    Ok(accepted.user_id)
+}
+
+/// Invitations nobody has answered yet: a new staff member, a new colleague at a reseller, and
+/// an existing account (Maria of Harbor) asked to join a second partner, which she must accept
+/// herself — the links are in the console's Outbox.
+async fn seed_pending_invitations(ctx: &Ctx, system: &Scope, ids: &std::collections::HashMap<&str, PartnerId>) -> Result<()> {
+    members::add(ctx, system, "nina.new@acme.example", Some("Nina New"), VendorRole::Finance, None).await?;
+    if let Some(bluepeak) = ids.get("Bluepeak IT") {
+        partner_users::invite(ctx, system, bluepeak, "pat@bluepeak.example", Some("Pat Presales"), PartnerRole::Sales).await?;
+    }
+    if let Some(thames) = ids.get("Thames Tech") {
+        partner_users::invite(ctx, system, thames, "maria@harbor-msp.example", None, PartnerRole::Member).await?;
+    }
+    Ok(())
+}
+
 async fn seed_workspace(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<()> {
     let system = Scope::system(workspace_id.clone());
     let staff: [(&str, &str, VendorRole, PartnerScopeSetting); 5] = [
@@ -124,10 +153,10 @@ async fn seed_workspace(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<()> {
     ];
     let mut casey = None;
     for (email, name, role, partner_scope) in staff {
-        let (member, invitation) = members::add(ctx, &system, email, Some(name), role, Some(partner_scope)).await?;
-        members::accept_invitation(ctx, &invitation.token, Some(name), DEMO_PASSWORD).await?;
+        let invitation = members::add(ctx, &system, email, Some(name), role, Some(partner_scope)).await?;
+        let user_id = accept_as_operator(ctx, &invitation.token, Some(name), DEMO_PASSWORD).await?;
         if partner_scope == PartnerScopeSetting::Assigned {
-            casey = Some(member.user_id);
+            casey = Some(user_id);
         }
     }
     workspaces::update(
@@ -170,9 +199,10 @@ async fn seed_workspace(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<()> {
     ];
     for (partner, email, name, role) in people {
         let Some(partner_id) = ids.get(partner) else { continue };
-        let (_, invitation) = partner_users::invite(ctx, &system, partner_id, email, Some(name), role).await?;
-        members::accept_invitation(ctx, &invitation.token, Some(name), DEMO_PASSWORD).await?;
+        let invitation = partner_users::invite(ctx, &system, partner_id, email, Some(name), role).await?;
+        accept_as_operator(ctx, &invitation.token, Some(name), DEMO_PASSWORD).await?;
     }
+    seed_pending_invitations(ctx, &system, &ids).await?;
     crate::demo_programs::seed(ctx, workspace_id, &ids).await?;
     seed_profiles_contracts_and_licences(ctx, &system, &ids).await?;
     seed_recruitment(ctx, workspace_id).await?;
@@ -365,7 +395,7 @@ async fn seed_recruitment(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<()> {
         .await?
         .get::<String>("text_body")?;
     let token = invitation.split("/invitations/").nth(1).and_then(|rest| rest.split_whitespace().next()).unwrap_or_default().to_owned();
-    members::accept_invitation(ctx, &token, Some("Vera Vertex"), DEMO_PASSWORD).await?;
+    accept_as_operator(ctx, &token, Some("Vera Vertex"), DEMO_PASSWORD).await?;
     let meta = RequestMeta { ip: Some("203.0.113.77".into()), user_agent: Some("Trellis demo".into()) };
     let signed_in = auth::login(ctx, "vera@vertex.example", DEMO_PASSWORD, auth::SessionKind::Token, &meta).await?;
     let vera = auth::authenticate_bearer(ctx, &signed_in.token, None, &meta).await?;

@@ -107,7 +107,10 @@ pub(crate) async fn seed(ctx: &Ctx, workspace_id: &WorkspaceId, ids: &HashMap<&s
     if let Some(harbor) = ids.get("Harbor Managed Services") {
         for (email, name) in [("lee@harbor-msp.example", "Lee Harbor"), ("kim@harbor-msp.example", "Kim Harbor")] {
             match partner_users::invite(ctx, &system, harbor, email, Some(name), PartnerRole::Sales).await {
-                Ok(_) | Err(Error::Conflict(_)) => {}
+                Ok(invitation) => {
+                    crate::demo::accept_as_operator(ctx, &invitation.token, Some(name), crate::demo::DEMO_PASSWORD).await?;
+                }
+                Err(Error::Conflict(_)) => {}
                 Err(err) => return Err(err),
             }
         }

@@ -14,6 +14,7 @@
 use trellis_core::{PartnerId, PartnerRole, PartnerScopeSetting, PartnerType, VendorRole, WorkspaceId};
 use trellis_identity::{Scope, members, partner_users, workspaces};
 use trellis_partners::{NewPartner, partners};
+use trellis_server::demo::accept_as_operator;
 
 use crate::TestApp;
 
@@ -66,15 +67,15 @@ pub struct Fixture {
 }
 
 async fn staff(app: &TestApp, system: &Scope, label: &'static str, email: &str, role: VendorRole, scope: PartnerScopeSetting) -> Identity {
-    let (member, invitation) = members::add(&app.state.ctx, system, email, Some(label), role, Some(scope)).await.expect("add staff");
-    members::accept_invitation(&app.state.ctx, &invitation.token, None, PASSWORD).await.expect("accept");
-    Identity { label, email: email.to_owned(), user_id: member.user_id.to_string(), token: app.login(email, PASSWORD).await }
+    let invitation = members::add(&app.state.ctx, system, email, Some(label), role, Some(scope)).await.expect("add staff");
+    let user_id = accept_as_operator(&app.state.ctx, &invitation.token, None, PASSWORD).await.expect("accept");
+    Identity { label, email: email.to_owned(), user_id: user_id.to_string(), token: app.login(email, PASSWORD).await }
 }
 
 async fn partner_user(app: &TestApp, system: &Scope, label: &'static str, partner: &PartnerId, email: &str, role: PartnerRole) -> Identity {
-    let (user, invitation) = partner_users::invite(&app.state.ctx, system, partner, email, Some(label), role).await.expect("invite");
-    members::accept_invitation(&app.state.ctx, &invitation.token, None, PASSWORD).await.expect("accept");
-    Identity { label, email: email.to_owned(), user_id: user.user_id.to_string(), token: app.login(email, PASSWORD).await }
+    let invitation = partner_users::invite(&app.state.ctx, system, partner, email, Some(label), role).await.expect("invite");
+    let user_id = accept_as_operator(&app.state.ctx, &invitation.token, None, PASSWORD).await.expect("accept");
+    Identity { label, email: email.to_owned(), user_id: user_id.to_string(), token: app.login(email, PASSWORD).await }
 }
 
 /// Adds a staff member with a password to `workspace_id` and signs them in.

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, Caller, path_id};
-use crate::views::{MemberView, Page};
+use crate::views::{InvitationView, MemberView, Page};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -35,17 +35,18 @@ pub struct UpdateMemberRequest {
     pub partner_scope: Option<PartnerScopeSetting>,
 }
 
-/// Add a staff member; the answer carries a one-time `invitation_url` to set a password.
+/// Invite a staff member: the membership takes effect when they accept. The answer carries the
+/// one-time `invitation_url` (also emailed) and is the same whether or not the address has an account.
 #[utoipa::path(post, path = "/api/v1/members", tag = "members", request_body = AddMemberRequest,
-    responses((status = 201, body = MemberView), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = InvitationView), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn add_member(
     State(state): State<AppState>,
     Caller(scope): Caller,
     ApiJson(body): ApiJson<AddMemberRequest>,
-) -> ApiResult<(StatusCode, Json<MemberView>)> {
-    let (member, invitation) = members::add(&state.ctx, &scope, &body.email, body.name.as_deref(), body.role, body.partner_scope).await?;
-    let mut view = MemberView::from(member);
-    view.invitation_url = Some(format!("{}{}", state.web.public_url, invitation.path()));
+) -> ApiResult<(StatusCode, Json<InvitationView>)> {
+    let issued = members::add(&state.ctx, &scope, &body.email, body.name.as_deref(), body.role, body.partner_scope).await?;
+    let mut view = InvitationView::from(issued.invitation.clone());
+    view.invitation_url = Some(state.ctx.link(&issued.path()));
     Ok((StatusCode::CREATED, Json(view)))
 }
 

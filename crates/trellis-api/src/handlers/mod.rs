@@ -6,6 +6,7 @@ pub mod auth;
 pub mod contracts;
 pub mod emails;
 pub mod files;
+pub mod invitations;
 pub mod licences;
 pub mod locator;
 pub mod members;
@@ -33,10 +34,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::revoke_api_key))
         .routes(routes!(members::add_member, members::list_members))
         .routes(routes!(members::find_member, members::update_member, members::remove_member))
+        .routes(routes!(invitations::list_invitations))
+        .routes(routes!(invitations::cancel_invitation))
+        .routes(routes!(invitations::accept_invitation))
+        .routes(routes!(invitations::decline_invitation))
         .routes(routes!(partners::create_partner, partners::list_partners))
         .routes(routes!(partners::find_partner, partners::update_partner))
         .routes(routes!(partners::create_partner_api_key))
         .routes(routes!(partners::invite_partner_user, partners::list_partner_users))
+        .routes(routes!(partners::list_partner_invitations))
         .routes(routes!(partners::update_partner_user, partners::remove_partner_user))
         .routes(routes!(workspace::find_workspace, workspace::update_workspace))
         .routes(routes!(audit::list_audit_events))

@@ -5,14 +5,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use trellis_core::{PartnerId, PartnerRole, PartnerStatus, PartnerType, UserId};
-use trellis_identity::{api_keys, clamp_limit, partner_users};
+use trellis_identity::{api_keys, clamp_limit, invitations, partner_users};
 use trellis_partners::{NewPartner, PartnerFilter, PartnerPatch, partners};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery, Caller, double_option, path_id};
-use crate::views::{ApiKeyView, Page, PartnerUserView, PartnerView};
+use crate::views::{ApiKeyView, InvitationView, Page, PartnerUserView, PartnerView};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -203,21 +203,35 @@ pub async fn create_partner_api_key(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-/// Invite a person to a partner organisation; the answer carries a one-time `invitation_url`.
+/// Invite a person to a partner organisation: the membership takes effect when they accept. The
+/// answer carries the one-time `invitation_url` (also emailed) and is the same whether or not the
+/// address has an account.
 #[utoipa::path(post, path = "/api/v1/partners/{id}/users", tag = "partners", params(("id" = String, Path)), request_body = InvitePartnerUserRequest,
-    responses((status = 201, body = PartnerUserView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 201, body = InvitationView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn invite_partner_user(
     State(state): State<AppState>,
     Caller(scope): Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<InvitePartnerUserRequest>,
-) -> ApiResult<(StatusCode, Json<PartnerUserView>)> {
+) -> ApiResult<(StatusCode, Json<InvitationView>)> {
     let partner_id: PartnerId = path_id(&id)?;
-    let (user, invitation) = partner_users::invite(&state.ctx, &scope, &partner_id, &body.email, body.name.as_deref(), body.role).await?;
+    let issued = partner_users::invite(&state.ctx, &scope, &partner_id, &body.email, body.name.as_deref(), body.role).await?;
     trellis_partners::onboarding::note_partner_users_changed(&state.ctx, &scope, &partner_id).await?;
-    let mut view = PartnerUserView::from(user);
-    view.invitation_url = Some(format!("{}{}", state.web.public_url, invitation.path()));
+    let mut view = InvitationView::from(issued.invitation.clone());
+    view.invitation_url = Some(state.ctx.link(&issued.path()));
     Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Pending invitations to a partner organisation (its admins, and staff who manage partners).
+#[utoipa::path(get, path = "/api/v1/partners/{id}/invitations", tag = "partners", params(("id" = String, Path)),
+    responses((status = 200, body = Page<InvitationView>), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn list_partner_invitations(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Page<InvitationView>>> {
+    let list = invitations::list_for_partner(&state.ctx, &scope, &path_id(&id)?).await?;
+    Ok(Json(Page { data: list.into_iter().map(InvitationView::from).collect(), next_cursor: None }))
 }
 
 /// The users of a partner organisation.

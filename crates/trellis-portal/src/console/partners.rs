@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use trellis_api::AppState;
 use trellis_core::{Error, PartnerId, PartnerRole, PartnerStatus, PartnerType, UserId, VendorRole};
-use trellis_identity::{Membership, Scope, api_keys, members, partner_users};
+use trellis_identity::{Membership, Scope, api_keys, invitations, members, partner_users};
 use trellis_partners::{NewPartner, Partner, PartnerFilter, PartnerPatch, partners};
 
 use super::staff_role;
@@ -281,6 +281,9 @@ pub(super) struct PartnerPage {
     keys_path: String,
     /// Where the user forms post: `…/users` and `…/users/{user}/…`.
     users_path: String,
+    /// Pending invitations to the partner (for staff who manage its users).
+    invitations: Vec<crate::display::InvitationRow>,
+    invitations_path: String,
     can_edit: bool,
     invite: FormView,
     new_key: FormView,
@@ -326,12 +329,17 @@ pub(super) async fn partner_page(state: &AppState, signed: &Signed, id: &Partner
     let children_filter = PartnerFilter { parent_id: Some(id.clone()), limit: Some(MAX_PARENT_CHOICES), ..PartnerFilter::default() };
     let children = partners::list(&state.ctx, scope, &children_filter).await?;
     let users = partner_users::list(&state.ctx, scope, id).await?;
+    let can_edit = role.manages_partners();
+    let invitations = if can_edit {
+        invitations::list_for_partner(&state.ctx, scope, id).await?.into_iter().map(crate::display::InvitationRow::from).collect()
+    } else {
+        Vec::new()
+    };
     let keys = if role.is_workspace_admin() {
         Some(api_keys::list_for_partner(&state.ctx, scope, id).await?.into_iter().map(|k| KeyRow::new(k, |_| None)).collect())
     } else {
         None
     };
-    let can_edit = role.manages_partners();
     let managers = manager_choices(state, scope).await?;
     let manager = partner.manager_user_id.as_ref().and_then(|m| managers.iter().find(|c| c.value == m.as_str())).map(|c| c.label.clone());
     let parents = if can_edit { parent_choices(state, scope, Some(&partner)).await? } else { Vec::new() };
@@ -347,6 +355,8 @@ pub(super) async fn partner_page(state: &AppState, signed: &Signed, id: &Partner
         keys,
         keys_path: format!("/console/partners/{id}/api-keys"),
         users_path: format!("/console/partners/{id}/users"),
+        invitations,
+        invitations_path: format!("/console/partners/{id}/invitations"),
         can_edit,
         invite: invite_form(),
         new_key: FormView::new("key", KEY_FIELDS),
@@ -463,14 +473,14 @@ async fn invite_user(
         trellis_partners::onboarding::note_partner_users_changed(&state.ctx, &signed.scope, &id).await?;
     }
     match invited {
-        Ok((user, invitation)) => Ok(one_time_page(
+        Ok(issued) => Ok(one_time_page(
             &state,
             &signed,
             SECTION,
             OneTime::invitation(
-                format!("{} is invited", user.email),
-                user.email.as_str(),
-                format!("{}{}", state.web.public_url, invitation.path()),
+                format!("{} is invited", issued.invitation.email),
+                issued.invitation.email.as_str(),
+                state.ctx.link(&issued.path()),
                 format!("/console/partners/{id}#users"),
                 "Back to the partner",
             ),
@@ -481,6 +491,21 @@ async fn invite_user(
             show_failed(&state, &signed, &id, |page| page.invite = FormView::failed("invite", INVITE_FIELDS, form, errors)).await
         }
     }
+}
+
+/// `POST /console/partners/{id}/invitations/{invitation_id}/cancel`: the link stops working at once.
+async fn cancel_invitation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed: Signed,
+    Path((id, invitation_id)): Path<(String, String)>,
+    form: FormData,
+) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    staff_role(&signed.scope)?;
+    let id: PartnerId = path_id(&id)?;
+    invitations::cancel(&state.ctx, &signed.scope, &path_id(&invitation_id)?).await?;
+    Ok(see_other(&format!("/console/partners/{id}?notice=invitation_cancelled#users")))
 }
 
 /// `POST /console/partners/{id}/users/{user_id}/role`
@@ -575,6 +600,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/partners/{id}", get(show_partner).post(update_partner))
         .route("/console/partners/{id}/status", post(change_status))
         .route("/console/partners/{id}/users", post(invite_user))
+        .route("/console/partners/{id}/invitations/{invitation_id}/cancel", post(cancel_invitation))
         .route("/console/partners/{id}/users/{user_id}/role", post(change_user_role))
         .route("/console/partners/{id}/users/{user_id}/remove", post(remove_user))
         .route("/console/partners/{id}/api-keys", post(create_key))

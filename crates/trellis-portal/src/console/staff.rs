@@ -1,5 +1,6 @@
-//! `/console/staff`: the workspace's staff; owners and admins add people (their invitation link
-//! is shown once), change roles and partner scopes, and remove people.
+//! `/console/staff`: the workspace's staff; owners and admins invite people (the invitation link
+//! is shown once; the membership starts when the invitee accepts), see and cancel pending
+//! invitations, change roles and partner scopes, and remove people.
 
 use askama::Template;
 use axum::Router;
@@ -8,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use trellis_api::AppState;
 use trellis_core::{Error, PartnerScopeSetting, VendorRole};
-use trellis_identity::members;
+use trellis_identity::{invitations, members};
 
 use super::staff_role;
 use crate::display;
@@ -40,6 +41,8 @@ struct StaffPage {
     layout: Layout,
     csrf_token: String,
     members: Vec<MemberRow>,
+    /// Pending invitations (owner/admin only).
+    invitations: Vec<display::InvitationRow>,
     can_manage: bool,
     add: FormView,
     roles_on_arrival: Vec<Choice>,
@@ -53,7 +56,13 @@ async fn staff_page(state: &AppState, signed: &Signed, add: FormView) -> Result<
     let is_owner = role == VendorRole::Owner;
     let members = members::list(&state.ctx, &signed.scope).await?;
     let roles = if is_owner { VendorRole::ALL } else { ROLES_ON_ARRIVAL };
+    let invitations = if role.is_workspace_admin() {
+        invitations::list_staff(&state.ctx, &signed.scope).await?.into_iter().map(display::InvitationRow::from).collect()
+    } else {
+        Vec::new()
+    };
     Ok(StaffPage {
+        invitations,
         layout: Layout::signed(state, signed, "Staff", SECTION).await,
         csrf_token: signed.session.csrf_token.clone(),
         members: members
@@ -102,14 +111,14 @@ async fn add_member(State(state): State<AppState>, headers: HeaderMap, signed: S
         (Err(err), _) | (_, Err(err)) => Err(err),
     };
     match added {
-        Ok((member, invitation)) => Ok(one_time_page(
+        Ok(issued) => Ok(one_time_page(
             &state,
             &signed,
             SECTION,
             OneTime::invitation(
-                format!("{} is added", member.email),
-                member.email.as_str(),
-                format!("{}{}", state.web.public_url, invitation.path()),
+                format!("{} is invited", issued.invitation.email),
+                issued.invitation.email.as_str(),
+                state.ctx.link(&issued.path()),
                 SECTION.to_owned(),
                 "Back to the staff",
             ),
@@ -121,6 +130,20 @@ async fn add_member(State(state): State<AppState>, headers: HeaderMap, signed: S
             Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
     }
+}
+
+/// `POST /console/staff/invitations/{id}/cancel`: the link stops working at once.
+async fn cancel_invitation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed: Signed,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    staff_role(&signed.scope)?;
+    invitations::cancel(&state.ctx, &signed.scope, &path_id(&id)?).await?;
+    Ok(see_other("/console/staff?notice=invitation_cancelled"))
 }
 
 /// `POST /console/staff/{user_id}`: changes a member's role and partner scope.
@@ -158,4 +181,5 @@ pub fn routes() -> Router<AppState> {
         .route("/console/staff", get(list_staff).post(add_member))
         .route("/console/staff/{user_id}", post(update_member))
         .route("/console/staff/{user_id}/remove", post(remove_member))
+        .route("/console/staff/invitations/{id}/cancel", post(cancel_invitation))
 }

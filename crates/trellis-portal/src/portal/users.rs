@@ -1,5 +1,6 @@
 //! `/portal/users`: the people of the organisation. Its admins invite people (the invitation link
-//! is shown once), change roles and remove people.
+//! is shown once; they join when they accept), cancel pending invitations, change roles and
+//! remove people.
 
 use askama::Template;
 use axum::Router;
@@ -8,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use trellis_api::AppState;
 use trellis_core::{Error, PartnerRole};
-use trellis_identity::partner_users;
+use trellis_identity::{invitations, partner_users};
 
 use super::own_partner;
 use crate::display::UserRow;
@@ -31,6 +32,8 @@ struct UsersPage {
     csrf_token: String,
     organisation: String,
     users: Vec<UserRow>,
+    /// Pending invitations (admins only).
+    invitations: Vec<crate::display::InvitationRow>,
     is_admin: bool,
     invite: FormView,
     roles: Vec<Choice>,
@@ -41,7 +44,13 @@ async fn users_page(state: &AppState, signed: &Signed, invite: FormView) -> Resu
     let users = partner_users::list(&state.ctx, &signed.scope, &own).await?;
     let organisation = signed.session.current.as_ref().and_then(|m| m.partner_name.clone()).unwrap_or_default();
     let grantable: Vec<PartnerRole> = PartnerRole::ALL.iter().copied().filter(|r| role.may_grant(*r)).collect();
+    let invitations = if role == PartnerRole::Admin {
+        invitations::list_for_partner(&state.ctx, &signed.scope, &own).await?.into_iter().map(crate::display::InvitationRow::from).collect()
+    } else {
+        Vec::new()
+    };
     Ok(UsersPage {
+        invitations,
         layout: Layout::signed(state, signed, "Users", SECTION).await,
         csrf_token: signed.session.csrf_token.clone(),
         organisation,
@@ -71,14 +80,14 @@ async fn invite_user(State(state): State<AppState>, headers: HeaderMap, signed: 
         trellis_partners::onboarding::note_partner_users_changed(&state.ctx, &signed.scope, &own).await?;
     }
     match invited {
-        Ok((user, invitation)) => Ok(one_time_page(
+        Ok(issued) => Ok(one_time_page(
             &state,
             &signed,
             SECTION,
             OneTime::invitation(
-                format!("{} is invited", user.email),
-                user.email.as_str(),
-                format!("{}{}", state.web.public_url, invitation.path()),
+                format!("{} is invited", issued.invitation.email),
+                issued.invitation.email.as_str(),
+                state.ctx.link(&issued.path()),
                 SECTION.to_owned(),
                 "Back to the users",
             ),
@@ -90,6 +99,20 @@ async fn invite_user(State(state): State<AppState>, headers: HeaderMap, signed: 
             Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
     }
+}
+
+/// `POST /portal/users/invitations/{id}/cancel`: the link stops working at once.
+async fn cancel_invitation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed: Signed,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PageResult {
+    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    own_partner(&signed.scope)?;
+    invitations::cancel(&state.ctx, &signed.scope, &path_id(&id)?).await?;
+    Ok(see_other("/portal/users?notice=invitation_cancelled"))
 }
 
 /// `POST /portal/users/{user_id}/role`
@@ -126,4 +149,5 @@ pub fn routes() -> Router<AppState> {
         .route(SECTION, get(list_users).post(invite_user))
         .route("/portal/users/{user_id}/role", post(change_role))
         .route("/portal/users/{user_id}/remove", post(remove_user))
+        .route("/portal/users/invitations/{id}/cancel", post(cancel_invitation))
 }

@@ -156,9 +156,11 @@ async fn a_wrong_password_and_an_unknown_account_get_identical_answers() {
 async fn dual_member(app: &TestApp, f: &Fixture) -> (fixture::Identity, String) {
     let person =
         fixture::add_staff(app, &f.workspace_id, "dual", "dual@vendor.example", VendorRole::ChannelManager, PartnerScopeSetting::All).await;
-    partner_users::invite(&app.state.ctx, &Scope::system(f.workspace_id.clone()), &f.r1a, &person.email, None, PartnerRole::Sales)
-        .await
-        .expect("also a partner user");
+    let invitation =
+        partner_users::invite(&app.state.ctx, &Scope::system(f.workspace_id.clone()), &f.r1a, &person.email, None, PartnerRole::Sales)
+            .await
+            .expect("also a partner user");
+    trellis_server::demo::accept_as_operator(&app.state.ctx, &invitation.token, None, PASSWORD).await.expect("accepted");
     let token = app.login(&person.email, PASSWORD).await;
     (person, token)
 }

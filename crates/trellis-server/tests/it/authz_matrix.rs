@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use trellis_core::{PartnerId, PartnerRole, PartnerScopeSetting, VendorRole, WorkspaceId};
 use trellis_db::sql;
 use trellis_identity::{Scope, members, partner_users};
+use trellis_server::demo::accept_as_operator;
 use trellis_testkit::fixture::{self, Fixture, Identity, PASSWORD};
 use trellis_testkit::{Reply, TestApp};
 
@@ -244,7 +245,10 @@ fn the_matrix_follows_the_visibility_and_order_of_checks_rules_of_api_md() {
                 let cell = format!("{} / {} / {column} ({rel}) = {expected}", route.label(), who.name);
                 // No valid credential: 401 everywhere, except signing in without one.
                 if matches!(who.kind, Kind::Anonymous | Kind::Revoked) {
-                    let public = (route.path == "/api/v1/auth/login" || route.path.starts_with("/api/v1/public/"))
+                    // Answering an invitation: the link's token is the credential.
+                    let public = (route.path == "/api/v1/auth/login"
+                        || route.path.starts_with("/api/v1/public/")
+                        || route.path.starts_with("/api/v1/invitations/{token}/"))
                         && matches!(who.kind, Kind::Anonymous);
                     if (expected == 401) == public {
                         problems.push(format!("{cell}: anonymous/revoked callers get 401 except on public routes"));
@@ -577,19 +581,21 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
             let ws = World::partner_ws(column);
             let scope = Scope::system(world.workspace(ws).clone());
             let partner = world.partner(column);
-            let (user, _) =
+            let invitation =
                 partner_users::invite(&app.state.ctx, &scope, partner, &format!("pu{n}@matrix.example"), None, PartnerRole::Member)
                     .await
                     .expect("fresh partner user");
-            (route.path.replace("{id}", partner.as_str()).replace("{user_id}", user.user_id.as_str()), Some(user.user_id.to_string()))
+            let user_id = accept_as_operator(&app.state.ctx, &invitation.token, None, PASSWORD).await.expect("accept");
+            (route.path.replace("{id}", partner.as_str()).replace("{user_id}", user_id.as_str()), Some(user_id.to_string()))
         }
         "member" => {
             let ws = if column == "OTHER_STAFF" { Ws::Other } else { Ws::Main };
             let scope = Scope::system(world.workspace(ws).clone());
-            let (member, _) = members::add(&app.state.ctx, &scope, &format!("staff{n}@matrix.example"), None, VendorRole::Viewer, None)
+            let invitation = members::add(&app.state.ctx, &scope, &format!("staff{n}@matrix.example"), None, VendorRole::Viewer, None)
                 .await
                 .expect("fresh staff member");
-            (route.path.replace("{user_id}", member.user_id.as_str()), Some(member.user_id.to_string()))
+            let user_id = accept_as_operator(&app.state.ctx, &invitation.token, None, PASSWORD).await.expect("accept");
+            (route.path.replace("{user_id}", user_id.as_str()), Some(user_id.to_string()))
         }
         "api_key" => {
             let id = match column {
@@ -692,6 +698,28 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
                 .expect("a change differs from the profile");
             (route.path.replace("{id}", request.id.as_str()), Some(request.id.to_string()))
         }
+        "invitation" => {
+            let (ws, offer_partner) = match column {
+                "STAFF" => (Ws::Main, None),
+                "OTHER_STAFF" => (Ws::Other, None),
+                partner_column => (World::partner_ws(partner_column), Some(world.partner(partner_column))),
+            };
+            let scope = Scope::system(world.workspace(ws).clone());
+            let email = format!("cancel{n}@matrix.example");
+            let issued = match offer_partner {
+                None => members::add(&app.state.ctx, &scope, &email, None, VendorRole::Viewer, None).await,
+                Some(partner) => partner_users::invite(&app.state.ctx, &scope, partner, &email, None, PartnerRole::Member).await,
+            }
+            .expect("fresh invitation");
+            (route.path.replace("{id}", issued.invitation.id.as_str()), Some(issued.invitation.id.to_string()))
+        }
+        "invitation_token" => {
+            let scope = Scope::system(world.f.workspace_id.clone());
+            let issued = members::add(&app.state.ctx, &scope, &format!("answer{n}@matrix.example"), None, VendorRole::Viewer, None)
+                .await
+                .expect("fresh invitation");
+            (route.path.replace("{token}", &issued.token), None)
+        }
         "public_workspace" => (format!("{}?workspace={}", route.path, world.f.workspace_id), None),
         other => panic!("unknown target {other}"),
     };
@@ -708,6 +736,11 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         ("POST", "/api/v1/api-keys") => Some(json!({"name": format!("matrix {n}")})),
         ("POST", "/api/v1/members") => Some(json!({"email": format!("new{n}@matrix.example"), "role": "viewer"})),
         ("PATCH", "/api/v1/members/{user_id}") => Some(json!({"role": "finance"})),
+        // A new account needs a password; a signed-in person accepts with an empty body.
+        ("POST", "/api/v1/invitations/{token}/accept") => {
+            Some(if credential.is_some() { json!({}) } else { json!({"password": PASSWORD}) })
+        }
+        ("POST", "/api/v1/invitations/{token}/decline") => None,
         ("POST", "/api/v1/partners") => {
             Some(json!({"name": format!("Matrix {n}"), "contact_email": format!("p{n}@matrix.example"), "types": ["reseller"]}))
         }
@@ -826,6 +859,16 @@ async fn check_list(app: &TestApp, world: &World, route: &RouteRow, who: &Who, c
         "/api/v1/members" => {
             let visible = strings(app, sql!("SELECT user_id FROM members WHERE workspace_id = $1", ws_id), "user_id").await;
             (ids_of(reply, "user_id").into_iter().filter(|id| !visible.contains(id)).collect(), vec![])
+        }
+        "/api/v1/invitations" => {
+            let visible = strings(app, sql!("SELECT id FROM invitations WHERE workspace_id = $1 AND kind = 'staff'", ws_id), "id").await;
+            (ids_of(reply, "invitation_id").into_iter().filter(|id| !visible.contains(id)).collect(), vec![])
+        }
+        "/api/v1/partners/{id}/invitations" => {
+            let partner = world.partner(column).to_string();
+            let visible =
+                strings(app, sql!("SELECT id FROM invitations WHERE workspace_id = $1 AND partner_id = $2", ws_id, partner), "id").await;
+            (ids_of(reply, "invitation_id").into_iter().filter(|id| !visible.contains(id)).collect(), vec![])
         }
         "/api/v1/partners/{id}/users" => {
             let partner = world.partner(column).to_string();

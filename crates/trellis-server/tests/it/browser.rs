@@ -294,15 +294,15 @@ async fn an_applicant_applies_on_a_phone_is_approved_and_onboards_until_the_part
     assert!(approval.html_part().is_some_and(|html| html.contains(&link)), "the HTML part carries the same link");
     assert!(link.starts_with(&app.base_url), "{link}");
 
-    // The applicant sets a password, signs in and onboards on the phone.
+    // The applicant chooses a password (accepting signs them in) and onboards on the phone.
     let phone = browser.open(true).await;
     phone.goto(&link).await.expect("follow the invitation link");
     wait_for(&phone, Locator::Id("password")).await;
+    assert_fits_the_phone(&phone, "the invitation page").await;
     type_into(&phone, "name", "Ada Lovelace").await;
     type_into(&phone, "password", PASSWORD).await;
-    click(&phone, Locator::Css("form[action^='/invitations/'] button[type=submit]")).await;
-    wait_for(&phone, Locator::Id("email")).await;
-    sign_in(&phone, &app, email).await;
+    click(&phone, Locator::XPath("//button[normalize-space()='Create my account and accept']")).await;
+    wait_for(&phone, Locator::LinkText("Continue onboarding")).await;
     let home = visible_text(&phone).await;
     assert!(home.contains("0 of 2 required steps done"), "{home}");
     assert_fits_the_phone(&phone, "the portal home").await;

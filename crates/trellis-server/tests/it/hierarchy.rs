@@ -191,9 +191,12 @@ async fn run_case(app: &TestApp, number: usize, case: &Case, stats: &Stats) -> R
         .map_err(|e| format!("bootstrap: {e}"))?;
     let system = Scope::system(boot.workspace_id.clone());
     let manager_email = format!("cm-{tag}@hierarchy.example");
-    let (manager, _) = members::add(ctx, &system, &manager_email, None, VendorRole::ChannelManager, Some(PartnerScopeSetting::Assigned))
+    let invitation = members::add(ctx, &system, &manager_email, None, VendorRole::ChannelManager, Some(PartnerScopeSetting::Assigned))
         .await
         .map_err(|e| format!("add manager: {e}"))?;
+    let manager_id = trellis_server::demo::accept_as_operator(ctx, &invitation.token, None, "case-password-1")
+        .await
+        .map_err(|e| format!("accept: {e}"))?;
     let manager_key =
         api_keys::create_for_member_by_operator(ctx, &boot.workspace_id, &manager_email, "cm").await.map_err(|e| format!("cm key: {e}"))?;
 
@@ -205,7 +208,7 @@ async fn run_case(app: &TestApp, number: usize, case: &Case, stats: &Stats) -> R
             contact_email: format!("p{i}@case.example"),
             types: vec![PartnerType::Reseller, PartnerType::Distributor],
             parent_id: case.parents[i].map(|p| ids[p].clone()),
-            manager_user_id: case.managed[i].then(|| manager.user_id.clone()),
+            manager_user_id: case.managed[i].then(|| manager_id.clone()),
             ..NewPartner::default()
         };
         let partner = partners::create(ctx, &system, input).await.map_err(|e| format!("create #{i}: {e}"))?;

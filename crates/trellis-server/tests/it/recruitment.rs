@@ -5,7 +5,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 use trellis_db::sql;
-use trellis_identity::members;
+use trellis_server::demo::accept_as_operator;
 use trellis_testkit::fixture::{Fixture, PASSWORD};
 use trellis_testkit::{Reply, TestApp};
 
@@ -58,7 +58,7 @@ pub(crate) async fn approved_applicant(app: &TestApp, f: &Fixture, slug: &str, c
     let approved = app.post(&format!("/api/v1/partners/{partner_id}/approve"), &f.owner.token, json!(null)).await;
     assert_eq!(approved.status, 200, "{}", approved.text);
     let (_, _, text) = emails_to(app, email).await.into_iter().find(|(kind, _, _)| kind == "application_approved").expect("approval email");
-    members::accept_invitation(&app.state.ctx, &invitation_token(&text), None, PASSWORD).await.expect("accept the invitation");
+    accept_as_operator(&app.state.ctx, &invitation_token(&text), None, PASSWORD).await.expect("accept the invitation");
     (partner_id, app.login(email, PASSWORD).await)
 }
 
@@ -313,9 +313,11 @@ async fn approving_enrolls_the_partner_makes_the_applicant_its_admin_and_emails_
         .query_i64(sql!("SELECT COUNT(*) AS n FROM enrollments WHERE partner_id = $1 AND program_id = $2", partner_id, program_id))
         .await;
     assert_eq!(enrolled, 1);
+    let invited = app.get(&format!("/api/v1/partners/{partner_id}/invitations"), &f.owner.token).await;
+    assert_eq!(invited.body["data"][0]["email"], "ada@acme-widgets.example", "{}", invited.text);
+    assert_eq!(invited.body["data"][0]["role"], "admin");
     let users = app.get(&format!("/api/v1/partners/{partner_id}/users"), &f.owner.token).await;
-    assert_eq!(users.body["data"][0]["email"], "ada@acme-widgets.example", "{}", users.text);
-    assert_eq!(users.body["data"][0]["role"], "admin");
+    assert_eq!(users.body["data"], json!([]), "the applicant joins when accepting: {}", users.text);
     let inbox = app.get(&format!("/api/v1/applications/{application_id}"), &f.owner.token).await;
     assert_eq!(inbox.body["status"], "approved");
     assert!(inbox.body["decided_at"].is_string());
@@ -326,7 +328,10 @@ async fn approving_enrolls_the_partner_makes_the_applicant_its_admin_and_emails_
     assert!(text.contains(&format!("{}/invitations/", app.base_url)), "{text}");
     let token = invitation_token(&text);
     assert_eq!(get_page(&app, &format!("/invitations/{token}"), None).await.status, 200, "the link works");
-    members::accept_invitation(&app.state.ctx, &token, None, PASSWORD).await.expect("set a password");
+    accept_as_operator(&app.state.ctx, &token, None, PASSWORD).await.expect("set a password");
+    let users = app.get(&format!("/api/v1/partners/{partner_id}/users"), &f.owner.token).await;
+    assert_eq!(users.body["data"][0]["email"], "ada@acme-widgets.example", "{}", users.text);
+    assert_eq!(users.body["data"][0]["role"], "admin");
     let signed_in =
         app.send(Method::POST, "/api/v1/auth/login", None, Some(&json!({"email": "ada@acme-widgets.example", "password": PASSWORD}))).await;
     assert_eq!(signed_in.body["memberships"][0]["partner_id"], partner_id.as_str(), "{}", signed_in.text);

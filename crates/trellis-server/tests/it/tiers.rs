@@ -3,6 +3,7 @@
 //! overrides that stick until removed, the tier history behind the partner wall, recorded
 //! metrics, the registry as the extension point, the scheduled entry point, and the pages.
 
+use reqwest::Method;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use serde_json::{Value, json};
 use trellis_core::{Clock, PartnerId, TierId, Validation};
@@ -65,7 +66,11 @@ async fn enrollment(app: &TestApp, f: &Fixture, partner: &PartnerId, program: &s
 async fn add_user(app: &TestApp, f: &Fixture, partner: &PartnerId, email: &str) -> String {
     let reply = app.post(&format!("/api/v1/partners/{partner}/users"), &f.owner.token, json!({"email": email, "role": "member"})).await;
     assert_eq!(reply.status, 201, "{}", reply.text);
-    reply.body["user_id"].as_str().expect("user id").to_owned()
+    let link = reply.body["invitation_url"].as_str().expect("invitation url");
+    let token = link.rsplit('/').next().expect("token");
+    let accepted = app.send(Method::POST, &format!("/api/v1/invitations/{token}/accept"), None, Some(&json!({"password": PASSWORD}))).await;
+    assert_eq!(accepted.status, 200, "{}", accepted.text);
+    accepted.body["user_id"].as_str().expect("user id").to_owned()
 }
 
 fn requirement<'a>(check: &'a Value, metric: &str) -> &'a Value {

@@ -1,0 +1,55 @@
+-- Invitations carry what they offer (a staff role, or a role in a partner organisation) and create
+-- the membership only when the invitee accepts (issue 6, F2): inviting an address touches no
+-- account, and an existing account joins only with its own consent. The old table tied an
+-- invitation to a user whose membership already existed; its pending rows are carried over.
+CREATE TABLE invitations_new (
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id),
+    id TEXT NOT NULL,
+    token_hash TEXT NOT NULL,
+    email TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('staff', 'partner')),
+    partner_id TEXT,
+    role TEXT NOT NULL,
+    partner_scope TEXT CHECK (partner_scope IS NULL OR partner_scope IN ('all', 'assigned')),
+    -- The name the inviter gave: used only when the invitee creates a new account.
+    name TEXT NOT NULL DEFAULT '',
+    invited_by TEXT REFERENCES users(id),
+    status TEXT NOT NULL CHECK (status IN ('invited', 'accepted', 'declined', 'cancelled')),
+    -- Who accepted (a new or an existing account).
+    user_id TEXT REFERENCES users(id),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    decided_at INTEGER,
+    PRIMARY KEY (workspace_id, id),
+    FOREIGN KEY (workspace_id, partner_id) REFERENCES partners (workspace_id, id),
+    CHECK ((kind = 'partner') = (partner_id IS NOT NULL))
+) STRICT;
+
+INSERT INTO invitations_new (workspace_id, id, token_hash, email, kind, partner_id, role, partner_scope, name, status, user_id, created_at, expires_at, decided_at)
+SELECT i.workspace_id, i.id, i.token_hash, u.email,
+       CASE WHEN m.user_id IS NOT NULL THEN 'staff' ELSE 'partner' END,
+       CASE WHEN m.user_id IS NOT NULL THEN NULL ELSE pu.partner_id END,
+       COALESCE(m.role, pu.role), m.partner_scope, u.name,
+       CASE WHEN i.used_at IS NULL THEN 'invited' ELSE 'accepted' END,
+       u.id, i.created_at, i.expires_at, i.used_at
+FROM invitations i
+JOIN users u ON u.id = i.user_id
+LEFT JOIN members m ON m.workspace_id = i.workspace_id AND m.user_id = i.user_id
+LEFT JOIN partner_users pu ON pu.workspace_id = i.workspace_id AND pu.user_id = i.user_id
+    AND pu.partner_id = (SELECT MIN(x.partner_id) FROM partner_users x WHERE x.workspace_id = i.workspace_id AND x.user_id = i.user_id)
+WHERE m.user_id IS NOT NULL OR pu.user_id IS NOT NULL;
+
+DROP TABLE invitations;
+ALTER TABLE invitations_new RENAME TO invitations;
+-- Looked up by the hash of the link's token; 256 random bits make collisions impossible in practice.
+CREATE INDEX invitations_by_token ON invitations (token_hash);
+-- Pending invitations of the workspace's staff or of one partner, newest first.
+CREATE INDEX invitations_by_target ON invitations (workspace_id, kind, partner_id, status, id);
+
+-- A sign-in token acts as the membership it was issued for when the user had exactly one; tokens
+-- of users with several name theirs in Trellis-Membership (API.md). Tokens now record a membership
+-- only in the first case.
+UPDATE sessions SET workspace_id = NULL, partner_id = NULL
+WHERE kind = 'token'
+  AND (SELECT COUNT(*) FROM members m WHERE m.user_id = sessions.user_id)
+    + (SELECT COUNT(*) FROM partner_users pu WHERE pu.user_id = sessions.user_id) > 1;
