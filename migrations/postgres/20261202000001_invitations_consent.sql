@@ -44,6 +44,8 @@ ALTER TABLE invitations_new RENAME TO invitations;
 ALTER TABLE invitations RENAME CONSTRAINT invitations_new_pkey TO invitations_pkey;
 CREATE INDEX invitations_by_token ON invitations (token_hash);
 CREATE INDEX invitations_by_target ON invitations (workspace_id, kind, partner_id, status, id);
+-- The invitations waiting for a person, shown when they sign in.
+CREATE INDEX invitations_by_email ON invitations (email, status);
 
 -- Partner-user invitations belong to their partner: the same second wall as every table with a
 -- partner_id column (staff invitations, partner_id NULL, are invisible to trellis_app).

@@ -45,6 +45,8 @@ ALTER TABLE invitations_new RENAME TO invitations;
 CREATE INDEX invitations_by_token ON invitations (token_hash);
 -- Pending invitations of the workspace's staff or of one partner, newest first.
 CREATE INDEX invitations_by_target ON invitations (workspace_id, kind, partner_id, status, id);
+-- The invitations waiting for a person, shown when they sign in.
+CREATE INDEX invitations_by_email ON invitations (email, status);
 
 -- A sign-in token acts as the membership it was issued for when the user had exactly one; tokens
 -- of users with several name theirs in Trellis-Membership (API.md). Tokens now record a membership

@@ -284,8 +284,39 @@ pub struct Accepted {
     pub membership: MembershipInfo,
 }
 
+/// How an invitee names the invitation they answer.
+enum Named<'a> {
+    /// The token of the link (the link is the credential).
+    Token(&'a str),
+    /// Its id, by the signed-in account it is addressed to (listed after signing in).
+    Addressed { id: &'a InvitationId, user_id: &'a UserId },
+}
+
+impl Named<'_> {
+    /// `WHERE` of the pending invitation named, starting after `WHERE `.
+    fn push_filter(&self, q: &mut Sql, now: Timestamp) {
+        match self {
+            Named::Token(token) => q.push("token_hash = ").push_bind(sha256_hex(token)),
+            Named::Addressed { id, user_id } => {
+                q.push("email = (SELECT email FROM users WHERE id = ").push_bind(*user_id).push(") AND id = ").push_bind(*id)
+            }
+        };
+        q.push(" AND status = 'invited' AND expires_at > ").push_bind(now);
+    }
+}
+
 /// Accepts an invitation, once: the membership is created now.
 pub async fn accept(ctx: &Ctx, token: &str, acceptor: Acceptor<'_>) -> Result<Accepted> {
+    accept_named(ctx, Named::Token(token), acceptor).await
+}
+
+/// Accepts an invitation addressed to the signed-in account, named by its id (from
+/// [`addressed_to`]): the account's own session is the proof, no link needed.
+pub async fn accept_addressed(ctx: &Ctx, user_id: &UserId, id: &InvitationId) -> Result<Accepted> {
+    accept_named(ctx, Named::Addressed { id, user_id }, Acceptor::Account { user_id }).await
+}
+
+async fn accept_named(ctx: &Ctx, named: Named<'_>, acceptor: Acceptor<'_>) -> Result<Accepted> {
     let hash = match &acceptor {
         Acceptor::NewAccount { password: text, .. } => {
             password::check_new_password(text)?;
@@ -295,20 +326,18 @@ pub async fn accept(ctx: &Ctx, token: &str, acceptor: Acceptor<'_>) -> Result<Ac
     };
     let now = ctx.now();
     let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
-    let row = tx
-        .fetch_optional(sql!(
-            "SELECT workspace_id, id, email, name, kind, partner_id, role, partner_scope, status, invited_by, created_at, expires_at FROM invitations
-             WHERE token_hash = $1 AND status = 'invited' AND expires_at > $2",
-            sha256_hex(token), now
-        ))
-        .await?
-        .ok_or(Error::NotFound)?;
+    let mut q = Sql::build("SELECT workspace_id, name, ");
+    q.push(COLUMNS).push(" FROM invitations WHERE ");
+    named.push_filter(&mut q, now);
+    let row = tx.fetch_optional(q).await?.ok_or(Error::NotFound)?;
     let workspace_id: WorkspaceId = row.get("workspace_id")?;
     let invited_name: String = row.get("name")?;
     let invitation = from_row(&row, now)?;
     let existing = tx.fetch_optional(sql!("SELECT id FROM users WHERE email = $1", invitation.email)).await?;
     let user_id = match (&acceptor, existing) {
         (Acceptor::Account { user_id }, Some(row)) if row.get::<UserId>("id")? == **user_id => (*user_id).clone(),
+        // Named by id, an invitation addressed to someone else is not theirs to see.
+        (Acceptor::Account { .. }, _) if matches!(named, Named::Addressed { .. }) => return Err(Error::NotFound),
         (Acceptor::Account { .. }, _) => {
             return Err(Error::forbidden("this invitation is for another email address: sign in as that address to accept it"));
         }
@@ -388,17 +417,22 @@ pub async fn accept(ctx: &Ctx, token: &str, acceptor: Acceptor<'_>) -> Result<Ac
 
 /// Declines an invitation (the token is the credential: an invitee needs no account to say no).
 pub async fn decline(ctx: &Ctx, token: &str) -> Result<()> {
+    decline_named(ctx, Named::Token(token)).await
+}
+
+/// Declines an invitation addressed to the signed-in account, named by its id.
+pub async fn decline_addressed(ctx: &Ctx, user_id: &UserId, id: &InvitationId) -> Result<()> {
+    decline_named(ctx, Named::Addressed { id, user_id }).await
+}
+
+async fn decline_named(ctx: &Ctx, named: Named<'_>) -> Result<()> {
     let now = ctx.now();
     let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
-    let row = tx
-        .fetch_optional(sql!(
-            "UPDATE invitations SET status = 'declined', decided_at = $2 WHERE token_hash = $1 AND status = 'invited' AND expires_at > $2
-             RETURNING workspace_id, id, email",
-            sha256_hex(token),
-            now
-        ))
-        .await?
-        .ok_or(Error::NotFound)?;
+    let mut q = Sql::build("UPDATE invitations SET status = 'declined', decided_at = ");
+    q.push_bind(now).push(" WHERE ");
+    named.push_filter(&mut q, now);
+    q.push(" RETURNING workspace_id, id, email");
+    let row = tx.fetch_optional(q).await?.ok_or(Error::NotFound)?;
     let workspace_id: WorkspaceId = row.get("workspace_id")?;
     let id: String = row.get("id")?;
     let email: String = row.get("email")?;
@@ -406,6 +440,42 @@ pub async fn decline(ctx: &Ctx, token: &str) -> Result<()> {
         .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// A pending invitation addressed to a signed-in account, with what it offers in words.
+#[derive(Debug, Clone)]
+pub struct Addressed {
+    pub invitation: Invitation,
+    pub workspace_name: String,
+    pub partner_name: Option<String>,
+}
+
+/// The pending invitations addressed to an account's email, newest first: a person signing in
+/// sees what they were invited to and answers there (their own, so system context).
+pub async fn addressed_to(ctx: &Ctx, user_id: &UserId) -> Result<Vec<Addressed>> {
+    let now = ctx.now();
+    let mut tx = ctx.db.read(&RowSecurity::Unrestricted).await?;
+    let rows = tx
+        .fetch_all(sql!(
+            "SELECT i.id, i.email, i.kind, i.partner_id, i.role, i.partner_scope, i.status, i.invited_by, i.created_at, i.expires_at,
+                    w.name AS workspace_name, p.name AS partner_name
+             FROM invitations i JOIN users u ON u.email = i.email
+             JOIN workspaces w ON w.id = i.workspace_id
+             LEFT JOIN partners p ON p.workspace_id = i.workspace_id AND p.id = i.partner_id
+             WHERE u.id = $1 AND i.status = 'invited' AND i.expires_at > $2 ORDER BY i.id DESC",
+            user_id,
+            now
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Addressed {
+                invitation: from_row(row, now)?,
+                workspace_name: row.get("workspace_name")?,
+                partner_name: row.get("partner_name")?,
+            })
+        })
+        .collect()
 }
 
 /// Pending staff invitations of the workspace, newest first (owner/admin).

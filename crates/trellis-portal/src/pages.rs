@@ -374,7 +374,13 @@ async fn login_submit(State(state): State<AppState>, headers: HeaderMap, maybe: 
     }
     match auth::login(&state.ctx, &form.email, &form.password, SessionKind::Browser, &maybe.meta).await {
         Ok(signed_in) => {
-            let to = if next.is_empty() { "/" } else { next.as_str() };
+            // Someone with invitations waiting sees them first.
+            let waiting = invitations::addressed_to(&state.ctx, &signed_in.user_id).await.map(|w| !w.is_empty()).unwrap_or(false);
+            let to = match (next.is_empty(), waiting) {
+                (false, _) => next.as_str(),
+                (true, true) => "/memberships",
+                (true, false) => "/",
+            };
             let response = with_cookie(Redirect::to(to).into_response(), set_cookie(&state, SESSION_COOKIE, &signed_in.token, 12 * 3600));
             with_cookie(response, set_cookie(&state, CSRF_COOKIE, "", 0))
         }
@@ -416,17 +422,83 @@ struct MembershipsPage {
     layout: Layout,
     csrf_token: String,
     choices: Vec<(String, String)>,
+    /// Invitations addressed to the signed-in account: (id, what they offer in words).
+    invitations: Vec<(String, String)>,
 }
 
-/// `GET /memberships`: choose which workspace or partner to act as.
-async fn memberships_page(maybe: MaybeSession) -> Response {
+/// `GET /memberships`: the invitations waiting for the person, and which workspace or partner to
+/// act as.
+async fn memberships_page(State(state): State<AppState>, maybe: MaybeSession) -> Response {
     let Some(session) = maybe.session else { return Redirect::to("/login").into_response() };
     let choices = session.memberships.iter().map(|m| (m.header_value(), membership_label(m))).collect();
+    let invitations = match invitations::addressed_to(&state.ctx, &session.user_id).await {
+        Ok(list) => list
+            .into_iter()
+            .map(|a| {
+                let role = crate::display::words(a.invitation.offer.role());
+                let what = match a.partner_name {
+                    Some(partner) => format!("{partner} in the {} partner portal, as {role}", a.workspace_name),
+                    None => format!("the staff of {}, as {role}", a.workspace_name),
+                };
+                (a.invitation.id.to_string(), what)
+            })
+            .collect(),
+        Err(err) => return error_page(err),
+    };
     render(&MembershipsPage {
         layout: Layout::new("Choose where to work", Some(&session)),
         csrf_token: session.csrf_token.clone(),
         choices,
+        invitations,
     })
+}
+
+/// `POST /memberships/invitations/{id}/accept`: the signed-in invitee accepts an invitation
+/// addressed to them, and works in the new membership at once.
+async fn accept_addressed(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    maybe: MaybeSession,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let (Some(token), Some(session)) = (maybe.token, maybe.session) else { return Redirect::to("/login").into_response() };
+    if let Err(response) = check_csrf(&headers, &session, &form.csrf_token) {
+        return response;
+    }
+    let Ok(id) = path_id(&id) else { return error_page(Error::NotFound) };
+    let accepted = match invitations::accept_addressed(&state.ctx, &session.user_id, &id).await {
+        Ok(accepted) => accepted,
+        Err(err) => return error_page(err),
+    };
+    let refreshed = match auth::authenticate_browser(&state.ctx, &token, &maybe.meta).await {
+        Ok(Some(refreshed)) => refreshed,
+        Ok(None) => return Redirect::to("/login").into_response(),
+        Err(err) => return error_page(err),
+    };
+    match auth::switch_membership(&state.ctx, &token, &refreshed, &accepted.membership.header_value()).await {
+        Ok(()) => Redirect::to("/").into_response(),
+        Err(err) => error_page(err),
+    }
+}
+
+/// `POST /memberships/invitations/{id}/decline`
+async fn decline_addressed(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    maybe: MaybeSession,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let Some(session) = maybe.session else { return Redirect::to("/login").into_response() };
+    if let Err(response) = check_csrf(&headers, &session, &form.csrf_token) {
+        return response;
+    }
+    let Ok(id) = path_id(&id) else { return error_page(Error::NotFound) };
+    match invitations::decline_addressed(&state.ctx, &session.user_id, &id).await {
+        Ok(()) => Redirect::to("/memberships").into_response(),
+        Err(err) => error_page(err),
+    }
 }
 
 #[derive(Deserialize)]
@@ -686,6 +758,8 @@ pub fn routes() -> Router<AppState> {
         .route("/login", get(login_page).post(login_submit))
         .route("/logout", axum::routing::post(logout))
         .route("/memberships", get(memberships_page).post(switch_membership))
+        .route("/memberships/invitations/{id}/accept", axum::routing::post(accept_addressed))
+        .route("/memberships/invitations/{id}/decline", axum::routing::post(decline_addressed))
         .route("/invitations/{token}", get(invitation_page).post(invitation_submit))
         .route("/invitations/{token}/decline", axum::routing::post(invitation_decline))
 }

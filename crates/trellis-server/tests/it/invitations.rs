@@ -277,3 +277,58 @@ async fn in_the_pages_an_existing_account_signs_in_from_the_link_and_accepts_wit
     let elsewhere = get_page(&app, "/login?next=https://evil.example/", None).await;
     assert!(!elsewhere.text.contains("evil.example"), "{}", elsewhere.text);
 }
+
+#[tokio::test]
+async fn a_person_signing_in_sees_the_invitations_addressed_to_them_and_answers_without_the_link() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let invitee = f.r1b_admin.clone();
+    let to_p3 =
+        app.post(&format!("/api/v1/partners/{}/users", f.p3), &f.p3_admin.token, json!({"email": invitee.email, "role": "sales"})).await;
+    let to_staff = app.post("/api/v1/members", &f.owner.token, json!({"email": invitee.email, "role": "viewer"})).await;
+    let for_someone_else =
+        app.post("/api/v1/members", &f.owner.token, json!({"email": "someone-else@vendor.example", "role": "viewer"})).await;
+    assert_eq!((to_p3.status, to_staff.status, for_someone_else.status), (201, 201, 201));
+
+    // Signing in lands on the invitations.
+    let login = get_page(&app, "/login", None).await;
+    let csrf = cookie_value(&login.headers, "trellis_csrf").expect("csrf");
+    let signed = post_form(
+        &app,
+        "/login",
+        &format!("trellis_csrf={csrf}"),
+        &[("email", &invitee.email), ("password", PASSWORD), ("csrf_token", &csrf)],
+    )
+    .await;
+    assert_eq!(signed.headers.get("location").and_then(|v| v.to_str().ok()), Some("/memberships"));
+    let cookie = format!("trellis_session={}", cookie_value(&signed.headers, "trellis_session").expect("session"));
+    let page = get_page(&app, "/memberships", Some(&cookie)).await;
+    assert!(page.text.contains("Invitations for you"), "{}", page.text);
+    let p3_name = app.get(&format!("/api/v1/partners/{}", f.p3), &f.owner.token).await.body["name"].as_str().expect("name").to_owned();
+    assert!(page.text.contains(&p3_name) && page.text.contains("the staff of"), "{}", page.text);
+    let session_csrf = csrf_field(&page.text).expect("csrf");
+    let p3_invitation = to_p3.body["invitation_id"].as_str().expect("id");
+    let staff_invitation = to_staff.body["invitation_id"].as_str().expect("id");
+    let foreign = for_someone_else.body["invitation_id"].as_str().expect("id");
+
+    // Another person's invitation cannot be answered by id (404, nothing changes).
+    let not_mine = post_form(&app, &format!("/memberships/invitations/{foreign}/accept"), &cookie, &[("csrf_token", &session_csrf)]).await;
+    assert_eq!(not_mine.status, 404, "{}", not_mine.text);
+    let not_mine_either =
+        post_form(&app, &format!("/memberships/invitations/{foreign}/decline"), &cookie, &[("csrf_token", &session_csrf)]).await;
+    assert_eq!(not_mine_either.status, 404);
+    let pending = app.get("/api/v1/invitations", &f.owner.token).await;
+    assert!(pending.text.contains(foreign), "someone else's invitation is still pending");
+
+    let declined =
+        post_form(&app, &format!("/memberships/invitations/{staff_invitation}/decline"), &cookie, &[("csrf_token", &session_csrf)]).await;
+    assert_eq!(declined.status, 303, "{}", declined.text);
+    let accepted =
+        post_form(&app, &format!("/memberships/invitations/{p3_invitation}/accept"), &cookie, &[("csrf_token", &session_csrf)]).await;
+    assert_eq!(accepted.status, 303, "{}", accepted.text);
+    let home = get_page(&app, "/", Some(&cookie)).await;
+    assert!(home.text.contains(&p3_name), "the session works for the new partner: {}", home.text);
+    assert_eq!(memberships_of(&app, &invitee.email).await, 2, "R1b and P3; the staff invitation was declined");
+    let after = get_page(&app, "/memberships", Some(&cookie)).await;
+    assert!(!after.text.contains("Invitations for you"), "nothing is waiting any more");
+}
