@@ -375,7 +375,7 @@ async fn accept_named(ctx: &Ctx, named: Named<'_>, acceptor: Acceptor<'_>) -> Re
     let scope = Scope::system(workspace_id.clone());
     let entry = match &invitation.offer {
         Offer::Staff { role, partner_scope } => {
-            tx.execute(sql!(
+            let added = tx.execute(sql!(
                 "INSERT INTO members (workspace_id, user_id, role, partner_scope, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
                 workspace_id,
                 user_id,
@@ -384,13 +384,15 @@ async fn accept_named(ctx: &Ctx, named: Named<'_>, acceptor: Acceptor<'_>) -> Re
                 now
             ))
             .await?;
-            AuditEntry::new("member.added", "user", user_id.as_str())
+            // Already a member (two invitations, both accepted): the membership stays as it is.
+            let action = if added == 0 { "invitation.accepted" } else { "member.added" };
+            AuditEntry::new(action, "user", user_id.as_str())
                 .set("email", invitation.email.as_str())
                 .set("role", role.as_str())
                 .set("partner_scope", partner_scope.as_str())
         }
         Offer::Partner { partner_id, role } => {
-            tx.execute(sql!(
+            let added = tx.execute(sql!(
                 "INSERT INTO partner_users (workspace_id, partner_id, user_id, role, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
                 workspace_id,
                 partner_id,
@@ -399,7 +401,8 @@ async fn accept_named(ctx: &Ctx, named: Named<'_>, acceptor: Acceptor<'_>) -> Re
                 now
             ))
             .await?;
-            AuditEntry::new("partner_user.added", "user", user_id.as_str())
+            let action = if added == 0 { "invitation.accepted" } else { "partner_user.added" };
+            AuditEntry::new(action, "user", user_id.as_str())
                 .set("email", invitation.email.as_str())
                 .set("partner_id", partner_id.as_str())
                 .set("role", role.as_str())
