@@ -10,6 +10,7 @@ use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::{Ctx, Scope, auth, fetch_limit, workspaces};
 
 use crate::enrollments::{self, NewEnrollment};
+use crate::statuses;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Partner {
@@ -298,19 +299,17 @@ fn require_editor(scope: &Scope, partner: &Partner, patch: &PartnerPatch) -> Res
     if scope.has_vendor_role(&[VendorRole::Owner, VendorRole::Admin, VendorRole::ChannelManager]) {
         return Ok(());
     }
+    // Status, types, hierarchy and manager are the vendor's for every partner: a distributor
+    // suspending, reactivating or terminating its resellers would override the vendor's decisions
+    // (and end the reseller's access), so a partner caller naming any of them is refused whatever
+    // the value.
+    let vendor_fields = patch.status.is_some() || patch.parent_id.is_some() || patch.manager_user_id.is_some() || patch.types.is_some();
     match scope.partner() {
-        // A partner admin edits its own contact details; status, hierarchy and manager stay the vendor's.
-        Some((own, PartnerRole::Admin)) if own == &partner.id => {
-            if patch.status.is_some() || patch.parent_id.is_some() || patch.manager_user_id.is_some() || patch.types.is_some() {
+        // A partner admin edits its own contact details; a distributor's admin its resellers'
+        // when the workspace allows it (checked by the caller).
+        Some((own, PartnerRole::Admin)) if own == &partner.id || partner.parent_id.is_some() => {
+            if vendor_fields {
                 Err(Error::forbidden("status, types, parent and manager are managed by the vendor"))
-            } else {
-                Ok(())
-            }
-        }
-        // A distributor's admin manages its resellers' details when the workspace allows it (checked by the caller).
-        Some((_, PartnerRole::Admin)) if partner.parent_id.is_some() => {
-            if patch.parent_id.is_some() || patch.manager_user_id.is_some() || patch.types.is_some() {
-                Err(Error::forbidden("types, parent and manager are managed by the vendor"))
             } else {
                 Ok(())
             }
@@ -319,22 +318,13 @@ fn require_editor(scope: &Scope, partner: &Partner, patch: &PartnerPatch) -> Res
     }
 }
 
-/// Status changes that are allowed by hand.
-fn check_transition(from: PartnerStatus, to: PartnerStatus) -> Result<()> {
-    use PartnerStatus::*;
-    let ok = from == to
-        || matches!(
-            (from, to),
-            (Active, Suspended)
-                | (Suspended, Active)
-                | (Onboarding, Active)
-                | (Onboarding, Suspended)
-                | (Applied, Rejected)
-                | (Applied, Onboarding)
-                | (Applied, Active)
-        )
-        || (to == Terminated && from != Rejected);
-    if ok { Ok(()) } else { Err(Error::conflict(format!("a partner cannot go from {from} to {to}"))) }
+/// The audit action of a status change staff may make by hand ([`statuses::TRANSITIONS`]);
+/// leaving the status as it is is a plain update.
+fn check_transition(from: PartnerStatus, to: PartnerStatus) -> Result<&'static str> {
+    if from == to {
+        return Ok("partner.updated");
+    }
+    statuses::find(from, to).map(|tr| tr.action).ok_or_else(|| Error::conflict(format!("a partner cannot go from {from} to {to}")))
 }
 
 /// Changes a partner. Suspending or terminating it ends its users' sessions and revokes its keys
@@ -373,8 +363,9 @@ pub async fn update(ctx: &Ctx, scope: &Scope, id: &PartnerId, patch: PartnerPatc
     if let Some(types) = &patch.types {
         after.types = types.iter().copied().collect::<PartnerTypes>().to_vec();
     }
+    let mut action = "partner.updated";
     if let Some(status) = patch.status {
-        check_transition(before.status, status)?;
+        action = check_transition(before.status, status)?;
         after.status = status;
     }
     if let Some(parent) = &patch.parent_id {
@@ -405,13 +396,6 @@ pub async fn update(ctx: &Ctx, scope: &Scope, id: &PartnerId, patch: PartnerPatc
     if before.status != after.status && !after.status.allows_access() {
         auth::cut_off_partner(&mut tx, scope.workspace_id(), id, now).await?;
     }
-    let action = match (before.status, after.status) {
-        (a, b) if a == b => "partner.updated",
-        (_, PartnerStatus::Suspended) => "partner.suspended",
-        (_, PartnerStatus::Terminated) => "partner.terminated",
-        (PartnerStatus::Suspended, PartnerStatus::Active) => "partner.reactivated",
-        _ => "partner.status_changed",
-    };
     let entry = AuditEntry::new(action, "partner", id.as_str())
         .change("name", before.name.clone(), after.name.clone())
         .change("contact_email", before.contact_email.clone(), after.contact_email.clone())

@@ -11,6 +11,7 @@ mod jobs;
 mod locator;
 mod onboarding;
 mod pages;
+mod partner_powers;
 mod profiles;
 mod recruitment;
 mod rls;
