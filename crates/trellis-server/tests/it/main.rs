@@ -7,6 +7,7 @@ mod authz_matrix;
 mod browser;
 mod compliance;
 mod hierarchy;
+mod input_checks;
 mod jobs;
 mod locator;
 mod onboarding;
