@@ -277,6 +277,10 @@ async fn throttle(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, ip: &str) ->
 /// options, no answers to questions the program does not ask. Keeps the non-empty answers.
 fn check_answers(v: &mut Validation, program: &Program, answers: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     let mut kept = BTreeMap::new();
+    if answers.len() > programs::MAX_QUESTIONS {
+        v.add("answers", format!("at most {} answers", programs::MAX_QUESTIONS));
+        return kept;
+    }
     for question in &program.application_questions {
         let field = format!("answers.{}", question.id);
         let answer = answers.get(&question.id).map(|a| a.trim()).unwrap_or("");
@@ -360,9 +364,7 @@ pub async fn submit(ctx: &Ctx, slug: &str, input: NewApplication, meta: &Request
     let email = v.check("contact_email", Email::parse(&input.contact_email));
     let website = clean_website(&mut v, input.website.as_deref());
     let country = clean_country(&mut v, input.country.as_deref());
-    if input.types.is_empty() {
-        v.add("types", "must name at least one partner type");
-    }
+    partners::check_types(&mut v, &input.types);
     let answers = check_answers(&mut v, &program, &input.answers);
     v.finish().map_err(Error::Validation)?;
     let (Some(company_name), Some(contact_name), Some(email), Some(website), Some(country)) =

@@ -57,7 +57,7 @@ pub(crate) const COLUMNS: &str = "c.id, c.partner_id, c.title, c.starts_on, c.en
 
 fn date_column(row: &Row, name: &str) -> Result<Option<Date>> {
     match row.get::<Option<String>>(name)? {
-        Some(text) => dates::parse(&text).map(Some).ok_or_else(|| Error::Internal(format!("stored date {name} {text}"))),
+        Some(text) => dates::stored(&text).map(Some).ok_or_else(|| Error::Internal(format!("stored date {name} {text}"))),
         None => Ok(None),
     }
 }

@@ -2,11 +2,22 @@
 //! compares as a date on both backends. "Today" is the UTC date of the injected clock.
 
 use time::Date;
-use time::macros::format_description;
+use time::macros::{date, format_description};
 use trellis_core::{Timestamp, Validation};
 
-/// Parses a `YYYY-MM-DD` date.
+/// The dates a contract or licence may carry: `0000-01-01` or `9999-12-31` are typing mistakes or
+/// stand-ins for "never", which reminders and sorting would take at their word.
+pub const EARLIEST: Date = date!(1900 - 01 - 01);
+pub const LATEST: Date = date!(2199 - 12 - 31);
+
+/// Parses a `YYYY-MM-DD` date given as input, between [`EARLIEST`] and [`LATEST`].
 pub fn parse(text: &str) -> Option<Date> {
+    stored(text).filter(|d| (EARLIEST..=LATEST).contains(d))
+}
+
+/// Reads a stored `YYYY-MM-DD` date, without the input range: rows written before the range
+/// existed stay readable.
+pub fn stored(text: &str) -> Option<Date> {
     Date::parse(text.trim(), format_description!("[year]-[month]-[day]")).ok()
 }
 
@@ -34,7 +45,7 @@ pub fn days_between(from: Date, to: Date) -> i64 {
 pub fn required(v: &mut Validation, field: &str, text: &str) -> Option<Date> {
     let parsed = parse(text);
     if parsed.is_none() {
-        v.add(field, "must be a date such as 2026-12-31");
+        v.add(field, "must be a date such as 2026-12-31, between 1900-01-01 and 2199-12-31");
     }
     parsed
 }
@@ -58,5 +69,8 @@ mod tests {
         assert_eq!(days_between(date, add_days(date, 30)), 30);
         assert!(parse("2026-13-01").is_none());
         assert!(parse("28.02.2026").is_none());
+        assert!(parse("0000-01-01").is_none() && parse("9999-12-31").is_none() && parse("1899-12-31").is_none());
+        assert_eq!(parse("1900-01-01"), Some(EARLIEST));
+        assert_eq!(parse("2199-12-31"), Some(LATEST));
     }
 }

@@ -5,7 +5,10 @@
 //! Uploads are checked before anything is stored: the size (1 MiB for a logo, 10 MiB for a
 //! document), the type by its magic bytes (PDF, PNG, JPEG; a logo is an image), a declared type
 //! that contradicts the content, and the filename (reduced to a safe base name with the right
-//! extension). The blob is written before the row: a failed transaction leaves at most an
+//! extension). Logos are served publicly, so they are also decoded under limits
+//! ([`MAX_LOGO_SIDE`], [`MAX_LOGO_DECODED_BYTES`]: a bomb is refused before it allocates) and
+//! stored re-encoded in their format, so only pixels reach the locator — no truncated files,
+//! metadata or bytes appended after the image. The blob is written before the row: a failed transaction leaves at most an
 //! unreferenced blob, never a row without its bytes.
 
 use std::path::{Path, PathBuf};
@@ -22,6 +25,10 @@ use crate::access;
 
 /// Largest logo.
 pub const MAX_LOGO_BYTES: usize = 1024 * 1024;
+/// Widest and tallest logo, in pixels.
+pub const MAX_LOGO_SIDE: u32 = 4096;
+/// Most memory decoding a logo may take (a 4096 × 4096 RGBA image with 8 bits a channel).
+pub const MAX_LOGO_DECODED_BYTES: u64 = 64 * 1024 * 1024;
 /// Largest contract or licence document.
 pub const MAX_DOCUMENT_BYTES: usize = 10 * 1024 * 1024;
 
@@ -177,6 +184,30 @@ pub fn sanitise_filename(name: &str, kind: FileKind) -> String {
     format!("{}.{extension}", if stem.is_empty() { "file" } else { stem })
 }
 
+/// Decodes a logo under the limits and encodes its pixels again in the same format; `None` for
+/// anything that is not a whole image within them.
+fn reencode_logo(bytes: &[u8], kind: FileKind) -> Option<Vec<u8>> {
+    let format = match kind {
+        FileKind::Png => image::ImageFormat::Png,
+        FileKind::Jpeg => image::ImageFormat::Jpeg,
+        FileKind::Pdf => return None,
+    };
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes));
+    reader.set_format(format);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_LOGO_SIDE);
+    limits.max_image_height = Some(MAX_LOGO_SIDE);
+    limits.max_alloc = Some(MAX_LOGO_DECODED_BYTES);
+    reader.limits(limits);
+    let decoded = reader.decode().ok()?;
+    let mut out = std::io::Cursor::new(Vec::new());
+    let written = match kind {
+        FileKind::Jpeg => decoded.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)),
+        _ => decoded.write_to(&mut out, format),
+    };
+    written.ok().map(|()| out.into_inner())
+}
+
 /// Every problem of an upload at once, or its type and safe filename.
 fn check(upload: &Upload) -> Result<(FileKind, String)> {
     let mut v = Validation::new();
@@ -265,9 +296,22 @@ pub async fn store(ctx: &Ctx, scope: &Scope, data_dir: &Path, partner_id: &Partn
         require_uploader(&mut tx, scope, partner_id, upload.purpose).await?;
     }
     let (kind, filename) = check(&upload)?;
-    let sha256 = hex(&Sha256::digest(&upload.bytes));
-    let size = upload.bytes.len() as i64;
-    write_blob(data_dir, &sha256, upload.bytes).await?;
+    let bytes = match upload.purpose {
+        FilePurpose::Logo => {
+            let source = upload.bytes;
+            // Decoding is CPU work of up to a few hundred milliseconds: off the async threads.
+            tokio::task::spawn_blocking(move || reencode_logo(&source, kind))
+                .await
+                .map_err(|e| Error::Internal(format!("logo decoder: {e}")))?
+                .ok_or_else(|| {
+                    Error::invalid("file", format!("must be a whole PNG or JPEG image of at most {MAX_LOGO_SIDE} × {MAX_LOGO_SIDE} pixels"))
+                })?
+        }
+        FilePurpose::Contract | FilePurpose::Licence => upload.bytes,
+    };
+    let sha256 = hex(&Sha256::digest(&bytes));
+    let size = bytes.len() as i64;
+    write_blob(data_dir, &sha256, bytes).await?;
     let now = ctx.now();
     let mut tx = ctx.db.write(&scope.row_security()).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;

@@ -23,6 +23,7 @@ pub mod profile_changes;
 pub mod profiles;
 pub mod programs;
 pub mod reminders;
+pub mod statuses;
 pub mod tiers;
 
 pub use partners::{NewPartner, Partner, PartnerFilter, PartnerPatch};

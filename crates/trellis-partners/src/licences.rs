@@ -99,7 +99,7 @@ pub(crate) const COLUMNS: &str =
 pub(crate) fn from_row(row: &Row) -> Result<Licence> {
     let date = |name: &str| -> Result<Date> {
         let text: String = row.get(name)?;
-        dates::parse(&text).ok_or_else(|| Error::Internal(format!("stored date {name} {text}")))
+        dates::stored(&text).ok_or_else(|| Error::Internal(format!("stored date {name} {text}")))
     };
     Ok(Licence {
         id: row.get("id")?,

@@ -10,6 +10,7 @@ use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::{Ctx, Scope, auth, fetch_limit, workspaces};
 
 use crate::enrollments::{self, NewEnrollment};
+use crate::{countries, statuses};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Partner {
@@ -149,30 +150,65 @@ pub async fn count_by_status(ctx: &Ctx, scope: &Scope) -> Result<Vec<(PartnerSta
         .collect()
 }
 
+/// A partner's country: an officially assigned ISO 3166-1 alpha-2 code (the list the locator
+/// filters by), upper-cased; blank is none.
 pub(crate) fn clean_country(v: &mut Validation, country: Option<&str>) -> Option<Option<String>> {
     match country.map(str::trim).filter(|c| !c.is_empty()) {
         None => Some(None),
-        Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) => Some(Some(c.to_ascii_uppercase())),
-        Some(_) => {
-            v.add("country", "must be an ISO 3166-1 alpha-2 code such as DE or US");
-            None
-        }
+        Some(c) => match countries::parse(c) {
+            Some(code) => Some(Some(code.to_owned())),
+            None => {
+                v.add("country", "must be an ISO 3166-1 alpha-2 code such as DE or US");
+                None
+            }
+        },
     }
 }
 
+/// Longest website accepted, in bytes of its normalised form.
+const MAX_WEBSITE_LEN: usize = 500;
+
+/// A website: parsed as a URL (`https://` assumed without a scheme), http or https, a host that
+/// is a domain name (no IP address, no user or password), and no quotes, angle brackets, spaces
+/// or control characters anywhere — it is shown on public pages. Stored as the URL's normalised
+/// serialisation, without the lone `/` of an empty path (`https://example.com`).
 pub(crate) fn clean_website(v: &mut Validation, website: Option<&str>) -> Option<Option<String>> {
     match website.map(str::trim).filter(|w| !w.is_empty()) {
         None => Some(None),
-        Some(w) => {
-            let with_scheme = if w.contains("://") { w.to_owned() } else { format!("https://{w}") };
-            let scheme_ok = with_scheme.starts_with("https://") || with_scheme.starts_with("http://");
-            if scheme_ok && Domain::from_website(&with_scheme).is_ok() && with_scheme.len() <= 500 {
-                Some(Some(with_scheme))
-            } else {
+        Some(w) => match parse_website(w) {
+            Some(url) => Some(Some(url)),
+            None => {
                 v.add("website", "must be a web address such as https://example.com");
                 None
             }
-        }
+        },
+    }
+}
+
+fn parse_website(text: &str) -> Option<String> {
+    if text.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '<' | '>' | '`' | '\\')) {
+        return None;
+    }
+    let with_scheme = if text.contains("://") { text.to_owned() } else { format!("https://{text}") };
+    let url = url::Url::parse(&with_scheme).ok()?;
+    let host_is_domain = matches!(url.host(), Some(url::Host::Domain(host)) if Domain::parse(host).is_ok());
+    if !matches!(url.scheme(), "http" | "https") || !host_is_domain || !url.username().is_empty() || url.password().is_some() {
+        return None;
+    }
+    let mut normalised = url.to_string();
+    if url.path() == "/" && url.query().is_none() && url.fragment().is_none() {
+        normalised.pop();
+    }
+    (normalised.len() <= MAX_WEBSITE_LEN).then_some(normalised)
+}
+
+/// Partner types as given: at least one, and no more entries than there are types (repeats are
+/// harmless, thousands of them are not).
+pub(crate) fn check_types(v: &mut Validation, types: &[PartnerType]) {
+    if types.is_empty() {
+        v.add("types", "must name at least one partner type");
+    } else if types.len() > PartnerType::ALL.len() {
+        v.add("types", format!("at most {} entries", PartnerType::ALL.len()));
     }
 }
 
@@ -233,9 +269,7 @@ pub async fn create_enrolled(ctx: &Ctx, scope: &Scope, input: NewPartner, enroll
     let email = v.check("contact_email", Email::parse(&input.contact_email));
     let website = clean_website(&mut v, input.website.as_deref());
     let country = clean_country(&mut v, input.country.as_deref());
-    if input.types.is_empty() {
-        v.add("types", "must name at least one partner type");
-    }
+    check_types(&mut v, &input.types);
     if distributor.is_some() && input.manager_user_id.is_some() {
         v.add("manager_user_id", "is set by the vendor");
     }
@@ -298,19 +332,17 @@ fn require_editor(scope: &Scope, partner: &Partner, patch: &PartnerPatch) -> Res
     if scope.has_vendor_role(&[VendorRole::Owner, VendorRole::Admin, VendorRole::ChannelManager]) {
         return Ok(());
     }
+    // Status, types, hierarchy and manager are the vendor's for every partner: a distributor
+    // suspending, reactivating or terminating its resellers would override the vendor's decisions
+    // (and end the reseller's access), so a partner caller naming any of them is refused whatever
+    // the value.
+    let vendor_fields = patch.status.is_some() || patch.parent_id.is_some() || patch.manager_user_id.is_some() || patch.types.is_some();
     match scope.partner() {
-        // A partner admin edits its own contact details; status, hierarchy and manager stay the vendor's.
-        Some((own, PartnerRole::Admin)) if own == &partner.id => {
-            if patch.status.is_some() || patch.parent_id.is_some() || patch.manager_user_id.is_some() || patch.types.is_some() {
+        // A partner admin edits its own contact details; a distributor's admin its resellers'
+        // when the workspace allows it (checked by the caller).
+        Some((own, PartnerRole::Admin)) if own == &partner.id || partner.parent_id.is_some() => {
+            if vendor_fields {
                 Err(Error::forbidden("status, types, parent and manager are managed by the vendor"))
-            } else {
-                Ok(())
-            }
-        }
-        // A distributor's admin manages its resellers' details when the workspace allows it (checked by the caller).
-        Some((_, PartnerRole::Admin)) if partner.parent_id.is_some() => {
-            if patch.parent_id.is_some() || patch.manager_user_id.is_some() || patch.types.is_some() {
-                Err(Error::forbidden("types, parent and manager are managed by the vendor"))
             } else {
                 Ok(())
             }
@@ -319,22 +351,13 @@ fn require_editor(scope: &Scope, partner: &Partner, patch: &PartnerPatch) -> Res
     }
 }
 
-/// Status changes that are allowed by hand.
-fn check_transition(from: PartnerStatus, to: PartnerStatus) -> Result<()> {
-    use PartnerStatus::*;
-    let ok = from == to
-        || matches!(
-            (from, to),
-            (Active, Suspended)
-                | (Suspended, Active)
-                | (Onboarding, Active)
-                | (Onboarding, Suspended)
-                | (Applied, Rejected)
-                | (Applied, Onboarding)
-                | (Applied, Active)
-        )
-        || (to == Terminated && from != Rejected);
-    if ok { Ok(()) } else { Err(Error::conflict(format!("a partner cannot go from {from} to {to}"))) }
+/// The audit action of a status change staff may make by hand ([`statuses::TRANSITIONS`]);
+/// leaving the status as it is is a plain update.
+fn check_transition(from: PartnerStatus, to: PartnerStatus) -> Result<&'static str> {
+    if from == to {
+        return Ok("partner.updated");
+    }
+    statuses::find(from, to).map(|tr| tr.action).ok_or_else(|| Error::conflict(format!("a partner cannot go from {from} to {to}")))
 }
 
 /// Changes a partner. Suspending or terminating it ends its users' sessions and revokes its keys
@@ -353,8 +376,8 @@ pub async fn update(ctx: &Ctx, scope: &Scope, id: &PartnerId, patch: PartnerPatc
     let email = patch.contact_email.as_deref().map(|e| v.check("contact_email", Email::parse(e)));
     let website = patch.website.as_ref().map(|w| clean_website(&mut v, w.as_deref()));
     let country = patch.country.as_ref().map(|c| clean_country(&mut v, c.as_deref()));
-    if patch.types.as_ref().is_some_and(Vec::is_empty) {
-        v.add("types", "must name at least one partner type");
+    if let Some(types) = &patch.types {
+        check_types(&mut v, types);
     }
     v.finish().map_err(Error::Validation)?;
     let mut after = before.clone();
@@ -373,8 +396,9 @@ pub async fn update(ctx: &Ctx, scope: &Scope, id: &PartnerId, patch: PartnerPatc
     if let Some(types) = &patch.types {
         after.types = types.iter().copied().collect::<PartnerTypes>().to_vec();
     }
+    let mut action = "partner.updated";
     if let Some(status) = patch.status {
-        check_transition(before.status, status)?;
+        action = check_transition(before.status, status)?;
         after.status = status;
     }
     if let Some(parent) = &patch.parent_id {
@@ -405,13 +429,6 @@ pub async fn update(ctx: &Ctx, scope: &Scope, id: &PartnerId, patch: PartnerPatc
     if before.status != after.status && !after.status.allows_access() {
         auth::cut_off_partner(&mut tx, scope.workspace_id(), id, now).await?;
     }
-    let action = match (before.status, after.status) {
-        (a, b) if a == b => "partner.updated",
-        (_, PartnerStatus::Suspended) => "partner.suspended",
-        (_, PartnerStatus::Terminated) => "partner.terminated",
-        (PartnerStatus::Suspended, PartnerStatus::Active) => "partner.reactivated",
-        _ => "partner.status_changed",
-    };
     let entry = AuditEntry::new(action, "partner", id.as_str())
         .change("name", before.name.clone(), after.name.clone())
         .change("contact_email", before.contact_email.clone(), after.contact_email.clone())

@@ -95,13 +95,21 @@ pub struct ProfilePatch {
     pub locator_opt_in: Option<bool>,
 }
 
+// Caps on what a profile holds (docs/API.md "Input limits"); a longer list is refused before its
+// entries are read.
 const MAX_ADDRESSES: usize = 20;
+/// Every assigned ISO 3166-1 code fits: a partner may work worldwide.
+const MAX_COUNTRIES: usize = 249;
 const MAX_REGIONS: usize = 50;
 const MAX_TAGS: usize = 30;
 const MAX_DESCRIPTION: usize = 2000;
 
 /// A list of short texts: trimmed, blanks dropped, duplicates (ignoring case) dropped.
 fn clean_list(v: &mut Validation, field: &str, items: &[String], max_items: usize, max_len: usize) -> Option<Vec<String>> {
+    if items.len() > max_items {
+        v.add(field, format!("at most {max_items} entries"));
+        return None;
+    }
     let mut out: Vec<String> = Vec::new();
     let mut ok = true;
     for item in items.iter().map(|i| i.trim()).filter(|i| !i.is_empty()) {
@@ -112,14 +120,14 @@ fn clean_list(v: &mut Validation, field: &str, items: &[String], max_items: usiz
             out.push(item.to_owned());
         }
     }
-    if out.len() > max_items {
-        v.add(field, format!("at most {max_items} entries"));
-        ok = false;
-    }
     ok.then_some(out)
 }
 
 fn clean_countries(v: &mut Validation, field: &str, items: &[String]) -> Option<Vec<String>> {
+    if items.len() > MAX_COUNTRIES {
+        v.add(field, format!("at most {MAX_COUNTRIES} entries"));
+        return None;
+    }
     let mut out: Vec<String> = Vec::new();
     let mut ok = true;
     for item in items.iter().map(|i| i.trim()).filter(|i| !i.is_empty()) {
@@ -172,6 +180,7 @@ pub(crate) fn clean(patch: ProfilePatch) -> Result<ProfilePatch> {
     let addresses = patch.addresses.as_ref().map(|list| {
         if list.len() > MAX_ADDRESSES {
             v.add("addresses", format!("at most {MAX_ADDRESSES} addresses"));
+            return None;
         }
         list.iter().enumerate().map(|(i, a)| clean_address(&mut v, i, a)).collect::<Option<Vec<_>>>()
     });

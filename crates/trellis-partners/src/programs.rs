@@ -96,7 +96,17 @@ pub fn check_slug(slug: &str) -> std::result::Result<String, &'static str> {
     if ok { Ok(slug) } else { Err("must be 3 to 60 lowercase letters, digits or inner hyphens") }
 }
 
+/// Custom questions a program may ask (and so answers an application may carry).
+pub const MAX_QUESTIONS: usize = 30;
+/// Choices of one `select` question, and the length of each.
+const MAX_OPTIONS: usize = 50;
+const MAX_OPTION_CHARS: usize = 200;
+
 fn check_questions(v: &mut Validation, questions: &[ApplicationQuestion]) {
+    if questions.len() > MAX_QUESTIONS {
+        v.add("application_questions", format!("at most {MAX_QUESTIONS} questions"));
+        return;
+    }
     let mut seen = std::collections::BTreeSet::new();
     for (i, q) in questions.iter().enumerate() {
         let field = format!("application_questions[{i}]");
@@ -114,9 +124,11 @@ fn check_questions(v: &mut Validation, questions: &[ApplicationQuestion]) {
             "select" => v.add(&format!("{field}.options"), "a select needs at least one option"),
             _ => v.add(&format!("{field}.kind"), "must be \"text\", \"textarea\" or \"select\""),
         }
-    }
-    if questions.len() > 30 {
-        v.add("application_questions", "at most 30 questions");
+        if q.options.len() > MAX_OPTIONS {
+            v.add(&format!("{field}.options"), format!("at most {MAX_OPTIONS} choices"));
+        } else if q.options.iter().any(|o| o.trim().is_empty() || o.chars().count() > MAX_OPTION_CHARS) {
+            v.add(&format!("{field}.options"), format!("each choice must be 1 to {MAX_OPTION_CHARS} characters"));
+        }
     }
 }
 

@@ -107,7 +107,7 @@ pub async fn send_due_reminders(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result
         let id: LicenceId = row.get("id")?;
         let partner_id: PartnerId = row.get("partner_id")?;
         let until_text: String = row.get("valid_until")?;
-        let Some(valid_until) = dates::parse(&until_text) else { continue };
+        let Some(valid_until) = dates::stored(&until_text) else { continue };
         let days_left = dates::days_between(today, valid_until);
         let stage = stage(days_left);
         let settled = if stage == "expired" { row.get::<i64>("replaced")? == 1 } else { row.get::<i64>("renewed")? == 1 };
@@ -162,7 +162,7 @@ pub async fn send_due_reminders(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result
         let id: ContractId = row.get("id")?;
         let partner_id: PartnerId = row.get("partner_id")?;
         let due_text: String = row.get("due_on")?;
-        let Some(due_on) = dates::parse(&due_text) else { continue };
+        let Some(due_on) = dates::stored(&due_text) else { continue };
         let days_left = dates::days_between(today, due_on);
         if !claim(&mut tx, workspace_id, id.as_str(), stage(days_left), due_on, now).await? {
             continue;

@@ -159,8 +159,9 @@ pub fn parse_requirements(registry: &Registry, value: &Json, v: &mut Validation)
         }
     };
     if rules.len() > MAX_RULES {
+        // Refused before any rule is read: a long list costs nothing and reports one problem.
         v.add("requirements.all", format!("at most {MAX_RULES} rules"));
-        ok = false;
+        return None;
     }
     let mut all = Vec::new();
     for (i, rule) in rules.iter().enumerate() {
@@ -293,7 +294,7 @@ fn parse_allowance(value: &Json, field: &str, v: &mut Validation) -> Option<MdfA
 }
 
 fn parse_content_access(value: &Json) -> Option<Vec<String>> {
-    let tags = value.as_array()?;
+    let tags = value.as_array().filter(|tags| tags.len() <= MAX_CONTENT_TAGS)?;
     let mut out: Vec<String> = Vec::new();
     for tag in tags {
         let tag = tag.as_str()?.trim();
@@ -304,7 +305,7 @@ fn parse_content_access(value: &Json) -> Option<Vec<String>> {
         }
         out.push(tag.to_owned());
     }
-    (out.len() <= MAX_CONTENT_TAGS).then_some(out)
+    Some(out)
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

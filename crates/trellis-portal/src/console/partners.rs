@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use trellis_api::AppState;
 use trellis_core::{Error, PartnerId, PartnerRole, PartnerStatus, PartnerType, UserId, VendorRole};
 use trellis_identity::{Membership, Scope, api_keys, invitations, members, partner_users};
-use trellis_partners::{NewPartner, Partner, PartnerFilter, PartnerPatch, partners};
+use trellis_partners::{NewPartner, Partner, PartnerFilter, PartnerPatch, partners, statuses};
 
 use super::staff_role;
 use crate::display::{self, UserRow};
@@ -230,37 +230,27 @@ struct StatusAction {
     danger: bool,
 }
 
-/// The hand-made status changes the partner's current status allows (suspend, reactivate,
-/// terminate); the domain service checks them again.
+/// The console's buttons of the status changes the partner's current status allows, from the one
+/// transition table (`trellis_partners::statuses`); the domain service checks them again.
 fn status_actions(partner: &Partner) -> Vec<StatusAction> {
-    use PartnerStatus::{Active, Onboarding, Rejected, Suspended, Terminated};
+    use PartnerStatus::{Active, Suspended, Terminated};
     let name = &partner.name;
-    let mut actions = Vec::new();
-    if matches!(partner.status, Active | Onboarding) {
-        actions.push(StatusAction {
-            status: Suspended.as_str(),
-            label: "Suspend",
-            confirm: format!("Suspend {name}? Its users are signed out and its API keys revoked."),
-            danger: true,
-        });
-    }
-    if partner.status == Suspended {
-        actions.push(StatusAction {
-            status: Active.as_str(),
-            label: "Reactivate",
-            confirm: format!("Reactivate {name}? Its users can sign in again; revoked keys stay revoked."),
-            danger: false,
-        });
-    }
-    if !matches!(partner.status, Terminated | Rejected) {
-        actions.push(StatusAction {
-            status: Terminated.as_str(),
-            label: "Terminate",
-            confirm: format!("Terminate {name}? This cannot be undone: its users are signed out and its API keys revoked."),
-            danger: true,
-        });
-    }
-    actions
+    statuses::from(partner.status)
+        .filter_map(|tr| {
+            let label = tr.button?;
+            let (confirm, danger) = match tr.to {
+                Suspended => (format!("Suspend {name}? Its users are signed out and its API keys revoked."), true),
+                Terminated => {
+                    (format!("Terminate {name}? This cannot be undone: its users are signed out and its API keys revoked."), true)
+                }
+                Active if tr.from == Suspended => {
+                    (format!("Reactivate {name}? Its users can sign in again; revoked keys stay revoked."), false)
+                }
+                _ => (format!("{label} {name}?"), false),
+            };
+            Some(StatusAction { status: tr.to.as_str(), label, confirm, danger })
+        })
+        .collect()
 }
 
 #[derive(Template)]

@@ -28,6 +28,9 @@ use trellis_testkit::{Reply, TestApp};
 pub(crate) struct Matrix {
     columns: BTreeMap<String, Vec<String>>,
     pub route: Vec<RouteRow>,
+    /// The vendor-only fields of `PATCH /api/v1/partners/{id}` (section "Vendor-only fields").
+    #[serde(default)]
+    partner_field: Vec<FieldRow>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,6 +98,7 @@ pub(crate) fn load() -> Matrix {
             }
         }
     }
+    check_field_rows(&matrix);
     matrix
 }
 
@@ -1138,4 +1142,201 @@ async fn prepare_recruitment_target(app: &TestApp, world: &World, route: &RouteR
         }
         other => panic!("unknown recruitment target {other}"),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Vendor-only fields of a partner (issue 6 F1): field × identity × partner column
+
+/// The fields of `PATCH /api/v1/partners/{id}` only the vendor changes.
+const VENDOR_ONLY_FIELDS: [&str; 4] = ["status", "types", "parent_id", "manager_user_id"];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FieldRow {
+    field: String,
+    expect: BTreeMap<String, String>,
+}
+
+/// Shape of the field rows: exactly the vendor-only fields, each with every identity and one
+/// value per partner column.
+fn check_field_rows(matrix: &Matrix) {
+    let fields: Vec<&str> = matrix.partner_field.iter().map(|r| r.field.as_str()).collect();
+    assert_eq!(fields, VENDOR_ONLY_FIELDS, "[[partner_field]] rows must be exactly the vendor-only fields, in order");
+    let columns = &matrix.columns["partner"];
+    for row in &matrix.partner_field {
+        let names: BTreeSet<&str> = row.expect.keys().map(String::as_str).collect();
+        assert_eq!(names, IDENTITIES.iter().copied().collect(), "field {}: the rows must be exactly the matrix identities", row.field);
+        for (identity, cells) in &row.expect {
+            let values: Vec<&str> = cells.split_whitespace().collect();
+            assert_eq!(values.len(), columns.len(), "field {} / {identity}: one value per partner column", row.field);
+            assert!(values.iter().all(|v| matches!(*v, "-" | "200" | "401" | "403" | "404")), "field {} / {identity}: {cells}", row.field);
+        }
+    }
+}
+
+impl Matrix {
+    fn field_cells<'a>(&'a self, row: &'a FieldRow, identity: &str) -> impl Iterator<Item = (&'a str, Option<u16>)> + 'a {
+        let values: Vec<&'a str> = row.expect[identity].split_whitespace().collect();
+        self.columns["partner"].iter().map(String::as_str).zip(values).map(|(column, value)| (column, value.parse().ok()))
+    }
+}
+
+#[test]
+fn vendor_only_fields_are_refused_to_every_partner_and_to_finance_and_viewer() {
+    let matrix = load();
+    let patch = matrix.route.iter().find(|r| r.method == "PATCH" && r.path == "/api/v1/partners/{id}").expect("PATCH partner row");
+    let mut problems = Vec::new();
+    for row in &matrix.partner_field {
+        for who in offline_identities() {
+            let route_cells: Vec<_> = matrix.cells(patch, who.name).collect();
+            for ((column, expected), (_, route_expected)) in matrix.field_cells(row, who.name).zip(route_cells) {
+                let cell = format!("field {} / {} / {column} = {expected:?}", row.field, who.name);
+                let wanted = match (&who.kind, route_expected) {
+                    // Partners may edit some details of their own record or their resellers', never these.
+                    (Kind::Partner { .. }, Some(200)) => Some(403),
+                    (Kind::Staff { role: VendorRole::Finance | VendorRole::Viewer, .. }, Some(200)) => Some(403),
+                    (_, other) => other,
+                };
+                // A missing cell ("-") must say why in the file; it is allowed only where the route allows.
+                if expected.is_none() && wanted == Some(200) {
+                    continue;
+                }
+                if expected != wanted {
+                    problems.push(format!("{cell}: the rule gives {wanted:?}"));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "vendor-only field cells contradict the rule:\n{}", problems.join("\n"));
+}
+
+/// The vendor-only fields of a partner as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct VendorFields {
+    status: String,
+    types: i64,
+    parent_id: Option<String>,
+    manager_user_id: Option<String>,
+}
+
+async fn vendor_fields(app: &TestApp, id: &PartnerId) -> VendorFields {
+    let rows = app.query(sql!("SELECT status, types, parent_id, manager_user_id FROM partners WHERE id = $1", id)).await;
+    let row = rows.first().expect("the partner exists");
+    VendorFields {
+        status: row.get("status").expect("status"),
+        types: row.get("types").expect("types"),
+        parent_id: row.get("parent_id").expect("parent"),
+        manager_user_id: row.get("manager_user_id").expect("manager"),
+    }
+}
+
+async fn restore_vendor_fields(app: &TestApp, id: &PartnerId, fields: &VendorFields) {
+    app.execute(vec![sql!(
+        "UPDATE partners SET status = $2, types = $3, parent_id = $4, manager_user_id = $5 WHERE id = $1",
+        id,
+        fields.status,
+        fields.types,
+        fields.parent_id,
+        fields.manager_user_id
+    )])
+    .await
+    .expect("restore the partner");
+}
+
+/// A value of `field` that would be a valid change of the partner in `column`, and how the
+/// stored fields look once it is applied.
+fn vendor_field_change(world: &World, field: &str, column: &str, other_root: &PartnerId, now: &VendorFields) -> (Value, VendorFields) {
+    let mut after = now.clone();
+    let value = match field {
+        "status" => {
+            after.status = "suspended".into();
+            json!("suspended")
+        }
+        "types" => {
+            let mut types = trellis_core::PartnerTypes::from_mask(now.types).to_vec();
+            types.push(trellis_core::PartnerType::Msp);
+            let types: trellis_core::PartnerTypes = types.into_iter().collect();
+            after.types = types.mask();
+            json!(types.to_vec())
+        }
+        "parent_id" => {
+            let parent = match column {
+                "R1a" | "R1b" | "R2a" => None,
+                "D1" | "D2" => Some(world.partner("P3").to_string()),
+                "P3" => Some(world.partner("D2").to_string()),
+                _ => Some(other_root.to_string()),
+            };
+            after.parent_id = parent.clone();
+            json!(parent)
+        }
+        "manager_user_id" => {
+            let manager = if column == "OTHER" { world.f.other_owner.user_id.clone() } else { world.bystander.user_id.clone() };
+            after.manager_user_id = Some(manager.clone());
+            json!(manager)
+        }
+        other => panic!("no change recipe for the field {other}"),
+    };
+    assert_ne!(&after, now, "{field} of {column}: the recipe must change something");
+    (value, after)
+}
+
+#[tokio::test]
+async fn every_vendor_only_partner_field_answers_as_the_matrix_says() {
+    let app = TestApp::spawn().await;
+    let world = World::build(&app).await;
+    let matrix = load();
+    let other_root = trellis_partners::partners::create(
+        &app.state.ctx,
+        &Scope::system(world.f.other_workspace_id.clone()),
+        trellis_partners::NewPartner {
+            name: "Other root".into(),
+            contact_email: "root@other.example".into(),
+            types: vec![trellis_core::PartnerType::Distributor],
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("a second root in the other workspace")
+    .id;
+    let mut failures = Vec::new();
+    let mut requests = 0;
+    // Partners first: an allowed suspension ends the suspended partner's sessions, which the
+    // partner identities' later cells would need.
+    let passes: [&dyn Fn(&Who) -> bool; 2] = [&|w: &Who| w.is_partner(), &|w: &Who| !w.is_partner()];
+    for pass in passes {
+        for row in &matrix.partner_field {
+            for who in world.whos.iter().filter(|w| pass(w)) {
+                for (column, expected) in matrix.field_cells(row, who.name) {
+                    let Some(expected) = expected else { continue };
+                    let id = world.partner(column);
+                    let before = vendor_fields(&app, id).await;
+                    let (value, changed) = vendor_field_change(&world, &row.field, column, &other_root, &before);
+                    let body = json!({ row.field.as_str(): value });
+
+                    let reply = app.send(Method::PATCH, &format!("/api/v1/partners/{id}"), who.credential.as_deref(), Some(&body)).await;
+
+                    requests += 1;
+                    let stored = vendor_fields(&app, id).await;
+                    let cell = format!("field {} / {} / {column} ({})", row.field, who.name, relation(who, column));
+                    if reply.status != expected {
+                        failures.push(format!("{cell}: expected {expected}, got {} {}", reply.status, reply.text));
+                    } else if (200..300).contains(&expected) && stored != changed {
+                        failures.push(format!("{cell}: allowed but stored {stored:?}, wanted {changed:?}"));
+                    } else if !(200..300).contains(&expected) && reply.body["code"] != problem_code(expected) {
+                        failures.push(format!("{cell}: problem document {}", reply.text));
+                    }
+                    if !(200..300).contains(&expected) && stored != before {
+                        failures.push(format!("{cell}: refused but the partner changed from {before:?} to {stored:?}"));
+                    }
+                    if stored != before {
+                        restore_vendor_fields(&app, id, &before).await;
+                    }
+                }
+            }
+        }
+    }
+
+    println!("FIGURE authz_partner_fields cells={requests} failures={} backend={}", failures.len(), app.backend_name());
+    assert!(failures.is_empty(), "{} vendor-only field cells differ from the matrix:\n{}", failures.len(), failures.join("\n"));
+    assert_eq!(requests, 4 * 17 * 7 - 1, "every cell but the one marked \"-\" is replayed");
 }
