@@ -34,7 +34,10 @@ pub const LOGINS: &[DemoLogin] = &[
     DemoLogin { email: "dana@northwind.example", what: "partner admin, Northwind Distribution (distributor)" },
     DemoLogin { email: "rick@bluepeak.example", what: "partner admin, Bluepeak IT (reseller under Northwind)" },
     DemoLogin { email: "sam@bluepeak.example", what: "partner sales, Bluepeak IT" },
-    DemoLogin { email: "maria@harbor-msp.example", what: "partner admin, Harbor Managed Services (MSP)" },
+    DemoLogin {
+        email: "maria@harbor-msp.example",
+        what: "partner admin, Harbor Managed Services (MSP); an invitation to Thames Tech waits for her",
+    },
     DemoLogin { email: "vera@vertex.example", what: "partner admin, Vertex Solutions (onboarding)" },
 ];
 
