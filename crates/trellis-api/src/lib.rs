@@ -29,6 +29,9 @@ pub struct WebConfig {
     /// of `Ctx`: only requests that upload or download files touch it, and the domain functions
     /// that do take it as an argument.
     pub data_dir: std::path::PathBuf,
+    /// How long a claim on an `Idempotency-Key` holds before a retry may take it over (the
+    /// request that claimed it died); see `middleware::idempotency`.
+    pub idempotency_lease_seconds: i64,
 }
 
 impl WebConfig {

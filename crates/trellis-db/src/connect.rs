@@ -100,9 +100,13 @@ impl Db {
 
     /// A transaction for reading. On SQLite it uses a reader connection and never blocks writers.
     pub async fn read(&self, security: &RowSecurity) -> DbResult<Tx> {
+        // A change held back by `held::hold_commits` must be visible to the read.
+        crate::held::flush().await?;
         match &*self.pools {
-            Pools::Sqlite { reader, .. } => Ok(Tx { inner: TxInner::Sqlite(reader.begin().await?), visible_partner_ids: None }),
-            Pools::Postgres(pool) => self.postgres_tx(pool, security).await,
+            Pools::Sqlite { reader, .. } => {
+                Ok(Tx { inner: TxInner::Sqlite(reader.begin().await?), visible_partner_ids: None, writes: false })
+            }
+            Pools::Postgres(pool) => self.postgres_tx(pool, security, false).await,
         }
     }
 
@@ -111,16 +115,18 @@ impl Db {
     /// transaction that reads then writes would fail with `SQLITE_BUSY`).
     /// Keep slow work (password hashing, network) out of it: every other writer waits.
     pub async fn write(&self, security: &RowSecurity) -> DbResult<Tx> {
+        // A held change commits first (SQLite's one writer connection is in it).
+        crate::held::flush().await?;
         match &*self.pools {
             Pools::Sqlite { writer, .. } => {
-                Ok(Tx { inner: TxInner::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?), visible_partner_ids: None })
+                Ok(Tx { inner: TxInner::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?), visible_partner_ids: None, writes: true })
             }
-            Pools::Postgres(pool) => self.postgres_tx(pool, security).await,
+            Pools::Postgres(pool) => self.postgres_tx(pool, security, true).await,
         }
     }
 
-    async fn postgres_tx(&self, pool: &PgPool, security: &RowSecurity) -> DbResult<Tx> {
-        let mut tx = Tx { inner: TxInner::Postgres(pool.begin().await?), visible_partner_ids: None };
+    async fn postgres_tx(&self, pool: &PgPool, security: &RowSecurity, writes: bool) -> DbResult<Tx> {
+        let mut tx = Tx { inner: TxInner::Postgres(pool.begin().await?), visible_partner_ids: None, writes };
         if let RowSecurity::Partners(ids) = security {
             // The runtime role (migration 0001) is not the tables' owner and has no BYPASSRLS.
             tx.execute(sql!("SET LOCAL ROLE trellis_app")).await?;

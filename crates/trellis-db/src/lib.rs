@@ -12,6 +12,7 @@
 //! See docs/decisions/0003-sqlite-single-writer.md.
 
 mod connect;
+pub mod held;
 mod sql;
 mod tx;
 mod value;

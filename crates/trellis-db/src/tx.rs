@@ -31,6 +31,8 @@ pub struct Tx {
     pub(crate) inner: TxInner,
     /// The partner ids PostgreSQL row security lets this transaction see, when restricted.
     pub(crate) visible_partner_ids: Option<Vec<String>>,
+    /// Opened with `Db::write`: its commit may be held (see `held`).
+    pub(crate) writes: bool,
 }
 
 fn bind_sqlite<'q>(
@@ -132,7 +134,24 @@ impl Tx {
         Ok(())
     }
 
+    /// Commits. Inside `held::hold_commits` a write transaction is parked instead, and the
+    /// scope's owner commits it.
     pub async fn commit(self) -> DbResult<()> {
+        if !self.writes {
+            return self.commit_now().await;
+        }
+        match crate::held::park(self) {
+            crate::held::Parking::Parked => Ok(()),
+            crate::held::Parking::NoScope(tx) => tx.commit_now().await,
+            crate::held::Parking::Occupied(mut tx, mark) => {
+                tx.execute(mark).await?;
+                tx.commit_now().await
+            }
+        }
+    }
+
+    /// Commits for real, whatever scope the task is in.
+    pub async fn commit_now(self) -> DbResult<()> {
         match self.inner {
             TxInner::Sqlite(tx) => tx.commit().await?,
             TxInner::Postgres(tx) => tx.commit().await?,

@@ -75,20 +75,35 @@ pub async fn invite(
     name: Option<&str>,
     role: PartnerRole,
 ) -> Result<IssuedInvitation> {
+    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let issued = invite_within(ctx, &mut tx, scope, partner_id, email, name, role).await?;
+    tx.commit().await?;
+    Ok(issued)
+}
+
+/// [`invite`] inside the caller's transaction (onboarding notes the new invitation in the same one).
+pub async fn invite_within(
+    ctx: &Ctx,
+    tx: &mut Tx,
+    scope: &Scope,
+    partner_id: &PartnerId,
+    email: &str,
+    name: Option<&str>,
+    role: PartnerRole,
+) -> Result<IssuedInvitation> {
     let mut v = Validation::new();
     let email = v.check("email", Email::parse(email));
     let name = v.optional_text("name", name, 200).flatten();
     v.finish().map_err(Error::Validation)?;
     let email = email.ok_or_else(|| Error::Internal("validated".into()))?;
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
-    require_visible_partner(&mut tx, scope, partner_id).await?;
+    require_visible_partner(tx, scope, partner_id).await?;
     require_user_manager(scope, partner_id)?;
     if let Some((_, creator)) = scope.partner()
         && !creator.may_grant(role)
     {
         return Err(Error::forbidden("you may not grant a role above your own"));
     }
-    let workspace = workspace_name(&mut tx, scope.workspace_id()).await?;
+    let workspace = workspace_name(tx, scope.workspace_id()).await?;
     let partner: String = tx
         .fetch_one(sql!("SELECT name FROM partners WHERE workspace_id = $1 AND id = $2", scope.workspace_id(), partner_id))
         .await?
@@ -98,9 +113,7 @@ pub async fn invite(
         subject: format!("You are invited to the {workspace} partner portal"),
         what: format!("You are invited to join {partner} in the {workspace} partner portal on Trellis, with the role {}.", role.as_str()),
     };
-    let issued = invite_in(ctx, &mut tx, scope, partner_id, &email, name.as_deref().unwrap_or(""), role, Some(message)).await?;
-    tx.commit().await?;
-    Ok(issued)
+    invite_in(ctx, tx, scope, partner_id, &email, name.as_deref().unwrap_or(""), role, Some(message)).await
 }
 
 /// Changes a partner user's role.

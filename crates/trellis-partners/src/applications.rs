@@ -560,8 +560,10 @@ pub async fn approve(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, public_ur
     );
     let subject = format!("Welcome to the {} program", application.program_name);
     queue_email(&mut tx, scope.workspace_id(), NewEmail::from_text("application_approved", contact, subject, text), now).await?;
+    // Read back in the same transaction: the answer must not need another one (ADR 0006).
+    let partner = partners::fetch_visible(&mut tx, scope, partner_id).await?;
     tx.commit().await?;
-    partners::get(ctx, scope, partner_id).await
+    Ok(partner)
 }
 
 /// Rejects an application with a reason the applicant is emailed.
@@ -602,8 +604,10 @@ pub async fn reject(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, reason: &s
         let subject = format!("Your application to the {} program", application.program_name);
         queue_email(&mut tx, scope.workspace_id(), NewEmail::from_text("application_rejected", contact, subject, text), now).await?;
     }
+    // Read back in the same transaction: the answer must not need another one (ADR 0006).
+    let partner = partners::fetch_visible(&mut tx, scope, partner_id).await?;
     tx.commit().await?;
-    partners::get(ctx, scope, partner_id).await
+    Ok(partner)
 }
 
 #[cfg(test)]

@@ -475,19 +475,28 @@ pub(crate) async fn complete_kind(
     Ok(())
 }
 
-/// Completes `invite_colleagues` steps once the partner has at least two users, counting those
-/// invited who have not answered yet (the step asks the partner to invite, not to wait). Called
-/// after someone was invited (the API and the pages that invite people).
-pub async fn note_partner_users_changed(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<()> {
+/// Invites a person to a partner organisation (`partner_users::invite`) and, in the same
+/// transaction, completes its `invite_colleagues` steps once the partner has at least two users,
+/// counting those invited who have not answered yet (the step asks the partner to invite, not to
+/// wait). The API and the pages that invite partner users call this.
+pub async fn invite_partner_user(
+    ctx: &Ctx,
+    scope: &Scope,
+    partner_id: &PartnerId,
+    email: &str,
+    name: Option<&str>,
+    role: trellis_core::PartnerRole,
+) -> Result<trellis_identity::invitations::IssuedInvitation> {
     let now = ctx.now();
     let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let issued = trellis_identity::partner_users::invite_within(ctx, &mut tx, scope, partner_id, email, name, role).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     let users = trellis_identity::invitations::count_users_and_pending(&mut tx, scope, partner_id, now).await?;
     if users >= 2 {
         complete_steps_of_kind(&mut tx, scope, partner_id, INVITE_COLLEAGUES, now).await?;
     }
     tx.commit().await?;
-    Ok(())
+    Ok(issued)
 }
 
 /// The number of required steps a partner has not done yet, over every program it is in.

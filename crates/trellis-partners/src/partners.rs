@@ -85,7 +85,7 @@ fn from_row(row: &Row) -> Result<Partner> {
 }
 
 /// Reads one partner through the scope's visibility rule (the same rule the list uses).
-async fn fetch_visible(tx: &mut Tx, scope: &Scope, id: &PartnerId) -> Result<Partner> {
+pub(crate) async fn fetch_visible(tx: &mut Tx, scope: &Scope, id: &PartnerId) -> Result<Partner> {
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS).push(" FROM partners WHERE workspace_id = ").push_bind(scope.workspace_id());
     q.push(" AND id = ").push_bind(id).push(" AND ");

@@ -21,6 +21,7 @@ pub struct FileConfig {
     pub log: Option<String>,
     pub log_format: Option<String>,
     pub data_dir: Option<PathBuf>,
+    pub idempotency_lease_seconds: Option<i64>,
     pub smtp_url: Option<String>,
     pub smtp_password_file: Option<PathBuf>,
     pub mail_from: Option<String>,
@@ -44,6 +45,8 @@ pub struct Settings {
     pub log: String,
     pub log_json: bool,
     pub data_dir: PathBuf,
+    /// Seconds an `Idempotency-Key` claim holds before a retry may take it over.
+    pub idempotency_lease_seconds: i64,
     /// Where email goes; `None` keeps emails in the console's outbox.
     pub smtp: Option<SmtpConfig>,
     /// The sender of every email (required with an SMTP server).
@@ -71,6 +74,7 @@ pub struct Overrides {
     pub log: Option<String>,
     pub log_format: Option<String>,
     pub data_dir: Option<PathBuf>,
+    pub idempotency_lease_seconds: Option<i64>,
     pub smtp_url: Option<String>,
     pub smtp_password_file: Option<PathBuf>,
     pub mail_from: Option<String>,
@@ -101,6 +105,13 @@ impl Settings {
             }
             None => None,
         };
+        let idempotency_lease_seconds = overrides
+            .idempotency_lease_seconds
+            .or(file.idempotency_lease_seconds)
+            .unwrap_or(trellis_api::middleware::IDEMPOTENCY_LEASE_SECONDS);
+        if !(1..=3600).contains(&idempotency_lease_seconds) {
+            anyhow::bail!("the idempotency lease must be 1 to 3600 seconds, not {idempotency_lease_seconds}");
+        }
         let mail_from = overrides.mail_from.or(file.mail_from).filter(|from| !from.trim().is_empty());
         if smtp.is_some() && mail_from.is_none() {
             anyhow::bail!(
@@ -115,6 +126,7 @@ impl Settings {
             log: overrides.log.or(file.log).unwrap_or_else(|| "info,sqlx=warn,tower_http=info".to_owned()),
             log_json: log_format == "json",
             data_dir: overrides.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            idempotency_lease_seconds,
             smtp,
             mail_from,
         })
@@ -157,6 +169,11 @@ trust_forwarded_for = false
 # Where uploaded files (logos, contract and licence documents) are kept; created if missing.
 # Back it up with the database.                          env: TRELLIS_DATA_DIR
 data_dir = "./trellis-data"
+
+# Seconds a request holds its Idempotency-Key: a retry sooner is told 409 with Retry-After; once
+# it passes (the request died with the server), a retry runs the request.
+#                                                        env: TRELLIS_IDEMPOTENCY_LEASE_SECONDS
+idempotency_lease_seconds = 30
 
 # Log filter (tracing env-filter syntax) and format ("text" or "json").
 #                                                        env: TRELLIS_LOG, TRELLIS_LOG_FORMAT

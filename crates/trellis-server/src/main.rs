@@ -45,6 +45,9 @@ struct ServeArgs {
     /// Where uploaded files are kept (default ./trellis-data).
     #[arg(long, env = "TRELLIS_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Seconds a request holds its Idempotency-Key before a retry may take the key over (default 30).
+    #[arg(long, env = "TRELLIS_IDEMPOTENCY_LEASE_SECONDS")]
+    idempotency_lease_seconds: Option<i64>,
     /// The SMTP server for email: smtp://user:password@host:587 (STARTTLS), smtps://…:465 (TLS),
     /// or smtp://host:25?tls=none. Without one, emails stay in the console's outbox.
     #[arg(long, env = "TRELLIS_SMTP_URL", hide_env_values = true)]
@@ -149,6 +152,7 @@ async fn main() -> anyhow::Result<()> {
         log: cli.log.clone(),
         log_format: cli.log_format.clone(),
         data_dir: serve_args.data_dir,
+        idempotency_lease_seconds: serve_args.idempotency_lease_seconds,
         smtp_url: serve_args.smtp_url,
         smtp_password_file: serve_args.smtp_password_file,
         mail_from: serve_args.mail_from,
@@ -159,6 +163,7 @@ async fn main() -> anyhow::Result<()> {
         public_url: settings.public_url.clone(),
         trust_forwarded_for: settings.trust_forwarded_for,
         data_dir: settings.data_dir.clone(),
+        idempotency_lease_seconds: settings.idempotency_lease_seconds,
     };
     let state = trellis_server::connect(&settings.database_url, web, Arc::new(SystemClock))
         .await

@@ -23,10 +23,43 @@ use crate::smtp::SmtpReceiver;
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Where the test's database lives, removed when the app is dropped.
-enum TestDatabase {
+/// A fresh database for one test (a SQLite file, or a PostgreSQL schema when
+/// `TRELLIS_TEST_POSTGRES_URL` is set), removed when dropped. [`TestApp`] makes one; a test that
+/// runs the `trellis` binary itself makes its own with [`TestDatabase::create`].
+pub enum TestDatabase {
     Sqlite(std::path::PathBuf),
     Postgres { admin_url: String, schema: String },
+}
+
+/// An HTTP client for a test that talks to a server it started itself (no redirects followed).
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client")
+}
+
+impl TestDatabase {
+    /// Creates the database and returns the URL the application connects with.
+    pub async fn create() -> (String, Self) {
+        match postgres_url() {
+            Some(admin_url) => {
+                let schema = unique_name("t");
+                let db =
+                    trellis_db::Db::connect(&trellis_db::DbConfig::new(&admin_url)).await.expect("connect to TRELLIS_TEST_POSTGRES_URL");
+                let mut tx = db.write(&trellis_db::RowSecurity::Unrestricted).await.expect("admin tx");
+                tx.execute(trellis_db::Sql::build("CREATE SCHEMA ").push(&schema).clone()).await.expect("create schema");
+                tx.commit().await.expect("commit schema");
+                db.close().await;
+                let separator = if admin_url.contains('?') { '&' } else { '?' };
+                // The application name tags the app's connections so that clean-up can end them.
+                let url = format!("{admin_url}{separator}options=-c%20search_path%3D{schema}&application_name={schema}");
+                (url, TestDatabase::Postgres { admin_url, schema })
+            }
+            None => {
+                let path = std::env::temp_dir().join(format!("{}.db", unique_name("trellis-test")));
+                (format!("sqlite://{}", path.display()), TestDatabase::Sqlite(path))
+            }
+        }
+    }
 }
 
 /// The application under test, served on `127.0.0.1:<random port>`.
@@ -78,31 +111,18 @@ impl TestApp {
 
     async fn spawn_with_mailer(mailer: Mailer) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let (url, database) = match postgres_url() {
-            Some(admin_url) => {
-                let schema = unique_name("t");
-                let db =
-                    trellis_db::Db::connect(&trellis_db::DbConfig::new(&admin_url)).await.expect("connect to TRELLIS_TEST_POSTGRES_URL");
-                let mut tx = db.write(&trellis_db::RowSecurity::Unrestricted).await.expect("admin tx");
-                tx.execute(trellis_db::Sql::build("CREATE SCHEMA ").push(&schema).clone()).await.expect("create schema");
-                tx.commit().await.expect("commit schema");
-                db.close().await;
-                let separator = if admin_url.contains('?') { '&' } else { '?' };
-                // The application name tags the app's connections so that clean-up can end them.
-                let url = format!("{admin_url}{separator}options=-c%20search_path%3D{schema}&application_name={schema}");
-                (url, TestDatabase::Postgres { admin_url, schema })
-            }
-            None => {
-                let path = std::env::temp_dir().join(format!("{}.db", unique_name("trellis-test")));
-                (format!("sqlite://{}", path.display()), TestDatabase::Sqlite(path))
-            }
-        };
+        let (url, database) = TestDatabase::create().await;
         let clock = ManualClock::starting_at(SystemClock.now());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a local port");
         let addr = listener.local_addr().expect("local addr");
         let base_url = format!("http://{addr}");
         let data_dir = std::env::temp_dir().join(unique_name("trellis-data"));
-        let web = WebConfig { public_url: base_url.clone(), trust_forwarded_for: false, data_dir: data_dir.clone() };
+        let web = WebConfig {
+            public_url: base_url.clone(),
+            trust_forwarded_for: false,
+            data_dir: data_dir.clone(),
+            idempotency_lease_seconds: trellis_api::middleware::IDEMPOTENCY_LEASE_SECONDS,
+        };
         let state = trellis_server::connect(&url, web, Arc::new(clock.clone()) as Arc<dyn Clock>).await.expect("connect and migrate");
         let router = trellis_server::build_router(state.clone());
         let server = tokio::spawn(async move {
@@ -243,7 +263,13 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
         let _ = std::fs::remove_dir_all(&self.data_dir);
-        match &self.database {
+        // The database is removed when the `database` field drops, after this.
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match self {
             TestDatabase::Sqlite(path) => {
                 for suffix in ["", "-wal", "-shm"] {
                     let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));

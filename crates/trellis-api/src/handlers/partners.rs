@@ -215,8 +215,9 @@ pub async fn invite_partner_user(
     ApiJson(body): ApiJson<InvitePartnerUserRequest>,
 ) -> ApiResult<(StatusCode, Json<InvitationView>)> {
     let partner_id: PartnerId = path_id(&id)?;
-    let issued = partner_users::invite(&state.ctx, &scope, &partner_id, &body.email, body.name.as_deref(), body.role).await?;
-    trellis_partners::onboarding::note_partner_users_changed(&state.ctx, &scope, &partner_id).await?;
+    let issued =
+        trellis_partners::onboarding::invite_partner_user(&state.ctx, &scope, &partner_id, &body.email, body.name.as_deref(), body.role)
+            .await?;
     let mut view = InvitationView::from(issued.invitation.clone());
     view.invitation_url = Some(state.ctx.link(&issued.path()));
     Ok((StatusCode::CREATED, Json(view)))

@@ -456,12 +456,19 @@ async fn invite_user(
     staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     let invited = match form.choice("role", PartnerRole::parse) {
-        Ok(role) => partner_users::invite(&state.ctx, &signed.scope, &id, form.value("email"), form.optional("name"), role).await,
+        Ok(role) => {
+            trellis_partners::onboarding::invite_partner_user(
+                &state.ctx,
+                &signed.scope,
+                &id,
+                form.value("email"),
+                form.optional("name"),
+                role,
+            )
+            .await
+        }
         Err(err) => Err(err),
     };
-    if invited.is_ok() {
-        trellis_partners::onboarding::note_partner_users_changed(&state.ctx, &signed.scope, &id).await?;
-    }
     match invited {
         Ok(issued) => Ok(one_time_page(
             &state,

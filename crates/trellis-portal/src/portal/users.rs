@@ -73,12 +73,19 @@ async fn invite_user(State(state): State<AppState>, headers: HeaderMap, signed: 
     check_csrf(&headers, &signed.session, form.csrf_token())?;
     let (own, _) = own_partner(&signed.scope)?;
     let invited = match form.choice("role", PartnerRole::parse) {
-        Ok(role) => partner_users::invite(&state.ctx, &signed.scope, &own, form.value("email"), form.optional("name"), role).await,
+        Ok(role) => {
+            trellis_partners::onboarding::invite_partner_user(
+                &state.ctx,
+                &signed.scope,
+                &own,
+                form.value("email"),
+                form.optional("name"),
+                role,
+            )
+            .await
+        }
         Err(err) => Err(err),
     };
-    if invited.is_ok() {
-        trellis_partners::onboarding::note_partner_users_changed(&state.ctx, &signed.scope, &own).await?;
-    }
     match invited {
         Ok(issued) => Ok(one_time_page(
             &state,

@@ -7,6 +7,7 @@ mod authz_matrix;
 mod browser;
 mod compliance;
 mod hierarchy;
+mod idempotency;
 mod input_checks;
 mod invitations;
 mod jobs;

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The API document against tools nobody here wrote: openapi-spec-validator checks
+# /api/openapi.json, then schemathesis sends generated requests to every operation as the
+# workspace owner's key and as a partner admin's key, and fails on any 5xx, any response that
+# does not match its schema, and any undocumented status code.
+#
+#   bench/api-conformance.sh                      SQLite in a temporary file
+#   DATABASE_URL=postgres://… bench/api-conformance.sh   PostgreSQL (use a scratch database)
+#   MAX_EXAMPLES=200 bench/api-conformance.sh     more examples per operation (default 30)
+#
+# Needs python3 with venv; installs schemathesis and openapi-spec-validator into .venv-conformance
+# (PyPI). Not part of .ci/run: it takes minutes and its input is random.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work="$(mktemp -d)"
+trap 'kill "${server_pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+venv="${CONFORMANCE_VENV:-.venv-conformance}"
+if [ ! -x "$venv/bin/schemathesis" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet schemathesis openapi-spec-validator
+fi
+
+cargo build --release --quiet -p trellis-server --bin trellis
+bin="${CARGO_TARGET_DIR:-target}/release/trellis"
+export DATABASE_URL="${DATABASE_URL:-sqlite://$work/conformance.db}"
+export TRELLIS_DATA_DIR="$work/data" TRELLIS_LOG=error
+port="${PORT:-18080}"
+base="http://127.0.0.1:$port"
+
+owner_key="$("$bin" bootstrap --workspace Conformance --owner-email owner@conformance.example \
+  --owner-password conformance-password-1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')"
+"$bin" serve --bind "127.0.0.1:$port" >"$work/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 100); do curl -fsS "$base/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+
+# A partner with an admin whose key the second run uses.
+partner_id="$(curl -fsS -X POST "$base/api/v1/partners" -H "authorization: Bearer $owner_key" \
+  -H 'content-type: application/json' \
+  -d '{"name":"Conformance Partner","contact_email":"partner@conformance.example","types":["reseller"]}' \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
+partner_key="$(curl -fsS -X POST "$base/api/v1/partners/$partner_id/api-keys" -H "authorization: Bearer $owner_key" \
+  -H 'content-type: application/json' -d '{"name":"conformance","role":"admin"}' \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')"
+
+curl -fsS "$base/api/openapi.json" >"$work/openapi.json"
+"$venv/bin/openapi-spec-validator" "$work/openapi.json"
+
+status=0
+for who in owner partner; do
+  key="$owner_key"; [ "$who" = partner ] && key="$partner_key"
+  echo "== schemathesis as the $who"
+  "$venv/bin/schemathesis" run "$base/api/openapi.json" \
+    --url "$base" \
+    --header "Authorization: Bearer $key" \
+    --checks not_a_server_error,response_schema_conformance,status_code_conformance \
+    --max-examples "${MAX_EXAMPLES:-30}" \
+    --exclude-path-regex '/auth/logout|/api-keys/\{id\}$|/members/\{id\}$' \
+    --no-color 2>&1 | tee "$work/schemathesis-$who.txt" | tail -25 || status=1
+done
+if grep -q " 5[0-9][0-9] " "$work/server.log" 2>/dev/null; then
+  echo "the server logged 5xx answers:"; grep " 5[0-9][0-9] " "$work/server.log" | head
+fi
+exit "$status"
