@@ -7,6 +7,7 @@
 #   bench/api-conformance.sh                      SQLite in a temporary file
 #   DATABASE_URL=postgres://… bench/api-conformance.sh   PostgreSQL (use a scratch database)
 #   MAX_EXAMPLES=200 bench/api-conformance.sh     more examples per operation (default 30)
+#   TRELLIS_BIN=path/to/trellis bench/api-conformance.sh   an already built binary
 #
 # Needs python3 with venv; installs schemathesis and openapi-spec-validator into .venv-conformance
 # (PyPI). Not part of .ci/run: it takes minutes and its input is random.
@@ -21,8 +22,12 @@ if [ ! -x "$venv/bin/schemathesis" ]; then
   "$venv/bin/pip" install --quiet schemathesis openapi-spec-validator
 fi
 
-cargo build --release --quiet -p trellis-server --bin trellis
-bin="${CARGO_TARGET_DIR:-target}/release/trellis"
+# TRELLIS_BIN runs an already built binary (e.g. the debug one) instead of building the release.
+bin="${TRELLIS_BIN:-}"
+if [ -z "$bin" ]; then
+  cargo build --release --quiet -p trellis-server --bin trellis
+  bin="${CARGO_TARGET_DIR:-target}/release/trellis"
+fi
 export DATABASE_URL="${DATABASE_URL:-sqlite://$work/conformance.db}"
 export TRELLIS_DATA_DIR="$work/data" TRELLIS_LOG=error
 port="${PORT:-18080}"
