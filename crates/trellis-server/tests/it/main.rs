@@ -18,4 +18,5 @@ mod profiles;
 mod recruitment;
 mod rls;
 mod smoke;
+mod text_input;
 mod tiers;
