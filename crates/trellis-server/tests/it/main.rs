@@ -8,6 +8,7 @@ mod browser;
 mod compliance;
 mod hierarchy;
 mod input_checks;
+mod input_limits;
 mod invitations;
 mod jobs;
 mod locator;
