@@ -82,7 +82,7 @@ mod tests {
         for field in ["description", "body", "reason", "note", "answers.q1", "benefits.text", "benefit_text", "x.description"] {
             assert!(is_multiline(field), "{field}");
             assert!(check_text(field, "line 1\r\nline 2\tend").is_ok(), "{field}");
-            let err = check_text(field, "a\u{0}b").unwrap_err();
+            let err = check_text(field, "a\u{0}b").expect_err("NUL is refused");
             assert_eq!((err.field.as_str(), err.message.as_str()), (field, MULTILINE_CONTROL_CHARACTER_MESSAGE));
             assert!(check_text(field, "bell\u{7}").is_err(), "{field}");
         }

@@ -181,7 +181,7 @@ fn put(body: &mut Value, path: &[Step], value: Value) {
             body.as_object_mut().expect("object").entry(key.clone()).or_insert(Value::Null)
         }
         Step::Index => {
-            if !body.as_array().is_some_and(|a| !a.is_empty()) {
+            if body.as_array().is_none_or(|a| a.is_empty()) {
                 *body = json!([Value::Null]);
             }
             &mut body.as_array_mut().expect("array")[0]
