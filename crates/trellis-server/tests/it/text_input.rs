@@ -569,7 +569,11 @@ async fn nul_in_any_field_of_any_page_form_is_refused_and_stores_nothing() {
     probes += sweep(&app, &last, partner.cookie(), &mut problems).await;
 
     assert!(problems.is_empty(), "{} of {probes} page probes failed on {}:\n{}", problems.len(), app.backend_name(), problems.join("\n"));
-    eprintln!("{probes} page form probes over {} forms refused on {}", actions.len() + 3, app.backend_name());
+    eprintln!(
+        "{probes} page form probes ({} distinct console and portal form actions, and the sign-in, application and invitation forms) refused on {}",
+        actions.len(),
+        app.backend_name()
+    );
 }
 
 #[tokio::test]
