@@ -26,7 +26,7 @@ pub struct Problem {
     pub detail: String,
     /// Stable, machine-readable: `malformed_request`, `validation_failed`, `unauthorized`,
     /// `forbidden`, `not_found`, `conflict`, `idempotency_key_reused`, `membership_required`,
-    /// `rate_limited`, `internal_error`.
+    /// `payload_too_large`, `rate_limited`, `internal_error`.
     pub code: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ProblemField>,
@@ -56,6 +56,17 @@ impl ApiError {
 
     pub fn field(field: &str, message: impl Into<String>) -> Self {
         Self::validation(vec![FieldError { field: field.to_owned(), message: message.into() }])
+    }
+
+    /// 413: the body is larger than the route accepts (1 MiB of JSON or form fields; file
+    /// uploads up to their document limit).
+    pub fn payload_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "Payload too large",
+            "the request body is larger than this endpoint accepts (JSON and forms: 1 MiB; file uploads: 10 MiB)",
+        )
     }
 
     pub fn unauthorized() -> Self {

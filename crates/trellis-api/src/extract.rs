@@ -3,8 +3,8 @@
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::Method;
 use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use trellis_identity::{RequestMeta, Scope};
 
@@ -60,24 +60,36 @@ fn field_error(text: &str) -> ApiError {
     ApiError::field(&field, message)
 }
 
-/// A JSON body: unparsable or not JSON → 400 `malformed_request`; wrong shape → 422.
+/// A JSON body: unparsable or not JSON → 400 `malformed_request`; larger than the body limit →
+/// 413 `payload_too_large`; a string with a control character it may not hold (checked on every
+/// string before the body is read into `T`, [`crate::input::check_json`]) or a wrong shape → 422.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(JsonRejection::JsonDataError(err)) => Err(field_error(&err.body_text())),
+        let value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(value)) => value,
+            Err(JsonRejection::JsonDataError(err)) => return Err(field_error(&err.body_text())),
             Err(JsonRejection::JsonSyntaxError(err)) => {
-                Err(ApiError::malformed(format!("the body is not valid JSON: {}", err.body_text().rsplit(": ").next().unwrap_or(""))))
+                return Err(ApiError::malformed(format!(
+                    "the body is not valid JSON: {}",
+                    err.body_text().rsplit(": ").next().unwrap_or("")
+                )));
             }
             Err(JsonRejection::MissingJsonContentType(_)) => {
-                Err(ApiError::malformed("send the body as JSON with Content-Type: application/json"))
+                return Err(ApiError::malformed("send the body as JSON with Content-Type: application/json"));
             }
-            Err(other) => Err(ApiError::malformed(other.body_text())),
+            Err(other) if other.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(ApiError::payload_too_large()),
+            Err(other) => return Err(ApiError::malformed(other.body_text())),
+        };
+        let refused = crate::input::check_json(&value);
+        if !refused.is_empty() {
+            return Err(ApiError::validation(refused));
         }
+        // serde_path_to_error names the field as axum::Json does ("types[0]: unknown variant …").
+        serde_path_to_error::deserialize(value).map(ApiJson).map_err(|err| field_error(&err.to_string()))
     }
 }
 
@@ -103,6 +115,52 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
             }
             Err(other) => Err(ApiError::malformed(other.body_text())),
         }
+    }
+}
+
+/// `?limit=` of a list: 1 to 500 (API.md "Lists"), 50 when absent; anything else is 422 naming
+/// `limit` (never clamped silently).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageLimit(i64);
+
+impl PageLimit {
+    pub const DEFAULT: i64 = 50;
+    pub const MIN: i64 = 1;
+    pub const MAX: i64 = 500;
+
+    /// The page size of a request: the given limit, or the default.
+    pub fn of(limit: Option<PageLimit>) -> i64 {
+        limit.map_or(Self::DEFAULT, |l| l.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for PageLimit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(d)?;
+        if (Self::MIN..=Self::MAX).contains(&n) {
+            Ok(PageLimit(n))
+        } else {
+            Err(serde::de::Error::custom(format!("must be between {} and {}", Self::MIN, Self::MAX)))
+        }
+    }
+}
+
+/// `?cursor=` of a list: the `next_cursor` an earlier page answered, which is the id of that
+/// page's last row. Anything that is not such an id is 422 naming `cursor` (never ignored, which
+/// would silently restart the list at its first page).
+#[derive(Debug, Clone)]
+pub struct Cursor<T>(pub T);
+
+impl<T> Cursor<T> {
+    pub fn into_inner(cursor: Option<Self>) -> Option<T> {
+        cursor.map(|c| c.0)
+    }
+}
+
+impl<'de, T: std::str::FromStr> Deserialize<'de> for Cursor<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.trim().parse().map(Cursor).map_err(|_| serde::de::Error::custom("is not a cursor this list gave out (use next_cursor)"))
     }
 }
 

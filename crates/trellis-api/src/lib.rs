@@ -7,6 +7,7 @@
 pub mod error;
 pub mod extract;
 pub mod handlers;
+pub mod input;
 pub mod middleware;
 pub mod views;
 

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod error;
 pub mod id;
 pub mod roles;
+pub mod text;
 pub mod validate;
 pub mod values;
 

@@ -33,10 +33,14 @@ impl Validation {
         }
     }
 
-    /// Requires a trimmed, non-empty text of at most `max` characters.
+    /// Requires a trimmed, non-empty text of at most `max` characters, without control characters
+    /// (newlines and tabs only in the multi-line fields of [`crate::text::MULTILINE_FIELDS`]).
     pub fn text(&mut self, field: &str, value: &str, max: usize) -> Option<String> {
         let trimmed = value.trim();
-        if trimmed.is_empty() {
+        if let Err(err) = crate::text::check_text(field, value) {
+            self.errors.push(err);
+            None
+        } else if trimmed.is_empty() {
             self.add(field, "must not be empty");
             None
         } else if trimmed.chars().count() > max {

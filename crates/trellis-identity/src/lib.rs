@@ -57,13 +57,10 @@ impl Ctx {
     }
 }
 
-/// Page size bounds of every list (API.md "Lists": default 50, max 500).
-pub fn clamp_limit(limit: Option<i64>) -> i64 {
-    limit.unwrap_or(50).clamp(1, 500)
-}
-
 /// Rows a store function fetches for a page: callers ask for one more than the page size to
-/// learn whether a next page exists.
+/// learn whether a next page exists. The bounds are a store-side safety net only: the API refuses
+/// a `limit` outside 1..=500 with 422 (`trellis_api::extract::PageLimit`, API.md "Pagination")
+/// rather than clamping it.
 pub fn fetch_limit(limit: Option<i64>) -> i64 {
     limit.unwrap_or(50).clamp(1, 501)
 }

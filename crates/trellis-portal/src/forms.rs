@@ -75,14 +75,50 @@ fn not_offered(name: &str) -> Error {
     Error::invalid(name, "is not one of the offered choices")
 }
 
+impl FormData {
+    /// 422 naming every field whose name or value holds a control character it may not
+    /// (`trellis_core::text`; newlines only in the multi-line fields), before anything reads it.
+    pub fn check_text(&self) -> Result<(), Response> {
+        let refused = trellis_api::input::check_pairs(self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        if refused.is_empty() { Ok(()) } else { Err(error_page(Error::Validation(refused))) }
+    }
+}
+
+/// Reads a urlencoded form body as pairs: 413 when larger than the body limit, an error page when
+/// unreadable, 422 when a field holds a control character.
+async fn read_pairs<S: Send + Sync>(req: Request, state: &S) -> Result<FormData, Response> {
+    let html = crate::pages::wants_html(req.headers());
+    let form = match Form::<Vec<(String, String)>>::from_request(req, state).await {
+        Ok(Form(pairs)) => FormData { pairs },
+        Err(err) if err.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => return Err(crate::pages::payload_too_large(html)),
+        Err(_) => return Err(error_page(Error::invalid("form", "could not be read; reload the page and try again"))),
+    };
+    form.check_text()?;
+    Ok(form)
+}
+
 impl<S: Send + Sync> FromRequest<S> for FormData {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Form::<Vec<(String, String)>>::from_request(req, state).await {
-            Ok(Form(pairs)) => Ok(Self { pairs }),
-            Err(_) => Err(error_page(Error::invalid("form", "could not be read; reload the page and try again"))),
-        }
+        read_pairs(req, state).await
+    }
+}
+
+/// A form read into a struct (pages with a fixed set of fields), after the same checks as
+/// [`FormData`].
+pub struct PageForm<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for PageForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let form = read_pairs(req, state).await?;
+        serde_urlencoded::to_string(&form.pairs)
+            .ok()
+            .and_then(|encoded| serde_urlencoded::from_str(&encoded).ok())
+            .map(PageForm)
+            .ok_or_else(|| error_page(Error::invalid("form", "could not be read; reload the page and try again")))
     }
 }
 
@@ -94,7 +130,11 @@ impl<S: Send + Sync> FromRequestParts<S> for UrlQuery {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match Query::<Vec<(String, String)>>::from_request_parts(parts, state).await {
-            Ok(Query(pairs)) => Ok(Self(FormData { pairs })),
+            Ok(Query(pairs)) => {
+                let query = FormData { pairs };
+                query.check_text()?;
+                Ok(Self(query))
+            }
             Err(_) => Err(error_page(Error::NotFound)),
         }
     }

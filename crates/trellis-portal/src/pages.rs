@@ -5,7 +5,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -19,7 +19,7 @@ use trellis_identity::{Membership, Scope};
 use trellis_partners::partners;
 
 use crate::assets::asset_url;
-use crate::forms::{FormData, UrlQuery};
+use crate::forms::{FormData, PageForm, UrlQuery};
 use crate::session::{
     CSRF_COOKIE, MaybeSession, SESSION_COOKIE, Signed, check_csrf, check_same_site, cookie_name, read_cookie, set_cookie, with_cookie,
 };
@@ -317,6 +317,23 @@ pub fn error_page(err: Error) -> Response {
     (status, render(&page)).into_response()
 }
 
+/// Whether the client reads HTML (a browser) rather than JSON.
+pub fn wants_html(headers: &HeaderMap) -> bool {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"))
+}
+
+/// 413 for a form whose body is larger than the server accepts (issue 6, F6): a page for people,
+/// a problem document (`payload_too_large`) for other clients, as the API answers.
+pub fn payload_too_large(wants_html: bool) -> Response {
+    if !wants_html {
+        return trellis_api::error::ApiError::payload_too_large().into_response();
+    }
+    let heading = "Too large";
+    let message = "What you sent is larger than Trellis accepts: forms up to 1 MiB, files up to 10 MiB. Go back and send less.";
+    let page = ErrorPage { layout: Layout::new(heading, None), heading: heading.to_owned(), message: message.to_owned() };
+    (StatusCode::PAYLOAD_TOO_LARGE, render(&page)).into_response()
+}
+
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage {
@@ -360,7 +377,12 @@ fn login_form(state: &AppState, email: String, error: Option<String>, next: Stri
 }
 
 /// `POST /login`: checks the password and starts a new session (new id: no fixation).
-async fn login_submit(State(state): State<AppState>, headers: HeaderMap, maybe: MaybeSession, Form(form): Form<LoginForm>) -> Response {
+async fn login_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    maybe: MaybeSession,
+    PageForm(form): PageForm<LoginForm>,
+) -> Response {
     if let Err(response) = check_same_site(&headers) {
         return response;
     }
@@ -404,7 +426,7 @@ struct CsrfForm {
 }
 
 /// `POST /logout`: ends the session server-side.
-async fn logout(State(state): State<AppState>, headers: HeaderMap, maybe: MaybeSession, Form(form): Form<CsrfForm>) -> Response {
+async fn logout(State(state): State<AppState>, headers: HeaderMap, maybe: MaybeSession, PageForm(form): PageForm<CsrfForm>) -> Response {
     if let (Some(token), Some(session)) = (&maybe.token, &maybe.session) {
         if let Err(response) = check_csrf(&headers, session, &form.csrf_token) {
             return response;
@@ -460,7 +482,7 @@ async fn accept_addressed(
     headers: HeaderMap,
     maybe: MaybeSession,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    PageForm(form): PageForm<CsrfForm>,
 ) -> Response {
     let (Some(token), Some(session)) = (maybe.token, maybe.session) else { return Redirect::to("/login").into_response() };
     if let Err(response) = check_csrf(&headers, &session, &form.csrf_token) {
@@ -488,7 +510,7 @@ async fn decline_addressed(
     headers: HeaderMap,
     maybe: MaybeSession,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    PageForm(form): PageForm<CsrfForm>,
 ) -> Response {
     let Some(session) = maybe.session else { return Redirect::to("/login").into_response() };
     if let Err(response) = check_csrf(&headers, &session, &form.csrf_token) {
@@ -511,7 +533,7 @@ async fn switch_membership(
     State(state): State<AppState>,
     headers: HeaderMap,
     maybe: MaybeSession,
-    Form(form): Form<SwitchForm>,
+    PageForm(form): PageForm<SwitchForm>,
 ) -> Response {
     let (Some(token), Some(session)) = (maybe.token, maybe.session) else { return Redirect::to("/login").into_response() };
     if let Err(response) = check_csrf(&headers, &session, &form.csrf_token) {
@@ -670,7 +692,7 @@ async fn invitation_submit(
     headers: HeaderMap,
     maybe: MaybeSession,
     Path(token): Path<String>,
-    Form(form): Form<InvitationForm>,
+    PageForm(form): PageForm<InvitationForm>,
 ) -> Response {
     if let Err(response) = check_same_site(&headers) {
         return response;
@@ -733,7 +755,7 @@ async fn invitation_decline(
     headers: HeaderMap,
     maybe: MaybeSession,
     Path(token): Path<String>,
-    Form(form): Form<CsrfForm>,
+    PageForm(form): PageForm<CsrfForm>,
 ) -> Response {
     if let Err(response) = check_same_site(&headers) {
         return response;

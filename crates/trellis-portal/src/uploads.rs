@@ -64,6 +64,17 @@ impl<S: Send + Sync> FromRequest<S> for UploadForm {
                 pairs.push((name, value));
             }
         }
-        Ok(Self { fields: FormData::from_pairs(pairs), file })
+        let fields = FormData::from_pairs(pairs);
+        fields.check_text()?;
+        if let Some(file) = &file {
+            let refused = trellis_api::input::check_pairs([
+                ("file.filename", file.filename.as_str()),
+                ("file.content_type", file.content_type.as_deref().unwrap_or("")),
+            ]);
+            if !refused.is_empty() {
+                return Err(error_page(Error::Validation(refused)));
+            }
+        }
+        Ok(Self { fields, file })
     }
 }

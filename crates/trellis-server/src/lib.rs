@@ -67,6 +67,37 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
     response
 }
 
+/// Refuses control characters in the request line (path segments, query parameters) and in the
+/// headers the server reads, before any handler or database call (issue 6, F3): 422 naming the
+/// field, a problem document under `/api/`, a page elsewhere. Bodies are checked by the
+/// extractors that read them (`ApiJson`, the page forms, uploads).
+async fn refuse_control_characters(req: Request, next: Next) -> Response {
+    let refused = trellis_api::input::check_head(req.uri(), req.headers());
+    if refused.is_empty() {
+        next.run(req).await
+    } else if req.uri().path().starts_with("/api/") {
+        trellis_api::error::ApiError::validation(refused).into_response()
+    } else {
+        trellis_portal::pages::error_page(trellis_core::Error::Validation(refused))
+    }
+}
+
+/// Every 413 says why in our own shape (issue 6, F6): the body-limit layer answers plain text, so
+/// its answer becomes a problem document (`payload_too_large`) — or a page for a browser outside
+/// `/api/`. Answers that are already ours pass unchanged.
+async fn payload_too_large(req: Request, next: Next) -> Response {
+    let html = !req.uri().path().starts_with("/api/") && trellis_portal::pages::wants_html(req.headers());
+    let response = next.run(req).await;
+    if response.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return response;
+    }
+    let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if content_type.starts_with("application/problem+json") || content_type.starts_with("text/html") {
+        return response;
+    }
+    trellis_portal::pages::payload_too_large(html)
+}
+
 /// The whole application: API, OpenAPI document and docs, portal pages, health.
 pub fn build_router(state: AppState) -> Router {
     let (api, openapi) = trellis_api::router();
@@ -80,10 +111,12 @@ pub fn build_router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .fallback(fallback)
         .layer(middleware::from_fn_with_state(state.clone(), trellis_api::middleware::request_meta))
-        .layer(middleware::from_fn_with_state(state.clone(), security_headers))
+        .layer(middleware::from_fn(refuse_control_characters))
         // Uploads raise their routes' limit up to the hard cap below; everything else stays small.
         .layer(axum::extract::DefaultBodyLimit::max(trellis_api::middleware::MAX_BODY_BYTES))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(trellis_api::middleware::MAX_UPLOAD_BODY_BYTES))
+        .layer(middleware::from_fn(payload_too_large))
+        .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

@@ -5,12 +5,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use trellis_core::ApiKeyId;
-use trellis_identity::{api_keys, clamp_limit};
+use trellis_identity::api_keys;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::error::{ApiResult, Problem};
-use crate::extract::{ApiJson, ApiQuery, Caller, path_id};
+use crate::extract::{ApiJson, ApiQuery, Caller, Cursor, PageLimit, path_id};
 use crate::views::{ApiKeyView, Page};
 
 #[derive(Deserialize, ToSchema)]
@@ -22,12 +22,16 @@ pub struct CreateApiKeyRequest {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Page size, 1 to 500 (default 50).
-    pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 50); anything else is 422.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
+    pub limit: Option<PageLimit>,
+    /// The `next_cursor` of the previous page; anything else is 422.
+    #[param(value_type = Option<String>)]
+    pub cursor: Option<Cursor<ApiKeyId>>,
 }
 
 /// Create a workspace key for the calling staff member. The secret is in `key`, shown once.
@@ -51,8 +55,8 @@ pub async fn list_api_keys(
     Caller(scope): Caller,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> ApiResult<Json<Page<ApiKeyView>>> {
-    let limit = clamp_limit(params.limit);
-    let before = params.cursor.as_deref().and_then(|c| ApiKeyId::parse(c).ok());
+    let limit = PageLimit::of(params.limit);
+    let before = Cursor::into_inner(params.cursor);
     let keys = api_keys::list(&state.ctx, &scope, before.as_ref(), Some(limit + 1)).await?;
     Ok(Json(Page::from_rows(keys.into_iter().map(ApiKeyView::from).collect(), limit, |k| k.id.clone())))
 }

@@ -5,15 +5,15 @@ use axum::extract::State;
 use serde::Deserialize;
 use trellis_core::{AuditEventId, Timestamp};
 use trellis_identity::audit::{self, AuditFilter};
-use trellis_identity::clamp_limit;
 use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{ApiQuery, Caller};
+use crate::extract::{ApiQuery, Caller, Cursor, PageLimit};
 use crate::views::{AuditEventView, Page};
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     pub target_id: Option<String>,
@@ -22,8 +22,12 @@ pub struct AuditParams {
     /// RFC 3339 time or YYYY-MM-DD; events at or after it.
     pub since: Option<String>,
     pub actor_id: Option<String>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 50); anything else is 422.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
+    pub limit: Option<PageLimit>,
+    /// The `next_cursor` of the previous page; anything else is 422.
+    #[param(value_type = Option<String>)]
+    pub cursor: Option<Cursor<AuditEventId>>,
 }
 
 /// Audit events, newest first (owner/admin).
@@ -40,13 +44,13 @@ pub async fn list_audit_events(
         }
         None => None,
     };
-    let limit = clamp_limit(params.limit);
+    let limit = PageLimit::of(params.limit);
     let filter = AuditFilter {
         target_id: params.target_id,
         action: params.action,
         since,
         actor_id: params.actor_id,
-        before_id: params.cursor.as_deref().and_then(|c| AuditEventId::parse(c).ok()),
+        before_id: Cursor::into_inner(params.cursor),
         limit: limit + 1,
     };
     let events = audit::list(&state.ctx.db, &scope, &filter).await?;

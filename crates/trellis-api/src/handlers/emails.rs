@@ -5,24 +5,28 @@ use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 use trellis_core::EmailId;
-use trellis_identity::clamp_limit;
 use trellis_jobs::admin::{self, EmailFilter};
 use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::error::{ApiResult, Problem};
-use crate::extract::{ApiQuery, Caller};
+use crate::extract::{ApiQuery, Caller, Cursor, PageLimit};
 use crate::views::{EmailView, Page};
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EmailParams {
     /// queued, sent, failed or outbox.
     pub status: Option<String>,
     /// What the email is about, e.g. `staff_invitation`.
     pub kind: Option<String>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 50); anything else is 422.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
+    pub limit: Option<PageLimit>,
+    /// The `next_cursor` of the previous page; anything else is 422.
+    #[param(value_type = Option<String>)]
+    pub cursor: Option<Cursor<EmailId>>,
 }
 
 /// The workspace's emails, newest first (owner/admin).
@@ -33,13 +37,8 @@ pub async fn list_emails(
     Caller(scope): Caller,
     ApiQuery(params): ApiQuery<EmailParams>,
 ) -> ApiResult<Json<Page<EmailView>>> {
-    let limit = clamp_limit(params.limit);
-    let filter = EmailFilter {
-        status: params.status,
-        kind: params.kind,
-        before_id: params.cursor.as_deref().and_then(|c| EmailId::parse(c).ok()),
-        limit: limit + 1,
-    };
+    let limit = PageLimit::of(params.limit);
+    let filter = EmailFilter { status: params.status, kind: params.kind, before_id: Cursor::into_inner(params.cursor), limit: limit + 1 };
     let emails = admin::list_emails(&state.ctx, &scope, &filter).await?;
     Ok(Json(Page::from_rows(emails.into_iter().map(EmailView::from).collect(), limit, |e| e.id.clone())))
 }

@@ -7,7 +7,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use trellis_core::{FieldError, FileId, PartnerId};
-use trellis_partners::files::{self, FilePurpose, MAX_DOCUMENT_BYTES, StoredFile, Upload};
+use trellis_partners::files::{self, FilePurpose, StoredFile, Upload};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -31,7 +31,7 @@ pub struct UploadForm {
 
 fn multipart_error(err: &MultipartError) -> ApiError {
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::field("file", format!("must be at most {} MiB", MAX_DOCUMENT_BYTES / (1024 * 1024)))
+        ApiError::payload_too_large()
     } else {
         ApiError::malformed(format!("the multipart body could not be read: {}", err.body_text()))
     }
@@ -52,6 +52,16 @@ pub(crate) async fn read_upload(mut multipart: Multipart) -> ApiResult<Upload> {
             }
             _ => {}
         }
+    }
+    // The text of the form, like any other text input: no control characters.
+    let mut texts = vec![("purpose", purpose.as_deref().unwrap_or(""))];
+    if let Some((filename, declared_type, _)) = &file {
+        texts.push(("file.filename", filename));
+        texts.push(("file.content_type", declared_type.as_deref().unwrap_or("")));
+    }
+    let refused = crate::input::check_pairs(texts);
+    if !refused.is_empty() {
+        return Err(ApiError::validation(refused));
     }
     let mut errors = Vec::new();
     let purpose = match purpose.as_deref().map(str::trim) {

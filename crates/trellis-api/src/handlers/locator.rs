@@ -4,16 +4,16 @@ use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 use trellis_core::{PartnerId, PartnerType};
-use trellis_identity::clamp_limit;
 use trellis_partners::locator::{self, LocatorFilter};
 use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::error::{ApiResult, Problem};
-use crate::extract::ApiQuery;
+use crate::extract::{ApiQuery, Cursor, PageLimit};
 use crate::views::{ListedPartnerView, Page};
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PublicPartnerParams {
     /// The vendor's workspace (`wks_…`); optional on an instance with one workspace.
@@ -31,8 +31,12 @@ pub struct PublicPartnerParams {
     pub specialisation: Option<String>,
     /// Words in the name or description.
     pub q: Option<String>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 50); anything else is 422.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
+    pub limit: Option<PageLimit>,
+    /// The `next_cursor` of the previous page; anything else is 422.
+    #[param(value_type = Option<String>)]
+    pub cursor: Option<Cursor<PartnerId>>,
 }
 
 /// Find a partner: active partners who opted in to the locator, by name. No authentication.
@@ -43,7 +47,7 @@ pub async fn list_public_partners(
     ApiQuery(params): ApiQuery<PublicPartnerParams>,
 ) -> ApiResult<Json<Page<ListedPartnerView>>> {
     let workspace_id = locator::workspace_for(&state.ctx, params.workspace.as_deref()).await?;
-    let limit = clamp_limit(params.limit);
+    let limit = PageLimit::of(params.limit);
     let filter = LocatorFilter {
         country: params.country,
         region: params.region,
@@ -51,7 +55,7 @@ pub async fn list_public_partners(
         tier: params.tier,
         specialisation: params.specialisation,
         q: params.q,
-        after: params.cursor.as_deref().and_then(|c| PartnerId::parse(c).ok()),
+        after: Cursor::into_inner(params.cursor),
         limit: limit + 1,
     };
     let rows = locator::search(&state.ctx, &workspace_id, &filter).await?;

@@ -5,13 +5,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use trellis_core::{PartnerId, PartnerRole, PartnerStatus, PartnerType, UserId};
-use trellis_identity::{api_keys, clamp_limit, invitations, partner_users};
+use trellis_identity::{api_keys, invitations, partner_users};
 use trellis_partners::{NewPartner, PartnerFilter, PartnerPatch, partners};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::error::{ApiResult, Problem};
-use crate::extract::{ApiJson, ApiQuery, Caller, double_option, path_id};
+use crate::extract::{ApiJson, ApiQuery, Caller, Cursor, PageLimit, double_option, path_id};
 use crate::views::{ApiKeyView, InvitationView, Page, PartnerUserView, PartnerView};
 
 #[derive(Deserialize, ToSchema)]
@@ -60,6 +60,7 @@ pub struct UpdatePartnerRequest {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PartnerListParams {
     /// Case-insensitive search in name and contact email.
@@ -74,8 +75,12 @@ pub struct PartnerListParams {
     pub parent_id: Option<String>,
     #[param(value_type = Option<String>)]
     pub manager_user_id: Option<String>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 50); anything else is 422.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
+    pub limit: Option<PageLimit>,
+    /// The `next_cursor` of the previous page; anything else is 422.
+    #[param(value_type = Option<String>)]
+    pub cursor: Option<Cursor<PartnerId>>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -138,7 +143,7 @@ pub async fn list_partners(
     Caller(scope): Caller,
     ApiQuery(params): ApiQuery<PartnerListParams>,
 ) -> ApiResult<Json<Page<PartnerView>>> {
-    let limit = clamp_limit(params.limit);
+    let limit = PageLimit::of(params.limit);
     // A filter naming an id the caller cannot parse or see simply matches nothing.
     let unmatched = |text: &Option<String>| text.is_some();
     let parent_id = params.parent_id.as_deref().and_then(|p| PartnerId::parse(p).ok());
@@ -152,7 +157,7 @@ pub async fn list_partners(
         status: params.status,
         parent_id,
         manager_user_id,
-        before: params.cursor.as_deref().and_then(|c| PartnerId::parse(c).ok()),
+        before: Cursor::into_inner(params.cursor),
         limit: Some(limit + 1),
     };
     let rows = partners::list(&state.ctx, &scope, &filter).await?;

@@ -4,7 +4,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde::Deserialize;
 use trellis_core::{ChangeRequestId, FileId, PartnerId};
-use trellis_identity::clamp_limit;
 use trellis_partners::compliance;
 use trellis_partners::profile_changes::{self, ChangeFilter, ChangeStatus};
 use trellis_partners::profiles::{self, Address, ProfilePatch, Territories};
@@ -12,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::error::{ApiResult, Problem};
-use crate::extract::{ApiJson, ApiQuery, Caller, double_option, path_id};
+use crate::extract::{ApiJson, ApiQuery, Caller, Cursor, PageLimit, double_option, path_id};
 use crate::views::{ChangeRequestView, ComplianceView, Page, ProfileView};
 
 #[derive(Deserialize, ToSchema)]
@@ -142,13 +141,18 @@ pub async fn find_partner_compliance(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeRequestListParams {
     /// pending, approved, rejected or superseded.
     pub status: Option<String>,
     pub partner_id: Option<String>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 50); anything else is 422.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
+    pub limit: Option<PageLimit>,
+    /// The `next_cursor` of the previous page; anything else is 422.
+    #[param(value_type = Option<String>)]
+    pub cursor: Option<Cursor<ChangeRequestId>>,
 }
 
 /// Profile change requests of the partners you can see, newest first.
@@ -159,7 +163,7 @@ pub async fn list_profile_change_requests(
     Caller(scope): Caller,
     ApiQuery(params): ApiQuery<ChangeRequestListParams>,
 ) -> ApiResult<Json<Page<ChangeRequestView>>> {
-    let limit = clamp_limit(params.limit);
+    let limit = PageLimit::of(params.limit);
     let status = match params.status.as_deref() {
         Some(text) => Some(
             ChangeStatus::parse(text)
@@ -175,12 +179,7 @@ pub async fn list_profile_change_requests(
         },
         None => None,
     };
-    let filter = ChangeFilter {
-        status,
-        partner_id,
-        before: params.cursor.as_deref().and_then(|c| ChangeRequestId::parse(c).ok()),
-        limit: Some(limit + 1),
-    };
+    let filter = ChangeFilter { status, partner_id, before: Cursor::into_inner(params.cursor), limit: Some(limit + 1) };
     let rows = profile_changes::list(&state.ctx, &scope, &filter).await?;
     Ok(Json(Page::from_rows(rows.into_iter().map(ChangeRequestView::from).collect(), limit, |r| r.id.clone())))
 }

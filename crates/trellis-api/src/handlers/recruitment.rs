@@ -8,13 +8,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use trellis_core::{ApplicationId, PartnerType, ProgramId};
-use trellis_identity::clamp_limit;
 use trellis_partners::applications::{self, ApplicationFilter, ApplicationStatus, NewApplication};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::error::{ApiResult, Problem};
-use crate::extract::{ApiJson, ApiQuery, Caller, Meta, path_id};
+use crate::extract::{ApiJson, ApiQuery, Caller, Cursor, Meta, PageLimit, path_id};
 use crate::views::{ApplicationView, Page, PartnerView, SubmittedApplicationView};
 
 /// Missing text fields are empty (and reported with every other invalid field at once).
@@ -42,6 +41,7 @@ pub struct ApplicationRequest {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ApplicationListParams {
     /// applied, approved or rejected.
@@ -49,8 +49,12 @@ pub struct ApplicationListParams {
     pub status: Option<ApplicationStatus>,
     #[param(value_type = Option<String>)]
     pub program_id: Option<String>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 50); anything else is 422.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
+    pub limit: Option<PageLimit>,
+    /// The `next_cursor` of the previous page; anything else is 422.
+    #[param(value_type = Option<String>)]
+    pub cursor: Option<Cursor<ApplicationId>>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -99,15 +103,10 @@ pub async fn list_applications(
     Caller(scope): Caller,
     ApiQuery(params): ApiQuery<ApplicationListParams>,
 ) -> ApiResult<Json<Page<ApplicationView>>> {
-    let limit = clamp_limit(params.limit);
+    let limit = PageLimit::of(params.limit);
     // A filter naming no program of this workspace matches nothing: a fresh id stands in for it.
     let program_id = params.program_id.as_deref().map(|p| ProgramId::parse(p).unwrap_or_else(|_| ProgramId::generate()));
-    let filter = ApplicationFilter {
-        status: params.status,
-        program_id,
-        before: params.cursor.as_deref().and_then(|c| ApplicationId::parse(c).ok()),
-        limit: Some(limit + 1),
-    };
+    let filter = ApplicationFilter { status: params.status, program_id, before: Cursor::into_inner(params.cursor), limit: Some(limit + 1) };
     let rows = applications::list(&state.ctx, &scope, &filter).await?;
     Ok(Json(Page::from_rows(rows.into_iter().map(ApplicationView::from).collect(), limit, |a| a.id.clone())))
 }

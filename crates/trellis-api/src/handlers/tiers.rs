@@ -6,7 +6,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use trellis_core::{PartnerId, ProgramId, TierChangeId, TierId};
-use trellis_identity::clamp_limit;
 use trellis_partners::enrollments::{self, NewEnrollment};
 use trellis_partners::evaluation::{self, HistoryFilter};
 use trellis_partners::metrics::{self, STANDARD};
@@ -16,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{ApiJson, ApiQuery, Caller, path_id};
+use crate::extract::{ApiJson, ApiQuery, Caller, Cursor, PageLimit, path_id};
 use crate::views::{EnrollmentView, EvaluationSummaryView, MetricReadingView, MetricView, Page, TierChangeView, TierView};
 
 #[derive(Deserialize, ToSchema)]
@@ -73,12 +72,17 @@ pub struct RecordMetricRequest {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TierHistoryParams {
     /// Only this program's history.
     pub program_id: Option<String>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 50); anything else is 422.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
+    pub limit: Option<PageLimit>,
+    /// The `next_cursor` of the previous page; anything else is 422.
+    #[param(value_type = Option<String>)]
+    pub cursor: Option<Cursor<TierChangeId>>,
 }
 
 /// Parses the ids of an enrollment request; an unparsable id is the same 422 as an unknown one.
@@ -264,7 +268,7 @@ pub async fn list_tier_history(
     ApiQuery(params): ApiQuery<TierHistoryParams>,
 ) -> ApiResult<Json<Page<TierChangeView>>> {
     let partner_id: PartnerId = path_id(&id)?;
-    let limit = clamp_limit(params.limit);
+    let limit = PageLimit::of(params.limit);
     let program_id = match params.program_id.as_deref().map(ProgramId::parse) {
         None => None,
         Some(Ok(program_id)) => Some(program_id),
@@ -274,8 +278,7 @@ pub async fn list_tier_history(
             return Ok(Json(Page { data: Vec::new(), next_cursor: None }));
         }
     };
-    let filter =
-        HistoryFilter { program_id, before: params.cursor.as_deref().and_then(|c| TierChangeId::parse(c).ok()), limit: Some(limit + 1) };
+    let filter = HistoryFilter { program_id, before: Cursor::into_inner(params.cursor), limit: Some(limit + 1) };
     let rows = evaluation::history(&state.ctx, &scope, &partner_id, &filter).await?;
     Ok(Json(Page::from_rows(rows.into_iter().map(TierChangeView::from).collect(), limit, |c| c.id.clone())))
 }

@@ -88,6 +88,11 @@ pub(crate) async fn sign_in<'a>(app: &'a TestApp, email: &str) -> WebSession<'a>
 }
 
 impl WebSession<'_> {
+    /// The session cookie, for requests built by hand.
+    pub(crate) fn cookie(&self) -> &str {
+        &self.cookie
+    }
+
     pub(crate) async fn get(&self, path: &str) -> Page {
         get_page(self.app, path, Some(&self.cookie)).await
     }
