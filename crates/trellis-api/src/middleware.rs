@@ -166,7 +166,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     }
     let (parts, body) = req.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_UPLOAD_BODY_BYTES).await else {
-        return ApiError::malformed("the body is too large").into_response();
+        return ApiError::payload_too_large().into_response();
     };
     let request_hash = sha256_hex(&format!("{} {}\n{}", parts.method, parts.uri.path(), String::from_utf8_lossy(&bytes)));
     let claim = Claim {
