@@ -42,6 +42,14 @@ struct ServeArgs {
     /// Take the client address from X-Forwarded-For (only behind your own reverse proxy).
     #[arg(long, env = "TRELLIS_TRUST_FORWARDED_FOR")]
     trust_forwarded_for: Option<bool>,
+    /// With --trust-forwarded-for: how many reverse proxies stand in front of Trellis (default 1);
+    /// the client is that many X-Forwarded-For entries from the right.
+    #[arg(long, env = "TRELLIS_TRUSTED_PROXY_HOPS")]
+    trusted_proxy_hops: Option<usize>,
+    /// With --trust-forwarded-for: the networks of your proxies (CIDRs, comma-separated), instead
+    /// of a hop count; the client is the rightmost X-Forwarded-For entry outside them.
+    #[arg(long, env = "TRELLIS_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Option<Vec<String>>,
     /// Where uploaded files are kept (default ./trellis-data).
     #[arg(long, env = "TRELLIS_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -146,6 +154,8 @@ async fn main() -> anyhow::Result<()> {
         database_url_file: cli.database_url_file.clone(),
         public_url: serve_args.public_url,
         trust_forwarded_for: serve_args.trust_forwarded_for,
+        trusted_proxy_hops: serve_args.trusted_proxy_hops,
+        trusted_proxies: serve_args.trusted_proxies,
         log: cli.log.clone(),
         log_format: cli.log_format.clone(),
         data_dir: serve_args.data_dir,
@@ -158,6 +168,7 @@ async fn main() -> anyhow::Result<()> {
     let web = WebConfig {
         public_url: settings.public_url.clone(),
         trust_forwarded_for: settings.trust_forwarded_for,
+        trusted_proxies: settings.trusted_proxies.clone(),
         data_dir: settings.data_dir.clone(),
     };
     let state = trellis_server::connect(&settings.database_url, web, Arc::new(SystemClock))

@@ -5,6 +5,7 @@ mod api_behaviour;
 mod audit;
 mod authz_matrix;
 mod browser;
+mod client_address;
 mod compliance;
 mod hierarchy;
 mod input_checks;
