@@ -2,6 +2,7 @@
 //! on SQLite, or on PostgreSQL when `TRELLIS_TEST_POSTGRES_URL` is set.
 
 mod api_behaviour;
+mod application_form;
 mod audit;
 mod authz_matrix;
 mod browser;
