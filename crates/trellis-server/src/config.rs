@@ -187,8 +187,9 @@ database_url = "sqlite://trellis.db"
 # environment; e.g. a Docker or systemd secret).          env: DATABASE_URL_FILE
 # database_url_file = "/run/secrets/trellis_database_url"
 
-# The address people reach Trellis at. Invitation links are built from it; an https:// URL turns
-# on Secure cookies with the __Host- prefix and HSTS.     env: TRELLIS_PUBLIC_URL
+# The address people reach Trellis at. Invitation links are built from it, page forms are taken
+# only from its origin; an https:// URL turns on Secure cookies with the __Host- prefix and HSTS.
+#                                                        env: TRELLIS_PUBLIC_URL
 # public_url = "https://partners.example.com"
 
 # Take the client address from X-Forwarded-For. Only behind a reverse proxy you control.

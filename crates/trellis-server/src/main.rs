@@ -36,7 +36,8 @@ struct ServeArgs {
     /// Address to listen on (default 127.0.0.1:8080).
     #[arg(long, env = "TRELLIS_BIND")]
     bind: Option<String>,
-    /// The address people reach Trellis at (invitation links; https turns on Secure cookies).
+    /// The address people reach Trellis at (invitation links; page forms are taken only from its
+    /// origin; https turns on Secure cookies).
     #[arg(long, env = "TRELLIS_PUBLIC_URL")]
     public_url: Option<String>,
     /// Take the client address from X-Forwarded-For (only behind your own reverse proxy).

@@ -14,6 +14,7 @@ mod invitations;
 mod jobs;
 mod locator;
 mod onboarding;
+mod origin_check;
 mod pages;
 mod partner_powers;
 mod profiles;
