@@ -166,6 +166,13 @@ async fn main() -> anyhow::Result<()> {
     };
     let settings = Settings::resolve(overrides, FileConfig::load(cli.config.as_deref())?)?;
     init_logging(&settings);
+    if settings.public_url.contains("://0.0.0.0") || settings.public_url.contains("://[::]") {
+        // Browsers never send this origin, so every page form would be refused.
+        tracing::warn!(
+            public_url = %settings.public_url,
+            "the public URL is the listen address, which browsers cannot use: set --public-url / TRELLIS_PUBLIC_URL to the address people open, or page forms (sign-in included) are refused"
+        );
+    }
     let web = WebConfig {
         public_url: settings.public_url.clone(),
         trust_forwarded_for: settings.trust_forwarded_for,
