@@ -4,6 +4,7 @@
 //! portal calls, and map results to views. Authentication happens once per request in
 //! [`middleware::authenticate`]; authorization and visibility live in the services.
 
+pub mod client_address;
 pub mod error;
 pub mod extract;
 pub mod handlers;
@@ -26,6 +27,9 @@ pub struct WebConfig {
     pub public_url: String,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
     pub trust_forwarded_for: bool,
+    /// With `trust_forwarded_for`, which entries of `X-Forwarded-For` were written by our own
+    /// proxies (counted from the right; [`client_address`]).
+    pub trusted_proxies: client_address::TrustedProxies,
     /// Where uploaded files are kept (`<data_dir>/files/<sha256>`). A web setting rather than part
     /// of `Ctx`: only requests that upload or download files touch it, and the domain functions
     /// that do take it as an argument.

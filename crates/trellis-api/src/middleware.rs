@@ -23,22 +23,20 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// [`MAX_BODY_BYTES`].
 pub const MAX_UPLOAD_BODY_BYTES: usize = trellis_partners::files::MAX_DOCUMENT_BYTES + 64 * 1024;
 
-/// Records the client address and user agent in the request's extensions.
+/// Records the client address and user agent in the request's extensions. The address is the
+/// connection's peer, or with `trust_forwarded_for` the one the trusted proxies saw
+/// ([`crate::client_address`]); always a parsed IP address.
 pub async fn request_meta(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let forwarded = state
-        .web
-        .trust_forwarded_for
-        .then(|| {
-            req.headers()
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .map(|v| v.trim().to_owned())
-        })
-        .flatten();
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let ip = peer.map(|peer| {
+        if state.web.trust_forwarded_for {
+            crate::client_address::client_address(peer, req.headers(), &state.web.trusted_proxies)
+        } else {
+            peer.to_canonical()
+        }
+    });
     let user_agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| ua.chars().take(300).collect());
-    req.extensions_mut().insert(RequestMeta { ip: forwarded.or(peer), user_agent });
+    req.extensions_mut().insert(RequestMeta { ip: ip.map(|ip| ip.to_string()), user_agent });
     next.run(req).await
 }
 

@@ -3,7 +3,8 @@
 //! An application creates a partner in status `applied` and an application record with the
 //! answers to the program's custom questions. The public form is rate limited per client address
 //! and per program (counted in `application_attempts`, like sign-in attempts), carries a honeypot
-//! field (filled: the answer looks like success and nothing is stored), and each application is
+//! field (filled: the answer looks like success, in the same time, and no application is stored),
+//! and each application is
 //! compared with the workspace's partners and earlier applications: a shared email address or
 //! company domain marks it as a likely duplicate for the reviewer. Staff who manage partners
 //! approve (the partner enters the program and onboarding, the applicant becomes its first admin
@@ -200,7 +201,7 @@ pub struct NewApplication {
 }
 
 /// What the applicant is told: the new partner and application. For a submission caught by the
-/// honeypot these ids are made up and nothing was stored.
+/// honeypot these are the ids of rows that were rolled back: made up, nothing of them is kept.
 #[derive(Debug, Clone)]
 pub struct Receipt {
     pub partner_id: PartnerId,
@@ -350,14 +351,19 @@ async fn find_duplicates(tx: &mut Tx, workspace_id: &WorkspaceId, email: &Email,
 
 /// Takes an application from the public form (no caller: the system context of the program's
 /// workspace, with the request's origin for the audit trail and the rate limit).
+///
+/// A submission that fills the honeypot must not be told apart from a real one, not even by its
+/// timing (issue 6): it is validated the same way (and refused the same way when invalid), and
+/// runs the same transaction with the same statements, except that everything of the application
+/// itself — partner, application, email — is written inside a savepoint that is rolled back
+/// instead of released; what it commits is one audit event, `application.discarded`, where a real
+/// one commits `partner.applied`. Both answer alike; the honeypot's ids are of rows never kept.
 pub async fn submit(ctx: &Ctx, slug: &str, input: NewApplication, meta: &RequestMeta) -> Result<Receipt> {
     let (workspace_id, program) = open_program(ctx, slug).await?;
     let scope = Scope::system(workspace_id.clone()).with_meta(meta.clone());
     throttle(ctx, &scope, &program.id, meta.ip.as_deref().unwrap_or("")).await?;
-    if input.honeypot.as_deref().is_some_and(|h| !h.trim().is_empty()) {
-        // A bot: answer as if it worked, keep nothing (it was counted by the rate limit above).
-        return Ok(Receipt { partner_id: PartnerId::generate(), application_id: ApplicationId::generate() });
-    }
+    // A bot: answered as if it worked, nothing of it kept (it was counted by the rate limit above).
+    let caught_by_honeypot = input.honeypot.as_deref().is_some_and(|h| !h.trim().is_empty());
     let mut v = Validation::new();
     let company_name = v.text("company_name", &input.company_name, 200);
     let contact_name = v.text("contact_name", &input.contact_name, 200);
@@ -375,6 +381,7 @@ pub async fn submit(ctx: &Ctx, slug: &str, input: NewApplication, meta: &Request
     let types: PartnerTypes = input.types.iter().copied().collect();
     let now = ctx.now();
     let mut tx = ctx.db.write(&scope.row_security()).await?;
+    tx.execute(sql!("SAVEPOINT application")).await?;
     let domains = domains_of(email.as_str(), website.as_deref());
     let duplicates = find_duplicates(&mut tx, &workspace_id, &email, &domains).await?;
     let partner_id = PartnerId::generate();
@@ -399,15 +406,6 @@ pub async fn submit(ctx: &Ctx, slug: &str, input: NewApplication, meta: &Request
         json!(duplicates).to_string(), meta.ip, now
     ))
     .await?;
-    let entry = AuditEntry::new("partner.applied", "partner", partner_id.as_str())
-        .set("name", company_name.clone())
-        .set("contact_email", email.as_str())
-        .set("types", json!(types.to_vec()))
-        .set("status", PartnerStatus::Applied.as_str())
-        .set("program_id", program.id.as_str())
-        .set("application_id", application_id.as_str())
-        .set("likely_duplicate_of", json!(duplicates.iter().map(|d| d.partner_id.as_str()).collect::<Vec<_>>()));
-    audit::record(&mut tx, &scope, now, entry).await?;
     let workspace = workspaces::get_in(&mut tx, &workspace_id).await?;
     let text = format!(
         "Hello {contact_name},\n\nThank you for applying to the {program} program of {vendor} on behalf of {company_name}.\n\nWe review every application and will write to you at this address once we have decided.\n\nThe {vendor} partner team",
@@ -415,7 +413,22 @@ pub async fn submit(ctx: &Ctx, slug: &str, input: NewApplication, meta: &Request
         vendor = workspace.name
     );
     let subject = format!("We received your application to {}", program.name);
-    queue_email(&mut tx, &workspace_id, NewEmail::from_text("application_received", email, subject, text), now).await?;
+    queue_email(&mut tx, &workspace_id, NewEmail::from_text("application_received", email.clone(), subject, text), now).await?;
+    let entry = if caught_by_honeypot {
+        tx.execute(sql!("ROLLBACK TO SAVEPOINT application")).await?;
+        AuditEntry::new("application.discarded", "program", program.id.as_str()).set("reason", "honeypot")
+    } else {
+        tx.execute(sql!("RELEASE SAVEPOINT application")).await?;
+        AuditEntry::new("partner.applied", "partner", partner_id.as_str())
+            .set("name", company_name.clone())
+            .set("contact_email", email.as_str())
+            .set("types", json!(types.to_vec()))
+            .set("status", PartnerStatus::Applied.as_str())
+            .set("program_id", program.id.as_str())
+            .set("application_id", application_id.as_str())
+            .set("likely_duplicate_of", json!(duplicates.iter().map(|d| d.partner_id.as_str()).collect::<Vec<_>>()))
+    };
+    audit::record(&mut tx, &scope, now, entry).await?;
     tx.commit().await?;
     Ok(Receipt { partner_id, application_id })
 }

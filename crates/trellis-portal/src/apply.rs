@@ -6,7 +6,8 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use trellis_api::AppState;
@@ -61,7 +62,7 @@ struct ApplyPage {
     questions: Vec<QuestionField>,
     honeypot: &'static str,
     /// A problem with the submission as a whole (an expired form, too many attempts).
-    problem: Option<&'static str>,
+    problem: Option<String>,
 }
 
 #[derive(Template)]
@@ -72,7 +73,7 @@ struct ThanksPage {
 }
 
 /// The form with a fresh CSRF cookie.
-fn apply_form(state: &AppState, program: Program, form: FormView, problem: Option<&'static str>, status: StatusCode) -> Response {
+fn apply_form(state: &AppState, program: Program, form: FormView, problem: Option<String>, status: StatusCode) -> Response {
     let csrf = random_token(32);
     let page = ApplyPage {
         layout: Layout::new(format!("Apply to {}", program.name), None),
@@ -132,7 +133,8 @@ async fn submit_form(
     let cookie = read_cookie(&headers, &cookie_name(&state, APPLY_CSRF_COOKIE)).unwrap_or_default();
     if cookie.is_empty() || !same_secret(&cookie, form.csrf_token()) {
         let again = FormView::failed("apply", APPLY_FIELDS, form, Vec::new());
-        return apply_form(&state, program, again, Some("The form expired. Please check it and send it again."), StatusCode::FORBIDDEN);
+        let expired = Some("The form expired. Please check it and send it again.".to_owned());
+        return apply_form(&state, program, again, expired, StatusCode::FORBIDDEN);
     }
     let input = read_application(&form, &program);
     match applications::submit(&state.ctx, &slug, input, &meta).await {
@@ -141,15 +143,17 @@ async fn submit_form(
             let failed = FormView::failed("apply", APPLY_FIELDS, form, errors);
             apply_form(&state, program, failed, None, StatusCode::UNPROCESSABLE_ENTITY)
         }
-        Err(Error::RateLimited { .. }) => {
+        Err(Error::RateLimited { retry_after_secs }) => {
+            // Like the API's 429: the seconds until the sliding window lets this address in again.
             let failed = FormView::failed("apply", APPLY_FIELDS, form, Vec::<FieldError>::new());
-            apply_form(
-                &state,
-                program,
-                failed,
-                Some("Too many applications came from your network recently. Please try again in an hour."),
-                StatusCode::TOO_MANY_REQUESTS,
-            )
+            let minutes = retry_after_secs.div_ceil(60);
+            let problem = format!(
+                "Too many applications came from your network recently. Please try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            );
+            let mut response = apply_form(&state, program, failed, Some(problem), StatusCode::TOO_MANY_REQUESTS);
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            response
         }
         Err(err) => error_page(err),
     }

@@ -24,9 +24,9 @@ use trellis_api::AppState;
 pub use pages::not_found;
 pub use session::SESSION_COOKIE;
 
-/// Every page route.
+/// Every page route. State-changing requests from another origin are refused before any
+/// handler runs (`session::refuse_foreign_origins`).
 pub fn router(state: AppState) -> Router<AppState> {
-    let _ = state;
     pages::routes()
         .merge(apply::routes())
         .merge(console::routes())
@@ -34,4 +34,5 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(assets::routes())
         .merge(locator::routes())
         .merge(downloads::routes())
+        .layer(axum::middleware::from_fn_with_state(state, session::refuse_foreign_origins))
 }

@@ -2,13 +2,15 @@
 //!
 //! The session cookie is `HttpOnly`, `SameSite=Lax`, and over TLS `Secure` with the `__Host-`
 //! prefix (ASVS 3.3). Every state-changing form carries the session's CSRF token (synchronizer
-//! pattern); the sign-in form, which has no session yet, uses a double-submit cookie. Requests a
-//! browser marks `Sec-Fetch-Site: cross-site` are refused outright (ASVS 3.5.3).
+//! pattern); the sign-in form, which has no session yet, uses a double-submit cookie. Before any
+//! of that, a state-changing request a browser marks `Sec-Fetch-Site: cross-site`, or whose
+//! `Origin` is not the public URL's, is refused outright (ASVS 3.5.3; [`refuse_foreign_origins`]).
 
-use axum::extract::FromRequestParts;
-use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header::{COOKIE, ORIGIN, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use trellis_api::AppState;
 use trellis_identity::auth::{self, BrowserSession};
@@ -98,6 +100,59 @@ pub fn check_same_site(headers: &HeaderMap) -> Result<(), Response> {
     if cross { Err(error_page(trellis_core::Error::forbidden("cross-site form submissions are refused"))) } else { Ok(()) }
 }
 
+/// The origin (`scheme://host[:port]`, RFC 6454) of a URL as browsers write it in `Origin`:
+/// scheme and host in lower case, without user information, path, or the scheme's default port.
+/// `None` for anything that is not an `http`/`https` URL with a host.
+pub fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.trim().split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" => ":80",
+        "https" => ":443",
+        _ => return None,
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host).to_ascii_lowercase();
+    let host_port = host_port.strip_suffix(default_port).unwrap_or(&host_port);
+    if host_port.is_empty() || host_port.starts_with(':') {
+        return None;
+    }
+    Some(format!("{scheme}://{host_port}"))
+}
+
+/// Refuses a request a browser marked as cross-site (`Sec-Fetch-Site`), or whose `Origin` is
+/// present and is not the configured public URL's origin (`null`, sent by sandboxed frames and
+/// some redirects, counts as foreign). Either header alone suffices: older browsers send only
+/// `Origin`, and a request without either comes from no browser that could carry our cookies
+/// across sites (OWASP CSRF cheat sheet, "Verifying origin with standard headers"). The CSRF
+/// token is still checked afterwards.
+pub fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+    check_same_site(headers)?;
+    let Some(origin) = headers.get(ORIGIN) else { return Ok(()) };
+    let ours = origin_of(&state.web.public_url);
+    // Browsers write it exactly as `origin_of` does; anything else (a path, user information,
+    // `null`) is not our origin.
+    let theirs = origin.to_str().ok().map(str::to_ascii_lowercase);
+    if ours.is_some() && theirs == ours {
+        return Ok(());
+    }
+    let own = ours.unwrap_or_else(|| state.web.public_url.clone());
+    Err(error_page(trellis_core::Error::forbidden(format!(
+        "this form was sent from another site and is refused; open Trellis at {own} and try again"
+    ))))
+}
+
+/// Every page's state-changing request (POST, and any other unsafe method) passes
+/// [`check_origin`] first, so no form handler can forget it.
+pub async fn refuse_foreign_origins(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if !req.method().is_safe()
+        && let Err(response) = check_origin(&state, req.headers())
+    {
+        return response;
+    }
+    next.run(req).await
+}
+
 /// Checks a submitted CSRF token against the session's.
 pub fn check_csrf(headers: &HeaderMap, session: &BrowserSession, submitted: &str) -> Result<(), Response> {
     check_same_site(headers)?;
@@ -105,5 +160,23 @@ pub fn check_csrf(headers: &HeaderMap, session: &BrowserSession, submitted: &str
         Ok(())
     } else {
         Err(error_page(trellis_core::Error::forbidden("the form has expired; reload the page and try again")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_of;
+
+    #[test]
+    fn origins_are_written_as_browsers_write_them() {
+        assert_eq!(origin_of("https://Partners.Example.com/").as_deref(), Some("https://partners.example.com"));
+        assert_eq!(origin_of("https://partners.example.com:443/app?x#y").as_deref(), Some("https://partners.example.com"));
+        assert_eq!(origin_of("http://127.0.0.1:8080").as_deref(), Some("http://127.0.0.1:8080"));
+        assert_eq!(origin_of("http://user:pw@host.example:80/").as_deref(), Some("http://host.example"));
+        assert_eq!(origin_of("http://[::1]:8080/").as_deref(), Some("http://[::1]:8080"));
+        assert_eq!(origin_of("https://host.example:8443").as_deref(), Some("https://host.example:8443"));
+        for not_an_origin in ["null", "", "ftp://host.example", "https://", "https://:443", "host.example"] {
+            assert_eq!(origin_of(not_an_origin), None, "{not_an_origin:?}");
+        }
     }
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::Deserialize;
+use trellis_api::client_address::{ProxyNetwork, TrustedProxies};
 use trellis_jobs::{Mailer, SmtpConfig};
 
 /// The settings a TOML file may hold (all optional).
@@ -18,6 +19,8 @@ pub struct FileConfig {
     pub database_url_file: Option<PathBuf>,
     pub public_url: Option<String>,
     pub trust_forwarded_for: Option<bool>,
+    pub trusted_proxy_hops: Option<usize>,
+    pub trusted_proxies: Option<Vec<String>>,
     pub log: Option<String>,
     pub log_format: Option<String>,
     pub data_dir: Option<PathBuf>,
@@ -42,6 +45,8 @@ pub struct Settings {
     pub database_url: String,
     pub public_url: String,
     pub trust_forwarded_for: bool,
+    /// Which `X-Forwarded-For` entries to believe when `trust_forwarded_for` is on.
+    pub trusted_proxies: TrustedProxies,
     pub log: String,
     pub log_json: bool,
     pub data_dir: PathBuf,
@@ -71,6 +76,8 @@ pub struct Overrides {
     pub database_url_file: Option<PathBuf>,
     pub public_url: Option<String>,
     pub trust_forwarded_for: Option<bool>,
+    pub trusted_proxy_hops: Option<usize>,
+    pub trusted_proxies: Option<Vec<String>>,
     pub log: Option<String>,
     pub log_format: Option<String>,
     pub data_dir: Option<PathBuf>,
@@ -78,6 +85,33 @@ pub struct Overrides {
     pub smtp_url: Option<String>,
     pub smtp_password_file: Option<PathBuf>,
     pub mail_from: Option<String>,
+}
+
+/// The trusted proxies of the settings: `trusted_proxies` (networks) or `trusted_proxy_hops`
+/// (default 1), only together with `trust_forwarded_for` (issue 6, F4).
+fn resolve_trusted_proxies(trust: bool, hops: Option<usize>, networks: Option<Vec<String>>) -> anyhow::Result<TrustedProxies> {
+    let networks = networks.map(|list| list.into_iter().filter(|n| !n.trim().is_empty()).collect::<Vec<_>>()).filter(|l| !l.is_empty());
+    if !trust && (hops.is_some() || networks.is_some()) {
+        anyhow::bail!(
+            "TRELLIS_TRUSTED_PROXY_HOPS / trusted_proxy_hops and TRELLIS_TRUSTED_PROXIES / trusted_proxies take effect only with TRELLIS_TRUST_FORWARDED_FOR / trust_forwarded_for = true"
+        );
+    }
+    match (hops, networks) {
+        (Some(_), Some(_)) => {
+            anyhow::bail!(
+                "set either TRELLIS_TRUSTED_PROXY_HOPS / trusted_proxy_hops or TRELLIS_TRUSTED_PROXIES / trusted_proxies, not both"
+            )
+        }
+        (Some(0), None) => anyhow::bail!("TRELLIS_TRUSTED_PROXY_HOPS / trusted_proxy_hops must be at least 1"),
+        (Some(hops), None) => Ok(TrustedProxies::Hops(hops)),
+        (None, Some(list)) => list
+            .iter()
+            .map(|n| n.parse::<ProxyNetwork>())
+            .collect::<Result<Vec<_>, _>>()
+            .map(TrustedProxies::Networks)
+            .map_err(|e| anyhow::anyhow!("TRELLIS_TRUSTED_PROXIES / trusted_proxies: {e}")),
+        (None, None) => Ok(TrustedProxies::default()),
+    }
 }
 
 impl Settings {
@@ -118,11 +152,18 @@ impl Settings {
                 "an SMTP server needs a sender address: set TRELLIS_MAIL_FROM / mail_from, e.g. \"Acme Partners <partners@acme.example>\""
             );
         }
+        let trust_forwarded_for = overrides.trust_forwarded_for.or(file.trust_forwarded_for).unwrap_or(false);
+        let trusted_proxies = resolve_trusted_proxies(
+            trust_forwarded_for,
+            overrides.trusted_proxy_hops.or(file.trusted_proxy_hops),
+            overrides.trusted_proxies.or(file.trusted_proxies),
+        )?;
         Ok(Self {
             bind,
             database_url,
             public_url: public_url.trim_end_matches('/').to_owned(),
-            trust_forwarded_for: overrides.trust_forwarded_for.or(file.trust_forwarded_for).unwrap_or(false),
+            trust_forwarded_for,
+            trusted_proxies,
             log: overrides.log.or(file.log).unwrap_or_else(|| "info,sqlx=warn,tower_http=info".to_owned()),
             log_json: log_format == "json",
             data_dir: overrides.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
@@ -158,13 +199,24 @@ database_url = "sqlite://trellis.db"
 # environment; e.g. a Docker or systemd secret).          env: DATABASE_URL_FILE
 # database_url_file = "/run/secrets/trellis_database_url"
 
-# The address people reach Trellis at. Invitation links are built from it; an https:// URL turns
-# on Secure cookies with the __Host- prefix and HSTS.     env: TRELLIS_PUBLIC_URL
+# The address people reach Trellis at. Invitation links are built from it, page forms are taken
+# only from its origin; an https:// URL turns on Secure cookies with the __Host- prefix and HSTS.
+#                                                        env: TRELLIS_PUBLIC_URL
 # public_url = "https://partners.example.com"
 
 # Take the client address from X-Forwarded-For. Only behind a reverse proxy you control.
 #                                                        env: TRELLIS_TRUST_FORWARDED_FOR
 trust_forwarded_for = false
+
+# With trust_forwarded_for: which X-Forwarded-For entries your own proxies wrote, counted from
+# the right (proxies append the address they saw; whatever is left of that came from the client).
+# Either the number of proxies in front of Trellis (default 1)…
+#                                                        env: TRELLIS_TRUSTED_PROXY_HOPS
+# trusted_proxy_hops = 1
+# …or the networks your proxies' addresses are in: every entry from the right inside them is
+# skipped, the first address outside them is the client's.
+#                                  env: TRELLIS_TRUSTED_PROXIES (comma-separated)
+# trusted_proxies = ["10.0.0.0/8", "2001:db8:ffff::/48"]
 
 # Where uploaded files (logos, contract and licence documents) are kept; created if missing.
 # Back it up with the database.                          env: TRELLIS_DATA_DIR
@@ -247,6 +299,37 @@ mod tests {
         assert!(Settings::resolve(bad, FileConfig::default()).is_err());
         let none = Settings::resolve(Overrides::default(), FileConfig::default()).expect("resolves");
         assert!(none.smtp.is_none(), "without a URL, emails stay in the outbox");
+    }
+
+    #[test]
+    fn trusted_proxies_default_to_one_hop_and_take_hops_or_networks() {
+        let trusting = || Overrides { trust_forwarded_for: Some(true), ..Overrides::default() };
+        let default = Settings::resolve(trusting(), FileConfig::default()).expect("resolves");
+        assert_eq!(default.trusted_proxies, TrustedProxies::Hops(1));
+        let two = Settings::resolve(Overrides { trusted_proxy_hops: Some(2), ..trusting() }, FileConfig::default()).expect("resolves");
+        assert_eq!(two.trusted_proxies, TrustedProxies::Hops(2));
+        let file: FileConfig =
+            toml::from_str("trust_forwarded_for = true\ntrusted_proxies = ['10.0.0.0/8', '2001:db8::1']").expect("parses");
+        let networks = Settings::resolve(Overrides::default(), file).expect("resolves");
+        let expected = ["10.0.0.0/8".parse().expect("net"), "2001:db8::1/128".parse().expect("net")];
+        assert_eq!(networks.trusted_proxies, TrustedProxies::Networks(expected.to_vec()));
+    }
+
+    #[test]
+    fn trusted_proxies_without_trust_both_at_once_zero_hops_or_a_bad_network_are_refused() {
+        let trusting = || Overrides { trust_forwarded_for: Some(true), ..Overrides::default() };
+        let cases = [
+            Overrides { trusted_proxy_hops: Some(1), ..Overrides::default() },
+            Overrides { trusted_proxies: Some(vec!["10.0.0.0/8".into()]), ..Overrides::default() },
+            Overrides { trusted_proxy_hops: Some(1), trusted_proxies: Some(vec!["10.0.0.0/8".into()]), ..trusting() },
+            Overrides { trusted_proxy_hops: Some(0), ..trusting() },
+            Overrides { trusted_proxies: Some(vec!["10.0.0.0/40".into()]), ..trusting() },
+            Overrides { trusted_proxies: Some(vec!["proxy.internal".into()]), ..trusting() },
+        ];
+        for case in cases {
+            let shown = format!("{case:?}");
+            assert!(Settings::resolve(case, FileConfig::default()).is_err(), "{shown}");
+        }
     }
 
     #[test]

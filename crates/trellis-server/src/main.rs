@@ -36,12 +36,21 @@ struct ServeArgs {
     /// Address to listen on (default 127.0.0.1:8080).
     #[arg(long, env = "TRELLIS_BIND")]
     bind: Option<String>,
-    /// The address people reach Trellis at (invitation links; https turns on Secure cookies).
+    /// The address people reach Trellis at (invitation links; page forms are taken only from its
+    /// origin; https turns on Secure cookies).
     #[arg(long, env = "TRELLIS_PUBLIC_URL")]
     public_url: Option<String>,
     /// Take the client address from X-Forwarded-For (only behind your own reverse proxy).
     #[arg(long, env = "TRELLIS_TRUST_FORWARDED_FOR")]
     trust_forwarded_for: Option<bool>,
+    /// With --trust-forwarded-for: how many reverse proxies stand in front of Trellis (default 1);
+    /// the client is that many X-Forwarded-For entries from the right.
+    #[arg(long, env = "TRELLIS_TRUSTED_PROXY_HOPS")]
+    trusted_proxy_hops: Option<usize>,
+    /// With --trust-forwarded-for: the networks of your proxies (CIDRs, comma-separated), instead
+    /// of a hop count; the client is the rightmost X-Forwarded-For entry outside them.
+    #[arg(long, env = "TRELLIS_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Option<Vec<String>>,
     /// Where uploaded files are kept (default ./trellis-data).
     #[arg(long, env = "TRELLIS_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -149,6 +158,8 @@ async fn main() -> anyhow::Result<()> {
         database_url_file: cli.database_url_file.clone(),
         public_url: serve_args.public_url,
         trust_forwarded_for: serve_args.trust_forwarded_for,
+        trusted_proxy_hops: serve_args.trusted_proxy_hops,
+        trusted_proxies: serve_args.trusted_proxies,
         log: cli.log.clone(),
         log_format: cli.log_format.clone(),
         data_dir: serve_args.data_dir,
@@ -159,9 +170,17 @@ async fn main() -> anyhow::Result<()> {
     };
     let settings = Settings::resolve(overrides, FileConfig::load(cli.config.as_deref())?)?;
     init_logging(&settings);
+    if settings.public_url.contains("://0.0.0.0") || settings.public_url.contains("://[::]") {
+        // Browsers never send this origin, so every page form would be refused.
+        tracing::warn!(
+            public_url = %settings.public_url,
+            "the public URL is the listen address, which browsers cannot use: set --public-url / TRELLIS_PUBLIC_URL to the address people open, or page forms (sign-in included) are refused"
+        );
+    }
     let web = WebConfig {
         public_url: settings.public_url.clone(),
         trust_forwarded_for: settings.trust_forwarded_for,
+        trusted_proxies: settings.trusted_proxies.clone(),
         data_dir: settings.data_dir.clone(),
         idempotency_lease_seconds: settings.idempotency_lease_seconds,
     };

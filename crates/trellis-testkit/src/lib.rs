@@ -109,7 +109,17 @@ impl TestApp {
         (Self::spawn_with_mailer(mailer).await, receiver)
     }
 
+    /// Starts the app as if behind reverse proxies: `X-Forwarded-For` is trusted with these
+    /// proxies (the test's own connection, from 127.0.0.1, plays the nearest proxy).
+    pub async fn spawn_behind_proxies(trusted_proxies: trellis_api::client_address::TrustedProxies) -> Self {
+        Self::spawn_with(Mailer::outbox_only(), Some(trusted_proxies)).await
+    }
+
     async fn spawn_with_mailer(mailer: Mailer) -> Self {
+        Self::spawn_with(mailer, None).await
+    }
+
+    async fn spawn_with(mailer: Mailer, trusted_proxies: Option<trellis_api::client_address::TrustedProxies>) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let (url, database) = TestDatabase::create().await;
         let clock = ManualClock::starting_at(SystemClock.now());
@@ -119,7 +129,8 @@ impl TestApp {
         let data_dir = std::env::temp_dir().join(unique_name("trellis-data"));
         let web = WebConfig {
             public_url: base_url.clone(),
-            trust_forwarded_for: false,
+            trust_forwarded_for: trusted_proxies.is_some(),
+            trusted_proxies: trusted_proxies.unwrap_or_default(),
             data_dir: data_dir.clone(),
             idempotency_lease_seconds: trellis_api::middleware::IDEMPOTENCY_LEASE_SECONDS,
         };

@@ -2,9 +2,11 @@
 //! on SQLite, or on PostgreSQL when `TRELLIS_TEST_POSTGRES_URL` is set.
 
 mod api_behaviour;
+mod application_form;
 mod audit;
 mod authz_matrix;
 mod browser;
+mod client_address;
 mod compliance;
 mod hierarchy;
 mod idempotency;
@@ -14,6 +16,7 @@ mod invitations;
 mod jobs;
 mod locator;
 mod onboarding;
+mod origin_check;
 mod pages;
 mod partner_powers;
 mod profiles;
