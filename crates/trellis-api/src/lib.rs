@@ -75,5 +75,62 @@ impl utoipa::Modify for BearerAuth {
 pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(handlers::routes()).split_for_parts();
     api.openapi = utoipa::openapi::OpenApiVersion::Version31;
+    describe_responses(&mut api);
     (router, api)
+}
+
+/// OpenAPI requires a `description` on every response; the routes declare only status and body,
+/// so the status's reason phrase stands in where none was written. The answers every operation
+/// may give, whatever its handler (the edges check them before it runs: a malformed or oversized
+/// body, a bad credential, a control character in the path, query or headers), are added to each.
+fn describe_responses(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let problem = |description: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content("application/problem+json", ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build())
+                .build(),
+        )
+    };
+    for item in api.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for operation in operations.into_iter().flatten() {
+            let responses = &mut operation.responses.responses;
+            responses.entry("401".to_owned()).or_insert_with(|| problem("A credential was sent and is not valid (`unauthorized`)"));
+            responses.entry("422".to_owned()).or_insert_with(|| {
+                problem("Invalid input, e.g. a control character in the path, the query or a header (`validation_failed`)")
+            });
+            responses.entry("400".to_owned()).or_insert_with(|| problem("The request could not be read (`malformed_request`)"));
+            if operation.request_body.is_some() {
+                responses.entry("413".to_owned()).or_insert_with(|| problem("The body is over the limit (`payload_too_large`)"));
+            }
+        }
+    }
+    for item in api.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+            &mut item.head,
+            &mut item.options,
+            &mut item.trace,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for (status, response) in &mut operation.responses.responses {
+                if let utoipa::openapi::RefOr::T(response) = response
+                    && response.description.is_empty()
+                {
+                    let reason = status
+                        .parse::<u16>()
+                        .ok()
+                        .and_then(|code| axum::http::StatusCode::from_u16(code).ok())
+                        .and_then(|code| code.canonical_reason());
+                    response.description = reason.unwrap_or("Response").to_owned();
+                }
+            }
+        }
+    }
 }

@@ -535,7 +535,7 @@ pub struct MetricReadingView {
     /// For per-program metrics: the enrollment's program.
     pub program_id: Option<String>,
     /// An integer or a boolean; null when unknown (a recorded metric nobody recorded yet).
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Value>)]
     pub value: Option<serde_json::Value>,
     pub note: Option<String>,
     /// The user or API key that recorded the value.

@@ -78,7 +78,7 @@ pub async fn update_member(
 
 /// Remove a member: their sessions and keys in this workspace end at once.
 #[utoipa::path(delete, path = "/api/v1/members/{user_id}", tag = "members", params(("user_id" = String, Path)),
-    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn remove_member(State(state): State<AppState>, Caller(scope): Caller, Path(user_id): Path<String>) -> ApiResult<StatusCode> {
     members::remove(&state.ctx, &scope, &path_id(&user_id)?).await?;
     Ok(StatusCode::NO_CONTENT)

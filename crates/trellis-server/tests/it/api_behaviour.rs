@@ -542,3 +542,20 @@ async fn staff_cannot_raise_their_own_role_and_only_an_owner_grants_ownership() 
     assert_problem(&last_owner_steps_down, 409, "conflict", "the last owner steps down");
     assert_eq!(app.get("/api/v1/members", &f.owner.token).await.body, before, "no role changed");
 }
+
+#[tokio::test]
+async fn every_response_in_the_openapi_document_has_a_description() {
+    let app = TestApp::spawn().await;
+    let document = app.send(Method::GET, "/api/openapi.json", None, None).await.body;
+    let mut missing = Vec::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            for (status, response) in operation["responses"].as_object().into_iter().flatten() {
+                if response.get("$ref").is_none() && response["description"].as_str().is_none_or(str::is_empty) {
+                    missing.push(format!("{method} {path} {status}"));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "responses without a description (OpenAPI requires one): {missing:?}");
+}
