@@ -19,7 +19,7 @@ use trellis_partners::{Program, programs};
 
 use crate::forms::{Choice, FormData, FormView};
 use crate::pages::{Layout, error_page, render, see_other};
-use crate::session::{check_same_site, cookie_name, read_cookie, set_cookie, with_cookie};
+use crate::session::{cookie_name, read_cookie, set_cookie, with_cookie};
 
 /// Its own cookie, so that a sign-in form opened in another tab does not expire this one.
 const APPLY_CSRF_COOKIE: &str = "trellis_apply_csrf";
@@ -123,9 +123,6 @@ async fn submit_form(
     Path(slug): Path<String>,
     form: FormData,
 ) -> Response {
-    if let Err(response) = check_same_site(&headers) {
-        return response;
-    }
     let program = match applications::open_program(&state.ctx, &slug).await {
         Ok((_, program)) => program,
         Err(err) => return error_page(err),

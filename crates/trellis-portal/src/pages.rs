@@ -20,9 +20,7 @@ use trellis_partners::partners;
 
 use crate::assets::asset_url;
 use crate::forms::{FormData, PageForm, UrlQuery};
-use crate::session::{
-    CSRF_COOKIE, MaybeSession, SESSION_COOKIE, Signed, check_csrf, check_same_site, cookie_name, read_cookie, set_cookie, with_cookie,
-};
+use crate::session::{CSRF_COOKIE, MaybeSession, SESSION_COOKIE, Signed, check_csrf, cookie_name, read_cookie, set_cookie, with_cookie};
 
 /// What the shared layout shows: the title, for a signed-in person the navigation, and a notice
 /// confirming what the previous request did.
@@ -383,9 +381,6 @@ async fn login_submit(
     maybe: MaybeSession,
     PageForm(form): PageForm<LoginForm>,
 ) -> Response {
-    if let Err(response) = check_same_site(&headers) {
-        return response;
-    }
     let next = after_sign_in(form.next.as_deref()).unwrap_or_default().to_owned();
     let cookie = read_cookie(&headers, &cookie_name(&state, CSRF_COOKIE)).unwrap_or_default();
     if cookie.is_empty() || !same_secret(&cookie, &form.csrf_token) {
@@ -426,9 +421,9 @@ struct CsrfForm {
 }
 
 /// `POST /logout`: ends the session server-side.
-async fn logout(State(state): State<AppState>, headers: HeaderMap, maybe: MaybeSession, PageForm(form): PageForm<CsrfForm>) -> Response {
+async fn logout(State(state): State<AppState>, maybe: MaybeSession, PageForm(form): PageForm<CsrfForm>) -> Response {
     if let (Some(token), Some(session)) = (&maybe.token, &maybe.session) {
-        if let Err(response) = check_csrf(&headers, session, &form.csrf_token) {
+        if let Err(response) = check_csrf(session, &form.csrf_token) {
             return response;
         }
         if let Err(err) = auth::logout(&state.ctx, token).await {
@@ -479,13 +474,12 @@ async fn memberships_page(State(state): State<AppState>, maybe: MaybeSession) ->
 /// addressed to them, and works in the new membership at once.
 async fn accept_addressed(
     State(state): State<AppState>,
-    headers: HeaderMap,
     maybe: MaybeSession,
     Path(id): Path<String>,
     PageForm(form): PageForm<CsrfForm>,
 ) -> Response {
     let (Some(token), Some(session)) = (maybe.token, maybe.session) else { return Redirect::to("/login").into_response() };
-    if let Err(response) = check_csrf(&headers, &session, &form.csrf_token) {
+    if let Err(response) = check_csrf(&session, &form.csrf_token) {
         return response;
     }
     let Ok(id) = path_id(&id) else { return error_page(Error::NotFound) };
@@ -507,13 +501,12 @@ async fn accept_addressed(
 /// `POST /memberships/invitations/{id}/decline`
 async fn decline_addressed(
     State(state): State<AppState>,
-    headers: HeaderMap,
     maybe: MaybeSession,
     Path(id): Path<String>,
     PageForm(form): PageForm<CsrfForm>,
 ) -> Response {
     let Some(session) = maybe.session else { return Redirect::to("/login").into_response() };
-    if let Err(response) = check_csrf(&headers, &session, &form.csrf_token) {
+    if let Err(response) = check_csrf(&session, &form.csrf_token) {
         return response;
     }
     let Ok(id) = path_id(&id) else { return error_page(Error::NotFound) };
@@ -529,14 +522,9 @@ struct SwitchForm {
     membership: String,
 }
 
-async fn switch_membership(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    maybe: MaybeSession,
-    PageForm(form): PageForm<SwitchForm>,
-) -> Response {
+async fn switch_membership(State(state): State<AppState>, maybe: MaybeSession, PageForm(form): PageForm<SwitchForm>) -> Response {
     let (Some(token), Some(session)) = (maybe.token, maybe.session) else { return Redirect::to("/login").into_response() };
-    if let Err(response) = check_csrf(&headers, &session, &form.csrf_token) {
+    if let Err(response) = check_csrf(&session, &form.csrf_token) {
         return response;
     }
     match auth::switch_membership(&state.ctx, &token, &session, &form.membership).await {
@@ -694,9 +682,6 @@ async fn invitation_submit(
     Path(token): Path<String>,
     PageForm(form): PageForm<InvitationForm>,
 ) -> Response {
-    if let Err(response) = check_same_site(&headers) {
-        return response;
-    }
     let pending = match invitations::find(&state.ctx, &token).await {
         Ok(p) => p,
         Err(err) => return error_page(err),
@@ -757,9 +742,6 @@ async fn invitation_decline(
     Path(token): Path<String>,
     PageForm(form): PageForm<CsrfForm>,
 ) -> Response {
-    if let Err(response) = check_same_site(&headers) {
-        return response;
-    }
     if !check_invitation_csrf(&state, &headers, maybe.session.as_ref(), &form.csrf_token) {
         return error_page(Error::forbidden("the form has expired; open the invitation link again"));
     }

@@ -94,30 +94,15 @@ impl FromRequestParts<AppState> for Signed {
     }
 }
 
-/// Refuses requests a browser marked as cross-site.
-pub fn check_same_site(headers: &HeaderMap) -> Result<(), Response> {
-    let cross = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).is_some_and(|v| v == "cross-site");
-    if cross { Err(error_page(trellis_core::Error::forbidden("cross-site form submissions are refused"))) } else { Ok(()) }
-}
-
-/// The origin (`scheme://host[:port]`, RFC 6454) of a URL as browsers write it in `Origin`:
-/// scheme and host in lower case, without user information, path, or the scheme's default port.
-/// `None` for anything that is not an `http`/`https` URL with a host.
+/// The origin (RFC 6454) of a URL as browsers write it in `Origin`: scheme and host in lower
+/// case, without user information, path, or the scheme's default port. `None` for anything that
+/// is not an `http`/`https` URL with a host.
 pub fn origin_of(url: &str) -> Option<String> {
-    let (scheme, rest) = url.trim().split_once("://")?;
-    let scheme = scheme.to_ascii_lowercase();
-    let default_port = match scheme.as_str() {
-        "http" => ":80",
-        "https" => ":443",
-        _ => return None,
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host).to_ascii_lowercase();
-    let host_port = host_port.strip_suffix(default_port).unwrap_or(&host_port);
-    if host_port.is_empty() || host_port.starts_with(':') {
+    let url = url::Url::parse(url.trim()).ok()?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
         return None;
     }
-    Some(format!("{scheme}://{host_port}"))
+    Some(url.origin().ascii_serialization())
 }
 
 /// Refuses a request a browser marked as cross-site (`Sec-Fetch-Site`), or whose `Origin` is
@@ -127,7 +112,10 @@ pub fn origin_of(url: &str) -> Option<String> {
 /// across sites (OWASP CSRF cheat sheet, "Verifying origin with standard headers"). The CSRF
 /// token is still checked afterwards.
 pub fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
-    check_same_site(headers)?;
+    let cross = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).is_some_and(|v| v == "cross-site");
+    if cross {
+        return Err(error_page(trellis_core::Error::forbidden("cross-site form submissions are refused")));
+    }
     let Some(origin) = headers.get(ORIGIN) else { return Ok(()) };
     let ours = origin_of(&state.web.public_url);
     // Browsers write it exactly as `origin_of` does; anything else (a path, user information,
@@ -153,9 +141,8 @@ pub async fn refuse_foreign_origins(State(state): State<AppState>, req: Request,
     next.run(req).await
 }
 
-/// Checks a submitted CSRF token against the session's.
-pub fn check_csrf(headers: &HeaderMap, session: &BrowserSession, submitted: &str) -> Result<(), Response> {
-    check_same_site(headers)?;
+/// Checks a submitted CSRF token against the session's (after [`refuse_foreign_origins`]).
+pub fn check_csrf(session: &BrowserSession, submitted: &str) -> Result<(), Response> {
     if same_secret(&session.csrf_token, submitted) {
         Ok(())
     } else {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use trellis_api::AppState;
 use trellis_core::{ApiKeyId, Error};
@@ -64,8 +64,8 @@ async fn list_keys(State(state): State<AppState>, signed: Signed, UrlQuery(query
 }
 
 /// `POST /console/api-keys`: creates a key acting as the caller and shows its secret once.
-async fn create_key(State(state): State<AppState>, headers: HeaderMap, signed: Signed, form: FormData) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn create_key(State(state): State<AppState>, signed: Signed, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let scopes = requested_scopes(&form);
     match api_keys::create_workspace_key(&state.ctx, &signed.scope, form.value("name"), scopes.as_deref()).await {
@@ -91,14 +91,8 @@ async fn create_key(State(state): State<AppState>, headers: HeaderMap, signed: S
 }
 
 /// `POST /console/api-keys/{key_id}/revoke`
-async fn revoke_key(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    signed: Signed,
-    Path(key_id): Path<String>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn revoke_key(State(state): State<AppState>, signed: Signed, Path(key_id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     api_keys::revoke(&state.ctx, &signed.scope, &path_id(&key_id)?).await?;
     Ok(see_other("/console/api-keys?notice=key_revoked"))

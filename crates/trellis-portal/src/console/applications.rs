@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use trellis_api::AppState;
 use trellis_core::{ApplicationId, Error, ProgramId};
@@ -145,8 +145,8 @@ async fn show_application(State(state): State<AppState>, signed: Signed, Path(id
 }
 
 /// `POST /console/applications/{id}/approve`
-async fn approve(State(state): State<AppState>, headers: HeaderMap, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn approve(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: ApplicationId = path_id(&id)?;
     let application = applications::get(&state.ctx, &signed.scope, &id).await?;
@@ -155,8 +155,8 @@ async fn approve(State(state): State<AppState>, headers: HeaderMap, signed: Sign
 }
 
 /// `POST /console/applications/{id}/reject`: the reason is required and emailed to the applicant.
-async fn reject(State(state): State<AppState>, headers: HeaderMap, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn reject(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: ApplicationId = path_id(&id)?;
     let application = applications::get(&state.ctx, &signed.scope, &id).await?;

@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use trellis_api::AppState;
 use trellis_core::{Error, ProgramId, StepId};
@@ -121,14 +121,8 @@ fn read_position(form: &FormData) -> Result<Option<i64>, Error> {
 }
 
 /// `POST /console/programs/{id}/onboarding/steps`
-async fn create_step(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    signed: Signed,
-    Path(id): Path<String>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn create_step(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let program_id: ProgramId = path_id(&id)?;
     let created = match read_position(&form) {
@@ -201,12 +195,11 @@ async fn show_step(State(state): State<AppState>, signed: Signed, Path((id, step
 /// `POST /console/programs/{id}/onboarding/steps/{step_id}`
 async fn update_step(
     State(state): State<AppState>,
-    headers: HeaderMap,
     signed: Signed,
     Path((id, step_id)): Path<(String, String)>,
     form: FormData,
 ) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let (program_id, step_id): (ProgramId, StepId) = (path_id(&id)?, path_id(&step_id)?);
     let updated = match read_position(&form) {
@@ -234,12 +227,11 @@ async fn update_step(
 /// `POST /console/programs/{id}/onboarding/steps/{step_id}/delete`
 async fn delete_step(
     State(state): State<AppState>,
-    headers: HeaderMap,
     signed: Signed,
     Path((id, step_id)): Path<(String, String)>,
     form: FormData,
 ) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let program_id: ProgramId = path_id(&id)?;
     onboarding::delete_step(&state.ctx, &signed.scope, &program_id, &path_id(&step_id)?).await?;
@@ -247,14 +239,8 @@ async fn delete_step(
 }
 
 /// `POST /console/programs/{id}/onboarding/agreements`: publishes a new version.
-async fn publish_agreement(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    signed: Signed,
-    Path(id): Path<String>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn publish_agreement(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let program_id: ProgramId = path_id(&id)?;
     let input = NewAgreement { title: form.value("title").to_owned(), body: form.value("body").to_owned() };

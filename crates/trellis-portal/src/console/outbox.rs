@@ -6,7 +6,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use trellis_api::AppState;
 use trellis_core::{EmailId, Error};
@@ -134,14 +134,8 @@ async fn show_email(State(state): State<AppState>, signed: Signed, Path(email_id
 }
 
 /// `POST /console/outbox/{email_id}/resend`
-async fn resend_email(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    signed: Signed,
-    Path(email_id): Path<String>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn resend_email(State(state): State<AppState>, signed: Signed, Path(email_id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     require_admin(&signed)?;
     let id: EmailId = path_id(&email_id)?;
     admin::resend_email(&state.ctx, &signed.scope, &id).await?;
@@ -227,14 +221,8 @@ async fn list_jobs(State(state): State<AppState>, signed: Signed, UrlQuery(query
 }
 
 /// `POST /console/jobs/{job_id}/retry`
-async fn retry_job(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    signed: Signed,
-    Path(job_id): Path<String>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn retry_job(State(state): State<AppState>, signed: Signed, Path(job_id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     require_admin(&signed)?;
     admin::retry_job(&state.ctx, &signed.scope, path_id(&job_id)?).await?;
     Ok(see_other(&format!("{JOBS}?notice=job_retried")))

@@ -5,7 +5,7 @@
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::post;
 use trellis_api::AppState;
 use trellis_api::middleware::MAX_UPLOAD_BODY_BYTES;
@@ -218,14 +218,8 @@ async fn stored_file(
 }
 
 /// `POST /console/partners/{id}/contracts` (multipart: the fields and an optional document).
-async fn add_contract(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    signed: Signed,
-    Path(id): Path<String>,
-    mut form: UploadForm,
-) -> PageResult {
-    check_csrf(&headers, &signed.session, form.fields.csrf_token())?;
+async fn add_contract(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, mut form: UploadForm) -> PageResult {
+    check_csrf(&signed.session, form.fields.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     let created = match stored_file(&state, &signed, &id, &mut form, FilePurpose::Contract).await {
@@ -256,12 +250,11 @@ async fn add_contract(
 /// `POST /console/partners/{id}/contracts/{contract_id}/delete`
 async fn delete_contract(
     State(state): State<AppState>,
-    headers: HeaderMap,
     signed: Signed,
     Path((id, contract_id)): Path<(String, String)>,
     form: crate::forms::FormData,
 ) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     let contract_id: ContractId = path_id(&contract_id)?;
@@ -273,14 +266,8 @@ async fn delete_contract(
 }
 
 /// `POST /console/partners/{id}/licences` (multipart: the fields and an optional document).
-async fn add_licence(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    signed: Signed,
-    Path(id): Path<String>,
-    mut form: UploadForm,
-) -> PageResult {
-    check_csrf(&headers, &signed.session, form.fields.csrf_token())?;
+async fn add_licence(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, mut form: UploadForm) -> PageResult {
+    check_csrf(&signed.session, form.fields.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     let created = match stored_file(&state, &signed, &id, &mut form, FilePurpose::Licence).await {
@@ -313,12 +300,11 @@ pub(crate) fn licence_input(f: &crate::forms::FormData, file_id: Option<FileId>)
 /// `POST /console/partners/{id}/licences/{licence_id}/delete`
 async fn delete_licence(
     State(state): State<AppState>,
-    headers: HeaderMap,
     signed: Signed,
     Path((id, licence_id)): Path<(String, String)>,
     form: crate::forms::FormData,
 ) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     let licence_id: LicenceId = path_id(&licence_id)?;

@@ -4,7 +4,6 @@
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::routing::post;
 use serde_json::json;
 use trellis_api::AppState;
@@ -133,8 +132,8 @@ pub(super) async fn card(state: &AppState, scope: &Scope, partner_id: &PartnerId
 }
 
 /// `POST /console/partners/{id}/enrollments`
-async fn enroll(State(state): State<AppState>, headers: HeaderMap, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn enroll(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     let enrolled = match (form.optional_id("program_id"), form.optional_id("tier_id")) {
@@ -156,12 +155,11 @@ async fn enroll(State(state): State<AppState>, headers: HeaderMap, signed: Signe
 /// `POST /console/partners/{id}/enrollments/{program_id}/remove`
 async fn unenroll(
     State(state): State<AppState>,
-    headers: HeaderMap,
     signed: Signed,
     Path((id, program_id)): Path<(String, String)>,
     form: FormData,
 ) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     enrollments::unenroll(&state.ctx, &signed.scope, &id, &path_id(&program_id)?).await?;
@@ -171,12 +169,11 @@ async fn unenroll(
 /// `POST /console/partners/{id}/enrollments/{program_id}/tier`: sets the tier by hand.
 async fn override_tier(
     State(state): State<AppState>,
-    headers: HeaderMap,
     signed: Signed,
     Path((id, program_id)): Path<(String, String)>,
     form: FormData,
 ) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     let program_id: ProgramId = path_id(&program_id)?;
@@ -198,12 +195,11 @@ async fn override_tier(
 /// evaluates the tier again.
 async fn remove_override(
     State(state): State<AppState>,
-    headers: HeaderMap,
     signed: Signed,
     Path((id, program_id)): Path<(String, String)>,
     form: FormData,
 ) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     enrollments::remove_override(&state.ctx, &signed.scope, &id, &path_id(&program_id)?).await?;
@@ -225,14 +221,8 @@ fn metric_value(text: &str) -> serde_json::Value {
 }
 
 /// `POST /console/partners/{id}/metrics`: records a value of a recorded metric.
-async fn record_metric(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    signed: Signed,
-    Path(id): Path<String>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn record_metric(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     let recorded = match form.optional("metric") {
@@ -256,8 +246,8 @@ async fn record_metric(
 }
 
 /// `POST /console/partners/{id}/evaluate-tiers`
-async fn evaluate(State(state): State<AppState>, headers: HeaderMap, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn evaluate(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     evaluation::evaluate_partner(&state.ctx, &signed.scope, &id).await?;

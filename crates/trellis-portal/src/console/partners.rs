@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use trellis_api::AppState;
 use trellis_core::{Error, PartnerId, PartnerRole, PartnerStatus, PartnerType, UserId, VendorRole};
@@ -184,8 +184,8 @@ fn read_new_partner(form: &FormData) -> Result<NewPartner, Error> {
 }
 
 /// `POST /console/partners`: creates a partner, then shows its page.
-async fn create_partner(State(state): State<AppState>, headers: HeaderMap, signed: Signed, form: FormData) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn create_partner(State(state): State<AppState>, signed: Signed, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let created = match read_new_partner(&form) {
         Ok(input) => partners::create(&state.ctx, &signed.scope, input).await,
@@ -404,14 +404,8 @@ fn read_partner_patch(form: &FormData, before: &Partner) -> Result<PartnerPatch,
 }
 
 /// `POST /console/partners/{id}`: saves the edit form.
-async fn update_partner(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    signed: Signed,
-    Path(id): Path<String>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn update_partner(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     let before = partners::get(&state.ctx, &signed.scope, &id).await?;
@@ -429,14 +423,8 @@ async fn update_partner(
 }
 
 /// `POST /console/partners/{id}/status`: suspend, reactivate or terminate.
-async fn change_status(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    signed: Signed,
-    Path(id): Path<String>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn change_status(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     let status = form.choice("status", PartnerStatus::parse)?;
@@ -445,14 +433,8 @@ async fn change_status(
 }
 
 /// `POST /console/partners/{id}/users`: invites a person and shows their invitation link once.
-async fn invite_user(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    signed: Signed,
-    Path(id): Path<String>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn invite_user(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     let invited = match form.choice("role", PartnerRole::parse) {
@@ -493,12 +475,11 @@ async fn invite_user(
 /// `POST /console/partners/{id}/invitations/{invitation_id}/cancel`: the link stops working at once.
 async fn cancel_invitation(
     State(state): State<AppState>,
-    headers: HeaderMap,
     signed: Signed,
     Path((id, invitation_id)): Path<(String, String)>,
     form: FormData,
 ) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     invitations::cancel(&state.ctx, &signed.scope, &path_id(&invitation_id)?).await?;
@@ -508,12 +489,11 @@ async fn cancel_invitation(
 /// `POST /console/partners/{id}/users/{user_id}/role`
 async fn change_user_role(
     State(state): State<AppState>,
-    headers: HeaderMap,
     signed: Signed,
     Path((id, user_id)): Path<(String, String)>,
     form: FormData,
 ) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     let role = form.choice("role", PartnerRole::parse)?;
@@ -524,12 +504,11 @@ async fn change_user_role(
 /// `POST /console/partners/{id}/users/{user_id}/remove`
 async fn remove_user(
     State(state): State<AppState>,
-    headers: HeaderMap,
     signed: Signed,
     Path((id, user_id)): Path<(String, String)>,
     form: FormData,
 ) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     partner_users::remove(&state.ctx, &signed.scope, &id, &path_id(&user_id)?).await?;
@@ -537,14 +516,8 @@ async fn remove_user(
 }
 
 /// `POST /console/partners/{id}/api-keys`: creates a partner key and shows its secret once.
-async fn create_key(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    signed: Signed,
-    Path(id): Path<String>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn create_key(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     let created = match form.choice("role", PartnerRole::parse) {
@@ -578,12 +551,11 @@ async fn create_key(
 /// `POST /console/partners/{id}/api-keys/{key_id}/revoke`
 async fn revoke_key(
     State(state): State<AppState>,
-    headers: HeaderMap,
     signed: Signed,
     Path((id, key_id)): Path<(String, String)>,
     form: FormData,
 ) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     api_keys::revoke(&state.ctx, &signed.scope, &path_id(&key_id)?).await?;

@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use trellis_api::AppState;
 use trellis_core::{ChangeRequestId, Error};
@@ -118,16 +118,16 @@ async fn show_inbox(State(state): State<AppState>, signed: Signed, UrlQuery(quer
 }
 
 /// `POST /console/profile-changes/{id}/approve`
-async fn approve(State(state): State<AppState>, headers: HeaderMap, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn approve(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     profile_changes::approve(&state.ctx, &signed.scope, &path_id(&id)?).await?;
     Ok(see_other(&format!("{SECTION}?notice=change_approved")))
 }
 
 /// `POST /console/profile-changes/{id}/reject` with a reason.
-async fn reject(State(state): State<AppState>, headers: HeaderMap, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn reject(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let request_id: ChangeRequestId = path_id(&id)?;
     match profile_changes::reject(&state.ctx, &signed.scope, &request_id, form.value("reason")).await {

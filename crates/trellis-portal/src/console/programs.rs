@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde_json::{Map, Value as Json, json};
 use trellis_api::AppState;
@@ -121,8 +121,8 @@ async fn list_programs(State(state): State<AppState>, signed: Signed, UrlQuery(q
 }
 
 /// `POST /console/programs`: creates a program, then opens its editor.
-async fn create_program(State(state): State<AppState>, headers: HeaderMap, signed: Signed, form: FormData) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn create_program(State(state): State<AppState>, signed: Signed, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let input = NewProgram {
         name: form.value("name").to_owned(),
@@ -345,14 +345,8 @@ async fn show_program(State(state): State<AppState>, signed: Signed, Path(id): P
 }
 
 /// `POST /console/programs/{id}`: saves the settings form.
-async fn update_settings(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    signed: Signed,
-    Path(id): Path<String>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn update_settings(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: ProgramId = path_id(&id)?;
     let patch = ProgramPatch {
@@ -426,14 +420,8 @@ async fn save_questions(
 }
 
 /// `POST /console/programs/{id}/questions`: adds a question to the application form.
-async fn add_question(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    signed: Signed,
-    Path(id): Path<String>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn add_question(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: ProgramId = path_id(&id)?;
     let question = read_question(&form);
@@ -454,12 +442,11 @@ async fn add_question(
 /// `POST /console/programs/{id}/questions/{index}`: changes a question.
 async fn update_question(
     State(state): State<AppState>,
-    headers: HeaderMap,
     signed: Signed,
     Path((id, index)): Path<(String, usize)>,
     form: FormData,
 ) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: ProgramId = path_id(&id)?;
     let question = read_question(&form);
@@ -486,12 +473,11 @@ async fn update_question(
 /// `POST /console/programs/{id}/questions/{index}/remove`
 async fn remove_question(
     State(state): State<AppState>,
-    headers: HeaderMap,
     signed: Signed,
     Path((id, index)): Path<(String, usize)>,
     form: FormData,
 ) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: ProgramId = path_id(&id)?;
     let saved = save_questions(&state, &signed, &id, |questions| {
@@ -608,8 +594,8 @@ fn tier_errors(errors: Vec<FieldError>, rows: &[usize]) -> Vec<FieldError> {
 }
 
 /// `POST /console/programs/{id}/tiers`: adds a tier.
-async fn add_tier(State(state): State<AppState>, headers: HeaderMap, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn add_tier(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: ProgramId = path_id(&id)?;
     let input = read_tier(&form, true);
@@ -626,12 +612,11 @@ async fn add_tier(State(state): State<AppState>, headers: HeaderMap, signed: Sig
 /// `POST /console/programs/{id}/tiers/{tier_id}`: changes a tier.
 async fn update_tier(
     State(state): State<AppState>,
-    headers: HeaderMap,
     signed: Signed,
     Path((id, tier_id)): Path<(String, String)>,
     form: FormData,
 ) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: ProgramId = path_id(&id)?;
     let tier_id: TierId = path_id(&tier_id)?;
@@ -657,12 +642,11 @@ async fn update_tier(
 /// `POST /console/programs/{id}/tiers/{tier_id}/delete`: deletes a tier nobody holds.
 async fn delete_tier(
     State(state): State<AppState>,
-    headers: HeaderMap,
     signed: Signed,
     Path((id, tier_id)): Path<(String, String)>,
     form: FormData,
 ) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: ProgramId = path_id(&id)?;
     tiers::delete(&state.ctx, &signed.scope, &id, &path_id(&tier_id)?).await?;
@@ -670,8 +654,8 @@ async fn delete_tier(
 }
 
 /// `POST /console/programs/{id}/evaluate`: evaluates every enrolled partner's tier now.
-async fn evaluate(State(state): State<AppState>, headers: HeaderMap, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn evaluate(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let id: ProgramId = path_id(&id)?;
     let summary = evaluation::evaluate_program(&state.ctx, &signed.scope, &id).await?;

@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use trellis_api::AppState;
 use trellis_core::{Error, PartnerScopeSetting, VendorRole};
@@ -101,8 +101,8 @@ async fn list_staff(State(state): State<AppState>, signed: Signed, UrlQuery(quer
 }
 
 /// `POST /console/staff`: adds a member and shows their invitation link once.
-async fn add_member(State(state): State<AppState>, headers: HeaderMap, signed: Signed, form: FormData) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn add_member(State(state): State<AppState>, signed: Signed, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let added = match (form.choice("role", VendorRole::parse), form.choice("partner_scope", PartnerScopeSetting::parse)) {
         (Ok(role), Ok(partner_scope)) => {
@@ -133,28 +133,16 @@ async fn add_member(State(state): State<AppState>, headers: HeaderMap, signed: S
 }
 
 /// `POST /console/staff/invitations/{id}/cancel`: the link stops working at once.
-async fn cancel_invitation(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    signed: Signed,
-    Path(id): Path<String>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn cancel_invitation(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     invitations::cancel(&state.ctx, &signed.scope, &path_id(&id)?).await?;
     Ok(see_other("/console/staff?notice=invitation_cancelled"))
 }
 
 /// `POST /console/staff/{user_id}`: changes a member's role and partner scope.
-async fn update_member(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    signed: Signed,
-    Path(user_id): Path<String>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn update_member(State(state): State<AppState>, signed: Signed, Path(user_id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     let role = form.choice("role", VendorRole::parse)?;
     let partner_scope = form.choice("partner_scope", PartnerScopeSetting::parse)?;
@@ -163,14 +151,8 @@ async fn update_member(
 }
 
 /// `POST /console/staff/{user_id}/remove`: their sessions and keys end at once.
-async fn remove_member(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    signed: Signed,
-    Path(user_id): Path<String>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn remove_member(State(state): State<AppState>, signed: Signed, Path(user_id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     staff_role(&signed.scope)?;
     members::remove(&state.ctx, &signed.scope, &path_id(&user_id)?).await?;
     Ok(see_other("/console/staff?notice=member_removed"))

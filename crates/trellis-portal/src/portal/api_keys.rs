@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use trellis_api::AppState;
 use trellis_core::{ApiKeyId, Error, PartnerRole};
@@ -56,8 +56,8 @@ async fn list_keys(State(state): State<AppState>, signed: Signed, UrlQuery(query
 }
 
 /// `POST /portal/api-keys`: creates a key of the organisation and shows its secret once.
-async fn create_key(State(state): State<AppState>, headers: HeaderMap, signed: Signed, form: FormData) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn create_key(State(state): State<AppState>, signed: Signed, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     let (own, _) = own_partner(&signed.scope)?;
     let created = match form.choice("role", PartnerRole::parse) {
         Ok(role) => {
@@ -83,14 +83,8 @@ async fn create_key(State(state): State<AppState>, headers: HeaderMap, signed: S
 }
 
 /// `POST /portal/api-keys/{key_id}/revoke`
-async fn revoke_key(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    signed: Signed,
-    Path(key_id): Path<String>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn revoke_key(State(state): State<AppState>, signed: Signed, Path(key_id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     own_partner(&signed.scope)?;
     api_keys::revoke(&state.ctx, &signed.scope, &path_id(&key_id)?).await?;
     Ok(see_other("/portal/api-keys?notice=key_revoked"))

@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::get;
 use trellis_api::AppState;
 use trellis_api::middleware::MAX_UPLOAD_BODY_BYTES;
@@ -54,8 +54,8 @@ async fn show_licences(State(state): State<AppState>, signed: Signed, UrlQuery(q
 }
 
 /// `POST /portal/licences` (multipart): adds a licence with its document (the partner's admins).
-async fn add_licence(State(state): State<AppState>, headers: HeaderMap, signed: Signed, mut form: UploadForm) -> PageResult {
-    check_csrf(&headers, &signed.session, form.fields.csrf_token())?;
+async fn add_licence(State(state): State<AppState>, signed: Signed, mut form: UploadForm) -> PageResult {
+    check_csrf(&signed.session, form.fields.csrf_token())?;
     let (own, _) = own_partner(&signed.scope)?;
     let file_id = match form.file.take() {
         Some(file) => files::store(&state.ctx, &signed.scope, &state.web.data_dir, &own, file.into_upload(FilePurpose::Licence))

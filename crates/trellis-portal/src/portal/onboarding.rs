@@ -5,7 +5,6 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use trellis_api::AppState;
 use trellis_core::{Error, PartnerId, PartnerRole, PartnerStatus};
@@ -118,28 +117,16 @@ async fn show_onboarding(State(state): State<AppState>, signed: Signed, UrlQuery
 }
 
 /// `POST /portal/onboarding/steps/{step_id}/complete`: marks a step the partner does by hand done.
-async fn complete_step(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    signed: Signed,
-    Path(step_id): Path<String>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn complete_step(State(state): State<AppState>, signed: Signed, Path(step_id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     let (own, _) = own_partner(&signed.scope)?;
     onboarding::complete_step(&state.ctx, &signed.scope, &own, &path_id(&step_id)?).await?;
     Ok(see_other("/portal/onboarding?notice=step_completed"))
 }
 
 /// `POST /portal/onboarding/agreements/{agreement_id}/accept` (the organisation's admins).
-async fn accept_agreement(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    signed: Signed,
-    Path(agreement_id): Path<String>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn accept_agreement(State(state): State<AppState>, signed: Signed, Path(agreement_id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     let (own, _) = own_partner(&signed.scope)?;
     agreements::accept(&state.ctx, &signed.scope, &own, &path_id(&agreement_id)?).await?;
     Ok(see_other("/portal/onboarding?notice=agreement_accepted"))

@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::get;
 use trellis_api::AppState;
 use trellis_core::{Error, PartnerRole};
@@ -65,8 +65,8 @@ async fn show_profile(State(state): State<AppState>, signed: Signed, UrlQuery(qu
 }
 
 /// `POST /portal/profile`: saves the contact details (partner admins).
-async fn update_profile(State(state): State<AppState>, headers: HeaderMap, signed: Signed, form: FormData) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn update_profile(State(state): State<AppState>, signed: Signed, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     let (own, _) = own_partner(&signed.scope)?;
     let patch = PartnerPatch {
         contact_email: Some(form.value("contact_email").to_owned()),

@@ -6,7 +6,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use trellis_api::AppState;
 use trellis_api::middleware::MAX_UPLOAD_BODY_BYTES;
@@ -267,8 +267,8 @@ fn submitted_addresses(form: &FormData) -> Vec<AddressFields> {
 
 /// `POST /portal/profile/edit`: applies what the partner may change directly and files a change
 /// request for the legal name and territories.
-async fn save(State(state): State<AppState>, headers: HeaderMap, signed: Signed, form: FormData) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn save(State(state): State<AppState>, signed: Signed, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     let (own, _) = own_partner(&signed.scope)?;
     let mut addresses = submitted_addresses(&form);
     let legal_name = form.value("legal_name").to_owned();
@@ -310,8 +310,8 @@ async fn save(State(state): State<AppState>, headers: HeaderMap, signed: Signed,
 }
 
 /// `POST /portal/profile/logo` (multipart): uploads a logo and makes it the profile's.
-async fn upload_logo(State(state): State<AppState>, headers: HeaderMap, signed: Signed, form: UploadForm) -> PageResult {
-    check_csrf(&headers, &signed.session, form.fields.csrf_token())?;
+async fn upload_logo(State(state): State<AppState>, signed: Signed, form: UploadForm) -> PageResult {
+    check_csrf(&signed.session, form.fields.csrf_token())?;
     let (own, _) = own_partner(&signed.scope)?;
     let saved = match form.file {
         Some(file) => match files::store(&state.ctx, &signed.scope, &state.web.data_dir, &own, file.into_upload(FilePurpose::Logo)).await {

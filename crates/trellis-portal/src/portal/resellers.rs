@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::get;
 use trellis_api::AppState;
 use trellis_core::{Error, PartnerId, PartnerRole, PartnerStatus, PartnerType};
@@ -80,8 +80,8 @@ async fn list_resellers(State(state): State<AppState>, signed: Signed, UrlQuery(
 
 /// `POST /portal/resellers`: creates a reseller under the caller's organisation; the domain
 /// service checks that the workspace allows it and that the caller is a distributor's admin.
-async fn create_reseller(State(state): State<AppState>, headers: HeaderMap, signed: Signed, form: FormData) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn create_reseller(State(state): State<AppState>, signed: Signed, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     own_partner(&signed.scope)?;
     let input = NewPartner {
         name: form.value("name").to_owned(),

@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use trellis_api::AppState;
 use trellis_core::{Error, PartnerRole};
@@ -69,8 +69,8 @@ async fn list_users(State(state): State<AppState>, signed: Signed, UrlQuery(quer
 }
 
 /// `POST /portal/users`: invites a colleague and shows their invitation link once.
-async fn invite_user(State(state): State<AppState>, headers: HeaderMap, signed: Signed, form: FormData) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn invite_user(State(state): State<AppState>, signed: Signed, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     let (own, _) = own_partner(&signed.scope)?;
     let invited = match form.choice("role", PartnerRole::parse) {
         Ok(role) => {
@@ -109,28 +109,16 @@ async fn invite_user(State(state): State<AppState>, headers: HeaderMap, signed: 
 }
 
 /// `POST /portal/users/invitations/{id}/cancel`: the link stops working at once.
-async fn cancel_invitation(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    signed: Signed,
-    Path(id): Path<String>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn cancel_invitation(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     own_partner(&signed.scope)?;
     invitations::cancel(&state.ctx, &signed.scope, &path_id(&id)?).await?;
     Ok(see_other("/portal/users?notice=invitation_cancelled"))
 }
 
 /// `POST /portal/users/{user_id}/role`
-async fn change_role(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    signed: Signed,
-    Path(user_id): Path<String>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn change_role(State(state): State<AppState>, signed: Signed, Path(user_id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     let (own, _) = own_partner(&signed.scope)?;
     let role = form.choice("role", PartnerRole::parse)?;
     partner_users::update_role(&state.ctx, &signed.scope, &own, &path_id(&user_id)?, role).await?;
@@ -138,14 +126,8 @@ async fn change_role(
 }
 
 /// `POST /portal/users/{user_id}/remove`: their sessions for the organisation end at once.
-async fn remove_user(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    signed: Signed,
-    Path(user_id): Path<String>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&headers, &signed.session, form.csrf_token())?;
+async fn remove_user(State(state): State<AppState>, signed: Signed, Path(user_id): Path<String>, form: FormData) -> PageResult {
+    check_csrf(&signed.session, form.csrf_token())?;
     let (own, _) = own_partner(&signed.scope)?;
     partner_users::remove(&state.ctx, &signed.scope, &own, &path_id(&user_id)?).await?;
     Ok(see_other("/portal/users?notice=user_removed"))
