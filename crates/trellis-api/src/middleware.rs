@@ -117,7 +117,15 @@ impl Claim {
         Ok(changed == 1)
     }
 
-    /// Gives the key up (a 5xx may be retried for real).
+    /// Gives the key up when its answer cannot be kept (a 5xx may be retried for real): rolls
+    /// back what the request left parked and lets the key be used again.
+    async fn abandon(&self, db: &trellis_db::Db, held: &trellis_db::held::HeldCommit) {
+        drop(held.take());
+        if let Err(err) = self.release(db).await {
+            tracing::error!(%err, "releasing an idempotency key failed");
+        }
+    }
+
     async fn release(&self, db: &trellis_db::Db) -> trellis_db::DbResult<()> {
         let mut tx = db.write(&trellis_db::RowSecurity::Unrestricted).await?;
         tx.execute(sql!(
@@ -186,19 +194,12 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         tracing::warn!(flushed = held.flushed(), "an idempotent request committed before its end; its answer is stored apart");
     }
     if status.is_server_error() {
-        // Roll back whatever the failed request left parked, and let the key be used again.
-        drop(held.take());
-        if let Err(err) = claim.release(&state.ctx.db).await {
-            tracing::error!(%err, "releasing an idempotency key failed");
-        }
+        claim.abandon(&state.ctx.db, &held).await;
         return response;
     }
     let (parts, body) = response.into_parts();
     let Ok(body) = to_bytes(body, 16 * 1024 * 1024).await else {
-        drop(held.take());
-        if let Err(err) = claim.release(&state.ctx.db).await {
-            tracing::error!(%err, "releasing an idempotency key failed");
-        }
+        claim.abandon(&state.ctx.db, &held).await;
         return ApiError::from(trellis_core::Error::Internal("response too large to store".into())).into_response();
     };
     let stored = async {
