@@ -103,9 +103,7 @@ impl Db {
         // A change held back by `held::hold_commits` must be visible to the read.
         crate::held::flush().await?;
         match &*self.pools {
-            Pools::Sqlite { reader, .. } => {
-                Ok(Tx { inner: TxInner::Sqlite(reader.begin().await?), visible_partner_ids: None, writes: false })
-            }
+            Pools::Sqlite { reader, .. } => Ok(Tx { inner: TxInner::Sqlite(reader.begin().await?), writes: false }),
             Pools::Postgres(pool) => self.postgres_tx(pool, security, false).await,
         }
     }
@@ -118,20 +116,23 @@ impl Db {
         // A held change commits first (SQLite's one writer connection is in it).
         crate::held::flush().await?;
         match &*self.pools {
-            Pools::Sqlite { writer, .. } => {
-                Ok(Tx { inner: TxInner::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?), visible_partner_ids: None, writes: true })
-            }
+            Pools::Sqlite { writer, .. } => Ok(Tx { inner: TxInner::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?), writes: true }),
             Pools::Postgres(pool) => self.postgres_tx(pool, security, true).await,
         }
     }
 
     async fn postgres_tx(&self, pool: &PgPool, security: &RowSecurity, writes: bool) -> DbResult<Tx> {
-        let mut tx = Tx { inner: TxInner::Postgres(pool.begin().await?), visible_partner_ids: None, writes };
-        if let RowSecurity::Partners(ids) = security {
-            // The runtime role (migration 0001) is not the tables' owner and has no BYPASSRLS.
+        let mut tx = Tx { inner: TxInner::Postgres(pool.begin().await?), writes };
+        // The runtime role (migration 0001) is not the tables' owner and has no BYPASSRLS; the
+        // policies (migration 20261203000002) key on who acts.
+        let acting = match security {
+            RowSecurity::Unrestricted => None,
+            RowSecurity::Partner(partner_id) => Some(("trellis.acting_partner_id", partner_id)),
+            RowSecurity::Manager(user_id) => Some(("trellis.acting_manager_id", user_id)),
+        };
+        if let Some((setting, id)) = acting {
             tx.execute(sql!("SET LOCAL ROLE trellis_app")).await?;
-            tx.execute(sql!("SELECT set_config('trellis.visible_partner_ids', $1, true)", ids.join(","))).await?;
-            tx.visible_partner_ids = Some(ids.clone());
+            tx.execute(sql!("SELECT set_config($1, $2, true)", setting, id.as_str())).await?;
         }
         Ok(tx)
     }

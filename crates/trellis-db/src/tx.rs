@@ -17,8 +17,12 @@ pub enum RowSecurity {
     /// Vendor staff, operators and the system context: every row of the tables.
     Unrestricted,
     /// A partner: the transaction switches to the runtime role `trellis_app` (not the tables'
-    /// owner, no BYPASSRLS) with these partner ids in `trellis.visible_partner_ids`.
-    Partners(Vec<String>),
+    /// owner, no BYPASSRLS) with this partner's id in `trellis.acting_partner_id`; it sees that
+    /// partner's rows and its descendants'.
+    Partner(String),
+    /// A channel manager limited to the partners they manage: `trellis_app` with this user's id in
+    /// `trellis.acting_manager_id`; it sees those partners' rows and their descendants'.
+    Manager(String),
 }
 
 pub(crate) enum TxInner {
@@ -29,8 +33,6 @@ pub(crate) enum TxInner {
 /// An open transaction. Dropping it without [`Tx::commit`] rolls it back.
 pub struct Tx {
     pub(crate) inner: TxInner,
-    /// The partner ids PostgreSQL row security lets this transaction see, when restricted.
-    pub(crate) visible_partner_ids: Option<Vec<String>>,
     /// Opened with `Db::write`: its commit may be held (see `held`).
     pub(crate) writes: bool,
 }
@@ -121,17 +123,6 @@ impl Tx {
         let row = self.fetch_one(sql).await?;
         let first = row_first_column(&row);
         row.get::<i64>(&first)
-    }
-
-    /// Widens a partner-restricted transaction to a partner row it has just created (a
-    /// distributor adding a reseller under itself), so the insert passes the row-security check.
-    pub async fn allow_partner(&mut self, partner_id: &str) -> DbResult<()> {
-        if let Some(ids) = &mut self.visible_partner_ids {
-            ids.push(partner_id.to_owned());
-            let joined = ids.join(",");
-            self.execute(crate::sql!("SELECT set_config('trellis.visible_partner_ids', $1, true)", joined)).await?;
-        }
-        Ok(())
     }
 
     /// Commits. Inside `held::hold_commits` a write transaction is parked instead, and the

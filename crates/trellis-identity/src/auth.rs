@@ -1,9 +1,6 @@
 //! Authentication: sign-in with throttling, sessions (browser cookies and API bearer tokens),
 //! API keys, and building the request [`Scope`] from whichever credential was presented.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
-
 use trellis_core::{
     Email, Error, PartnerId, PartnerRole, PartnerScopeSetting, PartnerStatus, Result, Timestamp, UserId, VendorRole, WorkspaceId,
 };
@@ -238,39 +235,6 @@ pub async fn cut_off_partner(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id
     Ok(())
 }
 
-/// The partner ids in the subtree rooted at `roots` (the roots included).
-async fn subtree(tx: &mut Tx, workspace_id: &WorkspaceId, roots_sql: &'static str, root_param: &str) -> Result<BTreeSet<PartnerId>> {
-    let text = match roots_sql {
-        "partner" => sql!(
-            "WITH RECURSIVE visible(id) AS (
-                SELECT id FROM partners WHERE workspace_id = $1 AND id = $2
-                UNION SELECT p.id FROM partners p JOIN visible v ON p.parent_id = v.id WHERE p.workspace_id = $1
-             ) SELECT id FROM visible",
-            workspace_id,
-            root_param
-        ),
-        _ => sql!(
-            "WITH RECURSIVE visible(id) AS (
-                SELECT id FROM partners WHERE workspace_id = $1 AND manager_user_id = $2
-                UNION SELECT p.id FROM partners p JOIN visible v ON p.parent_id = v.id WHERE p.workspace_id = $1
-             ) SELECT id FROM visible",
-            workspace_id,
-            root_param
-        ),
-    };
-    tx.fetch_all(text).await?.iter().map(|row| Ok(row.get::<PartnerId>("id")?)).collect()
-}
-
-/// The partners a partner organisation sees: itself and its descendants, never ancestors or siblings.
-pub async fn visible_for_partner(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id: &PartnerId) -> Result<BTreeSet<PartnerId>> {
-    subtree(tx, workspace_id, "partner", partner_id.as_str()).await
-}
-
-/// The partners a channel manager restricted to "assigned" sees: those they manage and their descendants.
-pub async fn visible_for_manager(tx: &mut Tx, workspace_id: &WorkspaceId, user_id: &UserId) -> Result<BTreeSet<PartnerId>> {
-    subtree(tx, workspace_id, "manager", user_id.as_str()).await
-}
-
 /// Builds the scope of a staff member or partner user acting as `membership`.
 async fn scope_for_user(tx: &mut Tx, user_id: &UserId, email: Email, membership: &MembershipInfo, meta: &RequestMeta) -> Result<Scope> {
     let actor = Actor::User { id: user_id.clone(), email };
@@ -296,7 +260,7 @@ async fn build_scope(
             let setting: String = row.get("partner_scope")?;
             let partner_scope = PartnerScopeSetting::parse(&setting).unwrap_or(PartnerScopeSetting::All);
             let visibility = if role == VendorRole::ChannelManager && partner_scope == PartnerScopeSetting::Assigned {
-                Visibility::Only(Arc::new(visible_for_manager(tx, &workspace_id, &user_id).await?))
+                Visibility::Managed(user_id.clone())
             } else {
                 Visibility::All
             };
@@ -304,8 +268,7 @@ async fn build_scope(
         }
         Some(partner_id) => {
             let role = PartnerRole::parse(&m.role).ok_or(Error::Unauthorized)?;
-            let visible = visible_for_partner(tx, &workspace_id, partner_id).await?;
-            (Membership::Partner { partner_id: partner_id.clone(), role, user_id }, Visibility::Only(Arc::new(visible)))
+            (Membership::Partner { partner_id: partner_id.clone(), role, user_id }, Visibility::Subtree(partner_id.clone()))
         }
     };
     Ok(Scope::new(workspace_id, actor, membership, visibility, read_only, meta.clone()))

@@ -5,12 +5,14 @@
 //! "system context" for work that must see across partners (listed in docs/ARCHITECTURE.md).
 //! Every store function that touches partner-owned rows takes a `&Scope` and filters with
 //! [`Scope::push_partner_filter`], the one visibility rule shared by lists and get-by-id.
-
-use std::collections::BTreeSet;
-use std::sync::Arc;
+//!
+//! Visibility is a rule, not a set: "this partner and its descendants" or "the partners this
+//! manager manages and their descendants", checked per row against the `partner_ancestry` closure
+//! table (migration 20261203000002). Nothing is computed at authentication, and what a request
+//! costs does not grow with the size of the caller's subtree.
 
 use trellis_core::{ApiKeyId, Email, Error, PartnerId, PartnerRole, PartnerScopeSetting, Result, UserId, VendorRole, WorkspaceId};
-use trellis_db::{RowSecurity, Sql};
+use trellis_db::{RowSecurity, Sql, Tx};
 
 /// Who performed an action, as recorded in the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,8 +44,11 @@ pub enum Membership {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Visibility {
     All,
-    /// Exactly these partners (own organisation and descendants, or a channel manager's partners).
-    Only(Arc<BTreeSet<PartnerId>>),
+    /// This partner organisation and its descendants (a distributor's resellers), never its
+    /// ancestors or siblings.
+    Subtree(PartnerId),
+    /// The partners this channel manager manages, and their descendants.
+    Managed(UserId),
 }
 
 /// Where a request came from, for the audit trail.
@@ -175,30 +180,31 @@ impl Scope {
         self.require_vendor_role(&[VendorRole::Owner, VendorRole::Admin], what)
     }
 
-    /// Whether a partner's rows are visible: the per-object form of the visibility rule.
-    pub fn can_see_partner(&self, partner_id: &PartnerId) -> bool {
-        match &self.visibility {
-            Visibility::All => true,
-            Visibility::Only(ids) => ids.contains(partner_id),
+    /// Whether a partner's rows are visible: the per-object form of the visibility rule, one
+    /// primary-key lookup.
+    pub async fn can_see_partner(&self, tx: &mut Tx, partner_id: &PartnerId) -> Result<bool> {
+        if matches!(self.visibility, Visibility::All) {
+            return Ok(true);
         }
+        let mut q = Sql::build("SELECT 1 AS seen FROM partners WHERE workspace_id = ");
+        q.push_bind(&self.workspace_id).push(" AND id = ").push_bind(partner_id).push(" AND ");
+        self.push_partner_filter(&mut q, "partners.id");
+        Ok(tx.fetch_optional(q).await?.is_some())
     }
 
-    /// The visible partner set, when restricted.
-    pub fn visible_partners(&self) -> Option<&BTreeSet<PartnerId>> {
-        match &self.visibility {
-            Visibility::All => None,
-            Visibility::Only(ids) => Some(ids),
-        }
-    }
-
-    /// Appends the set form of the visibility rule for `column` (a partner id column), e.g.
-    /// `partners.id IN ($3, $4)`, or `TRUE` when everything is visible.
+    /// Appends the visibility rule for `column` (a partner id column) as one boolean expression:
+    /// an `EXISTS` probe of the closure table's index per row, or `TRUE` when everything is
+    /// visible. `column` must name the row's partner id qualified enough to be unambiguous inside a
+    /// subquery over `partner_ancestry` (e.g. `c.partner_id`, `partners.id`, or a bare `partner_id`).
     pub fn push_partner_filter(&self, sql: &mut Sql, column: &str) {
         match &self.visibility {
-            Visibility::Only(ids) if app_filter_enabled() => {
-                sql.push(column).push(" IN ");
-                let ids: Vec<&PartnerId> = ids.iter().collect();
-                sql.push_in_list(&ids);
+            Visibility::Subtree(partner_id) if app_filter_enabled() => {
+                sql.push("EXISTS (SELECT 1 FROM partner_ancestry va WHERE va.workspace_id = ").push_bind(&self.workspace_id);
+                sql.push(" AND va.ancestor_id = ").push_bind(partner_id).push(" AND va.descendant_id = ").push(column).push(")");
+            }
+            Visibility::Managed(user_id) if app_filter_enabled() => {
+                sql.push("EXISTS (SELECT 1 FROM partner_ancestry va WHERE va.workspace_id = ").push_bind(&self.workspace_id);
+                sql.push(" AND va.descendant_id = ").push(column).push(" AND va.ancestor_manager_user_id = ").push_bind(user_id).push(")");
             }
             _ => {
                 sql.push("TRUE");
@@ -206,23 +212,44 @@ impl Scope {
         }
     }
 
-    /// What PostgreSQL row security should let this request's transactions see. Partner callers
-    /// are restricted; staff (even restricted channel managers, whose limit is managerial, not a
-    /// tenant wall) and the system are not.
-    pub fn row_security(&self) -> RowSecurity {
-        match (&self.membership, &self.visibility) {
-            (Membership::Partner { .. }, Visibility::Only(ids)) => {
-                RowSecurity::Partners(ids.iter().map(|id| id.as_str().to_owned()).collect())
+    /// Appends the `FROM` and `WHERE` of a query over the partners the caller sees, and answers
+    /// the column to order and page that query by (newest first). For a partner caller it walks
+    /// the closure table's primary key from the caller's own row, so a page costs its length
+    /// whatever the size of the subtree or of the workspace; otherwise it is `partners` with
+    /// [`Self::push_partner_filter`]. Further conditions are appended with ` AND …`.
+    pub fn push_visible_partners(&self, sql: &mut Sql) -> &'static str {
+        match &self.visibility {
+            Visibility::Subtree(partner_id) if app_filter_enabled() => {
+                sql.push(
+                    " FROM partner_ancestry va JOIN partners ON partners.workspace_id = va.workspace_id AND partners.id = va.descendant_id",
+                );
+                sql.push(" WHERE va.workspace_id = ").push_bind(&self.workspace_id).push(" AND va.ancestor_id = ").push_bind(partner_id);
+                "va.descendant_id"
             }
-            _ => RowSecurity::Unrestricted,
+            _ => {
+                sql.push(" FROM partners WHERE partners.workspace_id = ").push_bind(&self.workspace_id).push(" AND ");
+                self.push_partner_filter(sql, "partners.id");
+                "partners.id"
+            }
+        }
+    }
+
+    /// What PostgreSQL row security lets this request's transactions see: partner callers and
+    /// restricted channel managers are restricted (by who acts, not by a list of ids); other staff
+    /// and the system are not.
+    pub fn row_security(&self) -> RowSecurity {
+        match &self.visibility {
+            Visibility::All => RowSecurity::Unrestricted,
+            Visibility::Subtree(partner_id) => RowSecurity::Partner(partner_id.as_str().to_owned()),
+            Visibility::Managed(user_id) => RowSecurity::Manager(user_id.as_str().to_owned()),
         }
     }
 
     /// Money stays private to each organisation: a partner sees only its own, never a descendant's.
-    pub fn can_see_money_of(&self, partner_id: &PartnerId) -> bool {
+    pub async fn can_see_money_of(&self, tx: &mut Tx, partner_id: &PartnerId) -> Result<bool> {
         match &self.membership {
-            Membership::Partner { partner_id: own, .. } => own == partner_id,
-            _ => self.can_see_partner(partner_id),
+            Membership::Partner { partner_id: own, .. } => Ok(own == partner_id),
+            _ => self.can_see_partner(tx, partner_id).await,
         }
     }
 }

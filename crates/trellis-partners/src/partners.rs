@@ -100,14 +100,24 @@ pub async fn get(ctx: &Ctx, scope: &Scope, id: &PartnerId) -> Result<Partner> {
 
 /// Lists visible partners, newest first.
 pub async fn list(ctx: &Ctx, scope: &Scope, filter: &PartnerFilter) -> Result<Vec<Partner>> {
+    let mut tx = ctx.db.read(&scope.row_security()).await?;
     // API.md: a list filtered by an object the caller may not see is empty (a reseller filtering by
     // its distributor learns nothing from the list).
-    if filter.parent_id.as_ref().is_some_and(|parent| !scope.can_see_partner(parent)) {
+    if let Some(parent) = &filter.parent_id
+        && !scope.can_see_partner(&mut tx, parent).await?
+    {
         return Ok(Vec::new());
     }
     let mut q = Sql::build("SELECT ");
-    q.push(COLUMNS).push(" FROM partners WHERE workspace_id = ").push_bind(scope.workspace_id()).push(" AND ");
-    scope.push_partner_filter(&mut q, "id");
+    q.push(COLUMNS);
+    let order = if filter.parent_id.is_some() {
+        // The children of a partner the caller sees (checked above) are all visible, the rule being
+        // closed under descendants; the index on (parent, id) then answers the page directly.
+        q.push(" FROM partners WHERE partners.workspace_id = ").push_bind(scope.workspace_id());
+        "partners.id"
+    } else {
+        scope.push_visible_partners(&mut q)
+    };
     if let Some(text) = filter.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         let pattern = format!("%{}%", text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
         let p = q.bind(pattern);
@@ -126,10 +136,9 @@ pub async fn list(ctx: &Ctx, scope: &Scope, filter: &PartnerFilter) -> Result<Ve
         q.push(" AND manager_user_id = ").push_bind(manager);
     }
     if let Some(before) = &filter.before {
-        q.push(" AND id < ").push_bind(before);
+        q.push(" AND ").push(order).push(" < ").push_bind(before);
     }
-    q.push(" ORDER BY id DESC LIMIT ").push_bind(fetch_limit(filter.limit));
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    q.push(" ORDER BY ").push(order).push(" DESC LIMIT ").push_bind(fetch_limit(filter.limit));
     tx.fetch_all(q).await?.iter().map(from_row).collect()
 }
 
@@ -229,8 +238,21 @@ async fn check_parent(tx: &mut Tx, scope: &Scope, child: Option<&PartnerId>, par
         return Err(Error::invalid("parent_id", "must be a partner you can see"));
     }
     if let Some(child) = child {
-        let subtree = auth::visible_for_partner(tx, scope.workspace_id(), child).await?;
-        if subtree.contains(parent) {
+        // Walks up from the new parent (at most the depth of the tree). Under a restricted
+        // caller's row security the walk stops at the first partner it cannot see, which is
+        // enough: every partner between a visible child and its descendant is visible too.
+        let cycle = tx
+            .fetch_optional(sql!(
+                "WITH RECURSIVE up (id, parent_id) AS (
+                    SELECT id, parent_id FROM partners WHERE workspace_id = $1 AND id = $2
+                    UNION SELECT p.id, p.parent_id FROM partners p JOIN up ON p.id = up.parent_id WHERE p.workspace_id = $1
+                 ) SELECT id FROM up WHERE id = $3",
+                scope.workspace_id(),
+                parent,
+                child
+            ))
+            .await?;
+        if cycle.is_some() {
             return Err(Error::invalid("parent_id", "would make the partner its own ancestor"));
         }
     }
@@ -292,7 +314,6 @@ pub async fn create_enrolled(ctx: &Ctx, scope: &Scope, input: NewPartner, enroll
     let types: PartnerTypes = input.types.iter().copied().collect();
     let now = ctx.now();
     let id = PartnerId::generate();
-    tx.allow_partner(id.as_str()).await?;
     tx.execute(sql!(
         "INSERT INTO partners (workspace_id, id, name, contact_email, website, country, types, status, parent_id, manager_user_id, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $9, $10, $10)",

@@ -9,10 +9,10 @@
 use std::time::{Duration, Instant};
 
 use trellis_core::{PartnerType, PartnerTypes, TierId, Timestamp, new_id_body};
-use trellis_db::{Sql, ToValue, Value};
+use trellis_db::{Sql, ToValue};
 use trellis_identity::{Scope, workspaces};
 use trellis_partners::{NewProgram, programs, tiers};
-use trellis_testkit::TestApp;
+use trellis_testkit::{TestApp, bulk};
 
 const PARTNERS: usize = 10_000;
 const REQUESTS: usize = 300;
@@ -43,18 +43,6 @@ impl Rng {
         self.0 ^= self.0 << 17;
         (self.0 % below as u64) as usize
     }
-}
-
-/// `INSERT INTO table (columns) VALUES (…), (…)` for rows of bound values.
-fn insert(table: &'static str, columns: &str, rows: &[Vec<Value>]) -> Sql {
-    let mut sql = Sql::build("INSERT INTO ");
-    sql.push(table).push(" (").push(columns).push(") VALUES ");
-    for (i, row) in rows.iter().enumerate() {
-        sql.push(if i == 0 { "(" } else { ", (" });
-        let placeholders: Vec<String> = row.iter().map(|v| sql.bind(v.clone())).collect();
-        sql.push(&placeholders.join(", ")).push(")");
-    }
-    sql
 }
 
 async fn seed(app: &TestApp) -> anyhow::Result<trellis_core::WorkspaceId> {
@@ -155,16 +143,20 @@ async fn seed(app: &TestApp) -> anyhow::Result<trellis_core::WorkspaceId> {
     }
     let mut statements = Vec::new();
     for chunk in partners.chunks(BATCH) {
-        statements.push(insert("partners", "workspace_id, id, name, contact_email, types, status, created_at, updated_at", chunk));
+        statements.push(bulk::insert_rows(
+            "partners",
+            "workspace_id, id, name, contact_email, types, status, created_at, updated_at",
+            chunk,
+        ));
     }
     for chunk in profiles.chunks(BATCH) {
-        statements.push(insert("partner_profiles", "workspace_id, partner_id, description, locator_opt_in, updated_at", chunk));
+        statements.push(bulk::insert_rows("partner_profiles", "workspace_id, partner_id, description, locator_opt_in, updated_at", chunk));
     }
     for chunk in terms.chunks(BATCH) {
-        statements.push(insert("partner_profile_terms", "workspace_id, partner_id, kind, match_key, value, position", chunk));
+        statements.push(bulk::insert_rows("partner_profile_terms", "workspace_id, partner_id, kind, match_key, value, position", chunk));
     }
     for chunk in enrollments.chunks(BATCH) {
-        statements.push(insert("enrollments", "workspace_id, partner_id, program_id, tier_id, enrolled_at, updated_at", chunk));
+        statements.push(bulk::insert_rows("enrollments", "workspace_id, partner_id, program_id, tier_id, enrolled_at, updated_at", chunk));
     }
     app.execute(statements).await?;
     if app.is_postgres() {

@@ -151,6 +151,12 @@ impl Who {
         matches!(self.kind, Kind::Partner { .. })
     }
 
+    /// Partner callers and channel managers limited to the partners they manage: the identities
+    /// PostgreSQL row security restricts.
+    pub(crate) fn is_restricted(&self) -> bool {
+        matches!(self.kind, Kind::Partner { .. } | Kind::Staff { assigned: true, .. })
+    }
+
     fn ws(&self) -> Option<Ws> {
         match &self.kind {
             Kind::Staff { ws, .. } => Some(*ws),

@@ -1,5 +1,5 @@
 //! The hierarchy visibility rule as a property (notes/reliability.md T-A2): for random partner
-//! forests (≤ 25 partners, depth ≤ 4), a channel manager limited to the partners they manage, and
+//! forests (≤ 25 partners, depth ≤ 6), a channel manager limited to the partners they manage, and
 //! random re-parenting steps, three answers must agree for every observer and every partner:
 //!
 //! 1. the set-based rule the list uses (`GET /api/v1/partners`, and `partners::list` with the
@@ -11,6 +11,9 @@
 //! Re-parenting is applied through `PATCH /api/v1/partners/{id}` and must take effect on the very
 //! next request; moving a partner under its own subtree must be refused with 422 and change nothing.
 //! One app serves every case; each case gets a fresh workspace.
+//!
+//! Beside the random forests: one fixed tree six levels deep, and a distributor with 10,000
+//! resellers (the wide tree, also used by the row-security test in rls.rs).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -22,10 +25,11 @@ use serde_json::json;
 use trellis_core::{PartnerId, PartnerScopeSetting, PartnerType, VendorRole};
 use trellis_identity::{RequestMeta, Scope, api_keys, auth, members, workspaces};
 use trellis_partners::{NewPartner, PartnerFilter, partners};
-use trellis_testkit::TestApp;
+use trellis_testkit::fixture::Fixture;
+use trellis_testkit::{TestApp, bulk};
 
 const MAX_PARTNERS: usize = 25;
-const MAX_DEPTH: usize = 4;
+const MAX_DEPTH: usize = 6;
 
 /// One generated case: the forest (each partner's parent has a lower index), which partners the
 /// channel manager manages, and re-parenting steps `(partner, new parent or None)`.
@@ -158,8 +162,12 @@ async fn check(app: &TestApp, ids: &[PartnerId], observers: &[Observer], parents
                     ));
                 }
             }
-            if scope.can_see_partner(id) != visible {
-                divergences.push(format!("{}: Scope::can_see_partner(#{q}) = {} but the model says {visible}", observer.label, !visible));
+            let seen = match ctx.db.read(&scope.row_security()).await {
+                Ok(mut tx) => scope.can_see_partner(&mut tx, id).await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if seen.as_ref() != Ok(&visible) {
+                divergences.push(format!("{}: Scope::can_see_partner(#{q}) = {seen:?} but the model says {visible}", observer.label));
             }
         }
     }
@@ -300,4 +308,131 @@ async fn partner_visibility_matches_an_ancestor_walk_across_random_forests_and_r
     }
     assert_eq!(load(&stats.divergences), 0);
     assert!(load(&stats.cases) >= case_count as usize, "the runner ran {} cases", load(&stats.cases));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deep and wide trees
+
+/// A chain six partners deep (P0 ← P1 ← … ← P5) with a leaf branching off each of P0…P4 (P6…P10),
+/// the channel manager managing P2. The moves lift the lower half of the chain (P3 with P4, P5, P9,
+/// P10) to the top, hang it under the leaf P8 (the chain is then eight deep), try to move P0 under
+/// its own deepest descendant P5 (refused), and move the leaf P9 across under P7.
+fn deep_case() -> Case {
+    let mut parents: Vec<Option<usize>> = (0..6usize).map(|i| i.checked_sub(1)).collect();
+    parents.extend((0..5).map(Some));
+    let mut managed = vec![false; parents.len()];
+    managed[2] = true;
+    Case { parents, managed, moves: vec![(3, None), (3, Some(8)), (0, Some(5)), (9, Some(7))] }
+}
+
+#[tokio::test]
+async fn partner_visibility_matches_the_ancestor_walk_in_a_tree_six_deep() {
+    let app = TestApp::spawn().await;
+    let stats = Stats::default();
+    let case = deep_case();
+    let depth = (0..case.parents.len()).map(|q| ancestors_or_self(&case.parents, q).len()).max();
+    assert_eq!(depth, Some(6), "the case is six levels deep");
+    let outcome = run_case(&app, 0, &case, &stats).await;
+    println!(
+        "FIGURE hierarchy_deep backend={} depth=6 partners={} moves_applied={} moves_refused={} requests={} divergences={}",
+        app.backend_name(),
+        case.parents.len(),
+        stats.moves_applied.load(Ordering::Relaxed),
+        stats.moves_refused.load(Ordering::Relaxed),
+        stats.requests.load(Ordering::Relaxed),
+        stats.divergences.load(Ordering::Relaxed)
+    );
+    outcome.unwrap_or_else(|failure| panic!("{failure}"));
+    assert_eq!(stats.moves_refused.load(Ordering::Relaxed), 1, "moving P0 under P5 is refused");
+}
+
+/// The fixture's D1 with this many more resellers under it.
+pub(crate) const WIDE: usize = 10_000;
+
+/// The fixture with [`WIDE`] resellers added under D1, and a partner key of two of them.
+pub(crate) struct WideTree {
+    pub f: Fixture,
+    pub children: Vec<PartnerId>,
+    /// Keys of `children[7]` and `children[8]`.
+    pub child_key: String,
+    pub sibling_key: String,
+}
+
+impl WideTree {
+    pub(crate) async fn build(app: &TestApp) -> Self {
+        let f = Fixture::build(app).await;
+        let children = bulk::add_resellers(app, &f.workspace_id, &f.d1, "Wide reseller", WIDE).await;
+        let system = Scope::system(f.workspace_id.clone());
+        let key = |id: PartnerId| {
+            let ctx = app.state.ctx.clone();
+            let system = system.clone();
+            async move { api_keys::create_partner_key(&ctx, &system, &id, "wide", None, None).await.expect("partner key").secret }
+        };
+        let child_key = key(children[7].clone()).await;
+        let sibling_key = key(children[8].clone()).await;
+        Self { f, children, child_key, sibling_key }
+    }
+}
+
+/// Every id of `GET /api/v1/partners`, following the cursor.
+pub(crate) async fn list_all(app: &TestApp, bearer: &str) -> (BTreeSet<String>, usize) {
+    let mut ids = BTreeSet::new();
+    let mut pages = 0;
+    let mut path = "/api/v1/partners?limit=500".to_owned();
+    loop {
+        let reply = app.get(&path, bearer).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        pages += 1;
+        for row in reply.body["data"].as_array().expect("data") {
+            assert!(ids.insert(row["id"].as_str().expect("id").to_owned()), "a partner listed twice");
+        }
+        match reply.body["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/partners?limit=500&cursor={cursor}"),
+            None => return (ids, pages),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_distributor_with_ten_thousand_resellers_sees_them_all_and_each_reseller_only_itself() {
+    let app = TestApp::spawn().await;
+    let w = WideTree::build(&app).await;
+    let f = &w.f;
+    let mut expected: BTreeSet<String> = w.children.iter().map(ToString::to_string).collect();
+    expected.extend([f.d1.to_string(), f.r1a.to_string(), f.r1b.to_string()]);
+
+    let started = std::time::Instant::now();
+    let (by_distributor, pages) = list_all(&app, &f.d1_admin.token).await;
+    let distributor_seconds = started.elapsed().as_secs_f64();
+    assert_eq!(by_distributor.len(), expected.len(), "the distributor lists its whole subtree");
+    assert!(by_distributor == expected, "the distributor's list is exactly its subtree");
+    let (by_manager, _) = list_all(&app, &f.assigned_manager.token).await;
+    assert!(by_manager == expected, "the channel manager of D1 lists exactly D1's subtree");
+
+    let (by_child, _) = list_all(&app, &w.child_key).await;
+    assert_eq!(by_child, BTreeSet::from([w.children[7].to_string()]), "a reseller lists only itself");
+    for (who, bearer) in [("a sibling", &w.child_key), ("R1a", &f.r1a_admin.token), ("D2", &f.d2_admin.token)] {
+        for target in [&w.children[8], &w.children[WIDE - 1], &f.d1] {
+            let reply = app.get(&format!("/api/v1/partners/{target}"), bearer).await;
+            assert_eq!(reply.status, 404, "{who} reads {target}: {}", reply.text);
+        }
+    }
+    for target in [&w.children[0], &w.children[WIDE / 2], &w.children[WIDE - 1]] {
+        assert_eq!(app.get(&format!("/api/v1/partners/{target}"), &f.d1_admin.token).await.status, 200);
+        assert_eq!(app.get(&format!("/api/v1/partners/{target}"), &f.assigned_manager.token).await.status, 200);
+    }
+
+    // Re-parenting inside the wide tree takes effect on the next request.
+    let moved = app.patch(&format!("/api/v1/partners/{}", w.children[7]), &f.owner_key, json!({"parent_id": w.children[8]})).await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    let (by_new_parent, _) = list_all(&app, &w.sibling_key).await;
+    assert_eq!(by_new_parent, BTreeSet::from([w.children[7].to_string(), w.children[8].to_string()]));
+    assert_eq!(app.get(&format!("/api/v1/partners/{}", w.children[8]), &w.child_key).await.status, 404, "never the parent");
+    let (after_move, _) = list_all(&app, &f.d1_admin.token).await;
+    assert!(after_move == expected, "the distributor still sees the moved reseller, now two levels down");
+    println!(
+        "FIGURE hierarchy_wide backend={} children={WIDE} distributor_listed={} pages={pages} distributor_list_seconds={distributor_seconds:.2}",
+        app.backend_name(),
+        by_distributor.len()
+    );
 }

@@ -11,6 +11,7 @@ use trellis_db::{RowSecurity, Sql, sql};
 use trellis_testkit::TestApp;
 
 use crate::authz_matrix::{self, Who, World};
+use crate::hierarchy::{WIDE, WideTree, list_all};
 
 fn skip_unless_postgres(app: &TestApp, test: &str) -> bool {
     if app.is_postgres() {
@@ -108,19 +109,22 @@ async fn a_partner_transaction_without_matching_partner_ids_sees_no_rows() {
     let world = World::build(&app).await;
     // Sign the reseller in so that the sessions table has a partner row as well.
     let _ = app.login(&world.f.r1a_admin.email, trellis_testkit::fixture::PASSWORD).await;
-    let nobody = RowSecurity::Partners(vec!["ptn_00000000000000000000000000".into()]);
-    let empty = RowSecurity::Partners(Vec::new());
-    let r1a_only = RowSecurity::Partners(vec![world.f.r1a.to_string()]);
+    let nobody = RowSecurity::Partner("ptn_00000000000000000000000000".into());
+    let empty = RowSecurity::Partner(String::new());
+    let no_manager = RowSecurity::Manager("usr_00000000000000000000000000".into());
+    let r1a_only = RowSecurity::Partner(world.f.r1a.to_string());
 
     let mut rows = Vec::new();
-    for table in ["partners", "partner_users", "api_keys", "sessions"] {
+    for table in ["partners", "partner_ancestry", "partner_users", "api_keys", "sessions"] {
         let all = count_as(&app, &RowSecurity::Unrestricted, table).await;
         let unmatched = count_as(&app, &nobody, table).await;
         let no_ids = count_as(&app, &empty, table).await;
-        rows.push(format!("{table}:{all}/{unmatched}/{no_ids}"));
+        let unmanaged = count_as(&app, &no_manager, table).await;
+        rows.push(format!("{table}:{all}/{unmatched}/{no_ids}/{unmanaged}"));
         assert!(all > 0, "{table} has rows to hide");
         assert_eq!(unmatched, 0, "{table}: a partner transaction for an unknown partner sees rows");
-        assert_eq!(no_ids, 0, "{table}: a partner transaction with no visible partners sees rows");
+        assert_eq!(no_ids, 0, "{table}: a partner transaction with an empty partner id sees rows");
+        assert_eq!(unmanaged, 0, "{table}: a manager transaction for a user who manages nobody sees rows");
     }
     // The positive control: the same transaction for R1a sees R1a and nothing else.
     assert_eq!(count_as(&app, &r1a_only, "partners").await, 1);
@@ -129,8 +133,8 @@ async fn a_partner_transaction_without_matching_partner_ids_sees_no_rows() {
     tx.execute(sql!("SET LOCAL ROLE trellis_app")).await.expect("switch to the runtime role");
     let without_setting = tx.fetch_i64(sql!("SELECT COUNT(*) AS n FROM partners")).await.expect("count");
     tx.commit().await.expect("end transaction");
-    println!("FIGURE rls_fail_closed tables={} without_setting={without_setting} (all/unmatched/no_ids)", rows.join(" "));
-    assert_eq!(without_setting, 0, "trellis_app without trellis.visible_partner_ids sees partners");
+    println!("FIGURE rls_fail_closed tables={} without_setting={without_setting} (all/unmatched/no_ids/unmanaged)", rows.join(" "));
+    assert_eq!(without_setting, 0, "trellis_app without an acting partner or manager sees partners");
 }
 
 /// Nextest runs every test in its own process, so the process-wide switch cannot leak into other
@@ -156,7 +160,7 @@ async fn row_security_alone_stops_cross_partner_reads_when_the_application_filte
     let list = app.get("/api/v1/partners?limit=500", &reseller).await;
     let ancestor = app.get(&format!("/api/v1/partners/{}", world.f.d1), &reseller).await;
     let sibling_users = app.get(&format!("/api/v1/partners/{}/users", world.f.r1b), &reseller).await;
-    let tally = authz_matrix::replay(&app, &world, &matrix, Who::is_partner).await;
+    let tally = authz_matrix::replay(&app, &world, &matrix, Who::is_restricted).await;
 
     let listed = list.body["data"].as_array().map(Vec::len).unwrap_or(0);
     let leaks = tally.unexpected_allow + tally.list_foreign_ids + usize::from(listed > 1) + usize::from(ancestor.status == 200);
@@ -164,7 +168,7 @@ async fn row_security_alone_stops_cross_partner_reads_when_the_application_filte
         "FIGURE rls_app_filter_off backend={} routes={} identities={} listed={listed} ancestor_get={} sibling_users={} {} leaks_with_app_filter_off={leaks}",
         app.backend_name(),
         matrix.route.len(),
-        world.whos.iter().filter(|w| w.is_partner()).count(),
+        world.whos.iter().filter(|w| w.is_restricted()).count(),
         ancestor.status,
         sibling_users.status,
         tally.counts(),
@@ -182,5 +186,39 @@ async fn row_security_alone_stops_cross_partner_reads_when_the_application_filte
         assert_eq!(ancestor.status, 200, "with the filter off the SQLite read should leak: {}", ancestor.text);
         assert_eq!(sibling_users.status, 200, "with the filter off the SQLite user list should leak: {}", sibling_users.text);
         assert!(tally.unexpected_allow > 0 && tally.list_foreign_ids > 0, "the matrix replay should see the leaks: {}", tally.counts());
+    }
+}
+
+#[tokio::test]
+async fn row_security_alone_keeps_the_resellers_of_a_wide_tree_apart_when_the_application_filter_is_off() {
+    if !own_process() {
+        println!("SKIP rls wide filter-off: needs nextest's process-per-test mode (the switch is process-wide)");
+        return;
+    }
+    let app = TestApp::spawn().await;
+    let w = WideTree::build(&app).await;
+    trellis_identity::scope::disable_app_partner_filter_for_tests();
+    let first_page = app.get("/api/v1/partners?limit=500", &w.child_key).await;
+    let listed = first_page.body["data"].as_array().map_or(0, Vec::len);
+    let sibling = app.get(&format!("/api/v1/partners/{}", w.children[8]), &w.child_key).await;
+    let parent = app.get(&format!("/api/v1/partners/{}", w.f.d1), &w.child_key).await;
+    let by_other_distributor = app.get(&format!("/api/v1/partners/{}", w.children[0]), &w.f.d2_admin.token).await;
+    println!(
+        "FIGURE rls_wide_filter_off backend={} children={WIDE} child_listed={listed} sibling_get={} parent_get={} other_distributor_get={}",
+        app.backend_name(),
+        sibling.status,
+        parent.status,
+        by_other_distributor.status
+    );
+    if app.is_postgres() {
+        let (distributor_sees, _) = list_all(&app, &w.f.d1_admin.token).await;
+        assert_eq!(distributor_sees.len(), WIDE + 3, "RLS alone gives the distributor its whole subtree");
+        assert_eq!(listed, 1, "RLS must keep a reseller's list to itself: {}", first_page.text);
+        assert_eq!(sibling.status, 404, "{}", sibling.text);
+        assert_eq!(parent.status, 404, "{}", parent.text);
+        assert_eq!(by_other_distributor.status, 404, "{}", by_other_distributor.text);
+    } else {
+        assert!(listed > 1, "with the filter off the SQLite list should leak: {}", first_page.text);
+        assert_eq!(sibling.status, 200, "with the filter off the SQLite read should leak: {}", sibling.text);
     }
 }
