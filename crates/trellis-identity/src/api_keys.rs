@@ -155,7 +155,7 @@ pub async fn create_partner_key(
     crate::partner_users::require_visible_partner(&mut tx, scope, partner_id).await?;
     let creator_role = match scope.partner() {
         Some((own, role)) if own == partner_id && role == PartnerRole::Admin => role,
-        _ if scope.has_vendor_role(&[VendorRole::Owner, VendorRole::Admin]) => PartnerRole::Admin,
+        _ if scope.has_vendor_role(VendorRole::WORKSPACE_ADMINS) => PartnerRole::Admin,
         _ => return Err(Error::forbidden("only workspace admins and the partner's admins may create its keys")),
     };
     let role = role.unwrap_or(creator_role);
@@ -335,7 +335,7 @@ pub async fn list_for_partner(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) 
     let mut tx = ctx.db.read(&scope.row_security()).await?;
     crate::partner_users::require_visible_partner(&mut tx, scope, partner_id).await?;
     let own_admin = scope.partner().is_some_and(|(own, role)| own == partner_id && role == PartnerRole::Admin);
-    if !own_admin && !scope.has_vendor_role(&[VendorRole::Owner, VendorRole::Admin]) {
+    if !own_admin && !scope.has_vendor_role(VendorRole::WORKSPACE_ADMINS) {
         return Err(Error::forbidden("only workspace admins and the partner's admins manage its keys"));
     }
     let mut q = Sql::build("SELECT ");

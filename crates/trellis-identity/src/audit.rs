@@ -175,7 +175,7 @@ pub struct AuditFilter {
 
 /// Lists events newest first (owner/admin only).
 pub async fn list(db: &Db, scope: &Scope, filter: &AuditFilter) -> Result<Vec<AuditEvent>> {
-    scope.require_vendor_role(&[VendorRole::Owner, VendorRole::Admin], "read the audit log")?;
+    scope.require_vendor_role(VendorRole::WORKSPACE_ADMINS, "read the audit log")?;
     let mut q = Sql::build(
         "SELECT id, at, actor_type, actor_id, actor_email, action, target_type, target_id, changes, ip, user_agent FROM audit_events WHERE workspace_id = ",
     );

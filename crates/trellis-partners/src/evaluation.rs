@@ -461,9 +461,6 @@ impl Summary {
     }
 }
 
-/// Who runs evaluations by hand: owner, admin, channel manager.
-const EVALUATORS: &[VendorRole] = &[VendorRole::Owner, VendorRole::Admin, VendorRole::ChannelManager];
-
 /// The partners (visible to the scope) enrolled in a program whose tier evaluation may change.
 async fn candidates(tx: &mut Tx, scope: &Scope, program_id: &ProgramId, partner: Option<&PartnerId>) -> Result<Vec<(PartnerId, bool)>> {
     let mut q = Sql::build(
@@ -525,7 +522,7 @@ async fn evaluate_program_in(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, p
 /// partners the caller can see (owner, admin, channel manager).
 pub async fn evaluate_program(ctx: &Ctx, scope: &Scope, program_id: &ProgramId) -> Result<Summary> {
     programs::get(ctx, scope, program_id).await?;
-    scope.require_vendor_role(EVALUATORS, "evaluate tiers")?;
+    scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "evaluate tiers")?;
     evaluate_program_in(ctx, scope, program_id, None).await
 }
 
@@ -535,7 +532,7 @@ pub async fn evaluate_partner(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) 
     let program_ids: Vec<ProgramId> = {
         let mut tx = ctx.db.read(&scope.row_security()).await?;
         require_visible_partner(&mut tx, scope, partner_id).await?;
-        scope.require_vendor_role(EVALUATORS, "evaluate tiers")?;
+        scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "evaluate tiers")?;
         tx.fetch_all(sql!(
             "SELECT program_id FROM enrollments WHERE workspace_id = $1 AND partner_id = $2 ORDER BY program_id",
             scope.workspace_id(),

@@ -260,7 +260,7 @@ pub async fn create_enrolled(ctx: &Ctx, scope: &Scope, input: NewPartner, enroll
         }
         Some(_) => return Err(Error::forbidden("only the partner's admins may create resellers")),
         None => {
-            scope.require_vendor_role(&[VendorRole::Owner, VendorRole::Admin, VendorRole::ChannelManager], "create partners")?;
+            scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "create partners")?;
             None
         }
     };
@@ -329,7 +329,7 @@ pub async fn create_enrolled(ctx: &Ctx, scope: &Scope, input: NewPartner, enroll
 
 /// Whether the caller may change this (visible) partner, and which fields.
 fn require_editor(scope: &Scope, partner: &Partner, patch: &PartnerPatch) -> Result<()> {
-    if scope.has_vendor_role(&[VendorRole::Owner, VendorRole::Admin, VendorRole::ChannelManager]) {
+    if scope.has_vendor_role(VendorRole::PARTNER_MANAGERS) {
         return Ok(());
     }
     // Status, types, hierarchy and manager are the vendor's for every partner: a distributor

@@ -224,7 +224,7 @@ pub async fn invite_partner_user(
         trellis_partners::onboarding::invite_partner_user(&state.ctx, &scope, &partner_id, &body.email, body.name.as_deref(), body.role)
             .await?;
     let mut view = InvitationView::from(issued.invitation.clone());
-    view.invitation_url = Some(state.ctx.link(&issued.path()));
+    view.invitation_url = Some(issued.url(&state.ctx));
     Ok((StatusCode::CREATED, Json(view)))
 }
 

@@ -128,7 +128,7 @@ pub async fn find_application(
 #[utoipa::path(post, path = "/api/v1/partners/{id}/approve", tag = "applications", params(("id" = String, Path)),
     responses((status = 200, body = PartnerView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn approve_partner(State(state): State<AppState>, Caller(scope): Caller, Path(id): Path<String>) -> ApiResult<Json<PartnerView>> {
-    Ok(Json(applications::approve(&state.ctx, &scope, &path_id(&id)?, &state.web.public_url).await?.into()))
+    Ok(Json(applications::approve(&state.ctx, &scope, &path_id(&id)?).await?.into()))
 }
 
 /// Reject an applied partner with a reason the applicant is emailed (owner/admin/channel_manager).

@@ -150,7 +150,7 @@ async fn approve(State(state): State<AppState>, signed: Signed, Path(id): Path<S
     staff_role(&signed.scope)?;
     let id: ApplicationId = path_id(&id)?;
     let application = applications::get(&state.ctx, &signed.scope, &id).await?;
-    applications::approve(&state.ctx, &signed.scope, &application.partner_id, &state.web.public_url).await?;
+    applications::approve(&state.ctx, &signed.scope, &application.partner_id).await?;
     Ok(see_other(&format!("{PATH}/{id}?notice=application_approved")))
 }
 

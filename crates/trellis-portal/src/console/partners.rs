@@ -459,7 +459,7 @@ async fn invite_user(State(state): State<AppState>, signed: Signed, Path(id): Pa
             OneTime::invitation(
                 format!("{} is invited", issued.invitation.email),
                 issued.invitation.email.as_str(),
-                state.ctx.link(&issued.path()),
+                issued.url(&state.ctx),
                 format!("/console/partners/{id}#users"),
                 "Back to the partner",
             ),
