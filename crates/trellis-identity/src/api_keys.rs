@@ -3,13 +3,13 @@
 //! partner key acts as one partner organisation with the role it was given. Revocation takes
 //! effect on the next request because every request looks the key up.
 
-use trellis_core::{ApiKeyId, Error, PartnerId, PartnerRole, Result, Timestamp, UserId, Validation, VendorRole, WorkspaceId};
+use trellis_core::{ApiKeyId, Error, Page, PartnerId, PartnerRole, Result, Timestamp, UserId, Validation, VendorRole, WorkspaceId, page};
 use trellis_db::{Row, Sql, Tx, sql};
 
+use crate::Ctx;
 use crate::audit::{self, AuditEntry};
 use crate::scope::{Membership, Scope};
 use crate::secret::{random_token, sha256_hex};
-use crate::{Ctx, fetch_limit};
 
 pub const KEY_PREFIX: &str = "trl_";
 
@@ -197,7 +197,7 @@ async fn fetch(tx: &mut Tx, workspace_id: &WorkspaceId, id: &ApiKeyId) -> Result
 
 /// The keys the caller may see: staff their own (owner/admin every key of the workspace);
 /// partner admins their organisation's keys. Revoked keys are listed with `revoked_at`.
-pub async fn list(ctx: &Ctx, scope: &Scope, before: Option<&ApiKeyId>, limit: Option<i64>) -> Result<Vec<ApiKey>> {
+pub async fn list(ctx: &Ctx, scope: &Scope, before: Option<&ApiKeyId>, limit: Option<i64>) -> Result<Page<ApiKey>> {
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS).push(" FROM api_keys WHERE workspace_id = ").push_bind(scope.workspace_id());
     match scope.membership() {
@@ -217,9 +217,10 @@ pub async fn list(ctx: &Ctx, scope: &Scope, before: Option<&ApiKeyId>, limit: Op
     if let Some(before) = before {
         q.push(" AND id < ").push_bind(before);
     }
-    q.push(" ORDER BY id DESC LIMIT ").push_bind(fetch_limit(limit));
+    q.push(" ORDER BY id DESC LIMIT ").push_bind(page::fetch_limit(limit));
     let mut tx = ctx.db.read(&scope.row_security()).await?;
-    tx.fetch_all(q).await?.iter().map(from_row).collect()
+    let rows = tx.fetch_all(q).await?.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_rows(rows, limit, |k| k.id.to_string()))
 }
 
 /// Revokes a key: its owner, a workspace owner/admin, or for a partner key that partner's admins.

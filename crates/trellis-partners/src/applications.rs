@@ -17,13 +17,13 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 use trellis_core::{
-    ApplicationId, Domain, Email, Error, PartnerId, PartnerRole, PartnerStatus, PartnerType, PartnerTypes, ProgramId, Result, Timestamp,
-    Validation, VendorRole, WorkspaceId, new_id_body,
+    ApplicationId, Domain, Email, Error, Page, PartnerId, PartnerRole, PartnerStatus, PartnerType, PartnerTypes, ProgramId, Result,
+    Timestamp, Validation, VendorRole, WorkspaceId, new_id_body, page,
 };
 use trellis_db::{Row, Sql, Tx, sql};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::{self, require_visible_partner};
-use trellis_identity::{Ctx, RequestMeta, Scope, fetch_limit, workspaces};
+use trellis_identity::{Ctx, RequestMeta, Scope, workspaces};
 use trellis_jobs::{NewEmail, queue_email};
 
 use crate::partners::{self, Partner, clean_country, clean_website};
@@ -464,7 +464,7 @@ fn from_row(row: &Row) -> Result<Application> {
 }
 
 /// Applications whose partner the caller sees, newest first (owner, admin, channel manager, viewer).
-pub async fn list(ctx: &Ctx, scope: &Scope, filter: &ApplicationFilter) -> Result<Vec<Application>> {
+pub async fn list(ctx: &Ctx, scope: &Scope, filter: &ApplicationFilter) -> Result<Page<Application>> {
     scope.require_vendor_role(READERS, "read applications")?;
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS).push(FROM).push_bind(scope.workspace_id()).push(" AND ");
@@ -478,9 +478,10 @@ pub async fn list(ctx: &Ctx, scope: &Scope, filter: &ApplicationFilter) -> Resul
     if let Some(before) = &filter.before {
         q.push(" AND a.id < ").push_bind(before);
     }
-    q.push(" ORDER BY a.id DESC LIMIT ").push_bind(fetch_limit(filter.limit));
+    q.push(" ORDER BY a.id DESC LIMIT ").push_bind(page::fetch_limit(filter.limit));
     let mut tx = ctx.db.read(&scope.row_security()).await?;
-    tx.fetch_all(q).await?.iter().map(from_row).collect()
+    let rows = tx.fetch_all(q).await?.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_rows(rows, filter.limit, |a| a.id.to_string()))
 }
 
 async fn fetch_visible(tx: &mut Tx, scope: &Scope, condition: &str, value: &str) -> Result<Application> {

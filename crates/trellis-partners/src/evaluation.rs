@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::json;
-use trellis_core::{Email, Error, PartnerId, ProgramId, Result, TierChangeId, TierId, Timestamp, VendorRole, WorkspaceId};
+use trellis_core::{Email, Error, Page, PartnerId, ProgramId, Result, TierChangeId, TierId, Timestamp, VendorRole, WorkspaceId, page};
 use trellis_db::{Row, Sql, Tx, sql};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
@@ -566,11 +566,12 @@ pub async fn evaluate_all(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<Summa
 pub struct HistoryFilter {
     pub program_id: Option<ProgramId>,
     pub before: Option<TierChangeId>,
+    /// Changes on the page (50 unless named).
     pub limit: Option<i64>,
 }
 
 /// A visible partner's tier history, newest first.
-pub async fn history(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, filter: &HistoryFilter) -> Result<Vec<TierChange>> {
+pub async fn history(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, filter: &HistoryFilter) -> Result<Page<TierChange>> {
     let mut tx = ctx.db.read(&scope.row_security()).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     let mut q = Sql::build("SELECT ");
@@ -583,8 +584,9 @@ pub async fn history(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, filter: &
     if let Some(before) = &filter.before {
         q.push(" AND id < ").push_bind(before);
     }
-    q.push(" ORDER BY id DESC LIMIT ").push_bind(trellis_identity::fetch_limit(filter.limit));
-    tx.fetch_all(q).await?.iter().map(change_from_row).collect()
+    q.push(" ORDER BY id DESC LIMIT ").push_bind(page::fetch_limit(filter.limit));
+    let rows = tx.fetch_all(q).await?.iter().map(change_from_row).collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_rows(rows, filter.limit, |c| c.id.to_string()))
 }
 
 /// Where a partner stands in one program: its tier, whether it was set by hand, and what the

@@ -2,12 +2,12 @@
 
 use serde_json::json;
 use trellis_core::{
-    Domain, Email, Error, PartnerId, PartnerRole, PartnerStatus, PartnerType, PartnerTypes, Result, Timestamp, UserId, Validation,
-    VendorRole,
+    Domain, Email, Error, Page, PartnerId, PartnerRole, PartnerStatus, PartnerType, PartnerTypes, Result, Timestamp, UserId, Validation,
+    VendorRole, page,
 };
 use trellis_db::{Row, Sql, Tx, sql};
 use trellis_identity::audit::{self, AuditEntry};
-use trellis_identity::{Ctx, Scope, auth, fetch_limit, workspaces};
+use trellis_identity::{Ctx, Scope, auth, workspaces};
 
 use crate::enrollments::{self, NewEnrollment};
 use crate::{countries, statuses};
@@ -62,6 +62,7 @@ pub struct PartnerFilter {
     pub parent_id: Option<PartnerId>,
     pub manager_user_id: Option<UserId>,
     pub before: Option<PartnerId>,
+    /// Partners on the page (50 unless named).
     pub limit: Option<i64>,
 }
 
@@ -99,11 +100,11 @@ pub async fn get(ctx: &Ctx, scope: &Scope, id: &PartnerId) -> Result<Partner> {
 }
 
 /// Lists visible partners, newest first.
-pub async fn list(ctx: &Ctx, scope: &Scope, filter: &PartnerFilter) -> Result<Vec<Partner>> {
+pub async fn list(ctx: &Ctx, scope: &Scope, filter: &PartnerFilter) -> Result<Page<Partner>> {
     // API.md: a list filtered by an object the caller may not see is empty (a reseller filtering by
     // its distributor learns nothing from the list).
     if filter.parent_id.as_ref().is_some_and(|parent| !scope.can_see_partner(parent)) {
-        return Ok(Vec::new());
+        return Ok(Page::empty());
     }
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS).push(" FROM partners WHERE workspace_id = ").push_bind(scope.workspace_id()).push(" AND ");
@@ -128,9 +129,10 @@ pub async fn list(ctx: &Ctx, scope: &Scope, filter: &PartnerFilter) -> Result<Ve
     if let Some(before) = &filter.before {
         q.push(" AND id < ").push_bind(before);
     }
-    q.push(" ORDER BY id DESC LIMIT ").push_bind(fetch_limit(filter.limit));
+    q.push(" ORDER BY id DESC LIMIT ").push_bind(page::fetch_limit(filter.limit));
     let mut tx = ctx.db.read(&scope.row_security()).await?;
-    tx.fetch_all(q).await?.iter().map(from_row).collect()
+    let rows = tx.fetch_all(q).await?.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_rows(rows, filter.limit, |p| p.id.to_string()))
 }
 
 /// Counts visible partners by status (console dashboard); same visibility rule as the list.

@@ -158,10 +158,9 @@ pub async fn list_partners(
         parent_id,
         manager_user_id,
         before: Cursor::into_inner(params.cursor),
-        limit: Some(limit + 1),
+        limit: Some(limit),
     };
-    let rows = partners::list(&state.ctx, &scope, &filter).await?;
-    Ok(Json(Page::from_rows(rows.into_iter().map(PartnerView::from).collect(), limit, |p| p.id.clone())))
+    Ok(Json(Page::of(partners::list(&state.ctx, &scope, &filter).await?, PartnerView::from)))
 }
 
 /// One partner.

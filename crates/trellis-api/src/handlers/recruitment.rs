@@ -106,9 +106,8 @@ pub async fn list_applications(
     let limit = PageLimit::of(params.limit);
     // A filter naming no program of this workspace matches nothing: a fresh id stands in for it.
     let program_id = params.program_id.as_deref().map(|p| ProgramId::parse(p).unwrap_or_else(|_| ProgramId::generate()));
-    let filter = ApplicationFilter { status: params.status, program_id, before: Cursor::into_inner(params.cursor), limit: Some(limit + 1) };
-    let rows = applications::list(&state.ctx, &scope, &filter).await?;
-    Ok(Json(Page::from_rows(rows.into_iter().map(ApplicationView::from).collect(), limit, |a| a.id.clone())))
+    let filter = ApplicationFilter { status: params.status, program_id, before: Cursor::into_inner(params.cursor), limit: Some(limit) };
+    Ok(Json(Page::of(applications::list(&state.ctx, &scope, &filter).await?, ApplicationView::from)))
 }
 
 /// One application, with its answers and what it may duplicate.

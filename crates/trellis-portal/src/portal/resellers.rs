@@ -8,13 +8,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use trellis_api::AppState;
-use trellis_core::{Error, PartnerId, PartnerRole, PartnerStatus, PartnerType};
+use trellis_core::{Error, Page, PartnerId, PartnerRole, PartnerStatus, PartnerType};
 use trellis_identity::{Scope, workspaces};
 use trellis_partners::{NewPartner, PartnerFilter, partners};
 
 use super::own_partner;
 use crate::forms::{FormData, FormView, UrlQuery, field_errors};
-use crate::listing::{FETCH, page_url, split_page};
+use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, PageResult, render, render_status, see_other};
 use crate::session::{Signed, check_csrf};
 
@@ -54,9 +54,8 @@ async fn resellers_page(state: &AppState, signed: &Signed, query: &FormData, for
     let (_, role) = own_partner(&signed.scope)?;
     let own = managed_by(state, &signed.scope).await?.ok_or(Error::NotFound)?;
     let cursor = query.optional("cursor").and_then(|c| PartnerId::parse(c).ok());
-    let filter = PartnerFilter { parent_id: Some(own), before: cursor.clone(), limit: Some(FETCH), ..PartnerFilter::default() };
-    let mut rows = partners::list(&state.ctx, &signed.scope, &filter).await?;
-    let next = split_page(&mut rows, |p| p.id.to_string());
+    let filter = PartnerFilter { parent_id: Some(own), before: cursor.clone(), limit: Some(PAGE_SIZE), ..PartnerFilter::default() };
+    let Page { items: rows, next_cursor: next } = partners::list(&state.ctx, &signed.scope, &filter).await?;
     Ok(ResellersPage {
         layout: Layout::signed(state, signed, "Resellers", SECTION).await,
         csrf_token: signed.session.csrf_token.clone(),
