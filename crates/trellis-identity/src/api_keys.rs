@@ -195,6 +195,9 @@ async fn fetch(tx: &mut Tx, workspace_id: &WorkspaceId, id: &ApiKeyId) -> Result
     from_row(&tx.fetch_one(q).await?)
 }
 
+/// The partner users who see and manage their organisation's keys: its admins.
+pub const PARTNER_KEY_MANAGERS: &[PartnerRole] = &[PartnerRole::Admin];
+
 /// The keys the caller may see: staff their own (owner/admin every key of the workspace);
 /// partner admins their organisation's keys. Revoked keys are listed with `revoked_at`.
 pub async fn list(ctx: &Ctx, scope: &Scope, before: Option<&ApiKeyId>, limit: Option<i64>) -> Result<Page<ApiKey>> {
@@ -207,7 +210,7 @@ pub async fn list(ctx: &Ctx, scope: &Scope, before: Option<&ApiKeyId>, limit: Op
             }
         }
         Membership::Partner { partner_id, role, .. } => {
-            if *role != PartnerRole::Admin {
+            if !PARTNER_KEY_MANAGERS.contains(role) {
                 return Err(Error::forbidden("only partner admins manage keys"));
             }
             q.push(" AND partner_id = ").push_bind(partner_id);

@@ -174,9 +174,12 @@ pub struct AuditFilter {
     pub limit: Option<i64>,
 }
 
+/// Who reads the audit log: the workspace's owners and admins.
+pub const READERS: &[VendorRole] = VendorRole::WORKSPACE_ADMINS;
+
 /// Lists events newest first (owner/admin only).
 pub async fn list(db: &Db, scope: &Scope, filter: &AuditFilter) -> Result<Page<AuditEvent>> {
-    scope.require_vendor_role(VendorRole::WORKSPACE_ADMINS, "read the audit log")?;
+    scope.require_vendor_role(READERS, "read the audit log")?;
     let mut q = Sql::build(
         "SELECT id, at, actor_type, actor_id, actor_email, action, target_type, target_id, changes, ip, user_agent FROM audit_events WHERE workspace_id = ",
     );

@@ -2,7 +2,7 @@
 //! status and last error), the workspace's jobs, and the actions that try again — sending an
 //! email again and retrying a failed job. The API and the console both call these.
 
-use trellis_core::{EmailId, Error, Page, Result, Timestamp, page};
+use trellis_core::{EmailId, Error, Page, Result, Timestamp, VendorRole, page};
 use trellis_db::{Row, Sql, sql};
 use trellis_identity::Scope;
 use trellis_identity::audit::{self, AuditEntry};
@@ -47,8 +47,11 @@ pub struct EmailFilter {
     pub limit: Option<i64>,
 }
 
+/// Who sees the workspace's emails and jobs: its owners and admins.
+pub const READERS: &[VendorRole] = VendorRole::WORKSPACE_ADMINS;
+
 fn require_admin(scope: &Scope) -> Result<()> {
-    scope.require_workspace_admin("see the workspace's emails and background jobs")
+    scope.require_vendor_role(READERS, "see the workspace's emails and background jobs")
 }
 
 fn check_status(status: Option<&str>, allowed: &[&str]) -> Result<()> {

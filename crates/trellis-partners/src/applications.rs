@@ -218,7 +218,7 @@ pub struct ApplicationFilter {
 }
 
 /// Who reads applications: staff who manage partners, and viewers (who read everything).
-const READERS: &[VendorRole] = &[VendorRole::Owner, VendorRole::Admin, VendorRole::ChannelManager, VendorRole::Viewer];
+pub const READERS: &[VendorRole] = &[VendorRole::Owner, VendorRole::Admin, VendorRole::ChannelManager, VendorRole::Viewer];
 
 /// The program behind a public form: unknown and closed programs are alike (404).
 pub async fn open_program(ctx: &Ctx, slug: &str) -> Result<(WorkspaceId, Program)> {

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use trellis_api::AppState;
-use trellis_core::{AuditEventId, FieldError, Page, Timestamp, VendorRole};
+use trellis_core::{AuditEventId, FieldError, Page, Timestamp};
 use trellis_identity::audit::{self, AuditEvent, AuditFilter};
 
 use super::staff_role;
@@ -75,7 +75,7 @@ struct AuditPage {
 async fn list_events(State(state): State<AppState>, signed: Signed, UrlQuery(query): UrlQuery) -> PageResult {
     // Partner users get the 404 page, other staff than owners and admins the 403 page.
     staff_role(&signed.scope)?;
-    signed.scope.require_vendor_role(VendorRole::WORKSPACE_ADMINS, "read the audit log")?;
+    signed.scope.require_vendor_role(audit::READERS, "read the audit log")?;
     let (action, target_id, since_text) = (query.optional("action"), query.optional("target_id"), query.optional("since"));
     let since = since_text.map(Timestamp::parse);
     let mut page = AuditPage {
