@@ -12,10 +12,10 @@ use axum::routing::get;
 use serde::Deserialize;
 use trellis_api::AppState;
 use trellis_core::Error;
+use trellis_identity::Membership;
 use trellis_identity::auth::{self, BrowserSession, SessionKind};
 use trellis_identity::invitations::{self, Acceptor};
 use trellis_identity::secret::{random_token, same_secret};
-use trellis_identity::Membership;
 use trellis_partners::capabilities::{Area, capabilities, role_areas};
 use trellis_partners::partners;
 
