@@ -124,9 +124,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 pub struct PageLimit(i64);
 
 impl PageLimit {
-    pub const DEFAULT: i64 = 50;
+    pub const DEFAULT: i64 = trellis_core::page::DEFAULT_PAGE_SIZE;
     pub const MIN: i64 = 1;
-    pub const MAX: i64 = 500;
+    pub const MAX: i64 = trellis_core::page::MAX_PAGE_SIZE;
 
     /// The page size of a request: the given limit, or the default.
     pub fn of(limit: Option<PageLimit>) -> i64 {

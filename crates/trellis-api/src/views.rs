@@ -12,12 +12,10 @@ pub struct Page<T: ToSchema> {
 }
 
 impl<T: ToSchema> Page<T> {
-    /// A page from `limit + 1` fetched rows: the extra row only says that more exist.
-    pub fn from_rows(mut rows: Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> String) -> Self {
-        let more = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        let next_cursor = if more { rows.last().map(cursor_of) } else { None };
-        Self { data: rows, next_cursor }
+    /// The wire form of a domain page (`trellis_core::Page`), each item as its view.
+    pub fn of<D>(page: trellis_core::Page<D>, view: impl FnMut(D) -> T) -> Self {
+        let page = page.map(view);
+        Self { data: page.items, next_cursor: page.next_cursor }
     }
 }
 

@@ -69,13 +69,20 @@ string_enum!(
 
 impl VendorRole {
     /// Owner and admin manage the workspace itself: staff, keys of others, settings, audit.
+    pub const WORKSPACE_ADMINS: &'static [VendorRole] = &[VendorRole::Owner, VendorRole::Admin];
+
+    /// Staff who create and change partners and run the programs they are in: owner, admin,
+    /// channel manager.
+    pub const PARTNER_MANAGERS: &'static [VendorRole] = &[VendorRole::Owner, VendorRole::Admin, VendorRole::ChannelManager];
+
+    /// One of [`VendorRole::WORKSPACE_ADMINS`].
     pub fn is_workspace_admin(self) -> bool {
-        matches!(self, VendorRole::Owner | VendorRole::Admin)
+        Self::WORKSPACE_ADMINS.contains(&self)
     }
 
-    /// Roles that may create and change partners.
+    /// One of [`VendorRole::PARTNER_MANAGERS`].
     pub fn manages_partners(self) -> bool {
-        matches!(self, VendorRole::Owner | VendorRole::Admin | VendorRole::ChannelManager)
+        Self::PARTNER_MANAGERS.contains(&self)
     }
 }
 

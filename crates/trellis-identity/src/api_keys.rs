@@ -3,13 +3,13 @@
 //! partner key acts as one partner organisation with the role it was given. Revocation takes
 //! effect on the next request because every request looks the key up.
 
-use trellis_core::{ApiKeyId, Error, PartnerId, PartnerRole, Result, Timestamp, UserId, Validation, VendorRole, WorkspaceId};
+use trellis_core::{ApiKeyId, Error, Page, PartnerId, PartnerRole, Result, Timestamp, UserId, Validation, VendorRole, WorkspaceId, page};
 use trellis_db::{Row, Sql, Tx, sql};
 
+use crate::Ctx;
 use crate::audit::{self, AuditEntry};
 use crate::scope::{Membership, Scope};
 use crate::secret::{random_token, sha256_hex};
-use crate::{Ctx, fetch_limit};
 
 pub const KEY_PREFIX: &str = "trl_";
 
@@ -155,7 +155,7 @@ pub async fn create_partner_key(
     crate::partner_users::require_visible_partner(&mut tx, scope, partner_id).await?;
     let creator_role = match scope.partner() {
         Some((own, role)) if own == partner_id && role == PartnerRole::Admin => role,
-        _ if scope.has_vendor_role(&[VendorRole::Owner, VendorRole::Admin]) => PartnerRole::Admin,
+        _ if scope.has_vendor_role(VendorRole::WORKSPACE_ADMINS) => PartnerRole::Admin,
         _ => return Err(Error::forbidden("only workspace admins and the partner's admins may create its keys")),
     };
     let role = role.unwrap_or(creator_role);
@@ -195,9 +195,12 @@ async fn fetch(tx: &mut Tx, workspace_id: &WorkspaceId, id: &ApiKeyId) -> Result
     from_row(&tx.fetch_one(q).await?)
 }
 
+/// The partner users who see and manage their organisation's keys: its admins.
+pub const PARTNER_KEY_MANAGERS: &[PartnerRole] = &[PartnerRole::Admin];
+
 /// The keys the caller may see: staff their own (owner/admin every key of the workspace);
 /// partner admins their organisation's keys. Revoked keys are listed with `revoked_at`.
-pub async fn list(ctx: &Ctx, scope: &Scope, before: Option<&ApiKeyId>, limit: Option<i64>) -> Result<Vec<ApiKey>> {
+pub async fn list(ctx: &Ctx, scope: &Scope, before: Option<&ApiKeyId>, limit: Option<i64>) -> Result<Page<ApiKey>> {
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS).push(" FROM api_keys WHERE workspace_id = ").push_bind(scope.workspace_id());
     match scope.membership() {
@@ -207,7 +210,7 @@ pub async fn list(ctx: &Ctx, scope: &Scope, before: Option<&ApiKeyId>, limit: Op
             }
         }
         Membership::Partner { partner_id, role, .. } => {
-            if *role != PartnerRole::Admin {
+            if !PARTNER_KEY_MANAGERS.contains(role) {
                 return Err(Error::forbidden("only partner admins manage keys"));
             }
             q.push(" AND partner_id = ").push_bind(partner_id);
@@ -217,9 +220,10 @@ pub async fn list(ctx: &Ctx, scope: &Scope, before: Option<&ApiKeyId>, limit: Op
     if let Some(before) = before {
         q.push(" AND id < ").push_bind(before);
     }
-    q.push(" ORDER BY id DESC LIMIT ").push_bind(fetch_limit(limit));
+    q.push(" ORDER BY id DESC LIMIT ").push_bind(page::fetch_limit(limit));
     let mut tx = ctx.db.read(&scope.row_security()).await?;
-    tx.fetch_all(q).await?.iter().map(from_row).collect()
+    let rows = tx.fetch_all(q).await?.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_rows(rows, limit, |k| k.id.to_string()))
 }
 
 /// Revokes a key: its owner, a workspace owner/admin, or for a partner key that partner's admins.
@@ -335,7 +339,7 @@ pub async fn list_for_partner(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) 
     let mut tx = ctx.db.read(&scope.row_security()).await?;
     crate::partner_users::require_visible_partner(&mut tx, scope, partner_id).await?;
     let own_admin = scope.partner().is_some_and(|(own, role)| own == partner_id && role == PartnerRole::Admin);
-    if !own_admin && !scope.has_vendor_role(&[VendorRole::Owner, VendorRole::Admin]) {
+    if !own_admin && !scope.has_vendor_role(VendorRole::WORKSPACE_ADMINS) {
         return Err(Error::forbidden("only workspace admins and the partner's admins manage its keys"));
     }
     let mut q = Sql::build("SELECT ");

@@ -7,7 +7,7 @@
 //! concurrent PostgreSQL transactions cannot fork the chain; SQLite writers are serialised anyway.
 
 use serde_json::{Map, Value as Json, json};
-use trellis_core::{AuditEventId, Result, Timestamp, VendorRole, WorkspaceId};
+use trellis_core::{AuditEventId, Page, Result, Timestamp, VendorRole, WorkspaceId, page};
 use trellis_db::{Db, RowSecurity, Sql, Tx, sql};
 
 use crate::scope::{Actor, Scope};
@@ -170,12 +170,16 @@ pub struct AuditFilter {
     pub actor_id: Option<String>,
     /// Return events older than this id (the cursor).
     pub before_id: Option<AuditEventId>,
-    pub limit: i64,
+    /// Events on the page (50 unless named).
+    pub limit: Option<i64>,
 }
 
+/// Who reads the audit log: the workspace's owners and admins.
+pub const READERS: &[VendorRole] = VendorRole::WORKSPACE_ADMINS;
+
 /// Lists events newest first (owner/admin only).
-pub async fn list(db: &Db, scope: &Scope, filter: &AuditFilter) -> Result<Vec<AuditEvent>> {
-    scope.require_vendor_role(&[VendorRole::Owner, VendorRole::Admin], "read the audit log")?;
+pub async fn list(db: &Db, scope: &Scope, filter: &AuditFilter) -> Result<Page<AuditEvent>> {
+    scope.require_vendor_role(READERS, "read the audit log")?;
     let mut q = Sql::build(
         "SELECT id, at, actor_type, actor_id, actor_email, action, target_type, target_id, changes, ip, user_agent FROM audit_events WHERE workspace_id = ",
     );
@@ -196,10 +200,11 @@ pub async fn list(db: &Db, scope: &Scope, filter: &AuditFilter) -> Result<Vec<Au
         q.push(" AND seq < (SELECT seq FROM audit_events WHERE workspace_id = ");
         q.push_bind(scope.workspace_id()).push(" AND id = ").push_bind(before).push(")");
     }
-    q.push(" ORDER BY seq DESC LIMIT ").push_bind(filter.limit);
+    q.push(" ORDER BY seq DESC LIMIT ").push_bind(page::fetch_limit(filter.limit));
     let mut tx = db.read(&RowSecurity::Unrestricted).await?;
     let rows = tx.fetch_all(q).await?;
-    rows.iter()
+    let events = rows
+        .iter()
         .map(|row| {
             let changes: String = row.get("changes")?;
             Ok(AuditEvent {
@@ -214,7 +219,8 @@ pub async fn list(db: &Db, scope: &Scope, filter: &AuditFilter) -> Result<Vec<Au
                 user_agent: row.get("user_agent")?,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_rows(events, filter.limit, |e| e.id.to_string()))
 }
 
 /// The outcome of verifying one workspace's chain.

@@ -104,8 +104,10 @@ pub struct IssuedInvitation {
 }
 
 impl IssuedInvitation {
-    pub fn path(&self) -> String {
-        format!("/invitations/{}", self.token)
+    /// The invitation's link under the server's public URL: the one place it is built, for the
+    /// email, the API's `invitation_url` and the page showing it once.
+    pub fn url(&self, ctx: &Ctx) -> String {
+        ctx.link(&format!("/invitations/{}", self.token))
     }
 }
 
@@ -211,7 +213,7 @@ pub(crate) async fn issue(
         token,
     };
     if let Some(InvitationEmail { kind, subject, what }) = email {
-        let link = ctx.link(&issued.path());
+        let link = issued.url(ctx);
         // One text for every invitee: whether the address has an account shows nowhere.
         let text = format!(
             "Hello,\n\n{what}\n\nOpen this link to accept. It works once, within 7 days:\n{link}\n\nNew to Trellis? You choose a password there. Already have a Trellis account with this address? Sign in there to accept; your account stays as it is.\n\nIf you did not expect this email, you can ignore it or decline the invitation behind the link."

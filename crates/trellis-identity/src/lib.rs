@@ -56,11 +56,3 @@ impl Ctx {
         self.clock.now()
     }
 }
-
-/// Rows a store function fetches for a page: callers ask for one more than the page size to
-/// learn whether a next page exists. The bounds are a store-side safety net only: the API refuses
-/// a `limit` outside 1..=500 with 422 (`trellis_api::extract::PageLimit`, API.md "Pagination")
-/// rather than clamping it.
-pub fn fetch_limit(limit: Option<i64>) -> i64 {
-    limit.unwrap_or(50).clamp(1, 501)
-}

@@ -35,7 +35,7 @@ pub(crate) fn require_user_manager(scope: &Scope, partner_id: &PartnerId) -> Res
     match scope.partner() {
         Some((own, PartnerRole::Admin)) if own == partner_id => Ok(()),
         Some(_) => Err(Error::forbidden("only the partner's admins manage its users")),
-        None => scope.require_vendor_role(&[VendorRole::Owner, VendorRole::Admin, VendorRole::ChannelManager], "manage partner users"),
+        None => scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "manage partner users"),
     }
 }
 

@@ -2,7 +2,7 @@
 //! status and last error), the workspace's jobs, and the actions that try again — sending an
 //! email again and retrying a failed job. The API and the console both call these.
 
-use trellis_core::{EmailId, Error, Result, Timestamp};
+use trellis_core::{EmailId, Error, Page, Result, Timestamp, VendorRole, page};
 use trellis_db::{Row, Sql, sql};
 use trellis_identity::Scope;
 use trellis_identity::audit::{self, AuditEntry};
@@ -43,11 +43,15 @@ pub struct EmailFilter {
     pub kind: Option<String>,
     /// Emails older than this one (the cursor).
     pub before_id: Option<EmailId>,
-    pub limit: i64,
+    /// Emails on the page (50 unless named).
+    pub limit: Option<i64>,
 }
 
+/// Who sees the workspace's emails and jobs: its owners and admins.
+pub const READERS: &[VendorRole] = VendorRole::WORKSPACE_ADMINS;
+
 fn require_admin(scope: &Scope) -> Result<()> {
-    scope.require_workspace_admin("see the workspace's emails and background jobs")
+    scope.require_vendor_role(READERS, "see the workspace's emails and background jobs")
 }
 
 fn check_status(status: Option<&str>, allowed: &[&str]) -> Result<()> {
@@ -72,7 +76,7 @@ fn summary_from_row(row: &Row) -> Result<EmailSummary> {
 }
 
 /// The workspace's emails, newest first (owner/admin).
-pub async fn list_emails(ctx: &trellis_identity::Ctx, scope: &Scope, filter: &EmailFilter) -> Result<Vec<EmailSummary>> {
+pub async fn list_emails(ctx: &trellis_identity::Ctx, scope: &Scope, filter: &EmailFilter) -> Result<Page<EmailSummary>> {
     require_admin(scope)?;
     check_status(filter.status.as_deref(), EMAIL_STATUSES)?;
     let mut q = Sql::build(
@@ -89,11 +93,12 @@ pub async fn list_emails(ctx: &trellis_identity::Ctx, scope: &Scope, filter: &Em
         q.push(" AND id < ").push_bind(before);
     }
     // Ids are time-ordered (UUIDv7), so id order is creation order and the cursor is an id.
-    q.push(" ORDER BY id DESC LIMIT ").push_bind(filter.limit);
+    q.push(" ORDER BY id DESC LIMIT ").push_bind(page::fetch_limit(filter.limit));
     let mut tx = ctx.db.read(&scope.row_security()).await?;
     let rows = tx.fetch_all(q).await?;
     tx.commit().await?;
-    rows.iter().map(summary_from_row).collect()
+    let emails = rows.iter().map(summary_from_row).collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_rows(emails, filter.limit, |e| e.id.to_string()))
 }
 
 /// One email with its bodies (owner/admin).
@@ -157,12 +162,13 @@ pub struct JobFilter {
     pub status: Option<String>,
     /// Jobs enqueued before this one (the cursor).
     pub before_id: Option<i64>,
-    pub limit: i64,
+    /// Jobs on the page (50 unless named).
+    pub limit: Option<i64>,
 }
 
 /// The workspace's jobs, newest first (owner/admin). Instance-wide jobs (schedules) belong to no
 /// workspace and are not listed; their failures are logged.
-pub async fn list_jobs(ctx: &trellis_identity::Ctx, scope: &Scope, filter: &JobFilter) -> Result<Vec<JobSummary>> {
+pub async fn list_jobs(ctx: &trellis_identity::Ctx, scope: &Scope, filter: &JobFilter) -> Result<Page<JobSummary>> {
     require_admin(scope)?;
     check_status(filter.status.as_deref(), JOB_STATUSES)?;
     let mut q = Sql::build(
@@ -175,11 +181,12 @@ pub async fn list_jobs(ctx: &trellis_identity::Ctx, scope: &Scope, filter: &JobF
     if let Some(before) = filter.before_id {
         q.push(" AND id < ").push_bind(before);
     }
-    q.push(" ORDER BY id DESC LIMIT ").push_bind(filter.limit);
+    q.push(" ORDER BY id DESC LIMIT ").push_bind(page::fetch_limit(filter.limit));
     let mut tx = ctx.db.read(&scope.row_security()).await?;
     let rows = tx.fetch_all(q).await?;
     tx.commit().await?;
-    rows.iter()
+    let jobs = rows
+        .iter()
         .map(|row| {
             Ok(JobSummary {
                 id: row.get("id")?,
@@ -194,7 +201,8 @@ pub async fn list_jobs(ctx: &trellis_identity::Ctx, scope: &Scope, filter: &JobF
                 payload: row.get("payload")?,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_rows(jobs, filter.limit, |j| j.id.to_string()))
 }
 
 /// Retries a failed job of the workspace once more, now (owner/admin). An email it delivers goes

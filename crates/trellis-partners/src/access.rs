@@ -5,14 +5,11 @@ use trellis_core::{Error, PartnerId, PartnerRole, Result, VendorRole};
 use trellis_db::Tx;
 use trellis_identity::{Scope, workspaces};
 
-/// Staff who manage partners: owner, admin, channel manager.
-pub(crate) const PARTNER_MANAGERS: &[VendorRole] = &[VendorRole::Owner, VendorRole::Admin, VendorRole::ChannelManager];
-
 /// The profile of a (visible) partner: staff who manage partners; the partner's own admins and
 /// marketing; and a distributor's admins for their resellers when the workspace lets distributors
 /// manage resellers (a visible partner that is not the caller's own is one of its descendants).
 pub(crate) async fn require_profile_editor(tx: &mut Tx, scope: &Scope, partner_id: &PartnerId) -> Result<()> {
-    if scope.has_vendor_role(PARTNER_MANAGERS) {
+    if scope.has_vendor_role(VendorRole::PARTNER_MANAGERS) {
         return Ok(());
     }
     match scope.partner() {
@@ -31,7 +28,7 @@ pub(crate) async fn require_profile_editor(tx: &mut Tx, scope: &Scope, partner_i
 /// Adding and correcting licences: staff who manage partners and the partner's own admins (the
 /// organisation holding the licence answers for it; its distributor does not).
 pub(crate) fn require_licence_editor(scope: &Scope, partner_id: &PartnerId) -> Result<()> {
-    if scope.has_vendor_role(PARTNER_MANAGERS) {
+    if scope.has_vendor_role(VendorRole::PARTNER_MANAGERS) {
         return Ok(());
     }
     match scope.partner() {
@@ -42,5 +39,5 @@ pub(crate) fn require_licence_editor(scope: &Scope, partner_id: &PartnerId) -> R
 
 /// Contracts, deleting licences, deciding profile changes: the vendor's partner managers.
 pub(crate) fn require_partner_manager(scope: &Scope, what: &str) -> Result<()> {
-    scope.require_vendor_role(PARTNER_MANAGERS, what)
+    scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, what)
 }

@@ -51,7 +51,6 @@ pub struct AgreementStatus {
     pub acceptance: Option<Acceptance>,
 }
 
-const MANAGERS: &[VendorRole] = &[VendorRole::Owner, VendorRole::Admin, VendorRole::ChannelManager];
 const COLUMNS: &str = "a.id, a.program_id, a.version, a.title, a.body, a.published_at";
 
 fn from_row(row: &Row) -> Result<Agreement> {
@@ -71,7 +70,7 @@ pub async fn publish(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, input: Ne
     let now = ctx.now();
     let mut tx = ctx.db.write(&scope.row_security()).await?;
     programs::get_in(&mut tx, scope.workspace_id(), program_id).await?;
-    scope.require_vendor_role(MANAGERS, "publish agreements")?;
+    scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "publish agreements")?;
     let mut v = Validation::new();
     let title = v.text("title", &input.title, 200);
     let body = v.text("body", &input.body, 100_000);

@@ -17,13 +17,13 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 use trellis_core::{
-    ApplicationId, Domain, Email, Error, PartnerId, PartnerRole, PartnerStatus, PartnerType, PartnerTypes, ProgramId, Result, Timestamp,
-    Validation, VendorRole, WorkspaceId, new_id_body,
+    ApplicationId, Domain, Email, Error, Page, PartnerId, PartnerRole, PartnerStatus, PartnerType, PartnerTypes, ProgramId, Result,
+    Timestamp, Validation, VendorRole, WorkspaceId, new_id_body, page,
 };
 use trellis_db::{Row, Sql, Tx, sql};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::{self, require_visible_partner};
-use trellis_identity::{Ctx, RequestMeta, Scope, fetch_limit, workspaces};
+use trellis_identity::{Ctx, RequestMeta, Scope, workspaces};
 use trellis_jobs::{NewEmail, queue_email};
 
 use crate::partners::{self, Partner, clean_country, clean_website};
@@ -218,9 +218,7 @@ pub struct ApplicationFilter {
 }
 
 /// Who reads applications: staff who manage partners, and viewers (who read everything).
-const READERS: &[VendorRole] = &[VendorRole::Owner, VendorRole::Admin, VendorRole::ChannelManager, VendorRole::Viewer];
-/// Who approves and rejects them.
-const REVIEWERS: &[VendorRole] = &[VendorRole::Owner, VendorRole::Admin, VendorRole::ChannelManager];
+pub const READERS: &[VendorRole] = &[VendorRole::Owner, VendorRole::Admin, VendorRole::ChannelManager, VendorRole::Viewer];
 
 /// The program behind a public form: unknown and closed programs are alike (404).
 pub async fn open_program(ctx: &Ctx, slug: &str) -> Result<(WorkspaceId, Program)> {
@@ -466,7 +464,7 @@ fn from_row(row: &Row) -> Result<Application> {
 }
 
 /// Applications whose partner the caller sees, newest first (owner, admin, channel manager, viewer).
-pub async fn list(ctx: &Ctx, scope: &Scope, filter: &ApplicationFilter) -> Result<Vec<Application>> {
+pub async fn list(ctx: &Ctx, scope: &Scope, filter: &ApplicationFilter) -> Result<Page<Application>> {
     scope.require_vendor_role(READERS, "read applications")?;
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS).push(FROM).push_bind(scope.workspace_id()).push(" AND ");
@@ -480,9 +478,10 @@ pub async fn list(ctx: &Ctx, scope: &Scope, filter: &ApplicationFilter) -> Resul
     if let Some(before) = &filter.before {
         q.push(" AND a.id < ").push_bind(before);
     }
-    q.push(" ORDER BY a.id DESC LIMIT ").push_bind(fetch_limit(filter.limit));
+    q.push(" ORDER BY a.id DESC LIMIT ").push_bind(page::fetch_limit(filter.limit));
     let mut tx = ctx.db.read(&scope.row_security()).await?;
-    tx.fetch_all(q).await?.iter().map(from_row).collect()
+    let rows = tx.fetch_all(q).await?.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_rows(rows, filter.limit, |a| a.id.to_string()))
 }
 
 async fn fetch_visible(tx: &mut Tx, scope: &Scope, condition: &str, value: &str) -> Result<Application> {
@@ -507,7 +506,7 @@ pub async fn get(ctx: &Ctx, scope: &Scope, id: &ApplicationId) -> Result<Applica
 /// that may not decide, 409 unless it still waits for one.
 async fn pending_application(tx: &mut Tx, scope: &Scope, partner_id: &PartnerId) -> Result<Application> {
     require_visible_partner(tx, scope, partner_id).await?;
-    scope.require_vendor_role(REVIEWERS, "review applications")?;
+    scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "review applications")?;
     let application = match fetch_visible(tx, scope, " AND a.partner_id = ", partner_id.as_str()).await {
         Ok(application) => application,
         Err(Error::NotFound) => return Err(Error::conflict("this partner did not apply through a program")),
@@ -526,8 +525,8 @@ fn decided_by(scope: &Scope) -> Option<String> {
 /// Approves an application: the partner is enrolled in the program it applied to and moves to
 /// `onboarding` (or straight to `active` when the program has no required onboarding steps); the
 /// applicant is invited as the partner's admin and emailed the invitation link
-/// (`public_url` + `/invitations/…`). All in one transaction.
-pub async fn approve(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, public_url: &str) -> Result<Partner> {
+/// ([`trellis_identity::invitations::IssuedInvitation::url`]). All in one transaction.
+pub async fn approve(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Partner> {
     let now = ctx.now();
     let mut tx = ctx.db.write(&scope.row_security()).await?;
     let application = pending_application(&mut tx, scope, partner_id).await?;
@@ -563,13 +562,12 @@ pub async fn approve(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, public_ur
         _ => "Once signed in, the portal shows the onboarding steps that make your organisation an active partner.".to_owned(),
     };
     let text = format!(
-        "Hello {name},\n\nGood news: the application of {company} to the {program} program of {vendor} was approved, and you are invited to be its first administrator.\n\nAccept here (the link works once and expires in 7 days): new to Trellis, you choose a password; with a Trellis account for this address already, you sign in:\n{url}{path}\n\n{next}\n\nThe {vendor} partner team",
+        "Hello {name},\n\nGood news: the application of {company} to the {program} program of {vendor} was approved, and you are invited to be its first administrator.\n\nAccept here (the link works once and expires in 7 days): new to Trellis, you choose a password; with a Trellis account for this address already, you sign in:\n{url}\n\n{next}\n\nThe {vendor} partner team",
         name = application.contact_name,
         company = application.company_name,
         program = application.program_name,
         vendor = workspace.name,
-        url = public_url.trim_end_matches('/'),
-        path = invitation.path(),
+        url = invitation.url(ctx),
     );
     let subject = format!("Welcome to the {} program", application.program_name);
     queue_email(&mut tx, scope.workspace_id(), NewEmail::from_text("application_approved", contact, subject, text), now).await?;

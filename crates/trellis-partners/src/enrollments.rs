@@ -52,9 +52,6 @@ fn from_row(row: &Row) -> Result<Enrollment> {
     })
 }
 
-/// Who manages enrollments: owner, admin, channel manager.
-const MANAGERS: &[VendorRole] = &[VendorRole::Owner, VendorRole::Admin, VendorRole::ChannelManager];
-
 /// Enrolls a partner in a program inside `tx` (the caller has checked who may do it and that the
 /// partner is visible), at `tier_id` or, when `None`, at the program's lowest tier if it has any.
 /// Enrolling twice is a conflict. Writes the audit event and the first tier-history row.
@@ -144,7 +141,7 @@ pub async fn enroll(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, input: New
     let now = ctx.now();
     let mut tx = ctx.db.write(&scope.row_security()).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
-    scope.require_vendor_role(MANAGERS, "enroll partners in programs")?;
+    scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "enroll partners in programs")?;
     let enrollment = enroll_in(&mut tx, scope, partner_id, &input.program_id, input.tier_id.as_ref(), now).await?;
     tx.commit().await?;
     Ok(enrollment)
@@ -183,7 +180,7 @@ pub async fn unenroll(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, program_
     let mut tx = ctx.db.write(&scope.row_security()).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     let enrollment = get_in(&mut tx, scope, partner_id, program_id).await?;
-    scope.require_vendor_role(MANAGERS, "unenroll partners")?;
+    scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "unenroll partners")?;
     tx.execute(sql!(
         "DELETE FROM enrollments WHERE workspace_id = $1 AND partner_id = $2 AND program_id = $3",
         scope.workspace_id(),
@@ -229,7 +226,7 @@ pub async fn override_tier(
     let mut tx = ctx.db.write(&scope.row_security()).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     let before = get_in(&mut tx, scope, partner_id, program_id).await?;
-    scope.require_vendor_role(MANAGERS, "override tiers")?;
+    scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "override tiers")?;
     let program = programs::get_in(&mut tx, scope.workspace_id(), program_id).await?;
     let tiers = tiers::list_in(&mut tx, scope.workspace_id(), program_id).await?;
     let mut v = Validation::new();
@@ -281,7 +278,7 @@ pub async fn remove_override(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, p
     let mut tx = ctx.db.write(&scope.row_security()).await?;
     let status = require_visible_partner(&mut tx, scope, partner_id).await?;
     let before = get_in(&mut tx, scope, partner_id, program_id).await?;
-    scope.require_vendor_role(MANAGERS, "override tiers")?;
+    scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "override tiers")?;
     if !before.tier_overridden {
         return Ok(before);
     }
@@ -319,5 +316,5 @@ pub async fn remove_override(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, p
 
 /// Whether the caller manages enrollments of partners (for pages to offer the forms).
 pub fn may_manage(scope: &Scope) -> bool {
-    scope.has_vendor_role(MANAGERS)
+    scope.has_vendor_role(VendorRole::PARTNER_MANAGERS)
 }

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::json;
-use trellis_core::{Email, Error, PartnerId, ProgramId, Result, TierChangeId, TierId, Timestamp, VendorRole, WorkspaceId};
+use trellis_core::{Email, Error, Page, PartnerId, ProgramId, Result, TierChangeId, TierId, Timestamp, VendorRole, WorkspaceId, page};
 use trellis_db::{Row, Sql, Tx, sql};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
@@ -461,9 +461,6 @@ impl Summary {
     }
 }
 
-/// Who runs evaluations by hand: owner, admin, channel manager.
-const EVALUATORS: &[VendorRole] = &[VendorRole::Owner, VendorRole::Admin, VendorRole::ChannelManager];
-
 /// The partners (visible to the scope) enrolled in a program whose tier evaluation may change.
 async fn candidates(tx: &mut Tx, scope: &Scope, program_id: &ProgramId, partner: Option<&PartnerId>) -> Result<Vec<(PartnerId, bool)>> {
     let mut q = Sql::build(
@@ -525,7 +522,7 @@ async fn evaluate_program_in(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, p
 /// partners the caller can see (owner, admin, channel manager).
 pub async fn evaluate_program(ctx: &Ctx, scope: &Scope, program_id: &ProgramId) -> Result<Summary> {
     programs::get(ctx, scope, program_id).await?;
-    scope.require_vendor_role(EVALUATORS, "evaluate tiers")?;
+    scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "evaluate tiers")?;
     evaluate_program_in(ctx, scope, program_id, None).await
 }
 
@@ -535,7 +532,7 @@ pub async fn evaluate_partner(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) 
     let program_ids: Vec<ProgramId> = {
         let mut tx = ctx.db.read(&scope.row_security()).await?;
         require_visible_partner(&mut tx, scope, partner_id).await?;
-        scope.require_vendor_role(EVALUATORS, "evaluate tiers")?;
+        scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "evaluate tiers")?;
         tx.fetch_all(sql!(
             "SELECT program_id FROM enrollments WHERE workspace_id = $1 AND partner_id = $2 ORDER BY program_id",
             scope.workspace_id(),
@@ -569,11 +566,12 @@ pub async fn evaluate_all(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<Summa
 pub struct HistoryFilter {
     pub program_id: Option<ProgramId>,
     pub before: Option<TierChangeId>,
+    /// Changes on the page (50 unless named).
     pub limit: Option<i64>,
 }
 
 /// A visible partner's tier history, newest first.
-pub async fn history(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, filter: &HistoryFilter) -> Result<Vec<TierChange>> {
+pub async fn history(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, filter: &HistoryFilter) -> Result<Page<TierChange>> {
     let mut tx = ctx.db.read(&scope.row_security()).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     let mut q = Sql::build("SELECT ");
@@ -586,8 +584,9 @@ pub async fn history(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, filter: &
     if let Some(before) = &filter.before {
         q.push(" AND id < ").push_bind(before);
     }
-    q.push(" ORDER BY id DESC LIMIT ").push_bind(trellis_identity::fetch_limit(filter.limit));
-    tx.fetch_all(q).await?.iter().map(change_from_row).collect()
+    q.push(" ORDER BY id DESC LIMIT ").push_bind(page::fetch_limit(filter.limit));
+    let rows = tx.fetch_all(q).await?.iter().map(change_from_row).collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_rows(rows, filter.limit, |c| c.id.to_string()))
 }
 
 /// Where a partner stands in one program: its tier, whether it was set by hand, and what the

@@ -5,6 +5,7 @@
 mod access;
 pub mod agreements;
 pub mod applications;
+pub mod capabilities;
 pub mod compliance;
 pub mod contracts;
 pub mod countries;

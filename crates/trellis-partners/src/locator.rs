@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use trellis_core::{Error, FileId, PartnerId, PartnerStatus, PartnerType, PartnerTypes, Result, WorkspaceId};
+use trellis_core::{Error, FileId, Page, PartnerId, PartnerStatus, PartnerType, PartnerTypes, Result, WorkspaceId, page};
 use trellis_db::{RowSecurity, Sql, sql};
 use trellis_identity::{Ctx, Scope};
 
@@ -33,8 +33,8 @@ pub struct LocatorFilter {
     pub q: Option<String>,
     /// The last partner of the previous page.
     pub after: Option<PartnerId>,
-    /// Rows to fetch (ask for one more than the page shows).
-    pub limit: i64,
+    /// Partners on the page (50 unless named).
+    pub limit: Option<i64>,
 }
 
 /// A partner as the locator shows it: public fields only.
@@ -79,7 +79,7 @@ pub async fn workspace_for(ctx: &Ctx, named: Option<&str>) -> Result<WorkspaceId
 }
 
 /// One page of listed partners of a workspace, by name.
-pub async fn search(ctx: &Ctx, workspace_id: &WorkspaceId, filter: &LocatorFilter) -> Result<Vec<ListedPartner>> {
+pub async fn search(ctx: &Ctx, workspace_id: &WorkspaceId, filter: &LocatorFilter) -> Result<Page<ListedPartner>> {
     let system = Scope::system(workspace_id.clone());
     let country = match blank_to_none(filter.country.as_deref()) {
         Some(text) => {
@@ -130,7 +130,7 @@ pub async fn search(ctx: &Ctx, workspace_id: &WorkspaceId, filter: &LocatorFilte
         let after = q.bind(after);
         q.push(&format!(" AND (p.name, p.id) > (SELECT c.name, c.id FROM partners c WHERE c.workspace_id = {ws} AND c.id = {after})"));
     }
-    q.push(" ORDER BY p.name, p.id LIMIT ").push_bind(filter.limit.clamp(1, 501));
+    q.push(" ORDER BY p.name, p.id LIMIT ").push_bind(page::fetch_limit(filter.limit));
 
     let mut tx = ctx.db.read(&system.row_security()).await?;
     let mut listed = Vec::new();
@@ -148,8 +148,11 @@ pub async fn search(ctx: &Ctx, workspace_id: &WorkspaceId, filter: &LocatorFilte
             specialisations: Vec::new(),
         });
     }
+    // The terms and tiers of the partners on the page only, not of the row that says more exist.
+    let mut page = Page::from_rows(listed, filter.limit, |p| p.id.to_string());
+    let listed = &mut page.items;
     if listed.is_empty() {
-        return Ok(listed);
+        return Ok(page);
     }
     let ids: Vec<&PartnerId> = listed.iter().map(|p| &p.id).collect();
     let mut at: BTreeMap<PartnerId, usize> = BTreeMap::new();
@@ -185,7 +188,7 @@ pub async fn search(ctx: &Ctx, workspace_id: &WorkspaceId, filter: &LocatorFilte
             partner.tiers.push(name);
         }
     }
-    Ok(listed)
+    Ok(page)
 }
 
 /// What the locator's filters offer: the values listed partners actually have.

@@ -389,7 +389,7 @@ pub async fn record(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, name: &str
     let mut tx = ctx.db.write(&scope.row_security()).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     let metric = *registry.get(name).ok_or(Error::NotFound)?;
-    scope.require_vendor_role(&[VendorRole::Owner, VendorRole::Admin, VendorRole::ChannelManager], "record partner metrics")?;
+    scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "record partner metrics")?;
     let mut v = Validation::new();
     if !metric.is_recorded() {
         v.add("metric", "is computed by Trellis; only recorded metrics take values");

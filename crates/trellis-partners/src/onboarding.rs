@@ -74,9 +74,6 @@ pub fn step_kind(kind: &str) -> Option<&'static StepKind> {
     STEP_KINDS.iter().find(|k| k.kind == kind)
 }
 
-/// Who manages programs and their checklists, and completes any partner's steps.
-const MANAGERS: &[VendorRole] = &[VendorRole::Owner, VendorRole::Admin, VendorRole::ChannelManager];
-
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Step {
     pub id: StepId,
@@ -137,7 +134,7 @@ pub async fn create_step(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, input
     let now = ctx.now();
     let mut tx = ctx.db.write(&scope.row_security()).await?;
     programs::get_in(&mut tx, scope.workspace_id(), program_id).await?;
-    scope.require_vendor_role(MANAGERS, "manage onboarding checklists")?;
+    scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "manage onboarding checklists")?;
     let mut v = Validation::new();
     if step_kind(&input.kind).is_none() {
         let known: Vec<String> = STEP_KINDS.iter().map(|k| format!("\"{}\"", k.kind)).collect();
@@ -222,7 +219,7 @@ pub async fn update_step(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, step_
     let now = ctx.now();
     let mut tx = ctx.db.write(&scope.row_security()).await?;
     let before = fetch_step(&mut tx, scope, program_id, step_id).await?;
-    scope.require_vendor_role(MANAGERS, "manage onboarding checklists")?;
+    scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "manage onboarding checklists")?;
     let mut v = Validation::new();
     let title = patch.title.as_deref().map(|t| v.text("title", t, 200));
     let description = patch.description.as_deref().map(|d| v.optional_text("description", Some(d), 2000));
@@ -260,7 +257,7 @@ pub async fn delete_step(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, step_
     let now = ctx.now();
     let mut tx = ctx.db.write(&scope.row_security()).await?;
     let before = fetch_step(&mut tx, scope, program_id, step_id).await?;
-    scope.require_vendor_role(MANAGERS, "manage onboarding checklists")?;
+    scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "manage onboarding checklists")?;
     let completions = tx
         .execute(sql!("DELETE FROM onboarding_completions WHERE workspace_id = $1 AND step_id = $2", scope.workspace_id(), step_id))
         .await?;
@@ -397,7 +394,7 @@ async fn record_completion(tx: &mut Tx, scope: &Scope, partner_id: &PartnerId, s
 /// Who may mark a step done by hand: staff who manage partners any step; the partner's own users
 /// (not read-only members) the kinds partners mark done themselves.
 fn require_completer(scope: &Scope, partner_id: &PartnerId, step: &Step) -> Result<()> {
-    if scope.has_vendor_role(MANAGERS) {
+    if scope.has_vendor_role(VendorRole::PARTNER_MANAGERS) {
         return Ok(());
     }
     match scope.partner() {

@@ -2,12 +2,12 @@
 
 use serde_json::json;
 use trellis_core::{
-    Domain, Email, Error, PartnerId, PartnerRole, PartnerStatus, PartnerType, PartnerTypes, Result, Timestamp, UserId, Validation,
-    VendorRole,
+    Domain, Email, Error, Page, PartnerId, PartnerRole, PartnerStatus, PartnerType, PartnerTypes, Result, Timestamp, UserId, Validation,
+    VendorRole, page,
 };
 use trellis_db::{Row, Sql, Tx, sql};
 use trellis_identity::audit::{self, AuditEntry};
-use trellis_identity::{Ctx, Scope, auth, fetch_limit, workspaces};
+use trellis_identity::{Ctx, Scope, auth, workspaces};
 
 use crate::enrollments::{self, NewEnrollment};
 use crate::{countries, statuses};
@@ -62,6 +62,7 @@ pub struct PartnerFilter {
     pub parent_id: Option<PartnerId>,
     pub manager_user_id: Option<UserId>,
     pub before: Option<PartnerId>,
+    /// Partners on the page (50 unless named).
     pub limit: Option<i64>,
 }
 
@@ -99,14 +100,14 @@ pub async fn get(ctx: &Ctx, scope: &Scope, id: &PartnerId) -> Result<Partner> {
 }
 
 /// Lists visible partners, newest first.
-pub async fn list(ctx: &Ctx, scope: &Scope, filter: &PartnerFilter) -> Result<Vec<Partner>> {
+pub async fn list(ctx: &Ctx, scope: &Scope, filter: &PartnerFilter) -> Result<Page<Partner>> {
     let mut tx = ctx.db.read(&scope.row_security()).await?;
     // API.md: a list filtered by an object the caller may not see is empty (a reseller filtering by
     // its distributor learns nothing from the list).
     if let Some(parent) = &filter.parent_id
         && !scope.can_see_partner(&mut tx, parent).await?
     {
-        return Ok(Vec::new());
+        return Ok(Page::empty());
     }
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS);
@@ -138,8 +139,9 @@ pub async fn list(ctx: &Ctx, scope: &Scope, filter: &PartnerFilter) -> Result<Ve
     if let Some(before) = &filter.before {
         q.push(" AND ").push(order).push(" < ").push_bind(before);
     }
-    q.push(" ORDER BY ").push(order).push(" DESC LIMIT ").push_bind(fetch_limit(filter.limit));
-    tx.fetch_all(q).await?.iter().map(from_row).collect()
+    q.push(" ORDER BY ").push(order).push(" DESC LIMIT ").push_bind(page::fetch_limit(filter.limit));
+    let rows = tx.fetch_all(q).await?.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_rows(rows, filter.limit, |p| p.id.to_string()))
 }
 
 /// Counts visible partners by status (console dashboard); same visibility rule as the list.
@@ -282,7 +284,7 @@ pub async fn create_enrolled(ctx: &Ctx, scope: &Scope, input: NewPartner, enroll
         }
         Some(_) => return Err(Error::forbidden("only the partner's admins may create resellers")),
         None => {
-            scope.require_vendor_role(&[VendorRole::Owner, VendorRole::Admin, VendorRole::ChannelManager], "create partners")?;
+            scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "create partners")?;
             None
         }
     };
@@ -350,7 +352,7 @@ pub async fn create_enrolled(ctx: &Ctx, scope: &Scope, input: NewPartner, enroll
 
 /// Whether the caller may change this (visible) partner, and which fields.
 fn require_editor(scope: &Scope, partner: &Partner, patch: &PartnerPatch) -> Result<()> {
-    if scope.has_vendor_role(&[VendorRole::Owner, VendorRole::Admin, VendorRole::ChannelManager]) {
+    if scope.has_vendor_role(VendorRole::PARTNER_MANAGERS) {
         return Ok(());
     }
     // Status, types, hierarchy and manager are the vendor's for every partner: a distributor

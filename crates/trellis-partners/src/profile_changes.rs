@@ -3,11 +3,11 @@
 //! one pending request: a newer one carries the older one's changes on and supersedes it.
 
 use serde_json::json;
-use trellis_core::{ChangeRequestId, Error, PartnerId, Result, Timestamp, Validation};
+use trellis_core::{ChangeRequestId, Error, Page, PartnerId, Result, Timestamp, Validation, page};
 use trellis_db::{Row, Sql, Tx, sql};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
-use trellis_identity::{Ctx, Scope, fetch_limit};
+use trellis_identity::{Ctx, Scope};
 use trellis_jobs::{NewEmail, queue_email};
 
 use crate::profiles::{self, Profile, ProfilePatch, Territories};
@@ -74,6 +74,7 @@ pub struct ChangeFilter {
     pub status: Option<ChangeStatus>,
     pub partner_id: Option<PartnerId>,
     pub before: Option<ChangeRequestId>,
+    /// Requests on the page (50 unless named).
     pub limit: Option<i64>,
 }
 
@@ -96,7 +97,7 @@ fn from_row(row: &Row) -> Result<ChangeRequest> {
 }
 
 /// Requests of the partners the caller can see, newest first.
-pub async fn list(ctx: &Ctx, scope: &Scope, filter: &ChangeFilter) -> Result<Vec<ChangeRequest>> {
+pub async fn list(ctx: &Ctx, scope: &Scope, filter: &ChangeFilter) -> Result<Page<ChangeRequest>> {
     // Filtering by a partner the caller cannot see finds nothing: the visibility rule below applies
     // to the same column.
     let mut q = Sql::build(SELECT);
@@ -111,9 +112,10 @@ pub async fn list(ctx: &Ctx, scope: &Scope, filter: &ChangeFilter) -> Result<Vec
     if let Some(before) = &filter.before {
         q.push(" AND r.id < ").push_bind(before);
     }
-    q.push(" ORDER BY r.id DESC LIMIT ").push_bind(fetch_limit(filter.limit));
+    q.push(" ORDER BY r.id DESC LIMIT ").push_bind(page::fetch_limit(filter.limit));
     let mut tx = ctx.db.read(&scope.row_security()).await?;
-    tx.fetch_all(q).await?.iter().map(from_row).collect()
+    let rows = tx.fetch_all(q).await?.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_rows(rows, filter.limit, |r| r.id.to_string()))
 }
 
 async fn find_in(tx: &mut Tx, scope: &Scope, id: &ChangeRequestId) -> Result<ChangeRequest> {

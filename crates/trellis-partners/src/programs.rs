@@ -138,11 +138,8 @@ fn check_protection_days(v: &mut Validation, days: Option<i64>) {
     }
 }
 
-/// Who manages programs: owner, admin, channel manager.
-const MANAGERS: &[VendorRole] = &[VendorRole::Owner, VendorRole::Admin, VendorRole::ChannelManager];
-
 pub async fn create(ctx: &Ctx, scope: &Scope, input: NewProgram) -> Result<Program> {
-    scope.require_vendor_role(MANAGERS, "manage programs")?;
+    scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "manage programs")?;
     let mut v = Validation::new();
     let name = v.text("name", &input.name, 200);
     let slug = v.check("slug", check_slug(&input.slug));
@@ -241,7 +238,7 @@ pub async fn update(ctx: &Ctx, scope: &Scope, id: &ProgramId, patch: ProgramPatc
     let now = ctx.now();
     let mut tx = ctx.db.write(&scope.row_security()).await?;
     let before = get_in(&mut tx, scope.workspace_id(), id).await?;
-    scope.require_vendor_role(MANAGERS, "manage programs")?;
+    scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "manage programs")?;
     let mut v = Validation::new();
     let name = patch.name.as_deref().map(|n| v.text("name", n, 200));
     let description = patch.description.as_deref().map(|d| v.optional_text("description", Some(d), 5000));

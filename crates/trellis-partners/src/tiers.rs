@@ -356,9 +356,6 @@ fn from_row(row: &Row) -> Result<Tier> {
     })
 }
 
-/// Who manages tiers: owner, admin, channel manager.
-const MANAGERS: &[VendorRole] = &[VendorRole::Owner, VendorRole::Admin, VendorRole::ChannelManager];
-
 fn check_rank(v: &mut Validation, rank: i64) {
     if !(0..=1000).contains(&rank) {
         v.add("rank", "must be between 0 and 1000 (higher is better)");
@@ -390,7 +387,7 @@ pub async fn create(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, input: New
     let now = ctx.now();
     let mut tx = ctx.db.write(&scope.row_security()).await?;
     programs::get_in(&mut tx, scope.workspace_id(), program_id).await?;
-    scope.require_vendor_role(MANAGERS, "manage tiers")?;
+    scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "manage tiers")?;
     let registry = Registry::standard();
     let mut v = Validation::new();
     let name = v.text("name", &input.name, 100);
@@ -461,7 +458,7 @@ pub async fn update(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, id: &TierI
     let now = ctx.now();
     let mut tx = ctx.db.write(&scope.row_security()).await?;
     let before = get_in(&mut tx, scope.workspace_id(), program_id, id).await?;
-    scope.require_vendor_role(MANAGERS, "manage tiers")?;
+    scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "manage tiers")?;
     let registry = Registry::standard();
     let mut v = Validation::new();
     let name = patch.name.as_deref().map(|n| v.text("name", n, 100));
@@ -514,7 +511,7 @@ pub async fn delete(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, id: &TierI
     let now = ctx.now();
     let mut tx = ctx.db.write(&scope.row_security()).await?;
     let tier = get_in(&mut tx, scope.workspace_id(), program_id, id).await?;
-    scope.require_vendor_role(MANAGERS, "manage tiers")?;
+    scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "manage tiers")?;
     let holders = tx
         .fetch_i64(sql!("SELECT COUNT(*) AS n FROM enrollments WHERE workspace_id = $1 AND tier_id = $2", scope.workspace_id(), id))
         .await?;

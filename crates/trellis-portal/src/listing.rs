@@ -1,18 +1,8 @@
-//! Paged lists on pages, with the API's cursor rule (API.md "Lists"): fetch one row more than the
-//! page shows; when it arrives, the last shown row's id is the cursor of the next page.
+//! Paged lists on pages: the store functions answer a `trellis_core::Page` (the API's cursor
+//! rule, API.md "Lists"), and the pages link its cursor.
 
 /// Rows per page of every paged list.
-pub const PAGE_SIZE: i64 = 50;
-
-/// Rows a list asks its store function for.
-pub const FETCH: i64 = PAGE_SIZE + 1;
-
-/// Keeps the first [`PAGE_SIZE`] rows; the next page's cursor when there were more.
-pub fn split_page<T>(rows: &mut Vec<T>, cursor_of: impl Fn(&T) -> String) -> Option<String> {
-    let more = rows.len() as i64 > PAGE_SIZE;
-    rows.truncate(PAGE_SIZE as usize);
-    if more { rows.last().map(cursor_of) } else { None }
-}
+pub const PAGE_SIZE: i64 = trellis_core::page::DEFAULT_PAGE_SIZE;
 
 /// `path?name=value&…` with blank values left out and everything percent-encoded.
 pub fn page_url(path: &str, params: &[(&str, &str)]) -> String {
@@ -39,14 +29,5 @@ mod tests {
     fn page_urls_encode_values_and_skip_blank_ones() {
         assert_eq!(page_url("/x", &[("q", "a b&c/é"), ("type", ""), ("cursor", "ptn_1")]), "/x?q=a%20b%26c%2F%C3%A9&cursor=ptn_1");
         assert_eq!(page_url("/x", &[("q", "")]), "/x");
-    }
-
-    #[test]
-    fn a_page_of_rows_has_a_cursor_only_when_more_rows_exist() {
-        let mut full: Vec<i64> = (0..=PAGE_SIZE).collect();
-        assert_eq!(split_page(&mut full, i64::to_string), Some((PAGE_SIZE - 1).to_string()));
-        assert_eq!(full.len() as i64, PAGE_SIZE);
-        let mut short: Vec<i64> = (0..3).collect();
-        assert_eq!(split_page(&mut short, i64::to_string), None);
     }
 }

@@ -9,12 +9,12 @@ use axum::http::{HeaderValue, header};
 use axum::routing::get;
 use trellis_api::AppState;
 use trellis_api::handlers::files::file_response;
-use trellis_core::{FileId, PartnerId, PartnerType};
+use trellis_core::{FileId, Page, PartnerId, PartnerType};
 use trellis_partners::locator::{self, ListedPartner, LocatorFilter};
 
 use crate::display;
 use crate::forms::{Choice, FormView, UrlQuery};
-use crate::listing::{FETCH, page_url, split_page};
+use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, PageResult, path_id, render};
 
 const PATH: &str = "/partners";
@@ -85,10 +85,9 @@ async fn find_a_partner(State(state): State<AppState>, UrlQuery(query): UrlQuery
         specialisation: query.optional("specialisation").map(str::to_owned),
         q: query.optional("q").map(str::to_owned),
         after: cursor.clone(),
-        limit: FETCH,
+        limit: Some(PAGE_SIZE),
     };
-    let mut listed = locator::search(&state.ctx, &workspace_id, &filter).await?;
-    let next = split_page(&mut listed, |p| p.id.to_string());
+    let Page { items: listed, next_cursor: next } = locator::search(&state.ctx, &workspace_id, &filter).await?;
     let offered = locator::choices(&state.ctx, &workspace_id).await?;
     let values: Vec<(&str, String)> = FILTER_FIELDS
         .iter()

@@ -11,11 +11,12 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use trellis_api::AppState;
-use trellis_core::{Error, PartnerRole};
+use trellis_core::Error;
+use trellis_identity::Membership;
 use trellis_identity::auth::{self, BrowserSession, SessionKind};
 use trellis_identity::invitations::{self, Acceptor};
 use trellis_identity::secret::{random_token, same_secret};
-use trellis_identity::{Membership, Scope};
+use trellis_partners::capabilities::{Area, capabilities, role_areas};
 use trellis_partners::partners;
 
 use crate::assets::asset_url;
@@ -47,56 +48,57 @@ pub struct NavLink {
     pub current: bool,
 }
 
-/// The sections a membership's navigation offers: only what its role may open.
-fn nav_links(scope: Option<&Scope>, manages_resellers: bool, section: &str) -> Vec<NavLink> {
-    let mut links: Vec<(&'static str, &'static str)> = Vec::new();
-    match scope.map(Scope::membership) {
-        Some(Membership::Staff { role, .. }) => {
-            links.extend([("/console/partners", "Partners"), ("/console/staff", "Staff"), ("/console/api-keys", "API keys")]);
-            links.push(("/console/programs", "Programs"));
-            links.extend([("/console/compliance", "Compliance"), ("/console/profile-changes", "Profile changes")]);
-            if *role != trellis_core::VendorRole::Finance {
-                links.push(("/console/applications?status=applied", "Applications"));
-            }
-            if role.is_workspace_admin() {
-                links.push(("/console/audit", "Audit log"));
-                links.push(("/console/outbox", "Outbox"));
-            }
-        }
-        Some(Membership::Partner { role, .. }) => {
-            links.extend([("/portal/profile", "Profile"), ("/portal/users", "Users")]);
-            links.push(("/portal/onboarding", "Onboarding"));
-            links.extend([("/portal/licences", "Licences"), ("/portal/contracts", "Contracts")]);
-            if *role == PartnerRole::Admin {
-                links.push(("/portal/api-keys", "API keys"));
-            }
-            if manages_resellers {
-                links.push(("/portal/resellers", "Resellers"));
-            }
-        }
-        Some(Membership::System) | None => {}
+/// The navigation link of each area (`trellis_partners::capabilities`).
+fn link_of(area: Area) -> (&'static str, &'static str) {
+    match area {
+        Area::Partners => ("/console/partners", "Partners"),
+        Area::Staff => ("/console/staff", "Staff"),
+        Area::StaffApiKeys => ("/console/api-keys", "API keys"),
+        Area::Programs => ("/console/programs", "Programs"),
+        Area::Compliance => ("/console/compliance", "Compliance"),
+        Area::ProfileChanges => ("/console/profile-changes", "Profile changes"),
+        Area::Applications => ("/console/applications?status=applied", "Applications"),
+        Area::Audit => ("/console/audit", "Audit log"),
+        Area::Outbox => ("/console/outbox", "Outbox"),
+        Area::Profile => ("/portal/profile", "Profile"),
+        Area::Users => ("/portal/users", "Users"),
+        Area::Onboarding => ("/portal/onboarding", "Onboarding"),
+        Area::Licences => ("/portal/licences", "Licences"),
+        Area::Contracts => ("/portal/contracts", "Contracts"),
+        Area::PartnerApiKeys => ("/portal/api-keys", "API keys"),
+        Area::Resellers => ("/portal/resellers", "Resellers"),
     }
-    links.into_iter().map(|(href, label)| NavLink { href, label, current: href == section }).collect()
+}
+
+/// The sections a membership's navigation offers: exactly the areas its capabilities name.
+fn nav_links(areas: &[Area], section: &str) -> Vec<NavLink> {
+    areas
+        .iter()
+        .map(|area| {
+            let (href, label) = link_of(*area);
+            NavLink { href, label, current: href == section }
+        })
+        .collect()
 }
 
 impl Layout {
     /// The layout of pages outside a membership (sign-in, choosing a membership, errors).
     pub fn new(title: impl Into<String>, session: Option<&BrowserSession>) -> Self {
-        let nav = session.map(|s| nav(s, nav_links(s.scope.as_ref(), false, "")));
+        let nav = session.map(|s| nav(s, nav_links(&s.scope.as_ref().map(role_areas).unwrap_or_default(), "")));
         Self { title: title.into(), css: asset_url("app.css"), js: asset_url("app.js"), nav, notice: None }
     }
 
     /// The layout of a page of the console or the portal; `section` is the navigation link to mark.
     pub async fn signed(state: &AppState, signed: &Signed, title: impl Into<String>, section: &str) -> Self {
-        let manages_resellers = match crate::portal::resellers::managed_by(state, &signed.scope).await {
-            Ok(parent) => parent.is_some(),
+        let areas = match capabilities(&state.ctx, &signed.scope).await {
+            Ok(areas) => areas,
             Err(err) => {
                 // The navigation must not fail a page; the page itself reports its own errors.
                 tracing::warn!(%err, "could not tell whether the partner manages resellers");
-                false
+                role_areas(&signed.scope)
             }
         };
-        let links = nav_links(Some(&signed.scope), manages_resellers, section);
+        let links = nav_links(&areas, section);
         Self {
             title: title.into(),
             css: asset_url("app.css"),

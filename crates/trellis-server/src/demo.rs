@@ -386,7 +386,7 @@ async fn seed_recruitment(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<()> {
     );
     vertex.answers = [("annual_revenue".to_owned(), "$1M–$10M".to_owned())].into();
     let vertex = submit("resellers", vertex).await?;
-    applications::approve(ctx, &system, &vertex.partner_id, "").await?;
+    applications::approve(ctx, &system, &vertex.partner_id).await?;
     let invitation = ctx
         .db
         .read(&RowSecurity::Unrestricted)

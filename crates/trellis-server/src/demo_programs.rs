@@ -119,7 +119,7 @@ pub(crate) async fn seed(ctx: &Ctx, workspace_id: &WorkspaceId, ids: &HashMap<&s
     // Most partners enroll: sellers in Resellers, introducers in Referral partners, Bluepeak IT
     // (reseller and referral partner) in both. Thames Tech starts at Silver by hand and the first
     // evaluation moves it down, so the demo history shows a demotion and its why.
-    let listed = partners::list(ctx, &system, &trellis_partners::PartnerFilter { limit: Some(500), ..Default::default() }).await?;
+    let listed = partners::list(ctx, &system, &trellis_partners::PartnerFilter { limit: Some(500), ..Default::default() }).await?.items;
     for partner in listed.iter().filter(|p| p.status.allows_access()) {
         let sells = partner.types.iter().any(|t| matches!(t, PartnerType::Reseller | PartnerType::Distributor | PartnerType::Msp));
         let introduces = partner.types.iter().any(|t| matches!(t, PartnerType::Referral | PartnerType::Affiliate | PartnerType::Agency));

@@ -57,8 +57,7 @@ pub async fn list_api_keys(
 ) -> ApiResult<Json<Page<ApiKeyView>>> {
     let limit = PageLimit::of(params.limit);
     let before = Cursor::into_inner(params.cursor);
-    let keys = api_keys::list(&state.ctx, &scope, before.as_ref(), Some(limit + 1)).await?;
-    Ok(Json(Page::from_rows(keys.into_iter().map(ApiKeyView::from).collect(), limit, |k| k.id.clone())))
+    Ok(Json(Page::of(api_keys::list(&state.ctx, &scope, before.as_ref(), Some(limit)).await?, ApiKeyView::from)))
 }
 
 /// Revoke a key; it gets 401 from the next request on.

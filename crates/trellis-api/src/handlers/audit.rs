@@ -51,8 +51,7 @@ pub async fn list_audit_events(
         since,
         actor_id: params.actor_id,
         before_id: Cursor::into_inner(params.cursor),
-        limit: limit + 1,
+        limit: Some(limit),
     };
-    let events = audit::list(&state.ctx.db, &scope, &filter).await?;
-    Ok(Json(Page::from_rows(events.into_iter().map(AuditEventView::from).collect(), limit, |e| e.id.clone())))
+    Ok(Json(Page::of(audit::list(&state.ctx.db, &scope, &filter).await?, AuditEventView::from)))
 }

@@ -38,7 +38,6 @@ pub async fn list_emails(
     ApiQuery(params): ApiQuery<EmailParams>,
 ) -> ApiResult<Json<Page<EmailView>>> {
     let limit = PageLimit::of(params.limit);
-    let filter = EmailFilter { status: params.status, kind: params.kind, before_id: Cursor::into_inner(params.cursor), limit: limit + 1 };
-    let emails = admin::list_emails(&state.ctx, &scope, &filter).await?;
-    Ok(Json(Page::from_rows(emails.into_iter().map(EmailView::from).collect(), limit, |e| e.id.clone())))
+    let filter = EmailFilter { status: params.status, kind: params.kind, before_id: Cursor::into_inner(params.cursor), limit: Some(limit) };
+    Ok(Json(Page::of(admin::list_emails(&state.ctx, &scope, &filter).await?, EmailView::from)))
 }

@@ -56,9 +56,9 @@ pub async fn list_public_partners(
         specialisation: params.specialisation,
         q: params.q,
         after: Cursor::into_inner(params.cursor),
-        limit: limit + 1,
+        limit: Some(limit),
     };
-    let rows = locator::search(&state.ctx, &workspace_id, &filter).await?;
+    let listed = locator::search(&state.ctx, &workspace_id, &filter).await?;
     let public_url = &state.web.public_url;
-    Ok(Json(Page::from_rows(rows.into_iter().map(|p| ListedPartnerView::new(p, public_url)).collect(), limit, |p| p.id.clone())))
+    Ok(Json(Page::of(listed, |p| ListedPartnerView::new(p, public_url))))
 }

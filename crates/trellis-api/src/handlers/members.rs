@@ -46,7 +46,7 @@ pub async fn add_member(
 ) -> ApiResult<(StatusCode, Json<InvitationView>)> {
     let issued = members::add(&state.ctx, &scope, &body.email, body.name.as_deref(), body.role, body.partner_scope).await?;
     let mut view = InvitationView::from(issued.invitation.clone());
-    view.invitation_url = Some(state.ctx.link(&issued.path()));
+    view.invitation_url = Some(issued.url(&state.ctx));
     Ok((StatusCode::CREATED, Json(view)))
 }
 

@@ -158,10 +158,9 @@ pub async fn list_partners(
         parent_id,
         manager_user_id,
         before: Cursor::into_inner(params.cursor),
-        limit: Some(limit + 1),
+        limit: Some(limit),
     };
-    let rows = partners::list(&state.ctx, &scope, &filter).await?;
-    Ok(Json(Page::from_rows(rows.into_iter().map(PartnerView::from).collect(), limit, |p| p.id.clone())))
+    Ok(Json(Page::of(partners::list(&state.ctx, &scope, &filter).await?, PartnerView::from)))
 }
 
 /// One partner.
@@ -224,7 +223,7 @@ pub async fn invite_partner_user(
         trellis_partners::onboarding::invite_partner_user(&state.ctx, &scope, &partner_id, &body.email, body.name.as_deref(), body.role)
             .await?;
     let mut view = InvitationView::from(issued.invitation.clone());
-    view.invitation_url = Some(state.ctx.link(&issued.path()));
+    view.invitation_url = Some(issued.url(&state.ctx));
     Ok((StatusCode::CREATED, Json(view)))
 }
 

@@ -76,7 +76,7 @@ async fn profile_view(state: &AppState, scope: &trellis_identity::Scope, partner
         &ChangeFilter { status: Some(ChangeStatus::Pending), partner_id: Some(partner_id.clone()), ..ChangeFilter::default() },
     )
     .await?;
-    Ok(ProfileView::new(profile, pending))
+    Ok(ProfileView::new(profile, pending.items))
 }
 
 /// A partner's profile, with its change requests waiting for the vendor.
@@ -179,9 +179,8 @@ pub async fn list_profile_change_requests(
         },
         None => None,
     };
-    let filter = ChangeFilter { status, partner_id, before: Cursor::into_inner(params.cursor), limit: Some(limit + 1) };
-    let rows = profile_changes::list(&state.ctx, &scope, &filter).await?;
-    Ok(Json(Page::from_rows(rows.into_iter().map(ChangeRequestView::from).collect(), limit, |r| r.id.clone())))
+    let filter = ChangeFilter { status, partner_id, before: Cursor::into_inner(params.cursor), limit: Some(limit) };
+    Ok(Json(Page::of(profile_changes::list(&state.ctx, &scope, &filter).await?, ChangeRequestView::from)))
 }
 
 /// One profile change request.

@@ -106,9 +106,8 @@ pub async fn list_applications(
     let limit = PageLimit::of(params.limit);
     // A filter naming no program of this workspace matches nothing: a fresh id stands in for it.
     let program_id = params.program_id.as_deref().map(|p| ProgramId::parse(p).unwrap_or_else(|_| ProgramId::generate()));
-    let filter = ApplicationFilter { status: params.status, program_id, before: Cursor::into_inner(params.cursor), limit: Some(limit + 1) };
-    let rows = applications::list(&state.ctx, &scope, &filter).await?;
-    Ok(Json(Page::from_rows(rows.into_iter().map(ApplicationView::from).collect(), limit, |a| a.id.clone())))
+    let filter = ApplicationFilter { status: params.status, program_id, before: Cursor::into_inner(params.cursor), limit: Some(limit) };
+    Ok(Json(Page::of(applications::list(&state.ctx, &scope, &filter).await?, ApplicationView::from)))
 }
 
 /// One application, with its answers and what it may duplicate.
@@ -128,7 +127,7 @@ pub async fn find_application(
 #[utoipa::path(post, path = "/api/v1/partners/{id}/approve", tag = "applications", params(("id" = String, Path)),
     responses((status = 200, body = PartnerView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn approve_partner(State(state): State<AppState>, Caller(scope): Caller, Path(id): Path<String>) -> ApiResult<Json<PartnerView>> {
-    Ok(Json(applications::approve(&state.ctx, &scope, &path_id(&id)?, &state.web.public_url).await?.into()))
+    Ok(Json(applications::approve(&state.ctx, &scope, &path_id(&id)?).await?.into()))
 }
 
 /// Reject an applied partner with a reason the applicant is emailed (owner/admin/channel_manager).

@@ -278,9 +278,8 @@ pub async fn list_tier_history(
             return Ok(Json(Page { data: Vec::new(), next_cursor: None }));
         }
     };
-    let filter = HistoryFilter { program_id, before: Cursor::into_inner(params.cursor), limit: Some(limit + 1) };
-    let rows = evaluation::history(&state.ctx, &scope, &partner_id, &filter).await?;
-    Ok(Json(Page::from_rows(rows.into_iter().map(TierChangeView::from).collect(), limit, |c| c.id.clone())))
+    let filter = HistoryFilter { program_id, before: Cursor::into_inner(params.cursor), limit: Some(limit) };
+    Ok(Json(Page::of(evaluation::history(&state.ctx, &scope, &partner_id, &filter).await?, TierChangeView::from)))
 }
 
 /// Every metric's current value for a partner; per-program metrics once per enrollment (anyone

@@ -9,13 +9,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use trellis_api::AppState;
-use trellis_core::{ApiKeyId, Error};
+use trellis_core::{ApiKeyId, Error, Page};
 use trellis_identity::{api_keys, members};
 
 use super::staff_role;
 use crate::forms::{FormData, FormView, UrlQuery, field_errors};
 use crate::keys::{KEY_EXPLANATION, KEY_FIELDS, KeyRow, requested_scopes};
-use crate::listing::{FETCH, page_url, split_page};
+use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, OneTime, PageResult, one_time_page, path_id, render, render_status, see_other};
 use crate::session::{Signed, check_csrf};
 
@@ -36,8 +36,7 @@ struct KeysPage {
 async fn keys_page(state: &AppState, signed: &Signed, query: &FormData, create: FormView) -> Result<KeysPage, Error> {
     let role = staff_role(&signed.scope)?;
     let cursor = query.optional("cursor").and_then(|c| ApiKeyId::parse(c).ok());
-    let mut keys = api_keys::list(&state.ctx, &signed.scope, cursor.as_ref(), Some(FETCH)).await?;
-    let next = split_page(&mut keys, |k| k.id.to_string());
+    let Page { items: keys, next_cursor: next } = api_keys::list(&state.ctx, &signed.scope, cursor.as_ref(), Some(PAGE_SIZE)).await?;
     // Owners and admins see everyone's keys: name the staff member each one acts as. Others see
     // only their own.
     let owners: HashMap<String, String> = if role.is_workspace_admin() {

@@ -8,14 +8,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use trellis_api::AppState;
-use trellis_core::{ApplicationId, Error, ProgramId};
+use trellis_core::{ApplicationId, Error, Page, ProgramId};
 use trellis_partners::applications::{self, Application, ApplicationFilter, ApplicationStatus};
 use trellis_partners::programs;
 
 use super::staff_role;
 use crate::display;
 use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};
-use crate::listing::{FETCH, page_url, split_page};
+use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, PageResult, path_id, render, render_status, see_other};
 use crate::session::{Signed, check_csrf};
 
@@ -75,9 +75,8 @@ async fn list_applications(State(state): State<AppState>, signed: Signed, UrlQue
     let status = query.optional("status").and_then(ApplicationStatus::parse);
     let program_id = query.optional("program_id").and_then(|p| ProgramId::parse(p).ok());
     let cursor = query.optional("cursor").and_then(|c| ApplicationId::parse(c).ok());
-    let filter = ApplicationFilter { status, program_id: program_id.clone(), before: cursor.clone(), limit: Some(FETCH) };
-    let mut rows = applications::list(&state.ctx, &signed.scope, &filter).await?;
-    let next = split_page(&mut rows, |a| a.id.to_string());
+    let filter = ApplicationFilter { status, program_id: program_id.clone(), before: cursor.clone(), limit: Some(PAGE_SIZE) };
+    let Page { items: rows, next_cursor: next } = applications::list(&state.ctx, &signed.scope, &filter).await?;
     let program_list = programs::list(&state.ctx, &signed.scope).await?;
     let status_text = status.map_or("", ApplicationStatus::as_str).to_owned();
     let program_text = program_id.as_ref().map(ProgramId::to_string).unwrap_or_default();
@@ -150,7 +149,7 @@ async fn approve(State(state): State<AppState>, signed: Signed, Path(id): Path<S
     staff_role(&signed.scope)?;
     let id: ApplicationId = path_id(&id)?;
     let application = applications::get(&state.ctx, &signed.scope, &id).await?;
-    applications::approve(&state.ctx, &signed.scope, &application.partner_id, &state.web.public_url).await?;
+    applications::approve(&state.ctx, &signed.scope, &application.partner_id).await?;
     Ok(see_other(&format!("{PATH}/{id}?notice=application_approved")))
 }
 

@@ -7,13 +7,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use trellis_api::AppState;
-use trellis_core::{AuditEventId, FieldError, Timestamp, VendorRole};
+use trellis_core::{AuditEventId, FieldError, Page, Timestamp};
 use trellis_identity::audit::{self, AuditEvent, AuditFilter};
 
 use super::staff_role;
 use crate::display;
 use crate::forms::{FormView, UrlQuery};
-use crate::listing::{FETCH, page_url, split_page};
+use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, PageResult, render_status};
 use crate::session::Signed;
 
@@ -75,7 +75,7 @@ struct AuditPage {
 async fn list_events(State(state): State<AppState>, signed: Signed, UrlQuery(query): UrlQuery) -> PageResult {
     // Partner users get the 404 page, other staff than owners and admins the 403 page.
     staff_role(&signed.scope)?;
-    signed.scope.require_vendor_role(&[VendorRole::Owner, VendorRole::Admin], "read the audit log")?;
+    signed.scope.require_vendor_role(audit::READERS, "read the audit log")?;
     let (action, target_id, since_text) = (query.optional("action"), query.optional("target_id"), query.optional("since"));
     let since = since_text.map(Timestamp::parse);
     let mut page = AuditPage {
@@ -105,10 +105,9 @@ async fn list_events(State(state): State<AppState>, signed: Signed, UrlQuery(que
         since: since.flatten(),
         actor_id: None,
         before_id: cursor.clone(),
-        limit: FETCH,
+        limit: Some(PAGE_SIZE),
     };
-    let mut events = audit::list(&state.ctx.db, &signed.scope, &filter).await?;
-    let next = split_page(&mut events, |e| e.id.to_string());
+    let Page { items: events, next_cursor: next } = audit::list(&state.ctx.db, &signed.scope, &filter).await?;
     let filters_of = |cursor: &str| {
         page_url(
             SECTION,

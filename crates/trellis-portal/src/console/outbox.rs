@@ -9,13 +9,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use trellis_api::AppState;
-use trellis_core::{EmailId, Error};
+use trellis_core::{EmailId, Error, Page};
 use trellis_jobs::admin::{self, EMAIL_STATUSES, EmailFilter, EmailSummary, JOB_STATUSES, JobFilter, JobSummary};
 
 use super::staff_role;
 use crate::display;
 use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};
-use crate::listing::{FETCH, page_url, split_page};
+use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, PageResult, path_id, render, render_status, see_other};
 use crate::session::{Signed, check_csrf};
 
@@ -85,15 +85,15 @@ async fn list_emails(State(state): State<AppState>, signed: Signed, UrlQuery(que
         next_page: None,
         first_page: None,
     };
-    let filter = EmailFilter { status: status.map(str::to_owned), kind: kind.map(str::to_owned), before_id: cursor.clone(), limit: FETCH };
-    let mut emails = match admin::list_emails(&state.ctx, &signed.scope, &filter).await {
+    let filter =
+        EmailFilter { status: status.map(str::to_owned), kind: kind.map(str::to_owned), before_id: cursor.clone(), limit: Some(PAGE_SIZE) };
+    let Page { items: emails, next_cursor: next } = match admin::list_emails(&state.ctx, &signed.scope, &filter).await {
         Ok(emails) => emails,
         Err(err) => {
             page.filters = FormView::failed("filter", FILTER_FIELDS, query.clone(), field_errors(err, "status")?);
             return Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
     };
-    let next = split_page(&mut emails, |e| e.id.to_string());
     let url_of =
         |cursor: &str| page_url(OUTBOX, &[("status", status.unwrap_or_default()), ("kind", kind.unwrap_or_default()), ("cursor", cursor)]);
     page.next_page = next.map(|c| url_of(&c));
@@ -204,15 +204,14 @@ async fn list_jobs(State(state): State<AppState>, signed: Signed, UrlQuery(query
         next_page: None,
         first_page: None,
     };
-    let filter = JobFilter { status: status.map(str::to_owned), before_id: cursor, limit: FETCH };
-    let mut jobs = match admin::list_jobs(&state.ctx, &signed.scope, &filter).await {
+    let filter = JobFilter { status: status.map(str::to_owned), before_id: cursor, limit: Some(PAGE_SIZE) };
+    let Page { items: jobs, next_cursor: next } = match admin::list_jobs(&state.ctx, &signed.scope, &filter).await {
         Ok(jobs) => jobs,
         Err(err) => {
             page.filters = FormView::failed("filter", FILTER_FIELDS, query.clone(), field_errors(err, "status")?);
             return Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
     };
-    let next = split_page(&mut jobs, |j| j.id.to_string());
     let url_of = |cursor: &str| page_url(JOBS, &[("status", status.unwrap_or_default()), ("cursor", cursor)]);
     page.next_page = next.map(|c| url_of(&c));
     page.first_page = cursor.map(|_| url_of(""));

@@ -181,7 +181,8 @@ pub(super) async fn sections(state: &AppState, scope: &Scope, partner: &Partner)
         scope,
         &ChangeFilter { status: Some(ChangeStatus::Pending), partner_id: Some(id.clone()), ..ChangeFilter::default() },
     )
-    .await?;
+    .await?
+    .items;
     let timeline = lifecycle::timeline(&state.ctx, scope, id)
         .await?
         .into_iter()

@@ -96,7 +96,8 @@ pub(super) async fn card(state: &AppState, scope: &Scope, partner_id: &PartnerId
     let program_name = |id: &ProgramId| all_programs.iter().find(|p| &p.id == id).map_or_else(|| id.to_string(), |p| p.name.clone());
     let changes =
         evaluation::history(&state.ctx, scope, partner_id, &HistoryFilter { limit: Some(HISTORY_ROWS), ..HistoryFilter::default() })
-            .await?;
+            .await?
+            .items;
     let readings = metrics::readings(&state.ctx, scope, partner_id).await?;
     Ok(ProgramsCard {
         history: changes.iter().map(|c| ChangeRow::new(c, program_name(&c.program_id))).collect(),

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use trellis_api::AppState;
-use trellis_core::{Error, PartnerId, PartnerRole, PartnerStatus, PartnerType, UserId, VendorRole};
+use trellis_core::{Error, Page, PartnerId, PartnerRole, PartnerStatus, PartnerType, UserId, VendorRole};
 use trellis_identity::{Membership, Scope, api_keys, invitations, members, partner_users};
 use trellis_partners::{NewPartner, Partner, PartnerFilter, PartnerPatch, partners, statuses};
 
@@ -15,7 +15,7 @@ use super::staff_role;
 use crate::display::{self, UserRow};
 use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};
 use crate::keys::{KEY_EXPLANATION, KEY_FIELDS, KeyRow, requested_scopes};
-use crate::listing::{FETCH, page_url, split_page};
+use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, OneTime, PageResult, one_time_page, path_id, render, render_status, see_other};
 use crate::session::{Signed, check_csrf};
 
@@ -74,11 +74,10 @@ async fn list_partners(State(state): State<AppState>, signed: Signed, UrlQuery(q
         partner_type,
         status,
         before: cursor.clone(),
-        limit: Some(FETCH),
+        limit: Some(PAGE_SIZE),
         ..PartnerFilter::default()
     };
-    let mut rows = partners::list(&state.ctx, &signed.scope, &filter).await?;
-    let next = split_page(&mut rows, |p| p.id.to_string());
+    let Page { items: rows, next_cursor: next } = partners::list(&state.ctx, &signed.scope, &filter).await?;
     let (type_text, status_text) = (partner_type.map_or("", PartnerType::as_str), status.map_or("", PartnerStatus::as_str));
     let filters_of = |cursor: &str| page_url(SECTION, &[("q", q), ("type", type_text), ("status", status_text), ("cursor", cursor)]);
     let page = PartnersPage {
@@ -110,6 +109,7 @@ async fn parent_choices(state: &AppState, scope: &Scope, partner: Option<&Partne
         PartnerFilter { partner_type: Some(PartnerType::Distributor), limit: Some(MAX_PARENT_CHOICES), ..PartnerFilter::default() };
     let mut choices: Vec<Choice> = partners::list(&state.ctx, scope, &filter)
         .await?
+        .items
         .into_iter()
         .filter(|p| partner.is_none_or(|me| me.id != p.id))
         .map(|p| Choice { value: p.id.to_string(), label: p.name })
@@ -317,7 +317,7 @@ pub(super) async fn partner_page(state: &AppState, signed: &Signed, id: &Partner
         None => None,
     };
     let children_filter = PartnerFilter { parent_id: Some(id.clone()), limit: Some(MAX_PARENT_CHOICES), ..PartnerFilter::default() };
-    let children = partners::list(&state.ctx, scope, &children_filter).await?;
+    let children = partners::list(&state.ctx, scope, &children_filter).await?.items;
     let users = partner_users::list(&state.ctx, scope, id).await?;
     let can_edit = role.manages_partners();
     let invitations = if can_edit {
@@ -459,7 +459,7 @@ async fn invite_user(State(state): State<AppState>, signed: Signed, Path(id): Pa
             OneTime::invitation(
                 format!("{} is invited", issued.invitation.email),
                 issued.invitation.email.as_str(),
-                state.ctx.link(&issued.path()),
+                issued.url(&state.ctx),
                 format!("/console/partners/{id}#users"),
                 "Back to the partner",
             ),

@@ -7,14 +7,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use trellis_api::AppState;
-use trellis_core::{ChangeRequestId, Error};
+use trellis_core::{ChangeRequestId, Error, Page};
 use trellis_partners::profile_changes::{self, ChangeFilter, ChangeRequest, ChangeStatus};
 use trellis_partners::profiles::{self, Territories};
 
 use super::staff_role;
 use crate::display;
 use crate::forms::{FormData, FormView, UrlQuery, field_errors};
-use crate::listing::{FETCH, page_url, split_page};
+use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, PageResult, path_id, render, render_status, see_other};
 use crate::session::{Signed, check_csrf};
 
@@ -94,9 +94,8 @@ async fn inbox(state: &AppState, signed: &Signed, query: &FormData) -> Result<In
     let role = staff_role(&signed.scope)?;
     let status = query.optional("status").and_then(ChangeStatus::parse).filter(|s| TABS.contains(s)).unwrap_or(ChangeStatus::Pending);
     let cursor = query.optional("cursor").and_then(|c| ChangeRequestId::parse(c).ok());
-    let filter = ChangeFilter { status: Some(status), before: cursor, limit: Some(FETCH), ..ChangeFilter::default() };
-    let mut requests = profile_changes::list(&state.ctx, &signed.scope, &filter).await?;
-    let next = split_page(&mut requests, |r| r.id.to_string());
+    let filter = ChangeFilter { status: Some(status), before: cursor, limit: Some(PAGE_SIZE), ..ChangeFilter::default() };
+    let Page { items: requests, next_cursor: next } = profile_changes::list(&state.ctx, &signed.scope, &filter).await?;
     let mut rows = Vec::with_capacity(requests.len());
     for request in requests {
         rows.push(row(state, signed, request).await?);

@@ -118,7 +118,7 @@ async fn add_member(State(state): State<AppState>, signed: Signed, form: FormDat
             OneTime::invitation(
                 format!("{} is invited", issued.invitation.email),
                 issued.invitation.email.as_str(),
-                state.ctx.link(&issued.path()),
+                issued.url(&state.ctx),
                 SECTION.to_owned(),
                 "Back to the staff",
             ),

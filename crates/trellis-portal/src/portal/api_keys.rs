@@ -7,13 +7,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use trellis_api::AppState;
-use trellis_core::{ApiKeyId, Error, PartnerRole};
+use trellis_core::{ApiKeyId, Error, Page, PartnerRole};
 use trellis_identity::api_keys;
 
 use super::own_partner;
 use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};
 use crate::keys::{KEY_EXPLANATION, KEY_FIELDS, KeyRow, requested_scopes};
-use crate::listing::{FETCH, page_url, split_page};
+use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, OneTime, PageResult, one_time_page, path_id, render, render_status, see_other};
 use crate::session::{Signed, check_csrf};
 
@@ -34,8 +34,7 @@ struct KeysPage {
 async fn keys_page(state: &AppState, signed: &Signed, query: &FormData, create: FormView) -> Result<KeysPage, Error> {
     let (_, role) = own_partner(&signed.scope)?;
     let cursor = query.optional("cursor").and_then(|c| ApiKeyId::parse(c).ok());
-    let mut keys = api_keys::list(&state.ctx, &signed.scope, cursor.as_ref(), Some(FETCH)).await?;
-    let next = split_page(&mut keys, |k| k.id.to_string());
+    let Page { items: keys, next_cursor: next } = api_keys::list(&state.ctx, &signed.scope, cursor.as_ref(), Some(PAGE_SIZE)).await?;
     let grantable: Vec<PartnerRole> = PartnerRole::ALL.iter().copied().filter(|r| role.may_grant(*r)).collect();
     Ok(KeysPage {
         layout: Layout::signed(state, signed, "API keys", SECTION).await,

@@ -63,6 +63,7 @@ async fn pending_rows(state: &AppState, scope: &Scope, partner_id: &PartnerId) -
     let filter = ChangeFilter { status: Some(ChangeStatus::Pending), partner_id: Some(partner_id.clone()), ..ChangeFilter::default() };
     Ok(profile_changes::list(&state.ctx, scope, &filter)
         .await?
+        .items
         .into_iter()
         .map(|r| {
             let mut parts = Vec::new();
@@ -210,8 +211,13 @@ async fn edit_page(
         Some(failed) => failed,
         None => {
             let filter = ChangeFilter { status: Some(ChangeStatus::Pending), partner_id: Some(own.clone()), ..ChangeFilter::default() };
-            let pending =
-                profile_changes::list(&state.ctx, &signed.scope, &filter).await?.into_iter().next().map(|r| r.changes).unwrap_or_default();
+            let pending = profile_changes::list(&state.ctx, &signed.scope, &filter)
+                .await?
+                .items
+                .into_iter()
+                .next()
+                .map(|r| r.changes)
+                .unwrap_or_default();
             (profile_form(&profile, &pending), profile.addresses.iter().enumerate().map(|(i, a)| AddressFields::of(i, a)).collect())
         }
     };

@@ -8,28 +8,18 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use trellis_api::AppState;
-use trellis_core::{Error, PartnerId, PartnerRole, PartnerStatus, PartnerType};
-use trellis_identity::{Scope, workspaces};
+use trellis_core::{Error, Page, PartnerId, PartnerRole, PartnerStatus, PartnerType};
+use trellis_partners::capabilities::reseller_parent;
 use trellis_partners::{NewPartner, PartnerFilter, partners};
 
 use super::own_partner;
 use crate::forms::{FormData, FormView, UrlQuery, field_errors};
-use crate::listing::{FETCH, page_url, split_page};
+use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, PageResult, render, render_status, see_other};
 use crate::session::{Signed, check_csrf};
 
 const SECTION: &str = "/portal/resellers";
 const RESELLER_FIELDS: &[&str] = &["name", "contact_email", "website", "country"];
-
-/// The caller's organisation when it is a distributor the workspace lets manage resellers.
-pub async fn managed_by(state: &AppState, scope: &Scope) -> Result<Option<PartnerId>, Error> {
-    let Some((own, _)) = scope.partner() else { return Ok(None) };
-    if !workspaces::get(&state.ctx, scope).await?.distributors_manage_resellers {
-        return Ok(None);
-    }
-    let partner = partners::get(&state.ctx, scope, own).await?;
-    Ok(partner.types.contains(&PartnerType::Distributor).then_some(partner.id))
-}
 
 struct ResellerRow {
     name: String,
@@ -52,11 +42,10 @@ struct ResellersPage {
 
 async fn resellers_page(state: &AppState, signed: &Signed, query: &FormData, form: FormView) -> Result<ResellersPage, Error> {
     let (_, role) = own_partner(&signed.scope)?;
-    let own = managed_by(state, &signed.scope).await?.ok_or(Error::NotFound)?;
+    let own = reseller_parent(&state.ctx, &signed.scope).await?.ok_or(Error::NotFound)?;
     let cursor = query.optional("cursor").and_then(|c| PartnerId::parse(c).ok());
-    let filter = PartnerFilter { parent_id: Some(own), before: cursor.clone(), limit: Some(FETCH), ..PartnerFilter::default() };
-    let mut rows = partners::list(&state.ctx, &signed.scope, &filter).await?;
-    let next = split_page(&mut rows, |p| p.id.to_string());
+    let filter = PartnerFilter { parent_id: Some(own), before: cursor.clone(), limit: Some(PAGE_SIZE), ..PartnerFilter::default() };
+    let Page { items: rows, next_cursor: next } = partners::list(&state.ctx, &signed.scope, &filter).await?;
     Ok(ResellersPage {
         layout: Layout::signed(state, signed, "Resellers", SECTION).await,
         csrf_token: signed.session.csrf_token.clone(),

@@ -94,7 +94,7 @@ async fn invite_user(State(state): State<AppState>, signed: Signed, form: FormDa
             OneTime::invitation(
                 format!("{} is invited", issued.invitation.email),
                 issued.invitation.email.as_str(),
-                state.ctx.link(&issued.path()),
+                issued.url(&state.ctx),
                 SECTION.to_owned(),
                 "Back to the users",
             ),

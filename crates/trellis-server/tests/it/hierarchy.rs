@@ -141,7 +141,7 @@ async fn check(app: &TestApp, ids: &[PartnerId], observers: &[Observer], parents
         };
         let filter = PartnerFilter { limit: Some(500), ..PartnerFilter::default() };
         let domain: BTreeSet<String> =
-            partners::list(ctx, &scope, &filter).await.map(|l| l.into_iter().map(|p| p.id.to_string()).collect()).unwrap_or_default();
+            partners::list(ctx, &scope, &filter).await.map(|l| l.items.into_iter().map(|p| p.id.to_string()).collect()).unwrap_or_default();
         if domain != expected {
             divergences.push(format!("{}: partners::list {domain:?} but the model says {expected:?}", observer.label));
         }

@@ -15,6 +15,7 @@ mod input_limits;
 mod invitations;
 mod jobs;
 mod locator;
+mod navigation;
 mod onboarding;
 mod origin_check;
 mod pages;

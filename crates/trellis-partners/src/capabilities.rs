@@ -1,0 +1,82 @@
+//! Which areas of Trellis the caller may use, answered from the same role constants the services
+//! check (`applications::READERS`, `audit::READERS`, `trellis_jobs::admin::READERS`,
+//! `api_keys::PARTNER_KEY_MANAGERS`): the console's and the portal's navigation is built from
+//! [`capabilities`] (or [`role_areas`] where no request's data is at hand) alone, so it cannot offer
+//! a page the service refuses or hide one it serves.
+
+use trellis_core::{PartnerId, PartnerType, Result};
+use trellis_identity::{Ctx, Membership, Scope, api_keys, audit, workspaces};
+
+use crate::{applications, partners};
+
+/// An area of the console (staff) or the portal (partner users), in the navigation's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    Partners,
+    Staff,
+    StaffApiKeys,
+    Programs,
+    Compliance,
+    ProfileChanges,
+    Applications,
+    Audit,
+    Outbox,
+    Profile,
+    Users,
+    Onboarding,
+    Licences,
+    Contracts,
+    PartnerApiKeys,
+    Resellers,
+}
+
+/// The areas the caller may use: [`role_areas`], and for a distributor the workspace lets manage
+/// resellers ([`reseller_parent`]) its resellers.
+pub async fn capabilities(ctx: &Ctx, scope: &Scope) -> Result<Vec<Area>> {
+    let mut areas = role_areas(scope);
+    if reseller_parent(ctx, scope).await?.is_some() {
+        areas.push(Area::Resellers);
+    }
+    Ok(areas)
+}
+
+/// The areas the caller's role alone opens (no resellers, which depend on stored data). Every
+/// staff role reads partners, staff, its own keys, programs, compliance and profile changes;
+/// every partner user its own organisation's profile, users, onboarding, licences and contracts;
+/// the rest follows the services' role constants.
+pub fn role_areas(scope: &Scope) -> Vec<Area> {
+    let mut areas = Vec::new();
+    match scope.membership() {
+        Membership::Staff { role, .. } => {
+            areas.extend([Area::Partners, Area::Staff, Area::StaffApiKeys, Area::Programs, Area::Compliance, Area::ProfileChanges]);
+            if applications::READERS.contains(role) {
+                areas.push(Area::Applications);
+            }
+            if audit::READERS.contains(role) {
+                areas.push(Area::Audit);
+            }
+            if trellis_jobs::admin::READERS.contains(role) {
+                areas.push(Area::Outbox);
+            }
+        }
+        Membership::Partner { role, .. } => {
+            areas.extend([Area::Profile, Area::Users, Area::Onboarding, Area::Licences, Area::Contracts]);
+            if api_keys::PARTNER_KEY_MANAGERS.contains(role) {
+                areas.push(Area::PartnerApiKeys);
+            }
+        }
+        Membership::System => {}
+    }
+    areas
+}
+
+/// The caller's organisation when it is a distributor the workspace lets manage resellers
+/// (`distributors_manage_resellers`): the parent of the resellers it lists and adds.
+pub async fn reseller_parent(ctx: &Ctx, scope: &Scope) -> Result<Option<PartnerId>> {
+    let Some((own, _)) = scope.partner() else { return Ok(None) };
+    if !workspaces::get(ctx, scope).await?.distributors_manage_resellers {
+        return Ok(None);
+    }
+    let partner = partners::get(ctx, scope, own).await?;
+    Ok(partner.types.contains(&PartnerType::Distributor).then_some(partner.id))
+}
