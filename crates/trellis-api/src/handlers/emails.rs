@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 use trellis_core::EmailId;
-use trellis_jobs::admin::{self, EmailFilter};
+use trellis_identity::background_work::{self, EmailFilter};
 use utoipa::IntoParams;
 
 use crate::AppState;
@@ -39,6 +39,6 @@ pub async fn list_emails(
 ) -> ApiResult<Json<Page<EmailView>>> {
     let limit = PageLimit::of(params.limit);
     let filter = EmailFilter { status: params.status, kind: params.kind, before_id: Cursor::into_inner(params.cursor), limit: limit + 1 };
-    let emails = admin::list_emails(&state.ctx, &scope, &filter).await?;
+    let emails = background_work::list_emails(&state.ctx, &scope, &filter).await?;
     Ok(Json(Page::from_rows(emails.into_iter().map(EmailView::from).collect(), limit, |e| e.id.clone())))
 }
