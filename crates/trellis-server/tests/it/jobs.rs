@@ -1,5 +1,6 @@
 //! The durable job queue and transactional email: retries with backoff, visible failures,
-//! deduplication, atomic claiming by concurrent workers, abandoned jobs, schedules, and emails
+//! deduplication, atomic claiming by concurrent workers, abandoned jobs, schedules, typed payloads
+//! (undecodable ones fail visibly; rows stored before typing still run), and emails
 //! delivered to a real SMTP receiver — or kept in the console's outbox without one.
 //!
 //! Tests drain the queue themselves (`run_due_jobs`, `TestApp::run_jobs`) and move the manual
@@ -547,4 +548,60 @@ async fn an_email_kept_in_the_outbox_is_sent_again_on_request_once_smtp_is_there
     assert_eq!(status, "sent");
     let again = owner.submit(&format!("/console/outbox/{id}/resend"), &[]).await;
     assert_eq!(again.status, 409, "a delivered email is not sent twice");
+}
+
+#[tokio::test]
+async fn jobs_stored_before_jobs_were_typed_still_run_and_fan_out_with_the_same_keys() {
+    let app = TestApp::spawn().await;
+    let workspace_id = workspace(&app).await;
+    let now = app.state.ctx.now();
+    // Exactly what the queue stored before jobs were typed: every kind the binary handles.
+    let period = "2026-01-05T00:00:00.000000Z";
+    let schedule = json!({ "period_start": period }).to_string();
+    app.execute(vec![
+        sql!("INSERT INTO jobs (kind, payload, status, run_at, created_at) VALUES ('evaluate_tiers', $1, 'queued', $2, $2)", schedule, now),
+        sql!("INSERT INTO jobs (kind, payload, status, run_at, created_at) VALUES ('send_reminders', $1, 'queued', $2, $2)", schedule, now),
+        sql!(
+            "INSERT INTO jobs (workspace_id, kind, payload, status, run_at, created_at) VALUES ($1, 'evaluate_tiers_in_workspace', '{}', 'queued', $2, $2)",
+            workspace_id,
+            now
+        ),
+    ])
+    .await
+    .expect("insert untyped rows");
+    let mut tx = app.state.ctx.db.write(&RowSecurity::Unrestricted).await.expect("write");
+    let to = Email::parse("legacy@partner.example").expect("email");
+    let email_id = queue_email(&mut tx, &workspace_id, NewEmail::from_text("notice", to, "Still", "Delivered."), now).await.expect("queue");
+    tx.commit().await.expect("commit");
+
+    let delivery = app.query(sql!("SELECT payload, dedupe_key FROM jobs WHERE kind = 'send_email'")).await;
+    assert_eq!(delivery[0].get::<String>("payload").expect("payload"), json!({ "email_id": email_id }).to_string());
+    assert_eq!(delivery[0].get::<Option<String>>("dedupe_key").expect("key"), Some(format!("email:{email_id}")));
+    app.run_jobs().await;
+
+    let rows = app.query(sql!("SELECT kind, status, last_error, dedupe_key FROM jobs ORDER BY id")).await;
+    let summary: Vec<(String, String, Option<String>, Option<String>)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.get("kind").expect("kind"),
+                r.get("status").expect("status"),
+                r.get("last_error").expect("error"),
+                r.get("dedupe_key").expect("key"),
+            )
+        })
+        .collect();
+    assert!(summary.iter().all(|(_, status, error, _)| status == "done" && error.is_none()), "every job ran: {summary:#?}");
+    let fanned_out: BTreeMap<&str, Option<&str>> =
+        summary.iter().skip(4).map(|(kind, _, _, key)| (kind.as_str(), key.as_deref())).collect();
+    assert_eq!(
+        fanned_out,
+        BTreeMap::from([
+            ("evaluate_tiers_in_workspace", Some(format!("evaluate_tiers_in_workspace:{workspace_id}:{period}").as_str())),
+            ("send_reminders_in_workspace", Some(format!("send_reminders_in_workspace:{workspace_id}:{period}").as_str())),
+        ]),
+        "the fan-out keeps its dedupe keys: {summary:#?}"
+    );
+    let status: String = app.query(sql!("SELECT status FROM emails WHERE id = $1", email_id)).await[0].get("status").expect("status");
+    assert_eq!(status, "outbox");
 }
