@@ -575,8 +575,8 @@ pub struct EmailView {
     pub sent_at: Option<String>,
 }
 
-impl From<trellis_jobs::admin::EmailSummary> for EmailView {
-    fn from(e: trellis_jobs::admin::EmailSummary) -> Self {
+impl From<trellis_identity::background_work::EmailSummary> for EmailView {
+    fn from(e: trellis_identity::background_work::EmailSummary) -> Self {
         Self {
             id: e.id.to_string(),
             kind: e.kind,

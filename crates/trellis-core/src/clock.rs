@@ -78,6 +78,14 @@ impl serde::Serialize for Timestamp {
     }
 }
 
+/// Reads what [`Timestamp::parse`] reads (stored job payloads hold RFC 3339 from `Serialize`).
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Self::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not an RFC 3339 time or a date")))
+    }
+}
+
 /// Where "now" comes from. Production uses [`SystemClock`]; tests use [`ManualClock`].
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> Timestamp;
@@ -129,5 +137,15 @@ mod tests {
         let at = Timestamp::parse("2026-01-02").expect("date parses");
         assert_eq!(at.to_rfc3339(), "2026-01-02T00:00:00.000000Z");
         assert_eq!(Timestamp::parse("yesterday"), None);
+    }
+
+    #[test]
+    fn json_holds_the_rfc3339_text_and_reads_it_back() {
+        let at = Timestamp::from_micros(1_763_730_966_000_001);
+        let json = serde_json::to_string(&at).expect("serializes");
+        assert_eq!(json, r#""2025-11-21T13:16:06.000001Z""#);
+        assert_eq!(serde_json::from_str::<Timestamp>(&json).expect("deserializes"), at);
+        let wrong = serde_json::from_str::<Timestamp>(r#""yesterday""#).expect_err("not a time");
+        assert!(wrong.to_string().contains("\"yesterday\" is not an RFC 3339 time"), "{wrong}");
     }
 }

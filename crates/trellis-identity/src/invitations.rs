@@ -12,10 +12,10 @@ use trellis_core::{
     Email, Error, InvitationId, PartnerId, PartnerRole, PartnerScopeSetting, Result, Timestamp, UserId, VendorRole, WorkspaceId,
 };
 use trellis_db::{Row, RowSecurity, Sql, Tx, sql};
+use trellis_jobs::{NewEmail, queue_email_with_secret};
 
 use crate::audit::{self, AuditEntry};
 use crate::auth::{self, MembershipInfo};
-use crate::outbox::{self, NewEmail};
 use crate::partner_users::{require_user_manager, require_visible_partner};
 use crate::scope::Scope;
 use crate::secret::{random_token, sha256_hex};
@@ -218,7 +218,7 @@ pub(crate) async fn issue(
         let text = format!(
             "Hello,\n\n{what}\n\nOpen this link to accept. It works once, within 7 days:\n{link}\n\nNew to Trellis? You choose a password there. Already have a Trellis account with this address? Sign in there to accept; your account stays as it is.\n\nIf you did not expect this email, you can ignore it or decline the invitation behind the link."
         );
-        outbox::queue_email_with_secret(tx, workspace_id, NewEmail::from_text(kind, to.clone(), subject, text), &link, now).await?;
+        queue_email_with_secret(tx, workspace_id, NewEmail::from_text(kind, to.clone(), subject, text), &link, now).await?;
     }
     let action = match offer {
         Offer::Staff { .. } => "member.invited",

@@ -1,5 +1,6 @@
 //! Identity and access: users, workspaces, vendor staff, partner users, API keys, sessions,
-//! sign-in, the request [`Scope`] and the audit trail.
+//! sign-in, the request [`Scope`] and the audit trail; and what owners and admins see of the
+//! background work of their workspace ([`background_work`]), which needs the scope.
 //!
 //! This crate is the only place a `Scope` can be built for a person or key (see [`auth`]); every
 //! other crate receives one and cannot widen it.
@@ -7,9 +8,9 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod background_work;
 pub mod invitations;
 pub mod members;
-pub mod outbox;
 pub mod partner_users;
 pub mod password;
 pub mod scope;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 
 use trellis_core::{Clock, Timestamp};
 use trellis_db::Db;
+use trellis_jobs::JobContext;
 
 pub use scope::{Actor, Membership, RequestMeta, Scope, Visibility};
 
@@ -53,6 +55,17 @@ impl Ctx {
     }
 
     pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+}
+
+/// The job worker and its handlers run with the same context as requests.
+impl JobContext for Ctx {
+    fn db(&self) -> &Db {
+        &self.db
+    }
+
+    fn now(&self) -> Timestamp {
         self.clock.now()
     }
 }

@@ -1,7 +1,7 @@
-//! Transactional email: messages are written to the `emails` outbox in the transaction of the
-//! change ([`queue_email`]), and the `send_email` job delivers them over SMTP as
-//! multipart/alternative (plain text and HTML) — or leaves them in the outbox, visible in the
-//! console, when no SMTP server is configured.
+//! Transactional email, the delivering half: messages are written to the `emails` outbox in the
+//! transaction of the change ([`crate::queue_email`]), and the [`SendEmail`] job delivers them
+//! over SMTP as multipart/alternative (plain text and HTML) — or leaves them in the outbox,
+//! visible in the console, when no SMTP server is configured.
 
 use std::fmt;
 use std::time::Duration;
@@ -12,10 +12,10 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use trellis_core::{EmailId, Error, Result, WorkspaceId};
 use trellis_db::{RowSecurity, sql};
-use trellis_identity::Ctx;
-pub use trellis_identity::outbox::{NewEmail, SEND_EMAIL, escape_html, queue_email, queue_email_with_secret};
 
-use crate::worker::Job;
+use crate::job::JobContext;
+use crate::outbox::{SendEmail, escape_html};
+use crate::worker::JobRun;
 
 /// What replaces a delivered email's one-time secret in the stored copy.
 pub const SECRET_PLACEHOLDER: &str = "[link removed after delivery]";
@@ -173,11 +173,11 @@ impl Smtp {
     }
 }
 
-/// The `send_email` handler: delivers the outbox row named by the job, at most once per success.
-pub(crate) async fn deliver(ctx: &Ctx, mailer: &Mailer, job: &Job) -> Result<()> {
-    let workspace_id: &WorkspaceId = job.workspace()?;
-    let email_id: EmailId = job.field("email_id")?;
-    let mut tx = ctx.db.read(&RowSecurity::Unrestricted).await?;
+/// The [`SendEmail`] handler: delivers the outbox row named by the job, at most once per success.
+pub(crate) async fn deliver<C: JobContext>(ctx: &C, mailer: &Mailer, run: &JobRun, job: SendEmail) -> Result<()> {
+    let workspace_id: &WorkspaceId = run.workspace()?;
+    let SendEmail { email_id } = job;
+    let mut tx = ctx.db().read(&RowSecurity::Unrestricted).await?;
     let row = tx
         .fetch_optional(sql!(
             "SELECT to_address, subject, text_body, html_body, status, secret FROM emails WHERE workspace_id = $1 AND id = $2",
@@ -193,7 +193,7 @@ pub(crate) async fn deliver(ctx: &Ctx, mailer: &Mailer, job: &Job) -> Result<()>
         return Ok(());
     }
     let Some(smtp) = &mailer.smtp else {
-        let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
+        let mut tx = ctx.db().write(&RowSecurity::Unrestricted).await?;
         tx.execute(sql!(
             "UPDATE emails SET status = 'outbox' WHERE workspace_id = $1 AND id = $2 AND status = 'queued'",
             workspace_id,
@@ -209,7 +209,7 @@ pub(crate) async fn deliver(ctx: &Ctx, mailer: &Mailer, job: &Job) -> Result<()>
     // The network call happens outside any transaction (no writer held while waiting on SMTP).
     let sent = smtp.send(&email_id, &to, &subject, &text, &html).await;
     let now = ctx.now();
-    let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db().write(&RowSecurity::Unrestricted).await?;
     match &sent {
         Ok(()) => {
             let (text, html) = match &secret {
@@ -231,7 +231,7 @@ pub(crate) async fn deliver(ctx: &Ctx, mailer: &Mailer, job: &Job) -> Result<()>
             .await?;
         }
         Err(message) => {
-            let status = if job.is_last_attempt() { "failed" } else { "queued" };
+            let status = if run.is_last_attempt() { "failed" } else { "queued" };
             tx.execute(sql!(
                 "UPDATE emails SET status = $3, attempts = attempts + 1, last_error = $4 WHERE workspace_id = $1 AND id = $2",
                 workspace_id,

@@ -9,10 +9,10 @@ use std::time::Duration;
 use rand::Rng;
 use trellis_core::{Error, Result, Timestamp, WorkspaceId};
 use trellis_db::{Backend, Row, RowSecurity, Sql, sql};
-use trellis_identity::Ctx;
-use trellis_identity::outbox::{NewJob, SEND_EMAIL, enqueue};
 
 use crate::email::{self, Mailer};
+use crate::job::{self, Job, JobContext, JobOptions, ScheduledJob};
+use crate::outbox::SendEmail;
 
 /// How often the background worker looks for due jobs and schedules.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -29,19 +29,19 @@ const LOCK_SECONDS: i64 = 600;
 /// A handler running longer than this is stopped and counted as failed (well inside the lock).
 const HANDLER_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// A claimed job, as its handler sees it.
+/// The claimed run of a job, as its handler sees it beside the decoded payload: which job, for
+/// which workspace, which attempt.
 #[derive(Debug, Clone)]
-pub struct Job {
+pub struct JobRun {
     pub id: i64,
     pub workspace_id: Option<WorkspaceId>,
     pub kind: String,
-    pub payload: serde_json::Value,
     /// 1 on the first run, 2 on the first retry, …
     pub attempt: i64,
     pub max_attempts: i64,
 }
 
-impl Job {
+impl JobRun {
     /// True when a failure now makes the job `failed` rather than retried.
     pub fn is_last_attempt(&self) -> bool {
         self.attempt >= self.max_attempts
@@ -51,72 +51,87 @@ impl Job {
     pub fn workspace(&self) -> Result<&WorkspaceId> {
         self.workspace_id.as_ref().ok_or_else(|| Error::Internal(format!("job {} ({}) has no workspace", self.id, self.kind)))
     }
-
-    /// A text field of the payload, parsed (ids parse this way: `job.field::<EmailId>("email_id")`).
-    pub fn field<T: std::str::FromStr>(&self, name: &str) -> Result<T> {
-        self.payload
-            .get(name)
-            .and_then(serde_json::Value::as_str)
-            .and_then(|text| text.parse().ok())
-            .ok_or_else(|| Error::Internal(format!("job {} ({}) has no valid payload field {name}", self.id, self.kind)))
-    }
 }
 
-/// What a handler returns: a boxed future borrowing the context and the job.
+/// What a handler returns: a boxed future borrowing the context and the run.
 pub type JobFuture<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
 
-type Handler = Arc<dyn for<'a> Fn(&'a Ctx, &'a Job) -> JobFuture<'a> + Send + Sync>;
+/// A registered handler with the payload still undecoded: decoding is part of the run, so a
+/// payload that does not decode fails that run like any other error.
+type Handler<C> = Arc<dyn for<'a> Fn(&'a C, &'a JobRun, &'a str) -> JobFuture<'a> + Send + Sync>;
+
+fn erase<C, F>(handler: F) -> Handler<C>
+where
+    F: for<'a> Fn(&'a C, &'a JobRun, &'a str) -> JobFuture<'a> + Send + Sync + 'static,
+{
+    Arc::new(handler)
+}
 
 struct Schedule {
     kind: &'static str,
     every_seconds: i64,
+    /// The encoded job of the period that starts at the given time.
+    payload: fn(Timestamp) -> Result<String>,
 }
 
-/// The handlers of job kinds and the periodic schedules, built once by the binary.
+fn scheduled_payload<J: ScheduledJob>(period_start: Timestamp) -> Result<String> {
+    job::encode(&J::for_period(period_start))
+}
+
+/// The handlers of job types and the periodic schedules, built once by the binary, for the
+/// application's context `C`.
 ///
 /// ```ignore
 /// let mut registry = Registry::new(mailer);
-/// registry.register("evaluate_tiers", |ctx, job| Box::pin(tiers::evaluate_scheduled(ctx, job)));
-/// registry.schedule("evaluate_tiers", DAY);
+/// registry.register(|ctx, _run, job: EvaluateTiers| Box::pin(fan_out(ctx, job.period_start)));
+/// registry.schedule::<EvaluateTiers>(DAY);
 /// ```
-pub struct Registry {
-    handlers: HashMap<&'static str, Handler>,
+pub struct Registry<C> {
+    handlers: HashMap<&'static str, Handler<C>>,
     schedules: Vec<Schedule>,
 }
 
-impl Registry {
-    /// A registry with the `send_email` handler, delivering with `mailer`.
+impl<C: JobContext> Registry<C> {
+    /// A registry with the [`SendEmail`] handler, delivering with `mailer`.
     pub fn new(mailer: Mailer) -> Self {
         let mut registry = Self { handlers: HashMap::new(), schedules: Vec::new() };
         let mailer = Arc::new(mailer);
-        registry.register(SEND_EMAIL, move |ctx, job| {
+        registry.register(move |ctx, run, job: SendEmail| {
             let mailer = mailer.clone();
-            Box::pin(async move { email::deliver(ctx, &mailer, job).await })
+            Box::pin(async move { email::deliver(ctx, &mailer, run, job).await })
         });
         registry
     }
 
-    /// Runs `handler` for jobs of `kind`. A handler must be idempotent: a job runs at least once,
-    /// and again after a failure or when its worker died before marking it done.
-    pub fn register<F>(&mut self, kind: &'static str, handler: F) -> &mut Self
+    /// Runs `handler` for jobs of type `J`, with the payload decoded; a payload that does not
+    /// decode fails the attempt with the decode error. A handler must be idempotent: a job runs
+    /// at least once, and again after a failure or when its worker died before marking it done.
+    pub fn register<J: Job, F>(&mut self, handler: F) -> &mut Self
     where
-        F: for<'a> Fn(&'a Ctx, &'a Job) -> JobFuture<'a> + Send + Sync + 'static,
+        F: for<'a> Fn(&'a C, &'a JobRun, J) -> JobFuture<'a> + Send + Sync + 'static,
     {
-        self.handlers.insert(kind, Arc::new(handler));
+        let decoding = erase(move |ctx: &C, run: &JobRun, payload: &str| match serde_json::from_str::<J>(payload) {
+            Ok(job) => handler(ctx, run, job),
+            Err(err) => {
+                let message = format!("the payload of job {} ({}) does not decode: {err}", run.id, run.kind);
+                Box::pin(std::future::ready(Err(Error::Internal(message))))
+            }
+        });
+        self.handlers.insert(J::KIND, decoding);
         self
     }
 
-    /// Enqueues a job of `kind` (instance-wide, empty of workspace) once per period of
-    /// `every_seconds`, counted from the Unix epoch in UTC: with [`DAY`], once per UTC day. The
-    /// payload carries `period_start` (RFC 3339). A handler that works per workspace fans out by
-    /// enqueueing one job per workspace with a dedupe key naming the workspace and the period.
-    pub fn schedule(&mut self, kind: &'static str, every_seconds: i64) -> &mut Self {
+    /// Enqueues a job of type `J` (instance-wide, empty of workspace) once per period of
+    /// `every_seconds`, counted from the Unix epoch in UTC: with [`DAY`], once per UTC day. A
+    /// handler that works per workspace fans out by enqueueing one job per workspace with a dedupe
+    /// key naming the workspace and the period.
+    pub fn schedule<J: ScheduledJob>(&mut self, every_seconds: i64) -> &mut Self {
         assert!(every_seconds > 0, "a schedule's period must be positive");
-        self.schedules.push(Schedule { kind, every_seconds });
+        self.schedules.push(Schedule { kind: J::KIND, every_seconds, payload: scheduled_payload::<J> });
         self
     }
 
-    fn handler(&self, kind: &str) -> Option<Handler> {
+    fn handler(&self, kind: &str) -> Option<Handler<C>> {
         self.handlers.get(kind).cloned()
     }
 }
@@ -140,7 +155,7 @@ fn next_attempt_at(now: Timestamp, attempt: i64) -> Timestamp {
 /// Runs every job that is due now, one after another, and returns how many ran (failed runs
 /// included). Jobs a handler enqueues as due now run in the same call; retries wait for their
 /// backoff, so with a clock that stands still the call always ends.
-pub async fn run_due_jobs(ctx: &Ctx, registry: &Registry) -> Result<usize> {
+pub async fn run_due_jobs<C: JobContext>(ctx: &C, registry: &Registry<C>) -> Result<usize> {
     let mut processed = 0;
     while let Some(job) = claim_next(ctx).await? {
         run_claimed(ctx, registry, job).await?;
@@ -150,8 +165,8 @@ pub async fn run_due_jobs(ctx: &Ctx, registry: &Registry) -> Result<usize> {
 }
 
 /// Whether anything is due: a cheap read first, so an idle worker never takes the SQLite writer.
-async fn anything_due(ctx: &Ctx, now: Timestamp) -> Result<bool> {
-    let mut tx = ctx.db.read(&RowSecurity::Unrestricted).await?;
+async fn anything_due<C: JobContext>(ctx: &C, now: Timestamp) -> Result<bool> {
+    let mut tx = ctx.db().read(&RowSecurity::Unrestricted).await?;
     let due = tx
         .fetch_optional(sql!(
             "SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= $1) OR (status = 'running' AND locked_until <= $1) LIMIT 1",
@@ -165,13 +180,13 @@ async fn anything_due(ctx: &Ctx, now: Timestamp) -> Result<bool> {
 
 /// Claims the job due first, atomically: concurrent workers never get the same job. A running job
 /// whose lock expired (its worker died) is claimed again, and that is noted as its error.
-async fn claim_next(ctx: &Ctx) -> Result<Option<Job>> {
+async fn claim_next<C: JobContext>(ctx: &C) -> Result<Option<Claimed>> {
     let now = ctx.now();
     if !anything_due(ctx, now).await? {
         return Ok(None);
     }
     let locked_until = now.plus_seconds(LOCK_SECONDS);
-    let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db().write(&RowSecurity::Unrestricted).await?;
     // SQLite needs no row lock: the whole statement runs inside the single writer's
     // BEGIN IMMEDIATE transaction.
     let claim = match tx.backend() {
@@ -196,18 +211,25 @@ async fn claim_next(ctx: &Ctx) -> Result<Option<Job>> {
     };
     let row = tx.fetch_optional(claim).await?;
     tx.commit().await?;
-    row.map(|row| job_from_row(&row)).transpose()
+    row.map(|row| claimed_from_row(&row)).transpose()
 }
 
-fn job_from_row(row: &Row) -> Result<Job> {
-    let payload: String = row.get("payload")?;
-    Ok(Job {
-        id: row.get("id")?,
-        workspace_id: row.get("workspace_id")?,
-        kind: row.get("kind")?,
-        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
-        attempt: row.get("attempts")?,
-        max_attempts: row.get("max_attempts")?,
+/// A claimed job: its run and its payload as stored.
+struct Claimed {
+    run: JobRun,
+    payload: String,
+}
+
+fn claimed_from_row(row: &Row) -> Result<Claimed> {
+    Ok(Claimed {
+        run: JobRun {
+            id: row.get("id")?,
+            workspace_id: row.get("workspace_id")?,
+            kind: row.get("kind")?,
+            attempt: row.get("attempts")?,
+            max_attempts: row.get("max_attempts")?,
+        },
+        payload: row.get("payload")?,
     })
 }
 
@@ -221,7 +243,8 @@ fn describe(err: &Error) -> String {
 
 /// Runs a claimed job's handler on its own task (a panic or a hang fails the attempt, not the
 /// worker) and records the outcome.
-async fn run_claimed(ctx: &Ctx, registry: &Registry, job: Job) -> Result<()> {
+async fn run_claimed<C: JobContext>(ctx: &C, registry: &Registry<C>, claimed: Claimed) -> Result<()> {
+    let Claimed { run: job, payload } = claimed;
     let outcome = if job.attempt > job.max_attempts {
         // Claimed again after its worker died on the last attempt: nothing left to try.
         Err("the worker running its last attempt stopped before finishing".to_owned())
@@ -230,7 +253,7 @@ async fn run_claimed(ctx: &Ctx, registry: &Registry, job: Job) -> Result<()> {
             None => Err(format!("no handler is registered for the job kind {:?}", job.kind)),
             Some(handler) => {
                 let (task_ctx, task_job) = (ctx.clone(), job.clone());
-                let task = tokio::spawn(async move { handler(&task_ctx, &task_job).await });
+                let task = tokio::spawn(async move { handler(&task_ctx, &task_job, &payload).await });
                 let abort = task.abort_handle();
                 match tokio::time::timeout(HANDLER_TIMEOUT, task).await {
                     Ok(Ok(Ok(()))) => Ok(()),
@@ -245,7 +268,7 @@ async fn run_claimed(ctx: &Ctx, registry: &Registry, job: Job) -> Result<()> {
         }
     };
     let now = ctx.now();
-    let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db().write(&RowSecurity::Unrestricted).await?;
     // `attempts = $2`: if the lock expired meanwhile and another worker claimed the job again,
     // that worker's outcome is the one that counts.
     match &outcome {
@@ -290,42 +313,37 @@ async fn run_claimed(ctx: &Ctx, registry: &Registry, job: Job) -> Result<()> {
 
 /// Enqueues the periodic jobs of the current period that are not enqueued yet and returns how
 /// many it added. Safe to call from every process at any rate: the dedupe key names the period.
-pub async fn enqueue_scheduled(ctx: &Ctx, registry: &Registry) -> Result<usize> {
+pub async fn enqueue_scheduled<C: JobContext>(ctx: &C, registry: &Registry<C>) -> Result<usize> {
     if registry.schedules.is_empty() {
         return Ok(0);
     }
     let now = ctx.now();
-    let wanted: Vec<NewJob> = registry
+    // Each schedule's job of the current period, with the dedupe key naming the period.
+    let wanted: Vec<(&Schedule, Timestamp, String)> = registry
         .schedules
         .iter()
         .map(|schedule| {
             let period = schedule.every_seconds * 1_000_000;
             let start = Timestamp::from_micros(now.micros().div_euclid(period) * period);
-            NewJob {
-                workspace_id: None,
-                kind: schedule.kind,
-                payload: serde_json::json!({ "period_start": start }),
-                run_at: now,
-                dedupe_key: Some(format!("schedule:{}:{start}", schedule.kind)),
-            }
+            (schedule, start, format!("schedule:{}:{start}", schedule.kind))
         })
         .collect();
-    let keys: Vec<String> = wanted.iter().filter_map(|job| job.dedupe_key.clone()).collect();
+    let keys: Vec<&String> = wanted.iter().map(|(_, _, key)| key).collect();
     let mut query = Sql::build("SELECT dedupe_key FROM jobs WHERE dedupe_key IN ");
     query.push_in_list(&keys);
-    let mut tx = ctx.db.read(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db().read(&RowSecurity::Unrestricted).await?;
     let existing: BTreeSet<String> =
         tx.fetch_all(query).await?.iter().map(|row| row.get::<String>("dedupe_key")).collect::<Result<_, _>>()?;
     tx.commit().await?;
-    let missing: Vec<NewJob> =
-        wanted.into_iter().filter(|job| job.dedupe_key.as_ref().is_some_and(|key| !existing.contains(key))).collect();
+    let missing: Vec<_> = wanted.into_iter().filter(|(_, _, key)| !existing.contains(key)).collect();
     if missing.is_empty() {
         return Ok(0);
     }
-    let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db().write(&RowSecurity::Unrestricted).await?;
     let mut added = 0;
-    for job in missing {
-        if enqueue(&mut tx, job, now).await? {
+    for (schedule, start, key) in missing {
+        let payload = (schedule.payload)(start)?;
+        if job::insert(&mut tx, schedule.kind, &payload, JobOptions::instance_wide(now).dedupe_key(key), now).await? {
             added += 1;
         }
     }
@@ -335,7 +353,7 @@ pub async fn enqueue_scheduled(ctx: &Ctx, registry: &Registry) -> Result<usize> 
 
 /// Starts the background worker: every [`POLL_INTERVAL`] it enqueues due schedules and runs due
 /// jobs. Errors (a database restart) are logged and the next tick tries again.
-pub fn spawn_worker(ctx: Ctx, registry: Arc<Registry>) -> tokio::task::JoinHandle<()> {
+pub fn spawn_worker<C: JobContext>(ctx: C, registry: Arc<Registry<C>>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(POLL_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

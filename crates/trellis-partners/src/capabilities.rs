@@ -1,5 +1,5 @@
 //! Which areas of Trellis the caller may use, answered from the same role constants the services
-//! check (`applications::READERS`, `audit::READERS`, `trellis_jobs::admin::READERS`,
+//! check (`applications::READERS`, `audit::READERS`, `trellis_identity::background_work::READERS`,
 //! `api_keys::PARTNER_KEY_MANAGERS`): the console's and the portal's navigation is built from
 //! [`capabilities`] (or [`role_areas`] where no request's data is at hand) alone, so it cannot offer
 //! a page the service refuses or hide one it serves.
@@ -55,7 +55,7 @@ pub fn role_areas(scope: &Scope) -> Vec<Area> {
             if audit::READERS.contains(role) {
                 areas.push(Area::Audit);
             }
-            if trellis_jobs::admin::READERS.contains(role) {
+            if trellis_identity::background_work::READERS.contains(role) {
                 areas.push(Area::Outbox);
             }
         }

@@ -18,6 +18,7 @@ use reqwest::Method;
 use serde_json::Value;
 use trellis_api::{AppState, WebConfig};
 use trellis_core::{Clock, ManualClock, SystemClock};
+use trellis_identity::Ctx;
 use trellis_jobs::{Mailer, Registry, SmtpConfig};
 
 use crate::smtp::SmtpReceiver;
@@ -70,7 +71,7 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub client: reqwest::Client,
     /// The binary's job handlers and schedules (`trellis_server::jobs::registry`).
-    pub jobs: Arc<Registry>,
+    pub jobs: Arc<Registry<Ctx>>,
     database: TestDatabase,
     /// The app's data directory (uploaded files), removed when the app is dropped.
     pub data_dir: std::path::PathBuf,

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 use trellis_core::EmailId;
-use trellis_jobs::admin::{self, EmailFilter};
+use trellis_identity::background_work::{self, EmailFilter};
 use utoipa::IntoParams;
 
 use crate::AppState;
@@ -39,5 +39,5 @@ pub async fn list_emails(
 ) -> ApiResult<Json<Page<EmailView>>> {
     let limit = PageLimit::of(params.limit);
     let filter = EmailFilter { status: params.status, kind: params.kind, before_id: Cursor::into_inner(params.cursor), limit: Some(limit) };
-    Ok(Json(Page::of(admin::list_emails(&state.ctx, &scope, &filter).await?, EmailView::from)))
+    Ok(Json(Page::of(background_work::list_emails(&state.ctx, &scope, &filter).await?, EmailView::from)))
 }

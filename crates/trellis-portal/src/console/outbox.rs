@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use trellis_api::AppState;
 use trellis_core::{EmailId, Error, Page};
-use trellis_jobs::admin::{self, EMAIL_STATUSES, EmailFilter, EmailSummary, JOB_STATUSES, JobFilter, JobSummary};
+use trellis_identity::background_work::{self, EMAIL_STATUSES, EmailFilter, EmailSummary, JOB_STATUSES, JobFilter, JobSummary};
 
 use super::staff_role;
 use crate::display;
@@ -87,7 +87,7 @@ async fn list_emails(State(state): State<AppState>, signed: Signed, UrlQuery(que
     };
     let filter =
         EmailFilter { status: status.map(str::to_owned), kind: kind.map(str::to_owned), before_id: cursor.clone(), limit: Some(PAGE_SIZE) };
-    let Page { items: emails, next_cursor: next } = match admin::list_emails(&state.ctx, &signed.scope, &filter).await {
+    let Page { items: emails, next_cursor: next } = match background_work::list_emails(&state.ctx, &signed.scope, &filter).await {
         Ok(emails) => emails,
         Err(err) => {
             page.filters = FormView::failed("filter", FILTER_FIELDS, query.clone(), field_errors(err, "status")?);
@@ -118,7 +118,7 @@ struct EmailPage {
 /// `GET /console/outbox/{email_id}`: the whole email, its bodies as stored.
 async fn show_email(State(state): State<AppState>, signed: Signed, Path(email_id): Path<String>, UrlQuery(query): UrlQuery) -> PageResult {
     require_admin(&signed)?;
-    let detail = admin::get_email(&state.ctx, &signed.scope, &path_id(&email_id)?).await?;
+    let detail = background_work::get_email(&state.ctx, &signed.scope, &path_id(&email_id)?).await?;
     let summary = detail.summary;
     let page = EmailPage {
         layout: Layout::signed(&state, &signed, summary.subject.clone(), OUTBOX).await.with_notice(&query),
@@ -138,7 +138,7 @@ async fn resend_email(State(state): State<AppState>, signed: Signed, Path(email_
     check_csrf(&signed.session, form.csrf_token())?;
     require_admin(&signed)?;
     let id: EmailId = path_id(&email_id)?;
-    admin::resend_email(&state.ctx, &signed.scope, &id).await?;
+    background_work::resend_email(&state.ctx, &signed.scope, &id).await?;
     Ok(see_other(&format!("{OUTBOX}/{id}?notice=email_queued")))
 }
 
@@ -205,7 +205,7 @@ async fn list_jobs(State(state): State<AppState>, signed: Signed, UrlQuery(query
         first_page: None,
     };
     let filter = JobFilter { status: status.map(str::to_owned), before_id: cursor, limit: Some(PAGE_SIZE) };
-    let Page { items: jobs, next_cursor: next } = match admin::list_jobs(&state.ctx, &signed.scope, &filter).await {
+    let Page { items: jobs, next_cursor: next } = match background_work::list_jobs(&state.ctx, &signed.scope, &filter).await {
         Ok(jobs) => jobs,
         Err(err) => {
             page.filters = FormView::failed("filter", FILTER_FIELDS, query.clone(), field_errors(err, "status")?);
@@ -223,7 +223,7 @@ async fn list_jobs(State(state): State<AppState>, signed: Signed, UrlQuery(query
 async fn retry_job(State(state): State<AppState>, signed: Signed, Path(job_id): Path<String>, form: FormData) -> PageResult {
     check_csrf(&signed.session, form.csrf_token())?;
     require_admin(&signed)?;
-    admin::retry_job(&state.ctx, &signed.scope, path_id(&job_id)?).await?;
+    background_work::retry_job(&state.ctx, &signed.scope, path_id(&job_id)?).await?;
     Ok(see_other(&format!("{JOBS}?notice=job_retried")))
 }
 

@@ -1,5 +1,6 @@
 //! The durable job queue and transactional email: retries with backoff, visible failures,
-//! deduplication, atomic claiming by concurrent workers, abandoned jobs, schedules, and emails
+//! deduplication, atomic claiming by concurrent workers, abandoned jobs, schedules, typed payloads
+//! (undecodable ones fail visibly; rows stored before typing still run), and emails
 //! delivered to a real SMTP receiver — or kept in the console's outbox without one.
 //!
 //! Tests drain the queue themselves (`run_due_jobs`, `TestApp::run_jobs`) and move the manual
@@ -9,31 +10,62 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use serde::{Deserialize, Serialize};
 use serde_json::json;
-use trellis_core::{Email, Error, WorkspaceId};
+use trellis_core::{Email, Error, Timestamp, WorkspaceId};
 use trellis_db::{RowSecurity, sql};
-use trellis_jobs::{DAY, Mailer, NewEmail, NewJob, Registry, enqueue, enqueue_scheduled, queue_email, retry_delay_range, run_due_jobs};
+use trellis_identity::Ctx;
+use trellis_jobs::{
+    DAY, Job, JobOptions, Mailer, NewEmail, Registry, ScheduledJob, enqueue, enqueue_scheduled, queue_email, retry_delay_range,
+    run_due_jobs,
+};
 use trellis_testkit::TestApp;
 use trellis_testkit::fixture::{Fixture, PASSWORD};
 
 use crate::pages::{assert_safe_page, sign_in};
 
-/// A registry with one test handler and no SMTP server.
-fn registry_with(kind: &'static str, handler: impl Fn(i64) -> Result<(), Error> + Send + Sync + 'static) -> Registry {
+/// The test job: its handler sees the decoded `name`.
+#[derive(Debug, Serialize, Deserialize)]
+struct Probe {
+    name: String,
+}
+
+impl Job for Probe {
+    const KIND: &'static str = "probe";
+}
+
+/// A scheduled test job.
+#[derive(Debug, Serialize, Deserialize)]
+struct DailyProbe {
+    period_start: Timestamp,
+}
+
+impl Job for DailyProbe {
+    const KIND: &'static str = "daily_probe";
+}
+
+impl ScheduledJob for DailyProbe {
+    fn for_period(period_start: Timestamp) -> Self {
+        Self { period_start }
+    }
+}
+
+/// A registry with one [`Probe`] handler (given the job's id and the probe) and no SMTP server.
+fn registry_with(handler: impl Fn(i64, Probe) -> Result<(), Error> + Send + Sync + 'static) -> Registry<Ctx> {
     let mut registry = Registry::new(Mailer::outbox_only());
     let handler = Arc::new(handler);
-    registry.register(kind, move |_ctx, job| {
+    registry.register(move |_ctx, run, probe: Probe| {
         let handler = handler.clone();
-        Box::pin(async move { handler(job.id) })
+        Box::pin(async move { handler(run.id, probe) })
     });
     registry
 }
 
-async fn enqueue_job(app: &TestApp, kind: &'static str, dedupe_key: Option<&str>) -> bool {
+async fn enqueue_probe(app: &TestApp, name: &str, dedupe_key: Option<&str>) -> bool {
     let now = app.state.ctx.now();
     let mut tx = app.state.ctx.db.write(&RowSecurity::Unrestricted).await.expect("write");
-    let job = NewJob { workspace_id: None, kind, payload: json!({}), run_at: now, dedupe_key: dedupe_key.map(str::to_owned) };
-    let added = enqueue(&mut tx, job, now).await.expect("enqueue");
+    let options = JobOptions { dedupe_key: dedupe_key.map(str::to_owned), ..JobOptions::instance_wide(now) };
+    let added = enqueue(&mut tx, &Probe { name: name.to_owned() }, options, now).await.expect("enqueue");
     tx.commit().await.expect("commit");
     added
 }
@@ -47,9 +79,17 @@ struct JobState {
     finished_at: Option<i64>,
 }
 
-async fn job_of_kind(app: &TestApp, kind: &str) -> JobState {
-    let rows = app.query(sql!("SELECT status, attempts, run_at, last_error, finished_at FROM jobs WHERE kind = $1", kind)).await;
-    assert_eq!(rows.len(), 1, "one job of kind {kind}");
+/// The state of the one probe called `name`.
+async fn probe_named(app: &TestApp, name: &str) -> JobState {
+    let payload = json!({ "name": name }).to_string();
+    let rows = app
+        .query(sql!(
+            "SELECT status, attempts, run_at, last_error, finished_at FROM jobs WHERE kind = $1 AND payload = $2",
+            Probe::KIND,
+            payload
+        ))
+        .await;
+    assert_eq!(rows.len(), 1, "one probe called {name}");
     let row = &rows[0];
     JobState {
         status: row.get("status").expect("status"),
@@ -81,27 +121,27 @@ async fn a_job_that_fails_twice_is_retried_with_growing_pauses_and_then_finishes
     let app = TestApp::spawn().await;
     let runs = Arc::new(AtomicUsize::new(0));
     let counter = runs.clone();
-    let registry = registry_with("flaky", move |_| {
+    let registry = registry_with(move |_, _| {
         if counter.fetch_add(1, Ordering::SeqCst) < 2 { Err(Error::Internal("the partner system timed out".into())) } else { Ok(()) }
     });
-    enqueue_job(&app, "flaky", None).await;
+    enqueue_probe(&app, "flaky", None).await;
     let ctx = &app.state.ctx;
 
     assert_eq!(run_due_jobs(ctx, &registry).await.expect("run"), 1);
-    let first = job_of_kind(&app, "flaky").await;
+    let first = probe_named(&app, "flaky").await;
     assert_eq!((first.status.as_str(), first.attempts), ("queued", 1));
     assert_eq!(first.last_error.as_deref(), Some("the partner system timed out"));
     let pause = assert_backoff(&app, &first, 1);
     assert_eq!(run_due_jobs(ctx, &registry).await.expect("run"), 0, "a retry waits for its pause");
     app.clock.advance_seconds(pause);
     assert_eq!(run_due_jobs(ctx, &registry).await.expect("run"), 1);
-    let second = job_of_kind(&app, "flaky").await;
+    let second = probe_named(&app, "flaky").await;
     assert_eq!((second.status.as_str(), second.attempts), ("queued", 2));
     let pause = assert_backoff(&app, &second, 2);
     app.clock.advance_seconds(pause);
     assert_eq!(run_due_jobs(ctx, &registry).await.expect("run"), 1);
 
-    let done = job_of_kind(&app, "flaky").await;
+    let done = probe_named(&app, "flaky").await;
     assert_eq!((done.status.as_str(), done.attempts), ("done", 3));
     assert!(done.finished_at.is_some());
     assert_eq!(runs.load(Ordering::SeqCst), 3);
@@ -113,19 +153,19 @@ async fn a_job_that_always_fails_ends_failed_with_its_error_after_its_last_attem
     let app = TestApp::spawn().await;
     let runs = Arc::new(AtomicUsize::new(0));
     let counter = runs.clone();
-    let registry = registry_with("doomed", move |_| {
+    let registry = registry_with(move |_, _| {
         let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
         Err(Error::Internal(format!("refused on attempt {n}")))
     });
-    enqueue_job(&app, "doomed", None).await;
-    let max_attempts = app.query_i64(sql!("SELECT max_attempts FROM jobs WHERE kind = 'doomed'")).await;
+    enqueue_probe(&app, "doomed", None).await;
+    let max_attempts = app.query_i64(sql!("SELECT max_attempts FROM jobs WHERE kind = 'probe'")).await;
 
     for _ in 0..max_attempts + 2 {
         run_due_jobs(&app.state.ctx, &registry).await.expect("run");
         app.clock.advance_seconds(retry_delay_range(max_attempts).1 + 1);
     }
 
-    let job = job_of_kind(&app, "doomed").await;
+    let job = probe_named(&app, "doomed").await;
     assert_eq!((job.status.as_str(), job.attempts), ("failed", max_attempts));
     assert_eq!(job.last_error, Some(format!("refused on attempt {max_attempts}")));
     assert!(job.finished_at.is_some());
@@ -137,40 +177,105 @@ async fn a_job_with_a_dedupe_key_is_enqueued_and_run_once() {
     let app = TestApp::spawn().await;
     let runs = Arc::new(AtomicUsize::new(0));
     let counter = runs.clone();
-    let registry = registry_with("remind", move |_| {
+    let registry = registry_with(move |_, _| {
         counter.fetch_add(1, Ordering::SeqCst);
         Ok(())
     });
 
-    let first = enqueue_job(&app, "remind", Some("licence_reminder:lic_1:30")).await;
-    let second = enqueue_job(&app, "remind", Some("licence_reminder:lic_1:30")).await;
+    let first = enqueue_probe(&app, "remind", Some("licence_reminder:lic_1:30")).await;
+    let second = enqueue_probe(&app, "remind", Some("licence_reminder:lic_1:30")).await;
     run_due_jobs(&app.state.ctx, &registry).await.expect("run");
-    let after_running = enqueue_job(&app, "remind", Some("licence_reminder:lic_1:30")).await;
+    let after_running = enqueue_probe(&app, "remind", Some("licence_reminder:lic_1:30")).await;
     run_due_jobs(&app.state.ctx, &registry).await.expect("run");
 
     assert!(first && !second && !after_running, "only the first enqueue adds a job");
-    assert_eq!(app.query_i64(sql!("SELECT COUNT(*) AS n FROM jobs WHERE kind = 'remind'")).await, 1);
+    assert_eq!(app.query_i64(sql!("SELECT COUNT(*) AS n FROM jobs WHERE kind = 'probe'")).await, 1);
     assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_job_whose_stored_payload_does_not_decode_fails_with_the_reason_and_the_worker_goes_on() {
+    let app = TestApp::spawn().await;
+    let ran = Arc::new(Mutex::new(Vec::new()));
+    let record = ran.clone();
+    let registry = registry_with(move |_, probe| {
+        record.lock().expect("lock").push(probe.name);
+        Ok(())
+    });
+    // Rows as an older or newer build might have left them: a renamed field, and no JSON at all.
+    let now = app.state.ctx.now();
+    app.execute(vec![
+        sql!(
+            "INSERT INTO jobs (kind, payload, status, run_at, created_at) VALUES ('probe', '{\"title\": \"renamed\"}', 'queued', $1, $1)",
+            now
+        ),
+        sql!("INSERT INTO jobs (kind, payload, status, run_at, created_at) VALUES ('probe', 'not json', 'queued', $1, $1)", now),
+    ])
+    .await
+    .expect("insert undecodable jobs");
+    enqueue_probe(&app, "sound", None).await;
+
+    assert_eq!(run_due_jobs(&app.state.ctx, &registry).await.expect("the worker does not stop"), 3);
+
+    assert_eq!(*ran.lock().expect("lock"), vec!["sound".to_owned()], "only the decodable job reached its handler");
+    assert_eq!(probe_named(&app, "sound").await.status, "done");
+    let failed =
+        app.query(sql!("SELECT id, status, attempts, last_error FROM jobs WHERE kind = 'probe' AND status <> 'done' ORDER BY id")).await;
+    let errors: Vec<String> = failed
+        .iter()
+        .map(|row| {
+            let (id, status, attempts) = (
+                row.get::<i64>("id").expect("id"),
+                row.get::<String>("status").expect("status"),
+                row.get::<i64>("attempts").expect("attempts"),
+            );
+            assert_eq!((status.as_str(), attempts), ("queued", 1), "a failed attempt, retried like any other");
+            let error: String = row.get::<Option<String>>("last_error").expect("last_error").expect("an error is stored");
+            assert!(error.starts_with(&format!("the payload of job {id} (probe) does not decode: ")), "{error}");
+            error
+        })
+        .collect();
+    assert!(errors[0].contains("missing field `name`"), "{}", errors[0]);
+    assert!(errors[1].contains("expected ident"), "{}", errors[1]);
+    let max_attempts = app.query_i64(sql!("SELECT max_attempts FROM jobs WHERE kind = 'probe' AND payload = 'not json'")).await;
+    for _ in 1..max_attempts {
+        app.clock.advance_seconds(retry_delay_range(max_attempts).1 + 1);
+        run_due_jobs(&app.state.ctx, &registry).await.expect("run");
+    }
+    assert_eq!(app.query_i64(sql!("SELECT COUNT(*) AS n FROM jobs WHERE kind = 'probe' AND status = 'failed'")).await, 2);
+}
+
+#[tokio::test]
+async fn a_job_enqueued_in_a_transaction_that_rolls_back_is_never_stored() {
+    let app = TestApp::spawn().await;
+    let now = app.state.ctx.now();
+
+    let mut tx = app.state.ctx.db.write(&RowSecurity::Unrestricted).await.expect("write");
+    let added = enqueue(&mut tx, &Probe { name: "ghost".to_owned() }, JobOptions::instance_wide(now), now).await.expect("enqueue");
+    assert!(added, "the insert happened inside the transaction");
+    drop(tx);
+
+    assert_eq!(app.query_i64(sql!("SELECT COUNT(*) AS n FROM jobs")).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_concurrent_workers_never_run_the_same_job_twice() {
     let app = TestApp::spawn().await;
     let ran: Arc<Mutex<Vec<i64>>> = Arc::new(Mutex::new(Vec::new()));
-    let mut registry = Registry::new(Mailer::outbox_only());
+    let mut registry: Registry<Ctx> = Registry::new(Mailer::outbox_only());
     let record = ran.clone();
-    registry.register("count", move |_ctx, job| {
+    registry.register(move |_ctx, run, _probe: Probe| {
         let record = record.clone();
         Box::pin(async move {
             // Long enough for the other worker to claim while this job is running.
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-            record.lock().expect("lock").push(job.id);
+            record.lock().expect("lock").push(run.id);
             Ok(())
         })
     });
     const JOBS: usize = 40;
     for _ in 0..JOBS {
-        enqueue_job(&app, "count", None).await;
+        enqueue_probe(&app, "count", None).await;
     }
     let ctx = &app.state.ctx;
 
@@ -193,12 +298,12 @@ async fn two_concurrent_workers_never_run_the_same_job_twice() {
 #[tokio::test]
 async fn a_job_whose_worker_died_is_claimed_again_once_its_lock_expires() {
     let app = TestApp::spawn().await;
-    let registry = registry_with("survivor", |_| Ok(()));
-    enqueue_job(&app, "survivor", None).await;
+    let registry = registry_with(|_, _| Ok(()));
+    enqueue_probe(&app, "survivor", None).await;
     // A worker claimed it (attempt 1, locked for ten minutes) and then vanished.
     let now = app.state.ctx.now();
     app.execute(vec![sql!(
-        "UPDATE jobs SET status = 'running', attempts = 1, locked_until = $1 WHERE kind = 'survivor'",
+        "UPDATE jobs SET status = 'running', attempts = 1, locked_until = $1 WHERE kind = 'probe'",
         now.plus_seconds(600)
     )])
     .await
@@ -208,7 +313,7 @@ async fn a_job_whose_worker_died_is_claimed_again_once_its_lock_expires() {
     app.clock.advance_seconds(601);
     assert_eq!(run_due_jobs(&app.state.ctx, &registry).await.expect("run"), 1);
 
-    let job = job_of_kind(&app, "survivor").await;
+    let job = probe_named(&app, "survivor").await;
     assert_eq!((job.status.as_str(), job.attempts), ("done", 2));
     assert_eq!(job.last_error.as_deref(), Some("the worker running it stopped before finishing"));
 }
@@ -218,11 +323,12 @@ async fn a_daily_schedule_enqueues_one_job_per_day_however_often_workers_tick() 
     let app = TestApp::spawn().await;
     let runs = Arc::new(AtomicUsize::new(0));
     let counter = runs.clone();
-    let mut registry = registry_with("evaluate_everything", move |_| {
+    let mut registry: Registry<Ctx> = Registry::new(Mailer::outbox_only());
+    registry.register(move |_ctx, _run, _probe: DailyProbe| {
         counter.fetch_add(1, Ordering::SeqCst);
-        Ok(())
+        Box::pin(std::future::ready(Ok(())))
     });
-    registry.schedule("evaluate_everything", DAY);
+    registry.schedule::<DailyProbe>(DAY);
     let ctx = &app.state.ctx;
 
     // Two processes tick several times within the same day.
@@ -239,13 +345,14 @@ async fn a_daily_schedule_enqueues_one_job_per_day_however_often_workers_tick() 
     run_due_jobs(ctx, &registry).await.expect("run");
 
     assert_eq!((added, runs.load(Ordering::SeqCst)), (2, 2));
-    let keys: Vec<String> = app
-        .query(sql!("SELECT dedupe_key FROM jobs WHERE kind = 'evaluate_everything' ORDER BY id"))
-        .await
-        .iter()
-        .map(|r| r.get("dedupe_key").expect("key"))
-        .collect();
-    assert!(keys.iter().all(|k| k.starts_with("schedule:evaluate_everything:") && k.ends_with("T00:00:00.000000Z")), "{keys:?}");
+    let rows = app.query(sql!("SELECT dedupe_key, payload FROM jobs WHERE kind = 'daily_probe' ORDER BY id")).await;
+    let keys: Vec<String> = rows.iter().map(|r| r.get("dedupe_key").expect("key")).collect();
+    assert!(keys.iter().all(|k| k.starts_with("schedule:daily_probe:") && k.ends_with("T00:00:00.000000Z")), "{keys:?}");
+    for (row, key) in rows.iter().zip(&keys) {
+        let payload: serde_json::Value = serde_json::from_str(&row.get::<String>("payload").expect("payload")).expect("JSON");
+        let period_start = key.trim_start_matches("schedule:daily_probe:");
+        assert_eq!(payload, json!({ "period_start": period_start }), "the stored shape of a scheduled job's payload");
+    }
 }
 
 #[tokio::test]
@@ -441,4 +548,60 @@ async fn an_email_kept_in_the_outbox_is_sent_again_on_request_once_smtp_is_there
     assert_eq!(status, "sent");
     let again = owner.submit(&format!("/console/outbox/{id}/resend"), &[]).await;
     assert_eq!(again.status, 409, "a delivered email is not sent twice");
+}
+
+#[tokio::test]
+async fn jobs_stored_before_jobs_were_typed_still_run_and_fan_out_with_the_same_keys() {
+    let app = TestApp::spawn().await;
+    let workspace_id = workspace(&app).await;
+    let now = app.state.ctx.now();
+    // Exactly what the queue stored before jobs were typed: every kind the binary handles.
+    let period = "2026-01-05T00:00:00.000000Z";
+    let schedule = json!({ "period_start": period }).to_string();
+    app.execute(vec![
+        sql!("INSERT INTO jobs (kind, payload, status, run_at, created_at) VALUES ('evaluate_tiers', $1, 'queued', $2, $2)", schedule, now),
+        sql!("INSERT INTO jobs (kind, payload, status, run_at, created_at) VALUES ('send_reminders', $1, 'queued', $2, $2)", schedule, now),
+        sql!(
+            "INSERT INTO jobs (workspace_id, kind, payload, status, run_at, created_at) VALUES ($1, 'evaluate_tiers_in_workspace', '{}', 'queued', $2, $2)",
+            workspace_id,
+            now
+        ),
+    ])
+    .await
+    .expect("insert untyped rows");
+    let mut tx = app.state.ctx.db.write(&RowSecurity::Unrestricted).await.expect("write");
+    let to = Email::parse("legacy@partner.example").expect("email");
+    let email_id = queue_email(&mut tx, &workspace_id, NewEmail::from_text("notice", to, "Still", "Delivered."), now).await.expect("queue");
+    tx.commit().await.expect("commit");
+
+    let delivery = app.query(sql!("SELECT payload, dedupe_key FROM jobs WHERE kind = 'send_email'")).await;
+    assert_eq!(delivery[0].get::<String>("payload").expect("payload"), json!({ "email_id": email_id }).to_string());
+    assert_eq!(delivery[0].get::<Option<String>>("dedupe_key").expect("key"), Some(format!("email:{email_id}")));
+    app.run_jobs().await;
+
+    let rows = app.query(sql!("SELECT kind, status, last_error, dedupe_key FROM jobs ORDER BY id")).await;
+    let summary: Vec<(String, String, Option<String>, Option<String>)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.get("kind").expect("kind"),
+                r.get("status").expect("status"),
+                r.get("last_error").expect("error"),
+                r.get("dedupe_key").expect("key"),
+            )
+        })
+        .collect();
+    assert!(summary.iter().all(|(_, status, error, _)| status == "done" && error.is_none()), "every job ran: {summary:#?}");
+    let fanned_out: BTreeMap<&str, Option<&str>> =
+        summary.iter().skip(4).map(|(kind, _, _, key)| (kind.as_str(), key.as_deref())).collect();
+    assert_eq!(
+        fanned_out,
+        BTreeMap::from([
+            ("evaluate_tiers_in_workspace", Some(format!("evaluate_tiers_in_workspace:{workspace_id}:{period}").as_str())),
+            ("send_reminders_in_workspace", Some(format!("send_reminders_in_workspace:{workspace_id}:{period}").as_str())),
+        ]),
+        "the fan-out keeps its dedupe keys: {summary:#?}"
+    );
+    let status: String = app.query(sql!("SELECT status FROM emails WHERE id = $1", email_id)).await[0].get("status").expect("status");
+    assert_eq!(status, "outbox");
 }

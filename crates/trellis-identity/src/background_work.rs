@@ -1,12 +1,17 @@
 //! What workspace owners and admins see of background work: the email outbox (newest first, with
 //! status and last error), the workspace's jobs, and the actions that try again — sending an
 //! email again and retrying a failed job. The API and the console both call these.
+//!
+//! The queue itself is `trellis-jobs`, below this crate; these functions live here because they
+//! take the request [`Scope`] and record audit events (docs/decisions/0007-typed-jobs-below-identity.md).
 
 use trellis_core::{EmailId, Error, Page, Result, Timestamp, VendorRole, page};
 use trellis_db::{Row, Sql, sql};
-use trellis_identity::Scope;
-use trellis_identity::audit::{self, AuditEntry};
-use trellis_identity::outbox::{SEND_EMAIL, enqueue, send_email_dedupe_key, send_email_job};
+use trellis_jobs::{Job, SendEmail, queue_delivery_again};
+
+use crate::Ctx;
+use crate::audit::{self, AuditEntry};
+use crate::scope::Scope;
 
 /// Email statuses: waiting for the sender, delivered, given up after retries, kept in the outbox
 /// because no SMTP server is configured.
@@ -76,7 +81,7 @@ fn summary_from_row(row: &Row) -> Result<EmailSummary> {
 }
 
 /// The workspace's emails, newest first (owner/admin).
-pub async fn list_emails(ctx: &trellis_identity::Ctx, scope: &Scope, filter: &EmailFilter) -> Result<Page<EmailSummary>> {
+pub async fn list_emails(ctx: &Ctx, scope: &Scope, filter: &EmailFilter) -> Result<Page<EmailSummary>> {
     require_admin(scope)?;
     check_status(filter.status.as_deref(), EMAIL_STATUSES)?;
     let mut q = Sql::build(
@@ -102,7 +107,7 @@ pub async fn list_emails(ctx: &trellis_identity::Ctx, scope: &Scope, filter: &Em
 }
 
 /// One email with its bodies (owner/admin).
-pub async fn get_email(ctx: &trellis_identity::Ctx, scope: &Scope, id: &EmailId) -> Result<EmailDetail> {
+pub async fn get_email(ctx: &Ctx, scope: &Scope, id: &EmailId) -> Result<EmailDetail> {
     require_admin(scope)?;
     let mut tx = ctx.db.read(&scope.row_security()).await?;
     let row = tx
@@ -120,7 +125,7 @@ pub async fn get_email(ctx: &trellis_identity::Ctx, scope: &Scope, id: &EmailId)
 
 /// Sends a failed email, or one kept in the outbox, again: it is queued with a fresh delivery job
 /// (owner/admin). Delivered or still queued emails are a conflict.
-pub async fn resend_email(ctx: &trellis_identity::Ctx, scope: &Scope, id: &EmailId) -> Result<()> {
+pub async fn resend_email(ctx: &Ctx, scope: &Scope, id: &EmailId) -> Result<()> {
     require_admin(scope)?;
     let now = ctx.now();
     let mut tx = ctx.db.write(&scope.row_security()).await?;
@@ -133,9 +138,7 @@ pub async fn resend_email(ctx: &trellis_identity::Ctx, scope: &Scope, id: &Email
         return Err(Error::conflict(format!("only a failed email or one kept in the outbox can be sent again; this one is {status}")));
     }
     tx.execute(sql!("UPDATE emails SET status = 'queued' WHERE workspace_id = $1 AND id = $2", scope.workspace_id(), id)).await?;
-    // The finished delivery job holds the dedupe key: replace it with a fresh one.
-    tx.execute(sql!("DELETE FROM jobs WHERE dedupe_key = $1 AND status IN ('done', 'failed')", send_email_dedupe_key(id))).await?;
-    enqueue(&mut tx, send_email_job(scope.workspace_id(), id, now), now).await?;
+    queue_delivery_again(&mut tx, scope.workspace_id(), id, now).await?;
     audit::record(&mut tx, scope, now, AuditEntry::new("email.resent", "email", id.as_str()).change("status", status, "queued")).await?;
     tx.commit().await?;
     Ok(())
@@ -168,7 +171,7 @@ pub struct JobFilter {
 
 /// The workspace's jobs, newest first (owner/admin). Instance-wide jobs (schedules) belong to no
 /// workspace and are not listed; their failures are logged.
-pub async fn list_jobs(ctx: &trellis_identity::Ctx, scope: &Scope, filter: &JobFilter) -> Result<Page<JobSummary>> {
+pub async fn list_jobs(ctx: &Ctx, scope: &Scope, filter: &JobFilter) -> Result<Page<JobSummary>> {
     require_admin(scope)?;
     check_status(filter.status.as_deref(), JOB_STATUSES)?;
     let mut q = Sql::build(
@@ -207,7 +210,7 @@ pub async fn list_jobs(ctx: &trellis_identity::Ctx, scope: &Scope, filter: &JobF
 
 /// Retries a failed job of the workspace once more, now (owner/admin). An email it delivers goes
 /// back to `queued`.
-pub async fn retry_job(ctx: &trellis_identity::Ctx, scope: &Scope, id: i64) -> Result<()> {
+pub async fn retry_job(ctx: &Ctx, scope: &Scope, id: i64) -> Result<()> {
     require_admin(scope)?;
     let now = ctx.now();
     let mut tx = ctx.db.write(&scope.row_security()).await?;
@@ -227,11 +230,9 @@ pub async fn retry_job(ctx: &trellis_identity::Ctx, scope: &Scope, id: i64) -> R
         now
     ))
     .await?;
-    if kind == SEND_EMAIL {
-        let email_id = serde_json::from_str::<serde_json::Value>(&payload)
-            .ok()
-            .and_then(|p| p.get("email_id").and_then(serde_json::Value::as_str).map(str::to_owned));
-        if let Some(email_id) = email_id {
+    if kind == SendEmail::KIND {
+        // A payload that does not decode names no email; the retried job fails with that error.
+        if let Ok(SendEmail { email_id }) = serde_json::from_str(&payload) {
             tx.execute(sql!(
                 "UPDATE emails SET status = 'queued' WHERE workspace_id = $1 AND id = $2 AND status = 'failed'",
                 scope.workspace_id(),

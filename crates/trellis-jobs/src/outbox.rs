@@ -1,48 +1,22 @@
-//! The writing half of background work: jobs and emails are inserted in the transaction of the
-//! change that causes them (a transactional outbox), so a rolled-back change enqueues nothing and
-//! a committed one cannot lose its email. The worker that runs jobs and delivers emails over SMTP
-//! is `trellis-jobs`, which re-exports everything here.
-//!
-//! This lives in the identity crate, beside `audit::record`, because identity itself queues
-//! emails (invitations) and `trellis-jobs` depends on identity for `Ctx` and `Scope`
-//! (docs/decisions/0005-job-queue-and-email.md).
+//! Transactional email, the writing half: an email is written to the `emails` outbox and its
+//! [`SendEmail`] job enqueued in the transaction of the change that causes it, so a rolled-back
+//! change sends nothing and a committed one cannot lose its email. Delivery is [`crate::email`].
 
+use serde::{Deserialize, Serialize};
 use trellis_core::{Email, EmailId, Result, Timestamp, WorkspaceId};
 use trellis_db::{Tx, sql};
 
-/// The job kind that delivers one email.
-pub const SEND_EMAIL: &str = "send_email";
+use crate::job::{Job, JobOptions, enqueue};
 
-/// A job to enqueue.
-#[derive(Debug, Clone)]
-pub struct NewJob {
-    /// The workspace the job works for (`None` for instance-wide work such as a schedule).
-    pub workspace_id: Option<WorkspaceId>,
-    /// What to run, e.g. `send_email`, `evaluate_tiers`: the kind a handler is registered for.
-    pub kind: &'static str,
-    pub payload: serde_json::Value,
-    /// Not before this time.
-    pub run_at: Timestamp,
-    /// A job with a dedupe key is enqueued at most once, ever (e.g. `licence_reminder:lic_…:30`).
-    pub dedupe_key: Option<String>,
+/// Delivers one email of the outbox, with the handler every [`crate::Registry`] has. The job's
+/// workspace is the email's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SendEmail {
+    pub email_id: EmailId,
 }
 
-/// Enqueues a job inside `tx`; with a dedupe key already used, nothing happens and the answer is
-/// false.
-pub async fn enqueue(tx: &mut Tx, job: NewJob, now: Timestamp) -> Result<bool> {
-    let inserted = tx
-        .execute(sql!(
-            "INSERT INTO jobs (workspace_id, kind, payload, dedupe_key, status, run_at, created_at) VALUES ($1, $2, $3, $4, 'queued', $5, $6)
-             ON CONFLICT (dedupe_key) DO NOTHING",
-            job.workspace_id,
-            job.kind,
-            job.payload.to_string(),
-            job.dedupe_key,
-            job.run_at,
-            now
-        ))
-        .await?;
-    Ok(inserted == 1)
+impl Job for SendEmail {
+    const KIND: &'static str = "send_email";
 }
 
 /// An email to send, with a plain-text and an HTML body.
@@ -71,7 +45,7 @@ impl NewEmail {
     }
 }
 
-pub fn escape_html(text: &str) -> String {
+pub(crate) fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -145,22 +119,26 @@ async fn insert_email(tx: &mut Tx, workspace_id: &WorkspaceId, email: NewEmail, 
         secret
     ))
     .await?;
-    enqueue(tx, send_email_job(workspace_id, &id, now), now).await?;
+    enqueue_delivery(tx, workspace_id, &id, now).await?;
     Ok(id)
 }
 
-/// The delivery job of one email; its dedupe key makes delivery happen once.
-pub fn send_email_job(workspace_id: &WorkspaceId, email_id: &EmailId, now: Timestamp) -> NewJob {
-    NewJob {
-        workspace_id: Some(workspace_id.clone()),
-        kind: SEND_EMAIL,
-        payload: serde_json::json!({ "email_id": email_id }),
-        run_at: now,
-        dedupe_key: Some(send_email_dedupe_key(email_id)),
-    }
+/// Enqueues the delivery of an email, once: the dedupe key names the email.
+async fn enqueue_delivery(tx: &mut Tx, workspace_id: &WorkspaceId, email_id: &EmailId, now: Timestamp) -> Result<()> {
+    let options = JobOptions::in_workspace(workspace_id, now).dedupe_key(delivery_dedupe_key(email_id));
+    enqueue(tx, &SendEmail { email_id: email_id.clone() }, options, now).await?;
+    Ok(())
 }
 
-pub fn send_email_dedupe_key(email_id: &EmailId) -> String {
+/// Enqueues a fresh delivery of an email that failed or was kept in the outbox, inside the
+/// caller's transaction (which sets the email back to `queued`). The finished delivery job holds
+/// the dedupe key, so it is replaced.
+pub async fn queue_delivery_again(tx: &mut Tx, workspace_id: &WorkspaceId, email_id: &EmailId, now: Timestamp) -> Result<()> {
+    tx.execute(sql!("DELETE FROM jobs WHERE dedupe_key = $1 AND status IN ('done', 'failed')", delivery_dedupe_key(email_id))).await?;
+    enqueue_delivery(tx, workspace_id, email_id, now).await
+}
+
+fn delivery_dedupe_key(email_id: &EmailId) -> String {
     format!("email:{email_id}")
 }
 
