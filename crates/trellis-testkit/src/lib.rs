@@ -43,24 +43,30 @@ impl TestDatabase {
     /// Creates the database and returns the URL the application connects with.
     pub async fn create() -> (String, Self) {
         match postgres_url() {
-            Some(admin_url) => {
-                let schema = unique_name("t");
-                let db =
-                    trellis_db::Db::connect(&trellis_db::DbConfig::new(&admin_url)).await.expect("connect to TRELLIS_TEST_POSTGRES_URL");
-                let mut tx = db.write(&trellis_db::RowSecurity::Unrestricted).await.expect("admin tx");
-                tx.execute(trellis_db::Sql::build("CREATE SCHEMA ").push(&schema).clone()).await.expect("create schema");
-                tx.commit().await.expect("commit schema");
-                db.close().await;
-                let separator = if admin_url.contains('?') { '&' } else { '?' };
-                // The application name tags the app's connections so that clean-up can end them.
-                let url = format!("{admin_url}{separator}options=-c%20search_path%3D{schema}&application_name={schema}");
-                (url, TestDatabase::Postgres { admin_url, schema })
-            }
-            None => {
-                let path = std::env::temp_dir().join(format!("{}.db", unique_name("trellis-test")));
-                (format!("sqlite://{}", path.display()), TestDatabase::Sqlite(path))
-            }
+            Some(admin_url) => Self::create_postgres(admin_url).await,
+            None => Self::create_sqlite(),
         }
+    }
+
+    /// A fresh SQLite file, whatever the environment says (for a test that compares backends).
+    pub fn create_sqlite() -> (String, Self) {
+        let path = std::env::temp_dir().join(format!("{}.db", unique_name("trellis-test")));
+        (format!("sqlite://{}", path.display()), TestDatabase::Sqlite(path))
+    }
+
+    /// A fresh schema on the PostgreSQL server of `admin_url`; the returned URL puts it first on
+    /// the search path.
+    pub async fn create_postgres(admin_url: String) -> (String, Self) {
+        let schema = unique_name("t");
+        let db = trellis_db::Db::connect(&trellis_db::DbConfig::new(&admin_url)).await.expect("connect to TRELLIS_TEST_POSTGRES_URL");
+        let mut tx = db.write(&trellis_db::RowSecurity::Unrestricted).await.expect("admin tx");
+        tx.execute(trellis_db::Sql::build("CREATE SCHEMA ").push(&schema).clone()).await.expect("create schema");
+        tx.commit().await.expect("commit schema");
+        db.close().await;
+        let separator = if admin_url.contains('?') { '&' } else { '?' };
+        // The application name tags the app's connections so that clean-up can end them.
+        let url = format!("{admin_url}{separator}options=-c%20search_path%3D{schema}&application_name={schema}");
+        (url, TestDatabase::Postgres { admin_url, schema })
     }
 }
 

@@ -23,6 +23,7 @@ mod partner_powers;
 mod profiles;
 mod recruitment;
 mod rls;
+mod schema_parity;
 mod smoke;
 mod text_input;
 mod tiers;
