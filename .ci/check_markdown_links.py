@@ -21,7 +21,8 @@ import sys
 from urllib.parse import unquote
 
 ROOT = os.path.realpath(os.path.join(os.path.dirname(__file__), ".."))
-SHARED = os.path.realpath(os.path.join(ROOT, "..", "shared"))
+# Lexically, not through symlinks: ../shared may be a link to the documents kept elsewhere.
+SHARED = os.path.normpath(os.path.join(ROOT, "..", "shared"))
 
 FENCE = re.compile(r"^ {0,3}(```|~~~)")
 CODE_SPAN = re.compile(r"(`+)(.+?)\1")
