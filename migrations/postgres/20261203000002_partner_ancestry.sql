@@ -118,12 +118,15 @@ BEGIN
     LOOP
         EXECUTE format('DROP POLICY %I ON %I', owned.table_name || '_visible', owned.table_name);
         EXECUTE format(
-            'CREATE POLICY %I ON %I USING (current_user <> ''trellis_app'' OR EXISTS (
+            'CREATE POLICY %I ON %I USING (current_user <> ''trellis_app''
+               OR (%I.%I IS NULL AND current_setting(''trellis.acting_manager_id'', true) <> '''')
+               OR EXISTS (
                  SELECT 1 FROM partner_ancestry pa
                   WHERE pa.workspace_id = %I.workspace_id AND pa.descendant_id = %I.%I
                     AND (pa.ancestor_id = current_setting(''trellis.acting_partner_id'', true)
                          OR pa.ancestor_manager_user_id = current_setting(''trellis.acting_manager_id'', true))))',
-            owned.table_name || '_visible', owned.table_name, owned.table_name, owned.table_name, owned.partner_column);
+            owned.table_name || '_visible', owned.table_name, owned.table_name, owned.partner_column,
+            owned.table_name, owned.table_name, owned.partner_column);
     END LOOP;
 END;
 $$;
