@@ -321,7 +321,7 @@ pub struct Reading {
 /// metrics once per enrollment.
 pub async fn readings(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Vec<Reading>> {
     let now = ctx.now();
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     let enrollments = tx
         .fetch_all(sql!(
@@ -386,7 +386,7 @@ pub(crate) fn actor_id(scope: &Scope) -> Option<String> {
 pub async fn record(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, name: &str, value: &Json, note: Option<&str>) -> Result<Reading> {
     let registry = Registry::standard();
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     let metric = *registry.get(name).ok_or(Error::NotFound)?;
     scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "record partner metrics")?;

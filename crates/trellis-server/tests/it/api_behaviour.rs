@@ -9,7 +9,7 @@ use trellis_core::{PartnerRole, PartnerScopeSetting, VendorRole};
 use trellis_db::sql;
 use trellis_identity::{Scope, partner_users, workspaces};
 use trellis_testkit::fixture::{self, Fixture, PASSWORD};
-use trellis_testkit::{Reply, TestApp};
+use trellis_testkit::{Reply, TEST_FIXTURES, TestApp};
 
 async fn partner_count(app: &TestApp, f: &Fixture) -> i64 {
     app.query_i64(sql!("SELECT COUNT(*) AS n FROM partners WHERE workspace_id = $1", f.workspace_id)).await
@@ -156,10 +156,16 @@ async fn a_wrong_password_and_an_unknown_account_get_identical_answers() {
 async fn dual_member(app: &TestApp, f: &Fixture) -> (fixture::Identity, String) {
     let person =
         fixture::add_staff(app, &f.workspace_id, "dual", "dual@vendor.example", VendorRole::ChannelManager, PartnerScopeSetting::All).await;
-    let invitation =
-        partner_users::invite(&app.state.ctx, &Scope::system(f.workspace_id.clone()), &f.r1a, &person.email, None, PartnerRole::Sales)
-            .await
-            .expect("also a partner user");
+    let invitation = partner_users::invite(
+        &app.state.ctx,
+        &Scope::system(f.workspace_id.clone(), &TEST_FIXTURES),
+        &f.r1a,
+        &person.email,
+        None,
+        PartnerRole::Sales,
+    )
+    .await
+    .expect("also a partner user");
     trellis_server::demo::accept_as_operator(&app.state.ctx, &invitation.token, None, PASSWORD).await.expect("accepted");
     let token = app.login(&person.email, PASSWORD).await;
     (person, token)
