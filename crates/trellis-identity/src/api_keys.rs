@@ -292,7 +292,7 @@ pub(crate) async fn revoke_all_of_member(tx: &mut Tx, workspace_id: &WorkspaceId
 }
 
 /// Revokes every key of a partner (suspended or terminated).
-pub async fn revoke_all_of_partner(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id: &PartnerId, now: Timestamp) -> Result<u64> {
+pub(crate) async fn revoke_all_of_partner(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id: &PartnerId, now: Timestamp) -> Result<u64> {
     Ok(tx
         .execute(sql!(
             "UPDATE api_keys SET revoked_at = $3 WHERE workspace_id = $1 AND partner_id = $2 AND revoked_at IS NULL",

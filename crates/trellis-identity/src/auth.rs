@@ -9,7 +9,7 @@ use trellis_db::{SystemGrant, Tx, sql};
 use crate::Ctx;
 use crate::api_keys::{self, KEY_PREFIX};
 use crate::password;
-use crate::scope::{Actor, Membership, RequestMeta, Scope, Visibility};
+use crate::scope::{Actor, Membership, RequestMeta, Scope, ScopedTx, Visibility};
 use crate::secret::{random_token, sha256_hex};
 
 /// Finding a credential, its memberships and the sign-in throttle, and writing sessions, happen
@@ -81,7 +81,7 @@ pub struct SignedIn {
 
 /// Every membership of a user that can be used now (partners that are suspended, terminated or
 /// rejected are left out, which ends their users' access at once).
-pub async fn memberships(tx: &mut Tx, user_id: &UserId) -> Result<Vec<MembershipInfo>> {
+pub(crate) async fn memberships(tx: &mut Tx, user_id: &UserId) -> Result<Vec<MembershipInfo>> {
     let staff = tx
         .fetch_all(sql!(
             "SELECT m.workspace_id, w.name, m.role FROM members m JOIN workspaces w ON w.id = m.workspace_id WHERE m.user_id = $1 ORDER BY w.name, m.workspace_id",
@@ -236,7 +236,7 @@ pub(crate) async fn end_sessions_in_workspace(tx: &mut Tx, workspace_id: &Worksp
 }
 
 /// Ends every session acting for a partner and revokes its keys (suspended or terminated).
-pub async fn cut_off_partner(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id: &PartnerId, now: Timestamp) -> Result<()> {
+pub async fn cut_off_partner(tx: &mut ScopedTx, workspace_id: &WorkspaceId, partner_id: &PartnerId, now: Timestamp) -> Result<()> {
     tx.execute(sql!("DELETE FROM sessions WHERE workspace_id = $1 AND partner_id = $2", workspace_id, partner_id)).await?;
     api_keys::revoke_all_of_partner(tx, workspace_id, partner_id, now).await?;
     Ok(())

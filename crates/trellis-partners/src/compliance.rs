@@ -5,7 +5,7 @@
 
 use time::Date;
 use trellis_core::{PartnerId, PartnerStatus, Result, Timestamp, VendorRole, WorkspaceId};
-use trellis_db::{Sql, Tx};
+use trellis_db::Sql;
 use trellis_identity::partner_users::require_visible_partner;
 use trellis_identity::{Ctx, Scope, ScopedTx};
 
@@ -25,7 +25,12 @@ fn push_lapsed(q: &mut Sql, today: Date) {
 /// Why a partner is not compliant at `now`, one sentence per lapsed licence, e.g.
 /// "licence EU-123 (insurance broker, DE) expired on 2026-10-01"; empty when compliant. The caller
 /// has checked that the partner is visible (this reads inside its transaction).
-pub async fn compliance_blockers(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id: &PartnerId, now: Timestamp) -> Result<Vec<String>> {
+pub async fn compliance_blockers(
+    tx: &mut ScopedTx,
+    workspace_id: &WorkspaceId,
+    partner_id: &PartnerId,
+    now: Timestamp,
+) -> Result<Vec<String>> {
     let mut q = Sql::build("SELECT ");
     q.push(licences::COLUMNS).push(" FROM licences l WHERE l.workspace_id = ").push_bind(workspace_id);
     q.push(" AND l.partner_id = ").push_bind(partner_id);
@@ -36,7 +41,7 @@ pub async fn compliance_blockers(tx: &mut Tx, workspace_id: &WorkspaceId, partne
 }
 
 /// True when nothing blocks the partner (see [`compliance_blockers`]).
-pub async fn is_compliant(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id: &PartnerId, now: Timestamp) -> Result<bool> {
+pub async fn is_compliant(tx: &mut ScopedTx, workspace_id: &WorkspaceId, partner_id: &PartnerId, now: Timestamp) -> Result<bool> {
     Ok(compliance_blockers(tx, workspace_id, partner_id, now).await?.is_empty())
 }
 

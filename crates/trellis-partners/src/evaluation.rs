@@ -96,7 +96,7 @@ impl Assessment {
 }
 
 /// Checks every tier of a program for `subject`, reading each metric once.
-pub async fn assess(tx: &mut Tx, registry: &Registry, subject: &Subject, tiers: &[Tier]) -> Result<Assessment> {
+pub async fn assess(tx: &mut ScopedTx, registry: &Registry, subject: &Subject, tiers: &[Tier]) -> Result<Assessment> {
     let mut observed: BTreeMap<String, Option<MetricValue>> = BTreeMap::new();
     let mut checks = Vec::with_capacity(tiers.len());
     for tier in tiers {
@@ -370,7 +370,7 @@ pub(crate) enum Outcome {
 /// Evaluates one enrollment inside the write transaction `tx` and applies a change: the
 /// enrollment's tier, the history row with its explanation, the audit event and the email.
 pub(crate) async fn evaluate_enrollment_in(
-    tx: &mut Tx,
+    tx: &mut ScopedTx,
     scope: &Scope,
     program: &Program,
     tiers: &[Tier],
