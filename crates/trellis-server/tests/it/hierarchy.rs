@@ -4,7 +4,7 @@
 //!
 //! 1. the set-based rule the list uses (`GET /api/v1/partners`, and `partners::list` with the
 //!    same caller's scope),
-//! 2. the per-object rule (`GET /api/v1/partners/{id}` and `Scope::can_see_partner`),
+//! 2. the per-object rule (`GET /api/v1/partners/{id}` and `ScopedTx::can_see_partner`),
 //! 3. a reference model written here: walk a partner's ancestors; the observer sees it when the
 //!    observer is one of them (a partner) or manages one of them (an assigned channel manager).
 //!
@@ -167,7 +167,7 @@ async fn check(app: &TestApp, ids: &[PartnerId], observers: &[Observer], parents
                 Err(e) => Err(e.to_string()),
             };
             if seen.as_ref() != Ok(&visible) {
-                divergences.push(format!("{}: Scope::can_see_partner(#{q}) = {seen:?} but the model says {visible}", observer.label));
+                divergences.push(format!("{}: ScopedTx::can_see_partner(#{q}) = {seen:?} but the model says {visible}", observer.label));
             }
         }
     }
