@@ -10,8 +10,8 @@
 //! approve (the partner enters the program and onboarding, the applicant becomes its first admin
 //! and is emailed an invitation) or reject with a reason (the applicant is emailed the reason).
 //!
-//! The public form has no signed-in caller: it runs in the system scope of the program's workspace ([`PUBLIC_APPLICATION_FORM`])
-//! (docs/ARCHITECTURE.md "System context").
+//! The public form has no signed-in caller: it runs in the system scope of the program's workspace
+//! ([`PUBLIC_APPLICATION_FORM`], docs/ARCHITECTURE.md "System context").
 
 use std::collections::BTreeMap;
 
