@@ -19,6 +19,9 @@ use trellis_identity::Ctx;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
+/// The system grants this crate declares (docs/ARCHITECTURE.md "System context" lists them all).
+pub const SYSTEM_GRANTS: &[&trellis_db::SystemGrant] = &[&middleware::IDEMPOTENCY_STORE];
+
 /// Settings of the web layer.
 #[derive(Debug, Clone)]
 pub struct WebConfig {

@@ -8,12 +8,20 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use trellis_db::sql;
+use trellis_db::{SystemGrant, sql};
 use trellis_identity::secret::sha256_hex;
 use trellis_identity::{RequestMeta, Scope, auth};
 
 use crate::AppState;
 use crate::error::ApiError;
+
+/// Stored answers of `Idempotency-Key` requests are keyed by workspace and principal, not
+/// partner-owned; the claim, the takeover after the lease and the release run outside the
+/// request's own (parked) transaction (ADR 0006).
+pub const IDEMPOTENCY_STORE: SystemGrant = SystemGrant {
+    name: "idempotency_store",
+    reason: "stored answers of Idempotency-Key requests, keyed by workspace and principal: claimed, taken over after the lease, released",
+};
 
 /// Largest request body the API reads (JSON documents are small).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -127,7 +135,7 @@ impl Claim {
     }
 
     async fn release(&self, db: &trellis_db::Db) -> trellis_db::DbResult<()> {
-        let mut tx = db.write(&trellis_db::RowSecurity::Unrestricted).await?;
+        let mut tx = db.write_granted(&IDEMPOTENCY_STORE).await?;
         tx.execute(sql!(
             "DELETE FROM idempotency_keys WHERE workspace_id = $1 AND principal = $2 AND key = $3 AND claim = $4 AND status = $5",
             self.workspace_id,
@@ -182,7 +190,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         claim: trellis_identity::secret::random_token(24),
     };
     let now = state.ctx.now();
-    let claim = match claim_key(&state.ctx.db, claim, &request_hash, now, state.web.idempotency_lease_seconds).await {
+    let claim = match claim_key(state.ctx.db(), claim, &request_hash, now, state.web.idempotency_lease_seconds).await {
         Ok(Claimed::Run(claim)) => claim,
         Ok(Claimed::Seen(row)) => return replay(&row, &request_hash, now, state.web.idempotency_lease_seconds),
         Err(err) => return ApiError::from(trellis_core::Error::from(err)).into_response(),
@@ -194,12 +202,12 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         tracing::warn!(flushed = held.flushed(), "an idempotent request committed before its end; its answer is stored apart");
     }
     if status.is_server_error() {
-        claim.abandon(&state.ctx.db, &held).await;
+        claim.abandon(state.ctx.db(), &held).await;
         return response;
     }
     let (parts, body) = response.into_parts();
     let Ok(body) = to_bytes(body, 16 * 1024 * 1024).await else {
-        claim.abandon(&state.ctx.db, &held).await;
+        claim.abandon(state.ctx.db(), &held).await;
         return ApiError::from(trellis_core::Error::Internal("response too large to store".into())).into_response();
     };
     let stored = async {
@@ -207,7 +215,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         // one (nothing written, or written early) the answer is stored on its own.
         let mut tx = match held.take() {
             Some(tx) => tx,
-            None => state.ctx.db.write(&trellis_db::RowSecurity::Unrestricted).await?,
+            None => state.ctx.db().write_granted(&IDEMPOTENCY_STORE).await?,
         };
         if !claim.store(&mut tx, status, &body).await? {
             return Ok(false);
@@ -241,7 +249,7 @@ async fn claim_key(
     now: trellis_core::Timestamp,
     lease_seconds: i64,
 ) -> trellis_db::DbResult<Claimed> {
-    let mut tx = db.write(&trellis_db::RowSecurity::Unrestricted).await?;
+    let mut tx = db.write_granted(&IDEMPOTENCY_STORE).await?;
     // Keys older than a day may be used afresh.
     tx.execute(sql!(
         "DELETE FROM idempotency_keys WHERE workspace_id = $1 AND principal = $2 AND key = $3 AND created_at <= $4",

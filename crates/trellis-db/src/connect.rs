@@ -8,6 +8,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+use crate::grant::SystemGrant;
 use crate::tx::{RowSecurity, Tx, TxInner};
 use crate::{DbResult, sql};
 
@@ -99,6 +100,8 @@ impl Db {
     }
 
     /// A transaction for reading. On SQLite it uses a reader connection and never blocks writers.
+    /// Code outside this crate opens it through a request scope (`Scope::read`) or a grant
+    /// ([`Self::read_granted`]); clippy.toml rejects other calls.
     pub async fn read(&self, security: &RowSecurity) -> DbResult<Tx> {
         // A change held back by `held::hold_commits` must be visible to the read.
         crate::held::flush().await?;
@@ -112,6 +115,8 @@ impl Db {
     /// with `BEGIN IMMEDIATE`, so it holds the write lock from the first statement (a deferred
     /// transaction that reads then writes would fail with `SQLITE_BUSY`).
     /// Keep slow work (password hashing, network) out of it: every other writer waits.
+    /// Code outside this crate opens it through a request scope (`Scope::write`) or a grant
+    /// ([`Self::write_granted`]); clippy.toml rejects other calls.
     pub async fn write(&self, security: &RowSecurity) -> DbResult<Tx> {
         // A held change commits first (SQLite's one writer connection is in it).
         crate::held::flush().await?;
@@ -119,6 +124,20 @@ impl Db {
             Pools::Sqlite { writer, .. } => Ok(Tx { inner: TxInner::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?), writes: true }),
             Pools::Postgres(pool) => self.postgres_tx(pool, security, true).await,
         }
+    }
+
+    /// A read transaction that row security does not restrict, for the work `grant` names.
+    #[expect(clippy::disallowed_methods, reason = "the grant opener: the unrestricted read is named by its grant")]
+    pub async fn read_granted(&self, grant: &'static SystemGrant) -> DbResult<Tx> {
+        tracing::debug!(grant = grant.name, "unrestricted read transaction");
+        self.read(&RowSecurity::Unrestricted).await
+    }
+
+    /// A write transaction that row security does not restrict, for the work `grant` names.
+    #[expect(clippy::disallowed_methods, reason = "the grant opener: the unrestricted write is named by its grant")]
+    pub async fn write_granted(&self, grant: &'static SystemGrant) -> DbResult<Tx> {
+        tracing::debug!(grant = grant.name, "unrestricted write transaction");
+        self.write(&RowSecurity::Unrestricted).await
     }
 
     async fn postgres_tx(&self, pool: &PgPool, security: &RowSecurity, writes: bool) -> DbResult<Tx> {
@@ -138,6 +157,7 @@ impl Db {
     }
 
     /// True when the database answers.
+    #[expect(clippy::disallowed_methods, reason = "the health check reads no table, only `SELECT 1`")]
     pub async fn ping(&self) -> bool {
         match self.read(&RowSecurity::Unrestricted).await {
             Ok(mut tx) => tx.fetch_i64(sql!("SELECT CAST(1 AS BIGINT) AS one")).await.is_ok(),

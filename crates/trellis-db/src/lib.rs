@@ -4,7 +4,8 @@
 //! migrations of `trellis-migrations`, transactions, the value/row types that let one SQL string with
 //! `$n` placeholders run on both backends, and the PostgreSQL row-security context of a transaction.
 //! What it does not own: any table's meaning. Store functions live in the domain crates and reach
-//! partner-owned rows only through a `Scope` from `trellis-identity`.
+//! partner-owned rows only through a `Scope` from `trellis-identity` (its scoped transactions), or
+//! for work no person performs through a named [`SystemGrant`].
 //!
 //! Writes on SQLite all go through one writer connection (a pool of exactly one connection, taken
 //! in FIFO order), so `SQLITE_BUSY` cannot happen between our own writers; reads use a separate
@@ -12,12 +13,14 @@
 //! See docs/decisions/0003-sqlite-single-writer.md.
 
 mod connect;
+mod grant;
 pub mod held;
 mod sql;
 mod tx;
 mod value;
 
 pub use connect::{Backend, Db, DbConfig};
+pub use grant::SystemGrant;
 pub use sql::Sql;
 pub use tx::{RowSecurity, Tx};
 pub use value::{FromValue, Row, ToValue, Value};

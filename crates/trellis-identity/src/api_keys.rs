@@ -124,7 +124,7 @@ pub async fn create_workspace_key(ctx: &Ctx, scope: &Scope, name: &str, scopes: 
     let name = validate_name(name)?;
     let scopes = parse_scopes(scopes)?;
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     let (id, secret) = insert_workspace_key(&mut tx, scope.workspace_id(), user_id, &name, &scopes, Some(user_id), now).await?;
     audit::record(
         &mut tx,
@@ -151,7 +151,7 @@ pub async fn create_partner_key(
     scopes: Option<&[String]>,
     role: Option<PartnerRole>,
 ) -> Result<CreatedKey> {
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     crate::partner_users::require_visible_partner(&mut tx, scope, partner_id).await?;
     let creator_role = match scope.partner() {
         Some((own, role)) if own == partner_id && role == PartnerRole::Admin => role,
@@ -221,7 +221,7 @@ pub async fn list(ctx: &Ctx, scope: &Scope, before: Option<&ApiKeyId>, limit: Op
         q.push(" AND id < ").push_bind(before);
     }
     q.push(" ORDER BY id DESC LIMIT ").push_bind(page::fetch_limit(limit));
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     let rows = tx.fetch_all(q).await?.iter().map(from_row).collect::<Result<Vec<_>>>()?;
     Ok(Page::from_rows(rows, limit, |k| k.id.to_string()))
 }
@@ -230,7 +230,7 @@ pub async fn list(ctx: &Ctx, scope: &Scope, before: Option<&ApiKeyId>, limit: Op
 /// A key the caller may not see is 404.
 pub async fn revoke(ctx: &Ctx, scope: &Scope, id: &ApiKeyId) -> Result<()> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     let key = fetch(&mut tx, scope.workspace_id(), id).await?;
     let visible = match (scope.membership(), &key.partner_id) {
         (Membership::System, _) => true,
@@ -273,7 +273,7 @@ pub(crate) async fn touch(ctx: &Ctx, workspace_id: &WorkspaceId, key: &ApiKey) -
     if key.last_used_at.is_some_and(|at| at.plus_seconds(60) > now) {
         return Ok(());
     }
-    let mut tx = ctx.db.write(&trellis_db::RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db.write_granted(&crate::auth::AUTHENTICATION).await?;
     tx.execute(sql!("UPDATE api_keys SET last_used_at = $3 WHERE workspace_id = $1 AND id = $2", workspace_id, key.id, now)).await?;
     tx.commit().await?;
     Ok(())
@@ -292,7 +292,7 @@ pub(crate) async fn revoke_all_of_member(tx: &mut Tx, workspace_id: &WorkspaceId
 }
 
 /// Revokes every key of a partner (suspended or terminated).
-pub async fn revoke_all_of_partner(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id: &PartnerId, now: Timestamp) -> Result<u64> {
+pub(crate) async fn revoke_all_of_partner(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id: &PartnerId, now: Timestamp) -> Result<u64> {
     Ok(tx
         .execute(sql!(
             "UPDATE api_keys SET revoked_at = $3 WHERE workspace_id = $1 AND partner_id = $2 AND revoked_at IS NULL",
@@ -309,7 +309,7 @@ pub async fn create_for_member_by_operator(ctx: &Ctx, workspace_id: &WorkspaceId
     let email = trellis_core::Email::parse(email).map_err(|e| Error::invalid("user_email", e.to_string()))?;
     let name = validate_name(name)?;
     let now = ctx.now();
-    let mut tx = ctx.db.write(&trellis_db::RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db.write_granted(&crate::workspaces::OPERATOR_CLI).await?;
     let row = tx
         .fetch_optional(sql!(
             "SELECT m.user_id FROM members m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 AND u.email = $2",
@@ -320,7 +320,7 @@ pub async fn create_for_member_by_operator(ctx: &Ctx, workspace_id: &WorkspaceId
         .ok_or_else(|| Error::invalid("user_email", "is not a staff member of that workspace"))?;
     let user_id: UserId = row.get("user_id")?;
     let (id, secret) = insert_workspace_key(&mut tx, workspace_id, &user_id, &name, &["read", "write"], None, now).await?;
-    let scope = Scope::system(workspace_id.clone());
+    let scope = Scope::system(workspace_id.clone(), &crate::workspaces::OPERATOR_CLI);
     audit::record(
         &mut tx,
         &scope,
@@ -336,7 +336,7 @@ pub async fn create_for_member_by_operator(ctx: &Ctx, workspace_id: &WorkspaceId
 /// owners/admins and that partner's own admins, the people who may create and revoke them. An
 /// invisible partner is 404. A partner has a handful of keys; 500 bounds the answer all the same.
 pub async fn list_for_partner(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Vec<ApiKey>> {
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     crate::partner_users::require_visible_partner(&mut tx, scope, partner_id).await?;
     let own_admin = scope.partner().is_some_and(|(own, role)| own == partner_id && role == PartnerRole::Admin);
     if !own_admin && !scope.has_vendor_role(VendorRole::WORKSPACE_ADMINS) {

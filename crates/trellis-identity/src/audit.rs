@@ -8,10 +8,17 @@
 
 use serde_json::{Map, Value as Json, json};
 use trellis_core::{AuditEventId, Page, Result, Timestamp, VendorRole, WorkspaceId, page};
-use trellis_db::{Db, RowSecurity, Sql, Tx, sql};
+use trellis_db::{Db, Sql, SystemGrant, Tx, sql};
 
 use crate::scope::{Actor, Scope};
 use crate::secret::sha256_hex;
+
+/// The audit log is workspace-wide; its list is for owners/admins (checked) and verification is
+/// an operator command.
+pub const AUDIT_LOG: SystemGrant = SystemGrant {
+    name: "audit_log",
+    reason: "the audit log is workspace-wide: listed by owners/admins (checked), verified by an operator command",
+};
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -201,7 +208,7 @@ pub async fn list(db: &Db, scope: &Scope, filter: &AuditFilter) -> Result<Page<A
         q.push_bind(scope.workspace_id()).push(" AND id = ").push_bind(before).push(")");
     }
     q.push(" ORDER BY seq DESC LIMIT ").push_bind(page::fetch_limit(filter.limit));
-    let mut tx = db.read(&RowSecurity::Unrestricted).await?;
+    let mut tx = db.read_granted(&AUDIT_LOG).await?;
     let rows = tx.fetch_all(q).await?;
     let events = rows
         .iter()
@@ -234,7 +241,7 @@ pub struct ChainReport {
 
 /// Verifies every workspace's chain (operator command, system context).
 pub async fn verify_all(db: &Db) -> Result<Vec<ChainReport>> {
-    let mut tx = db.read(&RowSecurity::Unrestricted).await?;
+    let mut tx = db.read_granted(&AUDIT_LOG).await?;
     let workspaces = tx.fetch_all(sql!("SELECT id FROM workspaces ORDER BY id")).await?;
     let mut reports = Vec::new();
     for row in workspaces {

@@ -4,13 +4,20 @@
 use trellis_core::{
     Email, Error, PartnerId, PartnerRole, PartnerScopeSetting, PartnerStatus, Result, Timestamp, UserId, VendorRole, WorkspaceId,
 };
-use trellis_db::{RowSecurity, Tx, sql};
+use trellis_db::{SystemGrant, Tx, sql};
 
 use crate::Ctx;
 use crate::api_keys::{self, KEY_PREFIX};
 use crate::password;
-use crate::scope::{Actor, Membership, RequestMeta, Scope, Visibility};
+use crate::scope::{Actor, Membership, RequestMeta, Scope, ScopedTx, Visibility};
 use crate::secret::{random_token, sha256_hex};
+
+/// Finding a credential, its memberships and the sign-in throttle, and writing sessions, happen
+/// before a scope exists.
+pub const AUTHENTICATION: SystemGrant = SystemGrant {
+    name: "authentication",
+    reason: "credential lookup, memberships, sign-in throttle and session writes happen before a scope exists",
+};
 
 /// Bearer tokens from `POST /api/v1/auth/login` start with this.
 pub const TOKEN_PREFIX: &str = "trs_";
@@ -74,7 +81,7 @@ pub struct SignedIn {
 
 /// Every membership of a user that can be used now (partners that are suspended, terminated or
 /// rejected are left out, which ends their users' access at once).
-pub async fn memberships(tx: &mut Tx, user_id: &UserId) -> Result<Vec<MembershipInfo>> {
+pub(crate) async fn memberships(tx: &mut Tx, user_id: &UserId) -> Result<Vec<MembershipInfo>> {
     let staff = tx
         .fetch_all(sql!(
             "SELECT m.workspace_id, w.name, m.role FROM members m JOIN workspaces w ON w.id = m.workspace_id WHERE m.user_id = $1 ORDER BY w.name, m.workspace_id",
@@ -119,7 +126,7 @@ pub async fn memberships(tx: &mut Tx, user_id: &UserId) -> Result<Vec<Membership
 }
 
 async fn record_attempt(ctx: &Ctx, email: &str, ip: &str, succeeded: bool) -> Result<()> {
-    let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db.write_granted(&AUTHENTICATION).await?;
     tx.execute(sql!("INSERT INTO login_attempts (email, ip, succeeded, at) VALUES ($1, $2, $3, $4)", email, ip, succeeded, ctx.now()))
         .await?;
     tx.commit().await?;
@@ -130,7 +137,7 @@ async fn record_attempt(ctx: &Ctx, email: &str, ip: &str, succeeded: bool) -> Re
 async fn check_throttle(ctx: &Ctx, email: &str, ip: &str) -> Result<()> {
     let now = ctx.now();
     let since = now.plus_seconds(-THROTTLE_WINDOW_SECONDS);
-    let mut tx = ctx.db.read(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db.read_granted(&AUTHENTICATION).await?;
     for (column_is_email, value, max) in [(true, email, MAX_FAILURES_PER_ACCOUNT), (false, ip, MAX_FAILURES_PER_ADDRESS)] {
         let q = if column_is_email {
             sql!(
@@ -165,7 +172,7 @@ pub async fn login(ctx: &Ctx, email: &str, password_text: &str, kind: SessionKin
     check_throttle(ctx, &normalized, &ip).await?;
     let found = match Email::parse(&normalized) {
         Ok(email) => {
-            let mut tx = ctx.db.read(&RowSecurity::Unrestricted).await?;
+            let mut tx = ctx.db.read_granted(&AUTHENTICATION).await?;
             tx.fetch_optional(sql!("SELECT id, password_hash FROM users WHERE email = $1", email)).await?
         }
         Err(_) => None,
@@ -189,7 +196,7 @@ pub async fn start_session(ctx: &Ctx, user_id: &UserId, kind: SessionKind, meta:
     };
     let csrf_token = random_token(32);
     let expires_at = now.plus_seconds(SESSION_ABSOLUTE_SECONDS);
-    let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db.write_granted(&AUTHENTICATION).await?;
     let memberships = memberships(&mut tx, user_id).await?;
     // A browser session starts in the first membership and switches on /memberships. A token is
     // bound to its membership when the user has exactly one, so that a membership added later
@@ -212,7 +219,7 @@ pub async fn start_session(ctx: &Ctx, user_id: &UserId, kind: SessionKind, meta:
 
 /// Ends one session (logout). Unknown tokens are ignored.
 pub async fn logout(ctx: &Ctx, token: &str) -> Result<()> {
-    let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db.write_granted(&AUTHENTICATION).await?;
     tx.execute(sql!("DELETE FROM sessions WHERE id_hash = $1", sha256_hex(token))).await?;
     tx.commit().await?;
     Ok(())
@@ -229,7 +236,7 @@ pub(crate) async fn end_sessions_in_workspace(tx: &mut Tx, workspace_id: &Worksp
 }
 
 /// Ends every session acting for a partner and revokes its keys (suspended or terminated).
-pub async fn cut_off_partner(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id: &PartnerId, now: Timestamp) -> Result<()> {
+pub async fn cut_off_partner(tx: &mut ScopedTx, workspace_id: &WorkspaceId, partner_id: &PartnerId, now: Timestamp) -> Result<()> {
     tx.execute(sql!("DELETE FROM sessions WHERE workspace_id = $1 AND partner_id = $2", workspace_id, partner_id)).await?;
     api_keys::revoke_all_of_partner(tx, workspace_id, partner_id, now).await?;
     Ok(())
@@ -290,7 +297,7 @@ fn choose<'a>(memberships: &'a [MembershipInfo], header: Option<&str>) -> Result
 /// Authenticates `Authorization: Bearer …` (an API key or a sign-in token).
 pub async fn authenticate_bearer(ctx: &Ctx, credential: &str, membership_header: Option<&str>, meta: &RequestMeta) -> Result<Scope> {
     let now = ctx.now();
-    let mut tx = ctx.db.read(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db.read_granted(&AUTHENTICATION).await?;
     if credential.starts_with(KEY_PREFIX) {
         let record = api_keys::find_by_secret(&mut tx, credential).await?.ok_or(Error::Unauthorized)?;
         let key = record.key;
@@ -377,7 +384,7 @@ pub async fn token_user(ctx: &Ctx, credential: &str) -> Result<UserId> {
     if !credential.starts_with(TOKEN_PREFIX) {
         return Err(Error::Unauthorized);
     }
-    let mut tx = ctx.db.read(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db.read_granted(&AUTHENTICATION).await?;
     let row = tx
         .fetch_optional(sql!(
             "SELECT user_id FROM sessions WHERE id_hash = $1 AND kind = 'token' AND expires_at > $2",
@@ -405,7 +412,7 @@ pub struct BrowserSession {
 
 /// Looks up a browser session cookie; `None` when missing or expired.
 pub async fn authenticate_browser(ctx: &Ctx, token: &str, meta: &RequestMeta) -> Result<Option<BrowserSession>> {
-    let mut tx = ctx.db.read(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db.read_granted(&AUTHENTICATION).await?;
     let Some(row) = tx
         .fetch_optional(sql!(
             "SELECT s.user_id, s.csrf_token, s.workspace_id, s.partner_id, u.email, u.name FROM sessions s JOIN users u ON u.id = s.user_id
@@ -441,7 +448,7 @@ pub async fn authenticate_browser(ctx: &Ctx, token: &str, meta: &RequestMeta) ->
 /// Switches a browser session to another of the user's memberships.
 pub async fn switch_membership(ctx: &Ctx, token: &str, session: &BrowserSession, header_value: &str) -> Result<()> {
     let chosen = session.memberships.iter().find(|m| m.header_value() == header_value).ok_or(Error::NotFound)?;
-    let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db.write_granted(&AUTHENTICATION).await?;
     tx.execute(sql!(
         "UPDATE sessions SET workspace_id = $2, partner_id = $3 WHERE id_hash = $1",
         sha256_hex(token),

@@ -99,7 +99,7 @@ pub async fn list_emails(ctx: &Ctx, scope: &Scope, filter: &EmailFilter) -> Resu
     }
     // Ids are time-ordered (UUIDv7), so id order is creation order and the cursor is an id.
     q.push(" ORDER BY id DESC LIMIT ").push_bind(page::fetch_limit(filter.limit));
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     let rows = tx.fetch_all(q).await?;
     tx.commit().await?;
     let emails = rows.iter().map(summary_from_row).collect::<Result<Vec<_>>>()?;
@@ -109,7 +109,7 @@ pub async fn list_emails(ctx: &Ctx, scope: &Scope, filter: &EmailFilter) -> Resu
 /// One email with its bodies (owner/admin).
 pub async fn get_email(ctx: &Ctx, scope: &Scope, id: &EmailId) -> Result<EmailDetail> {
     require_admin(scope)?;
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     let row = tx
         .fetch_optional(sql!(
             "SELECT id, kind, to_address, subject, status, attempts, last_error, created_at, sent_at, text_body, html_body
@@ -128,7 +128,7 @@ pub async fn get_email(ctx: &Ctx, scope: &Scope, id: &EmailId) -> Result<EmailDe
 pub async fn resend_email(ctx: &Ctx, scope: &Scope, id: &EmailId) -> Result<()> {
     require_admin(scope)?;
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     let row = tx
         .fetch_optional(sql!("SELECT status FROM emails WHERE workspace_id = $1 AND id = $2", scope.workspace_id(), id))
         .await?
@@ -185,7 +185,7 @@ pub async fn list_jobs(ctx: &Ctx, scope: &Scope, filter: &JobFilter) -> Result<P
         q.push(" AND id < ").push_bind(before);
     }
     q.push(" ORDER BY id DESC LIMIT ").push_bind(page::fetch_limit(filter.limit));
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     let rows = tx.fetch_all(q).await?;
     tx.commit().await?;
     let jobs = rows
@@ -213,7 +213,7 @@ pub async fn list_jobs(ctx: &Ctx, scope: &Scope, filter: &JobFilter) -> Result<P
 pub async fn retry_job(ctx: &Ctx, scope: &Scope, id: i64) -> Result<()> {
     require_admin(scope)?;
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     let row = tx
         .fetch_optional(sql!("SELECT kind, status, payload FROM jobs WHERE workspace_id = $1 AND id = $2", scope.workspace_id(), id))
         .await?

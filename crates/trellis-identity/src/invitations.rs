@@ -11,15 +11,22 @@
 use trellis_core::{
     Email, Error, InvitationId, PartnerId, PartnerRole, PartnerScopeSetting, Result, Timestamp, UserId, VendorRole, WorkspaceId,
 };
-use trellis_db::{Row, RowSecurity, Sql, Tx, sql};
+use trellis_db::{Row, Sql, SystemGrant, Tx, sql};
 use trellis_jobs::{NewEmail, queue_email_with_secret};
 
 use crate::audit::{self, AuditEntry};
 use crate::auth::{self, MembershipInfo};
 use crate::partner_users::{require_user_manager, require_visible_partner};
-use crate::scope::Scope;
+use crate::scope::{Scope, ScopedTx};
 use crate::secret::{random_token, sha256_hex};
 use crate::{Ctx, password};
+
+/// The invitee is not signed in yet, or acts for no membership: the link's token (or the
+/// addressed user's own sign-in) is the credential.
+pub const INVITATION_ACCEPTANCE: SystemGrant = SystemGrant {
+    name: "invitation_acceptance",
+    reason: "the invitee is not signed in yet, or acts for no membership; the link's token is the credential",
+};
 
 /// How long an invitation link stays valid.
 const INVITATION_TTL_SECONDS: i64 = 7 * 24 * 3600;
@@ -250,7 +257,7 @@ pub struct PendingInvitation {
 /// Looks up a pending, unexpired invitation by its token (system context: the invitee need not
 /// be signed in; the token is the credential).
 pub async fn find(ctx: &Ctx, token: &str) -> Result<PendingInvitation> {
-    let mut tx = ctx.db.read(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db.read_granted(&INVITATION_ACCEPTANCE).await?;
     let row = tx
         .fetch_optional(sql!(
             "SELECT i.email, i.role, i.expires_at, w.name AS workspace_name, p.name AS partner_name FROM invitations i
@@ -327,7 +334,7 @@ async fn accept_named(ctx: &Ctx, named: Named<'_>, acceptor: Acceptor<'_>) -> Re
         Acceptor::Account { .. } => None,
     };
     let now = ctx.now();
-    let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db.write_granted(&INVITATION_ACCEPTANCE).await?;
     let mut q = Sql::build("SELECT workspace_id, name, ");
     q.push(COLUMNS).push(" FROM invitations WHERE ");
     named.push_filter(&mut q, now);
@@ -374,7 +381,7 @@ async fn accept_named(ctx: &Ctx, named: Named<'_>, acceptor: Acceptor<'_>) -> Re
     if claimed == 0 {
         return Err(Error::NotFound);
     }
-    let scope = Scope::system(workspace_id.clone());
+    let scope = Scope::system(workspace_id.clone(), &INVITATION_ACCEPTANCE);
     let entry = match &invitation.offer {
         Offer::Staff { role, partner_scope } => {
             let added = tx.execute(sql!(
@@ -432,7 +439,7 @@ pub async fn decline_addressed(ctx: &Ctx, user_id: &UserId, id: &InvitationId) -
 
 async fn decline_named(ctx: &Ctx, named: Named<'_>) -> Result<()> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db.write_granted(&INVITATION_ACCEPTANCE).await?;
     let mut q = Sql::build("UPDATE invitations SET status = 'declined', decided_at = ");
     q.push_bind(now).push(" WHERE ");
     named.push_filter(&mut q, now);
@@ -441,8 +448,13 @@ async fn decline_named(ctx: &Ctx, named: Named<'_>) -> Result<()> {
     let workspace_id: WorkspaceId = row.get("workspace_id")?;
     let id: String = row.get("id")?;
     let email: String = row.get("email")?;
-    audit::record(&mut tx, &Scope::system(workspace_id), now, AuditEntry::new("invitation.declined", "invitation", id).set("email", email))
-        .await?;
+    audit::record(
+        &mut tx,
+        &Scope::system(workspace_id, &INVITATION_ACCEPTANCE),
+        now,
+        AuditEntry::new("invitation.declined", "invitation", id).set("email", email),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -459,7 +471,7 @@ pub struct Addressed {
 /// sees what they were invited to and answers there (their own, so system context).
 pub async fn addressed_to(ctx: &Ctx, user_id: &UserId) -> Result<Vec<Addressed>> {
     let now = ctx.now();
-    let mut tx = ctx.db.read(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db.read_granted(&INVITATION_ACCEPTANCE).await?;
     let rows = tx
         .fetch_all(sql!(
             "SELECT i.id, i.email, i.kind, i.partner_id, i.role, i.partner_scope, i.status, i.invited_by, i.created_at, i.expires_at,
@@ -490,14 +502,14 @@ pub async fn list_staff(ctx: &Ctx, scope: &Scope) -> Result<Vec<Invitation>> {
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS).push(" FROM invitations WHERE workspace_id = ").push_bind(scope.workspace_id());
     q.push(" AND kind = 'staff' AND status = 'invited' AND expires_at > ").push_bind(now).push(" ORDER BY id DESC");
-    let mut tx = ctx.db.read(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db.read_granted(&crate::members::STAFF_RECORDS).await?;
     tx.fetch_all(q).await?.iter().map(|row| from_row(row, now)).collect()
 }
 
 /// Pending invitations to one partner organisation, newest first (who manages its users).
 pub async fn list_for_partner(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Vec<Invitation>> {
     let now = ctx.now();
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     require_user_manager(scope, partner_id)?;
     let mut q = Sql::build("SELECT ");
@@ -512,7 +524,7 @@ pub async fn list_for_partner(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) 
 /// (an invitation to a partner the caller cannot see is 404, like a missing one).
 pub async fn cancel(ctx: &Ctx, scope: &Scope, id: &InvitationId) -> Result<()> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS).push(" FROM invitations WHERE workspace_id = ").push_bind(scope.workspace_id()).push(" AND id = ").push_bind(id);
     let invitation = from_row(&tx.fetch_optional(q).await?.ok_or(Error::NotFound)?, now)?;
@@ -551,7 +563,7 @@ pub async fn cancel(ctx: &Ctx, scope: &Scope, id: &InvitationId) -> Result<()> {
 
 /// The users of a partner plus its pending invitations: "invite colleagues" is done once someone
 /// was invited, before they answer. The caller has checked that the partner is visible.
-pub async fn count_users_and_pending(tx: &mut Tx, scope: &Scope, partner_id: &PartnerId, now: Timestamp) -> Result<i64> {
+pub async fn count_users_and_pending(tx: &mut ScopedTx, scope: &Scope, partner_id: &PartnerId, now: Timestamp) -> Result<i64> {
     Ok(tx
         .fetch_i64(sql!(
             "SELECT (SELECT COUNT(*) FROM partner_users WHERE workspace_id = $1 AND partner_id = $2)

@@ -20,16 +20,28 @@ pub mod workspaces;
 use std::sync::Arc;
 
 use trellis_core::{Clock, Timestamp};
-use trellis_db::Db;
+use trellis_db::{Db, SystemGrant};
 use trellis_jobs::JobContext;
 
-pub use scope::{Actor, Membership, RequestMeta, Scope, Visibility};
+pub use scope::{Actor, Membership, RequestMeta, Scope, ScopedTx, Visibility};
+
+/// The system grants this crate declares (docs/ARCHITECTURE.md "System context" lists them all).
+pub const SYSTEM_GRANTS: &[&SystemGrant] = &[
+    &auth::AUTHENTICATION,
+    &invitations::INVITATION_ACCEPTANCE,
+    &members::STAFF_RECORDS,
+    &workspaces::WORKSPACE_RECORDS,
+    &workspaces::OPERATOR_CLI,
+    &audit::AUDIT_LOG,
+];
 
 /// What every service needs: the database, the clock, and the address people reach Trellis at
 /// (links in emails).
 #[derive(Clone)]
 pub struct Ctx {
-    pub db: Db,
+    /// Private: transactions open from a [`Scope`] or, for work no person performs, through a
+    /// named [`SystemGrant`] (`Db::read_granted`); [`Ctx::db`] hands the handle to the wiring.
+    db: Db,
     pub clock: Arc<dyn Clock>,
     /// E.g. `https://partners.example.com`, without a trailing slash.
     pub public_url: Arc<str>,
@@ -56,6 +68,12 @@ impl Ctx {
 
     pub fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// The database, for the server's wiring (migrations, the health check, the job worker) and
+    /// the grant openers; clippy.toml rejects opening a raw transaction from it.
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 }
 

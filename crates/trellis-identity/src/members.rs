@@ -1,12 +1,18 @@
 //! Vendor staff (API.md "Workspace staff"). People join through [`crate::invitations`].
 
 use trellis_core::{Email, Error, PartnerScopeSetting, Result, Timestamp, UserId, Validation, VendorRole, WorkspaceId};
-use trellis_db::{RowSecurity, Tx, sql};
+use trellis_db::{SystemGrant, Tx, sql};
 
 use crate::audit::{self, AuditEntry};
 use crate::invitations::{self, InvitationEmail, IssuedInvitation, Offer};
 use crate::scope::Scope;
 use crate::{Ctx, api_keys};
+
+/// Staff rows and staff invitations are not partner-owned; the callers check owner/admin.
+pub const STAFF_RECORDS: SystemGrant = SystemGrant {
+    name: "staff_records",
+    reason: "staff memberships and staff invitations are not partner-owned (owner/admin, checked by the caller)",
+};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Member {
@@ -51,7 +57,7 @@ pub async fn add(
     v.finish().map_err(Error::Validation)?;
     let (Some(email), Some(role)) = (email, role) else { return Err(Error::Internal("validated".into())) };
     let partner_scope = partner_scope.unwrap_or(PartnerScopeSetting::All);
-    let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db.write_granted(&STAFF_RECORDS).await?;
     // The staff list shows every member to the inviter already: saying so reveals nothing new.
     let exists = tx
         .fetch_optional(sql!(
@@ -104,7 +110,7 @@ pub async fn list(ctx: &Ctx, scope: &Scope) -> Result<Vec<Member>> {
     if scope.vendor_role().is_none() && !scope.is_system() {
         return Err(Error::forbidden("only workspace staff see the staff list"));
     }
-    let mut tx = ctx.db.read(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db.read_granted(&STAFF_RECORDS).await?;
     let rows = tx
         .fetch_all(sql!(
             "SELECT m.user_id, u.email, u.name, m.role, m.partner_scope, m.created_at FROM members m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 ORDER BY u.email",
@@ -119,7 +125,7 @@ pub async fn get(ctx: &Ctx, scope: &Scope, user_id: &UserId) -> Result<Member> {
     if scope.vendor_role().is_none() && !scope.is_system() {
         return Err(Error::NotFound);
     }
-    let mut tx = ctx.db.read(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db.read_granted(&STAFF_RECORDS).await?;
     fetch(&mut tx, scope.workspace_id(), user_id).await
 }
 
@@ -135,7 +141,7 @@ pub async fn update(
         return Err(Error::NotFound);
     }
     let now = ctx.now();
-    let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db.write_granted(&STAFF_RECORDS).await?;
     let before = fetch(&mut tx, scope.workspace_id(), user_id).await?;
     scope.require_workspace_admin("change staff roles")?;
     let touches_owner = before.role == VendorRole::Owner || role == Some(VendorRole::Owner);
@@ -177,7 +183,7 @@ pub async fn remove(ctx: &Ctx, scope: &Scope, user_id: &UserId) -> Result<()> {
         return Err(Error::NotFound);
     }
     let now = ctx.now();
-    let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db.write_granted(&STAFF_RECORDS).await?;
     let before = fetch(&mut tx, scope.workspace_id(), user_id).await?;
     scope.require_workspace_admin("remove staff")?;
     if before.role == VendorRole::Owner {

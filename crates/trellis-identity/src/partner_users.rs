@@ -8,13 +8,13 @@ use crate::Ctx;
 use crate::audit::{self, AuditEntry};
 use crate::invitations::{self, InvitationEmail, IssuedInvitation, Offer};
 use crate::members::workspace_name;
-use crate::scope::Scope;
+use crate::scope::{Scope, ScopedTx};
 
 /// 404 unless the partner exists in the workspace and is visible to the caller; its status.
-pub async fn require_visible_partner(tx: &mut Tx, scope: &Scope, partner_id: &PartnerId) -> Result<PartnerStatus> {
+pub async fn require_visible_partner(tx: &mut ScopedTx, scope: &Scope, partner_id: &PartnerId) -> Result<PartnerStatus> {
     let mut q = Sql::build("SELECT status FROM partners WHERE workspace_id = ");
     q.push_bind(scope.workspace_id()).push(" AND id = ").push_bind(partner_id).push(" AND ");
-    scope.push_partner_filter(&mut q, "id");
+    tx.push_partner_filter(&mut q, "id");
     let row = tx.fetch_optional(q).await?.ok_or(Error::NotFound)?;
     let status: String = row.get("status")?;
     PartnerStatus::parse(&status).ok_or_else(|| Error::Internal(format!("stored status {status}")))
@@ -40,7 +40,7 @@ pub(crate) fn require_user_manager(scope: &Scope, partner_id: &PartnerId) -> Res
 }
 
 pub async fn list(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Vec<PartnerUser>> {
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     let rows = tx
         .fetch_all(sql!(
@@ -75,7 +75,7 @@ pub async fn invite(
     name: Option<&str>,
     role: PartnerRole,
 ) -> Result<IssuedInvitation> {
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     let issued = invite_within(ctx, &mut tx, scope, partner_id, email, name, role).await?;
     tx.commit().await?;
     Ok(issued)
@@ -84,7 +84,7 @@ pub async fn invite(
 /// [`invite`] inside the caller's transaction (onboarding notes the new invitation in the same one).
 pub async fn invite_within(
     ctx: &Ctx,
-    tx: &mut Tx,
+    tx: &mut ScopedTx,
     scope: &Scope,
     partner_id: &PartnerId,
     email: &str,
@@ -119,7 +119,7 @@ pub async fn invite_within(
 /// Changes a partner user's role.
 pub async fn update_role(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, user_id: &UserId, role: PartnerRole) -> Result<()> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     let before = current_role(&mut tx, scope, partner_id, user_id).await?;
     require_user_manager(scope, partner_id)?;
@@ -152,7 +152,7 @@ pub async fn update_role(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, user_
 /// Removes a user from a partner; their sessions for that partner end at once.
 pub async fn remove(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, user_id: &UserId) -> Result<()> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     let before = current_role(&mut tx, scope, partner_id, user_id).await?;
     require_user_manager(scope, partner_id)?;
@@ -223,7 +223,7 @@ async fn require_another_admin(tx: &mut Tx, scope: &Scope, partner_id: &PartnerI
 #[allow(clippy::too_many_arguments)]
 pub async fn invite_in(
     ctx: &Ctx,
-    tx: &mut Tx,
+    tx: &mut ScopedTx,
     scope: &Scope,
     partner_id: &PartnerId,
     email: &Email,

@@ -1,18 +1,25 @@
-//! The request scope: who is acting, as which membership, and which partners' rows they may see.
+//! The request scope: who is acting, as which membership, and which partners' rows they may see;
+//! and the scoped transaction, the only way store code reaches partner-owned rows.
 //!
 //! A `Scope` is built once per request by [`crate::auth`] after the credential has been checked;
-//! it has no public constructor other than [`Scope::system`], which is the explicit, greppable
-//! "system context" for work that must see across partners (listed in docs/ARCHITECTURE.md).
-//! Every store function that touches partner-owned rows takes a `&Scope` and filters with
-//! [`Scope::push_partner_filter`], the one visibility rule shared by lists and get-by-id.
+//! it has no public constructor other than [`Scope::system`], which takes a named
+//! [`SystemGrant`] for work that must see across partners (listed in docs/ARCHITECTURE.md
+//! "System context"). Store functions open their transactions from the scope
+//! ([`Scope::read`], [`Scope::write`]): the [`ScopedTx`] carries the PostgreSQL row security of
+//! the caller and the visibility rule, and filters with [`ScopedTx::push_partner_filter`], the one
+//! rule shared by lists and get-by-id; a read-only credential gets no write transaction at all.
 //!
 //! Visibility is a rule, not a set: "this partner and its descendants" or "the partners this
 //! manager manages and their descendants", checked per row against the `partner_ancestry` closure
 //! table (migration 20261203000002). Nothing is computed at authentication, and what a request
 //! costs does not grow with the size of the caller's subtree.
 
+use std::ops::{Deref, DerefMut};
 use trellis_core::{ApiKeyId, Email, Error, PartnerId, PartnerRole, PartnerScopeSetting, Result, UserId, VendorRole, WorkspaceId};
-use trellis_db::{RowSecurity, Sql, Tx};
+
+use trellis_db::{DbResult, RowSecurity, Sql, SystemGrant, Tx};
+
+use crate::Ctx;
 
 /// Who performed an action, as recorded in the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +73,8 @@ pub struct Scope {
     visibility: Visibility,
     read_only: bool,
     meta: RequestMeta,
+    /// The grant a system scope was made from; its transactions open through it.
+    grant: Option<&'static SystemGrant>,
 }
 
 #[cfg(feature = "test-switches")]
@@ -99,14 +108,53 @@ impl Scope {
         read_only: bool,
         meta: RequestMeta,
     ) -> Self {
-        Self { workspace_id, actor, membership, visibility, read_only, meta }
+        Self { workspace_id, actor, membership, visibility, read_only, meta, grant: None }
     }
 
-    /// The system context for one workspace: sees every partner. Use only for work no person
-    /// performs (jobs, engines, operator CLI, demo seeding, public pages); each caller is listed
-    /// in docs/ARCHITECTURE.md "System context".
-    pub fn system(workspace_id: WorkspaceId) -> Self {
-        Self::new(workspace_id, Actor::System, Membership::System, Visibility::All, false, RequestMeta::default())
+    /// The system context for one workspace: sees every partner. Only for work no person performs
+    /// (jobs, engines, operator CLI, demo seeding, public pages), named by `grant`; every grant is
+    /// listed in docs/ARCHITECTURE.md "System context".
+    pub fn system(workspace_id: WorkspaceId, grant: &'static SystemGrant) -> Self {
+        let mut scope = Self::new(workspace_id, Actor::System, Membership::System, Visibility::All, false, RequestMeta::default());
+        scope.grant = Some(grant);
+        scope
+    }
+
+    /// A read transaction for this caller: PostgreSQL row security as the caller, the visibility
+    /// rule on the transaction.
+    pub async fn read(&self, ctx: &Ctx) -> Result<ScopedTx> {
+        let tx = match self.grant {
+            Some(grant) => ctx.db.read_granted(grant).await?,
+            None => self.open_read(ctx).await?,
+        };
+        Ok(self.scoped(tx))
+    }
+
+    /// A write transaction for this caller; 403 for a read-only credential (the same answer the
+    /// API gives a read-only key's non-GET request before any handler runs).
+    pub async fn write(&self, ctx: &Ctx) -> Result<ScopedTx> {
+        if self.read_only {
+            return Err(Error::forbidden(READ_ONLY));
+        }
+        let tx = match self.grant {
+            Some(grant) => ctx.db.write_granted(grant).await?,
+            None => self.open_write(ctx).await?,
+        };
+        Ok(self.scoped(tx))
+    }
+
+    #[expect(clippy::disallowed_methods, reason = "the scope's opener: row security is the caller's own")]
+    async fn open_read(&self, ctx: &Ctx) -> DbResult<Tx> {
+        ctx.db.read(&self.row_security()).await
+    }
+
+    #[expect(clippy::disallowed_methods, reason = "the scope's opener: row security is the caller's own")]
+    async fn open_write(&self, ctx: &Ctx) -> DbResult<Tx> {
+        ctx.db.write(&self.row_security()).await
+    }
+
+    fn scoped(&self, tx: Tx) -> ScopedTx {
+        ScopedTx { tx, workspace_id: self.workspace_id.clone(), visibility: self.visibility.clone() }
     }
 
     /// The same scope, recording `meta` as where the request came from: the public application
@@ -180,16 +228,61 @@ impl Scope {
         self.require_vendor_role(&[VendorRole::Owner, VendorRole::Admin], what)
     }
 
+    /// What PostgreSQL row security lets this request's transactions see: partner callers and
+    /// restricted channel managers are restricted (by who acts, not by a list of ids); other staff
+    /// and the system are not.
+    fn row_security(&self) -> RowSecurity {
+        match &self.visibility {
+            Visibility::All => RowSecurity::Unrestricted,
+            Visibility::Subtree(partner_id) => RowSecurity::Partner(partner_id.as_str().to_owned()),
+            Visibility::Managed(user_id) => RowSecurity::Manager(user_id.as_str().to_owned()),
+        }
+    }
+}
+
+/// What [`Scope::write`] answers a read-only credential.
+const READ_ONLY: &str = "this API key is read-only";
+
+/// A transaction opened from a [`Scope`]: on PostgreSQL it runs under the caller's row security,
+/// and it carries the caller's visibility rule, so a store function filters partner-owned rows
+/// with what its own transaction carries. Dropping it without [`ScopedTx::commit`] rolls back.
+/// The queries themselves are [`Tx`]'s (through `Deref`).
+pub struct ScopedTx {
+    tx: Tx,
+    workspace_id: WorkspaceId,
+    visibility: Visibility,
+}
+
+impl Deref for ScopedTx {
+    type Target = Tx;
+
+    fn deref(&self) -> &Tx {
+        &self.tx
+    }
+}
+
+impl DerefMut for ScopedTx {
+    fn deref_mut(&mut self) -> &mut Tx {
+        &mut self.tx
+    }
+}
+
+impl ScopedTx {
+    /// Commits (or parks the commit inside `held::hold_commits`, as [`Tx::commit`] does).
+    pub async fn commit(self) -> DbResult<()> {
+        self.tx.commit().await
+    }
+
     /// Whether a partner's rows are visible: the per-object form of the visibility rule, one
     /// primary-key lookup.
-    pub async fn can_see_partner(&self, tx: &mut Tx, partner_id: &PartnerId) -> Result<bool> {
+    pub async fn can_see_partner(&mut self, partner_id: &PartnerId) -> Result<bool> {
         if matches!(self.visibility, Visibility::All) {
             return Ok(true);
         }
         let mut q = Sql::build("SELECT 1 AS seen FROM partners WHERE workspace_id = ");
         q.push_bind(&self.workspace_id).push(" AND id = ").push_bind(partner_id).push(" AND ");
         self.push_partner_filter(&mut q, "partners.id");
-        Ok(tx.fetch_optional(q).await?.is_some())
+        Ok(self.tx.fetch_optional(q).await?.is_some())
     }
 
     /// Appends the visibility rule for `column` (a partner id column) as one boolean expression:
@@ -234,22 +327,12 @@ impl Scope {
         }
     }
 
-    /// What PostgreSQL row security lets this request's transactions see: partner callers and
-    /// restricted channel managers are restricted (by who acts, not by a list of ids); other staff
-    /// and the system are not.
-    pub fn row_security(&self) -> RowSecurity {
-        match &self.visibility {
-            Visibility::All => RowSecurity::Unrestricted,
-            Visibility::Subtree(partner_id) => RowSecurity::Partner(partner_id.as_str().to_owned()),
-            Visibility::Managed(user_id) => RowSecurity::Manager(user_id.as_str().to_owned()),
-        }
-    }
-
     /// Money stays private to each organisation: a partner sees only its own, never a descendant's.
-    pub async fn can_see_money_of(&self, tx: &mut Tx, partner_id: &PartnerId) -> Result<bool> {
-        match &self.membership {
-            Membership::Partner { partner_id: own, .. } => Ok(own == partner_id),
-            _ => self.can_see_partner(tx, partner_id).await,
+    pub async fn can_see_money_of(&mut self, partner_id: &PartnerId) -> Result<bool> {
+        match &self.visibility {
+            // Only a partner caller has a subtree, rooted at its own organisation.
+            Visibility::Subtree(own) => Ok(own == partner_id),
+            _ => self.can_see_partner(partner_id).await,
         }
     }
 }

@@ -2,11 +2,22 @@
 
 use serde_json::json;
 use trellis_core::{Currency, Domain, Email, Error, Iban, Result, Timestamp, UserId, Validation, VendorRole, WorkspaceId};
-use trellis_db::{RowSecurity, Tx, sql};
+use trellis_db::{SystemGrant, Tx, sql};
 
 use crate::audit::{self, AuditEntry};
 use crate::scope::Scope;
 use crate::{Ctx, api_keys, password};
+
+/// Workspace settings are not partner-owned; changing them is for owners/admins (checked).
+pub const WORKSPACE_RECORDS: SystemGrant =
+    SystemGrant { name: "workspace_records", reason: "workspace settings are not partner-owned (owner/admin, checked)" };
+
+/// Operator commands (`trellis bootstrap`, `trellis api-key create`) run with direct database
+/// access and no signed-in person.
+pub const OPERATOR_CLI: SystemGrant = SystemGrant {
+    name: "operator_cli",
+    reason: "operator commands with direct database access: bootstrap a workspace, create a key for a staff member",
+};
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct SepaDebtor {
@@ -66,7 +77,7 @@ pub(crate) async fn load(tx: &mut Tx, workspace_id: &WorkspaceId) -> Result<Work
 
 /// The caller's workspace. Bank details are shown in full only to owner, admin and finance.
 pub async fn get(ctx: &Ctx, scope: &Scope) -> Result<Workspace> {
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     let mut workspace = load(&mut tx, scope.workspace_id()).await?;
     if !scope.has_vendor_role(&[VendorRole::Owner, VendorRole::Admin, VendorRole::Finance])
         && let Some(debtor) = &mut workspace.sepa_debtor
@@ -115,7 +126,7 @@ pub async fn update(ctx: &Ctx, scope: &Scope, patch: WorkspacePatch) -> Result<W
         v.finish().map_err(Error::Validation)?;
     }
     let now = ctx.now();
-    let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db.write_granted(&WORKSPACE_RECORDS).await?;
     let before = load(&mut tx, scope.workspace_id()).await?;
     let mut after = before.clone();
     if let Some(name) = name {
@@ -183,7 +194,7 @@ pub async fn bootstrap(ctx: &Ctx, name: &str, owner_email: &str, owner_password:
     let hash = password::hash_password(owner_password.to_owned()).await?;
     let now = ctx.now();
     let workspace_id = WorkspaceId::generate();
-    let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db.write_granted(&OPERATOR_CLI).await?;
     tx.execute(sql!(
         "INSERT INTO workspaces (id, name, default_currency, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
         workspace_id,
@@ -200,7 +211,7 @@ pub async fn bootstrap(ctx: &Ctx, name: &str, owner_email: &str, owner_password:
         now
     ))
     .await?;
-    let scope = Scope::system(workspace_id.clone());
+    let scope = Scope::system(workspace_id.clone(), &OPERATOR_CLI);
     let (key_id, secret) =
         api_keys::insert_workspace_key(&mut tx, &workspace_id, &owner_user_id, "bootstrap", &["read", "write"], None, now).await?;
     audit::record(&mut tx, &scope, now, AuditEntry::new("workspace.created", "workspace", workspace_id.as_str()).set("name", name.clone()))

@@ -11,11 +11,11 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use trellis_core::{EmailId, Error, Result, WorkspaceId};
-use trellis_db::{RowSecurity, sql};
+use trellis_db::sql;
 
 use crate::job::JobContext;
 use crate::outbox::{SendEmail, escape_html};
-use crate::worker::JobRun;
+use crate::worker::{JOB_WORKER, JobRun};
 
 /// What replaces a delivered email's one-time secret in the stored copy.
 pub const SECRET_PLACEHOLDER: &str = "[link removed after delivery]";
@@ -177,7 +177,7 @@ impl Smtp {
 pub(crate) async fn deliver<C: JobContext>(ctx: &C, mailer: &Mailer, run: &JobRun, job: SendEmail) -> Result<()> {
     let workspace_id: &WorkspaceId = run.workspace()?;
     let SendEmail { email_id } = job;
-    let mut tx = ctx.db().read(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db().read_granted(&JOB_WORKER).await?;
     let row = tx
         .fetch_optional(sql!(
             "SELECT to_address, subject, text_body, html_body, status, secret FROM emails WHERE workspace_id = $1 AND id = $2",
@@ -193,7 +193,7 @@ pub(crate) async fn deliver<C: JobContext>(ctx: &C, mailer: &Mailer, run: &JobRu
         return Ok(());
     }
     let Some(smtp) = &mailer.smtp else {
-        let mut tx = ctx.db().write(&RowSecurity::Unrestricted).await?;
+        let mut tx = ctx.db().write_granted(&JOB_WORKER).await?;
         tx.execute(sql!(
             "UPDATE emails SET status = 'outbox' WHERE workspace_id = $1 AND id = $2 AND status = 'queued'",
             workspace_id,
@@ -209,7 +209,7 @@ pub(crate) async fn deliver<C: JobContext>(ctx: &C, mailer: &Mailer, run: &JobRu
     // The network call happens outside any transaction (no writer held while waiting on SMTP).
     let sent = smtp.send(&email_id, &to, &subject, &text, &html).await;
     let now = ctx.now();
-    let mut tx = ctx.db().write(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db().write_granted(&JOB_WORKER).await?;
     match &sent {
         Ok(()) => {
             let (text, html) = match &secret {

@@ -35,6 +35,9 @@ pub use email::{Mailer, SmtpConfig, SmtpSecurity};
 pub use job::{Job, JobContext, JobOptions, ScheduledJob, enqueue};
 pub use outbox::{NewEmail, SendEmail, queue_delivery_again, queue_email, queue_email_with_secret};
 pub use worker::{
-    DAY, HOUR, JobFuture, JobRun, POLL_INTERVAL, RETRY_BASE_SECONDS, RETRY_MAX_SECONDS, Registry, enqueue_scheduled, retry_delay_range,
-    run_due_jobs, spawn_worker,
+    DAY, HOUR, JOB_WORKER, JobFuture, JobRun, POLL_INTERVAL, RETRY_BASE_SECONDS, RETRY_MAX_SECONDS, Registry, enqueue_scheduled,
+    retry_delay_range, run_due_jobs, spawn_worker,
 };
+
+/// The system grants this crate declares (docs/ARCHITECTURE.md "System context" lists them all).
+pub const SYSTEM_GRANTS: &[&trellis_db::SystemGrant] = &[&JOB_WORKER];

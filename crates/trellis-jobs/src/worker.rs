@@ -8,11 +8,19 @@ use std::time::Duration;
 
 use rand::Rng;
 use trellis_core::{Error, Result, Timestamp, WorkspaceId};
-use trellis_db::{Backend, Row, RowSecurity, Sql, sql};
+use trellis_db::{Backend, Row, Sql, SystemGrant, sql};
 
 use crate::email::{self, Mailer};
 use crate::job::{self, Job, JobContext, JobOptions, ScheduledJob};
 use crate::outbox::SendEmail;
+
+/// Background work runs for no person: the worker claims jobs of every workspace and delivers
+/// their emails (jobs and emails are not partner-owned), and the binary's fan-out handlers read
+/// every workspace.
+pub const JOB_WORKER: SystemGrant = SystemGrant {
+    name: "job_worker",
+    reason: "background work runs for no person: claiming, running and retrying jobs of every workspace, delivering emails, fanning out scheduled runs",
+};
 
 /// How often the background worker looks for due jobs and schedules.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -166,7 +174,7 @@ pub async fn run_due_jobs<C: JobContext>(ctx: &C, registry: &Registry<C>) -> Res
 
 /// Whether anything is due: a cheap read first, so an idle worker never takes the SQLite writer.
 async fn anything_due<C: JobContext>(ctx: &C, now: Timestamp) -> Result<bool> {
-    let mut tx = ctx.db().read(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db().read_granted(&JOB_WORKER).await?;
     let due = tx
         .fetch_optional(sql!(
             "SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= $1) OR (status = 'running' AND locked_until <= $1) LIMIT 1",
@@ -186,7 +194,7 @@ async fn claim_next<C: JobContext>(ctx: &C) -> Result<Option<Claimed>> {
         return Ok(None);
     }
     let locked_until = now.plus_seconds(LOCK_SECONDS);
-    let mut tx = ctx.db().write(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db().write_granted(&JOB_WORKER).await?;
     // SQLite needs no row lock: the whole statement runs inside the single writer's
     // BEGIN IMMEDIATE transaction.
     let claim = match tx.backend() {
@@ -268,7 +276,7 @@ async fn run_claimed<C: JobContext>(ctx: &C, registry: &Registry<C>, claimed: Cl
         }
     };
     let now = ctx.now();
-    let mut tx = ctx.db().write(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db().write_granted(&JOB_WORKER).await?;
     // `attempts = $2`: if the lock expired meanwhile and another worker claimed the job again,
     // that worker's outcome is the one that counts.
     match &outcome {
@@ -331,7 +339,7 @@ pub async fn enqueue_scheduled<C: JobContext>(ctx: &C, registry: &Registry<C>) -
     let keys: Vec<&String> = wanted.iter().map(|(_, _, key)| key).collect();
     let mut query = Sql::build("SELECT dedupe_key FROM jobs WHERE dedupe_key IN ");
     query.push_in_list(&keys);
-    let mut tx = ctx.db().read(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db().read_granted(&JOB_WORKER).await?;
     let existing: BTreeSet<String> =
         tx.fetch_all(query).await?.iter().map(|row| row.get::<String>("dedupe_key")).collect::<Result<_, _>>()?;
     tx.commit().await?;
@@ -339,7 +347,7 @@ pub async fn enqueue_scheduled<C: JobContext>(ctx: &C, registry: &Registry<C>) -
     if missing.is_empty() {
         return Ok(0);
     }
-    let mut tx = ctx.db().write(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db().write_granted(&JOB_WORKER).await?;
     let mut added = 0;
     for (schedule, start, key) in missing {
         let payload = (schedule.payload)(start)?;

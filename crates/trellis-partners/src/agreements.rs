@@ -68,7 +68,7 @@ fn from_row(row: &Row) -> Result<Agreement> {
 /// at once. Earlier versions and their acceptances stay as they were.
 pub async fn publish(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, input: NewAgreement) -> Result<Agreement> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     programs::get_in(&mut tx, scope.workspace_id(), program_id).await?;
     scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "publish agreements")?;
     let mut v = Validation::new();
@@ -113,7 +113,7 @@ pub async fn publish(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, input: Ne
 
 /// A program's agreement versions, newest first (every member of the workspace may read them).
 pub async fn list(ctx: &Ctx, scope: &Scope, program_id: &ProgramId) -> Result<Vec<Agreement>> {
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     programs::get_in(&mut tx, scope.workspace_id(), program_id).await?;
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS).push(" FROM agreements a WHERE a.workspace_id = ").push_bind(scope.workspace_id());
@@ -182,7 +182,7 @@ fn require_acceptor<'a>(scope: &'a Scope, partner_id: &PartnerId) -> Result<&'a 
 /// steps, which may activate the partner.
 pub async fn accept(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, agreement_id: &AgreementId) -> Result<Acceptance> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     let status = require_visible_partner(&mut tx, scope, partner_id).await?;
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS).push(" FROM agreements a WHERE a.workspace_id = ").push_bind(scope.workspace_id());

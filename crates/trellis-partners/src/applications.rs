@@ -10,8 +10,8 @@
 //! approve (the partner enters the program and onboarding, the applicant becomes its first admin
 //! and is emailed an invitation) or reject with a reason (the applicant is emailed the reason).
 //!
-//! The public form has no signed-in caller: it runs in `Scope::system` of the program's workspace
-//! (docs/ARCHITECTURE.md "System context").
+//! The public form has no signed-in caller: it runs in the system scope of the program's workspace
+//! ([`PUBLIC_APPLICATION_FORM`], docs/ARCHITECTURE.md "System context").
 
 use std::collections::BTreeMap;
 
@@ -20,10 +20,14 @@ use trellis_core::{
     ApplicationId, Domain, Email, Error, Page, PartnerId, PartnerRole, PartnerStatus, PartnerType, PartnerTypes, ProgramId, Result,
     Timestamp, Validation, VendorRole, WorkspaceId, new_id_body, page,
 };
-use trellis_db::{Row, Sql, Tx, sql};
+use trellis_db::{Row, Sql, SystemGrant, Tx, sql};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::{self, require_visible_partner};
-use trellis_identity::{Ctx, RequestMeta, Scope, workspaces};
+use trellis_identity::{Ctx, RequestMeta, Scope, ScopedTx, workspaces};
+
+/// The applicant of the public form is not signed in; the program's slug names the workspace.
+pub const PUBLIC_APPLICATION_FORM: SystemGrant =
+    SystemGrant { name: "public_application_form", reason: "the applicant is not signed in; the program's slug names the workspace" };
 use trellis_jobs::{NewEmail, queue_email};
 
 use crate::partners::{self, Partner, clean_country, clean_website};
@@ -234,7 +238,7 @@ pub async fn open_program(ctx: &Ctx, slug: &str) -> Result<(WorkspaceId, Program
 async fn throttle(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, ip: &str) -> Result<()> {
     let now = ctx.now();
     let since = now.plus_seconds(-ATTEMPT_WINDOW_SECONDS);
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     let by_address = tx
         .fetch_one(sql!(
             "SELECT COUNT(*) AS n, MIN(at) AS oldest FROM application_attempts WHERE workspace_id = $1 AND ip = $2 AND at > $3",
@@ -358,7 +362,7 @@ async fn find_duplicates(tx: &mut Tx, workspace_id: &WorkspaceId, email: &Email,
 /// one commits `partner.applied`. Both answer alike; the honeypot's ids are of rows never kept.
 pub async fn submit(ctx: &Ctx, slug: &str, input: NewApplication, meta: &RequestMeta) -> Result<Receipt> {
     let (workspace_id, program) = open_program(ctx, slug).await?;
-    let scope = Scope::system(workspace_id.clone()).with_meta(meta.clone());
+    let scope = Scope::system(workspace_id.clone(), &PUBLIC_APPLICATION_FORM).with_meta(meta.clone());
     throttle(ctx, &scope, &program.id, meta.ip.as_deref().unwrap_or("")).await?;
     // A bot: answered as if it worked, nothing of it kept (it was counted by the rate limit above).
     let caught_by_honeypot = input.honeypot.as_deref().is_some_and(|h| !h.trim().is_empty());
@@ -378,7 +382,7 @@ pub async fn submit(ctx: &Ctx, slug: &str, input: NewApplication, meta: &Request
     };
     let types: PartnerTypes = input.types.iter().copied().collect();
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     tx.execute(sql!("SAVEPOINT application")).await?;
     let domains = domains_of(email.as_str(), website.as_deref());
     let duplicates = find_duplicates(&mut tx, &workspace_id, &email, &domains).await?;
@@ -466,9 +470,10 @@ fn from_row(row: &Row) -> Result<Application> {
 /// Applications whose partner the caller sees, newest first (owner, admin, channel manager, viewer).
 pub async fn list(ctx: &Ctx, scope: &Scope, filter: &ApplicationFilter) -> Result<Page<Application>> {
     scope.require_vendor_role(READERS, "read applications")?;
+    let mut tx = scope.read(ctx).await?;
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS).push(FROM).push_bind(scope.workspace_id()).push(" AND ");
-    scope.push_partner_filter(&mut q, "a.partner_id");
+    tx.push_partner_filter(&mut q, "a.partner_id");
     if let Some(status) = filter.status {
         q.push(" AND a.status = ").push_bind(status.as_str());
     }
@@ -479,15 +484,14 @@ pub async fn list(ctx: &Ctx, scope: &Scope, filter: &ApplicationFilter) -> Resul
         q.push(" AND a.id < ").push_bind(before);
     }
     q.push(" ORDER BY a.id DESC LIMIT ").push_bind(page::fetch_limit(filter.limit));
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
     let rows = tx.fetch_all(q).await?.iter().map(from_row).collect::<Result<Vec<_>>>()?;
     Ok(Page::from_rows(rows, filter.limit, |a| a.id.to_string()))
 }
 
-async fn fetch_visible(tx: &mut Tx, scope: &Scope, condition: &str, value: &str) -> Result<Application> {
+async fn fetch_visible(tx: &mut ScopedTx, scope: &Scope, condition: &str, value: &str) -> Result<Application> {
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS).push(FROM).push_bind(scope.workspace_id()).push(condition).push_bind(value).push(" AND ");
-    scope.push_partner_filter(&mut q, "a.partner_id");
+    tx.push_partner_filter(&mut q, "a.partner_id");
     from_row(&tx.fetch_optional(q).await?.ok_or(Error::NotFound)?)
 }
 
@@ -496,7 +500,7 @@ pub async fn get(ctx: &Ctx, scope: &Scope, id: &ApplicationId) -> Result<Applica
     if scope.vendor_role().is_none() && !scope.is_system() {
         return Err(Error::NotFound);
     }
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     let application = fetch_visible(&mut tx, scope, " AND a.id = ", id.as_str()).await?;
     scope.require_vendor_role(READERS, "read applications")?;
     Ok(application)
@@ -504,7 +508,7 @@ pub async fn get(ctx: &Ctx, scope: &Scope, id: &ApplicationId) -> Result<Applica
 
 /// The application of a visible partner, for a decision: 404 when invisible, 403 for a role
 /// that may not decide, 409 unless it still waits for one.
-async fn pending_application(tx: &mut Tx, scope: &Scope, partner_id: &PartnerId) -> Result<Application> {
+async fn pending_application(tx: &mut ScopedTx, scope: &Scope, partner_id: &PartnerId) -> Result<Application> {
     require_visible_partner(tx, scope, partner_id).await?;
     scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "review applications")?;
     let application = match fetch_visible(tx, scope, " AND a.partner_id = ", partner_id.as_str()).await {
@@ -528,7 +532,7 @@ fn decided_by(scope: &Scope) -> Option<String> {
 /// ([`trellis_identity::invitations::IssuedInvitation::url`]). All in one transaction.
 pub async fn approve(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Partner> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     let application = pending_application(&mut tx, scope, partner_id).await?;
     enrollments::enroll_in(&mut tx, scope, partner_id, &application.program_id, None, now).await?;
     let contact = Email::parse(&application.contact_email).map_err(|e| Error::Internal(format!("stored contact email: {e}")))?;
@@ -580,7 +584,7 @@ pub async fn approve(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result
 /// Rejects an application with a reason the applicant is emailed.
 pub async fn reject(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, reason: &str) -> Result<Partner> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     let application = pending_application(&mut tx, scope, partner_id).await?;
     let mut v = Validation::new();
     let reason = v.text("reason", reason, 2000);

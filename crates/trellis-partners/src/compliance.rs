@@ -5,9 +5,9 @@
 
 use time::Date;
 use trellis_core::{PartnerId, PartnerStatus, Result, Timestamp, VendorRole, WorkspaceId};
-use trellis_db::{Sql, Tx};
+use trellis_db::Sql;
 use trellis_identity::partner_users::require_visible_partner;
-use trellis_identity::{Ctx, Scope};
+use trellis_identity::{Ctx, Scope, ScopedTx};
 
 use crate::contracts::{self, Contract};
 use crate::dates;
@@ -25,7 +25,12 @@ fn push_lapsed(q: &mut Sql, today: Date) {
 /// Why a partner is not compliant at `now`, one sentence per lapsed licence, e.g.
 /// "licence EU-123 (insurance broker, DE) expired on 2026-10-01"; empty when compliant. The caller
 /// has checked that the partner is visible (this reads inside its transaction).
-pub async fn compliance_blockers(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id: &PartnerId, now: Timestamp) -> Result<Vec<String>> {
+pub async fn compliance_blockers(
+    tx: &mut ScopedTx,
+    workspace_id: &WorkspaceId,
+    partner_id: &PartnerId,
+    now: Timestamp,
+) -> Result<Vec<String>> {
     let mut q = Sql::build("SELECT ");
     q.push(licences::COLUMNS).push(" FROM licences l WHERE l.workspace_id = ").push_bind(workspace_id);
     q.push(" AND l.partner_id = ").push_bind(partner_id);
@@ -36,7 +41,7 @@ pub async fn compliance_blockers(tx: &mut Tx, workspace_id: &WorkspaceId, partne
 }
 
 /// True when nothing blocks the partner (see [`compliance_blockers`]).
-pub async fn is_compliant(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id: &PartnerId, now: Timestamp) -> Result<bool> {
+pub async fn is_compliant(tx: &mut ScopedTx, workspace_id: &WorkspaceId, partner_id: &PartnerId, now: Timestamp) -> Result<bool> {
     Ok(compliance_blockers(tx, workspace_id, partner_id, now).await?.is_empty())
 }
 
@@ -54,7 +59,7 @@ pub struct Compliance {
 
 /// The compliance of a visible partner.
 pub async fn get(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Compliance> {
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     let blockers = compliance_blockers(&mut tx, scope.workspace_id(), partner_id, ctx.now()).await?;
     Ok(Compliance { partner_id: partner_id.clone(), compliant: blockers.is_empty(), blockers })
@@ -93,11 +98,11 @@ pub struct Dashboard {
 /// Partners whose licences and contracts no longer matter to the dashboard.
 const CLOSED: [PartnerStatus; 2] = [PartnerStatus::Terminated, PartnerStatus::Rejected];
 
-fn push_open_partner(q: &mut Sql, scope: &Scope, column: &str) {
+fn push_open_partner(q: &mut Sql, tx: &ScopedTx, column: &str) {
     q.push(" AND p.status NOT IN ");
     let closed: Vec<&str> = CLOSED.iter().map(|s| s.as_str()).collect();
     q.push_in_list(&closed).push(" AND ");
-    scope.push_partner_filter(q, column);
+    tx.push_partner_filter(q, column);
 }
 
 /// The dashboard for staff (any vendor role); `within_days` is the look-ahead (30, 60 or 90).
@@ -109,13 +114,13 @@ pub async fn dashboard(ctx: &Ctx, scope: &Scope, within_days: i64) -> Result<Das
     let today = dates::today(ctx.now());
     let horizon = dates::format(dates::add_days(today, within_days));
     let workspace_id = scope.workspace_id();
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
 
     let mut q = Sql::build("SELECT ");
     q.push(licences::COLUMNS).push(", p.name AS partner_name FROM licences l JOIN partners p ON p.workspace_id = l.workspace_id AND p.id = l.partner_id WHERE l.workspace_id = ");
     q.push_bind(workspace_id).push(" AND l.valid_until >= ").push_bind(dates::format(today));
     q.push(" AND l.valid_until <= ").push_bind(horizon.clone());
-    push_open_partner(&mut q, scope, "l.partner_id");
+    push_open_partner(&mut q, &tx, "l.partner_id");
     q.push(" ORDER BY l.valid_until, p.name LIMIT 500");
     let mut expiring_licences = Vec::new();
     for row in tx.fetch_all(q).await? {
@@ -128,7 +133,7 @@ pub async fn dashboard(ctx: &Ctx, scope: &Scope, within_days: i64) -> Result<Das
     q.push(licences::COLUMNS).push(", p.name AS partner_name FROM licences l JOIN partners p ON p.workspace_id = l.workspace_id AND p.id = l.partner_id WHERE l.workspace_id = ");
     q.push_bind(workspace_id);
     push_lapsed(&mut q, today);
-    push_open_partner(&mut q, scope, "l.partner_id");
+    push_open_partner(&mut q, &tx, "l.partner_id");
     q.push(" ORDER BY p.name, l.valid_until LIMIT 500");
     let mut lapsed_licences = Vec::new();
     let mut non_compliant: Vec<NonCompliant> = Vec::new();
@@ -151,7 +156,7 @@ pub async fn dashboard(ctx: &Ctx, scope: &Scope, within_days: i64) -> Result<Das
     q.push(contracts::COLUMNS).push(", p.name AS partner_name FROM contracts c JOIN partners p ON p.workspace_id = c.workspace_id AND p.id = c.partner_id WHERE c.workspace_id = ");
     q.push_bind(workspace_id).push(" AND COALESCE(c.renews_on, c.ends_on) >= ").push_bind(dates::format(today));
     q.push(" AND COALESCE(c.renews_on, c.ends_on) <= ").push_bind(horizon);
-    push_open_partner(&mut q, scope, "c.partner_id");
+    push_open_partner(&mut q, &tx, "c.partner_id");
     q.push(" ORDER BY COALESCE(c.renews_on, c.ends_on), p.name LIMIT 500");
     let mut renewing_contracts = Vec::new();
     for row in tx.fetch_all(q).await? {

@@ -5,10 +5,10 @@
 use serde_json::json;
 use time::Date;
 use trellis_core::{ContractId, Error, FileId, PartnerId, Result, Timestamp, Validation};
-use trellis_db::{Row, Sql, Tx, sql};
+use trellis_db::{Row, Sql, sql};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
-use trellis_identity::{Ctx, Scope};
+use trellis_identity::{Ctx, Scope, ScopedTx};
 
 use crate::files::{self, FilePurpose};
 use crate::{access, dates};
@@ -86,11 +86,11 @@ fn check_order(v: &mut Validation, starts_on: Date, ends_on: Option<Date>, renew
     }
 }
 
-async fn find_in(tx: &mut Tx, scope: &Scope, id: &ContractId) -> Result<Contract> {
+async fn find_in(tx: &mut ScopedTx, scope: &Scope, id: &ContractId) -> Result<Contract> {
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS).push(" FROM contracts c WHERE c.workspace_id = ").push_bind(scope.workspace_id());
     q.push(" AND c.id = ").push_bind(id).push(" AND ");
-    scope.push_partner_filter(&mut q, "c.partner_id");
+    tx.push_partner_filter(&mut q, "c.partner_id");
     from_row(&tx.fetch_optional(q).await?.ok_or(Error::NotFound)?)
 }
 
@@ -107,7 +107,7 @@ fn audit_fields(entry: AuditEntry, before: Option<&Contract>, after: &Contract) 
 /// Adds a contract to a visible partner (partner managers).
 pub async fn create(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, input: NewContract) -> Result<Contract> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     access::require_partner_manager(scope, "manage contracts")?;
     let mut v = Validation::new();
@@ -158,7 +158,7 @@ pub async fn create(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, input: New
 
 /// A visible partner's contracts, latest start first.
 pub async fn list(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Vec<Contract>> {
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS).push(" FROM contracts c WHERE c.workspace_id = ").push_bind(scope.workspace_id());
@@ -168,14 +168,14 @@ pub async fn list(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Ve
 
 /// One contract of a visible partner.
 pub async fn get(ctx: &Ctx, scope: &Scope, id: &ContractId) -> Result<Contract> {
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     find_in(&mut tx, scope, id).await
 }
 
 /// Changes a contract (partner managers).
 pub async fn update(ctx: &Ctx, scope: &Scope, id: &ContractId, patch: ContractPatch) -> Result<Contract> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     let before = find_in(&mut tx, scope, id).await?;
     access::require_partner_manager(scope, "manage contracts")?;
     let mut v = Validation::new();
@@ -220,7 +220,7 @@ pub async fn update(ctx: &Ctx, scope: &Scope, id: &ContractId, patch: ContractPa
 /// Deletes a contract (partner managers); its document stays with the partner's files.
 pub async fn delete(ctx: &Ctx, scope: &Scope, id: &ContractId) -> Result<()> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     let before = find_in(&mut tx, scope, id).await?;
     access::require_partner_manager(scope, "manage contracts")?;
     tx.execute(sql!("DELETE FROM contracts WHERE workspace_id = $1 AND id = $2", scope.workspace_id(), id)).await?;

@@ -4,10 +4,10 @@
 //! partners enroll, unenroll and override tiers.
 
 use trellis_core::{Error, PartnerId, PartnerStatus, ProgramId, Result, TierId, Timestamp, Validation, VendorRole};
-use trellis_db::{Row, Sql, Tx, sql};
+use trellis_db::{Row, Sql, sql};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
-use trellis_identity::{Ctx, Scope};
+use trellis_identity::{Ctx, Scope, ScopedTx};
 
 use crate::evaluation::{self, ChangeKind, NewChange, TierRef};
 use crate::{programs, tiers};
@@ -56,7 +56,7 @@ fn from_row(row: &Row) -> Result<Enrollment> {
 /// partner is visible), at `tier_id` or, when `None`, at the program's lowest tier if it has any.
 /// Enrolling twice is a conflict. Writes the audit event and the first tier-history row.
 pub async fn enroll_in(
-    tx: &mut Tx,
+    tx: &mut ScopedTx,
     scope: &Scope,
     partner_id: &PartnerId,
     program_id: &ProgramId,
@@ -124,7 +124,7 @@ pub async fn enroll_in(
 /// creating transaction. A distributor creating a reseller may name the program; the tier is the
 /// vendor's to choose (the reseller starts at the lowest tier).
 pub async fn enroll_new_partner(
-    tx: &mut Tx,
+    tx: &mut ScopedTx,
     scope: &Scope,
     partner_id: &PartnerId,
     input: &NewEnrollment,
@@ -139,7 +139,7 @@ pub async fn enroll_new_partner(
 /// `POST /api/v1/partners/{id}/enrollments` (owner, admin, channel manager).
 pub async fn enroll(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, input: NewEnrollment) -> Result<Enrollment> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "enroll partners in programs")?;
     let enrollment = enroll_in(&mut tx, scope, partner_id, &input.program_id, input.tier_id.as_ref(), now).await?;
@@ -147,28 +147,28 @@ pub async fn enroll(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, input: New
     Ok(enrollment)
 }
 
-async fn get_in(tx: &mut Tx, scope: &Scope, partner_id: &PartnerId, program_id: &ProgramId) -> Result<Enrollment> {
+async fn get_in(tx: &mut ScopedTx, scope: &Scope, partner_id: &PartnerId, program_id: &ProgramId) -> Result<Enrollment> {
     let mut q = Sql::build(SELECT);
     q.push_bind(scope.workspace_id()).push(" AND e.partner_id = ").push_bind(partner_id);
     q.push(" AND e.program_id = ").push_bind(program_id).push(" AND ");
-    scope.push_partner_filter(&mut q, "e.partner_id");
+    tx.push_partner_filter(&mut q, "e.partner_id");
     from_row(&tx.fetch_optional(q).await?.ok_or(Error::NotFound)?)
 }
 
 /// One enrollment of a visible partner.
 pub async fn get(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, program_id: &ProgramId) -> Result<Enrollment> {
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     get_in(&mut tx, scope, partner_id, program_id).await
 }
 
 /// A visible partner's enrollments, by program name.
 pub async fn list_for_partner(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Vec<Enrollment>> {
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     let mut q = Sql::build(SELECT);
     q.push_bind(scope.workspace_id()).push(" AND e.partner_id = ").push_bind(partner_id).push(" AND ");
-    scope.push_partner_filter(&mut q, "e.partner_id");
+    tx.push_partner_filter(&mut q, "e.partner_id");
     q.push(" ORDER BY p.name, e.program_id");
     tx.fetch_all(q).await?.iter().map(from_row).collect()
 }
@@ -177,7 +177,7 @@ pub async fn list_for_partner(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) 
 /// partner leaves the program; its tier history stays.
 pub async fn unenroll(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, program_id: &ProgramId) -> Result<()> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     let enrollment = get_in(&mut tx, scope, partner_id, program_id).await?;
     scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "unenroll partners")?;
@@ -223,7 +223,7 @@ pub async fn override_tier(
     reason: &str,
 ) -> Result<Enrollment> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     let before = get_in(&mut tx, scope, partner_id, program_id).await?;
     scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "override tiers")?;
@@ -275,7 +275,7 @@ pub async fn override_tier(
 /// changes nothing.
 pub async fn remove_override(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, program_id: &ProgramId) -> Result<Enrollment> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     let status = require_visible_partner(&mut tx, scope, partner_id).await?;
     let before = get_in(&mut tx, scope, partner_id, program_id).await?;
     scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "override tiers")?;

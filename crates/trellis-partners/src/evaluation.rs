@@ -12,10 +12,16 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 use trellis_core::{Email, Error, Page, PartnerId, ProgramId, Result, TierChangeId, TierId, Timestamp, VendorRole, WorkspaceId, page};
-use trellis_db::{Row, Sql, Tx, sql};
+use trellis_db::{Row, Sql, SystemGrant, Tx, sql};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
-use trellis_identity::{Actor, Ctx, Scope};
+use trellis_identity::{Actor, Ctx, Scope, ScopedTx};
+
+/// The scheduled tier evaluation of a workspace runs for no person, over every enrollment.
+pub const TIER_EVALUATION: SystemGrant = SystemGrant {
+    name: "tier_evaluation",
+    reason: "the scheduled daily tier evaluation of every enrollment of a workspace (no person runs it)",
+};
 use trellis_jobs::{NewEmail, queue_email};
 
 use crate::metrics::{MetricValue, Registry, Subject, actor_id};
@@ -90,7 +96,7 @@ impl Assessment {
 }
 
 /// Checks every tier of a program for `subject`, reading each metric once.
-pub async fn assess(tx: &mut Tx, registry: &Registry, subject: &Subject, tiers: &[Tier]) -> Result<Assessment> {
+pub async fn assess(tx: &mut ScopedTx, registry: &Registry, subject: &Subject, tiers: &[Tier]) -> Result<Assessment> {
     let mut observed: BTreeMap<String, Option<MetricValue>> = BTreeMap::new();
     let mut checks = Vec::with_capacity(tiers.len());
     for tier in tiers {
@@ -364,7 +370,7 @@ pub(crate) enum Outcome {
 /// Evaluates one enrollment inside the write transaction `tx` and applies a change: the
 /// enrollment's tier, the history row with its explanation, the audit event and the email.
 pub(crate) async fn evaluate_enrollment_in(
-    tx: &mut Tx,
+    tx: &mut ScopedTx,
     scope: &Scope,
     program: &Program,
     tiers: &[Tier],
@@ -462,13 +468,18 @@ impl Summary {
 }
 
 /// The partners (visible to the scope) enrolled in a program whose tier evaluation may change.
-async fn candidates(tx: &mut Tx, scope: &Scope, program_id: &ProgramId, partner: Option<&PartnerId>) -> Result<Vec<(PartnerId, bool)>> {
+async fn candidates(
+    tx: &mut ScopedTx,
+    scope: &Scope,
+    program_id: &ProgramId,
+    partner: Option<&PartnerId>,
+) -> Result<Vec<(PartnerId, bool)>> {
     let mut q = Sql::build(
         "SELECT e.partner_id, e.tier_overridden FROM enrollments e JOIN partners p ON p.workspace_id = e.workspace_id AND p.id = e.partner_id WHERE e.workspace_id = ",
     );
     q.push_bind(scope.workspace_id()).push(" AND e.program_id = ").push_bind(program_id);
     q.push(" AND p.status IN ('active', 'onboarding') AND ");
-    scope.push_partner_filter(&mut q, "e.partner_id");
+    tx.push_partner_filter(&mut q, "e.partner_id");
     if let Some(partner) = partner {
         q.push(" AND e.partner_id = ").push_bind(partner);
     }
@@ -484,7 +495,7 @@ async fn evaluate_program_in(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, p
     let registry = Registry::standard();
     let mut summary = Summary::default();
     let (program, tiers, to_change) = {
-        let mut tx = ctx.db.read(&scope.row_security()).await?;
+        let mut tx = scope.read(ctx).await?;
         let program = programs::get_in(&mut tx, scope.workspace_id(), program_id).await?;
         let tiers = tiers::list_in(&mut tx, scope.workspace_id(), program_id).await?;
         let mut to_change = Vec::new();
@@ -510,7 +521,7 @@ async fn evaluate_program_in(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, p
         (program, tiers, to_change)
     };
     for partner_id in to_change {
-        let mut tx = ctx.db.write(&scope.row_security()).await?;
+        let mut tx = scope.write(ctx).await?;
         let outcome = evaluate_enrollment_in(&mut tx, scope, &program, &tiers, &partner_id, now).await?;
         tx.commit().await?;
         summary.add(outcome);
@@ -530,7 +541,7 @@ pub async fn evaluate_program(ctx: &Ctx, scope: &Scope, program_id: &ProgramId) 
 /// (owner, admin, channel manager).
 pub async fn evaluate_partner(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Summary> {
     let program_ids: Vec<ProgramId> = {
-        let mut tx = ctx.db.read(&scope.row_security()).await?;
+        let mut tx = scope.read(ctx).await?;
         require_visible_partner(&mut tx, scope, partner_id).await?;
         scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "evaluate tiers")?;
         tx.fetch_all(sql!(
@@ -553,7 +564,7 @@ pub async fn evaluate_partner(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) 
 /// The scheduled run: evaluates every program of a workspace in the system context. The job
 /// queue's scheduler calls it daily for each workspace; running it twice changes nothing more.
 pub async fn evaluate_all(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<Summary> {
-    let system = Scope::system(workspace_id.clone());
+    let system = Scope::system(workspace_id.clone(), &TIER_EVALUATION);
     let mut summary = Summary::default();
     for program in programs::list(ctx, &system).await? {
         summary.merge(evaluate_program_in(ctx, &system, &program.id, None).await?);
@@ -572,12 +583,12 @@ pub struct HistoryFilter {
 
 /// A visible partner's tier history, newest first.
 pub async fn history(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, filter: &HistoryFilter) -> Result<Page<TierChange>> {
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     let mut q = Sql::build("SELECT ");
     q.push(CHANGE_COLUMNS).push(" FROM tier_changes WHERE workspace_id = ").push_bind(scope.workspace_id());
     q.push(" AND partner_id = ").push_bind(partner_id).push(" AND ");
-    scope.push_partner_filter(&mut q, "partner_id");
+    tx.push_partner_filter(&mut q, "partner_id");
     if let Some(program_id) = &filter.program_id {
         q.push(" AND program_id = ").push_bind(program_id);
     }
@@ -609,7 +620,7 @@ pub struct Standing {
 pub async fn standings(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Vec<Standing>> {
     let now = ctx.now();
     let registry = Registry::standard();
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     let rows = tx
         .fetch_all(sql!(

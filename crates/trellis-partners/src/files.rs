@@ -19,7 +19,7 @@ use trellis_db::{Row, Sql, Tx, sql};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
 use trellis_identity::secret::hex;
-use trellis_identity::{Actor, Ctx, Scope};
+use trellis_identity::{Actor, Ctx, Scope, ScopedTx};
 
 use crate::access;
 
@@ -291,7 +291,7 @@ async fn require_uploader(tx: &mut Tx, scope: &Scope, partner_id: &PartnerId, pu
 /// upload this kind of file, 422 for a file that fails the checks.
 pub async fn store(ctx: &Ctx, scope: &Scope, data_dir: &Path, partner_id: &PartnerId, upload: Upload) -> Result<StoredFile> {
     {
-        let mut tx = ctx.db.read(&scope.row_security()).await?;
+        let mut tx = scope.read(ctx).await?;
         require_visible_partner(&mut tx, scope, partner_id).await?;
         require_uploader(&mut tx, scope, partner_id, upload.purpose).await?;
     }
@@ -313,7 +313,7 @@ pub async fn store(ctx: &Ctx, scope: &Scope, data_dir: &Path, partner_id: &Partn
     let size = bytes.len() as i64;
     write_blob(data_dir, &sha256, bytes).await?;
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     let id = FileId::generate();
     let uploaded_by = match scope.actor() {
@@ -362,18 +362,18 @@ pub async fn store(ctx: &Ctx, scope: &Scope, data_dir: &Path, partner_id: &Partn
 }
 
 /// A file's metadata through the scope's visibility rule (the owning partner must be visible).
-pub async fn find_in(tx: &mut Tx, scope: &Scope, id: &FileId) -> Result<StoredFile> {
+pub async fn find_in(tx: &mut ScopedTx, scope: &Scope, id: &FileId) -> Result<StoredFile> {
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS).push(" FROM files WHERE workspace_id = ").push_bind(scope.workspace_id());
     q.push(" AND id = ").push_bind(id).push(" AND ");
-    scope.push_partner_filter(&mut q, "partner_id");
+    tx.push_partner_filter(&mut q, "partner_id");
     from_row(&tx.fetch_optional(q).await?.ok_or(Error::NotFound)?)
 }
 
 /// A file and its bytes, for a caller who can see the owning partner (404 otherwise).
 pub async fn download(ctx: &Ctx, scope: &Scope, data_dir: &Path, id: &FileId) -> Result<(StoredFile, Vec<u8>)> {
     let file = {
-        let mut tx = ctx.db.read(&scope.row_security()).await?;
+        let mut tx = scope.read(ctx).await?;
         find_in(&mut tx, scope, id).await?
     };
     let bytes = read_blob(data_dir, &file.sha256).await?;
@@ -387,7 +387,7 @@ pub(crate) async fn bytes_of(data_dir: &Path, file: &StoredFile) -> Result<Vec<u
 
 /// 422 on `field` unless `file_id` is a file of `partner_id` uploaded for `purpose`.
 pub(crate) async fn require_file_of(
-    tx: &mut Tx,
+    tx: &mut ScopedTx,
     scope: &Scope,
     partner_id: &PartnerId,
     file_id: &FileId,

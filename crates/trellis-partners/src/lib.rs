@@ -28,4 +28,13 @@ pub mod statuses;
 pub mod tiers;
 
 pub use partners::{NewPartner, Partner, PartnerFilter, PartnerPatch};
+
+/// The system grants this crate declares (docs/ARCHITECTURE.md "System context" lists them all).
+pub const SYSTEM_GRANTS: &[&trellis_db::SystemGrant] = &[
+    &applications::PUBLIC_APPLICATION_FORM,
+    &programs::PROGRAM_SLUGS,
+    &locator::PUBLIC_LOCATOR,
+    &reminders::REMINDERS,
+    &evaluation::TIER_EVALUATION,
+];
 pub use programs::{NewProgram, Program, ProgramPatch};

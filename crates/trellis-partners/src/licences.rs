@@ -9,7 +9,7 @@ use trellis_core::{Error, FileId, LicenceId, PartnerId, Result, Timestamp, Valid
 use trellis_db::{Row, Sql, Tx, sql};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
-use trellis_identity::{Ctx, Scope};
+use trellis_identity::{Ctx, Scope, ScopedTx};
 
 use crate::files::{self, FilePurpose};
 use crate::{access, dates};
@@ -115,11 +115,11 @@ pub(crate) fn from_row(row: &Row) -> Result<Licence> {
     })
 }
 
-async fn find_in(tx: &mut Tx, scope: &Scope, id: &LicenceId) -> Result<Licence> {
+async fn find_in(tx: &mut ScopedTx, scope: &Scope, id: &LicenceId) -> Result<Licence> {
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS).push(" FROM licences l WHERE l.workspace_id = ").push_bind(scope.workspace_id());
     q.push(" AND l.id = ").push_bind(id).push(" AND ");
-    scope.push_partner_filter(&mut q, "l.partner_id");
+    tx.push_partner_filter(&mut q, "l.partner_id");
     from_row(&tx.fetch_optional(q).await?.ok_or(Error::NotFound)?)
 }
 
@@ -143,7 +143,7 @@ fn audit_fields(entry: AuditEntry, before: Option<&Licence>, after: &Licence) ->
 /// Adds a licence to a visible partner (its admins, or partner managers).
 pub async fn create(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, input: NewLicence) -> Result<Licence> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     access::require_licence_editor(scope, partner_id)?;
     let mut v = Validation::new();
@@ -199,14 +199,14 @@ pub(crate) async fn list_in(tx: &mut Tx, scope: &Scope, partner_id: &PartnerId) 
 
 /// A visible partner's licences, latest end first.
 pub async fn list(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Vec<Licence>> {
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     list_in(&mut tx, scope, partner_id).await
 }
 
 /// One licence of a visible partner.
 pub async fn get(ctx: &Ctx, scope: &Scope, id: &LicenceId) -> Result<Licence> {
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     find_in(&mut tx, scope, id).await
 }
 
@@ -214,7 +214,7 @@ pub async fn get(ctx: &Ctx, scope: &Scope, id: &LicenceId) -> Result<Licence> {
 /// validity starts a new cycle of reminders.
 pub async fn update(ctx: &Ctx, scope: &Scope, id: &LicenceId, patch: LicencePatch) -> Result<Licence> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     let before = find_in(&mut tx, scope, id).await?;
     access::require_licence_editor(scope, &before.partner_id)?;
     let mut v = Validation::new();
@@ -271,7 +271,7 @@ pub async fn update(ctx: &Ctx, scope: &Scope, id: &LicenceId, patch: LicencePatc
 /// Deletes a licence (partner managers only).
 pub async fn delete(ctx: &Ctx, scope: &Scope, id: &LicenceId) -> Result<()> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     let before = find_in(&mut tx, scope, id).await?;
     access::require_partner_manager(scope, "delete licences")?;
     tx.execute(sql!("DELETE FROM licences WHERE workspace_id = $1 AND id = $2", scope.workspace_id(), id)).await?;

@@ -142,7 +142,7 @@ pub async fn timeline(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Resul
     if scope.partner().is_some() {
         return Err(Error::NotFound);
     }
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     let mut q = Sql::build("SELECT at, actor_type, actor_email, action, changes FROM audit_events WHERE workspace_id = ");
     q.push_bind(scope.workspace_id()).push(" AND (target_id = ").push_bind(partner_id).push(" OR (action IN ");

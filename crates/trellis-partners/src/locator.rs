@@ -2,7 +2,7 @@
 //! country, named region, partner type, tier and specialisation, live from the database.
 //!
 //! Nobody is signed in: every read runs in the system context of the workspace the locator is
-//! for (`Scope::system`, listed in docs/ARCHITECTURE.md), and only locator fields leave it.
+//! for (the [`PUBLIC_LOCATOR`] grant, listed in docs/ARCHITECTURE.md), and only locator fields leave it.
 //! Term filters are `IN (…)` subqueries over `partner_profile_terms` (indexed by kind and key), the
 //! tier filter probes each partner's enrollments by primary key; pages walk `partners` by
 //! (status, name, id) with a keyset cursor, so a page costs about its own rows.
@@ -11,11 +11,17 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use trellis_core::{Error, FileId, Page, PartnerId, PartnerStatus, PartnerType, PartnerTypes, Result, WorkspaceId, page};
-use trellis_db::{RowSecurity, Sql, sql};
+use trellis_db::{Sql, SystemGrant, sql};
 use trellis_identity::{Ctx, Scope};
 
 use crate::countries;
 use crate::files::{self, FilePurpose, StoredFile};
+
+/// Nobody is signed in to the public locator (`/partners`, `/api/v1/public/partners`, logos).
+pub const PUBLIC_LOCATOR: SystemGrant = SystemGrant {
+    name: "public_locator",
+    reason: "the public partner locator and its logos: nobody is signed in; only locator fields leave it",
+};
 
 /// The filters of a search; blank values are no filter.
 #[derive(Debug, Clone, Default)]
@@ -60,7 +66,7 @@ fn blank_to_none(text: Option<&str>) -> Option<&str> {
 /// The workspace a public locator request is for: the one named (`wks_…`), or the instance's only
 /// workspace when none is named.
 pub async fn workspace_for(ctx: &Ctx, named: Option<&str>) -> Result<WorkspaceId> {
-    let mut tx = ctx.db.read(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db().read_granted(&PUBLIC_LOCATOR).await?;
     match blank_to_none(named) {
         Some(text) => {
             let id = WorkspaceId::parse(text).map_err(|_| Error::NotFound)?;
@@ -80,7 +86,7 @@ pub async fn workspace_for(ctx: &Ctx, named: Option<&str>) -> Result<WorkspaceId
 
 /// One page of listed partners of a workspace, by name.
 pub async fn search(ctx: &Ctx, workspace_id: &WorkspaceId, filter: &LocatorFilter) -> Result<Page<ListedPartner>> {
-    let system = Scope::system(workspace_id.clone());
+    let system = Scope::system(workspace_id.clone(), &PUBLIC_LOCATOR);
     let country = match blank_to_none(filter.country.as_deref()) {
         Some(text) => {
             Some(countries::parse(text).ok_or_else(|| Error::invalid("country", "must be an ISO 3166-1 alpha-2 code such as DE"))?)
@@ -132,7 +138,7 @@ pub async fn search(ctx: &Ctx, workspace_id: &WorkspaceId, filter: &LocatorFilte
     }
     q.push(" ORDER BY p.name, p.id LIMIT ").push_bind(page::fetch_limit(filter.limit));
 
-    let mut tx = ctx.db.read(&system.row_security()).await?;
+    let mut tx = system.read(ctx).await?;
     let mut listed = Vec::new();
     for row in tx.fetch_all(q).await? {
         listed.push(ListedPartner {
@@ -201,8 +207,8 @@ pub struct LocatorChoices {
 }
 
 pub async fn choices(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<LocatorChoices> {
-    let system = Scope::system(workspace_id.clone());
-    let mut tx = ctx.db.read(&system.row_security()).await?;
+    let system = Scope::system(workspace_id.clone(), &PUBLIC_LOCATOR);
+    let mut tx = system.read(ctx).await?;
     let terms = tx
         .fetch_all(sql!(
             "SELECT t.kind, MIN(t.value) AS value FROM partner_profile_terms t
@@ -233,7 +239,7 @@ pub async fn choices(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<LocatorCho
 /// whatever workspace it is in; anything else is not found.
 pub async fn listed_logo(ctx: &Ctx, data_dir: &Path, file_id: &FileId) -> Result<(StoredFile, Vec<u8>)> {
     let workspace_id: WorkspaceId = {
-        let mut tx = ctx.db.read(&RowSecurity::Unrestricted).await?;
+        let mut tx = ctx.db().read_granted(&PUBLIC_LOCATOR).await?;
         let row = tx
             .fetch_optional(sql!(
                 "SELECT pp.workspace_id FROM partner_profiles pp JOIN partners p ON p.workspace_id = pp.workspace_id AND p.id = pp.partner_id
@@ -245,9 +251,9 @@ pub async fn listed_logo(ctx: &Ctx, data_dir: &Path, file_id: &FileId) -> Result
             .ok_or(Error::NotFound)?;
         row.get("workspace_id")?
     };
-    let system = Scope::system(workspace_id);
+    let system = Scope::system(workspace_id, &PUBLIC_LOCATOR);
     let file = {
-        let mut tx = ctx.db.read(&system.row_security()).await?;
+        let mut tx = system.read(ctx).await?;
         files::find_in(&mut tx, &system, file_id).await?
     };
     if file.purpose != FilePurpose::Logo {

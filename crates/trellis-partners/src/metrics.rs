@@ -16,7 +16,7 @@ use trellis_core::{Error, PartnerId, ProgramId, Result, Timestamp, Validation, V
 use trellis_db::{Row, Tx, sql};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
-use trellis_identity::{Actor, Ctx, Scope};
+use trellis_identity::{Actor, Ctx, Scope, ScopedTx};
 
 use crate::compliance;
 
@@ -116,7 +116,7 @@ pub struct Subject {
 pub type MetricFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<MetricValue>>> + Send + 'a>>;
 
 /// Computes a metric inside the caller's transaction (which has checked the partner is visible).
-pub type Evaluator = for<'a> fn(&'a mut Tx, &'a Subject) -> MetricFuture<'a>;
+pub type Evaluator = for<'a> fn(&'a mut ScopedTx, &'a Subject) -> MetricFuture<'a>;
 
 /// Where a metric's value comes from.
 #[derive(Debug, Clone, Copy)]
@@ -196,7 +196,7 @@ pub const STANDARD: &[Metric] = &[
     },
 ];
 
-fn active_users<'a>(tx: &'a mut Tx, subject: &'a Subject) -> MetricFuture<'a> {
+fn active_users<'a>(tx: &'a mut ScopedTx, subject: &'a Subject) -> MetricFuture<'a> {
     Box::pin(async move {
         let n = tx
             .fetch_i64(sql!(
@@ -219,13 +219,13 @@ pub fn whole_months(from: Timestamp, to: Timestamp) -> i64 {
     months.max(0)
 }
 
-fn months_in_program<'a>(_tx: &'a mut Tx, subject: &'a Subject) -> MetricFuture<'a> {
+fn months_in_program<'a>(_tx: &'a mut ScopedTx, subject: &'a Subject) -> MetricFuture<'a> {
     Box::pin(async move {
         Ok(subject.enrollment.as_ref().map(|(_, enrolled_at)| MetricValue::Integer(whole_months(*enrolled_at, subject.now))))
     })
 }
 
-fn compliant<'a>(tx: &'a mut Tx, subject: &'a Subject) -> MetricFuture<'a> {
+fn compliant<'a>(tx: &'a mut ScopedTx, subject: &'a Subject) -> MetricFuture<'a> {
     Box::pin(async move {
         let blockers = compliance::compliance_blockers(tx, &subject.workspace_id, &subject.partner_id, subject.now).await?;
         Ok(Some(MetricValue::Boolean(blockers.is_empty())))
@@ -262,7 +262,7 @@ impl Registry {
     }
 
     /// The metric's value for `subject`, inside the caller's transaction.
-    pub async fn observe(&self, tx: &mut Tx, subject: &Subject, name: &str) -> Result<Option<MetricValue>> {
+    pub async fn observe(&self, tx: &mut ScopedTx, subject: &Subject, name: &str) -> Result<Option<MetricValue>> {
         let metric = self.get(name).ok_or_else(|| Error::Internal(format!("unknown metric {name}")))?;
         match metric.source {
             Source::Computed(evaluate) => evaluate(tx, subject).await,
@@ -321,7 +321,7 @@ pub struct Reading {
 /// metrics once per enrollment.
 pub async fn readings(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Vec<Reading>> {
     let now = ctx.now();
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     let enrollments = tx
         .fetch_all(sql!(
@@ -386,7 +386,7 @@ pub(crate) fn actor_id(scope: &Scope) -> Option<String> {
 pub async fn record(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, name: &str, value: &Json, note: Option<&str>) -> Result<Reading> {
     let registry = Registry::standard();
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     let metric = *registry.get(name).ok_or(Error::NotFound)?;
     scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "record partner metrics")?;

@@ -10,7 +10,7 @@ use trellis_core::{Email, Error, PartnerId, PartnerRole, PartnerStatus, ProgramI
 use trellis_db::{Row, Sql, Tx, sql};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
-use trellis_identity::{Actor, Ctx, Scope, workspaces};
+use trellis_identity::{Actor, Ctx, Scope, ScopedTx, workspaces};
 use trellis_jobs::{NewEmail, queue_email};
 
 use crate::agreements::{self, AgreementStatus};
@@ -132,7 +132,7 @@ fn check_position(v: &mut Validation, position: Option<i64>) {
 /// Adds a step to a program's checklist (owner/admin/channel_manager).
 pub async fn create_step(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, input: NewStep) -> Result<Step> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     programs::get_in(&mut tx, scope.workspace_id(), program_id).await?;
     scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "manage onboarding checklists")?;
     let mut v = Validation::new();
@@ -194,7 +194,7 @@ pub async fn create_step(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, input
 
 /// A program's checklist in order (every member of the workspace may read it).
 pub async fn list_steps(ctx: &Ctx, scope: &Scope, program_id: &ProgramId) -> Result<Vec<Step>> {
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     programs::get_in(&mut tx, scope.workspace_id(), program_id).await?;
     list_steps_in(&mut tx, scope, program_id).await
 }
@@ -217,7 +217,7 @@ async fn fetch_step(tx: &mut Tx, scope: &Scope, program_id: &ProgramId, step_id:
 /// required are activated.
 pub async fn update_step(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, step_id: &StepId, patch: StepPatch) -> Result<Step> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     let before = fetch_step(&mut tx, scope, program_id, step_id).await?;
     scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "manage onboarding checklists")?;
     let mut v = Validation::new();
@@ -255,7 +255,7 @@ pub async fn update_step(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, step_
 /// last missing required step are activated.
 pub async fn delete_step(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, step_id: &StepId) -> Result<()> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     let before = fetch_step(&mut tx, scope, program_id, step_id).await?;
     scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "manage onboarding checklists")?;
     let completions = tx
@@ -318,12 +318,12 @@ impl Progress {
 
 /// A visible partner's onboarding progress (anyone who may see the partner).
 pub async fn progress(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Progress> {
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     progress_in(&mut tx, scope, partner_id).await
 }
 
 /// [`progress`] inside a transaction.
-pub async fn progress_in(tx: &mut Tx, scope: &Scope, partner_id: &PartnerId) -> Result<Progress> {
+pub async fn progress_in(tx: &mut ScopedTx, scope: &Scope, partner_id: &PartnerId) -> Result<Progress> {
     let partner_status = require_visible_partner(tx, scope, partner_id).await?;
     let rows = tx
         .fetch_all(sql!(
@@ -413,7 +413,7 @@ fn require_completer(scope: &Scope, partner_id: &PartnerId, step: &Step) -> Resu
 /// the partner when it was the last required one.
 pub async fn complete_step(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, step_id: &StepId) -> Result<Progress> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     let status = require_visible_partner(&mut tx, scope, partner_id).await?;
     let mut q = Sql::build("SELECT ");
     q.push(STEP_COLUMNS).push(
@@ -437,14 +437,14 @@ pub async fn complete_step(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, ste
 /// transaction of the event that completes them (a profile saved complete → `complete_profile`,
 /// a document uploaded → `upload_document`); the caller has checked what the event needs. A
 /// partner the scope cannot see is `NotFound`.
-pub async fn complete_steps_of_kind(tx: &mut Tx, scope: &Scope, partner_id: &PartnerId, kind: &str, now: Timestamp) -> Result<()> {
+pub async fn complete_steps_of_kind(tx: &mut ScopedTx, scope: &Scope, partner_id: &PartnerId, kind: &str, now: Timestamp) -> Result<()> {
     complete_kind(tx, scope, partner_id, kind, None, now).await
 }
 
 /// [`complete_steps_of_kind`], limited to one program's steps when `program_id` is given (an
 /// agreement belongs to one program).
 pub(crate) async fn complete_kind(
-    tx: &mut Tx,
+    tx: &mut ScopedTx,
     scope: &Scope,
     partner_id: &PartnerId,
     kind: &str,
@@ -485,7 +485,7 @@ pub async fn invite_partner_user(
     role: trellis_core::PartnerRole,
 ) -> Result<trellis_identity::invitations::IssuedInvitation> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     let issued = trellis_identity::partner_users::invite_within(ctx, &mut tx, scope, partner_id, email, name, role).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     let users = trellis_identity::invitations::count_users_and_pending(&mut tx, scope, partner_id, now).await?;
@@ -557,12 +557,12 @@ pub(crate) async fn activate_if_finished(tx: &mut Tx, scope: &Scope, partner_id:
 
 /// After a program's checklist changed: activates its `onboarding` partners (those the caller
 /// sees) that have now done every required step.
-async fn activate_finished_partners_of_program(tx: &mut Tx, scope: &Scope, program_id: &ProgramId, now: Timestamp) -> Result<()> {
+async fn activate_finished_partners_of_program(tx: &mut ScopedTx, scope: &Scope, program_id: &ProgramId, now: Timestamp) -> Result<()> {
     let mut q = Sql::build(
         "SELECT p.id FROM partners p JOIN enrollments e ON e.workspace_id = p.workspace_id AND e.partner_id = p.id WHERE p.workspace_id = ",
     );
     q.push_bind(scope.workspace_id()).push(" AND e.program_id = ").push_bind(program_id).push(" AND p.status = 'onboarding' AND ");
-    scope.push_partner_filter(&mut q, "p.id");
+    tx.push_partner_filter(&mut q, "p.id");
     let partners: Vec<PartnerId> = tx.fetch_all(q).await?.iter().map(|r| Ok(r.get::<PartnerId>("id")?)).collect::<Result<_>>()?;
     for partner_id in &partners {
         activate_if_finished(tx, scope, partner_id, now).await?;

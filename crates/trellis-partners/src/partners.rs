@@ -7,7 +7,7 @@ use trellis_core::{
 };
 use trellis_db::{Row, Sql, Tx, sql};
 use trellis_identity::audit::{self, AuditEntry};
-use trellis_identity::{Ctx, Scope, auth, workspaces};
+use trellis_identity::{Ctx, Scope, ScopedTx, auth, workspaces};
 
 use crate::enrollments::{self, NewEnrollment};
 use crate::{countries, statuses};
@@ -86,26 +86,26 @@ fn from_row(row: &Row) -> Result<Partner> {
 }
 
 /// Reads one partner through the scope's visibility rule (the same rule the list uses).
-pub(crate) async fn fetch_visible(tx: &mut Tx, scope: &Scope, id: &PartnerId) -> Result<Partner> {
+pub(crate) async fn fetch_visible(tx: &mut ScopedTx, scope: &Scope, id: &PartnerId) -> Result<Partner> {
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS).push(" FROM partners WHERE workspace_id = ").push_bind(scope.workspace_id());
     q.push(" AND id = ").push_bind(id).push(" AND ");
-    scope.push_partner_filter(&mut q, "id");
+    tx.push_partner_filter(&mut q, "id");
     from_row(&tx.fetch_optional(q).await?.ok_or(Error::NotFound)?)
 }
 
 pub async fn get(ctx: &Ctx, scope: &Scope, id: &PartnerId) -> Result<Partner> {
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     fetch_visible(&mut tx, scope, id).await
 }
 
 /// Lists visible partners, newest first.
 pub async fn list(ctx: &Ctx, scope: &Scope, filter: &PartnerFilter) -> Result<Page<Partner>> {
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     // API.md: a list filtered by an object the caller may not see is empty (a reseller filtering by
     // its distributor learns nothing from the list).
     if let Some(parent) = &filter.parent_id
-        && !scope.can_see_partner(&mut tx, parent).await?
+        && !tx.can_see_partner(parent).await?
     {
         return Ok(Page::empty());
     }
@@ -117,7 +117,7 @@ pub async fn list(ctx: &Ctx, scope: &Scope, filter: &PartnerFilter) -> Result<Pa
         q.push(" FROM partners WHERE partners.workspace_id = ").push_bind(scope.workspace_id());
         "partners.id"
     } else {
-        scope.push_visible_partners(&mut q)
+        tx.push_visible_partners(&mut q)
     };
     if let Some(text) = filter.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         let pattern = format!("%{}%", text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
@@ -146,11 +146,11 @@ pub async fn list(ctx: &Ctx, scope: &Scope, filter: &PartnerFilter) -> Result<Pa
 
 /// Counts visible partners by status (console dashboard); same visibility rule as the list.
 pub async fn count_by_status(ctx: &Ctx, scope: &Scope) -> Result<Vec<(PartnerStatus, i64)>> {
+    let mut tx = scope.read(ctx).await?;
     let mut q = Sql::build("SELECT status, COUNT(*) AS n FROM partners WHERE workspace_id = ");
     q.push_bind(scope.workspace_id()).push(" AND ");
-    scope.push_partner_filter(&mut q, "id");
+    tx.push_partner_filter(&mut q, "id");
     q.push(" GROUP BY status ORDER BY status");
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
     tx.fetch_all(q)
         .await?
         .iter()
@@ -234,7 +234,7 @@ async fn check_manager(tx: &mut Tx, scope: &Scope, manager: &UserId) -> Result<(
 }
 
 /// The parent must be visible to the caller; a partner may not end up under its own subtree.
-async fn check_parent(tx: &mut Tx, scope: &Scope, child: Option<&PartnerId>, parent: &PartnerId) -> Result<()> {
+async fn check_parent(tx: &mut ScopedTx, scope: &Scope, child: Option<&PartnerId>, parent: &PartnerId) -> Result<()> {
     let exists = fetch_visible(tx, scope, parent).await;
     if exists.is_err() {
         return Err(Error::invalid("parent_id", "must be a partner you can see"));
@@ -270,7 +270,7 @@ pub async fn create(ctx: &Ctx, scope: &Scope, input: NewPartner) -> Result<Partn
 /// [`create`], and when `enrollment` names a program, enrolls the new partner there in the same
 /// transaction (`POST /api/v1/partners` with `program_id`/`tier_id`).
 pub async fn create_enrolled(ctx: &Ctx, scope: &Scope, input: NewPartner, enrollment: Option<NewEnrollment>) -> Result<Partner> {
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     let distributor = match scope.partner() {
         Some((own, PartnerRole::Admin)) => {
             if !workspaces::distributors_manage_resellers(&mut tx, scope.workspace_id()).await? {
@@ -386,7 +386,7 @@ fn check_transition(from: PartnerStatus, to: PartnerStatus) -> Result<&'static s
 /// Changes a partner. Suspending or terminating it ends its users' sessions and revokes its keys
 /// in the same transaction; re-parenting takes effect on the next request.
 pub async fn update(ctx: &Ctx, scope: &Scope, id: &PartnerId, patch: PartnerPatch) -> Result<Partner> {
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     let before = fetch_visible(&mut tx, scope, id).await?;
     require_editor(scope, &before, &patch)?;
     if scope.partner().is_some_and(|(own, _)| own != id)

@@ -7,7 +7,7 @@ use trellis_core::{ChangeRequestId, Error, Page, PartnerId, Result, Timestamp, V
 use trellis_db::{Row, Sql, Tx, sql};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
-use trellis_identity::{Ctx, Scope};
+use trellis_identity::{Ctx, Scope, ScopedTx};
 use trellis_jobs::{NewEmail, queue_email};
 
 use crate::profiles::{self, Profile, ProfilePatch, Territories};
@@ -100,9 +100,10 @@ fn from_row(row: &Row) -> Result<ChangeRequest> {
 pub async fn list(ctx: &Ctx, scope: &Scope, filter: &ChangeFilter) -> Result<Page<ChangeRequest>> {
     // Filtering by a partner the caller cannot see finds nothing: the visibility rule below applies
     // to the same column.
+    let mut tx = scope.read(ctx).await?;
     let mut q = Sql::build(SELECT);
     q.push_bind(scope.workspace_id()).push(" AND ");
-    scope.push_partner_filter(&mut q, "r.partner_id");
+    tx.push_partner_filter(&mut q, "r.partner_id");
     if let Some(status) = filter.status {
         q.push(" AND r.status = ").push_bind(status.as_str());
     }
@@ -113,21 +114,20 @@ pub async fn list(ctx: &Ctx, scope: &Scope, filter: &ChangeFilter) -> Result<Pag
         q.push(" AND r.id < ").push_bind(before);
     }
     q.push(" ORDER BY r.id DESC LIMIT ").push_bind(page::fetch_limit(filter.limit));
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
     let rows = tx.fetch_all(q).await?.iter().map(from_row).collect::<Result<Vec<_>>>()?;
     Ok(Page::from_rows(rows, filter.limit, |r| r.id.to_string()))
 }
 
-async fn find_in(tx: &mut Tx, scope: &Scope, id: &ChangeRequestId) -> Result<ChangeRequest> {
+async fn find_in(tx: &mut ScopedTx, scope: &Scope, id: &ChangeRequestId) -> Result<ChangeRequest> {
     let mut q = Sql::build(SELECT);
     q.push_bind(scope.workspace_id()).push(" AND r.id = ").push_bind(id).push(" AND ");
-    scope.push_partner_filter(&mut q, "r.partner_id");
+    tx.push_partner_filter(&mut q, "r.partner_id");
     from_row(&tx.fetch_optional(q).await?.ok_or(Error::NotFound)?)
 }
 
 /// One request of a partner the caller can see.
 pub async fn get(ctx: &Ctx, scope: &Scope, id: &ChangeRequestId) -> Result<ChangeRequest> {
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     find_in(&mut tx, scope, id).await
 }
 
@@ -135,7 +135,7 @@ pub async fn get(ctx: &Ctx, scope: &Scope, id: &ChangeRequestId) -> Result<Chang
 /// staff may file one on a partner's behalf). `None` when nothing differs from the profile.
 pub async fn request(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, changes: ProposedChanges) -> Result<Option<ChangeRequest>> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     access::require_profile_editor(&mut tx, scope, partner_id).await?;
     let cleaned =
@@ -252,7 +252,7 @@ fn describe(changes: &ProposedChanges) -> &'static str {
 }
 
 /// The request, found visible, checked decidable by the caller and still pending.
-async fn decidable(tx: &mut Tx, scope: &Scope, id: &ChangeRequestId) -> Result<ChangeRequest> {
+async fn decidable(tx: &mut ScopedTx, scope: &Scope, id: &ChangeRequestId) -> Result<ChangeRequest> {
     let request = find_in(tx, scope, id).await?;
     access::require_partner_manager(scope, "decide profile change requests")?;
     if request.status != ChangeStatus::Pending {
@@ -272,7 +272,7 @@ async fn tell_partner(tx: &mut Tx, scope: &Scope, request: &ChangeRequest, subje
 /// Approves a pending request (partner managers): its changes apply to the profile.
 pub async fn approve(ctx: &Ctx, scope: &Scope, id: &ChangeRequestId) -> Result<ChangeRequest> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     let mut request = decidable(&mut tx, scope, id).await?;
     let before = profiles::load_in(&mut tx, scope.workspace_id(), &request.partner_id).await?;
     let mut after = before.clone();
@@ -312,7 +312,7 @@ pub async fn approve(ctx: &Ctx, scope: &Scope, id: &ChangeRequestId) -> Result<C
 /// Rejects a pending request with a reason the partner sees (partner managers).
 pub async fn reject(ctx: &Ctx, scope: &Scope, id: &ChangeRequestId, reason: &str) -> Result<ChangeRequest> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     let mut request = decidable(&mut tx, scope, id).await?;
     let mut v = Validation::new();
     let reason = v.text("reason", reason, 1000);

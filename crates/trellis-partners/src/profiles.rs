@@ -14,7 +14,7 @@ use trellis_core::{Error, FileId, PartnerId, PartnerStatus, Result, Timestamp, V
 use trellis_db::{Tx, sql};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
-use trellis_identity::{Ctx, Scope};
+use trellis_identity::{Ctx, Scope, ScopedTx};
 
 use crate::files::{self, FilePurpose};
 use crate::{access, countries, profile_changes};
@@ -266,14 +266,14 @@ pub(crate) async fn load_in(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id:
 
 /// A visible partner's profile.
 pub async fn get(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Profile> {
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     load_in(&mut tx, scope.workspace_id(), partner_id).await
 }
 
 /// Writes `after` (which differs from `before`) and records it; the first time the profile is
 /// complete, also records `partner.profile_completed`.
-pub(crate) async fn save_in(tx: &mut Tx, scope: &Scope, before: &Profile, after: &mut Profile, now: Timestamp) -> Result<()> {
+pub(crate) async fn save_in(tx: &mut ScopedTx, scope: &Scope, before: &Profile, after: &mut Profile, now: Timestamp) -> Result<()> {
     let workspace_id = scope.workspace_id();
     let partner_id = &after.partner_id;
     after.updated_at = Some(now);
@@ -342,7 +342,7 @@ pub(crate) async fn save_in(tx: &mut Tx, scope: &Scope, before: &Profile, after:
 
 /// Runs once, in the transaction that first makes the partner's profile complete. The onboarding
 /// checklist's "complete the profile" step is completed from here.
-async fn profile_completed(tx: &mut Tx, scope: &Scope, partner_id: &PartnerId, now: Timestamp) -> Result<()> {
+async fn profile_completed(tx: &mut ScopedTx, scope: &Scope, partner_id: &PartnerId, now: Timestamp) -> Result<()> {
     audit::record(tx, scope, now, AuditEntry::new("partner.profile_completed", "partner", partner_id.as_str())).await?;
     // A complete profile ticks the "complete your profile" onboarding step of every program.
     crate::onboarding::complete_steps_of_kind(tx, scope, partner_id, crate::onboarding::COMPLETE_PROFILE, now).await
@@ -353,7 +353,7 @@ async fn profile_completed(tx: &mut Tx, scope: &Scope, partner_id: &PartnerId, n
 /// Answers the profile as it now is.
 pub async fn update(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, patch: ProfilePatch) -> Result<Profile> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     access::require_profile_editor(&mut tx, scope, partner_id).await?;
     let patch = clean(patch)?;

@@ -4,9 +4,13 @@
 
 use serde_json::json;
 use trellis_core::{Currency, Error, ProgramId, Result, Timestamp, Validation, VendorRole, WorkspaceId};
-use trellis_db::{Row, Sql, Tx, sql};
+use trellis_db::{Row, Sql, SystemGrant, Tx, sql};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::{Ctx, Scope, workspaces};
+
+/// A public URL (`/apply/{slug}`) names its program, and so its workspace, before any scope exists.
+pub const PROGRAM_SLUGS: SystemGrant =
+    SystemGrant { name: "program_slugs", reason: "a public URL (/apply/{slug}) names its program and workspace before any scope exists" };
 
 /// A custom question of the program's application form.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -151,7 +155,7 @@ pub async fn create(ctx: &Ctx, scope: &Scope, input: NewProgram) -> Result<Progr
     v.finish().map_err(Error::Validation)?;
     let (Some(name), Some(slug)) = (name, slug) else { return Err(Error::Internal("validated".into())) };
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     let currency = match currency.flatten() {
         Some(c) => c.code().to_owned(),
         None => workspaces::get_in(&mut tx, scope.workspace_id()).await?.default_currency,
@@ -209,7 +213,7 @@ pub async fn get_in(tx: &mut Tx, workspace_id: &WorkspaceId, id: &ProgramId) -> 
 }
 
 pub async fn get(ctx: &Ctx, scope: &Scope, id: &ProgramId) -> Result<Program> {
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     get_in(&mut tx, scope.workspace_id(), id).await
 }
 
@@ -217,13 +221,13 @@ pub async fn get(ctx: &Ctx, scope: &Scope, id: &ProgramId) -> Result<Program> {
 pub async fn list(ctx: &Ctx, scope: &Scope) -> Result<Vec<Program>> {
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS).push(" FROM programs WHERE workspace_id = ").push_bind(scope.workspace_id()).push(" ORDER BY id DESC LIMIT 500");
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     tx.fetch_all(q).await?.iter().map(from_row).collect()
 }
 
 /// The program behind a public slug, with its workspace (public pages: system context).
 pub async fn find_by_slug(ctx: &Ctx, slug: &str) -> Result<(WorkspaceId, Program)> {
-    let mut tx = ctx.db.read(&trellis_db::RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db().read_granted(&PROGRAM_SLUGS).await?;
     let row = tx
         .fetch_optional(sql!("SELECT workspace_id, program_id FROM program_slugs WHERE slug = $1", slug.trim().to_lowercase()))
         .await?
@@ -236,7 +240,7 @@ pub async fn find_by_slug(ctx: &Ctx, slug: &str) -> Result<(WorkspaceId, Program
 
 pub async fn update(ctx: &Ctx, scope: &Scope, id: &ProgramId, patch: ProgramPatch) -> Result<Program> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     let before = get_in(&mut tx, scope.workspace_id(), id).await?;
     scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "manage programs")?;
     let mut v = Validation::new();

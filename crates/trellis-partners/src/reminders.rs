@@ -10,9 +10,13 @@
 
 use time::Date;
 use trellis_core::{ContractId, Email, LicenceId, PartnerId, Result, Timestamp, WorkspaceId};
-use trellis_db::{RowSecurity, Tx, sql};
+use trellis_db::{SystemGrant, Tx, sql};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::{Ctx, Scope};
+
+/// The daily reminder run is work no person performs, over every partner of a workspace.
+pub const REMINDERS: SystemGrant =
+    SystemGrant { name: "reminders", reason: "the daily run that queues licence and contract reminders for every partner of a workspace" };
 use trellis_jobs::{NewEmail, queue_email};
 
 use crate::{dates, notify};
@@ -73,12 +77,12 @@ fn in_days(days: i64) -> String {
 /// Queues every licence and contract reminder of the workspace that is due and not yet sent;
 /// returns the number of emails queued. Runs in the system context (no person acts).
 pub async fn send_due_reminders(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<usize> {
-    let system = Scope::system(workspace_id.clone());
+    let system = Scope::system(workspace_id.clone(), &REMINDERS);
     let now = ctx.now();
     let today = dates::today(now);
     let horizon = dates::format(dates::add_days(today, FIRST_REMINDER_DAYS));
     let today_text = dates::format(today);
-    let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
+    let mut tx = system.write(ctx).await?;
     let mut queued = 0;
 
     // Licences ending within the horizon or already lapsed, of partners that still work with the

@@ -385,7 +385,7 @@ fn rank_conflict(e: trellis_db::DbError) -> Error {
 /// Creates a tier in a program (owner/admin/channel_manager).
 pub async fn create(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, input: NewTier) -> Result<Tier> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     programs::get_in(&mut tx, scope.workspace_id(), program_id).await?;
     scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "manage tiers")?;
     let registry = Registry::standard();
@@ -434,7 +434,7 @@ pub async fn list_in(tx: &mut Tx, workspace_id: &WorkspaceId, program_id: &Progr
 /// The tiers of a program (every member of the workspace may read them: a partner learns what it
 /// can grow into).
 pub async fn list(ctx: &Ctx, scope: &Scope, program_id: &ProgramId) -> Result<Vec<Tier>> {
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     programs::get_in(&mut tx, scope.workspace_id(), program_id).await?;
     list_in(&mut tx, scope.workspace_id(), program_id).await
 }
@@ -448,7 +448,7 @@ pub async fn get_in(tx: &mut Tx, workspace_id: &WorkspaceId, program_id: &Progra
 }
 
 pub async fn get(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, id: &TierId) -> Result<Tier> {
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
+    let mut tx = scope.read(ctx).await?;
     get_in(&mut tx, scope.workspace_id(), program_id, id).await
 }
 
@@ -456,7 +456,7 @@ pub async fn get(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, id: &TierId) 
 /// evaluation, which applies the new requirements.
 pub async fn update(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, id: &TierId, patch: TierPatch) -> Result<Tier> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     let before = get_in(&mut tx, scope.workspace_id(), program_id, id).await?;
     scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "manage tiers")?;
     let registry = Registry::standard();
@@ -509,7 +509,7 @@ pub async fn update(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, id: &TierI
 /// evaluation or by override — it is a conflict. History keeps the tier's name.
 pub async fn delete(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, id: &TierId) -> Result<()> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&scope.row_security()).await?;
+    let mut tx = scope.write(ctx).await?;
     let tier = get_in(&mut tx, scope.workspace_id(), program_id, id).await?;
     scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "manage tiers")?;
     let holders = tx
@@ -533,11 +533,11 @@ pub async fn delete(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, id: &TierI
 /// table; staff only: partners do not learn about other partners).
 pub async fn holder_counts(ctx: &Ctx, scope: &Scope, program_id: &ProgramId) -> Result<Vec<(TierId, i64)>> {
     scope.require_vendor_role(VendorRole::ALL, "count tier holders")?;
+    let mut tx = scope.read(ctx).await?;
     let mut q = Sql::build("SELECT tier_id, COUNT(*) AS n FROM enrollments WHERE workspace_id = ");
     q.push_bind(scope.workspace_id()).push(" AND program_id = ").push_bind(program_id).push(" AND tier_id IS NOT NULL AND ");
-    scope.push_partner_filter(&mut q, "partner_id");
+    tx.push_partner_filter(&mut q, "partner_id");
     q.push(" GROUP BY tier_id");
-    let mut tx = ctx.db.read(&scope.row_security()).await?;
     tx.fetch_all(q).await?.iter().map(|row| Ok((row.get("tier_id")?, row.get("n")?))).collect()
 }
 

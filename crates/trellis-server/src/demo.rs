@@ -4,7 +4,7 @@
 //! context, so the demo also exercises validation and the audit trail.
 
 use trellis_core::{PartnerId, PartnerRole, PartnerScopeSetting, PartnerStatus, PartnerType, Result, UserId, VendorRole, WorkspaceId};
-use trellis_db::{RowSecurity, sql};
+use trellis_db::{SystemGrant, sql};
 use trellis_identity::invitations::{self, Acceptor};
 use trellis_identity::{Ctx, RequestMeta, Scope, auth, members, partner_users, workspaces};
 use trellis_partners::agreements::{self, NewAgreement};
@@ -63,6 +63,13 @@ const fn p(
 
 use PartnerType::{Affiliate, Agency, Distributor, Msp, Referral, Reseller, Technology};
 
+/// Seeding the demo workspace (and the test fixtures built on it) acts for nobody: it creates
+/// partners, programs and users, and accepts invitations as their invitees would.
+pub const DEMO_SEEDING: SystemGrant = SystemGrant {
+    name: "demo_seeding",
+    reason: "seeding the demo workspace and the fixtures built on it; accepts invitations as their invitees would",
+};
+
 const PARTNERS: &[SeedPartner] = &[
     SeedPartner { assigned: true, ..p("Northwind Distribution", "northwind.example", "DE", &[Distributor], None) },
     SeedPartner { assigned: true, ..p("Bluepeak IT", "bluepeak.example", "DE", &[Reseller, Referral], Some("Northwind Distribution")) },
@@ -104,7 +111,7 @@ pub async fn seed(ctx: &Ctx) -> anyhow::Result<WorkspaceId> {
 }
 
 async fn find_existing(ctx: &Ctx) -> Result<Option<WorkspaceId>> {
-    let mut tx = ctx.db.read(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db().read_granted(&DEMO_SEEDING).await?;
     let row = tx
         .fetch_optional(sql!(
             "SELECT w.id FROM workspaces w JOIN members m ON m.workspace_id = w.id JOIN users u ON u.id = m.user_id WHERE w.name = $1 AND u.email = $2 AND m.role = 'owner'",
@@ -123,7 +130,7 @@ async fn find_existing(ctx: &Ctx) -> Result<Option<WorkspaceId>> {
 pub async fn accept_as_operator(ctx: &Ctx, token: &str, name: Option<&str>, password: &str) -> Result<UserId> {
     let pending = invitations::find(ctx, token).await?;
     let existing =
-        ctx.db.read(&RowSecurity::Unrestricted).await?.fetch_optional(sql!("SELECT id FROM users WHERE email = $1", pending.email)).await?;
+        ctx.db().read_granted(&DEMO_SEEDING).await?.fetch_optional(sql!("SELECT id FROM users WHERE email = $1", pending.email)).await?;
     let accepted = match existing {
         Some(row) => invitations::accept(ctx, token, Acceptor::Account { user_id: &row.get::<UserId>("id")? }).await?,
         None => invitations::accept(ctx, token, Acceptor::NewAccount { name, password }).await?,
@@ -146,7 +153,7 @@ async fn seed_pending_invitations(ctx: &Ctx, system: &Scope, ids: &std::collecti
 }
 
 async fn seed_workspace(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<()> {
-    let system = Scope::system(workspace_id.clone());
+    let system = Scope::system(workspace_id.clone(), &DEMO_SEEDING);
     let staff: [(&str, &str, VendorRole, PartnerScopeSetting); 5] = [
         ("adam.admin@acme.example", "Adam Admin", VendorRole::Admin, PartnerScopeSetting::All),
         ("carla.channel@acme.example", "Carla Channel", VendorRole::ChannelManager, PartnerScopeSetting::All),
@@ -251,7 +258,7 @@ fn demo_application(
 /// partners programs, pending applications (one a likely duplicate of Brightside Agency), a
 /// rejected one, and Vertex Solutions half-way through onboarding.
 async fn seed_recruitment(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<()> {
-    let system = Scope::system(workspace_id.clone());
+    let system = Scope::system(workspace_id.clone(), &DEMO_SEEDING);
     let resellers = demo_program(ctx, &system, "resellers", "Resellers").await?;
     let referral = demo_program(ctx, &system, "referral-partners", "Referral partners").await?;
     if resellers.application_questions.is_empty() {
@@ -388,8 +395,8 @@ async fn seed_recruitment(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<()> {
     let vertex = submit("resellers", vertex).await?;
     applications::approve(ctx, &system, &vertex.partner_id).await?;
     let invitation = ctx
-        .db
-        .read(&RowSecurity::Unrestricted)
+        .db()
+        .read_granted(&DEMO_SEEDING)
         .await?
         .fetch_one(sql!(
             "SELECT text_body FROM emails WHERE workspace_id = $1 AND to_address = 'vera@vertex.example' AND kind = 'application_approved'",

@@ -45,7 +45,7 @@ async fn enroll(ctx: &Ctx, system: &Scope, partner: &PartnerId, program: &Progra
 }
 
 pub(crate) async fn seed(ctx: &Ctx, workspace_id: &WorkspaceId, ids: &HashMap<&str, PartnerId>) -> Result<()> {
-    let system = Scope::system(workspace_id.clone());
+    let system = Scope::system(workspace_id.clone(), &crate::demo::DEMO_SEEDING);
     let resellers = program(
         ctx,
         &system,

@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 use trellis_core::{Result, Timestamp, WorkspaceId};
-use trellis_db::{RowSecurity, sql};
+use trellis_db::sql;
 use trellis_identity::Ctx;
 use trellis_jobs::{DAY, Job, JobOptions, Mailer, Registry, ScheduledJob, enqueue};
 
@@ -94,7 +94,7 @@ pub fn registry(mailer: Mailer) -> Registry<Ctx> {
 /// the dedupe key names the workspace and the period, so a re-run of the fan-out adds nothing).
 async fn fan_out<J: Job>(ctx: &Ctx, period_start: Timestamp, job: J) -> Result<()> {
     let now = ctx.now();
-    let mut tx = ctx.db.write(&RowSecurity::Unrestricted).await?;
+    let mut tx = ctx.db().write_granted(&trellis_jobs::JOB_WORKER).await?;
     let workspaces = tx.fetch_all(sql!("SELECT id FROM workspaces ORDER BY id")).await?;
     for row in workspaces {
         let workspace_id: WorkspaceId = row.get("id")?;

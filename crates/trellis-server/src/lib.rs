@@ -20,6 +20,9 @@ use trellis_core::Clock;
 use trellis_db::{Db, DbConfig};
 use trellis_identity::Ctx;
 
+/// The system grants the binary declares (docs/ARCHITECTURE.md "System context" lists them all).
+pub const SYSTEM_GRANTS: &[&trellis_db::SystemGrant] = &[&demo::DEMO_SEEDING];
+
 /// Connects to the database, applies migrations and returns the shared state.
 pub async fn connect(database_url: &str, web: WebConfig, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     let db = Db::connect(&DbConfig::new(database_url)).await?;
@@ -29,7 +32,7 @@ pub async fn connect(database_url: &str, web: WebConfig, clock: Arc<dyn Clock>) 
 
 /// `GET /healthz`: 200 when the database answers, 503 otherwise.
 async fn healthz(State(state): State<AppState>) -> Response {
-    if state.ctx.db.ping().await {
+    if state.ctx.db().ping().await {
         (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))).into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "database unreachable"}))).into_response()

@@ -221,7 +221,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Audit(AuditCommand::Verify) => {
-            let reports = trellis_identity::audit::verify_all(&state.ctx.db).await.map_err(describe)?;
+            let reports = trellis_identity::audit::verify_all(state.ctx.db()).await.map_err(describe)?;
             let mut broken = false;
             for report in reports {
                 match report.broken_at {

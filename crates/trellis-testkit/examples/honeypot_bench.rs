@@ -84,7 +84,7 @@ async fn main() -> anyhow::Result<()> {
     let boot = workspaces::bootstrap(&app.state.ctx, "Bench vendor", "owner@bench.example", "bench-password-1", "EUR")
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let system = Scope::system(boot.workspace_id.clone());
+    let system = Scope::system(boot.workspace_id.clone(), &trellis_testkit::TEST_FIXTURES);
     programs::create(&app.state.ctx, &system, NewProgram { name: "Resellers".into(), slug: SLUG.into(), ..Default::default() })
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;

@@ -50,7 +50,7 @@ async fn seed(app: &TestApp) -> anyhow::Result<trellis_core::WorkspaceId> {
     let boot = workspaces::bootstrap(ctx, "Bench vendor", "owner@bench.example", "bench-password-1", "EUR")
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let system = Scope::system(boot.workspace_id.clone());
+    let system = Scope::system(boot.workspace_id.clone(), &trellis_testkit::TEST_FIXTURES);
     let program =
         programs::create(ctx, &system, NewProgram { name: "Resellers".into(), slug: "bench-resellers".into(), ..Default::default() })
             .await

@@ -46,7 +46,7 @@ struct World {
 async fn seed(app: &TestApp, resellers: usize) -> anyhow::Result<World> {
     let ctx = &app.state.ctx;
     let boot = workspaces::bootstrap(ctx, "Bench vendor", "owner@bench.example", "bench-password-1", "EUR").await.map_err(fail)?;
-    let system = Scope::system(boot.workspace_id.clone());
+    let system = Scope::system(boot.workspace_id.clone(), &trellis_testkit::TEST_FIXTURES);
     let invitation = members::add(ctx, &system, "cm@bench.example", None, VendorRole::ChannelManager, Some(PartnerScopeSetting::Assigned))
         .await
         .map_err(fail)?;

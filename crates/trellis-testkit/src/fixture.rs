@@ -87,7 +87,7 @@ pub async fn add_staff(
     role: VendorRole,
     scope: PartnerScopeSetting,
 ) -> Identity {
-    staff(app, &Scope::system(workspace_id.clone()), label, email, role, scope).await
+    staff(app, &Scope::system(workspace_id.clone(), &crate::TEST_FIXTURES), label, email, role, scope).await
 }
 
 /// Adds a user with a password to a partner of `workspace_id` and signs them in.
@@ -99,7 +99,7 @@ pub async fn add_partner_user(
     email: &str,
     role: PartnerRole,
 ) -> Identity {
-    partner_user(app, &Scope::system(workspace_id.clone()), label, partner, email, role).await
+    partner_user(app, &Scope::system(workspace_id.clone(), &crate::TEST_FIXTURES), label, partner, email, role).await
 }
 
 async fn partner(
@@ -126,7 +126,7 @@ impl Fixture {
     pub async fn build(app: &TestApp) -> Self {
         let ctx = &app.state.ctx;
         let boot = workspaces::bootstrap(ctx, "Vendor", "owner@vendor.example", PASSWORD, "EUR").await.expect("bootstrap");
-        let system = Scope::system(boot.workspace_id.clone());
+        let system = Scope::system(boot.workspace_id.clone(), &crate::TEST_FIXTURES);
         let owner = Identity {
             label: "owner",
             email: "owner@vendor.example".into(),
@@ -176,7 +176,7 @@ impl Fixture {
         assert_eq!(app.delete(&format!("/api/v1/api-keys/{revoked_id}"), &admin.token).await.status, 204);
 
         let other = workspaces::bootstrap(ctx, "Other vendor", "owner@other.example", PASSWORD, "USD").await.expect("bootstrap other");
-        let other_system = Scope::system(other.workspace_id.clone());
+        let other_system = Scope::system(other.workspace_id.clone(), &crate::TEST_FIXTURES);
         let other_owner = Identity {
             label: "other_owner",
             email: "owner@other.example".into(),

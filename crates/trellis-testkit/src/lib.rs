@@ -25,6 +25,16 @@ use crate::smtp::SmtpReceiver;
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Tests build fixtures and inspect rows across partners, outside any request (and create and
+/// drop their own PostgreSQL schemas).
+pub const TEST_FIXTURES: trellis_db::SystemGrant = trellis_db::SystemGrant {
+    name: "test_fixtures",
+    reason: "tests build fixtures and inspect rows across partners outside any request, and create and drop their schemas",
+};
+
+/// The system grants this crate declares (docs/ARCHITECTURE.md "System context" lists them all).
+pub const SYSTEM_GRANTS: &[&trellis_db::SystemGrant] = &[&TEST_FIXTURES];
+
 /// A fresh database for one test (a SQLite file, or a PostgreSQL schema when
 /// `TRELLIS_TEST_POSTGRES_URL` is set), removed when dropped. [`TestApp`] makes one; a test that
 /// runs the `trellis` binary itself makes its own with [`TestDatabase::create`].
@@ -59,7 +69,7 @@ impl TestDatabase {
     pub async fn create_postgres(admin_url: String) -> (String, Self) {
         let schema = unique_name("t");
         let db = trellis_db::Db::connect(&trellis_db::DbConfig::new(&admin_url)).await.expect("connect to TRELLIS_TEST_POSTGRES_URL");
-        let mut tx = db.write(&trellis_db::RowSecurity::Unrestricted).await.expect("admin tx");
+        let mut tx = db.write_granted(&TEST_FIXTURES).await.expect("admin tx");
         tx.execute(trellis_db::Sql::build("CREATE SCHEMA ").push(&schema).clone()).await.expect("create schema");
         tx.commit().await.expect("commit schema");
         db.close().await;
@@ -178,7 +188,7 @@ impl TestApp {
     /// Runs a query directly on the database, outside any scope (test set-up and inspection only).
     pub async fn query(&self, sql: trellis_db::Sql) -> Vec<trellis_db::Row> {
         let text = sql.text().to_owned();
-        let mut tx = self.state.ctx.db.read(&trellis_db::RowSecurity::Unrestricted).await.expect("read transaction");
+        let mut tx = self.state.ctx.db().read_granted(&TEST_FIXTURES).await.expect("read transaction");
         let rows = tx.fetch_all(sql).await.unwrap_or_else(|e| panic!("query {text:?} failed: {e}"));
         // End it now rather than on drop (lazy rollback): an open transaction would block the
         // schema clean-up when this is the test's last statement.
@@ -189,7 +199,7 @@ impl TestApp {
     /// Runs one integer query (e.g. a `COUNT(*)`) directly on the database.
     pub async fn query_i64(&self, sql: trellis_db::Sql) -> i64 {
         let text = sql.text().to_owned();
-        let mut tx = self.state.ctx.db.read(&trellis_db::RowSecurity::Unrestricted).await.expect("read transaction");
+        let mut tx = self.state.ctx.db().read_granted(&TEST_FIXTURES).await.expect("read transaction");
         let n = tx.fetch_i64(sql).await.unwrap_or_else(|e| panic!("query {text:?} failed: {e}"));
         tx.commit().await.expect("end read transaction");
         n
@@ -197,7 +207,7 @@ impl TestApp {
 
     /// Runs statements in one write transaction directly on the database; the first error is returned.
     pub async fn execute(&self, statements: Vec<trellis_db::Sql>) -> Result<(), trellis_db::DbError> {
-        let mut tx = self.state.ctx.db.write(&trellis_db::RowSecurity::Unrestricted).await?;
+        let mut tx = self.state.ctx.db().write_granted(&TEST_FIXTURES).await?;
         for statement in statements {
             tx.execute(statement).await?;
         }
@@ -301,7 +311,7 @@ impl Drop for TestDatabase {
                     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
                     runtime.block_on(async move {
                         if let Ok(db) = trellis_db::Db::connect(&trellis_db::DbConfig::new(&admin_url)).await {
-                            if let Ok(mut tx) = db.write(&trellis_db::RowSecurity::Unrestricted).await {
+                            if let Ok(mut tx) = db.write_granted(&TEST_FIXTURES).await {
                                 // The app's pool cannot run while the test's runtime waits here, so
                                 // a connection it left in a transaction (a read dropped without
                                 // commit is rolled back lazily) would hold locks and block the drop:

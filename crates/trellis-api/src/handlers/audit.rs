@@ -53,5 +53,5 @@ pub async fn list_audit_events(
         before_id: Cursor::into_inner(params.cursor),
         limit: Some(limit),
     };
-    Ok(Json(Page::of(audit::list(&state.ctx.db, &scope, &filter).await?, AuditEventView::from)))
+    Ok(Json(Page::of(audit::list(state.ctx.db(), &scope, &filter).await?, AuditEventView::from)))
 }

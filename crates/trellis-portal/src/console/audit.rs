@@ -107,7 +107,7 @@ async fn list_events(State(state): State<AppState>, signed: Signed, UrlQuery(que
         before_id: cursor.clone(),
         limit: Some(PAGE_SIZE),
     };
-    let Page { items: events, next_cursor: next } = audit::list(&state.ctx.db, &signed.scope, &filter).await?;
+    let Page { items: events, next_cursor: next } = audit::list(state.ctx.db(), &signed.scope, &filter).await?;
     let filters_of = |cursor: &str| {
         page_url(
             SECTION,

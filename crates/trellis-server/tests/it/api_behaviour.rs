@@ -7,9 +7,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use trellis_core::{PartnerRole, PartnerScopeSetting, VendorRole};
 use trellis_db::sql;
-use trellis_identity::{Scope, partner_users, workspaces};
+use trellis_identity::{RequestMeta, Scope, auth, partner_users, workspaces};
 use trellis_testkit::fixture::{self, Fixture, PASSWORD};
-use trellis_testkit::{Reply, TestApp};
+use trellis_testkit::{Reply, TEST_FIXTURES, TestApp};
 
 async fn partner_count(app: &TestApp, f: &Fixture) -> i64 {
     app.query_i64(sql!("SELECT COUNT(*) AS n FROM partners WHERE workspace_id = $1", f.workspace_id)).await
@@ -156,10 +156,16 @@ async fn a_wrong_password_and_an_unknown_account_get_identical_answers() {
 async fn dual_member(app: &TestApp, f: &Fixture) -> (fixture::Identity, String) {
     let person =
         fixture::add_staff(app, &f.workspace_id, "dual", "dual@vendor.example", VendorRole::ChannelManager, PartnerScopeSetting::All).await;
-    let invitation =
-        partner_users::invite(&app.state.ctx, &Scope::system(f.workspace_id.clone()), &f.r1a, &person.email, None, PartnerRole::Sales)
-            .await
-            .expect("also a partner user");
+    let invitation = partner_users::invite(
+        &app.state.ctx,
+        &Scope::system(f.workspace_id.clone(), &TEST_FIXTURES),
+        &f.r1a,
+        &person.email,
+        None,
+        PartnerRole::Sales,
+    )
+    .await
+    .expect("also a partner user");
     trellis_server::demo::accept_as_operator(&app.state.ctx, &invitation.token, None, PASSWORD).await.expect("accepted");
     let token = app.login(&person.email, PASSWORD).await;
     (person, token)
@@ -282,6 +288,46 @@ async fn a_read_only_key_may_read_but_not_write() {
     for (what, reply) in [("create partner", &create), ("update partner", &update), ("create key", &new_key), ("invite user", &invite)] {
         assert_problem(reply, 403, "forbidden", what);
     }
+    assert_eq!((partner_count(&app, &f).await, audit_count(&app).await), before, "nothing changed");
+}
+
+/// The read-only rule holds below the API too: a read-only key's scope gets no write
+/// transaction, whatever service function it reaches (the extractor only answers first).
+#[tokio::test]
+async fn a_read_only_keys_scope_cannot_open_a_write_transaction_in_any_service() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let workspace_key = app.post("/api/v1/api-keys", &f.owner.token, json!({"name": "reporting", "scopes": ["read"]})).await;
+    let partner_key =
+        app.post(&format!("/api/v1/partners/{}/api-keys", f.r1a), &f.owner.token, json!({"name": "r1a read", "scopes": ["read"]})).await;
+    let scope_of = |reply: Reply| {
+        let ctx = app.state.ctx.clone();
+        async move {
+            let key = reply.body["key"].as_str().expect("key").to_owned();
+            auth::authenticate_bearer(&ctx, &key, None, &RequestMeta::default()).await.expect("read-only key authenticates")
+        }
+    };
+    let (staff, partner) = (scope_of(workspace_key).await, scope_of(partner_key).await);
+    assert!(staff.is_read_only() && partner.is_read_only());
+    let before = (partner_count(&app, &f).await, audit_count(&app).await);
+
+    let input = trellis_partners::NewPartner {
+        name: "Read-only Ltd".into(),
+        contact_email: "contact@new.example".into(),
+        types: vec![trellis_core::PartnerType::Reseller],
+        ..Default::default()
+    };
+    let create = trellis_partners::partners::create(&app.state.ctx, &staff, input).await;
+    let invite = partner_users::invite(&app.state.ctx, &partner, &f.r1a, "x@r1a.example", None, PartnerRole::Member).await;
+    let write = partner.write(&app.state.ctx).await.map(|_| ());
+
+    for (what, outcome) in [("create partner", create.map(|_| ())), ("invite user", invite.map(|_| ())), ("open a write", write)] {
+        match outcome {
+            Err(trellis_core::Error::Forbidden(message)) => assert_eq!(message, "this API key is read-only", "{what}"),
+            other => panic!("{what}: a read-only scope wrote or failed otherwise: {other:?}"),
+        }
+    }
+    assert!(partner.read(&app.state.ctx).await.is_ok(), "a read-only scope still reads");
     assert_eq!((partner_count(&app, &f).await, audit_count(&app).await), before, "nothing changed");
 }
 

@@ -39,7 +39,7 @@ async fn audited_app() -> (TestApp, WorkspaceId, i64) {
 
 /// The verifier's answer for one workspace: `None` when the chain is intact, else where it broke.
 async fn verify(app: &TestApp, workspace_id: &WorkspaceId) -> Option<(i64, String)> {
-    let reports = audit::verify_all(&app.state.ctx.db).await.expect("verify");
+    let reports = audit::verify_all(app.state.ctx.db()).await.expect("verify");
     reports.into_iter().find(|r| &r.workspace_id == workspace_id).expect("a report for the workspace").broken_at
 }
 
@@ -69,7 +69,7 @@ async fn the_audit_chain_of_every_workspace_verifies_after_audited_changes() {
     let app = TestApp::spawn().await;
     let _fixture = Fixture::build(&app).await;
 
-    let reports = audit::verify_all(&app.state.ctx.db).await.expect("verify");
+    let reports = audit::verify_all(app.state.ctx.db()).await.expect("verify");
 
     println!("FIGURE audit_verify workspaces={} events={}", reports.len(), reports.iter().map(|r| r.events).sum::<i64>());
     assert_eq!(reports.len(), 2, "the fixture has two workspaces");

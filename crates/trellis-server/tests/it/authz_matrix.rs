@@ -18,7 +18,7 @@ use trellis_db::sql;
 use trellis_identity::{Scope, members, partner_users};
 use trellis_server::demo::accept_as_operator;
 use trellis_testkit::fixture::{self, Fixture, Identity, PASSWORD};
-use trellis_testkit::{Reply, TestApp};
+use trellis_testkit::{Reply, TEST_FIXTURES, TestApp};
 
 // ---------------------------------------------------------------------------------------------
 // The table
@@ -589,7 +589,7 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         }
         "partner_user" => {
             let ws = World::partner_ws(column);
-            let scope = Scope::system(world.workspace(ws).clone());
+            let scope = Scope::system(world.workspace(ws).clone(), &TEST_FIXTURES);
             let partner = world.partner(column);
             let invitation =
                 partner_users::invite(&app.state.ctx, &scope, partner, &format!("pu{n}@matrix.example"), None, PartnerRole::Member)
@@ -600,7 +600,7 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         }
         "member" => {
             let ws = if column == "OTHER_STAFF" { Ws::Other } else { Ws::Main };
-            let scope = Scope::system(world.workspace(ws).clone());
+            let scope = Scope::system(world.workspace(ws).clone(), &TEST_FIXTURES);
             let invitation = members::add(&app.state.ctx, &scope, &format!("staff{n}@matrix.example"), None, VendorRole::Viewer, None)
                 .await
                 .expect("fresh staff member");
@@ -630,7 +630,7 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         }
         "program" => {
             let ws = if column == "OTHER_PROGRAM" { Ws::Other } else { Ws::Main };
-            let scope = Scope::system(world.workspace(ws).clone());
+            let scope = Scope::system(world.workspace(ws).clone(), &TEST_FIXTURES);
             let input =
                 trellis_partners::NewProgram { name: format!("Program {n}"), slug: format!("matrix-program-{n}"), ..Default::default() };
             let program = trellis_partners::programs::create(&app.state.ctx, &scope, input).await.expect("fresh program");
@@ -646,9 +646,14 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
             let partner = world.partner(column);
             let (program, tier) = fresh_program_with_tier(app, world, ws, n).await;
             let input = trellis_partners::enrollments::NewEnrollment { program_id: program.parse().expect("program id"), tier_id: None };
-            trellis_partners::enrollments::enroll(&app.state.ctx, &Scope::system(world.workspace(ws).clone()), partner, input)
-                .await
-                .expect("fresh enrollment");
+            trellis_partners::enrollments::enroll(
+                &app.state.ctx,
+                &Scope::system(world.workspace(ws).clone(), &TEST_FIXTURES),
+                partner,
+                input,
+            )
+            .await
+            .expect("fresh enrollment");
             enrollment_tier = Some(tier);
             (route.path.replace("{id}", partner.as_str()).replace("{program_id}", &program), None)
         }
@@ -660,7 +665,7 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
             prepare_recruitment_target(app, world, route, column, n).await
         }
         "file" => {
-            let scope = Scope::system(world.workspace(World::partner_ws(column)).clone());
+            let scope = Scope::system(world.workspace(World::partner_ws(column)).clone(), &TEST_FIXTURES);
             let upload = trellis_partners::files::Upload {
                 purpose: trellis_partners::files::FilePurpose::Licence,
                 filename: format!("cell {n}.pdf"),
@@ -674,7 +679,7 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
             (route.path.replace("{id}", file.id.as_str()), None)
         }
         "contract" => {
-            let scope = Scope::system(world.workspace(World::partner_ws(column)).clone());
+            let scope = Scope::system(world.workspace(World::partner_ws(column)).clone(), &TEST_FIXTURES);
             let input = trellis_partners::contracts::NewContract {
                 title: format!("Contract {n}"),
                 starts_on: "2026-01-01".into(),
@@ -685,7 +690,7 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
             (route.path.replace("{id}", contract.id.as_str()), Some(contract.id.to_string()))
         }
         "licence" => {
-            let scope = Scope::system(world.workspace(World::partner_ws(column)).clone());
+            let scope = Scope::system(world.workspace(World::partner_ws(column)).clone(), &TEST_FIXTURES);
             let input = trellis_partners::licences::NewLicence {
                 kind: "insurance broker".into(),
                 number: format!("LIC-{n}"),
@@ -699,7 +704,7 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
             (route.path.replace("{id}", licence.id.as_str()), Some(licence.id.to_string()))
         }
         "change_request" => {
-            let scope = Scope::system(world.workspace(World::partner_ws(column)).clone());
+            let scope = Scope::system(world.workspace(World::partner_ws(column)).clone(), &TEST_FIXTURES);
             let changes =
                 trellis_partners::profile_changes::ProposedChanges { legal_name: Some(format!("Legal {n} GmbH")), territories: None };
             let request = trellis_partners::profile_changes::request(&app.state.ctx, &scope, world.partner(column), changes)
@@ -714,7 +719,7 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
                 "OTHER_STAFF" => (Ws::Other, None),
                 partner_column => (World::partner_ws(partner_column), Some(world.partner(partner_column))),
             };
-            let scope = Scope::system(world.workspace(ws).clone());
+            let scope = Scope::system(world.workspace(ws).clone(), &TEST_FIXTURES);
             let email = format!("cancel{n}@matrix.example");
             let issued = match offer_partner {
                 None => members::add(&app.state.ctx, &scope, &email, None, VendorRole::Viewer, None).await,
@@ -724,7 +729,7 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
             (route.path.replace("{id}", issued.invitation.id.as_str()), Some(issued.invitation.id.to_string()))
         }
         "invitation_token" => {
-            let scope = Scope::system(world.f.workspace_id.clone());
+            let scope = Scope::system(world.f.workspace_id.clone(), &TEST_FIXTURES);
             let issued = members::add(&app.state.ctx, &scope, &format!("answer{n}@matrix.example"), None, VendorRole::Viewer, None)
                 .await
                 .expect("fresh invitation");
@@ -806,7 +811,7 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
 
 /// A fresh program of workspace `ws` with one tier (rank 0, no requirements): (program, tier).
 async fn fresh_program_with_tier(app: &TestApp, world: &World, ws: Ws, n: usize) -> (String, String) {
-    let scope = Scope::system(world.workspace(ws).clone());
+    let scope = Scope::system(world.workspace(ws).clone(), &TEST_FIXTURES);
     let input = trellis_partners::NewProgram { name: format!("Tiered {n}"), slug: format!("matrix-tiered-{n}"), ..Default::default() };
     let program = trellis_partners::programs::create(&app.state.ctx, &scope, input).await.expect("fresh program");
     let tier = trellis_partners::tiers::NewTier { name: format!("Entry {n}"), rank: 0, ..Default::default() };
@@ -1078,7 +1083,7 @@ async fn every_route_answers_every_identity_and_object_owner_as_the_matrix_says(
 
 /// A fresh program taking applications in a workspace.
 async fn fresh_program(app: &TestApp, world: &World, ws: Ws, n: usize) -> trellis_partners::Program {
-    let scope = Scope::system(world.workspace(ws).clone());
+    let scope = Scope::system(world.workspace(ws).clone(), &TEST_FIXTURES);
     let input = trellis_partners::NewProgram { name: format!("Program {n}"), slug: format!("matrix-program-{n}"), ..Default::default() };
     trellis_partners::programs::create(&app.state.ctx, &scope, input).await.expect("fresh program")
 }
@@ -1101,10 +1106,10 @@ async fn fresh_application(app: &TestApp, world: &World, ws: Ws, n: usize) -> tr
 /// A fresh program in the partner's workspace that the partner is enrolled in.
 async fn enrolled_program(app: &TestApp, world: &World, column: &str, n: usize) -> (Scope, PartnerId, trellis_partners::Program) {
     let ws = World::partner_ws(column);
-    let scope = Scope::system(world.workspace(ws).clone());
+    let scope = Scope::system(world.workspace(ws).clone(), &TEST_FIXTURES);
     let partner = world.partner(column).clone();
     let program = fresh_program(app, world, ws, n).await;
-    let mut tx = app.state.ctx.db.write(&trellis_db::RowSecurity::Unrestricted).await.expect("transaction");
+    let mut tx = scope.write(&app.state.ctx).await.expect("transaction");
     trellis_partners::enrollments::enroll_in(&mut tx, &scope, &partner, &program.id, None, app.state.ctx.now()).await.expect("enroll");
     tx.commit().await.expect("commit the enrollment");
     (scope, partner, program)
@@ -1129,7 +1134,7 @@ async fn prepare_recruitment_target(app: &TestApp, world: &World, route: &RouteR
         "onboarding_step" => {
             let ws = program_ws("OTHER_PROGRAM");
             let program = fresh_program(app, world, ws, n).await;
-            let scope = Scope::system(world.workspace(ws).clone());
+            let scope = Scope::system(world.workspace(ws).clone(), &TEST_FIXTURES);
             let input = trellis_partners::onboarding::NewStep { kind: "custom".into(), title: format!("Step {n}"), ..Default::default() };
             let step = trellis_partners::onboarding::create_step(&app.state.ctx, &scope, &program.id, input).await.expect("fresh step");
             (route.path.replace("{id}", program.id.as_str()).replace("{step_id}", step.id.as_str()), Some(step.id.to_string()))
@@ -1293,7 +1298,7 @@ async fn every_vendor_only_partner_field_answers_as_the_matrix_says() {
     let matrix = load();
     let other_root = trellis_partners::partners::create(
         &app.state.ctx,
-        &Scope::system(world.f.other_workspace_id.clone()),
+        &Scope::system(world.f.other_workspace_id.clone(), &TEST_FIXTURES),
         trellis_partners::NewPartner {
             name: "Other root".into(),
             contact_email: "root@other.example".into(),

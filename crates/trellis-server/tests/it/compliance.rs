@@ -5,9 +5,10 @@
 
 use serde_json::json;
 use trellis_db::sql;
+use trellis_identity::Scope;
 use trellis_partners::reminders::send_due_reminders;
-use trellis_testkit::TestApp;
 use trellis_testkit::fixture::{Fixture, PASSWORD};
+use trellis_testkit::{TEST_FIXTURES, TestApp};
 
 use crate::profiles::{assert_safe_page, day, pdf, sign_in};
 
@@ -193,7 +194,7 @@ async fn an_expired_licence_makes_the_partner_non_compliant_with_a_reason_until_
     let seen_by_distributor = app.get(&compliance_path, &distributor).await;
     let listed = app.get(&format!("/api/v1/partners/{}/licences", f.r1a), &member).await;
     let partner_deletes = app.delete(&format!("/api/v1/licences/{licence_id}"), &admin).await;
-    let mut tx = app.state.ctx.db.read(&trellis_db::RowSecurity::Unrestricted).await.expect("tx");
+    let mut tx = Scope::system(f.workspace_id.clone(), &TEST_FIXTURES).read(&app.state.ctx).await.expect("tx");
     let compliant_for_later_capabilities =
         trellis_partners::compliance::is_compliant(&mut tx, &f.workspace_id, &f.r1a, app.state.ctx.now()).await.expect("compliance");
     tx.commit().await.expect("end");

@@ -4,7 +4,7 @@
 //!
 //! 1. the set-based rule the list uses (`GET /api/v1/partners`, and `partners::list` with the
 //!    same caller's scope),
-//! 2. the per-object rule (`GET /api/v1/partners/{id}` and `Scope::can_see_partner`),
+//! 2. the per-object rule (`GET /api/v1/partners/{id}` and `ScopedTx::can_see_partner`),
 //! 3. a reference model written here: walk a partner's ancestors; the observer sees it when the
 //!    observer is one of them (a partner) or manages one of them (an assigned channel manager).
 //!
@@ -26,7 +26,7 @@ use trellis_core::{PartnerId, PartnerScopeSetting, PartnerType, VendorRole};
 use trellis_identity::{RequestMeta, Scope, api_keys, auth, members, workspaces};
 use trellis_partners::{NewPartner, PartnerFilter, partners};
 use trellis_testkit::fixture::Fixture;
-use trellis_testkit::{TestApp, bulk};
+use trellis_testkit::{TEST_FIXTURES, TestApp, bulk};
 
 const MAX_PARTNERS: usize = 25;
 const MAX_DEPTH: usize = 6;
@@ -162,12 +162,12 @@ async fn check(app: &TestApp, ids: &[PartnerId], observers: &[Observer], parents
                     ));
                 }
             }
-            let seen = match ctx.db.read(&scope.row_security()).await {
-                Ok(mut tx) => scope.can_see_partner(&mut tx, id).await.map_err(|e| e.to_string()),
+            let seen = match scope.read(ctx).await {
+                Ok(mut tx) => tx.can_see_partner(id).await.map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),
             };
             if seen.as_ref() != Ok(&visible) {
-                divergences.push(format!("{}: Scope::can_see_partner(#{q}) = {seen:?} but the model says {visible}", observer.label));
+                divergences.push(format!("{}: ScopedTx::can_see_partner(#{q}) = {seen:?} but the model says {visible}", observer.label));
             }
         }
     }
@@ -197,7 +197,7 @@ async fn run_case(app: &TestApp, number: usize, case: &Case, stats: &Stats) -> R
     let boot = workspaces::bootstrap(ctx, &format!("Case {tag}"), &format!("owner-{tag}@hierarchy.example"), "case-password-1", "EUR")
         .await
         .map_err(|e| format!("bootstrap: {e}"))?;
-    let system = Scope::system(boot.workspace_id.clone());
+    let system = Scope::system(boot.workspace_id.clone(), &TEST_FIXTURES);
     let manager_email = format!("cm-{tag}@hierarchy.example");
     let invitation = members::add(ctx, &system, &manager_email, None, VendorRole::ChannelManager, Some(PartnerScopeSetting::Assigned))
         .await
@@ -362,7 +362,7 @@ impl WideTree {
     pub(crate) async fn build(app: &TestApp) -> Self {
         let f = Fixture::build(app).await;
         let children = bulk::add_resellers(app, &f.workspace_id, &f.d1, "Wide reseller", WIDE).await;
-        let system = Scope::system(f.workspace_id.clone());
+        let system = Scope::system(f.workspace_id.clone(), &TEST_FIXTURES);
         let key = |id: PartnerId| {
             let ctx = app.state.ctx.clone();
             let system = system.clone();

@@ -17,7 +17,7 @@ use trellis_core::Clock;
 use trellis_db::sql;
 use trellis_identity::secret::sha256_hex;
 use trellis_testkit::fixture::Fixture;
-use trellis_testkit::{TestApp, TestDatabase};
+use trellis_testkit::{TEST_FIXTURES, TestApp, TestDatabase};
 
 fn new_partner(name: &str) -> Value {
     json!({"name": name, "contact_email": "contact@crash.example", "types": ["reseller"]})
@@ -268,7 +268,7 @@ async fn killed_during_idempotent_bursts_every_key_replays_or_creates_exactly_on
 
     // Exactly one partner per key: none lost, none duplicated.
     let db = trellis_db::Db::connect(&trellis_db::DbConfig::new(&database_url)).await.expect("connect");
-    let mut tx = db.read(&trellis_db::RowSecurity::Unrestricted).await.expect("read");
+    let mut tx = db.read_granted(&TEST_FIXTURES).await.expect("read");
     let rows = tx.fetch_all(sql!("SELECT name, COUNT(*) AS n FROM partners WHERE name LIKE 'crash-%' GROUP BY name")).await.expect("count");
     drop(tx);
     db.close().await;

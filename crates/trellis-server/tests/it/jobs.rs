@@ -13,14 +13,14 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use trellis_core::{Email, Error, Timestamp, WorkspaceId};
-use trellis_db::{RowSecurity, sql};
+use trellis_db::sql;
 use trellis_identity::Ctx;
 use trellis_jobs::{
     DAY, Job, JobOptions, Mailer, NewEmail, Registry, ScheduledJob, enqueue, enqueue_scheduled, queue_email, retry_delay_range,
     run_due_jobs,
 };
-use trellis_testkit::TestApp;
 use trellis_testkit::fixture::{Fixture, PASSWORD};
+use trellis_testkit::{TEST_FIXTURES, TestApp};
 
 use crate::pages::{assert_safe_page, sign_in};
 
@@ -63,7 +63,7 @@ fn registry_with(handler: impl Fn(i64, Probe) -> Result<(), Error> + Send + Sync
 
 async fn enqueue_probe(app: &TestApp, name: &str, dedupe_key: Option<&str>) -> bool {
     let now = app.state.ctx.now();
-    let mut tx = app.state.ctx.db.write(&RowSecurity::Unrestricted).await.expect("write");
+    let mut tx = app.state.ctx.db().write_granted(&TEST_FIXTURES).await.expect("write");
     let options = JobOptions { dedupe_key: dedupe_key.map(str::to_owned), ..JobOptions::instance_wide(now) };
     let added = enqueue(&mut tx, &Probe { name: name.to_owned() }, options, now).await.expect("enqueue");
     tx.commit().await.expect("commit");
@@ -250,7 +250,7 @@ async fn a_job_enqueued_in_a_transaction_that_rolls_back_is_never_stored() {
     let app = TestApp::spawn().await;
     let now = app.state.ctx.now();
 
-    let mut tx = app.state.ctx.db.write(&RowSecurity::Unrestricted).await.expect("write");
+    let mut tx = app.state.ctx.db().write_granted(&TEST_FIXTURES).await.expect("write");
     let added = enqueue(&mut tx, &Probe { name: "ghost".to_owned() }, JobOptions::instance_wide(now), now).await.expect("enqueue");
     assert!(added, "the insert happened inside the transaction");
     drop(tx);
@@ -361,7 +361,7 @@ async fn an_email_queued_in_a_transaction_that_rolls_back_is_never_sent() {
     let workspace_id = workspace(&app).await;
     let now = app.state.ctx.now();
 
-    let mut tx = app.state.ctx.db.write(&RowSecurity::Unrestricted).await.expect("write");
+    let mut tx = app.state.ctx.db().write_granted(&TEST_FIXTURES).await.expect("write");
     let to = Email::parse("ghost@partner.example").expect("email");
     queue_email(&mut tx, &workspace_id, NewEmail::from_text("test", to, "Never", "This change is rolled back."), now).await.expect("queue");
     drop(tx);
@@ -530,7 +530,7 @@ async fn an_email_kept_in_the_outbox_is_sent_again_on_request_once_smtp_is_there
     let workspace_id = workspace(&app).await;
     let now = app.state.ctx.now();
     // Queued while the instance had no SMTP server, so it stayed in the outbox.
-    let mut tx = app.state.ctx.db.write(&RowSecurity::Unrestricted).await.expect("write");
+    let mut tx = app.state.ctx.db().write_granted(&TEST_FIXTURES).await.expect("write");
     let to = Email::parse("waiting@partner.example").expect("email");
     let id = queue_email(&mut tx, &workspace_id, NewEmail::from_text("notice", to, "Waiting", "Hello."), now).await.expect("queue");
     tx.commit().await.expect("commit");
@@ -569,7 +569,7 @@ async fn jobs_stored_before_jobs_were_typed_still_run_and_fan_out_with_the_same_
     ])
     .await
     .expect("insert untyped rows");
-    let mut tx = app.state.ctx.db.write(&RowSecurity::Unrestricted).await.expect("write");
+    let mut tx = app.state.ctx.db().write_granted(&TEST_FIXTURES).await.expect("write");
     let to = Email::parse("legacy@partner.example").expect("email");
     let email_id = queue_email(&mut tx, &workspace_id, NewEmail::from_text("notice", to, "Still", "Delivered."), now).await.expect("queue");
     tx.commit().await.expect("commit");

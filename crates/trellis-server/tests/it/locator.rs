@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use trellis_core::{PartnerId, TierId};
 use trellis_identity::Scope;
 use trellis_partners::{NewProgram, enrollments, programs, tiers};
-use trellis_testkit::TestApp;
 use trellis_testkit::fixture::Fixture;
+use trellis_testkit::{TEST_FIXTURES, TestApp};
 
 use crate::profiles::{PNG, assert_safe_page, get_page, upload};
 
@@ -69,7 +69,7 @@ async fn locator_filters_narrow_by_country_region_type_tier_and_specialisation()
     let app = TestApp::spawn().await;
     let f = Fixture::build(&app).await;
     listed_world(&app, &f).await;
-    let system = Scope::system(f.workspace_id.clone());
+    let system = Scope::system(f.workspace_id.clone(), &TEST_FIXTURES);
     let program = programs::create(
         &app.state.ctx,
         &system,
@@ -86,7 +86,7 @@ async fn locator_filters_narrow_by_country_region_type_tier_and_specialisation()
             .await
             .expect("tier")
             .id;
-    let mut tx = app.state.ctx.db.write(&system.row_security()).await.expect("tx");
+    let mut tx = system.write(&app.state.ctx).await.expect("tx");
     enrollments::enroll_in(&mut tx, &system, &f.r1a, &program.id, Some(&gold), app.state.ctx.now()).await.expect("enroll");
     enrollments::enroll_in(&mut tx, &system, &f.d1, &program.id, Some(&silver.id), app.state.ctx.now()).await.expect("enroll");
     tx.commit().await.expect("commit");

@@ -25,5 +25,6 @@ mod recruitment;
 mod rls;
 mod schema_parity;
 mod smoke;
+mod system_grants;
 mod text_input;
 mod tiers;

@@ -6,8 +6,8 @@
 use trellis_core::{PartnerId, PartnerRole, VendorRole};
 use trellis_identity::{Scope, partner_users};
 use trellis_server::demo::accept_as_operator;
-use trellis_testkit::TestApp;
 use trellis_testkit::fixture::{Fixture, PASSWORD};
+use trellis_testkit::{TEST_FIXTURES, TestApp};
 
 use crate::pages::sign_in;
 
@@ -45,7 +45,7 @@ fn nav_links(html: &str) -> Vec<String> {
 
 /// A fresh user of `partner` with `role`, signed up through an invitation like any other.
 async fn partner_person(app: &TestApp, f: &Fixture, partner: &PartnerId, email: &str, role: PartnerRole) -> String {
-    let system = Scope::system(f.workspace_id.clone());
+    let system = Scope::system(f.workspace_id.clone(), &TEST_FIXTURES);
     let invitation = partner_users::invite(&app.state.ctx, &system, partner, email, None, role).await.expect("invited");
     accept_as_operator(&app.state.ctx, &invitation.token, None, PASSWORD).await.expect("accepted");
     email.to_owned()

@@ -4,11 +4,11 @@
 
 use serde_json::{Value, json};
 use trellis_core::{PartnerId, ProgramId};
-use trellis_db::{RowSecurity, sql};
+use trellis_db::sql;
 use trellis_identity::Scope;
 use trellis_partners::onboarding;
-use trellis_testkit::TestApp;
 use trellis_testkit::fixture::Fixture;
+use trellis_testkit::{TEST_FIXTURES, TestApp};
 
 use crate::pages::{assert_safe_page, sign_in};
 use crate::recruitment::{approved_applicant, emails_to, program_with_questions};
@@ -79,9 +79,9 @@ async fn a_program_checklist_is_kept_in_order_and_validated() {
 
 /// Enrolls a partner in a program, as the system.
 async fn enroll(app: &TestApp, f: &Fixture, partner_id: &PartnerId, program_id: &str) {
-    let scope = Scope::system(f.workspace_id.clone());
+    let scope = Scope::system(f.workspace_id.clone(), &TEST_FIXTURES);
     let program_id: ProgramId = program_id.parse().expect("program id");
-    let mut tx = app.state.ctx.db.write(&RowSecurity::Unrestricted).await.expect("transaction");
+    let mut tx = scope.write(&app.state.ctx).await.expect("transaction");
     trellis_partners::enrollments::enroll_in(&mut tx, &scope, partner_id, &program_id, None, app.state.ctx.now()).await.expect("enroll");
     tx.commit().await.expect("commit");
 }
@@ -101,9 +101,9 @@ async fn an_event_completes_the_steps_of_its_kind_in_every_program_the_partner_i
     enroll(&app, &f, &f.p3, &referral).await;
     let completions_of_p3 = || app.query_i64(sql!("SELECT COUNT(*) AS n FROM onboarding_completions WHERE partner_id = $1", f.p3));
 
-    let scope = Scope::system(f.workspace_id.clone());
+    let scope = Scope::system(f.workspace_id.clone(), &TEST_FIXTURES);
     for _ in 0..2 {
-        let mut tx = app.state.ctx.db.write(&RowSecurity::Unrestricted).await.expect("transaction");
+        let mut tx = scope.write(&app.state.ctx).await.expect("transaction");
         onboarding::complete_steps_of_kind(&mut tx, &scope, &f.p3, onboarding::COMPLETE_PROFILE, app.state.ctx.now())
             .await
             .expect("complete");

@@ -8,7 +8,7 @@
 //! the switch really turns the application filter off.
 
 use trellis_db::{RowSecurity, Sql, sql};
-use trellis_testkit::TestApp;
+use trellis_testkit::{TEST_FIXTURES, TestApp};
 
 use crate::authz_matrix::{self, Who, World};
 use crate::hierarchy::{WIDE, WideTree, list_all};
@@ -104,8 +104,9 @@ async fn count_partner_rows_as(app: &TestApp, security: &RowSecurity, table: &st
     count_where(app, security, table, &format!("{column} IS NOT NULL")).await
 }
 
+#[expect(clippy::disallowed_methods, reason = "the test of row security itself opens transactions with a chosen RowSecurity")]
 async fn count_where(app: &TestApp, security: &RowSecurity, table: &str, condition: &str) -> i64 {
-    let mut tx = app.state.ctx.db.read(security).await.expect("transaction");
+    let mut tx = app.state.ctx.db().read(security).await.expect("transaction");
     let mut q = Sql::build("SELECT COUNT(*) AS n FROM ");
     q.push(table).push(" WHERE ").push(condition);
     let n = tx.fetch_i64(q).await.expect("count");
@@ -144,7 +145,7 @@ async fn a_partner_transaction_without_matching_partner_ids_sees_no_rows() {
     // The positive control: the same transaction for R1a sees R1a and nothing else.
     assert_eq!(count_as(&app, &r1a_only, "partners").await, 1);
     // The runtime role without any visible-partner setting fails closed.
-    let mut tx = app.state.ctx.db.read(&RowSecurity::Unrestricted).await.expect("transaction");
+    let mut tx = app.state.ctx.db().read_granted(&TEST_FIXTURES).await.expect("transaction");
     tx.execute(sql!("SET LOCAL ROLE trellis_app")).await.expect("switch to the runtime role");
     let without_setting = tx.fetch_i64(sql!("SELECT COUNT(*) AS n FROM partners")).await.expect("count");
     tx.commit().await.expect("end transaction");

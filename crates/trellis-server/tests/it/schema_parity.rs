@@ -11,8 +11,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use trellis_db::{Db, DbConfig, RowSecurity, Sql, sql};
-use trellis_testkit::{TestDatabase, postgres_url};
+use trellis_db::{Db, DbConfig, Sql, sql};
+use trellis_testkit::{TEST_FIXTURES, TestDatabase, postgres_url};
 
 /// Table name → column names.
 type Schema = BTreeMap<String, BTreeSet<String>>;
@@ -27,7 +27,7 @@ async fn migrated(url: &str) -> Db {
 }
 
 async fn rows(db: &Db, query: Sql) -> Vec<trellis_db::Row> {
-    let mut tx = db.read(&RowSecurity::Unrestricted).await.expect("read transaction");
+    let mut tx = db.read_granted(&TEST_FIXTURES).await.expect("read transaction");
     let rows = tx.fetch_all(query).await.expect("catalog query");
     tx.commit().await.expect("end read transaction");
     rows

@@ -7,12 +7,13 @@ use reqwest::Method;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use serde_json::{Value, json};
 use trellis_core::{Clock, PartnerId, TierId, Validation};
-use trellis_db::{RowSecurity, Tx, sql};
+use trellis_db::sql;
+use trellis_identity::{Scope, ScopedTx};
 use trellis_partners::evaluation;
 use trellis_partners::metrics::{Metric, MetricFuture, MetricType, MetricValue, Registry, Source, Subject};
 use trellis_partners::tiers::{self, Benefits, Tier};
 use trellis_testkit::fixture::{Fixture, PASSWORD};
-use trellis_testkit::{Reply, TestApp};
+use trellis_testkit::{Reply, TEST_FIXTURES, TestApp};
 
 /// A program of the fixture workspace with tiers Registered (no requirements), Silver (two
 /// people with a login) and Gold (three people and a verified customer reference).
@@ -351,7 +352,7 @@ async fn recorded_metrics_are_checked_against_their_type_and_count_in_the_next_e
 }
 
 /// A stand-in for a metric a later capability adds ("won deals"): the partner's API keys.
-fn keys_held<'a>(tx: &'a mut Tx, subject: &'a Subject) -> MetricFuture<'a> {
+fn keys_held<'a>(tx: &'a mut ScopedTx, subject: &'a Subject) -> MetricFuture<'a> {
     Box::pin(async move {
         let n = tx
             .fetch_i64(sql!(
@@ -392,7 +393,7 @@ async fn a_metric_added_to_the_registry_is_usable_in_rules_and_evaluated_like_th
         created_at: now,
         updated_at: now,
     };
-    let mut tx = app.state.ctx.db.read(&RowSecurity::Unrestricted).await.expect("read");
+    let mut tx = Scope::system(f.workspace_id.clone(), &TEST_FIXTURES).read(&app.state.ctx).await.expect("read");
     let subject =
         |partner: &PartnerId| Subject { workspace_id: f.workspace_id.clone(), partner_id: partner.clone(), enrollment: None, now };
     let with_key = evaluation::assess(&mut tx, &extended, &subject(&f.r1a), std::slice::from_ref(&tier)).await.expect("assess R1a");
