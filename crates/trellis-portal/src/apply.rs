@@ -10,12 +10,12 @@ use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use trellis_api::AppState;
-use trellis_api::extract::Meta;
 use trellis_core::{Error, FieldError, PartnerType};
 use trellis_identity::secret::{random_token, same_secret};
 use trellis_partners::applications::{self, NewApplication};
 use trellis_partners::{Program, programs};
+use trellis_web::AppState;
+use trellis_web::meta::Meta;
 
 use crate::forms::{Choice, FormData, FormView};
 use crate::pages::{Layout, error_page, render, see_other};

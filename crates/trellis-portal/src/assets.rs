@@ -8,7 +8,7 @@ use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use trellis_api::AppState;
+use trellis_web::AppState;
 
 struct Asset {
     name: &'static str,

@@ -4,10 +4,10 @@
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::get;
-use trellis_api::AppState;
-use trellis_api::handlers::files::{attachment_header, file_response};
 use trellis_core::FileId;
 use trellis_partners::files;
+use trellis_web::AppState;
+use trellis_web::downloads::{attachment_header, file_response};
 
 use crate::pages::{PageResult, path_id};
 use crate::session::Signed;

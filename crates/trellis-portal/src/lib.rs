@@ -19,7 +19,7 @@ mod tiers;
 mod uploads;
 
 use axum::Router;
-use trellis_api::AppState;
+use trellis_web::AppState;
 
 pub use pages::not_found;
 pub use session::SESSION_COOKIE;

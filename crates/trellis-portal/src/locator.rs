@@ -7,10 +7,10 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::routing::get;
-use trellis_api::AppState;
-use trellis_api::handlers::files::file_response;
 use trellis_core::{FileId, Page, PartnerId, PartnerType};
 use trellis_partners::locator::{self, ListedPartner, LocatorFilter};
+use trellis_web::AppState;
+use trellis_web::downloads::file_response;
 
 use crate::display;
 use crate::forms::{Choice, FormView, UrlQuery};

@@ -10,7 +10,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
-use trellis_api::AppState;
 use trellis_core::Error;
 use trellis_identity::Membership;
 use trellis_identity::auth::{self, BrowserSession, SessionKind};
@@ -18,6 +17,7 @@ use trellis_identity::invitations::{self, Acceptor};
 use trellis_identity::secret::{random_token, same_secret};
 use trellis_partners::capabilities::{Area, capabilities, role_areas};
 use trellis_partners::partners;
+use trellis_web::AppState;
 
 use crate::assets::asset_url;
 use crate::forms::{FormData, PageForm, UrlQuery};
@@ -326,7 +326,7 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
 /// a problem document (`payload_too_large`) for other clients, as the API answers.
 pub fn payload_too_large(wants_html: bool) -> Response {
     if !wants_html {
-        return trellis_api::error::ApiError::payload_too_large().into_response();
+        return trellis_web::problem::ApiError::payload_too_large().into_response();
     }
     let heading = "Too large";
     let message = "What you sent is larger than Trellis accepts: forms up to 1 MiB, files up to 10 MiB. Go back and send less.";

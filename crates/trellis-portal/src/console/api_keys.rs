@@ -8,9 +8,9 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use trellis_api::AppState;
 use trellis_core::{ApiKeyId, Error, Page};
 use trellis_identity::{api_keys, members};
+use trellis_web::AppState;
 
 use super::staff_role;
 use crate::forms::{FormData, FormView, UrlQuery, field_errors};

@@ -7,10 +7,10 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use trellis_api::AppState;
 use trellis_core::{ApplicationId, Error, Page, ProgramId};
 use trellis_partners::applications::{self, Application, ApplicationFilter, ApplicationStatus};
 use trellis_partners::programs;
+use trellis_web::AppState;
 
 use super::staff_role;
 use crate::display;

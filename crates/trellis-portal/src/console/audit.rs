@@ -6,9 +6,9 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use trellis_api::AppState;
 use trellis_core::{AuditEventId, FieldError, Page, Timestamp};
 use trellis_identity::audit::{self, AuditEvent, AuditFilter};
+use trellis_web::AppState;
 
 use super::staff_role;
 use crate::display;

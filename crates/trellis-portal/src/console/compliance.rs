@@ -5,9 +5,9 @@ use askama::Template;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use trellis_api::AppState;
 use trellis_partners::compliance::{self, NonCompliant};
 use trellis_partners::dates;
+use trellis_web::AppState;
 
 use super::partner_lifecycle::{ContractRow, LicenceRow};
 use super::staff_role;

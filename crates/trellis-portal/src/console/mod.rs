@@ -15,9 +15,9 @@ mod programs;
 mod staff;
 
 use axum::Router;
-use trellis_api::AppState;
 use trellis_core::{Error, VendorRole};
 use trellis_identity::Scope;
+use trellis_web::AppState;
 
 pub fn routes() -> Router<AppState> {
     partners::routes()

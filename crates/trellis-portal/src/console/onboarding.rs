@@ -6,11 +6,11 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use trellis_api::AppState;
 use trellis_core::{Error, ProgramId, StepId};
 use trellis_partners::agreements::{self, Agreement, NewAgreement};
 use trellis_partners::onboarding::{self, NewStep, STEP_KINDS, Step, StepPatch, step_kind};
 use trellis_partners::{Program, programs};
+use trellis_web::AppState;
 
 use super::staff_role;
 use crate::display;

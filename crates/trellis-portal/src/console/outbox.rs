@@ -8,9 +8,9 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use trellis_api::AppState;
 use trellis_core::{EmailId, Error, Page};
 use trellis_identity::background_work::{self, EMAIL_STATUSES, EmailFilter, EmailSummary, JOB_STATUSES, JobFilter, JobSummary};
+use trellis_web::AppState;
 
 use super::staff_role;
 use crate::display;

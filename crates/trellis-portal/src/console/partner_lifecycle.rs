@@ -7,8 +7,6 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
-use trellis_api::AppState;
-use trellis_api::middleware::MAX_UPLOAD_BODY_BYTES;
 use trellis_core::{ContractId, Error, FileId, LicenceId, PartnerId};
 use trellis_identity::Scope;
 use trellis_partners::compliance::{self, Compliance};
@@ -18,6 +16,8 @@ use trellis_partners::licences::{self, Licence, NewLicence};
 use trellis_partners::profile_changes::{self, ChangeFilter, ChangeStatus};
 use trellis_partners::profiles::{self, Profile};
 use trellis_partners::{Partner, dates, lifecycle};
+use trellis_web::AppState;
+use trellis_web::limits::MAX_UPLOAD_BODY_BYTES;
 
 use super::partners::partner_page;
 use super::staff_role;

@@ -6,13 +6,13 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::post;
 use serde_json::json;
-use trellis_api::AppState;
 use trellis_core::{Error, PartnerId, ProgramId};
 use trellis_identity::Scope;
 use trellis_partners::enrollments::{self, NewEnrollment};
 use trellis_partners::evaluation::{self, HistoryFilter};
 use trellis_partners::metrics::{self, STANDARD};
 use trellis_partners::{programs, tiers};
+use trellis_web::AppState;
 
 use super::partners::show_failed_card;
 use super::staff_role;

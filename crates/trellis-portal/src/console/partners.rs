@@ -6,10 +6,10 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use trellis_api::AppState;
 use trellis_core::{Error, Page, PartnerId, PartnerRole, PartnerStatus, PartnerType, UserId, VendorRole};
 use trellis_identity::{Membership, Scope, api_keys, invitations, members, partner_users};
 use trellis_partners::{NewPartner, Partner, PartnerFilter, PartnerPatch, partners, statuses};
+use trellis_web::AppState;
 
 use super::staff_role;
 use crate::display::{self, UserRow};

@@ -6,10 +6,10 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use trellis_api::AppState;
 use trellis_core::{ChangeRequestId, Error, Page};
 use trellis_partners::profile_changes::{self, ChangeFilter, ChangeRequest, ChangeStatus};
 use trellis_partners::profiles::{self, Territories};
+use trellis_web::AppState;
 
 use super::staff_role;
 use crate::display;

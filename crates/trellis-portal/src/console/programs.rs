@@ -8,12 +8,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde_json::{Map, Value as Json, json};
-use trellis_api::AppState;
 use trellis_core::{Currency, Error, FieldError, ProgramId, TierId};
 use trellis_partners::evaluation;
 use trellis_partners::metrics::STANDARD;
 use trellis_partners::programs::{self, ApplicationQuestion, NewProgram, Program, ProgramPatch};
 use trellis_partners::tiers::{self, NewTier, Op, Tier, TierPatch};
+use trellis_web::AppState;
 
 use super::staff_role;
 use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};

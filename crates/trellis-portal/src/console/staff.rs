@@ -7,9 +7,9 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use trellis_api::AppState;
 use trellis_core::{Error, PartnerScopeSetting, VendorRole};
 use trellis_identity::{invitations, members};
+use trellis_web::AppState;
 
 use super::staff_role;
 use crate::display;

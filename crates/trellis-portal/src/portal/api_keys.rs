@@ -6,9 +6,9 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use trellis_api::AppState;
 use trellis_core::{ApiKeyId, Error, Page, PartnerRole};
 use trellis_identity::api_keys;
+use trellis_web::AppState;
 
 use super::own_partner;
 use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};

@@ -4,8 +4,8 @@ use askama::Template;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use trellis_api::AppState;
 use trellis_partners::{contracts, dates};
+use trellis_web::AppState;
 
 use super::own_partner;
 use crate::console::partner_lifecycle::ContractRow;

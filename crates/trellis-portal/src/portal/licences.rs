@@ -6,12 +6,12 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use trellis_api::AppState;
-use trellis_api::middleware::MAX_UPLOAD_BODY_BYTES;
 use trellis_core::{Error, PartnerRole};
 use trellis_partners::compliance::{self, Compliance};
 use trellis_partners::files::{self, FilePurpose};
 use trellis_partners::{dates, licences};
+use trellis_web::AppState;
+use trellis_web::limits::MAX_UPLOAD_BODY_BYTES;
 
 use super::own_partner;
 use crate::console::partner_lifecycle::{LICENCE_FIELDS, LicenceRow, licence_input};

@@ -11,9 +11,9 @@ pub mod resellers;
 mod users;
 
 use axum::Router;
-use trellis_api::AppState;
 use trellis_core::{Error, PartnerId, PartnerRole};
 use trellis_identity::Scope;
+use trellis_web::AppState;
 
 pub fn routes() -> Router<AppState> {
     profile::routes()

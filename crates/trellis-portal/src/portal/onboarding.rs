@@ -6,11 +6,11 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
-use trellis_api::AppState;
 use trellis_core::{Error, PartnerId, PartnerRole, PartnerStatus};
 use trellis_identity::Scope;
 use trellis_partners::agreements;
 use trellis_partners::onboarding::{self, Progress, step_kind};
+use trellis_web::AppState;
 
 use super::own_partner;
 use crate::display;

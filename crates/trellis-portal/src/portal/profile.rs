@@ -6,9 +6,9 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use trellis_api::AppState;
 use trellis_core::{Error, PartnerRole};
 use trellis_partners::{Partner, PartnerPatch, partners};
+use trellis_web::AppState;
 
 use super::own_partner;
 use crate::display;

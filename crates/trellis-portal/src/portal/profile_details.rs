@@ -8,14 +8,14 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use trellis_api::AppState;
-use trellis_api::middleware::MAX_UPLOAD_BODY_BYTES;
 use trellis_core::{Error, FieldError, PartnerId, PartnerRole};
 use trellis_identity::Scope;
 use trellis_partners::compliance::{self, Compliance};
 use trellis_partners::files::{self, FilePurpose};
 use trellis_partners::profile_changes::{self, ChangeFilter, ChangeStatus, ProposedChanges};
 use trellis_partners::profiles::{self, Address, Profile, ProfilePatch, Territories};
+use trellis_web::AppState;
+use trellis_web::limits::MAX_UPLOAD_BODY_BYTES;
 
 use super::own_partner;
 use crate::console::partner_lifecycle::ProfileSummary;

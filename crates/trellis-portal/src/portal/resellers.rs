@@ -7,10 +7,10 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use trellis_api::AppState;
 use trellis_core::{Error, Page, PartnerId, PartnerRole, PartnerStatus, PartnerType};
 use trellis_partners::capabilities::reseller_parent;
 use trellis_partners::{NewPartner, PartnerFilter, partners};
+use trellis_web::AppState;
 
 use super::own_partner;
 use crate::forms::{FormData, FormView, UrlQuery, field_errors};

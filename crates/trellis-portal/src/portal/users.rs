@@ -7,9 +7,9 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use trellis_api::AppState;
 use trellis_core::{Error, PartnerRole};
 use trellis_identity::{invitations, partner_users};
+use trellis_web::AppState;
 
 use super::own_partner;
 use crate::display::UserRow;
