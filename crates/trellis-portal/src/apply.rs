@@ -3,13 +3,12 @@
 //! a honeypot field hidden from people, and the program's custom questions; a submission that
 //! works ends on a thank-you page (post/redirect/get).
 
+use crate::routes::{PageRouter, get};
 use askama::Template;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use trellis_core::{Error, FieldError, PartnerType};
 use trellis_identity::secret::{random_token, same_secret};
 use trellis_partners::applications::{self, NewApplication};
@@ -164,6 +163,6 @@ async fn thanks(State(state): State<AppState>, Path(slug): Path<String>) -> Resp
     }
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/apply/{slug}", get(show_form).post(submit_form)).route("/apply/{slug}/thanks", get(thanks))
+pub fn routes() -> PageRouter {
+    PageRouter::new().route("/apply/{slug}", get(show_form).post(submit_form)).route("/apply/{slug}/thanks", get(thanks))
 }

@@ -3,12 +3,10 @@
 
 use std::sync::OnceLock;
 
-use axum::Router;
+use crate::routes::{PageRouter, get};
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use trellis_web::AppState;
 
 struct Asset {
     name: &'static str,
@@ -47,6 +45,6 @@ async fn serve_asset(Path(name): Path<String>) -> Response {
     }
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/static/{name}", get(serve_asset))
+pub fn routes() -> PageRouter {
+    PageRouter::new().route("/static/{name}", get(serve_asset))
 }

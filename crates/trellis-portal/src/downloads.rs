@@ -1,9 +1,8 @@
 //! `GET /files/{id}`: a partner's file for a signed-in browser (console and portal link here),
 //! with the visibility rule of the API download: whoever can see the owning partner.
 
-use axum::Router;
+use crate::routes::{PageRouter, get};
 use axum::extract::{Path, State};
-use axum::routing::get;
 use trellis_core::FileId;
 use trellis_partners::files;
 use trellis_web::AppState;
@@ -18,6 +17,6 @@ async fn download(State(state): State<AppState>, signed: Signed, Path(id): Path<
     Ok(file_response(&file, bytes, attachment_header(&file.filename)))
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/files/{id}", get(download))
+pub fn routes() -> PageRouter {
+    PageRouter::new().route("/files/{id}", get(download))
 }

@@ -2,11 +2,10 @@
 //! the filters are a GET form) and `GET /partners/logos/{file_id}` (logos of listed partners).
 //! Both read in the system context of the workspace (see `trellis_partners::locator`).
 
+use crate::routes::{PageRouter, get};
 use askama::Template;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
-use axum::routing::get;
 use trellis_core::{FileId, Page, PartnerId, PartnerType};
 use trellis_partners::locator::{self, ListedPartner, LocatorFilter};
 use trellis_web::AppState;
@@ -130,6 +129,6 @@ async fn logo(State(state): State<AppState>, Path(file_id): Path<String>) -> Pag
     Ok(response)
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route(PATH, get(find_a_partner)).route("/partners/logos/{file_id}", get(logo))
+pub fn routes() -> PageRouter {
+    PageRouter::new().route(PATH, get(find_a_partner)).route("/partners/logos/{file_id}", get(logo))
 }

@@ -3,12 +3,11 @@
 //! sign-out, memberships, invitations, and the home page. One typed struct per rendered page
 //! (docs.rs style).
 
+use crate::routes::{PageRouter, get, post};
 use askama::Template;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
 use serde::Deserialize;
 use trellis_core::Error;
 use trellis_identity::Membership;
@@ -758,14 +757,14 @@ pub async fn not_found() -> Response {
     error_page(Error::NotFound)
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> PageRouter {
+    PageRouter::new()
         .route("/", get(home))
         .route("/login", get(login_page).post(login_submit))
-        .route("/logout", axum::routing::post(logout))
+        .route("/logout", post(logout))
         .route("/memberships", get(memberships_page).post(switch_membership))
-        .route("/memberships/invitations/{id}/accept", axum::routing::post(accept_addressed))
-        .route("/memberships/invitations/{id}/decline", axum::routing::post(decline_addressed))
+        .route("/memberships/invitations/{id}/accept", post(accept_addressed))
+        .route("/memberships/invitations/{id}/decline", post(decline_addressed))
         .route("/invitations/{token}", get(invitation_page).post(invitation_submit))
-        .route("/invitations/{token}/decline", axum::routing::post(invitation_decline))
+        .route("/invitations/{token}/decline", post(invitation_decline))
 }
