@@ -3,7 +3,6 @@
 //! a honeypot field hidden from people, and the program's custom questions; a submission that
 //! works ends on a thank-you page (post/redirect/get).
 
-use crate::routes::{PageRouter, get};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::header::RETRY_AFTER;
@@ -18,6 +17,7 @@ use trellis_web::meta::Meta;
 
 use crate::forms::{Choice, FormData, FormView};
 use crate::pages::{Layout, error_page, render, see_other};
+use crate::routes::{PageRouter, get};
 use crate::session::{cookie_name, read_cookie, set_cookie, with_cookie};
 
 /// Its own cookie, so that a sign-in form opened in another tab does not expire this one.

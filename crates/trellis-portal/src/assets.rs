@@ -3,10 +3,11 @@
 
 use std::sync::OnceLock;
 
-use crate::routes::{PageRouter, get};
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+
+use crate::routes::{PageRouter, get};
 
 struct Asset {
     name: &'static str,

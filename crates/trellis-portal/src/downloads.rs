@@ -1,7 +1,6 @@
 //! `GET /files/{id}`: a partner's file for a signed-in browser (console and portal link here),
 //! with the visibility rule of the API download: whoever can see the owning partner.
 
-use crate::routes::{PageRouter, get};
 use axum::extract::{Path, State};
 use trellis_core::FileId;
 use trellis_partners::files;
@@ -9,6 +8,7 @@ use trellis_web::AppState;
 use trellis_web::downloads::{attachment_header, file_response};
 
 use crate::pages::{PageResult, path_id};
+use crate::routes::{PageRouter, get};
 use crate::session::Signed;
 
 async fn download(State(state): State<AppState>, signed: Signed, Path(id): Path<String>) -> PageResult {

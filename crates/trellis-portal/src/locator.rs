@@ -2,7 +2,6 @@
 //! the filters are a GET form) and `GET /partners/logos/{file_id}` (logos of listed partners).
 //! Both read in the system context of the workspace (see `trellis_partners::locator`).
 
-use crate::routes::{PageRouter, get};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
@@ -15,6 +14,7 @@ use crate::display;
 use crate::forms::{Choice, FormView, UrlQuery};
 use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, PageResult, path_id, render};
+use crate::routes::{PageRouter, get};
 
 const PATH: &str = "/partners";
 const FILTER_FIELDS: &[&str] = &["q", "country", "region", "type", "tier", "specialisation"];

@@ -3,7 +3,6 @@
 //! sign-out, memberships, invitations, and the home page. One typed struct per rendered page
 //! (docs.rs style).
 
-use crate::routes::{PageRouter, get, post};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -20,6 +19,7 @@ use trellis_web::AppState;
 
 use crate::assets::asset_url;
 use crate::forms::{FormData, PageForm, UrlQuery};
+use crate::routes::{PageRouter, get, post};
 use crate::session::{CSRF_COOKIE, MaybeSession, SESSION_COOKIE, Signed, check_csrf, cookie_name, read_cookie, set_cookie, with_cookie};
 
 /// What the shared layout shows: the title, for a signed-in person the navigation, and a notice

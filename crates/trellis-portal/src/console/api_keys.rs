@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use crate::routes::{PageRouter, get, post};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -17,6 +16,7 @@ use crate::guards::{StaffForm, StaffPage};
 use crate::keys::{KEY_EXPLANATION, KEY_FIELDS, KeyRow, requested_scopes};
 use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, OneTime, PageResult, one_time_page, path_id, render, render_status, see_other};
+use crate::routes::{PageRouter, get, post};
 use crate::session::Signed;
 
 const SECTION: &str = "/console/api-keys";

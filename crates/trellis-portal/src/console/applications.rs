@@ -2,7 +2,6 @@
 //! duplicates flagged), an application's page with its answers and what it may duplicate, and the
 //! approve and reject-with-reason forms.
 
-use crate::routes::{PageRouter, get, post};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -17,6 +16,7 @@ use crate::forms::{Choice, FormView, UrlQuery, field_errors};
 use crate::guards::{StaffForm, StaffPage};
 use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, PageResult, path_id, render, render_status, see_other};
+use crate::routes::{PageRouter, get, post};
 use crate::session::Signed;
 
 const PATH: &str = "/console/applications";

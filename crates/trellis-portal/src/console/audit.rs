@@ -1,7 +1,6 @@
 //! `/console/audit`: the audit trail, newest first, with filters and pages. Owners and admins
 //! only (API.md "Audit"); other staff get the 403 page.
 
-use crate::routes::{PageRouter, get};
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,6 +13,7 @@ use crate::forms::{FormView, UrlQuery};
 use crate::guards::StaffPage;
 use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, PageResult, render_status};
+use crate::routes::{PageRouter, get};
 
 const SECTION: &str = "/console/audit";
 const FILTER_FIELDS: &[&str] = &["action", "target_id", "since"];

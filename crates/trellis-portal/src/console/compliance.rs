@@ -1,7 +1,6 @@
 //! `/console/compliance`: the expiry dashboard — licences and contracts due within 30, 60 or 90
 //! days, lapsed licences, and the partners that are not compliant because of them.
 
-use crate::routes::{PageRouter, get};
 use askama::Template;
 use axum::extract::State;
 use trellis_partners::compliance::{self, NonCompliant};
@@ -13,6 +12,7 @@ use crate::display;
 use crate::forms::UrlQuery;
 use crate::guards::StaffPage;
 use crate::pages::{Layout, PageResult, render};
+use crate::routes::{PageRouter, get};
 
 const SECTION: &str = "/console/compliance";
 /// The look-aheads offered.

@@ -1,7 +1,6 @@
 //! `/console/programs/{id}/onboarding`: a program's onboarding checklist (add, edit, reorder,
 //! remove steps) and its partner agreement (every published version; publish a new one).
 
-use crate::routes::{PageRouter, get, post};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -16,6 +15,7 @@ use crate::display;
 use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};
 use crate::guards::{StaffForm, StaffPage};
 use crate::pages::{Layout, PageResult, path_id, render, render_status, see_other};
+use crate::routes::{PageRouter, get, post};
 use crate::session::Signed;
 
 const SECTION: &str = "/console/applications?status=applied";

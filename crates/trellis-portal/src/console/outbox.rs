@@ -3,7 +3,6 @@
 //! failed or was kept in the outbox and "retry" for a failed job. Owners and admins only; other
 //! staff get the 403 page, partner users the 404 page.
 
-use crate::routes::{PageRouter, get, post};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -16,6 +15,7 @@ use crate::forms::{Choice, FormView, UrlQuery, field_errors};
 use crate::guards::{StaffForm, StaffPage};
 use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, PageResult, path_id, render, render_status, see_other};
+use crate::routes::{PageRouter, get, post};
 use crate::session::Signed;
 
 const OUTBOX: &str = "/console/outbox";

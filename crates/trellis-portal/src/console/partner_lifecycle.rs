@@ -3,7 +3,6 @@
 //! one field of its page; the forms here post to their own routes and, when a submission fails,
 //! show the partner's page again with the errors next to the fields.
 
-use crate::routes::{PageRouter, post};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use trellis_core::{ContractId, Error, FileId, LicenceId, PartnerId};
@@ -23,6 +22,7 @@ use crate::display;
 use crate::forms::{FormView, field_errors};
 use crate::guards::StaffForm;
 use crate::pages::{PageResult, path_id, render_status, see_other};
+use crate::routes::{PageRouter, post};
 use crate::session::Signed;
 use crate::uploads::UploadForm;
 

@@ -2,7 +2,6 @@
 //! the next tier needs, manual overrides with a reason, the recorded metrics, the tier history
 //! with the why of each change, and the forms that change them (`/console/partners/{id}/…`).
 
-use crate::routes::{PageRouter, post};
 use axum::extract::{Path, State};
 use serde_json::json;
 use trellis_core::{Error, PartnerId, ProgramId};
@@ -18,6 +17,7 @@ use crate::display;
 use crate::forms::{Choice, FormView, field_errors};
 use crate::guards::StaffForm;
 use crate::pages::{PageResult, path_id, see_other};
+use crate::routes::{PageRouter, post};
 use crate::tiers::{ChangeRow, StandingRow};
 
 pub(super) const ENROLL_FIELDS: &[&str] = &["program_id", "tier_id"];

@@ -1,7 +1,6 @@
 //! `/console/partners`: the partner list with search, filters and pages; the new partner form; and
 //! a partner's page with its facts, hierarchy, users, API keys, details and status.
 
-use crate::routes::{PageRouter, get, post};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -17,6 +16,7 @@ use crate::guards::{StaffForm, StaffPage};
 use crate::keys::{KEY_EXPLANATION, KEY_FIELDS, KeyRow, requested_scopes};
 use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, OneTime, PageResult, one_time_page, path_id, render, render_status, see_other};
+use crate::routes::{PageRouter, get, post};
 use crate::session::Signed;
 
 const SECTION: &str = "/console/partners";

@@ -1,7 +1,6 @@
 //! `/console/profile-changes`: partners' requests to change their legal name or territories,
 //! approved (the change applies) or rejected with a reason the partner reads.
 
-use crate::routes::{PageRouter, get, post};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -16,6 +15,7 @@ use crate::forms::{FormData, FormView, UrlQuery, field_errors};
 use crate::guards::{StaffForm, StaffPage};
 use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, PageResult, path_id, render, render_status, see_other};
+use crate::routes::{PageRouter, get, post};
 use crate::session::Signed;
 
 const SECTION: &str = "/console/profile-changes";

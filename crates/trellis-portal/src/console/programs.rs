@@ -2,7 +2,6 @@
 //! its settings, the questions of its application form, and its tiers (requirement rules over the
 //! metric registry, benefits), and a button to evaluate every enrolled partner's tier now.
 
-use crate::routes::{PageRouter, get, post};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -18,6 +17,7 @@ use super::staff_role;
 use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};
 use crate::guards::{StaffForm, StaffPage};
 use crate::pages::{Layout, PageResult, path_id, render, render_status, see_other};
+use crate::routes::{PageRouter, get, post};
 use crate::session::Signed;
 use crate::tiers::benefit_lines;
 

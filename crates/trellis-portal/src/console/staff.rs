@@ -2,7 +2,6 @@
 //! is shown once; the membership starts when the invitee accepts), see and cancel pending
 //! invitations, change roles and partner scopes, and remove people.
 
-use crate::routes::{PageRouter, get, post};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -15,6 +14,7 @@ use crate::display;
 use crate::forms::{Choice, FormView, UrlQuery, field_errors};
 use crate::guards::{StaffForm, StaffPage};
 use crate::pages::{Layout, OneTime, PageResult, one_time_page, path_id, render, render_status, see_other};
+use crate::routes::{PageRouter, get, post};
 use crate::session::Signed;
 
 const SECTION: &str = "/console/staff";

@@ -1,7 +1,6 @@
 //! `/portal/api-keys`: the organisation's keys, for its admins: creating one (with a role the
 //! creator may grant; the secret is shown once) and revoking. Other partner users get the 403 page.
 
-use crate::routes::{PageRouter, get, post};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -15,6 +14,7 @@ use crate::guards::{PartnerForm, PartnerPage};
 use crate::keys::{KEY_EXPLANATION, KEY_FIELDS, KeyRow, requested_scopes};
 use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, OneTime, PageResult, one_time_page, path_id, render, render_status, see_other};
+use crate::routes::{PageRouter, get, post};
 use crate::session::Signed;
 
 const SECTION: &str = "/portal/api-keys";

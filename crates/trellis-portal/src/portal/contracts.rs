@@ -1,6 +1,5 @@
 //! `/portal/contracts`: the organisation's contracts with the vendor and their documents.
 
-use crate::routes::{PageRouter, get};
 use askama::Template;
 use axum::extract::State;
 use trellis_partners::{contracts, dates};
@@ -9,6 +8,7 @@ use trellis_web::AppState;
 use crate::console::partner_lifecycle::ContractRow;
 use crate::guards::PartnerPage;
 use crate::pages::{Layout, PageResult, render};
+use crate::routes::{PageRouter, get};
 
 const SECTION: &str = "/portal/contracts";
 

@@ -1,7 +1,6 @@
 //! `/portal/licences`: the organisation's compliance licences with their status, and (for its
 //! admins) a form to add one with its document.
 
-use crate::routes::{PageRouter, get};
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,6 +15,7 @@ use crate::console::partner_lifecycle::{LICENCE_FIELDS, LicenceRow, licence_inpu
 use crate::forms::{FormView, UrlQuery, field_errors};
 use crate::guards::{PartnerForm, PartnerPage};
 use crate::pages::{Layout, PageResult, render, render_status, see_other};
+use crate::routes::{PageRouter, get};
 use crate::session::Signed;
 use crate::uploads::UploadForm;
 

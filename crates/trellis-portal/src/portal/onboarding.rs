@@ -2,7 +2,6 @@
 //! agreement in force in each with an "I accept" form for its admins, and "mark done" for the
 //! steps partners complete by hand. The portal home shows a summary card.
 
-use crate::routes::{PageRouter, get, post};
 use askama::Template;
 use axum::extract::{Path, State};
 use trellis_core::{Error, PartnerId, PartnerRole, PartnerStatus};
@@ -15,6 +14,7 @@ use crate::display;
 use crate::forms::UrlQuery;
 use crate::guards::{PartnerForm, PartnerPage};
 use crate::pages::{Layout, PageResult, path_id, render, see_other};
+use crate::routes::{PageRouter, get, post};
 
 const SECTION: &str = "/portal/onboarding";
 

@@ -1,7 +1,6 @@
 //! `/portal/profile`: the organisation's record. Its admins edit the contact email, website and
 //! country; name, types and status are the vendor's.
 
-use crate::routes::{PageRouter, get};
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,6 +13,7 @@ use crate::display;
 use crate::forms::{FormView, UrlQuery, field_errors};
 use crate::guards::{PartnerForm, PartnerPage};
 use crate::pages::{Layout, PageResult, render, render_status, see_other};
+use crate::routes::{PageRouter, get};
 use crate::session::Signed;
 
 const SECTION: &str = "/portal/profile";

@@ -3,7 +3,6 @@
 //! partner's admins and marketing edit it and upload a logo. A change of the legal name or the
 //! territories goes to the vendor for approval; the page says so.
 
-use crate::routes::{PageRouter, get, post};
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -21,6 +20,7 @@ use crate::display;
 use crate::forms::{FormData, FormView, field_errors};
 use crate::guards::{PartnerForm, PartnerPage};
 use crate::pages::{Layout, PageResult, render, render_status, see_other};
+use crate::routes::{PageRouter, get, post};
 use crate::session::Signed;
 use crate::uploads::UploadForm;
 

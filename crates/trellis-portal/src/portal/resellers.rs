@@ -2,7 +2,6 @@
 //! workspace lets distributors manage resellers (`distributors_manage_resellers`). Everyone else
 //! gets the 404 page: for them the page does not exist.
 
-use crate::routes::{PageRouter, get};
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,6 +15,7 @@ use crate::forms::{FormData, FormView, UrlQuery, field_errors};
 use crate::guards::{PartnerForm, PartnerPage};
 use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, PageResult, render, render_status, see_other};
+use crate::routes::{PageRouter, get};
 use crate::session::Signed;
 
 const SECTION: &str = "/portal/resellers";

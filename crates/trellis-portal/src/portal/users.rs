@@ -2,7 +2,6 @@
 //! is shown once; they join when they accept), cancel pending invitations, change roles and
 //! remove people.
 
-use crate::routes::{PageRouter, get, post};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -15,6 +14,7 @@ use crate::display::UserRow;
 use crate::forms::{Choice, FormView, UrlQuery, field_errors};
 use crate::guards::{PartnerForm, PartnerPage};
 use crate::pages::{Layout, OneTime, PageResult, one_time_page, path_id, render, render_status, see_other};
+use crate::routes::{PageRouter, get, post};
 use crate::session::Signed;
 
 const SECTION: &str = "/portal/users";
