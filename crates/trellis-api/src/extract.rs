@@ -6,9 +6,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use serde::de::DeserializeOwned;
-use trellis_identity::{RequestMeta, Scope};
-
-use crate::error::ApiError;
+use trellis_identity::Scope;
 
 /// The authenticated caller's scope, put into the request by the auth middleware. Handlers that
 /// take a `Caller` answer 401 without a valid credential; read-only keys may only read.
@@ -23,22 +21,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             return Err(ApiError::forbidden("this API key is read-only"));
         }
         Ok(Caller(scope))
-    }
-}
-
-/// Where the request came from (set by the request-meta middleware).
-pub fn request_meta(parts: &Parts) -> RequestMeta {
-    parts.extensions.get::<RequestMeta>().cloned().unwrap_or_default()
-}
-
-/// The request's origin, for handlers that record it.
-pub struct Meta(pub RequestMeta);
-
-impl<S: Send + Sync> FromRequestParts<S> for Meta {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Meta(request_meta(parts)))
     }
 }
 
@@ -62,7 +44,7 @@ fn field_error(text: &str) -> ApiError {
 
 /// A JSON body: unparsable or not JSON → 400 `malformed_request`; larger than the body limit →
 /// 413 `payload_too_large`; a string with a control character it may not hold (checked on every
-/// string before the body is read into `T`, [`crate::input::check_json`]) or a wrong shape → 422.
+/// string before the body is read into `T`, [`trellis_web::input::check_json`]) or a wrong shape → 422.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
@@ -84,7 +66,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             Err(other) if other.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(ApiError::payload_too_large()),
             Err(other) => return Err(ApiError::malformed(other.body_text())),
         };
-        let refused = crate::input::check_json(&value);
+        let refused = trellis_web::input::check_json(&value);
         if !refused.is_empty() {
             return Err(ApiError::validation(refused));
         }
@@ -179,3 +161,4 @@ where
 }
 
 use serde::Deserialize;
+use trellis_web::problem::ApiError;

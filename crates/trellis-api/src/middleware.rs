@@ -1,19 +1,17 @@
-//! Per-request middleware of the API: where the request came from, who sent it, and
-//! `Idempotency-Key` replay.
-
-use std::net::SocketAddr;
+//! Per-request middleware of the API: who sent the request, and `Idempotency-Key` replay (where
+//! it came from is `trellis_web::meta`, shared with the pages).
 
 use axum::body::{Body, to_bytes};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use trellis_db::{SystemGrant, sql};
 use trellis_identity::secret::sha256_hex;
 use trellis_identity::{RequestMeta, Scope, auth};
-
-use crate::AppState;
-use crate::error::ApiError;
+use trellis_web::AppState;
+use trellis_web::limits::MAX_UPLOAD_BODY_BYTES;
+use trellis_web::problem::ApiError;
 
 /// Stored answers of `Idempotency-Key` requests are keyed by workspace and principal, not
 /// partner-owned; the claim, the takeover after the lease and the release run outside the
@@ -22,31 +20,6 @@ pub const IDEMPOTENCY_STORE: SystemGrant = SystemGrant {
     name: "idempotency_store",
     reason: "stored answers of Idempotency-Key requests, keyed by workspace and principal: claimed, taken over after the lease, released",
 };
-
-/// Largest request body the API reads (JSON documents are small).
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-
-/// Largest request body of a file upload: the largest document and room for the multipart
-/// envelope. Routes that take uploads raise their body limit to this; everything else keeps
-/// [`MAX_BODY_BYTES`].
-pub const MAX_UPLOAD_BODY_BYTES: usize = trellis_partners::files::MAX_DOCUMENT_BYTES + 64 * 1024;
-
-/// Records the client address and user agent in the request's extensions. The address is the
-/// connection's peer, or with `trust_forwarded_for` the one the trusted proxies saw
-/// ([`crate::client_address`]); always a parsed IP address.
-pub async fn request_meta(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let ip = peer.map(|peer| {
-        if state.web.trust_forwarded_for {
-            crate::client_address::client_address(peer, req.headers(), &state.web.trusted_proxies)
-        } else {
-            peer.to_canonical()
-        }
-    });
-    let user_agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(|ua| ua.chars().take(300).collect());
-    req.extensions_mut().insert(RequestMeta { ip: ip.map(|ip| ip.to_string()), user_agent });
-    next.run(req).await
-}
 
 /// Authenticates `Authorization: Bearer …` when present; an invalid credential is 401 at once.
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {

@@ -4,21 +4,20 @@
 //! works ends on a thank-you page (post/redirect/get).
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use trellis_api::AppState;
-use trellis_api::extract::Meta;
 use trellis_core::{Error, FieldError, PartnerType};
 use trellis_identity::secret::{random_token, same_secret};
 use trellis_partners::applications::{self, NewApplication};
 use trellis_partners::{Program, programs};
+use trellis_web::AppState;
+use trellis_web::meta::Meta;
 
 use crate::forms::{Choice, FormData, FormView};
 use crate::pages::{Layout, error_page, render, see_other};
+use crate::routes::{PageRouter, get};
 use crate::session::{cookie_name, read_cookie, set_cookie, with_cookie};
 
 /// Its own cookie, so that a sign-in form opened in another tab does not expire this one.
@@ -164,6 +163,6 @@ async fn thanks(State(state): State<AppState>, Path(slug): Path<String>) -> Resp
     }
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/apply/{slug}", get(show_form).post(submit_form)).route("/apply/{slug}/thanks", get(thanks))
+pub fn routes() -> PageRouter {
+    PageRouter::new().route("/apply/{slug}", get(show_form).post(submit_form)).route("/apply/{slug}/thanks", get(thanks))
 }

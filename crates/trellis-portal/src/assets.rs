@@ -3,12 +3,11 @@
 
 use std::sync::OnceLock;
 
-use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use trellis_api::AppState;
+
+use crate::routes::{PageRouter, get};
 
 struct Asset {
     name: &'static str,
@@ -47,6 +46,6 @@ async fn serve_asset(Path(name): Path<String>) -> Response {
     }
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/static/{name}", get(serve_asset))
+pub fn routes() -> PageRouter {
+    PageRouter::new().route("/static/{name}", get(serve_asset))
 }

@@ -1,15 +1,14 @@
 //! `GET /files/{id}`: a partner's file for a signed-in browser (console and portal link here),
 //! with the visibility rule of the API download: whoever can see the owning partner.
 
-use axum::Router;
 use axum::extract::{Path, State};
-use axum::routing::get;
-use trellis_api::AppState;
-use trellis_api::handlers::files::{attachment_header, file_response};
 use trellis_core::FileId;
 use trellis_partners::files;
+use trellis_web::AppState;
+use trellis_web::downloads::{attachment_header, file_response};
 
 use crate::pages::{PageResult, path_id};
+use crate::routes::{PageRouter, get};
 use crate::session::Signed;
 
 async fn download(State(state): State<AppState>, signed: Signed, Path(id): Path<String>) -> PageResult {
@@ -18,6 +17,6 @@ async fn download(State(state): State<AppState>, signed: Signed, Path(id): Path<
     Ok(file_response(&file, bytes, attachment_header(&file.filename)))
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/files/{id}", get(download))
+pub fn routes() -> PageRouter {
+    PageRouter::new().route("/files/{id}", get(download))
 }

@@ -79,7 +79,7 @@ impl FormData {
     /// 422 naming every field whose name or value holds a control character it may not
     /// (`trellis_core::text`; newlines only in the multi-line fields), before anything reads it.
     pub fn check_text(&self) -> Result<(), Response> {
-        let refused = trellis_api::input::check_pairs(self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let refused = trellis_web::input::check_pairs(self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         if refused.is_empty() { Ok(()) } else { Err(error_page(Error::Validation(refused))) }
     }
 }

@@ -9,17 +9,20 @@ mod console;
 mod display;
 mod downloads;
 mod forms;
+mod guards;
 mod keys;
 mod listing;
 mod locator;
 pub mod pages;
 mod portal;
+mod routes;
 mod session;
 mod tiers;
 mod uploads;
 
 use axum::Router;
-use trellis_api::AppState;
+use axum::http::Method;
+use trellis_web::AppState;
 
 pub use pages::not_found;
 pub use session::SESSION_COOKIE;
@@ -27,6 +30,16 @@ pub use session::SESSION_COOKIE;
 /// Every page route. State-changing requests from another origin are refused before any
 /// handler runs (`session::refuse_foreign_origins`).
 pub fn router(state: AppState) -> Router<AppState> {
+    all_routes().into_router().layer(axum::middleware::from_fn_with_state(state, session::refuse_foreign_origins))
+}
+
+/// The (method, path) of every page route, as the router is built from them (the authorization
+/// matrix's page rows are checked against it).
+pub fn page_routes() -> Vec<(Method, &'static str)> {
+    all_routes().into_table()
+}
+
+fn all_routes() -> routes::PageRouter {
     pages::routes()
         .merge(apply::routes())
         .merge(console::routes())
@@ -34,5 +47,4 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(assets::routes())
         .merge(locator::routes())
         .merge(downloads::routes())
-        .layer(axum::middleware::from_fn_with_state(state, session::refuse_foreign_origins))
 }

@@ -3,19 +3,18 @@
 //! Both read in the system context of the workspace (see `trellis_partners::locator`).
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
-use axum::routing::get;
-use trellis_api::AppState;
-use trellis_api::handlers::files::file_response;
 use trellis_core::{FileId, Page, PartnerId, PartnerType};
 use trellis_partners::locator::{self, ListedPartner, LocatorFilter};
+use trellis_web::AppState;
+use trellis_web::downloads::file_response;
 
 use crate::display;
 use crate::forms::{Choice, FormView, UrlQuery};
 use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, PageResult, path_id, render};
+use crate::routes::{PageRouter, get};
 
 const PATH: &str = "/partners";
 const FILTER_FIELDS: &[&str] = &["q", "country", "region", "type", "tier", "specialisation"];
@@ -130,6 +129,6 @@ async fn logo(State(state): State<AppState>, Path(file_id): Path<String>) -> Pag
     Ok(response)
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route(PATH, get(find_a_partner)).route("/partners/logos/{file_id}", get(logo))
+pub fn routes() -> PageRouter {
+    PageRouter::new().route(PATH, get(find_a_partner)).route("/partners/logos/{file_id}", get(logo))
 }

@@ -4,13 +4,10 @@
 //! (docs.rs style).
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
 use serde::Deserialize;
-use trellis_api::AppState;
 use trellis_core::Error;
 use trellis_identity::Membership;
 use trellis_identity::auth::{self, BrowserSession, SessionKind};
@@ -18,9 +15,11 @@ use trellis_identity::invitations::{self, Acceptor};
 use trellis_identity::secret::{random_token, same_secret};
 use trellis_partners::capabilities::{Area, capabilities, role_areas};
 use trellis_partners::partners;
+use trellis_web::AppState;
 
 use crate::assets::asset_url;
 use crate::forms::{FormData, PageForm, UrlQuery};
+use crate::routes::{PageRouter, get, post};
 use crate::session::{CSRF_COOKIE, MaybeSession, SESSION_COOKIE, Signed, check_csrf, cookie_name, read_cookie, set_cookie, with_cookie};
 
 /// What the shared layout shows: the title, for a signed-in person the navigation, and a notice
@@ -326,7 +325,7 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
 /// a problem document (`payload_too_large`) for other clients, as the API answers.
 pub fn payload_too_large(wants_html: bool) -> Response {
     if !wants_html {
-        return trellis_api::error::ApiError::payload_too_large().into_response();
+        return trellis_web::problem::ApiError::payload_too_large().into_response();
     }
     let heading = "Too large";
     let message = "What you sent is larger than Trellis accepts: forms up to 1 MiB, files up to 10 MiB. Go back and send less.";
@@ -758,14 +757,14 @@ pub async fn not_found() -> Response {
     error_page(Error::NotFound)
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> PageRouter {
+    PageRouter::new()
         .route("/", get(home))
         .route("/login", get(login_page).post(login_submit))
-        .route("/logout", axum::routing::post(logout))
+        .route("/logout", post(logout))
         .route("/memberships", get(memberships_page).post(switch_membership))
-        .route("/memberships/invitations/{id}/accept", axum::routing::post(accept_addressed))
-        .route("/memberships/invitations/{id}/decline", axum::routing::post(decline_addressed))
+        .route("/memberships/invitations/{id}/accept", post(accept_addressed))
+        .route("/memberships/invitations/{id}/decline", post(decline_addressed))
         .route("/invitations/{token}", get(invitation_page).post(invitation_submit))
-        .route("/invitations/{token}/decline", axum::routing::post(invitation_decline))
+        .route("/invitations/{token}/decline", post(invitation_decline))
 }

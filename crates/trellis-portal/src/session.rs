@@ -12,10 +12,10 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use trellis_api::AppState;
 use trellis_identity::auth::{self, BrowserSession};
 use trellis_identity::secret::same_secret;
 use trellis_identity::{RequestMeta, Scope};
+use trellis_web::AppState;
 
 use crate::pages::error_page;
 
@@ -63,7 +63,7 @@ impl FromRequestParts<AppState> for MaybeSession {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let meta = trellis_api::extract::request_meta(parts);
+        let meta = trellis_web::meta::request_meta(parts);
         let token = read_cookie(&parts.headers, &cookie_name(state, SESSION_COOKIE));
         let session = match &token {
             Some(t) => auth::authenticate_browser(&state.ctx, t, &meta).await.map_err(error_page)?,

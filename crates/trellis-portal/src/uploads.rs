@@ -67,7 +67,7 @@ impl<S: Send + Sync> FromRequest<S> for UploadForm {
         let fields = FormData::from_pairs(pairs);
         fields.check_text()?;
         if let Some(file) = &file {
-            let refused = trellis_api::input::check_pairs([
+            let refused = trellis_web::input::check_pairs([
                 ("file.filename", file.filename.as_str()),
                 ("file.content_type", file.content_type.as_deref().unwrap_or("")),
             ]);

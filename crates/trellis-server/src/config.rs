@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::Deserialize;
-use trellis_api::client_address::{ProxyNetwork, TrustedProxies};
 use trellis_jobs::{Mailer, SmtpConfig};
+use trellis_web::client_address::{ProxyNetwork, TrustedProxies};
 
 /// The settings a TOML file may hold (all optional).
 #[derive(Debug, Default, Deserialize)]

@@ -15,10 +15,10 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use trellis_api::{AppState, WebConfig};
 use trellis_core::Clock;
 use trellis_db::{Db, DbConfig};
 use trellis_identity::Ctx;
+use trellis_web::{AppState, WebConfig};
 
 /// The system grants the binary declares (docs/ARCHITECTURE.md "System context" lists them all).
 pub const SYSTEM_GRANTS: &[&trellis_db::SystemGrant] = &[&demo::DEMO_SEEDING];
@@ -42,7 +42,7 @@ async fn healthz(State(state): State<AppState>) -> Response {
 /// Unknown paths: a problem document under `/api/`, an HTML page elsewhere.
 async fn fallback(req: Request) -> Response {
     if req.uri().path().starts_with("/api/") {
-        trellis_api::error::ApiError::not_found().into_response()
+        trellis_web::problem::ApiError::not_found().into_response()
     } else {
         trellis_portal::not_found().await
     }
@@ -75,11 +75,11 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
 /// field, a problem document under `/api/`, a page elsewhere. Bodies are checked by the
 /// extractors that read them (`ApiJson`, the page forms, uploads).
 async fn refuse_control_characters(req: Request, next: Next) -> Response {
-    let refused = trellis_api::input::check_head(req.uri(), req.headers());
+    let refused = trellis_web::input::check_head(req.uri(), req.headers());
     if refused.is_empty() {
         next.run(req).await
     } else if req.uri().path().starts_with("/api/") {
-        trellis_api::error::ApiError::validation(refused).into_response()
+        trellis_web::problem::ApiError::validation(refused).into_response()
     } else {
         trellis_portal::pages::error_page(trellis_core::Error::Validation(refused))
     }
@@ -113,11 +113,11 @@ pub fn build_router(state: AppState) -> Router {
         .merge(trellis_portal::router(state.clone()))
         .route("/healthz", get(healthz))
         .fallback(fallback)
-        .layer(middleware::from_fn_with_state(state.clone(), trellis_api::middleware::request_meta))
+        .layer(middleware::from_fn_with_state(state.clone(), trellis_web::meta::record_request_meta))
         .layer(middleware::from_fn(refuse_control_characters))
         // Uploads raise their routes' limit up to the hard cap below; everything else stays small.
-        .layer(axum::extract::DefaultBodyLimit::max(trellis_api::middleware::MAX_BODY_BYTES))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(trellis_api::middleware::MAX_UPLOAD_BODY_BYTES))
+        .layer(axum::extract::DefaultBodyLimit::max(trellis_web::limits::MAX_BODY_BYTES))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(trellis_web::limits::MAX_UPLOAD_BODY_BYTES))
         .layer(middleware::from_fn(payload_too_large))
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use trellis_api::WebConfig;
 use trellis_core::SystemClock;
 use trellis_server::config::{self, FileConfig, Overrides, Settings};
+use trellis_web::WebConfig;
 
 #[derive(Parser)]
 #[command(name = "trellis", version, about = "Trellis: open-source partner relationship management")]
@@ -242,7 +242,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Starts the background job worker (email delivery, schedules) of `serve` and `demo`.
-fn start_job_worker(settings: &Settings, state: &trellis_api::AppState) -> anyhow::Result<()> {
+fn start_job_worker(settings: &Settings, state: &trellis_web::AppState) -> anyhow::Result<()> {
     let mailer = settings.mailer()?;
     match &settings.smtp {
         Some(smtp) => tracing::info!(host = %smtp.host, port = smtp.port, security = ?smtp.security, "emails are delivered over SMTP"),
@@ -252,7 +252,7 @@ fn start_job_worker(settings: &Settings, state: &trellis_api::AppState) -> anyho
     Ok(())
 }
 
-async fn run_server(settings: &Settings, state: trellis_api::AppState) -> anyhow::Result<()> {
+async fn run_server(settings: &Settings, state: trellis_web::AppState) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&settings.bind).await.with_context(|| format!("binding {}", settings.bind))?;
     start_job_worker(settings, &state)?;
     tracing::info!(url = %settings.public_url, database = %redact(&settings.database_url), "trellis is listening");

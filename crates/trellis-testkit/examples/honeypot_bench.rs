@@ -12,10 +12,10 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use trellis_api::client_address::TrustedProxies;
 use trellis_identity::{Scope, workspaces};
 use trellis_partners::{NewProgram, programs};
 use trellis_testkit::TestApp;
+use trellis_web::client_address::TrustedProxies;
 
 const WARM_UP: usize = 30;
 const DEFAULT_SAMPLES: usize = 400;

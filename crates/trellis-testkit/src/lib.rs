@@ -16,10 +16,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use reqwest::Method;
 use serde_json::Value;
-use trellis_api::{AppState, WebConfig};
 use trellis_core::{Clock, ManualClock, SystemClock};
 use trellis_identity::Ctx;
 use trellis_jobs::{Mailer, Registry, SmtpConfig};
+use trellis_web::{AppState, WebConfig};
 
 use crate::smtp::SmtpReceiver;
 
@@ -129,7 +129,7 @@ impl TestApp {
 
     /// Starts the app as if behind reverse proxies: `X-Forwarded-For` is trusted with these
     /// proxies (the test's own connection, from 127.0.0.1, plays the nearest proxy).
-    pub async fn spawn_behind_proxies(trusted_proxies: trellis_api::client_address::TrustedProxies) -> Self {
+    pub async fn spawn_behind_proxies(trusted_proxies: trellis_web::client_address::TrustedProxies) -> Self {
         Self::spawn_with(Mailer::outbox_only(), Some(trusted_proxies)).await
     }
 
@@ -137,7 +137,7 @@ impl TestApp {
         Self::spawn_with(mailer, None).await
     }
 
-    async fn spawn_with(mailer: Mailer, trusted_proxies: Option<trellis_api::client_address::TrustedProxies>) -> Self {
+    async fn spawn_with(mailer: Mailer, trusted_proxies: Option<trellis_web::client_address::TrustedProxies>) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let (url, database) = TestDatabase::create().await;
         let clock = ManualClock::starting_at(SystemClock.now());

@@ -6,10 +6,10 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use trellis_core::ApiKeyId;
 use trellis_identity::api_keys;
+use trellis_web::AppState;
+use trellis_web::problem::{ApiResult, Problem};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::AppState;
-use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery, Caller, Cursor, PageLimit, path_id};
 use crate::views::{ApiKeyView, Page};
 

@@ -5,10 +5,10 @@ use axum::extract::State;
 use serde::Deserialize;
 use trellis_core::{AuditEventId, Timestamp};
 use trellis_identity::audit::{self, AuditFilter};
+use trellis_web::AppState;
+use trellis_web::problem::{ApiError, ApiResult, Problem};
 use utoipa::IntoParams;
 
-use crate::AppState;
-use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiQuery, Caller, Cursor, PageLimit};
 use crate::views::{AuditEventView, Page};
 

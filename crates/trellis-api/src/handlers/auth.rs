@@ -6,11 +6,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
 use trellis_identity::auth::{self, SessionKind};
 use trellis_identity::{Actor, Membership};
+use trellis_web::AppState;
+use trellis_web::meta::Meta;
+use trellis_web::problem::{ApiError, ApiResult, Problem};
 use utoipa::ToSchema;
 
-use crate::AppState;
-use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{ApiJson, Caller, Meta};
+use crate::extract::{ApiJson, Caller};
 use crate::views::{LoginView, MeView, MembershipView};
 
 #[derive(Deserialize, ToSchema)]

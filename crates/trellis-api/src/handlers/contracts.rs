@@ -6,10 +6,10 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use trellis_core::FileId;
 use trellis_partners::contracts::{self, ContractPatch, NewContract};
+use trellis_web::AppState;
+use trellis_web::problem::{ApiResult, Problem};
 use utoipa::ToSchema;
 
-use crate::AppState;
-use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, Caller, double_option, path_id};
 use crate::views::{ContractView, Page};
 

@@ -6,10 +6,10 @@ use axum::extract::State;
 use serde::Deserialize;
 use trellis_core::EmailId;
 use trellis_identity::background_work::{self, EmailFilter};
+use trellis_web::AppState;
+use trellis_web::problem::{ApiResult, Problem};
 use utoipa::IntoParams;
 
-use crate::AppState;
-use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiQuery, Caller, Cursor, PageLimit};
 use crate::views::{EmailView, Page};
 

@@ -1,21 +1,21 @@
 //! Uploading and downloading partner files (logos, contract and licence documents).
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::multipart::{Multipart, MultipartError, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::Response;
 use trellis_core::{FieldError, FileId, PartnerId};
-use trellis_partners::files::{self, FilePurpose, StoredFile, Upload};
+use trellis_partners::files::{self, FilePurpose, Upload};
+use trellis_web::AppState;
+use trellis_web::downloads::{attachment_header, file_response};
+use trellis_web::limits::MAX_UPLOAD_BODY_BYTES;
+use trellis_web::problem::{ApiError, ApiResult, Problem};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::AppState;
-use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Caller, path_id};
-use crate::middleware::MAX_UPLOAD_BODY_BYTES;
 use crate::views::FileView;
 
 /// The multipart form of an upload.
@@ -59,7 +59,7 @@ pub(crate) async fn read_upload(mut multipart: Multipart) -> ApiResult<Upload> {
         texts.push(("file.filename", filename));
         texts.push(("file.content_type", declared_type.as_deref().unwrap_or("")));
     }
-    let refused = crate::input::check_pairs(texts);
+    let refused = trellis_web::input::check_pairs(texts);
     if !refused.is_empty() {
         return Err(ApiError::validation(refused));
     }
@@ -97,32 +97,6 @@ pub async fn upload_partner_file(
     let upload = read_upload(multipart).await?;
     let stored = files::store(&state.ctx, &scope, &state.web.data_dir, &partner_id, upload).await?;
     Ok((StatusCode::CREATED, Json(stored.into())))
-}
-
-/// `Content-Disposition: attachment` with an ASCII fallback name and the UTF-8 name (RFC 6266).
-pub fn attachment_header(filename: &str) -> HeaderValue {
-    let ascii: String =
-        filename.chars().map(|c| if (c.is_ascii_graphic() && c != '"' && c != '\\') || c == ' ' { c } else { '_' }).collect();
-    let encoded: String = filename
-        .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { char::from(b).to_string() } else { format!("%{b:02X}") })
-        .collect();
-    HeaderValue::from_str(&format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"))
-        .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
-}
-
-/// A stored file as a download: its type, `attachment`, never cached by shared caches, never sniffed.
-pub fn file_response(file: &StoredFile, bytes: Vec<u8>, disposition: HeaderValue) -> Response {
-    let mut response = Response::new(Body::from(bytes));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(&file.content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
-    );
-    headers.insert(header::CONTENT_DISPOSITION, disposition);
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-    response
 }
 
 /// Download a file (anyone who can see the partner it belongs to; 404 otherwise).

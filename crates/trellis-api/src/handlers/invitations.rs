@@ -8,11 +8,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use trellis_identity::auth;
 use trellis_identity::invitations::{self, Acceptor};
+use trellis_web::AppState;
+use trellis_web::meta::Meta;
+use trellis_web::problem::{ApiError, ApiResult, Problem};
 use utoipa::ToSchema;
 
-use crate::AppState;
-use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{ApiJson, Caller, Meta, path_id};
+use crate::extract::{ApiJson, Caller, path_id};
 use crate::views::{AcceptedInvitationView, InvitationView, MembershipView, Page};
 
 /// The path of the acceptance route. It authenticates the person itself: an invitee may have

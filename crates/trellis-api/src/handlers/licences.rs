@@ -7,10 +7,10 @@ use serde::Deserialize;
 use trellis_core::FileId;
 use trellis_partners::dates;
 use trellis_partners::licences::{self, LicencePatch, NewLicence};
+use trellis_web::AppState;
+use trellis_web::problem::{ApiResult, Problem};
 use utoipa::ToSchema;
 
-use crate::AppState;
-use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, Caller, double_option, path_id};
 use crate::views::{LicenceView, Page};
 

@@ -5,10 +5,10 @@ use axum::extract::State;
 use serde::Deserialize;
 use trellis_core::{PartnerId, PartnerType};
 use trellis_partners::locator::{self, LocatorFilter};
+use trellis_web::AppState;
+use trellis_web::problem::{ApiResult, Problem};
 use utoipa::IntoParams;
 
-use crate::AppState;
-use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiQuery, Cursor, PageLimit};
 use crate::views::{ListedPartnerView, Page};
 

@@ -6,10 +6,10 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use trellis_core::{PartnerScopeSetting, VendorRole};
 use trellis_identity::members;
+use trellis_web::AppState;
+use trellis_web::problem::{ApiResult, Problem};
 use utoipa::ToSchema;
 
-use crate::AppState;
-use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, Caller, path_id};
 use crate::views::{InvitationView, MemberView, Page};
 

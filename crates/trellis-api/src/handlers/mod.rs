@@ -18,10 +18,9 @@ pub mod recruitment;
 pub mod tiers;
 pub mod workspace;
 
+use trellis_web::AppState;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-use crate::AppState;
 
 /// Every `/api/v1` route. The authorization matrix test enumerates these from the OpenAPI
 /// document, so a route added here without a matrix row fails the build.

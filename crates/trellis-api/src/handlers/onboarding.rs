@@ -7,10 +7,10 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use trellis_partners::agreements::{self, NewAgreement};
 use trellis_partners::onboarding::{self, NewStep, StepPatch};
+use trellis_web::AppState;
+use trellis_web::problem::{ApiResult, Problem};
 use utoipa::ToSchema;
 
-use crate::AppState;
-use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, Caller, path_id};
 use crate::views::{AcceptanceView, AgreementView, OnboardingStepView, OnboardingView, Page};
 

@@ -7,10 +7,10 @@ use serde::Deserialize;
 use trellis_core::{PartnerId, PartnerRole, PartnerStatus, PartnerType, UserId};
 use trellis_identity::{api_keys, invitations, partner_users};
 use trellis_partners::{NewPartner, PartnerFilter, PartnerPatch, partners};
+use trellis_web::AppState;
+use trellis_web::problem::{ApiError, ApiResult, Problem};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::AppState;
-use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery, Caller, Cursor, PageLimit, double_option, path_id};
 use crate::views::{ApiKeyView, InvitationView, Page, PartnerUserView, PartnerView};
 
@@ -129,7 +129,7 @@ pub async fn create_partner(
     };
     let enrollment = match (body.program_id.as_deref(), body.tier_id.as_deref()) {
         (Some(program_id), tier_id) => Some(super::tiers::enrollment_input(program_id, tier_id)?),
-        (None, Some(_)) => return Err(crate::error::ApiError::field("program_id", "is required with tier_id")),
+        (None, Some(_)) => return Err(ApiError::field("program_id", "is required with tier_id")),
         (None, None) => None,
     };
     let partner = partners::create_enrolled(&state.ctx, &scope, input, enrollment).await?;
@@ -264,7 +264,7 @@ pub async fn update_partner_user(
     let user_id: UserId = path_id(&user_id)?;
     partner_users::update_role(&state.ctx, &scope, &partner_id, &user_id, body.role).await?;
     let users = partner_users::list(&state.ctx, &scope, &partner_id).await?;
-    let user = users.into_iter().find(|u| u.user_id == user_id).ok_or_else(crate::error::ApiError::not_found)?;
+    let user = users.into_iter().find(|u| u.user_id == user_id).ok_or_else(ApiError::not_found)?;
     Ok(Json(user.into()))
 }
 

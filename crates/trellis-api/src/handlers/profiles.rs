@@ -7,10 +7,10 @@ use trellis_core::{ChangeRequestId, FileId, PartnerId};
 use trellis_partners::compliance;
 use trellis_partners::profile_changes::{self, ChangeFilter, ChangeStatus};
 use trellis_partners::profiles::{self, Address, ProfilePatch, Territories};
+use trellis_web::AppState;
+use trellis_web::problem::{ApiError, ApiResult, Problem};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::AppState;
-use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery, Caller, Cursor, PageLimit, double_option, path_id};
 use crate::views::{ChangeRequestView, ComplianceView, Page, ProfileView};
 
@@ -165,10 +165,9 @@ pub async fn list_profile_change_requests(
 ) -> ApiResult<Json<Page<ChangeRequestView>>> {
     let limit = PageLimit::of(params.limit);
     let status = match params.status.as_deref() {
-        Some(text) => Some(
-            ChangeStatus::parse(text)
-                .ok_or_else(|| crate::error::ApiError::field("status", "must be pending, approved, rejected or superseded"))?,
-        ),
+        Some(text) => {
+            Some(ChangeStatus::parse(text).ok_or_else(|| ApiError::field("status", "must be pending, approved, rejected or superseded"))?)
+        }
         None => None,
     };
     let partner_id = match params.partner_id.as_deref() {

@@ -5,10 +5,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use trellis_partners::programs::{self, ApplicationQuestion, NewProgram, ProgramPatch};
+use trellis_web::AppState;
+use trellis_web::problem::{ApiResult, Problem};
 use utoipa::ToSchema;
 
-use crate::AppState;
-use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, Caller, path_id};
 use crate::views::{Page, ProgramView};
 

@@ -9,11 +9,12 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use trellis_core::{ApplicationId, PartnerType, ProgramId};
 use trellis_partners::applications::{self, ApplicationFilter, ApplicationStatus, NewApplication};
+use trellis_web::AppState;
+use trellis_web::meta::Meta;
+use trellis_web::problem::{ApiResult, Problem};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::AppState;
-use crate::error::{ApiResult, Problem};
-use crate::extract::{ApiJson, ApiQuery, Caller, Cursor, Meta, PageLimit, path_id};
+use crate::extract::{ApiJson, ApiQuery, Caller, Cursor, PageLimit, path_id};
 use crate::views::{ApplicationView, Page, PartnerView, SubmittedApplicationView};
 
 /// Missing text fields are empty (and reported with every other invalid field at once).

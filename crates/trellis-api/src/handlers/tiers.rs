@@ -11,10 +11,10 @@ use trellis_partners::evaluation::{self, HistoryFilter};
 use trellis_partners::metrics::{self, STANDARD};
 use trellis_partners::partners;
 use trellis_partners::tiers::{self, NewTier, TierPatch};
+use trellis_web::AppState;
+use trellis_web::problem::{ApiError, ApiResult, Problem};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::AppState;
-use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, ApiQuery, Caller, Cursor, PageLimit, path_id};
 use crate::views::{EnrollmentView, EvaluationSummaryView, MetricReadingView, MetricView, Page, TierChangeView, TierView};
 

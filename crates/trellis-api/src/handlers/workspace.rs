@@ -4,10 +4,10 @@ use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 use trellis_identity::workspaces::{self, SepaDebtor, WorkspacePatch};
+use trellis_web::AppState;
+use trellis_web::problem::{ApiResult, Problem};
 use utoipa::ToSchema;
 
-use crate::AppState;
-use crate::error::{ApiResult, Problem};
 use crate::extract::{ApiJson, Caller, double_option};
 use crate::views::WorkspaceView;
 

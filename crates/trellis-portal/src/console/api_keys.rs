@@ -4,20 +4,20 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use trellis_api::AppState;
 use trellis_core::{ApiKeyId, Error, Page};
 use trellis_identity::{api_keys, members};
+use trellis_web::AppState;
 
 use super::staff_role;
 use crate::forms::{FormData, FormView, UrlQuery, field_errors};
+use crate::guards::{StaffForm, StaffPage};
 use crate::keys::{KEY_EXPLANATION, KEY_FIELDS, KeyRow, requested_scopes};
 use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, OneTime, PageResult, one_time_page, path_id, render, render_status, see_other};
-use crate::session::{Signed, check_csrf};
+use crate::routes::{PageRouter, get, post};
+use crate::session::Signed;
 
 const SECTION: &str = "/console/api-keys";
 
@@ -56,16 +56,14 @@ async fn keys_page(state: &AppState, signed: &Signed, query: &FormData, create: 
 }
 
 /// `GET /console/api-keys?cursor=`
-async fn list_keys(State(state): State<AppState>, signed: Signed, UrlQuery(query): UrlQuery) -> PageResult {
+async fn list_keys(State(state): State<AppState>, StaffPage { signed, .. }: StaffPage, UrlQuery(query): UrlQuery) -> PageResult {
     let mut page = keys_page(&state, &signed, &query, FormView::new("key", KEY_FIELDS)).await?;
     page.layout = page.layout.with_notice(&query);
     Ok(render(&page))
 }
 
 /// `POST /console/api-keys`: creates a key acting as the caller and shows its secret once.
-async fn create_key(State(state): State<AppState>, signed: Signed, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
+async fn create_key(State(state): State<AppState>, StaffForm { signed, form }: StaffForm) -> PageResult {
     let scopes = requested_scopes(&form);
     match api_keys::create_workspace_key(&state.ctx, &signed.scope, form.value("name"), scopes.as_deref()).await {
         Ok(created) => Ok(one_time_page(
@@ -90,13 +88,13 @@ async fn create_key(State(state): State<AppState>, signed: Signed, form: FormDat
 }
 
 /// `POST /console/api-keys/{key_id}/revoke`
-async fn revoke_key(State(state): State<AppState>, signed: Signed, Path(key_id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
+async fn revoke_key(State(state): State<AppState>, Path(key_id): Path<String>, StaffForm { signed, .. }: StaffForm) -> PageResult {
     api_keys::revoke(&state.ctx, &signed.scope, &path_id(&key_id)?).await?;
     Ok(see_other("/console/api-keys?notice=key_revoked"))
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/console/api-keys", get(list_keys).post(create_key)).route("/console/api-keys/{key_id}/revoke", post(revoke_key))
+pub fn routes() -> PageRouter {
+    PageRouter::new()
+        .route("/console/api-keys", get(list_keys).post(create_key))
+        .route("/console/api-keys/{key_id}/revoke", post(revoke_key))
 }

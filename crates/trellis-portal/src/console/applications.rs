@@ -3,21 +3,21 @@
 //! approve and reject-with-reason forms.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use trellis_api::AppState;
 use trellis_core::{ApplicationId, Error, Page, ProgramId};
 use trellis_partners::applications::{self, Application, ApplicationFilter, ApplicationStatus};
 use trellis_partners::programs;
+use trellis_web::AppState;
 
 use super::staff_role;
 use crate::display;
-use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};
+use crate::forms::{Choice, FormView, UrlQuery, field_errors};
+use crate::guards::{StaffForm, StaffPage};
 use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, PageResult, path_id, render, render_status, see_other};
-use crate::session::{Signed, check_csrf};
+use crate::routes::{PageRouter, get, post};
+use crate::session::Signed;
 
 const PATH: &str = "/console/applications";
 /// The navigation opens the inbox on the applications waiting for a decision.
@@ -70,8 +70,7 @@ struct ApplicationsPage {
 }
 
 /// `GET /console/applications?status=&program_id=&cursor=`
-async fn list_applications(State(state): State<AppState>, signed: Signed, UrlQuery(query): UrlQuery) -> PageResult {
-    staff_role(&signed.scope)?;
+async fn list_applications(State(state): State<AppState>, StaffPage { signed, .. }: StaffPage, UrlQuery(query): UrlQuery) -> PageResult {
     let status = query.optional("status").and_then(ApplicationStatus::parse);
     let program_id = query.optional("program_id").and_then(|p| ProgramId::parse(p).ok());
     let cursor = query.optional("cursor").and_then(|c| ApplicationId::parse(c).ok());
@@ -137,16 +136,19 @@ async fn application_page(state: &AppState, signed: &Signed, id: &ApplicationId,
 }
 
 /// `GET /console/applications/{id}`
-async fn show_application(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, UrlQuery(query): UrlQuery) -> PageResult {
+async fn show_application(
+    State(state): State<AppState>,
+    StaffPage { signed, .. }: StaffPage,
+    Path(id): Path<String>,
+    UrlQuery(query): UrlQuery,
+) -> PageResult {
     let mut page = application_page(&state, &signed, &path_id(&id)?, FormView::new("reject", REJECT_FIELDS)).await?;
     page.layout = page.layout.with_notice(&query);
     Ok(render(&page))
 }
 
 /// `POST /console/applications/{id}/approve`
-async fn approve(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
+async fn approve(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, .. }: StaffForm) -> PageResult {
     let id: ApplicationId = path_id(&id)?;
     let application = applications::get(&state.ctx, &signed.scope, &id).await?;
     applications::approve(&state.ctx, &signed.scope, &application.partner_id).await?;
@@ -154,9 +156,7 @@ async fn approve(State(state): State<AppState>, signed: Signed, Path(id): Path<S
 }
 
 /// `POST /console/applications/{id}/reject`: the reason is required and emailed to the applicant.
-async fn reject(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
+async fn reject(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, form }: StaffForm) -> PageResult {
     let id: ApplicationId = path_id(&id)?;
     let application = applications::get(&state.ctx, &signed.scope, &id).await?;
     match applications::reject(&state.ctx, &signed.scope, &application.partner_id, form.value("reason")).await {
@@ -169,8 +169,8 @@ async fn reject(State(state): State<AppState>, signed: Signed, Path(id): Path<St
     }
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> PageRouter {
+    PageRouter::new()
         .route(PATH, get(list_applications))
         .route("/console/applications/{id}", get(show_application))
         .route("/console/applications/{id}/approve", post(approve))

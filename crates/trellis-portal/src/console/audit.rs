@@ -2,20 +2,18 @@
 //! only (API.md "Audit"); other staff get the 403 page.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use trellis_api::AppState;
 use trellis_core::{AuditEventId, FieldError, Page, Timestamp};
 use trellis_identity::audit::{self, AuditEvent, AuditFilter};
+use trellis_web::AppState;
 
-use super::staff_role;
 use crate::display;
 use crate::forms::{FormView, UrlQuery};
+use crate::guards::StaffPage;
 use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, PageResult, render_status};
-use crate::session::Signed;
+use crate::routes::{PageRouter, get};
 
 const SECTION: &str = "/console/audit";
 const FILTER_FIELDS: &[&str] = &["action", "target_id", "since"];
@@ -72,9 +70,8 @@ struct AuditPage {
 }
 
 /// `GET /console/audit?action=&target_id=&since=&cursor=`
-async fn list_events(State(state): State<AppState>, signed: Signed, UrlQuery(query): UrlQuery) -> PageResult {
+async fn list_events(State(state): State<AppState>, StaffPage { signed, .. }: StaffPage, UrlQuery(query): UrlQuery) -> PageResult {
     // Partner users get the 404 page, other staff than owners and admins the 403 page.
-    staff_role(&signed.scope)?;
     signed.scope.require_vendor_role(audit::READERS, "read the audit log")?;
     let (action, target_id, since_text) = (query.optional("action"), query.optional("target_id"), query.optional("since"));
     let since = since_text.map(Timestamp::parse);
@@ -125,6 +122,6 @@ async fn list_events(State(state): State<AppState>, signed: Signed, UrlQuery(que
     Ok(render_status(StatusCode::OK, &page))
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route(SECTION, get(list_events))
+pub fn routes() -> PageRouter {
+    PageRouter::new().route(SECTION, get(list_events))
 }

@@ -2,19 +2,17 @@
 //! days, lapsed licences, and the partners that are not compliant because of them.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
-use trellis_api::AppState;
 use trellis_partners::compliance::{self, NonCompliant};
 use trellis_partners::dates;
+use trellis_web::AppState;
 
 use super::partner_lifecycle::{ContractRow, LicenceRow};
-use super::staff_role;
 use crate::display;
 use crate::forms::UrlQuery;
+use crate::guards::StaffPage;
 use crate::pages::{Layout, PageResult, render};
-use crate::session::Signed;
+use crate::routes::{PageRouter, get};
 
 const SECTION: &str = "/console/compliance";
 /// The look-aheads offered.
@@ -41,8 +39,7 @@ struct CompliancePage {
 }
 
 /// `GET /console/compliance?within=30|60|90`
-async fn dashboard(State(state): State<AppState>, signed: Signed, UrlQuery(query): UrlQuery) -> PageResult {
-    staff_role(&signed.scope)?;
+async fn dashboard(State(state): State<AppState>, StaffPage { signed, .. }: StaffPage, UrlQuery(query): UrlQuery) -> PageResult {
     let within = query.optional("within").and_then(|w| w.parse().ok()).filter(|w| WINDOWS.contains(w)).unwrap_or(30);
     let board = compliance::dashboard(&state.ctx, &signed.scope, within).await?;
     let today = dates::today(state.ctx.now());
@@ -73,6 +70,6 @@ async fn dashboard(State(state): State<AppState>, signed: Signed, UrlQuery(query
     Ok(render(&page))
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route(SECTION, get(dashboard))
+pub fn routes() -> PageRouter {
+    PageRouter::new().route(SECTION, get(dashboard))
 }

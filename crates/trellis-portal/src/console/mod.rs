@@ -14,12 +14,12 @@ mod profile_changes;
 mod programs;
 mod staff;
 
-use axum::Router;
-use trellis_api::AppState;
 use trellis_core::{Error, VendorRole};
 use trellis_identity::Scope;
 
-pub fn routes() -> Router<AppState> {
+use crate::routes::PageRouter;
+
+pub fn routes() -> PageRouter {
     partners::routes()
         .merge(staff::routes())
         .merge(api_keys::routes())

@@ -2,21 +2,21 @@
 //! remove steps) and its partner agreement (every published version; publish a new one).
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use trellis_api::AppState;
 use trellis_core::{Error, ProgramId, StepId};
 use trellis_partners::agreements::{self, Agreement, NewAgreement};
 use trellis_partners::onboarding::{self, NewStep, STEP_KINDS, Step, StepPatch, step_kind};
 use trellis_partners::{Program, programs};
+use trellis_web::AppState;
 
 use super::staff_role;
 use crate::display;
 use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};
+use crate::guards::{StaffForm, StaffPage};
 use crate::pages::{Layout, PageResult, path_id, render, render_status, see_other};
-use crate::session::{Signed, check_csrf};
+use crate::routes::{PageRouter, get, post};
+use crate::session::Signed;
 
 const SECTION: &str = "/console/applications?status=applied";
 const STEP_FIELDS: &[&str] = &["kind", "title", "description", "required", "position"];
@@ -109,7 +109,12 @@ fn checklist_path(program_id: &ProgramId) -> String {
 }
 
 /// `GET /console/programs/{id}/onboarding`
-async fn show_checklist(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, UrlQuery(query): UrlQuery) -> PageResult {
+async fn show_checklist(
+    State(state): State<AppState>,
+    StaffPage { signed, .. }: StaffPage,
+    Path(id): Path<String>,
+    UrlQuery(query): UrlQuery,
+) -> PageResult {
     let mut page = checklist_page(&state, &signed, &path_id(&id)?).await?;
     page.layout = page.layout.with_notice(&query);
     Ok(render(&page))
@@ -121,9 +126,7 @@ fn read_position(form: &FormData) -> Result<Option<i64>, Error> {
 }
 
 /// `POST /console/programs/{id}/onboarding/steps`
-async fn create_step(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
+async fn create_step(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, form }: StaffForm) -> PageResult {
     let program_id: ProgramId = path_id(&id)?;
     let created = match read_position(&form) {
         Ok(position) => {
@@ -188,19 +191,20 @@ async fn step_page(
 }
 
 /// `GET /console/programs/{id}/onboarding/steps/{step_id}`
-async fn show_step(State(state): State<AppState>, signed: Signed, Path((id, step_id)): Path<(String, String)>) -> PageResult {
+async fn show_step(
+    State(state): State<AppState>,
+    StaffPage { signed, .. }: StaffPage,
+    Path((id, step_id)): Path<(String, String)>,
+) -> PageResult {
     Ok(render(&step_page(&state, &signed, &path_id(&id)?, &path_id(&step_id)?, None).await?))
 }
 
 /// `POST /console/programs/{id}/onboarding/steps/{step_id}`
 async fn update_step(
     State(state): State<AppState>,
-    signed: Signed,
     Path((id, step_id)): Path<(String, String)>,
-    form: FormData,
+    StaffForm { signed, form }: StaffForm,
 ) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
     let (program_id, step_id): (ProgramId, StepId) = (path_id(&id)?, path_id(&step_id)?);
     let updated = match read_position(&form) {
         Ok(position) => {
@@ -227,21 +231,16 @@ async fn update_step(
 /// `POST /console/programs/{id}/onboarding/steps/{step_id}/delete`
 async fn delete_step(
     State(state): State<AppState>,
-    signed: Signed,
     Path((id, step_id)): Path<(String, String)>,
-    form: FormData,
+    StaffForm { signed, .. }: StaffForm,
 ) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
     let program_id: ProgramId = path_id(&id)?;
     onboarding::delete_step(&state.ctx, &signed.scope, &program_id, &path_id(&step_id)?).await?;
     Ok(see_other(&format!("{}?notice=step_deleted#checklist", checklist_path(&program_id))))
 }
 
 /// `POST /console/programs/{id}/onboarding/agreements`: publishes a new version.
-async fn publish_agreement(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
+async fn publish_agreement(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, form }: StaffForm) -> PageResult {
     let program_id: ProgramId = path_id(&id)?;
     let input = NewAgreement { title: form.value("title").to_owned(), body: form.value("body").to_owned() };
     match agreements::publish(&state.ctx, &signed.scope, &program_id, input).await {
@@ -255,8 +254,8 @@ async fn publish_agreement(State(state): State<AppState>, signed: Signed, Path(i
     }
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> PageRouter {
+    PageRouter::new()
         .route("/console/programs/{id}/onboarding", get(show_checklist))
         .route("/console/programs/{id}/onboarding/steps", post(create_step))
         .route("/console/programs/{id}/onboarding/steps/{step_id}", get(show_step).post(update_step))

@@ -4,28 +4,27 @@
 //! staff get the 403 page, partner users the 404 page.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use trellis_api::AppState;
 use trellis_core::{EmailId, Error, Page};
 use trellis_identity::background_work::{self, EMAIL_STATUSES, EmailFilter, EmailSummary, JOB_STATUSES, JobFilter, JobSummary};
+use trellis_web::AppState;
 
-use super::staff_role;
 use crate::display;
-use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};
+use crate::forms::{Choice, FormView, UrlQuery, field_errors};
+use crate::guards::{StaffForm, StaffPage};
 use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, PageResult, path_id, render, render_status, see_other};
-use crate::session::{Signed, check_csrf};
+use crate::routes::{PageRouter, get, post};
+use crate::session::Signed;
 
 const OUTBOX: &str = "/console/outbox";
 const JOBS: &str = "/console/jobs";
 const FILTER_FIELDS: &[&str] = &["status", "kind"];
 
-/// 404 for partner users, 403 for staff other than owners and admins.
+/// 403 for staff other than owners and admins (partner users never get here: the routes are
+/// `StaffPage` and `StaffForm`).
 fn require_admin(signed: &Signed) -> Result<(), Error> {
-    staff_role(&signed.scope)?;
     signed.scope.require_workspace_admin("see the workspace's emails and background jobs")
 }
 
@@ -69,7 +68,7 @@ struct OutboxPage {
 }
 
 /// `GET /console/outbox?status=&kind=&cursor=`
-async fn list_emails(State(state): State<AppState>, signed: Signed, UrlQuery(query): UrlQuery) -> PageResult {
+async fn list_emails(State(state): State<AppState>, StaffPage { signed, .. }: StaffPage, UrlQuery(query): UrlQuery) -> PageResult {
     require_admin(&signed)?;
     let (status, kind) = (query.optional("status"), query.optional("kind"));
     let cursor = query.optional("cursor").and_then(|c| EmailId::parse(c).ok());
@@ -116,7 +115,12 @@ struct EmailPage {
 }
 
 /// `GET /console/outbox/{email_id}`: the whole email, its bodies as stored.
-async fn show_email(State(state): State<AppState>, signed: Signed, Path(email_id): Path<String>, UrlQuery(query): UrlQuery) -> PageResult {
+async fn show_email(
+    State(state): State<AppState>,
+    StaffPage { signed, .. }: StaffPage,
+    Path(email_id): Path<String>,
+    UrlQuery(query): UrlQuery,
+) -> PageResult {
     require_admin(&signed)?;
     let detail = background_work::get_email(&state.ctx, &signed.scope, &path_id(&email_id)?).await?;
     let summary = detail.summary;
@@ -134,8 +138,7 @@ async fn show_email(State(state): State<AppState>, signed: Signed, Path(email_id
 }
 
 /// `POST /console/outbox/{email_id}/resend`
-async fn resend_email(State(state): State<AppState>, signed: Signed, Path(email_id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
+async fn resend_email(State(state): State<AppState>, Path(email_id): Path<String>, StaffForm { signed, .. }: StaffForm) -> PageResult {
     require_admin(&signed)?;
     let id: EmailId = path_id(&email_id)?;
     background_work::resend_email(&state.ctx, &signed.scope, &id).await?;
@@ -191,7 +194,7 @@ struct JobsPage {
 }
 
 /// `GET /console/jobs?status=&cursor=`
-async fn list_jobs(State(state): State<AppState>, signed: Signed, UrlQuery(query): UrlQuery) -> PageResult {
+async fn list_jobs(State(state): State<AppState>, StaffPage { signed, .. }: StaffPage, UrlQuery(query): UrlQuery) -> PageResult {
     require_admin(&signed)?;
     let status = query.optional("status");
     let cursor = query.optional("cursor").and_then(|c| c.parse::<i64>().ok());
@@ -220,15 +223,14 @@ async fn list_jobs(State(state): State<AppState>, signed: Signed, UrlQuery(query
 }
 
 /// `POST /console/jobs/{job_id}/retry`
-async fn retry_job(State(state): State<AppState>, signed: Signed, Path(job_id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
+async fn retry_job(State(state): State<AppState>, Path(job_id): Path<String>, StaffForm { signed, .. }: StaffForm) -> PageResult {
     require_admin(&signed)?;
     background_work::retry_job(&state.ctx, &signed.scope, path_id(&job_id)?).await?;
     Ok(see_other(&format!("{JOBS}?notice=job_retried")))
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> PageRouter {
+    PageRouter::new()
         .route(OUTBOX, get(list_emails))
         .route("/console/outbox/{email_id}", get(show_email))
         .route("/console/outbox/{email_id}/resend", post(resend_email))

@@ -3,12 +3,8 @@
 //! one field of its page; the forms here post to their own routes and, when a submission fails,
 //! show the partner's page again with the errors next to the fields.
 
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::post;
-use trellis_api::AppState;
-use trellis_api::middleware::MAX_UPLOAD_BODY_BYTES;
 use trellis_core::{ContractId, Error, FileId, LicenceId, PartnerId};
 use trellis_identity::Scope;
 use trellis_partners::compliance::{self, Compliance};
@@ -18,13 +14,16 @@ use trellis_partners::licences::{self, Licence, NewLicence};
 use trellis_partners::profile_changes::{self, ChangeFilter, ChangeStatus};
 use trellis_partners::profiles::{self, Profile};
 use trellis_partners::{Partner, dates, lifecycle};
+use trellis_web::AppState;
 
 use super::partners::partner_page;
 use super::staff_role;
 use crate::display;
 use crate::forms::{FormView, field_errors};
+use crate::guards::StaffForm;
 use crate::pages::{PageResult, path_id, render_status, see_other};
-use crate::session::{Signed, check_csrf};
+use crate::routes::{PageRouter, post};
+use crate::session::Signed;
 use crate::uploads::UploadForm;
 
 pub(super) const CONTRACT_FIELDS: &[&str] = &["title", "starts_on", "ends_on", "renews_on", "file"];
@@ -219,9 +218,11 @@ async fn stored_file(
 }
 
 /// `POST /console/partners/{id}/contracts` (multipart: the fields and an optional document).
-async fn add_contract(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, mut form: UploadForm) -> PageResult {
-    check_csrf(&signed.session, form.fields.csrf_token())?;
-    staff_role(&signed.scope)?;
+async fn add_contract(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    StaffForm { signed, mut form }: StaffForm<UploadForm>,
+) -> PageResult {
     let id: PartnerId = path_id(&id)?;
     let created = match stored_file(&state, &signed, &id, &mut form, FilePurpose::Contract).await {
         Ok(file_id) => {
@@ -251,12 +252,9 @@ async fn add_contract(State(state): State<AppState>, signed: Signed, Path(id): P
 /// `POST /console/partners/{id}/contracts/{contract_id}/delete`
 async fn delete_contract(
     State(state): State<AppState>,
-    signed: Signed,
     Path((id, contract_id)): Path<(String, String)>,
-    form: crate::forms::FormData,
+    StaffForm { signed, .. }: StaffForm,
 ) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     let contract_id: ContractId = path_id(&contract_id)?;
     if contracts::get(&state.ctx, &signed.scope, &contract_id).await?.partner_id != id {
@@ -267,9 +265,11 @@ async fn delete_contract(
 }
 
 /// `POST /console/partners/{id}/licences` (multipart: the fields and an optional document).
-async fn add_licence(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, mut form: UploadForm) -> PageResult {
-    check_csrf(&signed.session, form.fields.csrf_token())?;
-    staff_role(&signed.scope)?;
+async fn add_licence(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    StaffForm { signed, mut form }: StaffForm<UploadForm>,
+) -> PageResult {
     let id: PartnerId = path_id(&id)?;
     let created = match stored_file(&state, &signed, &id, &mut form, FilePurpose::Licence).await {
         Ok(file_id) => licences::create(&state.ctx, &signed.scope, &id, licence_input(&form.fields, file_id)).await,
@@ -301,12 +301,9 @@ pub(crate) fn licence_input(f: &crate::forms::FormData, file_id: Option<FileId>)
 /// `POST /console/partners/{id}/licences/{licence_id}/delete`
 async fn delete_licence(
     State(state): State<AppState>,
-    signed: Signed,
     Path((id, licence_id)): Path<(String, String)>,
-    form: crate::forms::FormData,
+    StaffForm { signed, .. }: StaffForm,
 ) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     let licence_id: LicenceId = path_id(&licence_id)?;
     if licences::get(&state.ctx, &signed.scope, &licence_id).await?.partner_id != id {
@@ -316,11 +313,11 @@ async fn delete_licence(
     Ok(see_other(&format!("/console/partners/{id}?notice=licence_deleted#licences")))
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> PageRouter {
+    PageRouter::new()
         .route("/console/partners/{id}/contracts", post(add_contract))
         .route("/console/partners/{id}/licences", post(add_licence))
-        .layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY_BYTES))
+        .with_upload_limit()
         .route("/console/partners/{id}/contracts/{contract_id}/delete", post(delete_contract))
         .route("/console/partners/{id}/licences/{licence_id}/delete", post(delete_licence))
 }

@@ -2,24 +2,22 @@
 //! the next tier needs, manual overrides with a reason, the recorded metrics, the tier history
 //! with the why of each change, and the forms that change them (`/console/partners/{id}/…`).
 
-use axum::Router;
 use axum::extract::{Path, State};
-use axum::routing::post;
 use serde_json::json;
-use trellis_api::AppState;
 use trellis_core::{Error, PartnerId, ProgramId};
 use trellis_identity::Scope;
 use trellis_partners::enrollments::{self, NewEnrollment};
 use trellis_partners::evaluation::{self, HistoryFilter};
 use trellis_partners::metrics::{self, STANDARD};
 use trellis_partners::{programs, tiers};
+use trellis_web::AppState;
 
 use super::partners::show_failed_card;
-use super::staff_role;
 use crate::display;
-use crate::forms::{Choice, FormData, FormView, field_errors};
+use crate::forms::{Choice, FormView, field_errors};
+use crate::guards::StaffForm;
 use crate::pages::{PageResult, path_id, see_other};
-use crate::session::{Signed, check_csrf};
+use crate::routes::{PageRouter, post};
 use crate::tiers::{ChangeRow, StandingRow};
 
 pub(super) const ENROLL_FIELDS: &[&str] = &["program_id", "tier_id"];
@@ -133,9 +131,7 @@ pub(super) async fn card(state: &AppState, scope: &Scope, partner_id: &PartnerId
 }
 
 /// `POST /console/partners/{id}/enrollments`
-async fn enroll(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
+async fn enroll(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, form }: StaffForm) -> PageResult {
     let id: PartnerId = path_id(&id)?;
     let enrolled = match (form.optional_id("program_id"), form.optional_id("tier_id")) {
         (Ok(Some(program_id)), Ok(tier_id)) => {
@@ -156,12 +152,9 @@ async fn enroll(State(state): State<AppState>, signed: Signed, Path(id): Path<St
 /// `POST /console/partners/{id}/enrollments/{program_id}/remove`
 async fn unenroll(
     State(state): State<AppState>,
-    signed: Signed,
     Path((id, program_id)): Path<(String, String)>,
-    form: FormData,
+    StaffForm { signed, .. }: StaffForm,
 ) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     enrollments::unenroll(&state.ctx, &signed.scope, &id, &path_id(&program_id)?).await?;
     Ok(see_other(&format!("/console/partners/{id}?notice=unenrolled#programs")))
@@ -170,12 +163,9 @@ async fn unenroll(
 /// `POST /console/partners/{id}/enrollments/{program_id}/tier`: sets the tier by hand.
 async fn override_tier(
     State(state): State<AppState>,
-    signed: Signed,
     Path((id, program_id)): Path<(String, String)>,
-    form: FormData,
+    StaffForm { signed, form }: StaffForm,
 ) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     let program_id: ProgramId = path_id(&program_id)?;
     match enrollments::override_tier(&state.ctx, &signed.scope, &id, &program_id, form.value("tier_id"), form.value("reason")).await {
@@ -196,12 +186,9 @@ async fn override_tier(
 /// evaluates the tier again.
 async fn remove_override(
     State(state): State<AppState>,
-    signed: Signed,
     Path((id, program_id)): Path<(String, String)>,
-    form: FormData,
+    StaffForm { signed, .. }: StaffForm,
 ) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     enrollments::remove_override(&state.ctx, &signed.scope, &id, &path_id(&program_id)?).await?;
     Ok(see_other(&format!("/console/partners/{id}?notice=override_removed#programs")))
@@ -222,9 +209,7 @@ fn metric_value(text: &str) -> serde_json::Value {
 }
 
 /// `POST /console/partners/{id}/metrics`: records a value of a recorded metric.
-async fn record_metric(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
+async fn record_metric(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, form }: StaffForm) -> PageResult {
     let id: PartnerId = path_id(&id)?;
     let recorded = match form.optional("metric") {
         Some(metric) => {
@@ -247,16 +232,14 @@ async fn record_metric(State(state): State<AppState>, signed: Signed, Path(id): 
 }
 
 /// `POST /console/partners/{id}/evaluate-tiers`
-async fn evaluate(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
+async fn evaluate(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, .. }: StaffForm) -> PageResult {
     let id: PartnerId = path_id(&id)?;
     evaluation::evaluate_partner(&state.ctx, &signed.scope, &id).await?;
     Ok(see_other(&format!("/console/partners/{id}?notice=tiers_evaluated#programs")))
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> PageRouter {
+    PageRouter::new()
         .route("/console/partners/{id}/enrollments", post(enroll))
         .route("/console/partners/{id}/enrollments/{program_id}/remove", post(unenroll))
         .route("/console/partners/{id}/enrollments/{program_id}/tier", post(override_tier))

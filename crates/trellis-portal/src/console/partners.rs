@@ -2,22 +2,22 @@
 //! a partner's page with its facts, hierarchy, users, API keys, details and status.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use trellis_api::AppState;
 use trellis_core::{Error, Page, PartnerId, PartnerRole, PartnerStatus, PartnerType, UserId, VendorRole};
 use trellis_identity::{Membership, Scope, api_keys, invitations, members, partner_users};
 use trellis_partners::{NewPartner, Partner, PartnerFilter, PartnerPatch, partners, statuses};
+use trellis_web::AppState;
 
 use super::staff_role;
 use crate::display::{self, UserRow};
 use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};
+use crate::guards::{StaffForm, StaffPage};
 use crate::keys::{KEY_EXPLANATION, KEY_FIELDS, KeyRow, requested_scopes};
 use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, OneTime, PageResult, one_time_page, path_id, render, render_status, see_other};
-use crate::session::{Signed, check_csrf};
+use crate::routes::{PageRouter, get, post};
+use crate::session::Signed;
 
 const SECTION: &str = "/console/partners";
 const FILTER_FIELDS: &[&str] = &["q", "type", "status"];
@@ -63,8 +63,7 @@ struct PartnersPage {
 }
 
 /// `GET /console/partners?q=&type=&status=&cursor=`
-async fn list_partners(State(state): State<AppState>, signed: Signed, UrlQuery(query): UrlQuery) -> PageResult {
-    let role = staff_role(&signed.scope)?;
+async fn list_partners(State(state): State<AppState>, StaffPage { signed, role }: StaffPage, UrlQuery(query): UrlQuery) -> PageResult {
     let q = query.optional("q").unwrap_or("");
     let partner_type = query.optional("type").and_then(PartnerType::parse);
     let status = query.optional("status").and_then(PartnerStatus::parse);
@@ -160,7 +159,7 @@ async fn new_partner_page(state: &AppState, signed: &Signed, form: FormView, sta
 }
 
 /// `GET /console/partners/new`
-async fn new_partner_form(State(state): State<AppState>, signed: Signed) -> PageResult {
+async fn new_partner_form(State(state): State<AppState>, StaffPage { signed, .. }: StaffPage) -> PageResult {
     // A channel manager manages what they create unless they choose otherwise: one restricted to
     // the partners they manage would not even see the new partner otherwise.
     let me = match signed.scope.membership() {
@@ -184,9 +183,7 @@ fn read_new_partner(form: &FormData) -> Result<NewPartner, Error> {
 }
 
 /// `POST /console/partners`: creates a partner, then shows its page.
-async fn create_partner(State(state): State<AppState>, signed: Signed, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
+async fn create_partner(State(state): State<AppState>, StaffForm { signed, form }: StaffForm) -> PageResult {
     let created = match read_new_partner(&form) {
         Ok(input) => partners::create(&state.ctx, &signed.scope, input).await,
         Err(err) => Err(err),
@@ -380,7 +377,12 @@ pub(super) async fn show_failed_card(
 }
 
 /// `GET /console/partners/{id}`
-async fn show_partner(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, UrlQuery(query): UrlQuery) -> PageResult {
+async fn show_partner(
+    State(state): State<AppState>,
+    StaffPage { signed, .. }: StaffPage,
+    Path(id): Path<String>,
+    UrlQuery(query): UrlQuery,
+) -> PageResult {
     let mut page = partner_page(&state, &signed, &path_id(&id)?).await?;
     page.layout = page.layout.with_notice(&query);
     Ok(render(&page))
@@ -404,9 +406,7 @@ fn read_partner_patch(form: &FormData, before: &Partner) -> Result<PartnerPatch,
 }
 
 /// `POST /console/partners/{id}`: saves the edit form.
-async fn update_partner(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
+async fn update_partner(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, form }: StaffForm) -> PageResult {
     let id: PartnerId = path_id(&id)?;
     let before = partners::get(&state.ctx, &signed.scope, &id).await?;
     let updated = match read_partner_patch(&form, &before) {
@@ -423,9 +423,7 @@ async fn update_partner(State(state): State<AppState>, signed: Signed, Path(id):
 }
 
 /// `POST /console/partners/{id}/status`: suspend, reactivate or terminate.
-async fn change_status(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
+async fn change_status(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, form }: StaffForm) -> PageResult {
     let id: PartnerId = path_id(&id)?;
     let status = form.choice("status", PartnerStatus::parse)?;
     partners::update(&state.ctx, &signed.scope, &id, PartnerPatch { status: Some(status), ..PartnerPatch::default() }).await?;
@@ -433,9 +431,7 @@ async fn change_status(State(state): State<AppState>, signed: Signed, Path(id): 
 }
 
 /// `POST /console/partners/{id}/users`: invites a person and shows their invitation link once.
-async fn invite_user(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
+async fn invite_user(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, form }: StaffForm) -> PageResult {
     let id: PartnerId = path_id(&id)?;
     let invited = match form.choice("role", PartnerRole::parse) {
         Ok(role) => {
@@ -475,12 +471,9 @@ async fn invite_user(State(state): State<AppState>, signed: Signed, Path(id): Pa
 /// `POST /console/partners/{id}/invitations/{invitation_id}/cancel`: the link stops working at once.
 async fn cancel_invitation(
     State(state): State<AppState>,
-    signed: Signed,
     Path((id, invitation_id)): Path<(String, String)>,
-    form: FormData,
+    StaffForm { signed, .. }: StaffForm,
 ) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     invitations::cancel(&state.ctx, &signed.scope, &path_id(&invitation_id)?).await?;
     Ok(see_other(&format!("/console/partners/{id}?notice=invitation_cancelled#users")))
@@ -489,12 +482,9 @@ async fn cancel_invitation(
 /// `POST /console/partners/{id}/users/{user_id}/role`
 async fn change_user_role(
     State(state): State<AppState>,
-    signed: Signed,
     Path((id, user_id)): Path<(String, String)>,
-    form: FormData,
+    StaffForm { signed, form }: StaffForm,
 ) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     let role = form.choice("role", PartnerRole::parse)?;
     partner_users::update_role(&state.ctx, &signed.scope, &id, &path_id(&user_id)?, role).await?;
@@ -504,21 +494,16 @@ async fn change_user_role(
 /// `POST /console/partners/{id}/users/{user_id}/remove`
 async fn remove_user(
     State(state): State<AppState>,
-    signed: Signed,
     Path((id, user_id)): Path<(String, String)>,
-    form: FormData,
+    StaffForm { signed, .. }: StaffForm,
 ) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     partner_users::remove(&state.ctx, &signed.scope, &id, &path_id(&user_id)?).await?;
     Ok(see_other(&format!("/console/partners/{id}?notice=user_removed#users")))
 }
 
 /// `POST /console/partners/{id}/api-keys`: creates a partner key and shows its secret once.
-async fn create_key(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
+async fn create_key(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, form }: StaffForm) -> PageResult {
     let id: PartnerId = path_id(&id)?;
     let created = match form.choice("role", PartnerRole::parse) {
         Ok(role) => {
@@ -551,19 +536,16 @@ async fn create_key(State(state): State<AppState>, signed: Signed, Path(id): Pat
 /// `POST /console/partners/{id}/api-keys/{key_id}/revoke`
 async fn revoke_key(
     State(state): State<AppState>,
-    signed: Signed,
     Path((id, key_id)): Path<(String, String)>,
-    form: FormData,
+    StaffForm { signed, .. }: StaffForm,
 ) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
     let id: PartnerId = path_id(&id)?;
     api_keys::revoke(&state.ctx, &signed.scope, &path_id(&key_id)?).await?;
     Ok(see_other(&format!("/console/partners/{id}?notice=key_revoked#keys")))
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> PageRouter {
+    PageRouter::new()
         .route("/console/partners", get(list_partners).post(create_partner))
         .route("/console/partners/new", get(new_partner_form))
         .route("/console/partners/{id}", get(show_partner).post(update_partner))

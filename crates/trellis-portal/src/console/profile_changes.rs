@@ -2,21 +2,21 @@
 //! approved (the change applies) or rejected with a reason the partner reads.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use trellis_api::AppState;
 use trellis_core::{ChangeRequestId, Error, Page};
 use trellis_partners::profile_changes::{self, ChangeFilter, ChangeRequest, ChangeStatus};
 use trellis_partners::profiles::{self, Territories};
+use trellis_web::AppState;
 
 use super::staff_role;
 use crate::display;
 use crate::forms::{FormData, FormView, UrlQuery, field_errors};
+use crate::guards::{StaffForm, StaffPage};
 use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, PageResult, path_id, render, render_status, see_other};
-use crate::session::{Signed, check_csrf};
+use crate::routes::{PageRouter, get, post};
+use crate::session::Signed;
 
 const SECTION: &str = "/console/profile-changes";
 const REJECT_FIELDS: &[&str] = &["reason"];
@@ -112,22 +112,18 @@ async fn inbox(state: &AppState, signed: &Signed, query: &FormData) -> Result<In
 }
 
 /// `GET /console/profile-changes?status=pending|approved|rejected`
-async fn show_inbox(State(state): State<AppState>, signed: Signed, UrlQuery(query): UrlQuery) -> PageResult {
+async fn show_inbox(State(state): State<AppState>, StaffPage { signed, .. }: StaffPage, UrlQuery(query): UrlQuery) -> PageResult {
     Ok(render(&inbox(&state, &signed, &query).await?))
 }
 
 /// `POST /console/profile-changes/{id}/approve`
-async fn approve(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
+async fn approve(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, .. }: StaffForm) -> PageResult {
     profile_changes::approve(&state.ctx, &signed.scope, &path_id(&id)?).await?;
     Ok(see_other(&format!("{SECTION}?notice=change_approved")))
 }
 
 /// `POST /console/profile-changes/{id}/reject` with a reason.
-async fn reject(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
+async fn reject(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, form }: StaffForm) -> PageResult {
     let request_id: ChangeRequestId = path_id(&id)?;
     match profile_changes::reject(&state.ctx, &signed.scope, &request_id, form.value("reason")).await {
         Ok(_) => Ok(see_other(&format!("{SECTION}?notice=change_rejected"))),
@@ -142,8 +138,8 @@ async fn reject(State(state): State<AppState>, signed: Signed, Path(id): Path<St
     }
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> PageRouter {
+    PageRouter::new()
         .route(SECTION, get(show_inbox))
         .route("/console/profile-changes/{id}/approve", post(approve))
         .route("/console/profile-changes/{id}/reject", post(reject))

@@ -3,22 +3,22 @@
 //! metric registry, benefits), and a button to evaluate every enrolled partner's tier now.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use serde_json::{Map, Value as Json, json};
-use trellis_api::AppState;
 use trellis_core::{Currency, Error, FieldError, ProgramId, TierId};
 use trellis_partners::evaluation;
 use trellis_partners::metrics::STANDARD;
 use trellis_partners::programs::{self, ApplicationQuestion, NewProgram, Program, ProgramPatch};
 use trellis_partners::tiers::{self, NewTier, Op, Tier, TierPatch};
+use trellis_web::AppState;
 
 use super::staff_role;
 use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};
+use crate::guards::{StaffForm, StaffPage};
 use crate::pages::{Layout, PageResult, path_id, render, render_status, see_other};
-use crate::session::{Signed, check_csrf};
+use crate::routes::{PageRouter, get, post};
+use crate::session::Signed;
 use crate::tiers::benefit_lines;
 
 const SECTION: &str = "/console/programs";
@@ -116,14 +116,12 @@ async fn programs_page(state: &AppState, signed: &Signed, new: FormView, status:
 }
 
 /// `GET /console/programs`
-async fn list_programs(State(state): State<AppState>, signed: Signed, UrlQuery(query): UrlQuery) -> PageResult {
+async fn list_programs(State(state): State<AppState>, StaffPage { signed, .. }: StaffPage, UrlQuery(query): UrlQuery) -> PageResult {
     programs_page(&state, &signed, FormView::new("program", NEW_PROGRAM_FIELDS), StatusCode::OK, &query).await
 }
 
 /// `POST /console/programs`: creates a program, then opens its editor.
-async fn create_program(State(state): State<AppState>, signed: Signed, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
+async fn create_program(State(state): State<AppState>, StaffForm { signed, form }: StaffForm) -> PageResult {
     let input = NewProgram {
         name: form.value("name").to_owned(),
         slug: form.value("slug").to_owned(),
@@ -337,7 +335,12 @@ fn evaluation_text(query: &FormData) -> Option<String> {
 }
 
 /// `GET /console/programs/{id}`
-async fn show_program(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, UrlQuery(query): UrlQuery) -> PageResult {
+async fn show_program(
+    State(state): State<AppState>,
+    StaffPage { signed, .. }: StaffPage,
+    Path(id): Path<String>,
+    UrlQuery(query): UrlQuery,
+) -> PageResult {
     let mut page = program_page(&state, &signed, &path_id(&id)?).await?;
     page.layout = page.layout.with_notice(&query);
     page.evaluated = evaluation_text(&query);
@@ -345,9 +348,7 @@ async fn show_program(State(state): State<AppState>, signed: Signed, Path(id): P
 }
 
 /// `POST /console/programs/{id}`: saves the settings form.
-async fn update_settings(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
+async fn update_settings(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, form }: StaffForm) -> PageResult {
     let id: ProgramId = path_id(&id)?;
     let patch = ProgramPatch {
         name: Some(form.value("name").to_owned()),
@@ -420,9 +421,7 @@ async fn save_questions(
 }
 
 /// `POST /console/programs/{id}/questions`: adds a question to the application form.
-async fn add_question(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
+async fn add_question(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, form }: StaffForm) -> PageResult {
     let id: ProgramId = path_id(&id)?;
     let question = read_question(&form);
     let saved = save_questions(&state, &signed, &id, |questions| {
@@ -442,12 +441,9 @@ async fn add_question(State(state): State<AppState>, signed: Signed, Path(id): P
 /// `POST /console/programs/{id}/questions/{index}`: changes a question.
 async fn update_question(
     State(state): State<AppState>,
-    signed: Signed,
     Path((id, index)): Path<(String, usize)>,
-    form: FormData,
+    StaffForm { signed, form }: StaffForm,
 ) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
     let id: ProgramId = path_id(&id)?;
     let question = read_question(&form);
     let saved = save_questions(&state, &signed, &id, |questions| {
@@ -473,12 +469,9 @@ async fn update_question(
 /// `POST /console/programs/{id}/questions/{index}/remove`
 async fn remove_question(
     State(state): State<AppState>,
-    signed: Signed,
     Path((id, index)): Path<(String, usize)>,
-    form: FormData,
+    StaffForm { signed, .. }: StaffForm,
 ) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
     let id: ProgramId = path_id(&id)?;
     let saved = save_questions(&state, &signed, &id, |questions| {
         if index >= questions.len() {
@@ -594,9 +587,7 @@ fn tier_errors(errors: Vec<FieldError>, rows: &[usize]) -> Vec<FieldError> {
 }
 
 /// `POST /console/programs/{id}/tiers`: adds a tier.
-async fn add_tier(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
+async fn add_tier(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, form }: StaffForm) -> PageResult {
     let id: ProgramId = path_id(&id)?;
     let input = read_tier(&form, true);
     let new = NewTier { name: input.name, rank: input.rank, requirements: input.requirements, benefits: Some(input.benefits) };
@@ -612,12 +603,9 @@ async fn add_tier(State(state): State<AppState>, signed: Signed, Path(id): Path<
 /// `POST /console/programs/{id}/tiers/{tier_id}`: changes a tier.
 async fn update_tier(
     State(state): State<AppState>,
-    signed: Signed,
     Path((id, tier_id)): Path<(String, String)>,
-    form: FormData,
+    StaffForm { signed, form }: StaffForm,
 ) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
     let id: ProgramId = path_id(&id)?;
     let tier_id: TierId = path_id(&tier_id)?;
     let before = tiers::get(&state.ctx, &signed.scope, &id, &tier_id).await?;
@@ -642,21 +630,16 @@ async fn update_tier(
 /// `POST /console/programs/{id}/tiers/{tier_id}/delete`: deletes a tier nobody holds.
 async fn delete_tier(
     State(state): State<AppState>,
-    signed: Signed,
     Path((id, tier_id)): Path<(String, String)>,
-    form: FormData,
+    StaffForm { signed, .. }: StaffForm,
 ) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
     let id: ProgramId = path_id(&id)?;
     tiers::delete(&state.ctx, &signed.scope, &id, &path_id(&tier_id)?).await?;
     Ok(see_other(&format!("{SECTION}/{id}?notice=tier_deleted#tiers")))
 }
 
 /// `POST /console/programs/{id}/evaluate`: evaluates every enrolled partner's tier now.
-async fn evaluate(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
+async fn evaluate(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, .. }: StaffForm) -> PageResult {
     let id: ProgramId = path_id(&id)?;
     let summary = evaluation::evaluate_program(&state.ctx, &signed.scope, &id).await?;
     Ok(see_other(&format!(
@@ -665,8 +648,8 @@ async fn evaluate(State(state): State<AppState>, signed: Signed, Path(id): Path<
     )))
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> PageRouter {
+    PageRouter::new()
         .route("/console/programs", get(list_programs).post(create_program))
         .route("/console/programs/{id}", get(show_program).post(update_settings))
         .route("/console/programs/{id}/questions", post(add_question))

@@ -3,19 +3,19 @@
 //! invitations, change roles and partner scopes, and remove people.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use trellis_api::AppState;
 use trellis_core::{Error, PartnerScopeSetting, VendorRole};
 use trellis_identity::{invitations, members};
+use trellis_web::AppState;
 
 use super::staff_role;
 use crate::display;
-use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};
+use crate::forms::{Choice, FormView, UrlQuery, field_errors};
+use crate::guards::{StaffForm, StaffPage};
 use crate::pages::{Layout, OneTime, PageResult, one_time_page, path_id, render, render_status, see_other};
-use crate::session::{Signed, check_csrf};
+use crate::routes::{PageRouter, get, post};
+use crate::session::Signed;
 
 const SECTION: &str = "/console/staff";
 const ADD_FIELDS: &[&str] = &["email", "name", "role", "partner_scope"];
@@ -37,7 +37,7 @@ struct MemberRow {
 
 #[derive(Template)]
 #[template(path = "console/staff.html")]
-struct StaffPage {
+struct StaffMembersPage {
     layout: Layout,
     csrf_token: String,
     members: Vec<MemberRow>,
@@ -51,7 +51,7 @@ struct StaffPage {
     partner_scopes: Vec<Choice>,
 }
 
-async fn staff_page(state: &AppState, signed: &Signed, add: FormView) -> Result<StaffPage, Error> {
+async fn staff_page(state: &AppState, signed: &Signed, add: FormView) -> Result<StaffMembersPage, Error> {
     let role = staff_role(&signed.scope)?;
     let is_owner = role == VendorRole::Owner;
     let members = members::list(&state.ctx, &signed.scope).await?;
@@ -61,7 +61,7 @@ async fn staff_page(state: &AppState, signed: &Signed, add: FormView) -> Result<
     } else {
         Vec::new()
     };
-    Ok(StaffPage {
+    Ok(StaffMembersPage {
         invitations,
         layout: Layout::signed(state, signed, "Staff", SECTION).await,
         csrf_token: signed.session.csrf_token.clone(),
@@ -94,16 +94,14 @@ async fn staff_page(state: &AppState, signed: &Signed, add: FormView) -> Result<
 }
 
 /// `GET /console/staff`
-async fn list_staff(State(state): State<AppState>, signed: Signed, UrlQuery(query): UrlQuery) -> PageResult {
+async fn list_staff(State(state): State<AppState>, StaffPage { signed, .. }: StaffPage, UrlQuery(query): UrlQuery) -> PageResult {
     let mut page = staff_page(&state, &signed, FormView::new("add", ADD_FIELDS)).await?;
     page.layout = page.layout.with_notice(&query);
     Ok(render(&page))
 }
 
 /// `POST /console/staff`: adds a member and shows their invitation link once.
-async fn add_member(State(state): State<AppState>, signed: Signed, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
+async fn add_member(State(state): State<AppState>, StaffForm { signed, form }: StaffForm) -> PageResult {
     let added = match (form.choice("role", VendorRole::parse), form.choice("partner_scope", PartnerScopeSetting::parse)) {
         (Ok(role), Ok(partner_scope)) => {
             members::add(&state.ctx, &signed.scope, form.value("email"), form.optional("name"), role, Some(partner_scope)).await
@@ -133,17 +131,13 @@ async fn add_member(State(state): State<AppState>, signed: Signed, form: FormDat
 }
 
 /// `POST /console/staff/invitations/{id}/cancel`: the link stops working at once.
-async fn cancel_invitation(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
+async fn cancel_invitation(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, .. }: StaffForm) -> PageResult {
     invitations::cancel(&state.ctx, &signed.scope, &path_id(&id)?).await?;
     Ok(see_other("/console/staff?notice=invitation_cancelled"))
 }
 
 /// `POST /console/staff/{user_id}`: changes a member's role and partner scope.
-async fn update_member(State(state): State<AppState>, signed: Signed, Path(user_id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
+async fn update_member(State(state): State<AppState>, Path(user_id): Path<String>, StaffForm { signed, form }: StaffForm) -> PageResult {
     let role = form.choice("role", VendorRole::parse)?;
     let partner_scope = form.choice("partner_scope", PartnerScopeSetting::parse)?;
     members::update(&state.ctx, &signed.scope, &path_id(&user_id)?, Some(role), Some(partner_scope)).await?;
@@ -151,15 +145,13 @@ async fn update_member(State(state): State<AppState>, signed: Signed, Path(user_
 }
 
 /// `POST /console/staff/{user_id}/remove`: their sessions and keys end at once.
-async fn remove_member(State(state): State<AppState>, signed: Signed, Path(user_id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    staff_role(&signed.scope)?;
+async fn remove_member(State(state): State<AppState>, Path(user_id): Path<String>, StaffForm { signed, .. }: StaffForm) -> PageResult {
     members::remove(&state.ctx, &signed.scope, &path_id(&user_id)?).await?;
     Ok(see_other("/console/staff?notice=member_removed"))
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> PageRouter {
+    PageRouter::new()
         .route("/console/staff", get(list_staff).post(add_member))
         .route("/console/staff/{user_id}", post(update_member))
         .route("/console/staff/{user_id}/remove", post(remove_member))

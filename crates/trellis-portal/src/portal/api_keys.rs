@@ -2,20 +2,20 @@
 //! creator may grant; the secret is shown once) and revoking. Other partner users get the 403 page.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use trellis_api::AppState;
 use trellis_core::{ApiKeyId, Error, Page, PartnerRole};
 use trellis_identity::api_keys;
+use trellis_web::AppState;
 
 use super::own_partner;
 use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};
+use crate::guards::{PartnerForm, PartnerPage};
 use crate::keys::{KEY_EXPLANATION, KEY_FIELDS, KeyRow, requested_scopes};
 use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, OneTime, PageResult, one_time_page, path_id, render, render_status, see_other};
-use crate::session::{Signed, check_csrf};
+use crate::routes::{PageRouter, get, post};
+use crate::session::Signed;
 
 const SECTION: &str = "/portal/api-keys";
 
@@ -48,16 +48,14 @@ async fn keys_page(state: &AppState, signed: &Signed, query: &FormData, create: 
 }
 
 /// `GET /portal/api-keys?cursor=`
-async fn list_keys(State(state): State<AppState>, signed: Signed, UrlQuery(query): UrlQuery) -> PageResult {
+async fn list_keys(State(state): State<AppState>, PartnerPage { signed, .. }: PartnerPage, UrlQuery(query): UrlQuery) -> PageResult {
     let mut page = keys_page(&state, &signed, &query, FormView::new("key", KEY_FIELDS)).await?;
     page.layout = page.layout.with_notice(&query);
     Ok(render(&page))
 }
 
 /// `POST /portal/api-keys`: creates a key of the organisation and shows its secret once.
-async fn create_key(State(state): State<AppState>, signed: Signed, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    let (own, _) = own_partner(&signed.scope)?;
+async fn create_key(State(state): State<AppState>, PartnerForm { signed, partner_id: own, form }: PartnerForm) -> PageResult {
     let created = match form.choice("role", PartnerRole::parse) {
         Ok(role) => {
             let scopes = requested_scopes(&form);
@@ -82,13 +80,11 @@ async fn create_key(State(state): State<AppState>, signed: Signed, form: FormDat
 }
 
 /// `POST /portal/api-keys/{key_id}/revoke`
-async fn revoke_key(State(state): State<AppState>, signed: Signed, Path(key_id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    own_partner(&signed.scope)?;
+async fn revoke_key(State(state): State<AppState>, Path(key_id): Path<String>, PartnerForm { signed, .. }: PartnerForm) -> PageResult {
     api_keys::revoke(&state.ctx, &signed.scope, &path_id(&key_id)?).await?;
     Ok(see_other("/portal/api-keys?notice=key_revoked"))
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route(SECTION, get(list_keys).post(create_key)).route("/portal/api-keys/{key_id}/revoke", post(revoke_key))
+pub fn routes() -> PageRouter {
+    PageRouter::new().route(SECTION, get(list_keys).post(create_key)).route("/portal/api-keys/{key_id}/revoke", post(revoke_key))
 }

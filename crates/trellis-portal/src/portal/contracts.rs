@@ -1,16 +1,14 @@
 //! `/portal/contracts`: the organisation's contracts with the vendor and their documents.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
-use trellis_api::AppState;
 use trellis_partners::{contracts, dates};
+use trellis_web::AppState;
 
-use super::own_partner;
 use crate::console::partner_lifecycle::ContractRow;
+use crate::guards::PartnerPage;
 use crate::pages::{Layout, PageResult, render};
-use crate::session::Signed;
+use crate::routes::{PageRouter, get};
 
 const SECTION: &str = "/portal/contracts";
 
@@ -22,13 +20,12 @@ struct ContractsPage {
 }
 
 /// `GET /portal/contracts`
-async fn show_contracts(State(state): State<AppState>, signed: Signed) -> PageResult {
-    let (own, _) = own_partner(&signed.scope)?;
+async fn show_contracts(State(state): State<AppState>, PartnerPage { signed, partner_id: own, .. }: PartnerPage) -> PageResult {
     let today = dates::today(state.ctx.now());
     let contracts = contracts::list(&state.ctx, &signed.scope, &own).await?.into_iter().map(|c| ContractRow::new(c, today)).collect();
     Ok(render(&ContractsPage { layout: Layout::signed(&state, &signed, "Contracts", SECTION).await, contracts }))
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route(SECTION, get(show_contracts))
+pub fn routes() -> PageRouter {
+    PageRouter::new().route(SECTION, get(show_contracts))
 }

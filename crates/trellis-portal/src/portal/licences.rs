@@ -2,22 +2,21 @@
 //! admins) a form to add one with its document.
 
 use askama::Template;
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use trellis_api::AppState;
-use trellis_api::middleware::MAX_UPLOAD_BODY_BYTES;
 use trellis_core::{Error, PartnerRole};
 use trellis_partners::compliance::{self, Compliance};
 use trellis_partners::files::{self, FilePurpose};
 use trellis_partners::{dates, licences};
+use trellis_web::AppState;
 
 use super::own_partner;
 use crate::console::partner_lifecycle::{LICENCE_FIELDS, LicenceRow, licence_input};
 use crate::forms::{FormView, UrlQuery, field_errors};
+use crate::guards::{PartnerForm, PartnerPage};
 use crate::pages::{Layout, PageResult, render, render_status, see_other};
-use crate::session::{Signed, check_csrf};
+use crate::routes::{PageRouter, get};
+use crate::session::Signed;
 use crate::uploads::UploadForm;
 
 const SECTION: &str = "/portal/licences";
@@ -47,16 +46,17 @@ async fn licences_page(state: &AppState, signed: &Signed, form: Option<FormView>
 }
 
 /// `GET /portal/licences`
-async fn show_licences(State(state): State<AppState>, signed: Signed, UrlQuery(query): UrlQuery) -> PageResult {
+async fn show_licences(State(state): State<AppState>, PartnerPage { signed, .. }: PartnerPage, UrlQuery(query): UrlQuery) -> PageResult {
     let mut page = licences_page(&state, &signed, None).await?;
     page.layout = page.layout.with_notice(&query);
     Ok(render(&page))
 }
 
 /// `POST /portal/licences` (multipart): adds a licence with its document (the partner's admins).
-async fn add_licence(State(state): State<AppState>, signed: Signed, mut form: UploadForm) -> PageResult {
-    check_csrf(&signed.session, form.fields.csrf_token())?;
-    let (own, _) = own_partner(&signed.scope)?;
+async fn add_licence(
+    State(state): State<AppState>,
+    PartnerForm { signed, partner_id: own, mut form }: PartnerForm<UploadForm>,
+) -> PageResult {
     let file_id = match form.file.take() {
         Some(file) => files::store(&state.ctx, &signed.scope, &state.web.data_dir, &own, file.into_upload(FilePurpose::Licence))
             .await
@@ -77,6 +77,6 @@ async fn add_licence(State(state): State<AppState>, signed: Signed, mut form: Up
     }
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route(SECTION, get(show_licences).post(add_licence)).layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY_BYTES))
+pub fn routes() -> PageRouter {
+    PageRouter::new().route(SECTION, get(show_licences).post(add_licence)).with_upload_limit()
 }

@@ -10,12 +10,12 @@ mod profile_details;
 pub mod resellers;
 mod users;
 
-use axum::Router;
-use trellis_api::AppState;
 use trellis_core::{Error, PartnerId, PartnerRole};
 use trellis_identity::Scope;
 
-pub fn routes() -> Router<AppState> {
+use crate::routes::PageRouter;
+
+pub fn routes() -> PageRouter {
     profile::routes()
         .merge(users::routes())
         .merge(api_keys::routes())

@@ -3,20 +3,18 @@
 //! steps partners complete by hand. The portal home shows a summary card.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
-use trellis_api::AppState;
 use trellis_core::{Error, PartnerId, PartnerRole, PartnerStatus};
 use trellis_identity::Scope;
 use trellis_partners::agreements;
 use trellis_partners::onboarding::{self, Progress, step_kind};
+use trellis_web::AppState;
 
-use super::own_partner;
 use crate::display;
-use crate::forms::{FormData, UrlQuery};
+use crate::forms::UrlQuery;
+use crate::guards::{PartnerForm, PartnerPage};
 use crate::pages::{Layout, PageResult, path_id, render, see_other};
-use crate::session::{Signed, check_csrf};
+use crate::routes::{PageRouter, get, post};
 
 const SECTION: &str = "/portal/onboarding";
 
@@ -89,8 +87,11 @@ fn steps_of(progress: &Progress, role: PartnerRole) -> Vec<StepItem> {
 }
 
 /// `GET /portal/onboarding`
-async fn show_onboarding(State(state): State<AppState>, signed: Signed, UrlQuery(query): UrlQuery) -> PageResult {
-    let (own, role) = own_partner(&signed.scope)?;
+async fn show_onboarding(
+    State(state): State<AppState>,
+    PartnerPage { signed, partner_id: own, role }: PartnerPage,
+    UrlQuery(query): UrlQuery,
+) -> PageResult {
     let progress = onboarding::progress(&state.ctx, &signed.scope, &own).await?;
     let page = OnboardingPage {
         layout: Layout::signed(&state, &signed, "Onboarding", SECTION).await.with_notice(&query),
@@ -117,17 +118,21 @@ async fn show_onboarding(State(state): State<AppState>, signed: Signed, UrlQuery
 }
 
 /// `POST /portal/onboarding/steps/{step_id}/complete`: marks a step the partner does by hand done.
-async fn complete_step(State(state): State<AppState>, signed: Signed, Path(step_id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    let (own, _) = own_partner(&signed.scope)?;
+async fn complete_step(
+    State(state): State<AppState>,
+    Path(step_id): Path<String>,
+    PartnerForm { signed, partner_id: own, .. }: PartnerForm,
+) -> PageResult {
     onboarding::complete_step(&state.ctx, &signed.scope, &own, &path_id(&step_id)?).await?;
     Ok(see_other("/portal/onboarding?notice=step_completed"))
 }
 
 /// `POST /portal/onboarding/agreements/{agreement_id}/accept` (the organisation's admins).
-async fn accept_agreement(State(state): State<AppState>, signed: Signed, Path(agreement_id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    let (own, _) = own_partner(&signed.scope)?;
+async fn accept_agreement(
+    State(state): State<AppState>,
+    Path(agreement_id): Path<String>,
+    PartnerForm { signed, partner_id: own, .. }: PartnerForm,
+) -> PageResult {
     agreements::accept(&state.ctx, &signed.scope, &own, &path_id(&agreement_id)?).await?;
     Ok(see_other("/portal/onboarding?notice=agreement_accepted"))
 }
@@ -154,8 +159,8 @@ pub async fn home_card(state: &AppState, scope: &Scope, partner_id: &PartnerId) 
     }))
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> PageRouter {
+    PageRouter::new()
         .route(SECTION, get(show_onboarding))
         .route("/portal/onboarding/steps/{step_id}/complete", post(complete_step))
         .route("/portal/onboarding/agreements/{agreement_id}/accept", post(accept_agreement))

@@ -2,19 +2,19 @@
 //! country; name, types and status are the vendor's.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use trellis_api::AppState;
 use trellis_core::{Error, PartnerRole};
 use trellis_partners::{Partner, PartnerPatch, partners};
+use trellis_web::AppState;
 
 use super::own_partner;
 use crate::display;
-use crate::forms::{FormData, FormView, UrlQuery, field_errors};
+use crate::forms::{FormView, UrlQuery, field_errors};
+use crate::guards::{PartnerForm, PartnerPage};
 use crate::pages::{Layout, PageResult, render, render_status, see_other};
-use crate::session::{Signed, check_csrf};
+use crate::routes::{PageRouter, get};
+use crate::session::Signed;
 
 const SECTION: &str = "/portal/profile";
 const PROFILE_FIELDS: &[&str] = &["contact_email", "website", "country"];
@@ -58,16 +58,14 @@ async fn profile_page(state: &AppState, signed: &Signed, form: Option<FormView>)
 }
 
 /// `GET /portal/profile`
-async fn show_profile(State(state): State<AppState>, signed: Signed, UrlQuery(query): UrlQuery) -> PageResult {
+async fn show_profile(State(state): State<AppState>, PartnerPage { signed, .. }: PartnerPage, UrlQuery(query): UrlQuery) -> PageResult {
     let mut page = profile_page(&state, &signed, None).await?;
     page.layout = page.layout.with_notice(&query);
     Ok(render(&page))
 }
 
 /// `POST /portal/profile`: saves the contact details (partner admins).
-async fn update_profile(State(state): State<AppState>, signed: Signed, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    let (own, _) = own_partner(&signed.scope)?;
+async fn update_profile(State(state): State<AppState>, PartnerForm { signed, partner_id: own, form }: PartnerForm) -> PageResult {
     let patch = PartnerPatch {
         contact_email: Some(form.value("contact_email").to_owned()),
         website: Some(form.optional("website").map(str::to_owned)),
@@ -84,6 +82,6 @@ async fn update_profile(State(state): State<AppState>, signed: Signed, form: For
     }
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route(SECTION, get(show_profile).post(update_profile))
+pub fn routes() -> PageRouter {
+    PageRouter::new().route(SECTION, get(show_profile).post(update_profile))
 }

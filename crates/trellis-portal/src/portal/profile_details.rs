@@ -4,25 +4,24 @@
 //! territories goes to the vendor for approval; the page says so.
 
 use askama::Template;
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use trellis_api::AppState;
-use trellis_api::middleware::MAX_UPLOAD_BODY_BYTES;
 use trellis_core::{Error, FieldError, PartnerId, PartnerRole};
 use trellis_identity::Scope;
 use trellis_partners::compliance::{self, Compliance};
 use trellis_partners::files::{self, FilePurpose};
 use trellis_partners::profile_changes::{self, ChangeFilter, ChangeStatus, ProposedChanges};
 use trellis_partners::profiles::{self, Address, Profile, ProfilePatch, Territories};
+use trellis_web::AppState;
 
 use super::own_partner;
 use crate::console::partner_lifecycle::ProfileSummary;
 use crate::display;
 use crate::forms::{FormData, FormView, field_errors};
+use crate::guards::{PartnerForm, PartnerPage};
 use crate::pages::{Layout, PageResult, render, render_status, see_other};
-use crate::session::{Signed, check_csrf};
+use crate::routes::{PageRouter, get, post};
+use crate::session::Signed;
 use crate::uploads::UploadForm;
 
 const SECTION: &str = "/portal/profile";
@@ -232,7 +231,7 @@ async fn edit_page(
 }
 
 /// `GET /portal/profile/edit`
-async fn show_edit(State(state): State<AppState>, signed: Signed) -> PageResult {
+async fn show_edit(State(state): State<AppState>, PartnerPage { signed, .. }: PartnerPage) -> PageResult {
     Ok(render(&edit_page(&state, &signed, None, None).await?))
 }
 
@@ -273,9 +272,7 @@ fn submitted_addresses(form: &FormData) -> Vec<AddressFields> {
 
 /// `POST /portal/profile/edit`: applies what the partner may change directly and files a change
 /// request for the legal name and territories.
-async fn save(State(state): State<AppState>, signed: Signed, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    let (own, _) = own_partner(&signed.scope)?;
+async fn save(State(state): State<AppState>, PartnerForm { signed, partner_id: own, form }: PartnerForm) -> PageResult {
     let mut addresses = submitted_addresses(&form);
     let legal_name = form.value("legal_name").to_owned();
     let territories =
@@ -316,9 +313,7 @@ async fn save(State(state): State<AppState>, signed: Signed, form: FormData) -> 
 }
 
 /// `POST /portal/profile/logo` (multipart): uploads a logo and makes it the profile's.
-async fn upload_logo(State(state): State<AppState>, signed: Signed, form: UploadForm) -> PageResult {
-    check_csrf(&signed.session, form.fields.csrf_token())?;
-    let (own, _) = own_partner(&signed.scope)?;
+async fn upload_logo(State(state): State<AppState>, PartnerForm { signed, partner_id: own, form }: PartnerForm<UploadForm>) -> PageResult {
     let saved = match form.file {
         Some(file) => match files::store(&state.ctx, &signed.scope, &state.web.data_dir, &own, file.into_upload(FilePurpose::Logo)).await {
             Ok(stored) => {
@@ -340,9 +335,6 @@ async fn upload_logo(State(state): State<AppState>, signed: Signed, form: Upload
     }
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/portal/profile/logo", post(upload_logo))
-        .layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY_BYTES))
-        .route(EDIT, get(show_edit).post(save))
+pub fn routes() -> PageRouter {
+    PageRouter::new().route("/portal/profile/logo", post(upload_logo)).with_upload_limit().route(EDIT, get(show_edit).post(save))
 }

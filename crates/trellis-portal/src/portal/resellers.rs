@@ -3,20 +3,20 @@
 //! gets the 404 page: for them the page does not exist.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use trellis_api::AppState;
 use trellis_core::{Error, Page, PartnerId, PartnerRole, PartnerStatus, PartnerType};
 use trellis_partners::capabilities::reseller_parent;
 use trellis_partners::{NewPartner, PartnerFilter, partners};
+use trellis_web::AppState;
 
 use super::own_partner;
 use crate::forms::{FormData, FormView, UrlQuery, field_errors};
+use crate::guards::{PartnerForm, PartnerPage};
 use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, PageResult, render, render_status, see_other};
-use crate::session::{Signed, check_csrf};
+use crate::routes::{PageRouter, get};
+use crate::session::Signed;
 
 const SECTION: &str = "/portal/resellers";
 const RESELLER_FIELDS: &[&str] = &["name", "contact_email", "website", "country"];
@@ -61,7 +61,7 @@ async fn resellers_page(state: &AppState, signed: &Signed, query: &FormData, for
 }
 
 /// `GET /portal/resellers?cursor=`
-async fn list_resellers(State(state): State<AppState>, signed: Signed, UrlQuery(query): UrlQuery) -> PageResult {
+async fn list_resellers(State(state): State<AppState>, PartnerPage { signed, .. }: PartnerPage, UrlQuery(query): UrlQuery) -> PageResult {
     let mut page = resellers_page(&state, &signed, &query, FormView::new("reseller", RESELLER_FIELDS)).await?;
     page.layout = page.layout.with_notice(&query);
     Ok(render(&page))
@@ -69,9 +69,7 @@ async fn list_resellers(State(state): State<AppState>, signed: Signed, UrlQuery(
 
 /// `POST /portal/resellers`: creates a reseller under the caller's organisation; the domain
 /// service checks that the workspace allows it and that the caller is a distributor's admin.
-async fn create_reseller(State(state): State<AppState>, signed: Signed, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    own_partner(&signed.scope)?;
+async fn create_reseller(State(state): State<AppState>, PartnerForm { signed, form, .. }: PartnerForm) -> PageResult {
     let input = NewPartner {
         name: form.value("name").to_owned(),
         contact_email: form.value("contact_email").to_owned(),
@@ -92,6 +90,6 @@ async fn create_reseller(State(state): State<AppState>, signed: Signed, form: Fo
     }
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route(SECTION, get(list_resellers).post(create_reseller))
+pub fn routes() -> PageRouter {
+    PageRouter::new().route(SECTION, get(list_resellers).post(create_reseller))
 }

@@ -3,19 +3,19 @@
 //! remove people.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use trellis_api::AppState;
 use trellis_core::{Error, PartnerRole};
 use trellis_identity::{invitations, partner_users};
+use trellis_web::AppState;
 
 use super::own_partner;
 use crate::display::UserRow;
-use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};
+use crate::forms::{Choice, FormView, UrlQuery, field_errors};
+use crate::guards::{PartnerForm, PartnerPage};
 use crate::pages::{Layout, OneTime, PageResult, one_time_page, path_id, render, render_status, see_other};
-use crate::session::{Signed, check_csrf};
+use crate::routes::{PageRouter, get, post};
+use crate::session::Signed;
 
 const SECTION: &str = "/portal/users";
 const INVITE_FIELDS: &[&str] = &["email", "name", "role"];
@@ -62,16 +62,14 @@ async fn users_page(state: &AppState, signed: &Signed, invite: FormView) -> Resu
 }
 
 /// `GET /portal/users`
-async fn list_users(State(state): State<AppState>, signed: Signed, UrlQuery(query): UrlQuery) -> PageResult {
+async fn list_users(State(state): State<AppState>, PartnerPage { signed, .. }: PartnerPage, UrlQuery(query): UrlQuery) -> PageResult {
     let mut page = users_page(&state, &signed, invite_form()).await?;
     page.layout = page.layout.with_notice(&query);
     Ok(render(&page))
 }
 
 /// `POST /portal/users`: invites a colleague and shows their invitation link once.
-async fn invite_user(State(state): State<AppState>, signed: Signed, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    let (own, _) = own_partner(&signed.scope)?;
+async fn invite_user(State(state): State<AppState>, PartnerForm { signed, partner_id: own, form }: PartnerForm) -> PageResult {
     let invited = match form.choice("role", PartnerRole::parse) {
         Ok(role) => {
             trellis_partners::onboarding::invite_partner_user(
@@ -109,32 +107,34 @@ async fn invite_user(State(state): State<AppState>, signed: Signed, form: FormDa
 }
 
 /// `POST /portal/users/invitations/{id}/cancel`: the link stops working at once.
-async fn cancel_invitation(State(state): State<AppState>, signed: Signed, Path(id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    own_partner(&signed.scope)?;
+async fn cancel_invitation(State(state): State<AppState>, Path(id): Path<String>, PartnerForm { signed, .. }: PartnerForm) -> PageResult {
     invitations::cancel(&state.ctx, &signed.scope, &path_id(&id)?).await?;
     Ok(see_other("/portal/users?notice=invitation_cancelled"))
 }
 
 /// `POST /portal/users/{user_id}/role`
-async fn change_role(State(state): State<AppState>, signed: Signed, Path(user_id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    let (own, _) = own_partner(&signed.scope)?;
+async fn change_role(
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+    PartnerForm { signed, partner_id: own, form }: PartnerForm,
+) -> PageResult {
     let role = form.choice("role", PartnerRole::parse)?;
     partner_users::update_role(&state.ctx, &signed.scope, &own, &path_id(&user_id)?, role).await?;
     Ok(see_other("/portal/users?notice=role_changed"))
 }
 
 /// `POST /portal/users/{user_id}/remove`: their sessions for the organisation end at once.
-async fn remove_user(State(state): State<AppState>, signed: Signed, Path(user_id): Path<String>, form: FormData) -> PageResult {
-    check_csrf(&signed.session, form.csrf_token())?;
-    let (own, _) = own_partner(&signed.scope)?;
+async fn remove_user(
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+    PartnerForm { signed, partner_id: own, .. }: PartnerForm,
+) -> PageResult {
     partner_users::remove(&state.ctx, &signed.scope, &own, &path_id(&user_id)?).await?;
     Ok(see_other("/portal/users?notice=user_removed"))
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> PageRouter {
+    PageRouter::new()
         .route(SECTION, get(list_users).post(invite_user))
         .route("/portal/users/{user_id}/role", post(change_role))
         .route("/portal/users/{user_id}/remove", post(remove_user))

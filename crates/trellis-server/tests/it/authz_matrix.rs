@@ -31,6 +31,9 @@ pub(crate) struct Matrix {
     /// The vendor-only fields of `PATCH /api/v1/partners/{id}` (section "Vendor-only fields").
     #[serde(default)]
     partner_field: Vec<FieldRow>,
+    /// The pages' half (section "Pages", `authz_pages.rs`).
+    pub page_columns: BTreeMap<String, Vec<String>>,
+    pub page: Vec<crate::authz_pages::PageRow>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,7 +118,7 @@ impl Matrix {
 // independently of the server's code.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ws {
+pub(crate) enum Ws {
     Main,
     Other,
 }
@@ -426,14 +429,14 @@ impl World {
         self.counter.fetch_add(1, Ordering::SeqCst)
     }
 
-    fn workspace(&self, ws: Ws) -> &WorkspaceId {
+    pub(crate) fn workspace(&self, ws: Ws) -> &WorkspaceId {
         match ws {
             Ws::Main => &self.f.workspace_id,
             Ws::Other => &self.f.other_workspace_id,
         }
     }
 
-    fn partner(&self, column: &str) -> &PartnerId {
+    pub(crate) fn partner(&self, column: &str) -> &PartnerId {
         self.partners.get(column).unwrap_or_else(|| panic!("no partner column {column}"))
     }
 

@@ -6,9 +6,9 @@
 
 use reqwest::Method;
 use serde_json::json;
-use trellis_api::client_address::TrustedProxies;
 use trellis_db::sql;
 use trellis_testkit::TestApp;
+use trellis_web::client_address::TrustedProxies;
 
 use crate::recruitment::{application, program_with_questions};
 

@@ -63,7 +63,7 @@ async fn json_over_one_mib_is_a_413_problem_document_not_a_400() {
 async fn bodies_over_the_upload_limit_are_a_413_problem_document_or_page() {
     let app = TestApp::spawn().await;
     let f = Fixture::build(&app).await;
-    let over_upload = vec![b'a'; trellis_api::middleware::MAX_UPLOAD_BODY_BYTES + 1];
+    let over_upload = vec![b'a'; trellis_web::limits::MAX_UPLOAD_BODY_BYTES + 1];
     let form_over_one_mib = format!("email=a%40b.example&password={}&csrf_token=x", "p".repeat(1024 * 1024 + 10)).into_bytes();
     let upload = format!("/api/v1/partners/{}/files", f.p3);
 

@@ -5,6 +5,7 @@ mod api_behaviour;
 mod application_form;
 mod audit;
 mod authz_matrix;
+mod authz_pages;
 mod browser;
 mod client_address;
 mod compliance;

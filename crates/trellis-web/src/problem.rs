@@ -1,12 +1,15 @@
-//! API errors as RFC 9457 problem documents with a stable `code` (API.md "Errors"). Internal
-//! errors are logged with their detail and answered with a generic message: no SQL, no stack.
+//! Errors as RFC 9457 problem documents with a stable `code` (API.md "Errors"): every API answer
+//! that is not a success, and what the server's edges and the pages answer to clients that are
+//! not browsers (an unknown path, a control character, an oversized body). Internal errors are
+//! logged with their detail and answered with a generic message: no SQL, no stack.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use trellis_core::{Error, FieldError};
 
-/// An error answered by the API.
+/// An error answered as a problem document (by the API, and by the edges and pages to clients
+/// that do not ask for HTML).
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,

@@ -19,7 +19,7 @@
 //! [`MAX_EXAMINED_ENTRIES`] entries are looked at, from the right, however long the header is.
 //!
 //! This module owns only the choice of address; whether to trust the header at all is
-//! `WebConfig::trust_forwarded_for`, and `middleware::request_meta` records the result.
+//! `WebConfig::trust_forwarded_for`, and `meta::record_request_meta` records the result.
 
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
