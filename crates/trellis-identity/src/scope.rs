@@ -88,6 +88,14 @@ pub fn disable_app_partner_filter_for_tests() {
     APP_FILTER_DISABLED.store(true, std::sync::atomic::Ordering::SeqCst);
 }
 
+/// Ends the visibility rule's `EXISTS` subquery. PostgreSQL turns an `EXISTS` it may simplify into
+/// a hashed subplan when it expects many outer rows (a distributor's 50,000 resellers), which
+/// reads every closure row of the caller's subtree before the first row of a page: a cost that
+/// grows with the subtree. An `OFFSET` keeps the subquery as it is written, one index probe per
+/// row the query actually reads (`LIMIT 1` alone is simplified away). The RLS policies end their
+/// subquery the same way (migration 20261204000001). SQLite probes per row either way.
+const PROBE_PER_ROW: &str = " LIMIT 1 OFFSET 0)";
+
 fn app_filter_enabled() -> bool {
     #[cfg(feature = "test-switches")]
     {
@@ -289,15 +297,17 @@ impl ScopedTx {
     /// an `EXISTS` probe of the closure table's index per row, or `TRUE` when everything is
     /// visible. `column` must name the row's partner id qualified enough to be unambiguous inside a
     /// subquery over `partner_ancestry` (e.g. `c.partner_id`, `partners.id`, or a bare `partner_id`).
+    ///
+    /// The subquery ends in `LIMIT 1 OFFSET 0`, so it stays one index probe per row read.
     pub fn push_partner_filter(&self, sql: &mut Sql, column: &str) {
         match &self.visibility {
             Visibility::Subtree(partner_id) if app_filter_enabled() => {
                 sql.push("EXISTS (SELECT 1 FROM partner_ancestry va WHERE va.workspace_id = ").push_bind(&self.workspace_id);
-                sql.push(" AND va.ancestor_id = ").push_bind(partner_id).push(" AND va.descendant_id = ").push(column).push(")");
+                sql.push(" AND va.ancestor_id = ").push_bind(partner_id).push(" AND va.descendant_id = ").push(column).push(PROBE_PER_ROW);
             }
             Visibility::Managed(user_id) if app_filter_enabled() => {
                 sql.push("EXISTS (SELECT 1 FROM partner_ancestry va WHERE va.workspace_id = ").push_bind(&self.workspace_id);
-                sql.push(" AND va.descendant_id = ").push(column).push(" AND va.ancestor_manager_user_id = ").push_bind(user_id).push(")");
+                sql.push(" AND va.descendant_id = ").push(column).push(" AND va.ancestor_manager_user_id = ").push_bind(user_id).push(PROBE_PER_ROW);
             }
             _ => {
                 sql.push("TRUE");
