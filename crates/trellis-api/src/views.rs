@@ -509,8 +509,8 @@ pub struct MetricView {
     pub per_program: bool,
 }
 
-impl From<&trellis_partners::metrics::Metric> for MetricView {
-    fn from(m: &trellis_partners::metrics::Metric) -> Self {
+impl From<&trellis_partners::metric_registry::Metric> for MetricView {
+    fn from(m: &trellis_partners::metric_registry::Metric) -> Self {
         Self {
             name: m.name.to_owned(),
             kind: m.kind.as_str().to_owned(),

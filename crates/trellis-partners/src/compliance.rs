@@ -12,6 +12,7 @@ use trellis_identity::{Ctx, Scope};
 use crate::contracts::{self, Contract};
 use crate::dates;
 use crate::licences::{self, Licence};
+use crate::metric_registry::{Metric, MetricFuture, MetricType, MetricValue, Source, Subject};
 
 /// Appends the condition "licence `l` has expired and has no successor valid on `today`".
 fn push_lapsed(q: &mut Sql, today: Date) {
@@ -38,6 +39,23 @@ pub async fn compliance_blockers(tx: &mut Tx, workspace_id: &WorkspaceId, partne
 /// True when nothing blocks the partner (see [`compliance_blockers`]).
 pub async fn is_compliant(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id: &PartnerId, now: Timestamp) -> Result<bool> {
     Ok(compliance_blockers(tx, workspace_id, partner_id, now).await?.is_empty())
+}
+
+/// The `compliant` metric this crate contributes to the metric registry: tier requirements may ask
+/// for it (a lapsed licence can block a tier).
+pub const COMPLIANT: Metric = Metric {
+    name: "compliant",
+    kind: MetricType::Boolean,
+    description: "No compliance blocker, such as an expired compliance licence",
+    per_program: false,
+    source: Source::Computed(compliant),
+};
+
+fn compliant<'a>(tx: &'a mut Tx, subject: &'a Subject) -> MetricFuture<'a> {
+    Box::pin(async move {
+        let blockers = compliance_blockers(tx, &subject.workspace_id, &subject.partner_id, subject.now).await?;
+        Ok(Some(MetricValue::Boolean(blockers.is_empty())))
+    })
 }
 
 fn blocker_text(licence: &Licence) -> String {

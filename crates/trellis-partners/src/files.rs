@@ -22,6 +22,7 @@ use trellis_identity::secret::hex;
 use trellis_identity::{Actor, Ctx, Scope};
 
 use crate::access;
+use crate::events::{self, PartnerEventKind};
 
 /// Largest logo.
 pub const MAX_LOGO_BYTES: usize = 1024 * 1024;
@@ -346,7 +347,7 @@ pub async fn store(ctx: &Ctx, scope: &Scope, data_dir: &Path, partner_id: &Partn
     audit::record(&mut tx, scope, now, entry).await?;
     // A document (not a logo) ticks the "upload documents" onboarding step of every program.
     if upload.purpose != FilePurpose::Logo {
-        crate::onboarding::complete_steps_of_kind(&mut tx, scope, partner_id, crate::onboarding::UPLOAD_DOCUMENT, now).await?;
+        events::raise(ctx, &mut tx, scope, partner_id, PartnerEventKind::DocumentUploaded, now).await?;
     }
     tx.commit().await?;
     Ok(StoredFile {

@@ -439,15 +439,7 @@ async fn invite_user(State(state): State<AppState>, signed: Signed, Path(id): Pa
     let id: PartnerId = path_id(&id)?;
     let invited = match form.choice("role", PartnerRole::parse) {
         Ok(role) => {
-            trellis_partners::onboarding::invite_partner_user(
-                &state.ctx,
-                &signed.scope,
-                &id,
-                form.value("email"),
-                form.optional("name"),
-                role,
-            )
-            .await
+            trellis_partners::partners::invite_user(&state.ctx, &signed.scope, &id, form.value("email"), form.optional("name"), role).await
         }
         Err(err) => Err(err),
     };

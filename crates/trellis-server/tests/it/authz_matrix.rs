@@ -926,7 +926,12 @@ async fn check_list(app: &TestApp, world: &World, route: &RouteRow, who: &Who, c
             (ids_of(reply, "id").into_iter().filter(|id| !visible.contains(id)).collect(), vec![])
         }
         "/api/v1/metrics" => {
-            let known: BTreeSet<String> = trellis_partners::metrics::STANDARD.iter().map(|m| m.name.to_owned()).collect();
+            let known: BTreeSet<String> = trellis_partners::metric_registry::Registry::of(&app.state.ctx)
+                .expect("registry")
+                .all()
+                .iter()
+                .map(|m| m.name.to_owned())
+                .collect();
             (ids_of(reply, "name").into_iter().filter(|name| !known.contains(name)).collect(), vec![])
         }
         "/api/v1/partners/{id}/enrollments" | "/api/v1/partners/{id}/tier-history" | "/api/v1/partners/{id}/metrics" => {

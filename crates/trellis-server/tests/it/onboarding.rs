@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use trellis_core::{PartnerId, ProgramId};
 use trellis_db::{RowSecurity, sql};
 use trellis_identity::Scope;
-use trellis_partners::onboarding;
+use trellis_partners::events::{self, PartnerEventKind};
 use trellis_testkit::TestApp;
 use trellis_testkit::fixture::Fixture;
 
@@ -104,7 +104,7 @@ async fn an_event_completes_the_steps_of_its_kind_in_every_program_the_partner_i
     let scope = Scope::system(f.workspace_id.clone());
     for _ in 0..2 {
         let mut tx = app.state.ctx.db.write(&RowSecurity::Unrestricted).await.expect("transaction");
-        onboarding::complete_steps_of_kind(&mut tx, &scope, &f.p3, onboarding::COMPLETE_PROFILE, app.state.ctx.now())
+        events::raise(&app.state.ctx, &mut tx, &scope, &f.p3, PartnerEventKind::ProfileCompleted, app.state.ctx.now())
             .await
             .expect("complete");
         tx.commit().await.expect("commit");
