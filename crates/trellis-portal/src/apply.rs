@@ -14,8 +14,8 @@ use trellis_api::AppState;
 use trellis_api::extract::Meta;
 use trellis_core::{Error, FieldError, PartnerType};
 use trellis_identity::secret::{random_token, same_secret};
-use trellis_partners::applications::{self, NewApplication};
-use trellis_partners::{Program, programs};
+use trellis_programs::{Program, programs};
+use trellis_recruitment::applications::{self, NewApplication};
 
 use crate::forms::{Choice, FormData, FormView};
 use crate::pages::{Layout, error_page, render, see_other};

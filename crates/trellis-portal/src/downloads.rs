@@ -7,7 +7,7 @@ use axum::routing::get;
 use trellis_api::AppState;
 use trellis_api::handlers::files::{attachment_header, file_response};
 use trellis_core::FileId;
-use trellis_partners::files;
+use trellis_records::files;
 
 use crate::pages::{PageResult, path_id};
 use crate::session::Signed;

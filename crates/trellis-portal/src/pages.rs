@@ -12,12 +12,12 @@ use axum::routing::get;
 use serde::Deserialize;
 use trellis_api::AppState;
 use trellis_core::Error;
+use trellis_directory::partners;
 use trellis_identity::Membership;
 use trellis_identity::auth::{self, BrowserSession, SessionKind};
 use trellis_identity::invitations::{self, Acceptor};
 use trellis_identity::secret::{random_token, same_secret};
-use trellis_partners::capabilities::{Area, capabilities, role_areas};
-use trellis_partners::partners;
+use trellis_recruitment::capabilities::{Area, capabilities, role_areas};
 
 use crate::assets::asset_url;
 use crate::forms::{FormData, PageForm, UrlQuery};
@@ -48,7 +48,7 @@ pub struct NavLink {
     pub current: bool,
 }
 
-/// The navigation link of each area (`trellis_partners::capabilities`).
+/// The navigation link of each area (`trellis_recruitment::capabilities`).
 fn link_of(area: Area) -> (&'static str, &'static str) {
     match area {
         Area::Partners => ("/console/partners", "Partners"),
@@ -547,7 +547,7 @@ struct ConsoleHome {
 #[template(path = "portal_home.html")]
 struct PortalHome {
     layout: Layout,
-    partner: trellis_partners::Partner,
+    partner: trellis_directory::Partner,
     role: String,
     /// The partner's programs and tiers, with what the next tier needs.
     programs: Vec<crate::tiers::StandingRow>,
@@ -572,7 +572,7 @@ async fn home(State(state): State<AppState>, signed: Signed) -> Response {
                 Ok(partner) => partner,
                 Err(err) => return error_page(err),
             };
-            let programs = match trellis_partners::evaluation::standings(&state.ctx, &signed.scope, &partner_id).await {
+            let programs = match trellis_programs::evaluation::standings(&state.ctx, &signed.scope, &partner_id).await {
                 Ok(standings) => standings.into_iter().map(crate::tiers::StandingRow::from).collect(),
                 Err(err) => return error_page(err),
             };

@@ -4,11 +4,12 @@
 //! registered here, in the one crate that sees every capability, so that a crate can contribute a
 //! metric or act on another crate's event without depending on it (ADR 0009).
 
+use trellis_directory::events::EventHandlers;
+use trellis_directory::metric_registry::Registry;
 use trellis_identity::Ctx;
-use trellis_partners::compliance;
-use trellis_partners::events::EventHandlers;
-use trellis_partners::metric_registry::Registry;
-use trellis_partners::{metrics, onboarding};
+use trellis_programs::metrics;
+use trellis_records::compliance;
+use trellis_recruitment::onboarding;
 
 /// Every metric tier requirements may use: computed ones first, then those staff record.
 pub fn metric_registry() -> Registry {

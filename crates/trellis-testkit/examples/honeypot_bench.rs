@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use trellis_api::client_address::TrustedProxies;
 use trellis_identity::{Scope, workspaces};
-use trellis_partners::{NewProgram, programs};
+use trellis_programs::{NewProgram, programs};
 use trellis_testkit::TestApp;
 
 const WARM_UP: usize = 30;

@@ -7,7 +7,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use trellis_core::{FieldError, FileId, PartnerId};
-use trellis_partners::files::{self, FilePurpose, StoredFile, Upload};
+use trellis_records::files::{self, FilePurpose, StoredFile, Upload};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

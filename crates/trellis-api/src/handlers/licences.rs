@@ -5,8 +5,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use trellis_core::FileId;
-use trellis_partners::dates;
-use trellis_partners::licences::{self, LicencePatch, NewLicence};
+use trellis_records::dates;
+use trellis_records::licences::{self, LicencePatch, NewLicence};
 use utoipa::ToSchema;
 
 use crate::AppState;

@@ -5,8 +5,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use trellis_partners::agreements::{self, NewAgreement};
-use trellis_partners::onboarding::{self, NewStep, StepPatch};
+use trellis_recruitment::agreements::{self, NewAgreement};
+use trellis_recruitment::onboarding::{self, NewStep, StepPatch};
 use utoipa::ToSchema;
 
 use crate::AppState;

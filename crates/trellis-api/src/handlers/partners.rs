@@ -5,8 +5,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use trellis_core::{PartnerId, PartnerRole, PartnerStatus, PartnerType, UserId};
+use trellis_directory::{NewPartner, PartnerFilter, PartnerPatch, partners};
 use trellis_identity::{api_keys, invitations, partner_users};
-use trellis_partners::{NewPartner, PartnerFilter, PartnerPatch, partners};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
@@ -132,7 +132,7 @@ pub async fn create_partner(
         (None, Some(_)) => return Err(crate::error::ApiError::field("program_id", "is required with tier_id")),
         (None, None) => None,
     };
-    let partner = trellis_partners::enrollments::create_enrolled(&state.ctx, &scope, input, enrollment).await?;
+    let partner = trellis_programs::enrollments::create_enrolled(&state.ctx, &scope, input, enrollment).await?;
     Ok((StatusCode::CREATED, Json(partner.into())))
 }
 

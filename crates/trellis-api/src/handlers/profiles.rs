@@ -4,9 +4,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde::Deserialize;
 use trellis_core::{ChangeRequestId, FileId, PartnerId};
-use trellis_partners::compliance;
-use trellis_partners::profile_changes::{self, ChangeFilter, ChangeStatus};
-use trellis_partners::profiles::{self, Address, ProfilePatch, Territories};
+use trellis_records::compliance;
+use trellis_records::profile_changes::{self, ChangeFilter, ChangeStatus};
+use trellis_records::profiles::{self, Address, ProfilePatch, Territories};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;

@@ -6,12 +6,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use trellis_core::{PartnerId, ProgramId, TierChangeId, TierId};
-use trellis_partners::enrollments::{self, NewEnrollment};
-use trellis_partners::evaluation::{self, HistoryFilter};
-use trellis_partners::metric_registry::Registry;
-use trellis_partners::metrics;
-use trellis_partners::partners;
-use trellis_partners::tiers::{self, NewTier, TierPatch};
+use trellis_directory::metric_registry::Registry;
+use trellis_directory::partners;
+use trellis_programs::enrollments::{self, NewEnrollment};
+use trellis_programs::evaluation::{self, HistoryFilter};
+use trellis_programs::metrics;
+use trellis_programs::tiers::{self, NewTier, TierPatch};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;

@@ -9,8 +9,8 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use trellis_api::AppState;
 use trellis_core::{ApplicationId, Error, Page, ProgramId};
-use trellis_partners::applications::{self, Application, ApplicationFilter, ApplicationStatus};
-use trellis_partners::programs;
+use trellis_programs::programs;
+use trellis_recruitment::applications::{self, Application, ApplicationFilter, ApplicationStatus};
 
 use super::staff_role;
 use crate::display;

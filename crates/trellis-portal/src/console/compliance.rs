@@ -6,8 +6,8 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 use trellis_api::AppState;
-use trellis_partners::compliance::{self, NonCompliant};
-use trellis_partners::dates;
+use trellis_records::compliance::{self, NonCompliant};
+use trellis_records::dates;
 
 use super::partner_lifecycle::{ContractRow, LicenceRow};
 use super::staff_role;
@@ -46,7 +46,7 @@ async fn dashboard(State(state): State<AppState>, signed: Signed, UrlQuery(query
     let within = query.optional("within").and_then(|w| w.parse().ok()).filter(|w| WINDOWS.contains(w)).unwrap_or(30);
     let board = compliance::dashboard(&state.ctx, &signed.scope, within).await?;
     let today = dates::today(state.ctx.now());
-    let licence_row = |due: compliance::Due<trellis_partners::licences::Licence>| DueRow {
+    let licence_row = |due: compliance::Due<trellis_records::licences::Licence>| DueRow {
         partner_id: due.item.partner_id.to_string(),
         partner_name: due.partner_name,
         when: display::days_from_today(due.days),

@@ -8,9 +8,9 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use trellis_api::AppState;
 use trellis_core::{Error, ProgramId, StepId};
-use trellis_partners::agreements::{self, Agreement, NewAgreement};
-use trellis_partners::onboarding::{self, NewStep, STEP_KINDS, Step, StepPatch, step_kind};
-use trellis_partners::{Program, programs};
+use trellis_programs::{Program, programs};
+use trellis_recruitment::agreements::{self, Agreement, NewAgreement};
+use trellis_recruitment::onboarding::{self, NewStep, STEP_KINDS, Step, StepPatch, step_kind};
 
 use super::staff_role;
 use crate::display;

@@ -8,12 +8,12 @@ use axum::routing::post;
 use serde_json::json;
 use trellis_api::AppState;
 use trellis_core::{Error, PartnerId, ProgramId};
+use trellis_directory::metric_registry::Registry;
 use trellis_identity::Scope;
-use trellis_partners::enrollments::{self, NewEnrollment};
-use trellis_partners::evaluation::{self, HistoryFilter};
-use trellis_partners::metric_registry::Registry;
-use trellis_partners::metrics;
-use trellis_partners::{programs, tiers};
+use trellis_programs::enrollments::{self, NewEnrollment};
+use trellis_programs::evaluation::{self, HistoryFilter};
+use trellis_programs::metrics;
+use trellis_programs::{programs, tiers};
 
 use super::partners::show_failed_card;
 use super::staff_role;

@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use trellis_api::AppState;
 use trellis_core::{Error, Page, PartnerId, PartnerRole, PartnerStatus, PartnerType, UserId, VendorRole};
+use trellis_directory::{NewPartner, Partner, PartnerFilter, PartnerPatch, partners, statuses};
 use trellis_identity::{Membership, Scope, api_keys, invitations, members, partner_users};
-use trellis_partners::{NewPartner, Partner, PartnerFilter, PartnerPatch, partners, statuses};
 
 use super::staff_role;
 use crate::display::{self, UserRow};
@@ -231,7 +231,7 @@ struct StatusAction {
 }
 
 /// The console's buttons of the status changes the partner's current status allows, from the one
-/// transition table (`trellis_partners::statuses`); the domain service checks them again.
+/// transition table (`trellis_directory::statuses`); the domain service checks them again.
 fn status_actions(partner: &Partner) -> Vec<StatusAction> {
     use PartnerStatus::{Active, Suspended, Terminated};
     let name = &partner.name;
@@ -439,7 +439,7 @@ async fn invite_user(State(state): State<AppState>, signed: Signed, Path(id): Pa
     let id: PartnerId = path_id(&id)?;
     let invited = match form.choice("role", PartnerRole::parse) {
         Ok(role) => {
-            trellis_partners::partners::invite_user(&state.ctx, &signed.scope, &id, form.value("email"), form.optional("name"), role).await
+            trellis_directory::partners::invite_user(&state.ctx, &signed.scope, &id, form.value("email"), form.optional("name"), role).await
         }
         Err(err) => Err(err),
     };

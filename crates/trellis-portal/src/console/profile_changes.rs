@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use trellis_api::AppState;
 use trellis_core::{ChangeRequestId, Error, Page};
-use trellis_partners::profile_changes::{self, ChangeFilter, ChangeRequest, ChangeStatus};
-use trellis_partners::profiles::{self, Territories};
+use trellis_records::profile_changes::{self, ChangeFilter, ChangeRequest, ChangeStatus};
+use trellis_records::profiles::{self, Territories};
 
 use super::staff_role;
 use crate::display;

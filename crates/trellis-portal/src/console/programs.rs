@@ -10,10 +10,10 @@ use axum::routing::{get, post};
 use serde_json::{Map, Value as Json, json};
 use trellis_api::AppState;
 use trellis_core::{Currency, Error, FieldError, ProgramId, TierId};
-use trellis_partners::evaluation;
-use trellis_partners::metric_registry::Registry;
-use trellis_partners::programs::{self, ApplicationQuestion, NewProgram, Program, ProgramPatch};
-use trellis_partners::tiers::{self, NewTier, Op, Tier, TierPatch};
+use trellis_directory::metric_registry::Registry;
+use trellis_programs::evaluation;
+use trellis_programs::programs::{self, ApplicationQuestion, NewProgram, Program, ProgramPatch};
+use trellis_programs::tiers::{self, NewTier, Op, Tier, TierPatch};
 
 use super::staff_role;
 use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};

@@ -5,7 +5,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 use trellis_api::AppState;
-use trellis_partners::{contracts, dates};
+use trellis_records::{contracts, dates};
 
 use super::own_partner;
 use crate::console::partner_lifecycle::ContractRow;

@@ -9,9 +9,9 @@ use axum::routing::get;
 use trellis_api::AppState;
 use trellis_api::middleware::MAX_UPLOAD_BODY_BYTES;
 use trellis_core::{Error, PartnerRole};
-use trellis_partners::compliance::{self, Compliance};
-use trellis_partners::files::{self, FilePurpose};
-use trellis_partners::{dates, licences};
+use trellis_records::compliance::{self, Compliance};
+use trellis_records::files::{self, FilePurpose};
+use trellis_records::{dates, licences};
 
 use super::own_partner;
 use crate::console::partner_lifecycle::{LICENCE_FIELDS, LicenceRow, licence_input};

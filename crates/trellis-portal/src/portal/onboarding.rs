@@ -9,8 +9,8 @@ use axum::routing::{get, post};
 use trellis_api::AppState;
 use trellis_core::{Error, PartnerId, PartnerRole, PartnerStatus};
 use trellis_identity::Scope;
-use trellis_partners::agreements;
-use trellis_partners::onboarding::{self, Progress, step_kind};
+use trellis_recruitment::agreements;
+use trellis_recruitment::onboarding::{self, Progress, step_kind};
 
 use super::own_partner;
 use crate::display;

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use trellis_api::AppState;
 use trellis_core::{Error, PartnerRole};
-use trellis_partners::{Partner, PartnerPatch, partners};
+use trellis_directory::{Partner, PartnerPatch, partners};
 
 use super::own_partner;
 use crate::display;

@@ -9,8 +9,8 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use trellis_api::AppState;
 use trellis_core::{Error, Page, PartnerId, PartnerRole, PartnerStatus, PartnerType};
-use trellis_partners::capabilities::reseller_parent;
-use trellis_partners::{NewPartner, PartnerFilter, partners};
+use trellis_directory::{NewPartner, PartnerFilter, partners};
+use trellis_recruitment::capabilities::reseller_parent;
 
 use super::own_partner;
 use crate::forms::{FormData, FormView, UrlQuery, field_errors};

@@ -74,7 +74,8 @@ async fn invite_user(State(state): State<AppState>, signed: Signed, form: FormDa
     let (own, _) = own_partner(&signed.scope)?;
     let invited = match form.choice("role", PartnerRole::parse) {
         Ok(role) => {
-            trellis_partners::partners::invite_user(&state.ctx, &signed.scope, &own, form.value("email"), form.optional("name"), role).await
+            trellis_directory::partners::invite_user(&state.ctx, &signed.scope, &own, form.value("email"), form.optional("name"), role)
+                .await
         }
         Err(err) => Err(err),
     };

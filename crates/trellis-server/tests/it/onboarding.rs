@@ -5,8 +5,8 @@
 use serde_json::{Value, json};
 use trellis_core::{PartnerId, ProgramId};
 use trellis_db::{RowSecurity, sql};
+use trellis_directory::events::{self, PartnerEventKind};
 use trellis_identity::Scope;
-use trellis_partners::events::{self, PartnerEventKind};
 use trellis_testkit::TestApp;
 use trellis_testkit::fixture::Fixture;
 
@@ -82,7 +82,7 @@ async fn enroll(app: &TestApp, f: &Fixture, partner_id: &PartnerId, program_id: 
     let scope = Scope::system(f.workspace_id.clone());
     let program_id: ProgramId = program_id.parse().expect("program id");
     let mut tx = app.state.ctx.db.write(&RowSecurity::Unrestricted).await.expect("transaction");
-    trellis_partners::enrollments::enroll_in(&mut tx, &scope, partner_id, &program_id, None, app.state.ctx.now()).await.expect("enroll");
+    trellis_programs::enrollments::enroll_in(&mut tx, &scope, partner_id, &program_id, None, app.state.ctx.now()).await.expect("enroll");
     tx.commit().await.expect("commit");
 }
 

@@ -8,9 +8,9 @@ use reqwest::header::{COOKIE, SET_COOKIE};
 use serde_json::{Value, json};
 use trellis_core::{Clock, PartnerId, TierId, Validation};
 use trellis_db::{RowSecurity, Tx, sql};
-use trellis_partners::evaluation;
-use trellis_partners::metric_registry::{Metric, MetricFuture, MetricType, MetricValue, Registry, Source, Subject};
-use trellis_partners::tiers::{self, Benefits, Tier};
+use trellis_directory::metric_registry::{Metric, MetricFuture, MetricType, MetricValue, Registry, Source, Subject};
+use trellis_programs::evaluation;
+use trellis_programs::tiers::{self, Benefits, Tier};
 use trellis_testkit::fixture::{Fixture, PASSWORD};
 use trellis_testkit::{Reply, TestApp};
 

@@ -10,14 +10,14 @@
 
 use trellis_core::{Email, Error, PartnerId, PartnerRole, PartnerStatus, ProgramId, Result, StepId, Timestamp, Validation, VendorRole};
 use trellis_db::{Row, Sql, Tx, sql};
+use trellis_directory::events::{HandlerFuture, PartnerEvent, PartnerEventKind};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
 use trellis_identity::{Actor, Ctx, Scope, workspaces};
 use trellis_jobs::{NewEmail, queue_email};
+use trellis_programs::programs;
 
 use crate::agreements::{self, AgreementStatus};
-use crate::events::{HandlerFuture, PartnerEvent, PartnerEventKind};
-use crate::programs;
 
 /// Completed when a user of the partner accepts the program's agreement in force.
 pub const ACCEPT_AGREEMENT: &str = "accept_agreement";

@@ -13,12 +13,12 @@ use std::collections::BTreeMap;
 use serde_json::json;
 use trellis_core::{Email, Error, Page, PartnerId, ProgramId, Result, TierChangeId, TierId, Timestamp, VendorRole, WorkspaceId, page};
 use trellis_db::{Row, Sql, Tx, sql};
+use trellis_directory::metric_registry::{MetricValue, Registry, Subject};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
 use trellis_identity::{Actor, Ctx, Scope};
 use trellis_jobs::{NewEmail, queue_email};
 
-use crate::metric_registry::{MetricValue, Registry, Subject};
 use crate::metrics::{self, actor_id};
 use crate::programs::{self, Program};
 use crate::tiers::{self, Op, Tier};

@@ -7,12 +7,11 @@ use trellis_core::{
     AgreementId, Error, PartnerId, PartnerRole, PartnerStatus, ProgramId, Result, Timestamp, UserId, Validation, VendorRole,
 };
 use trellis_db::{Row, Sql, Tx, sql};
+use trellis_directory::events::{self, PartnerEventKind};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
 use trellis_identity::{Ctx, Scope};
-
-use crate::events::{self, PartnerEventKind};
-use crate::programs;
+use trellis_programs::programs;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Agreement {

@@ -6,13 +6,13 @@
 use time::Date;
 use trellis_core::{PartnerId, PartnerStatus, Result, Timestamp, VendorRole, WorkspaceId};
 use trellis_db::{Sql, Tx};
+use trellis_directory::metric_registry::{Metric, MetricFuture, MetricType, MetricValue, Source, Subject};
 use trellis_identity::partner_users::require_visible_partner;
 use trellis_identity::{Ctx, Scope};
 
 use crate::contracts::{self, Contract};
 use crate::dates;
 use crate::licences::{self, Licence};
-use crate::metric_registry::{Metric, MetricFuture, MetricType, MetricValue, Source, Subject};
 
 /// Appends the condition "licence `l` has expired and has no successor valid on `today`".
 fn push_lapsed(q: &mut Sql, today: Date) {

@@ -1,15 +1,15 @@
 //! Tiers of a program: ordered levels (rank, higher is better) with requirements — rules over the
-//! named partner metrics of the [`metric registry`](crate::metric_registry) — and benefits: text plus
+//! named partner metrics of the [`metric registry`](trellis_directory::metric_registry) — and benefits: text plus
 //! machine-readable fields later capabilities read (commission override, MDF allowance, content
 //! access).
 
 use serde_json::{Value as Json, json};
 use trellis_core::{Currency, Error, ProgramId, Result, TierId, Timestamp, Validation, VendorRole, WorkspaceId};
 use trellis_db::{Row, Sql, Tx, sql};
+use trellis_directory::metric_registry::{MetricType, MetricValue, Registry};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::{Ctx, Scope};
 
-use crate::metric_registry::{MetricType, MetricValue, Registry};
 use crate::programs;
 
 /// How a rule compares the observed value with its value.
@@ -81,18 +81,6 @@ impl Op {
                 _ => false,
             },
             _ => false,
-        }
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for MetricValue {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        match Json::deserialize(d)? {
-            Json::Bool(b) => Ok(MetricValue::Boolean(b)),
-            other => other
-                .as_i64()
-                .map(MetricValue::Integer)
-                .ok_or_else(|| serde::de::Error::custom("a metric value is an integer or a boolean")),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The metrics of partner programs: the standard metrics this crate contributes to the metric
-//! registry (`trellis_partners::metric_registry`), the values staff record
+//! registry (`trellis_directory::metric_registry`), the values staff record
 //! (`partner_metric_values`), and a partner's readings of every registered metric.
 //!
 //! **Adding a metric is defining one [`Metric`] and registering it in the binary** (next to
@@ -9,11 +9,10 @@
 use serde_json::{Value as Json, json};
 use trellis_core::{Error, PartnerId, ProgramId, Result, Timestamp, Validation, VendorRole, WorkspaceId};
 use trellis_db::{Row, Tx, sql};
+use trellis_directory::metric_registry::{Metric, MetricFuture, MetricType, MetricValue, Registry, Source, Subject};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
 use trellis_identity::{Actor, Ctx, Scope};
-
-use crate::metric_registry::{Metric, MetricFuture, MetricType, MetricValue, Registry, Source, Subject};
 
 /// The metrics computed from the partner's users and enrollments.
 pub const COMPUTED: &[Metric] = &[

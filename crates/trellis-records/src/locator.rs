@@ -12,9 +12,9 @@ use std::path::Path;
 
 use trellis_core::{Error, FileId, Page, PartnerId, PartnerStatus, PartnerType, PartnerTypes, Result, WorkspaceId, page};
 use trellis_db::{RowSecurity, Sql, sql};
+use trellis_directory::countries;
 use trellis_identity::{Ctx, Scope};
 
-use crate::countries;
 use crate::files::{self, FilePurpose, StoredFile};
 
 /// The filters of a search; blank values are no filter.

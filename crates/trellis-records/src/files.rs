@@ -16,13 +16,13 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use trellis_core::{Error, FileId, PartnerId, Result, Timestamp, Validation};
 use trellis_db::{Row, Sql, Tx, sql};
+use trellis_directory::events::{self, PartnerEventKind};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
 use trellis_identity::secret::hex;
 use trellis_identity::{Actor, Ctx, Scope};
 
 use crate::access;
-use crate::events::{self, PartnerEventKind};
 
 /// Largest logo.
 pub const MAX_LOGO_BYTES: usize = 1024 * 1024;

@@ -86,7 +86,7 @@ fn from_row(row: &Row) -> Result<Partner> {
 }
 
 /// Reads one partner through the scope's visibility rule (the same rule the list uses).
-pub(crate) async fn fetch_visible(tx: &mut Tx, scope: &Scope, id: &PartnerId) -> Result<Partner> {
+pub async fn fetch_visible(tx: &mut Tx, scope: &Scope, id: &PartnerId) -> Result<Partner> {
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS).push(" FROM partners WHERE workspace_id = ").push_bind(scope.workspace_id());
     q.push(" AND id = ").push_bind(id).push(" AND ");
@@ -215,7 +215,7 @@ fn parse_website(text: &str) -> Option<String> {
 
 /// Partner types as given: at least one, and no more entries than there are types (repeats are
 /// harmless, thousands of them are not).
-pub(crate) fn check_types(v: &mut Validation, types: &[PartnerType]) {
+pub fn check_types(v: &mut Validation, types: &[PartnerType]) {
     if types.is_empty() {
         v.add("types", "must name at least one partner type");
     } else if types.len() > PartnerType::ALL.len() {

@@ -12,13 +12,14 @@
 use serde_json::json;
 use trellis_core::{Error, FileId, PartnerId, PartnerStatus, Result, Timestamp, Validation, WorkspaceId};
 use trellis_db::{Tx, sql};
+use trellis_directory::events::{self, PartnerEventKind};
+use trellis_directory::{countries, partners};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
 use trellis_identity::{Ctx, Scope};
 
-use crate::events::{self, PartnerEventKind};
 use crate::files::{self, FilePurpose};
-use crate::{access, countries, partners, profile_changes};
+use crate::{access, profile_changes};
 
 /// A postal address of the partner.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -72,6 +72,19 @@ impl serde::Serialize for MetricValue {
     }
 }
 
+/// The form rules store a value in: an integer or `true`/`false`.
+impl<'de> serde::Deserialize<'de> for MetricValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        match Json::deserialize(d)? {
+            Json::Bool(b) => Ok(MetricValue::Boolean(b)),
+            other => other
+                .as_i64()
+                .map(MetricValue::Integer)
+                .ok_or_else(|| serde::de::Error::custom("a metric value is an integer or a boolean")),
+        }
+    }
+}
+
 /// `3`, `yes`, `no`: how a value reads in explanations and emails.
 impl fmt::Display for MetricValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

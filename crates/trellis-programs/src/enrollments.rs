@@ -5,13 +5,13 @@
 
 use trellis_core::{Error, PartnerId, PartnerStatus, ProgramId, Result, TierId, Timestamp, Validation, VendorRole};
 use trellis_db::{Row, Sql, Tx, sql};
+use trellis_directory::metric_registry::Registry;
+use trellis_directory::partners::{self, NewPartner, Partner};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
 use trellis_identity::{Ctx, Scope};
 
 use crate::evaluation::{self, ChangeKind, NewChange, TierRef};
-use crate::metric_registry::Registry;
-use crate::partners::{self, NewPartner, Partner};
 use crate::{programs, tiers};
 
 #[derive(Debug, Clone, serde::Serialize)]

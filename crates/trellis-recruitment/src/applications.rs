@@ -21,14 +21,15 @@ use trellis_core::{
     Timestamp, Validation, VendorRole, WorkspaceId, new_id_body, page,
 };
 use trellis_db::{Row, Sql, Tx, sql};
+use trellis_directory::partners::{self, Partner, clean_country, clean_website};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::{self, require_visible_partner};
 use trellis_identity::{Ctx, RequestMeta, Scope, workspaces};
 use trellis_jobs::{NewEmail, queue_email};
+use trellis_programs::enrollments;
+use trellis_programs::programs::{self, Program};
 
-use crate::partners::{self, Partner, clean_country, clean_website};
-use crate::programs::{self, Program};
-use crate::{enrollments, onboarding};
+use crate::onboarding;
 
 /// The public form accepts at most this many submissions from one client address…
 pub const MAX_ATTEMPTS_PER_ADDRESS: i64 = 20;

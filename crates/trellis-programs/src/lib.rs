@@ -1,0 +1,11 @@
+//! Partner programs and tiers: programs, their tiers and requirements, enrollments, the metrics
+//! this crate contributes and the values staff record, and tier evaluation over the metric
+//! registry the binary built.
+
+pub mod enrollments;
+pub mod evaluation;
+pub mod metrics;
+pub mod programs;
+pub mod tiers;
+
+pub use programs::{NewProgram, Program, ProgramPatch};
