@@ -5,9 +5,9 @@
 //! It lives here, below the crates that contribute metrics, so that each of them can: the
 //! programs crate its standard metrics, the records crate `compliant`, and later the deals and
 //! training crates won revenue or certified people, without depending on each other. **Adding a
-//! metric is defining one [`Metric`] and registering it in the binary** (`trellis_server::
-//! extensions`); rule validation, tier evaluation, explanations, the API and the pages pick it up
-//! from the registry.
+//! metric is defining one [`Metric`] and registering it in the binary**
+//! (`trellis_server::extensions`); rule validation, tier evaluation, explanations, the API and the
+//! pages pick it up from the registry.
 
 use std::fmt;
 use std::future::Future;
