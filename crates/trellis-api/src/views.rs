@@ -38,8 +38,8 @@ pub struct PartnerView {
     pub updated_at: String,
 }
 
-impl From<trellis_partners::Partner> for PartnerView {
-    fn from(p: trellis_partners::Partner) -> Self {
+impl From<trellis_directory::Partner> for PartnerView {
+    fn from(p: trellis_directory::Partner) -> Self {
         Self {
             id: p.id.to_string(),
             name: p.name,
@@ -343,8 +343,8 @@ pub struct ProgramView {
     pub updated_at: String,
 }
 
-impl From<trellis_partners::Program> for ProgramView {
-    fn from(p: trellis_partners::Program) -> Self {
+impl From<trellis_programs::Program> for ProgramView {
+    fn from(p: trellis_programs::Program) -> Self {
         Self {
             id: p.id.to_string(),
             name: p.name,
@@ -383,8 +383,8 @@ pub struct TierView {
     pub updated_at: String,
 }
 
-impl From<trellis_partners::tiers::Tier> for TierView {
-    fn from(t: trellis_partners::tiers::Tier) -> Self {
+impl From<trellis_programs::tiers::Tier> for TierView {
+    fn from(t: trellis_programs::tiers::Tier) -> Self {
         Self {
             id: t.id.to_string(),
             program_id: t.program_id.to_string(),
@@ -412,8 +412,8 @@ pub struct EnrollmentView {
     pub updated_at: String,
 }
 
-impl From<trellis_partners::enrollments::Enrollment> for EnrollmentView {
-    fn from(e: trellis_partners::enrollments::Enrollment) -> Self {
+impl From<trellis_programs::enrollments::Enrollment> for EnrollmentView {
+    fn from(e: trellis_programs::enrollments::Enrollment) -> Self {
         Self {
             partner_id: e.partner_id.to_string(),
             program_id: e.program_id.to_string(),
@@ -450,8 +450,8 @@ pub struct TierChangeView {
     pub created_at: String,
 }
 
-impl From<trellis_partners::evaluation::TierChange> for TierChangeView {
-    fn from(c: trellis_partners::evaluation::TierChange) -> Self {
+impl From<trellis_programs::evaluation::TierChange> for TierChangeView {
+    fn from(c: trellis_programs::evaluation::TierChange) -> Self {
         Self {
             id: c.id.to_string(),
             partner_id: c.partner_id.to_string(),
@@ -482,8 +482,8 @@ pub struct EvaluationSummaryView {
     pub changes: Vec<TierChangeView>,
 }
 
-impl From<trellis_partners::evaluation::Summary> for EvaluationSummaryView {
-    fn from(s: trellis_partners::evaluation::Summary) -> Self {
+impl From<trellis_programs::evaluation::Summary> for EvaluationSummaryView {
+    fn from(s: trellis_programs::evaluation::Summary) -> Self {
         Self {
             evaluated: s.evaluated,
             promoted: s.promoted,
@@ -509,8 +509,8 @@ pub struct MetricView {
     pub per_program: bool,
 }
 
-impl From<&trellis_partners::metrics::Metric> for MetricView {
-    fn from(m: &trellis_partners::metrics::Metric) -> Self {
+impl From<&trellis_directory::metric_registry::Metric> for MetricView {
+    fn from(m: &trellis_directory::metric_registry::Metric) -> Self {
         Self {
             name: m.name.to_owned(),
             kind: m.kind.as_str().to_owned(),
@@ -541,8 +541,8 @@ pub struct MetricReadingView {
     pub recorded_at: Option<String>,
 }
 
-impl From<trellis_partners::metrics::Reading> for MetricReadingView {
-    fn from(r: trellis_partners::metrics::Reading) -> Self {
+impl From<trellis_programs::metrics::Reading> for MetricReadingView {
+    fn from(r: trellis_programs::metrics::Reading) -> Self {
         Self {
             metric: r.metric.to_owned(),
             kind: r.kind.as_str().to_owned(),
@@ -641,8 +641,8 @@ pub struct ApplicationView {
     pub decided_at: Option<String>,
 }
 
-impl From<trellis_partners::applications::Application> for ApplicationView {
-    fn from(a: trellis_partners::applications::Application) -> Self {
+impl From<trellis_recruitment::applications::Application> for ApplicationView {
+    fn from(a: trellis_recruitment::applications::Application) -> Self {
         Self {
             id: a.id.to_string(),
             partner_id: a.partner_id.to_string(),
@@ -692,8 +692,8 @@ pub struct OnboardingStepView {
     pub updated_at: String,
 }
 
-impl From<trellis_partners::onboarding::Step> for OnboardingStepView {
-    fn from(s: trellis_partners::onboarding::Step) -> Self {
+impl From<trellis_recruitment::onboarding::Step> for OnboardingStepView {
+    fn from(s: trellis_recruitment::onboarding::Step) -> Self {
         Self {
             id: s.id.to_string(),
             program_id: s.program_id.to_string(),
@@ -742,8 +742,8 @@ pub struct AgreementView {
     pub published_at: String,
 }
 
-impl From<trellis_partners::agreements::Agreement> for AgreementView {
-    fn from(a: trellis_partners::agreements::Agreement) -> Self {
+impl From<trellis_recruitment::agreements::Agreement> for AgreementView {
+    fn from(a: trellis_recruitment::agreements::Agreement) -> Self {
         Self {
             id: a.id.to_string(),
             program_id: a.program_id.to_string(),
@@ -767,8 +767,8 @@ pub struct AcceptanceView {
     pub ip: Option<String>,
 }
 
-impl From<trellis_partners::agreements::Acceptance> for AcceptanceView {
-    fn from(a: trellis_partners::agreements::Acceptance) -> Self {
+impl From<trellis_recruitment::agreements::Acceptance> for AcceptanceView {
+    fn from(a: trellis_recruitment::agreements::Acceptance) -> Self {
         Self {
             partner_id: a.partner_id.to_string(),
             agreement_id: a.agreement_id.to_string(),
@@ -803,8 +803,8 @@ pub struct OnboardingView {
     pub agreements: Vec<AgreementStatusView>,
 }
 
-impl From<trellis_partners::onboarding::Progress> for OnboardingView {
-    fn from(p: trellis_partners::onboarding::Progress) -> Self {
+impl From<trellis_recruitment::onboarding::Progress> for OnboardingView {
+    fn from(p: trellis_recruitment::onboarding::Progress) -> Self {
         Self {
             partner_id: p.partner_id.to_string(),
             partner_status: p.partner_status.as_str().to_owned(),
@@ -843,7 +843,7 @@ impl From<trellis_partners::onboarding::Progress> for OnboardingView {
 // Partner profiles, files, contracts, licences, compliance, public locator
 
 fn date_text(date: time::Date) -> String {
-    trellis_partners::dates::format(date)
+    trellis_records::dates::format(date)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -864,8 +864,8 @@ pub struct FileView {
     pub download_url: String,
 }
 
-impl From<trellis_partners::files::StoredFile> for FileView {
-    fn from(f: trellis_partners::files::StoredFile) -> Self {
+impl From<trellis_records::files::StoredFile> for FileView {
+    fn from(f: trellis_records::files::StoredFile) -> Self {
         Self {
             download_url: format!("/api/v1/files/{}", f.id),
             id: f.id.to_string(),
@@ -892,8 +892,8 @@ pub struct AddressView {
     pub country: String,
 }
 
-impl From<trellis_partners::profiles::Address> for AddressView {
-    fn from(a: trellis_partners::profiles::Address) -> Self {
+impl From<trellis_records::profiles::Address> for AddressView {
+    fn from(a: trellis_records::profiles::Address) -> Self {
         Self {
             label: a.label,
             line1: a.line1,
@@ -914,8 +914,8 @@ pub struct TerritoriesView {
     pub regions: Vec<String>,
 }
 
-impl From<trellis_partners::profiles::Territories> for TerritoriesView {
-    fn from(t: trellis_partners::profiles::Territories) -> Self {
+impl From<trellis_records::profiles::Territories> for TerritoriesView {
+    fn from(t: trellis_records::profiles::Territories) -> Self {
         Self { countries: t.countries, regions: t.regions }
     }
 }
@@ -944,8 +944,8 @@ pub struct ChangeRequestView {
     pub reason: Option<String>,
 }
 
-impl From<trellis_partners::profile_changes::ChangeRequest> for ChangeRequestView {
-    fn from(r: trellis_partners::profile_changes::ChangeRequest) -> Self {
+impl From<trellis_records::profile_changes::ChangeRequest> for ChangeRequestView {
+    fn from(r: trellis_records::profile_changes::ChangeRequest) -> Self {
         Self {
             id: r.id.to_string(),
             partner_id: r.partner_id.to_string(),
@@ -984,9 +984,9 @@ pub struct ProfileView {
 }
 
 impl ProfileView {
-    pub fn new(p: trellis_partners::profiles::Profile, pending: Vec<trellis_partners::profile_changes::ChangeRequest>) -> Self {
+    pub fn new(p: trellis_records::profiles::Profile, pending: Vec<trellis_records::profile_changes::ChangeRequest>) -> Self {
         Self {
-            complete: trellis_partners::profiles::profile_is_complete(&p),
+            complete: trellis_records::profiles::profile_is_complete(&p),
             partner_id: p.partner_id.to_string(),
             name: p.partner_name,
             legal_name: p.legal_name,
@@ -1021,8 +1021,8 @@ pub struct ContractView {
     pub updated_at: String,
 }
 
-impl From<trellis_partners::contracts::Contract> for ContractView {
-    fn from(c: trellis_partners::contracts::Contract) -> Self {
+impl From<trellis_records::contracts::Contract> for ContractView {
+    fn from(c: trellis_records::contracts::Contract) -> Self {
         Self {
             id: c.id.to_string(),
             partner_id: c.partner_id.to_string(),
@@ -1060,7 +1060,7 @@ pub struct LicenceView {
 }
 
 impl LicenceView {
-    pub fn new(l: trellis_partners::licences::Licence, today: time::Date) -> Self {
+    pub fn new(l: trellis_records::licences::Licence, today: time::Date) -> Self {
         Self {
             status: l.status_on(today).as_str().to_owned(),
             id: l.id.to_string(),
@@ -1086,8 +1086,8 @@ pub struct ComplianceView {
     pub blockers: Vec<String>,
 }
 
-impl From<trellis_partners::compliance::Compliance> for ComplianceView {
-    fn from(c: trellis_partners::compliance::Compliance) -> Self {
+impl From<trellis_records::compliance::Compliance> for ComplianceView {
+    fn from(c: trellis_records::compliance::Compliance) -> Self {
         Self { partner_id: c.partner_id.to_string(), compliant: c.compliant, blockers: c.blockers }
     }
 }
@@ -1112,7 +1112,7 @@ pub struct ListedPartnerView {
 }
 
 impl ListedPartnerView {
-    pub fn new(p: trellis_partners::locator::ListedPartner, public_url: &str) -> Self {
+    pub fn new(p: trellis_records::locator::ListedPartner, public_url: &str) -> Self {
         Self {
             logo_url: p.logo_file_id.map(|f| format!("{public_url}/partners/logos/{f}")),
             id: p.id.to_string(),

@@ -17,9 +17,11 @@ pub mod scope;
 pub mod secret;
 pub mod workspaces;
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use trellis_core::{Clock, Timestamp};
+use trellis_core::{Clock, Error, Result, Timestamp};
 use trellis_db::{Db, SystemGrant};
 use trellis_jobs::JobContext;
 
@@ -35,8 +37,8 @@ pub const SYSTEM_GRANTS: &[&SystemGrant] = &[
     &audit::AUDIT_LOG,
 ];
 
-/// What every service needs: the database, the clock, and the address people reach Trellis at
-/// (links in emails).
+/// What every service needs: the database, the clock, the address people reach Trellis at
+/// (links in emails), and what the binary plugged in for the crates above this one.
 #[derive(Clone)]
 pub struct Ctx {
     /// Private: transactions open from a [`Scope`] or, for work no person performs, through a
@@ -45,6 +47,10 @@ pub struct Ctx {
     pub clock: Arc<dyn Clock>,
     /// E.g. `https://partners.example.com`, without a trailing slash.
     pub public_url: Arc<str>,
+    /// Values registered by the binary, one per type ([`Ctx::with_extension`]): the metric
+    /// registry, the partner event handlers (ADR 0011). Identity cannot name their types, which
+    /// belong to crates above it, so they are found by type.
+    extensions: Arc<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
 }
 
 /// The public URL of a server listening on the default address.
@@ -52,7 +58,22 @@ pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
 
 impl Ctx {
     pub fn new(db: Db, clock: Arc<dyn Clock>) -> Self {
-        Self { db, clock, public_url: Arc::from(DEFAULT_PUBLIC_URL) }
+        Self { db, clock, public_url: Arc::from(DEFAULT_PUBLIC_URL), extensions: Arc::default() }
+    }
+
+    /// The same context with `value` registered as the one value of its type (replacing an earlier
+    /// one of that type).
+    pub fn with_extension<T: Any + Send + Sync>(mut self, value: T) -> Self {
+        Arc::make_mut(&mut self.extensions).insert(TypeId::of::<T>(), Arc::new(value));
+        self
+    }
+
+    /// The value of type `T` the binary registered; its absence is a wiring mistake (`Internal`).
+    pub fn extension<T: Any + Send + Sync>(&self) -> Result<&T> {
+        self.extensions
+            .get(&TypeId::of::<T>())
+            .and_then(|value| value.downcast_ref::<T>())
+            .ok_or_else(|| Error::Internal(format!("no {} is registered in the context", std::any::type_name::<T>())))
     }
 
     /// The same context with links built from `public_url`.

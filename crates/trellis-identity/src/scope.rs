@@ -307,7 +307,11 @@ impl ScopedTx {
             }
             Visibility::Managed(user_id) if app_filter_enabled() => {
                 sql.push("EXISTS (SELECT 1 FROM partner_ancestry va WHERE va.workspace_id = ").push_bind(&self.workspace_id);
-                sql.push(" AND va.descendant_id = ").push(column).push(" AND va.ancestor_manager_user_id = ").push_bind(user_id).push(PROBE_PER_ROW);
+                sql.push(" AND va.descendant_id = ")
+                    .push(column)
+                    .push(" AND va.ancestor_manager_user_id = ")
+                    .push_bind(user_id)
+                    .push(PROBE_PER_ROW);
             }
             _ => {
                 sql.push("TRUE");

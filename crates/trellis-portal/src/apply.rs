@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use trellis_core::{Error, FieldError, PartnerType};
 use trellis_identity::secret::{random_token, same_secret};
-use trellis_partners::applications::{self, NewApplication};
-use trellis_partners::{Program, programs};
+use trellis_programs::{Program, programs};
+use trellis_recruitment::applications::{self, NewApplication};
 use trellis_web::AppState;
 use trellis_web::meta::Meta;
 

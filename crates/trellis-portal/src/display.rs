@@ -43,7 +43,7 @@ impl From<trellis_identity::partner_users::PartnerUser> for UserRow {
 
 /// A calendar date as people read it: `2026-11-21` (ISO, unambiguous across countries).
 pub fn date(date: time::Date) -> String {
-    trellis_partners::dates::format(date)
+    trellis_records::dates::format(date)
 }
 
 /// "today", "tomorrow", "in 12 days", "3 days ago".
@@ -59,7 +59,7 @@ pub fn days_from_today(days: i64) -> String {
 
 /// Countries by name (codes the list does not know stay codes).
 pub fn country_names(codes: &[String]) -> Vec<String> {
-    codes.iter().map(|c| trellis_partners::countries::name(c).to_owned()).collect()
+    codes.iter().map(|c| trellis_directory::countries::name(c).to_owned()).collect()
 }
 
 /// A pending invitation, as the staff page lists it.

@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, State};
 use trellis_core::FileId;
-use trellis_partners::files;
+use trellis_records::files;
 use trellis_web::AppState;
 use trellis_web::downloads::{attachment_header, file_response};
 

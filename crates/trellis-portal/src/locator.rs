@@ -1,12 +1,12 @@
 //! The public partner locator: `GET /partners` ("Find a partner", no sign-in, no script needed:
 //! the filters are a GET form) and `GET /partners/logos/{file_id}` (logos of listed partners).
-//! Both read in the system context of the workspace (see `trellis_partners::locator`).
+//! Both read in the system context of the workspace (see `trellis_records::locator`).
 
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use trellis_core::{FileId, Page, PartnerId, PartnerType};
-use trellis_partners::locator::{self, ListedPartner, LocatorFilter};
+use trellis_records::locator::{self, ListedPartner, LocatorFilter};
 use trellis_web::AppState;
 use trellis_web::downloads::file_response;
 
@@ -108,7 +108,7 @@ async fn find_a_partner(State(state): State<AppState>, UrlQuery(query): UrlQuery
         countries: offered
             .countries
             .iter()
-            .map(|c| Choice { value: c.clone(), label: trellis_partners::countries::name(c).to_owned() })
+            .map(|c| Choice { value: c.clone(), label: trellis_directory::countries::name(c).to_owned() })
             .collect(),
         regions: choices(&offered.regions),
         types: Choice::all_of(PartnerType::ALL, PartnerType::as_str),

@@ -9,12 +9,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use trellis_core::Error;
+use trellis_directory::partners;
 use trellis_identity::Membership;
 use trellis_identity::auth::{self, BrowserSession, SessionKind};
 use trellis_identity::invitations::{self, Acceptor};
 use trellis_identity::secret::{random_token, same_secret};
-use trellis_partners::capabilities::{Area, capabilities, role_areas};
-use trellis_partners::partners;
+use trellis_recruitment::capabilities::{Area, capabilities, role_areas};
 use trellis_web::AppState;
 
 use crate::assets::asset_url;
@@ -47,7 +47,7 @@ pub struct NavLink {
     pub current: bool,
 }
 
-/// The navigation link of each area (`trellis_partners::capabilities`).
+/// The navigation link of each area (`trellis_recruitment::capabilities`).
 fn link_of(area: Area) -> (&'static str, &'static str) {
     match area {
         Area::Partners => ("/console/partners", "Partners"),
@@ -546,7 +546,7 @@ struct ConsoleHome {
 #[template(path = "portal_home.html")]
 struct PortalHome {
     layout: Layout,
-    partner: trellis_partners::Partner,
+    partner: trellis_directory::Partner,
     role: String,
     /// The partner's programs and tiers, with what the next tier needs.
     programs: Vec<crate::tiers::StandingRow>,
@@ -571,7 +571,7 @@ async fn home(State(state): State<AppState>, signed: Signed) -> Response {
                 Ok(partner) => partner,
                 Err(err) => return error_page(err),
             };
-            let programs = match trellis_partners::evaluation::standings(&state.ctx, &signed.scope, &partner_id).await {
+            let programs = match trellis_programs::evaluation::standings(&state.ctx, &signed.scope, &partner_id).await {
                 Ok(standings) => standings.into_iter().map(crate::tiers::StandingRow::from).collect(),
                 Err(err) => return error_page(err),
             };

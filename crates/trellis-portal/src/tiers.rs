@@ -2,8 +2,8 @@
 //! editor, the partner page's "Programs & tiers" card) and the portal home.
 
 use trellis_core::Currency;
-use trellis_partners::evaluation::{ChangeKind, Standing, TierChange, TierCheck};
-use trellis_partners::tiers::Benefits;
+use trellis_programs::evaluation::{ChangeKind, Standing, TierChange, TierCheck};
+use trellis_programs::tiers::Benefits;
 
 use crate::display;
 

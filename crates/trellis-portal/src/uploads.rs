@@ -5,7 +5,7 @@ use axum::extract::multipart::Multipart;
 use axum::extract::{FromRequest, Request};
 use axum::response::Response;
 use trellis_core::Error;
-use trellis_partners::files::{FilePurpose, MAX_DOCUMENT_BYTES, Upload};
+use trellis_records::files::{FilePurpose, MAX_DOCUMENT_BYTES, Upload};
 
 use crate::forms::FormData;
 use crate::pages::error_page;

@@ -5,13 +5,14 @@
 
 use trellis_core::{PartnerId, PartnerRole, PartnerScopeSetting, PartnerStatus, PartnerType, Result, UserId, VendorRole, WorkspaceId};
 use trellis_db::{SystemGrant, sql};
+use trellis_directory::{NewPartner, PartnerPatch, partners};
 use trellis_identity::invitations::{self, Acceptor};
 use trellis_identity::{Ctx, RequestMeta, Scope, auth, members, partner_users, workspaces};
-use trellis_partners::agreements::{self, NewAgreement};
-use trellis_partners::applications::{self, NewApplication};
-use trellis_partners::onboarding::{self, NewStep};
-use trellis_partners::programs::{self, ApplicationQuestion};
-use trellis_partners::{NewPartner, NewProgram, PartnerPatch, Program, ProgramPatch, partners};
+use trellis_programs::programs::{self, ApplicationQuestion};
+use trellis_programs::{NewProgram, Program, ProgramPatch};
+use trellis_recruitment::agreements::{self, NewAgreement};
+use trellis_recruitment::applications::{self, NewApplication};
+use trellis_recruitment::onboarding::{self, NewStep};
 
 /// The one password of every demo login.
 pub const DEMO_PASSWORD: &str = "trellis-demo-2026";
@@ -474,11 +475,11 @@ async fn seed_profiles_contracts_and_licences(
     system: &Scope,
     ids: &std::collections::HashMap<&'static str, trellis_core::PartnerId>,
 ) -> Result<()> {
-    use trellis_partners::contracts::{self, NewContract};
-    use trellis_partners::licences::{self, NewLicence};
-    use trellis_partners::profile_changes::{self, ProposedChanges};
-    use trellis_partners::profiles::{self, Address, ProfilePatch, Territories};
-    use trellis_partners::{dates, reminders};
+    use trellis_records::contracts::{self, NewContract};
+    use trellis_records::licences::{self, NewLicence};
+    use trellis_records::profile_changes::{self, ProposedChanges};
+    use trellis_records::profiles::{self, Address, ProfilePatch, Territories};
+    use trellis_records::{dates, reminders};
 
     // Left without a profile, to show what an incomplete one looks like.
     const WITHOUT_PROFILE: [&str; 2] = ["Danube Digital", "Stackbridge"];

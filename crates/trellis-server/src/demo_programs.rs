@@ -7,10 +7,11 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 use trellis_core::{Error, PartnerId, PartnerRole, PartnerType, ProgramId, Result, TierId, WorkspaceId};
+use trellis_directory::partners;
 use trellis_identity::{Ctx, Scope, partner_users};
-use trellis_partners::enrollments::{self, NewEnrollment};
-use trellis_partners::tiers::{self, NewTier};
-use trellis_partners::{NewProgram, evaluation, metrics, partners, programs};
+use trellis_programs::enrollments::{self, NewEnrollment};
+use trellis_programs::tiers::{self, NewTier};
+use trellis_programs::{NewProgram, evaluation, metrics, programs};
 
 /// A program found by its slug in this workspace, or created (another capability's demo data may
 /// have created it first).
@@ -119,7 +120,7 @@ pub(crate) async fn seed(ctx: &Ctx, workspace_id: &WorkspaceId, ids: &HashMap<&s
     // Most partners enroll: sellers in Resellers, introducers in Referral partners, Bluepeak IT
     // (reseller and referral partner) in both. Thames Tech starts at Silver by hand and the first
     // evaluation moves it down, so the demo history shows a demotion and its why.
-    let listed = partners::list(ctx, &system, &trellis_partners::PartnerFilter { limit: Some(500), ..Default::default() }).await?.items;
+    let listed = partners::list(ctx, &system, &trellis_directory::PartnerFilter { limit: Some(500), ..Default::default() }).await?.items;
     for partner in listed.iter().filter(|p| p.status.allows_access()) {
         let sells = partner.types.iter().any(|t| matches!(t, PartnerType::Reseller | PartnerType::Distributor | PartnerType::Msp));
         let introduces = partner.types.iter().any(|t| matches!(t, PartnerType::Referral | PartnerType::Affiliate | PartnerType::Agency));

@@ -72,7 +72,7 @@ pub fn registry(mailer: Mailer) -> Registry<Ctx> {
     registry.register(|ctx, _run, job: EvaluateTiers| Box::pin(fan_out(ctx, job.period_start, EvaluateTiersInWorkspace {})));
     registry.register(|ctx, run, _job: EvaluateTiersInWorkspace| {
         Box::pin(async move {
-            let summary = trellis_partners::evaluation::evaluate_all(ctx, run.workspace()?).await?;
+            let summary = trellis_programs::evaluation::evaluate_all(ctx, run.workspace()?).await?;
             tracing::info!(workspace = %run.workspace()?, promoted = summary.promoted, "tiers evaluated");
             Ok(())
         })
@@ -81,7 +81,7 @@ pub fn registry(mailer: Mailer) -> Registry<Ctx> {
     registry.register(|ctx, _run, job: SendReminders| Box::pin(fan_out(ctx, job.period_start, SendRemindersInWorkspace {})));
     registry.register(|ctx, run, _job: SendRemindersInWorkspace| {
         Box::pin(async move {
-            let queued = trellis_partners::reminders::send_due_reminders(ctx, run.workspace()?).await?;
+            let queued = trellis_records::reminders::send_due_reminders(ctx, run.workspace()?).await?;
             tracing::info!(workspace = %run.workspace()?, queued, "reminders queued");
             Ok(())
         })

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod demo;
 mod demo_programs;
+pub mod extensions;
 pub mod jobs;
 
 use std::sync::Arc;
@@ -27,7 +28,7 @@ pub const SYSTEM_GRANTS: &[&trellis_db::SystemGrant] = &[&demo::DEMO_SEEDING];
 pub async fn connect(database_url: &str, web: WebConfig, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     let db = Db::connect(&DbConfig::new(database_url)).await?;
     db.migrate().await?;
-    Ok(AppState { ctx: Ctx::new(db, clock).with_public_url(&web.public_url), web: Arc::new(web) })
+    Ok(AppState { ctx: extensions::install(Ctx::new(db, clock).with_public_url(&web.public_url)), web: Arc::new(web) })
 }
 
 /// `GET /healthz`: 200 when the database answers, 503 otherwise.

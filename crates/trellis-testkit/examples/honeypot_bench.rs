@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use trellis_identity::{Scope, workspaces};
-use trellis_partners::{NewProgram, programs};
+use trellis_programs::{NewProgram, programs};
 use trellis_testkit::TestApp;
 use trellis_web::client_address::TrustedProxies;
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use trellis_core::{PartnerType, PartnerTypes, TierId, Timestamp, new_id_body};
 use trellis_db::{Sql, ToValue};
 use trellis_identity::{Scope, workspaces};
-use trellis_partners::{NewProgram, programs, tiers};
+use trellis_programs::{NewProgram, programs, tiers};
 use trellis_testkit::{TestApp, bulk};
 
 const PARTNERS: usize = 10_000;

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use trellis_core::{PartnerId, PartnerScopeSetting, PartnerType, VendorRole};
 use trellis_db::Sql;
+use trellis_directory::{NewPartner, partners};
 use trellis_identity::{Scope, api_keys, members, workspaces};
-use trellis_partners::{NewPartner, partners};
 use trellis_testkit::{TestApp, bulk};
 
 const DEFAULT_SIZES: [usize; 4] = [100, 1_000, 10_000, 50_000];

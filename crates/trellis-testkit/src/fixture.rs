@@ -12,8 +12,8 @@
 //! workspace whose people must never see the first one's data.
 
 use trellis_core::{PartnerId, PartnerRole, PartnerScopeSetting, PartnerType, VendorRole, WorkspaceId};
+use trellis_directory::{NewPartner, partners};
 use trellis_identity::{Scope, members, partner_users, workspaces};
-use trellis_partners::{NewPartner, partners};
 use trellis_server::demo::accept_as_operator;
 
 use crate::TestApp;

@@ -4,7 +4,7 @@
 use axum::body::Body;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
-use trellis_partners::files::StoredFile;
+use trellis_records::files::StoredFile;
 
 /// `Content-Disposition: attachment` with an ASCII fallback name and the UTF-8 name (RFC 6266).
 pub fn attachment_header(filename: &str) -> HeaderValue {

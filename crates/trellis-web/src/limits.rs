@@ -7,4 +7,4 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Largest request body of a file upload: the largest document and room for the multipart
 /// envelope. Routes that take uploads raise their body limit to this; everything else keeps
 /// [`MAX_BODY_BYTES`].
-pub const MAX_UPLOAD_BODY_BYTES: usize = trellis_partners::files::MAX_DOCUMENT_BYTES + 64 * 1024;
+pub const MAX_UPLOAD_BODY_BYTES: usize = trellis_records::files::MAX_DOCUMENT_BYTES + 64 * 1024;

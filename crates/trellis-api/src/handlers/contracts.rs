@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use trellis_core::FileId;
-use trellis_partners::contracts::{self, ContractPatch, NewContract};
+use trellis_records::contracts::{self, ContractPatch, NewContract};
 use trellis_web::AppState;
 use trellis_web::problem::{ApiResult, Problem};
 use utoipa::ToSchema;

@@ -6,7 +6,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use trellis_core::{FieldError, FileId, PartnerId};
-use trellis_partners::files::{self, FilePurpose, Upload};
+use trellis_records::files::{self, FilePurpose, Upload};
 use trellis_web::AppState;
 use trellis_web::downloads::{attachment_header, file_response};
 use trellis_web::limits::MAX_UPLOAD_BODY_BYTES;

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
 use trellis_core::{PartnerId, PartnerType};
-use trellis_partners::locator::{self, LocatorFilter};
+use trellis_records::locator::{self, LocatorFilter};
 use trellis_web::AppState;
 use trellis_web::problem::{ApiResult, Problem};
 use utoipa::IntoParams;

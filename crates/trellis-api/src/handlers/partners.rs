@@ -5,8 +5,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use trellis_core::{PartnerId, PartnerRole, PartnerStatus, PartnerType, UserId};
+use trellis_directory::{NewPartner, PartnerFilter, PartnerPatch, partners};
 use trellis_identity::{api_keys, invitations, partner_users};
-use trellis_partners::{NewPartner, PartnerFilter, PartnerPatch, partners};
 use trellis_web::AppState;
 use trellis_web::problem::{ApiError, ApiResult, Problem};
 use utoipa::{IntoParams, ToSchema};
@@ -132,7 +132,7 @@ pub async fn create_partner(
         (None, Some(_)) => return Err(ApiError::field("program_id", "is required with tier_id")),
         (None, None) => None,
     };
-    let partner = partners::create_enrolled(&state.ctx, &scope, input, enrollment).await?;
+    let partner = trellis_programs::enrollments::create_enrolled(&state.ctx, &scope, input, enrollment).await?;
     Ok((StatusCode::CREATED, Json(partner.into())))
 }
 
@@ -219,9 +219,7 @@ pub async fn invite_partner_user(
     ApiJson(body): ApiJson<InvitePartnerUserRequest>,
 ) -> ApiResult<(StatusCode, Json<InvitationView>)> {
     let partner_id: PartnerId = path_id(&id)?;
-    let issued =
-        trellis_partners::onboarding::invite_partner_user(&state.ctx, &scope, &partner_id, &body.email, body.name.as_deref(), body.role)
-            .await?;
+    let issued = partners::invite_user(&state.ctx, &scope, &partner_id, &body.email, body.name.as_deref(), body.role).await?;
     let mut view = InvitationView::from(issued.invitation.clone());
     view.invitation_url = Some(issued.url(&state.ctx));
     Ok((StatusCode::CREATED, Json(view)))

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use trellis_partners::programs::{self, ApplicationQuestion, NewProgram, ProgramPatch};
+use trellis_programs::programs::{self, ApplicationQuestion, NewProgram, ProgramPatch};
 use trellis_web::AppState;
 use trellis_web::problem::{ApiResult, Problem};
 use utoipa::ToSchema;

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use trellis_core::{ApplicationId, PartnerType, ProgramId};
-use trellis_partners::applications::{self, ApplicationFilter, ApplicationStatus, NewApplication};
+use trellis_recruitment::applications::{self, ApplicationFilter, ApplicationStatus, NewApplication};
 use trellis_web::AppState;
 use trellis_web::meta::Meta;
 use trellis_web::problem::{ApiResult, Problem};

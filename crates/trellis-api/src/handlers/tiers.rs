@@ -6,11 +6,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use trellis_core::{PartnerId, ProgramId, TierChangeId, TierId};
-use trellis_partners::enrollments::{self, NewEnrollment};
-use trellis_partners::evaluation::{self, HistoryFilter};
-use trellis_partners::metrics::{self, STANDARD};
-use trellis_partners::partners;
-use trellis_partners::tiers::{self, NewTier, TierPatch};
+use trellis_directory::metric_registry::Registry;
+use trellis_directory::partners;
+use trellis_programs::enrollments::{self, NewEnrollment};
+use trellis_programs::evaluation::{self, HistoryFilter};
+use trellis_programs::metrics;
+use trellis_programs::tiers::{self, NewTier, TierPatch};
 use trellis_web::AppState;
 use trellis_web::problem::{ApiError, ApiResult, Problem};
 use utoipa::{IntoParams, ToSchema};
@@ -166,8 +167,8 @@ pub async fn evaluate_program_tiers(
 
 /// The metrics tier requirements may use (every member of the workspace may read them).
 #[utoipa::path(get, path = "/api/v1/metrics", tag = "tiers", responses((status = 200, body = Page<MetricView>)))]
-pub async fn list_metrics(Caller(_scope): Caller) -> ApiResult<Json<Page<MetricView>>> {
-    Ok(Json(Page { data: STANDARD.iter().map(MetricView::from).collect(), next_cursor: None }))
+pub async fn list_metrics(State(state): State<AppState>, Caller(_scope): Caller) -> ApiResult<Json<Page<MetricView>>> {
+    Ok(Json(Page { data: Registry::of(&state.ctx)?.all().iter().map(MetricView::from).collect(), next_cursor: None }))
 }
 
 /// Enroll a partner in a program (owner/admin/channel_manager), at the lowest tier unless `tier_id` says otherwise.

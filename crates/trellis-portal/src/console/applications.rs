@@ -6,8 +6,8 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use trellis_core::{ApplicationId, Error, Page, ProgramId};
-use trellis_partners::applications::{self, Application, ApplicationFilter, ApplicationStatus};
-use trellis_partners::programs;
+use trellis_programs::programs;
+use trellis_recruitment::applications::{self, Application, ApplicationFilter, ApplicationStatus};
 use trellis_web::AppState;
 
 use super::staff_role;

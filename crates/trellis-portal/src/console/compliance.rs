@@ -3,8 +3,8 @@
 
 use askama::Template;
 use axum::extract::State;
-use trellis_partners::compliance::{self, NonCompliant};
-use trellis_partners::dates;
+use trellis_records::compliance::{self, NonCompliant};
+use trellis_records::dates;
 use trellis_web::AppState;
 
 use super::partner_lifecycle::{ContractRow, LicenceRow};
@@ -43,7 +43,7 @@ async fn dashboard(State(state): State<AppState>, StaffPage { signed, .. }: Staf
     let within = query.optional("within").and_then(|w| w.parse().ok()).filter(|w| WINDOWS.contains(w)).unwrap_or(30);
     let board = compliance::dashboard(&state.ctx, &signed.scope, within).await?;
     let today = dates::today(state.ctx.now());
-    let licence_row = |due: compliance::Due<trellis_partners::licences::Licence>| DueRow {
+    let licence_row = |due: compliance::Due<trellis_records::licences::Licence>| DueRow {
         partner_id: due.item.partner_id.to_string(),
         partner_name: due.partner_name,
         when: display::days_from_today(due.days),

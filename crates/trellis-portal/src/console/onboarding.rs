@@ -5,9 +5,9 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use trellis_core::{Error, ProgramId, StepId};
-use trellis_partners::agreements::{self, Agreement, NewAgreement};
-use trellis_partners::onboarding::{self, NewStep, STEP_KINDS, Step, StepPatch, step_kind};
-use trellis_partners::{Program, programs};
+use trellis_programs::{Program, programs};
+use trellis_recruitment::agreements::{self, Agreement, NewAgreement};
+use trellis_recruitment::onboarding::{self, NewStep, STEP_KINDS, Step, StepPatch, step_kind};
 use trellis_web::AppState;
 
 use super::staff_role;

@@ -6,14 +6,15 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use trellis_core::{ContractId, Error, FileId, LicenceId, PartnerId};
+use trellis_directory::{Partner, lifecycle};
 use trellis_identity::Scope;
-use trellis_partners::compliance::{self, Compliance};
-use trellis_partners::contracts::{self, Contract, NewContract};
-use trellis_partners::files::{self, FilePurpose};
-use trellis_partners::licences::{self, Licence, NewLicence};
-use trellis_partners::profile_changes::{self, ChangeFilter, ChangeStatus};
-use trellis_partners::profiles::{self, Profile};
-use trellis_partners::{Partner, dates, lifecycle};
+use trellis_records::compliance::{self, Compliance};
+use trellis_records::contracts::{self, Contract, NewContract};
+use trellis_records::dates;
+use trellis_records::files::{self, FilePurpose};
+use trellis_records::licences::{self, Licence, NewLicence};
+use trellis_records::profile_changes::{self, ChangeFilter, ChangeStatus};
+use trellis_records::profiles::{self, Profile};
 use trellis_web::AppState;
 
 use super::partners::partner_page;
@@ -53,7 +54,7 @@ pub(crate) fn address_lines(profile: &Profile) -> Vec<String> {
             parts.extend(a.line2.clone());
             parts.push(format!("{} {}", a.postal_code, a.city));
             parts.extend(a.region.clone());
-            parts.push(trellis_partners::countries::name(&a.country).to_owned());
+            parts.push(trellis_directory::countries::name(&a.country).to_owned());
             format!("{}: {}", a.label, parts.join(", "))
         })
         .collect()

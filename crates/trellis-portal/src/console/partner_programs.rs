@@ -5,11 +5,12 @@
 use axum::extract::{Path, State};
 use serde_json::json;
 use trellis_core::{Error, PartnerId, ProgramId};
+use trellis_directory::metric_registry::Registry;
 use trellis_identity::Scope;
-use trellis_partners::enrollments::{self, NewEnrollment};
-use trellis_partners::evaluation::{self, HistoryFilter};
-use trellis_partners::metrics::{self, STANDARD};
-use trellis_partners::{programs, tiers};
+use trellis_programs::enrollments::{self, NewEnrollment};
+use trellis_programs::evaluation::{self, HistoryFilter};
+use trellis_programs::metrics;
+use trellis_programs::{programs, tiers};
 use trellis_web::AppState;
 
 use super::partners::show_failed_card;
@@ -121,7 +122,8 @@ pub(super) async fn card(state: &AppState, scope: &Scope, partner_id: &PartnerId
         can_manage,
         program_tiers,
         enroll: FormView::new("enroll", ENROLL_FIELDS),
-        recorded_metrics: STANDARD
+        recorded_metrics: Registry::of(&state.ctx)?
+            .all()
             .iter()
             .filter(|m| m.is_recorded())
             .map(|m| Choice { value: m.name.to_owned(), label: format!("{} ({})", m.name, m.kind.as_str()) })

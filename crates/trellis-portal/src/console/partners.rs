@@ -5,8 +5,8 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use trellis_core::{Error, Page, PartnerId, PartnerRole, PartnerStatus, PartnerType, UserId, VendorRole};
+use trellis_directory::{NewPartner, Partner, PartnerFilter, PartnerPatch, partners, statuses};
 use trellis_identity::{Membership, Scope, api_keys, invitations, members, partner_users};
-use trellis_partners::{NewPartner, Partner, PartnerFilter, PartnerPatch, partners, statuses};
 use trellis_web::AppState;
 
 use super::staff_role;
@@ -228,7 +228,7 @@ struct StatusAction {
 }
 
 /// The console's buttons of the status changes the partner's current status allows, from the one
-/// transition table (`trellis_partners::statuses`); the domain service checks them again.
+/// transition table (`trellis_directory::statuses`); the domain service checks them again.
 fn status_actions(partner: &Partner) -> Vec<StatusAction> {
     use PartnerStatus::{Active, Suspended, Terminated};
     let name = &partner.name;
@@ -435,15 +435,7 @@ async fn invite_user(State(state): State<AppState>, Path(id): Path<String>, Staf
     let id: PartnerId = path_id(&id)?;
     let invited = match form.choice("role", PartnerRole::parse) {
         Ok(role) => {
-            trellis_partners::onboarding::invite_partner_user(
-                &state.ctx,
-                &signed.scope,
-                &id,
-                form.value("email"),
-                form.optional("name"),
-                role,
-            )
-            .await
+            trellis_directory::partners::invite_user(&state.ctx, &signed.scope, &id, form.value("email"), form.optional("name"), role).await
         }
         Err(err) => Err(err),
     };

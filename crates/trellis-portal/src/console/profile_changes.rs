@@ -5,8 +5,8 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use trellis_core::{ChangeRequestId, Error, Page};
-use trellis_partners::profile_changes::{self, ChangeFilter, ChangeRequest, ChangeStatus};
-use trellis_partners::profiles::{self, Territories};
+use trellis_records::profile_changes::{self, ChangeFilter, ChangeRequest, ChangeStatus};
+use trellis_records::profiles::{self, Territories};
 use trellis_web::AppState;
 
 use super::staff_role;

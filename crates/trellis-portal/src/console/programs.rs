@@ -7,10 +7,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Map, Value as Json, json};
 use trellis_core::{Currency, Error, FieldError, ProgramId, TierId};
-use trellis_partners::evaluation;
-use trellis_partners::metrics::STANDARD;
-use trellis_partners::programs::{self, ApplicationQuestion, NewProgram, Program, ProgramPatch};
-use trellis_partners::tiers::{self, NewTier, Op, Tier, TierPatch};
+use trellis_directory::metric_registry::Registry;
+use trellis_programs::evaluation;
+use trellis_programs::programs::{self, ApplicationQuestion, NewProgram, Program, ProgramPatch};
+use trellis_programs::tiers::{self, NewTier, Op, Tier, TierPatch};
 use trellis_web::AppState;
 
 use super::staff_role;
@@ -308,7 +308,11 @@ async fn program_page(state: &AppState, signed: &Signed, id: &ProgramId) -> Resu
         kinds: QUESTION_KINDS.iter().map(|k| Choice { value: (*k).to_owned(), label: (*k).to_owned() }).collect(),
         tiers: tier_rows,
         new_tier: tier_form("tier-new".to_owned(), None),
-        metrics: STANDARD.iter().map(|m| Choice { value: m.name.to_owned(), label: format!("{} ({})", m.name, m.kind.as_str()) }).collect(),
+        metrics: Registry::of(&state.ctx)?
+            .all()
+            .iter()
+            .map(|m| Choice { value: m.name.to_owned(), label: format!("{} ({})", m.name, m.kind.as_str()) })
+            .collect(),
         ops: Op::ALL.iter().map(|op| Choice { value: op.as_str().to_owned(), label: op.words().to_owned() }).collect(),
         evaluated: None,
         program,

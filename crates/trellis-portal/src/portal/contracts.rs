@@ -2,7 +2,7 @@
 
 use askama::Template;
 use axum::extract::State;
-use trellis_partners::{contracts, dates};
+use trellis_records::{contracts, dates};
 use trellis_web::AppState;
 
 use crate::console::partner_lifecycle::ContractRow;

@@ -5,9 +5,9 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use trellis_core::{Error, PartnerRole};
-use trellis_partners::compliance::{self, Compliance};
-use trellis_partners::files::{self, FilePurpose};
-use trellis_partners::{dates, licences};
+use trellis_records::compliance::{self, Compliance};
+use trellis_records::files::{self, FilePurpose};
+use trellis_records::{dates, licences};
 use trellis_web::AppState;
 
 use super::own_partner;

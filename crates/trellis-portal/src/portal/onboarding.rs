@@ -6,8 +6,8 @@ use askama::Template;
 use axum::extract::{Path, State};
 use trellis_core::{Error, PartnerId, PartnerRole, PartnerStatus};
 use trellis_identity::Scope;
-use trellis_partners::agreements;
-use trellis_partners::onboarding::{self, Progress, step_kind};
+use trellis_recruitment::agreements;
+use trellis_recruitment::onboarding::{self, Progress, step_kind};
 use trellis_web::AppState;
 
 use crate::display;

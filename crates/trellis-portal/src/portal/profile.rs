@@ -5,7 +5,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use trellis_core::{Error, PartnerRole};
-use trellis_partners::{Partner, PartnerPatch, partners};
+use trellis_directory::{Partner, PartnerPatch, partners};
 use trellis_web::AppState;
 
 use super::own_partner;

@@ -8,10 +8,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use trellis_core::{Error, FieldError, PartnerId, PartnerRole};
 use trellis_identity::Scope;
-use trellis_partners::compliance::{self, Compliance};
-use trellis_partners::files::{self, FilePurpose};
-use trellis_partners::profile_changes::{self, ChangeFilter, ChangeStatus, ProposedChanges};
-use trellis_partners::profiles::{self, Address, Profile, ProfilePatch, Territories};
+use trellis_records::compliance::{self, Compliance};
+use trellis_records::files::{self, FilePurpose};
+use trellis_records::profile_changes::{self, ChangeFilter, ChangeStatus, ProposedChanges};
+use trellis_records::profiles::{self, Address, Profile, ProfilePatch, Territories};
 use trellis_web::AppState;
 
 use super::own_partner;

@@ -6,8 +6,8 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use trellis_core::{Error, Page, PartnerId, PartnerRole, PartnerStatus, PartnerType};
-use trellis_partners::capabilities::reseller_parent;
-use trellis_partners::{NewPartner, PartnerFilter, partners};
+use trellis_directory::{NewPartner, PartnerFilter, partners};
+use trellis_recruitment::capabilities::reseller_parent;
 use trellis_web::AppState;
 
 use super::own_partner;

@@ -72,15 +72,8 @@ async fn list_users(State(state): State<AppState>, PartnerPage { signed, .. }: P
 async fn invite_user(State(state): State<AppState>, PartnerForm { signed, partner_id: own, form }: PartnerForm) -> PageResult {
     let invited = match form.choice("role", PartnerRole::parse) {
         Ok(role) => {
-            trellis_partners::onboarding::invite_partner_user(
-                &state.ctx,
-                &signed.scope,
-                &own,
-                form.value("email"),
-                form.optional("name"),
-                role,
-            )
-            .await
+            trellis_directory::partners::invite_user(&state.ctx, &signed.scope, &own, form.value("email"), form.optional("name"), role)
+                .await
         }
         Err(err) => Err(err),
     };

@@ -311,13 +311,13 @@ async fn a_read_only_keys_scope_cannot_open_a_write_transaction_in_any_service()
     assert!(staff.is_read_only() && partner.is_read_only());
     let before = (partner_count(&app, &f).await, audit_count(&app).await);
 
-    let input = trellis_partners::NewPartner {
+    let input = trellis_directory::NewPartner {
         name: "Read-only Ltd".into(),
         contact_email: "contact@new.example".into(),
         types: vec![trellis_core::PartnerType::Reseller],
         ..Default::default()
     };
-    let create = trellis_partners::partners::create(&app.state.ctx, &staff, input).await;
+    let create = trellis_directory::partners::create(&app.state.ctx, &staff, input).await;
     let invite = partner_users::invite(&app.state.ctx, &partner, &f.r1a, "x@r1a.example", None, PartnerRole::Member).await;
     let write = partner.write(&app.state.ctx).await.map(|_| ());
 

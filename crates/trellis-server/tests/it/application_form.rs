@@ -43,7 +43,7 @@ async fn the_pages_429_carries_retry_after_until_the_window_lets_the_address_in_
     let app = TestApp::spawn().await;
     let f = Fixture::build(&app).await;
     program_with_questions(&app, &f, "resellers", json!([])).await;
-    let limit = trellis_partners::applications::MAX_ATTEMPTS_PER_ADDRESS;
+    let limit = trellis_recruitment::applications::MAX_ATTEMPTS_PER_ADDRESS;
     let first = submit(&app, &applicant("Company 0", "c0@c0.example", "")).await;
     assert_eq!(first.status, 303, "{}", first.text);
     app.clock.advance_seconds(600);
@@ -54,11 +54,11 @@ async fn the_pages_429_carries_retry_after_until_the_window_lets_the_address_in_
     }
 
     let refused = submit(&app, &applicant("One Too Many", "late@late.example", "")).await;
-    app.clock.advance_seconds(trellis_partners::applications::ATTEMPT_WINDOW_SECONDS - 600 + 1);
+    app.clock.advance_seconds(trellis_recruitment::applications::ATTEMPT_WINDOW_SECONDS - 600 + 1);
     let later = submit(&app, &applicant("Patient Ltd", "patient@patient.example", "")).await;
 
     assert_eq!(refused.status, 429, "{}", refused.text);
-    let window = trellis_partners::applications::ATTEMPT_WINDOW_SECONDS;
+    let window = trellis_recruitment::applications::ATTEMPT_WINDOW_SECONDS;
     assert_eq!(header(&refused, "retry-after"), Some((window - 600).to_string()), "the oldest attempt leaves the window then");
     assert!(refused.text.contains("Please try again in 50 minutes."), "{}", refused.text);
     assert_eq!(later.status, 303, "{}", later.text);

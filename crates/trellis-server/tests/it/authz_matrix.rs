@@ -635,8 +635,8 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
             let ws = if column == "OTHER_PROGRAM" { Ws::Other } else { Ws::Main };
             let scope = Scope::system(world.workspace(ws).clone(), &TEST_FIXTURES);
             let input =
-                trellis_partners::NewProgram { name: format!("Program {n}"), slug: format!("matrix-program-{n}"), ..Default::default() };
-            let program = trellis_partners::programs::create(&app.state.ctx, &scope, input).await.expect("fresh program");
+                trellis_programs::NewProgram { name: format!("Program {n}"), slug: format!("matrix-program-{n}"), ..Default::default() };
+            let program = trellis_programs::programs::create(&app.state.ctx, &scope, input).await.expect("fresh program");
             (route.path.replace("{id}", program.id.as_str()), Some(program.id.to_string()))
         }
         "tier" => {
@@ -648,8 +648,8 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
             let ws = World::partner_ws(column);
             let partner = world.partner(column);
             let (program, tier) = fresh_program_with_tier(app, world, ws, n).await;
-            let input = trellis_partners::enrollments::NewEnrollment { program_id: program.parse().expect("program id"), tier_id: None };
-            trellis_partners::enrollments::enroll(
+            let input = trellis_programs::enrollments::NewEnrollment { program_id: program.parse().expect("program id"), tier_id: None };
+            trellis_programs::enrollments::enroll(
                 &app.state.ctx,
                 &Scope::system(world.workspace(ws).clone(), &TEST_FIXTURES),
                 partner,
@@ -669,13 +669,13 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         }
         "file" => {
             let scope = Scope::system(world.workspace(World::partner_ws(column)).clone(), &TEST_FIXTURES);
-            let upload = trellis_partners::files::Upload {
-                purpose: trellis_partners::files::FilePurpose::Licence,
+            let upload = trellis_records::files::Upload {
+                purpose: trellis_records::files::FilePurpose::Licence,
                 filename: format!("cell {n}.pdf"),
                 declared_type: Some("application/pdf".into()),
                 bytes: format!("%PDF-1.4\n% cell {n}\n").into_bytes(),
             };
-            let file = trellis_partners::files::store(&app.state.ctx, &scope, &app.data_dir, world.partner(column), upload)
+            let file = trellis_records::files::store(&app.state.ctx, &scope, &app.data_dir, world.partner(column), upload)
                 .await
                 .expect("fresh file");
             // The answer is the file's bytes, not a JSON object with an id.
@@ -683,18 +683,18 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         }
         "contract" => {
             let scope = Scope::system(world.workspace(World::partner_ws(column)).clone(), &TEST_FIXTURES);
-            let input = trellis_partners::contracts::NewContract {
+            let input = trellis_records::contracts::NewContract {
                 title: format!("Contract {n}"),
                 starts_on: "2026-01-01".into(),
                 ..Default::default()
             };
             let contract =
-                trellis_partners::contracts::create(&app.state.ctx, &scope, world.partner(column), input).await.expect("fresh contract");
+                trellis_records::contracts::create(&app.state.ctx, &scope, world.partner(column), input).await.expect("fresh contract");
             (route.path.replace("{id}", contract.id.as_str()), Some(contract.id.to_string()))
         }
         "licence" => {
             let scope = Scope::system(world.workspace(World::partner_ws(column)).clone(), &TEST_FIXTURES);
-            let input = trellis_partners::licences::NewLicence {
+            let input = trellis_records::licences::NewLicence {
                 kind: "insurance broker".into(),
                 number: format!("LIC-{n}"),
                 jurisdiction: "DE".into(),
@@ -703,14 +703,14 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
                 file_id: None,
             };
             let licence =
-                trellis_partners::licences::create(&app.state.ctx, &scope, world.partner(column), input).await.expect("fresh licence");
+                trellis_records::licences::create(&app.state.ctx, &scope, world.partner(column), input).await.expect("fresh licence");
             (route.path.replace("{id}", licence.id.as_str()), Some(licence.id.to_string()))
         }
         "change_request" => {
             let scope = Scope::system(world.workspace(World::partner_ws(column)).clone(), &TEST_FIXTURES);
             let changes =
-                trellis_partners::profile_changes::ProposedChanges { legal_name: Some(format!("Legal {n} GmbH")), territories: None };
-            let request = trellis_partners::profile_changes::request(&app.state.ctx, &scope, world.partner(column), changes)
+                trellis_records::profile_changes::ProposedChanges { legal_name: Some(format!("Legal {n} GmbH")), territories: None };
+            let request = trellis_records::profile_changes::request(&app.state.ctx, &scope, world.partner(column), changes)
                 .await
                 .expect("fresh change request")
                 .expect("a change differs from the profile");
@@ -815,10 +815,10 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
 /// A fresh program of workspace `ws` with one tier (rank 0, no requirements): (program, tier).
 async fn fresh_program_with_tier(app: &TestApp, world: &World, ws: Ws, n: usize) -> (String, String) {
     let scope = Scope::system(world.workspace(ws).clone(), &TEST_FIXTURES);
-    let input = trellis_partners::NewProgram { name: format!("Tiered {n}"), slug: format!("matrix-tiered-{n}"), ..Default::default() };
-    let program = trellis_partners::programs::create(&app.state.ctx, &scope, input).await.expect("fresh program");
-    let tier = trellis_partners::tiers::NewTier { name: format!("Entry {n}"), rank: 0, ..Default::default() };
-    let tier = trellis_partners::tiers::create(&app.state.ctx, &scope, &program.id, tier).await.expect("fresh tier");
+    let input = trellis_programs::NewProgram { name: format!("Tiered {n}"), slug: format!("matrix-tiered-{n}"), ..Default::default() };
+    let program = trellis_programs::programs::create(&app.state.ctx, &scope, input).await.expect("fresh program");
+    let tier = trellis_programs::tiers::NewTier { name: format!("Entry {n}"), rank: 0, ..Default::default() };
+    let tier = trellis_programs::tiers::create(&app.state.ctx, &scope, &program.id, tier).await.expect("fresh tier");
     (program.id.to_string(), tier.id.to_string())
 }
 
@@ -934,7 +934,12 @@ async fn check_list(app: &TestApp, world: &World, route: &RouteRow, who: &Who, c
             (ids_of(reply, "id").into_iter().filter(|id| !visible.contains(id)).collect(), vec![])
         }
         "/api/v1/metrics" => {
-            let known: BTreeSet<String> = trellis_partners::metrics::STANDARD.iter().map(|m| m.name.to_owned()).collect();
+            let known: BTreeSet<String> = trellis_directory::metric_registry::Registry::of(&app.state.ctx)
+                .expect("registry")
+                .all()
+                .iter()
+                .map(|m| m.name.to_owned())
+                .collect();
             (ids_of(reply, "name").into_iter().filter(|name| !known.contains(name)).collect(), vec![])
         }
         "/api/v1/partners/{id}/enrollments" | "/api/v1/partners/{id}/tier-history" | "/api/v1/partners/{id}/metrics" => {
@@ -1085,17 +1090,17 @@ async fn every_route_answers_every_identity_and_object_owner_as_the_matrix_says(
 // Recruitment and onboarding targets
 
 /// A fresh program taking applications in a workspace.
-async fn fresh_program(app: &TestApp, world: &World, ws: Ws, n: usize) -> trellis_partners::Program {
+async fn fresh_program(app: &TestApp, world: &World, ws: Ws, n: usize) -> trellis_programs::Program {
     let scope = Scope::system(world.workspace(ws).clone(), &TEST_FIXTURES);
-    let input = trellis_partners::NewProgram { name: format!("Program {n}"), slug: format!("matrix-program-{n}"), ..Default::default() };
-    trellis_partners::programs::create(&app.state.ctx, &scope, input).await.expect("fresh program")
+    let input = trellis_programs::NewProgram { name: format!("Program {n}"), slug: format!("matrix-program-{n}"), ..Default::default() };
+    trellis_programs::programs::create(&app.state.ctx, &scope, input).await.expect("fresh program")
 }
 
 /// A fresh application to a fresh program, from an address of its own (the public form's rate
 /// limit counts per address).
-async fn fresh_application(app: &TestApp, world: &World, ws: Ws, n: usize) -> trellis_partners::applications::Receipt {
+async fn fresh_application(app: &TestApp, world: &World, ws: Ws, n: usize) -> trellis_recruitment::applications::Receipt {
     let program = fresh_program(app, world, ws, n).await;
-    let input = trellis_partners::applications::NewApplication {
+    let input = trellis_recruitment::applications::NewApplication {
         company_name: format!("Applicant {n}"),
         contact_name: "Ada Applicant".into(),
         contact_email: format!("apply{n}@applicant{n}.example"),
@@ -1103,17 +1108,17 @@ async fn fresh_application(app: &TestApp, world: &World, ws: Ws, n: usize) -> tr
         ..Default::default()
     };
     let meta = trellis_identity::RequestMeta { ip: Some(format!("10.9.{}.{}", n / 250, n % 250)), user_agent: None };
-    trellis_partners::applications::submit(&app.state.ctx, &program.slug, input, &meta).await.expect("fresh application")
+    trellis_recruitment::applications::submit(&app.state.ctx, &program.slug, input, &meta).await.expect("fresh application")
 }
 
 /// A fresh program in the partner's workspace that the partner is enrolled in.
-async fn enrolled_program(app: &TestApp, world: &World, column: &str, n: usize) -> (Scope, PartnerId, trellis_partners::Program) {
+async fn enrolled_program(app: &TestApp, world: &World, column: &str, n: usize) -> (Scope, PartnerId, trellis_programs::Program) {
     let ws = World::partner_ws(column);
     let scope = Scope::system(world.workspace(ws).clone(), &TEST_FIXTURES);
     let partner = world.partner(column).clone();
     let program = fresh_program(app, world, ws, n).await;
     let mut tx = scope.write(&app.state.ctx).await.expect("transaction");
-    trellis_partners::enrollments::enroll_in(&mut tx, &scope, &partner, &program.id, None, app.state.ctx.now()).await.expect("enroll");
+    trellis_programs::enrollments::enroll_in(&mut tx, &scope, &partner, &program.id, None, app.state.ctx.now()).await.expect("enroll");
     tx.commit().await.expect("commit the enrollment");
     (scope, partner, program)
 }
@@ -1138,20 +1143,22 @@ async fn prepare_recruitment_target(app: &TestApp, world: &World, route: &RouteR
             let ws = program_ws("OTHER_PROGRAM");
             let program = fresh_program(app, world, ws, n).await;
             let scope = Scope::system(world.workspace(ws).clone(), &TEST_FIXTURES);
-            let input = trellis_partners::onboarding::NewStep { kind: "custom".into(), title: format!("Step {n}"), ..Default::default() };
-            let step = trellis_partners::onboarding::create_step(&app.state.ctx, &scope, &program.id, input).await.expect("fresh step");
+            let input =
+                trellis_recruitment::onboarding::NewStep { kind: "custom".into(), title: format!("Step {n}"), ..Default::default() };
+            let step = trellis_recruitment::onboarding::create_step(&app.state.ctx, &scope, &program.id, input).await.expect("fresh step");
             (route.path.replace("{id}", program.id.as_str()).replace("{step_id}", step.id.as_str()), Some(step.id.to_string()))
         }
         "partner_step" => {
             let (scope, partner, program) = enrolled_program(app, world, column, n).await;
-            let input = trellis_partners::onboarding::NewStep { kind: "custom".into(), title: format!("Step {n}"), ..Default::default() };
-            let step = trellis_partners::onboarding::create_step(&app.state.ctx, &scope, &program.id, input).await.expect("fresh step");
+            let input =
+                trellis_recruitment::onboarding::NewStep { kind: "custom".into(), title: format!("Step {n}"), ..Default::default() };
+            let step = trellis_recruitment::onboarding::create_step(&app.state.ctx, &scope, &program.id, input).await.expect("fresh step");
             (route.path.replace("{id}", partner.as_str()).replace("{step_id}", step.id.as_str()), Some(partner.to_string()))
         }
         "partner_agreement" => {
             let (scope, partner, program) = enrolled_program(app, world, column, n).await;
-            let input = trellis_partners::agreements::NewAgreement { title: format!("Agreement {n}"), body: "The terms.".into() };
-            let agreement = trellis_partners::agreements::publish(&app.state.ctx, &scope, &program.id, input).await.expect("agreement");
+            let input = trellis_recruitment::agreements::NewAgreement { title: format!("Agreement {n}"), body: "The terms.".into() };
+            let agreement = trellis_recruitment::agreements::publish(&app.state.ctx, &scope, &program.id, input).await.expect("agreement");
             (route.path.replace("{id}", partner.as_str()).replace("{agreement_id}", agreement.id.as_str()), Some(partner.to_string()))
         }
         other => panic!("unknown recruitment target {other}"),
@@ -1299,10 +1306,10 @@ async fn every_vendor_only_partner_field_answers_as_the_matrix_says() {
     let app = TestApp::spawn().await;
     let world = World::build(&app).await;
     let matrix = load();
-    let other_root = trellis_partners::partners::create(
+    let other_root = trellis_directory::partners::create(
         &app.state.ctx,
         &Scope::system(world.f.other_workspace_id.clone(), &TEST_FIXTURES),
-        trellis_partners::NewPartner {
+        trellis_directory::NewPartner {
             name: "Other root".into(),
             contact_email: "root@other.example".into(),
             types: vec![trellis_core::PartnerType::Distributor],

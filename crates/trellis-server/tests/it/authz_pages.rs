@@ -241,8 +241,8 @@ async fn cell_path(app: &TestApp, world: &World, row: &PageRow, column: &str, n:
             let ws = if column == "OTHER_PROGRAM" { Ws::Other } else { Ws::Main };
             let scope = Scope::system(world.workspace(ws).clone(), &trellis_testkit::TEST_FIXTURES);
             let input =
-                trellis_partners::NewProgram { name: format!("Page program {n}"), slug: format!("page-program-{n}"), ..Default::default() };
-            let program = trellis_partners::programs::create(&app.state.ctx, &scope, input).await.expect("fresh program");
+                trellis_programs::NewProgram { name: format!("Page program {n}"), slug: format!("page-program-{n}"), ..Default::default() };
+            let program = trellis_programs::programs::create(&app.state.ctx, &scope, input).await.expect("fresh program");
             path = path.replacen("{id}", program.id.as_str(), 1);
         }
         _ => {}

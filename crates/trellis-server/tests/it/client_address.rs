@@ -98,7 +98,7 @@ async fn a_spoofed_leftmost_entry_does_not_escape_the_application_limit() {
     let app = TestApp::spawn_behind_proxies(TrustedProxies::Hops(1)).await;
     let f = trellis_testkit::fixture::Fixture::build(&app).await;
     program_with_questions(&app, &f, "resellers", json!([])).await;
-    let limit = trellis_partners::applications::MAX_ATTEMPTS_PER_ADDRESS;
+    let limit = trellis_recruitment::applications::MAX_ATTEMPTS_PER_ADDRESS;
     let mut statuses = Vec::new();
     for n in 0..=limit {
         let body = application(&format!("Company {n}"), &format!("c{n}@c{n}.example"));

@@ -6,7 +6,7 @@
 use serde_json::json;
 use trellis_db::sql;
 use trellis_identity::Scope;
-use trellis_partners::reminders::send_due_reminders;
+use trellis_records::reminders::send_due_reminders;
 use trellis_testkit::fixture::{Fixture, PASSWORD};
 use trellis_testkit::{TEST_FIXTURES, TestApp};
 
@@ -196,7 +196,7 @@ async fn an_expired_licence_makes_the_partner_non_compliant_with_a_reason_until_
     let partner_deletes = app.delete(&format!("/api/v1/licences/{licence_id}"), &admin).await;
     let mut tx = Scope::system(f.workspace_id.clone(), &TEST_FIXTURES).read(&app.state.ctx).await.expect("tx");
     let compliant_for_later_capabilities =
-        trellis_partners::compliance::is_compliant(&mut tx, &f.workspace_id, &f.r1a, app.state.ctx.now()).await.expect("compliance");
+        trellis_records::compliance::is_compliant(&mut tx, &f.workspace_id, &f.r1a, app.state.ctx.now()).await.expect("compliance");
     tx.commit().await.expect("end");
     let renewed = app
         .post(

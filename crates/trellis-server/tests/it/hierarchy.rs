@@ -23,8 +23,8 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::json;
 use trellis_core::{PartnerId, PartnerScopeSetting, PartnerType, VendorRole};
+use trellis_directory::{NewPartner, PartnerFilter, partners};
 use trellis_identity::{RequestMeta, Scope, api_keys, auth, members, workspaces};
-use trellis_partners::{NewPartner, PartnerFilter, partners};
 use trellis_testkit::fixture::Fixture;
 use trellis_testkit::{TEST_FIXTURES, TestApp, bulk};
 

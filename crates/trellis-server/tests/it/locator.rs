@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use trellis_core::{PartnerId, TierId};
 use trellis_identity::Scope;
-use trellis_partners::{NewProgram, enrollments, programs, tiers};
+use trellis_programs::{NewProgram, enrollments, programs, tiers};
 use trellis_testkit::fixture::Fixture;
 use trellis_testkit::{TEST_FIXTURES, TestApp};
 

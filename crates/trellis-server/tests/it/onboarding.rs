@@ -5,8 +5,8 @@
 use serde_json::{Value, json};
 use trellis_core::{PartnerId, ProgramId};
 use trellis_db::sql;
+use trellis_directory::events::{self, PartnerEventKind};
 use trellis_identity::Scope;
-use trellis_partners::onboarding;
 use trellis_testkit::fixture::Fixture;
 use trellis_testkit::{TEST_FIXTURES, TestApp};
 
@@ -82,7 +82,7 @@ async fn enroll(app: &TestApp, f: &Fixture, partner_id: &PartnerId, program_id: 
     let scope = Scope::system(f.workspace_id.clone(), &TEST_FIXTURES);
     let program_id: ProgramId = program_id.parse().expect("program id");
     let mut tx = scope.write(&app.state.ctx).await.expect("transaction");
-    trellis_partners::enrollments::enroll_in(&mut tx, &scope, partner_id, &program_id, None, app.state.ctx.now()).await.expect("enroll");
+    trellis_programs::enrollments::enroll_in(&mut tx, &scope, partner_id, &program_id, None, app.state.ctx.now()).await.expect("enroll");
     tx.commit().await.expect("commit");
 }
 
@@ -104,7 +104,7 @@ async fn an_event_completes_the_steps_of_its_kind_in_every_program_the_partner_i
     let scope = Scope::system(f.workspace_id.clone(), &TEST_FIXTURES);
     for _ in 0..2 {
         let mut tx = scope.write(&app.state.ctx).await.expect("transaction");
-        onboarding::complete_steps_of_kind(&mut tx, &scope, &f.p3, onboarding::COMPLETE_PROFILE, app.state.ctx.now())
+        events::raise(&app.state.ctx, &mut tx, &scope, &f.p3, PartnerEventKind::ProfileCompleted, app.state.ctx.now())
             .await
             .expect("complete");
         tx.commit().await.expect("commit");

@@ -80,9 +80,9 @@ async fn status_changes_follow_the_transition_table_and_record_its_action() {
 fn docs_api_md_prints_the_partner_status_transition_table() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/API.md");
     let docs = std::fs::read_to_string(path).expect("docs/API.md");
-    let table = trellis_partners::statuses::markdown_table();
+    let table = trellis_directory::statuses::markdown_table();
 
-    assert!(docs.contains(&table), "docs/API.md must contain the table of trellis_partners::statuses:\n{table}");
+    assert!(docs.contains(&table), "docs/API.md must contain the table of trellis_directory::statuses:\n{table}");
 }
 
 #[tokio::test]
@@ -96,7 +96,7 @@ async fn the_console_offers_the_status_buttons_of_the_table_and_the_portal_none(
     assert_eq!(page.status, 200, "{}", page.text);
     let offered: Vec<&str> =
         page.text.split(r#"<input type="hidden" name="status" value=""#).skip(1).filter_map(|rest| rest.split('"').next()).collect();
-    let expected: Vec<&str> = trellis_partners::statuses::from(trellis_core::PartnerStatus::Active)
+    let expected: Vec<&str> = trellis_directory::statuses::from(trellis_core::PartnerStatus::Active)
         .filter(|tr| tr.button.is_some())
         .map(|tr| tr.to.as_str())
         .collect();

@@ -22,8 +22,8 @@ pub(crate) fn pdf(text: &str) -> Vec<u8> {
 
 /// Today on the app's clock, as `YYYY-MM-DD`, shifted by `days`.
 pub(crate) fn day(app: &TestApp, days: i64) -> String {
-    let today = trellis_partners::dates::today(app.clock.now());
-    trellis_partners::dates::format(trellis_partners::dates::add_days(today, days))
+    let today = trellis_records::dates::today(app.clock.now());
+    trellis_records::dates::format(trellis_records::dates::add_days(today, days))
 }
 
 /// A multipart body with text fields and at most one file part named `file`.

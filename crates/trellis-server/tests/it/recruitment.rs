@@ -196,7 +196,7 @@ async fn too_many_applications_from_one_address_are_refused_with_retry_after_unt
     let app = TestApp::spawn().await;
     let f = Fixture::build(&app).await;
     program_with_questions(&app, &f, "resellers", json!([])).await;
-    let limit = trellis_partners::applications::MAX_ATTEMPTS_PER_ADDRESS;
+    let limit = trellis_recruitment::applications::MAX_ATTEMPTS_PER_ADDRESS;
     for n in 0..limit {
         // Invalid submissions count as well: the limit is on attempts.
         let body = if n % 2 == 0 { application(&format!("Company {n}"), &format!("c{n}@c{n}.example")) } else { json!({}) };
@@ -205,7 +205,7 @@ async fn too_many_applications_from_one_address_are_refused_with_retry_after_unt
     }
 
     let refused = apply(&app, "resellers", &application("One Too Many", "late@late.example")).await;
-    app.clock.advance_seconds(trellis_partners::applications::ATTEMPT_WINDOW_SECONDS + 1);
+    app.clock.advance_seconds(trellis_recruitment::applications::ATTEMPT_WINDOW_SECONDS + 1);
     let later = apply(&app, "resellers", &application("Patient Ltd", "patient@patient.example")).await;
 
     assert_eq!(refused.status, 429, "{}", refused.text);
@@ -223,7 +223,7 @@ async fn a_program_flooded_from_many_addresses_is_refused_for_a_while() {
     let program_id = program_with_questions(&app, &f, "resellers", json!([])).await;
     program_with_questions(&app, &f, "referral", json!([])).await;
     let now = app.state.ctx.now();
-    let flood: Vec<trellis_db::Sql> = (0..trellis_partners::applications::MAX_ATTEMPTS_PER_PROGRAM)
+    let flood: Vec<trellis_db::Sql> = (0..trellis_recruitment::applications::MAX_ATTEMPTS_PER_PROGRAM)
         .map(|n| {
             sql!(
                 "INSERT INTO application_attempts (workspace_id, id, program_id, ip, at) VALUES ($1, $2, $3, $4, $5)",

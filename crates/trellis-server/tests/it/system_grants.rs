@@ -22,7 +22,9 @@ fn exported() -> Vec<&'static trellis_db::SystemGrant> {
     [
         trellis_identity::SYSTEM_GRANTS,
         trellis_jobs::SYSTEM_GRANTS,
-        trellis_partners::SYSTEM_GRANTS,
+        trellis_records::SYSTEM_GRANTS,
+        trellis_programs::SYSTEM_GRANTS,
+        trellis_recruitment::SYSTEM_GRANTS,
         trellis_api::SYSTEM_GRANTS,
         trellis_server::SYSTEM_GRANTS,
         trellis_testkit::SYSTEM_GRANTS,

@@ -8,10 +8,10 @@ use reqwest::header::{COOKIE, SET_COOKIE};
 use serde_json::{Value, json};
 use trellis_core::{Clock, PartnerId, TierId, Validation};
 use trellis_db::sql;
+use trellis_directory::metric_registry::{Metric, MetricFuture, MetricType, MetricValue, Registry, Source, Subject};
 use trellis_identity::{Scope, ScopedTx};
-use trellis_partners::evaluation;
-use trellis_partners::metrics::{Metric, MetricFuture, MetricType, MetricValue, Registry, Source, Subject};
-use trellis_partners::tiers::{self, Benefits, Tier};
+use trellis_programs::evaluation;
+use trellis_programs::tiers::{self, Benefits, Tier};
 use trellis_testkit::fixture::{Fixture, PASSWORD};
 use trellis_testkit::{Reply, TEST_FIXTURES, TestApp};
 
@@ -369,7 +369,8 @@ fn keys_held<'a>(tx: &'a mut ScopedTx, subject: &'a Subject) -> MetricFuture<'a>
 async fn a_metric_added_to_the_registry_is_usable_in_rules_and_evaluated_like_the_built_in_ones() {
     let app = TestApp::spawn().await;
     let f = Fixture::build(&app).await;
-    let extended = Registry::standard().with(Metric {
+    let standard = Registry::of(&app.state.ctx).expect("the binary's registry");
+    let extended = standard.clone().with(Metric {
         name: "keys_held",
         kind: MetricType::Integer,
         description: "API keys of the partner",
@@ -379,7 +380,7 @@ async fn a_metric_added_to_the_registry_is_usable_in_rules_and_evaluated_like_th
     let rules = json!({"all": [{"metric": "keys_held", "op": ">=", "value": 1}, {"metric": "compliant", "op": "=", "value": true}]});
 
     let mut standard_check = Validation::new();
-    let refused = tiers::parse_requirements(&Registry::standard(), &rules, &mut standard_check);
+    let refused = tiers::parse_requirements(standard, &rules, &mut standard_check);
     let mut extended_check = Validation::new();
     let requirements = tiers::parse_requirements(&extended, &rules, &mut extended_check).expect("the extended registry knows keys_held");
     let now = app.clock.now();

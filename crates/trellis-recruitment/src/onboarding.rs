@@ -4,25 +4,28 @@
 //!
 //! Step kinds are strings looked up in [`STEP_KINDS`], a registry later capabilities extend (a
 //! payout method, a course) without a migration. Most kinds complete themselves when something
-//! happens elsewhere: that code calls [`complete_steps_of_kind`] inside its own transaction.
+//! happens elsewhere: that code raises a partner event inside its own transaction
+//! (`events::raise`), and [`on_partner_event`], which the binary registers, completes the steps
+//! in that transaction.
 
 use trellis_core::{Email, Error, PartnerId, PartnerRole, PartnerStatus, ProgramId, Result, StepId, Timestamp, Validation, VendorRole};
 use trellis_db::{Row, Sql, Tx, sql};
+use trellis_directory::events::{HandlerFuture, PartnerEvent, PartnerEventKind};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
 use trellis_identity::{Actor, Ctx, Scope, ScopedTx, workspaces};
 use trellis_jobs::{NewEmail, queue_email};
+use trellis_programs::programs;
 
 use crate::agreements::{self, AgreementStatus};
-use crate::programs;
 
 /// Completed when a user of the partner accepts the program's agreement in force.
 pub const ACCEPT_AGREEMENT: &str = "accept_agreement";
-/// Completed when the partner's profile is saved complete (the profile capability calls in).
+/// Completed when the partner's profile is saved complete (`PartnerEventKind::ProfileCompleted`).
 pub const COMPLETE_PROFILE: &str = "complete_profile";
 /// Completed when the partner has at least two users.
 pub const INVITE_COLLEAGUES: &str = "invite_colleagues";
-/// Completed when the partner uploads a document (the documents capability calls in).
+/// Completed when the partner uploads a document (`PartnerEventKind::DocumentUploaded`).
 pub const UPLOAD_DOCUMENT: &str = "upload_document";
 /// Completed by hand: by the partner's users or by staff.
 pub const CUSTOM: &str = "custom";
@@ -39,8 +42,8 @@ pub struct StepKind {
     pub partner_marks_done: bool,
 }
 
-/// The known step kinds. A capability that adds one appends it here and calls
-/// [`complete_steps_of_kind`] when its event happens.
+/// The known step kinds. A capability that adds one appends it here, raises a partner event when
+/// it happens, and [`on_partner_event`] completes the kind's steps on that event.
 pub const STEP_KINDS: &[StepKind] = &[
     StepKind {
         kind: ACCEPT_AGREEMENT,
@@ -432,18 +435,46 @@ pub async fn complete_step(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, ste
     Ok(progress)
 }
 
+/// Completes onboarding steps on the partner events that do them, inside the raising transaction
+/// (registered by the binary in the context's `EventHandlers`):
+/// - a profile completed → `complete_profile`, a document uploaded → `upload_document`, of every
+///   program;
+/// - a user invited → `invite_colleagues` once the partner has at least two users, counting those
+///   invited who have not answered yet (the step asks the partner to invite, not to wait);
+/// - an agreement accepted → that program's `accept_agreement` steps.
+///
+/// The raising code has checked what the event needs; a partner the scope cannot see is
+/// `NotFound`.
+pub fn on_partner_event<'a>(tx: &'a mut ScopedTx, scope: &'a Scope, event: &'a PartnerEvent) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let partner_id = &event.partner_id;
+        match &event.kind {
+            PartnerEventKind::ProfileCompleted => complete_steps_of_kind(tx, scope, partner_id, COMPLETE_PROFILE, event.at).await,
+            PartnerEventKind::DocumentUploaded => complete_steps_of_kind(tx, scope, partner_id, UPLOAD_DOCUMENT, event.at).await,
+            PartnerEventKind::UserInvited => {
+                require_visible_partner(tx, scope, partner_id).await?;
+                let users = trellis_identity::invitations::count_users_and_pending(tx, scope, partner_id, event.at).await?;
+                if users >= 2 {
+                    complete_steps_of_kind(tx, scope, partner_id, INVITE_COLLEAGUES, event.at).await?;
+                }
+                Ok(())
+            }
+            PartnerEventKind::AgreementAccepted { program_id } => {
+                complete_kind(tx, scope, partner_id, ACCEPT_AGREEMENT, Some(program_id), event.at).await
+            }
+        }
+    })
+}
+
 /// Completes every not yet completed step of `kind` in the programs the partner is enrolled in,
-/// and activates an `onboarding` partner whose last required step this was. Called inside the
-/// transaction of the event that completes them (a profile saved complete → `complete_profile`,
-/// a document uploaded → `upload_document`); the caller has checked what the event needs. A
-/// partner the scope cannot see is `NotFound`.
-pub async fn complete_steps_of_kind(tx: &mut ScopedTx, scope: &Scope, partner_id: &PartnerId, kind: &str, now: Timestamp) -> Result<()> {
+/// and activates an `onboarding` partner whose last required step this was.
+async fn complete_steps_of_kind(tx: &mut ScopedTx, scope: &Scope, partner_id: &PartnerId, kind: &str, now: Timestamp) -> Result<()> {
     complete_kind(tx, scope, partner_id, kind, None, now).await
 }
 
 /// [`complete_steps_of_kind`], limited to one program's steps when `program_id` is given (an
 /// agreement belongs to one program).
-pub(crate) async fn complete_kind(
+async fn complete_kind(
     tx: &mut ScopedTx,
     scope: &Scope,
     partner_id: &PartnerId,
@@ -470,30 +501,6 @@ pub(crate) async fn complete_kind(
         activate_if_finished(tx, scope, partner_id, now).await?;
     }
     Ok(())
-}
-
-/// Invites a person to a partner organisation (`partner_users::invite`) and, in the same
-/// transaction, completes its `invite_colleagues` steps once the partner has at least two users,
-/// counting those invited who have not answered yet (the step asks the partner to invite, not to
-/// wait). The API and the pages that invite partner users call this.
-pub async fn invite_partner_user(
-    ctx: &Ctx,
-    scope: &Scope,
-    partner_id: &PartnerId,
-    email: &str,
-    name: Option<&str>,
-    role: trellis_core::PartnerRole,
-) -> Result<trellis_identity::invitations::IssuedInvitation> {
-    let now = ctx.now();
-    let mut tx = scope.write(ctx).await?;
-    let issued = trellis_identity::partner_users::invite_within(ctx, &mut tx, scope, partner_id, email, name, role).await?;
-    require_visible_partner(&mut tx, scope, partner_id).await?;
-    let users = trellis_identity::invitations::count_users_and_pending(&mut tx, scope, partner_id, now).await?;
-    if users >= 2 {
-        complete_steps_of_kind(&mut tx, scope, partner_id, INVITE_COLLEAGUES, now).await?;
-    }
-    tx.commit().await?;
-    Ok(issued)
 }
 
 /// The number of required steps a partner has not done yet, over every program it is in.

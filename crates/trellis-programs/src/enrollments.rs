@@ -5,6 +5,8 @@
 
 use trellis_core::{Error, PartnerId, PartnerStatus, ProgramId, Result, TierId, Timestamp, Validation, VendorRole};
 use trellis_db::{Row, Sql, sql};
+use trellis_directory::metric_registry::Registry;
+use trellis_directory::partners::{self, NewPartner, Partner};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
 use trellis_identity::{Ctx, Scope, ScopedTx};
@@ -120,10 +122,23 @@ pub async fn enroll_in(
     })
 }
 
-/// Enrolls a partner being created (`POST /api/v1/partners` with `program_id`), inside the
-/// creating transaction. A distributor creating a reseller may name the program; the tier is the
-/// vendor's to choose (the reseller starts at the lowest tier).
-pub async fn enroll_new_partner(
+/// Creates a partner (`partners::create_in`) and, when `enrollment` names a program, enrolls it
+/// there in the same transaction (`POST /api/v1/partners` with `program_id`/`tier_id`).
+pub async fn create_enrolled(ctx: &Ctx, scope: &Scope, input: NewPartner, enrollment: Option<NewEnrollment>) -> Result<Partner> {
+    let now = ctx.now();
+    let mut tx = scope.write(ctx).await?;
+    let partner = partners::create_in(&mut tx, scope, input, now).await?;
+    if let Some(enrollment) = &enrollment {
+        enroll_new_partner(&mut tx, scope, &partner.id, enrollment, now).await?;
+    }
+    tx.commit().await?;
+    Ok(partner)
+}
+
+/// Enrolls a partner being created, inside the creating transaction. A distributor creating a
+/// reseller may name the program; the tier is the vendor's to choose (the reseller starts at the
+/// lowest tier).
+async fn enroll_new_partner(
     tx: &mut ScopedTx,
     scope: &Scope,
     partner_id: &PartnerId,
@@ -307,7 +322,7 @@ pub async fn remove_override(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, p
     if matches!(status, PartnerStatus::Active | PartnerStatus::Onboarding) {
         let program = programs::get_in(&mut tx, scope.workspace_id(), program_id).await?;
         let tiers = tiers::list_in(&mut tx, scope.workspace_id(), program_id).await?;
-        evaluation::evaluate_enrollment_in(&mut tx, scope, &program, &tiers, partner_id, now).await?;
+        evaluation::evaluate_enrollment_in(&mut tx, Registry::of(ctx)?, scope, &program, &tiers, partner_id, now).await?;
     }
     let after = get_in(&mut tx, scope, partner_id, program_id).await?;
     tx.commit().await?;

@@ -12,9 +12,9 @@ use std::path::Path;
 
 use trellis_core::{Error, FileId, Page, PartnerId, PartnerStatus, PartnerType, PartnerTypes, Result, WorkspaceId, page};
 use trellis_db::{Sql, SystemGrant, sql};
+use trellis_directory::countries;
 use trellis_identity::{Ctx, Scope};
 
-use crate::countries;
 use crate::files::{self, FilePurpose, StoredFile};
 
 /// Nobody is signed in to the public locator (`/partners`, `/api/v1/public/partners`, logos).

@@ -1,157 +1,21 @@
-//! The metric registry: the named partner metrics tier requirements are written over
-//! (`{"metric": "active_users", "op": ">=", "value": 3}`), each with a type, a description and
-//! where its value comes from — computed by an evaluator over the database, or recorded by staff.
+//! The metrics of partner programs: the standard metrics this crate contributes to the metric
+//! registry (`trellis_directory::metric_registry`), the values staff record
+//! (`partner_metric_values`), and a partner's readings of every registered metric.
 //!
-//! **Adding a metric is adding one entry to [`STANDARD`]**: a name, a type, a description, whether
-//! it depends on the program, and an evaluator. When deals and certifications arrive, won-deal
-//! revenue, won-deal count and certified people become entries here; rule validation, tier
-//! evaluation, explanations, the API and the pages pick them up from the registry.
-
-use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
+//! **Adding a metric is defining one [`Metric`] and registering it in the binary** (next to
+//! [`COMPUTED`] and [`RECORDED`]); a crate that owns the data a metric is computed from defines it
+//! there (`compliant` is the records crate's).
 
 use serde_json::{Value as Json, json};
 use trellis_core::{Error, PartnerId, ProgramId, Result, Timestamp, Validation, VendorRole, WorkspaceId};
 use trellis_db::{Row, Tx, sql};
+use trellis_directory::metric_registry::{Metric, MetricFuture, MetricType, MetricValue, Registry, Source, Subject};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
 use trellis_identity::{Actor, Ctx, Scope, ScopedTx};
 
-use crate::compliance;
-
-/// The type of a metric's values; it decides which comparisons a rule may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MetricType {
-    Integer,
-    Boolean,
-}
-
-impl MetricType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MetricType::Integer => "integer",
-            MetricType::Boolean => "boolean",
-        }
-    }
-}
-
-/// A metric's value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetricValue {
-    Integer(i64),
-    Boolean(bool),
-}
-
-impl MetricValue {
-    pub fn kind(self) -> MetricType {
-        match self {
-            MetricValue::Integer(_) => MetricType::Integer,
-            MetricValue::Boolean(_) => MetricType::Boolean,
-        }
-    }
-
-    /// A JSON value of the given type: an integer, or `true`/`false`.
-    pub fn from_json(kind: MetricType, value: &Json) -> Option<Self> {
-        match kind {
-            MetricType::Integer => value.as_i64().map(MetricValue::Integer),
-            MetricType::Boolean => value.as_bool().map(MetricValue::Boolean),
-        }
-    }
-
-    pub fn to_json(self) -> Json {
-        match self {
-            MetricValue::Integer(n) => json!(n),
-            MetricValue::Boolean(b) => json!(b),
-        }
-    }
-
-    /// How the value is stored in `partner_metric_values.value`.
-    fn stored(self) -> i64 {
-        match self {
-            MetricValue::Integer(n) => n,
-            MetricValue::Boolean(b) => i64::from(b),
-        }
-    }
-
-    fn from_stored(kind: MetricType, stored: i64) -> Self {
-        match kind {
-            MetricType::Integer => MetricValue::Integer(stored),
-            MetricType::Boolean => MetricValue::Boolean(stored != 0),
-        }
-    }
-}
-
-impl serde::Serialize for MetricValue {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        self.to_json().serialize(s)
-    }
-}
-
-/// `3`, `yes`, `no`: how a value reads in explanations and emails.
-impl fmt::Display for MetricValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            MetricValue::Integer(n) => write!(f, "{n}"),
-            MetricValue::Boolean(true) => f.write_str("yes"),
-            MetricValue::Boolean(false) => f.write_str("no"),
-        }
-    }
-}
-
-/// Whom a metric is read for: a partner, in one of its programs when the metric depends on the
-/// program (`months_in_program`).
-#[derive(Debug, Clone)]
-pub struct Subject {
-    pub workspace_id: WorkspaceId,
-    pub partner_id: PartnerId,
-    /// The enrollment's program and enrollment date; `None` for a partner-level reading.
-    pub enrollment: Option<(ProgramId, Timestamp)>,
-    pub now: Timestamp,
-}
-
-/// What an evaluator returns: the value, or `None` when it is unknown (a rule over an unknown
-/// value does not hold).
-pub type MetricFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<MetricValue>>> + Send + 'a>>;
-
-/// Computes a metric inside the caller's transaction (which has checked the partner is visible).
-pub type Evaluator = for<'a> fn(&'a mut ScopedTx, &'a Subject) -> MetricFuture<'a>;
-
-/// Where a metric's value comes from.
-#[derive(Debug, Clone, Copy)]
-pub enum Source {
-    /// Computed by Trellis from the database.
-    Computed(Evaluator),
-    /// Recorded per partner by staff (`PUT /api/v1/partners/{id}/metrics/{metric}`).
-    Recorded,
-}
-
-/// One entry of the registry.
-#[derive(Debug, Clone, Copy)]
-pub struct Metric {
-    /// Stable name used in requirement rules, e.g. `active_users`.
-    pub name: &'static str,
-    pub kind: MetricType,
-    pub description: &'static str,
-    /// Whether the value depends on the program the partner is enrolled in.
-    pub per_program: bool,
-    pub source: Source,
-}
-
-impl Metric {
-    pub fn is_recorded(&self) -> bool {
-        matches!(self.source, Source::Recorded)
-    }
-
-    /// `computed` or `recorded`.
-    pub fn source_name(&self) -> &'static str {
-        if self.is_recorded() { "recorded" } else { "computed" }
-    }
-}
-
-/// The metrics Trellis knows. Add an entry here to make a new metric available to tier rules.
-pub const STANDARD: &[Metric] = &[
+/// The metrics computed from the partner's users and enrollments.
+pub const COMPUTED: &[Metric] = &[
     Metric {
         name: "active_users",
         kind: MetricType::Integer,
@@ -166,13 +30,10 @@ pub const STANDARD: &[Metric] = &[
         per_program: true,
         source: Source::Computed(months_in_program),
     },
-    Metric {
-        name: "compliant",
-        kind: MetricType::Boolean,
-        description: "No compliance blocker, such as an expired compliance licence",
-        per_program: false,
-        source: Source::Computed(compliant),
-    },
+];
+
+/// The metrics staff record per partner.
+pub const RECORDED: &[Metric] = &[
     Metric {
         name: "customer_references",
         kind: MetricType::Integer,
@@ -225,49 +86,27 @@ fn months_in_program<'a>(_tx: &'a mut ScopedTx, subject: &'a Subject) -> MetricF
     })
 }
 
-fn compliant<'a>(tx: &'a mut ScopedTx, subject: &'a Subject) -> MetricFuture<'a> {
-    Box::pin(async move {
-        let blockers = compliance::compliance_blockers(tx, &subject.workspace_id, &subject.partner_id, subject.now).await?;
-        Ok(Some(MetricValue::Boolean(blockers.is_empty())))
-    })
+/// The metric's value for `subject`, inside the caller's transaction.
+pub async fn observe(registry: &Registry, tx: &mut ScopedTx, subject: &Subject, name: &str) -> Result<Option<MetricValue>> {
+    let metric = registry.get(name).ok_or_else(|| Error::Internal(format!("unknown metric {name}")))?;
+    match metric.source {
+        Source::Computed(evaluate) => evaluate(tx, subject).await,
+        Source::Recorded => Ok(recorded_in(tx, &subject.workspace_id, &subject.partner_id, metric).await?.map(|r| r.value)),
+    }
 }
 
-/// A set of metrics rules are checked against: [`Registry::standard`] in the product; tests and
-/// tools may extend it with [`Registry::with`].
-#[derive(Debug, Clone)]
-pub struct Registry {
-    metrics: Vec<Metric>,
+/// How a value is stored in `partner_metric_values.value`.
+fn stored(value: MetricValue) -> i64 {
+    match value {
+        MetricValue::Integer(n) => n,
+        MetricValue::Boolean(b) => i64::from(b),
+    }
 }
 
-impl Registry {
-    /// The registry of [`STANDARD`] metrics.
-    pub fn standard() -> Self {
-        Self { metrics: STANDARD.to_vec() }
-    }
-
-    /// The registry with one more metric. Names are unique: adding a known name is a
-    /// programming error.
-    pub fn with(mut self, metric: Metric) -> Self {
-        assert!(self.get(metric.name).is_none(), "the metric {} is registered twice", metric.name);
-        self.metrics.push(metric);
-        self
-    }
-
-    pub fn get(&self, name: &str) -> Option<&Metric> {
-        self.metrics.iter().find(|m| m.name == name)
-    }
-
-    pub fn all(&self) -> &[Metric] {
-        &self.metrics
-    }
-
-    /// The metric's value for `subject`, inside the caller's transaction.
-    pub async fn observe(&self, tx: &mut ScopedTx, subject: &Subject, name: &str) -> Result<Option<MetricValue>> {
-        let metric = self.get(name).ok_or_else(|| Error::Internal(format!("unknown metric {name}")))?;
-        match metric.source {
-            Source::Computed(evaluate) => evaluate(tx, subject).await,
-            Source::Recorded => Ok(recorded_in(tx, &subject.workspace_id, &subject.partner_id, metric).await?.map(|r| r.value)),
-        }
+fn from_stored(kind: MetricType, stored: i64) -> MetricValue {
+    match kind {
+        MetricType::Integer => MetricValue::Integer(stored),
+        MetricType::Boolean => MetricValue::Boolean(stored != 0),
     }
 }
 
@@ -282,7 +121,7 @@ struct Recorded {
 
 fn recorded_from_row(kind: MetricType, row: &Row) -> Result<Recorded> {
     Ok(Recorded {
-        value: MetricValue::from_stored(kind, row.get("value")?),
+        value: from_stored(kind, row.get("value")?),
         note: row.get("note")?,
         recorded_by: row.get("recorded_by")?,
         recorded_at: row.get("recorded_at")?,
@@ -334,7 +173,7 @@ pub async fn readings(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Resul
         .map(|r| Ok((r.get::<ProgramId>("program_id")?, r.get::<Timestamp>("enrolled_at")?)))
         .collect::<Result<Vec<_>>>()?;
     let mut out = Vec::new();
-    for metric in STANDARD {
+    for metric in Registry::of(ctx)?.all() {
         let subjects: Vec<Subject> = if metric.per_program {
             enrollments
                 .iter()
@@ -384,7 +223,7 @@ pub(crate) fn actor_id(scope: &Scope) -> Option<String> {
 /// Records a value of a recorded metric for a visible partner (owner, admin, channel manager).
 /// An unknown metric is `NotFound`, like an unknown partner.
 pub async fn record(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, name: &str, value: &Json, note: Option<&str>) -> Result<Reading> {
-    let registry = Registry::standard();
+    let registry = Registry::of(ctx)?;
     let now = ctx.now();
     let mut tx = scope.write(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
@@ -406,7 +245,7 @@ pub async fn record(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, name: &str
     tx.execute(sql!(
         "INSERT INTO partner_metric_values (workspace_id, partner_id, metric, value, note, recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (workspace_id, partner_id, metric) DO UPDATE SET value = excluded.value, note = excluded.note, recorded_by = excluded.recorded_by, recorded_at = excluded.recorded_at",
-        scope.workspace_id(), partner_id, metric.name, value.stored(), note, recorded_by, now
+        scope.workspace_id(), partner_id, metric.name, stored(value), note, recorded_by, now
     ))
     .await?;
     let entry = AuditEntry::new("partner.metric_recorded", "partner", partner_id.as_str())
@@ -443,11 +282,5 @@ mod tests {
         assert_eq!(whole_months(at("2026-01-15T10:00:00Z"), at("2026-02-15T09:59:59Z")), 0);
         assert_eq!(whole_months(at("2025-11-20T00:00:00Z"), at("2027-01-20T00:00:00Z")), 14);
         assert_eq!(whole_months(at("2027-01-20T00:00:00Z"), at("2025-11-20T00:00:00Z")), 0);
-    }
-
-    #[test]
-    fn metric_names_of_the_standard_registry_are_unique() {
-        let names: std::collections::BTreeSet<&str> = STANDARD.iter().map(|m| m.name).collect();
-        assert_eq!(names.len(), STANDARD.len());
     }
 }

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use trellis_core::{Error, FileId, PartnerId, Result, Timestamp, Validation};
 use trellis_db::{Row, Sql, Tx, sql};
+use trellis_directory::events::{self, PartnerEventKind};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
 use trellis_identity::secret::hex;
@@ -346,7 +347,7 @@ pub async fn store(ctx: &Ctx, scope: &Scope, data_dir: &Path, partner_id: &Partn
     audit::record(&mut tx, scope, now, entry).await?;
     // A document (not a logo) ticks the "upload documents" onboarding step of every program.
     if upload.purpose != FilePurpose::Logo {
-        crate::onboarding::complete_steps_of_kind(&mut tx, scope, partner_id, crate::onboarding::UPLOAD_DOCUMENT, now).await?;
+        events::raise(ctx, &mut tx, scope, partner_id, PartnerEventKind::DocumentUploaded, now).await?;
     }
     tx.commit().await?;
     Ok(StoredFile {

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 use trellis_core::{Email, Error, Page, PartnerId, ProgramId, Result, TierChangeId, TierId, Timestamp, VendorRole, WorkspaceId, page};
 use trellis_db::{Row, Sql, SystemGrant, Tx, sql};
+use trellis_directory::metric_registry::{MetricValue, Registry, Subject};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
 use trellis_identity::{Actor, Ctx, Scope, ScopedTx};
@@ -24,7 +25,7 @@ pub const TIER_EVALUATION: SystemGrant = SystemGrant {
 };
 use trellis_jobs::{NewEmail, queue_email};
 
-use crate::metrics::{MetricValue, Registry, Subject, actor_id};
+use crate::metrics::{self, actor_id};
 use crate::programs::{self, Program};
 use crate::tiers::{self, Op, Tier};
 
@@ -107,7 +108,7 @@ pub async fn assess(tx: &mut ScopedTx, registry: &Registry, subject: &Subject, t
                 None => {
                     // A rule over a metric that left the registry cannot hold.
                     let value = match registry.get(&rule.metric) {
-                        Some(_) => registry.observe(tx, subject, &rule.metric).await?,
+                        Some(_) => metrics::observe(registry, tx, subject, &rule.metric).await?,
                         None => None,
                     };
                     observed.insert(rule.metric.clone(), value);
@@ -371,6 +372,7 @@ pub(crate) enum Outcome {
 /// enrollment's tier, the history row with its explanation, the audit event and the email.
 pub(crate) async fn evaluate_enrollment_in(
     tx: &mut ScopedTx,
+    registry: &Registry,
     scope: &Scope,
     program: &Program,
     tiers: &[Tier],
@@ -388,7 +390,7 @@ pub(crate) async fn evaluate_enrollment_in(
         enrollment: Some((program.id.clone(), state.enrolled_at)),
         now,
     };
-    let assessment = assess(tx, &Registry::standard(), &subject, tiers).await?;
+    let assessment = assess(tx, registry, &subject, tiers).await?;
     let target = assessment.reached().map(|t| t.tier_id.clone());
     if target == state.tier_id {
         return Ok(Outcome::Unchanged);
@@ -492,7 +494,7 @@ async fn candidates(
 /// its own, so a large program never holds the (SQLite single-writer) lock for long.
 async fn evaluate_program_in(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, partner: Option<&PartnerId>) -> Result<Summary> {
     let now = ctx.now();
-    let registry = Registry::standard();
+    let registry = Registry::of(ctx)?;
     let mut summary = Summary::default();
     let (program, tiers, to_change) = {
         let mut tx = scope.read(ctx).await?;
@@ -511,7 +513,7 @@ async fn evaluate_program_in(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, p
                 enrollment: Some((program_id.clone(), state.enrolled_at)),
                 now,
             };
-            let assessment = assess(&mut tx, &registry, &subject, &tiers).await?;
+            let assessment = assess(&mut tx, registry, &subject, &tiers).await?;
             if assessment.reached().map(|t| &t.tier_id) == state.tier_id.as_ref() {
                 summary.add(Outcome::Unchanged);
             } else {
@@ -522,7 +524,7 @@ async fn evaluate_program_in(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, p
     };
     for partner_id in to_change {
         let mut tx = scope.write(ctx).await?;
-        let outcome = evaluate_enrollment_in(&mut tx, scope, &program, &tiers, &partner_id, now).await?;
+        let outcome = evaluate_enrollment_in(&mut tx, registry, scope, &program, &tiers, &partner_id, now).await?;
         tx.commit().await?;
         summary.add(outcome);
     }
@@ -619,7 +621,7 @@ pub struct Standing {
 /// Where a visible partner stands in each program it is enrolled in.
 pub async fn standings(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Vec<Standing>> {
     let now = ctx.now();
-    let registry = Registry::standard();
+    let registry = Registry::of(ctx)?;
     let mut tx = scope.read(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     let rows = tx
@@ -643,7 +645,7 @@ pub async fn standings(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Resu
             enrollment: Some((program_id.clone(), enrolled_at)),
             now,
         };
-        let assessment = assess(&mut tx, &registry, &subject, &tiers).await?;
+        let assessment = assess(&mut tx, registry, &subject, &tiers).await?;
         let tier = tier_id.as_ref().and_then(|id| tiers.iter().find(|t| &t.id == id)).cloned();
         out.push(Standing {
             program_name: row.get("program_name")?,

@@ -21,6 +21,7 @@ use trellis_core::{
     Timestamp, Validation, VendorRole, WorkspaceId, new_id_body, page,
 };
 use trellis_db::{Row, Sql, SystemGrant, Tx, sql};
+use trellis_directory::partners::{self, Partner, clean_country, clean_website};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::{self, require_visible_partner};
 use trellis_identity::{Ctx, RequestMeta, Scope, ScopedTx, workspaces};
@@ -29,10 +30,10 @@ use trellis_identity::{Ctx, RequestMeta, Scope, ScopedTx, workspaces};
 pub const PUBLIC_APPLICATION_FORM: SystemGrant =
     SystemGrant { name: "public_application_form", reason: "the applicant is not signed in; the program's slug names the workspace" };
 use trellis_jobs::{NewEmail, queue_email};
+use trellis_programs::enrollments;
+use trellis_programs::programs::{self, Program};
 
-use crate::partners::{self, Partner, clean_country, clean_website};
-use crate::programs::{self, Program};
-use crate::{enrollments, onboarding};
+use crate::onboarding;
 
 /// The public form accepts at most this many submissions from one client address…
 pub const MAX_ATTEMPTS_PER_ADDRESS: i64 = 20;

@@ -1,15 +1,15 @@
 //! Tiers of a program: ordered levels (rank, higher is better) with requirements — rules over the
-//! named partner metrics of the [`metrics`](crate::metrics) registry — and benefits: text plus
+//! named partner metrics of the [`metric registry`](trellis_directory::metric_registry) — and benefits: text plus
 //! machine-readable fields later capabilities read (commission override, MDF allowance, content
 //! access).
 
 use serde_json::{Value as Json, json};
 use trellis_core::{Currency, Error, ProgramId, Result, TierId, Timestamp, Validation, VendorRole, WorkspaceId};
 use trellis_db::{Row, Sql, Tx, sql};
+use trellis_directory::metric_registry::{MetricType, MetricValue, Registry};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::{Ctx, Scope};
 
-use crate::metrics::{MetricType, MetricValue, Registry};
 use crate::programs;
 
 /// How a rule compares the observed value with its value.
@@ -81,18 +81,6 @@ impl Op {
                 _ => false,
             },
             _ => false,
-        }
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for MetricValue {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        match Json::deserialize(d)? {
-            Json::Bool(b) => Ok(MetricValue::Boolean(b)),
-            other => other
-                .as_i64()
-                .map(MetricValue::Integer)
-                .ok_or_else(|| serde::de::Error::custom("a metric value is an integer or a boolean")),
         }
     }
 }
@@ -388,12 +376,12 @@ pub async fn create(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, input: New
     let mut tx = scope.write(ctx).await?;
     programs::get_in(&mut tx, scope.workspace_id(), program_id).await?;
     scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "manage tiers")?;
-    let registry = Registry::standard();
+    let registry = Registry::of(ctx)?;
     let mut v = Validation::new();
     let name = v.text("name", &input.name, 100);
     check_rank(&mut v, input.rank);
     let requirements = match &input.requirements {
-        Some(value) => parse_requirements(&registry, value, &mut v),
+        Some(value) => parse_requirements(registry, value, &mut v),
         None => Some(Requirements::default()),
     };
     let benefits = match &input.benefits {
@@ -459,13 +447,13 @@ pub async fn update(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, id: &TierI
     let mut tx = scope.write(ctx).await?;
     let before = get_in(&mut tx, scope.workspace_id(), program_id, id).await?;
     scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "manage tiers")?;
-    let registry = Registry::standard();
+    let registry = Registry::of(ctx)?;
     let mut v = Validation::new();
     let name = patch.name.as_deref().map(|n| v.text("name", n, 100));
     if let Some(rank) = patch.rank {
         check_rank(&mut v, rank);
     }
-    let requirements = patch.requirements.as_ref().map(|value| parse_requirements(&registry, value, &mut v));
+    let requirements = patch.requirements.as_ref().map(|value| parse_requirements(registry, value, &mut v));
     let benefits = patch.benefits.as_ref().map(|value| parse_benefits(value, &mut v));
     v.finish().map_err(Error::Validation)?;
     let mut after = before.clone();
@@ -545,9 +533,14 @@ pub async fn holder_counts(ctx: &Ctx, scope: &Scope, program_id: &ProgramId) -> 
 mod tests {
     use super::*;
 
+    /// This crate's metrics (the product also registers other crates', such as `compliant`).
+    fn registry() -> Registry {
+        crate::metrics::COMPUTED.iter().chain(crate::metrics::RECORDED).fold(Registry::new(), |r, m| r.with(*m))
+    }
+
     fn requirements(value: Json) -> std::result::Result<Requirements, Vec<trellis_core::FieldError>> {
         let mut v = Validation::new();
-        let parsed = parse_requirements(&Registry::standard(), &value, &mut v);
+        let parsed = parse_requirements(&registry(), &value, &mut v);
         v.finish().map(|()| parsed.expect("parsed when valid"))
     }
 
@@ -557,7 +550,7 @@ mod tests {
 
     #[test]
     fn valid_requirements_round_trip_through_their_stored_form() {
-        let value = json!({"all": [{"metric": "active_users", "op": ">=", "value": 3}, {"metric": "compliant", "op": "=", "value": true}]});
+        let value = json!({"all": [{"metric": "active_users", "op": ">=", "value": 3}, {"metric": "business_plan_approved", "op": "=", "value": true}]});
         let parsed = requirements(value.clone()).expect("valid");
         assert_eq!(json!(parsed), value);
         assert_eq!(serde_json::from_value::<Requirements>(value).expect("stored form"), parsed);
@@ -567,7 +560,7 @@ mod tests {
     fn every_invalid_rule_is_reported_at_its_path() {
         let errors = requirements(json!({"all": [
             {"metric": "revenue", "op": ">=", "value": 3},
-            {"metric": "compliant", "op": ">=", "value": true},
+            {"metric": "business_plan_approved", "op": ">=", "value": true},
             {"metric": "active_users", "op": "~", "value": 3},
             {"metric": "active_users", "op": ">=", "value": "three"},
             {"metric": "active_users", "op": ">=", "value": 3, "weight": 2}

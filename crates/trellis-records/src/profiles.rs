@@ -12,12 +12,14 @@
 use serde_json::json;
 use trellis_core::{Error, FileId, PartnerId, PartnerStatus, Result, Timestamp, Validation, WorkspaceId};
 use trellis_db::{Tx, sql};
+use trellis_directory::events::{self, PartnerEventKind};
+use trellis_directory::{countries, partners};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
 use trellis_identity::{Ctx, Scope, ScopedTx};
 
 use crate::files::{self, FilePurpose};
-use crate::{access, countries, profile_changes};
+use crate::{access, profile_changes};
 
 /// A postal address of the partner.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -176,7 +178,7 @@ fn clean_address(v: &mut Validation, index: usize, a: &Address) -> Option<Addres
 pub(crate) fn clean(patch: ProfilePatch) -> Result<ProfilePatch> {
     let mut v = Validation::new();
     let legal_name = patch.legal_name.as_deref().map(|n| v.text("legal_name", n, 200));
-    let website = patch.website.as_ref().map(|w| crate::partners::clean_website(&mut v, w.as_deref()));
+    let website = patch.website.as_ref().map(|w| partners::clean_website(&mut v, w.as_deref()));
     let addresses = patch.addresses.as_ref().map(|list| {
         if list.len() > MAX_ADDRESSES {
             v.add("addresses", format!("at most {MAX_ADDRESSES} addresses"));
@@ -273,7 +275,14 @@ pub async fn get(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Pro
 
 /// Writes `after` (which differs from `before`) and records it; the first time the profile is
 /// complete, also records `partner.profile_completed`.
-pub(crate) async fn save_in(tx: &mut ScopedTx, scope: &Scope, before: &Profile, after: &mut Profile, now: Timestamp) -> Result<()> {
+pub(crate) async fn save_in(
+    ctx: &Ctx,
+    tx: &mut ScopedTx,
+    scope: &Scope,
+    before: &Profile,
+    after: &mut Profile,
+    now: Timestamp,
+) -> Result<()> {
     let workspace_id = scope.workspace_id();
     let partner_id = &after.partner_id;
     after.updated_at = Some(now);
@@ -335,17 +344,16 @@ pub(crate) async fn save_in(tx: &mut ScopedTx, scope: &Scope, before: &Profile, 
         .change("locator_opt_in", before.locator_opt_in, after.locator_opt_in);
     audit::record(tx, scope, now, entry).await?;
     if newly_complete {
-        profile_completed(tx, scope, partner_id, now).await?;
+        profile_completed(ctx, tx, scope, partner_id, now).await?;
     }
     Ok(())
 }
 
-/// Runs once, in the transaction that first makes the partner's profile complete. The onboarding
-/// checklist's "complete the profile" step is completed from here.
-async fn profile_completed(tx: &mut ScopedTx, scope: &Scope, partner_id: &PartnerId, now: Timestamp) -> Result<()> {
+/// Runs once, in the transaction that first makes the partner's profile complete, and raises
+/// `ProfileCompleted` there (onboarding's "complete the profile" step is completed from it).
+async fn profile_completed(ctx: &Ctx, tx: &mut ScopedTx, scope: &Scope, partner_id: &PartnerId, now: Timestamp) -> Result<()> {
     audit::record(tx, scope, now, AuditEntry::new("partner.profile_completed", "partner", partner_id.as_str())).await?;
-    // A complete profile ticks the "complete your profile" onboarding step of every program.
-    crate::onboarding::complete_steps_of_kind(tx, scope, partner_id, crate::onboarding::COMPLETE_PROFILE, now).await
+    events::raise(ctx, tx, scope, partner_id, PartnerEventKind::ProfileCompleted, now).await
 }
 
 /// Changes a visible partner's profile. Staff changes apply at once; a partner's change of the
@@ -400,7 +408,7 @@ pub async fn update(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, patch: Pro
         after.locator_opt_in = opt_in;
     }
     if after != before {
-        save_in(&mut tx, scope, &before, &mut after, now).await?;
+        save_in(ctx, &mut tx, scope, &before, &mut after, now).await?;
     }
     if needs_vendor && (for_vendor.legal_name.is_some() || for_vendor.territories.is_some()) {
         profile_changes::request_in(&mut tx, scope, &after, for_vendor, now).await?;

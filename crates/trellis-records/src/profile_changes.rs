@@ -283,7 +283,7 @@ pub async fn approve(ctx: &Ctx, scope: &Scope, id: &ChangeRequestId) -> Result<C
         after.territories = territories.clone();
     }
     if after != before {
-        profiles::save_in(&mut tx, scope, &before, &mut after, now).await?;
+        profiles::save_in(ctx, &mut tx, scope, &before, &mut after, now).await?;
     }
     tx.execute(sql!(
         "UPDATE profile_change_requests SET status = 'approved', decided_at = $3 WHERE workspace_id = $1 AND id = $2",

@@ -6,6 +6,7 @@
 use time::Date;
 use trellis_core::{PartnerId, PartnerStatus, Result, Timestamp, VendorRole, WorkspaceId};
 use trellis_db::Sql;
+use trellis_directory::metric_registry::{Metric, MetricFuture, MetricType, MetricValue, Source, Subject};
 use trellis_identity::partner_users::require_visible_partner;
 use trellis_identity::{Ctx, Scope, ScopedTx};
 
@@ -43,6 +44,23 @@ pub async fn compliance_blockers(
 /// True when nothing blocks the partner (see [`compliance_blockers`]).
 pub async fn is_compliant(tx: &mut ScopedTx, workspace_id: &WorkspaceId, partner_id: &PartnerId, now: Timestamp) -> Result<bool> {
     Ok(compliance_blockers(tx, workspace_id, partner_id, now).await?.is_empty())
+}
+
+/// The `compliant` metric this crate contributes to the metric registry: tier requirements may ask
+/// for it (a lapsed licence can block a tier).
+pub const COMPLIANT: Metric = Metric {
+    name: "compliant",
+    kind: MetricType::Boolean,
+    description: "No compliance blocker, such as an expired compliance licence",
+    per_program: false,
+    source: Source::Computed(compliant),
+};
+
+fn compliant<'a>(tx: &'a mut ScopedTx, subject: &'a Subject) -> MetricFuture<'a> {
+    Box::pin(async move {
+        let blockers = compliance_blockers(tx, &subject.workspace_id, &subject.partner_id, subject.now).await?;
+        Ok(Some(MetricValue::Boolean(blockers.is_empty())))
+    })
 }
 
 fn blocker_text(licence: &Licence) -> String {

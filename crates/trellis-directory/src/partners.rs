@@ -9,7 +9,7 @@ use trellis_db::{Row, Sql, Tx, sql};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::{Ctx, Scope, ScopedTx, auth, workspaces};
 
-use crate::enrollments::{self, NewEnrollment};
+use crate::events::{self, PartnerEventKind};
 use crate::{countries, statuses};
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -86,7 +86,7 @@ fn from_row(row: &Row) -> Result<Partner> {
 }
 
 /// Reads one partner through the scope's visibility rule (the same rule the list uses).
-pub(crate) async fn fetch_visible(tx: &mut ScopedTx, scope: &Scope, id: &PartnerId) -> Result<Partner> {
+pub async fn fetch_visible(tx: &mut ScopedTx, scope: &Scope, id: &PartnerId) -> Result<Partner> {
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS).push(" FROM partners WHERE workspace_id = ").push_bind(scope.workspace_id());
     q.push(" AND id = ").push_bind(id).push(" AND ");
@@ -163,7 +163,7 @@ pub async fn count_by_status(ctx: &Ctx, scope: &Scope) -> Result<Vec<(PartnerSta
 
 /// A partner's country: an officially assigned ISO 3166-1 alpha-2 code (the list the locator
 /// filters by), upper-cased; blank is none.
-pub(crate) fn clean_country(v: &mut Validation, country: Option<&str>) -> Option<Option<String>> {
+pub fn clean_country(v: &mut Validation, country: Option<&str>) -> Option<Option<String>> {
     match country.map(str::trim).filter(|c| !c.is_empty()) {
         None => Some(None),
         Some(c) => match countries::parse(c) {
@@ -183,7 +183,7 @@ const MAX_WEBSITE_LEN: usize = 500;
 /// is a domain name (no IP address, no user or password), and no quotes, angle brackets, spaces
 /// or control characters anywhere — it is shown on public pages. Stored as the URL's normalised
 /// serialisation, without the lone `/` of an empty path (`https://example.com`).
-pub(crate) fn clean_website(v: &mut Validation, website: Option<&str>) -> Option<Option<String>> {
+pub fn clean_website(v: &mut Validation, website: Option<&str>) -> Option<Option<String>> {
     match website.map(str::trim).filter(|w| !w.is_empty()) {
         None => Some(None),
         Some(w) => match parse_website(w) {
@@ -215,7 +215,7 @@ fn parse_website(text: &str) -> Option<String> {
 
 /// Partner types as given: at least one, and no more entries than there are types (repeats are
 /// harmless, thousands of them are not).
-pub(crate) fn check_types(v: &mut Validation, types: &[PartnerType]) {
+pub fn check_types(v: &mut Validation, types: &[PartnerType]) {
     if types.is_empty() {
         v.add("types", "must name at least one partner type");
     } else if types.len() > PartnerType::ALL.len() {
@@ -264,19 +264,21 @@ async fn check_parent(tx: &mut ScopedTx, scope: &Scope, child: Option<&PartnerId
 /// Creates a partner: by owner/admin/channel_manager (status `active`), or by a distributor's
 /// admin creating a reseller under itself when the workspace allows it.
 pub async fn create(ctx: &Ctx, scope: &Scope, input: NewPartner) -> Result<Partner> {
-    create_enrolled(ctx, scope, input, None).await
+    let mut tx = scope.write(ctx).await?;
+    let partner = create_in(&mut tx, scope, input, ctx.now()).await?;
+    tx.commit().await?;
+    Ok(partner)
 }
 
-/// [`create`], and when `enrollment` names a program, enrolls the new partner there in the same
-/// transaction (`POST /api/v1/partners` with `program_id`/`tier_id`).
-pub async fn create_enrolled(ctx: &Ctx, scope: &Scope, input: NewPartner, enrollment: Option<NewEnrollment>) -> Result<Partner> {
-    let mut tx = scope.write(ctx).await?;
+/// [`create`] inside the caller's write transaction, which may go on (enroll the new partner:
+/// `trellis_programs::enrollments::create_enrolled`) before it commits.
+pub async fn create_in(tx: &mut ScopedTx, scope: &Scope, input: NewPartner, now: Timestamp) -> Result<Partner> {
     let distributor = match scope.partner() {
         Some((own, PartnerRole::Admin)) => {
-            if !workspaces::distributors_manage_resellers(&mut tx, scope.workspace_id()).await? {
+            if !workspaces::distributors_manage_resellers(tx, scope.workspace_id()).await? {
                 return Err(Error::forbidden("this workspace does not let distributors create resellers"));
             }
-            let own_partner = fetch_visible(&mut tx, scope, own).await?;
+            let own_partner = fetch_visible(tx, scope, own).await?;
             if !own_partner.types.contains(&PartnerType::Distributor) {
                 return Err(Error::forbidden("only distributors create resellers"));
             }
@@ -308,13 +310,12 @@ pub async fn create_enrolled(ctx: &Ctx, scope: &Scope, input: NewPartner, enroll
         (None, parent) => parent,
     };
     if let Some(parent) = &parent_id {
-        check_parent(&mut tx, scope, None, parent).await?;
+        check_parent(tx, scope, None, parent).await?;
     }
     if let Some(manager) = &input.manager_user_id {
-        check_manager(&mut tx, scope, manager).await?;
+        check_manager(tx, scope, manager).await?;
     }
     let types: PartnerTypes = input.types.iter().copied().collect();
-    let now = ctx.now();
     let id = PartnerId::generate();
     tx.execute(sql!(
         "INSERT INTO partners (workspace_id, id, name, contact_email, website, country, types, status, parent_id, manager_user_id, created_at, updated_at)
@@ -342,11 +343,7 @@ pub async fn create_enrolled(ctx: &Ctx, scope: &Scope, input: NewPartner, enroll
         .set("status", partner.status.as_str())
         .set("parent_id", json!(partner.parent_id))
         .set("manager_user_id", json!(partner.manager_user_id));
-    audit::record(&mut tx, scope, now, entry).await?;
-    if let Some(enrollment) = &enrollment {
-        enrollments::enroll_new_partner(&mut tx, scope, &id, enrollment, now).await?;
-    }
-    tx.commit().await?;
+    audit::record(tx, scope, now, entry).await?;
     Ok(partner)
 }
 
@@ -464,4 +461,23 @@ pub async fn update(ctx: &Ctx, scope: &Scope, id: &PartnerId, patch: PartnerPatc
     audit::record(&mut tx, scope, now, entry).await?;
     tx.commit().await?;
     Ok(after)
+}
+
+/// Invites a person to a partner organisation (`partner_users::invite_within`) and raises
+/// `UserInvited` in the same transaction (onboarding's `invite_colleagues` step completes from
+/// it). The API and the pages that invite partner users call this.
+pub async fn invite_user(
+    ctx: &Ctx,
+    scope: &Scope,
+    partner_id: &PartnerId,
+    email: &str,
+    name: Option<&str>,
+    role: PartnerRole,
+) -> Result<trellis_identity::invitations::IssuedInvitation> {
+    let now = ctx.now();
+    let mut tx = scope.write(ctx).await?;
+    let issued = trellis_identity::partner_users::invite_within(ctx, &mut tx, scope, partner_id, email, name, role).await?;
+    events::raise(ctx, &mut tx, scope, partner_id, PartnerEventKind::UserInvited, now).await?;
+    tx.commit().await?;
+    Ok(issued)
 }

@@ -1,17 +1,17 @@
 //! Partner agreements: each program has numbered versions of its agreement text; the highest
 //! version is in force. A partner's admin accepts it for the organisation, and the acceptance
-//! records who, when, from which address and which version. Accepting completes the program's
-//! `accept_agreement` onboarding steps.
+//! records who, when, from which address and which version. Accepting raises
+//! `AgreementAccepted`, on which onboarding completes the program's `accept_agreement` steps.
 
 use trellis_core::{
     AgreementId, Error, PartnerId, PartnerRole, PartnerStatus, ProgramId, Result, Timestamp, UserId, Validation, VendorRole,
 };
 use trellis_db::{Row, Sql, Tx, sql};
+use trellis_directory::events::{self, PartnerEventKind};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
 use trellis_identity::{Ctx, Scope};
-
-use crate::{onboarding, programs};
+use trellis_programs::programs;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Agreement {
@@ -243,7 +243,8 @@ pub async fn accept(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, agreement_
             .set("program_id", agreement.program_id.as_str())
             .set("version", agreement.version);
         audit::record(&mut tx, scope, now, entry).await?;
-        onboarding::complete_kind(&mut tx, scope, partner_id, onboarding::ACCEPT_AGREEMENT, Some(&agreement.program_id), now).await?;
+        let accepted = PartnerEventKind::AgreementAccepted { program_id: agreement.program_id.clone() };
+        events::raise(ctx, &mut tx, scope, partner_id, accepted, now).await?;
     }
     tx.commit().await?;
     Ok(acceptance)

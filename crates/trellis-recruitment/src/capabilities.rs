@@ -5,9 +5,10 @@
 //! a page the service refuses or hide one it serves.
 
 use trellis_core::{PartnerId, PartnerType, Result};
+use trellis_directory::partners;
 use trellis_identity::{Ctx, Membership, Scope, api_keys, audit, workspaces};
 
-use crate::{applications, partners};
+use crate::applications;
 
 /// An area of the console (staff) or the portal (partner users), in the navigation's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
