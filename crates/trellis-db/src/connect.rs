@@ -2,6 +2,7 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -41,6 +42,8 @@ enum Pools {
 #[derive(Clone)]
 pub struct Db {
     pools: Arc<Pools>,
+    /// Transactions begun through this handle and its clones (see [`Db::transactions_begun`]).
+    begun: Arc<AtomicU64>,
 }
 
 impl Db {
@@ -80,7 +83,7 @@ impl Db {
                 format!("unsupported database URL {url:?}: use sqlite://FILE or postgres://…").into(),
             )));
         };
-        Ok(Self { pools: Arc::new(pools) })
+        Ok(Self { pools: Arc::new(pools), begun: Arc::new(AtomicU64::new(0)) })
     }
 
     pub fn backend(&self) -> Backend {
@@ -88,6 +91,12 @@ impl Db {
             Pools::Sqlite { .. } => Backend::Sqlite,
             Pools::Postgres(_) => Backend::Postgres,
         }
+    }
+
+    /// How many transactions this handle (and its clones) has begun: a page or request that
+    /// should read in one transaction is held to it by a test counting the difference.
+    pub fn transactions_begun(&self) -> u64 {
+        self.begun.load(Ordering::Relaxed)
     }
 
     /// Applies every pending migration of this backend.
@@ -105,6 +114,7 @@ impl Db {
     pub async fn read(&self, security: &RowSecurity) -> DbResult<Tx> {
         // A change held back by `held::hold_commits` must be visible to the read.
         crate::held::flush().await?;
+        self.begun.fetch_add(1, Ordering::Relaxed);
         match &*self.pools {
             Pools::Sqlite { reader, .. } => Ok(Tx { inner: TxInner::Sqlite(reader.begin().await?), writes: false }),
             Pools::Postgres(pool) => self.postgres_tx(pool, security, false).await,
@@ -120,6 +130,7 @@ impl Db {
     pub async fn write(&self, security: &RowSecurity) -> DbResult<Tx> {
         // A held change commits first (SQLite's one writer connection is in it).
         crate::held::flush().await?;
+        self.begun.fetch_add(1, Ordering::Relaxed);
         match &*self.pools {
             Pools::Sqlite { writer, .. } => Ok(Tx { inner: TxInner::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?), writes: true }),
             Pools::Postgres(pool) => self.postgres_tx(pool, security, true).await,

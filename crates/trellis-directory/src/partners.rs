@@ -7,7 +7,7 @@ use trellis_core::{
 };
 use trellis_db::{Row, Sql, Tx, sql};
 use trellis_identity::audit::{self, AuditEntry};
-use trellis_identity::{Ctx, Scope, ScopedTx, auth, workspaces};
+use trellis_identity::{Ctx, Scope, ScopedTx, SeenPartner, auth, workspaces};
 
 use crate::events::{self, PartnerEventKind};
 use crate::{countries, statuses};
@@ -99,9 +99,24 @@ pub async fn get(ctx: &Ctx, scope: &Scope, id: &PartnerId) -> Result<Partner> {
     fetch_visible(&mut tx, scope, id).await
 }
 
+/// Checks once that the caller sees the partner and reads it: the start of a page that shows one
+/// partner in one transaction, whose other reads take the [`SeenPartner`].
+pub async fn see(tx: &mut ScopedTx, scope: &Scope, id: &PartnerId) -> Result<(SeenPartner, Partner)> {
+    let seen = tx.see_partner(id).await?;
+    let mut q = Sql::build("SELECT ");
+    q.push(COLUMNS).push(" FROM partners WHERE workspace_id = ").push_bind(scope.workspace_id()).push(" AND id = ").push_bind(seen.id());
+    let partner = from_row(&tx.fetch_optional(q).await?.ok_or(Error::NotFound)?)?;
+    Ok((seen, partner))
+}
+
 /// Lists visible partners, newest first.
 pub async fn list(ctx: &Ctx, scope: &Scope, filter: &PartnerFilter) -> Result<Page<Partner>> {
     let mut tx = scope.read(ctx).await?;
+    list_in(&mut tx, scope, filter).await
+}
+
+/// [`list`] inside the caller's transaction.
+pub async fn list_in(tx: &mut ScopedTx, scope: &Scope, filter: &PartnerFilter) -> Result<Page<Partner>> {
     // API.md: a list filtered by an object the caller may not see is empty (a reseller filtering by
     // its distributor learns nothing from the list).
     if let Some(parent) = &filter.parent_id
@@ -109,6 +124,18 @@ pub async fn list(ctx: &Ctx, scope: &Scope, filter: &PartnerFilter) -> Result<Pa
     {
         return Ok(Page::empty());
     }
+    query_list(tx, scope, filter).await
+}
+
+/// The children of a partner already checked in the caller's transaction (newest first, at most
+/// `limit`): every child of a visible partner is visible, the rule being closed under descendants.
+pub async fn children_in(tx: &mut ScopedTx, scope: &Scope, seen: &SeenPartner, limit: i64) -> Result<Page<Partner>> {
+    let parent = tx.seen(seen)?.clone();
+    query_list(tx, scope, &PartnerFilter { parent_id: Some(parent), limit: Some(limit), ..PartnerFilter::default() }).await
+}
+
+/// The list query; a `parent_id` filter must name a partner the caller sees (checked by the caller).
+async fn query_list(tx: &mut ScopedTx, scope: &Scope, filter: &PartnerFilter) -> Result<Page<Partner>> {
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS);
     let order = if filter.parent_id.is_some() {
@@ -345,6 +372,75 @@ pub async fn create_in(tx: &mut ScopedTx, scope: &Scope, input: NewPartner, now:
         .set("manager_user_id", json!(partner.manager_user_id));
     audit::record(tx, scope, now, entry).await?;
     Ok(partner)
+}
+
+/// An organisation that applied through the public form, as the application recorded it
+/// (validated by `recruitment::applications`, with this module's checks).
+#[derive(Debug, Clone)]
+pub struct Applicant {
+    pub name: String,
+    pub contact_email: Email,
+    pub website: Option<String>,
+    pub country: Option<String>,
+    pub types: PartnerTypes,
+}
+
+/// Inserts an applicant as a partner in status `applied`, in the caller's transaction (the
+/// application and its audit entry are written beside it); answers the new partner's id.
+pub async fn insert_applicant_in(tx: &mut ScopedTx, scope: &Scope, applicant: &Applicant, now: Timestamp) -> Result<PartnerId> {
+    let id = PartnerId::generate();
+    tx.execute(sql!(
+        "INSERT INTO partners (workspace_id, id, name, contact_email, website, country, types, status, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'applied', $8, $8)",
+        scope.workspace_id(),
+        id,
+        applicant.name,
+        applicant.contact_email,
+        applicant.website,
+        applicant.country,
+        applicant.types.mask(),
+        now
+    ))
+    .await?;
+    Ok(id)
+}
+
+/// Moves a partner from `from` to `to` inside a flow's transaction (approving or rejecting an
+/// application, activating a partner whose onboarding is done); the flow records its own audit
+/// action. The change must be in [`statuses::TRANSITIONS`], the one table of the partner status
+/// machine, and happens only while the partner is still in `from`: answers whether it moved. A
+/// status without access ends the partner's sessions and keys, as [`update`] does.
+pub async fn move_status_in(
+    tx: &mut ScopedTx,
+    scope: &Scope,
+    id: &PartnerId,
+    from: PartnerStatus,
+    to: PartnerStatus,
+    now: Timestamp,
+) -> Result<bool> {
+    if statuses::find(from, to).is_none() {
+        return Err(Error::conflict(format!("a partner cannot go from {from} to {to}")));
+    }
+    let mut q = Sql::build("UPDATE partners SET status = ");
+    q.push_bind(to.as_str()).push(", updated_at = ").push_bind(now);
+    q.push(" WHERE workspace_id = ").push_bind(scope.workspace_id()).push(" AND id = ").push_bind(id);
+    q.push(" AND status = ").push_bind(from.as_str()).push(" AND ");
+    tx.push_partner_filter(&mut q, "id");
+    let moved = tx.execute(q).await? == 1;
+    if moved && !to.allows_access() {
+        auth::cut_off_partner(tx, scope.workspace_id(), id, now).await?;
+    }
+    Ok(moved)
+}
+
+/// Sets a visible partner's website inside the caller's transaction: the profile's website and
+/// the partner's are one value (`records::profiles` writes both in its change).
+pub async fn set_website_in(tx: &mut ScopedTx, scope: &Scope, id: &PartnerId, website: Option<&str>, now: Timestamp) -> Result<()> {
+    let mut q = Sql::build("UPDATE partners SET website = ");
+    q.push_bind(website).push(", updated_at = ").push_bind(now);
+    q.push(" WHERE workspace_id = ").push_bind(scope.workspace_id()).push(" AND id = ").push_bind(id).push(" AND ");
+    tx.push_partner_filter(&mut q, "id");
+    if tx.execute(q).await? == 1 { Ok(()) } else { Err(Error::NotFound) }
 }
 
 /// Whether the caller may change this (visible) partner, and which fields.

@@ -8,7 +8,7 @@ use trellis_db::{Row, Sql, Tx, sql};
 
 use crate::Ctx;
 use crate::audit::{self, AuditEntry};
-use crate::scope::{Membership, Scope};
+use crate::scope::{Membership, Scope, ScopedTx, SeenPartner};
 use crate::secret::{random_token, sha256_hex};
 
 pub const KEY_PREFIX: &str = "trl_";
@@ -337,7 +337,13 @@ pub async fn create_for_member_by_operator(ctx: &Ctx, workspace_id: &WorkspaceId
 /// invisible partner is 404. A partner has a handful of keys; 500 bounds the answer all the same.
 pub async fn list_for_partner(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Vec<ApiKey>> {
     let mut tx = scope.read(ctx).await?;
-    crate::partner_users::require_visible_partner(&mut tx, scope, partner_id).await?;
+    let seen = tx.see_partner(partner_id).await?;
+    list_for_partner_in(&mut tx, scope, &seen).await
+}
+
+/// [`list_for_partner`] of a partner already checked in the caller's transaction.
+pub async fn list_for_partner_in(tx: &mut ScopedTx, scope: &Scope, seen: &SeenPartner) -> Result<Vec<ApiKey>> {
+    let partner_id = tx.seen(seen)?;
     let own_admin = scope.partner().is_some_and(|(own, role)| own == partner_id && role == PartnerRole::Admin);
     if !own_admin && !scope.has_vendor_role(VendorRole::WORKSPACE_ADMINS) {
         return Err(Error::forbidden("only workspace admins and the partner's admins manage its keys"));

@@ -52,6 +52,20 @@ impl AuditEntry {
     }
 }
 
+/// The partner an event is about, stored beside it in `audit_events.subject_partner_id` (indexed
+/// with the sequence, so a partner's timeline reads its own events and no others): the target
+/// when that is a partner, otherwise the partner its changes name (`.set("partner_id", …)`, the
+/// convention of the events of every partner-owned object). It is derived from fields the hash
+/// covers, so `audit verify` checks it instead of hashing it; migration 20261206000001 filled it
+/// in for earlier events with the same rule. (Not `partner_id`: the trail is the vendor's, not a
+/// partner-owned table under row security.)
+fn subject_partner(target_type: &str, target_id: &str, changes: &Json) -> Option<String> {
+    if target_type == "partner" {
+        return Some(target_id.to_owned());
+    }
+    changes.get("partner_id")?.get(1)?.as_str().map(str::to_owned)
+}
+
 struct Canonical<'a> {
     workspace_id: &'a str,
     seq: i64,
@@ -116,7 +130,9 @@ pub async fn record(tx: &mut Tx, scope: &Scope, at: Timestamp, entry: AuditEntry
     };
     let id = AuditEventId::generate();
     let (actor_type, actor_id, actor_email) = actor_parts(scope.actor());
-    let changes = Json::Object(entry.changes).to_string();
+    let changes = Json::Object(entry.changes);
+    let subject_partner_id = subject_partner(entry.target_type, &entry.target_id, &changes);
+    let changes = changes.to_string();
     let meta = scope.meta();
     let canonical = Canonical {
         workspace_id: workspace_id.as_str(),
@@ -135,10 +151,10 @@ pub async fn record(tx: &mut Tx, scope: &Scope, at: Timestamp, entry: AuditEntry
     };
     let hash = canonical.hash(&prev_hash);
     tx.execute(sql!(
-        "INSERT INTO audit_events (workspace_id, seq, id, at, actor_type, actor_id, actor_email, action, target_type, target_id, changes, ip, user_agent, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        "INSERT INTO audit_events (workspace_id, seq, id, at, actor_type, actor_id, actor_email, action, target_type, target_id, changes, ip, user_agent, prev_hash, hash, subject_partner_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         workspace_id, seq, id, at, actor_type, actor_id, actor_email, entry.action, entry.target_type,
-        entry.target_id, changes, meta.ip, meta.user_agent, prev_hash, hash
+        entry.target_id, changes, meta.ip, meta.user_agent, prev_hash, hash, subject_partner_id
     ))
     .await?;
     tx.execute(sql!("UPDATE audit_chain_heads SET last_hash = $2 WHERE workspace_id = $1", workspace_id, hash)).await?;
@@ -254,7 +270,8 @@ pub async fn verify_all(db: &Db) -> Result<Vec<ChainReport>> {
 async fn verify_workspace(tx: &mut Tx, workspace_id: WorkspaceId) -> Result<ChainReport> {
     let rows = tx
         .fetch_all(sql!(
-            "SELECT seq, id, at, actor_type, actor_id, actor_email, action, target_type, target_id, changes, ip, user_agent, prev_hash, hash
+            "SELECT seq, id, at, actor_type, actor_id, actor_email, action, target_type, target_id, changes, ip, user_agent, prev_hash, hash,
+                 subject_partner_id
              FROM audit_events WHERE workspace_id = $1 ORDER BY seq",
             workspace_id
         ))
@@ -306,6 +323,10 @@ async fn verify_workspace(tx: &mut Tx, workspace_id: WorkspaceId) -> Result<Chai
             Some("prev_hash does not match the previous event (reordered or removed rows)".to_owned())
         } else if canonical.hash(&prev_hash) != hash {
             Some("the event's content does not match its hash (edited)".to_owned())
+        } else if row.get::<Option<String>>("subject_partner_id")?
+            != subject_partner(&target_type, &target_id, &serde_json::from_str(&changes).unwrap_or(Json::Null))
+        {
+            Some("the event's partner does not match its target and changes (edited)".to_owned())
         } else {
             None
         };

@@ -17,7 +17,7 @@ use trellis_jobs::{NewEmail, queue_email_with_secret};
 use crate::audit::{self, AuditEntry};
 use crate::auth::{self, MembershipInfo};
 use crate::partner_users::{require_user_manager, require_visible_partner};
-use crate::scope::{Scope, ScopedTx};
+use crate::scope::{Scope, ScopedTx, SeenPartner};
 use crate::secret::{random_token, sha256_hex};
 use crate::{Ctx, password};
 
@@ -508,9 +508,14 @@ pub async fn list_staff(ctx: &Ctx, scope: &Scope) -> Result<Vec<Invitation>> {
 
 /// Pending invitations to one partner organisation, newest first (who manages its users).
 pub async fn list_for_partner(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Vec<Invitation>> {
-    let now = ctx.now();
     let mut tx = scope.read(ctx).await?;
-    require_visible_partner(&mut tx, scope, partner_id).await?;
+    let seen = tx.see_partner(partner_id).await?;
+    list_for_partner_in(&mut tx, scope, &seen, ctx.now()).await
+}
+
+/// [`list_for_partner`] of a partner already checked in the caller's transaction.
+pub async fn list_for_partner_in(tx: &mut ScopedTx, scope: &Scope, seen: &SeenPartner, now: Timestamp) -> Result<Vec<Invitation>> {
+    let partner_id = tx.seen(seen)?;
     require_user_manager(scope, partner_id)?;
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS).push(" FROM invitations WHERE workspace_id = ").push_bind(scope.workspace_id());

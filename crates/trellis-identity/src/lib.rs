@@ -25,7 +25,7 @@ use trellis_core::{Clock, Error, Result, Timestamp};
 use trellis_db::{Db, SystemGrant};
 use trellis_jobs::JobContext;
 
-pub use scope::{Actor, Membership, RequestMeta, Scope, ScopedTx, Visibility};
+pub use scope::{Actor, Membership, RequestMeta, Scope, ScopedTx, SeenPartner, Visibility};
 
 /// The system grants this crate declares (docs/ARCHITECTURE.md "System context" lists them all).
 pub const SYSTEM_GRANTS: &[&SystemGrant] = &[

@@ -57,7 +57,7 @@ pub async fn add(
     v.finish().map_err(Error::Validation)?;
     let (Some(email), Some(role)) = (email, role) else { return Err(Error::Internal("validated".into())) };
     let partner_scope = partner_scope.unwrap_or(PartnerScopeSetting::All);
-    let mut tx = ctx.db.write_granted(&STAFF_RECORDS).await?;
+    let mut tx = scope.write_granted(ctx, &STAFF_RECORDS).await?;
     // The staff list shows every member to the inviter already: saying so reveals nothing new.
     let exists = tx
         .fetch_optional(sql!(
@@ -107,10 +107,16 @@ fn member_from_row(row: &trellis_db::Row) -> Result<Member> {
 
 /// Every staff member (any staff role may read the list).
 pub async fn list(ctx: &Ctx, scope: &Scope) -> Result<Vec<Member>> {
+    let mut tx = ctx.db.read_granted(&STAFF_RECORDS).await?;
+    list_in(&mut tx, scope).await
+}
+
+/// [`list`] inside a transaction the caller has open (a page that reads in one transaction):
+/// staff memberships are vendor rows, which row security does not restrict for staff.
+pub async fn list_in(tx: &mut Tx, scope: &Scope) -> Result<Vec<Member>> {
     if scope.vendor_role().is_none() && !scope.is_system() {
         return Err(Error::forbidden("only workspace staff see the staff list"));
     }
-    let mut tx = ctx.db.read_granted(&STAFF_RECORDS).await?;
     let rows = tx
         .fetch_all(sql!(
             "SELECT m.user_id, u.email, u.name, m.role, m.partner_scope, m.created_at FROM members m JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 ORDER BY u.email",
@@ -141,7 +147,7 @@ pub async fn update(
         return Err(Error::NotFound);
     }
     let now = ctx.now();
-    let mut tx = ctx.db.write_granted(&STAFF_RECORDS).await?;
+    let mut tx = scope.write_granted(ctx, &STAFF_RECORDS).await?;
     let before = fetch(&mut tx, scope.workspace_id(), user_id).await?;
     scope.require_workspace_admin("change staff roles")?;
     let touches_owner = before.role == VendorRole::Owner || role == Some(VendorRole::Owner);
@@ -183,7 +189,7 @@ pub async fn remove(ctx: &Ctx, scope: &Scope, user_id: &UserId) -> Result<()> {
         return Err(Error::NotFound);
     }
     let now = ctx.now();
-    let mut tx = ctx.db.write_granted(&STAFF_RECORDS).await?;
+    let mut tx = scope.write_granted(ctx, &STAFF_RECORDS).await?;
     let before = fetch(&mut tx, scope.workspace_id(), user_id).await?;
     scope.require_workspace_admin("remove staff")?;
     if before.role == VendorRole::Owner {

@@ -2,22 +2,18 @@
 //! colleagues; vendor staff who manage partners may too.
 
 use trellis_core::{Email, Error, PartnerId, PartnerRole, PartnerStatus, Result, Timestamp, UserId, Validation, VendorRole};
-use trellis_db::{Sql, Tx, sql};
+use trellis_db::{Tx, sql};
 
 use crate::Ctx;
 use crate::audit::{self, AuditEntry};
 use crate::invitations::{self, InvitationEmail, IssuedInvitation, Offer};
 use crate::members::workspace_name;
-use crate::scope::{Scope, ScopedTx};
+use crate::scope::{Scope, ScopedTx, SeenPartner};
 
 /// 404 unless the partner exists in the workspace and is visible to the caller; its status.
 pub async fn require_visible_partner(tx: &mut ScopedTx, scope: &Scope, partner_id: &PartnerId) -> Result<PartnerStatus> {
-    let mut q = Sql::build("SELECT status FROM partners WHERE workspace_id = ");
-    q.push_bind(scope.workspace_id()).push(" AND id = ").push_bind(partner_id).push(" AND ");
-    tx.push_partner_filter(&mut q, "id");
-    let row = tx.fetch_optional(q).await?.ok_or(Error::NotFound)?;
-    let status: String = row.get("status")?;
-    PartnerStatus::parse(&status).ok_or_else(|| Error::Internal(format!("stored status {status}")))
+    debug_assert_eq!(scope.workspace_id(), tx.workspace_id(), "the transaction of another workspace");
+    Ok(tx.see_partner(partner_id).await?.status())
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -41,7 +37,13 @@ pub(crate) fn require_user_manager(scope: &Scope, partner_id: &PartnerId) -> Res
 
 pub async fn list(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Vec<PartnerUser>> {
     let mut tx = scope.read(ctx).await?;
-    require_visible_partner(&mut tx, scope, partner_id).await?;
+    let seen = tx.see_partner(partner_id).await?;
+    list_in(&mut tx, scope, &seen).await
+}
+
+/// [`list`] of a partner already checked in the caller's transaction.
+pub async fn list_in(tx: &mut ScopedTx, scope: &Scope, seen: &SeenPartner) -> Result<Vec<PartnerUser>> {
+    let partner_id = tx.seen(seen)?;
     let rows = tx
         .fetch_all(sql!(
             "SELECT pu.user_id, pu.partner_id, u.email, u.name, pu.role, pu.created_at FROM partner_users pu JOIN users u ON u.id = pu.user_id

@@ -15,7 +15,9 @@
 //! costs does not grow with the size of the caller's subtree.
 
 use std::ops::{Deref, DerefMut};
-use trellis_core::{ApiKeyId, Email, Error, PartnerId, PartnerRole, PartnerScopeSetting, Result, UserId, VendorRole, WorkspaceId};
+use trellis_core::{
+    ApiKeyId, Email, Error, PartnerId, PartnerRole, PartnerScopeSetting, PartnerStatus, Result, UserId, VendorRole, WorkspaceId,
+};
 
 use trellis_db::{DbResult, RowSecurity, Sql, SystemGrant, Tx};
 
@@ -96,6 +98,22 @@ pub fn disable_app_partner_filter_for_tests() {
 /// subquery the same way (migration 20261204000001). SQLite probes per row either way.
 const PROBE_PER_ROW: &str = " LIMIT 1 OFFSET 0)";
 
+#[cfg(feature = "test-switches")]
+static PARTNER_CHECKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Test-only: how many single partners this process has checked for visibility
+/// ([`ScopedTx::see_partner`], [`ScopedTx::can_see_partner`]), so a test can hold a page to one
+/// check of the partner it shows.
+#[cfg(feature = "test-switches")]
+pub fn partner_checks_for_tests() -> u64 {
+    PARTNER_CHECKS.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+fn count_partner_check() {
+    #[cfg(feature = "test-switches")]
+    PARTNER_CHECKS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
 fn app_filter_enabled() -> bool {
     #[cfg(feature = "test-switches")]
     {
@@ -149,6 +167,17 @@ impl Scope {
             None => self.open_write(ctx).await?,
         };
         Ok(self.scoped(tx))
+    }
+
+    /// A write transaction through `grant`, on this caller's behalf, for vendor records that no
+    /// row security restricts (staff memberships, workspace settings; the caller's role is
+    /// checked by the service). 403 for a read-only credential, like [`Scope::write`]: a grant
+    /// widens what a transaction sees, never what a credential may do.
+    pub async fn write_granted(&self, ctx: &Ctx, grant: &'static SystemGrant) -> Result<Tx> {
+        if self.read_only {
+            return Err(Error::forbidden(READ_ONLY));
+        }
+        Ok(ctx.db.write_granted(grant).await?)
     }
 
     #[expect(clippy::disallowed_methods, reason = "the scope's opener: row security is the caller's own")]
@@ -251,6 +280,30 @@ impl Scope {
 /// What [`Scope::write`] answers a read-only credential.
 const READ_ONLY: &str = "this API key is read-only";
 
+/// A partner the caller was found to see, by [`ScopedTx::see_partner`]: what a store function that
+/// reads one partner's rows takes instead of checking visibility again (the `…_in` functions of
+/// the services), so a page showing one partner checks it once, in one transaction. Only a check
+/// makes one; it holds for transactions of the same caller (the same workspace and visibility
+/// rule), and [`ScopedTx::seen`] answers another caller's as not found.
+#[derive(Debug, Clone)]
+pub struct SeenPartner {
+    id: PartnerId,
+    status: PartnerStatus,
+    workspace_id: WorkspaceId,
+    visibility: Visibility,
+}
+
+impl SeenPartner {
+    pub fn id(&self) -> &PartnerId {
+        &self.id
+    }
+
+    /// The partner's status when it was checked.
+    pub fn status(&self) -> PartnerStatus {
+        self.status
+    }
+}
+
 /// A transaction opened from a [`Scope`]: on PostgreSQL it runs under the caller's row security,
 /// and it carries the caller's visibility rule, so a store function filters partner-owned rows
 /// with what its own transaction carries. Dropping it without [`ScopedTx::commit`] rolls back.
@@ -276,6 +329,11 @@ impl DerefMut for ScopedTx {
 }
 
 impl ScopedTx {
+    /// The workspace of the caller this transaction was opened for.
+    pub fn workspace_id(&self) -> &WorkspaceId {
+        &self.workspace_id
+    }
+
     /// Commits (or parks the commit inside `held::hold_commits`, as [`Tx::commit`] does).
     pub async fn commit(self) -> DbResult<()> {
         self.tx.commit().await
@@ -287,10 +345,34 @@ impl ScopedTx {
         if matches!(self.visibility, Visibility::All) {
             return Ok(true);
         }
+        count_partner_check();
         let mut q = Sql::build("SELECT 1 AS seen FROM partners WHERE workspace_id = ");
         q.push_bind(&self.workspace_id).push(" AND id = ").push_bind(partner_id).push(" AND ");
         self.push_partner_filter(&mut q, "partners.id");
         Ok(self.tx.fetch_optional(q).await?.is_some())
+    }
+
+    /// Checks once that the partner exists and the caller sees it (`Error::NotFound` otherwise,
+    /// the answer for a missing one), and answers the proof the `…_in` functions take.
+    pub async fn see_partner(&mut self, partner_id: &PartnerId) -> Result<SeenPartner> {
+        count_partner_check();
+        let mut q = Sql::build("SELECT status FROM partners WHERE workspace_id = ");
+        q.push_bind(&self.workspace_id).push(" AND id = ").push_bind(partner_id).push(" AND ");
+        self.push_partner_filter(&mut q, "partners.id");
+        let row = self.tx.fetch_optional(q).await?.ok_or(Error::NotFound)?;
+        let status: String = row.get("status")?;
+        Ok(SeenPartner {
+            id: partner_id.clone(),
+            status: PartnerStatus::parse(&status).ok_or_else(|| Error::Internal(format!("stored status {status}")))?,
+            workspace_id: self.workspace_id.clone(),
+            visibility: self.visibility.clone(),
+        })
+    }
+
+    /// The id of a partner this caller was found to see; not found when `seen` was made for
+    /// another caller (a different workspace or visibility rule).
+    pub fn seen<'a>(&self, seen: &'a SeenPartner) -> Result<&'a PartnerId> {
+        if seen.workspace_id == self.workspace_id && seen.visibility == self.visibility { Ok(&seen.id) } else { Err(Error::NotFound) }
     }
 
     /// Appends the visibility rule for `column` (a partner id column) as one boolean expression:

@@ -126,7 +126,7 @@ pub async fn update(ctx: &Ctx, scope: &Scope, patch: WorkspacePatch) -> Result<W
         v.finish().map_err(Error::Validation)?;
     }
     let now = ctx.now();
-    let mut tx = ctx.db.write_granted(&WORKSPACE_RECORDS).await?;
+    let mut tx = scope.write_granted(ctx, &WORKSPACE_RECORDS).await?;
     let before = load(&mut tx, scope.workspace_id()).await?;
     let mut after = before.clone();
     if let Some(name) = name {

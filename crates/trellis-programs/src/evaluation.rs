@@ -16,7 +16,7 @@ use trellis_db::{Row, Sql, SystemGrant, Tx, sql};
 use trellis_directory::metric_registry::{MetricValue, Registry, Subject};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
-use trellis_identity::{Actor, Ctx, Scope, ScopedTx};
+use trellis_identity::{Actor, Ctx, Scope, ScopedTx, SeenPartner};
 
 /// The scheduled tier evaluation of a workspace runs for no person, over every enrollment.
 pub const TIER_EVALUATION: SystemGrant = SystemGrant {
@@ -586,11 +586,16 @@ pub struct HistoryFilter {
 /// A visible partner's tier history, newest first.
 pub async fn history(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, filter: &HistoryFilter) -> Result<Page<TierChange>> {
     let mut tx = scope.read(ctx).await?;
-    require_visible_partner(&mut tx, scope, partner_id).await?;
+    let seen = tx.see_partner(partner_id).await?;
+    history_in(&mut tx, scope, &seen, filter).await
+}
+
+/// [`history`] of a partner already checked in the caller's transaction.
+pub async fn history_in(tx: &mut ScopedTx, scope: &Scope, seen: &SeenPartner, filter: &HistoryFilter) -> Result<Page<TierChange>> {
+    let partner_id = tx.seen(seen)?;
     let mut q = Sql::build("SELECT ");
     q.push(CHANGE_COLUMNS).push(" FROM tier_changes WHERE workspace_id = ").push_bind(scope.workspace_id());
-    q.push(" AND partner_id = ").push_bind(partner_id).push(" AND ");
-    tx.push_partner_filter(&mut q, "partner_id");
+    q.push(" AND partner_id = ").push_bind(partner_id);
     if let Some(program_id) = &filter.program_id {
         q.push(" AND program_id = ").push_bind(program_id);
     }
@@ -620,10 +625,17 @@ pub struct Standing {
 
 /// Where a visible partner stands in each program it is enrolled in.
 pub async fn standings(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Vec<Standing>> {
+    let mut tx = scope.read(ctx).await?;
+    let seen = tx.see_partner(partner_id).await?;
+    standings_in(ctx, &mut tx, scope, &seen).await
+}
+
+/// [`standings`] of a partner already checked in the caller's transaction.
+pub async fn standings_in(ctx: &Ctx, tx: &mut ScopedTx, scope: &Scope, seen: &SeenPartner) -> Result<Vec<Standing>> {
     let now = ctx.now();
     let registry = Registry::of(ctx)?;
-    let mut tx = scope.read(ctx).await?;
-    require_visible_partner(&mut tx, scope, partner_id).await?;
+    let partner_id = tx.seen(seen)?.clone();
+    let partner_id = &partner_id;
     let rows = tx
         .fetch_all(sql!(
             "SELECT e.program_id, p.name AS program_name, e.tier_id, e.tier_overridden, e.override_reason, e.enrolled_at
@@ -638,14 +650,14 @@ pub async fn standings(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Resu
         let program_id: ProgramId = row.get("program_id")?;
         let tier_id: Option<TierId> = row.get("tier_id")?;
         let enrolled_at: Timestamp = row.get("enrolled_at")?;
-        let tiers = tiers::list_in(&mut tx, scope.workspace_id(), &program_id).await?;
+        let tiers = tiers::list_in(tx, scope.workspace_id(), &program_id).await?;
         let subject = Subject {
             workspace_id: scope.workspace_id().clone(),
             partner_id: partner_id.clone(),
             enrollment: Some((program_id.clone(), enrolled_at)),
             now,
         };
-        let assessment = assess(&mut tx, registry, &subject, &tiers).await?;
+        let assessment = assess(tx, registry, &subject, &tiers).await?;
         let tier = tier_id.as_ref().and_then(|id| tiers.iter().find(|t| &t.id == id)).cloned();
         out.push(Standing {
             program_name: row.get("program_name")?,

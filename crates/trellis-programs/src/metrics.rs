@@ -12,7 +12,7 @@ use trellis_db::{Row, Tx, sql};
 use trellis_directory::metric_registry::{Metric, MetricFuture, MetricType, MetricValue, Registry, Source, Subject};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
-use trellis_identity::{Actor, Ctx, Scope, ScopedTx};
+use trellis_identity::{Actor, Ctx, Scope, ScopedTx, SeenPartner};
 
 /// The metrics computed from the partner's users and enrollments.
 pub const COMPUTED: &[Metric] = &[
@@ -159,9 +159,16 @@ pub struct Reading {
 /// Every metric of the registry for a visible partner: partner-level metrics once, per-program
 /// metrics once per enrollment.
 pub async fn readings(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Vec<Reading>> {
-    let now = ctx.now();
     let mut tx = scope.read(ctx).await?;
-    require_visible_partner(&mut tx, scope, partner_id).await?;
+    let seen = tx.see_partner(partner_id).await?;
+    readings_in(ctx, &mut tx, scope, &seen).await
+}
+
+/// [`readings`] of a partner already checked in the caller's transaction.
+pub async fn readings_in(ctx: &Ctx, tx: &mut ScopedTx, scope: &Scope, seen: &SeenPartner) -> Result<Vec<Reading>> {
+    let now = ctx.now();
+    let partner_id = tx.seen(seen)?.clone();
+    let partner_id = &partner_id;
     let enrollments = tx
         .fetch_all(sql!(
             "SELECT program_id, enrolled_at FROM enrollments WHERE workspace_id = $1 AND partner_id = $2 ORDER BY program_id",
@@ -189,9 +196,9 @@ pub async fn readings(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Resul
         };
         for subject in subjects {
             let (value, recorded) = match metric.source {
-                Source::Computed(evaluate) => (evaluate(&mut tx, &subject).await?, None),
+                Source::Computed(evaluate) => (evaluate(tx, &subject).await?, None),
                 Source::Recorded => {
-                    let recorded = recorded_in(&mut tx, scope.workspace_id(), partner_id, metric).await?;
+                    let recorded = recorded_in(tx, scope.workspace_id(), partner_id, metric).await?;
                     (recorded.as_ref().map(|r| r.value), recorded)
                 }
             };

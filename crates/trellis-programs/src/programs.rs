@@ -219,9 +219,14 @@ pub async fn get(ctx: &Ctx, scope: &Scope, id: &ProgramId) -> Result<Program> {
 
 /// The programs of the workspace, newest first.
 pub async fn list(ctx: &Ctx, scope: &Scope) -> Result<Vec<Program>> {
-    let mut q = Sql::build("SELECT ");
-    q.push(COLUMNS).push(" FROM programs WHERE workspace_id = ").push_bind(scope.workspace_id()).push(" ORDER BY id DESC LIMIT 500");
     let mut tx = scope.read(ctx).await?;
+    list_in(&mut tx, scope.workspace_id()).await
+}
+
+/// [`list`] inside the caller's transaction (programs are vendor rows every member may read).
+pub async fn list_in(tx: &mut Tx, workspace_id: &WorkspaceId) -> Result<Vec<Program>> {
+    let mut q = Sql::build("SELECT ");
+    q.push(COLUMNS).push(" FROM programs WHERE workspace_id = ").push_bind(workspace_id).push(" ORDER BY id DESC LIMIT 500");
     tx.fetch_all(q).await?.iter().map(from_row).collect()
 }
 

@@ -419,6 +419,14 @@ pub async fn list_in(tx: &mut Tx, workspace_id: &WorkspaceId, program_id: &Progr
     tx.fetch_all(q).await?.iter().map(from_row).collect()
 }
 
+/// The tiers of every program of the workspace, by program then rank: one query where a page needs
+/// the tiers of each program.
+pub async fn list_all_in(tx: &mut Tx, workspace_id: &WorkspaceId) -> Result<Vec<Tier>> {
+    let mut q = Sql::build("SELECT ");
+    q.push(COLUMNS).push(" FROM tiers WHERE workspace_id = ").push_bind(workspace_id).push(" ORDER BY program_id, rank");
+    tx.fetch_all(q).await?.iter().map(from_row).collect()
+}
+
 /// The tiers of a program (every member of the workspace may read them: a partner learns what it
 /// can grow into).
 pub async fn list(ctx: &Ctx, scope: &Scope, program_id: &ProgramId) -> Result<Vec<Tier>> {

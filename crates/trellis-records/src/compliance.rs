@@ -7,8 +7,7 @@ use time::Date;
 use trellis_core::{PartnerId, PartnerStatus, Result, Timestamp, VendorRole, WorkspaceId};
 use trellis_db::Sql;
 use trellis_directory::metric_registry::{Metric, MetricFuture, MetricType, MetricValue, Source, Subject};
-use trellis_identity::partner_users::require_visible_partner;
-use trellis_identity::{Ctx, Scope, ScopedTx};
+use trellis_identity::{Ctx, Scope, ScopedTx, SeenPartner};
 
 use crate::contracts::{self, Contract};
 use crate::dates;
@@ -78,9 +77,15 @@ pub struct Compliance {
 /// The compliance of a visible partner.
 pub async fn get(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Compliance> {
     let mut tx = scope.read(ctx).await?;
-    require_visible_partner(&mut tx, scope, partner_id).await?;
-    let blockers = compliance_blockers(&mut tx, scope.workspace_id(), partner_id, ctx.now()).await?;
-    Ok(Compliance { partner_id: partner_id.clone(), compliant: blockers.is_empty(), blockers })
+    let seen = tx.see_partner(partner_id).await?;
+    get_in(&mut tx, scope, &seen, ctx.now()).await
+}
+
+/// [`get`] of a partner already checked in the caller's transaction.
+pub async fn get_in(tx: &mut ScopedTx, scope: &Scope, seen: &SeenPartner, now: Timestamp) -> Result<Compliance> {
+    let partner_id = tx.seen(seen)?.clone();
+    let blockers = compliance_blockers(tx, scope.workspace_id(), &partner_id, now).await?;
+    Ok(Compliance { partner_id, compliant: blockers.is_empty(), blockers })
 }
 
 /// A licence or contract on the dashboard, with its partner.

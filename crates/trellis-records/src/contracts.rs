@@ -8,7 +8,7 @@ use trellis_core::{ContractId, Error, FileId, PartnerId, Result, Timestamp, Vali
 use trellis_db::{Row, Sql, sql};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
-use trellis_identity::{Ctx, Scope, ScopedTx};
+use trellis_identity::{Ctx, Scope, ScopedTx, SeenPartner};
 
 use crate::files::{self, FilePurpose};
 use crate::{access, dates};
@@ -159,7 +159,13 @@ pub async fn create(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, input: New
 /// A visible partner's contracts, latest start first.
 pub async fn list(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Vec<Contract>> {
     let mut tx = scope.read(ctx).await?;
-    require_visible_partner(&mut tx, scope, partner_id).await?;
+    let seen = tx.see_partner(partner_id).await?;
+    list_in(&mut tx, scope, &seen).await
+}
+
+/// [`list`] of a partner already checked in the caller's transaction.
+pub async fn list_in(tx: &mut ScopedTx, scope: &Scope, seen: &SeenPartner) -> Result<Vec<Contract>> {
+    let partner_id = tx.seen(seen)?;
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS).push(" FROM contracts c WHERE c.workspace_id = ").push_bind(scope.workspace_id());
     q.push(" AND c.partner_id = ").push_bind(partner_id).push(" ORDER BY c.starts_on DESC, c.id DESC LIMIT 500");

@@ -6,10 +6,10 @@
 use serde_json::json;
 use time::Date;
 use trellis_core::{Error, FileId, LicenceId, PartnerId, Result, Timestamp, Validation};
-use trellis_db::{Row, Sql, Tx, sql};
+use trellis_db::{Row, Sql, sql};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
-use trellis_identity::{Ctx, Scope, ScopedTx};
+use trellis_identity::{Ctx, Scope, ScopedTx, SeenPartner};
 
 use crate::files::{self, FilePurpose};
 use crate::{access, dates};
@@ -189,19 +189,20 @@ pub async fn create(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, input: New
     Ok(licence)
 }
 
-/// The licences of a partner inside `tx` (visibility checked by the caller), latest end first.
-pub(crate) async fn list_in(tx: &mut Tx, scope: &Scope, partner_id: &PartnerId) -> Result<Vec<Licence>> {
+/// A visible partner's licences, latest end first.
+pub async fn list(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Vec<Licence>> {
+    let mut tx = scope.read(ctx).await?;
+    let seen = tx.see_partner(partner_id).await?;
+    list_in(&mut tx, scope, &seen).await
+}
+
+/// [`list`] of a partner already checked in the caller's transaction.
+pub async fn list_in(tx: &mut ScopedTx, scope: &Scope, seen: &SeenPartner) -> Result<Vec<Licence>> {
+    let partner_id = tx.seen(seen)?;
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS).push(" FROM licences l WHERE l.workspace_id = ").push_bind(scope.workspace_id());
     q.push(" AND l.partner_id = ").push_bind(partner_id).push(" ORDER BY l.valid_until DESC, l.id DESC LIMIT 500");
     tx.fetch_all(q).await?.iter().map(from_row).collect()
-}
-
-/// A visible partner's licences, latest end first.
-pub async fn list(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Vec<Licence>> {
-    let mut tx = scope.read(ctx).await?;
-    require_visible_partner(&mut tx, scope, partner_id).await?;
-    list_in(&mut tx, scope, partner_id).await
 }
 
 /// One licence of a visible partner.

@@ -7,7 +7,7 @@ use trellis_core::{ChangeRequestId, Error, Page, PartnerId, Result, Timestamp, V
 use trellis_db::{Row, Sql, Tx, sql};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
-use trellis_identity::{Ctx, Scope, ScopedTx};
+use trellis_identity::{Ctx, Scope, ScopedTx, SeenPartner};
 use trellis_jobs::{NewEmail, queue_email};
 
 use crate::profiles::{self, Profile, ProfilePatch, Territories};
@@ -97,6 +97,16 @@ fn from_row(row: &Row) -> Result<ChangeRequest> {
 }
 
 /// Requests of the partners the caller can see, newest first.
+/// The pending change requests of a partner already checked in the caller's transaction, newest
+/// first (at most 500: a partner asks for one change of each kind at a time).
+pub async fn pending_in(tx: &mut ScopedTx, scope: &Scope, seen: &SeenPartner) -> Result<Vec<ChangeRequest>> {
+    let partner_id = tx.seen(seen)?;
+    let mut q = Sql::build(SELECT);
+    q.push_bind(scope.workspace_id()).push(" AND r.partner_id = ").push_bind(partner_id);
+    q.push(" AND r.status = ").push_bind(ChangeStatus::Pending.as_str()).push(" ORDER BY r.id DESC LIMIT 500");
+    tx.fetch_all(q).await?.iter().map(from_row).collect()
+}
+
 pub async fn list(ctx: &Ctx, scope: &Scope, filter: &ChangeFilter) -> Result<Page<ChangeRequest>> {
     // Filtering by a partner the caller cannot see finds nothing: the visibility rule below applies
     // to the same column.

@@ -16,7 +16,7 @@ use trellis_directory::events::{self, PartnerEventKind};
 use trellis_directory::{countries, partners};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
-use trellis_identity::{Ctx, Scope, ScopedTx};
+use trellis_identity::{Ctx, Scope, ScopedTx, SeenPartner};
 
 use crate::files::{self, FilePurpose};
 use crate::{access, profile_changes};
@@ -269,8 +269,14 @@ pub(crate) async fn load_in(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id:
 /// A visible partner's profile.
 pub async fn get(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Profile> {
     let mut tx = scope.read(ctx).await?;
-    require_visible_partner(&mut tx, scope, partner_id).await?;
-    load_in(&mut tx, scope.workspace_id(), partner_id).await
+    let seen = tx.see_partner(partner_id).await?;
+    get_in(&mut tx, scope, &seen).await
+}
+
+/// [`get`] of a partner already checked in the caller's transaction.
+pub async fn get_in(tx: &mut ScopedTx, scope: &Scope, seen: &SeenPartner) -> Result<Profile> {
+    let partner_id = tx.seen(seen)?.clone();
+    load_in(tx, scope.workspace_id(), &partner_id).await
 }
 
 /// Writes `after` (which differs from `before`) and records it; the first time the profile is
@@ -302,14 +308,7 @@ pub(crate) async fn save_in(
     ))
     .await?;
     if before.website != after.website {
-        tx.execute(sql!(
-            "UPDATE partners SET website = $3, updated_at = $4 WHERE workspace_id = $1 AND id = $2",
-            workspace_id,
-            partner_id,
-            after.website,
-            now
-        ))
-        .await?;
+        partners::set_website_in(tx, scope, partner_id, after.website.as_deref(), now).await?;
     }
     tx.execute(sql!("DELETE FROM partner_profile_terms WHERE workspace_id = $1 AND partner_id = $2", workspace_id, partner_id)).await?;
     let lists: [(&str, &Vec<String>); 4] = [

@@ -387,21 +387,9 @@ pub async fn submit(ctx: &Ctx, slug: &str, input: NewApplication, meta: &Request
     tx.execute(sql!("SAVEPOINT application")).await?;
     let domains = domains_of(email.as_str(), website.as_deref());
     let duplicates = find_duplicates(&mut tx, &workspace_id, &email, &domains).await?;
-    let partner_id = PartnerId::generate();
+    let applicant = partners::Applicant { name: company_name.clone(), contact_email: email.clone(), website, country, types };
+    let partner_id = partners::insert_applicant_in(&mut tx, &scope, &applicant, now).await?;
     let application_id = ApplicationId::generate();
-    tx.execute(sql!(
-        "INSERT INTO partners (workspace_id, id, name, contact_email, website, country, types, status, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'applied', $8, $8)",
-        workspace_id,
-        partner_id,
-        company_name,
-        email,
-        website,
-        country,
-        types.mask(),
-        now
-    ))
-    .await?;
     tx.execute(sql!(
         "INSERT INTO applications (workspace_id, id, partner_id, program_id, status, contact_name, contact_email, answers, duplicates, ip, created_at)
          VALUES ($1, $2, $3, $4, 'applied', $5, $6, $7, $8, $9, $10)",
@@ -540,14 +528,9 @@ pub async fn approve(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result
     let invitation =
         partner_users::invite_in(ctx, &mut tx, scope, partner_id, &contact, &application.contact_name, PartnerRole::Admin, None).await?;
     let status = if onboarding::is_finished(&mut tx, scope, partner_id).await? { PartnerStatus::Active } else { PartnerStatus::Onboarding };
-    tx.execute(sql!(
-        "UPDATE partners SET status = $3, updated_at = $4 WHERE workspace_id = $1 AND id = $2",
-        scope.workspace_id(),
-        partner_id,
-        status.as_str(),
-        now
-    ))
-    .await?;
+    if !partners::move_status_in(&mut tx, scope, partner_id, PartnerStatus::Applied, status, now).await? {
+        return Err(Error::conflict("the application was already decided"));
+    }
     tx.execute(sql!(
         "UPDATE applications SET status = 'approved', decided_at = $3, decided_by = $4 WHERE workspace_id = $1 AND id = $2",
         scope.workspace_id(),
@@ -591,13 +574,9 @@ pub async fn reject(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, reason: &s
     let reason = v.text("reason", reason, 2000);
     v.finish().map_err(Error::Validation)?;
     let reason = reason.ok_or_else(|| Error::Internal("validated".into()))?;
-    tx.execute(sql!(
-        "UPDATE partners SET status = 'rejected', updated_at = $3 WHERE workspace_id = $1 AND id = $2",
-        scope.workspace_id(),
-        partner_id,
-        now
-    ))
-    .await?;
+    if !partners::move_status_in(&mut tx, scope, partner_id, PartnerStatus::Applied, PartnerStatus::Rejected, now).await? {
+        return Err(Error::conflict("the application was already decided"));
+    }
     tx.execute(sql!(
         "UPDATE applications SET status = 'rejected', rejection_reason = $3, decided_at = $4, decided_by = $5 WHERE workspace_id = $1 AND id = $2",
         scope.workspace_id(), application.id, reason, now, decided_by(scope)

@@ -11,6 +11,7 @@
 use trellis_core::{Email, Error, PartnerId, PartnerRole, PartnerStatus, ProgramId, Result, StepId, Timestamp, Validation, VendorRole};
 use trellis_db::{Row, Sql, Tx, sql};
 use trellis_directory::events::{HandlerFuture, PartnerEvent, PartnerEventKind};
+use trellis_directory::partners;
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
 use trellis_identity::{Actor, Ctx, Scope, ScopedTx, workspaces};
@@ -524,7 +525,7 @@ pub(crate) async fn is_finished(tx: &mut Tx, scope: &Scope, partner_id: &Partner
 
 /// Activates an `onboarding` partner whose required steps are all done: audited, and the partner
 /// is emailed. Returns whether it was activated.
-pub(crate) async fn activate_if_finished(tx: &mut Tx, scope: &Scope, partner_id: &PartnerId, now: Timestamp) -> Result<bool> {
+pub(crate) async fn activate_if_finished(tx: &mut ScopedTx, scope: &Scope, partner_id: &PartnerId, now: Timestamp) -> Result<bool> {
     let row = tx
         .fetch_optional(sql!(
             "SELECT name, contact_email, status FROM partners WHERE workspace_id = $1 AND id = $2",
@@ -537,13 +538,9 @@ pub(crate) async fn activate_if_finished(tx: &mut Tx, scope: &Scope, partner_id:
     if status != PartnerStatus::Onboarding.as_str() || !is_finished(tx, scope, partner_id).await? {
         return Ok(false);
     }
-    tx.execute(sql!(
-        "UPDATE partners SET status = 'active', updated_at = $3 WHERE workspace_id = $1 AND id = $2 AND status = 'onboarding'",
-        scope.workspace_id(),
-        partner_id,
-        now
-    ))
-    .await?;
+    if !partners::move_status_in(tx, scope, partner_id, PartnerStatus::Onboarding, PartnerStatus::Active, now).await? {
+        return Ok(false);
+    }
     let entry = AuditEntry::new("partner.activated", "partner", partner_id.as_str())
         .change("status", PartnerStatus::Onboarding.as_str(), PartnerStatus::Active.as_str())
         .set("reason", "every required onboarding step is done");

@@ -6,14 +6,14 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use trellis_core::{ContractId, Error, FileId, LicenceId, PartnerId};
-use trellis_directory::{Partner, lifecycle};
-use trellis_identity::Scope;
+use trellis_directory::lifecycle;
+use trellis_identity::{Scope, ScopedTx, SeenPartner};
 use trellis_records::compliance::{self, Compliance};
 use trellis_records::contracts::{self, Contract, NewContract};
 use trellis_records::dates;
 use trellis_records::files::{self, FilePurpose};
 use trellis_records::licences::{self, Licence, NewLicence};
-use trellis_records::profile_changes::{self, ChangeFilter, ChangeStatus};
+use trellis_records::profile_changes;
 use trellis_records::profiles::{self, Profile};
 use trellis_web::AppState;
 
@@ -171,28 +171,23 @@ pub(super) struct Sections {
 }
 
 /// The sections of a (visible) partner's page, with blank forms.
-pub(super) async fn sections(state: &AppState, scope: &Scope, partner: &Partner) -> Result<Sections, Error> {
+pub(super) async fn sections(state: &AppState, tx: &mut ScopedTx, scope: &Scope, seen: &SeenPartner) -> Result<Sections, Error> {
     let role = staff_role(scope)?;
-    let id = &partner.id;
-    let today = dates::today(state.ctx.now());
-    let profile = profiles::get(&state.ctx, scope, id).await?;
-    let pending = profile_changes::list(
-        &state.ctx,
-        scope,
-        &ChangeFilter { status: Some(ChangeStatus::Pending), partner_id: Some(id.clone()), ..ChangeFilter::default() },
-    )
-    .await?
-    .items;
-    let timeline = lifecycle::timeline(&state.ctx, scope, id)
+    let id = seen.id();
+    let now = state.ctx.now();
+    let today = dates::today(now);
+    let profile = profiles::get_in(tx, scope, seen).await?;
+    let pending = profile_changes::pending_in(tx, scope, seen).await?;
+    let timeline = lifecycle::timeline_in(tx, scope, seen)
         .await?
         .into_iter()
         .map(|e| TimelineRow { at: display::time(e.at), phase: e.phase, title: e.title, detail: e.detail, actor: e.actor })
         .collect();
     Ok(Sections {
-        compliance: compliance::get(&state.ctx, scope, id).await?,
+        compliance: compliance::get_in(tx, scope, seen, now).await?,
         profile: ProfileSummary::new(profile, pending.len()),
-        contracts: contracts::list(&state.ctx, scope, id).await?.into_iter().map(|c| ContractRow::new(c, today)).collect(),
-        licences: licences::list(&state.ctx, scope, id).await?.into_iter().map(|l| LicenceRow::new(l, today)).collect(),
+        contracts: contracts::list_in(tx, scope, seen).await?.into_iter().map(|c| ContractRow::new(c, today)).collect(),
+        licences: licences::list_in(tx, scope, seen).await?.into_iter().map(|l| LicenceRow::new(l, today)).collect(),
         licences_path: format!("/console/partners/{id}/licences"),
         timeline,
         can_manage: role.manages_partners(),

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use serde_json::json;
 use trellis_core::{Error, PartnerId, ProgramId};
 use trellis_directory::metric_registry::Registry;
-use trellis_identity::Scope;
+use trellis_identity::{Scope, ScopedTx, SeenPartner};
 use trellis_programs::enrollments::{self, NewEnrollment};
 use trellis_programs::evaluation::{self, HistoryFilter};
 use trellis_programs::metrics;
@@ -63,15 +63,20 @@ pub(super) struct ProgramsCard {
 }
 
 /// The card for a visible partner, with blank forms.
-pub(super) async fn card(state: &AppState, scope: &Scope, partner_id: &PartnerId) -> Result<ProgramsCard, Error> {
+pub(super) async fn card(state: &AppState, tx: &mut ScopedTx, scope: &Scope, seen: &SeenPartner) -> Result<ProgramsCard, Error> {
     let can_manage = enrollments::may_manage(scope);
-    let standings = evaluation::standings(&state.ctx, scope, partner_id).await?;
-    let all_programs = programs::list(&state.ctx, scope).await?;
+    let standings = evaluation::standings_in(&state.ctx, tx, scope, seen).await?;
+    let all_programs = programs::list_in(tx, scope.workspace_id()).await?;
+    let all_tiers = tiers::list_all_in(tx, scope.workspace_id()).await?;
     let mut tier_choices = Vec::with_capacity(all_programs.len());
     for program in &all_programs {
-        let tiers = tiers::list(&state.ctx, scope, &program.id).await?;
-        let choices: Vec<Choice> =
-            tiers.into_iter().rev().map(|t| Choice { value: t.id.to_string(), label: format!("{} ({})", t.name, program.name) }).collect();
+        // Highest rank first, as the override picker lists them.
+        let choices: Vec<Choice> = all_tiers
+            .iter()
+            .rev()
+            .filter(|t| t.program_id == program.id)
+            .map(|t| Choice { value: t.id.to_string(), label: format!("{} ({})", t.name, program.name) })
+            .collect();
         tier_choices.push((program, choices));
     }
     let enrollments: Vec<EnrollmentCard> = standings
@@ -94,10 +99,8 @@ pub(super) async fn card(state: &AppState, scope: &Scope, partner_id: &PartnerId
         .collect();
     let program_name = |id: &ProgramId| all_programs.iter().find(|p| &p.id == id).map_or_else(|| id.to_string(), |p| p.name.clone());
     let changes =
-        evaluation::history(&state.ctx, scope, partner_id, &HistoryFilter { limit: Some(HISTORY_ROWS), ..HistoryFilter::default() })
-            .await?
-            .items;
-    let readings = metrics::readings(&state.ctx, scope, partner_id).await?;
+        evaluation::history_in(tx, scope, seen, &HistoryFilter { limit: Some(HISTORY_ROWS), ..HistoryFilter::default() }).await?.items;
+    let readings = metrics::readings_in(&state.ctx, tx, scope, seen).await?;
     Ok(ProgramsCard {
         history: changes.iter().map(|c| ChangeRow::new(c, program_name(&c.program_id))).collect(),
         readings: readings

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use trellis_core::{Error, Page, PartnerId, PartnerRole, PartnerStatus, PartnerType, UserId, VendorRole};
 use trellis_directory::{NewPartner, Partner, PartnerFilter, PartnerPatch, partners, statuses};
-use trellis_identity::{Membership, Scope, api_keys, invitations, members, partner_users};
+use trellis_identity::{Membership, Scope, ScopedTx, api_keys, invitations, members, partner_users};
 use trellis_web::AppState;
 
 use super::staff_role;
@@ -103,10 +103,10 @@ fn require_partner_manager(scope: &Scope) -> Result<(), Error> {
 
 /// The distributors a partner may be placed under (never itself), by name; the current parent
 /// stays offered even when it is not a distributor.
-async fn parent_choices(state: &AppState, scope: &Scope, partner: Option<&Partner>) -> Result<Vec<Choice>, Error> {
+async fn parent_choices(tx: &mut ScopedTx, scope: &Scope, partner: Option<&Partner>) -> Result<Vec<Choice>, Error> {
     let filter =
         PartnerFilter { partner_type: Some(PartnerType::Distributor), limit: Some(MAX_PARENT_CHOICES), ..PartnerFilter::default() };
-    let mut choices: Vec<Choice> = partners::list(&state.ctx, scope, &filter)
+    let mut choices: Vec<Choice> = partners::list_in(tx, scope, &filter)
         .await?
         .items
         .into_iter()
@@ -116,15 +116,15 @@ async fn parent_choices(state: &AppState, scope: &Scope, partner: Option<&Partne
     if let Some(parent) = partner.and_then(|p| p.parent_id.as_ref())
         && !choices.iter().any(|c| c.value == parent.as_str())
     {
-        choices.push(Choice { value: parent.to_string(), label: parent_view(state, scope, parent).await?.label() });
+        choices.push(Choice { value: parent.to_string(), label: parent_view(tx, scope, parent).await?.label() });
     }
     choices.sort_by_key(|c| c.label.to_lowercase());
     Ok(choices)
 }
 
 /// The staff members who may be a partner's manager.
-async fn manager_choices(state: &AppState, scope: &Scope) -> Result<Vec<Choice>, Error> {
-    Ok(members::list(&state.ctx, scope)
+async fn manager_choices(tx: &mut ScopedTx, scope: &Scope) -> Result<Vec<Choice>, Error> {
+    Ok(members::list_in(tx, scope)
         .await?
         .into_iter()
         .map(|m| {
@@ -147,13 +147,14 @@ struct NewPartnerPage {
 
 async fn new_partner_page(state: &AppState, signed: &Signed, form: FormView, status: StatusCode) -> PageResult {
     require_partner_manager(&signed.scope)?;
+    let mut tx = signed.scope.read(&state.ctx).await?;
     let page = NewPartnerPage {
         layout: Layout::signed(state, signed, "New partner", SECTION).await,
         csrf_token: signed.session.csrf_token.clone(),
         form,
         types: Choice::all_of(PartnerType::ALL, PartnerType::as_str),
-        parents: parent_choices(state, &signed.scope, None).await?,
-        managers: manager_choices(state, &signed.scope).await?,
+        parents: parent_choices(&mut tx, &signed.scope, None).await?,
+        managers: manager_choices(&mut tx, &signed.scope).await?,
     };
     Ok(render_status(status, &page))
 }
@@ -211,8 +212,8 @@ impl ParentView {
     }
 }
 
-async fn parent_view(state: &AppState, scope: &Scope, parent: &PartnerId) -> Result<ParentView, Error> {
-    match partners::get(&state.ctx, scope, parent).await {
+async fn parent_view(tx: &mut ScopedTx, scope: &Scope, parent: &PartnerId) -> Result<ParentView, Error> {
+    match partners::fetch_visible(tx, scope, parent).await {
         Ok(p) => Ok(ParentView { id: p.id.to_string(), name: Some(p.name) }),
         Err(Error::NotFound) => Ok(ParentView { id: parent.to_string(), name: None }),
         Err(err) => Err(err),
@@ -304,32 +305,41 @@ fn invite_form() -> FormView {
     FormView::filled("invite", INVITE_FIELDS, vec![("role", PartnerRole::Member.as_str().to_owned())])
 }
 
-/// A partner's page with blank forms. An invisible or unknown partner is 404.
+/// A partner's page with blank forms. An invisible or unknown partner is 404. Everything on it is
+/// read in one read transaction, with one visibility check of the partner (and one of its
+/// parent, which the caller may not see): every section reads through the [`SeenPartner`].
 pub(super) async fn partner_page(state: &AppState, signed: &Signed, id: &PartnerId) -> Result<PartnerPage, Error> {
     let scope = &signed.scope;
     let role = staff_role(scope)?;
-    let partner = partners::get(&state.ctx, scope, id).await?;
+    let mut tx = scope.read(&state.ctx).await?;
+    let (seen, partner) = partners::see(&mut tx, scope, id).await?;
+    let tx = &mut tx;
     let parent = match &partner.parent_id {
-        Some(parent) => Some(parent_view(state, scope, parent).await?),
+        Some(parent) => Some(parent_view(tx, scope, parent).await?),
         None => None,
     };
-    let children_filter = PartnerFilter { parent_id: Some(id.clone()), limit: Some(MAX_PARENT_CHOICES), ..PartnerFilter::default() };
-    let children = partners::list(&state.ctx, scope, &children_filter).await?.items;
-    let users = partner_users::list(&state.ctx, scope, id).await?;
+    let children = partners::children_in(tx, scope, &seen, MAX_PARENT_CHOICES).await?.items;
+    let users = partner_users::list_in(tx, scope, &seen).await?;
     let can_edit = role.manages_partners();
     let invitations = if can_edit {
-        invitations::list_for_partner(&state.ctx, scope, id).await?.into_iter().map(crate::display::InvitationRow::from).collect()
+        invitations::list_for_partner_in(tx, scope, &seen, state.ctx.now())
+            .await?
+            .into_iter()
+            .map(crate::display::InvitationRow::from)
+            .collect()
     } else {
         Vec::new()
     };
     let keys = if role.is_workspace_admin() {
-        Some(api_keys::list_for_partner(&state.ctx, scope, id).await?.into_iter().map(|k| KeyRow::new(k, |_| None)).collect())
+        Some(api_keys::list_for_partner_in(tx, scope, &seen).await?.into_iter().map(|k| KeyRow::new(k, |_| None)).collect())
     } else {
         None
     };
-    let managers = manager_choices(state, scope).await?;
+    let managers = manager_choices(tx, scope).await?;
     let manager = partner.manager_user_id.as_ref().and_then(|m| managers.iter().find(|c| c.value == m.as_str())).map(|c| c.label.clone());
-    let parents = if can_edit { parent_choices(state, scope, Some(&partner)).await? } else { Vec::new() };
+    let parents = if can_edit { parent_choices(tx, scope, Some(&partner)).await? } else { Vec::new() };
+    let lifecycle = super::partner_lifecycle::sections(state, tx, scope, &seen).await?;
+    let programs = super::partner_programs::card(state, tx, scope, &seen).await?;
     Ok(PartnerPage {
         layout: Layout::signed(state, signed, partner.name.clone(), SECTION).await,
         csrf_token: signed.session.csrf_token.clone(),
@@ -353,8 +363,8 @@ pub(super) async fn partner_page(state: &AppState, signed: &Signed, id: &Partner
         parents,
         managers,
         status_actions: if can_edit { status_actions(&partner) } else { Vec::new() },
-        lifecycle: super::partner_lifecycle::sections(state, scope, &partner).await?,
-        programs: super::partner_programs::card(state, scope, id).await?,
+        lifecycle,
+        programs,
         partner,
     })
 }

@@ -320,8 +320,24 @@ async fn a_read_only_keys_scope_cannot_open_a_write_transaction_in_any_service()
     let create = trellis_directory::partners::create(&app.state.ctx, &staff, input).await;
     let invite = partner_users::invite(&app.state.ctx, &partner, &f.r1a, "x@r1a.example", None, PartnerRole::Member).await;
     let write = partner.write(&app.state.ctx).await.map(|_| ());
+    // Staff memberships and workspace settings open through their grants: still refused.
+    let ctx = &app.state.ctx;
+    let add_staff = trellis_identity::members::add(ctx, &staff, "new@vendor.example", None, VendorRole::Viewer, None).await.map(|_| ());
+    let viewer = f.viewer.user_id.parse().expect("viewer id");
+    let change_staff = trellis_identity::members::update(ctx, &staff, &viewer, Some(VendorRole::Finance), None).await.map(|_| ());
+    let remove_staff = trellis_identity::members::remove(ctx, &staff, &viewer).await;
+    let patch = trellis_identity::workspaces::WorkspacePatch { name: Some("Renamed".into()), ..Default::default() };
+    let settings = trellis_identity::workspaces::update(ctx, &staff, patch).await.map(|_| ());
 
-    for (what, outcome) in [("create partner", create.map(|_| ())), ("invite user", invite.map(|_| ())), ("open a write", write)] {
+    for (what, outcome) in [
+        ("create partner", create.map(|_| ())),
+        ("invite user", invite.map(|_| ())),
+        ("open a write", write),
+        ("add staff", add_staff),
+        ("change a member's role", change_staff),
+        ("remove a member", remove_staff),
+        ("change workspace settings", settings),
+    ] {
         match outcome {
             Err(trellis_core::Error::Forbidden(message)) => assert_eq!(message, "this API key is read-only", "{what}"),
             other => panic!("{what}: a read-only scope wrote or failed otherwise: {other:?}"),

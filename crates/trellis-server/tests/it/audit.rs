@@ -228,3 +228,56 @@ async fn the_owner_reads_who_changed_what_and_filters_by_target_action_and_time(
     assert_eq!(invalid.status, 422, "{}", invalid.text);
     assert_eq!(invalid.body["errors"][0]["field"], "since");
 }
+
+#[tokio::test]
+async fn moving_an_audit_event_to_another_partner_is_detected() {
+    let (app, workspace_id, _) = audited_app().await;
+    let partnered = app
+        .query_i64(sql!("SELECT MIN(seq) AS n FROM audit_events WHERE workspace_id = $1 AND subject_partner_id IS NOT NULL", workspace_id))
+        .await;
+
+    tamper(
+        &app,
+        vec![sql!(
+            "UPDATE audit_events SET subject_partner_id = 'ptn_elsewhere' WHERE workspace_id = $1 AND seq = $2",
+            workspace_id,
+            partnered
+        )],
+    )
+    .await;
+
+    assert_detected("partner", verify(&app, &workspace_id).await, partnered);
+}
+
+/// Migration 20261206000001 filled in `audit_events.subject_partner_id` of earlier events with SQL; the
+/// code fills it in for new ones (`audit::record`). On every event of the fixture (partners,
+/// users invited and added, keys, members) both rules give the same partner, on both backends.
+#[tokio::test]
+async fn the_migrations_rule_for_an_events_partner_agrees_with_the_code_on_every_event() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let invited =
+        app.post(&format!("/api/v1/partners/{}/users", f.r1a), &f.owner.token, json!({"email": "new@r1a.example", "role": "member"})).await;
+    assert_eq!(invited.status, 201, "{}", invited.text);
+    let migration_rule = if app.is_postgres() {
+        "CASE WHEN target_type = 'partner' THEN target_id
+              WHEN jsonb_typeof(changes::jsonb -> 'partner_id' -> 1) = 'string' THEN changes::jsonb -> 'partner_id' ->> 1 END"
+    } else {
+        "CASE WHEN target_type = 'partner' THEN target_id
+              WHEN json_type(changes, '$.partner_id[1]') = 'text' THEN json_extract(changes, '$.partner_id[1]') END"
+    };
+    let mut q = Sql::build("SELECT seq, action, subject_partner_id, ");
+    q.push(migration_rule).push(" AS migrated FROM audit_events");
+    let rows = app.query(q).await;
+    let mut named_in_changes = 0;
+    for row in &rows {
+        let (stored, migrated): (Option<String>, Option<String>) =
+            (row.get("subject_partner_id").expect("subject_partner_id"), row.get("migrated").expect("migrated"));
+        let action: String = row.get("action").expect("action");
+        assert_eq!(stored, migrated, "event {action} (seq {})", row.get::<i64>("seq").expect("seq"));
+        if stored.is_some() && !action.starts_with("partner.") {
+            named_in_changes += 1;
+        }
+    }
+    assert!(rows.len() > 20 && named_in_changes > 3, "{} events, {named_in_changes} naming a partner in their changes", rows.len());
+}

@@ -313,3 +313,44 @@ async fn an_invitation_link_and_an_api_key_are_shown_once_in_the_answer_to_their
     assert_eq!(read.body["data"].as_array().map(Vec::len), Some(1));
     assert_eq!(app.patch(&format!("/api/v1/partners/{}", f.r1a), &secret, serde_json::json!({"country": "FR"})).await.status, 403);
 }
+
+/// A partner's console page (ARCHITECTURE.md "The request scope"): every section — hierarchy,
+/// users, invitations, keys, profile, compliance, contracts, licences, timeline, programs and
+/// tiers — is read in one read transaction, with one visibility check of the partner; the
+/// sections read through the `SeenPartner` that check answered. Counted against the partner list,
+/// whose answer is one transaction and no single-partner check, for staff who see everything and
+/// for a channel manager restricted to the partners they manage (whose checks are real probes).
+#[tokio::test]
+async fn a_partners_console_page_reads_in_one_transaction_with_one_visibility_check() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let enrolled = app.post("/api/v1/programs", &f.owner.token, serde_json::json!({"name": "Resell", "slug": "resell"})).await;
+    assert_eq!(enrolled.status, 201, "{}", enrolled.text);
+    let program = enrolled.body["id"].as_str().expect("program id").to_owned();
+    for (rank, tier) in [(0, "Registered"), (10, "Silver")] {
+        let body = serde_json::json!({"name": tier, "rank": rank, "requirements": {"all": []}, "benefits": {"text": tier}});
+        let created = app.post(&format!("/api/v1/programs/{program}/tiers"), &f.owner.token, body).await;
+        assert_eq!(created.status, 201, "{}", created.text);
+    }
+    let enrollment =
+        app.post(&format!("/api/v1/partners/{}/enrollments", f.r1a), &f.owner.token, serde_json::json!({"program_id": program})).await;
+    assert_eq!(enrollment.status, 201, "{}", enrollment.text);
+
+    let db = app.state.ctx.db();
+    for identity in [&f.owner, &f.assigned_manager] {
+        let session = sign_in(&app, &identity.email).await;
+        let mut costs = Vec::new();
+        for path in ["/console/partners".to_owned(), format!("/console/partners/{}", f.d1), format!("/console/partners/{}", f.r1a)] {
+            let (transactions, checks) = (db.transactions_begun(), trellis_identity::scope::partner_checks_for_tests());
+            let page = session.get(&path).await;
+            assert_eq!(page.status, 200, "{path} as {}: {}", identity.label, page.text);
+            costs.push((path, db.transactions_begun() - transactions, trellis_identity::scope::partner_checks_for_tests() - checks));
+        }
+        let (_, list_transactions, list_checks) = costs[0].clone();
+        assert_eq!(list_checks, 0, "the list checks no single partner");
+        for (path, transactions, checks) in &costs[1..] {
+            assert_eq!(*transactions, list_transactions, "{path} as {}: transactions beyond the list's one", identity.label);
+            assert_eq!(*checks, 1, "{path} as {}: visibility checks of single partners", identity.label);
+        }
+    }
+}
