@@ -424,7 +424,7 @@ async fn seed_recruitment(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<()> {
 /// What `trellis demo` prints once the server is about to listen.
 pub fn banner(public_url: &str, _workspace: &WorkspaceId) -> String {
     let mut text = format!(
-        "\nTrellis demo is running at {public_url}/\n  API docs: {public_url}/api/docs\n\nSign in with any of these (password: {DEMO_PASSWORD}):\n"
+        "\nTrellis demo is running at {public_url}/\n  API docs:           {public_url}/api/docs\n  Apply as a partner: {public_url}/apply/resellers (or /apply/referral-partners)\n  Find a partner:     {public_url}/partners\n\nSign in with any of these (password: {DEMO_PASSWORD}):\n"
     );
     for login in LOGINS {
         text.push_str(&format!("  {:<32} {}\n", login.email, login.what));

@@ -102,6 +102,27 @@ async fn payload_too_large(req: Request, next: Next) -> Response {
     trellis_portal::pages::payload_too_large(html)
 }
 
+/// Swagger UI's own `index.html` has no viewport, so a phone renders `/api/docs` at desktop width
+/// and shrinks it unreadably (issue 8): its index answer gains one, and Trellis's title.
+async fn api_docs_for_phones(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let index = path == "/api/docs/" || path == "/api/docs/index.html";
+    let response = next.run(req).await;
+    let html = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
+    if !index || !html || response.headers().contains_key(header::CONTENT_ENCODING) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, trellis_web::limits::MAX_BODY_BYTES).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let page = String::from_utf8_lossy(&bytes)
+        .replacen("<head>", "<head>\n    <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">", 1)
+        .replacen("<title>Swagger UI</title>", "<title>Trellis API</title>", 1);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(page))
+}
+
 /// The whole application: API, OpenAPI document and docs, portal pages, health.
 pub fn build_router(state: AppState) -> Router {
     let (api, openapi) = trellis_api::router();
@@ -110,7 +131,11 @@ pub fn build_router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), trellis_api::middleware::authenticate));
     Router::new()
         .merge(api)
-        .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
+        .merge(
+            Router::new()
+                .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
+                .layer(middleware::from_fn(api_docs_for_phones)),
+        )
         .merge(trellis_portal::router(state.clone()))
         .route("/healthz", get(healthz))
         .fallback(fallback)

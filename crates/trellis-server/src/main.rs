@@ -100,6 +100,9 @@ enum Command {
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print the OpenAPI document (as served at /api/openapi.json), to generate a client or check
+    /// the document without a running server or a database.
+    Openapi,
 }
 
 #[derive(Subcommand)]
@@ -129,7 +132,9 @@ enum ConfigCommand {
 
 fn init_logging(settings: &Settings) {
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour codes only for a person at a terminal, never in a file, a pipe or a log collector.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     if settings.log_json {
         builder.json().init();
     } else {
@@ -142,6 +147,10 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Command::Config(ConfigCommand::Example) = &cli.command {
         print!("{}", config::EXAMPLE);
+        return Ok(());
+    }
+    if let Command::Openapi = &cli.command {
+        println!("{}", trellis_api::router().1.to_pretty_json()?);
         return Ok(());
     }
     let serve_args = match &cli.command {
@@ -237,7 +246,7 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Config(_) => Ok(()),
+        Command::Config(_) | Command::Openapi => Ok(()),
     }
 }
 

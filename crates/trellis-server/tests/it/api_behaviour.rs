@@ -621,3 +621,46 @@ async fn every_response_in_the_openapi_document_has_a_description() {
     }
     assert!(missing.is_empty(), "responses without a description (OpenAPI requires one): {missing:?}");
 }
+
+/// Issue 8: a generated client builds its URLs from the document, so every `{name}` of a path is
+/// a declared path parameter of each of its operations, and every declared path parameter is in
+/// its path (query parameters once came out as path parameters on paths without them); no
+/// parameter is declared twice.
+#[tokio::test]
+async fn every_path_parameter_is_in_its_path_and_every_placeholder_is_declared() {
+    let app = TestApp::spawn().await;
+    let document = app.send(Method::GET, "/api/openapi.json", None, None).await.body;
+    let mut wrong = Vec::new();
+    let mut operations = 0;
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        let placeholders: Vec<&str> =
+            path.split('/').filter_map(|segment| segment.strip_prefix('{').and_then(|s| s.strip_suffix('}'))).collect();
+        for (method, operation) in item.as_object().expect("path item") {
+            operations += 1;
+            let parameters: Vec<&Value> = operation["parameters"].as_array().into_iter().flatten().collect();
+            let declared: Vec<&str> = parameters.iter().filter(|p| p["in"] == "path").filter_map(|p| p["name"].as_str()).collect();
+            for name in &declared {
+                if !placeholders.contains(name) {
+                    wrong.push(format!("{method} {path}: path parameter {name} is not in the path"));
+                }
+            }
+            for name in &placeholders {
+                if !declared.contains(name) {
+                    wrong.push(format!("{method} {path}: {{{name}}} is not declared"));
+                }
+            }
+            let mut keys: Vec<(String, String)> = parameters.iter().map(|p| (p["in"].to_string(), p["name"].to_string())).collect();
+            keys.sort();
+            if keys.windows(2).any(|pair| pair[0] == pair[1]) {
+                wrong.push(format!("{method} {path}: a parameter is declared twice"));
+            }
+            for p in parameters.iter().filter(|p| p["in"] == "path") {
+                if p["required"] != true {
+                    wrong.push(format!("{method} {path}: path parameter {} is not required", p["name"]));
+                }
+            }
+        }
+    }
+    assert!(operations > 50, "the document has its operations ({operations})");
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}

@@ -164,6 +164,11 @@ async fn every_page_carries_a_strict_content_security_policy_and_a_viewport() {
     }
     let sign_in_page = get_page(&app, "/login", None).await;
     assert_safe_page("/login", &sign_in_page);
+    // The API docs are Swagger UI's page, with its own looser style rule, but a phone's viewport.
+    let docs = get_page(&app, "/api/docs/", None).await;
+    assert_eq!(docs.status, 200, "{}", docs.text);
+    assert!(docs.text.contains(r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#), "{}", docs.text);
+    assert!(docs.text.contains("<title>Trellis API</title>"), "{}", docs.text);
     let missing = owner.get("/console/partners/ptn_00000000000000000000000000").await;
     assert_eq!(missing.status, 404);
     assert_safe_page("missing partner", &missing);
