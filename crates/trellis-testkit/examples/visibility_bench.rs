@@ -3,8 +3,9 @@
 //! For each size N (default 100, 1,000, 10,000 and 50,000), a fresh database gets one workspace with a
 //! distributor and N resellers under it, plus 200 partners elsewhere in the tree. It then times
 //! `GET /api/v1/partners?limit=50` and a few neighbours as the distributor, as one of its resellers
-//! (a subtree of one in a large workspace), and as a channel manager limited to the distributor he
-//! manages, each against the vendor owner's same request measured in the same run, and prints the
+//! (a subtree of one in a large workspace), as a channel manager limited to the distributor he
+//! manages, and as one limited to three resellers of the other distributor (a small portfolio in a
+//! large workspace), each against the vendor owner's same request measured in the same run, and prints the
 //! ratios; finally it times moving the distributor, with its whole subtree, under another parent
 //! (`PATCH /api/v1/partners/{id}`), and back.
 //!
@@ -38,6 +39,7 @@ struct World {
     distributor: String,
     reseller: String,
     manager: String,
+    small_manager: String,
     distributor_id: PartnerId,
     other_top_id: PartnerId,
     a_reseller_id: String,
@@ -52,6 +54,14 @@ async fn seed(app: &TestApp, resellers: usize) -> anyhow::Result<World> {
         .map_err(fail)?;
     let manager_id = trellis_server::demo::accept_as_operator(ctx, &invitation.token, None, "bench-password-1").await.map_err(fail)?;
     let manager = api_keys::create_for_member_by_operator(ctx, &boot.workspace_id, "cm@bench.example", "bench").await.map_err(fail)?;
+    let invitation =
+        members::add(ctx, &system, "small-cm@bench.example", None, VendorRole::ChannelManager, Some(PartnerScopeSetting::Assigned))
+            .await
+            .map_err(fail)?;
+    let small_manager_id =
+        trellis_server::demo::accept_as_operator(ctx, &invitation.token, None, "bench-password-1").await.map_err(fail)?;
+    let small_manager =
+        api_keys::create_for_member_by_operator(ctx, &boot.workspace_id, "small-cm@bench.example", "bench").await.map_err(fail)?;
     let new = |name: &str, parent: Option<PartnerId>, manager: Option<trellis_core::UserId>| NewPartner {
         name: name.into(),
         contact_email: format!("{}@bench.example", name.to_lowercase().replace(' ', "-")),
@@ -66,7 +76,16 @@ async fn seed(app: &TestApp, resellers: usize) -> anyhow::Result<World> {
     // Resellers and unrelated partners by bulk insert: the triggers on `partners` maintain the
     // ancestry exactly as they do for the service's own inserts.
     let resellers_ids = bulk::add_resellers(app, &boot.workspace_id, &distributor.id, "Reseller", resellers).await;
-    bulk::add_resellers(app, &boot.workspace_id, &other_top.id, "Other reseller", OTHERS).await;
+    let others = bulk::add_resellers(app, &boot.workspace_id, &other_top.id, "Other reseller", OTHERS).await;
+    // Three of the other distributor's resellers are the small manager's (the trigger on
+    // `partners` copies the manager onto their closure rows).
+    let mut assign = Sql::build("UPDATE partners SET manager_user_id = ");
+    assign.push_bind(&small_manager_id).push(" WHERE workspace_id = ").push_bind(&boot.workspace_id).push(" AND id IN (");
+    for (i, id) in others.iter().take(3).enumerate() {
+        assign.push(if i == 0 { "" } else { ", " }).push_bind(id);
+    }
+    assign.push(")");
+    app.execute(vec![assign]).await?;
     let reseller_id = resellers_ids[resellers / 2].clone();
     if app.is_postgres() {
         app.execute(vec![Sql::build("ANALYZE")]).await?;
@@ -78,6 +97,7 @@ async fn seed(app: &TestApp, resellers: usize) -> anyhow::Result<World> {
         distributor: distributor_key,
         reseller: reseller_key,
         manager,
+        small_manager,
         distributor_id: distributor.id,
         other_top_id: other_top.id,
         a_reseller_id: reseller_id.to_string(),
@@ -119,13 +139,14 @@ async fn run(resellers: usize) -> anyhow::Result<()> {
     let by_parent = format!("/api/v1/partners?limit=50&parent_id={}", w.distributor_id);
     let owner_next = format!("{list}&cursor={owner_cursor}");
     let next = if cursor.is_empty() { list.clone() } else { format!("{list}&cursor={cursor}") };
-    let scenarios: [(&str, &str, &str, &str); 6] = [
+    let scenarios: [(&str, &str, &str, &str); 7] = [
         ("list", "distributor", &w.distributor, &list),
         ("next_page", "distributor", &w.distributor, &next),
         ("by_parent", "distributor", &w.distributor, &by_parent),
         ("get_one", "distributor", &w.distributor, &get_one),
         ("list", "reseller", &w.reseller, &list),
         ("list", "assigned_manager", &w.manager, &list),
+        ("list", "manager_of_three", &w.small_manager, &list),
     ];
     for (what, who, bearer, path) in scenarios {
         let owner_path = match what {

@@ -124,10 +124,15 @@ async fn check(app: &TestApp, ids: &[PartnerId], observers: &[Observer], parents
         // (1) the list, over HTTP…
         let listed = app.get("/api/v1/partners?limit=500", &observer.key).await;
         stats.requests.fetch_add(1, Ordering::Relaxed);
-        let listed: BTreeSet<String> = listed.body["data"]
+        let rows: Vec<String> = listed.body["data"]
             .as_array()
             .map(|rows| rows.iter().filter_map(|p| p["id"].as_str().map(str::to_owned)).collect())
             .unwrap_or_default();
+        let listed: BTreeSet<String> = rows.iter().cloned().collect();
+        // A partner under two partners the manager manages is still listed once.
+        if rows.len() != listed.len() || !rows.windows(2).all(|pair| pair[0] > pair[1]) {
+            divergences.push(format!("{}: the list repeats a partner or is not newest first: {rows:?}", observer.label));
+        }
         if listed != expected {
             divergences.push(format!("{}: list {listed:?} but the model says {expected:?}", observer.label));
         }
