@@ -5,7 +5,8 @@
 //!
 //! Also what the business crates above share without depending on each other (ADR 0011): the
 //! partner events raised inside a change's transaction ([`events`]), the metric registry tier
-//! rules are written over ([`metric_registry`]), and the country codes ([`countries`]).
+//! rules are written over ([`metric_registry`]), the work queues the console home and the
+//! navigation count ([`work_queues`]), and the country codes ([`countries`]).
 
 pub mod countries;
 pub mod events;
@@ -13,5 +14,6 @@ pub mod lifecycle;
 pub mod metric_registry;
 pub mod partners;
 pub mod statuses;
+pub mod work_queues;
 
 pub use partners::{NewPartner, Partner, PartnerFilter, PartnerPatch};

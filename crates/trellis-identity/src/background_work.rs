@@ -6,7 +6,7 @@
 //! take the request [`Scope`] and record audit events (docs/decisions/0007-typed-jobs-below-identity.md).
 
 use trellis_core::{EmailId, Error, Page, Result, Timestamp, VendorRole, page};
-use trellis_db::{Row, Sql, sql};
+use trellis_db::{Row, Sql, Tx, sql};
 use trellis_jobs::{Job, SendEmail, queue_delivery_again};
 
 use crate::Ctx;
@@ -54,6 +54,36 @@ pub struct EmailFilter {
 
 /// Who sees the workspace's emails and jobs: its owners and admins.
 pub const READERS: &[VendorRole] = VendorRole::WORKSPACE_ADMINS;
+
+/// What may wait among the workspace's emails and jobs (the console home's work queues, which the
+/// binary registers over [`backlog_in`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backlog {
+    /// Emails given up after their retries.
+    FailedEmails,
+    /// Emails kept in the outbox because no SMTP server is configured.
+    OutboxEmails,
+    /// Jobs given up after their retries.
+    FailedJobs,
+}
+
+/// How many emails or jobs of `backlog` wait, counting at most `cap` + 1 of them, inside the
+/// caller's transaction; `None` unless the caller is an owner or admin. Each count reads the
+/// (workspace, status, id) index of its table.
+pub async fn backlog_in(tx: &mut Tx, scope: &Scope, backlog: Backlog, cap: i64) -> Result<Option<i64>> {
+    if !scope.has_vendor_role(READERS) {
+        return Ok(None);
+    }
+    let (table, status) = match backlog {
+        Backlog::FailedEmails => ("emails", "failed"),
+        Backlog::OutboxEmails => ("emails", "outbox"),
+        Backlog::FailedJobs => ("jobs", "failed"),
+    };
+    let mut q = Sql::build("SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM ");
+    q.push(table).push(" WHERE workspace_id = ").push_bind(scope.workspace_id()).push(" AND status = ").push_bind(status);
+    q.push(" LIMIT ").push_bind(cap + 1).push(") capped");
+    Ok(Some(tx.fetch_i64(q).await?))
+}
 
 fn require_admin(scope: &Scope) -> Result<()> {
     scope.require_vendor_role(READERS, "see the workspace's emails and background jobs")

@@ -5,6 +5,7 @@
 
 mod apply;
 mod assets;
+mod charts;
 mod console;
 mod display;
 mod downloads;

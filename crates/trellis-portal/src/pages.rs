@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use trellis_core::Error;
-use trellis_directory::partners;
+use trellis_directory::{partners, work_queues};
 use trellis_identity::Membership;
 use trellis_identity::auth::{self, BrowserSession, SessionKind};
 use trellis_identity::invitations::{self, Acceptor};
@@ -45,6 +45,9 @@ pub struct NavLink {
     pub href: &'static str,
     pub label: &'static str,
     pub current: bool,
+    /// How many things wait behind the link ("3", "99+"), from the work queues; none when
+    /// nothing waits.
+    pub count: Option<String>,
 }
 
 /// The navigation link of each area (`trellis_recruitment::capabilities`).
@@ -69,13 +72,33 @@ fn link_of(area: Area) -> (&'static str, &'static str) {
     }
 }
 
+/// Puts on each navigation link the number of things waiting behind it, summed over the work
+/// queues registered for it (`trellis_directory::work_queues`; capped counts, one read
+/// transaction). A count that cannot be read leaves the links without counts: the navigation
+/// must not fail a page.
+async fn add_waiting_counts(state: &AppState, signed: &Signed, links: &mut [NavLink]) {
+    let waiting = match work_queues::waiting(&state.ctx, &signed.scope, true).await {
+        Ok(waiting) => waiting,
+        Err(err) => {
+            tracing::warn!(%err, "could not count the work queues for the navigation");
+            return;
+        }
+    };
+    for link in links.iter_mut() {
+        let count: i64 = waiting.iter().filter(|w| w.queue.nav == Some(link.href)).map(|w| w.count).sum();
+        if count > 0 {
+            link.count = Some(work_queues::count_text(count));
+        }
+    }
+}
+
 /// The sections a membership's navigation offers: exactly the areas its capabilities name.
 fn nav_links(areas: &[Area], section: &str) -> Vec<NavLink> {
     areas
         .iter()
         .map(|area| {
             let (href, label) = link_of(*area);
-            NavLink { href, label, current: href == section }
+            NavLink { href, label, current: href == section, count: None }
         })
         .collect()
 }
@@ -97,7 +120,10 @@ impl Layout {
                 role_areas(&signed.scope)
             }
         };
-        let links = nav_links(&areas, section);
+        let mut links = nav_links(&areas, section);
+        if signed.scope.vendor_role().is_some() {
+            add_waiting_counts(state, signed, &mut links).await;
+        }
         Self {
             title: title.into(),
             css: asset_url("app.css"),
@@ -539,7 +565,17 @@ async fn switch_membership(State(state): State<AppState>, maybe: MaybeSession, P
 struct ConsoleHome {
     layout: Layout,
     workspace_name: String,
-    counts: Vec<(String, i64)>,
+    /// What waits for this person, each with its count and link (empty queues too: "nothing
+    /// waits" is worth knowing).
+    queues: Vec<QueueRow>,
+    charts: Vec<crate::charts::BarChart>,
+}
+
+struct QueueRow {
+    title: &'static str,
+    href: &'static str,
+    count: i64,
+    count_text: String,
 }
 
 #[derive(Template)]
@@ -554,18 +590,67 @@ struct PortalHome {
     onboarding: Option<crate::portal::onboarding::OnboardingCard>,
 }
 
+/// Weeks the home's chart of applications covers.
+const APPLICATION_WEEKS: i64 = 12;
+
+/// The console home: the work queues first, then the channel in charts.
+async fn console_home(state: &AppState, signed: &Signed, layout: Layout) -> Result<ConsoleHome, Error> {
+    use crate::charts::{Bar, horizontal_bars};
+    use trellis_core::PartnerStatus;
+    let scope = &signed.scope;
+    let queues = work_queues::waiting(&state.ctx, scope, false)
+        .await?
+        .into_iter()
+        .map(|w| QueueRow { title: w.queue.title, href: w.queue.href, count: w.count, count_text: w.count_text() })
+        .collect();
+    let by_status = partners::count_by_status(&state.ctx, scope).await?;
+    let count_of = |status: PartnerStatus| by_status.iter().find(|(s, _)| *s == status).map_or(0, |(_, n)| *n);
+    let status_bar = |status: PartnerStatus| Bar {
+        label: crate::display::words(status.as_str()),
+        value: count_of(status),
+        href: Some(format!("/console/partners?status={}", status.as_str())),
+    };
+    let mut charts = vec![horizontal_bars("Partners by status", PartnerStatus::ALL.iter().map(|s| status_bar(*s)).collect())];
+    let funnel = [PartnerStatus::Applied, PartnerStatus::Onboarding, PartnerStatus::Active];
+    charts.push(horizontal_bars("Onboarding funnel: applied, onboarding, active", funnel.iter().map(|s| status_bar(*s)).collect()));
+    let tiers = trellis_programs::enrollments::tier_counts(&state.ctx, scope).await?;
+    if !tiers.is_empty() {
+        let bars = tiers
+            .into_iter()
+            .map(|t| Bar {
+                label: format!("{}: {}", t.program_name, t.tier_name.as_deref().unwrap_or("no tier yet")),
+                value: t.count,
+                href: None,
+            })
+            .collect();
+        charts.push(horizontal_bars("Partners by tier", bars));
+    }
+    if scope.has_vendor_role(trellis_recruitment::applications::READERS) {
+        let weekly = trellis_recruitment::applications::weekly_counts(&state.ctx, scope, APPLICATION_WEEKS).await?;
+        let today = trellis_records::dates::today(state.ctx.now());
+        let bars = weekly
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let weeks_back = APPLICATION_WEEKS - i64::try_from(i).unwrap_or(0);
+                let start = trellis_records::dates::add_days(today, -7 * weeks_back + 1);
+                Bar { label: format!("week of {}", crate::display::date(start)), value: n, href: None }
+            })
+            .collect();
+        charts.push(horizontal_bars(format!("New applications per week, last {APPLICATION_WEEKS} weeks"), bars));
+    }
+    let workspace_name = signed.session.current.as_ref().map(|m| m.workspace_name.clone()).unwrap_or_default();
+    Ok(ConsoleHome { layout, workspace_name, queues, charts })
+}
+
 /// `GET /`: the console for staff, the portal for partner users, the sign-in page otherwise.
 async fn home(State(state): State<AppState>, signed: Signed) -> Response {
     let layout = Layout::signed(&state, &signed, "Home", "").await;
     match signed.scope.membership().clone() {
-        Membership::Staff { .. } | Membership::System => {
-            let counts = match partners::count_by_status(&state.ctx, &signed.scope).await {
-                Ok(c) => c.into_iter().map(|(s, n)| (s.as_str().to_owned(), n)).collect(),
-                Err(err) => return error_page(err),
-            };
-            let workspace_name = signed.session.current.as_ref().map(|m| m.workspace_name.clone()).unwrap_or_default();
-            render(&ConsoleHome { layout, workspace_name, counts })
-        }
+        Membership::Staff { .. } | Membership::System => match console_home(&state, &signed, layout).await {
+            Ok(page) => render(&page),
+            Err(err) => error_page(err),
+        },
         Membership::Partner { partner_id, role, .. } => {
             let partner = match partners::get(&state.ctx, &signed.scope, &partner_id).await {
                 Ok(partner) => partner,

@@ -333,3 +333,35 @@ pub async fn remove_override(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, p
 pub fn may_manage(scope: &Scope) -> bool {
     scope.has_vendor_role(VendorRole::PARTNER_MANAGERS)
 }
+
+/// How many partners hold each tier of each program, and how many hold none yet (the console
+/// home's chart), over the partners the caller sees; programs by name, tiers by rank. It counts
+/// the enrollments the caller sees: proportional to them, like the partner counts by status.
+#[derive(Debug, Clone)]
+pub struct TierCount {
+    pub program_name: String,
+    /// `None`: enrolled without a tier yet.
+    pub tier_name: Option<String>,
+    pub count: i64,
+}
+
+pub async fn tier_counts(ctx: &Ctx, scope: &Scope) -> Result<Vec<TierCount>> {
+    if scope.vendor_role().is_none() && !scope.is_system() {
+        return Err(Error::NotFound);
+    }
+    let mut tx = scope.read(ctx).await?;
+    let mut q = Sql::build(
+        "SELECT p.name AS program_name, t.name AS tier_name, COUNT(*) AS n
+         FROM enrollments e JOIN programs p ON p.workspace_id = e.workspace_id AND p.id = e.program_id
+         LEFT JOIN tiers t ON t.workspace_id = e.workspace_id AND t.id = e.tier_id WHERE e.workspace_id = ",
+    );
+    q.push_bind(scope.workspace_id()).push(" AND ");
+    tx.push_partner_filter(&mut q, "e.partner_id");
+    // Highest tier first, "no tier yet" last, on both backends (they order NULLs differently).
+    q.push(" GROUP BY p.id, p.name, t.id, t.name ORDER BY p.name, p.id, COALESCE(MIN(t.rank), -1) DESC");
+    tx.fetch_all(q)
+        .await?
+        .iter()
+        .map(|row| Ok(TierCount { program_name: row.get("program_name")?, tier_name: row.get("tier_name")?, count: row.get("n")? }))
+        .collect()
+}

@@ -7,6 +7,7 @@ use time::Date;
 use trellis_core::{PartnerId, PartnerStatus, Result, Timestamp, VendorRole, WorkspaceId};
 use trellis_db::Sql;
 use trellis_directory::metric_registry::{Metric, MetricFuture, MetricType, MetricValue, Source, Subject};
+use trellis_directory::work_queues::{self, CountFuture, WorkQueue};
 use trellis_identity::{Ctx, Scope, ScopedTx, SeenPartner};
 
 use crate::contracts::{self, Contract};
@@ -128,6 +129,74 @@ fn push_open_partner(q: &mut Sql, tx: &ScopedTx, column: &str) {
     tx.push_partner_filter(q, column);
 }
 
+/// How far ahead the work queues look for licences and contracts (the first reminder's reach).
+const QUEUE_DAYS: i64 = 30;
+
+/// Licences of open partners that expire within 30 days, as a work queue (console home and the
+/// compliance link), for those who manage partners. Bounded by the date window.
+pub const LAPSING: WorkQueue = WorkQueue {
+    key: "licences_lapsing",
+    title: "Licences expiring within 30 days",
+    href: "/console/compliance",
+    nav: Some("/console/compliance"),
+    count: count_lapsing,
+};
+
+/// Licences that lapsed without a valid successor (their partner is not compliant), as a work
+/// queue on the console home only: the count reads the workspace's expired licences.
+pub const LAPSED: WorkQueue = WorkQueue {
+    key: "licences_lapsed",
+    title: "Lapsed licences",
+    href: "/console/compliance#lapsed-heading",
+    nav: None,
+    count: count_lapsed,
+};
+
+/// Contracts to renew or end within 30 days, as a work queue (console home and the compliance
+/// link).
+pub const RENEWING: WorkQueue = WorkQueue {
+    key: "contracts_renewing",
+    title: "Contracts up for renewal within 30 days",
+    href: "/console/compliance#renewing-heading",
+    nav: Some("/console/compliance"),
+    count: count_renewing,
+};
+
+fn count_lapsing<'a>(tx: &'a mut ScopedTx, scope: &'a Scope, now: Timestamp) -> CountFuture<'a> {
+    Box::pin(work_queues::count_for(tx, scope, VendorRole::PARTNER_MANAGERS, move |tx, q| {
+        let today = dates::today(now);
+        q.push(LICENCES_OF_PARTNERS).push_bind(scope.workspace_id()).push(" AND l.valid_until >= ").push_bind(dates::format(today));
+        q.push(" AND l.valid_until <= ").push_bind(dates::format(dates::add_days(today, QUEUE_DAYS)));
+        push_open_partner(q, tx, "l.partner_id");
+    }))
+}
+
+fn count_lapsed<'a>(tx: &'a mut ScopedTx, scope: &'a Scope, now: Timestamp) -> CountFuture<'a> {
+    Box::pin(work_queues::count_for(tx, scope, VendorRole::PARTNER_MANAGERS, move |tx, q| {
+        q.push(LICENCES_OF_PARTNERS).push_bind(scope.workspace_id());
+        push_lapsed(q, dates::today(now));
+        push_open_partner(q, tx, "l.partner_id");
+    }))
+}
+
+fn count_renewing<'a>(tx: &'a mut ScopedTx, scope: &'a Scope, now: Timestamp) -> CountFuture<'a> {
+    Box::pin(work_queues::count_for(tx, scope, VendorRole::PARTNER_MANAGERS, move |tx, q| {
+        let today = dates::today(now);
+        q.push(" FROM contracts c JOIN partners p ON p.workspace_id = c.workspace_id AND p.id = c.partner_id WHERE c.workspace_id = ");
+        // COALESCE(renews_on, ends_on) in the window, written so that each half uses its index
+        // (contracts_by_renewal, contracts_by_end): this count runs on every console page.
+        let (from, to) = (q.bind(dates::format(today)), q.bind(dates::format(dates::add_days(today, QUEUE_DAYS))));
+        q.push_bind(scope.workspace_id()).push(&format!(
+            " AND ((c.renews_on >= {from} AND c.renews_on <= {to}) OR (c.renews_on IS NULL AND c.ends_on >= {from} AND c.ends_on <= {to}))"
+        ));
+        push_open_partner(q, tx, "c.partner_id");
+    }))
+}
+
+/// Licences with their partner, of a workspace (the workspace id is bound next).
+const LICENCES_OF_PARTNERS: &str =
+    " FROM licences l JOIN partners p ON p.workspace_id = l.workspace_id AND p.id = l.partner_id WHERE l.workspace_id = ";
+
 /// The dashboard for staff (any vendor role); `within_days` is the look-ahead (30, 60 or 90).
 pub async fn dashboard(ctx: &Ctx, scope: &Scope, within_days: i64) -> Result<Dashboard> {
     scope.require_vendor_role(
@@ -140,7 +209,7 @@ pub async fn dashboard(ctx: &Ctx, scope: &Scope, within_days: i64) -> Result<Das
     let mut tx = scope.read(ctx).await?;
 
     let mut q = Sql::build("SELECT ");
-    q.push(licences::COLUMNS).push(", p.name AS partner_name FROM licences l JOIN partners p ON p.workspace_id = l.workspace_id AND p.id = l.partner_id WHERE l.workspace_id = ");
+    q.push(licences::COLUMNS).push(", p.name AS partner_name").push(LICENCES_OF_PARTNERS);
     q.push_bind(workspace_id).push(" AND l.valid_until >= ").push_bind(dates::format(today));
     q.push(" AND l.valid_until <= ").push_bind(horizon.clone());
     push_open_partner(&mut q, &tx, "l.partner_id");
@@ -153,7 +222,7 @@ pub async fn dashboard(ctx: &Ctx, scope: &Scope, within_days: i64) -> Result<Das
     }
 
     let mut q = Sql::build("SELECT ");
-    q.push(licences::COLUMNS).push(", p.name AS partner_name FROM licences l JOIN partners p ON p.workspace_id = l.workspace_id AND p.id = l.partner_id WHERE l.workspace_id = ");
+    q.push(licences::COLUMNS).push(", p.name AS partner_name").push(LICENCES_OF_PARTNERS);
     q.push_bind(workspace_id);
     push_lapsed(&mut q, today);
     push_open_partner(&mut q, &tx, "l.partner_id");

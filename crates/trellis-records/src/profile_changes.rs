@@ -3,8 +3,9 @@
 //! one pending request: a newer one carries the older one's changes on and supersedes it.
 
 use serde_json::json;
-use trellis_core::{ChangeRequestId, Error, Page, PartnerId, Result, Timestamp, Validation, page};
+use trellis_core::{ChangeRequestId, Error, Page, PartnerId, Result, Timestamp, Validation, VendorRole, page};
 use trellis_db::{Row, Sql, Tx, sql};
+use trellis_directory::work_queues::{self, CountFuture, WorkQueue};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
 use trellis_identity::{Ctx, Scope, ScopedTx, SeenPartner};
@@ -97,6 +98,24 @@ fn from_row(row: &Row) -> Result<ChangeRequest> {
 }
 
 /// Requests of the partners the caller can see, newest first.
+/// The change requests waiting for the vendor, as a work queue (console home and navigation), for
+/// those who decide them.
+pub const TO_DECIDE: WorkQueue = WorkQueue {
+    key: "profile_changes",
+    title: "Profile changes to approve",
+    href: "/console/profile-changes",
+    nav: Some("/console/profile-changes"),
+    count: count_to_decide,
+};
+
+fn count_to_decide<'a>(tx: &'a mut ScopedTx, scope: &'a Scope, _now: Timestamp) -> CountFuture<'a> {
+    Box::pin(work_queues::count_for(tx, scope, VendorRole::PARTNER_MANAGERS, |tx, q| {
+        q.push(" FROM profile_change_requests r WHERE r.workspace_id = ").push_bind(scope.workspace_id());
+        q.push(" AND r.status = ").push_bind(ChangeStatus::Pending.as_str()).push(" AND ");
+        tx.push_partner_filter(q, "r.partner_id");
+    }))
+}
+
 /// The pending change requests of a partner already checked in the caller's transaction, newest
 /// first (at most 500: a partner asks for one change of each kind at a time).
 pub async fn pending_in(tx: &mut ScopedTx, scope: &Scope, seen: &SeenPartner) -> Result<Vec<ChangeRequest>> {

@@ -22,6 +22,7 @@ use trellis_core::{
 };
 use trellis_db::{Row, Sql, SystemGrant, Tx, sql};
 use trellis_directory::partners::{self, Partner, clean_country, clean_website};
+use trellis_directory::work_queues::{self, CountFuture, WorkQueue};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::{self, require_visible_partner};
 use trellis_identity::{Ctx, RequestMeta, Scope, ScopedTx, workspaces};
@@ -224,6 +225,48 @@ pub struct ApplicationFilter {
 
 /// Who reads applications: staff who manage partners, and viewers (who read everything).
 pub const READERS: &[VendorRole] = &[VendorRole::Owner, VendorRole::Admin, VendorRole::ChannelManager, VendorRole::Viewer];
+
+/// The applications inbox as a work queue (console home and navigation): applications waiting
+/// for a decision, for those who decide them.
+pub const TO_REVIEW: WorkQueue = WorkQueue {
+    key: "applications",
+    title: "Applications to review",
+    href: "/console/applications?status=applied",
+    nav: Some("/console/applications?status=applied"),
+    count: count_to_review,
+};
+
+fn count_to_review<'a>(tx: &'a mut ScopedTx, scope: &'a Scope, _now: Timestamp) -> CountFuture<'a> {
+    Box::pin(work_queues::count_for(tx, scope, VendorRole::PARTNER_MANAGERS, |tx, q| {
+        q.push(" FROM applications a WHERE a.workspace_id = ").push_bind(scope.workspace_id()).push(" AND a.status = ");
+        q.push_bind(ApplicationStatus::Applied.as_str()).push(" AND ");
+        tx.push_partner_filter(q, "a.partner_id");
+    }))
+}
+
+/// Applications received in each of the last `weeks` weeks up to `now`, oldest week first (the
+/// console home's chart), over the partners the caller sees; reads the window's applications
+/// through the (workspace, created) index.
+pub async fn weekly_counts(ctx: &Ctx, scope: &Scope, weeks: i64) -> Result<Vec<i64>> {
+    scope.require_vendor_role(READERS, "read applications")?;
+    const WEEK: i64 = 7 * 24 * 3600 * 1_000_000;
+    let since = ctx.now().micros() - weeks * WEEK;
+    let mut tx = scope.read(ctx).await?;
+    let mut q = Sql::build("SELECT (a.created_at - ");
+    let since_bind = q.bind(since);
+    q.push(&since_bind).push(") / ").push_bind(WEEK).push(" AS week, COUNT(*) AS n FROM applications a WHERE a.workspace_id = ");
+    q.push_bind(scope.workspace_id()).push(" AND a.created_at >= ").push(&since_bind).push(" AND ");
+    tx.push_partner_filter(&mut q, "a.partner_id");
+    q.push(" GROUP BY week");
+    let mut counts = vec![0; usize::try_from(weeks).unwrap_or(0)];
+    for row in tx.fetch_all(q).await? {
+        let week: i64 = row.get("week")?;
+        if let Some(slot) = usize::try_from(week).ok().and_then(|w| counts.get_mut(w)) {
+            *slot += row.get::<i64>("n")?;
+        }
+    }
+    Ok(counts)
+}
 
 /// The program behind a public form: unknown and closed programs are alike (404).
 pub async fn open_program(ctx: &Ctx, slug: &str) -> Result<(WorkspaceId, Program)> {

@@ -4,11 +4,16 @@
 //! registered here, in the one crate that sees every capability, so that a crate can contribute a
 //! metric or act on another crate's event without depending on it (ADR 0011).
 
+use trellis_core::{PartnerStatus, Timestamp};
 use trellis_directory::events::EventHandlers;
 use trellis_directory::metric_registry::Registry;
-use trellis_identity::Ctx;
+use trellis_directory::work_queues::{self, COUNT_CAP, CountFuture, WorkQueue, WorkQueues};
+use trellis_identity::background_work::{self, Backlog};
+use trellis_identity::{Ctx, Scope, ScopedTx};
 use trellis_programs::metrics;
 use trellis_records::compliance;
+use trellis_records::profile_changes;
+use trellis_recruitment::applications;
 use trellis_recruitment::onboarding;
 
 /// Every metric tier requirements may use: computed ones first, then those staff record.
@@ -21,7 +26,78 @@ pub fn partner_event_handlers() -> EventHandlers {
     EventHandlers::new().with(onboarding::on_partner_event)
 }
 
-/// `ctx` with the metric registry and the partner event handlers.
+/// What waits for the channel team, in the order the console home lists it: decisions first,
+/// then compliance, then what went wrong with email and jobs.
+pub fn work_queues() -> WorkQueues {
+    [
+        applications::TO_REVIEW,
+        profile_changes::TO_DECIDE,
+        ONBOARDING,
+        compliance::LAPSED,
+        compliance::LAPSING,
+        compliance::RENEWING,
+        FAILED_EMAILS,
+        OUTBOX_EMAILS,
+        FAILED_JOBS,
+    ]
+    .into_iter()
+    .fold(WorkQueues::new(), WorkQueues::with)
+}
+
+/// Partners still onboarding: the console home links to them (their checklists say what waits).
+const ONBOARDING: WorkQueue = WorkQueue {
+    key: "partners_onboarding",
+    title: "Partners onboarding",
+    href: "/console/partners?status=onboarding",
+    nav: None,
+    count: count_onboarding,
+};
+
+fn count_onboarding<'a>(tx: &'a mut ScopedTx, scope: &'a Scope, _now: Timestamp) -> CountFuture<'a> {
+    Box::pin(work_queues::count_for(tx, scope, trellis_core::VendorRole::PARTNER_MANAGERS, |tx, q| {
+        q.push(" FROM partners WHERE partners.workspace_id = ").push_bind(scope.workspace_id());
+        q.push(" AND status = ").push_bind(PartnerStatus::Onboarding.as_str()).push(" AND ");
+        tx.push_partner_filter(q, "partners.id");
+    }))
+}
+
+// The email and job queues are identity's (below the directory, which defines the registry), so
+// they are adapted here.
+const FAILED_EMAILS: WorkQueue = WorkQueue {
+    key: "emails_failed",
+    title: "Emails that failed",
+    href: "/console/outbox?status=failed",
+    nav: Some("/console/outbox"),
+    count: failed_emails,
+};
+const OUTBOX_EMAILS: WorkQueue = WorkQueue {
+    key: "emails_in_outbox",
+    title: "Emails waiting in the outbox (no SMTP server)",
+    href: "/console/outbox?status=outbox",
+    nav: None,
+    count: outbox_emails,
+};
+const FAILED_JOBS: WorkQueue = WorkQueue {
+    key: "jobs_failed",
+    title: "Background jobs that failed",
+    href: "/console/jobs?status=failed",
+    nav: Some("/console/outbox"),
+    count: failed_jobs,
+};
+
+fn failed_emails<'a>(tx: &'a mut ScopedTx, scope: &'a Scope, _now: Timestamp) -> CountFuture<'a> {
+    Box::pin(background_work::backlog_in(tx, scope, Backlog::FailedEmails, COUNT_CAP))
+}
+
+fn outbox_emails<'a>(tx: &'a mut ScopedTx, scope: &'a Scope, _now: Timestamp) -> CountFuture<'a> {
+    Box::pin(background_work::backlog_in(tx, scope, Backlog::OutboxEmails, COUNT_CAP))
+}
+
+fn failed_jobs<'a>(tx: &'a mut ScopedTx, scope: &'a Scope, _now: Timestamp) -> CountFuture<'a> {
+    Box::pin(background_work::backlog_in(tx, scope, Backlog::FailedJobs, COUNT_CAP))
+}
+
+/// `ctx` with the metric registry, the partner event handlers and the work queues.
 pub fn install(ctx: Ctx) -> Ctx {
-    ctx.with_extension(metric_registry()).with_extension(partner_event_handlers())
+    ctx.with_extension(metric_registry()).with_extension(partner_event_handlers()).with_extension(work_queues())
 }

@@ -29,3 +29,4 @@ mod smoke;
 mod system_grants;
 mod text_input;
 mod tiers;
+mod work_queues;
