@@ -33,12 +33,24 @@ pub struct UserRow {
     pub email: String,
     pub name: String,
     pub role: &'static str,
+    /// The organisation's only admin: it keeps them (the service refuses removing or demoting
+    /// them), so the table offers neither and says why.
+    pub only_admin: bool,
 }
 
-impl From<trellis_identity::partner_users::PartnerUser> for UserRow {
-    fn from(u: trellis_identity::partner_users::PartnerUser) -> Self {
-        Self { user_id: u.user_id.to_string(), email: u.email.to_string(), name: u.name, role: u.role.as_str() }
-    }
+/// The rows of an organisation's users, the only admin marked.
+pub fn user_rows(users: Vec<trellis_identity::partner_users::PartnerUser>) -> Vec<UserRow> {
+    let admins = users.iter().filter(|u| u.role == trellis_core::PartnerRole::Admin).count();
+    users
+        .into_iter()
+        .map(|u| UserRow {
+            user_id: u.user_id.to_string(),
+            email: u.email.to_string(),
+            only_admin: admins == 1 && u.role == trellis_core::PartnerRole::Admin,
+            name: u.name,
+            role: u.role.as_str(),
+        })
+        .collect()
 }
 
 /// A calendar date as people read it: `2026-11-21` (ISO, unambiguous across countries).

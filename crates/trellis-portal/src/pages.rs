@@ -157,6 +157,7 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "saved" => "Your changes were saved.",
         "status_changed" => "The status was changed.",
         "role_changed" => "The role was changed.",
+        "keeps_an_admin" => "The organisation must keep at least one admin: make someone else an admin first.",
         "user_removed" => "The user was removed.",
         "member_updated" => "The staff member was updated.",
         "member_removed" => "The staff member was removed.",
@@ -852,4 +853,15 @@ pub fn routes() -> PageRouter {
         .route("/memberships/invitations/{id}/decline", post(decline_addressed))
         .route("/invitations/{token}", get(invitation_page).post(invitation_submit))
         .route("/invitations/{token}/decline", post(invitation_decline))
+}
+
+/// After removing a partner user or changing their role on the users page at `page`: back to it
+/// with the notice `done`, or, when the service refused because the organisation would have no
+/// admin left, back to it saying so (not an error page: the person stays where they were).
+pub(crate) fn keeps_an_admin<T>(outcome: Result<T, Error>, page: &str, done: &str) -> PageResult {
+    match outcome {
+        Ok(_) => Ok(see_other(&format!("{page}?notice={done}#users"))),
+        Err(Error::Conflict(_)) => Ok(see_other(&format!("{page}?notice=keeps_an_admin#users"))),
+        Err(err) => Err(err.into()),
+    }
 }

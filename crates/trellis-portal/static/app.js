@@ -27,3 +27,17 @@ document.addEventListener("DOMContentLoaded", function () {
     field.insertAdjacentElement("afterend", button);
   });
 });
+
+// A jump to a section whose form is folded away (#edit, #users) unfolds it: the page's "Edit
+// details" and "Invite a user" actions land on the open form. Without scripts the section is
+// reached and its summary is one click away.
+function openFoldedSection() {
+  var id = window.location.hash.slice(1);
+  var section = id && document.getElementById(id);
+  var folded = section && section.querySelector("details");
+  if (folded) {
+    folded.open = true;
+  }
+}
+window.addEventListener("hashchange", openFoldedSection);
+document.addEventListener("DOMContentLoaded", openFoldedSection);

@@ -15,7 +15,7 @@ use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};
 use crate::guards::{StaffForm, StaffPage};
 use crate::keys::{KEY_EXPLANATION, KEY_FIELDS, KeyRow, requested_scopes};
 use crate::listing::{PAGE_SIZE, page_url};
-use crate::pages::{Layout, OneTime, PageResult, one_time_page, path_id, render, render_status, see_other};
+use crate::pages::{Layout, OneTime, PageResult, keeps_an_admin, one_time_page, path_id, render, render_status, see_other};
 use crate::routes::{PageRouter, get, post};
 use crate::session::Signed;
 
@@ -348,7 +348,7 @@ pub(super) async fn partner_page(state: &AppState, signed: &Signed, id: &Partner
         parent,
         manager,
         children: children.into_iter().map(PartnerRow::from).collect(),
-        users: users.into_iter().map(UserRow::from).collect(),
+        users: display::user_rows(users),
         keys,
         keys_path: format!("/console/partners/{id}/api-keys"),
         users_path: format!("/console/partners/{id}/users"),
@@ -489,8 +489,8 @@ async fn change_user_role(
 ) -> PageResult {
     let id: PartnerId = path_id(&id)?;
     let role = form.choice("role", PartnerRole::parse)?;
-    partner_users::update_role(&state.ctx, &signed.scope, &id, &path_id(&user_id)?, role).await?;
-    Ok(see_other(&format!("/console/partners/{id}?notice=role_changed#users")))
+    let changed = partner_users::update_role(&state.ctx, &signed.scope, &id, &path_id(&user_id)?, role).await;
+    keeps_an_admin(changed, &format!("/console/partners/{id}"), "role_changed")
 }
 
 /// `POST /console/partners/{id}/users/{user_id}/remove`
@@ -500,8 +500,8 @@ async fn remove_user(
     StaffForm { signed, .. }: StaffForm,
 ) -> PageResult {
     let id: PartnerId = path_id(&id)?;
-    partner_users::remove(&state.ctx, &signed.scope, &id, &path_id(&user_id)?).await?;
-    Ok(see_other(&format!("/console/partners/{id}?notice=user_removed#users")))
+    let removed = partner_users::remove(&state.ctx, &signed.scope, &id, &path_id(&user_id)?).await;
+    keeps_an_admin(removed, &format!("/console/partners/{id}"), "user_removed")
 }
 
 /// `POST /console/partners/{id}/api-keys`: creates a partner key and shows its secret once.

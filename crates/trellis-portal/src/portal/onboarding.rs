@@ -10,6 +10,7 @@ use trellis_recruitment::agreements;
 use trellis_recruitment::onboarding::{self, Progress, step_kind};
 use trellis_web::AppState;
 
+use super::profile_details;
 use crate::display;
 use crate::forms::UrlQuery;
 use crate::guards::{PartnerForm, PartnerPage};
@@ -29,6 +30,11 @@ struct StepItem {
     done: Option<String>,
     completes_when: String,
     can_mark_done: bool,
+    /// Where in the portal the step is done, and the link's words.
+    link: Option<(&'static str, &'static str)>,
+    /// What the step waits on that the partner cannot do: the vendor's approval of the profile's
+    /// legal name or territories.
+    waiting_on: Vec<profile_details::PendingRow>,
 }
 
 /// The agreement in force in one of the partner's programs.
@@ -63,7 +69,18 @@ fn by_whom(kind: &str, email: Option<&str>) -> String {
     }
 }
 
-fn steps_of(progress: &Progress, role: PartnerRole) -> Vec<StepItem> {
+/// Where a step of a known kind is done in the portal.
+fn link_of(kind: &str) -> Option<(&'static str, &'static str)> {
+    match kind {
+        onboarding::COMPLETE_PROFILE => Some(("/portal/profile/edit", "Complete your profile")),
+        onboarding::INVITE_COLLEAGUES => Some(("/portal/users", "Invite a colleague")),
+        onboarding::UPLOAD_DOCUMENT => Some(("/portal/licences", "Upload a document")),
+        onboarding::ACCEPT_AGREEMENT => Some(("#agreements", "Read the agreement")),
+        _ => None,
+    }
+}
+
+fn steps_of(progress: &Progress, role: PartnerRole, pending: &[profile_details::PendingRow]) -> Vec<StepItem> {
     progress
         .steps
         .iter()
@@ -81,6 +98,12 @@ fn steps_of(progress: &Progress, role: PartnerRole) -> Vec<StepItem> {
                     .map(|c| format!("Done {} by {}", display::time(c.at), by_whom(&c.by.kind, c.by.email.as_deref()))),
                 completes_when: kind.map_or("", |k| k.completes_when).to_owned(),
                 can_mark_done: s.completion.is_none() && role != PartnerRole::Member && kind.is_some_and(|k| k.partner_marks_done),
+                link: if s.completion.is_none() { link_of(&s.step.kind) } else { None },
+                waiting_on: if s.completion.is_none() && s.step.kind == onboarding::COMPLETE_PROFILE {
+                    pending.to_vec()
+                } else {
+                    Vec::new()
+                },
             }
         })
         .collect()
@@ -93,11 +116,12 @@ async fn show_onboarding(
     UrlQuery(query): UrlQuery,
 ) -> PageResult {
     let progress = onboarding::progress(&state.ctx, &signed.scope, &own).await?;
+    let pending = profile_details::pending_rows(&state, &signed.scope, &own).await?;
     let page = OnboardingPage {
         layout: Layout::signed(&state, &signed, "Onboarding", SECTION).await.with_notice(&query),
         csrf_token: signed.session.csrf_token.clone(),
         status: progress.partner_status,
-        steps: steps_of(&progress, role),
+        steps: steps_of(&progress, role, &pending),
         agreements: progress
             .agreements
             .iter()
@@ -139,19 +163,23 @@ async fn accept_agreement(
 
 /// The portal home's onboarding card: how far the organisation is and what comes next.
 pub struct OnboardingCard {
+    /// Still onboarding (else an active partner with an agreement version to accept).
+    pub onboarding: bool,
     pub required_total: usize,
     pub required_done: usize,
     pub next_step: Option<String>,
     pub agreements_to_accept: usize,
 }
 
-/// The card, for an organisation with something left to do (nothing once everything is done).
+/// The card while the organisation is onboarding; for an active one only when an agreement (a
+/// new version) waits for acceptance — an active partner is not told to finish onboarding.
 pub async fn home_card(state: &AppState, scope: &Scope, partner_id: &PartnerId) -> Result<Option<OnboardingCard>, Error> {
     let progress = onboarding::progress(&state.ctx, scope, partner_id).await?;
     let agreements_to_accept = progress.agreements.iter().filter(|a| a.acceptance.is_none()).count();
     let next_step = progress.steps.iter().find(|s| s.step.required && s.completion.is_none()).map(|s| s.step.title.clone());
-    let open = progress.partner_status == PartnerStatus::Onboarding || next_step.is_some() || agreements_to_accept > 0;
-    Ok(open.then(|| OnboardingCard {
+    let onboarding = progress.partner_status == PartnerStatus::Onboarding;
+    Ok((onboarding || agreements_to_accept > 0).then(|| OnboardingCard {
+        onboarding,
         required_total: progress.required_total(),
         required_done: progress.required_done(),
         next_step,

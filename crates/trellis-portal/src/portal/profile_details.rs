@@ -41,6 +41,7 @@ const LOGO_FIELDS: &[&str] = &["file"];
 const BLANK_ADDRESSES: usize = 1;
 
 /// A change waiting for the vendor, as the partner sees it.
+#[derive(Clone)]
 pub(super) struct PendingRow {
     pub(super) what: String,
     pub(super) requested_at: String,
@@ -58,7 +59,7 @@ fn may_edit(role: PartnerRole) -> bool {
     matches!(role, PartnerRole::Admin | PartnerRole::Marketing)
 }
 
-async fn pending_rows(state: &AppState, scope: &Scope, partner_id: &PartnerId) -> Result<Vec<PendingRow>, Error> {
+pub(super) async fn pending_rows(state: &AppState, scope: &Scope, partner_id: &PartnerId) -> Result<Vec<PendingRow>, Error> {
     let filter = ChangeFilter { status: Some(ChangeStatus::Pending), partner_id: Some(partner_id.clone()), ..ChangeFilter::default() };
     Ok(profile_changes::list(&state.ctx, scope, &filter)
         .await?

@@ -13,6 +13,7 @@ use super::own_partner;
 use crate::display::UserRow;
 use crate::forms::{Choice, FormView, UrlQuery, field_errors};
 use crate::guards::{PartnerForm, PartnerPage};
+use crate::pages::keeps_an_admin;
 use crate::pages::{Layout, OneTime, PageResult, one_time_page, path_id, render, render_status, see_other};
 use crate::routes::{PageRouter, get, post};
 use crate::session::Signed;
@@ -54,7 +55,7 @@ async fn users_page(state: &AppState, signed: &Signed, invite: FormView) -> Resu
         layout: Layout::signed(state, signed, "Users", SECTION).await,
         csrf_token: signed.session.csrf_token.clone(),
         organisation,
-        users: users.into_iter().map(UserRow::from).collect(),
+        users: crate::display::user_rows(users),
         is_admin: role == PartnerRole::Admin,
         invite,
         roles: Choice::all_of(&grantable, PartnerRole::as_str),
@@ -112,8 +113,8 @@ async fn change_role(
     PartnerForm { signed, partner_id: own, form }: PartnerForm,
 ) -> PageResult {
     let role = form.choice("role", PartnerRole::parse)?;
-    partner_users::update_role(&state.ctx, &signed.scope, &own, &path_id(&user_id)?, role).await?;
-    Ok(see_other("/portal/users?notice=role_changed"))
+    let changed = partner_users::update_role(&state.ctx, &signed.scope, &own, &path_id(&user_id)?, role).await;
+    keeps_an_admin(changed, SECTION, "role_changed")
 }
 
 /// `POST /portal/users/{user_id}/remove`: their sessions for the organisation end at once.
@@ -122,8 +123,8 @@ async fn remove_user(
     Path(user_id): Path<String>,
     PartnerForm { signed, partner_id: own, .. }: PartnerForm,
 ) -> PageResult {
-    partner_users::remove(&state.ctx, &signed.scope, &own, &path_id(&user_id)?).await?;
-    Ok(see_other("/portal/users?notice=user_removed"))
+    let removed = partner_users::remove(&state.ctx, &signed.scope, &own, &path_id(&user_id)?).await;
+    keeps_an_admin(removed, SECTION, "user_removed")
 }
 
 pub fn routes() -> PageRouter {

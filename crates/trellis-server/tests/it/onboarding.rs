@@ -370,3 +370,39 @@ async fn completing_the_profile_and_uploading_a_document_tick_their_onboarding_s
     assert_eq!(document.status, 201, "{}", document.text);
     assert_eq!(step(&after, &document_step)["done"], true, "{after}");
 }
+
+/// Issue 8, onboarding that never stalls silently: the profile step of a partner whose legal name
+/// waits for the vendor says so (and the vendor's queue counts it), each open step links to where
+/// it is done, and once the vendor approves and the partner is active, its home no longer tells
+/// it to finish onboarding.
+#[tokio::test]
+async fn a_profile_waiting_for_the_vendor_says_so_and_an_active_partner_is_not_told_to_finish_onboarding() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let program_id = program_with_questions(&app, &f, "resellers", json!([])).await;
+    add_step(&app, &f, &program_id, json!({"kind": "complete_profile", "title": "Complete your company profile"})).await;
+    add_step(&app, &f, &program_id, json!({"kind": "invite_colleagues", "title": "Invite a colleague", "required": false})).await;
+    let (partner_id, applicant) = approved_applicant(&app, &f, "resellers", "Acme Widgets", "ada@acme-widgets.example").await;
+    let saved = app.patch(&format!("/api/v1/partners/{partner_id}/profile"), &applicant, crate::profiles::full_profile()).await;
+    assert_eq!(saved.status, 200, "{}", saved.text);
+
+    let ada = sign_in(&app, "ada@acme-widgets.example").await;
+    let page = ada.get("/portal/onboarding").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("Waiting for the vendor to approve your change of legal name to"), "{}", page.text);
+    let links = page.text.replace("&#x2f;", "/");
+    assert!(links.contains(r#"<a href="/portal/users">Invite a colleague</a>"#), "an open step links to where it is done: {links}");
+    assert!(links.contains(r#"<a href="/portal/profile/edit">Complete your profile</a>"#));
+    assert!(ada.get("/").await.text.contains("Continue onboarding"));
+
+    let pending = app.get(&format!("/api/v1/profile-change-requests?status=pending&partner_id={partner_id}"), &f.owner.token).await;
+    let request = pending.body["data"][0]["id"].as_str().expect("a pending request").to_owned();
+    let approved = app.post(&format!("/api/v1/profile-change-requests/{request}/approve"), &f.owner.token, json!({})).await;
+    assert_eq!(approved.status, 200, "{}", approved.text);
+    assert_eq!(status_of(&app, &f, &partner_id).await, "active", "the approved profile completes the last required step");
+
+    let home = ada.get("/").await;
+    assert!(!home.text.contains("Continue onboarding") && !home.text.contains("onboarding-heading"), "{}", home.text);
+    let page = ada.get("/portal/onboarding").await;
+    assert!(!page.text.contains("Waiting for the vendor"), "{}", page.text);
+}

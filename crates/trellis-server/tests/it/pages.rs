@@ -359,3 +359,37 @@ async fn a_partners_console_page_reads_in_one_transaction_with_one_visibility_ch
         }
     }
 }
+
+/// Issue 8: the only admin of an organisation is offered no way to remove or demote themselves,
+/// and a request that tries anyway lands back on the users page with the reason, not on an error
+/// page; the admin stays.
+#[tokio::test]
+async fn the_only_admin_gets_no_remove_button_and_a_reason_instead_of_a_dead_end() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let admin = sign_in(&app, &f.r1a_admin.email).await;
+    let remove_self = format!("/portal/users/{}/remove", f.r1a_admin.user_id);
+
+    let users = admin.get("/portal/users").await;
+    assert_eq!(users.status, 200, "{}", users.text);
+    assert!(!users.text.contains(&remove_self), "no remove form for the only admin: {}", users.text);
+    assert!(users.text.contains("The only admin"), "{}", users.text);
+    assert!(users.text.contains(&format!("/portal/users/{}/remove", f.r1a_member.user_id)), "others can be removed");
+
+    let refused = admin.submit(&remove_self, &[]).await;
+    assert_eq!(refused.status, 303, "{}", refused.text);
+    let location = refused.headers.get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert_eq!(location, "/portal/users?notice=keeps_an_admin#users");
+    let back = admin.get("/portal/users?notice=keeps_an_admin").await;
+    assert!(back.text.contains("must keep at least one admin"), "{}", back.text);
+    let demoted = admin.submit(&format!("/portal/users/{}/role", f.r1a_admin.user_id), &[("role", "member")]).await;
+    assert_eq!(demoted.headers.get(LOCATION).and_then(|v| v.to_str().ok()), Some("/portal/users?notice=keeps_an_admin#users"));
+    let listed = app.get(&format!("/api/v1/partners/{}/users", f.r1a), &f.owner.token).await;
+    let roles: Vec<(String, String)> = listed.body["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|u| (u["email"].as_str().unwrap_or_default().to_owned(), u["role"].as_str().unwrap_or_default().to_owned()))
+        .collect();
+    assert!(roles.contains(&(f.r1a_admin.email.clone(), "admin".to_owned())), "the admin stays an admin: {roles:?}");
+}
