@@ -27,9 +27,11 @@ impl BarChart {
     }
 }
 
-const WIDTH: i64 = 560;
-const LABEL_WIDTH: i64 = 170;
-const VALUE_WIDTH: i64 = 56;
+// Drawn for a phone: at 375 px a card is about 320 px wide, so the picture is shown at nearly its
+// own size and its 12 px text stays readable; wider screens scale it up to the card's max width.
+const WIDTH: i64 = 340;
+const LABEL_WIDTH: i64 = 130;
+const VALUE_WIDTH: i64 = 40;
 const ROW: i64 = 28;
 const BAR: i64 = 18;
 
@@ -39,7 +41,7 @@ fn escape(text: &str) -> String {
 
 /// Labels longer than the label column are cut with an ellipsis (the table has them whole).
 fn fit(label: &str) -> String {
-    const MAX: usize = 24;
+    const MAX: usize = 18;
     if label.chars().count() <= MAX { label.to_owned() } else { format!("{}…", label.chars().take(MAX - 1).collect::<String>()) }
 }
 
@@ -91,7 +93,7 @@ mod tests {
         assert!(chart.svg.contains(r#"width="0""#), "nothing is no bar");
         assert!(chart.svg.contains("&lt;script&gt;&amp;&quot;") && !chart.svg.contains("<script>"));
         assert!(chart.svg.contains(r#"<a href="/x?a=1&amp;b=2">"#));
-        assert!(chart.svg.contains(r#"viewBox="0 0 560 84""#), "three rows");
+        assert!(chart.svg.contains(r#"viewBox="0 0 340 84""#), "three rows");
         assert!(!chart.is_empty());
         assert!(horizontal_bars("none", vec![bar("a", 0)]).is_empty());
     }
@@ -100,7 +102,7 @@ mod tests {
     fn long_labels_are_cut_in_the_picture_only() {
         let long = "A very long partner program name indeed";
         let chart = horizontal_bars("Tiers", vec![bar(long, 3)]);
-        assert!(chart.svg.contains("A very long partner pro…"));
+        assert!(chart.svg.contains("A very long partn…"));
         assert_eq!(chart.bars[0].label, long);
     }
 }

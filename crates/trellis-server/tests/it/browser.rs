@@ -208,7 +208,16 @@ async fn type_into(client: &Client, id: &str, text: &str) {
 async fn assert_fits_the_phone(client: &Client, what: &str) {
     let (client_width, scroll_width) = widths(client).await;
     assert_eq!(client_width, 375, "{what} is laid out for a 375 px screen");
-    assert!(scroll_width <= client_width, "{what} scrolls sideways: {scroll_width} > {client_width}");
+    if scroll_width > client_width {
+        // Name the elements that stick out, innermost last, so the failure says what to fix.
+        let wide = script(
+            client,
+            "return Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+               .map(e => e.tagName.toLowerCase() + (e.className && e.className.baseVal === undefined ? '.' + e.className : '') + ' ' + Math.round(e.getBoundingClientRect().right))",
+        )
+        .await;
+        panic!("{what} scrolls sideways: {scroll_width} > {client_width}; sticking out: {wide}");
+    }
 }
 
 #[tokio::test]
@@ -265,7 +274,11 @@ async fn an_applicant_applies_on_a_phone_is_approved_and_onboards_until_the_part
     // A channel manager approves it in the console.
     let desk = browser.open(false).await;
     sign_in(&desk, &app, &f.channel_manager.email).await;
-    click(&desk, Locator::LinkText("Applications")).await;
+    // The navigation's link carries the count of applications waiting ("Applications (1 waiting)").
+    let waiting = wait_for(&desk, Locator::Css("nav[aria-label=Main] a[href^='/console/applications'] .nav-count")).await;
+    let count = waiting.text().await.expect("count text");
+    assert!(count.contains('1') && !count.contains('2'), "the navigation counts the application waiting: {count:?}");
+    click(&desk, Locator::Css("nav[aria-label=Main] a[href^='/console/applications']")).await;
     wait_for(&desk, Locator::XPath("//h1[normalize-space()='Applications']")).await;
     click(&desk, Locator::LinkText("Acme Widgets")).await;
     wait_for(&desk, Locator::XPath("//h1[normalize-space()='Acme Widgets']")).await;
@@ -320,4 +333,67 @@ async fn an_applicant_applies_on_a_phone_is_approved_and_onboards_until_the_part
     let partners = app.get("/api/v1/partners?status=active&q=Acme", &f.owner.token).await;
     assert_eq!(partners.body["data"][0]["name"], "Acme Widgets", "{}", partners.text);
     phone.close().await.expect("close the applicant's browser");
+}
+
+/// Issue 8: the console home at 1280 px and on a 375 px phone — what waits, with its count, the
+/// navigation's count, the charts drawn — and nothing scrolls sideways on the phone; at 1280 px
+/// no one-word table header, button or link of the partner page breaks inside its word.
+#[tokio::test]
+async fn the_console_home_shows_what_waits_and_its_charts_at_1280_px_and_on_a_phone() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    crate::recruitment::program_with_questions(&app, &f, "resellers", json!([])).await;
+    let applied =
+        crate::recruitment::apply(&app, "resellers", &crate::recruitment::application("Waiting Co", "someone@waiting.example")).await;
+    assert_eq!(applied.status, 201, "{}", applied.text);
+
+    for phone in [false, true] {
+        let client = browser.open(phone).await;
+        if !phone {
+            client.set_window_size(1280, 900).await.expect("a 1280 px window");
+        }
+        sign_in(&client, &app, &f.owner.email).await;
+        client.goto(&format!("{}/", app.base_url)).await.expect("open the home");
+        wait_for(&client, Locator::Id("queues-heading")).await;
+        let text = visible_text(&client).await;
+        assert!(text.contains("Applications to review"), "{text}");
+        let count = script(
+            &client,
+            "var row = Array.from(document.querySelectorAll('.queues a')).find(a => a.textContent.includes('Applications to review'));
+             return row ? row.querySelector('strong').textContent : null",
+        )
+        .await;
+        assert_eq!(count, json!("1"), "the queue's count");
+        let nav = script(&client, "return Array.from(document.querySelectorAll('nav[aria-label=Main] .nav-count')).length").await;
+        assert_eq!(nav, json!(1), "one navigation link counts something waiting");
+        let drawn = script(
+            &client,
+            "return Array.from(document.querySelectorAll('.chart svg')).map(s => Math.round(s.getBoundingClientRect().width))",
+        )
+        .await;
+        let widths: Vec<i64> = drawn.as_array().expect("chart widths").iter().filter_map(Value::as_i64).collect();
+        assert!(!widths.is_empty() && widths.iter().all(|w| *w > 250), "the charts are drawn at a readable width: {widths:?}");
+        if phone {
+            assert_fits_the_phone(&client, "the console home").await;
+        } else {
+            client.goto(&format!("{}/console/partners/{}", app.base_url, f.d1)).await.expect("open a partner");
+            wait_for(&client, Locator::Id("facts-heading")).await;
+            let broken = script(
+                &client,
+                "return Array.from(document.querySelectorAll('th, td button, td a, .page-actions .button, .page-actions button'))
+                   .filter(e => e.offsetParent !== null && !/\\s/.test(e.textContent.trim()))
+                   .filter(e => { var r = document.createRange(); r.selectNodeContents(e);
+                                  var seen = Array.from(r.getClientRects()).filter(x => x.width > 2);
+                                  return new Set(seen.map(x => Math.round(x.top))).size > 1; })
+                   .map(e => e.textContent.trim())",
+            )
+            .await;
+            assert_eq!(broken, json!([]), "one-word cells and buttons broken across lines at 1280 px");
+        }
+        // The windows share one browser profile: sign out, so the next window signs in afresh.
+        click(&client, Locator::Css("form[action='/logout'] button[type=submit]")).await;
+        wait_for(&client, Locator::Id("email")).await;
+        client.close().await.expect("close the browser");
+    }
 }

@@ -100,5 +100,5 @@ async fn a_long_queue_reads_99_plus_and_the_charts_carry_their_numbers_as_a_tabl
     let active = app.get("/api/v1/partners?status=active&limit=500", &f.owner.token).await.body["data"].as_array().map_or(0, Vec::len);
     assert!(home.text.contains("<caption>Partners by status</caption>"), "{}", home.text);
     assert!(home.text.contains(&format!(r#"<th scope="row">active</th><td>{active}</td>"#)), "the table has the chart's numbers");
-    assert!(home.text.contains(r#"<svg viewBox="0 0 560 "#) && home.text.contains(r#"aria-hidden="true""#));
+    assert!(home.text.contains(r#"<svg viewBox="0 0 340 "#) && home.text.contains(r#"aria-hidden="true""#));
 }
