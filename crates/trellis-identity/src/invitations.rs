@@ -252,6 +252,9 @@ pub struct PendingInvitation {
     pub partner_name: Option<String>,
     pub role: String,
     pub expires_at: Timestamp,
+    /// The name the inviter gave (an approved applicant's contact name): the new-account form
+    /// starts with it, so the invitee is not asked again for what they already told.
+    pub name: String,
 }
 
 /// Looks up a pending, unexpired invitation by its token (system context: the invitee need not
@@ -260,7 +263,7 @@ pub async fn find(ctx: &Ctx, token: &str) -> Result<PendingInvitation> {
     let mut tx = ctx.db.read_granted(&INVITATION_ACCEPTANCE).await?;
     let row = tx
         .fetch_optional(sql!(
-            "SELECT i.email, i.role, i.expires_at, w.name AS workspace_name, p.name AS partner_name FROM invitations i
+            "SELECT i.email, i.role, i.expires_at, i.name, w.name AS workspace_name, p.name AS partner_name FROM invitations i
              JOIN workspaces w ON w.id = i.workspace_id
              LEFT JOIN partners p ON p.workspace_id = i.workspace_id AND p.id = i.partner_id
              WHERE i.token_hash = $1 AND i.status = 'invited' AND i.expires_at > $2",
@@ -275,6 +278,7 @@ pub async fn find(ctx: &Ctx, token: &str) -> Result<PendingInvitation> {
         partner_name: row.get("partner_name")?,
         role: row.get::<String>("role")?.replace('_', " "),
         expires_at: row.get("expires_at")?,
+        name: row.get("name")?,
     })
 }
 

@@ -87,3 +87,13 @@ impl From<trellis_identity::invitations::Invitation> for InvitationRow {
         Self { id: i.id.to_string(), email: i.email.to_string(), role: words(i.offer.role()), expires: time(i.expires_at) }
     }
 }
+
+/// Every country as a picker's choice, by name (the code is what is stored).
+pub fn country_choices() -> Vec<crate::forms::Choice> {
+    let mut choices: Vec<crate::forms::Choice> = trellis_directory::countries::COUNTRIES
+        .iter()
+        .map(|(code, name)| crate::forms::Choice { value: (*code).to_owned(), label: (*name).to_owned() })
+        .collect();
+    choices.sort_by(|a, b| a.label.cmp(&b.label));
+    choices
+}

@@ -681,6 +681,8 @@ struct InvitationPage {
     what: String,
     role: String,
     expires: String,
+    /// The new-account form's name, as the inviter gave it.
+    name: String,
     /// The address of the signed-in account, if any.
     signed_in_as: Option<String>,
     /// Whether that account is the invited address (it may accept with one click).
@@ -726,6 +728,7 @@ fn invitation_form(state: &AppState, view: InvitationView<'_>, status: StatusCod
         what,
         role: pending.role,
         expires: crate::display::time(pending.expires_at),
+        name: pending.name.clone(),
         signed_in_as: session.map(|s| s.email.to_string()),
         is_invitee: session.is_some_and(|s| s.email == pending.email),
         error,

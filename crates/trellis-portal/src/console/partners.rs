@@ -143,6 +143,7 @@ struct NewPartnerPage {
     types: Vec<Choice>,
     parents: Vec<Choice>,
     managers: Vec<Choice>,
+    countries: Vec<Choice>,
 }
 
 async fn new_partner_page(state: &AppState, signed: &Signed, form: FormView, status: StatusCode) -> PageResult {
@@ -155,6 +156,7 @@ async fn new_partner_page(state: &AppState, signed: &Signed, form: FormView, sta
         types: Choice::all_of(PartnerType::ALL, PartnerType::as_str),
         parents: parent_choices(&mut tx, &signed.scope, None).await?,
         managers: manager_choices(&mut tx, &signed.scope).await?,
+        countries: display::country_choices(),
     };
     Ok(render_status(status, &page))
 }
@@ -280,6 +282,9 @@ pub(super) struct PartnerPage {
     types: Vec<Choice>,
     parents: Vec<Choice>,
     managers: Vec<Choice>,
+    countries: Vec<Choice>,
+    /// The partner's country by name.
+    country_name: Option<String>,
     status_actions: Vec<StatusAction>,
     pub(super) lifecycle: super::partner_lifecycle::Sections,
     /// The "Programs & tiers" card (console/partner_programs.html).
@@ -362,6 +367,8 @@ pub(super) async fn partner_page(state: &AppState, signed: &Signed, id: &Partner
         types: Choice::all_of(PartnerType::ALL, PartnerType::as_str),
         parents,
         managers,
+        countries: if can_edit { display::country_choices() } else { Vec::new() },
+        country_name: partner.country.as_deref().map(|c| trellis_directory::countries::name(c).to_owned()),
         status_actions: if can_edit { status_actions(&partner) } else { Vec::new() },
         lifecycle,
         programs,

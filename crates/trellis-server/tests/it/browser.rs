@@ -312,7 +312,9 @@ async fn an_applicant_applies_on_a_phone_is_approved_and_onboards_until_the_part
     phone.goto(&link).await.expect("follow the invitation link");
     wait_for(&phone, Locator::Id("password")).await;
     assert_fits_the_phone(&phone, "the invitation page").await;
-    type_into(&phone, "name", "Ada Lovelace").await;
+    // The name the application gave is filled in: the applicant only chooses a password.
+    let name = phone.find(Locator::Id("name")).await.expect("name field").prop("value").await.expect("its value");
+    assert_eq!(name.as_deref(), Some("Ada Lovelace"), "the invitation form starts with the applicant's name");
     type_into(&phone, "password", PASSWORD).await;
     click(&phone, Locator::XPath("//button[normalize-space()='Create my account and accept']")).await;
     wait_for(&phone, Locator::LinkText("Continue onboarding")).await;

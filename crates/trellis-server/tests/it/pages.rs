@@ -287,6 +287,9 @@ async fn an_invalid_partner_form_is_shown_again_with_its_errors_and_a_valid_one_
     let shown = manager.get(&location).await;
     assert_eq!(shown.status, 200);
     assert!(shown.text.contains("Nordlicht AG") && shown.text.contains("reseller, msp") && shown.text.contains("The partner was created."));
+    // The country is picked by name and shown by name; the edit form's picker has it chosen.
+    assert!(shown.text.contains("<dt>Country</dt><dd>Germany</dd>"), "{}", shown.text);
+    assert!(shown.text.contains(r#"<option value="DE" selected>Germany</option>"#));
     assert!(shown.text.contains(&format!(r#"<a href="/console/partners/{}">D1</a>"#, f.d1)), "the parent is linked");
     assert_eq!(partner_count(&app, &f).await, before + 1);
 }
