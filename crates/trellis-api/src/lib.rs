@@ -86,6 +86,9 @@ fn describe_responses(api: &mut utoipa::openapi::OpenApi) {
         ];
         for operation in operations.into_iter().flatten() {
             for (status, response) in &mut operation.responses.responses {
+                if let utoipa::openapi::RefOr::T(response) = response {
+                    declare_problems_as_problem_json(response);
+                }
                 if let utoipa::openapi::RefOr::T(response) = response
                     && response.description.is_empty()
                 {
@@ -98,5 +101,18 @@ fn describe_responses(api: &mut utoipa::openapi::OpenApi) {
                 }
             }
         }
+    }
+}
+
+/// A route's `body = Problem` comes out as `application/json`; the API answers every problem as
+/// `application/problem+json` (RFC 9457), so that is what the document declares (a client
+/// generated from it, and schemathesis's content-type check, then expect what they receive).
+fn declare_problems_as_problem_json(response: &mut utoipa::openapi::Response) {
+    use utoipa::openapi::RefOr;
+    let is_problem = |content: &RefOr<utoipa::openapi::Content>| matches!(content, RefOr::T(c) if matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Problem")));
+    if response.content.get("application/json").is_some_and(is_problem)
+        && let Some(content) = response.content.shift_remove("application/json")
+    {
+        response.content.insert("application/problem+json".to_owned(), content);
     }
 }

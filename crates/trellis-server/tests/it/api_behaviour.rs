@@ -664,3 +664,29 @@ async fn every_path_parameter_is_in_its_path_and_every_placeholder_is_declared()
     assert!(operations > 50, "the document has its operations ({operations})");
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
+
+/// Issue 8: every problem the API answers is `application/problem+json`, so that is the content
+/// type the document declares for every response whose body is a `Problem` (schemathesis checks
+/// the answers against it in CI).
+#[tokio::test]
+async fn every_problem_response_is_declared_as_problem_json() {
+    let app = TestApp::spawn().await;
+    let document = app.send(Method::GET, "/api/openapi.json", None, None).await.body;
+    let (mut problems, mut wrong) = (0, Vec::new());
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            for (status, response) in operation["responses"].as_object().into_iter().flatten() {
+                for (content_type, content) in response["content"].as_object().into_iter().flatten() {
+                    if content["schema"]["$ref"].as_str().is_some_and(|r| r.ends_with("/Problem")) {
+                        problems += 1;
+                        if content_type != "application/problem+json" {
+                            wrong.push(format!("{method} {path} {status}: {content_type}"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(problems > 100, "the document declares its problem answers ({problems})");
+    assert!(wrong.is_empty(), "problems declared with another content type: {wrong:#?}");
+}
