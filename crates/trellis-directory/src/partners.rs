@@ -138,13 +138,40 @@ pub async fn children_in(tx: &mut ScopedTx, scope: &Scope, seen: &SeenPartner, l
 async fn query_list(tx: &mut ScopedTx, scope: &Scope, filter: &PartnerFilter) -> Result<Page<Partner>> {
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS);
+    let order = push_matching(tx, scope, filter, &mut q);
+    if let Some(before) = &filter.before {
+        q.push(" AND ").push(order).push(" < ").push_bind(before);
+    }
+    q.push(" ORDER BY ").push(order).push(" DESC LIMIT ").push_bind(page::fetch_limit(filter.limit));
+    let rows = tx.fetch_all(q).await?.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_rows(rows, filter.limit, |p| p.id.to_string()))
+}
+
+/// How many visible partners match `filter` (its cursor and limit aside), counting at most `cap`
+/// + 1: a list's "of 2,340" costs at most that many index entries ("10,000+" past it).
+pub async fn count_matching_in(tx: &mut ScopedTx, scope: &Scope, filter: &PartnerFilter, cap: i64) -> Result<i64> {
+    if let Some(parent) = &filter.parent_id
+        && !tx.can_see_partner(parent).await?
+    {
+        return Ok(0);
+    }
+    let mut q = Sql::build("SELECT COUNT(*) AS n FROM (SELECT 1 AS one");
+    push_matching(tx, scope, filter, &mut q);
+    q.push(" LIMIT ").push_bind(cap + 1).push(") capped");
+    Ok(tx.fetch_i64(q).await?)
+}
+
+/// Appends the `FROM … WHERE …` of the visible partners matching `filter`'s conditions; answers
+/// the column the list orders and pages by. A `parent_id` filter must name a partner the caller
+/// sees (checked by the caller).
+fn push_matching(tx: &ScopedTx, scope: &Scope, filter: &PartnerFilter, q: &mut Sql) -> &'static str {
     let order = if filter.parent_id.is_some() {
         // The children of a partner the caller sees (checked above) are all visible, the rule being
         // closed under descendants; the index on (parent, id) then answers the page directly.
         q.push(" FROM partners WHERE partners.workspace_id = ").push_bind(scope.workspace_id());
         "partners.id"
     } else {
-        tx.push_visible_partners(&mut q)
+        tx.push_visible_partners(q)
     };
     if let Some(text) = filter.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         let pattern = format!("%{}%", text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
@@ -163,12 +190,7 @@ async fn query_list(tx: &mut ScopedTx, scope: &Scope, filter: &PartnerFilter) ->
     if let Some(manager) = &filter.manager_user_id {
         q.push(" AND manager_user_id = ").push_bind(manager);
     }
-    if let Some(before) = &filter.before {
-        q.push(" AND ").push(order).push(" < ").push_bind(before);
-    }
-    q.push(" ORDER BY ").push(order).push(" DESC LIMIT ").push_bind(page::fetch_limit(filter.limit));
-    let rows = tx.fetch_all(q).await?.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-    Ok(Page::from_rows(rows, filter.limit, |p| p.id.to_string()))
+    order
 }
 
 /// Counts visible partners by status (console dashboard); same visibility rule as the list.

@@ -60,6 +60,24 @@ struct PartnersPage {
     next_page: Option<String>,
     first_page: Option<String>,
     can_create: bool,
+    /// "Showing 51–100 of 2,340" (counts stop at 10,000: "of 10,000+").
+    showing: String,
+    /// The CSV export of the same filters.
+    export: String,
+}
+
+/// Matching partners counted at most (a count costs at most this many index entries).
+const COUNT_CAP: i64 = 10_000;
+/// Rows an export holds at most; the file says so in its last line when there are more.
+const EXPORT_CAP: usize = 100_000;
+
+/// "Showing 51–100 of 2,340".
+fn showing(offset: usize, shown: usize, total: i64) -> String {
+    let total_text = if total > COUNT_CAP { format!("{}+", display::thousands(COUNT_CAP)) } else { display::thousands(total) };
+    if shown == 0 {
+        return format!("No partners of {total_text} on this page");
+    }
+    format!("Showing {}–{} of {total_text}", display::thousands(offset as i64 + 1), display::thousands((offset + shown) as i64))
 }
 
 /// `GET /console/partners?q=&type=&status=&cursor=`
@@ -68,6 +86,9 @@ async fn list_partners(State(state): State<AppState>, StaffPage { signed, role }
     let partner_type = query.optional("type").and_then(PartnerType::parse);
     let status = query.optional("status").and_then(PartnerStatus::parse);
     let cursor = query.optional("cursor").and_then(|c| PartnerId::parse(c).ok());
+    // Where this page starts in the list, carried by the page links for "Showing 51–100" only:
+    // the cursor decides which rows come.
+    let offset: usize = if cursor.is_some() { query.optional("from").and_then(|n| n.parse().ok()).unwrap_or(0).min(10_000_000) } else { 0 };
     let filter = PartnerFilter {
         q: Some(q.to_owned()),
         partner_type,
@@ -76,9 +97,17 @@ async fn list_partners(State(state): State<AppState>, StaffPage { signed, role }
         limit: Some(PAGE_SIZE),
         ..PartnerFilter::default()
     };
-    let Page { items: rows, next_cursor: next } = partners::list(&state.ctx, &signed.scope, &filter).await?;
+    // The page and its count in one read transaction, so they agree.
+    let mut tx = signed.scope.read(&state.ctx).await?;
+    let Page { items: rows, next_cursor: next } = partners::list_in(&mut tx, &signed.scope, &filter).await?;
+    let total = partners::count_matching_in(&mut tx, &signed.scope, &filter, COUNT_CAP).await?;
+    drop(tx);
     let (type_text, status_text) = (partner_type.map_or("", PartnerType::as_str), status.map_or("", PartnerStatus::as_str));
-    let filters_of = |cursor: &str| page_url(SECTION, &[("q", q), ("type", type_text), ("status", status_text), ("cursor", cursor)]);
+    let next_from = (offset + rows.len()).to_string();
+    let filters_of = |cursor: &str| {
+        let from = if cursor.is_empty() { "" } else { next_from.as_str() };
+        page_url(SECTION, &[("q", q), ("type", type_text), ("status", status_text), ("cursor", cursor), ("from", from)])
+    };
     let page = PartnersPage {
         layout: Layout::signed(&state, &signed, "Partners", SECTION).await.with_notice(&query),
         filters: FormView::filled(
@@ -88,12 +117,71 @@ async fn list_partners(State(state): State<AppState>, StaffPage { signed, role }
         ),
         types: Choice::all_of(PartnerType::ALL, PartnerType::as_str),
         statuses: Choice::all_of(PartnerStatus::ALL, PartnerStatus::as_str),
+        showing: showing(offset, rows.len(), total),
+        export: page_url(EXPORT, &[("q", q), ("type", type_text), ("status", status_text)]),
         partners: rows.into_iter().map(PartnerRow::from).collect(),
         next_page: next.map(|c| filters_of(&c)),
         first_page: cursor.map(|_| filters_of("")),
         can_create: role.manages_partners(),
     };
     Ok(render(&page))
+}
+
+const EXPORT: &str = "/console/partners/export";
+
+/// One CSV field: quoted, quotes doubled; a value a spreadsheet would run as a formula (starting
+/// with `=`, `+`, `-`, `@`, a tab or a carriage return) starts with `'` (OWASP "CSV injection").
+fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() };
+    format!("\"{}\"", value.replace('"', "\"\""))
+}
+
+/// `GET /console/partners/export?q=&type=&status=`: the partners the list shows for the same
+/// filters, every page of them (up to 100,000), as a CSV file, read in one read transaction.
+async fn export_partners(State(state): State<AppState>, StaffPage { signed, .. }: StaffPage, UrlQuery(query): UrlQuery) -> PageResult {
+    let scope = &signed.scope;
+    let mut filter = PartnerFilter {
+        q: query.optional("q").map(str::to_owned),
+        partner_type: query.optional("type").and_then(PartnerType::parse),
+        status: query.optional("status").and_then(PartnerStatus::parse),
+        limit: Some(trellis_core::page::MAX_PAGE_SIZE),
+        ..PartnerFilter::default()
+    };
+    let mut tx = scope.read(&state.ctx).await?;
+    let managers: std::collections::HashMap<String, String> =
+        members::list_in(&mut tx, scope).await?.into_iter().map(|m| (m.user_id.to_string(), m.email.to_string())).collect();
+    let mut csv = String::from("id,name,contact_email,types,status,country,distributor_id,channel_manager,created_on\r\n");
+    let mut rows = 0;
+    loop {
+        let page = partners::list_in(&mut tx, scope, &filter).await?;
+        for p in &page.items {
+            let manager = p.manager_user_id.as_ref().and_then(|m| managers.get(m.as_str())).map_or("", String::as_str);
+            let fields = [
+                p.id.to_string(),
+                p.name.clone(),
+                p.contact_email.clone(),
+                display::partner_types(&p.types),
+                p.status.as_str().to_owned(),
+                p.country.clone().unwrap_or_default(),
+                p.parent_id.as_ref().map(PartnerId::to_string).unwrap_or_default(),
+                manager.to_owned(),
+                display::date(trellis_records::dates::today(p.created_at)),
+            ];
+            csv.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
+            csv.push_str("\r\n");
+        }
+        rows += page.items.len();
+        match page.next_cursor {
+            Some(next) if rows < EXPORT_CAP => filter.before = PartnerId::parse(&next).ok(),
+            Some(_) => {
+                csv.push_str(&csv_field(&format!("The export stops at {EXPORT_CAP} partners: narrow the filters for the rest.")));
+                csv.push_str("\r\n");
+                break;
+            }
+            None => break,
+        }
+    }
+    Ok(crate::downloads::csv_file("partners.csv", csv))
 }
 
 /// 403 unless the caller may create and change partners (owner, admin, channel manager).
@@ -557,6 +645,7 @@ pub fn routes() -> PageRouter {
     PageRouter::new()
         .route("/console/partners", get(list_partners).post(create_partner))
         .route("/console/partners/new", get(new_partner_form))
+        .route(EXPORT, get(export_partners))
         .route("/console/partners/{id}", get(show_partner).post(update_partner))
         .route("/console/partners/{id}/status", post(change_status))
         .route("/console/partners/{id}/users", post(invite_user))

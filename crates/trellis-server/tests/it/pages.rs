@@ -396,3 +396,54 @@ async fn the_only_admin_gets_no_remove_button_and_a_reason_instead_of_a_dead_end
         .collect();
     assert!(roles.contains(&(f.r1a_admin.email.clone(), "admin".to_owned())), "the admin stays an admin: {roles:?}");
 }
+
+/// Issue 8: the partner list says how many partners match and which of them the page shows, and
+/// exports exactly the filtered list as CSV — every page of it, the caller's visibility applied,
+/// and a name a spreadsheet would run as a formula exported as text.
+#[tokio::test]
+async fn the_partner_list_counts_what_matches_and_exports_the_filtered_list_as_csv() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    trellis_testkit::bulk::add_resellers(&app, &f.workspace_id, &f.d1, "Bulk reseller", 120).await;
+    let formula = app
+        .post(
+            "/api/v1/partners",
+            &f.owner.token,
+            serde_json::json!({"name": "=HYPERLINK(\"x\")", "contact_email": "f@formula.example", "types": ["reseller"]}),
+        )
+        .await;
+    assert_eq!(formula.status, 201, "{}", formula.text);
+    let active = app.get("/api/v1/partners?status=active&limit=500", &f.owner.token).await.body["data"].as_array().map_or(0, Vec::len);
+    let owner = sign_in(&app, &f.owner.email).await;
+
+    let first = owner.get("/console/partners?status=active").await;
+    assert!(first.text.contains(&format!("Showing 1–50 of {active}")), "{}", first.text);
+    let next = first.text.split(r#"rel="next""#).next().and_then(|t| t.rsplit(r#"href=""#).next()).map(|h| {
+        h.split('"')
+            .next()
+            .unwrap_or_default()
+            .replace("&#x2f;", "/")
+            .replace("&#x3d;", "=")
+            .replace("&#61;", "=")
+            .replace("&#38;", "&")
+            .replace("&amp;", "&")
+    });
+    let second = owner.get(next.as_deref().expect("a next page")).await;
+    assert!(second.text.contains(&format!("Showing 51–100 of {active}")), "{}", second.text);
+
+    let export = owner.get("/console/partners/export?status=active").await;
+    assert_eq!(export.status, 200, "{}", export.text);
+    assert_eq!(export.headers.get("content-type").and_then(|v| v.to_str().ok()), Some("text/csv; charset=utf-8"));
+    assert!(export.headers.get("content-disposition").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("attachment")));
+    let lines: Vec<&str> = export.text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines[0], "id,name,contact_email,types,status,country,distributor_id,channel_manager,created_on");
+    assert_eq!(lines.len() - 1, active, "every active partner, over every page");
+    assert!(lines.iter().any(|l| l.contains(r#""'=HYPERLINK(""x"")""#)), "a formula is exported as text");
+    assert!(lines[1..].iter().all(|l| l.contains(r#","active","#)), "only the filtered status");
+
+    // A distributor's people cannot export the vendor's list; a restricted manager exports theirs.
+    let manager = sign_in(&app, &f.assigned_manager.email).await;
+    let theirs = manager.get("/console/partners/export").await;
+    let visible = app.get("/api/v1/partners?limit=500", &f.assigned_manager.token).await.body["data"].as_array().map_or(0, Vec::len);
+    assert_eq!(theirs.text.split("\r\n").filter(|l| !l.is_empty()).count() - 1, visible);
+}
