@@ -34,6 +34,7 @@ pub const SYSTEM_GRANTS: &[&SystemGrant] = &[
     &members::STAFF_RECORDS,
     &workspaces::WORKSPACE_RECORDS,
     &workspaces::OPERATOR_CLI,
+    &workspaces::PUBLIC_VENDOR_NAME,
     &audit::AUDIT_LOG,
 ];
 

@@ -12,6 +12,20 @@ use crate::{Ctx, api_keys, password};
 pub const WORKSPACE_RECORDS: SystemGrant =
     SystemGrant { name: "workspace_records", reason: "workspace settings are not partner-owned (owner/admin, checked)" };
 
+/// Public pages (`/apply/{slug}`, `/partners`) carry the vendor's name: nobody is signed in, and
+/// only the name leaves.
+pub const PUBLIC_VENDOR_NAME: SystemGrant = SystemGrant {
+    name: "public_vendor_name",
+    reason: "the public pages show the vendor's name to visitors who are not signed in; only the name leaves",
+};
+
+/// The workspace's name for a public page of it (the application form, the partner locator).
+pub async fn public_name(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<String> {
+    let mut tx = ctx.db.read_granted(&PUBLIC_VENDOR_NAME).await?;
+    let row = tx.fetch_optional(sql!("SELECT name FROM workspaces WHERE id = $1", workspace_id)).await?.ok_or(Error::NotFound)?;
+    Ok(row.get("name")?)
+}
+
 /// Operator commands (`trellis bootstrap`, `trellis api-key create`) run with direct database
 /// access and no signed-in person.
 pub const OPERATOR_CLI: SystemGrant = SystemGrant {

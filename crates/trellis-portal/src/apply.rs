@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use trellis_core::{Error, FieldError, PartnerType};
 use trellis_identity::secret::{random_token, same_secret};
+use trellis_identity::workspaces;
 use trellis_programs::{Program, programs};
 use trellis_recruitment::applications::{self, NewApplication};
 use trellis_web::AppState;
@@ -72,10 +73,16 @@ struct ThanksPage {
 }
 
 /// The form with a fresh CSRF cookie.
-fn apply_form(state: &AppState, program: Program, form: FormView, problem: Option<String>, status: StatusCode) -> Response {
+fn apply_form(
+    state: &AppState,
+    (vendor, program): (String, Program),
+    form: FormView,
+    problem: Option<String>,
+    status: StatusCode,
+) -> Response {
     let csrf = random_token(32);
     let page = ApplyPage {
-        layout: Layout::new(format!("Apply to {}", program.name), None),
+        layout: Layout::public(format!("Apply to {}", program.name), vendor),
         questions: question_fields(&program),
         program,
         csrf_token: csrf.clone(),
@@ -87,10 +94,16 @@ fn apply_form(state: &AppState, program: Program, form: FormView, problem: Optio
     with_cookie((status, render(&page)).into_response(), set_cookie(state, APPLY_CSRF_COOKIE, &csrf, 3600))
 }
 
+/// The program taking applications at `slug`, with its vendor's name for the page's header.
+async fn open_program(state: &AppState, slug: &str) -> Result<(String, Program), Error> {
+    let (workspace_id, program) = applications::open_program(&state.ctx, slug).await?;
+    Ok((workspaces::public_name(&state.ctx, &workspace_id).await?, program))
+}
+
 /// `GET /apply/{slug}`: unknown programs and programs not taking applications are 404.
 async fn show_form(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
-    match applications::open_program(&state.ctx, &slug).await {
-        Ok((_, program)) => apply_form(&state, program, FormView::new("apply", APPLY_FIELDS), None, StatusCode::OK),
+    match open_program(&state, &slug).await {
+        Ok(opened) => apply_form(&state, opened, FormView::new("apply", APPLY_FIELDS), None, StatusCode::OK),
         Err(err) => error_page(err),
     }
 }
@@ -122,22 +135,22 @@ async fn submit_form(
     Path(slug): Path<String>,
     form: FormData,
 ) -> Response {
-    let program = match applications::open_program(&state.ctx, &slug).await {
-        Ok((_, program)) => program,
+    let (vendor, program) = match open_program(&state, &slug).await {
+        Ok(opened) => opened,
         Err(err) => return error_page(err),
     };
     let cookie = read_cookie(&headers, &cookie_name(&state, APPLY_CSRF_COOKIE)).unwrap_or_default();
     if cookie.is_empty() || !same_secret(&cookie, form.csrf_token()) {
         let again = FormView::failed("apply", APPLY_FIELDS, form, Vec::new());
         let expired = Some("The form expired. Please check it and send it again.".to_owned());
-        return apply_form(&state, program, again, expired, StatusCode::FORBIDDEN);
+        return apply_form(&state, (vendor, program), again, expired, StatusCode::FORBIDDEN);
     }
     let input = read_application(&form, &program);
     match applications::submit(&state.ctx, &slug, input, &meta).await {
         Ok(_) => with_cookie(see_other(&format!("/apply/{}/thanks", program.slug)), set_cookie(&state, APPLY_CSRF_COOKIE, "", 0)),
         Err(Error::Validation(errors)) => {
             let failed = FormView::failed("apply", APPLY_FIELDS, form, errors);
-            apply_form(&state, program, failed, None, StatusCode::UNPROCESSABLE_ENTITY)
+            apply_form(&state, (vendor, program), failed, None, StatusCode::UNPROCESSABLE_ENTITY)
         }
         Err(Error::RateLimited { retry_after_secs }) => {
             // Like the API's 429: the seconds until the sliding window lets this address in again.
@@ -147,7 +160,7 @@ async fn submit_form(
                 "Too many applications came from your network recently. Please try again in {minutes} minute{}.",
                 if minutes == 1 { "" } else { "s" }
             );
-            let mut response = apply_form(&state, program, failed, Some(problem), StatusCode::TOO_MANY_REQUESTS);
+            let mut response = apply_form(&state, (vendor, program), failed, Some(problem), StatusCode::TOO_MANY_REQUESTS);
             response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
             response
         }
@@ -157,8 +170,12 @@ async fn submit_form(
 
 /// `GET /apply/{slug}/thanks`
 async fn thanks(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
-    match programs::find_by_slug(&state.ctx, &slug).await {
-        Ok((_, program)) => render(&ThanksPage { layout: Layout::new("Thank you", None), program_name: program.name }),
+    let found = match programs::find_by_slug(&state.ctx, &slug).await {
+        Ok((workspace_id, program)) => workspaces::public_name(&state.ctx, &workspace_id).await.map(|vendor| (vendor, program)),
+        Err(err) => Err(err),
+    };
+    match found {
+        Ok((vendor, program)) => render(&ThanksPage { layout: Layout::public("Thank you", vendor), program_name: program.name }),
         Err(err) => error_page(err),
     }
 }

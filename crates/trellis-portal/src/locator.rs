@@ -6,6 +6,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use trellis_core::{FileId, Page, PartnerId, PartnerType};
+use trellis_identity::workspaces;
 use trellis_records::locator::{self, ListedPartner, LocatorFilter};
 use trellis_web::AppState;
 use trellis_web::downloads::file_response;
@@ -99,7 +100,7 @@ async fn find_a_partner(State(state): State<AppState>, UrlQuery(query): UrlQuery
         page_url(PATH, &params)
     };
     let page = LocatorPage {
-        layout: Layout::new("Find a partner", None),
+        layout: Layout::public("Find a partner", workspaces::public_name(&state.ctx, &workspace_id).await?),
         filtered: values.iter().any(|(_, v)| !v.is_empty()),
         next_page: next.map(|c| url_of(&c)),
         first_page: cursor.map(|_| url_of("")),

@@ -26,6 +26,9 @@ use crate::session::{CSRF_COOKIE, MaybeSession, SESSION_COOKIE, Signed, check_cs
 /// confirming what the previous request did.
 pub struct Layout {
     pub title: String,
+    /// The name in the header and the window title: the vendor's on its public pages, Trellis
+    /// elsewhere.
+    pub brand: String,
     pub css: String,
     pub js: String,
     pub nav: Option<Nav>,
@@ -107,7 +110,7 @@ impl Layout {
     /// The layout of pages outside a membership (sign-in, choosing a membership, errors).
     pub fn new(title: impl Into<String>, session: Option<&BrowserSession>) -> Self {
         let nav = session.map(|s| nav(s, nav_links(&s.scope.as_ref().map(role_areas).unwrap_or_default(), "")));
-        Self { title: title.into(), css: asset_url("app.css"), js: asset_url("app.js"), nav, notice: None }
+        Self { title: title.into(), brand: "Trellis".to_owned(), css: asset_url("app.css"), js: asset_url("app.js"), nav, notice: None }
     }
 
     /// The layout of a page of the console or the portal; `section` is the navigation link to mark.
@@ -126,11 +129,18 @@ impl Layout {
         }
         Self {
             title: title.into(),
+            brand: "Trellis".to_owned(),
             css: asset_url("app.css"),
             js: asset_url("app.js"),
             nav: Some(nav(&signed.session, links)),
             notice: None,
         }
+    }
+
+    /// A public page of a vendor's (nobody signed in): its header and title carry the vendor's
+    /// name, not Trellis's.
+    pub fn public(title: impl Into<String>, vendor: String) -> Self {
+        Self { brand: vendor, ..Self::new(title, None) }
     }
 
     /// Shows the confirmation named by `?notice=` (post/redirect/get keeps no message in the session).

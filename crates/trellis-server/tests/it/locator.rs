@@ -151,6 +151,7 @@ async fn the_locator_page_filters_with_a_plain_form_and_shows_only_listed_partne
     assert_eq!(all.status, 200, "{}", all.text);
     assert_safe_page("/partners", &all);
     assert!(all.text.contains("Find a partner") && all.text.contains(r#"<form method="get" action="/partners""#));
+    assert!(all.text.contains(r#"<a class="brand" href="/">Vendor</a>"#), "the vendor's name, not Trellis's");
     assert!(all.text.contains("Distribution across DACH.") && all.text.contains("Referrals in France."));
     assert!(!all.text.contains("Suspended reseller.") && !all.text.contains("Not listed."));
     assert!(all.text.contains(r#"<option value="DE">Germany</option>"#), "countries are offered by name");

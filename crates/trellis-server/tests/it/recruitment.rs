@@ -444,6 +444,9 @@ async fn the_apply_page_checks_its_csrf_cookie_shows_errors_next_to_fields_and_t
     assert_eq!(form.status, 200, "{}", form.text);
     assert_safe_page("/apply/resellers", &form);
     assert!(form.text.contains("Annual revenue") && form.text.contains("Why us?"), "the custom questions are asked");
+    // A public page carries the vendor's name, not Trellis's (issue 8).
+    assert!(form.text.contains(r#"<a class="brand" href="/">Vendor</a>"#), "{}", form.text);
+    assert!(form.text.contains("<title>Apply to Program resellers · Vendor</title>"), "{}", form.text);
     assert!(
         form.text.contains(r#"name="company_fax""#) && form.text.contains(r#"class="trap" aria-hidden="true""#),
         "the honeypot is hidden"
