@@ -52,6 +52,74 @@ pub struct PartnerPatch {
     pub manager_user_id: Option<Option<UserId>>,
 }
 
+/// The orders the partner list offers. Each pages by a key the database indexes together with the
+/// id, so a page costs its length for the vendor's staff whatever the sort (a restricted channel
+/// manager's list sorts the partners it manages).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PartnerSort {
+    #[default]
+    Newest,
+    Oldest,
+    /// By name, A to Z (case-insensitive).
+    Name,
+    /// By name, Z to A.
+    NameDescending,
+}
+
+impl PartnerSort {
+    pub const ALL: &[PartnerSort] = &[Self::Newest, Self::Oldest, Self::Name, Self::NameDescending];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Newest => "newest",
+            Self::Oldest => "oldest",
+            Self::Name => "name",
+            Self::NameDescending => "name_desc",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|s| s.as_str() == text)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Newest => "Newest first",
+            Self::Oldest => "Oldest first",
+            Self::Name => "Name, A to Z",
+            Self::NameDescending => "Name, Z to A",
+        }
+    }
+
+    fn by_name(self) -> bool {
+        matches!(self, Self::Name | Self::NameDescending)
+    }
+
+    fn descending(self) -> bool {
+        matches!(self, Self::Newest | Self::NameDescending)
+    }
+}
+
+/// A condition on a listed partner contributed by a capability above the directory (its tier in a
+/// program, its compliance): SQL over that capability's own tables, correlated with `partners.id`
+/// and starting with ` AND `. The directory lists; the capability keeps its tables to itself.
+#[derive(Clone)]
+pub struct PartnerCondition {
+    push: std::sync::Arc<dyn Fn(&mut Sql) + Send + Sync>,
+}
+
+impl PartnerCondition {
+    pub fn new(push: impl Fn(&mut Sql) + Send + Sync + 'static) -> Self {
+        Self { push: std::sync::Arc::new(push) }
+    }
+}
+
+impl std::fmt::Debug for PartnerCondition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PartnerCondition")
+    }
+}
+
 /// Filters of the partner list.
 #[derive(Debug, Clone, Default)]
 pub struct PartnerFilter {
@@ -61,6 +129,10 @@ pub struct PartnerFilter {
     pub status: Option<PartnerStatus>,
     pub parent_id: Option<PartnerId>,
     pub manager_user_id: Option<UserId>,
+    /// Conditions of other capabilities (see [`PartnerCondition`]).
+    pub conditions: Vec<PartnerCondition>,
+    pub sort: PartnerSort,
+    /// The cursor: the last partner of the previous page.
     pub before: Option<PartnerId>,
     /// Partners on the page (50 unless named).
     pub limit: Option<i64>,
@@ -136,13 +208,39 @@ pub async fn children_in(tx: &mut ScopedTx, scope: &Scope, seen: &SeenPartner, l
 
 /// The list query; a `parent_id` filter must name a partner the caller sees (checked by the caller).
 async fn query_list(tx: &mut ScopedTx, scope: &Scope, filter: &PartnerFilter) -> Result<Page<Partner>> {
+    // A page by name starts after the cursor's (name, id): its name is read first, and a cursor
+    // naming no partner of the workspace starts the list over.
+    let after_name: Option<String> = match (&filter.before, filter.sort.by_name()) {
+        (Some(cursor), true) => {
+            let mut q = Sql::build("SELECT LOWER(name) AS k FROM partners WHERE workspace_id = ");
+            q.push_bind(scope.workspace_id()).push(" AND id = ").push_bind(cursor);
+            match tx.fetch_optional(q).await? {
+                Some(row) => Some(row.get("k")?),
+                None => None,
+            }
+        }
+        _ => None,
+    };
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS);
-    let order = push_matching(tx, scope, filter, &mut q);
-    if let Some(before) = &filter.before {
-        q.push(" AND ").push(order).push(" < ").push_bind(before);
+    let id = push_matching(tx, scope, filter, &mut q);
+    let (cmp, dir) = if filter.sort.descending() { ("<", "DESC") } else { (">", "ASC") };
+    if filter.sort.by_name() {
+        if let (Some(name), Some(cursor)) = (after_name, &filter.before) {
+            // The first, redundant bound lets SQLite seek the index to the cursor's name (it does
+            // not seek on a row value over an expression); the row value then breaks ties by id.
+            q.push(&format!(" AND LOWER(partners.name) {cmp}= ")).push_bind(&name);
+            q.push(&format!(" AND (LOWER(partners.name), {id}) {cmp} ("));
+            q.push_bind(name).push(", ").push_bind(cursor).push(")");
+        }
+        q.push(&format!(" ORDER BY LOWER(partners.name) {dir}, {id} {dir}"));
+    } else {
+        if let Some(before) = &filter.before {
+            q.push(&format!(" AND {id} {cmp} ")).push_bind(before);
+        }
+        q.push(&format!(" ORDER BY {id} {dir}"));
     }
-    q.push(" ORDER BY ").push(order).push(" DESC LIMIT ").push_bind(page::fetch_limit(filter.limit));
+    q.push(" LIMIT ").push_bind(page::fetch_limit(filter.limit));
     let rows = tx.fetch_all(q).await?.iter().map(from_row).collect::<Result<Vec<_>>>()?;
     Ok(Page::from_rows(rows, filter.limit, |p| p.id.to_string()))
 }
@@ -189,6 +287,9 @@ fn push_matching(tx: &ScopedTx, scope: &Scope, filter: &PartnerFilter, q: &mut S
     }
     if let Some(manager) = &filter.manager_user_id {
         q.push(" AND manager_user_id = ").push_bind(manager);
+    }
+    for condition in &filter.conditions {
+        (condition.push)(q);
     }
     order
 }
@@ -502,11 +603,17 @@ fn check_transition(from: PartnerStatus, to: PartnerStatus) -> Result<&'static s
 /// in the same transaction; re-parenting takes effect on the next request.
 pub async fn update(ctx: &Ctx, scope: &Scope, id: &PartnerId, patch: PartnerPatch) -> Result<Partner> {
     let mut tx = scope.write(ctx).await?;
-    let before = fetch_visible(&mut tx, scope, id).await?;
+    let after = update_in(&mut tx, scope, id, patch, ctx.now()).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// [`update`] inside the caller's write transaction (the console's bulk actions change many
+/// partners in one); on an error the caller rolls back.
+pub async fn update_in(tx: &mut ScopedTx, scope: &Scope, id: &PartnerId, patch: PartnerPatch, now: Timestamp) -> Result<Partner> {
+    let before = fetch_visible(tx, scope, id).await?;
     require_editor(scope, &before, &patch)?;
-    if scope.partner().is_some_and(|(own, _)| own != id)
-        && !workspaces::distributors_manage_resellers(&mut tx, scope.workspace_id()).await?
-    {
+    if scope.partner().is_some_and(|(own, _)| own != id) && !workspaces::distributors_manage_resellers(tx, scope.workspace_id()).await? {
         return Err(Error::forbidden("this workspace does not let distributors manage resellers"));
     }
     let mut v = Validation::new();
@@ -544,17 +651,16 @@ pub async fn update(ctx: &Ctx, scope: &Scope, id: &PartnerId, patch: PartnerPatc
             if p == id {
                 return Err(Error::invalid("parent_id", "would make the partner its own ancestor"));
             }
-            check_parent(&mut tx, scope, Some(id), p).await?;
+            check_parent(tx, scope, Some(id), p).await?;
         }
         after.parent_id = parent.clone();
     }
     if let Some(manager) = &patch.manager_user_id {
         if let Some(m) = manager {
-            check_manager(&mut tx, scope, m).await?;
+            check_manager(tx, scope, m).await?;
         }
         after.manager_user_id = manager.clone();
     }
-    let now = ctx.now();
     after.updated_at = now;
     let types: PartnerTypes = after.types.iter().copied().collect();
     tx.execute(sql!(
@@ -565,7 +671,7 @@ pub async fn update(ctx: &Ctx, scope: &Scope, id: &PartnerId, patch: PartnerPatc
     ))
     .await?;
     if before.status != after.status && !after.status.allows_access() {
-        auth::cut_off_partner(&mut tx, scope.workspace_id(), id, now).await?;
+        auth::cut_off_partner(tx, scope.workspace_id(), id, now).await?;
     }
     let entry = AuditEntry::new(action, "partner", id.as_str())
         .change("name", before.name.clone(), after.name.clone())
@@ -576,8 +682,7 @@ pub async fn update(ctx: &Ctx, scope: &Scope, id: &PartnerId, patch: PartnerPatc
         .change("status", before.status.as_str(), after.status.as_str())
         .change("parent_id", json!(before.parent_id), json!(after.parent_id))
         .change("manager_user_id", json!(before.manager_user_id), json!(after.manager_user_id));
-    audit::record(&mut tx, scope, now, entry).await?;
-    tx.commit().await?;
+    audit::record(tx, scope, now, entry).await?;
     Ok(after)
 }
 

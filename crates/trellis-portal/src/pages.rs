@@ -164,6 +164,7 @@ fn nav(session: &BrowserSession, links: Vec<NavLink>) -> Nav {
 fn notice_text(code: &str) -> Option<&'static str> {
     Some(match code {
         "partner_created" => "The partner was created.",
+        "none_ticked" => "Tick at least one partner in the list, then choose what to change.",
         "saved" => "Your changes were saved.",
         "status_changed" => "The status was changed.",
         "role_changed" => "The role was changed.",

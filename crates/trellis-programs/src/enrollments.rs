@@ -6,7 +6,7 @@
 use trellis_core::{Error, PartnerId, PartnerStatus, ProgramId, Result, TierId, Timestamp, Validation, VendorRole};
 use trellis_db::{Row, Sql, sql};
 use trellis_directory::metric_registry::Registry;
-use trellis_directory::partners::{self, NewPartner, Partner};
+use trellis_directory::partners::{self, NewPartner, Partner, PartnerCondition};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
 use trellis_identity::{Ctx, Scope, ScopedTx};
@@ -364,4 +364,38 @@ pub async fn tier_counts(ctx: &Ctx, scope: &Scope) -> Result<Vec<TierCount>> {
         .iter()
         .map(|row| Ok(TierCount { program_name: row.get("program_name")?, tier_name: row.get("tier_name")?, count: row.get("n")? }))
         .collect()
+}
+
+/// The partner list's condition "holds tier `tier_id`" (in the tier's program), for
+/// `PartnerFilter::conditions`: one probe of the enrollment index per listed partner.
+pub fn holds_tier(tier_id: &TierId) -> PartnerCondition {
+    let tier_id = tier_id.clone();
+    PartnerCondition::new(move |q| {
+        q.push(" AND EXISTS (SELECT 1 FROM enrollments e WHERE e.workspace_id = partners.workspace_id AND e.partner_id = partners.id AND e.tier_id = ")
+            .push_bind(&tier_id)
+            .push(")");
+    })
+}
+
+/// The tiers held by each of `partner_ids` (a page of the partner list), "Program: Tier" by
+/// program name; partners the caller may not see, or in no program, are absent.
+pub async fn tiers_of_in(
+    tx: &mut ScopedTx,
+    scope: &Scope,
+    partner_ids: &[PartnerId],
+) -> Result<std::collections::HashMap<PartnerId, Vec<Enrollment>>> {
+    let mut by_partner: std::collections::HashMap<PartnerId, Vec<Enrollment>> = std::collections::HashMap::new();
+    if partner_ids.is_empty() {
+        return Ok(by_partner);
+    }
+    let mut q = Sql::build(SELECT);
+    q.push_bind(scope.workspace_id()).push(" AND e.partner_id IN ");
+    q.push_in_list(partner_ids).push(" AND ");
+    tx.push_partner_filter(&mut q, "e.partner_id");
+    q.push(" ORDER BY p.name, p.id");
+    for row in tx.fetch_all(q).await? {
+        let enrollment = from_row(&row)?;
+        by_partner.entry(enrollment.partner_id.clone()).or_default().push(enrollment);
+    }
+    Ok(by_partner)
 }

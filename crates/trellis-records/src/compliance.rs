@@ -7,6 +7,7 @@ use time::Date;
 use trellis_core::{PartnerId, PartnerStatus, Result, Timestamp, VendorRole, WorkspaceId};
 use trellis_db::Sql;
 use trellis_directory::metric_registry::{Metric, MetricFuture, MetricType, MetricValue, Source, Subject};
+use trellis_directory::partners::PartnerCondition;
 use trellis_directory::work_queues::{self, CountFuture, WorkQueue};
 use trellis_identity::{Ctx, Scope, ScopedTx, SeenPartner};
 
@@ -87,6 +88,38 @@ pub async fn get_in(tx: &mut ScopedTx, scope: &Scope, seen: &SeenPartner, now: T
     let partner_id = tx.seen(seen)?.clone();
     let blockers = compliance_blockers(tx, scope.workspace_id(), &partner_id, now).await?;
     Ok(Compliance { partner_id, compliant: blockers.is_empty(), blockers })
+}
+
+/// The partner list's condition "compliant at `now`" (or, with `compliant` false, "not
+/// compliant"), for `PartnerFilter::conditions`: one probe of the partner's licences per listed
+/// partner, with the rule of [`compliance_blockers`].
+pub fn partner_condition(compliant: bool, now: Timestamp) -> PartnerCondition {
+    let today = dates::today(now);
+    PartnerCondition::new(move |q| {
+        q.push(if compliant { " AND NOT" } else { " AND" });
+        q.push(" EXISTS (SELECT 1 FROM licences l WHERE l.workspace_id = partners.workspace_id AND l.partner_id = partners.id");
+        push_lapsed(q, today);
+        q.push(")");
+    })
+}
+
+/// Which of `partner_ids` (a page of the partner list) are not compliant at `now`; partners the
+/// caller may not see are never in the answer.
+pub async fn non_compliant_among_in(
+    tx: &mut ScopedTx,
+    scope: &Scope,
+    partner_ids: &[PartnerId],
+    now: Timestamp,
+) -> Result<std::collections::HashSet<PartnerId>> {
+    if partner_ids.is_empty() {
+        return Ok(std::collections::HashSet::new());
+    }
+    let mut q = Sql::build("SELECT DISTINCT l.partner_id FROM licences l WHERE l.workspace_id = ");
+    q.push_bind(scope.workspace_id()).push(" AND l.partner_id IN ");
+    q.push_in_list(partner_ids).push(" AND ");
+    tx.push_partner_filter(&mut q, "l.partner_id");
+    push_lapsed(&mut q, dates::today(now));
+    tx.fetch_all(q).await?.iter().map(|row| Ok(row.get("partner_id")?)).collect()
 }
 
 /// A licence or contract on the dashboard, with its partner.

@@ -18,70 +18,21 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::header::{COOKIE, SET_COOKIE};
 use trellis_core::{PartnerId, WorkspaceId, new_id_body};
 use trellis_db::{Sql, ToValue, Value, sql};
 use trellis_directory::lifecycle::ACTIONS_NAMING_THE_PARTNER;
-use trellis_identity::{Scope, workspaces};
-use trellis_testkit::{TestApp, bulk};
+use trellis_testkit::{TestApp, bench, bulk};
 
 const DEFAULT_SIZES: [usize; 3] = [10_000, 100_000, 500_000];
 const PARTNERS: usize = 1_000;
 /// The shown partner's own history: what its timeline has to show at every size.
 const SHOWN_EVENTS: usize = 30;
-const WARM_UP: usize = 3;
 const SAMPLES: usize = 15;
 const PASSWORD: &str = "bench-password-1";
 const ACTIONS: [&str; 3] = ["contract.created", "licence.created", "partner_user.invited"];
 
 fn fail(e: impl std::fmt::Debug) -> anyhow::Error {
     anyhow::anyhow!("{e:?}")
-}
-
-fn cookie(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
-    headers.get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
-        let (pair, _) = v.split_once(';').unwrap_or((v, ""));
-        let (key, value) = pair.split_once('=')?;
-        (key.trim() == name).then(|| value.to_owned())
-    })
-}
-
-/// Signs in through `/login` as a browser would; answers the session cookie.
-async fn sign_in(app: &TestApp, email: &str) -> anyhow::Result<String> {
-    let form = app.client.get(format!("{}/login", app.base_url)).send().await?;
-    let csrf = cookie(form.headers(), "trellis_csrf").ok_or_else(|| anyhow::anyhow!("no CSRF cookie"))?;
-    let signed = app
-        .client
-        .post(format!("{}/login", app.base_url))
-        .header(COOKIE, format!("trellis_csrf={csrf}"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        // The email and password here need no escaping beyond `@`; the token is URL-safe.
-        .body(format!("email={}&password={PASSWORD}&csrf_token={csrf}", email.replace('@', "%40")))
-        .send()
-        .await?;
-    anyhow::ensure!(signed.status() == 303, "sign-in answered {}", signed.status());
-    Ok(format!("trellis_session={}", cookie(signed.headers(), "trellis_session").ok_or_else(|| anyhow::anyhow!("no session"))?))
-}
-
-/// Median of `SAMPLES` sequential page loads (after a warm-up).
-async fn median_page(app: &TestApp, path: &str, session: &str) -> anyhow::Result<Duration> {
-    let load = || async {
-        let reply = app.client.get(format!("{}{path}", app.base_url)).header(COOKIE, session).send().await?;
-        anyhow::ensure!(reply.status() == 200, "{path}: {}", reply.status());
-        reply.text().await?;
-        Ok(())
-    };
-    for _ in 0..WARM_UP {
-        load().await?;
-    }
-    let mut samples = Vec::with_capacity(SAMPLES);
-    for _ in 0..SAMPLES {
-        let started = Instant::now();
-        load().await?;
-        samples.push(started.elapsed());
-    }
-    samples.sort();
-    Ok(samples[SAMPLES / 2])
 }
 
 /// Median of `SAMPLES` runs of one query.
@@ -133,26 +84,12 @@ async fn grow_trail(app: &TestApp, workspace: &WorkspaceId, partners: &[PartnerI
 async fn run(sizes: &[usize]) -> anyhow::Result<()> {
     let app = TestApp::spawn().await;
     let backend = app.backend_name();
-    let ctx = &app.state.ctx;
-    let boot = workspaces::bootstrap(ctx, "Bench vendor", "owner@bench.example", PASSWORD, "EUR").await.map_err(fail)?;
-    let system = Scope::system(boot.workspace_id.clone(), &trellis_testkit::TEST_FIXTURES);
-    let top = trellis_directory::partners::create(
-        ctx,
-        &system,
-        trellis_directory::NewPartner {
-            name: "Bench distributor".into(),
-            contact_email: "distributor@bench.example".into(),
-            types: vec![trellis_core::PartnerType::Distributor],
-            ..Default::default()
-        },
-    )
-    .await
-    .map_err(fail)?;
+    let (boot, top) = bench::vendor_with_distributor(&app, "owner@bench.example", PASSWORD).await;
     let partners = bulk::add_resellers(&app, &boot.workspace_id, &top.id, "Reseller", PARTNERS).await;
     let shown = &partners[PARTNERS / 2];
     let others: Vec<PartnerId> = partners.iter().filter(|p| *p != shown).cloned().collect();
     grow_trail(&app, &boot.workspace_id, std::slice::from_ref(shown), SHOWN_EVENTS).await?;
-    let session = sign_in(&app, "owner@bench.example").await?;
+    let session = bench::sign_in(&app, "owner@bench.example", PASSWORD).await?;
     let page = format!("/console/partners/{shown}");
     let new_timeline = || {
         let mut q = Sql::build("SELECT at, action, changes FROM audit_events WHERE workspace_id = ");
@@ -174,8 +111,8 @@ async fn run(sizes: &[usize]) -> anyhow::Result<()> {
         grow_trail(&app, &boot.workspace_id, &others, size.saturating_sub(trail)).await?;
         trail = trail.max(size);
         println!("trail grown to {trail} events on {backend} in {:.1} s", started.elapsed().as_secs_f64());
-        let list = median_page(&app, "/console/partners", &session).await?;
-        let partner = median_page(&app, &page, &session).await?;
+        let list = bench::median_page(&app, "/console/partners", &session).await?;
+        let partner = bench::median_page(&app, &page, &session).await?;
         let (new_query, old_query) = (median_query(&app, new_timeline).await, median_query(&app, replaced_timeline).await);
         println!(
             "FIGURE partner_page backend={backend} partners={PARTNERS} trail={trail} list_ms={:.2} partner_page_ms={:.2} ratio={:.2} timeline_query_ms={:.2} replaced_query_ms={:.2}",

@@ -7,6 +7,7 @@
 //! the clock), so what a test observes never depends on a worker's timing. Emails go to the
 //! outbox, or with [`TestApp::spawn_with_smtp`] to a real SMTP receiver ([`smtp::SmtpReceiver`]).
 
+pub mod bench;
 pub mod bulk;
 pub mod fixture;
 pub mod smtp;

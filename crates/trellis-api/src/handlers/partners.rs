@@ -159,6 +159,7 @@ pub async fn list_partners(
         manager_user_id,
         before: Cursor::into_inner(params.cursor),
         limit: Some(limit),
+        ..PartnerFilter::default()
     };
     Ok(Json(Page::of(partners::list(&state.ctx, &scope, &filter).await?, PartnerView::from)))
 }

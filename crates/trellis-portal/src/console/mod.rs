@@ -8,6 +8,7 @@ mod compliance;
 mod onboarding;
 mod outbox;
 pub(crate) mod partner_lifecycle;
+mod partner_list;
 mod partner_programs;
 mod partners;
 mod profile_changes;
@@ -21,6 +22,7 @@ use crate::routes::PageRouter;
 
 pub fn routes() -> PageRouter {
     partners::routes()
+        .merge(partner_list::routes())
         .merge(staff::routes())
         .merge(api_keys::routes())
         .merge(audit::routes())

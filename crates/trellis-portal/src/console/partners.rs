@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use trellis_core::{Error, Page, PartnerId, PartnerRole, PartnerStatus, PartnerType, UserId, VendorRole};
+use trellis_core::{Error, PartnerId, PartnerRole, PartnerStatus, PartnerType, UserId, VendorRole};
 use trellis_directory::{NewPartner, Partner, PartnerFilter, PartnerPatch, partners, statuses};
 use trellis_identity::{Membership, Scope, ScopedTx, api_keys, invitations, members, partner_users};
 use trellis_web::AppState;
@@ -14,26 +14,23 @@ use crate::display::{self, UserRow};
 use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};
 use crate::guards::{StaffForm, StaffPage};
 use crate::keys::{KEY_EXPLANATION, KEY_FIELDS, KeyRow, requested_scopes};
-use crate::listing::{PAGE_SIZE, page_url};
 use crate::pages::{Layout, OneTime, PageResult, keeps_an_admin, one_time_page, path_id, render, render_status, see_other};
 use crate::routes::{PageRouter, get, post};
 use crate::session::Signed;
 
 const SECTION: &str = "/console/partners";
-const FILTER_FIELDS: &[&str] = &["q", "type", "status"];
 const PARTNER_FIELDS: &[&str] = &["name", "contact_email", "website", "country", "types", "parent_id", "manager_user_id"];
 const INVITE_FIELDS: &[&str] = &["email", "name", "role"];
 /// Distributors offered as parents; the list is newest first, as everywhere.
 const MAX_PARENT_CHOICES: i64 = 500;
 
-/// A partner as a row of a table.
+/// A partner as a row of a table (the partner page's resellers).
 struct PartnerRow {
     id: String,
     name: String,
     types: String,
     status: PartnerStatus,
     country: String,
-    contact_email: String,
 }
 
 impl From<Partner> for PartnerRow {
@@ -44,148 +41,12 @@ impl From<Partner> for PartnerRow {
             name: p.name,
             status: p.status,
             country: p.country.unwrap_or_default(),
-            contact_email: p.contact_email,
         }
     }
-}
-
-#[derive(Template)]
-#[template(path = "console/partners.html")]
-struct PartnersPage {
-    layout: Layout,
-    filters: FormView,
-    types: Vec<Choice>,
-    statuses: Vec<Choice>,
-    partners: Vec<PartnerRow>,
-    next_page: Option<String>,
-    first_page: Option<String>,
-    can_create: bool,
-    /// "Showing 51–100 of 2,340" (counts stop at 10,000: "of 10,000+").
-    showing: String,
-    /// The CSV export of the same filters.
-    export: String,
-}
-
-/// Matching partners counted at most (a count costs at most this many index entries).
-const COUNT_CAP: i64 = 10_000;
-/// Rows an export holds at most; the file says so in its last line when there are more.
-const EXPORT_CAP: usize = 100_000;
-
-/// "Showing 51–100 of 2,340".
-fn showing(offset: usize, shown: usize, total: i64) -> String {
-    let total_text = if total > COUNT_CAP { format!("{}+", display::thousands(COUNT_CAP)) } else { display::thousands(total) };
-    if shown == 0 {
-        return format!("No partners of {total_text} on this page");
-    }
-    format!("Showing {}–{} of {total_text}", display::thousands(offset as i64 + 1), display::thousands((offset + shown) as i64))
-}
-
-/// `GET /console/partners?q=&type=&status=&cursor=`
-async fn list_partners(State(state): State<AppState>, StaffPage { signed, role }: StaffPage, UrlQuery(query): UrlQuery) -> PageResult {
-    let q = query.optional("q").unwrap_or("");
-    let partner_type = query.optional("type").and_then(PartnerType::parse);
-    let status = query.optional("status").and_then(PartnerStatus::parse);
-    let cursor = query.optional("cursor").and_then(|c| PartnerId::parse(c).ok());
-    // Where this page starts in the list, carried by the page links for "Showing 51–100" only:
-    // the cursor decides which rows come.
-    let offset: usize = if cursor.is_some() { query.optional("from").and_then(|n| n.parse().ok()).unwrap_or(0).min(10_000_000) } else { 0 };
-    let filter = PartnerFilter {
-        q: Some(q.to_owned()),
-        partner_type,
-        status,
-        before: cursor.clone(),
-        limit: Some(PAGE_SIZE),
-        ..PartnerFilter::default()
-    };
-    // The page and its count in one read transaction, so they agree.
-    let mut tx = signed.scope.read(&state.ctx).await?;
-    let Page { items: rows, next_cursor: next } = partners::list_in(&mut tx, &signed.scope, &filter).await?;
-    let total = partners::count_matching_in(&mut tx, &signed.scope, &filter, COUNT_CAP).await?;
-    drop(tx);
-    let (type_text, status_text) = (partner_type.map_or("", PartnerType::as_str), status.map_or("", PartnerStatus::as_str));
-    let next_from = (offset + rows.len()).to_string();
-    let filters_of = |cursor: &str| {
-        let from = if cursor.is_empty() { "" } else { next_from.as_str() };
-        page_url(SECTION, &[("q", q), ("type", type_text), ("status", status_text), ("cursor", cursor), ("from", from)])
-    };
-    let page = PartnersPage {
-        layout: Layout::signed(&state, &signed, "Partners", SECTION).await.with_notice(&query),
-        filters: FormView::filled(
-            "filter",
-            FILTER_FIELDS,
-            vec![("q", q.to_owned()), ("type", type_text.to_owned()), ("status", status_text.to_owned())],
-        ),
-        types: Choice::all_of(PartnerType::ALL, PartnerType::as_str),
-        statuses: Choice::all_of(PartnerStatus::ALL, PartnerStatus::as_str),
-        showing: showing(offset, rows.len(), total),
-        export: page_url(EXPORT, &[("q", q), ("type", type_text), ("status", status_text)]),
-        partners: rows.into_iter().map(PartnerRow::from).collect(),
-        next_page: next.map(|c| filters_of(&c)),
-        first_page: cursor.map(|_| filters_of("")),
-        can_create: role.manages_partners(),
-    };
-    Ok(render(&page))
-}
-
-const EXPORT: &str = "/console/partners/export";
-
-/// One CSV field: quoted, quotes doubled; a value a spreadsheet would run as a formula (starting
-/// with `=`, `+`, `-`, `@`, a tab or a carriage return) starts with `'` (OWASP "CSV injection").
-fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() };
-    format!("\"{}\"", value.replace('"', "\"\""))
-}
-
-/// `GET /console/partners/export?q=&type=&status=`: the partners the list shows for the same
-/// filters, every page of them (up to 100,000), as a CSV file, read in one read transaction.
-async fn export_partners(State(state): State<AppState>, StaffPage { signed, .. }: StaffPage, UrlQuery(query): UrlQuery) -> PageResult {
-    let scope = &signed.scope;
-    let mut filter = PartnerFilter {
-        q: query.optional("q").map(str::to_owned),
-        partner_type: query.optional("type").and_then(PartnerType::parse),
-        status: query.optional("status").and_then(PartnerStatus::parse),
-        limit: Some(trellis_core::page::MAX_PAGE_SIZE),
-        ..PartnerFilter::default()
-    };
-    let mut tx = scope.read(&state.ctx).await?;
-    let managers: std::collections::HashMap<String, String> =
-        members::list_in(&mut tx, scope).await?.into_iter().map(|m| (m.user_id.to_string(), m.email.to_string())).collect();
-    let mut csv = String::from("id,name,contact_email,types,status,country,distributor_id,channel_manager,created_on\r\n");
-    let mut rows = 0;
-    loop {
-        let page = partners::list_in(&mut tx, scope, &filter).await?;
-        for p in &page.items {
-            let manager = p.manager_user_id.as_ref().and_then(|m| managers.get(m.as_str())).map_or("", String::as_str);
-            let fields = [
-                p.id.to_string(),
-                p.name.clone(),
-                p.contact_email.clone(),
-                display::partner_types(&p.types),
-                p.status.as_str().to_owned(),
-                p.country.clone().unwrap_or_default(),
-                p.parent_id.as_ref().map(PartnerId::to_string).unwrap_or_default(),
-                manager.to_owned(),
-                display::date(trellis_records::dates::today(p.created_at)),
-            ];
-            csv.push_str(&fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(","));
-            csv.push_str("\r\n");
-        }
-        rows += page.items.len();
-        match page.next_cursor {
-            Some(next) if rows < EXPORT_CAP => filter.before = PartnerId::parse(&next).ok(),
-            Some(_) => {
-                csv.push_str(&csv_field(&format!("The export stops at {EXPORT_CAP} partners: narrow the filters for the rest.")));
-                csv.push_str("\r\n");
-                break;
-            }
-            None => break,
-        }
-    }
-    Ok(crate::downloads::csv_file("partners.csv", csv))
 }
 
 /// 403 unless the caller may create and change partners (owner, admin, channel manager).
-fn require_partner_manager(scope: &Scope) -> Result<(), Error> {
+pub(super) fn require_partner_manager(scope: &Scope) -> Result<(), Error> {
     if staff_role(scope)?.manages_partners() { Ok(()) } else { Err(Error::forbidden("your role may not create or change partners")) }
 }
 
@@ -211,7 +72,7 @@ async fn parent_choices(tx: &mut ScopedTx, scope: &Scope, partner: Option<&Partn
 }
 
 /// The staff members who may be a partner's manager.
-async fn manager_choices(tx: &mut ScopedTx, scope: &Scope) -> Result<Vec<Choice>, Error> {
+pub(super) async fn manager_choices(tx: &mut ScopedTx, scope: &Scope) -> Result<Vec<Choice>, Error> {
     Ok(members::list_in(tx, scope)
         .await?
         .into_iter()
@@ -274,7 +135,7 @@ fn read_new_partner(form: &FormData) -> Result<NewPartner, Error> {
 }
 
 /// `POST /console/partners`: creates a partner, then shows its page.
-async fn create_partner(State(state): State<AppState>, StaffForm { signed, form }: StaffForm) -> PageResult {
+pub(super) async fn create_partner(State(state): State<AppState>, StaffForm { signed, form }: StaffForm) -> PageResult {
     let created = match read_new_partner(&form) {
         Ok(input) => partners::create(&state.ctx, &signed.scope, input).await,
         Err(err) => Err(err),
@@ -643,9 +504,7 @@ async fn revoke_key(
 
 pub fn routes() -> PageRouter {
     PageRouter::new()
-        .route("/console/partners", get(list_partners).post(create_partner))
         .route("/console/partners/new", get(new_partner_form))
-        .route(EXPORT, get(export_partners))
         .route("/console/partners/{id}", get(show_partner).post(update_partner))
         .route("/console/partners/{id}/status", post(change_status))
         .route("/console/partners/{id}/users", post(invite_user))

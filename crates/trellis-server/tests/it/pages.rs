@@ -436,7 +436,7 @@ async fn the_partner_list_counts_what_matches_and_exports_the_filtered_list_as_c
     assert_eq!(export.headers.get("content-type").and_then(|v| v.to_str().ok()), Some("text/csv; charset=utf-8"));
     assert!(export.headers.get("content-disposition").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("attachment")));
     let lines: Vec<&str> = export.text.split("\r\n").filter(|l| !l.is_empty()).collect();
-    assert_eq!(lines[0], "id,name,contact_email,types,status,country,distributor_id,channel_manager,created_on");
+    assert_eq!(lines[0], "id,name,contact_email,types,status,tiers,channel_manager,compliant,country,distributor_id,created_on");
     assert_eq!(lines.len() - 1, active, "every active partner, over every page");
     assert!(lines.iter().any(|l| l.contains(r#""'=HYPERLINK(""x"")""#)), "a formula is exported as text");
     assert!(lines[1..].iter().all(|l| l.contains(r#","active","#)), "only the filtered status");
@@ -446,4 +446,167 @@ async fn the_partner_list_counts_what_matches_and_exports_the_filtered_list_as_c
     let theirs = manager.get("/console/partners/export").await;
     let visible = app.get("/api/v1/partners?limit=500", &f.assigned_manager.token).await.body["data"].as_array().map_or(0, Vec::len);
     assert_eq!(theirs.text.split("\r\n").filter(|l| !l.is_empty()).count() - 1, visible);
+}
+
+/// The names of a partner list page's rows, in order.
+fn listed_names(page: &Page) -> Vec<String> {
+    page.text
+        .split(r#"<td data-label="Name"><a href=""#)
+        .skip(1)
+        .filter_map(|cell| cell.split_once("\">").and_then(|(_, rest)| rest.split_once("</a>")).map(|(name, _)| name.to_owned()))
+        .collect()
+}
+
+/// A link of a page, unescaped, found by the text just after its `href`'s closing quote.
+fn link_before(page: &Page, marker: &str) -> Option<String> {
+    page.text.split(marker).next().and_then(|t| t.rsplit(r#"href=""#).next()).map(|h| {
+        h.split('"').next().unwrap_or_default().replace("&#x2f;", "/").replace("&#x3d;", "=").replace("&#61;", "=").replace("&#38;", "&")
+    })
+}
+
+/// Issue 8: the partner list sorts by name in both directions across pages (keyset on the name
+/// and id), and filters by tier, channel manager and compliance, showing those columns.
+#[tokio::test]
+async fn the_partner_list_sorts_by_name_across_pages_and_filters_by_tier_manager_and_compliance() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    trellis_testkit::bulk::add_resellers(&app, &f.workspace_id, &f.d1, "Bulk reseller", 60).await;
+    for name in ["aardvark Systems", "Zulu Networks", "mid Market Co"] {
+        let created = app
+            .post(
+                "/api/v1/partners",
+                &f.owner.token,
+                serde_json::json!({"name": name, "contact_email": "s@sort.example", "types": ["reseller"]}),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text);
+    }
+    let owner = sign_in(&app, &f.owner.email).await;
+
+    let first = owner.get("/console/partners?sort=name").await;
+    assert!(first.text.contains(r#"aria-sort="ascending""#), "the name column says it sorts the list");
+    let mut names = listed_names(&first);
+    assert_eq!(names.first().map(String::as_str), Some("aardvark Systems"), "case-insensitive: {names:?}");
+    let second = owner.get(&link_before(&first, r#"" rel="next""#).expect("a second page")).await;
+    names.extend(listed_names(&second));
+    let lowered: Vec<String> = names.iter().map(|n| n.to_lowercase()).collect();
+    let mut sorted = lowered.clone();
+    sorted.sort();
+    assert_eq!(lowered, sorted, "the second page continues where the first ended");
+    assert_eq!(names.len(), partner_count(&app, &f).await.min(100));
+    let descending = owner.get("/console/partners?sort=name_desc").await;
+    assert_eq!(listed_names(&descending).first().map(String::as_str), Some("Zulu Networks"));
+
+    // Tier: enroll R1a at Gold.
+    let program = app.post("/api/v1/programs", &f.owner.token, serde_json::json!({"name": "Resell", "slug": "resell"})).await;
+    let program = program.body["id"].as_str().expect("program").to_owned();
+    let gold = app
+        .post(
+            &format!("/api/v1/programs/{program}/tiers"),
+            &f.owner.token,
+            serde_json::json!({"name": "Gold", "rank": 10, "requirements": {"all": []}}),
+        )
+        .await;
+    let gold = gold.body["id"].as_str().expect("tier").to_owned();
+    let enrolled = app
+        .post(
+            &format!("/api/v1/partners/{}/enrollments", f.r1a),
+            &f.owner.token,
+            serde_json::json!({"program_id": program, "tier_id": gold}),
+        )
+        .await;
+    assert_eq!(enrolled.status, 201, "{}", enrolled.text);
+    let by_tier = owner.get(&format!("/console/partners?tier={gold}")).await;
+    assert_eq!(listed_names(&by_tier), vec!["R1a".to_owned()], "{}", by_tier.text);
+    assert!(by_tier.text.contains("Resell: Gold"), "the tier column");
+    assert!(by_tier.text.contains(&format!(r#"<option value="{gold}" selected>Resell: Gold</option>"#)), "a tier picker");
+
+    // Channel manager: the fixture's restricted manager manages D1.
+    let managed = owner.get(&format!("/console/partners?manager={}", f.assigned_manager.user_id)).await;
+    assert_eq!(listed_names(&managed), vec!["D1".to_owned()], "{}", managed.text);
+
+    // Compliance: a lapsed licence of P3.
+    let yesterday = crate::profiles::day(&app, -1);
+    let lapsed = app
+        .post(
+            &format!("/api/v1/partners/{}/licences", f.p3),
+            &f.p3_admin.token,
+            serde_json::json!({"kind": "broker", "number": "L-1", "jurisdiction": "FR", "valid_from": "2020-01-01", "valid_until": yesterday}),
+        )
+        .await;
+    assert_eq!(lapsed.status, 201, "{}", lapsed.text);
+    let not_compliant = owner.get("/console/partners?compliance=not_compliant").await;
+    assert_eq!(listed_names(&not_compliant), vec!["P3".to_owned()], "{}", not_compliant.text);
+    assert!(not_compliant.text.contains("Licence lapsed"));
+    let compliant = owner.get("/console/partners?compliance=compliant&q=P3").await;
+    assert!(listed_names(&compliant).is_empty(), "{}", compliant.text);
+}
+
+/// Issue 8: bulk actions on ticked partners — assign a channel manager, add to a program, change
+/// status after a confirmation that changes nothing — in one transaction, each change audited;
+/// what cannot change is listed with the reason, and a partner the caller may not see is "not
+/// found" and left alone.
+#[tokio::test]
+async fn bulk_actions_change_the_ticked_partners_after_confirming_a_status_change() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let owner = sign_in(&app, &f.owner.email).await;
+    let partner = |id: &trellis_core::PartnerId| format!("/api/v1/partners/{id}");
+
+    let assigned = owner
+        .submit(
+            "/console/partners/bulk",
+            &[
+                ("action", "assign_manager"),
+                ("manager_user_id", &f.channel_manager.user_id),
+                ("partner", f.r1a.as_str()),
+                ("partner", f.r1b.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(assigned.status, 200, "{}", assigned.text);
+    assert!(assigned.text.contains("2 partners changed"), "{}", assigned.text);
+    for id in [&f.r1a, &f.r1b] {
+        let got = app.get(&partner(id), &f.owner.token).await;
+        assert_eq!(got.body["manager_user_id"].as_str(), Some(f.channel_manager.user_id.as_str()));
+    }
+    let audited = app.get(&format!("/api/v1/audit-events?target_id={}", f.r1b), &f.owner.token).await;
+    assert!(audited.text.contains("partner.updated"), "{}", audited.text);
+
+    let program = app.post("/api/v1/programs", &f.owner.token, serde_json::json!({"name": "Bulk program", "slug": "bulk"})).await;
+    let program = program.body["id"].as_str().expect("program").to_owned();
+    let added =
+        owner.submit("/console/partners/bulk", &[("action", "add_to_program"), ("program_id", &program), ("partner", f.d2.as_str())]).await;
+    assert!(added.text.contains("Add to Bulk program: 1 partner changed"), "{}", added.text);
+    let again =
+        owner.submit("/console/partners/bulk", &[("action", "add_to_program"), ("program_id", &program), ("partner", f.d2.as_str())]).await;
+    assert!(again.text.contains("already enrolled"), "{}", again.text);
+
+    // A status change asks first, and asking changes nothing.
+    let terminated = app.patch(&partner(&f.p3), &f.owner.token, serde_json::json!({"status": "terminated"})).await;
+    assert_eq!(terminated.status, 200, "{}", terminated.text);
+    let fields = [("action", "change_status"), ("status", "suspended"), ("partner", f.r2a.as_str()), ("partner", f.p3.as_str())];
+    let asked = owner.submit("/console/partners/bulk", &fields).await;
+    assert!(asked.text.contains("Change status to suspended: 1 partner?"), "{}", asked.text);
+    assert!(asked.text.contains("P3: a terminated partner cannot be made suspended here"), "{}", asked.text);
+    assert!(asked.text.contains(r#"name="confirmed" value="yes""#));
+    assert_eq!(app.get(&partner(&f.r2a), &f.owner.token).await.body["status"], "active");
+    let mut confirmed = fields.to_vec();
+    confirmed.push(("confirmed", "yes"));
+    let done = owner.submit("/console/partners/bulk", &confirmed).await;
+    assert!(done.text.contains("1 partner changed"), "{}", done.text);
+    assert_eq!(app.get(&partner(&f.r2a), &f.owner.token).await.body["status"], "suspended");
+    assert_eq!(app.get(&partner(&f.p3), &f.owner.token).await.body["status"], "terminated");
+
+    // Nothing ticked: back to the list with a word; a restricted manager cannot reach D2.
+    let none = owner.submit("/console/partners/bulk", &[("action", "assign_manager"), ("return", "/console/partners?status=active")]).await;
+    assert_eq!(none.status, 303);
+    assert_eq!(none.headers.get(LOCATION).and_then(|v| v.to_str().ok()), Some("/console/partners?status=active&notice=none_ticked"));
+    let manager = sign_in(&app, &f.assigned_manager.email).await;
+    let outside = manager
+        .submit("/console/partners/bulk", &[("action", "assign_manager"), ("manager_user_id", ""), ("partner", f.d2.as_str())])
+        .await;
+    assert!(outside.text.contains("not found") && !outside.text.contains(">D2<"), "{}", outside.text);
+    let elsewhere = owner.submit("/console/partners/bulk", &[("action", "assign_manager"), ("return", "https://evil.example/")]).await;
+    assert_eq!(elsewhere.headers.get(LOCATION).and_then(|v| v.to_str().ok()), Some("/console/partners?notice=none_ticked"));
 }
