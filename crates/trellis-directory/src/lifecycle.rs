@@ -104,6 +104,11 @@ fn describe(action: &str, changes: &Json, names: &BTreeMap<String, String>) -> (
         "licence.expired" => ("compliance", "Licence expired: not compliant".to_owned(), after(changes, "licence")),
         "partner_user.invited" => ("people", format!("User invited: {}", after(changes, "email").unwrap_or_default()), None),
         "partner_user.removed" => ("people", "User removed".to_owned(), None),
+        "onboarding_step.completed" => (
+            "onboarding",
+            format!("Onboarding step done: {}", after(changes, "title").unwrap_or_default()),
+            after(changes, "program_id").and_then(|p| names.get(&p).cloned()),
+        ),
         _ if action.starts_with("onboarding.") || action == "agreement.accepted" => {
             let step = ["step", "title", "name", "kind"].iter().find_map(|f| after(changes, f));
             ("onboarding", words(action.split_once('.').map_or(action, |(_, verb)| verb)).to_string(), step)
@@ -198,5 +203,8 @@ mod tests {
         assert_eq!((active.0, active.1.as_str()), ("active", "Status: onboarding → active"));
         assert_eq!((tier.0, tier.1.as_str(), tier.2.as_deref()), ("tier", "Tier: Silver → Gold", Some("3 active users")));
         assert_eq!(describe("something.new", &json!({}), &names).0, "other");
+        let names = BTreeMap::from([("prg_a".to_owned(), "Resellers".to_owned())]);
+        let step = describe("onboarding_step.completed", &json!({"title": [null, "Kick-off call"], "program_id": [null, "prg_a"]}), &names);
+        assert_eq!((step.0, step.1.as_str(), step.2.as_deref()), ("onboarding", "Onboarding step done: Kick-off call", Some("Resellers")));
     }
 }

@@ -14,7 +14,7 @@ use trellis_directory::events::{HandlerFuture, PartnerEvent, PartnerEventKind};
 use trellis_directory::partners;
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
-use trellis_identity::{Actor, Ctx, Scope, ScopedTx, workspaces};
+use trellis_identity::{Actor, Ctx, Scope, ScopedTx, SeenPartner, workspaces};
 use trellis_jobs::{NewEmail, queue_email};
 use trellis_programs::programs;
 
@@ -329,6 +329,17 @@ pub async fn progress(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Resul
 /// [`progress`] inside a transaction.
 pub async fn progress_in(tx: &mut ScopedTx, scope: &Scope, partner_id: &PartnerId) -> Result<Progress> {
     let partner_status = require_visible_partner(tx, scope, partner_id).await?;
+    read_progress(tx, scope, partner_id, partner_status).await
+}
+
+/// [`progress`] of a partner already checked in the caller's transaction (the console partner
+/// page reads every section through one check).
+pub async fn progress_seen_in(tx: &mut ScopedTx, scope: &Scope, seen: &SeenPartner) -> Result<Progress> {
+    let partner_id = tx.seen(seen)?.clone();
+    read_progress(tx, scope, &partner_id, seen.status()).await
+}
+
+async fn read_progress(tx: &mut ScopedTx, scope: &Scope, partner_id: &PartnerId, partner_status: PartnerStatus) -> Result<Progress> {
     let rows = tx
         .fetch_all(sql!(
             "SELECT s.id, s.program_id, s.kind, s.title, s.description, s.required, s.position, s.created_at, s.updated_at,

@@ -9,6 +9,7 @@ mod onboarding;
 mod outbox;
 pub(crate) mod partner_lifecycle;
 mod partner_list;
+mod partner_onboarding;
 mod partner_programs;
 mod partners;
 mod profile_changes;
@@ -23,6 +24,7 @@ use crate::routes::PageRouter;
 pub fn routes() -> PageRouter {
     partners::routes()
         .merge(partner_list::routes())
+        .merge(partner_onboarding::routes())
         .merge(staff::routes())
         .merge(api_keys::routes())
         .merge(audit::routes())

@@ -181,7 +181,8 @@ struct StatusAction {
 
 /// The console's buttons of the status changes the partner's current status allows, from the one
 /// transition table (`trellis_directory::statuses`); the domain service checks them again.
-fn status_actions(partner: &Partner) -> Vec<StatusAction> {
+/// Activating an onboarding partner says how many required steps it skips (from its checklist).
+fn status_actions(partner: &Partner, onboarding: Option<&super::partner_onboarding::OnboardingCard>) -> Vec<StatusAction> {
     use PartnerStatus::{Active, Suspended, Terminated};
     let name = &partner.name;
     statuses::from(partner.status)
@@ -195,6 +196,10 @@ fn status_actions(partner: &Partner) -> Vec<StatusAction> {
                 Active if tr.from == Suspended => {
                     (format!("Reactivate {name}? Its users can sign in again; revoked keys stay revoked."), false)
                 }
+                Active => match onboarding.and_then(|card| card.activate_confirm.clone()) {
+                    Some(confirm) => (confirm, false),
+                    None => (format!("{label} {name}?"), false),
+                },
                 _ => (format!("{label} {name}?"), false),
             };
             Some(StatusAction { status: tr.to.as_str(), label, confirm, danger })
@@ -238,6 +243,8 @@ pub(super) struct PartnerPage {
     pub(super) lifecycle: super::partner_lifecycle::Sections,
     /// The "Programs & tiers" card (console/partner_programs.html).
     programs: super::partner_programs::ProgramsCard,
+    /// The "Onboarding" card, when the partner's programs have onboarding steps.
+    onboarding: Option<super::partner_onboarding::OnboardingCard>,
 }
 
 /// The edit form filled with the partner's current details.
@@ -294,6 +301,7 @@ pub(super) async fn partner_page(state: &AppState, signed: &Signed, id: &Partner
     let parents = if can_edit { parent_choices(tx, scope, Some(&partner)).await? } else { Vec::new() };
     let lifecycle = super::partner_lifecycle::sections(state, tx, scope, &seen).await?;
     let programs = super::partner_programs::card(state, tx, scope, &seen).await?;
+    let onboarding = super::partner_onboarding::card(tx, scope, &seen, &partner.name).await?;
     Ok(PartnerPage {
         layout: Layout::signed(state, signed, partner.name.clone(), SECTION).await,
         csrf_token: signed.session.csrf_token.clone(),
@@ -318,9 +326,10 @@ pub(super) async fn partner_page(state: &AppState, signed: &Signed, id: &Partner
         managers,
         countries: if can_edit { display::country_choices() } else { Vec::new() },
         country_name: partner.country.as_deref().map(|c| trellis_directory::countries::name(c).to_owned()),
-        status_actions: if can_edit { status_actions(&partner) } else { Vec::new() },
+        status_actions: if can_edit { status_actions(&partner, onboarding.as_ref()) } else { Vec::new() },
         lifecycle,
         programs,
+        onboarding,
         partner,
     })
 }

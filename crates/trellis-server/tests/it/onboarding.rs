@@ -406,3 +406,39 @@ async fn a_profile_waiting_for_the_vendor_says_so_and_an_active_partner_is_not_t
     let page = ada.get("/portal/onboarding").await;
     assert!(!page.text.contains("Waiting for the vendor"), "{}", page.text);
 }
+
+/// Issue 8: the console partner page shows the partner's checklist and progress; staff mark the
+/// kick-off call done from it, the timeline names the step and who did it, and the partner is
+/// activated by the last required step. A viewer sees the checklist but no button.
+#[tokio::test]
+async fn the_console_partner_page_shows_the_checklist_and_staff_mark_the_kick_off_call_done() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let program_id = program_with_questions(&app, &f, "resellers", json!([])).await;
+    let call = add_step(&app, &f, &program_id, json!({"kind": "custom", "title": "Kick-off call"})).await;
+    add_step(&app, &f, &program_id, json!({"kind": "upload_document", "title": "Upload your insurance", "required": false})).await;
+    let (partner_id, _) = approved_applicant(&app, &f, "resellers", "Acme Widgets", "ada@acme-widgets.example").await;
+    let page = format!("/console/partners/{partner_id}");
+
+    let manager = sign_in(&app, &f.channel_manager.email).await;
+    let before = manager.get(&page).await;
+    assert_safe_page(&page, &before);
+    assert!(before.text.contains(r##"href="#onboarding""##), "a jump link to the card");
+    assert!(before.text.contains("<strong>0 of 1</strong> required steps done"), "{}", before.text);
+    assert!(before.text.contains("Waits for your team: the partner or the vendor marks it done."), "{}", before.text);
+    assert!(before.text.contains("Done when the partner uploads a document."), "{}", before.text);
+    assert!(before.text.contains("1 required onboarding step is not done yet"), "the Activate action says what it skips");
+    let viewer = sign_in(&app, &f.viewer.email).await;
+    let read_only = viewer.get(&page).await;
+    assert!(read_only.text.contains("Kick-off call") && !read_only.text.contains("/onboarding/"), "no button for a viewer");
+
+    let done = manager.submit(&format!("{page}/onboarding/{call}/complete"), &[]).await;
+    assert_eq!(done.status, 303, "{}", done.text);
+    assert_eq!(status_of(&app, &f, &partner_id).await, "active", "the last required step activates the partner");
+    let after = manager.get(&page).await;
+    assert!(after.text.contains("<strong>1 of 1</strong> required steps done"), "{}", after.text);
+    assert!(after.text.contains(&format!("by {}", f.channel_manager.email)), "who did it: {}", after.text);
+    assert!(after.text.contains("Onboarding step done: Kick-off call"), "the timeline names the step: {}", after.text);
+    let again = viewer.submit(&format!("{page}/onboarding/{call}/complete"), &[]).await;
+    assert_eq!(again.status, 403, "a viewer may not mark steps done: {}", again.text);
+}
