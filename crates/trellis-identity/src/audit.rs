@@ -6,11 +6,14 @@
 //! 64 zeros. Appends lock the workspace's row in `audit_chain_heads` (UPDATE … RETURNING) so that
 //! concurrent PostgreSQL transactions cannot fork the chain; SQLite writers are serialised anyway.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value as Json, json};
 use trellis_core::{AuditEventId, Page, Result, Timestamp, VendorRole, WorkspaceId, page};
 use trellis_db::{Db, Sql, SystemGrant, Tx, sql};
 
-use crate::scope::{Actor, Scope};
+use crate::Ctx;
+use crate::scope::{Actor, Scope, ScopedTx};
 use crate::secret::sha256_hex;
 
 /// The audit log is workspace-wide; its list is for owners/admins (checked) and verification is
@@ -191,6 +194,10 @@ pub struct AuditFilter {
     pub action: Option<String>,
     pub since: Option<Timestamp>,
     pub actor_id: Option<String>,
+    /// `user`, `api_key` or `system`.
+    pub actor_type: Option<String>,
+    /// The kind of object, e.g. `partner`.
+    pub target_type: Option<String>,
     /// Return events older than this id (the cursor).
     pub before_id: Option<AuditEventId>,
     /// Events on the page (50 unless named).
@@ -203,6 +210,24 @@ pub const READERS: &[VendorRole] = VendorRole::WORKSPACE_ADMINS;
 /// Lists events newest first (owner/admin only).
 pub async fn list(db: &Db, scope: &Scope, filter: &AuditFilter) -> Result<Page<AuditEvent>> {
     scope.require_vendor_role(READERS, "read the audit log")?;
+    let mut tx = db.read_granted(&AUDIT_LOG).await?;
+    list_in(&mut tx, scope, filter).await
+}
+
+/// Lists events newest first with the names of what they mention (owner/admin only): the page and
+/// its names are read in one transaction, the names in one query per kind of object
+/// ([`Names`]), within the caller's visibility.
+pub async fn list_named(db: &Db, scope: &Scope, filter: &AuditFilter) -> Result<(Page<AuditEvent>, Names)> {
+    scope.require_vendor_role(READERS, "read the audit log")?;
+    let mut tx = scope.scoped(db.read_granted(&AUDIT_LOG).await?);
+    let page = list_in(&mut tx, scope, filter).await?;
+    let names = names_in(&mut tx, &references(&page.items)).await?;
+    Ok((page, names))
+}
+
+/// Every filter has an index ending in `seq` (migration 20261206000010_audit_filters), so a page
+/// reads its events from one index in order, whatever the size of the trail.
+async fn list_in(tx: &mut Tx, scope: &Scope, filter: &AuditFilter) -> Result<Page<AuditEvent>> {
     let mut q = Sql::build(
         "SELECT id, at, actor_type, actor_id, actor_email, action, target_type, target_id, changes, ip, user_agent FROM audit_events WHERE workspace_id = ",
     );
@@ -219,12 +244,17 @@ pub async fn list(db: &Db, scope: &Scope, filter: &AuditFilter) -> Result<Page<A
     if let Some(actor) = &filter.actor_id {
         q.push(" AND actor_id = ").push_bind(actor);
     }
+    if let Some(actor_type) = &filter.actor_type {
+        q.push(" AND actor_type = ").push_bind(actor_type);
+    }
+    if let Some(target_type) = &filter.target_type {
+        q.push(" AND target_type = ").push_bind(target_type);
+    }
     if let Some(before) = &filter.before_id {
         q.push(" AND seq < (SELECT seq FROM audit_events WHERE workspace_id = ");
         q.push_bind(scope.workspace_id()).push(" AND id = ").push_bind(before).push(")");
     }
     q.push(" ORDER BY seq DESC LIMIT ").push_bind(page::fetch_limit(filter.limit));
-    let mut tx = db.read_granted(&AUDIT_LOG).await?;
     let rows = tx.fetch_all(q).await?;
     let events = rows
         .iter()
@@ -244,6 +274,179 @@ pub async fn list(db: &Db, scope: &Scope, filter: &AuditFilter) -> Result<Page<A
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(Page::from_rows(events, filter.limit, |e| e.id.to_string()))
+}
+
+/// The kinds of object whose names the log shows; every other object keeps a neutral label.
+const NAMED_KINDS: &[&str] = &["partner", "user", "program", "tier", "api_key"];
+
+/// The kind, among those the log names, called `kind` (`None` for kinds that keep a neutral label).
+pub fn named_kind(kind: &str) -> Option<&'static str> {
+    NAMED_KINDS.iter().copied().find(|k| *k == kind)
+}
+
+/// The kind of object a change's id field names (`partner_id` → partner), for the fields whose
+/// values are replaced by names.
+pub fn id_field_kind(field: &str) -> Option<&'static str> {
+    match field {
+        "partner_id" | "parent_id" => Some("partner"),
+        "user_id" | "manager_user_id" => Some("user"),
+        "program_id" => Some("program"),
+        "tier_id" => Some("tier"),
+        _ => None,
+    }
+}
+
+/// The objects a page of events mentions: targets, acting users, and ids its changes name.
+fn references(events: &[AuditEvent]) -> Vec<(&'static str, String)> {
+    let mut refs = Vec::new();
+    for e in events {
+        if let Some(kind) = NAMED_KINDS.iter().find(|k| **k == e.target_type) {
+            refs.push((*kind, e.target_id.clone()));
+        }
+        if e.actor.kind == "user"
+            && let Some(id) = &e.actor.id
+        {
+            refs.push(("user", id.clone()));
+        }
+        if let Json::Object(fields) = &e.changes {
+            for (field, change) in fields {
+                let Some(kind) = id_field_kind(field) else { continue };
+                for value in change.as_array().into_iter().flatten() {
+                    if let Some(id) = value.as_str() {
+                        refs.push((kind, id.to_owned()));
+                    }
+                }
+            }
+        }
+    }
+    refs.sort();
+    refs.dedup();
+    refs
+}
+
+/// The names of objects an audit page mentions, by id (ids are unique across kinds: each kind has
+/// its prefix). An object the caller may not see, or that no longer exists, has no name here and
+/// keeps its neutral label ([`Names::label`]).
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    by_id: HashMap<String, String>,
+}
+
+impl Names {
+    /// The object's name, if the caller may see it.
+    pub fn get(&self, id: &str) -> Option<&str> {
+        self.by_id.get(id).map(String::as_str)
+    }
+
+    /// The object's name, or the neutral `partner ptn_…` when it has none here.
+    pub fn label(&self, kind: &str, id: &str) -> String {
+        match self.get(id) {
+            Some(name) => name.to_owned(),
+            None => format!("{} {id}", kind.replace('_', " ")),
+        }
+    }
+}
+
+/// The names of `refs` (`(kind, id)`) the caller sees, in the caller's own read transaction (row
+/// security as the caller and the visibility rule): what a page shows beside ids it got elsewhere.
+pub async fn names(ctx: &Ctx, scope: &Scope, refs: &[(&'static str, String)]) -> Result<Names> {
+    let mut tx = scope.read(ctx).await?;
+    let names = names_in(&mut tx, refs).await?;
+    tx.commit().await?;
+    Ok(names)
+}
+
+/// One query per kind of object, bounded by the page: partners (and the partner API keys and
+/// partner users) through the caller's visibility rule, staff of this workspace, its programs and
+/// tiers. Users are instance-wide, so a user is named only as this workspace's staff member or as
+/// a user of a partner the caller sees.
+async fn names_in(tx: &mut ScopedTx, refs: &[(&'static str, String)]) -> Result<Names> {
+    let mut names = Names::default();
+    let workspace_id = tx.workspace_id().clone();
+    for kind in NAMED_KINDS {
+        let ids: Vec<&String> = refs.iter().filter(|(k, _)| k == kind).map(|(_, id)| id).collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let mut q = match *kind {
+            "partner" => Sql::build("SELECT partners.id AS id, partners.name AS name FROM partners WHERE partners.workspace_id = "),
+            "program" => Sql::build("SELECT id, name FROM programs WHERE workspace_id = "),
+            "tier" => Sql::build("SELECT id, name FROM tiers WHERE workspace_id = "),
+            "api_key" => Sql::build("SELECT k.id AS id, k.name AS name FROM api_keys k WHERE k.workspace_id = "),
+            _ => Sql::build(
+                "SELECT u.id AS id, CASE WHEN u.name = '' THEN u.email ELSE u.name || ' (' || u.email || ')' END AS name FROM users u WHERE ",
+            ),
+        };
+        let column = match *kind {
+            "partner" => "partners.id",
+            "api_key" => "k.id",
+            "user" => "u.id",
+            _ => "id",
+        };
+        if *kind != "user" {
+            q.push_bind(&workspace_id).push(" AND ");
+        }
+        q.push(column).push(" IN (");
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.push_bind(id.as_str());
+        }
+        q.push(")");
+        match *kind {
+            "partner" => {
+                q.push(" AND ");
+                tx.push_partner_filter(&mut q, "partners.id");
+            }
+            "api_key" => {
+                q.push(" AND (k.partner_id IS NULL OR ");
+                tx.push_partner_filter(&mut q, "k.partner_id");
+                q.push(")");
+            }
+            "user" => {
+                q.push(" AND (EXISTS (SELECT 1 FROM members m WHERE m.workspace_id = ").push_bind(&workspace_id);
+                q.push(" AND m.user_id = u.id) OR EXISTS (SELECT 1 FROM partner_users pu WHERE pu.workspace_id = ")
+                    .push_bind(&workspace_id);
+                q.push(" AND pu.user_id = u.id AND ");
+                tx.push_partner_filter(&mut q, "pu.partner_id");
+                q.push("))");
+            }
+            _ => {}
+        }
+        for row in tx.fetch_all(q).await? {
+            names.by_id.insert(row.get("id")?, row.get("name")?);
+        }
+    }
+    Ok(names)
+}
+
+/// Columns whose values the log's pickers list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Distinct {
+    Action,
+    TargetType,
+}
+
+/// The distinct actions (or kinds of object) of the workspace's trail, sorted, for the console's
+/// pickers (owner/admin only). Read from the trail rather than from a list in the code, so the
+/// picker offers exactly what can be found, including actions older versions recorded. The query
+/// walks the (workspace, action, seq) or (workspace, target_type, seq) index one value at a time
+/// (a recursive "next greater value" probe), so it costs one index probe per distinct value — a
+/// few dozen — however many events there are, on both backends.
+pub async fn distinct_values(db: &Db, scope: &Scope, column: Distinct) -> Result<Vec<String>> {
+    scope.require_vendor_role(READERS, "read the audit log")?;
+    let column = match column {
+        Distinct::Action => "action",
+        Distinct::TargetType => "target_type",
+    };
+    let mut q = Sql::build("WITH RECURSIVE v (value) AS (SELECT MIN(");
+    q.push(column).push(") FROM audit_events WHERE workspace_id = ").push_bind(scope.workspace_id());
+    q.push(" UNION ALL SELECT (SELECT MIN(").push(column).push(") FROM audit_events WHERE workspace_id = ").push_bind(scope.workspace_id());
+    q.push(" AND ").push(column).push(" > v.value) FROM v WHERE v.value IS NOT NULL)");
+    q.push(" SELECT value FROM v WHERE value IS NOT NULL LIMIT 500");
+    let mut tx = db.read_granted(&AUDIT_LOG).await?;
+    tx.fetch_all(q).await?.iter().map(|row| Ok(row.get("value")?)).collect()
 }
 
 /// The outcome of verifying one workspace's chain.

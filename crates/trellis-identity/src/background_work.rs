@@ -55,6 +55,11 @@ pub struct EmailFilter {
 /// Who sees the workspace's emails and jobs: its owners and admins.
 pub const READERS: &[VendorRole] = VendorRole::WORKSPACE_ADMINS;
 
+/// Who sees the emails they caused themselves (`emails.caused_by_user_id`: the invitations,
+/// approvals and decisions their own requests queued), and no other: channel managers, in the
+/// console's outbox ([`list_own_emails`], [`get_own_email`]).
+pub const OWN_EMAIL_READERS: &[VendorRole] = &[VendorRole::ChannelManager];
+
 /// What may wait among the workspace's emails and jobs (the console home's work queues, which the
 /// binary registers over [`backlog_in`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,11 +118,55 @@ fn summary_from_row(row: &Row) -> Result<EmailSummary> {
 /// The workspace's emails, newest first (owner/admin).
 pub async fn list_emails(ctx: &Ctx, scope: &Scope, filter: &EmailFilter) -> Result<Page<EmailSummary>> {
     require_admin(scope)?;
+    query_emails(ctx, scope, filter, None).await
+}
+
+/// The caller's own emails, newest first: those their requests queued ([`OWN_EMAIL_READERS`];
+/// 403 for other roles). Read through the (workspace, caused_by_user_id, id) index.
+pub async fn list_own_emails(ctx: &Ctx, scope: &Scope, filter: &EmailFilter) -> Result<Page<EmailSummary>> {
+    let user_id = own_email_reader(scope)?;
+    query_emails(ctx, scope, filter, Some(user_id)).await
+}
+
+/// The caller's user id, when their role sees their own emails; 403 otherwise.
+fn own_email_reader(scope: &Scope) -> Result<&trellis_core::UserId> {
+    scope.require_vendor_role(OWN_EMAIL_READERS, "see the emails you caused")?;
+    scope.user_id().ok_or_else(|| Error::forbidden("only a person has emails of their own"))
+}
+
+/// The kinds of email the workspace has sent, sorted, for the outbox's picker (owners, admins and
+/// [`OWN_EMAIL_READERS`]; kinds are names in the code, nothing of any email). Read from the
+/// outbox rather than a list in the code, so the picker offers what can be found; the query walks
+/// the (workspace, kind, id) index one kind at a time (a recursive "next greater value" probe), a
+/// probe per kind whatever the number of emails.
+pub async fn email_kinds(ctx: &Ctx, scope: &Scope) -> Result<Vec<String>> {
+    if !scope.has_vendor_role(OWN_EMAIL_READERS) {
+        require_admin(scope)?;
+    }
+    let mut q = Sql::build("WITH RECURSIVE v (value) AS (SELECT MIN(kind) FROM emails WHERE workspace_id = ");
+    q.push_bind(scope.workspace_id());
+    q.push(" UNION ALL SELECT (SELECT MIN(kind) FROM emails WHERE workspace_id = ").push_bind(scope.workspace_id());
+    q.push(" AND kind > v.value) FROM v WHERE v.value IS NOT NULL) SELECT value FROM v WHERE value IS NOT NULL LIMIT 500");
+    let mut tx = scope.read(ctx).await?;
+    let kinds = tx.fetch_all(q).await?.iter().map(|row| Ok(row.get("value")?)).collect::<Result<Vec<String>>>()?;
+    tx.commit().await?;
+    Ok(kinds)
+}
+
+async fn query_emails(
+    ctx: &Ctx,
+    scope: &Scope,
+    filter: &EmailFilter,
+    caused_by: Option<&trellis_core::UserId>,
+) -> Result<Page<EmailSummary>> {
     check_status(filter.status.as_deref(), EMAIL_STATUSES)?;
     let mut q = Sql::build(
         "SELECT id, kind, to_address, subject, status, attempts, last_error, created_at, sent_at FROM emails WHERE workspace_id = ",
     );
     q.push_bind(scope.workspace_id());
+    if let Some(user_id) = caused_by {
+        q.push(" AND caused_by_user_id = ").push_bind(user_id);
+    }
     if let Some(status) = &filter.status {
         q.push(" AND status = ").push_bind(status);
     }
@@ -139,16 +188,26 @@ pub async fn list_emails(ctx: &Ctx, scope: &Scope, filter: &EmailFilter) -> Resu
 /// One email with its bodies (owner/admin).
 pub async fn get_email(ctx: &Ctx, scope: &Scope, id: &EmailId) -> Result<EmailDetail> {
     require_admin(scope)?;
+    fetch_email(ctx, scope, id, None).await
+}
+
+/// One of the caller's own emails with its bodies ([`OWN_EMAIL_READERS`]); another's is not found.
+pub async fn get_own_email(ctx: &Ctx, scope: &Scope, id: &EmailId) -> Result<EmailDetail> {
+    let user_id = own_email_reader(scope)?;
+    fetch_email(ctx, scope, id, Some(user_id)).await
+}
+
+async fn fetch_email(ctx: &Ctx, scope: &Scope, id: &EmailId, caused_by: Option<&trellis_core::UserId>) -> Result<EmailDetail> {
+    let mut q = Sql::build(
+        "SELECT id, kind, to_address, subject, status, attempts, last_error, created_at, sent_at, text_body, html_body
+         FROM emails WHERE workspace_id = ",
+    );
+    q.push_bind(scope.workspace_id()).push(" AND id = ").push_bind(id);
+    if let Some(user_id) = caused_by {
+        q.push(" AND caused_by_user_id = ").push_bind(user_id);
+    }
     let mut tx = scope.read(ctx).await?;
-    let row = tx
-        .fetch_optional(sql!(
-            "SELECT id, kind, to_address, subject, status, attempts, last_error, created_at, sent_at, text_body, html_body
-             FROM emails WHERE workspace_id = $1 AND id = $2",
-            scope.workspace_id(),
-            id
-        ))
-        .await?
-        .ok_or(Error::NotFound)?;
+    let row = tx.fetch_optional(q).await?.ok_or(Error::NotFound)?;
     tx.commit().await?;
     Ok(EmailDetail { summary: summary_from_row(&row)?, text_body: row.get("text_body")?, html_body: row.get("html_body")? })
 }

@@ -225,7 +225,14 @@ pub(crate) async fn issue(
         let text = format!(
             "Hello,\n\n{what}\n\nOpen this link to accept. It works once, within 7 days:\n{link}\n\nNew to Trellis? You choose a password there. Already have a Trellis account with this address? Sign in there to accept; your account stays as it is.\n\nIf you did not expect this email, you can ignore it or decline the invitation behind the link."
         );
-        queue_email_with_secret(tx, workspace_id, NewEmail::from_text(kind, to.clone(), subject, text), &link, now).await?;
+        queue_email_with_secret(
+            tx,
+            workspace_id,
+            NewEmail::from_text(kind, to.clone(), subject, text).caused_by(scope.user_id()),
+            &link,
+            now,
+        )
+        .await?;
     }
     let action = match offer {
         Offer::Staff { .. } => "member.invited",

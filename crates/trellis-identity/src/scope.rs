@@ -190,7 +190,8 @@ impl Scope {
         ctx.db.write(&self.row_security()).await
     }
 
-    fn scoped(&self, tx: Tx) -> ScopedTx {
+    /// Wraps a transaction (one opened through a grant, too) with this caller's visibility rule.
+    pub(crate) fn scoped(&self, tx: Tx) -> ScopedTx {
         ScopedTx { tx, workspace_id: self.workspace_id.clone(), visibility: self.visibility.clone() }
     }
 

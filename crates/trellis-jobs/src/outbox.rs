@@ -3,7 +3,7 @@
 //! change sends nothing and a committed one cannot lose its email. Delivery is [`crate::email`].
 
 use serde::{Deserialize, Serialize};
-use trellis_core::{Email, EmailId, Result, Timestamp, WorkspaceId};
+use trellis_core::{Email, EmailId, Result, Timestamp, UserId, WorkspaceId};
 use trellis_db::{Tx, sql};
 
 use crate::job::{Job, JobOptions, enqueue};
@@ -28,6 +28,9 @@ pub struct NewEmail {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// The signed-in person whose request queued the email (`emails.caused_by_user_id`): a
+    /// channel manager's outbox lists the emails they caused. `None` for the system's emails.
+    pub caused_by: Option<UserId>,
 }
 
 impl NewEmail {
@@ -41,7 +44,13 @@ impl NewEmail {
             .collect::<Vec<_>>()
             .join("\n");
         let html = format!("<!doctype html>\n<html><body>\n{html}\n</body></html>\n");
-        Self { kind, to, subject: subject.into(), text, html }
+        Self { kind, to, subject: subject.into(), text, html, caused_by: None }
+    }
+
+    /// The email as caused by `user` (the request's signed-in person, `Scope::user_id`).
+    pub fn caused_by(mut self, user: Option<&UserId>) -> Self {
+        self.caused_by = user.cloned();
+        self
     }
 }
 
@@ -106,8 +115,8 @@ pub async fn queue_email_with_secret(
 async fn insert_email(tx: &mut Tx, workspace_id: &WorkspaceId, email: NewEmail, secret: Option<&str>, now: Timestamp) -> Result<EmailId> {
     let id = EmailId::generate();
     tx.execute(sql!(
-        "INSERT INTO emails (workspace_id, id, kind, to_address, subject, text_body, html_body, status, created_at, secret)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9)",
+        "INSERT INTO emails (workspace_id, id, kind, to_address, subject, text_body, html_body, status, created_at, secret, caused_by_user_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9, $10)",
         workspace_id,
         id,
         email.kind,
@@ -116,7 +125,8 @@ async fn insert_email(tx: &mut Tx, workspace_id: &WorkspaceId, email: NewEmail, 
         email.text,
         email.html,
         now,
-        secret
+        secret,
+        email.caused_by
     ))
     .await?;
     enqueue_delivery(tx, workspace_id, &id, now).await?;

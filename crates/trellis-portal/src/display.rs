@@ -1,6 +1,5 @@
-//! How values read on pages: times, role names, partner types, audit values.
+//! How values read on pages: times, role names, partner types.
 
-use serde_json::Value as Json;
 use trellis_core::{PartnerType, Timestamp};
 
 /// `2026-11-21 13:16 UTC`: minutes are precise enough for people; the API has the full time.
@@ -16,15 +15,6 @@ pub fn words(code: &str) -> String {
 
 pub fn partner_types(types: &[PartnerType]) -> String {
     types.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
-}
-
-/// A value of an audit change: text as is, nothing as a dash, anything else as JSON.
-pub fn audit_value(value: &Json) -> String {
-    match value {
-        Json::Null => "—".to_owned(),
-        Json::String(text) => text.clone(),
-        other => other.to_string(),
-    }
 }
 
 /// A partner user as a row of a users table.

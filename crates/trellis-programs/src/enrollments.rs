@@ -278,7 +278,7 @@ pub async fn override_tier(
     };
     let change = evaluation::record_change(&mut tx, scope, change, now).await?;
     if tier_changed {
-        evaluation::notify(&mut tx, scope.workspace_id(), &program, &change, now).await?;
+        evaluation::notify(&mut tx, scope.workspace_id(), &program, &change, scope.user_id(), now).await?;
     }
     let after = get_in(&mut tx, scope, partner_id, program_id).await?;
     tx.commit().await?;

@@ -11,7 +11,9 @@
 use std::collections::BTreeMap;
 
 use serde_json::json;
-use trellis_core::{Email, Error, Page, PartnerId, ProgramId, Result, TierChangeId, TierId, Timestamp, VendorRole, WorkspaceId, page};
+use trellis_core::{
+    Email, Error, Page, PartnerId, ProgramId, Result, TierChangeId, TierId, Timestamp, UserId, VendorRole, WorkspaceId, page,
+};
 use trellis_db::{Row, Sql, SystemGrant, Tx, sql};
 use trellis_directory::metric_registry::{MetricValue, Registry, Subject};
 use trellis_identity::audit::{self, AuditEntry};
@@ -287,7 +289,14 @@ pub const TIER_CHANGED_EMAIL: &str = "tier_changed";
 
 /// Queues the `tier_changed` email to the partner's admins (its contact address when it has no
 /// admin yet), inside `tx`.
-pub(crate) async fn notify(tx: &mut Tx, workspace_id: &WorkspaceId, program: &Program, change: &TierChange, now: Timestamp) -> Result<()> {
+pub(crate) async fn notify(
+    tx: &mut Tx,
+    workspace_id: &WorkspaceId,
+    program: &Program,
+    change: &TierChange,
+    caused_by: Option<&UserId>,
+    now: Timestamp,
+) -> Result<()> {
     let partner = tx
         .fetch_one(sql!("SELECT name, contact_email FROM partners WHERE workspace_id = $1 AND id = $2", workspace_id, change.partner_id))
         .await?;
@@ -329,7 +338,8 @@ pub(crate) async fn notify(tx: &mut Tx, workspace_id: &WorkspaceId, program: &Pr
     }
     text.push_str("\n\nYour programs and tiers are on the home page of your partner portal.\n\nTrellis");
     for to in recipients {
-        queue_email(tx, workspace_id, NewEmail::from_text(TIER_CHANGED_EMAIL, to, subject.clone(), text.clone()), now).await?;
+        queue_email(tx, workspace_id, NewEmail::from_text(TIER_CHANGED_EMAIL, to, subject.clone(), text.clone()).caused_by(caused_by), now)
+            .await?;
     }
     Ok(())
 }
@@ -425,7 +435,7 @@ pub(crate) async fn evaluate_enrollment_in(
         explanation: Some(assessment.explanation()),
     };
     let change = record_change(tx, scope, change, now).await?;
-    notify(tx, workspace_id, program, &change, now).await?;
+    notify(tx, workspace_id, program, &change, scope.user_id(), now).await?;
     Ok(Outcome::Changed(Box::new(change)))
 }
 

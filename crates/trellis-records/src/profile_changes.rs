@@ -256,7 +256,8 @@ pub(crate) async fn request_in(
             manager,
             format!("{} asks to change its {}", current.partner_name, describe(&merged)),
             text,
-        );
+        )
+        .caused_by(scope.user_id());
         queue_email(tx, workspace_id, email, now).await?;
     }
     Ok(Some(ChangeRequest {
@@ -292,8 +293,13 @@ async fn decidable(tx: &mut ScopedTx, scope: &Scope, id: &ChangeRequestId) -> Re
 
 async fn tell_partner(tx: &mut Tx, scope: &Scope, request: &ChangeRequest, subject: String, text: String, now: Timestamp) -> Result<()> {
     for to in notify::partner_admins(tx, scope.workspace_id(), &request.partner_id).await? {
-        queue_email(tx, scope.workspace_id(), NewEmail::from_text("profile_change_decided", to, subject.clone(), text.clone()), now)
-            .await?;
+        queue_email(
+            tx,
+            scope.workspace_id(),
+            NewEmail::from_text("profile_change_decided", to, subject.clone(), text.clone()).caused_by(scope.user_id()),
+            now,
+        )
+        .await?;
     }
     Ok(())
 }

@@ -601,7 +601,13 @@ pub async fn approve(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result
         url = invitation.url(ctx),
     );
     let subject = format!("Welcome to the {} program", application.program_name);
-    queue_email(&mut tx, scope.workspace_id(), NewEmail::from_text("application_approved", contact, subject, text), now).await?;
+    queue_email(
+        &mut tx,
+        scope.workspace_id(),
+        NewEmail::from_text("application_approved", contact, subject, text).caused_by(scope.user_id()),
+        now,
+    )
+    .await?;
     // Read back in the same transaction: the answer must not need another one (ADR 0006).
     let partner = partners::fetch_visible(&mut tx, scope, partner_id).await?;
     tx.commit().await?;
@@ -640,7 +646,13 @@ pub async fn reject(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, reason: &s
             company = application.company_name,
         );
         let subject = format!("Your application to the {} program", application.program_name);
-        queue_email(&mut tx, scope.workspace_id(), NewEmail::from_text("application_rejected", contact, subject, text), now).await?;
+        queue_email(
+            &mut tx,
+            scope.workspace_id(),
+            NewEmail::from_text("application_rejected", contact, subject, text).caused_by(scope.user_id()),
+            now,
+        )
+        .await?;
     }
     // Read back in the same transaction: the answer must not need another one (ADR 0006).
     let partner = partners::fetch_visible(&mut tx, scope, partner_id).await?;

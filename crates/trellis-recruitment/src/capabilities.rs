@@ -56,7 +56,9 @@ pub fn role_areas(scope: &Scope) -> Vec<Area> {
             if audit::READERS.contains(role) {
                 areas.push(Area::Audit);
             }
-            if trellis_identity::background_work::READERS.contains(role) {
+            if trellis_identity::background_work::READERS.contains(role)
+                || trellis_identity::background_work::OWN_EMAIL_READERS.contains(role)
+            {
                 areas.push(Area::Outbox);
             }
         }

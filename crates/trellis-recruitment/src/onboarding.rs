@@ -564,7 +564,8 @@ pub(crate) async fn activate_if_finished(tx: &mut ScopedTx, scope: &Scope, partn
             "Hello,\n\nWelcome aboard: {name} has completed its onboarding and is now an active partner of {}.\n\nSign in to the partner portal to register deals and find everything the program offers.\n\nThe {} partner team",
             workspace.name, workspace.name
         );
-        let email = NewEmail::from_text("partner_activated", to, format!("Welcome, {name} is now an active partner"), text);
+        let email = NewEmail::from_text("partner_activated", to, format!("Welcome, {name} is now an active partner"), text)
+            .caused_by(scope.user_id());
         queue_email(tx, scope.workspace_id(), email, now).await?;
     }
     Ok(true)

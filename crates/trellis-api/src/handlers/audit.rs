@@ -50,6 +50,8 @@ pub async fn list_audit_events(
         action: params.action,
         since,
         actor_id: params.actor_id,
+        actor_type: None,
+        target_type: None,
         before_id: Cursor::into_inner(params.cursor),
         limit: Some(limit),
     };

@@ -1,7 +1,9 @@
 //! `/console/outbox` and `/console/jobs`: the workspace's emails (newest first, with status and
 //! last error, each readable in full) and its background jobs, with "send again" for an email that
-//! failed or was kept in the outbox and "retry" for a failed job. Owners and admins only; other
-//! staff get the 403 page, partner users the 404 page.
+//! failed or was kept in the outbox and "retry" for a failed job. Owners and admins see every
+//! email; a channel manager sees the emails they caused (their invitations, approvals and
+//! decisions) and nothing else; other staff get the 403 page, partner users the 404 page. Jobs and
+//! "send again" stay with owners and admins.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -26,6 +28,11 @@ const FILTER_FIELDS: &[&str] = &["status", "kind"];
 /// `StaffPage` and `StaffForm`).
 fn require_admin(signed: &Signed) -> Result<(), Error> {
     signed.scope.require_workspace_admin("see the workspace's emails and background jobs")
+}
+
+/// Whether the caller sees every email (owner/admin) rather than only their own (channel manager).
+fn sees_every_email(signed: &Signed) -> bool {
+    signed.scope.has_vendor_role(background_work::READERS)
 }
 
 fn status_choices(statuses: &[&'static str]) -> Vec<Choice> {
@@ -62,6 +69,9 @@ struct OutboxPage {
     layout: Layout,
     filters: FormView,
     statuses: Vec<Choice>,
+    kinds: Vec<Choice>,
+    /// Owners and admins: every email and the jobs; a channel manager: their own emails.
+    everything: bool,
     emails: Vec<EmailRow>,
     next_page: Option<String>,
     first_page: Option<String>,
@@ -69,7 +79,9 @@ struct OutboxPage {
 
 /// `GET /console/outbox?status=&kind=&cursor=`
 async fn list_emails(State(state): State<AppState>, StaffPage { signed, .. }: StaffPage, UrlQuery(query): UrlQuery) -> PageResult {
-    require_admin(&signed)?;
+    let everything = sees_every_email(&signed);
+    // 403 for staff who see neither every email nor their own.
+    let kinds = background_work::email_kinds(&state.ctx, &signed.scope).await?;
     let (status, kind) = (query.optional("status"), query.optional("kind"));
     let cursor = query.optional("cursor").and_then(|c| EmailId::parse(c).ok());
     let mut page = OutboxPage {
@@ -80,13 +92,20 @@ async fn list_emails(State(state): State<AppState>, StaffPage { signed, .. }: St
             vec![("status", status.unwrap_or_default().to_owned()), ("kind", kind.unwrap_or_default().to_owned())],
         ),
         statuses: status_choices(EMAIL_STATUSES),
+        kinds: kinds.into_iter().map(|k| Choice { label: display::words(&k), value: k }).collect(),
+        everything,
         emails: Vec::new(),
         next_page: None,
         first_page: None,
     };
     let filter =
         EmailFilter { status: status.map(str::to_owned), kind: kind.map(str::to_owned), before_id: cursor.clone(), limit: Some(PAGE_SIZE) };
-    let Page { items: emails, next_cursor: next } = match background_work::list_emails(&state.ctx, &signed.scope, &filter).await {
+    let listed = if everything {
+        background_work::list_emails(&state.ctx, &signed.scope, &filter).await
+    } else {
+        background_work::list_own_emails(&state.ctx, &signed.scope, &filter).await
+    };
+    let Page { items: emails, next_cursor: next } = match listed {
         Ok(emails) => emails,
         Err(err) => {
             page.filters = FormView::failed("filter", FILTER_FIELDS, query.clone(), field_errors(err, "status")?);
@@ -121,15 +140,24 @@ async fn show_email(
     Path(email_id): Path<String>,
     UrlQuery(query): UrlQuery,
 ) -> PageResult {
-    require_admin(&signed)?;
-    let detail = background_work::get_email(&state.ctx, &signed.scope, &path_id(&email_id)?).await?;
+    let everything = sees_every_email(&signed);
+    if !everything {
+        // The role first: a malformed id is no reason to tell a viewer "not found" rather than 403.
+        signed.scope.require_vendor_role(background_work::OWN_EMAIL_READERS, "see the emails you caused")?;
+    }
+    let id = path_id(&email_id)?;
+    let detail = if everything {
+        background_work::get_email(&state.ctx, &signed.scope, &id).await?
+    } else {
+        background_work::get_own_email(&state.ctx, &signed.scope, &id).await?
+    };
     let summary = detail.summary;
     let page = EmailPage {
         layout: Layout::signed(&state, &signed, summary.subject.clone(), OUTBOX).await.with_notice(&query),
         csrf_token: signed.session.csrf_token.clone(),
         attempts: summary.attempts,
         sent: summary.sent_at.map(display::time).unwrap_or_else(|| "—".to_owned()),
-        can_resend: summary.status == "failed" || summary.status == "outbox",
+        can_resend: everything && (summary.status == "failed" || summary.status == "outbox"),
         email: EmailRow::from(summary),
         text_body: detail.text_body,
         html_body: detail.html_body,

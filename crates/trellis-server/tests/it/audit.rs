@@ -281,3 +281,177 @@ async fn the_migrations_rule_for_an_events_partner_agrees_with_the_code_on_every
     }
     assert!(rows.len() > 20 && named_in_changes > 3, "{} events, {named_in_changes} naming a partner in their changes", rows.len());
 }
+
+/// The console's audit log: the target by name (linked), the actor by name, the changes as a
+/// before/after table with readable values, and filters offered as pickers that narrow the list.
+#[tokio::test]
+async fn the_console_audit_log_names_objects_shows_changes_as_a_table_and_filters_from_pickers() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let by_owner = app
+        .post("/api/v1/partners", &f.owner.token, json!({"name": "Owner Made", "contact_email": "o@made.example", "types": ["agency"]}))
+        .await;
+    assert_eq!(by_owner.status, 201, "{}", by_owner.text);
+    let owners_partner = by_owner.body["id"].as_str().expect("id").to_owned();
+    let by_manager = app
+        .post(
+            "/api/v1/partners",
+            &f.channel_manager.token,
+            json!({"name": "Manager Made", "contact_email": "m@made.example", "types": ["reseller"]}),
+        )
+        .await;
+    assert_eq!(by_manager.status, 201, "{}", by_manager.text);
+    let renamed = app.patch(&format!("/api/v1/partners/{owners_partner}"), &f.owner.token, json!({"name": "Owner Made Ltd"})).await;
+    assert_eq!(renamed.status, 200, "{}", renamed.text);
+    let owner = crate::pages::sign_in(&app, &f.owner.email).await;
+
+    let page = owner.get(&format!("/console/audit?object=partner&target_id={owners_partner}")).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let html = &page.text;
+    assert!(html.contains(&format!(r#"<a href="/console/partners/{owners_partner}">Owner Made Ltd</a>"#)), "{html}");
+    assert!(html.contains("Only events of <strong>Owner Made Ltd</strong>"), "{html}");
+    assert!(html.contains(r#"<table class="changes responsive">"#), "{html}");
+    assert!(
+        html.contains(r#"<th scope="row" data-label="Field">name</th><td data-label="Before">Owner Made</td><td data-label="After">Owner Made Ltd</td>"#),
+        "{html}"
+    );
+    // A created partner's fields: nothing before, the value after; no raw JSON.
+    assert!(html.contains(r#"<td data-label="Before">—</td><td data-label="After">agency</td>"#), "{html}");
+    assert!(!html.contains(r#"["agency"]"#), "{html}");
+    assert!(html.contains("owner@vendor.example"), "the actor by name and email: {html}");
+    assert!(!html.contains("Manager Made"), "narrowed to one partner: {html}");
+
+    // The pickers offer the people, actions and kinds of object there are.
+    let all = owner.get("/console/audit").await;
+    assert_eq!(all.status, 200, "{}", all.text);
+    assert!(all.text.contains(&format!(r#"<option value="{}">"#, f.channel_manager.user_id)), "{}", all.text);
+    assert!(all.text.contains(r#"<option value="api_key">Any API key</option>"#), "{}", all.text);
+    assert!(all.text.contains(r#"<option value="partner.updated">partner.updated</option>"#), "{}", all.text);
+    assert!(all.text.contains(r#"<option value="partner">partner</option>"#), "{}", all.text);
+    assert!(!all.text.contains(r#"name="target_id" type="text""#) && !all.text.contains("Target id"), "no typed ids: {}", all.text);
+
+    let mine = owner.get(&format!("/console/audit?who={}", f.channel_manager.user_id)).await;
+    assert_eq!(mine.status, 200, "{}", mine.text);
+    assert!(mine.text.contains("Manager Made"), "{}", mine.text);
+    assert!(!mine.text.contains("Owner Made"), "only the channel manager's events: {}", mine.text);
+    assert!(mine.text.contains(&format!(r#"<option value="{}" selected>"#, f.channel_manager.user_id)), "{}", mine.text);
+
+    let updates = owner.get("/console/audit?action=partner.updated").await;
+    assert_eq!(updates.status, 200, "{}", updates.text);
+    assert!(updates.text.contains("Owner Made Ltd"), "{}", updates.text);
+    assert!(!updates.text.contains("<code>partner.created</code>"), "{}", updates.text);
+    assert!(!updates.text.contains("Manager Made"), "{}", updates.text);
+
+    let users = owner.get("/console/audit?object=user").await;
+    assert_eq!(users.status, 200, "{}", users.text);
+    assert!(!users.text.contains("<code>partner."), "only events about users: {}", users.text);
+    assert!(users.text.contains("<code>member.added</code>") || users.text.contains("No events match"), "{}", users.text);
+}
+
+/// Names are resolved within the caller's visibility: a channel manager restricted to D1's subtree
+/// gets D1's and R1a's names, a neutral label for D2 (outside), for a partner that does not exist,
+/// and for a user of D2; staff are named.
+#[tokio::test]
+async fn audit_names_never_show_partners_outside_the_callers_visibility() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let meta = trellis_identity::scope::RequestMeta::default();
+    let scope = trellis_identity::auth::authenticate_bearer(&app.state.ctx, &f.assigned_manager.token, None, &meta)
+        .await
+        .expect("the restricted manager's scope");
+    let missing = "ptn_00000000000000000000000000";
+    let refs = [
+        ("partner", f.d1.to_string()),
+        ("partner", f.r1a.to_string()),
+        ("partner", f.d2.to_string()),
+        ("partner", missing.to_owned()),
+        ("user", f.d2_admin.user_id.clone()),
+        ("user", f.r1a_admin.user_id.clone()),
+        ("user", f.owner.user_id.clone()),
+    ];
+    let names = audit::names(&app.state.ctx, &scope, &refs).await.expect("names");
+    assert_eq!(names.label("partner", f.d1.as_str()), "D1");
+    assert_eq!(names.label("partner", f.r1a.as_str()), "R1a");
+    assert_eq!(names.label("partner", f.d2.as_str()), format!("partner {}", f.d2));
+    assert_eq!(names.label("partner", missing), format!("partner {missing}"));
+    assert_eq!(names.label("user", &f.d2_admin.user_id), format!("user {}", f.d2_admin.user_id));
+    assert!(names.get(&f.r1a_admin.user_id).is_some_and(|n| n.contains(&f.r1a_admin.email)), "{names:?}");
+    assert!(names.get(&f.owner.user_id).is_some_and(|n| n.contains("owner@vendor.example")), "{names:?}");
+
+    // The owner sees everything.
+    let owner = trellis_identity::auth::authenticate_bearer(&app.state.ctx, &f.owner.token, None, &meta).await.expect("owner scope");
+    let all = audit::names(&app.state.ctx, &owner, &refs).await.expect("names");
+    assert_eq!(all.label("partner", f.d2.as_str()), "D2");
+}
+
+/// The outbox: a channel manager sees the emails they caused (a partner-user invitation) and no
+/// one else's, can open their own and not another's, and has no jobs or "send again"; the kind
+/// filter is a picker of the kinds there are.
+#[tokio::test]
+async fn a_channel_manager_sees_their_own_outbox_entries_and_not_others() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let invite = |token: &str, partner: &str, email: &str| {
+        let (token, path, email) = (token.to_owned(), format!("/api/v1/partners/{partner}/users"), email.to_owned());
+        let app = &app;
+        async move { app.post(&path, &token, json!({"email": email, "role": "member"})).await }
+    };
+    let mine = invite(&f.channel_manager.token, f.r1a.as_str(), "cm-invitee@r1a.example").await;
+    assert_eq!(mine.status, 201, "{}", mine.text);
+    let theirs = invite(&f.owner.token, f.d2.as_str(), "owner-invitee@d2.example").await;
+    assert_eq!(theirs.status, 201, "{}", theirs.text);
+    let email_of = |to: &'static str| {
+        let app = &app;
+        let ws = f.workspace_id.clone();
+        async move {
+            let rows =
+                app.query(sql!("SELECT id, caused_by_user_id FROM emails WHERE workspace_id = $1 AND to_address = $2", ws, to)).await;
+            let row = rows.first().expect("an email");
+            (row.get::<String>("id").expect("id"), row.get::<Option<String>>("caused_by_user_id").expect("causer"))
+        }
+    };
+    let (my_email, my_causer) = email_of("cm-invitee@r1a.example").await;
+    let (their_email, their_causer) = email_of("owner-invitee@d2.example").await;
+    assert_eq!(my_causer.as_deref(), Some(f.channel_manager.user_id.as_str()));
+    assert_eq!(their_causer.as_deref(), Some(f.owner.user_id.as_str()));
+
+    let manager = crate::pages::sign_in(&app, &f.channel_manager.email).await;
+    let list = manager.get("/console/outbox").await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert!(list.text.contains("cm-invitee@r1a.example"), "{}", list.text);
+    assert!(!list.text.contains("owner-invitee@d2.example"), "another's email: {}", list.text);
+    assert!(!list.text.contains(r#"href="/console/jobs""#), "{}", list.text);
+    assert!(list.text.contains(r#"<option value="partner_invitation">partner invitation</option>"#), "{}", list.text);
+    assert_eq!(manager.get(&format!("/console/outbox/{my_email}")).await.status, 200);
+    let other = manager.get(&format!("/console/outbox/{their_email}")).await;
+    assert_eq!(other.status, 404, "{}", other.text);
+    let own = manager.get(&format!("/console/outbox/{my_email}")).await;
+    assert!(!own.text.contains("Send again"), "{}", own.text);
+
+    // The owner sees both, and the kind picker narrows.
+    let owner = crate::pages::sign_in(&app, &f.owner.email).await;
+    let all = owner.get("/console/outbox").await;
+    assert!(all.text.contains("cm-invitee@r1a.example") && all.text.contains("owner-invitee@d2.example"), "{}", all.text);
+    let kinds: Vec<String> = app
+        .query(sql!("SELECT DISTINCT kind FROM emails WHERE workspace_id = $1", f.workspace_id))
+        .await
+        .iter()
+        .map(|r| r.get::<String>("kind").expect("kind"))
+        .collect();
+    for kind in &kinds {
+        assert!(all.text.contains(&format!(r#"<option value="{kind}">"#)), "{kind}: {}", all.text);
+    }
+    let invitation_kind = app
+        .query(sql!("SELECT kind FROM emails WHERE workspace_id = $1 AND id = $2", f.workspace_id, my_email))
+        .await
+        .first()
+        .map(|r| r.get::<String>("kind").expect("kind"))
+        .expect("kind");
+    let other_kind = kinds.iter().find(|k| **k != invitation_kind);
+    let narrowed = owner.get(&format!("/console/outbox?kind={invitation_kind}")).await;
+    assert!(narrowed.text.contains("cm-invitee@r1a.example"), "{}", narrowed.text);
+    if let Some(other_kind) = other_kind {
+        let none = owner.get(&format!("/console/outbox?kind={other_kind}")).await;
+        assert!(!none.text.contains("cm-invitee@r1a.example"), "{}", none.text);
+    }
+}
