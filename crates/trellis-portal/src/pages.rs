@@ -599,7 +599,7 @@ struct PortalHome {
     focus: HomeFocus,
     /// The partner's status in plain words when it is not onboarding or active, with whom to
     /// contact.
-    status_note: Option<&'static str>,
+    status_note: Option<StatusNote>,
     /// The partner's programs and tiers, with what the next tier needs.
     programs: Vec<crate::tiers::StandingRow>,
     /// Onboarding progress while the partner is onboarding.
@@ -645,21 +645,29 @@ impl HomeFocus {
     }
 }
 
-/// The partner's status explained to its people, when it is neither onboarding nor active (an
-/// onboarding partner has its checklist; an active one needs no explanation).
-fn status_note(status: trellis_core::PartnerStatus) -> Option<&'static str> {
+/// The partner's status explained to its people — a heading and a sentence — when it is neither
+/// onboarding nor active (an onboarding partner has its checklist; an active one needs no
+/// explanation).
+fn status_note(status: trellis_core::PartnerStatus) -> Option<StatusNote> {
     use trellis_core::PartnerStatus;
-    Some(match status {
+    let (heading, text) = match status {
         PartnerStatus::Onboarding | PartnerStatus::Active => return None,
-        PartnerStatus::Applied => {
-            "Your application is being reviewed. You will be emailed when it is decided; until then the programs and their benefits are not open to you."
-        }
+        PartnerStatus::Applied => (
+            "Your application is being reviewed",
+            "You will be emailed when it is decided; until then the programs and their benefits are not open to you.",
+        ),
         PartnerStatus::Suspended => {
-            "Your partnership is suspended: deals, benefits and the portal's tools are paused until the vendor reactivates it."
+            ("Your partnership is suspended", "Deals, benefits and the portal's tools are paused until the vendor reactivates it.")
         }
-        PartnerStatus::Terminated => "Your partnership has ended. Your records stay readable; nothing new can be started.",
-        PartnerStatus::Rejected => "Your application was not accepted.",
-    })
+        PartnerStatus::Terminated => ("Your partnership has ended", "Your records stay readable; nothing new can be started."),
+        PartnerStatus::Rejected => ("Your application was not accepted", "The vendor decided not to take the partnership further."),
+    };
+    Some(StatusNote { heading, text })
+}
+
+struct StatusNote {
+    heading: &'static str,
+    text: &'static str,
 }
 
 /// Weeks the home's chart of applications covers.
