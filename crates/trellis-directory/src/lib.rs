@@ -8,6 +8,7 @@
 //! rules are written over ([`metric_registry`]), the work queues the console home and the
 //! navigation count ([`work_queues`]), and the country codes ([`countries`]).
 
+pub mod contacts;
 pub mod countries;
 pub mod events;
 pub mod lifecycle;

@@ -123,11 +123,31 @@ pub enum Source {
     Recorded,
 }
 
+/// What one of an integer metric's values counts, singular and plural: `month`, `months`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unit {
+    pub one: &'static str,
+    pub other: &'static str,
+}
+
+impl Unit {
+    /// `1 month`, `3 months`.
+    pub fn count(&self, n: i64) -> String {
+        format!("{n} {}", if n == 1 { self.one } else { self.other })
+    }
+}
+
 /// One entry of the registry.
 #[derive(Debug, Clone, Copy)]
 pub struct Metric {
     /// Stable name used in requirement rules, e.g. `active_users`.
     pub name: &'static str,
+    /// How people read the metric (pages, partner-facing explanations): "Active users"; for a
+    /// yes/no metric, the statement that holds when it is yes ("No compliance blocker").
+    pub label: &'static str,
+    /// What an integer metric counts, where that is known (`active user`/`active users`), so a
+    /// requirement reads "3 active users needed, you have 1".
+    pub unit: Option<Unit>,
     pub kind: MetricType,
     pub description: &'static str,
     /// Whether the value depends on the program the partner is enrolled in.

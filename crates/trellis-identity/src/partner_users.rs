@@ -35,6 +35,24 @@ pub(crate) fn require_user_manager(scope: &Scope, partner_id: &PartnerId) -> Res
     }
 }
 
+/// Who may invite people to a partner: those of [`require_user_manager`], and a distributor's
+/// admins for its resellers when the workspace lets distributors manage resellers
+/// (`distributors_manage_resellers`), as for their profiles (`trellis_records::access`). The
+/// partner is already checked visible: one that is not the caller's own is a descendant, and a
+/// sibling's reseller was a 404 before this is asked.
+async fn require_user_inviter(tx: &mut ScopedTx, scope: &Scope, partner_id: &PartnerId) -> Result<()> {
+    match scope.partner() {
+        Some((own, PartnerRole::Admin)) if own != partner_id => {
+            if crate::workspaces::distributors_manage_resellers(tx, scope.workspace_id()).await? {
+                Ok(())
+            } else {
+                Err(Error::forbidden("this workspace does not let distributors manage resellers"))
+            }
+        }
+        _ => require_user_manager(scope, partner_id),
+    }
+}
+
 pub async fn list(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Vec<PartnerUser>> {
     let mut tx = scope.read(ctx).await?;
     let seen = tx.see_partner(partner_id).await?;
@@ -99,7 +117,7 @@ pub async fn invite_within(
     v.finish().map_err(Error::Validation)?;
     let email = email.ok_or_else(|| Error::Internal("validated".into()))?;
     require_visible_partner(tx, scope, partner_id).await?;
-    require_user_manager(scope, partner_id)?;
+    require_user_inviter(tx, scope, partner_id).await?;
     if let Some((_, creator)) = scope.partner()
         && !creator.may_grant(role)
     {

@@ -101,8 +101,71 @@ pub fn thousands(n: i64) -> String {
     if n < 0 { format!("-{out}") } else { out }
 }
 
+/// The symbol written before an amount of the currency; currencies without a well-known symbol
+/// are written with their code (`CHF 12.00`).
+fn currency_symbol(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "EUR" => "€",
+        "USD" => "$",
+        "GBP" => "£",
+        "JPY" | "CNY" => "¥",
+        "INR" => "₹",
+        "KRW" => "₩",
+        "ILS" => "₪",
+        _ => return None,
+    })
+}
+
+/// Money as people read it: `€5,000.00`, `$1,200.00`, `¥5,000`, `CHF 12.50` — minor units shown
+/// with the currency's decimals (ISO 4217), thousands grouped by commas. Every page shows money
+/// through this one function.
+pub fn money(amount_minor: i64, currency: &str) -> String {
+    let exponent = trellis_core::Currency::parse(currency).map(|c| c.exponent()).unwrap_or(2);
+    let unit = 10_i64.pow(u32::from(exponent));
+    let magnitude = amount_minor.unsigned_abs();
+    let unit_u = unit.unsigned_abs();
+    let whole = thousands(i64::try_from(magnitude / unit_u).unwrap_or(i64::MAX));
+    let number = if exponent == 0 { whole } else { format!("{whole}.{:0width$}", magnitude % unit_u, width = usize::from(exponent)) };
+    let sign = if amount_minor < 0 { "-" } else { "" };
+    match currency_symbol(currency) {
+        Some(symbol) => format!("{sign}{symbol}{number}"),
+        None => format!("{sign}{currency} {number}"),
+    }
+}
+
+/// A rate in basis points as a percent: 1250 → `12.5%`, 1000 → `10%`, 125 → `1.25%`.
+pub fn percent_bps(bps: i64) -> String {
+    let whole = bps / 100;
+    let cents = (bps % 100).abs();
+    let sign = if bps < 0 && whole == 0 { "-" } else { "" };
+    match cents {
+        0 => format!("{sign}{whole}%"),
+        c if c % 10 == 0 => format!("{sign}{whole}.{}%", c / 10),
+        c => format!("{sign}{whole}.{c:02}%"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn money_has_its_symbol_its_decimals_and_grouping() {
+        assert_eq!(super::money(500_000, "EUR"), "€5,000.00");
+        assert_eq!(super::money(120_000, "USD"), "$1,200.00");
+        assert_eq!(super::money(5_000, "JPY"), "¥5,000");
+        assert_eq!(super::money(5, "USD"), "$0.05");
+        assert_eq!(super::money(1_250, "CHF"), "CHF 12.50");
+        assert_eq!(super::money(-123_456_789, "GBP"), "-£1,234,567.89");
+        assert_eq!(super::money(1_234_567, "KWD"), "KWD 1,234.567");
+    }
+
+    #[test]
+    fn rates_read_as_percents() {
+        assert_eq!(super::percent_bps(1250), "12.5%");
+        assert_eq!(super::percent_bps(1000), "10%");
+        assert_eq!(super::percent_bps(125), "1.25%");
+        assert_eq!(super::percent_bps(5), "0.05%");
+    }
+
     #[test]
     fn thousands_are_grouped_by_commas() {
         assert_eq!(super::thousands(0), "0");

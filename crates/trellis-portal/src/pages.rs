@@ -596,10 +596,79 @@ struct PortalHome {
     layout: Layout,
     partner: trellis_directory::Partner,
     role: String,
+    /// What the page leads with (see [`HomeFocus`]).
+    focus: HomeFocus,
+    /// The partner's status in plain words when it is not onboarding or active, with whom to
+    /// contact.
+    status_note: Option<StatusNote>,
     /// The partner's programs and tiers, with what the next tier needs.
     programs: Vec<crate::tiers::StandingRow>,
     /// Onboarding progress while the partner is onboarding.
     onboarding: Option<crate::portal::onboarding::OnboardingCard>,
+    /// Whom to contact at the vendor: the channel manager, or the workspace's owner.
+    contact: Option<trellis_directory::contacts::VendorContact>,
+    /// For admins: what keeps the organisation from being compliant (an expired licence…).
+    attention: Vec<String>,
+}
+
+/// What the portal home leads with, by the user's role (issue 8: the portal as a partner's daily
+/// tool). The onboarding card and the status note come first for everyone.
+/// - `Admin` (admins): the organisation's facts, the admin shortcuts (users, profile, contracts,
+///   licences) with what needs attention, then the programs and the channel manager.
+/// - `Selling` (sales, marketing): selling first — the programs, the tier, what it gives and the
+///   content it opens, and the channel manager; the organisation in one line, no admin chores.
+///   Until deal registration exists this is what a seller's day starts from.
+/// - `Reading` (finance, member): the programs and the channel manager, then the organisation's
+///   facts; no admin shortcuts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HomeFocus {
+    Admin,
+    Selling,
+    Reading,
+}
+
+impl HomeFocus {
+    fn of(role: trellis_core::PartnerRole) -> Self {
+        use trellis_core::PartnerRole;
+        match role {
+            PartnerRole::Admin => HomeFocus::Admin,
+            PartnerRole::Sales | PartnerRole::Marketing => HomeFocus::Selling,
+            PartnerRole::Finance | PartnerRole::Member => HomeFocus::Reading,
+        }
+    }
+
+    fn is_admin(&self) -> bool {
+        *self == HomeFocus::Admin
+    }
+
+    fn is_selling(&self) -> bool {
+        *self == HomeFocus::Selling
+    }
+}
+
+/// The partner's status explained to its people — a heading and a sentence — when it is neither
+/// onboarding nor active (an onboarding partner has its checklist; an active one needs no
+/// explanation).
+fn status_note(status: trellis_core::PartnerStatus) -> Option<StatusNote> {
+    use trellis_core::PartnerStatus;
+    let (heading, text) = match status {
+        PartnerStatus::Onboarding | PartnerStatus::Active => return None,
+        PartnerStatus::Applied => (
+            "Your application is being reviewed",
+            "You will be emailed when it is decided; until then the programs and their benefits are not open to you.",
+        ),
+        PartnerStatus::Suspended => {
+            ("Your partnership is suspended", "Deals, benefits and the portal's tools are paused until the vendor reactivates it.")
+        }
+        PartnerStatus::Terminated => ("Your partnership has ended", "Your records stay readable; nothing new can be started."),
+        PartnerStatus::Rejected => ("Your application was not accepted", "The vendor decided not to take the partnership further."),
+    };
+    Some(StatusNote { heading, text })
+}
+
+struct StatusNote {
+    heading: &'static str,
+    text: &'static str,
 }
 
 /// Weeks the home's chart of applications covers.
@@ -663,22 +732,45 @@ async fn home(State(state): State<AppState>, signed: Signed) -> Response {
             Ok(page) => render(&page),
             Err(err) => error_page(err),
         },
-        Membership::Partner { partner_id, role, .. } => {
-            let partner = match partners::get(&state.ctx, &signed.scope, &partner_id).await {
-                Ok(partner) => partner,
-                Err(err) => return error_page(err),
-            };
-            let programs = match trellis_programs::evaluation::standings(&state.ctx, &signed.scope, &partner_id).await {
-                Ok(standings) => standings.into_iter().map(crate::tiers::StandingRow::from).collect(),
-                Err(err) => return error_page(err),
-            };
-            let onboarding = match crate::portal::onboarding::home_card(&state, &signed.scope, &partner_id).await {
-                Ok(card) => card,
-                Err(err) => return error_page(err),
-            };
-            render(&PortalHome { layout, partner, role: role.as_str().to_owned(), programs, onboarding })
-        }
+        Membership::Partner { partner_id, role, .. } => match portal_home(&state, &signed, layout, &partner_id, role).await {
+            Ok(page) => render(&page),
+            Err(err) => error_page(err),
+        },
     }
+}
+
+/// The portal home of a partner user (see [`HomeFocus`] for what each role sees first).
+async fn portal_home(
+    state: &AppState,
+    signed: &Signed,
+    layout: Layout,
+    partner_id: &trellis_core::PartnerId,
+    role: trellis_core::PartnerRole,
+) -> Result<PortalHome, Error> {
+    let scope = &signed.scope;
+    let partner = partners::get(&state.ctx, scope, partner_id).await?;
+    let registry = trellis_directory::metric_registry::Registry::of(&state.ctx)?;
+    let programs = trellis_programs::evaluation::standings(&state.ctx, scope, partner_id)
+        .await?
+        .into_iter()
+        .map(|s| crate::tiers::StandingRow::for_partner(s, registry))
+        .collect();
+    let onboarding = crate::portal::onboarding::home_card(state, scope, partner_id).await?;
+    let contact = trellis_directory::contacts::own_vendor_contact(&state.ctx, scope).await?;
+    let focus = HomeFocus::of(role);
+    let attention =
+        if focus.is_admin() { trellis_records::compliance::get(&state.ctx, scope, partner_id).await?.blockers } else { Vec::new() };
+    Ok(PortalHome {
+        layout,
+        status_note: status_note(partner.status),
+        partner,
+        role: role.as_str().to_owned(),
+        focus,
+        programs,
+        onboarding,
+        contact,
+        attention,
+    })
 }
 
 #[derive(Template)]

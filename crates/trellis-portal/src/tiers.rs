@@ -1,13 +1,15 @@
 //! How programs, tiers and their explanations read on pages, shared by the console (program
 //! editor, the partner page's "Programs & tiers" card) and the portal home.
 
-use trellis_core::Currency;
+use trellis_directory::metric_registry::Registry;
 use trellis_programs::evaluation::{ChangeKind, Standing, TierChange, TierCheck};
 use trellis_programs::tiers::Benefits;
 
 use crate::display;
 
-/// A requirement as a sentence ("active_users at least 3: 4 (met)") and whether it passed.
+/// A requirement as a sentence and whether it passed: for staff the rule as written
+/// ("active_users at least 3: 4 (met)"), for the partner in plain words ("3 active users needed,
+/// you have 4, met").
 pub struct CheckRow {
     pub text: String,
     pub passed: bool,
@@ -30,32 +32,41 @@ impl From<&TierCheck> for TierCheckRow {
     }
 }
 
-/// Benefits as lines for people: the text, then each machine-readable benefit in words.
+impl TierCheckRow {
+    /// The requirements in plain words, with the metrics' labels and units (the portal).
+    pub fn plain(t: &TierCheck, registry: &Registry) -> Self {
+        Self {
+            name: t.name.clone(),
+            qualifies: t.qualifies,
+            checks: t.requirements.iter().map(|c| CheckRow { text: c.plain(registry), passed: c.passed }).collect(),
+        }
+    }
+}
+
+/// Benefits as lines for people: the text, then each machine-readable benefit in words, the
+/// content the tier opens last ("Content: silver-kit, playbooks").
 pub fn benefit_lines(benefits: &Benefits) -> Vec<String> {
-    let mut lines = Vec::new();
-    if !benefits.text.is_empty() {
-        lines.push(benefits.text.clone());
-    }
-    if let Some(bps) = benefits.commission_override_bps {
-        lines.push(format!("Commission rate {}.{:02}%", bps / 100, bps % 100));
-    }
-    if let Some(mdf) = &benefits.mdf_allowance {
-        lines.push(format!("Marketing funds up to {}", money(mdf.amount_minor, &mdf.currency)));
-    }
+    let mut lines = perk_lines(benefits);
     if !benefits.content_access.is_empty() {
         lines.push(format!("Content: {}", benefits.content_access.join(", ")));
     }
     lines
 }
 
-/// `EUR 5000.00`: minor units shown with the currency's decimals.
-pub fn money(amount_minor: i64, currency: &str) -> String {
-    let exponent = Currency::parse(currency).map(|c| c.exponent()).unwrap_or(2);
-    if exponent == 0 {
-        return format!("{currency} {amount_minor}");
+/// The benefits but the content access: the text, the commission rate ("Commission rate
+/// 12.5%"), the marketing funds ("Marketing funds up to €5,000.00").
+pub fn perk_lines(benefits: &Benefits) -> Vec<String> {
+    let mut lines = Vec::new();
+    if !benefits.text.is_empty() {
+        lines.push(benefits.text.clone());
     }
-    let unit = 10_i64.pow(u32::from(exponent));
-    format!("{currency} {}.{:0width$}", amount_minor / unit, amount_minor % unit, width = usize::from(exponent))
+    if let Some(bps) = benefits.commission_override_bps {
+        lines.push(format!("Commission rate {}", display::percent_bps(bps)));
+    }
+    if let Some(mdf) = &benefits.mdf_allowance {
+        lines.push(format!("Marketing funds up to {}", display::money(mdf.amount_minor, &mdf.currency)));
+    }
+    lines
 }
 
 /// Where a partner stands in one program.
@@ -67,6 +78,12 @@ pub struct StandingRow {
     pub override_reason: Option<String>,
     pub since: String,
     pub benefits: Vec<String>,
+    /// The content the tier gives access to, by name. There is no content library yet (issue
+    /// 8): the names are shown as they are, not as links to pages that do not exist.
+    pub content: Vec<String>,
+    /// Whether the explanation speaks to the partner ("You qualify for Gold…") rather than to
+    /// staff about the partner.
+    pub to_partner: bool,
     /// The current tier's requirements as they stand now (a demotion is coming when not met).
     pub current: Option<TierCheckRow>,
     /// What the next tier up needs.
@@ -83,9 +100,23 @@ impl From<Standing> for StandingRow {
             override_reason: s.override_reason,
             since: display::time(s.enrolled_at),
             benefits: s.tier.as_ref().map(|t| benefit_lines(&t.benefits)).unwrap_or_default(),
+            content: Vec::new(),
+            to_partner: false,
             current: s.current.as_ref().map(TierCheckRow::from),
             next: s.next.as_ref().map(TierCheckRow::from),
         }
+    }
+}
+
+impl StandingRow {
+    /// The standing as the partner reads it on the portal: requirements in plain words, the
+    /// content the tier opens apart from the other benefits.
+    pub fn for_partner(s: Standing, registry: &Registry) -> Self {
+        let current = s.current.as_ref().map(|t| TierCheckRow::plain(t, registry));
+        let next = s.next.as_ref().map(|t| TierCheckRow::plain(t, registry));
+        let benefits = s.tier.as_ref().map(|t| perk_lines(&t.benefits)).unwrap_or_default();
+        let content = s.tier.as_ref().map(|t| t.benefits.content_access.clone()).unwrap_or_default();
+        Self { benefits, content, to_partner: true, current, next, ..Self::from(s) }
     }
 }
 
@@ -128,17 +159,5 @@ impl ChangeRow {
             reached: explanation.and_then(|e| e.reached.as_ref()).map(TierCheckRow::from),
             next: explanation.and_then(|e| e.next.as_ref()).map(TierCheckRow::from),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn money_uses_the_currency_decimals() {
-        assert_eq!(money(500_000, "EUR"), "EUR 5000.00");
-        assert_eq!(money(1_234, "JPY"), "JPY 1234");
-        assert_eq!(money(5, "USD"), "USD 0.05");
     }
 }

@@ -51,6 +51,61 @@ impl Check {
     }
 }
 
+impl Check {
+    /// The requirement in plain words for the partner, with the metric's label and unit from
+    /// the registry: "3 active users needed, you have 1 (2 more to go)", "No compliance blocker:
+    /// needed, not yet". Met requirements end in "met"; a metric the registry no longer knows
+    /// reads by its name.
+    pub fn plain(&self, registry: &Registry) -> String {
+        let metric = registry.get(&self.metric);
+        let label = metric.map_or(self.metric.as_str(), |m| m.label);
+        match (self.value, self.observed) {
+            (MetricValue::Boolean(wanted), observed) => {
+                let wanted = if self.op == Op::NotEqual { !wanted } else { wanted };
+                let needed = if wanted { format!("{label}: needed") } else { format!("{label}: must not hold") };
+                match (self.passed, observed) {
+                    (true, _) => format!("{needed}, met"),
+                    (false, None) => format!("{needed}, not recorded yet"),
+                    (false, Some(_)) => format!("{needed}, not yet"),
+                }
+            }
+            (MetricValue::Integer(value), observed) => {
+                let unit = metric.and_then(|m| m.unit);
+                let count = |n: i64| unit.map_or_else(|| n.to_string(), |u| u.count(n));
+                let target = match self.op {
+                    Op::AtLeast => count(value),
+                    Op::MoreThan => format!("more than {}", count(value)),
+                    Op::AtMost => format!("at most {}", count(value)),
+                    Op::LessThan => format!("fewer than {}", count(value)),
+                    Op::Equal => format!("exactly {}", count(value)),
+                    Op::NotEqual => format!("any number but {}", count(value)),
+                };
+                let verb = if matches!(self.op, Op::AtMost | Op::LessThan) { "allowed" } else { "needed" };
+                let head = match unit {
+                    Some(_) => capitalised(&format!("{target} {verb}")),
+                    None => format!("{label}: {target} {verb}"),
+                };
+                let have = match observed {
+                    Some(MetricValue::Integer(n)) => format!("you have {n}"),
+                    Some(other) => format!("you have {other}"),
+                    None => "not recorded yet".to_owned(),
+                };
+                let tail = match (self.passed, observed, self.op) {
+                    (true, _, _) => ", met".to_owned(),
+                    (false, Some(MetricValue::Integer(n)), Op::AtLeast) => format!(" ({} more to go)", value - n),
+                    _ => String::new(),
+                };
+                format!("{head}, {have}{tail}")
+            }
+        }
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
+}
+
 /// A tier's requirements checked for one enrollment.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TierCheck {

@@ -9,7 +9,7 @@
 use serde_json::{Value as Json, json};
 use trellis_core::{Error, PartnerId, ProgramId, Result, Timestamp, Validation, VendorRole, WorkspaceId};
 use trellis_db::{Row, Tx, sql};
-use trellis_directory::metric_registry::{Metric, MetricFuture, MetricType, MetricValue, Registry, Source, Subject};
+use trellis_directory::metric_registry::{Metric, MetricFuture, MetricType, MetricValue, Registry, Source, Subject, Unit};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
 use trellis_identity::{Actor, Ctx, Scope, ScopedTx, SeenPartner};
@@ -18,6 +18,8 @@ use trellis_identity::{Actor, Ctx, Scope, ScopedTx, SeenPartner};
 pub const COMPUTED: &[Metric] = &[
     Metric {
         name: "active_users",
+        label: "Active users",
+        unit: Some(Unit { one: "active user", other: "active users" }),
         kind: MetricType::Integer,
         description: "People with a login at the partner organisation",
         per_program: false,
@@ -25,6 +27,8 @@ pub const COMPUTED: &[Metric] = &[
     },
     Metric {
         name: "months_in_program",
+        label: "Months in the program",
+        unit: Some(Unit { one: "month in the program", other: "months in the program" }),
         kind: MetricType::Integer,
         description: "Whole months since the partner enrolled in the program",
         per_program: true,
@@ -36,6 +40,8 @@ pub const COMPUTED: &[Metric] = &[
 pub const RECORDED: &[Metric] = &[
     Metric {
         name: "customer_references",
+        label: "Verified customer references",
+        unit: Some(Unit { one: "verified customer reference", other: "verified customer references" }),
         kind: MetricType::Integer,
         description: "Customer references the vendor has verified (recorded by staff)",
         per_program: false,
@@ -43,6 +49,8 @@ pub const RECORDED: &[Metric] = &[
     },
     Metric {
         name: "business_plan_approved",
+        label: "Joint business plan agreed for this year",
+        unit: None,
         kind: MetricType::Boolean,
         description: "A joint business plan is agreed for this year (recorded by staff)",
         per_program: false,
@@ -50,6 +58,8 @@ pub const RECORDED: &[Metric] = &[
     },
     Metric {
         name: "marketing_activities",
+        label: "Joint marketing activities this year",
+        unit: Some(Unit { one: "joint marketing activity", other: "joint marketing activities" }),
         kind: MetricType::Integer,
         description: "Joint marketing activities held this year (recorded by staff)",
         per_program: false,

@@ -51,6 +51,8 @@ pub async fn is_compliant(tx: &mut ScopedTx, workspace_id: &WorkspaceId, partner
 /// for it (a lapsed licence can block a tier).
 pub const COMPLIANT: Metric = Metric {
     name: "compliant",
+    label: "No compliance blocker (such as an expired licence)",
+    unit: None,
     kind: MetricType::Boolean,
     description: "No compliance blocker, such as an expired compliance licence",
     per_program: false,

@@ -32,9 +32,12 @@ pub const LOGINS: &[DemoLogin] = &[
     DemoLogin { email: "casey.assigned@acme.example", what: "channel manager (assigned partners only)" },
     DemoLogin { email: "fiona.finance@acme.example", what: "finance" },
     DemoLogin { email: "victor.viewer@acme.example", what: "viewer" },
-    DemoLogin { email: "dana@northwind.example", what: "partner admin, Northwind Distribution (distributor)" },
+    DemoLogin {
+        email: "dana@northwind.example",
+        what: "partner admin, Northwind Distribution (distributor: opens its resellers, invites their users)",
+    },
     DemoLogin { email: "rick@bluepeak.example", what: "partner admin, Bluepeak IT (reseller under Northwind)" },
-    DemoLogin { email: "sam@bluepeak.example", what: "partner sales, Bluepeak IT" },
+    DemoLogin { email: "sam@bluepeak.example", what: "partner sales, Bluepeak IT (a seller's home: tier, benefits, channel manager)" },
     DemoLogin {
         email: "maria@harbor-msp.example",
         what: "partner admin, Harbor Managed Services (MSP); an invitation to Thames Tech waits for her",

@@ -81,7 +81,7 @@ pub(super) async fn card(
         steps,
         required_done,
         required_total,
-        percent: if required_total == 0 { 100 } else { required_done * 100 / required_total },
+        percent: (required_done * 100).checked_div(required_total).unwrap_or(100),
         can_mark,
         activate_confirm,
     }))

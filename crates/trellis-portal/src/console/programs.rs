@@ -246,7 +246,7 @@ fn tier_form(key: String, tier: Option<&Tier>) -> TierForm {
             values.push(("commission_override_bps".into(), bps.to_string()));
         }
         if let Some(mdf) = &t.benefits.mdf_allowance {
-            let amount = crate::tiers::money(mdf.amount_minor, &mdf.currency);
+            let amount = crate::display::money(mdf.amount_minor, &mdf.currency);
             values.push(("mdf_amount".into(), amount.split_once(' ').map_or(amount.clone(), |(_, n)| n.to_owned())));
             values.push(("mdf_currency".into(), mdf.currency.clone()));
         }

@@ -472,3 +472,47 @@ async fn the_partner_list_sorts_filters_exports_and_changes_ticked_partners_at_1
         assert_eq!(got.body["manager_user_id"].as_str(), Some(f.channel_manager.user_id.as_str()), "the bulk action was saved");
     }
 }
+
+/// Issue 8: a sales rep's portal home on a 375 px phone — the programs and the tier first, the
+/// channel manager named with a mail link — and nothing scrolls sideways.
+#[tokio::test]
+async fn a_sales_reps_portal_home_on_a_phone_leads_with_the_tier_and_names_the_channel_manager() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let program = app.post("/api/v1/programs", &f.owner.token, json!({"name": "Resellers", "slug": "resellers"})).await;
+    assert_eq!(program.status, 201, "{}", program.text);
+    let program = program.body["id"].as_str().expect("program id").to_owned();
+    let tier = json!({"name": "Registered", "rank": 0, "requirements": {"all": []},
+                      "benefits": {"text": "Deal registration priority", "commission_override_bps": 1250,
+                                   "mdf_allowance": {"amount_minor": 500_000, "currency": "EUR"}, "content_access": ["sales-deck"]}});
+    assert_eq!(app.post(&format!("/api/v1/programs/{program}/tiers"), &f.owner.token, tier).await.status, 201);
+    let enrolled = app.post(&format!("/api/v1/partners/{}/enrollments", f.p3), &f.owner.token, json!({"program_id": program})).await;
+    assert_eq!(enrolled.status, 201, "{}", enrolled.text);
+    let assigned =
+        app.patch(&format!("/api/v1/partners/{}", f.p3), &f.owner.token, json!({"manager_user_id": f.channel_manager.user_id})).await;
+    assert_eq!(assigned.status, 200, "{}", assigned.text);
+    let rep = trellis_testkit::fixture::add_partner_user(
+        &app,
+        &f.workspace_id,
+        "p3_sales",
+        &f.p3,
+        "rep@p3.example",
+        trellis_core::PartnerRole::Sales,
+    )
+    .await;
+    let client = browser.open(true).await;
+
+    sign_in(&client, &app, &rep.email).await;
+    client.goto(&format!("{}/", app.base_url)).await.expect("open the home");
+    wait_for(&client, Locator::Id("programs-heading")).await;
+    let first_card = script(&client, "return document.querySelector('main section.card h2').textContent").await;
+    let mailto = script(&client, "var a = document.querySelector('a[href^=\"mailto:\"]'); return a ? a.getAttribute('href') : null").await;
+    let text = visible_text(&client).await;
+
+    assert_eq!(first_card, json!("Your programs and tiers"), "a seller's home leads with the programs");
+    assert_eq!(mailto, json!(format!("mailto:{}", f.channel_manager.email)));
+    assert!(text.contains("Commission rate 12.5%") && text.contains("€5,000.00") && text.contains("sales-deck"), "{text}");
+    assert_fits_the_phone(&client, "the sales rep's portal home").await;
+    client.close().await.expect("close the browser");
+}

@@ -610,3 +610,26 @@ async fn bulk_actions_change_the_ticked_partners_after_confirming_a_status_chang
     let elsewhere = owner.submit("/console/partners/bulk", &[("action", "assign_manager"), ("return", "https://evil.example/")]).await;
     assert_eq!(elsewhere.headers.get(LOCATION).and_then(|v| v.to_str().ok()), Some("/console/partners?notice=none_ticked"));
 }
+
+/// Issue 8: a partner whose application is still being reviewed reads its status in plain words
+/// and whom to contact, not a program it cannot use yet.
+#[tokio::test]
+async fn an_applied_partners_home_explains_its_status_and_whom_to_contact() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    app.execute(vec![trellis_db::sql!("UPDATE partners SET status = 'applied' WHERE workspace_id = $1 AND id = $2", f.workspace_id, f.p3)])
+        .await
+        .expect("the partner is back at applied");
+    let admin = sign_in(&app, &f.p3_admin.email).await;
+
+    let home = admin.get("/").await;
+
+    assert_eq!(home.status, 200, "{}", home.text);
+    assert!(
+        home.text.contains("Your application is being reviewed") && home.text.contains("You will be emailed when it is decided"),
+        "{}",
+        home.text
+    );
+    assert!(home.text.contains(r#"href="mailto:owner@vendor.example""#), "whom to contact: {}", home.text);
+    assert!(!home.text.contains("Continue onboarding"), "{}", home.text);
+}

@@ -110,3 +110,62 @@ async fn the_console_offers_the_status_buttons_of_the_table_and_the_portal_none(
     assert!(matches!(forced.status, 403 | 404), "a distributor posting the console's status form: {}", forced.status);
     assert_eq!(status_of(&app, &f, &f.r1a).await, "active");
 }
+
+// ---------------------------------------------------------------------------------------------
+// A distributor's reseller page (issue 8)
+
+#[tokio::test]
+async fn a_distributor_opens_its_resellers_page_sees_its_users_and_invites_one_but_not_a_stranger_reseller() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let admin = sign_in(&app, &f.d1_admin.email).await;
+    let member = sign_in(&app, &f.d1_member.email).await;
+    let reseller_page = format!("/portal/resellers/{}", f.r1a);
+
+    let list = admin.get("/portal/resellers").await;
+    let page = admin.get(&reseller_page).await;
+    let invited =
+        admin.submit(&format!("{reseller_page}/users"), &[("email", "new.rep@r1a.example"), ("name", "New Rep"), ("role", "sales")]).await;
+    let missing_email = admin.submit(&format!("{reseller_page}/users"), &[("email", ""), ("role", "sales")]).await;
+    let stranger = admin.get(&format!("/portal/resellers/{}", f.r2a)).await;
+    let stranger_invite =
+        admin.submit(&format!("/portal/resellers/{}/users", f.r2a), &[("email", "x@r2a.example"), ("role", "admin")]).await;
+    let own = admin.get(&format!("/portal/resellers/{}", f.d1)).await;
+    let member_page = member.get(&reseller_page).await;
+    let member_invite = member.submit(&format!("{reseller_page}/users"), &[("email", "y@r1a.example"), ("role", "member")]).await;
+
+    assert_eq!(list.status, 200);
+    assert!(list.text.contains(&format!(r#"href="/portal/resellers/{}""#, f.r1a)), "each reseller is a link: {}", list.text);
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains(&f.r1a_admin.email) && page.text.contains(&f.r1a_member.email), "its users: {}", page.text);
+    assert!(page.text.contains("Invite a user of"), "an admin gets the invite form");
+    assert_eq!(invited.status, 200, "{}", invited.text);
+    assert!(invited.text.contains("Invitation link") && invited.text.contains("new.rep@r1a.example"), "{}", invited.text);
+    let invitations = app.get(&format!("/api/v1/partners/{}/invitations", f.r1a), &f.owner.token).await;
+    assert!(invitations.text.contains("new.rep@r1a.example") && invitations.text.contains("\"sales\""), "{}", invitations.text);
+    assert_eq!(missing_email.status, 422, "{}", missing_email.text);
+    assert_eq!((stranger.status, stranger_invite.status, own.status), (404, 404, 404), "another distributor's reseller is missing");
+    assert_eq!(member_page.status, 200, "a member reads the reseller");
+    assert!(!member_page.text.contains("Invite a user of"), "but gets no form");
+    assert_eq!(member_invite.status, 403, "{}", member_invite.text);
+}
+
+#[tokio::test]
+async fn a_workspace_that_does_not_let_distributors_manage_resellers_has_no_reseller_page_and_no_reseller_invitations() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let system = trellis_identity::Scope::system(f.workspace_id.clone(), &trellis_testkit::TEST_FIXTURES);
+    let patch = trellis_identity::workspaces::WorkspacePatch { distributors_manage_resellers: Some(false), ..Default::default() };
+    trellis_identity::workspaces::update(&app.state.ctx, &system, patch).await.expect("setting off");
+    let admin = sign_in(&app, &f.d1_admin.email).await;
+    let reseller_page = format!("/portal/resellers/{}", f.r1a);
+
+    let page = admin.get(&reseller_page).await;
+    let invite = admin.submit(&format!("{reseller_page}/users"), &[("email", "z@r1a.example"), ("role", "member")]).await;
+    let api = app
+        .post(&format!("/api/v1/partners/{}/users", f.r1a), &f.d1_admin.token, json!({"email": "z@r1a.example", "role": "member"}))
+        .await;
+
+    assert_eq!((page.status, invite.status), (404, 404));
+    assert_eq!(api.status, 403, "{}", api.text);
+}

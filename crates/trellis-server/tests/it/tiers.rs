@@ -8,7 +8,7 @@ use reqwest::header::{COOKIE, SET_COOKIE};
 use serde_json::{Value, json};
 use trellis_core::{Clock, PartnerId, TierId, Validation};
 use trellis_db::sql;
-use trellis_directory::metric_registry::{Metric, MetricFuture, MetricType, MetricValue, Registry, Source, Subject};
+use trellis_directory::metric_registry::{Metric, MetricFuture, MetricType, MetricValue, Registry, Source, Subject, Unit};
 use trellis_identity::{Scope, ScopedTx};
 use trellis_programs::evaluation;
 use trellis_programs::tiers::{self, Benefits, Tier};
@@ -372,6 +372,8 @@ async fn a_metric_added_to_the_registry_is_usable_in_rules_and_evaluated_like_th
     let standard = Registry::of(&app.state.ctx).expect("the binary's registry");
     let extended = standard.clone().with(Metric {
         name: "keys_held",
+        label: "API keys",
+        unit: Some(Unit { one: "API key", other: "API keys" }),
         kind: MetricType::Integer,
         description: "API keys of the partner",
         per_program: false,
@@ -646,7 +648,7 @@ async fn the_program_editor_adds_tiers_with_rule_rows_and_shows_a_bad_rule_next_
     assert_eq!(good_status, 303);
     assert_eq!(question_status, 303);
     assert_eq!(status, 200);
-    assert!(page.contains("active_users at least 2") && page.contains("Marketing funds up to EUR 2500.50"), "{page}");
+    assert!(page.contains("active_users at least 2") && page.contains("Marketing funds up to €2,500.50"), "{page}");
     assert!(page.contains("Content: silver-kit, playbooks"));
     assert!(page.contains("Annual revenue (EUR)"));
     let tiers = app.get(&format!("/api/v1/programs/{program}/tiers"), &f.owner.token).await;
@@ -687,8 +689,78 @@ async fn the_partner_page_overrides_a_tier_with_a_reason_and_the_portal_home_sho
     assert!(page.contains("Set by hand from Registered to Silver"), "the history row: {page}");
     assert_eq!(home_status, 200);
     assert!(home.contains("Your programs and tiers") && home.contains("Silver"), "{home}");
-    assert!(home.contains("To reach Gold") && home.contains("active_users at least 3: 1 (not met)"), "{home}");
-    assert!(home.contains("customer_references at least 1: 1 (met)"), "{home}");
+    assert!(home.contains("To reach Gold") && home.contains("3 active users needed, you have 1 (2 more to go)"), "{home}");
+    assert!(home.contains("1 verified customer reference needed, you have 1, met"), "{home}");
+    assert!(!home.contains("active_users"), "metric names stay out of the partner's page: {home}");
+}
+
+#[tokio::test]
+async fn the_portal_home_tells_a_partner_in_plain_words_that_it_qualifies_for_the_next_tier() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let ladder = ladder(&app, &f).await;
+    assert_eq!(enroll(&app, &f, &f.p3, &ladder.program).await.status, 201);
+    add_user(&app, &f, &f.p3, "second@p3.example").await;
+    let portal = Browser::sign_in(&app, &f.p3_admin.email).await;
+
+    let (status, home) = portal.get("/").await;
+
+    assert_eq!(status, 200);
+    assert!(home.contains("You qualify for Silver at the next evaluation."), "{home}");
+    assert!(home.contains("2 active users needed, you have 2, met"), "{home}");
+}
+
+#[tokio::test]
+async fn a_sales_reps_home_leads_with_the_tier_its_benefits_and_the_channel_manager_and_an_admins_home_with_the_organisation() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let program = program(&app, &f, "resellers").await;
+    let benefits = json!({
+        "text": "Deal registration priority",
+        "commission_override_bps": 1250,
+        "mdf_allowance": {"amount_minor": 500_000, "currency": "EUR"},
+        "content_access": ["sales-deck", "battlecards"]
+    });
+    let body = json!({"name": "Registered", "rank": 0, "requirements": {"all": []}, "benefits": benefits});
+    created(&app.post(&format!("/api/v1/programs/{program}/tiers"), &f.owner.token, body).await, "Registered");
+    assert_eq!(enroll(&app, &f, &f.p3, &program).await.status, 201);
+    let sales = trellis_testkit::fixture::add_partner_user(
+        &app,
+        &f.workspace_id,
+        "p3_sales",
+        &f.p3,
+        "rep@p3.example",
+        trellis_core::PartnerRole::Sales,
+    )
+    .await;
+    let admin = Browser::sign_in(&app, &f.p3_admin.email).await;
+    let rep = Browser::sign_in(&app, &sales.email).await;
+
+    let (_, before_assignment) = admin.get("/").await;
+    let assigned =
+        app.patch(&format!("/api/v1/partners/{}", f.p3), &f.owner.token, json!({"manager_user_id": f.channel_manager.user_id})).await;
+    let (admin_status, admin_home) = admin.get("/").await;
+    let (rep_status, rep_home) = rep.get("/").await;
+
+    assert!(
+        before_assignment.contains("No channel manager is assigned to you yet; contact")
+            && before_assignment.contains(r#"href="mailto:owner@vendor.example""#),
+        "without a manager, the owner: {before_assignment}"
+    );
+    assert_eq!(assigned.status, 200, "{}", assigned.text);
+    assert_eq!((admin_status, rep_status), (200, 200));
+    let manager_link = format!(r#"href="mailto:{}""#, f.channel_manager.email);
+    for home in [&admin_home, &rep_home] {
+        assert!(home.contains("Your channel manager") && home.contains(&manager_link), "{home}");
+        assert!(home.contains("Commission rate 12.5%") && home.contains("Marketing funds up to €5,000.00"), "{home}");
+        assert!(home.contains("sales-deck") && home.contains("battlecards"), "the content the tier opens: {home}");
+    }
+    let position = |home: &str, text: &str| home.find(text).unwrap_or_else(|| panic!("{text} missing: {home}"));
+    assert!(rep_home.find("Your organisation&#39;s administration").is_none() && !rep_home.contains("Users and invitations"));
+    assert!(!rep_home.contains(r#"id="profile-heading""#), "no organisation card for a seller: {rep_home}");
+    assert!(position(&rep_home, "Your programs and tiers") < position(&rep_home, "Your channel manager"));
+    assert!(admin_home.contains("Users and invitations") && admin_home.contains("Organisation profile"), "{admin_home}");
+    assert!(position(&admin_home, r#"id="profile-heading""#) < position(&admin_home, "Your programs and tiers"), "{admin_home}");
 }
 
 // ---------------------------------------------------------------------------------------------
