@@ -697,10 +697,23 @@ pub async fn invite_user(
     name: Option<&str>,
     role: PartnerRole,
 ) -> Result<trellis_identity::invitations::IssuedInvitation> {
-    let now = ctx.now();
     let mut tx = scope.write(ctx).await?;
-    let issued = trellis_identity::partner_users::invite_within(ctx, &mut tx, scope, partner_id, email, name, role).await?;
-    events::raise(ctx, &mut tx, scope, partner_id, PartnerEventKind::UserInvited, now).await?;
+    let issued = invite_user_in(ctx, &mut tx, scope, partner_id, email, name, role).await?;
     tx.commit().await?;
+    Ok(issued)
+}
+
+/// [`invite_user`] inside the caller's write transaction (a partner created with its first user).
+pub async fn invite_user_in(
+    ctx: &Ctx,
+    tx: &mut ScopedTx,
+    scope: &Scope,
+    partner_id: &PartnerId,
+    email: &str,
+    name: Option<&str>,
+    role: PartnerRole,
+) -> Result<trellis_identity::invitations::IssuedInvitation> {
+    let issued = trellis_identity::partner_users::invite_within(ctx, tx, scope, partner_id, email, name, role).await?;
+    events::raise(ctx, tx, scope, partner_id, PartnerEventKind::UserInvited, ctx.now()).await?;
     Ok(issued)
 }

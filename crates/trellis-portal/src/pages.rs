@@ -175,6 +175,12 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "invitation_cancelled" => "The invitation was cancelled. Its link no longer works.",
         "application_approved" => "The application was approved. The applicant was emailed an invitation to the portal.",
         "application_rejected" => "The application was rejected. The applicant was emailed the reason.",
+        "application_approved_outbox" => {
+            "The application was approved. No mail server is configured: the invitation to the portal waits in the outbox."
+        }
+        "application_rejected_outbox" => {
+            "The application was rejected. No mail server is configured: the email with the reason waits in the outbox."
+        }
         "step_added" => "The step was added to the checklist.",
         "step_saved" => "The step was saved.",
         "step_deleted" => "The step was removed from the checklist.",
@@ -263,11 +269,18 @@ pub struct OneTime {
 
 impl OneTime {
     /// Shows a new person's one-time invitation link (the heading says what happened to them).
-    pub fn invitation(heading: String, email: &str, link: String, back_href: String, back_label: &str) -> Self {
+    /// `emails_delivered`: whether an SMTP server is configured; without one the email waits in
+    /// the outbox, and the page says so rather than "it was emailed".
+    pub fn invitation(heading: String, email: &str, link: String, back_href: String, back_label: &str, emails_delivered: bool) -> Self {
+        let sent = if emails_delivered {
+            format!("It was emailed to {email}; you may also pass it on yourself.")
+        } else {
+            format!("No mail server is configured, so the email to {email} waits in the outbox: pass the link on yourself.")
+        };
         Self {
             heading,
             explanation: format!(
-                "It was emailed to {email}; you may also pass it on yourself. Behind it they accept: new to Trellis, they choose a password; with an account for this address, they sign in. They join only when they accept. It works once, and expires in 7 days."
+                "{sent} Behind it they accept: new to Trellis, they choose a password; with an account for this address, they sign in. They join only when they accept. It works once, and expires in 7 days."
             ),
             label: "Invitation link",
             secret: link,

@@ -3,7 +3,7 @@
 //! partner-owned rows, visible through the scope like the partner itself; staff who manage
 //! partners enroll, unenroll and override tiers.
 
-use trellis_core::{Error, PartnerId, PartnerStatus, ProgramId, Result, TierId, Timestamp, Validation, VendorRole};
+use trellis_core::{Error, PartnerId, PartnerRole, PartnerStatus, ProgramId, Result, TierId, Timestamp, Validation, VendorRole};
 use trellis_db::{Row, Sql, sql};
 use trellis_directory::metric_registry::Registry;
 use trellis_directory::partners::{self, NewPartner, Partner, PartnerCondition};
@@ -133,6 +133,48 @@ pub async fn create_enrolled(ctx: &Ctx, scope: &Scope, input: NewPartner, enroll
     }
     tx.commit().await?;
     Ok(partner)
+}
+
+/// The first user of a partner being created, invited in the creating transaction.
+#[derive(Debug, Clone)]
+pub struct FirstUser {
+    pub email: String,
+    pub name: Option<String>,
+    pub role: PartnerRole,
+}
+
+/// [`create_enrolled`] that also invites the partner's first user, all in one transaction: the
+/// console's new partner form. Errors of the invitation name the fields `user_email`,
+/// `user_name` and `user_role`, so a form can put them next to its own fields; nothing is
+/// stored when any part fails.
+pub async fn create_with_first_user(
+    ctx: &Ctx,
+    scope: &Scope,
+    input: NewPartner,
+    enrollment: Option<NewEnrollment>,
+    first_user: Option<FirstUser>,
+) -> Result<(Partner, Option<trellis_identity::invitations::IssuedInvitation>)> {
+    let now = ctx.now();
+    let mut tx = scope.write(ctx).await?;
+    let partner = partners::create_in(&mut tx, scope, input, now).await?;
+    if let Some(enrollment) = &enrollment {
+        enroll_new_partner(&mut tx, scope, &partner.id, enrollment, now).await?;
+    }
+    let issued = match &first_user {
+        Some(user) => {
+            Some(partners::invite_user_in(ctx, &mut tx, scope, &partner.id, &user.email, user.name.as_deref(), user.role).await.map_err(
+                |err| match err {
+                    Error::Validation(errors) => Error::Validation(
+                        errors.into_iter().map(|e| trellis_core::FieldError { field: format!("user_{}", e.field), ..e }).collect(),
+                    ),
+                    other => other,
+                },
+            )?)
+        }
+        None => None,
+    };
+    tx.commit().await?;
+    Ok((partner, issued))
 }
 
 /// Enrolls a partner being created, inside the creating transaction. A distributor creating a

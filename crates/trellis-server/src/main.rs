@@ -192,6 +192,7 @@ async fn main() -> anyhow::Result<()> {
         trusted_proxies: settings.trusted_proxies.clone(),
         data_dir: settings.data_dir.clone(),
         idempotency_lease_seconds: settings.idempotency_lease_seconds,
+        emails_delivered: settings.mailer()?.delivers(),
     };
     let state = trellis_server::connect(&settings.database_url, web, Arc::new(SystemClock))
         .await

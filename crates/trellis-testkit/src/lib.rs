@@ -152,6 +152,7 @@ impl TestApp {
             trusted_proxies: trusted_proxies.unwrap_or_default(),
             data_dir: data_dir.clone(),
             idempotency_lease_seconds: trellis_api::middleware::IDEMPOTENCY_LEASE_SECONDS,
+            emails_delivered: mailer.delivers(),
         };
         let state = trellis_server::connect(&url, web, Arc::new(clock.clone()) as Arc<dyn Clock>).await.expect("connect and migrate");
         let router = trellis_server::build_router(state.clone());

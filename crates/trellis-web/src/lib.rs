@@ -32,6 +32,9 @@ pub struct WebConfig {
     /// How long a claim on an `Idempotency-Key` holds before a retry may take it over (the
     /// request that claimed it died); see `trellis_api::middleware::idempotency`.
     pub idempotency_lease_seconds: i64,
+    /// Whether emails leave (an SMTP server is configured). Without one they wait in the console's
+    /// outbox, and pages say so instead of "it was emailed".
+    pub emails_delivered: bool,
 }
 
 impl WebConfig {

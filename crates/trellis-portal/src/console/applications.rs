@@ -152,7 +152,8 @@ async fn approve(State(state): State<AppState>, Path(id): Path<String>, StaffFor
     let id: ApplicationId = path_id(&id)?;
     let application = applications::get(&state.ctx, &signed.scope, &id).await?;
     applications::approve(&state.ctx, &signed.scope, &application.partner_id).await?;
-    Ok(see_other(&format!("{PATH}/{id}?notice=application_approved")))
+    let notice = if state.web.emails_delivered { "application_approved" } else { "application_approved_outbox" };
+    Ok(see_other(&format!("{PATH}/{id}?notice={notice}")))
 }
 
 /// `POST /console/applications/{id}/reject`: the reason is required and emailed to the applicant.
@@ -160,7 +161,10 @@ async fn reject(State(state): State<AppState>, Path(id): Path<String>, StaffForm
     let id: ApplicationId = path_id(&id)?;
     let application = applications::get(&state.ctx, &signed.scope, &id).await?;
     match applications::reject(&state.ctx, &signed.scope, &application.partner_id, form.value("reason")).await {
-        Ok(_) => Ok(see_other(&format!("{PATH}/{id}?notice=application_rejected"))),
+        Ok(_) => {
+            let notice = if state.web.emails_delivered { "application_rejected" } else { "application_rejected_outbox" };
+            Ok(see_other(&format!("{PATH}/{id}?notice={notice}")))
+        }
         Err(err) => {
             let errors = field_errors(err, "reason")?;
             let page = application_page(&state, &signed, &id, FormView::failed("reject", REJECT_FIELDS, form, errors)).await?;

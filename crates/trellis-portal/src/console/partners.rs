@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use trellis_core::{Error, PartnerId, PartnerRole, PartnerStatus, PartnerType, UserId, VendorRole};
 use trellis_directory::{NewPartner, Partner, PartnerFilter, PartnerPatch, partners, statuses};
 use trellis_identity::{Membership, Scope, ScopedTx, api_keys, invitations, members, partner_users};
+use trellis_programs::enrollments::{self, FirstUser, NewEnrollment};
 use trellis_web::AppState;
 
 use super::staff_role;
@@ -21,6 +22,20 @@ use crate::session::Signed;
 const SECTION: &str = "/console/partners";
 const PARTNER_FIELDS: &[&str] = &["name", "contact_email", "website", "country", "types", "parent_id", "manager_user_id"];
 const INVITE_FIELDS: &[&str] = &["email", "name", "role"];
+/// The new partner form: the partner's fields, its program and its first user.
+const NEW_PARTNER_FIELDS: &[&str] = &[
+    "name",
+    "contact_email",
+    "website",
+    "country",
+    "types",
+    "parent_id",
+    "manager_user_id",
+    "program_id",
+    "user_email",
+    "user_name",
+    "user_role",
+];
 /// Distributors offered as parents; the list is newest first, as everywhere.
 const MAX_PARENT_CHOICES: i64 = 500;
 
@@ -93,6 +108,8 @@ struct NewPartnerPage {
     parents: Vec<Choice>,
     managers: Vec<Choice>,
     countries: Vec<Choice>,
+    programs: Vec<Choice>,
+    partner_roles: Vec<Choice>,
 }
 
 async fn new_partner_page(state: &AppState, signed: &Signed, form: FormView, status: StatusCode) -> PageResult {
@@ -106,6 +123,12 @@ async fn new_partner_page(state: &AppState, signed: &Signed, form: FormView, sta
         parents: parent_choices(&mut tx, &signed.scope, None).await?,
         managers: manager_choices(&mut tx, &signed.scope).await?,
         countries: display::country_choices(),
+        programs: trellis_programs::programs::list_in(&mut tx, signed.scope.workspace_id())
+            .await?
+            .into_iter()
+            .map(|p| Choice { value: p.id.to_string(), label: p.name })
+            .collect(),
+        partner_roles: Choice::all_of(PartnerRole::ALL, PartnerRole::as_str),
     };
     Ok(render_status(status, &page))
 }
@@ -118,7 +141,11 @@ async fn new_partner_form(State(state): State<AppState>, StaffPage { signed, .. 
         Membership::Staff { role: VendorRole::ChannelManager, user_id, .. } => user_id.to_string(),
         _ => String::new(),
     };
-    let form = FormView::filled("partner", PARTNER_FIELDS, vec![("manager_user_id", me)]);
+    let form = FormView::filled(
+        "partner",
+        NEW_PARTNER_FIELDS,
+        vec![("manager_user_id", me), ("user_role", PartnerRole::Admin.as_str().to_owned())],
+    );
     new_partner_page(&state, &signed, form, StatusCode::OK).await
 }
 
@@ -134,18 +161,50 @@ fn read_new_partner(form: &FormData) -> Result<NewPartner, Error> {
     })
 }
 
-/// `POST /console/partners`: creates a partner, then shows its page.
+/// The program and first user of the new partner form, both optional (a blank email: no user).
+fn read_program_and_first_user(form: &FormData) -> Result<(Option<NewEnrollment>, Option<FirstUser>), Error> {
+    let enrollment = form.optional_id("program_id")?.map(|program_id| NewEnrollment { program_id, tier_id: None });
+    let first_user = match form.optional("user_email").map(str::trim).filter(|e| !e.is_empty()) {
+        Some(email) => Some(FirstUser {
+            email: email.to_owned(),
+            name: form.optional("user_name").map(str::to_owned),
+            role: form.choice("user_role", PartnerRole::parse).map_err(|_| Error::invalid("user_role", "choose a role"))?,
+        }),
+        None => None,
+    };
+    Ok((enrollment, first_user))
+}
+
+/// `POST /console/partners`: creates a partner, enrolled in the chosen program and with its first
+/// user invited, in one transaction; then shows the invitation link once (and whether it was
+/// emailed), or the partner's page when no user was named.
 pub(super) async fn create_partner(State(state): State<AppState>, StaffForm { signed, form }: StaffForm) -> PageResult {
-    let created = match read_new_partner(&form) {
-        Ok(input) => partners::create(&state.ctx, &signed.scope, input).await,
+    let created = match read_new_partner(&form).and_then(|input| Ok((input, read_program_and_first_user(&form)?))) {
+        Ok((input, (enrollment, first_user))) => {
+            enrollments::create_with_first_user(&state.ctx, &signed.scope, input, enrollment, first_user).await
+        }
         Err(err) => Err(err),
     };
     match created {
-        Ok(partner) => Ok(see_other(&format!("/console/partners/{}?notice=partner_created", partner.id))),
+        Ok((partner, None)) => Ok(see_other(&format!("/console/partners/{}?notice=partner_created", partner.id))),
+        Ok((partner, Some(issued))) => Ok(one_time_page(
+            &state,
+            &signed,
+            SECTION,
+            OneTime::invitation(
+                format!("{} is created and {} is invited", partner.name, issued.invitation.email),
+                issued.invitation.email.as_str(),
+                issued.url(&state.ctx),
+                format!("/console/partners/{}", partner.id),
+                "Go to the partner",
+                state.web.emails_delivered,
+            ),
+        )
+        .await),
         Err(err) => {
             let errors = field_errors(err, "")?;
-            new_partner_page(&state, &signed, FormView::failed("partner", PARTNER_FIELDS, form, errors), StatusCode::UNPROCESSABLE_ENTITY)
-                .await
+            let failed = FormView::failed("partner", NEW_PARTNER_FIELDS, form, errors);
+            new_partner_page(&state, &signed, failed, StatusCode::UNPROCESSABLE_ENTITY).await
         }
     }
 }
@@ -425,6 +484,7 @@ async fn invite_user(State(state): State<AppState>, Path(id): Path<String>, Staf
                 issued.url(&state.ctx),
                 format!("/console/partners/{id}#users"),
                 "Back to the partner",
+                state.web.emails_delivered,
             ),
         )
         .await),

@@ -119,6 +119,7 @@ async fn add_member(State(state): State<AppState>, StaffForm { signed, form }: S
                 issued.url(&state.ctx),
                 SECTION.to_owned(),
                 "Back to the staff",
+                state.web.emails_delivered,
             ),
         )
         .await),

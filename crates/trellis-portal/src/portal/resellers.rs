@@ -191,6 +191,7 @@ async fn invite_reseller_user(
                 issued.url(&state.ctx),
                 back,
                 "Back to the reseller",
+                state.web.emails_delivered,
             ),
         )
         .await),

@@ -89,6 +89,7 @@ async fn invite_user(State(state): State<AppState>, PartnerForm { signed, partne
                 issued.url(&state.ctx),
                 SECTION.to_owned(),
                 "Back to the users",
+                state.web.emails_delivered,
             ),
         )
         .await),

@@ -633,3 +633,59 @@ async fn an_applied_partners_home_explains_its_status_and_whom_to_contact() {
     assert!(home.text.contains(r#"href="mailto:owner@vendor.example""#), "whom to contact: {}", home.text);
     assert!(!home.text.contains("Continue onboarding"), "{}", home.text);
 }
+
+/// Issue 8: the new partner form creates the partner, enrolls it in the chosen program and invites
+/// its first user in one transaction; without a mail server the page says the email waits in the
+/// outbox (and the channel manager who caused it sees it there); with one, that it was emailed.
+/// A bad first-user email is an error next to that field, and nothing is created.
+#[tokio::test]
+async fn a_new_partner_comes_with_its_program_and_first_user_and_the_page_tells_the_truth_about_the_email() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let program = app.post("/api/v1/programs", &f.owner.token, serde_json::json!({"name": "Resell", "slug": "resell"})).await;
+    let program = program.body["id"].as_str().expect("program").to_owned();
+    let manager = sign_in(&app, &f.channel_manager.email).await;
+    let form = manager.get("/console/partners/new").await;
+    assert!(form.text.contains(r#"name="user_email""#) && form.text.contains(&format!(r#"<option value="{program}">Resell</option>"#)));
+    assert!(form.text.contains(r#"<option value="admin" selected>"#), "the first user's role starts at admin");
+    let before = partner_count(&app, &f).await;
+
+    let fields = |email: &'static str| {
+        vec![
+            ("name", "Acme Cloud"),
+            ("contact_email", "hello@acme-cloud.example"),
+            ("types", "reseller"),
+            ("user_email", email),
+            ("user_name", "Ana Acme"),
+            ("user_role", "admin"),
+        ]
+    };
+    let mut bad = fields("not-an-email");
+    bad.push(("program_id", &program));
+    let refused = manager.submit("/console/partners", &bad).await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    assert!(refused.text.contains(r#"id="partner-user_email-error""#), "the error sits at the user's email: {}", refused.text);
+    assert_eq!(partner_count(&app, &f).await, before, "nothing was created");
+
+    let mut good = fields("ana@acme-cloud.example");
+    good.push(("program_id", &program));
+    let created = manager.submit("/console/partners", &good).await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    assert!(created.text.contains("Acme Cloud is created and ana@acme-cloud.example is invited"), "{}", created.text);
+    assert!(created.text.contains("No mail server is configured, so the email to ana@acme-cloud.example waits in the outbox"));
+    let listed = app.get("/api/v1/partners?q=Acme%20Cloud", &f.owner.token).await;
+    let id = listed.body["data"][0]["id"].as_str().expect("the partner").to_owned();
+    let enrolled = app.get(&format!("/api/v1/partners/{id}/enrollments"), &f.owner.token).await;
+    assert!(enrolled.text.contains(&program), "enrolled: {}", enrolled.text);
+    let invited = app.get(&format!("/api/v1/partners/{id}/invitations"), &f.owner.token).await;
+    assert!(invited.text.contains("ana@acme-cloud.example"), "{}", invited.text);
+    let outbox = manager.get("/console/outbox").await;
+    assert_eq!(outbox.status, 200, "{}", outbox.text);
+    assert!(outbox.text.contains("ana@acme-cloud.example"), "the manager sees the email they caused: {}", outbox.text);
+
+    let (smtp_app, _receiver) = TestApp::spawn_with_smtp().await;
+    let g = Fixture::build(&smtp_app).await;
+    let owner = sign_in(&smtp_app, &g.owner.email).await;
+    let emailed = owner.submit("/console/partners", &fields("bo@acme-cloud.example")).await;
+    assert!(emailed.text.contains("It was emailed to bo@acme-cloud.example"), "{}", emailed.text);
+}
