@@ -87,6 +87,11 @@ async fn add_waiting_counts(state: &AppState, signed: &Signed, links: &mut [NavL
             return;
         }
     };
+    put_waiting_counts(&waiting, links);
+}
+
+/// Puts the counts of `waiting` (every queue, or those with a navigation link) on the links.
+fn put_waiting_counts(waiting: &[work_queues::Waiting], links: &mut [NavLink]) {
     for link in links.iter_mut() {
         let count: i64 = waiting.iter().filter(|w| w.queue.nav == Some(link.href)).map(|w| w.count).sum();
         if count > 0 {
@@ -115,6 +120,18 @@ impl Layout {
 
     /// The layout of a page of the console or the portal; `section` is the navigation link to mark.
     pub async fn signed(state: &AppState, signed: &Signed, title: impl Into<String>, section: &str) -> Self {
+        Self::signed_counted(state, signed, title, section, None).await
+    }
+
+    /// [`Layout::signed`] whose navigation counts come from `waiting` when the page has counted
+    /// the work queues already (the console home): each queue is counted once per page.
+    async fn signed_counted(
+        state: &AppState,
+        signed: &Signed,
+        title: impl Into<String>,
+        section: &str,
+        waiting: Option<&[work_queues::Waiting]>,
+    ) -> Self {
         let areas = match capabilities(&state.ctx, &signed.scope).await {
             Ok(areas) => areas,
             Err(err) => {
@@ -124,8 +141,10 @@ impl Layout {
             }
         };
         let mut links = nav_links(&areas, section);
-        if signed.scope.vendor_role().is_some() {
-            add_waiting_counts(state, signed, &mut links).await;
+        match waiting {
+            Some(waiting) => put_waiting_counts(waiting, &mut links),
+            None if signed.scope.vendor_role().is_some() => add_waiting_counts(state, signed, &mut links).await,
+            None => {}
         }
         Self {
             title: title.into(),
@@ -688,12 +707,13 @@ struct StatusNote {
 const APPLICATION_WEEKS: i64 = 12;
 
 /// The console home: the work queues first, then the channel in charts.
-async fn console_home(state: &AppState, signed: &Signed, layout: Layout) -> Result<ConsoleHome, Error> {
+async fn console_home(state: &AppState, signed: &Signed) -> Result<ConsoleHome, Error> {
     use crate::charts::{Bar, horizontal_bars};
     use trellis_core::PartnerStatus;
     let scope = &signed.scope;
-    let queues = work_queues::waiting(&state.ctx, scope, false)
-        .await?
+    let waiting = work_queues::waiting(&state.ctx, scope, false).await?;
+    let layout = Layout::signed_counted(state, signed, "Home", "", Some(&waiting)).await;
+    let queues = waiting
         .into_iter()
         .map(|w| QueueRow { title: w.queue.title, href: w.queue.href, count: w.count, count_text: w.count_text() })
         .collect();
@@ -739,16 +759,18 @@ async fn console_home(state: &AppState, signed: &Signed, layout: Layout) -> Resu
 
 /// `GET /`: the console for staff, the portal for partner users, the sign-in page otherwise.
 async fn home(State(state): State<AppState>, signed: Signed) -> Response {
-    let layout = Layout::signed(&state, &signed, "Home", "").await;
     match signed.scope.membership().clone() {
-        Membership::Staff { .. } | Membership::System => match console_home(&state, &signed, layout).await {
+        Membership::Staff { .. } | Membership::System => match console_home(&state, &signed).await {
             Ok(page) => render(&page),
             Err(err) => error_page(err),
         },
-        Membership::Partner { partner_id, role, .. } => match portal_home(&state, &signed, layout, &partner_id, role).await {
-            Ok(page) => render(&page),
-            Err(err) => error_page(err),
-        },
+        Membership::Partner { partner_id, role, .. } => {
+            let layout = Layout::signed(&state, &signed, "Home", "").await;
+            match portal_home(&state, &signed, layout, &partner_id, role).await {
+                Ok(page) => render(&page),
+                Err(err) => error_page(err),
+            }
+        }
     }
 }
 

@@ -102,3 +102,25 @@ async fn a_long_queue_reads_99_plus_and_the_charts_carry_their_numbers_as_a_tabl
     assert!(home.text.contains(&format!(r#"<th scope="row">active</th><td>{active}</td>"#)), "the table has the chart's numbers");
     assert!(home.text.contains(r#"<svg viewBox="0 0 340 "#) && home.text.contains(r#"aria-hidden="true""#));
 }
+
+/// Review of issue 8: the console home counts each work queue once — the navigation's counts
+/// come from the queues the page counted. The partner list opens three transactions (sign-in,
+/// the navigation's queues, the page); the home five (sign-in, the queues for both its inbox and
+/// the navigation, partners by status, by tier, applications per week). Counting the queues again
+/// for the navigation made it six (checked against the code before the fix).
+#[tokio::test]
+async fn the_console_home_counts_its_work_queues_once() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let db = app.state.ctx.db();
+    let owner = crate::pages::sign_in(&app, &f.owner.email).await;
+    let mut costs = Vec::new();
+    for path in ["/console/partners", "/"] {
+        owner.get(path).await;
+        let before = db.transactions_begun();
+        let page = owner.get(path).await;
+        assert_eq!(page.status, 200, "{path}: {}", page.text);
+        costs.push(db.transactions_begun() - before);
+    }
+    assert_eq!(costs[1], costs[0] + 2, "the home's transactions beyond the list's: {costs:?}");
+}
