@@ -516,3 +516,60 @@ async fn a_sales_reps_portal_home_on_a_phone_leads_with_the_tier_and_names_the_c
     assert_fits_the_phone(&client, "the sales rep's portal home").await;
     client.close().await.expect("close the browser");
 }
+
+/// Issue 8: a channel manager creates a partner with its program and first user from the new
+/// partner form, reads that the invitation waits in the outbox (no mail server here), opens the
+/// partner and marks its kick-off call done from the onboarding card — at 1280 px and on a phone.
+#[tokio::test]
+async fn a_channel_manager_creates_a_partner_with_its_first_user_and_marks_its_kick_off_call_done_at_1280_px_and_on_a_phone() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let program = app.post("/api/v1/programs", &f.owner.token, json!({"name": "Resellers", "slug": "resellers"})).await;
+    let program_id = program.body["id"].as_str().expect("program id").to_owned();
+    let step = app
+        .post(
+            &format!("/api/v1/programs/{program_id}/onboarding-steps"),
+            &f.owner.token,
+            json!({"kind": "custom", "title": "Kick-off call"}),
+        )
+        .await;
+    assert_eq!(step.status, 201, "{}", step.text);
+
+    for (phone, name, email) in [(false, "Desk Partner", "ana@desk.example"), (true, "Phone Partner", "bo@phone.example")] {
+        let client = browser.open(phone).await;
+        if !phone {
+            client.set_window_size(1280, 900).await.expect("a 1280 px window");
+        }
+        sign_in(&client, &app, &f.channel_manager.email).await;
+        client.goto(&format!("{}/console/partners/new", app.base_url)).await.expect("open the new partner form");
+        wait_for(&client, Locator::Id("new-partner-heading")).await;
+        if phone {
+            assert_fits_the_phone(&client, "the new partner form").await;
+        }
+        type_into(&client, "partner-name", name).await;
+        type_into(&client, "partner-contact_email", "hello@partner.example").await;
+        click(&client, Locator::Css("input[name=types][value=reseller]")).await;
+        client.find(Locator::Id("partner-program_id")).await.expect("program picker").select_by_value(&program_id).await.expect("pick");
+        type_into(&client, "partner-user_email", email).await;
+        click(&client, Locator::XPath("//button[normalize-space()='Create partner']")).await;
+        wait_for(&client, Locator::XPath(&format!("//h1[contains(., '{name} is created and {email} is invited')]"))).await;
+        assert!(visible_text(&client).await.contains("waits in the outbox"), "the page says where the email is");
+        if phone {
+            assert_fits_the_phone(&client, "the invitation link page").await;
+        }
+        click(&client, Locator::LinkText("Go to the partner")).await;
+        wait_for(&client, Locator::Id("onboarding-heading")).await;
+        assert!(visible_text(&client).await.contains("0 of 1 required steps done"));
+        click(&client, Locator::XPath("//button[starts-with(normalize-space(), 'Mark done')]")).await;
+        wait_for(&client, Locator::XPath("//p[contains(@class, 'notice') and contains(., 'The step is done')]")).await;
+        let text = visible_text(&client).await;
+        assert!(text.contains("1 of 1 required steps done") && text.contains(&format!("by {}", f.channel_manager.email)), "{text}");
+        if phone {
+            assert_fits_the_phone(&client, "the partner page with its onboarding card").await;
+        }
+        click(&client, Locator::Css("form[action='/logout'] button[type=submit]")).await;
+        wait_for(&client, Locator::Id("email")).await;
+        client.close().await.expect("close the browser");
+    }
+}
