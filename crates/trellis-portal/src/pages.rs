@@ -609,9 +609,11 @@ async fn switch_membership(State(state): State<AppState>, maybe: MaybeSession, P
 struct ConsoleHome {
     layout: Layout,
     workspace_name: String,
-    /// What waits for this person, each with its count and link (empty queues too: "nothing
-    /// waits" is worth knowing).
-    queues: Vec<QueueRow>,
+    /// The queues where something waits for this person, each with its count and link.
+    waiting: Vec<QueueRow>,
+    /// The queues where nothing waits, as one line of links ("nothing waits" is worth knowing,
+    /// but on a phone it must not push what waits off the screen).
+    clear: Vec<QueueRow>,
     charts: Vec<crate::charts::BarChart>,
 }
 
@@ -713,10 +715,10 @@ async fn console_home(state: &AppState, signed: &Signed) -> Result<ConsoleHome, 
     let scope = &signed.scope;
     let waiting = work_queues::waiting(&state.ctx, scope, false).await?;
     let layout = Layout::signed_counted(state, signed, "Home", "", Some(&waiting)).await;
-    let queues = waiting
+    let (waiting_rows, clear): (Vec<QueueRow>, Vec<QueueRow>) = waiting
         .into_iter()
         .map(|w| QueueRow { title: w.queue.title, href: w.queue.href, count: w.count, count_text: w.count_text() })
-        .collect();
+        .partition(|q| q.count > 0);
     let by_status = partners::count_by_status(&state.ctx, scope).await?;
     let count_of = |status: PartnerStatus| by_status.iter().find(|(s, _)| *s == status).map_or(0, |(_, n)| *n);
     let status_bar = |status: PartnerStatus| Bar {
@@ -754,7 +756,7 @@ async fn console_home(state: &AppState, signed: &Signed) -> Result<ConsoleHome, 
         charts.push(horizontal_bars(format!("New applications per week, last {APPLICATION_WEEKS} weeks"), bars));
     }
     let workspace_name = signed.session.current.as_ref().map(|m| m.workspace_name.clone()).unwrap_or_default();
-    Ok(ConsoleHome { layout, workspace_name, queues, charts })
+    Ok(ConsoleHome { layout, workspace_name, waiting: waiting_rows, clear, charts })
 }
 
 /// `GET /`: the console for staff, the portal for partner users, the sign-in page otherwise.

@@ -205,6 +205,19 @@ async fn type_into(client: &Client, id: &str, text: &str) {
         .unwrap_or_else(|e| panic!("typing into {id}: {e}"));
 }
 
+/// With `TRELLIS_SCREENSHOTS=<dir>`, saves the window as `<dir>/<name>.png` (whole page height),
+/// for people to look at; a test run without it writes nothing.
+async fn screenshot(client: &Client, name: &str) {
+    let Ok(dir) = std::env::var("TRELLIS_SCREENSHOTS") else { return };
+    let height = script(client, "return document.documentElement.scrollHeight").await.as_i64().unwrap_or(900);
+    let width = script(client, "return document.documentElement.clientWidth").await.as_i64().unwrap_or(375);
+    // A phone window keeps its emulated width; the height grows so the shot holds the whole page.
+    let _ = client.set_window_size(u32::try_from(width.max(500)).unwrap_or(1280), u32::try_from(height.min(6000)).unwrap_or(900)).await;
+    let png = client.screenshot().await.expect("a screenshot");
+    std::fs::create_dir_all(&dir).expect("the screenshot directory");
+    std::fs::write(Path::new(&dir).join(format!("{name}.png")), png).expect("write the screenshot");
+}
+
 async fn assert_fits_the_phone(client: &Client, what: &str) {
     let (client_width, scroll_width) = widths(client).await;
     assert_eq!(client_width, 375, "{what} is laid out for a 375 px screen");
@@ -378,6 +391,7 @@ async fn the_console_home_shows_what_waits_and_its_charts_at_1280_px_and_on_a_ph
         assert!(!widths.is_empty() && widths.iter().all(|w| *w > 250), "the charts are drawn at a readable width: {widths:?}");
         if phone {
             assert_fits_the_phone(&client, "the console home").await;
+            screenshot(&client, "console-home-375").await;
         } else {
             client.goto(&format!("{}/console/partners/{}", app.base_url, f.d1)).await.expect("open a partner");
             wait_for(&client, Locator::Id("facts-heading")).await;
@@ -514,6 +528,7 @@ async fn a_sales_reps_portal_home_on_a_phone_leads_with_the_tier_and_names_the_c
     assert_eq!(mailto, json!(format!("mailto:{}", f.channel_manager.email)));
     assert!(text.contains("Commission rate 12.5%") && text.contains("€5,000.00") && text.contains("sales-deck"), "{text}");
     assert_fits_the_phone(&client, "the sales rep's portal home").await;
+    screenshot(&client, "portal-home-sales-375").await;
     client.close().await.expect("close the browser");
 }
 

@@ -13,7 +13,13 @@ use crate::profiles::full_profile;
 use crate::recruitment::{application, apply, program_with_questions};
 
 /// The count shown for the queue titled `title` on the console home, if the queue is listed.
+/// The count of the home's queue titled `title`: a queue where nothing waits is listed on the
+/// "Nothing waiting in" line ("0").
 fn queue_count(html: &str, title: &str) -> Option<String> {
+    let clear = html.split(r#"<p class="hint clear-queues">"#).nth(1).and_then(|rest| rest.split("</p>").next()).unwrap_or_default();
+    if clear.contains(&format!(">{title}</a>")) {
+        return Some("0".to_owned());
+    }
     let at = html.find(&format!("<span>{title}</span>"))?;
     let before = &html[..at];
     let start = before.rfind("<strong>")? + "<strong>".len();
