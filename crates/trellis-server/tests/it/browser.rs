@@ -588,3 +588,43 @@ async fn a_channel_manager_creates_a_partner_with_its_first_user_and_marks_its_k
         client.close().await.expect("close the browser");
     }
 }
+
+/// Issue 8: on a 375 px phone, every page the navigation offers the owner and a distributor's
+/// admin — and the pages one click further that people use most (a partner's page, the audit log
+/// filtered, a reseller's page) — fits the screen: nothing scrolls sideways.
+#[tokio::test]
+async fn every_page_in_the_navigation_fits_a_phone_for_the_owner_and_a_distributor_admin() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let extra = [
+        (
+            f.owner.email.clone(),
+            vec![
+                format!("/console/partners/{}", f.d1),
+                "/console/partners/new".to_owned(),
+                "/console/audit?target_type=partner".to_owned(),
+            ],
+        ),
+        (f.d1_admin.email.clone(), vec![format!("/portal/resellers/{}", f.r1a)]),
+    ];
+    for (email, more) in extra {
+        let client = browser.open(true).await;
+        sign_in(&client, &app, &email).await;
+        let links =
+            script(&client, "return Array.from(document.querySelectorAll('nav[aria-label=Main] a')).map(a => a.getAttribute('href'))")
+                .await;
+        let mut paths: Vec<String> =
+            links.as_array().expect("navigation links").iter().filter_map(|l| l.as_str().map(str::to_owned)).collect();
+        assert!(paths.len() >= 3, "{email} has a navigation: {paths:?}");
+        paths.extend(more);
+        for path in paths {
+            client.goto(&format!("{}{path}", app.base_url)).await.unwrap_or_else(|e| panic!("open {path}: {e}"));
+            wait_for(&client, Locator::Css("main h1")).await;
+            assert_fits_the_phone(&client, &format!("{path} as {email}")).await;
+        }
+        click(&client, Locator::Css("form[action='/logout'] button[type=submit]")).await;
+        wait_for(&client, Locator::Id("email")).await;
+        client.close().await.expect("close the browser");
+    }
+}
