@@ -103,7 +103,7 @@ pub fn thousands(n: i64) -> String {
 
 /// The symbol written before an amount of the currency; currencies without a well-known symbol
 /// are written with their code (`CHF 12.00`).
-fn currency_symbol(code: &str) -> Option<&'static str> {
+pub(crate) fn currency_symbol(code: &str) -> Option<&'static str> {
     Some(match code {
         "EUR" => "€",
         "USD" => "$",
