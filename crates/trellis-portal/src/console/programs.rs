@@ -227,7 +227,8 @@ fn settings_form(program: &Program) -> FormView {
 }
 
 fn question_form(q: &ApplicationQuestion) -> FormView {
-    let mut values = vec![("id", q.id.clone()), ("label", q.label.clone()), ("kind", q.kind.clone()), ("options", q.options.join(", "))];
+    let mut values = vec![("id", q.id.clone()), ("label", q.label.clone()), ("kind", q.kind.clone())];
+    values.extend(q.options.iter().map(|o| ("options", o.clone())));
     if q.required {
         values.push(("required", "1".to_owned()));
     }
@@ -415,7 +416,7 @@ fn read_question(form: &FormData) -> ApplicationQuestion {
         label,
         kind: form.value("kind").to_owned(),
         required: form.is_checked("required"),
-        options: form.value("options").split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned).collect(),
+        options: form.values("options").flat_map(|v| v.split(',')).map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned).collect(),
     }
 }
 
