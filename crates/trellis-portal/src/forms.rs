@@ -190,8 +190,7 @@ impl FormView {
 
     /// The boxes of a list field: its non-blank values, then `blanks` empty boxes for more.
     pub fn tag_values(&self, name: impl AsRef<str>, blanks: usize) -> Vec<String> {
-        let mut values: Vec<String> =
-            self.values.values(name.as_ref()).filter(|v| !v.trim().is_empty()).map(str::to_owned).collect();
+        let mut values: Vec<String> = self.values.values(name.as_ref()).filter(|v| !v.trim().is_empty()).map(str::to_owned).collect();
         values.extend(std::iter::repeat_n(String::new(), blanks));
         values
     }

@@ -574,8 +574,7 @@ fn read_tier(form: &FormData, rules_editable: bool, currency: Currency) -> TierI
         );
         benefits.insert("mdf_allowance".into(), json!({"amount_minor": minor, "currency": currency.code()}));
     }
-    let tags: Vec<&str> =
-        form.values("content_access").flat_map(|v| v.split(',')).map(str::trim).filter(|t| !t.is_empty()).collect();
+    let tags: Vec<&str> = form.values("content_access").flat_map(|v| v.split(',')).map(str::trim).filter(|t| !t.is_empty()).collect();
     benefits.insert("content_access".into(), json!(tags));
     TierInput {
         name: form.value("name").to_owned(),
