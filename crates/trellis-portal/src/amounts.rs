@@ -6,9 +6,9 @@
 //! Separators are read leniently, the way people write numbers in different countries: spaces and
 //! apostrophes group thousands; of `.` and `,` the last one is the decimal mark when both appear; a
 //! mark that appears more than once groups; in an amount, a lone mark followed by exactly three
-//! digits groups when the currency has fewer decimals (so "5.000" and "5,000" are five thousand euros, not five).
-//! Every refusal is a sentence for the field's error (trellis-core has no money parsing to reuse:
-//! its `Currency` gives the exponent).
+//! digits groups when the currency has fewer decimals ("5.000" and "5,000" are five thousand
+//! euros, not five). Every refusal is a sentence for the field's error. trellis-core has no money
+//! parsing to reuse; its `Currency` gives the exponent.
 
 use trellis_core::Currency;
 
@@ -120,8 +120,7 @@ fn split_decimal_mark(text: &str, decimals: u8, lone_mark_groups: bool) -> Resul
             let sep = if dots > 0 { '.' } else { ',' };
             let count = dots.max(commas);
             let (before, after) = text.rsplit_once(sep).unwrap_or((text, ""));
-            let looks_grouped =
-                lone_mark_groups && after.len() == 3 && decimals < 3 && !before.is_empty() && before.trim_start_matches('0') != "";
+            let looks_grouped = lone_mark_groups && after.len() == 3 && decimals < 3 && !before.trim_start_matches('0').is_empty();
             if count > 1 || looks_grouped { (Some(sep), None) } else { (None, Some(sep)) }
         }
         _ => {
