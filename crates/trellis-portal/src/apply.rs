@@ -59,6 +59,8 @@ struct ApplyPage {
     csrf_token: String,
     form: FormView,
     types: Vec<Choice>,
+    /// Every country by name; the code is what the application stores.
+    countries: Vec<Choice>,
     questions: Vec<QuestionField>,
     honeypot: &'static str,
     /// A problem with the submission as a whole (an expired form, too many attempts).
@@ -88,6 +90,7 @@ fn apply_form(
         csrf_token: csrf.clone(),
         form,
         types: Choice::all_of(PartnerType::ALL, PartnerType::as_str),
+        countries: crate::display::country_choices(),
         honeypot: HONEYPOT,
         problem,
     };

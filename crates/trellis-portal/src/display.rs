@@ -59,6 +59,12 @@ pub fn days_from_today(days: i64) -> String {
     }
 }
 
+/// A country by name (a code the list does not know stays a code); templates call it for the
+/// codes they show.
+pub fn country_name(code: &str) -> &str {
+    trellis_directory::countries::name(code)
+}
+
 /// Countries by name (codes the list does not know stay codes).
 pub fn country_names(codes: &[String]) -> Vec<String> {
     codes.iter().map(|c| trellis_directory::countries::name(c).to_owned()).collect()
@@ -103,7 +109,7 @@ pub fn thousands(n: i64) -> String {
 
 /// The symbol written before an amount of the currency; currencies without a well-known symbol
 /// are written with their code (`CHF 12.00`).
-fn currency_symbol(code: &str) -> Option<&'static str> {
+pub(crate) fn currency_symbol(code: &str) -> Option<&'static str> {
     Some(match code {
         "EUR" => "€",
         "USD" => "$",

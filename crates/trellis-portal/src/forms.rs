@@ -42,6 +42,13 @@ impl FormData {
         self.pairs.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
+    /// The entries of a list field (tag boxes, a multiple select): every value of `name`, each
+    /// split at commas, semicolons and newlines (a list pasted into one box), trimmed, blanks
+    /// dropped.
+    pub fn list(&self, name: &str) -> Vec<String> {
+        self.values(name).flat_map(|v| v.split([',', ';', '\n'])).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect()
+    }
+
     /// Whether a checkbox named `name` was ticked.
     pub fn is_checked(&self, name: &str) -> bool {
         self.pairs.iter().any(|(k, _)| k == name)
@@ -179,6 +186,13 @@ impl FormView {
     /// Whether `value` is among the values of `name` (a ticked checkbox, a selected option).
     pub fn has(&self, name: impl AsRef<str>, value: impl AsRef<str>) -> bool {
         self.values.values(name.as_ref()).any(|v| v == value.as_ref())
+    }
+
+    /// The boxes of a list field: its non-blank values, then `blanks` empty boxes for more.
+    pub fn tag_values(&self, name: impl AsRef<str>, blanks: usize) -> Vec<String> {
+        let mut values: Vec<String> = self.values.values(name.as_ref()).filter(|v| !v.trim().is_empty()).map(str::to_owned).collect();
+        values.extend(std::iter::repeat_n(String::new(), blanks));
+        values
     }
 
     pub fn error(&self, name: impl AsRef<str>) -> Option<&str> {

@@ -3,6 +3,7 @@
 //! Plain HTML forms (every one carries a CSRF token), a little hand-written JS and CSS served
 //! from the binary, no external assets.
 
+mod amounts;
 mod apply;
 mod assets;
 mod charts;

@@ -41,3 +41,163 @@ function openFoldedSection() {
 }
 window.addEventListener("hashchange", openFoldedSection);
 document.addEventListener("DOMContentLoaded", openFoldedSection);
+
+// Tag boxes (fieldset[data-tags]): one entry per box works without scripts (saving offers more
+// boxes). Here an "Add another" button adds a box at once, Enter in a box moves to the next one
+// instead of submitting, and a list pasted into a box ("a, b, c") is spread over boxes.
+function tagBox(fieldset, value) {
+  var list = fieldset.querySelector(".tag-boxes");
+  var boxes = list.querySelectorAll("input");
+  var model = boxes[boxes.length - 1];
+  var item = model.parentNode.cloneNode(true);
+  var input = item.querySelector("input");
+  var label = item.querySelector("label");
+  var n = boxes.length + 1;
+  input.id = fieldset.id + "-" + n;
+  input.value = value || "";
+  input.removeAttribute("aria-invalid");
+  label.htmlFor = input.id;
+  label.textContent = label.textContent.replace(/\d+$/, String(n));
+  list.appendChild(item);
+  return input;
+}
+
+function emptyBox(fieldset) {
+  var boxes = fieldset.querySelectorAll(".tag-boxes input");
+  for (var i = 0; i < boxes.length; i++) {
+    if (!boxes[i].value.trim()) {
+      return boxes[i];
+    }
+  }
+  return tagBox(fieldset, "");
+}
+
+document.addEventListener("DOMContentLoaded", function () {
+  Array.prototype.forEach.call(document.querySelectorAll("fieldset[data-tags]"), function (fieldset) {
+    var more = fieldset.querySelector(".tags-more");
+    if (more) {
+      more.textContent = "One entry per box.";
+    }
+    var add = document.createElement("button");
+    add.type = "button";
+    add.className = "secondary small";
+    add.textContent = "Add another";
+    add.addEventListener("click", function () {
+      emptyBox(fieldset).focus();
+    });
+    fieldset.appendChild(add);
+    fieldset.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && event.target.tagName === "INPUT") {
+        event.preventDefault();
+        if (event.target.value.trim()) {
+          emptyBox(fieldset).focus();
+        }
+      }
+    });
+    fieldset.addEventListener("paste", function (event) {
+      var text = event.clipboardData && event.clipboardData.getData("text");
+      if (!text || !/[,;\n]/.test(text) || event.target.tagName !== "INPUT") {
+        return;
+      }
+      event.preventDefault();
+      var parts = text.split(/[,;\n]/).map(function (p) { return p.trim(); }).filter(Boolean);
+      var box = event.target;
+      parts.forEach(function (part, i) {
+        if (i > 0) {
+          box = emptyBox(fieldset);
+        }
+        box.value = part;
+      });
+    });
+  });
+});
+
+// A multiple select (select[data-picker], such as the countries served) is a long list box
+// without scripts. Here it becomes a box to type a name in, with suggestions, and the chosen
+// values as chips with a remove button; the select stays the form's field, hidden.
+document.addEventListener("DOMContentLoaded", function () {
+  Array.prototype.forEach.call(document.querySelectorAll("select[data-picker]"), function (select) {
+    var options = Array.prototype.slice.call(select.options);
+    var picker = document.createElement("div");
+    picker.className = "picker";
+    var input = document.createElement("input");
+    input.type = "text";
+    input.id = select.id + "-find";
+    input.autocomplete = "off";
+    input.setAttribute("list", select.id + "-names");
+    var described = select.getAttribute("aria-describedby");
+    input.setAttribute("aria-describedby", (described ? described + " " : "") + select.id + "-chosen");
+    if (select.getAttribute("aria-invalid")) {
+      input.setAttribute("aria-invalid", "true");
+    }
+    var names = document.createElement("datalist");
+    names.id = select.id + "-names";
+    options.forEach(function (option) {
+      var item = document.createElement("option");
+      item.value = option.text;
+      names.appendChild(item);
+    });
+    var chips = document.createElement("ul");
+    chips.className = "chips";
+    chips.id = select.id + "-chosen";
+    chips.setAttribute("aria-live", "polite");
+
+    function render() {
+      chips.textContent = "";
+      options.forEach(function (option) {
+        if (!option.selected) {
+          return;
+        }
+        var chip = document.createElement("li");
+        chip.appendChild(document.createTextNode(option.text));
+        var remove = document.createElement("button");
+        remove.type = "button";
+        remove.textContent = "×";
+        remove.setAttribute("aria-label", "Remove " + option.text);
+        remove.addEventListener("click", function () {
+          option.selected = false;
+          render();
+          input.focus();
+        });
+        chip.appendChild(remove);
+        chips.appendChild(chip);
+      });
+    }
+
+    function choose() {
+      var typed = input.value.trim().toLowerCase();
+      var match = options.filter(function (option) {
+        return option.text.toLowerCase() === typed || option.value.toLowerCase() === typed;
+      })[0];
+      if (match) {
+        match.selected = true;
+        input.value = "";
+        render();
+      }
+      return Boolean(match);
+    }
+
+    input.addEventListener("change", choose);
+    input.addEventListener("keydown", function (event) {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        choose();
+      }
+    });
+    var label = document.querySelector("label[for='" + select.id + "']");
+    if (label) {
+      label.htmlFor = input.id;
+      var hint = label.querySelector(".hint");
+      if (hint) {
+        hint.textContent = "(type a name and choose it; remove with ×)";
+      }
+    }
+    select.hidden = true;
+    select.tabIndex = -1;
+    picker.appendChild(input);
+    picker.appendChild(names);
+    picker.appendChild(chips);
+    select.parentNode.insertBefore(picker, select.nextSibling);
+    render();
+  });
+});

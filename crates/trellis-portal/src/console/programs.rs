@@ -14,6 +14,7 @@ use trellis_programs::tiers::{self, NewTier, Op, Tier, TierPatch};
 use trellis_web::AppState;
 
 use super::staff_role;
+use crate::amounts;
 use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};
 use crate::guards::{StaffForm, StaffPage};
 use crate::pages::{Layout, PageResult, path_id, render, render_status, see_other};
@@ -33,9 +34,8 @@ const TIER_FIELDS: &[&str] = &[
     "name",
     "rank",
     "benefit_text",
-    "commission_override_bps",
+    "commission_percent",
     "mdf_amount",
-    "mdf_currency",
     "content_access",
     "rule0_metric",
     "rule0_op",
@@ -68,6 +68,8 @@ const TIER_FIELDS: &[&str] = &[
     "rule9_op",
     "rule9_value",
 ];
+/// The largest allowance the tier service accepts, in minor units (`trellis_programs::tiers`).
+const MAX_ALLOWANCE_MINOR: i64 = 1_000_000_000_000;
 const QUESTION_KINDS: &[&str] = &["text", "textarea", "select"];
 
 struct ProgramRow {
@@ -152,6 +154,8 @@ struct QuestionRow {
 struct TierForm {
     key: String,
     form: FormView,
+    /// The currency the allowance is typed in: the tier's allowance's, or else the program's.
+    currency: String,
     rule_rows: Vec<usize>,
     /// False when the tier has more rules than the console edits.
     rules_editable: bool,
@@ -223,7 +227,8 @@ fn settings_form(program: &Program) -> FormView {
 }
 
 fn question_form(q: &ApplicationQuestion) -> FormView {
-    let mut values = vec![("id", q.id.clone()), ("label", q.label.clone()), ("kind", q.kind.clone()), ("options", q.options.join(", "))];
+    let mut values = vec![("id", q.id.clone()), ("label", q.label.clone()), ("kind", q.kind.clone())];
+    values.extend(q.options.iter().map(|o| ("options", o.clone())));
     if q.required {
         values.push(("required", "1".to_owned()));
     }
@@ -234,8 +239,16 @@ fn blank_question_form() -> FormView {
     FormView::filled("question", QUESTION_FIELDS, vec![("kind", "text".to_owned())])
 }
 
-/// The edit form of a tier, filled with its values, and room for a few more rules.
-fn tier_form(key: String, tier: Option<&Tier>) -> TierForm {
+/// The currency a tier's allowance is typed in: the one it has, or else the program's.
+fn allowance_currency(program_currency: &str, tier: Option<&Tier>) -> Currency {
+    let code = tier.and_then(|t| t.benefits.mdf_allowance.as_ref()).map_or(program_currency, |a| a.currency.as_str());
+    Currency::parse(code).or_else(|_| Currency::parse(program_currency)).or_else(|_| Currency::parse("EUR")).expect("EUR is a currency")
+}
+
+/// The edit form of a tier, filled with its values, and room for a few more rules and content
+/// collections.
+fn tier_form(key: String, tier: Option<&Tier>, program_currency: &str) -> TierForm {
+    let currency = allowance_currency(program_currency, tier);
     let mut values: Vec<(String, String)> = Vec::new();
     let rules = tier.map(|t| t.requirements.all.as_slice()).unwrap_or_default();
     if let Some(t) = tier {
@@ -243,14 +256,12 @@ fn tier_form(key: String, tier: Option<&Tier>) -> TierForm {
         values.push(("rank".into(), t.rank.to_string()));
         values.push(("benefit_text".into(), t.benefits.text.clone()));
         if let Some(bps) = t.benefits.commission_override_bps {
-            values.push(("commission_override_bps".into(), bps.to_string()));
+            values.push(("commission_percent".into(), amounts::bps_to_percent(bps)));
         }
         if let Some(mdf) = &t.benefits.mdf_allowance {
-            let amount = crate::display::money(mdf.amount_minor, &mdf.currency);
-            values.push(("mdf_amount".into(), amount.split_once(' ').map_or(amount.clone(), |(_, n)| n.to_owned())));
-            values.push(("mdf_currency".into(), mdf.currency.clone()));
+            values.push(("mdf_amount".into(), amounts::minor_to_money(mdf.amount_minor, currency)));
         }
-        values.push(("content_access".into(), t.benefits.content_access.join(", ")));
+        values.extend(t.benefits.content_access.iter().map(|c| ("content_access".to_owned(), c.clone())));
     }
     let rules_editable = rules.len() <= RULE_ROWS;
     if rules_editable {
@@ -265,13 +276,25 @@ fn tier_form(key: String, tier: Option<&Tier>) -> TierForm {
         values.push((format!("rule{i}_op"), Op::AtLeast.as_str().to_owned()));
     }
     let borrowed = values.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-    TierForm { key, form: FormView::filled("tier", TIER_FIELDS, borrowed), rule_rows: (0..shown).collect(), rules_editable }
+    TierForm {
+        key,
+        form: FormView::filled("tier", TIER_FIELDS, borrowed),
+        currency: currency.code().to_owned(),
+        rule_rows: (0..shown).collect(),
+        rules_editable,
+    }
 }
 
 /// A tier form again after a failed submission, with the rows the person had.
-fn failed_tier_form(key: String, form: FormData, errors: Vec<FieldError>, rules_editable: bool) -> TierForm {
+fn failed_tier_form(key: String, form: FormData, errors: Vec<FieldError>, rules_editable: bool, currency: Currency) -> TierForm {
     let rule_rows = if rules_editable { (0..RULE_ROWS).filter(|i| form.is_checked(&format!("rule{i}_op"))).collect() } else { Vec::new() };
-    TierForm { key, form: FormView::failed("tier", TIER_FIELDS, form, errors), rule_rows, rules_editable }
+    TierForm {
+        key,
+        form: FormView::failed("tier", TIER_FIELDS, form, errors),
+        currency: currency.code().to_owned(),
+        rule_rows,
+        rules_editable,
+    }
 }
 
 /// The editor with blank add forms. An unknown program (or one of another workspace) is 404.
@@ -290,7 +313,7 @@ async fn program_page(state: &AppState, signed: &Signed, id: &ProgramId) -> Resu
             rules: t.requirements.all.iter().map(|r| format!("{} {} {}", r.metric, r.op.words(), r.value)).collect(),
             benefits: benefit_lines(&t.benefits),
             holders: holders.iter().find(|(tier, _)| tier == &t.id).map_or(0, |(_, n)| *n),
-            form: tier_form(format!("tier-{}", t.id), Some(t)),
+            form: tier_form(format!("tier-{}", t.id), Some(t), &program.currency),
         })
         .collect();
     Ok(ProgramPage {
@@ -307,7 +330,7 @@ async fn program_page(state: &AppState, signed: &Signed, id: &ProgramId) -> Resu
         new_question: blank_question_form(),
         kinds: QUESTION_KINDS.iter().map(|k| Choice { value: (*k).to_owned(), label: (*k).to_owned() }).collect(),
         tiers: tier_rows,
-        new_tier: tier_form("tier-new".to_owned(), None),
+        new_tier: tier_form("tier-new".to_owned(), None, &program.currency),
         metrics: Registry::of(&state.ctx)?
             .all()
             .iter()
@@ -393,7 +416,7 @@ fn read_question(form: &FormData) -> ApplicationQuestion {
         label,
         kind: form.value("kind").to_owned(),
         required: form.is_checked("required"),
-        options: form.value("options").split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned).collect(),
+        options: form.values("options").flat_map(|v| v.split(',')).map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned).collect(),
     }
 }
 
@@ -503,19 +526,6 @@ fn typed(text: &str) -> Json {
     }
 }
 
-/// `5000` or `5000.50` in a currency with `exponent` decimals, as minor units.
-fn minor_units(text: &str, exponent: u8) -> Option<i64> {
-    let (whole, fraction) = text.trim().split_once('.').unwrap_or((text.trim(), ""));
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(whole) || (!fraction.is_empty() && (!digits(fraction) || fraction.len() > usize::from(exponent))) {
-        return None;
-    }
-    let scale = 10_i64.checked_pow(u32::from(exponent))?;
-    let fraction_minor: i64 =
-        if fraction.is_empty() { 0 } else { format!("{fraction:0<width$}", width = usize::from(exponent)).parse().ok()? };
-    whole.parse::<i64>().ok()?.checked_mul(scale)?.checked_add(fraction_minor)
-}
-
 /// The tier form as the API's requirements and benefits, and which form row each rule came from.
 struct TierInput {
     name: String,
@@ -523,9 +533,11 @@ struct TierInput {
     requirements: Option<Json>,
     benefits: Json,
     rows: Vec<usize>,
+    /// Why a rate or an amount did not read, in the form's words.
+    problems: Vec<FieldError>,
 }
 
-fn read_tier(form: &FormData, rules_editable: bool) -> TierInput {
+fn read_tier(form: &FormData, rules_editable: bool, currency: Currency) -> TierInput {
     let mut rules = Vec::new();
     let mut rows = Vec::new();
     for i in 0..RULE_ROWS {
@@ -537,18 +549,32 @@ fn read_tier(form: &FormData, rules_editable: bool) -> TierInput {
         rules.push(json!({"metric": metric, "op": form.value(&format!("rule{i}_op")), "value": typed(value)}));
         rows.push(i);
     }
+    // A rate or an amount that does not read goes to the service as typed, so that the service
+    // reports it with every other problem at once; the form then shows why it did not read.
+    let mut problems = Vec::new();
     let mut benefits = Map::new();
     benefits.insert("text".into(), json!(form.value("benefit_text")));
-    if let Some(bps) = form.optional("commission_override_bps") {
-        benefits.insert("commission_override_bps".into(), typed(bps));
+    if let Some(percent) = form.optional("commission_percent") {
+        let bps = amounts::percent_to_bps(percent).map_or_else(
+            |message| {
+                problems.push(FieldError { field: "commission_percent".into(), message });
+                json!(percent)
+            },
+            |bps| json!(bps),
+        );
+        benefits.insert("commission_override_bps".into(), bps);
     }
-    if form.optional("mdf_amount").is_some() || form.optional("mdf_currency").is_some() {
-        let currency = form.value("mdf_currency").trim().to_uppercase();
-        let exponent = Currency::parse(&currency).map(|c| c.exponent()).unwrap_or(2);
-        let amount = minor_units(form.value("mdf_amount"), exponent).map_or_else(|| json!(form.value("mdf_amount")), |n| json!(n));
-        benefits.insert("mdf_allowance".into(), json!({"amount_minor": amount, "currency": currency}));
+    if let Some(amount) = form.optional("mdf_amount") {
+        let minor = amounts::money_to_minor(amount, currency, MAX_ALLOWANCE_MINOR).map_or_else(
+            |message| {
+                problems.push(FieldError { field: "mdf_amount".into(), message });
+                json!(amount)
+            },
+            |minor| json!(minor),
+        );
+        benefits.insert("mdf_allowance".into(), json!({"amount_minor": minor, "currency": currency.code()}));
     }
-    let tags: Vec<&str> = form.value("content_access").split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
+    let tags: Vec<&str> = form.values("content_access").flat_map(|v| v.split(',')).map(str::trim).filter(|t| !t.is_empty()).collect();
     benefits.insert("content_access".into(), json!(tags));
     TierInput {
         name: form.value("name").to_owned(),
@@ -557,12 +583,14 @@ fn read_tier(form: &FormData, rules_editable: bool) -> TierInput {
         requirements: rules_editable.then(|| json!({"all": rules})),
         benefits: Json::Object(benefits),
         rows,
+        problems,
     }
 }
 
-/// The service's field paths as the tier form's fields.
-fn tier_errors(errors: Vec<FieldError>, rows: &[usize]) -> Vec<FieldError> {
-    errors
+/// The service's field paths as the tier form's fields; where the form could not read a value,
+/// its reason replaces the service's.
+fn tier_errors(errors: Vec<FieldError>, rows: &[usize], problems: &[FieldError]) -> Vec<FieldError> {
+    let mut errors: Vec<FieldError> = errors
         .into_iter()
         .map(|e| {
             let field = if let Some(rest) = e.field.strip_prefix("requirements.all[") {
@@ -575,11 +603,10 @@ fn tier_errors(errors: Vec<FieldError>, rows: &[usize]) -> Vec<FieldError> {
             } else {
                 match e.field.as_str() {
                     "benefits.text" => "benefit_text".to_owned(),
-                    "benefits.commission_override_bps" => "commission_override_bps".to_owned(),
-                    "benefits.mdf_allowance.amount_minor" => {
-                        return FieldError { field: "mdf_amount".into(), message: "must be an amount such as 5000 or 5000.50".into() };
+                    "benefits.commission_override_bps" => {
+                        return FieldError { field: "commission_percent".into(), message: "must be a percent between 0% and 100%".into() };
                     }
-                    "benefits.mdf_allowance.currency" => "mdf_currency".to_owned(),
+                    "benefits.mdf_allowance.amount_minor" | "benefits.mdf_allowance.currency" => "mdf_amount".to_owned(),
                     "benefits.content_access" => "content_access".to_owned(),
                     "name" | "rank" => e.field.clone(),
                     _ => String::new(),
@@ -587,19 +614,25 @@ fn tier_errors(errors: Vec<FieldError>, rows: &[usize]) -> Vec<FieldError> {
             };
             FieldError { field, message: e.message }
         })
-        .collect()
+        .collect();
+    errors.retain(|e| !problems.iter().any(|p| p.field == e.field));
+    errors.extend(problems.iter().cloned());
+    errors
 }
 
 /// `POST /console/programs/{id}/tiers`: adds a tier.
 async fn add_tier(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, form }: StaffForm) -> PageResult {
     let id: ProgramId = path_id(&id)?;
-    let input = read_tier(&form, true);
+    let program = programs::get(&state.ctx, &signed.scope, &id).await?;
+    let currency = allowance_currency(&program.currency, None);
+    let input = read_tier(&form, true, currency);
     let new = NewTier { name: input.name, rank: input.rank, requirements: input.requirements, benefits: Some(input.benefits) };
     match tiers::create(&state.ctx, &signed.scope, &id, new).await {
         Ok(_) => Ok(see_other(&format!("{SECTION}/{id}?notice=tier_added#tiers"))),
         Err(err) => {
-            let errors = tier_errors(field_errors(err, "")?, &input.rows);
-            show_failed(&state, &signed, &id, |page| page.new_tier = failed_tier_form("tier-new".into(), form, errors, true)).await
+            let errors = tier_errors(field_errors(err, "")?, &input.rows, &input.problems);
+            show_failed(&state, &signed, &id, |page| page.new_tier = failed_tier_form("tier-new".into(), form, errors, true, currency))
+                .await
         }
     }
 }
@@ -614,16 +647,18 @@ async fn update_tier(
     let tier_id: TierId = path_id(&tier_id)?;
     let before = tiers::get(&state.ctx, &signed.scope, &id, &tier_id).await?;
     let rules_editable = before.requirements.all.len() <= RULE_ROWS;
-    let input = read_tier(&form, rules_editable);
+    let program = programs::get(&state.ctx, &signed.scope, &id).await?;
+    let currency = allowance_currency(&program.currency, Some(&before));
+    let input = read_tier(&form, rules_editable, currency);
     let patch =
         TierPatch { name: Some(input.name), rank: Some(input.rank), requirements: input.requirements, benefits: Some(input.benefits) };
     match tiers::update(&state.ctx, &signed.scope, &id, &tier_id, patch).await {
         Ok(_) => Ok(see_other(&format!("{SECTION}/{id}?notice=saved#tiers"))),
         Err(err) => {
-            let errors = tier_errors(field_errors(err, "")?, &input.rows);
+            let errors = tier_errors(field_errors(err, "")?, &input.rows, &input.problems);
             show_failed(&state, &signed, &id, |page| {
                 if let Some(row) = page.tiers.iter_mut().find(|t| t.id == tier_id.as_str()) {
-                    row.form = failed_tier_form(format!("tier-{tier_id}"), form, errors, rules_editable);
+                    row.form = failed_tier_form(format!("tier-{tier_id}"), form, errors, rules_editable, currency);
                 }
             })
             .await
@@ -670,17 +705,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn amounts_in_major_units_become_minor_units() {
-        assert_eq!(minor_units("5000", 2), Some(500_000));
-        assert_eq!(minor_units("5000.5", 2), Some(500_050));
-        assert_eq!(minor_units(" 12.34 ", 2), Some(1_234));
-        assert_eq!(minor_units("1.234", 2), None);
-        assert_eq!(minor_units("-5", 2), None);
-        assert_eq!(minor_units("5000", 0), Some(5000));
-        assert_eq!(minor_units("five", 2), None);
-    }
-
-    #[test]
     fn question_keys_come_from_labels() {
         assert_eq!(key_of("Annual revenue (EUR)"), "annual_revenue_eur");
         assert_eq!(key_of("  How many sales reps?  "), "how_many_sales_reps");
@@ -692,8 +716,11 @@ mod tests {
             FieldError { field: "requirements.all[1].value".into(), message: "must be a whole number".into() },
             FieldError { field: "benefits.mdf_allowance.currency".into(), message: "bad".into() },
         ];
-        let mapped = tier_errors(errors, &[0, 3]);
+        let problems = [FieldError { field: "mdf_amount".into(), message: "must be an amount in EUR such as 5,000.00".into() }];
+        let mapped = tier_errors(errors, &[0, 3], &problems);
         assert_eq!(mapped[0].field, "rule3_value");
-        assert_eq!(mapped[1].field, "mdf_currency");
+        assert_eq!(mapped[1].field, "mdf_amount");
+        assert_eq!(mapped[1].message, "must be an amount in EUR such as 5,000.00", "the form's reason replaces the service's");
+        assert_eq!(mapped.len(), 2);
     }
 }

@@ -29,6 +29,9 @@ struct ProfilePage {
     is_admin: bool,
     form: FormView,
     details: super::profile_details::Summary,
+    /// The organisation's country by name ("" when not given).
+    country_name: String,
+    countries: Vec<crate::forms::Choice>,
 }
 
 fn profile_form(partner: &Partner) -> FormView {
@@ -53,6 +56,8 @@ async fn profile_page(state: &AppState, signed: &Signed, form: Option<FormView>)
         is_admin: role == PartnerRole::Admin,
         form: form.unwrap_or_else(|| profile_form(&partner)),
         details: super::profile_details::summary(state, &signed.scope).await?,
+        country_name: partner.country.as_deref().map(|c| trellis_directory::countries::name(c).to_owned()).unwrap_or_default(),
+        countries: display::country_choices(),
         partner,
     })
 }

@@ -39,6 +39,22 @@ const PROFILE_FIELDS: &[&str] = &[
 const LOGO_FIELDS: &[&str] = &["file"];
 /// Blank address rows the edit form offers for new addresses.
 const BLANK_ADDRESSES: usize = 1;
+/// Regions the form suggests; a profile's regions are free text, so any other name is kept too.
+const SALES_REGIONS: &[&str] = &[
+    "EMEA",
+    "DACH",
+    "Benelux",
+    "Nordics",
+    "UK & Ireland",
+    "Iberia",
+    "CEE",
+    "Middle East",
+    "Africa",
+    "APAC",
+    "ANZ",
+    "LATAM",
+    "North America",
+];
 
 /// A change waiting for the vendor, as the partner sees it.
 #[derive(Clone)]
@@ -163,10 +179,9 @@ struct EditPage {
     addresses: Vec<AddressFields>,
     logo_form: FormView,
     logo_file_id: Option<String>,
-}
-
-fn joined(values: &[String]) -> String {
-    values.join(", ")
+    /// Every country by name, for the countries served and each address.
+    countries: Vec<crate::forms::Choice>,
+    regions: &'static [&'static str],
 }
 
 /// The edit form filled with the profile; the legal name and territories show what waits for the
@@ -178,11 +193,16 @@ fn profile_form(profile: &Profile, pending: &ProposedChanges) -> FormView {
         ("legal_name", legal_name),
         ("website", profile.website.clone().unwrap_or_default()),
         ("description", profile.description.clone()),
-        ("territories.countries", joined(&territories.countries)),
-        ("territories.regions", joined(&territories.regions)),
-        ("specialisations", joined(&profile.specialisations)),
-        ("products", joined(&profile.products)),
     ];
+    // Lists are repeated values, one per option or box.
+    for (name, list) in [
+        ("territories.countries", &territories.countries),
+        ("territories.regions", &territories.regions),
+        ("specialisations", &profile.specialisations),
+        ("products", &profile.products),
+    ] {
+        values.extend(list.iter().map(|v| (name, v.clone())));
+    }
     if profile.locator_opt_in {
         values.push(("locator_opt_in", "1".to_owned()));
     }
@@ -228,17 +248,14 @@ async fn edit_page(
         addresses: with_blank_rows(addresses),
         logo_form: logo_form.unwrap_or_else(|| FormView::new("logo", LOGO_FIELDS)),
         logo_file_id: profile.logo_file_id.map(|f| f.to_string()),
+        countries: display::country_choices(),
+        regions: SALES_REGIONS,
     })
 }
 
 /// `GET /portal/profile/edit`
 async fn show_edit(State(state): State<AppState>, PartnerPage { signed, .. }: PartnerPage) -> PageResult {
     Ok(render(&edit_page(&state, &signed, None, None).await?))
-}
-
-/// "DE, AT\nCH" → ["DE", "AT", "CH"].
-fn list(text: &str) -> Vec<String> {
-    text.split([',', '\n', ';']).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect()
 }
 
 /// The submitted address rows (blank ones dropped, renumbered as the domain reports errors).
@@ -276,16 +293,15 @@ fn submitted_addresses(form: &FormData) -> Vec<AddressFields> {
 async fn save(State(state): State<AppState>, PartnerForm { signed, partner_id: own, form }: PartnerForm) -> PageResult {
     let mut addresses = submitted_addresses(&form);
     let legal_name = form.value("legal_name").to_owned();
-    let territories =
-        Territories { countries: list(form.value("territories.countries")), regions: list(form.value("territories.regions")) };
+    let territories = Territories { countries: form.list("territories.countries"), regions: form.list("territories.regions") };
     let patch = ProfilePatch {
         legal_name: Some(legal_name.clone()).filter(|n| !n.trim().is_empty()),
         website: Some(form.optional("website").map(str::to_owned)),
         logo_file_id: None,
         addresses: Some(addresses.iter().map(AddressFields::to_address).collect()),
         territories: Some(territories.clone()),
-        specialisations: Some(list(form.value("specialisations"))),
-        products: Some(list(form.value("products"))),
+        specialisations: Some(form.list("specialisations")),
+        products: Some(form.list("products")),
         description: Some(form.value("description").to_owned()),
         locator_opt_in: Some(form.is_checked("locator_opt_in")),
     };

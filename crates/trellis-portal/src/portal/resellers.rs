@@ -47,6 +47,7 @@ struct ResellersPage {
     first_page: Option<String>,
     is_admin: bool,
     form: FormView,
+    countries: Vec<crate::forms::Choice>,
 }
 
 async fn resellers_page(state: &AppState, signed: &Signed, query: &FormData, form: FormView) -> Result<ResellersPage, Error> {
@@ -64,7 +65,7 @@ async fn resellers_page(state: &AppState, signed: &Signed, query: &FormData, for
                 id: p.id.to_string(),
                 name: p.name,
                 status: p.status,
-                country: p.country.unwrap_or_default(),
+                country: p.country.as_deref().map(|c| trellis_directory::countries::name(c).to_owned()).unwrap_or_default(),
                 contact_email: p.contact_email,
             })
             .collect(),
@@ -72,6 +73,7 @@ async fn resellers_page(state: &AppState, signed: &Signed, query: &FormData, for
         first_page: cursor.map(|_| SECTION.to_owned()),
         is_admin: role == PartnerRole::Admin,
         form,
+        countries: crate::display::country_choices(),
     })
 }
 

@@ -121,3 +121,59 @@ async fn a_honeypot_submission_through_the_api_answers_like_a_real_one() {
     assert_eq!(invalid_bot.body, invalid_real.body, "the same validation errors");
     assert_eq!(count(&app, "applications").await, 1);
 }
+
+/// The opening tag of the element with `id` on a page.
+fn tag_of<'a>(html: &'a str, id: &str) -> &'a str {
+    let at = html.find(&format!(r#" id="{id}""#)).unwrap_or_else(|| panic!("no element {id}: {html}"));
+    let start = html[..at].rfind('<').expect("tag start");
+    let end = at + html[at..].find('>').expect("tag end");
+    &html[start..=end]
+}
+
+/// The label of the field with `id`, up to its end.
+fn label_of<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html.find(&format!(r#"<label for="{id}">"#)).unwrap_or_else(|| panic!("no label for {id}: {html}"));
+    let end = start + html[start..].find("</label>").expect("label end");
+    &html[start..end]
+}
+
+#[tokio::test]
+async fn sign_in_and_the_application_form_offer_autofill_of_the_persons_own_details_and_mark_required_fields() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let question = json!([{"id": "why", "label": "Why us?", "kind": "text", "required": true}]);
+    program_with_questions(&app, &f, "resellers", question).await;
+
+    let login = get_page(&app, "/login", None).await;
+    let form = get_page(&app, "/apply/resellers", None).await;
+    let mut fields = applicant("Austrian Ltd", "ada@austrian.example", "");
+    fields.extend([("country", "AT"), ("answers.why", "Growth")]);
+    let applied = submit(&app, &fields).await;
+    let stored = app.query(sql!("SELECT country FROM partners WHERE name = $1", "Austrian Ltd")).await;
+
+    assert_eq!(login.status, 200);
+    for (id, token) in [("email", "username"), ("password", "current-password")] {
+        let tag = tag_of(&login.text, id);
+        assert!(tag.contains(&format!(r#"autocomplete="{token}""#)) && tag.contains(" required"), "{tag}");
+        assert!(label_of(&login.text, id).contains("(required)"), "{}", label_of(&login.text, id));
+    }
+    assert_eq!(form.status, 200);
+    for (id, token, required) in [
+        ("apply-company_name", "organization", true),
+        ("apply-contact_name", "name", true),
+        ("apply-contact_email", "email", true),
+        ("apply-website", "url", false),
+        ("apply-country", "country", false),
+    ] {
+        let tag = tag_of(&form.text, id);
+        assert!(tag.contains(&format!(r#"autocomplete="{token}""#)), "{tag}");
+        assert_eq!(tag.contains(" required"), required, "{tag}");
+        assert_eq!(label_of(&form.text, id).contains(r#"<span class="required">(required)</span>"#), required, "{id}");
+    }
+    assert!(tag_of(&form.text, "apply-country").starts_with("<select"), "the country is picked, not typed");
+    assert!(form.text.contains(r#"<option value="AT">Austria</option>"#), "countries by name, codes as values");
+    assert!(label_of(&form.text, "apply-answers.why").contains("(required)"), "a required question is marked");
+    assert!(tag_of(&form.text, "apply-answers.why").contains(r#"autocomplete="off""#), "answers are not autofilled");
+    assert_eq!(applied.status, 303, "{}", applied.text);
+    assert_eq!(stored[0].get::<String>("country").expect("country"), "AT", "the code is stored");
+}

@@ -628,3 +628,40 @@ async fn every_page_in_the_navigation_fits_a_phone_for_the_owner_and_a_distribut
         client.close().await.expect("close the browser");
     }
 }
+
+#[tokio::test]
+async fn a_partner_admin_on_a_phone_picks_countries_by_name_and_adds_tags_one_box_at_a_time() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let phone = browser.open(true).await;
+    sign_in(&phone, &app, &f.p3_admin.email).await;
+
+    phone.goto(&format!("{}/portal/profile/edit", app.base_url)).await.expect("open the profile editor");
+    wait_for(&phone, Locator::Id("profile-territories.countries-find")).await;
+    let select_hidden = script(&phone, "return document.getElementById('profile-territories.countries').hidden").await;
+    for name in ["Germany\n", "Austria\n"] {
+        type_into(&phone, "profile-territories.countries-find", name).await;
+    }
+    let chips = script(
+        &phone,
+        "return Array.from(document.querySelectorAll('#profile-territories\\\\.countries-chosen li')).map(li => li.firstChild.textContent)",
+    )
+    .await;
+    click(&phone, Locator::Css("button[aria-label='Remove Austria']")).await;
+    type_into(&phone, "profile-specialisations-1", "Backup\n").await;
+    type_into(&phone, "profile-specialisations-2", "Cloud migration\n").await;
+    let boxes = script(&phone, "return document.querySelectorAll('#profile-specialisations input').length").await;
+    type_into(&phone, "profile-specialisations-3", "Security").await;
+    assert_fits_the_phone(&phone, "the profile editor with chips").await;
+    click(&phone, Locator::Css("form[action='/portal/profile/edit'] button[type=submit]:not([class])")).await;
+    wait_for(&phone, Locator::Css(".notice")).await;
+    let profile = app.get(&format!("/api/v1/partners/{}/profile", f.p3), &f.p3_admin.token).await;
+
+    assert_eq!(select_hidden, json!(true), "the list box gives way to the picker");
+    assert_eq!(chips, json!(["Austria", "Germany"]), "chosen countries show by name, in the order of the list");
+    assert_eq!(boxes, json!(3), "Enter in the last box adds one instead of submitting");
+    assert_eq!(profile.body["pending_change_requests"][0]["changes"]["territories"]["countries"], json!(["DE"]), "{}", profile.text);
+    assert_eq!(profile.body["specialisations"], json!(["Backup", "Cloud migration", "Security"]));
+    phone.close().await.expect("close the browser session");
+}

@@ -574,6 +574,67 @@ async fn a_partner_edits_its_profile_in_the_portal_and_the_vendor_approves_the_n
 }
 
 #[tokio::test]
+async fn the_profile_editor_picks_countries_by_name_stores_their_codes_and_takes_one_tag_per_box() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let partner = sign_in(&app, &f.p3_admin.email).await;
+
+    let form = partner.get("/portal/profile/edit").await;
+    let saved = partner
+        .submit(
+            "/portal/profile/edit",
+            &[
+                ("territories.countries", "DE"),
+                ("territories.countries", "AT"),
+                ("territories.regions", "DACH"),
+                ("territories.regions", ""),
+                ("specialisations", "Backup"),
+                ("specialisations", "Cloud migration"),
+                ("specialisations", ""),
+                ("products", "Trellis Cloud, Trellis Edge"),
+                ("address_label", "HQ"),
+                ("address_line1", "Hauptstraße 1"),
+                ("address_line2", ""),
+                ("address_postal_code", "10115"),
+                ("address_city", "Berlin"),
+                ("address_region", ""),
+                ("address_country", "DE"),
+            ],
+        )
+        .await;
+    let profile = app.get(&format!("/api/v1/partners/{}/profile", f.p3), &f.p3_admin.token).await;
+    let again = partner.get("/portal/profile/edit").await;
+    let summary = partner.get("/portal/profile").await;
+    let countries_picker = |html: &str| -> String {
+        let start = html.find(r#"name="territories.countries""#).expect("the countries picker");
+        html[start..start + html[start..].find("</select>").expect("its end")].to_owned()
+    };
+
+    assert_eq!(form.status, 200);
+    assert_safe_page("/portal/profile/edit", &form);
+    let picker = countries_picker(&form.text);
+    assert!(picker.contains(" multiple") && picker.contains(r#"<option value="DE">Germany</option>"#), "{picker}");
+    assert!(form.text.contains(r#"list="sales-regions""#) && form.text.contains(r#"<option value="Nordics">"#), "regions are suggested");
+    assert_eq!(saved.status, 303, "{}", saved.text);
+    assert_eq!(
+        profile.body["pending_change_requests"][0]["changes"]["territories"],
+        json!({"countries": ["DE", "AT"], "regions": ["DACH"]})
+    );
+    assert_eq!(profile.body["specialisations"], json!(["Backup", "Cloud migration"]));
+    assert_eq!(profile.body["products"], json!(["Trellis Cloud", "Trellis Edge"]), "a list typed into one box is split");
+    assert_eq!(profile.body["addresses"][0]["country"], "DE");
+    let picker = countries_picker(&again.text);
+    assert!(
+        picker.contains(r#"<option value="DE" selected>Germany</option>"#)
+            && picker.contains(r#"<option value="AT" selected>Austria</option>"#),
+        "the waiting countries are chosen, by name: {picker}"
+    );
+    assert!(again.text.contains(r#"value="Cloud migration""#) && again.text.contains(r#"value="Trellis Edge""#));
+    assert!(again.text.contains(r#"autocomplete="section-address0 postal-code""#), "the organisation's own address autofills");
+    assert!(summary.text.contains("territories to Germany, Austria, DACH"), "{}", summary.text);
+}
+
+#[tokio::test]
 async fn a_partner_uploads_its_logo_in_the_portal_and_a_wrong_file_is_shown_as_a_form_error() {
     let app = TestApp::spawn().await;
     let f = Fixture::build(&app).await;

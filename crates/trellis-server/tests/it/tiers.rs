@@ -661,6 +661,71 @@ async fn the_program_editor_adds_tiers_with_rule_rows_and_shows_a_bad_rule_next_
 }
 
 #[tokio::test]
+async fn the_tier_editor_takes_the_rate_as_a_percent_and_the_allowance_as_money_and_refuses_nonsense_without_a_change() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let owner = Browser::sign_in(&app, &f.owner.email).await;
+    let (created, _) = owner.submit("/console/programs", &[("name", "Resellers"), ("slug", "resellers"), ("currency", "EUR")]).await;
+    let program = app.get("/api/v1/programs", &f.owner.token).await.body["data"][0]["id"].as_str().expect("program").to_owned();
+    let editor = format!("/console/programs/{program}");
+    let tiers_path = format!("/api/v1/programs/{program}/tiers");
+
+    let (added, added_page) = owner
+        .submit(
+            &format!("{editor}/tiers"),
+            &[
+                ("name", "Gold"),
+                ("rank", "10"),
+                ("commission_percent", "12.5%"),
+                ("mdf_amount", "€5.000,00"),
+                ("content_access", "sales-deck"),
+                ("content_access", "battlecards"),
+                ("content_access", ""),
+            ],
+        )
+        .await;
+    let stored = app.get(&tiers_path, &f.owner.token).await;
+    let tier = stored.body["data"][0]["id"].as_str().expect("tier").to_owned();
+    let (_, page) = owner.get(&editor).await;
+    let edit = |percent: &'static str| {
+        let path = format!("{editor}/tiers/{tier}");
+        let owner = &owner;
+        async move {
+            owner.submit(&path, &[("name", "Gold"), ("rank", "20"), ("commission_percent", percent), ("mdf_amount", "5,000.00")]).await
+        }
+    };
+    let (nonsense, nonsense_page) = edit("abc%").await;
+    let (too_high, too_high_page) = edit("250").await;
+    let after = app.get(&tiers_path, &f.owner.token).await;
+
+    assert_eq!(created, 303);
+    assert_eq!(added, 303, "{added_page}");
+    let benefits = &stored.body["data"][0]["benefits"];
+    assert_eq!(benefits["commission_override_bps"], 1250, "12.5% is stored as basis points");
+    assert_eq!(benefits["mdf_allowance"], json!({"amount_minor": 500_000, "currency": "EUR"}), "in the program's currency");
+    assert_eq!(benefits["content_access"], json!(["sales-deck", "battlecards"]), "one collection per box");
+    let input = |name: &str| format!(r#"id="tier-{tier}-{name}" name="{name}" type="text" inputmode="decimal" value=""#);
+    assert!(page.contains(&format!("{}12.5\"", input("commission_percent"))), "the rate reads back as typed: {page}");
+    assert!(page.contains(&format!("{}5,000.00\"", input("mdf_amount"))), "the amount reads back as money: {page}");
+    assert!(
+        page.contains(r#"<span class="unit" aria-hidden="true">%</span>"#)
+            && page.contains(r#"<span class="unit" aria-hidden="true">EUR</span>"#)
+    );
+    assert!(page.contains(r#"value="battlecards""#), "each collection has its box");
+    assert_eq!(nonsense, 422, "{nonsense_page}");
+    assert!(
+        nonsense_page.contains(&format!(
+            r#"<p class="field-error" id="tier-{tier}-commission_percent-error">must be a percent such as 12.5 or 12.5%</p>"#
+        )),
+        "{nonsense_page}"
+    );
+    assert!(nonsense_page.contains(&format!("{}abc%\"", input("commission_percent"))), "what was typed is kept");
+    assert_eq!(too_high, 422);
+    assert!(too_high_page.contains("must be between 0% and 100%"), "{too_high_page}");
+    assert_eq!(after.body, stored.body, "a refused edit changes nothing, not even the rank");
+}
+
+#[tokio::test]
 async fn the_partner_page_overrides_a_tier_with_a_reason_and_the_portal_home_shows_what_the_next_tier_needs() {
     let app = TestApp::spawn().await;
     let f = Fixture::build(&app).await;
