@@ -5,6 +5,7 @@
 
 mod apply;
 mod assets;
+mod brand;
 mod charts;
 mod console;
 mod display;
@@ -46,6 +47,7 @@ fn all_routes() -> routes::PageRouter {
         .merge(console::routes())
         .merge(portal::routes())
         .merge(assets::routes())
+        .merge(brand::routes())
         .merge(locator::routes())
         .merge(downloads::routes())
 }

@@ -100,7 +100,7 @@ async fn find_a_partner(State(state): State<AppState>, UrlQuery(query): UrlQuery
         page_url(PATH, &params)
     };
     let page = LocatorPage {
-        layout: Layout::public("Find a partner", workspaces::public_name(&state.ctx, &workspace_id).await?),
+        layout: Layout::public("Find a partner", workspaces::public_brand(&state.ctx, &workspace_id).await?),
         filtered: values.iter().any(|(_, v)| !v.is_empty()),
         next_page: next.map(|c| url_of(&c)),
         first_page: cursor.map(|_| url_of("")),
