@@ -380,3 +380,23 @@ pub(crate) async fn ensure_user(tx: &mut Tx, email: &Email, name: &str, password
     .await?;
     Ok(id)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_brand_colour_is_rrggbb_and_dark_enough_for_white_text() {
+        assert_eq!(parse_brand_colour(" #1F6F5C "), Ok("#1f6f5c".to_owned()));
+        assert_eq!(parse_brand_colour("#000000"), Ok("#000000".to_owned()));
+        for bad in ["1f6f5c", "#fff", "#1f6f5", "#1f6f5cc", "#12345g", "red", "", "#1f6f5c;x"] {
+            assert!(parse_brand_colour(bad).expect_err("refused").contains("#rrggbb"), "{bad}");
+        }
+        // White on #767676 is 4.54:1 (the lightest grey that passes); #777777 is 4.48:1.
+        assert!(parse_brand_colour("#767676").is_ok());
+        assert!(parse_brand_colour("#777777").expect_err("too light").contains("too light"));
+        assert!(parse_brand_colour("#ffff00").expect_err("too light").contains("1.0:1"));
+        assert!((contrast_with_white([255, 255, 255]) - 1.0).abs() < 1e-9);
+        assert!((contrast_with_white([0, 0, 0]) - 21.0).abs() < 1e-9);
+    }
+}
