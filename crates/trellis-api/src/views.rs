@@ -211,6 +211,10 @@ pub struct WorkspaceView {
     pub allowed_redirect_domains: Vec<String>,
     pub sepa_debtor: Option<SepaDebtorView>,
     pub distributors_manage_resellers: bool,
+    /// The accent colour of the public pages, `#rrggbb`.
+    pub brand_colour: Option<String>,
+    /// The path of the public pages' logo on this instance (`/brand/{id}/logo?v=…`).
+    pub brand_logo_url: Option<String>,
     pub created_at: String,
 }
 
@@ -223,6 +227,8 @@ impl From<trellis_identity::workspaces::Workspace> for WorkspaceView {
             allowed_redirect_domains: w.allowed_redirect_domains,
             sepa_debtor: w.sepa_debtor.map(|d| SepaDebtorView { name: d.name, iban: d.iban, bic: d.bic }),
             distributors_manage_resellers: w.distributors_manage_resellers,
+            brand_logo_url: w.brand_logo.as_ref().map(|l| format!("/brand/{}/logo?v={}", w.id, l.version())),
+            brand_colour: w.brand_colour,
             created_at: w.created_at.to_rfc3339(),
         }
     }

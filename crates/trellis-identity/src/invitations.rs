@@ -254,6 +254,8 @@ pub(crate) async fn issue(
 #[derive(Debug, Clone)]
 pub struct PendingInvitation {
     pub email: Email,
+    /// The inviting workspace (its page carries the workspace's branding).
+    pub workspace_id: WorkspaceId,
     pub workspace_name: String,
     /// The partner organisation offered, for a partner-user invitation.
     pub partner_name: Option<String>,
@@ -270,7 +272,7 @@ pub async fn find(ctx: &Ctx, token: &str) -> Result<PendingInvitation> {
     let mut tx = ctx.db.read_granted(&INVITATION_ACCEPTANCE).await?;
     let row = tx
         .fetch_optional(sql!(
-            "SELECT i.email, i.role, i.expires_at, i.name, w.name AS workspace_name, p.name AS partner_name FROM invitations i
+            "SELECT i.email, i.workspace_id, i.role, i.expires_at, i.name, w.name AS workspace_name, p.name AS partner_name FROM invitations i
              JOIN workspaces w ON w.id = i.workspace_id
              LEFT JOIN partners p ON p.workspace_id = i.workspace_id AND p.id = i.partner_id
              WHERE i.token_hash = $1 AND i.status = 'invited' AND i.expires_at > $2",
@@ -281,6 +283,7 @@ pub async fn find(ctx: &Ctx, token: &str) -> Result<PendingInvitation> {
         .ok_or(Error::NotFound)?;
     Ok(PendingInvitation {
         email: row.get("email")?,
+        workspace_id: row.get("workspace_id")?,
         workspace_name: row.get("workspace_name")?,
         partner_name: row.get("partner_name")?,
         role: row.get::<String>("role")?.replace('_', " "),

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use trellis_core::{Error, FieldError, PartnerType};
 use trellis_identity::secret::{random_token, same_secret};
-use trellis_identity::workspaces;
+use trellis_identity::workspaces::{self, PublicBrand};
 use trellis_programs::{Program, programs};
 use trellis_recruitment::applications::{self, NewApplication};
 use trellis_web::AppState;
@@ -77,7 +77,7 @@ struct ThanksPage {
 /// The form with a fresh CSRF cookie.
 fn apply_form(
     state: &AppState,
-    (vendor, program): (String, Program),
+    (vendor, program): (PublicBrand, Program),
     form: FormView,
     problem: Option<String>,
     status: StatusCode,
@@ -98,9 +98,9 @@ fn apply_form(
 }
 
 /// The program taking applications at `slug`, with its vendor's name for the page's header.
-async fn open_program(state: &AppState, slug: &str) -> Result<(String, Program), Error> {
+async fn open_program(state: &AppState, slug: &str) -> Result<(PublicBrand, Program), Error> {
     let (workspace_id, program) = applications::open_program(&state.ctx, slug).await?;
-    Ok((workspaces::public_name(&state.ctx, &workspace_id).await?, program))
+    Ok((workspaces::public_brand(&state.ctx, &workspace_id).await?, program))
 }
 
 /// `GET /apply/{slug}`: unknown programs and programs not taking applications are 404.
@@ -174,7 +174,7 @@ async fn submit_form(
 /// `GET /apply/{slug}/thanks`
 async fn thanks(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
     let found = match programs::find_by_slug(&state.ctx, &slug).await {
-        Ok((workspace_id, program)) => workspaces::public_name(&state.ctx, &workspace_id).await.map(|vendor| (vendor, program)),
+        Ok((workspace_id, program)) => workspaces::public_brand(&state.ctx, &workspace_id).await.map(|vendor| (vendor, program)),
         Err(err) => Err(err),
     };
     match found {

@@ -6,6 +6,7 @@
 mod amounts;
 mod apply;
 mod assets;
+mod brand;
 mod charts;
 mod console;
 mod display;
@@ -47,6 +48,7 @@ fn all_routes() -> routes::PageRouter {
         .merge(console::routes())
         .merge(portal::routes())
         .merge(assets::routes())
+        .merge(brand::routes())
         .merge(locator::routes())
         .merge(downloads::routes())
 }

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use trellis_core::{FileId, Page, PartnerId, PartnerType};
 use trellis_identity::workspaces;
-use trellis_records::locator::{self, ListedPartner, LocatorFilter};
+use trellis_records::locator::{self, Found, ListedPartner, LocatorFilter};
 use trellis_web::AppState;
 use trellis_web::downloads::file_response;
 
@@ -61,9 +61,20 @@ struct LocatorPage {
     tiers: Vec<Choice>,
     specialisations: Vec<Choice>,
     partners: Vec<PartnerCard>,
+    /// "12 partners found" (over every page of the search).
+    found: String,
     filtered: bool,
     next_page: Option<String>,
     first_page: Option<String>,
+}
+
+/// The result count in words: "1 partner found", "12 partners found", "More than 1,000 partners found".
+fn found_text(found: Found) -> String {
+    match (found.count, found.more) {
+        (_, true) => format!("More than {} partners found", display::thousands(found.count)),
+        (1, false) => "1 partner found".to_owned(),
+        (n, false) => format!("{} partners found", display::thousands(n)),
+    }
 }
 
 fn choices(values: &[String]) -> Vec<Choice> {
@@ -88,6 +99,7 @@ async fn find_a_partner(State(state): State<AppState>, UrlQuery(query): UrlQuery
         limit: Some(PAGE_SIZE),
     };
     let Page { items: listed, next_cursor: next } = locator::search(&state.ctx, &workspace_id, &filter).await?;
+    let found = locator::count(&state.ctx, &workspace_id, &filter).await?;
     let offered = locator::choices(&state.ctx, &workspace_id).await?;
     let values: Vec<(&str, String)> = FILTER_FIELDS
         .iter()
@@ -100,7 +112,8 @@ async fn find_a_partner(State(state): State<AppState>, UrlQuery(query): UrlQuery
         page_url(PATH, &params)
     };
     let page = LocatorPage {
-        layout: Layout::public("Find a partner", workspaces::public_name(&state.ctx, &workspace_id).await?),
+        layout: Layout::public("Find a partner", workspaces::public_brand(&state.ctx, &workspace_id).await?),
+        found: found_text(found),
         filtered: values.iter().any(|(_, v)| !v.is_empty()),
         next_page: next.map(|c| url_of(&c)),
         first_page: cursor.map(|_| url_of("")),

@@ -14,6 +14,7 @@ use trellis_identity::Membership;
 use trellis_identity::auth::{self, BrowserSession, SessionKind};
 use trellis_identity::invitations::{self, Acceptor};
 use trellis_identity::secret::{random_token, same_secret};
+use trellis_identity::workspaces::{self, PublicBrand};
 use trellis_recruitment::capabilities::{Area, capabilities, role_areas};
 use trellis_web::AppState;
 
@@ -30,6 +31,10 @@ pub struct Layout {
     /// elsewhere.
     pub brand: String,
     pub css: String,
+    /// The vendor's accent-colour stylesheet, on its public pages when it has set one.
+    pub brand_css: Option<String>,
+    /// The vendor's logo, on its public pages when it has uploaded one.
+    pub brand_logo: Option<String>,
     pub js: String,
     pub nav: Option<Nav>,
     pub notice: Option<&'static str>,
@@ -65,6 +70,7 @@ fn link_of(area: Area) -> (&'static str, &'static str) {
         Area::Applications => ("/console/applications?status=applied", "Applications"),
         Area::Audit => ("/console/audit", "Audit log"),
         Area::Outbox => ("/console/outbox", "Outbox"),
+        Area::Settings => ("/console/settings", "Settings"),
         Area::Profile => ("/portal/profile", "Profile"),
         Area::Users => ("/portal/users", "Users"),
         Area::Onboarding => ("/portal/onboarding", "Onboarding"),
@@ -115,7 +121,16 @@ impl Layout {
     /// The layout of pages outside a membership (sign-in, choosing a membership, errors).
     pub fn new(title: impl Into<String>, session: Option<&BrowserSession>) -> Self {
         let nav = session.map(|s| nav(s, nav_links(&s.scope.as_ref().map(role_areas).unwrap_or_default(), "")));
-        Self { title: title.into(), brand: "Trellis".to_owned(), css: asset_url("app.css"), js: asset_url("app.js"), nav, notice: None }
+        Self {
+            title: title.into(),
+            brand: "Trellis".to_owned(),
+            css: asset_url("app.css"),
+            brand_css: None,
+            brand_logo: None,
+            js: asset_url("app.js"),
+            nav,
+            notice: None,
+        }
     }
 
     /// The layout of a page of the console or the portal; `section` is the navigation link to mark.
@@ -150,6 +165,8 @@ impl Layout {
             title: title.into(),
             brand: "Trellis".to_owned(),
             css: asset_url("app.css"),
+            brand_css: None,
+            brand_logo: None,
             js: asset_url("app.js"),
             nav: Some(nav(&signed.session, links)),
             notice: None,
@@ -157,9 +174,20 @@ impl Layout {
     }
 
     /// A public page of a vendor's (nobody signed in): its header and title carry the vendor's
-    /// name, not Trellis's.
-    pub fn public(title: impl Into<String>, vendor: String) -> Self {
-        Self { brand: vendor, ..Self::new(title, None) }
+    /// name, logo and accent colour, not Trellis's.
+    pub fn public(title: impl Into<String>, vendor: PublicBrand) -> Self {
+        Self::new(title, None).branded(vendor)
+    }
+
+    /// This layout with a vendor's name, logo and accent colour (a page outside a membership that
+    /// knows its workspace: an invitation link, sign-in on the way to one).
+    pub fn branded(self, vendor: PublicBrand) -> Self {
+        Self {
+            brand_css: vendor.colour.as_deref().map(|c| crate::brand::stylesheet_url(&vendor.workspace_id, c)),
+            brand_logo: vendor.logo.as_ref().map(|l| crate::brand::logo_url(&vendor.workspace_id, l)),
+            brand: vendor.name,
+            ..self
+        }
     }
 
     /// Shows the confirmation named by `?notice=` (post/redirect/get keeps no message in the session).
@@ -210,6 +238,8 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "reseller_created" => "The reseller was created.",
         "change_requested" => "Saved. The new legal name or territories wait for the vendor's approval.",
         "logo_uploaded" => "The logo was uploaded.",
+        "logo_removed" => "The logo was removed.",
+        "branding_saved" => "The branding was saved. The public pages show it now.",
         "contract_added" => "The contract was added.",
         "contract_deleted" => "The contract was deleted.",
         "licence_added" => "The licence was added.",
@@ -436,12 +466,26 @@ async fn login_page(State(state): State<AppState>, maybe: MaybeSession, UrlQuery
     if maybe.session.is_some() {
         return Redirect::to(next.as_deref().unwrap_or("/")).into_response();
     }
-    login_form(&state, String::new(), None, next.unwrap_or_default(), StatusCode::OK)
+    login_form(&state, String::new(), None, next.unwrap_or_default(), StatusCode::OK).await
 }
 
-fn login_form(state: &AppState, email: String, error: Option<String>, next: String, status: StatusCode) -> Response {
+/// The branding of the workspace an invitation link names, for pages on the way to accepting it.
+async fn invitation_brand(state: &AppState, token: &str) -> Option<PublicBrand> {
+    let pending = invitations::find(&state.ctx, token).await.ok()?;
+    workspaces::public_brand(&state.ctx, &pending.workspace_id).await.ok()
+}
+
+/// The sign-in form; on the way to an invitation it carries the inviting workspace's branding.
+async fn login_form(state: &AppState, email: String, error: Option<String>, next: String, status: StatusCode) -> Response {
     let csrf = random_token(32);
-    let page = LoginPage { layout: Layout::new("Sign in", None), csrf_token: csrf.clone(), email, error, next };
+    let mut layout = Layout::new("Sign in", None);
+    if let Some(brand) = match next.strip_prefix("/invitations/") {
+        Some(token) => invitation_brand(state, token).await,
+        None => None,
+    } {
+        layout = layout.branded(brand);
+    }
+    let page = LoginPage { layout, csrf_token: csrf.clone(), email, error, next };
     with_cookie((status, render(&page)).into_response(), set_cookie(state, CSRF_COOKIE, &csrf, 3600))
 }
 
@@ -455,7 +499,7 @@ async fn login_submit(
     let next = after_sign_in(form.next.as_deref()).unwrap_or_default().to_owned();
     let cookie = read_cookie(&headers, &cookie_name(&state, CSRF_COOKIE)).unwrap_or_default();
     if cookie.is_empty() || !same_secret(&cookie, &form.csrf_token) {
-        return login_form(&state, form.email, Some("The form expired. Please sign in again.".into()), next, StatusCode::FORBIDDEN);
+        return login_form(&state, form.email, Some("The form expired. Please sign in again.".into()), next, StatusCode::FORBIDDEN).await;
     }
     if let Some(old) = &maybe.token {
         let _ = auth::logout(&state.ctx, old).await;
@@ -472,15 +516,18 @@ async fn login_submit(
             let response = with_cookie(Redirect::to(to).into_response(), set_cookie(&state, SESSION_COOKIE, &signed_in.token, 12 * 3600));
             with_cookie(response, set_cookie(&state, CSRF_COOKIE, "", 0))
         }
-        Err(Error::RateLimited { .. }) => login_form(
-            &state,
-            form.email,
-            Some("Too many attempts. Please wait a few minutes and try again.".into()),
-            next,
-            StatusCode::TOO_MANY_REQUESTS,
-        ),
+        Err(Error::RateLimited { .. }) => {
+            login_form(
+                &state,
+                form.email,
+                Some("Too many attempts. Please wait a few minutes and try again.".into()),
+                next,
+                StatusCode::TOO_MANY_REQUESTS,
+            )
+            .await
+        }
         Err(Error::Unauthorized) => {
-            login_form(&state, form.email, Some("The email or password is not right.".into()), next, StatusCode::UNAUTHORIZED)
+            login_form(&state, form.email, Some("The email or password is not right.".into()), next, StatusCode::UNAUTHORIZED).await
         }
         Err(other) => error_page(other),
     }
@@ -848,10 +895,12 @@ struct InvitationView<'a> {
     session: Option<&'a BrowserSession>,
     error: Option<String>,
     offer_sign_in: bool,
+    /// The inviting workspace's branding.
+    brand: Option<PublicBrand>,
 }
 
 fn invitation_form(state: &AppState, view: InvitationView<'_>, status: StatusCode) -> Response {
-    let InvitationView { token, pending, session, error, offer_sign_in } = view;
+    let InvitationView { token, pending, session, error, offer_sign_in, brand } = view;
     let (csrf, double_submit) = match session {
         Some(s) => (s.csrf_token.clone(), false),
         None => (random_token(32), true),
@@ -861,7 +910,10 @@ fn invitation_form(state: &AppState, view: InvitationView<'_>, status: StatusCod
         None => format!("the staff of {}", pending.workspace_name),
     };
     let page = InvitationPage {
-        layout: Layout::new("Your invitation", session),
+        layout: match brand {
+            Some(brand) => Layout::new("Your invitation", session).branded(brand),
+            None => Layout::new("Your invitation", session),
+        },
         token,
         csrf_token: csrf.clone(),
         email: pending.email.to_string(),
@@ -893,11 +945,14 @@ fn check_invitation_csrf(state: &AppState, headers: &HeaderMap, session: Option<
 /// `GET /invitations/{token}`: accept (signed in as the invitee, or with a new password) or decline.
 async fn invitation_page(State(state): State<AppState>, maybe: MaybeSession, Path(token): Path<String>) -> Response {
     match invitations::find(&state.ctx, &token).await {
-        Ok(pending) => invitation_form(
-            &state,
-            InvitationView { token, pending, session: maybe.session.as_ref(), error: None, offer_sign_in: false },
-            StatusCode::OK,
-        ),
+        Ok(pending) => {
+            let brand = workspaces::public_brand(&state.ctx, &pending.workspace_id).await.ok();
+            invitation_form(
+                &state,
+                InvitationView { token, pending, session: maybe.session.as_ref(), error: None, offer_sign_in: false, brand },
+                StatusCode::OK,
+            )
+        }
         Err(err) => error_page(err),
     }
 }
@@ -917,8 +972,10 @@ async fn invitation_submit(
         Err(err) => return error_page(err),
     };
     let session = maybe.session.as_ref();
+    let brand = workspaces::public_brand(&state.ctx, &pending.workspace_id).await.ok();
     let show = |pending, error: String, offer_sign_in, status| {
-        invitation_form(&state, InvitationView { token: token.clone(), pending, session, error: Some(error), offer_sign_in }, status)
+        let view = InvitationView { token: token.clone(), pending, session, error: Some(error), offer_sign_in, brand: brand.clone() };
+        invitation_form(&state, view, status)
     };
     if !check_invitation_csrf(&state, &headers, session, &form.csrf_token) {
         return show(pending, "The form expired. Please try again.".into(), false, StatusCode::FORBIDDEN);

@@ -24,6 +24,17 @@ fn push_lapsed(q: &mut Sql, today: Date) {
     ));
 }
 
+/// Appends " AND NOT EXISTS (a lapsed licence of the partner `{partner}.id`)": the rule of
+/// [`compliance_blockers`] as a condition of a query over `partners` (one probe of the partner's
+/// licences through the index `licences_by_partner` per row the query walks).
+pub(crate) fn push_compliant(q: &mut Sql, partner: &str, today: Date) {
+    q.push(&format!(
+        " AND NOT EXISTS (SELECT 1 FROM licences l WHERE l.workspace_id = {partner}.workspace_id AND l.partner_id = {partner}.id"
+    ));
+    push_lapsed(q, today);
+    q.push(")");
+}
+
 /// Why a partner is not compliant at `now`, one sentence per lapsed licence, e.g.
 /// "licence EU-123 (insurance broker, DE) expired on 2026-10-01"; empty when compliant. The caller
 /// has checked that the partner is visible (this reads inside its transaction).

@@ -209,8 +209,20 @@ fn reencode_logo(bytes: &[u8], kind: FileKind) -> Option<Vec<u8>> {
     written.ok().map(|()| out.into_inner())
 }
 
+/// A checked logo's pixels, decoded under the limits and encoded again (422 on `file` for
+/// anything that is not a whole image within them).
+pub(crate) async fn reencoded_logo(source: Vec<u8>, kind: FileKind) -> Result<Vec<u8>> {
+    // Decoding is CPU work of up to a few hundred milliseconds: off the async threads.
+    tokio::task::spawn_blocking(move || reencode_logo(&source, kind))
+        .await
+        .map_err(|e| Error::Internal(format!("logo decoder: {e}")))?
+        .ok_or_else(|| {
+            Error::invalid("file", format!("must be a whole PNG or JPEG image of at most {MAX_LOGO_SIDE} × {MAX_LOGO_SIDE} pixels"))
+        })
+}
+
 /// Every problem of an upload at once, or its type and safe filename.
-fn check(upload: &Upload) -> Result<(FileKind, String)> {
+pub(crate) fn check(upload: &Upload) -> Result<(FileKind, String)> {
     let mut v = Validation::new();
     let kind = FileKind::sniff(&upload.bytes);
     if upload.bytes.is_empty() {
@@ -232,13 +244,13 @@ fn check(upload: &Upload) -> Result<(FileKind, String)> {
     Ok((kind, sanitise_filename(&upload.filename, kind)))
 }
 
-fn blob_path(data_dir: &Path, sha256: &str) -> PathBuf {
+pub(crate) fn blob_path(data_dir: &Path, sha256: &str) -> PathBuf {
     data_dir.join("files").join(sha256)
 }
 
 /// Writes a blob unless it exists, through a temporary file and a rename (no half-written blob
 /// is ever visible under its name).
-async fn write_blob(data_dir: &Path, sha256: &str, bytes: Vec<u8>) -> Result<()> {
+pub(crate) async fn write_blob(data_dir: &Path, sha256: &str, bytes: Vec<u8>) -> Result<()> {
     let path = blob_path(data_dir, sha256);
     tokio::task::spawn_blocking(move || -> std::io::Result<()> {
         if path.exists() {
@@ -255,7 +267,7 @@ async fn write_blob(data_dir: &Path, sha256: &str, bytes: Vec<u8>) -> Result<()>
     .map_err(|e| Error::Internal(format!("writing an uploaded file: {e}")))
 }
 
-async fn read_blob(data_dir: &Path, sha256: &str) -> Result<Vec<u8>> {
+pub(crate) async fn read_blob(data_dir: &Path, sha256: &str) -> Result<Vec<u8>> {
     let path = blob_path(data_dir, sha256);
     tokio::task::spawn_blocking(move || std::fs::read(&path))
         .await
@@ -298,16 +310,7 @@ pub async fn store(ctx: &Ctx, scope: &Scope, data_dir: &Path, partner_id: &Partn
     }
     let (kind, filename) = check(&upload)?;
     let bytes = match upload.purpose {
-        FilePurpose::Logo => {
-            let source = upload.bytes;
-            // Decoding is CPU work of up to a few hundred milliseconds: off the async threads.
-            tokio::task::spawn_blocking(move || reencode_logo(&source, kind))
-                .await
-                .map_err(|e| Error::Internal(format!("logo decoder: {e}")))?
-                .ok_or_else(|| {
-                    Error::invalid("file", format!("must be a whole PNG or JPEG image of at most {MAX_LOGO_SIDE} × {MAX_LOGO_SIDE} pixels"))
-                })?
-        }
+        FilePurpose::Logo => reencoded_logo(upload.bytes, kind).await?,
         FilePurpose::Contract | FilePurpose::Licence => upload.bytes,
     };
     let sha256 = hex(&Sha256::digest(&bytes));

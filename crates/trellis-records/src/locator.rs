@@ -1,5 +1,6 @@
 //! The public partner locator ("Find a partner"): active partners who opted in, filtered by
-//! country, named region, partner type, tier and specialisation, live from the database.
+//! country, named region, partner type, tier and specialisation, live from the database. A
+//! partner that is not compliant (a licence lapsed without a valid successor) is not listed.
 //!
 //! Nobody is signed in: every read runs in the system context of the workspace the locator is
 //! for (the [`PUBLIC_LOCATOR`] grant, listed in docs/ARCHITECTURE.md), and only locator fields leave it.
@@ -10,12 +11,14 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use time::Date;
 use trellis_core::{Error, FileId, Page, PartnerId, PartnerStatus, PartnerType, PartnerTypes, Result, WorkspaceId, page};
 use trellis_db::{Sql, SystemGrant, sql};
 use trellis_directory::countries;
 use trellis_identity::{Ctx, Scope};
 
 use crate::files::{self, FilePurpose, StoredFile};
+use crate::{compliance, dates};
 
 /// Nobody is signed in to the public locator (`/partners`, `/api/v1/public/partners`, logos).
 pub const PUBLIC_LOCATOR: SystemGrant = SystemGrant {
@@ -84,22 +87,23 @@ pub async fn workspace_for(ctx: &Ctx, named: Option<&str>) -> Result<WorkspaceId
     }
 }
 
-/// One page of listed partners of a workspace, by name.
-pub async fn search(ctx: &Ctx, workspace_id: &WorkspaceId, filter: &LocatorFilter) -> Result<Page<ListedPartner>> {
-    let system = Scope::system(workspace_id.clone(), &PUBLIC_LOCATOR);
-    let country = match blank_to_none(filter.country.as_deref()) {
+fn country_of(filter: &LocatorFilter) -> Result<Option<&'static str>> {
+    match blank_to_none(filter.country.as_deref()) {
         Some(text) => {
-            Some(countries::parse(text).ok_or_else(|| Error::invalid("country", "must be an ISO 3166-1 alpha-2 code such as DE"))?)
+            Ok(Some(countries::parse(text).ok_or_else(|| Error::invalid("country", "must be an ISO 3166-1 alpha-2 code such as DE"))?))
         }
-        None => None,
-    };
+        None => Ok(None),
+    }
+}
+
+/// Appends the FROM and WHERE of the listed partners matching `filter` (every filter but the
+/// cursor) to a query's select list: active, opted in, compliant on `today` (no licence lapsed
+/// without a valid successor: `compliance::push_compliant`). Answers the workspace's placeholder.
+fn push_listed(q: &mut Sql, system: &Scope, filter: &LocatorFilter, country: Option<&str>, today: Date) -> String {
     // `CROSS JOIN` keeps `partners` the outer loop on SQLite (its documented join-order hint), so
     // the page walks the (workspace, status, name, id) index in order and stops at the limit
     // instead of sorting every listed partner; PostgreSQL plans it like an inner join.
-    let mut q = Sql::build(
-        "SELECT p.id, p.name, p.website, p.types, pp.description, pp.logo_file_id
-         FROM partners p CROSS JOIN partner_profiles pp WHERE pp.workspace_id = p.workspace_id AND pp.partner_id = p.id AND p.workspace_id = ",
-    );
+    q.push(" FROM partners p CROSS JOIN partner_profiles pp WHERE pp.workspace_id = p.workspace_id AND pp.partner_id = p.id AND p.workspace_id = ");
     let ws = q.bind(system.workspace_id());
     q.push(&ws).push(" AND p.status = ").push_bind(PartnerStatus::Active.as_str());
     q.push(" AND pp.locator_opt_in = ").push_bind(true);
@@ -132,6 +136,42 @@ pub async fn search(ctx: &Ctx, workspace_id: &WorkspaceId, filter: &LocatorFilte
         let pattern = q.bind(format!("%{}%", text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
         q.push(&format!(" AND (LOWER(p.name) LIKE {pattern} ESCAPE '\\' OR LOWER(pp.description) LIKE {pattern} ESCAPE '\\')"));
     }
+    compliance::push_compliant(q, "p", today);
+    ws
+}
+
+/// The most partners [`count`] counts; past it the locator says "more than 1,000".
+pub const MAX_COUNTED: i64 = 1000;
+
+/// How many partners a search finds (over all its pages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Found {
+    /// At most [`MAX_COUNTED`].
+    pub count: i64,
+    /// More than `count` match.
+    pub more: bool,
+}
+
+/// How many listed partners match `filter` (its cursor ignored). Counting stops after
+/// [`MAX_COUNTED`] + 1 rows, so a broad search of a workspace with 50,000 partners costs what
+/// a thousand rows cost, not the whole directory.
+pub async fn count(ctx: &Ctx, workspace_id: &WorkspaceId, filter: &LocatorFilter) -> Result<Found> {
+    let system = Scope::system(workspace_id.clone(), &PUBLIC_LOCATOR);
+    let country = country_of(filter)?;
+    let mut q = Sql::build("SELECT COUNT(*) AS n FROM (SELECT 1 AS one");
+    push_listed(&mut q, &system, filter, country, dates::today(ctx.now()));
+    q.push(" LIMIT ").push_bind(MAX_COUNTED + 1).push(") counted");
+    let mut tx = system.read(ctx).await?;
+    let n: i64 = tx.fetch_one(q).await?.get("n")?;
+    Ok(Found { count: n.min(MAX_COUNTED), more: n > MAX_COUNTED })
+}
+
+/// One page of listed partners of a workspace, by name.
+pub async fn search(ctx: &Ctx, workspace_id: &WorkspaceId, filter: &LocatorFilter) -> Result<Page<ListedPartner>> {
+    let system = Scope::system(workspace_id.clone(), &PUBLIC_LOCATOR);
+    let country = country_of(filter)?;
+    let mut q = Sql::build("SELECT p.id, p.name, p.website, p.types, pp.description, pp.logo_file_id");
+    let ws = push_listed(&mut q, &system, filter, country, dates::today(ctx.now()));
     if let Some(after) = &filter.after {
         let after = q.bind(after);
         q.push(&format!(" AND (p.name, p.id) > (SELECT c.name, c.id FROM partners c WHERE c.workspace_id = {ws} AND c.id = {after})"));
@@ -209,17 +249,17 @@ pub struct LocatorChoices {
 pub async fn choices(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<LocatorChoices> {
     let system = Scope::system(workspace_id.clone(), &PUBLIC_LOCATOR);
     let mut tx = system.read(ctx).await?;
-    let terms = tx
-        .fetch_all(sql!(
-            "SELECT t.kind, MIN(t.value) AS value FROM partner_profile_terms t
-             JOIN partner_profiles pp ON pp.workspace_id = t.workspace_id AND pp.partner_id = t.partner_id
-             JOIN partners p ON p.workspace_id = t.workspace_id AND p.id = t.partner_id
-             WHERE t.workspace_id = $1 AND t.kind IN ('country', 'region', 'specialisation') AND pp.locator_opt_in = $2 AND p.status = 'active'
-             GROUP BY t.kind, t.match_key ORDER BY t.kind, MIN(t.value)",
-            system.workspace_id(),
-            true
-        ))
-        .await?;
+    let mut q = Sql::build(
+        "SELECT t.kind, MIN(t.value) AS value FROM partner_profile_terms t
+         JOIN partner_profiles pp ON pp.workspace_id = t.workspace_id AND pp.partner_id = t.partner_id
+         JOIN partners p ON p.workspace_id = t.workspace_id AND p.id = t.partner_id
+         WHERE t.workspace_id = ",
+    );
+    q.push_bind(system.workspace_id()).push(" AND t.kind IN ('country', 'region', 'specialisation') AND pp.locator_opt_in = ");
+    q.push_bind(true).push(" AND p.status = 'active'");
+    compliance::push_compliant(&mut q, "p", dates::today(ctx.now()));
+    q.push(" GROUP BY t.kind, t.match_key ORDER BY t.kind, MIN(t.value)");
+    let terms = tx.fetch_all(q).await?;
     let tiers = tx.fetch_all(sql!("SELECT DISTINCT name FROM tiers WHERE workspace_id = $1 ORDER BY name", system.workspace_id())).await?;
     let mut choices = LocatorChoices::default();
     for row in terms {
@@ -235,20 +275,19 @@ pub async fn choices(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<LocatorCho
     Ok(choices)
 }
 
-/// A logo for the public locator: only the current logo of a listed partner (active, opted in),
+/// A logo for the public locator: only the current logo of a listed partner (active, opted in,
+/// compliant),
 /// whatever workspace it is in; anything else is not found.
 pub async fn listed_logo(ctx: &Ctx, data_dir: &Path, file_id: &FileId) -> Result<(StoredFile, Vec<u8>)> {
     let workspace_id: WorkspaceId = {
         let mut tx = ctx.db().read_granted(&PUBLIC_LOCATOR).await?;
-        let row = tx
-            .fetch_optional(sql!(
-                "SELECT pp.workspace_id FROM partner_profiles pp JOIN partners p ON p.workspace_id = pp.workspace_id AND p.id = pp.partner_id
-                 WHERE pp.logo_file_id = $1 AND pp.locator_opt_in = $2 AND p.status = 'active'",
-                file_id,
-                true
-            ))
-            .await?
-            .ok_or(Error::NotFound)?;
+        let mut q = Sql::build(
+            "SELECT pp.workspace_id FROM partner_profiles pp JOIN partners p ON p.workspace_id = pp.workspace_id AND p.id = pp.partner_id
+             WHERE pp.logo_file_id = ",
+        );
+        q.push_bind(file_id).push(" AND pp.locator_opt_in = ").push_bind(true).push(" AND p.status = 'active'");
+        compliance::push_compliant(&mut q, "p", dates::today(ctx.now()));
+        let row = tx.fetch_optional(q).await?.ok_or(Error::NotFound)?;
         row.get("workspace_id")?
     };
     let system = Scope::system(workspace_id, &PUBLIC_LOCATOR);

@@ -22,6 +22,7 @@ pub enum Area {
     Applications,
     Audit,
     Outbox,
+    Settings,
     Profile,
     Users,
     Onboarding,
@@ -60,6 +61,9 @@ pub fn role_areas(scope: &Scope) -> Vec<Area> {
                 || trellis_identity::background_work::OWN_EMAIL_READERS.contains(role)
             {
                 areas.push(Area::Outbox);
+            }
+            if role.is_workspace_admin() {
+                areas.push(Area::Settings);
             }
         }
         Membership::Partner { role, .. } => {

@@ -179,6 +179,8 @@ async fn seed_workspace(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<()> {
         workspaces::WorkspacePatch {
             allowed_redirect_domains: Some(vec!["acme.example".into()]),
             distributors_manage_resellers: Some(true),
+            // The public pages (application form, locator) show the vendor's accent colour.
+            brand_colour: Some(Some("#1d4e89".into())),
             ..Default::default()
         },
     )

@@ -37,8 +37,9 @@ fn multipart_error(err: &MultipartError) -> ApiError {
     }
 }
 
-/// Reads a multipart upload: the `purpose` field and the `file` part.
-pub(crate) async fn read_upload(mut multipart: Multipart) -> ApiResult<Upload> {
+/// The parts of a multipart upload: the `purpose` field, if sent, and the `file` part (its
+/// filename, declared type and bytes), text checked like any other input.
+async fn read_parts(mut multipart: Multipart) -> ApiResult<(Option<String>, Option<(String, Option<String>, Vec<u8>)>)> {
     let mut purpose = None;
     let mut file = None;
     while let Some(field) = multipart.next_field().await.map_err(|e| multipart_error(&e))? {
@@ -63,6 +64,16 @@ pub(crate) async fn read_upload(mut multipart: Multipart) -> ApiResult<Upload> {
     if !refused.is_empty() {
         return Err(ApiError::validation(refused));
     }
+    Ok((purpose, file))
+}
+
+fn file_required() -> FieldError {
+    FieldError { field: "file".into(), message: "a file part is required".into() }
+}
+
+/// Reads a multipart upload: the `purpose` field and the `file` part.
+pub(crate) async fn read_upload(multipart: Multipart) -> ApiResult<Upload> {
+    let (purpose, file) = read_parts(multipart).await?;
     let mut errors = Vec::new();
     let purpose = match purpose.as_deref().map(str::trim) {
         Some(text) => FilePurpose::parse(text),
@@ -72,11 +83,19 @@ pub(crate) async fn read_upload(mut multipart: Multipart) -> ApiResult<Upload> {
         errors.push(FieldError { field: "purpose".into(), message: "must be \"logo\", \"contract\" or \"licence\"".into() });
     }
     if file.is_none() {
-        errors.push(FieldError { field: "file".into(), message: "a file part is required".into() });
+        errors.push(file_required());
     }
     match (purpose, file) {
         (Some(purpose), Some((filename, declared_type, bytes))) => Ok(Upload { purpose, filename, declared_type, bytes }),
         _ => Err(ApiError::validation(errors)),
+    }
+}
+
+/// Reads a multipart upload of a logo: only its `file` part.
+pub(crate) async fn read_logo(multipart: Multipart) -> ApiResult<Upload> {
+    match read_parts(multipart).await?.1 {
+        Some((filename, declared_type, bytes)) => Ok(Upload { purpose: FilePurpose::Logo, filename, declared_type, bytes }),
+        None => Err(ApiError::validation(vec![file_required()])),
     }
 }
 

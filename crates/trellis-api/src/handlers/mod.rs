@@ -71,6 +71,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tiers::list_partner_metrics))
         .routes(routes!(tiers::record_partner_metric))
         .merge(files::routes())
+        .merge(workspace::logo_routes())
         .routes(routes!(profiles::find_partner_profile, profiles::update_partner_profile))
         .routes(routes!(profiles::find_partner_compliance))
         .routes(routes!(profiles::list_profile_change_requests))

@@ -14,6 +14,7 @@ mod partner_programs;
 mod partners;
 mod profile_changes;
 mod programs;
+mod settings;
 mod staff;
 
 use trellis_core::{Error, VendorRole};
@@ -36,6 +37,7 @@ pub fn routes() -> PageRouter {
         .merge(partner_lifecycle::routes())
         .merge(compliance::routes())
         .merge(profile_changes::routes())
+        .merge(settings::routes())
 }
 
 /// The caller's staff role; 404 for anyone acting for a partner.

@@ -561,17 +561,37 @@ struct Prepared {
     credential: Option<String>,
     /// The object's id, when the route reads one object (checked against the answer).
     object_id: Option<String>,
-    /// A body that is not JSON (a multipart upload): its content type and text.
-    raw: Option<(String, String)>,
+    /// A body that is not JSON (a multipart upload): its content type and bytes.
+    raw: Option<(String, Vec<u8>)>,
 }
 
 /// A multipart upload of a small PDF licence document, as a client sends it.
-fn licence_upload(n: usize) -> (String, String) {
+fn licence_upload(n: usize) -> (String, Vec<u8>) {
     let boundary = format!("matrix-boundary-{n}");
     let body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nlicence\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"licence {n}.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.4\n% matrix cell {n}\n\r\n--{boundary}--\r\n"
     );
-    (format!("multipart/form-data; boundary={boundary}"), body)
+    (format!("multipart/form-data; boundary={boundary}"), body.into_bytes())
+}
+
+/// A multipart upload of a workspace logo (a whole 1 × 1 PNG).
+fn logo_upload(n: usize) -> (String, Vec<u8>) {
+    let (content_type, body) = crate::profiles::multipart(&[], Some((&format!("logo {n}.png"), Some("image/png"), crate::profiles::PNG)));
+    (content_type, body)
+}
+
+/// Sends a request whose body is not JSON.
+async fn send_bytes(app: &TestApp, method: Method, path: &str, bearer: Option<&str>, content_type: &str, body: &[u8]) -> Reply {
+    let mut request =
+        app.client.request(method, format!("{}{path}", app.base_url)).header("content-type", content_type).body(body.to_vec());
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("request reaches the server");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap_or_default();
+    Reply { status, body: serde_json::from_str(&text).unwrap_or(Value::Null), text, headers }
 }
 
 fn created_id(reply: Reply, what: &str) -> String {
@@ -792,7 +812,7 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
             Some(json!({"tier_id": enrollment_tier.clone().expect("the enrollment's tier"), "reason": format!("matrix cell {n}")}))
         }
         ("PUT", "/api/v1/partners/{id}/metrics/{metric}") => Some(json!({"value": 2, "note": format!("cell {n}")})),
-        ("POST", "/api/v1/partners/{id}/files") => None,
+        ("POST", "/api/v1/partners/{id}/files") | ("PUT", "/api/v1/workspace/logo") => None,
         ("PATCH", "/api/v1/partners/{id}/profile") => Some(json!({"description": format!("Described by cell {n}")})),
         ("POST", "/api/v1/partners/{id}/contracts") => Some(json!({"title": format!("Contract of cell {n}"), "starts_on": "2026-01-01"})),
         ("PATCH", "/api/v1/contracts/{id}") => Some(json!({"title": format!("Renamed by cell {n}")})),
@@ -806,7 +826,11 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         ("GET", _) | ("DELETE", _) => None,
         _ => panic!("no request recipe for {} — add one here when adding the route to the matrix", route.label()),
     };
-    let raw = (route.method == "POST" && route.path == "/api/v1/partners/{id}/files").then(|| licence_upload(n));
+    let raw = match (route.method.as_str(), route.path.as_str()) {
+        ("POST", "/api/v1/partners/{id}/files") => Some(licence_upload(n)),
+        ("PUT", "/api/v1/workspace/logo") => Some(logo_upload(n)),
+        _ => None,
+    };
     let path = if route.list { format!("{path}{}limit=500", if path.contains('?') { '&' } else { '?' }) } else { path };
     let object_id = if route.method == "GET" && !route.list { object_id } else { None };
     Prepared { path, body, credential, object_id, raw }
@@ -1009,7 +1033,7 @@ pub(crate) async fn replay(app: &TestApp, world: &World, matrix: &Matrix, only: 
                 let prepared = prepare(app, world, route, who, column).await;
                 let reply = match &prepared.raw {
                     Some((content_type, body)) => {
-                        app.send_raw(method.clone(), &prepared.path, prepared.credential.as_deref(), Some(content_type), body).await
+                        send_bytes(app, method.clone(), &prepared.path, prepared.credential.as_deref(), content_type, body).await
                     }
                     None => app.send(method.clone(), &prepared.path, prepared.credential.as_deref(), prepared.body.as_ref()).await,
                 };

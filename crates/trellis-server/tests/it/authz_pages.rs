@@ -46,13 +46,15 @@ impl PageRow {
 const OUTCOMES: [&str; 7] = ["-", "200", "303", "login", "403", "404", "422"];
 
 /// The page routes anyone may use without signing in.
-const PUBLIC: [&str; 8] = [
+const PUBLIC: [&str; 10] = [
     "/login",
     "/apply/{slug}",
     "/apply/{slug}/thanks",
     "/partners",
     "/partners/logos/{file_id}",
     "/static/{name}",
+    "/brand/{workspace_id}/style.css",
+    "/brand/{workspace_id}/logo",
     "/invitations/{token}",
     "/invitations/{token}/decline",
 ];
@@ -61,8 +63,13 @@ const PUBLIC: [&str; 8] = [
 /// double-submit cookie, the invitation link's own check): the CSRF-less pass does not apply.
 const OWN_CSRF: [&str; 4] = ["/login", "/apply/{slug}", "/invitations/{token}", "/invitations/{token}/decline"];
 
-const UPLOADS: [&str; 4] =
-    ["/console/partners/{id}/contracts", "/console/partners/{id}/licences", "/portal/profile/logo", "/portal/licences"];
+const UPLOADS: [&str; 5] = [
+    "/console/partners/{id}/contracts",
+    "/console/partners/{id}/licences",
+    "/portal/profile/logo",
+    "/portal/licences",
+    "/console/settings/logo",
+];
 
 /// Who an identity is to the pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -332,3 +332,50 @@ async fn a_person_signing_in_sees_the_invitations_addressed_to_them_and_answers_
     let after = get_page(&app, "/memberships", Some(&cookie)).await;
     assert!(!after.text.contains("Invitations for you"), "nothing is waiting any more");
 }
+
+#[tokio::test]
+async fn accepting_an_invitation_from_its_link_signs_the_new_account_in_and_lands_on_its_home() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    crate::recruitment::program_with_questions(&app, &f, "resellers", json!([])).await;
+    let applied = crate::recruitment::apply(&app, "resellers", &crate::recruitment::application("Newco", "ada@newco.example")).await;
+    assert_eq!(applied.status, 201, "{}", applied.text);
+    let partner_id = applied.body["id"].as_str().expect("id").to_owned();
+    let approved = app.post(&format!("/api/v1/partners/{partner_id}/approve"), &f.owner.token, json!(null)).await;
+    assert_eq!(approved.status, 200, "{}", approved.text);
+    app.patch("/api/v1/workspace", &f.owner.token, json!({"brand_colour": "#0b5394"})).await;
+    let (_, _, text) = crate::recruitment::emails_to(&app, "ada@newco.example")
+        .await
+        .into_iter()
+        .find(|(kind, _, _)| kind == "application_approved")
+        .expect("approval email");
+    let token = crate::recruitment::invitation_token(&text);
+
+    let page = crate::pages::get_page(&app, &format!("/invitations/{token}"), None).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains(r#"value="Ada Lovelace""#), "the name from the application is filled in: {}", page.text);
+    assert!(page.text.contains("style.css?v=0b5394"), "the invitation carries the vendor's branding");
+    let csrf = crate::pages::cookie_value(&page.headers, "trellis_csrf").expect("csrf cookie");
+    let accepted = crate::pages::post_form(
+        &app,
+        &format!("/invitations/{token}"),
+        &format!("trellis_csrf={csrf}"),
+        &[("csrf_token", &csrf), ("name", "Ada Lovelace"), ("password", "a long enough passphrase")],
+    )
+    .await;
+    assert_eq!(accepted.status, 303, "{}", accepted.text);
+    assert_eq!(accepted.headers.get("location").and_then(|v| v.to_str().ok()), Some("/"));
+    let session = crate::pages::cookie_value(&accepted.headers, "trellis_session").expect("signed in at once");
+    let home = app
+        .client
+        .get(format!("{}/", app.base_url))
+        .header(reqwest::header::COOKIE, format!("trellis_session={session}"))
+        .send()
+        .await
+        .expect("home");
+    assert_eq!(home.status().as_u16(), 200, "no second sign-in");
+    let html = home.text().await.expect("body");
+    assert!(html.contains("Newco") && html.contains(r#"href="/portal/profile""#), "the partner's home: {html}");
+    let name = app.query(trellis_db::sql!("SELECT name FROM users WHERE email = $1", "ada@newco.example")).await;
+    assert_eq!(name[0].get::<String>("name").expect("name"), "Ada Lovelace");
+}

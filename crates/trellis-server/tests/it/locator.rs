@@ -1,4 +1,5 @@
-//! The public partner locator: only active partners who opted in, in name order, with filters by
+//! The public partner locator: only active, compliant partners who opted in, in name order, counted,
+//! with a contact action only from what the profile publishes, with filters by
 //! country, region, type, tier and specialisation that work alone and together; logos only of
 //! listed partners; the page works without scripts.
 
@@ -160,4 +161,48 @@ async fn the_locator_page_filters_with_a_plain_form_and_shows_only_listed_partne
     assert!(germany.text.contains("Backups for small offices.") && !germany.text.contains("Referrals in France."));
     assert!(germany.text.contains(r#"<option value="DE" selected>"#));
     assert_eq!(unnamed.status, 422);
+}
+
+#[tokio::test]
+async fn the_locator_counts_offers_a_contact_and_hides_suspended_and_non_compliant_partners() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    listed_world(&app, &f).await;
+    let website = app.patch(&format!("/api/v1/partners/{}/profile", f.p3), &f.owner.token, json!({"website": "https://p3.example"})).await;
+    assert_eq!(website.status, 200, "{}", website.text);
+    let ws = f.workspace_id.to_string();
+
+    let before = get_page(&app, &format!("/partners?workspace={ws}")).await;
+    assert!(before.text.contains("3 partners found"), "{}", before.text);
+
+    // R1a's licence lapsed without a successor: not compliant. D1's lapsed one has a valid successor.
+    let licence = |partner: &trellis_core::PartnerId, number: &str, from: i64, until: i64| {
+        (
+            format!("/api/v1/partners/{partner}/licences"),
+            json!({"kind": "broker", "number": number, "jurisdiction": "DE", "valid_from": crate::profiles::day(&app, from), "valid_until": crate::profiles::day(&app, until)}),
+        )
+    };
+    for (partner, number, from, until) in [(&f.r1a, "R-1", -400, -1), (&f.d1, "D-1", -400, -1), (&f.d1, "D-2", -1, 400)] {
+        let (path, body) = licence(partner, number, from, until);
+        let created = app.post(&path, &f.owner.token, body).await;
+        assert_eq!(created.status, 201, "{}", created.text);
+    }
+
+    let page = get_page(&app, &format!("/partners?workspace={ws}")).await;
+    assert_eq!(page.status, 200);
+    assert_safe_page("/partners", &page);
+    assert!(page.text.contains("2 partners found"), "{}", page.text);
+    assert!(page.text.contains("<h2>D1</h2>") && page.text.contains("<h2>P3</h2>"), "{}", page.text);
+    assert!(!page.text.contains("<h2>R1a</h2>"), "a partner that is not compliant is hidden");
+    assert!(!page.text.contains("<h2>R1b</h2>"), "a suspended partner is hidden");
+    assert!(page.text.contains("Contact P3"), "the contact action goes to the website the partner published");
+    assert!(page.text.contains("p3.example"), "{}", page.text);
+    assert!(!page.text.contains("mailto:"), "no email address the partner did not publish");
+    let api = app.send(reqwest::Method::GET, &format!("/api/v1/public/partners?workspace={ws}"), None, None).await;
+    let names: Vec<&str> = api.body["data"].as_array().expect("data").iter().filter_map(|p| p["name"].as_str()).collect();
+    assert_eq!(names, vec!["D1", "P3"]);
+    let one = get_page(&app, &format!("/partners?workspace={ws}&q=p3")).await;
+    assert!(one.text.contains("1 partner found"), "{}", one.text);
+    let none = get_page(&app, &format!("/partners?workspace={ws}&q=nobody")).await;
+    assert!(none.text.contains("0 partners found"), "{}", none.text);
 }

@@ -6,6 +6,7 @@ mod application_form;
 mod audit;
 mod authz_matrix;
 mod authz_pages;
+mod branding;
 mod browser;
 mod client_address;
 mod compliance;

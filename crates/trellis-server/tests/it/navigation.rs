@@ -22,6 +22,7 @@ const EVERY_ENTRY: &[&str] = &[
     "/console/applications?status=applied",
     "/console/audit",
     "/console/outbox",
+    "/console/settings",
     "/portal/profile",
     "/portal/users",
     "/portal/onboarding",

@@ -272,7 +272,10 @@ async fn nul_in_any_string_field_query_or_path_parameter_of_any_operation_is_ref
                         multipart(&[("purpose", purpose)], Some((filename, Some("application/pdf"), b"%PDF-1.4\n")));
                     let response = app
                         .client
-                        .post(format!("{}{}", app.base_url, fill(None)))
+                        .request(
+                            Method::from_bytes(method.to_uppercase().as_bytes()).expect("method"),
+                            format!("{}{}", app.base_url, fill(None)),
+                        )
                         .bearer_auth(&f.owner.token)
                         .header(CONTENT_TYPE, content_type)
                         .body(multipart_body)
