@@ -41,6 +41,7 @@ fn multipart_error(err: &MultipartError) -> ApiError {
 pub(crate) async fn read_upload(mut multipart: Multipart) -> ApiResult<Upload> {
     let mut purpose = None;
     let mut file = None;
+    let mut unknown = Vec::new();
     while let Some(field) = multipart.next_field().await.map_err(|e| multipart_error(&e))? {
         match field.name() {
             Some("purpose") => purpose = Some(field.text().await.map_err(|e| multipart_error(&e))?),
@@ -50,7 +51,9 @@ pub(crate) async fn read_upload(mut multipart: Multipart) -> ApiResult<Upload> {
                 let bytes = field.bytes().await.map_err(|e| multipart_error(&e))?;
                 file = Some((filename, declared_type, bytes.to_vec()));
             }
-            _ => {}
+            // Like an unknown JSON field: refused, never ignored (the document lists the parts).
+            // The name is checked for control characters below before it is echoed.
+            other => unknown.push(other.unwrap_or("").to_owned()),
         }
     }
     // The text of the form, like any other text input: no control characters.
@@ -64,6 +67,10 @@ pub(crate) async fn read_upload(mut multipart: Multipart) -> ApiResult<Upload> {
         return Err(ApiError::validation(refused));
     }
     let mut errors = Vec::new();
+    for name in unknown {
+        let field = if trellis_core::text::check_text("field", &name).is_ok() { name } else { "field".to_owned() };
+        errors.push(FieldError { field, message: "is not a part of an upload (purpose, file)".into() });
+    }
     let purpose = match purpose.as_deref().map(str::trim) {
         Some(text) => FilePurpose::parse(text),
         None => None,
@@ -75,7 +82,9 @@ pub(crate) async fn read_upload(mut multipart: Multipart) -> ApiResult<Upload> {
         errors.push(FieldError { field: "file".into(), message: "a file part is required".into() });
     }
     match (purpose, file) {
-        (Some(purpose), Some((filename, declared_type, bytes))) => Ok(Upload { purpose, filename, declared_type, bytes }),
+        (Some(purpose), Some((filename, declared_type, bytes))) if errors.is_empty() => {
+            Ok(Upload { purpose, filename, declared_type, bytes })
+        }
         _ => Err(ApiError::validation(errors)),
     }
 }

@@ -9,6 +9,7 @@ mod authz_pages;
 mod browser;
 mod client_address;
 mod compliance;
+mod conformance;
 mod hierarchy;
 mod idempotency;
 mod input_checks;
