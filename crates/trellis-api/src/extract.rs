@@ -51,7 +51,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
+        let mut value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
             Ok(axum::Json(value)) => value,
             Err(JsonRejection::JsonDataError(err)) => return Err(field_error(&err.body_text())),
             Err(JsonRejection::JsonSyntaxError(err)) => {
@@ -70,8 +70,32 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         if !refused.is_empty() {
             return Err(ApiError::validation(refused));
         }
+        whole_numbers_as_integers(&mut value);
         // serde_path_to_error names the field as axum::Json does ("types[0]: unknown variant …").
         serde_path_to_error::deserialize(value).map(ApiJson).map_err(|err| field_error(&err.to_string()))
+    }
+}
+
+/// JSON (and the document's JSON Schema) does not tell `3` from `3.0`: both are the integer 3.
+/// serde reads `3.0` only into a float, so a number with no fraction becomes an integer before
+/// the body is read into its struct (`{"rank": 3.0}` is rank 3; `3.5` is still refused).
+fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            // Only where the float is exactly that integer (|x| < 2^53).
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9_007_199_254_740_992.0
+            {
+                #[allow(clippy::cast_possible_truncation)]
+                let whole = f as i64;
+                *value = Value::from(whole);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(map) => map.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod extract;
 pub mod handlers;
 pub mod middleware;
+pub mod narrow;
 pub mod views;
 
 use axum::Router;
@@ -37,12 +38,17 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The API router (without state) and the OpenAPI document of its routes.
-pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+/// The API router (without state) and the OpenAPI document of its routes, as served at
+/// `/api/openapi.json`: generated from the handlers, then its input narrowed to what the server
+/// accepts ([`narrow`]).
+pub fn router() -> (Router<AppState>, serde_json::Value) {
     let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(handlers::routes()).split_for_parts();
     api.openapi = utoipa::openapi::OpenApiVersion::Version31;
     describe_responses(&mut api);
-    (router, api)
+    let mut document = serde_json::to_value(&api).expect("the OpenAPI document serialises");
+    narrow::narrow(&mut document);
+    declare_download_types(&mut document);
+    (router, document)
 }
 
 /// OpenAPI requires a `description` on every response; the routes declare only status and body,
@@ -100,6 +106,18 @@ fn describe_responses(api: &mut utoipa::openapi::OpenApi) {
                     response.description = reason.unwrap_or("Response").to_owned();
                 }
             }
+        }
+    }
+}
+
+/// A download answers with the type the server read from the file's bytes when it was uploaded
+/// (`trellis_records::files`: PDF, PNG or JPEG), so those are the types the document declares.
+fn declare_download_types(document: &mut serde_json::Value) {
+    let types = ["application/pdf", "image/png", "image/jpeg"];
+    if let Some(content) = document.pointer_mut("/paths/~1api~1v1~1files~1{id}/get/responses/200/content").and_then(|c| c.as_object_mut()) {
+        content.clear();
+        for content_type in types {
+            content.insert(content_type.to_owned(), serde_json::json!({}));
         }
     }
 }

@@ -140,6 +140,11 @@ const CURRENCIES: &[(&str, u8)] = &[
 ];
 
 impl Currency {
+    /// The codes Trellis accepts, in code order.
+    pub fn codes() -> impl Iterator<Item = &'static str> {
+        CURRENCIES.iter().map(|(code, _)| *code)
+    }
+
     pub fn parse(text: &str) -> Result<Self, InvalidValue> {
         let upper = text.trim().to_ascii_uppercase();
         CURRENCIES

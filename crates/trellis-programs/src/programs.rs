@@ -119,7 +119,7 @@ fn check_questions(v: &mut Validation, questions: &[ApplicationQuestion]) {
         } else if !seen.insert(q.id.clone()) {
             v.add(&format!("{field}.id"), "is used by another question");
         }
-        if q.label.trim().is_empty() || q.label.len() > 300 {
+        if q.label.trim().is_empty() || q.label.chars().count() > 300 {
             v.add(&format!("{field}.label"), "must be 1 to 300 characters");
         }
         match q.kind.as_str() {

@@ -133,7 +133,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(api)
         .merge(
             Router::new()
-                .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
+                .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").external_url_unchecked("/api/openapi.json", openapi))
                 .layer(middleware::from_fn(api_docs_for_phones)),
         )
         .merge(trellis_portal::router(state.clone()))

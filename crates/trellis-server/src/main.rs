@@ -150,7 +150,7 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     if let Command::Openapi = &cli.command {
-        println!("{}", trellis_api::router().1.to_pretty_json()?);
+        println!("{}", serde_json::to_string_pretty(&trellis_api::router().1)?);
         return Ok(());
     }
     let serve_args = match &cli.command {

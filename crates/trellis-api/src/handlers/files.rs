@@ -42,6 +42,7 @@ fn multipart_error(err: &MultipartError) -> ApiError {
 async fn read_parts(mut multipart: Multipart) -> ApiResult<(Option<String>, Option<(String, Option<String>, Vec<u8>)>)> {
     let mut purpose = None;
     let mut file = None;
+    let mut unknown = Vec::new();
     while let Some(field) = multipart.next_field().await.map_err(|e| multipart_error(&e))? {
         match field.name() {
             Some("purpose") => purpose = Some(field.text().await.map_err(|e| multipart_error(&e))?),
@@ -51,7 +52,9 @@ async fn read_parts(mut multipart: Multipart) -> ApiResult<(Option<String>, Opti
                 let bytes = field.bytes().await.map_err(|e| multipart_error(&e))?;
                 file = Some((filename, declared_type, bytes.to_vec()));
             }
-            _ => {}
+            // Like an unknown JSON field: refused, never ignored (the document lists the parts).
+            // The name is checked for control characters below before it is echoed.
+            other => unknown.push(other.unwrap_or("").to_owned()),
         }
     }
     // The text of the form, like any other text input: no control characters.
@@ -75,6 +78,10 @@ fn file_required() -> FieldError {
 pub(crate) async fn read_upload(multipart: Multipart) -> ApiResult<Upload> {
     let (purpose, file) = read_parts(multipart).await?;
     let mut errors = Vec::new();
+    for name in unknown {
+        let field = if trellis_core::text::check_text("field", &name).is_ok() { name } else { "field".to_owned() };
+        errors.push(FieldError { field, message: "is not a part of an upload (purpose, file)".into() });
+    }
     let purpose = match purpose.as_deref().map(str::trim) {
         Some(text) => FilePurpose::parse(text),
         None => None,
@@ -86,7 +93,9 @@ pub(crate) async fn read_upload(multipart: Multipart) -> ApiResult<Upload> {
         errors.push(file_required());
     }
     match (purpose, file) {
-        (Some(purpose), Some((filename, declared_type, bytes))) => Ok(Upload { purpose, filename, declared_type, bytes }),
+        (Some(purpose), Some((filename, declared_type, bytes))) if errors.is_empty() => {
+            Ok(Upload { purpose, filename, declared_type, bytes })
+        }
         _ => Err(ApiError::validation(errors)),
     }
 }

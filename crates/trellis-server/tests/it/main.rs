@@ -10,6 +10,7 @@ mod branding;
 mod browser;
 mod client_address;
 mod compliance;
+mod conformance;
 mod hierarchy;
 mod idempotency;
 mod input_checks;
