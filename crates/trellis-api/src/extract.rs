@@ -43,8 +43,9 @@ fn field_error(text: &str) -> ApiError {
 }
 
 /// A JSON body: unparsable or not JSON → 400 `malformed_request`; larger than the body limit →
-/// 413 `payload_too_large`; a string with a control character it may not hold (checked on every
-/// string before the body is read into `T`, [`trellis_web::input::check_json`]) or a wrong shape → 422.
+/// 413 `payload_too_large`; anything but an object, a string with a control character it may not
+/// hold (checked on every string before the body is read into `T`,
+/// [`trellis_web::input::check_json`]) or a wrong shape → 422.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
@@ -66,6 +67,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             Err(other) if other.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(ApiError::payload_too_large()),
             Err(other) => return Err(ApiError::malformed(other.body_text())),
         };
+        // Every request body is an object (docs/API.md); serde would also read a struct from an
+        // array of its fields in order (`[null, null]` an empty patch), which the document forbids.
+        if !value.is_object() {
+            return Err(ApiError::field("", "the body must be a JSON object"));
+        }
         let refused = trellis_web::input::check_json(&value);
         if !refused.is_empty() {
             return Err(ApiError::validation(refused));

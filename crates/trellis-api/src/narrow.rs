@@ -352,8 +352,8 @@ pub fn narrow(document: &mut Value) {
                 "RejectRequest" => {
                     schema.insert("required".into(), json!(["reason"]));
                 }
-                // Parts other than these two are refused (422), like unknown JSON fields.
-                "UploadForm" => {
+                // Parts other than these are refused (422), like unknown JSON fields.
+                "UploadForm" | "LogoForm" => {
                     schema.insert("additionalProperties".into(), json!(false));
                 }
                 "CreatePartnerRequest" => {

@@ -37,9 +37,19 @@ fn multipart_error(err: &MultipartError) -> ApiError {
     }
 }
 
+/// The parts of a multipart upload.
+struct Parts {
+    purpose: Option<String>,
+    /// Its filename, declared type and bytes.
+    file: Option<(String, Option<String>, Vec<u8>)>,
+    /// The names of the other parts, unchecked.
+    unknown: Vec<String>,
+}
+
 /// The parts of a multipart upload: the `purpose` field, if sent, and the `file` part (its
-/// filename, declared type and bytes), text checked like any other input.
-async fn read_parts(mut multipart: Multipart) -> ApiResult<(Option<String>, Option<(String, Option<String>, Vec<u8>)>)> {
+/// filename, declared type and bytes), text checked like any other input, and the names of any
+/// other part.
+async fn read_parts(mut multipart: Multipart) -> ApiResult<Parts> {
     let mut purpose = None;
     let mut file = None;
     let mut unknown = Vec::new();
@@ -67,7 +77,7 @@ async fn read_parts(mut multipart: Multipart) -> ApiResult<(Option<String>, Opti
     if !refused.is_empty() {
         return Err(ApiError::validation(refused));
     }
-    Ok((purpose, file))
+    Ok(Parts { purpose, file, unknown })
 }
 
 fn file_required() -> FieldError {
@@ -76,12 +86,8 @@ fn file_required() -> FieldError {
 
 /// Reads a multipart upload: the `purpose` field and the `file` part.
 pub(crate) async fn read_upload(multipart: Multipart) -> ApiResult<Upload> {
-    let (purpose, file) = read_parts(multipart).await?;
-    let mut errors = Vec::new();
-    for name in unknown {
-        let field = if trellis_core::text::check_text("field", &name).is_ok() { name } else { "field".to_owned() };
-        errors.push(FieldError { field, message: "is not a part of an upload (purpose, file)".into() });
-    }
+    let Parts { purpose, file, unknown } = read_parts(multipart).await?;
+    let mut errors = unknown_parts(unknown, "purpose, file");
     let purpose = match purpose.as_deref().map(str::trim) {
         Some(text) => FilePurpose::parse(text),
         None => None,
@@ -100,12 +106,35 @@ pub(crate) async fn read_upload(multipart: Multipart) -> ApiResult<Upload> {
     }
 }
 
-/// Reads a multipart upload of a logo: only its `file` part.
+/// Reads a multipart upload of a logo: its `file` part; any other part is refused, as in
+/// [`read_upload`].
 pub(crate) async fn read_logo(multipart: Multipart) -> ApiResult<Upload> {
-    match read_parts(multipart).await?.1 {
-        Some((filename, declared_type, bytes)) => Ok(Upload { purpose: FilePurpose::Logo, filename, declared_type, bytes }),
-        None => Err(ApiError::validation(vec![file_required()])),
+    let Parts { purpose, file, mut unknown } = read_parts(multipart).await?;
+    if purpose.is_some() {
+        unknown.push("purpose".to_owned());
     }
+    let mut errors = unknown_parts(unknown, "file");
+    match file {
+        Some((filename, declared_type, bytes)) if errors.is_empty() => {
+            Ok(Upload { purpose: FilePurpose::Logo, filename, declared_type, bytes })
+        }
+        Some(_) => Err(ApiError::validation(errors)),
+        None => {
+            errors.push(file_required());
+            Err(ApiError::validation(errors))
+        }
+    }
+}
+
+/// A field error per part an upload does not take, named by the part when its name is fit to echo.
+fn unknown_parts(unknown: Vec<String>, parts: &str) -> Vec<FieldError> {
+    unknown
+        .into_iter()
+        .map(|name| {
+            let field = if trellis_core::text::check_text("field", &name).is_ok() { name } else { "field".to_owned() };
+            FieldError { field, message: format!("is not a part of this upload ({parts})") }
+        })
+        .collect()
 }
 
 /// Upload a file for a partner (multipart/form-data: `purpose`, `file`). Logos: the partner's

@@ -120,6 +120,27 @@ async fn a_whole_number_written_with_a_fraction_is_an_integer() {
     assert_eq!(fraction.body["errors"][0]["field"], "rank", "{}", fraction.text);
 }
 
+/// A body is an object: an array of a patch's fields in order (which serde would read into the
+/// struct) is refused and changes nothing (found by schemathesis on `PATCH /contracts/{id}`).
+#[tokio::test]
+async fn a_body_that_is_not_an_object_is_refused() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let path = format!("/api/v1/partners/{}", f.r1a);
+    let before = app.get(&path, &f.owner.token).await;
+
+    for body in [json!([null, null]), json!(["Renamed"]), json!("Renamed"), json!(3)] {
+        let refused = app.patch(&path, &f.owner.token, body.clone()).await;
+        assert_eq!(refused.status, 422, "{body}: {}", refused.text);
+    }
+    let after = app.get(&path, &f.owner.token).await;
+    let renamed = app.patch(&path, &f.owner.token, json!({"name": "Renamed"})).await;
+
+    assert_eq!(after.body, before.body, "the refused bodies changed nothing");
+    assert_eq!(renamed.status, 200, "{}", renamed.text);
+    assert_eq!(renamed.body["name"], "Renamed");
+}
+
 /// An upload's parts are `purpose` and `file` (the document says `additionalProperties: false`);
 /// another part is refused like an unknown JSON field, and nothing is stored.
 #[tokio::test]
