@@ -161,16 +161,7 @@ impl Layout {
             None if signed.scope.vendor_role().is_some() => add_waiting_counts(state, signed, &mut links).await,
             None => {}
         }
-        Self {
-            title: title.into(),
-            brand: "Trellis".to_owned(),
-            css: asset_url("app.css"),
-            brand_css: None,
-            brand_logo: None,
-            js: asset_url("app.js"),
-            nav: Some(nav(&signed.session, links)),
-            notice: None,
-        }
+        Self { nav: Some(nav(&signed.session, links)), ..Self::new(title, None) }
     }
 
     /// A public page of a vendor's (nobody signed in): its header and title carry the vendor's
