@@ -127,6 +127,12 @@ public_id!(/// A requested change to a partner profile awaiting the vendor.
     ChangeRequestId, "pcr");
 public_id!(/// A tier change in a partner's history.
     TierChangeId, "tch");
+public_id!(/// A deal: a partner's registration or an opportunity of the vendor's direct pipeline.
+    DealId, "deal");
+public_id!(/// A dispute of a decision (a rejected deal registration; later a commission).
+    DisputeId, "dsp");
+public_id!(/// A partner's request to extend a deal's protection.
+    ExtensionRequestId, "ext");
 
 #[cfg(test)]
 mod tests {
