@@ -19,3 +19,7 @@ pub use page::Page;
 pub use roles::*;
 pub use validate::{FieldError, Validation};
 pub use values::{Currency, Domain, Email, Iban};
+
+/// For the exported `string_enum!` macro.
+#[doc(hidden)]
+pub use serde;

@@ -2,9 +2,9 @@
 //! types (a set, stored as a bit mask) and partner statuses. Every enum parses from and prints to
 //! the `snake_case` strings of API.md; an unknown value is a parse error, never a default.
 
-use std::fmt;
-
-/// Declares a string-backed enum with `as_str`, `parse`, `ALL` and serde in snake_case.
+/// Declares a string-backed enum with `as_str`, `parse`, `ALL` and serde in snake_case; the domain
+/// crates declare their vocabularies (deal statuses, stages) with it too.
+#[macro_export]
 macro_rules! string_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$doc])*
@@ -33,23 +33,23 @@ macro_rules! string_enum {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
 
-        impl serde::Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        impl $crate::serde::Serialize for $name {
+            fn serialize<S: $crate::serde::Serializer>(&self, s: S) -> ::std::result::Result<S::Ok, S::Error> {
                 s.serialize_str(self.as_str())
             }
         }
 
-        impl<'de> serde::Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(d)?;
+        impl<'de> $crate::serde::Deserialize<'de> for $name {
+            fn deserialize<D: $crate::serde::Deserializer<'de>>(d: D) -> ::std::result::Result<Self, D::Error> {
+                let text = <String as $crate::serde::Deserialize>::deserialize(d)?;
                 Self::parse(&text).ok_or_else(|| {
-                    serde::de::Error::custom(format!("unknown value \"{text}\", expected {}", Self::expected()))
+                    <D::Error as $crate::serde::de::Error>::custom(format!("unknown value \"{text}\", expected {}", Self::expected()))
                 })
             }
         }

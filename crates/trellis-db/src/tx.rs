@@ -150,6 +150,19 @@ impl Tx {
         Ok(())
     }
 
+    /// Lifts the caller's row security for the rest of this transaction, for the work `grant`
+    /// names: on PostgreSQL the transaction leaves the runtime role `trellis_app` (`RESET ROLE`)
+    /// and sees every row; SQLite has no row security. Only `ScopedTx::into_granted` calls it,
+    /// which consumes the caller's scoped transaction, so nothing filtered by the caller's rule
+    /// runs after the lift.
+    pub async fn lift_row_security(&mut self, grant: &'static crate::SystemGrant) -> DbResult<()> {
+        tracing::debug!(grant = grant.name, "row security lifted for the rest of a transaction");
+        if let TxInner::Postgres(_) = self.inner {
+            self.execute(Sql::new("RESET ROLE", Vec::new())).await?;
+        }
+        Ok(())
+    }
+
     pub fn backend(&self) -> crate::Backend {
         match self.inner {
             TxInner::Sqlite(_) => crate::Backend::Sqlite,

@@ -79,7 +79,10 @@ id_to_value!(
     LicenceId,
     EmailId,
     ChangeRequestId,
-    TierChangeId
+    TierChangeId,
+    DealId,
+    DisputeId,
+    ExtensionRequestId
 );
 
 impl ToValue for Value {
@@ -184,7 +187,10 @@ id_from_value!(
     LicenceId,
     EmailId,
     ChangeRequestId,
-    TierChangeId
+    TierChangeId,
+    DealId,
+    DisputeId,
+    ExtensionRequestId
 );
 
 impl<T: FromValue> FromValue for Option<T> {

@@ -3,4 +3,13 @@
 //! (race window, protection, auto-approval), review, protection and its expiry, extension
 //! requests, disputes, and the pipeline.
 
+pub mod conflicts;
+pub mod deals;
 pub mod engine;
+pub mod notify;
+pub mod protection;
+pub mod rules;
+pub mod statuses;
+
+/// The system grants this crate declares (docs/ARCHITECTURE.md "System context" lists them all).
+pub const SYSTEM_GRANTS: &[&trellis_db::SystemGrant] = &[&conflicts::CONFLICT_ENGINE, &protection::DEAL_PROTECTION];

@@ -244,9 +244,16 @@ pub async fn find_by_slug(ctx: &Ctx, slug: &str) -> Result<(WorkspaceId, Program
 }
 
 pub async fn update(ctx: &Ctx, scope: &Scope, id: &ProgramId, patch: ProgramPatch) -> Result<Program> {
-    let now = ctx.now();
     let mut tx = scope.write(ctx).await?;
-    let before = get_in(&mut tx, scope.workspace_id(), id).await?;
+    let after = update_in(&mut tx, scope, id, patch, ctx.now()).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+/// [`update`] inside the caller's write transaction (the deal rules change a program's
+/// protection days with their own settings, in one transaction).
+pub async fn update_in(tx: &mut Tx, scope: &Scope, id: &ProgramId, patch: ProgramPatch, now: Timestamp) -> Result<Program> {
+    let before = get_in(tx, scope.workspace_id(), id).await?;
     scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "manage programs")?;
     let mut v = Validation::new();
     let name = patch.name.as_deref().map(|n| v.text("name", n, 200));
@@ -286,7 +293,6 @@ pub async fn update(ctx: &Ctx, scope: &Scope, id: &ProgramId, patch: ProgramPatc
         .change("default_protection_days", before.default_protection_days, after.default_protection_days)
         .change("accepting_applications", before.accepting_applications, after.accepting_applications)
         .change("application_questions", json!(before.application_questions), json!(after.application_questions));
-    audit::record(&mut tx, scope, now, entry).await?;
-    tx.commit().await?;
+    audit::record(tx, scope, now, entry).await?;
     Ok(after)
 }

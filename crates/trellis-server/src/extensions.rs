@@ -97,7 +97,11 @@ fn failed_jobs<'a>(tx: &'a mut ScopedTx, scope: &'a Scope, _now: Timestamp) -> C
     Box::pin(background_work::backlog_in(tx, scope, Backlog::FailedJobs, COUNT_CAP))
 }
 
-/// `ctx` with the metric registry, the partner event handlers and the work queues.
+/// `ctx` with the metric registry, the partner event handlers, the work queues and the deal
+/// conflict index of this process.
 pub fn install(ctx: Ctx) -> Ctx {
-    ctx.with_extension(metric_registry()).with_extension(partner_event_handlers()).with_extension(work_queues())
+    ctx.with_extension(metric_registry())
+        .with_extension(partner_event_handlers())
+        .with_extension(work_queues())
+        .with_extension(trellis_deals::conflicts::ConflictIndex::new())
 }

@@ -12,6 +12,7 @@
 use serde::{Deserialize, Serialize};
 use trellis_core::{Result, Timestamp, WorkspaceId};
 use trellis_db::sql;
+use trellis_deals::protection;
 use trellis_identity::Ctx;
 use trellis_jobs::{DAY, Job, JobOptions, Mailer, Registry, ScheduledJob, enqueue};
 
@@ -87,6 +88,12 @@ pub fn registry(mailer: Mailer) -> Registry<Ctx> {
         })
     });
     registry.schedule::<SendReminders>(DAY);
+    registry.register(|ctx, run, job: protection::RemindProtectionEnding| {
+        Box::pin(async move { protection::remind(ctx, run.workspace()?, &job).await })
+    });
+    registry.register(|ctx, run, job: protection::ExpireProtection| {
+        Box::pin(async move { protection::expire(ctx, run.workspace()?, &job).await })
+    });
     registry
 }
 

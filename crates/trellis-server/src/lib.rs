@@ -31,6 +31,12 @@ pub async fn connect(database_url: &str, web: WebConfig, clock: Arc<dyn Clock>) 
     Ok(AppState { ctx: extensions::install(Ctx::new(db, clock).with_public_url(&web.public_url)), web: Arc::new(web) })
 }
 
+/// Starts what a serving process keeps in memory beside the database: the deal conflict index,
+/// built now and following other servers' writes (`trellis_deals::conflicts::follow`).
+pub fn start_indexes(ctx: &Ctx) {
+    tokio::spawn(trellis_deals::conflicts::follow(ctx.clone()));
+}
+
 /// `GET /healthz`: 200 when the database answers, 503 otherwise.
 async fn healthz(State(state): State<AppState>) -> Response {
     if state.ctx.db().ping().await {

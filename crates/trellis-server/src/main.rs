@@ -203,6 +203,7 @@ async fn main() -> anyhow::Result<()> {
             let logins = trellis_server::demo::seed(&state.ctx).await?;
             let listener = tokio::net::TcpListener::bind(&settings.bind).await.with_context(|| format!("binding {}", settings.bind))?;
             start_job_worker(&settings, &state)?;
+            trellis_server::start_indexes(&state.ctx);
             println!("{}", trellis_server::demo::banner(&settings.public_url, &logins));
             trellis_server::serve(listener, trellis_server::build_router(state)).await
         }
@@ -265,6 +266,7 @@ fn start_job_worker(settings: &Settings, state: &trellis_web::AppState) -> anyho
 async fn run_server(settings: &Settings, state: trellis_web::AppState) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&settings.bind).await.with_context(|| format!("binding {}", settings.bind))?;
     start_job_worker(settings, &state)?;
+    trellis_server::start_indexes(&state.ctx);
     tracing::info!(url = %settings.public_url, database = %redact(&settings.database_url), "trellis is listening");
     trellis_server::serve(listener, trellis_server::build_router(state)).await
 }

@@ -155,6 +155,7 @@ impl TestApp {
             emails_delivered: mailer.delivers(),
         };
         let state = trellis_server::connect(&url, web, Arc::new(clock.clone()) as Arc<dyn Clock>).await.expect("connect and migrate");
+        trellis_server::start_indexes(&state.ctx);
         let router = trellis_server::build_router(state.clone());
         let server = tokio::spawn(async move {
             let _ = trellis_server::serve(listener, router).await;

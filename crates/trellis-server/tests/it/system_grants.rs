@@ -24,6 +24,7 @@ fn exported() -> Vec<&'static trellis_db::SystemGrant> {
         trellis_jobs::SYSTEM_GRANTS,
         trellis_records::SYSTEM_GRANTS,
         trellis_programs::SYSTEM_GRANTS,
+        trellis_deals::SYSTEM_GRANTS,
         trellis_recruitment::SYSTEM_GRANTS,
         trellis_api::SYSTEM_GRANTS,
         trellis_server::SYSTEM_GRANTS,
