@@ -226,7 +226,8 @@ fn field_schema(schema: &str, field: &str, nullable: bool) -> Option<Value> {
 
 /// The metrics tier requirements are written over (docs/API.md "Tiers, requirements and
 /// evaluation"; `GET /api/v1/metrics` lists the registry, and a test compares the two).
-pub const INTEGER_METRICS: &[&str] = &["active_users", "months_in_program", "customer_references", "marketing_activities"];
+pub const INTEGER_METRICS: &[&str] =
+    &["active_users", "months_in_program", "won_deals_12m", "won_revenue_12m", "customer_references", "marketing_activities"];
 /// The yes/no metrics (compared with `=` and `!=` only).
 pub const BOOLEAN_METRICS: &[&str] = &["compliant", "business_plan_approved"];
 

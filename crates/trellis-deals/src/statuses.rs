@@ -70,11 +70,13 @@ pub const TRANSITIONS: &[Transition] = &[
 ];
 
 /// The transition from `from` to `to` made by `actor`, if the table has it. Staff may also make
-/// a partner's changes (on its behalf).
+/// a partner's changes (on its behalf); the system (jobs, demo seeding) any.
 pub fn find(from: DealStatus, to: DealStatus, actor: Actor) -> Option<&'static Transition> {
-    TRANSITIONS
-        .iter()
-        .find(|tr| tr.from == from && tr.to == to && (tr.actor == actor || (actor == Actor::Staff && tr.actor == Actor::Partner)))
+    TRANSITIONS.iter().find(|tr| {
+        tr.from == from
+            && tr.to == to
+            && (tr.actor == actor || actor == Actor::System || (actor == Actor::Staff && tr.actor == Actor::Partner))
+    })
 }
 
 /// The changes `actor` may make by a button from `from`, in table order.

@@ -18,7 +18,12 @@ use trellis_recruitment::onboarding;
 
 /// Every metric tier requirements may use: computed ones first, then those staff record.
 pub fn metric_registry() -> Registry {
-    metrics::COMPUTED.iter().chain([&compliance::COMPLIANT]).chain(metrics::RECORDED).fold(Registry::new(), |r, m| r.with(*m))
+    metrics::COMPUTED
+        .iter()
+        .chain([&compliance::COMPLIANT])
+        .chain(trellis_deals::metrics::METRICS)
+        .chain(metrics::RECORDED)
+        .fold(Registry::new(), |r, m| r.with(*m))
 }
 
 /// What runs inside the transaction that raises a partner event.

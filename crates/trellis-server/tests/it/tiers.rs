@@ -897,3 +897,57 @@ async fn the_daily_schedule_evaluates_tiers_in_every_workspace_once_per_day() {
         count(&app, sql!("SELECT COUNT(*) AS n FROM jobs WHERE kind = 'evaluate_tiers_in_workspace' AND status = 'done'")).await;
     assert_eq!(fanned_out, 2, "one evaluation job per workspace (the fixture has two)");
 }
+
+/// Won deals feed the tier engine through the metrics the deals crate registers: a partner that
+/// won a €12,500.00 deal in the program reaches the tier asking for one won deal and €10,000 of
+/// revenue won in the last 12 months, and falls back when the deal leaves the window.
+#[tokio::test]
+async fn won_deals_in_the_program_count_towards_a_tier_for_twelve_months() {
+    use trellis_deals::deals::{self, DealRole, Decision, NewDeal};
+    use trellis_deals::statuses::DealStatus;
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let program = created(
+        &app.post("/api/v1/programs", &f.owner.token, json!({"name": "Resellers", "slug": "resellers", "currency": "EUR"})).await,
+        "program",
+    );
+    tier(&app, &f, &program, "Registered", 0, json!([])).await;
+    let closer = tier(
+        &app,
+        &f,
+        &program,
+        "Closer",
+        10,
+        json!([{"metric": "won_deals_12m", "op": ">=", "value": 1}, {"metric": "won_revenue_12m", "op": ">=", "value": 10000}]),
+    )
+    .await;
+    assert_eq!(enroll(&app, &f, &f.p3, &program).await.status, 201);
+    let system = Scope::system(f.workspace_id.clone(), &TEST_FIXTURES);
+    let ctx = &app.state.ctx;
+    let input = NewDeal {
+        customer_name: "Globex GmbH".into(),
+        customer_domain: Some("globex.example".into()),
+        amount_minor: Some(1_250_000),
+        partner_role: Some(DealRole::Resell),
+        partner_id: Some(f.p3.clone()),
+        ..NewDeal::default()
+    };
+    let deal = deals::register(ctx, &system, input).await.expect("register").deal;
+    let evaluate = || async { app.post(&format!("/api/v1/partners/{}/evaluate-tiers", f.p3), &f.owner.token, json!({})).await };
+    assert_eq!(evaluate().await.status, 200);
+    assert_ne!(enrollment(&app, &f, &f.p3, &program).await["tier_id"], closer.as_str(), "a registered deal is not a won deal");
+
+    deals::transition(ctx, &system, &deal.id, DealStatus::Approved, Decision::default()).await.expect("approve");
+    deals::transition(ctx, &system, &deal.id, DealStatus::Won, Decision::default()).await.expect("won");
+    assert_eq!(evaluate().await.status, 200);
+    assert_eq!(enrollment(&app, &f, &f.p3, &program).await["tier_id"], closer.as_str(), "one deal won for €12,500.00");
+
+    app.clock.advance_seconds(366 * 86_400);
+    // A year on, sign-in tokens have expired: the scheduled evaluation runs as the system does.
+    evaluation::evaluate_all(ctx, &f.workspace_id).await.expect("evaluate");
+    let tier_now = app
+        .query(sql!("SELECT tier_id FROM enrollments WHERE workspace_id = $1 AND partner_id = $2", f.workspace_id.clone(), f.p3.clone()))
+        .await;
+    let tier_now: Option<String> = tier_now[0].get("tier_id").expect("tier");
+    assert_ne!(tier_now.as_deref(), Some(closer.as_str()), "the deal left the 12-month window");
+}
