@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod demo;
+mod demo_deals;
 mod demo_programs;
 pub mod extensions;
 pub mod jobs;

@@ -876,6 +876,36 @@ async fn the_demo_workspace_has_two_programs_a_hybrid_partner_and_a_tier_history
     assert_eq!(trellis_server::demo::seed(&app.state.ctx).await.expect("second seeding"), workspace, "seeding again keeps the workspace");
 }
 
+/// The demo's deals show every status, a live race, a conflict with the direct pipeline, a
+/// hybrid partner (resells one deal, refers another) and a deal shared with a referral partner.
+#[tokio::test]
+async fn the_demo_has_deals_in_every_status_a_live_race_and_a_direct_pipeline_conflict() {
+    let app = TestApp::spawn().await;
+    let workspace = trellis_server::demo::seed(&app.state.ctx).await.expect("demo seeding");
+    let ws = workspace.to_string();
+    let statuses = app.query(sql!("SELECT DISTINCT status FROM deals WHERE workspace_id = $1 ORDER BY status", ws.clone())).await;
+    let statuses: Vec<String> = statuses.iter().map(|r| r.get("status").expect("status")).collect();
+    assert_eq!(statuses, ["approved", "expired", "lost", "needs_info", "rejected", "submitted", "under_review", "won"]);
+    let kinds =
+        app.query(sql!("SELECT kind, earlier FROM deal_conflicts WHERE workspace_id = $1 ORDER BY kind, earlier", ws.clone())).await;
+    let kinds: Vec<(String, bool)> = kinds.iter().map(|r| (r.get("kind").expect("kind"), r.get("earlier").expect("earlier"))).collect();
+    assert_eq!(
+        kinds,
+        [("direct_pipeline".to_owned(), true), ("race".to_owned(), false), ("race".to_owned(), true)],
+        "the race is recorded on both sides"
+    );
+    let roles = app
+        .query(sql!(
+            "SELECT DISTINCT d.partner_role FROM deals d JOIN partners p ON p.workspace_id = d.workspace_id AND p.id = d.partner_id
+             WHERE d.workspace_id = $1 AND p.name = 'Bluepeak IT' ORDER BY d.partner_role",
+            ws.clone()
+        ))
+        .await;
+    let roles: Vec<String> = roles.iter().map(|r| r.get("partner_role").expect("role")).collect();
+    assert_eq!(roles, ["referral", "resell"], "the hybrid partner");
+    assert_eq!(count(&app, sql!("SELECT COUNT(*) AS n FROM deal_partners WHERE workspace_id = $1", ws.clone())).await, 1);
+}
+
 #[tokio::test]
 async fn the_daily_schedule_evaluates_tiers_in_every_workspace_once_per_day() {
     let app = TestApp::spawn().await;
