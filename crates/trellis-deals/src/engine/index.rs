@@ -12,7 +12,7 @@ use std::collections::hash_map::{DefaultHasher, Entry as MapEntry};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use super::similarity::{
-    ACRONYM_SCORE, DIFFERENT_COUNTRY_PENALTY, MIN_FUZZY_WORD_CHARS, acronym, is_neighbour, may_be_acronym, rarity, word_similarity,
+    ACRONYM_SCORE, DIFFERENT_COUNTRY_PENALTY, MAX_ACRONYM_MATCHES, MIN_FUZZY_WORD_CHARS, acronym, is_neighbour, max_edits, may_be_acronym, rarity, word_similarity,
 };
 use super::{CustomerKeys, Match, MatchKind};
 
@@ -86,6 +86,24 @@ fn near_keys(word: &str, mut f: impl FnMut(u32)) {
     f(near_key(&prefix, None));
     for skip in 0..prefix.len() {
         f(near_key(&prefix, Some(skip)));
+    }
+}
+
+/// Calls `f` with the keys a query word probes: its own deletion neighbourhood and, for a word
+/// long enough to allow two edits, its prefix without two characters (which meets an indexed
+/// word's one-deletion key when the typos were two insertions, or an insertion and a
+/// substitution, early in the word).
+fn probe_keys(word: &str, mut f: impl FnMut(u32)) {
+    near_keys(word, &mut f);
+    let prefix: Vec<char> = word.chars().take(NEAR_PREFIX).collect();
+    if max_edits(word.chars().count()) < 2 {
+        return;
+    }
+    for first in 0..prefix.len() {
+        for second in first + 1..prefix.len() {
+            let shorter: Vec<char> = prefix.iter().enumerate().filter(|(i, _)| *i != first).map(|(_, c)| *c).collect();
+            f(near_key(&shorter, Some(second - 1)));
+        }
     }
 }
 
@@ -256,7 +274,7 @@ impl<K: Copy + Eq + Hash> Index<K> {
         if let Some(domain) = domain {
             self.by_domain.insert(domain, slot);
         }
-        if let Some(acronym) = acronym(words.iter().map(|&w| &*self.words[w as usize].text)) {
+        if let Some(acronym) = acronym(self.texts(&words)) {
             self.by_acronym.insert(hash_str(&acronym), slot);
         }
         let country = keys.country.as_deref().and_then(country_code);
@@ -278,14 +296,15 @@ impl<K: Copy + Eq + Hash> Index<K> {
         if let Some(domain) = entry.domain {
             self.by_domain.remove(domain, slot);
         }
-        if let Some(acronym) = acronym(entry.words.iter().map(|&w| &*self.words[w as usize].text)) {
+        if let Some(acronym) = acronym(self.texts(&entry.words)) {
             self.by_acronym.remove(hash_str(&acronym), slot);
         }
         self.free_slots.push(slot);
     }
 
     /// Entries naming the same customer: the same domain, the same normalised name, then similar
-    /// names gathered through the query's words and their one-edit neighbours (and acronyms),
+    /// names gathered through the query's words and their one-edit neighbours (and unambiguous
+    /// acronyms),
     /// scored by [`Index::similarity`] and lowered by [`DIFFERENT_COUNTRY_PENALTY`] when the
     /// countries differ; those at or above `threshold`, the strongest kind first and then the best
     /// score, at most `limit`. An entry appears once, with its strongest kind.
@@ -318,19 +337,38 @@ impl<K: Copy + Eq + Hash> Index<K> {
                 record(slot, MatchKind::SimilarName, self.similarity(&query, entry) - penalty(country, entry.country));
             }
         }
+        // An acronym shared by many entries (in the query's country, when it has one) is no
+        // evidence for any one of them: only a nearly unambiguous one is reported.
+        let plausible = |e: &Entry<K>| country.is_none() || e.country.is_none() || e.country == country;
         if let [word] = &query[..]
             && may_be_acronym(word.text)
         {
-            for &slot in self.by_acronym.get(hash_str(word.text)) {
-                if let Some(entry) = self.entry(slot) {
-                    record(slot, MatchKind::SimilarName, ACRONYM_SCORE - penalty(country, entry.country));
+            let slots: Vec<u32> = self
+                .by_acronym
+                .get(hash_str(word.text))
+                .iter()
+                .copied()
+                .filter(|&slot| {
+                    self.entry(slot).is_some_and(|e| plausible(e) && acronym(self.texts(&e.words)).as_deref() == Some(word.text))
+                })
+                .collect();
+            if slots.len() <= MAX_ACRONYM_MATCHES {
+                for slot in slots {
+                    record(slot, MatchKind::SimilarName, ACRONYM_SCORE);
                 }
             }
         }
         if let Some(acronym) = acronym(query.iter().map(|w| w.text)) {
-            for &slot in self.by_name.get(hash_str(&acronym)) {
-                if let Some(entry) = self.entry(slot).filter(|e| e.words.len() == 1 && *self.words[e.words[0] as usize].text == acronym) {
-                    record(slot, MatchKind::SimilarName, ACRONYM_SCORE - penalty(country, entry.country));
+            let slots: Vec<u32> = self
+                .by_name
+                .get(hash_str(&acronym))
+                .iter()
+                .copied()
+                .filter(|&slot| self.entry(slot).is_some_and(|e| plausible(e) && self.name_of(&e.words) == acronym))
+                .collect();
+            if slots.len() <= MAX_ACRONYM_MATCHES {
+                for slot in slots {
+                    record(slot, MatchKind::SimilarName, ACRONYM_SCORE);
                 }
             }
         }
@@ -366,8 +404,12 @@ impl<K: Copy + Eq + Hash> Index<K> {
         self.word_ids.get(hash_str(text)).iter().copied().find(|&id| *self.words[id as usize].text == *text)
     }
 
+    fn texts<'a>(&'a self, words: &'a [u32]) -> impl Iterator<Item = &'a str> + 'a {
+        words.iter().map(|&w| &*self.words[w as usize].text)
+    }
+
     fn name_of(&self, words: &[u32]) -> String {
-        words.iter().map(|&w| &*self.words[w as usize].text).collect::<Vec<_>>().join(" ")
+        self.texts(words).collect::<Vec<_>>().join(" ")
     }
 
     /// The rarity weight of an indexed word among the current entries.
@@ -388,7 +430,7 @@ impl<K: Copy + Eq + Hash> Index<K> {
             let exact = self.word_id(text);
             let mut matches: Vec<(u32, f64)> = exact.map(|id| (id, 1.0)).into_iter().collect();
             if text.chars().count() >= MIN_FUZZY_WORD_CHARS {
-                near_keys(text, |k| {
+                probe_keys(text, |k| {
                     for &id in self.near.get(k) {
                         if Some(id) != exact && !matches.iter().any(|(m, _)| *m == id) {
                             let word = &self.words[id as usize].text;
@@ -437,21 +479,34 @@ impl<K: Copy + Eq + Hash> Index<K> {
 
     /// How alike the query's name and an entry's are: the rarity-weighted share of the query's
     /// words found in the entry (each scoring its best Jaro-Winkler against the entry's words
-    /// among its neighbours, 0 when none is), averaged with the same share from the entry's side.
+    /// within a typo or two, 0 when none is), averaged with the same share from the entry's side.
     /// Word order does not matter; a differing rare word costs much, a differing generic one little.
     fn similarity(&self, query: &[QueryWord<'_>], entry: &Entry<K>) -> f64 {
-        let best = |w: &QueryWord<'_>, word: u32| w.matches.iter().find(|(m, _)| *m == word).map_or(0.0, |(_, s)| *s);
+        let columns = entry.words.len();
+        let mut table = vec![0.0; query.len() * columns];
+        for (i, w) in query.iter().enumerate() {
+            for (j, &word) in entry.words.iter().enumerate() {
+                table[i * columns + j] = match w.matches.iter().find(|(m, _)| *m == word) {
+                    Some((_, s)) => *s,
+                    // A neighbour that blocking missed (two edits early in the word): found here
+                    // because another word brought the entry.
+                    None if w.exact.is_none() => {
+                        let text = &self.words[word as usize].text;
+                        if is_neighbour(w.text, text) { word_similarity(w.text, text) } else { 0.0 }
+                    }
+                    None => 0.0,
+                };
+            }
+        }
         let (mut forward, mut forward_total) = (0.0, 0.0);
-        for w in query {
-            let found = entry.words.iter().map(|&word| best(w, word)).fold(0.0, f64::max);
-            forward += w.weight * found;
+        for (i, w) in query.iter().enumerate() {
+            forward += w.weight * table[i * columns..(i + 1) * columns].iter().copied().fold(0.0, f64::max);
             forward_total += w.weight;
         }
         let (mut backward, mut backward_total) = (0.0, 0.0);
-        for &word in entry.words.iter() {
+        for (j, &word) in entry.words.iter().enumerate() {
             let weight = self.weight(word);
-            let found = query.iter().map(|w| best(w, word)).fold(0.0, f64::max);
-            backward += weight * found;
+            backward += weight * (0..query.len()).map(|i| table[i * columns + j]).fold(0.0, f64::max);
             backward_total += weight;
         }
         if forward_total == 0.0 || backward_total == 0.0 {

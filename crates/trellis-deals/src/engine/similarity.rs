@@ -6,6 +6,10 @@
 //! and "Wojuxa Logistik") score above 0.88 and would flag unrelated companies; weighting words by
 //! rarity keeps those apart while typos and reordered words still score near 1.
 
+/// An acronym shared by more entries than this (in the query's country, when it has one) is no
+/// evidence for any of them and is not reported.
+pub const MAX_ACRONYM_MATCHES: usize = 2;
+
 /// Score of an acronym against the name it abbreviates ("IBM" and "International Business
 /// Machines"): above the default threshold, below any exact key.
 pub const ACRONYM_SCORE: f64 = 0.9;
@@ -20,10 +24,11 @@ pub const DIFFERENT_COUNTRY_PENALTY: f64 = 0.12;
 pub(crate) const MIN_FUZZY_WORD_CHARS: usize = 3;
 
 /// How many edits (optimal string alignment: insertion, deletion, substitution, transposition)
-/// a word may be away from a query word and still be its neighbour: one for short words, two from
-/// eight characters (a second typo in a long word leaves it recognisable).
+/// a word may be away from a query word and still be its neighbour, given the longer one's
+/// length: one for short words, two from seven characters (a second typo in a long word leaves
+/// it recognisable; in a six-letter word it makes another word).
 pub(crate) fn max_edits(chars: usize) -> usize {
-    if chars >= 8 { 2 } else { 1 }
+    if chars >= 7 { 2 } else { 1 }
 }
 
 /// The similarity of a query word and an indexed word that blocking found within
@@ -34,8 +39,9 @@ pub(crate) fn word_similarity(query: &str, word: &str) -> f64 {
 
 /// Whether `word` is within [`max_edits`] of `query`.
 pub(crate) fn is_neighbour(query: &str, word: &str) -> bool {
-    let chars = query.chars().count();
-    chars.abs_diff(word.chars().count()) <= max_edits(chars) && strsim::osa_distance(query, word) <= max_edits(chars)
+    let (a, b) = (query.chars().count(), word.chars().count());
+    let edits = max_edits(a.max(b));
+    a.abs_diff(b) <= edits && strsim::osa_distance(query, word) <= edits
 }
 
 /// The rarity weight of a word found in `df` of `n` entries (inverse document frequency): a word
@@ -68,6 +74,7 @@ mod tests {
         assert!(is_neighbour("kavelr", "kavelor"));
         assert!(is_neighbour("kaevlor", "kavelor"));
         assert!(!is_neighbour("wojuxa", "vojura"));
+        assert!(is_neighbour("norhten", "northern"));
         assert!(is_neighbour("logisitkx", "logistik"));
         assert!(!is_neighbour("logistik", "logic"));
     }

@@ -252,13 +252,17 @@ const COUNTRIES: &[Country] = &[
 /// Words of any country that carry no identity: many companies use them.
 const GENERIC: &[&str] = &[
     "Global", "International", "Group", "Solutions", "Systems", "Services", "Technologies", "Partners", "Holding", "Digital", "Industries",
-    "Enterprises", "Networks", "Europe", "Consulting",
+    "Enterprises", "Networks", "Europe", "Consulting", "Ventures", "Labs", "Works", "Trading", "Capital", "Management", "Resources",
+    "Innovations", "Dynamics", "Concepts", "Studio", "Collective", "Alliance", "Associates", "Brands", "Supply", "Logistics Hub",
+    "Worldwide", "Pro", "Plus", "Direct", "Online", "Express", "Center", "Institute", "Foundation", "Exchange", "Motion", "Vision",
 ];
 
 /// Places and adjectives that lead a name ("Nordic …", "Rhein …").
 const PLACES: &[&str] = &[
     "Nordic", "Alpine", "Baltic", "Atlantic", "Pacific", "Central", "Northern", "Western", "Eastern", "Metro", "Coastal", "Highland",
-    "Rhein", "Danube", "Iberia", "Silver", "Blue", "Green", "Golden", "United",
+    "Rhein", "Danube", "Iberia", "Silver", "Blue", "Green", "Golden", "United", "Royal", "First", "Prime", "Apex", "Summit",
+    "Harbour", "Riverside", "Lakeside", "Oak", "Cedar", "Maple", "Crown", "Eagle", "Falcon", "Phoenix", "Orion", "Polar", "Arctic",
+    "Urban", "Smart", "Bright", "Clear", "True", "Quantum", "Vertex", "Horizon", "Keystone", "Liberty", "Pioneer", "Evergreen",
 ];
 
 const ONSETS: &[&str] =
