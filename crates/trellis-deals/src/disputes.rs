@@ -19,7 +19,9 @@
 //! own and its descendants'; anything else is 404.
 
 use serde_json::{Value as Json, json};
-use trellis_core::{DealId, DisputeId, Error, Page, PartnerId, PartnerRole, Result, Timestamp, UserId, Validation, VendorRole, string_enum};
+use trellis_core::{
+    DealId, DisputeId, Error, Page, PartnerId, PartnerRole, Result, Timestamp, UserId, Validation, VendorRole, string_enum,
+};
 use trellis_db::{Row, Sql, Tx, sql};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::{Ctx, Membership, Scope, ScopedTx};
@@ -522,8 +524,17 @@ pub async fn resolve(ctx: &Ctx, scope: &Scope, id: &DisputeId, outcome: DisputeS
         ),
     };
     let text = format!("{body}\n\nThe dispute: {}", ctx.link(&format!("/portal/disputes/{id}")));
-    crate::notify::to_partner_in(&mut tx, scope.workspace_id(), &before.partner_id, "dispute_resolved", &subject, &text, scope.user_id(), now)
-        .await?;
+    crate::notify::to_partner_in(
+        &mut tx,
+        scope.workspace_id(),
+        &before.partner_id,
+        "dispute_resolved",
+        &subject,
+        &text,
+        scope.user_id(),
+        now,
+    )
+    .await?;
     let dispute = find_in(&mut tx, scope, id).await?;
     let timeline = timeline_in(&mut tx, scope, &dispute).await?;
     tx.commit().await?;

@@ -48,7 +48,8 @@ pub struct ExtensionRequest {
     pub decided_at: Option<Timestamp>,
 }
 
-const COLUMNS: &str = "r.id, r.deal_id, r.partner_id, p.name AS partner_name, d.customer_name, d.protected_until, r.days, r.reason, r.status,
+const COLUMNS: &str =
+    "r.id, r.deal_id, r.partner_id, p.name AS partner_name, d.customer_name, d.protected_until, r.days, r.reason, r.status,
      r.note, r.requested_by_user_id, r.decided_by_user_id, r.created_at, r.decided_at";
 
 const FROM: &str = " FROM deal_extension_requests r JOIN partners p ON p.workspace_id = r.workspace_id AND p.id = r.partner_id
@@ -324,7 +325,9 @@ pub const TO_DECIDE: trellis_directory::work_queues::WorkQueue = trellis_directo
 
 fn count_open<'a>(tx: &'a mut ScopedTx, scope: &'a Scope, _now: Timestamp) -> trellis_directory::work_queues::CountFuture<'a> {
     Box::pin(trellis_directory::work_queues::count_for(tx, scope, VendorRole::PARTNER_MANAGERS, |tx, q| {
-        q.push(" FROM deal_extension_requests r WHERE r.workspace_id = ").push_bind(scope.workspace_id()).push(" AND r.status = 'open' AND ");
+        q.push(" FROM deal_extension_requests r WHERE r.workspace_id = ")
+            .push_bind(scope.workspace_id())
+            .push(" AND r.status = 'open' AND ");
         tx.push_partner_filter(q, "r.partner_id");
     }))
 }
