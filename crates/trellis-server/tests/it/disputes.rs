@@ -120,7 +120,8 @@ async fn a_partner_disputes_a_rejection_and_an_overturned_deal_goes_back_to_revi
     assert_eq!(opened.body["deal_id"], deal.as_str());
     assert_eq!(opened.body["subject_type"], "deal");
     assert_eq!(opened.body["rejection_reason"], REJECTION);
-    let events: Vec<&str> = opened.body["timeline"].as_array().expect("timeline").iter().map(|e| e["event"].as_str().unwrap()).collect();
+    let events: Vec<&str> =
+        opened.body["timeline"].as_array().expect("timeline").iter().map(|e| e["event"].as_str().expect("event")).collect();
     assert_eq!(events, ["deal_rejected", "dispute_opened"]);
 
     // A second one while it is open: 409.
@@ -188,7 +189,7 @@ async fn an_upheld_rejection_is_final_and_only_rejected_deals_of_the_registering
     // The distributor's admin disputes its reseller's deal.
     let opened = app.post(&path, &f.d1_admin.token, json!({"reason": "Our reseller was first."})).await;
     assert_eq!(opened.status, 201, "{}", opened.text);
-    let id = opened.body["id"].as_str().unwrap().to_owned();
+    let id = opened.body["id"].as_str().expect("id").to_owned();
     let upheld = app
         .post(&format!("/api/v1/disputes/{id}/resolve"), &f.admin.token, json!({"outcome": "upheld", "note": "The other was first."}))
         .await;
@@ -217,7 +218,7 @@ async fn an_approved_extension_moves_the_protection_and_the_expiry_follows_the_n
     assert_eq!(asked.status, 201, "{}", asked.text);
     assert_eq!(asked.body["status"], "open");
     assert_eq!(asked.body["days"], 30);
-    let id = asked.body["id"].as_str().unwrap().to_owned();
+    let id = asked.body["id"].as_str().expect("id").to_owned();
     assert_eq!(app.post(&path, &f.r1a_admin.token, json!({"reason": "x", "days": 5})).await.status, 409, "one open request");
     assert_eq!(app.get(&path, &f.d1_admin.token).await.body["data"][0]["id"], id.as_str());
     assert_eq!(app.get("/api/v1/extension-requests?status=open", &f.owner.token).await.body["data"][0]["id"], id.as_str());
@@ -285,7 +286,7 @@ async fn the_dispute_form_opens_a_dispute_and_the_console_queue_resolves_it() {
     assert!(
         queue.text.contains("Quillon 6 Logistics") && queue.text.contains(REJECTION) && queue.text.contains("We were first, in March.")
     );
-    let dispute_id = location.trim_start_matches("/portal/disputes/").split('?').next().unwrap().to_owned();
+    let dispute_id = location.trim_start_matches("/portal/disputes/").split('?').next().expect("id").to_owned();
     let page = staff.get(&format!("/console/disputes/{dispute_id}")).await;
     assert_eq!(page.status, 200);
     let no_note = staff.submit(&format!("/console/disputes/{dispute_id}/resolve"), &[("outcome", "overturned"), ("note", "")]).await;
