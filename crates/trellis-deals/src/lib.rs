@@ -11,6 +11,9 @@ pub mod notify;
 pub mod protection;
 pub mod rules;
 pub mod statuses;
+// Disputes of decisions and protection extension requests (issue 9).
+pub mod disputes;
+pub mod extensions;
 
 /// The system grants this crate declares (docs/ARCHITECTURE.md "System context" lists them all).
 pub const SYSTEM_GRANTS: &[&trellis_db::SystemGrant] = &[&conflicts::CONFLICT_ENGINE, &protection::DEAL_PROTECTION];

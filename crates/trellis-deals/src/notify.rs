@@ -125,3 +125,50 @@ pub(crate) async fn status_changed_in(
 pub fn deal_link(ctx: &Ctx, deal_id: &DealId, staff: bool) -> String {
     ctx.link(&if staff { format!("/console/deals/{deal_id}") } else { format!("/portal/deals/{deal_id}") })
 }
+
+// Disputes and extension requests: what waits for the channel team goes to the partner's channel
+// manager (the nearest ancestor's, for a reseller whose distributor is managed), or to the
+// workspace's owners and admins when no one manages the partner.
+
+/// The channel manager of `partner_id` or its nearest managed ancestor; the workspace's owners and
+/// admins when there is none.
+async fn channel_team(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id: &PartnerId) -> Result<Vec<Email>> {
+    let manager = tx
+        .fetch_optional(sql!(
+            "SELECT u.email FROM partner_ancestry pa JOIN users u ON u.id = pa.ancestor_manager_user_id
+             WHERE pa.workspace_id = $1 AND pa.descendant_id = $2 AND pa.ancestor_manager_user_id IS NOT NULL
+             ORDER BY pa.depth LIMIT 1",
+            workspace_id,
+            partner_id
+        ))
+        .await?;
+    if let Some(row) = manager {
+        return Ok(vec![row.get("email")?]);
+    }
+    let rows = tx
+        .fetch_all(sql!(
+            "SELECT u.email FROM members m JOIN users u ON u.id = m.user_id
+             WHERE m.workspace_id = $1 AND m.role IN ('owner', 'admin') ORDER BY u.email",
+            workspace_id
+        ))
+        .await?;
+    rows.iter().map(|r| r.get("email").map_err(Into::into)).collect()
+}
+
+/// Queues one email to the channel team of a partner (see [`channel_team`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn to_channel_team_in(
+    tx: &mut Tx,
+    workspace_id: &WorkspaceId,
+    partner_id: &PartnerId,
+    kind: &'static str,
+    subject: &str,
+    text: &str,
+    caused_by: Option<&UserId>,
+    now: Timestamp,
+) -> Result<()> {
+    for to in channel_team(tx, workspace_id, partner_id).await? {
+        queue_email(tx, workspace_id, NewEmail::from_text(kind, to, subject, text).caused_by(caused_by), now).await?;
+    }
+    Ok(())
+}

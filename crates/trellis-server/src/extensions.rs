@@ -37,6 +37,8 @@ pub fn work_queues() -> WorkQueues {
     [
         applications::TO_REVIEW,
         profile_changes::TO_DECIDE,
+        trellis_deals::disputes::TO_RESOLVE,
+        trellis_deals::extensions::TO_DECIDE,
         ONBOARDING,
         compliance::LAPSED,
         compliance::LAPSING,

@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod contracts;
+pub mod disputes;
 pub mod emails;
 pub mod files;
 pub mod invitations;
@@ -83,4 +84,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(licences::create_partner_licence, licences::list_partner_licences))
         .routes(routes!(licences::find_licence, licences::update_licence, licences::delete_licence))
         .routes(routes!(locator::list_public_partners))
+        // Disputes of deal decisions and protection extension requests.
+        .routes(routes!(disputes::open_dispute))
+        .routes(routes!(disputes::list_disputes))
+        .routes(routes!(disputes::find_dispute))
+        .routes(routes!(disputes::resolve_dispute))
+        .routes(routes!(disputes::request_extension, disputes::list_extension_requests))
+        .routes(routes!(disputes::list_all_extension_requests))
+        .routes(routes!(disputes::approve_extension_request))
+        .routes(routes!(disputes::deny_extension_request))
 }

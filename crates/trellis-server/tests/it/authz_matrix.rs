@@ -759,6 +759,10 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
             (route.path.replace("{token}", &issued.token), None)
         }
         "public_workspace" => (format!("{}?workspace={}", route.path, world.f.workspace_id), None),
+        // Disputes and extension requests make their own deals (disputes.rs).
+        "rejected_deal" | "approved_deal" | "dispute" | "extension_request" => {
+            crate::disputes::prepare_target(app, world, &route.target, &route.path, column, n).await
+        }
         other => panic!("unknown target {other}"),
     };
     let body = match (route.method.as_str(), route.path.as_str()) {
@@ -797,6 +801,12 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         | ("POST", "/api/v1/partners/{id}/onboarding/{step_id}/complete")
         | ("POST", "/api/v1/partners/{id}/agreements/{agreement_id}/accept") => None,
         ("POST", "/api/v1/partners/{id}/reject") => Some(json!({"reason": format!("rejected by cell {n}")})),
+        ("POST", "/api/v1/deals/{id}/disputes") => Some(json!({"reason": format!("disputed by cell {n}")})),
+        ("POST", "/api/v1/disputes/{id}/resolve") => Some(json!({"outcome": "upheld", "note": format!("upheld by cell {n}")})),
+        ("POST", "/api/v1/deals/{id}/extension-requests") => Some(json!({"reason": format!("asked by cell {n}"), "days": 30})),
+        ("POST", "/api/v1/extension-requests/{id}/approve") | ("POST", "/api/v1/extension-requests/{id}/deny") => {
+            Some(json!({"note": format!("decided by cell {n}")}))
+        }
         ("POST", "/api/v1/programs/{id}/onboarding-steps") => Some(json!({"kind": "custom", "title": format!("Step {n}")})),
         ("PATCH", "/api/v1/programs/{id}/onboarding-steps/{step_id}") => Some(json!({"title": format!("Renamed by cell {n}")})),
         ("POST", "/api/v1/programs/{id}/agreements") => Some(json!({"title": format!("Agreement {n}"), "body": "The terms."})),
@@ -995,6 +1005,21 @@ async fn check_list(app: &TestApp, world: &World, route: &RouteRow, who: &Who, c
             };
             let got: BTreeSet<String> = ids_of(reply, "id").into_iter().collect();
             (got.difference(&of_partner).cloned().collect(), of_partner.difference(&got).cloned().collect())
+        }
+        "/api/v1/disputes" | "/api/v1/extension-requests" => {
+            let visible = Visible::load(app).await.partners_for(world, who);
+            let rows = if route.path == "/api/v1/disputes" {
+                app.query(sql!("SELECT id, partner_id FROM disputes WHERE workspace_id = $1", ws_id)).await
+            } else {
+                app.query(sql!("SELECT id, partner_id FROM deal_extension_requests WHERE workspace_id = $1", ws_id)).await
+            };
+            let expected: BTreeSet<String> = rows
+                .iter()
+                .filter(|r| visible.contains(&r.get::<String>("partner_id").expect("partner")))
+                .map(|r| r.get::<String>("id").expect("id"))
+                .collect();
+            let got: BTreeSet<String> = ids_of(reply, "id").into_iter().collect();
+            (got.difference(&expected).cloned().collect(), expected.difference(&got).cloned().collect())
         }
         "/api/v1/profile-change-requests" => {
             let visible = Visible::load(app).await.partners_for(world, who);

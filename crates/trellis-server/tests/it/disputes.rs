@@ -1,0 +1,318 @@
+//! Disputes of rejected registrations and protection extension requests (API.md "Disputes and
+//! extension requests"): the whole workflow through the API, who may do what, the protection
+//! jobs after an extension, the emails, the pages, and the transition table as docs/API.md prints
+//! it. The deals themselves are registered and decided through the deals service (the deal
+//! routes are another change's), as the channel team's owner.
+
+use serde_json::json;
+use trellis_core::{DealId, PartnerId, WorkspaceId};
+use trellis_db::sql;
+use trellis_deals::deals::{self, Decision, NewDeal};
+use trellis_deals::statuses::DealStatus;
+use trellis_identity::{RequestMeta, Scope, auth};
+use trellis_testkit::fixture::Fixture;
+use trellis_testkit::{TEST_FIXTURES, TestApp};
+
+use crate::pages::sign_in;
+
+pub(crate) const REJECTION: &str = "Another partner registered this customer first.";
+
+/// A deal of `partner` in a fresh program, registered on its behalf and then moved to `to`
+/// (`rejected` with [`REJECTION`], or `approved`) by the workspace's owner (`owner_token`).
+pub(crate) async fn fresh_deal(
+    app: &TestApp,
+    workspace: &WorkspaceId,
+    owner_token: &str,
+    partner: &PartnerId,
+    n: usize,
+    to: DealStatus,
+) -> DealId {
+    let ctx = &app.state.ctx;
+    let system = Scope::system(workspace.clone(), &TEST_FIXTURES);
+    let input = trellis_programs::NewProgram { name: format!("Deals {n}"), slug: format!("dispute-deals-{n}"), ..Default::default() };
+    let program = trellis_programs::programs::create(ctx, &system, input).await.expect("fresh program");
+    let mut tx = system.write(ctx).await.expect("transaction");
+    trellis_programs::enrollments::enroll_in(&mut tx, &system, partner, &program.id, None, ctx.now()).await.expect("enroll");
+    tx.commit().await.expect("commit the enrollment");
+    let input = NewDeal {
+        customer_name: format!("Quillon {n} Logistics"),
+        customer_domain: Some(format!("quillon{n}.example")),
+        amount_minor: Some(1_250_000),
+        partner_id: Some(partner.clone()),
+        program_id: Some(program.id.clone()),
+        ..Default::default()
+    };
+    let deal = deals::register(ctx, &system, input).await.expect("register").deal;
+    let owner = auth::authenticate_bearer(ctx, owner_token, None, &RequestMeta::default()).await.expect("owner scope");
+    let note = (to == DealStatus::Rejected).then(|| REJECTION.to_owned());
+    deals::transition(ctx, &owner, &deal.id, to, Decision { note, ..Decision::default() }).await.expect("decide");
+    deal.id
+}
+
+/// The path (and object id) of an authorization-matrix cell of a dispute or extension route: a
+/// fresh deal of the column's partner, rejected or approved, and for `dispute` and
+/// `extension_request` an open one of it, made by the partner's own admin (or the vendor's owner
+/// for the API's sake: the service only needs the registering side).
+pub(crate) async fn prepare_target(
+    app: &TestApp,
+    world: &crate::authz_matrix::World,
+    target: &str,
+    path: &str,
+    column: &str,
+    n: usize,
+) -> (String, Option<String>) {
+    let other = column == "OTHER";
+    let workspace = world.workspace(if other { crate::authz_matrix::Ws::Other } else { crate::authz_matrix::Ws::Main }).clone();
+    let owner_token = if other { &world.f.other_owner.token } else { &world.f.owner.token };
+    let partner = world.partner(column).clone();
+    let n = 100_000 + n;
+    let ctx = &app.state.ctx;
+    // The partner's own side, as the system (the services take any scope that sees the deal).
+    let partner_admin = |token: &str| {
+        let token = token.to_owned();
+        async move { auth::authenticate_bearer(ctx, &token, None, &RequestMeta::default()).await.expect("scope") }
+    };
+    match target {
+        "rejected_deal" | "approved_deal" => {
+            let to = if target == "rejected_deal" { DealStatus::Rejected } else { DealStatus::Approved };
+            let deal = fresh_deal(app, &workspace, owner_token, &partner, n, to).await;
+            (path.replace("{id}", deal.as_str()), None)
+        }
+        "dispute" | "extension_request" => {
+            let to = if target == "dispute" { DealStatus::Rejected } else { DealStatus::Approved };
+            let deal = fresh_deal(app, &workspace, owner_token, &partner, n, to).await;
+            // A partner key of the deal's partner (made by the owner) opens it.
+            let key = app.post(&format!("/api/v1/partners/{partner}/api-keys"), owner_token, json!({"name": format!("cell {n}")})).await;
+            assert_eq!(key.status, 201, "{}", key.text);
+            let scope = partner_admin(key.body["key"].as_str().expect("key")).await;
+            let id = if target == "dispute" {
+                trellis_deals::disputes::open(ctx, &scope, &deal, "cell").await.expect("dispute").dispute.id.to_string()
+            } else {
+                trellis_deals::extensions::request(ctx, &scope, &deal, 30, "cell").await.expect("request").id.to_string()
+            };
+            (path.replace("{id}", &id), Some(id))
+        }
+        other => panic!("unknown dispute target {other}"),
+    }
+}
+
+async fn deal_status(app: &TestApp, deal: &DealId) -> (String, Option<i64>) {
+    let rows = app.query(sql!("SELECT status, protected_until FROM deals WHERE id = $1", deal)).await;
+    (rows[0].get("status").expect("status"), rows[0].get("protected_until").expect("protected_until"))
+}
+
+async fn email_kinds(app: &TestApp) -> Vec<String> {
+    app.query(sql!("SELECT kind FROM emails ORDER BY created_at, id")).await.iter().map(|r| r.get("kind").expect("kind")).collect()
+}
+
+#[tokio::test]
+async fn a_partner_disputes_a_rejection_and_an_overturned_deal_goes_back_to_review_and_is_approved() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let deal = fresh_deal(&app, &f.workspace_id, &f.owner.token, &f.r1a, 1, DealStatus::Rejected).await;
+
+    let opened =
+        app.post(&format!("/api/v1/deals/{deal}/disputes"), &f.r1a_admin.token, json!({"reason": "We met their CTO in March."})).await;
+    assert_eq!(opened.status, 201, "{}", opened.text);
+    let id = opened.body["id"].as_str().expect("id").to_owned();
+    assert!(id.starts_with("dsp_"));
+    assert_eq!(opened.body["status"], "open");
+    assert_eq!(opened.body["deal_id"], deal.as_str());
+    assert_eq!(opened.body["subject_type"], "deal");
+    assert_eq!(opened.body["rejection_reason"], REJECTION);
+    let events: Vec<&str> =
+        opened.body["timeline"].as_array().expect("timeline").iter().map(|e| e["event"].as_str().expect("event")).collect();
+    assert_eq!(events, ["deal_rejected", "dispute_opened"]);
+
+    // A second one while it is open: 409.
+    let again = app.post(&format!("/api/v1/deals/{deal}/disputes"), &f.r1a_admin.token, json!({"reason": "Again."})).await;
+    assert_eq!(again.status, 409, "{}", again.text);
+
+    // The channel team's queue, oldest first; the partner's own list.
+    let queue = app.get("/api/v1/disputes?status=open", &f.channel_manager.token).await;
+    assert_eq!(queue.status, 200);
+    assert_eq!(queue.body["data"][0]["id"], id.as_str());
+    assert_eq!(app.get("/api/v1/disputes", &f.r1a_member.token).await.body["data"][0]["id"], id.as_str());
+    assert_eq!(app.get(&format!("/api/v1/disputes/{id}"), &f.r1b_admin.token).await.status, 404, "a sibling never sees it");
+
+    // Viewers read but do not resolve; a note is required.
+    let viewer = app.post(&format!("/api/v1/disputes/{id}/resolve"), &f.viewer.token, json!({"outcome": "overturned", "note": "ok"})).await;
+    assert_eq!(viewer.status, 403);
+    let no_note = app.post(&format!("/api/v1/disputes/{id}/resolve"), &f.owner.token, json!({"outcome": "overturned", "note": " "})).await;
+    assert_eq!(no_note.status, 422, "{}", no_note.text);
+
+    let resolved = app
+        .post(
+            &format!("/api/v1/disputes/{id}/resolve"),
+            &f.channel_manager.token,
+            json!({"outcome": "overturned", "note": "You were first."}),
+        )
+        .await;
+    assert_eq!(resolved.status, 200, "{}", resolved.text);
+    assert_eq!(resolved.body["status"], "overturned");
+    assert_eq!(resolved.body["resolution_note"], "You were first.");
+    assert_eq!(resolved.body["timeline"].as_array().expect("timeline").len(), 3);
+    assert_eq!(deal_status(&app, &deal).await.0, "under_review");
+    let twice = app.post(&format!("/api/v1/disputes/{id}/resolve"), &f.owner.token, json!({"outcome": "upheld", "note": "No."})).await;
+    assert_eq!(twice.status, 409);
+
+    // The re-opened deal is decided afresh.
+    let owner = auth::authenticate_bearer(&app.state.ctx, &f.owner.token, None, &RequestMeta::default()).await.expect("owner");
+    deals::transition(&app.state.ctx, &owner, &deal, DealStatus::Approved, Decision::default()).await.expect("approve");
+    assert_eq!(deal_status(&app, &deal).await.0, "approved");
+
+    let actions: Vec<String> = app
+        .query(sql!(
+            "SELECT action FROM audit_events WHERE action IN ('dispute.opened', 'dispute.overturned', 'deal.reopened') ORDER BY seq"
+        ))
+        .await
+        .iter()
+        .map(|r| r.get("action").expect("action"))
+        .collect();
+    assert_eq!(actions, ["dispute.opened", "dispute.overturned", "deal.reopened"]);
+    let kinds = email_kinds(&app).await;
+    assert!(kinds.contains(&"dispute_opened".to_owned()) && kinds.contains(&"dispute_resolved".to_owned()), "{kinds:?}");
+}
+
+#[tokio::test]
+async fn an_upheld_rejection_is_final_and_only_rejected_deals_of_the_registering_side_are_disputed() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let deal = fresh_deal(&app, &f.workspace_id, &f.owner.token, &f.r1a, 2, DealStatus::Rejected).await;
+    let path = format!("/api/v1/deals/{deal}/disputes");
+
+    assert_eq!(app.post(&path, &f.r1a_member.token, json!({"reason": "x"})).await.status, 403, "a member may not");
+    assert_eq!(app.post(&path, &f.r1b_admin.token, json!({"reason": "x"})).await.status, 404, "a sibling does not see it");
+    assert_eq!(app.post(&path, &f.owner.token, json!({"reason": "x"})).await.status, 403, "staff do not dispute");
+    assert_eq!(app.post(&path, &f.r1a_admin.token, json!({"reason": ""})).await.status, 422);
+
+    // The distributor's admin disputes its reseller's deal.
+    let opened = app.post(&path, &f.d1_admin.token, json!({"reason": "Our reseller was first."})).await;
+    assert_eq!(opened.status, 201, "{}", opened.text);
+    let id = opened.body["id"].as_str().expect("id").to_owned();
+    let upheld = app
+        .post(&format!("/api/v1/disputes/{id}/resolve"), &f.admin.token, json!({"outcome": "upheld", "note": "The other was first."}))
+        .await;
+    assert_eq!(upheld.status, 200, "{}", upheld.text);
+    assert_eq!(deal_status(&app, &deal).await.0, "rejected");
+    let again = app.post(&path, &f.r1a_admin.token, json!({"reason": "Please look again."})).await;
+    assert_eq!(again.status, 409, "an upheld decision is final: {}", again.text);
+
+    let approved = fresh_deal(&app, &f.workspace_id, &f.owner.token, &f.r1a, 3, DealStatus::Approved).await;
+    let not_rejected = app.post(&format!("/api/v1/deals/{approved}/disputes"), &f.r1a_admin.token, json!({"reason": "x"})).await;
+    assert_eq!(not_rejected.status, 409, "{}", not_rejected.text);
+}
+
+#[tokio::test]
+async fn an_approved_extension_moves_the_protection_and_the_expiry_follows_the_new_end() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let deal = fresh_deal(&app, &f.workspace_id, &f.owner.token, &f.r1a, 4, DealStatus::Approved).await;
+    let (_, until) = deal_status(&app, &deal).await;
+    let until = until.expect("protected");
+    let path = format!("/api/v1/deals/{deal}/extension-requests");
+
+    assert_eq!(app.post(&path, &f.r1a_admin.token, json!({"reason": "x", "days": 0})).await.status, 422);
+    assert_eq!(app.post(&path, &f.r1a_member.token, json!({"reason": "x", "days": 30})).await.status, 403);
+    let asked = app.post(&path, &f.r1a_admin.token, json!({"reason": "The board meets in May.", "days": 30})).await;
+    assert_eq!(asked.status, 201, "{}", asked.text);
+    assert_eq!(asked.body["status"], "open");
+    assert_eq!(asked.body["days"], 30);
+    let id = asked.body["id"].as_str().expect("id").to_owned();
+    assert_eq!(app.post(&path, &f.r1a_admin.token, json!({"reason": "x", "days": 5})).await.status, 409, "one open request");
+    assert_eq!(app.get(&path, &f.d1_admin.token).await.body["data"][0]["id"], id.as_str());
+    assert_eq!(app.get("/api/v1/extension-requests?status=open", &f.owner.token).await.body["data"][0]["id"], id.as_str());
+
+    let approved = app.post(&format!("/api/v1/extension-requests/{id}/approve"), &f.channel_manager.token, json!({})).await;
+    assert_eq!(approved.status, 200, "{}", approved.text);
+    assert_eq!(approved.body["status"], "approved");
+    let new_until = deal_status(&app, &deal).await.1.expect("protected");
+    assert_eq!(new_until - until, 30 * 86_400 * 1_000_000);
+
+    // At the old end, nothing expires; at the new one, the deal does.
+    app.clock.advance_seconds((until - app.state.ctx.now().micros()) / 1_000_000 + 60);
+    app.run_jobs().await;
+    assert_eq!(deal_status(&app, &deal).await.0, "approved");
+    app.clock.advance_seconds(30 * 86_400);
+    app.run_jobs().await;
+    assert_eq!(deal_status(&app, &deal).await.0, "expired");
+
+    let kinds = email_kinds(&app).await;
+    assert!(kinds.contains(&"extension_requested".to_owned()) && kinds.contains(&"extension_approved".to_owned()), "{kinds:?}");
+}
+
+#[tokio::test]
+async fn a_denied_extension_leaves_the_protection_as_it_was() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let deal = fresh_deal(&app, &f.workspace_id, &f.owner.token, &f.p3, 5, DealStatus::Approved).await;
+    let before = deal_status(&app, &deal).await;
+    let asked =
+        app.post(&format!("/api/v1/deals/{deal}/extension-requests"), &f.p3_admin.token, json!({"reason": "More time", "days": 10})).await;
+    let id = asked.body["id"].as_str().expect("id").to_owned();
+    assert_eq!(app.post(&format!("/api/v1/extension-requests/{id}/deny"), &f.finance.token, json!({})).await.status, 403);
+    let denied =
+        app.post(&format!("/api/v1/extension-requests/{id}/deny"), &f.owner.token, json!({"note": "Close it this quarter."})).await;
+    assert_eq!(denied.status, 200, "{}", denied.text);
+    assert_eq!(denied.body["note"], "Close it this quarter.");
+    assert_eq!(deal_status(&app, &deal).await, before);
+    assert!(email_kinds(&app).await.contains(&"extension_denied".to_owned()));
+}
+
+#[tokio::test]
+async fn the_dispute_form_opens_a_dispute_and_the_console_queue_resolves_it() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let deal = fresh_deal(&app, &f.workspace_id, &f.owner.token, &f.r1a, 6, DealStatus::Rejected).await;
+
+    let partner = sign_in(&app, &f.r1a_admin.email).await;
+    let form = partner.get(&format!("/portal/deals/{deal}/dispute")).await;
+    assert_eq!(form.status, 200);
+    assert!(form.text.contains("How a dispute works") && form.text.contains(REJECTION), "{}", form.text);
+    let empty = partner.submit(&format!("/portal/deals/{deal}/dispute"), &[("reason", "")]).await;
+    assert_eq!(empty.status, 422);
+    assert!(empty.text.contains(r#"class="field-error" id="dispute-reason-error""#), "{}", empty.text);
+    let sent = partner.submit(&format!("/portal/deals/{deal}/dispute"), &[("reason", "We were first, in March.")]).await;
+    assert_eq!(sent.status, 303);
+    let location = sent.headers.get("location").and_then(|l| l.to_str().ok()).expect("location").to_owned();
+    assert!(location.starts_with("/portal/disputes/dsp_"), "{location}");
+    let shown = partner.get(&location).await;
+    assert_eq!(shown.status, 200);
+    assert!(shown.text.contains("We were first, in March.") && shown.text.contains("Dispute opened"));
+
+    let staff = sign_in(&app, &f.channel_manager.email).await;
+    let queue = staff.get("/console/disputes").await;
+    assert_eq!(queue.status, 200);
+    assert!(
+        queue.text.contains("Quillon 6 Logistics") && queue.text.contains(REJECTION) && queue.text.contains("We were first, in March.")
+    );
+    let dispute_id = location.trim_start_matches("/portal/disputes/").split('?').next().expect("id").to_owned();
+    let page = staff.get(&format!("/console/disputes/{dispute_id}")).await;
+    assert_eq!(page.status, 200);
+    let no_note = staff.submit(&format!("/console/disputes/{dispute_id}/resolve"), &[("outcome", "overturned"), ("note", "")]).await;
+    assert_eq!(no_note.status, 422);
+    let done = staff.submit(&format!("/console/disputes/{dispute_id}/resolve"), &[("outcome", "overturned"), ("note", "Agreed.")]).await;
+    assert_eq!(done.status, 303);
+    assert_eq!(deal_status(&app, &deal).await.0, "under_review");
+    assert!(staff.get("/console/disputes").await.text.contains("No open disputes."));
+
+    // The extension queue renders and decides.
+    let approved = fresh_deal(&app, &f.workspace_id, &f.owner.token, &f.r1a, 7, DealStatus::Approved).await;
+    let asked = partner.submit(&format!("/portal/deals/{approved}/extension"), &[("days", "14"), ("reason", "Budget in Q3.")]).await;
+    assert_eq!(asked.status, 303);
+    let queue = staff.get("/console/extension-requests").await;
+    assert!(queue.text.contains("Budget in Q3.") && queue.text.contains("14 more days"));
+    let id: String = app.query(sql!("SELECT id FROM deal_extension_requests")).await[0].get("id").expect("id");
+    assert_eq!(staff.submit(&format!("/console/extension-requests/{id}/approve"), &[("note", "")]).await.status, 303);
+    assert!(staff.get("/console/extension-requests").await.text.contains("No open requests."));
+}
+
+#[test]
+fn docs_api_md_prints_the_dispute_transition_table() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/API.md")).expect("docs/API.md");
+    assert!(
+        doc.contains(&trellis_deals::disputes::markdown_table()),
+        "docs/API.md must print:\n{}",
+        trellis_deals::disputes::markdown_table()
+    );
+}
