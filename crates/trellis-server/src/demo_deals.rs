@@ -1,7 +1,7 @@
 //! The demo's deals: registrations in every status, a partner that resells one deal and refers
 //! another, a live race between two resellers of Globex Distribution, a registration that runs
 //! into Acme's own direct pipeline, a deal shared with a referral partner, and (in Thames Tech) a
-//! partner whose lapsed licence blocks registration.
+//! partner whose lapsed licence blocks registration; an open dispute of a rejection.
 
 use std::collections::HashMap;
 
@@ -132,6 +132,11 @@ pub(crate) async fn seed(ctx: &Ctx, workspace_id: &WorkspaceId, ids: &HashMap<&s
             deals::transition(ctx, &system, &deal.id, *status, decision).await?;
         }
         registered.insert(seed.customer, deal.id);
+    }
+    // Alpine disputes the rejection of Stark Industries: the dispute waits in the console.
+    if let Some(stark) = registered.get("Stark Industries AG") {
+        let reason = "We have worked with Stark's Vienna office since March; Acme's enterprise team has no contact there.";
+        trellis_deals::disputes::open(ctx, &system, stark, reason).await?;
     }
     // Kettle & Co introduced Hooli to Rheinland: 15% of the credit.
     if let (Some(hooli), Some(kettle)) = (registered.get("Hooli Europe GmbH"), ids.get("Kettle & Co Marketing")) {

@@ -12,7 +12,8 @@ use std::collections::hash_map::{DefaultHasher, Entry as MapEntry};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use super::similarity::{
-    ACRONYM_SCORE, DIFFERENT_COUNTRY_PENALTY, MAX_ACRONYM_MATCHES, MIN_FUZZY_WORD_CHARS, acronym, is_neighbour, max_edits, may_be_acronym, rarity, word_similarity,
+    ACRONYM_SCORE, DIFFERENT_COUNTRY_PENALTY, MAX_ACRONYM_MATCHES, MIN_FUZZY_WORD_CHARS, acronym, is_neighbour, max_edits, may_be_acronym,
+    rarity, word_similarity,
 };
 use super::{CustomerKeys, Match, MatchKind};
 
@@ -372,10 +373,8 @@ impl<K: Copy + Eq + Hash> Index<K> {
                 }
             }
         }
-        let mut matches: Vec<Match<K>> = found
-            .into_iter()
-            .filter_map(|(slot, (kind, score))| self.entry(slot).map(|e| Match { id: e.id, kind, score }))
-            .collect();
+        let mut matches: Vec<Match<K>> =
+            found.into_iter().filter_map(|(slot, (kind, score))| self.entry(slot).map(|e| Match { id: e.id, kind, score })).collect();
         matches.sort_by(|a, b| kind_rank(b.kind).cmp(&kind_rank(a.kind)).then(b.score.total_cmp(&a.score)));
         matches.truncate(limit);
         matches
@@ -454,7 +453,8 @@ impl<K: Copy + Eq + Hash> Index<K> {
     /// rarest words first, at most [`MAX_CANDIDATES`]; when all of the query's words are
     /// frequent, the entries having both of its two rarest words.
     fn candidates(&self, query: &[QueryWord<'_>]) -> Vec<u32> {
-        let mut lists: Vec<&[u32]> = query.iter().flat_map(|w| w.matches.iter().map(|&(id, _)| &self.words[id as usize].slots[..])).collect();
+        let mut lists: Vec<&[u32]> =
+            query.iter().flat_map(|w| w.matches.iter().map(|&(id, _)| &self.words[id as usize].slots[..])).collect();
         lists.sort_by_key(|l| l.len());
         let mut out: Vec<u32> = Vec::new();
         let mut any_rare = false;
@@ -607,7 +607,10 @@ mod tests {
         assert_eq!(ids(&sample().find(&keys("IBM", None, None), T, 10)), [(3, MatchKind::SimilarName)]);
         let mut index = sample();
         index.insert(8, &keys("NDS Inc", None, Some("SE")));
-        assert_eq!(ids(&index.find(&keys("Nordic Data Solutions", None, None), T, 10))[..], [(5, MatchKind::SameName), (8, MatchKind::SimilarName)]);
+        assert_eq!(
+            ids(&index.find(&keys("Nordic Data Solutions", None, None), T, 10))[..],
+            [(5, MatchKind::SameName), (8, MatchKind::SimilarName)]
+        );
     }
 
     #[test]

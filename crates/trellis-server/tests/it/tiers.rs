@@ -904,6 +904,8 @@ async fn the_demo_has_deals_in_every_status_a_live_race_and_a_direct_pipeline_co
     let roles: Vec<String> = roles.iter().map(|r| r.get("partner_role").expect("role")).collect();
     assert_eq!(roles, ["referral", "resell"], "the hybrid partner");
     assert_eq!(count(&app, sql!("SELECT COUNT(*) AS n FROM deal_partners WHERE workspace_id = $1", ws.clone())).await, 1);
+    let open = count(&app, sql!("SELECT COUNT(*) AS n FROM disputes WHERE workspace_id = $1 AND status = 'open'", ws.clone())).await;
+    assert_eq!(open, 1, "an open dispute of a rejection");
 }
 
 #[tokio::test]
