@@ -6,6 +6,7 @@ mod applications;
 mod audit;
 mod compliance;
 mod disputes;
+mod deal_imports;
 mod onboarding;
 mod outbox;
 pub(crate) mod partner_lifecycle;
@@ -40,6 +41,7 @@ pub fn routes() -> PageRouter {
         .merge(profile_changes::routes())
         .merge(settings::routes())
         .merge(disputes::routes())
+        .merge(deal_imports::routes())
 }
 
 /// The caller's staff role; 404 for anyone acting for a partner.

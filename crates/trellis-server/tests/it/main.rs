@@ -12,6 +12,7 @@ mod client_address;
 mod compliance;
 mod conformance;
 mod disputes;
+mod deal_import;
 mod hierarchy;
 mod idempotency;
 mod input_checks;
