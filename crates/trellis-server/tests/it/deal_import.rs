@@ -158,7 +158,11 @@ async fn an_import_creates_open_direct_opportunities_and_the_same_file_again_cre
     assert_eq!(row.get::<Option<String>>("partner_id").expect("partner"), None);
     assert_eq!(row.get::<Option<String>>("external_id").expect("external id").as_deref(), Some("006A000001"));
     assert_eq!(row.get::<i64>("amount_minor").expect("amount"), 1_250_000);
-    assert_eq!(row.get::<Option<String>>("customer_domain").expect("domain").as_deref(), Some("acme-robotics.example"));
+    assert_eq!(
+        row.get::<Option<String>>("customer_domain").expect("domain").as_deref(),
+        Some("www.acme-robotics.example"),
+        "stored as a registration stores it"
+    );
     assert!(row.get::<i64>("index_seq").expect("seq") > 0, "stamped into the conflict index");
     let events = |action: &'static str| {
         app.query_i64(sql!(
