@@ -28,6 +28,8 @@ pub const MULTILINE_FIELDS: &[&str] = &[
     // a tier's benefits in words (API `benefits.text`, console form `benefit_text`)
     "benefits.text",
     "benefit_text",
+    // a CSV file sent whole (deal imports: API `csv`, console form `csv`)
+    "csv",
 ];
 
 /// The message of a refused text.

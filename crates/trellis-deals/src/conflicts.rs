@@ -309,19 +309,47 @@ pub(crate) async fn check(
     rules: Option<&ConflictRules>,
     now: Timestamp,
 ) -> Result<(i64, Vec<Found>)> {
+    let (seq, mut found) = check_all(ctx, tx, scope, std::slice::from_ref(candidate), rules, now).await?;
+    Ok((seq, found.pop().unwrap_or_default()))
+}
+
+/// [`check`] for several new deals of one transaction (an import of direct opportunities): the
+/// head is taken once and the index caught up once, before any of them is stamped, so the index
+/// only ever holds committed deals (catching up again after stamping the first would load this
+/// transaction's own rows, and lose a deal of another transaction that takes the same sequence
+/// number after a rollback). Each candidate is compared with the committed deals only, not with
+/// the other candidates: the caller passes candidates that cannot conflict with each other (one
+/// side's deals — the vendor's own opportunities never conflict among themselves).
+pub(crate) async fn check_all(
+    ctx: &Ctx,
+    tx: &mut Tx,
+    scope: &Scope,
+    candidates: &[Candidate<'_>],
+    rules: Option<&ConflictRules>,
+    now: Timestamp,
+) -> Result<(i64, Vec<Vec<Found>>)> {
     let workspace_id = scope.workspace_id();
     let seq = next_seq(tx, workspace_id).await?;
     let index = ConflictIndex::of(ctx)?.workspace(workspace_id);
     let mut index = index.lock().await;
-    // Catch up before stamping the new deal: the index only ever holds committed deals (this
+    // Catch up before stamping the new deals: the index only ever holds committed deals (this
     // transaction may still roll back, and then its sequence number is taken again).
     catch_up(tx, workspace_id, &mut index).await?;
     drop(index);
-    tx.execute(sql!("UPDATE deals SET index_seq = $3 WHERE workspace_id = $1 AND id = $2", workspace_id, candidate.deal_id, seq)).await?;
+    for candidate in candidates {
+        tx.execute(sql!("UPDATE deals SET index_seq = $3 WHERE workspace_id = $1 AND id = $2", workspace_id, candidate.deal_id, seq))
+            .await?;
+    }
     let index = ConflictIndex::of(ctx)?.workspace(workspace_id);
     let index = index.lock().await;
     let threshold = rules.map_or(crate::engine::DEFAULT_SIMILARITY_THRESHOLD, |r| r.similarity_threshold);
     let race_window = rules.map_or(crate::rules::DEFAULT_RACE_WINDOW_MINUTES, |r| r.race_window_minutes);
+    let found = candidates.iter().map(|candidate| find(&index, candidate, threshold, race_window, now)).collect();
+    Ok((seq, found))
+}
+
+/// The live deals of the index a candidate conflicts with, strongest first.
+fn find(index: &WorkspaceIndex, candidate: &Candidate<'_>, threshold: f64, race_window: i64, now: Timestamp) -> Vec<Found> {
     let mut found = Vec::new();
     for m in index.index.find(candidate.keys, threshold, MAX_CONFLICTS * 4) {
         let Some(entry) = index.entries.get(&m.id) else { continue };
@@ -358,7 +386,7 @@ pub(crate) async fn check(
             break;
         }
     }
-    Ok((seq, found))
+    found
 }
 
 /// The sentence a partner reads about a conflict of its registration with an earlier one. It

@@ -432,7 +432,7 @@ async fn in_good_standing(tx: &mut ScopedTx, scope: &Scope, partner_id: &Partner
     Ok(rejected == 0)
 }
 
-struct Checked {
+pub(crate) struct Checked {
     customer_name: String,
     customer_domain: Option<String>,
     customer_email: Option<String>,
@@ -444,7 +444,9 @@ struct Checked {
     external_id: Option<String>,
 }
 
-fn check_input(input: &NewDeal) -> Result<Checked> {
+/// The checks of a registration's fields that need no database (an import's preview runs them
+/// per row, so it answers what the import would).
+pub(crate) fn check_input(input: &NewDeal) -> Result<Checked> {
     let mut v = Validation::new();
     let customer_name = v.text("customer_name", &input.customer_name, 200);
     let customer_domain = match input.customer_domain.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
@@ -531,19 +533,70 @@ pub async fn register(ctx: &Ctx, scope: &Scope, input: NewDeal) -> Result<DealDe
 /// part of the transaction is the conflict engine's ([`CONFLICT_ENGINE`]).
 async fn finish(ctx: &Ctx, tx: ScopedTx, scope: &Scope, pending: Pending) -> Result<DealDetail> {
     let now = ctx.now();
-    let Pending { deal, keys, rules } = pending;
     let mut tx = tx.into_granted(&CONFLICT_ENGINE).await?;
-    let candidate = Candidate { deal_id: &deal.id, partner_id: deal.partner_id.as_ref(), keys: &keys };
-    let (seq, found) = conflicts::check(ctx, &mut tx, scope, &candidate, rules.as_ref(), now).await?;
+    let candidate = Candidate { deal_id: &pending.deal.id, partner_id: pending.deal.partner_id.as_ref(), keys: &pending.keys };
+    let (seq, found) = conflicts::check(ctx, &mut tx, scope, &candidate, pending.rules.as_ref(), now).await?;
+    let (deal, mut stored) = settle(ctx, &mut tx, scope, pending, seq, &found, now).await?;
+    tx.commit().await?;
+    // Staff see the other side: re-read the conflicts as the caller sees them.
+    if scope.partner().is_none() {
+        let mut read = scope.read(ctx).await?;
+        stored = conflicts_in(&mut read, scope, &deal.id).await?;
+    }
+    Ok(DealDetail { deal, conflicts: stored, partners: Vec::new() })
+}
+
+/// Registers direct opportunities in the caller's transaction (an import,
+/// [`crate::imports::import`]): each is validated and inserted as [`register`] does, then all are
+/// checked at once ([`conflicts::check_all`]: one head, one catch-up; the vendor's opportunities
+/// never conflict with each other) and recorded as [`register`] records one (conflicts, the
+/// `deal.registered` event). Answers the transaction, its last part the conflict engine's, not
+/// yet committed, so the caller adds its own record and commits.
+pub(crate) async fn register_direct_batch_in(ctx: &Ctx, tx: ScopedTx, scope: &Scope, inputs: Vec<NewDeal>) -> Result<(Tx, Vec<Deal>)> {
+    let now = ctx.now();
+    let mut tx = tx;
+    let mut pending = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        if input.source != Some(DealSource::Direct) || input.partner_id.is_some() {
+            return Err(Error::Internal("a batch registers direct opportunities only".into()));
+        }
+        pending.push(register_in(ctx, &mut tx, scope, input).await?);
+    }
+    let mut tx = tx.into_granted(&CONFLICT_ENGINE).await?;
+    let candidates: Vec<Candidate<'_>> =
+        pending.iter().map(|p| Candidate { deal_id: &p.deal.id, partner_id: None, keys: &p.keys }).collect();
+    // Direct opportunities without a program have no program rules (as in `register`).
+    let (seq, found) = conflicts::check_all(ctx, &mut tx, scope, &candidates, None, now).await?;
+    drop(candidates);
+    let mut deals = Vec::with_capacity(pending.len());
+    for (p, found) in pending.into_iter().zip(found) {
+        deals.push(settle(ctx, &mut tx, scope, p, seq, &found, now).await?.0);
+    }
+    Ok((tx, deals))
+}
+
+/// Records what the conflict check found for a registration (its conflicts, the race's other
+/// side, the review a conflict sends a partner's registration to), stamps it and writes its
+/// `deal.registered` event, in the check's transaction.
+async fn settle(
+    ctx: &Ctx,
+    tx: &mut Tx,
+    scope: &Scope,
+    pending: Pending,
+    seq: i64,
+    found: &[conflicts::Found],
+    now: Timestamp,
+) -> Result<(Deal, Vec<Conflict>)> {
+    let Pending { deal, keys, rules } = pending;
     let race_window = rules.as_ref().map_or(rules::DEFAULT_RACE_WINDOW_MINUTES, |r| r.race_window_minutes);
     let mut deal = deal;
     let mut stored = Vec::new();
-    for f in &found {
+    for f in found {
         let reason = conflicts::reason_for_later(f, &keys, race_window);
-        insert_conflict(&mut tx, scope, &deal.id, deal.partner_id.as_ref(), f, &reason, true, now).await?;
+        insert_conflict(tx, scope, &deal.id, deal.partner_id.as_ref(), f, &reason, true, now).await?;
         stored.push(Conflict { deal_id: None, kind: f.kind, reason, score: f.score, earlier: true });
         if f.kind == ConflictKind::Race {
-            raise_race(ctx, &mut tx, scope, f, &deal, seq, race_window, now).await?;
+            raise_race(ctx, tx, scope, f, &deal, seq, race_window, now).await?;
         }
     }
     if deal.source == DealSource::Partner {
@@ -567,7 +620,7 @@ async fn finish(ctx: &Ctx, tx: ScopedTx, scope: &Scope, pending: Pending) -> Res
             .await?;
         }
     }
-    conflicts::stamp_with(&mut tx, scope.workspace_id(), &deal.id, seq).await?;
+    conflicts::stamp_with(tx, scope.workspace_id(), &deal.id, seq).await?;
     let entry = AuditEntry::new("deal.registered", "deal", deal.id.as_str())
         .set("partner_id", json!(deal.partner_id))
         .set("source", deal.source.as_str())
@@ -576,17 +629,11 @@ async fn finish(ctx: &Ctx, tx: ScopedTx, scope: &Scope, pending: Pending) -> Res
         .set("amount_minor", deal.amount.amount_minor)
         .set("currency", deal.amount.currency.clone())
         .set("conflicts", json!(found.iter().map(|f| f.other_deal_id.as_str()).collect::<Vec<_>>()));
-    audit::record(&mut tx, scope, now, entry).await?;
+    audit::record(tx, scope, now, entry).await?;
     if deal.status == DealStatus::Approved && deal.source == DealSource::Partner {
-        crate::protection::schedule_in(&mut tx, scope.workspace_id(), &deal, now).await?;
+        crate::protection::schedule_in(tx, scope.workspace_id(), &deal, now).await?;
     }
-    tx.commit().await?;
-    // Staff see the other side: re-read the conflicts as the caller sees them.
-    if scope.partner().is_none() {
-        let mut read = scope.read(ctx).await?;
-        stored = conflicts_in(&mut read, scope, &deal.id).await?;
-    }
-    Ok(DealDetail { deal, conflicts: stored, partners: Vec::new() })
+    Ok((deal, stored))
 }
 
 /// A registration inserted in the caller's transaction, waiting for its conflict check.

@@ -6,6 +6,7 @@
 pub mod conflicts;
 pub mod deals;
 pub mod engine;
+pub mod imports;
 pub mod metrics;
 pub mod notify;
 pub mod protection;

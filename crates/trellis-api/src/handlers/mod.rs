@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod contracts;
+pub mod deal_imports;
 pub mod disputes;
 pub mod emails;
 pub mod files;
@@ -93,4 +94,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(disputes::list_all_extension_requests))
         .routes(routes!(disputes::approve_extension_request))
         .routes(routes!(disputes::deny_extension_request))
+        .merge(deal_imports::routes())
 }

@@ -5,6 +5,7 @@ mod api_keys;
 mod applications;
 mod audit;
 mod compliance;
+mod deal_imports;
 mod disputes;
 mod onboarding;
 mod outbox;
@@ -40,6 +41,7 @@ pub fn routes() -> PageRouter {
         .merge(profile_changes::routes())
         .merge(settings::routes())
         .merge(disputes::routes())
+        .merge(deal_imports::routes())
 }
 
 /// The caller's staff role; 404 for anyone acting for a partner.

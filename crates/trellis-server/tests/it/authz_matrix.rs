@@ -833,6 +833,9 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         ("PATCH", "/api/v1/licences/{id}") => Some(json!({"number": format!("CELL-{n}-B")})),
         ("POST", "/api/v1/profile-change-requests/{id}/approve") => None,
         ("POST", "/api/v1/profile-change-requests/{id}/reject") => Some(json!({"reason": format!("Rejected by cell {n}")})),
+        ("POST", "/api/v1/deals/import") => {
+            Some(json!({"csv": format!("external_id,customer_name,amount\nmatrix-{n},Matrix Customer {n},100\n")}))
+        }
         ("GET", _) | ("DELETE", _) => None,
         _ => panic!("no request recipe for {} — add one here when adding the route to the matrix", route.label()),
     };

@@ -11,6 +11,7 @@ mod browser;
 mod client_address;
 mod compliance;
 mod conformance;
+mod deal_import;
 mod disputes;
 mod hierarchy;
 mod idempotency;
