@@ -12,7 +12,8 @@ use std::collections::hash_map::{DefaultHasher, Entry as MapEntry};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use super::similarity::{
-    ACRONYM_SCORE, DIFFERENT_COUNTRY_PENALTY, MAX_ACRONYM_MATCHES, MIN_FUZZY_WORD_CHARS, acronym, is_neighbour, max_edits, may_be_acronym, rarity, word_similarity,
+    ACRONYM_SCORE, DIFFERENT_COUNTRY_PENALTY, MAX_ACRONYM_MATCHES, MIN_FUZZY_WORD_CHARS, acronym, is_neighbour, max_edits, may_be_acronym,
+    rarity, word_similarity,
 };
 use super::{CustomerKeys, Match, MatchKind};
 
@@ -24,20 +25,25 @@ const NEAR_PREFIX: usize = 7;
 /// A word used by more entries than this is frequent ("solutions", "group", "gmbh" if it were
 /// kept): its entries are not gathered one by one, only intersected with another word's when the
 /// query has nothing rarer — so a frequent word never makes the candidate list explode.
-const FREQUENT_WORD: usize = 2_000;
+const FREQUENT_WORD: usize = 1_000;
 
 /// At most this many candidates are scored per query (the rarest words' entries first), which
 /// bounds the check's latency whatever the data.
-const MAX_CANDIDATES: usize = 4_000;
+const MAX_CANDIDATES: usize = 2_000;
 
 /// A hasher for keys that are already hashes (or small integers): the maps of hashed strings do
-/// not hash twice.
+/// not run SipHash twice, only a cheap finaliser.
 #[derive(Default)]
 struct KeyHasher(u64);
 
 impl Hasher for KeyHasher {
     fn finish(&self) -> u64 {
-        self.0
+        // The splitmix64 finaliser: the table takes its bucket from the low bits and its control
+        // byte from the high ones, so every bit must depend on every input bit.
+        let mut x = self.0;
+        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        x ^ (x >> 31)
     }
 
     fn write(&mut self, bytes: &[u8]) {
@@ -47,7 +53,7 @@ impl Hasher for KeyHasher {
     }
 
     fn write_u32(&mut self, n: u32) {
-        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = u64::from(n);
     }
 
     fn write_u64(&mut self, n: u64) {
@@ -111,7 +117,8 @@ fn probe_keys(word: &str, mut f: impl FnMut(u32)) {
 const LIST_TAG: u32 = 1 << 31;
 
 /// Values (slots or word ids, below 2^31) under a hashed key. Most keys have one value, stored
-/// inline; a key with several points at a list (`LIST_TAG | index`), and emptied lists are reused.
+/// inline; a key with several points at a sorted list (`LIST_TAG | index`: values mostly arrive
+/// in increasing order, so building appends), and emptied lists are reused.
 struct Buckets<Q> {
     map: KeyMap<Q, u32>,
     lists: Vec<Vec<u32>>,
@@ -140,11 +147,11 @@ impl<Q: Copy + Eq + Hash> Buckets<Q> {
                 let held = *e.get();
                 if held & LIST_TAG != 0 {
                     let list = &mut self.lists[(held & !LIST_TAG) as usize];
-                    if !list.contains(&value) {
-                        list.push(value);
+                    if let Err(at) = list.binary_search(&value) {
+                        list.insert(at, value);
                     }
                 } else if held != value {
-                    let list = vec![held, value];
+                    let list = if held < value { vec![held, value] } else { vec![value, held] };
                     let at = match self.free_lists.pop() {
                         Some(at) => {
                             self.lists[at as usize] = list;
@@ -172,7 +179,9 @@ impl<Q: Copy + Eq + Hash> Buckets<Q> {
         }
         let at = held & !LIST_TAG;
         let list = &mut self.lists[at as usize];
-        list.retain(|v| *v != value);
+        if let Ok(found) = list.binary_search(&value) {
+            list.remove(found);
+        }
         if let [single] = list[..] {
             e.insert(single);
             self.lists[at as usize] = Vec::new();
@@ -372,10 +381,8 @@ impl<K: Copy + Eq + Hash> Index<K> {
                 }
             }
         }
-        let mut matches: Vec<Match<K>> = found
-            .into_iter()
-            .filter_map(|(slot, (kind, score))| self.entry(slot).map(|e| Match { id: e.id, kind, score }))
-            .collect();
+        let mut matches: Vec<Match<K>> =
+            found.into_iter().filter_map(|(slot, (kind, score))| self.entry(slot).map(|e| Match { id: e.id, kind, score })).collect();
         matches.sort_by(|a, b| kind_rank(b.kind).cmp(&kind_rank(a.kind)).then(b.score.total_cmp(&a.score)));
         matches.truncate(limit);
         matches
@@ -454,7 +461,8 @@ impl<K: Copy + Eq + Hash> Index<K> {
     /// rarest words first, at most [`MAX_CANDIDATES`]; when all of the query's words are
     /// frequent, the entries having both of its two rarest words.
     fn candidates(&self, query: &[QueryWord<'_>]) -> Vec<u32> {
-        let mut lists: Vec<&[u32]> = query.iter().flat_map(|w| w.matches.iter().map(|&(id, _)| &self.words[id as usize].slots[..])).collect();
+        let mut lists: Vec<&[u32]> =
+            query.iter().flat_map(|w| w.matches.iter().map(|&(id, _)| &self.words[id as usize].slots[..])).collect();
         lists.sort_by_key(|l| l.len());
         let mut out: Vec<u32> = Vec::new();
         let mut any_rare = false;
@@ -607,7 +615,10 @@ mod tests {
         assert_eq!(ids(&sample().find(&keys("IBM", None, None), T, 10)), [(3, MatchKind::SimilarName)]);
         let mut index = sample();
         index.insert(8, &keys("NDS Inc", None, Some("SE")));
-        assert_eq!(ids(&index.find(&keys("Nordic Data Solutions", None, None), T, 10))[..], [(5, MatchKind::SameName), (8, MatchKind::SimilarName)]);
+        assert_eq!(
+            ids(&index.find(&keys("Nordic Data Solutions", None, None), T, 10))[..],
+            [(5, MatchKind::SameName), (8, MatchKind::SimilarName)]
+        );
     }
 
     #[test]
