@@ -25,20 +25,25 @@ const NEAR_PREFIX: usize = 7;
 /// A word used by more entries than this is frequent ("solutions", "group", "gmbh" if it were
 /// kept): its entries are not gathered one by one, only intersected with another word's when the
 /// query has nothing rarer — so a frequent word never makes the candidate list explode.
-const FREQUENT_WORD: usize = 2_000;
+const FREQUENT_WORD: usize = 1_000;
 
 /// At most this many candidates are scored per query (the rarest words' entries first), which
 /// bounds the check's latency whatever the data.
-const MAX_CANDIDATES: usize = 4_000;
+const MAX_CANDIDATES: usize = 2_000;
 
 /// A hasher for keys that are already hashes (or small integers): the maps of hashed strings do
-/// not hash twice.
+/// not run SipHash twice, only a cheap finaliser.
 #[derive(Default)]
 struct KeyHasher(u64);
 
 impl Hasher for KeyHasher {
     fn finish(&self) -> u64 {
-        self.0
+        // The splitmix64 finaliser: the table takes its bucket from the low bits and its control
+        // byte from the high ones, so every bit must depend on every input bit.
+        let mut x = self.0;
+        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        x ^ (x >> 31)
     }
 
     fn write(&mut self, bytes: &[u8]) {
@@ -48,7 +53,7 @@ impl Hasher for KeyHasher {
     }
 
     fn write_u32(&mut self, n: u32) {
-        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = u64::from(n);
     }
 
     fn write_u64(&mut self, n: u64) {
@@ -112,7 +117,8 @@ fn probe_keys(word: &str, mut f: impl FnMut(u32)) {
 const LIST_TAG: u32 = 1 << 31;
 
 /// Values (slots or word ids, below 2^31) under a hashed key. Most keys have one value, stored
-/// inline; a key with several points at a list (`LIST_TAG | index`), and emptied lists are reused.
+/// inline; a key with several points at a sorted list (`LIST_TAG | index`: values mostly arrive
+/// in increasing order, so building appends), and emptied lists are reused.
 struct Buckets<Q> {
     map: KeyMap<Q, u32>,
     lists: Vec<Vec<u32>>,
@@ -141,11 +147,11 @@ impl<Q: Copy + Eq + Hash> Buckets<Q> {
                 let held = *e.get();
                 if held & LIST_TAG != 0 {
                     let list = &mut self.lists[(held & !LIST_TAG) as usize];
-                    if !list.contains(&value) {
-                        list.push(value);
+                    if let Err(at) = list.binary_search(&value) {
+                        list.insert(at, value);
                     }
                 } else if held != value {
-                    let list = vec![held, value];
+                    let list = if held < value { vec![held, value] } else { vec![value, held] };
                     let at = match self.free_lists.pop() {
                         Some(at) => {
                             self.lists[at as usize] = list;
@@ -173,7 +179,9 @@ impl<Q: Copy + Eq + Hash> Buckets<Q> {
         }
         let at = held & !LIST_TAG;
         let list = &mut self.lists[at as usize];
-        list.retain(|v| *v != value);
+        if let Ok(found) = list.binary_search(&value) {
+            list.remove(found);
+        }
         if let [single] = list[..] {
             e.insert(single);
             self.lists[at as usize] = Vec::new();
