@@ -615,10 +615,20 @@ pub fn queries(accounts: &[Account], m: usize, seed: u64) -> Vec<LabelledQuery> 
             LabelledQuery { kind, name: String::new(), website: None, email: None, country: typed_country, expected: Some(account.id) };
         match kind {
             QueryKind::Typo => {
-                let mut typed = typo(&mut rng, &account.base);
-                if rng.random_bool(0.5) {
-                    typed = typo(&mut rng, &typed);
+                // One slip, or in a name of several words two slips in different words: two
+                // changed letters in one short word make another word ("Nova" → "Niva" → "Nina"),
+                // which no matcher should take for the same company.
+                let mut words: Vec<String> = account.base.split(' ').map(str::to_owned).collect();
+                let slipped: Vec<usize> = (0..words.len()).filter(|&i| words[i].chars().any(char::is_alphabetic)).collect();
+                let Some(&first) = slipped.choose(&mut rng) else { continue };
+                words[first] = typo(&mut rng, &words[first]);
+                if slipped.len() > 1 && rng.random_bool(0.5) {
+                    let others: Vec<usize> = slipped.iter().copied().filter(|&i| i != first).collect();
+                    if let Some(&second) = others.choose(&mut rng) {
+                        words[second] = typo(&mut rng, &words[second]);
+                    }
                 }
+                let typed = words.join(" ");
                 if normalise_name(&typed) == normalise_name(&account.base) {
                     continue;
                 }
