@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod contracts;
+pub mod deals;
 pub mod emails;
 pub mod files;
 pub mod invitations;
@@ -83,4 +84,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(licences::create_partner_licence, licences::list_partner_licences))
         .routes(routes!(licences::find_licence, licences::update_licence, licences::delete_licence))
         .routes(routes!(locator::list_public_partners))
+        // Deals (API.md "Deals")
+        .routes(routes!(deals::create_deal, deals::list_deals))
+        .routes(routes!(deals::find_deal, deals::update_deal))
+        .routes(routes!(deals::approve_deal))
+        .routes(routes!(deals::reject_deal))
+        .routes(routes!(deals::request_deal_info))
+        .routes(routes!(deals::resubmit_deal))
+        .routes(routes!(deals::win_deal))
+        .routes(routes!(deals::lose_deal))
+        .routes(routes!(deals::attach_deal_partner))
+        .routes(routes!(deals::find_conflict_rules, deals::update_conflict_rules))
 }
