@@ -11,6 +11,7 @@ mod browser;
 mod client_address;
 mod compliance;
 mod conformance;
+mod deals;
 mod hierarchy;
 mod idempotency;
 mod input_checks;
