@@ -174,8 +174,9 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a local port");
         let base_url = format!("http://{}", listener.local_addr().expect("local addr"));
         let web = WebConfig { public_url: base_url.clone(), ..(*self.state.web).clone() };
-        let state =
-            trellis_server::connect(&self.database_url, web, Arc::new(self.clock.clone()) as Arc<dyn Clock>).await.expect("connect the sibling");
+        let state = trellis_server::connect(&self.database_url, web, Arc::new(self.clock.clone()) as Arc<dyn Clock>)
+            .await
+            .expect("connect the sibling");
         trellis_server::start_indexes(&state.ctx);
         let router = trellis_server::build_router(state.clone());
         let server = tokio::spawn(async move {

@@ -166,7 +166,10 @@ async fn deals_a_direct_opportunity_sends_a_partner_registration_to_review() {
     assert!(!w.listed(&w.f.p3_admin.token, "").await.contains(&id(&direct)));
     // An external id is unique.
     let again = w
-        .register(&w.f.owner.token, json!({"customer_name": "Other", "amount": {"amount_minor": 1}, "source": "direct", "external_id": "crm-1"}))
+        .register(
+            &w.f.owner.token,
+            json!({"customer_name": "Other", "amount": {"amount_minor": 1}, "source": "direct", "external_id": "crm-1"}),
+        )
         .await;
     assert_eq!(again.status, 422, "{}", again.text);
 }
@@ -236,8 +239,12 @@ async fn deals_ineligible_partners_and_roles_are_refused_and_nothing_is_stored()
     let reply = w.register(&w.f.finance.token, json!({"customer_name": "X", "amount": {"amount_minor": 1}, "source": "direct"})).await;
     assert_eq!(reply.status, 403, "{}", reply.text);
     // Invalid input: every field at once.
-    let reply =
-        w.register(&w.f.r1a_admin.token, json!({"customer_name": " ", "customer_email": "nope", "amount": {"amount_minor": -1, "currency": "XXX"}})).await;
+    let reply = w
+        .register(
+            &w.f.r1a_admin.token,
+            json!({"customer_name": " ", "customer_email": "nope", "amount": {"amount_minor": -1, "currency": "XXX"}}),
+        )
+        .await;
     assert_eq!(reply.status, 422, "{}", reply.text);
     let fields: Vec<&str> = reply.body["errors"].as_array().expect("errors").iter().filter_map(|e| e["field"].as_str()).collect();
     for field in ["customer_name", "customer_email", "amount", "amount.currency"] {
@@ -309,7 +316,10 @@ async fn deals_the_pipeline_is_worked_by_the_registrant_and_its_distributor_and_
     let deal_id = id(&deal);
     let d1_sales = fixture::add_partner_user(&w.app, &w.f.workspace_id, "d1_sales", &w.f.d1, "sales@d1.example", PartnerRole::Sales).await;
 
-    let reply = w.app.patch(&format!("/api/v1/deals/{deal_id}"), &w.f.r1a_admin.token, json!({"stage": "proposal", "amount": {"amount_minor": 250_000}})).await;
+    let reply = w
+        .app
+        .patch(&format!("/api/v1/deals/{deal_id}"), &w.f.r1a_admin.token, json!({"stage": "proposal", "amount": {"amount_minor": 250_000}}))
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!((reply.body["stage"].clone(), reply.body["amount"]["amount_minor"].clone()), (json!("proposal"), json!(250_000)));
     let reply = w
@@ -320,7 +330,10 @@ async fn deals_the_pipeline_is_worked_by_the_registrant_and_its_distributor_and_
     assert_eq!(reply.body["expected_close_date"], "2031-03-31");
     let reply = w.app.patch(&format!("/api/v1/deals/{deal_id}"), &w.f.r1a_admin.token, json!({"expected_close_date": null})).await;
     assert!(reply.body["expected_close_date"].is_null(), "null clears: {}", reply.text);
-    let reply = w.app.patch(&format!("/api/v1/deals/{deal_id}"), &w.f.r1a_admin.token, json!({"amount": {"amount_minor": 1, "currency": "USD"}})).await;
+    let reply = w
+        .app
+        .patch(&format!("/api/v1/deals/{deal_id}"), &w.f.r1a_admin.token, json!({"amount": {"amount_minor": 1, "currency": "USD"}}))
+        .await;
     assert_eq!(reply.status, 422, "{}", reply.text);
     let reply = w.app.patch(&format!("/api/v1/deals/{deal_id}"), &w.f.r1a_member.token, json!({"stage": "closing"})).await;
     assert_eq!(reply.status, 403, "{}", reply.text);
@@ -374,7 +387,8 @@ async fn deals_conflict_rules_are_read_by_partners_changed_by_admins_and_applied
     }
     let reply = w.app.patch(&path, &w.f.admin.token, json!({"similarity_threshold": 0.3})).await;
     assert_eq!(reply.status, 422, "{}", reply.text);
-    let reply = w.app.patch(&path, &w.f.admin.token, json!({"auto_approve": true, "similarity_threshold": 0.95, "protection_days": 30})).await;
+    let reply =
+        w.app.patch(&path, &w.f.admin.token, json!({"auto_approve": true, "similarity_threshold": 0.95, "protection_days": 30})).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!((reply.body["auto_approve"].clone(), reply.body["similarity_threshold"].clone()), (json!(true), json!(0.95)));
     assert_eq!(reply.body["protection_days"], 30);
@@ -400,18 +414,25 @@ async fn deals_a_second_partner_is_credited_and_reads_the_deal() {
     let path = format!("/api/v1/deals/{deal_id}/partners");
     assert_eq!(w.deal(&w.f.p3_admin.token, &deal_id).await.status, 404);
 
-    let reply = w.app.post(&path, &w.f.r1a_admin.token, json!({"partner_id": w.f.p3.to_string(), "role": "influence", "credit_bps": 3000})).await;
+    let reply =
+        w.app.post(&path, &w.f.r1a_admin.token, json!({"partner_id": w.f.p3.to_string(), "role": "influence", "credit_bps": 3000})).await;
     assert_eq!(reply.status, 403, "staff attach partners: {}", reply.text);
-    let reply = w.app.post(&path, &w.f.owner.token, json!({"partner_id": w.f.p3.to_string(), "role": "influence", "credit_bps": 3000})).await;
+    let reply =
+        w.app.post(&path, &w.f.owner.token, json!({"partner_id": w.f.p3.to_string(), "role": "influence", "credit_bps": 3000})).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.body["partner_credit_bps"], 7000);
-    assert_eq!(reply.body["partners"], json!([{"partner_id": w.f.p3.to_string(), "partner_name": "P3", "role": "influence", "credit_bps": 3000}]));
+    assert_eq!(
+        reply.body["partners"],
+        json!([{"partner_id": w.f.p3.to_string(), "partner_name": "P3", "role": "influence", "credit_bps": 3000}])
+    );
 
-    let reply = w.app.post(&path, &w.f.owner.token, json!({"partner_id": w.f.d2.to_string(), "role": "referral", "credit_bps": 7001})).await;
+    let reply =
+        w.app.post(&path, &w.f.owner.token, json!({"partner_id": w.f.d2.to_string(), "role": "referral", "credit_bps": 7001})).await;
     assert_eq!(reply.status, 422, "the credits would exceed 10000: {}", reply.text);
     let reply = w.app.post(&path, &w.f.owner.token, json!({"partner_id": w.f.d2.to_string(), "role": "resell", "credit_bps": 10})).await;
     assert_eq!(reply.status, 422, "{}", reply.text);
-    let reply = w.app.post(&path, &w.f.owner.token, json!({"partner_id": w.f.d2.to_string(), "role": "referral", "credit_bps": 7000})).await;
+    let reply =
+        w.app.post(&path, &w.f.owner.token, json!({"partner_id": w.f.d2.to_string(), "role": "referral", "credit_bps": 7000})).await;
     assert_eq!(reply.status, 200, "the credits may sum to 10000: {}", reply.text);
     assert_eq!(reply.body["partner_credit_bps"], 0);
 
@@ -477,7 +498,8 @@ async fn deals_two_servers_on_one_postgres_database_see_each_others_registration
     let sibling = w.app.spawn_sibling().await;
 
     let first = w.registered(&w.f.p3_admin.token, registration("Aperture Science", Some("aperture.example"), 100)).await;
-    let reply = sibling.post("/api/v1/deals", &w.f.d2_admin.token, registration("Aperture Science Inc", Some("aperture.example"), 100)).await;
+    let reply =
+        sibling.post("/api/v1/deals", &w.f.d2_admin.token, registration("Aperture Science Inc", Some("aperture.example"), 100)).await;
 
     assert_eq!(reply.status, 201, "{}", reply.text);
     assert_eq!(reply.body["status"], "under_review", "{}", reply.text);
