@@ -56,6 +56,7 @@ fn path_id_prefix(path: &str, name: &str) -> Option<&'static str> {
         "invitations" => "inv",
         "profile-change-requests" => "pcr",
         "api-keys" => "key",
+        "deals" => "deal",
         _ => return None,
     })
 }
@@ -70,6 +71,7 @@ fn cursor_prefix(path: &str) -> Option<&'static str> {
         "/api/v1/profile-change-requests" => "pcr",
         "/api/v1/partners" | "/api/v1/public/partners" => "ptn",
         "/api/v1/partners/{id}/tier-history" => "tch",
+        "/api/v1/deals" => "deal",
         _ => return None,
     })
 }
@@ -94,6 +96,8 @@ fn query_enum(path: &str, name: &str) -> Option<Vec<&'static str>> {
         ("/api/v1/applications", "status") => Some(vec!["applied", "approved", "rejected"]),
         ("/api/v1/emails", "status") => Some(vec!["queued", "sent", "failed", "outbox"]),
         ("/api/v1/profile-change-requests", "status") => Some(vec!["pending", "approved", "rejected", "superseded"]),
+        ("/api/v1/deals", "stage") => Some(trellis_deals::deals::DealStage::ALL.iter().map(|s| s.as_str()).collect()),
+        ("/api/v1/deals", "source") => Some(trellis_deals::deals::DealSource::ALL.iter().map(|s| s.as_str()).collect()),
         _ => None,
     }
 }
@@ -107,12 +111,18 @@ fn body_enum(schema: &str, field: &str) -> Option<Vec<&'static str>> {
     match (schema, field) {
         (_, "types") => all(PartnerType::ALL, PartnerType::as_str),
         ("UpdatePartnerRequest", "status") => all(PartnerStatus::ALL, PartnerStatus::as_str),
+        ("AttachDealPartnerRequest", "role") => Some(vec!["influence", "referral"]),
         // Nobody is invited as the owner (ownership is handed over with PATCH).
         ("AddMemberRequest", "role") => Some(VendorRole::ALL.iter().filter(|r| **r != VendorRole::Owner).map(|r| r.as_str()).collect()),
         ("UpdateMemberRequest", "role") => all(VendorRole::ALL, VendorRole::as_str),
         (_, "role") => all(PartnerRole::ALL, PartnerRole::as_str),
         (_, "partner_scope") => all(PartnerScopeSetting::ALL, PartnerScopeSetting::as_str),
         (_, "scopes") => Some(vec!["read", "write"]),
+        (_, "partner_role") => all(trellis_deals::deals::DealRole::ALL, trellis_deals::deals::DealRole::as_str),
+        ("CreateDealRequest" | "UpdateDealRequest", "stage") => {
+            all(trellis_deals::deals::DealStage::ALL, trellis_deals::deals::DealStage::as_str)
+        }
+        ("CreateDealRequest", "source") => all(trellis_deals::deals::DealSource::ALL, trellis_deals::deals::DealSource::as_str),
         ("UploadForm", "purpose") => Some(vec!["logo", "contract", "licence"]),
         ("CreateStepRequest", "kind") => {
             Some(vec!["accept_agreement", "complete_profile", "invite_colleagues", "upload_document", "custom"])
@@ -152,7 +162,12 @@ fn field_schema(schema: &str, field: &str, nullable: bool) -> Option<Value> {
     };
     let codes = |codes: Vec<&'static str>| string(json!({"enum": with_null(codes.into_iter().map(Value::from).collect())}));
     match (schema, field) {
-        (_, "email" | "contact_email") => string(json!({"format": "email", "maxLength": 254})),
+        (_, "email" | "contact_email" | "customer_email") => string(json!({"format": "email", "maxLength": 254})),
+        (_, "customer_domain") => string(json!({"pattern": WEBSITE, "maxLength": 500})),
+        (_, "expected_close_date") => string(json!({"pattern": DATE})),
+        (_, "amount_minor") => Some(
+            json!({"type": if nullable { json!(["integer", "null"]) } else { json!("integer") }, "minimum": 0, "maximum": trellis_deals::deals::MAX_AMOUNT_MINOR}),
+        ),
         (_, "country") => codes(trellis_directory::countries::COUNTRIES.iter().map(|(code, _)| *code).collect()),
         (_, "currency" | "default_currency") => codes(trellis_core::values::Currency::codes().collect()),
         (_, "slug") => string(json!({"pattern": SLUG})),
@@ -291,7 +306,8 @@ fn max_length(schema: &str, field: &str) -> Option<u64> {
         ("CreateApiKeyRequest" | "CreatePartnerKeyRequest" | "CreateTierRequest" | "UpdateTierRequest", "name") => 100,
         ("SepaDebtorInput", "name") => 70,
         (_, "name" | "title" | "legal_name" | "company_name" | "contact_name" | "line1" | "line2") => 200,
-        ("CreateProgramRequest" | "UpdateProgramRequest", "description") => 5000,
+        ("CreateProgramRequest" | "UpdateProgramRequest" | "CreateDealRequest" | "UpdateDealRequest", "description") => 5000,
+        ("CreateDealRequest", "customer_name" | "external_id") => 200,
         (_, "description") => 2000,
         ("RejectRequest", "reason") => 2000,
         (_, "reason" | "note") => 1000,
@@ -406,6 +422,10 @@ fn narrow_parameter(path: &str, parameter: &mut Value) {
         && let Some(prefix) = cursor_prefix(path)
     {
         schema.insert("pattern".into(), json!(id_pattern(prefix)));
+    } else if path == "/api/v1/deals" && name == "status" {
+        // One status or several, separated by commas.
+        let one = format!("({})", trellis_deals::statuses::DealStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("|"));
+        schema.insert("pattern".into(), json!(format!("^{one}(,{one})*$")));
     } else if name == "since" {
         schema.insert("pattern".into(), json!(DATE_OR_TIME));
     } else if name == "country" {

@@ -219,3 +219,42 @@ impl Fixture {
         }
     }
 }
+
+/// The programs taking deal registrations that [`deal_programs`] adds to a fixture.
+#[derive(Debug, Clone)]
+pub struct DealPrograms {
+    /// "Deals" of the main workspace: D1, R1a, R1b, D2, R2a and P3 are enrolled.
+    pub main: trellis_core::ProgramId,
+    /// "Other deals" of the other workspace: its partner is enrolled.
+    pub other: trellis_core::ProgramId,
+}
+
+/// Adds one program taking deal registrations to each workspace of the fixture and enrolls every
+/// fixture partner in its workspace's program, so that each may register deals. Opt-in (the deal
+/// tests and the authorization matrix call it), so the standard fixture stays as other tests know it.
+pub async fn deal_programs(app: &TestApp, f: &Fixture) -> DealPrograms {
+    async fn program(
+        app: &TestApp,
+        workspace_id: &WorkspaceId,
+        name: &str,
+        slug: &str,
+        partners: &[&PartnerId],
+    ) -> trellis_core::ProgramId {
+        let system = Scope::system(workspace_id.clone(), &crate::TEST_FIXTURES);
+        let input = trellis_programs::NewProgram {
+            name: name.to_owned(),
+            slug: slug.to_owned(),
+            deal_registration: Some(true),
+            ..Default::default()
+        };
+        let program = trellis_programs::programs::create(&app.state.ctx, &system, input).await.expect("deal program");
+        for partner in partners {
+            let enrollment = trellis_programs::enrollments::NewEnrollment { program_id: program.id.clone(), tier_id: None };
+            trellis_programs::enrollments::enroll(&app.state.ctx, &system, partner, enrollment).await.expect("enroll in the deal program");
+        }
+        program.id
+    }
+    let main = program(app, &f.workspace_id, "Deals", "fixture-deals", &[&f.d1, &f.r1a, &f.r1b, &f.d2, &f.r2a, &f.p3]).await;
+    let other = program(app, &f.other_workspace_id, "Other deals", "fixture-other-deals", &[&f.other_partner]).await;
+    DealPrograms { main, other }
+}

@@ -90,6 +90,8 @@ pub struct TestApp {
     /// The binary's job handlers and schedules (`trellis_server::jobs::registry`).
     pub jobs: Arc<Registry<Ctx>>,
     database: TestDatabase,
+    /// The URL the app connected with (a sibling server connects with it too).
+    database_url: String,
     /// The app's data directory (uploaded files), removed when the app is dropped.
     pub data_dir: std::path::PathBuf,
     server: tokio::task::JoinHandle<()>,
@@ -162,7 +164,25 @@ impl TestApp {
         });
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client");
         let jobs = Arc::new(trellis_server::jobs::registry(mailer));
-        Self { base_url, state, clock, client, jobs, database, data_dir, server }
+        Self { base_url, state, clock, client, jobs, database, database_url: url, data_dir, server }
+    }
+
+    /// A second Trellis server on this app's database (same URL, same clock), served on another
+    /// port with its own in-memory indexes, as a second instance behind a load balancer is. It
+    /// stops when dropped; the database stays this app's.
+    pub async fn spawn_sibling(&self) -> SiblingServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a local port");
+        let base_url = format!("http://{}", listener.local_addr().expect("local addr"));
+        let web = WebConfig { public_url: base_url.clone(), ..(*self.state.web).clone() };
+        let state = trellis_server::connect(&self.database_url, web, Arc::new(self.clock.clone()) as Arc<dyn Clock>)
+            .await
+            .expect("connect the sibling");
+        trellis_server::start_indexes(&state.ctx);
+        let router = trellis_server::build_router(state.clone());
+        let server = tokio::spawn(async move {
+            let _ = trellis_server::serve(listener, router).await;
+        });
+        SiblingServer { base_url, state, client: self.client.clone(), server }
     }
 
     /// Runs every job due at the test clock's time (emails included) and returns how many ran.
@@ -288,6 +308,46 @@ impl TestApp {
             self.send(Method::POST, "/api/v1/auth/login", None, Some(&serde_json::json!({"email": email, "password": password}))).await;
         assert_eq!(reply.status, 200, "login of {email} failed: {}", reply.text);
         reply.body["token"].as_str().expect("token").to_owned()
+    }
+}
+
+/// A second server on a [`TestApp`]'s database ([`TestApp::spawn_sibling`]).
+pub struct SiblingServer {
+    pub base_url: String,
+    pub state: AppState,
+    client: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl SiblingServer {
+    pub async fn send(&self, method: Method, path: &str, bearer: Option<&str>, body: Option<&Value>) -> Reply {
+        let mut request = self.client.request(method, format!("{}{path}", self.base_url));
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("request reaches the sibling server");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply { status, body, text, headers }
+    }
+
+    pub async fn post(&self, path: &str, bearer: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, Some(bearer), Some(&body)).await
+    }
+
+    pub async fn get(&self, path: &str, bearer: &str) -> Reply {
+        self.send(Method::GET, path, Some(bearer), None).await
+    }
+}
+
+impl Drop for SiblingServer {
+    fn drop(&mut self) {
+        self.server.abort();
     }
 }
 

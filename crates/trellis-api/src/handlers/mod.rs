@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod contracts;
 pub mod deal_imports;
+pub mod deals;
 pub mod disputes;
 pub mod emails;
 pub mod files;
@@ -95,4 +96,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(disputes::approve_extension_request))
         .routes(routes!(disputes::deny_extension_request))
         .merge(deal_imports::routes())
+        // Deals (API.md "Deals")
+        .routes(routes!(deals::create_deal, deals::list_deals))
+        .routes(routes!(deals::find_deal, deals::update_deal))
+        .routes(routes!(deals::approve_deal))
+        .routes(routes!(deals::reject_deal))
+        .routes(routes!(deals::request_deal_info))
+        .routes(routes!(deals::resubmit_deal))
+        .routes(routes!(deals::win_deal))
+        .routes(routes!(deals::lose_deal))
+        .routes(routes!(deals::attach_deal_partner))
+        .routes(routes!(deals::find_conflict_rules, deals::update_conflict_rules))
 }

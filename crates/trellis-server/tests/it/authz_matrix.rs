@@ -374,6 +374,8 @@ pub(crate) struct World {
     pub whos: Vec<Who>,
     partners: BTreeMap<&'static str, PartnerId>,
     counter: AtomicUsize,
+    /// The programs taking deal registrations (`fixture::deal_programs`).
+    deal_programs: fixture::DealPrograms,
 }
 
 impl World {
@@ -422,7 +424,8 @@ impl World {
             ("P3", f.p3.clone()),
             ("OTHER", f.other_partner.clone()),
         ]);
-        World { f, bystander, whos, partners, counter: AtomicUsize::new(0) }
+        let deal_programs = fixture::deal_programs(app, &f).await;
+        World { f, bystander, whos, partners, counter: AtomicUsize::new(0), deal_programs }
     }
 
     fn next(&self) -> usize {
@@ -763,6 +766,10 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         "rejected_deal" | "approved_deal" | "dispute" | "extension_request" => {
             crate::disputes::prepare_target(app, world, &route.target, &route.path, column, n).await
         }
+        "deal" | "partner_deal" => {
+            let id = fresh_deal(app, world, route, column, n).await;
+            (route.path.replace("{id}", &id), Some(id))
+        }
         other => panic!("unknown target {other}"),
     };
     let body = match (route.method.as_str(), route.path.as_str()) {
@@ -836,6 +843,31 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         ("POST", "/api/v1/deals/import") => {
             Some(json!({"csv": format!("external_id,customer_name,amount\nmatrix-{n},Matrix Customer {n},100\n")}))
         }
+        ("POST", "/api/v1/deals") => {
+            let amount = json!({"amount_minor": 1000 + n});
+            Some(match &who.kind {
+                Kind::Partner { .. } => json!({"customer_name": format!("Registered by cell {n}"), "amount": amount,
+                    "program_id": world.deal_programs.main.to_string()}),
+                _ => json!({"customer_name": format!("Direct of cell {n}"), "amount": amount, "source": "direct"}),
+            })
+        }
+        ("PATCH", "/api/v1/deals/{id}") => Some(json!({"stage": "proposal", "amount": {"amount_minor": 5000 + n}})),
+        ("POST", "/api/v1/deals/{id}/approve") => Some(json!({"protected_days": 30})),
+        ("POST", "/api/v1/deals/{id}/reject") | ("POST", "/api/v1/deals/{id}/request-info") => {
+            Some(json!({"reason": format!("Decided by cell {n}")}))
+        }
+        ("POST", "/api/v1/deals/{id}/resubmit") | ("POST", "/api/v1/deals/{id}/won") => None,
+        ("POST", "/api/v1/deals/{id}/lost") => Some(json!({"reason": format!("Lost in cell {n}")})),
+        ("POST", "/api/v1/deals/{id}/partners") => {
+            // A fresh partner under the deal's partner, so that whoever sees the deal sees it too.
+            let ws = World::partner_ws(column);
+            let reply = app
+                .post("/api/v1/partners", world.owner_token(ws), json!({"name": format!("Credited {n}"),
+                    "contact_email": format!("credited{n}@matrix.example"), "types": ["referral"], "parent_id": world.partner(column).to_string()}))
+                .await;
+            Some(json!({"partner_id": created_id(reply, "a partner to credit"), "role": "influence", "credit_bps": 2500}))
+        }
+        ("PATCH", "/api/v1/programs/{id}/conflict-rules") => Some(json!({"race_window_minutes": 15})),
         ("GET", _) | ("DELETE", _) => None,
         _ => panic!("no request recipe for {} — add one here when adding the route to the matrix", route.label()),
     };
@@ -847,6 +879,36 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
     let path = if route.list { format!("{path}{}limit=500", if path.contains('?') { '&' } else { '?' }) } else { path };
     let object_id = if route.method == "GET" && !route.list { object_id } else { None };
     Prepared { path, body, credential, object_id, raw }
+}
+
+/// A fresh deal for a cell: registered by staff for the column's partner (in its deal program), or
+/// a direct opportunity (DIRECT); in the status the route acts on (needs_info for resubmit,
+/// approved for won and lost).
+async fn fresh_deal(app: &TestApp, world: &World, route: &RouteRow, column: &str, n: usize) -> String {
+    let ws = World::partner_ws(column);
+    let token = world.owner_token(ws);
+    let mut body = json!({"customer_name": format!("Matrix deal {n}"), "amount": {"amount_minor": n}});
+    if column == "DIRECT" {
+        body["source"] = json!("direct");
+    } else {
+        body["partner_id"] = json!(world.partner(column).to_string());
+        let program = if ws == Ws::Other { &world.deal_programs.other } else { &world.deal_programs.main };
+        body["program_id"] = json!(program.to_string());
+    }
+    let id = created_id(app.post("/api/v1/deals", token, body).await, "a deal");
+    let deal = id.as_str();
+    let step = |action: &'static str, body: Value| async move {
+        let reply = app.post(&format!("/api/v1/deals/{deal}/{action}"), token, body).await;
+        assert_eq!(reply.status, 200, "setting up a deal ({action}): {}", reply.text);
+    };
+    if column != "DIRECT" {
+        match route.path.rsplit('/').next() {
+            Some("resubmit") => step("request-info", json!({"reason": "Tell us more"})).await,
+            Some("won" | "lost") => step("approve", json!({})).await,
+            _ => {}
+        }
+    }
+    id
 }
 
 /// A fresh program of workspace `ws` with one tier (rank 0, no requirements): (program, tier).
@@ -1035,6 +1097,33 @@ async fn check_list(app: &TestApp, world: &World, route: &RouteRow, who: &Who, c
             let got: BTreeSet<String> = ids_of(reply, "id").into_iter().collect();
             (got.difference(&expected).cloned().collect(), expected.difference(&got).cloned().collect())
         }
+        "/api/v1/deals" => {
+            // A deal is visible through its registering partner (the direct pipeline to staff
+            // only), and to the partners credited on it.
+            let partners = Visible::load(app).await.partners_for(world, who);
+            let rows = app.query(sql!("SELECT id, partner_id FROM deals WHERE workspace_id = $1", ws_id)).await;
+            let credited = app.query(sql!("SELECT deal_id, partner_id FROM deal_partners WHERE workspace_id = $1", ws_id)).await;
+            let staff = matches!(who.kind, Kind::Staff { .. });
+            let through_registrant: BTreeSet<String> = rows
+                .iter()
+                .filter(|r| match r.get::<Option<String>>("partner_id").expect("partner") {
+                    Some(partner) => partners.contains(&partner),
+                    None => staff,
+                })
+                .map(|r| r.get::<String>("id").expect("id"))
+                .collect();
+            let mut allowed = through_registrant.clone();
+            allowed.extend(
+                credited
+                    .iter()
+                    .filter(|r| partners.contains(&r.get::<String>("partner_id").expect("partner")))
+                    .map(|r| r.get::<String>("deal_id").expect("deal")),
+            );
+            let got: BTreeSet<String> = ids_of(reply, "id").into_iter().collect();
+            // A full page (limit=500) cannot be complete; a last page must be.
+            let missing = if reply.body["next_cursor"].is_null() { through_registrant.difference(&got).cloned().collect() } else { vec![] };
+            (got.difference(&allowed).cloned().collect(), missing)
+        }
         other => panic!("no visible-set rule for the list route {other}"),
     }
 }
@@ -1104,6 +1193,7 @@ pub(crate) async fn replay(app: &TestApp, world: &World, matrix: &Matrix, only: 
                         .get("id")
                         .or_else(|| reply.body.get("user_id"))
                         .or_else(|| reply.body.get("partner_id"))
+                        .or_else(|| reply.body.get("program_id"))
                         .and_then(Value::as_str);
                     if answered != Some(id.as_str()) {
                         tally.unexpected_allow += 1;
