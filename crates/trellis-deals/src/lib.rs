@@ -7,6 +7,7 @@ pub mod conflicts;
 pub mod deals;
 pub mod engine;
 pub mod notify;
+pub mod pipeline;
 pub mod protection;
 pub mod rules;
 pub mod statuses;

@@ -31,6 +31,7 @@ pub fn partner_event_handlers() -> EventHandlers {
 pub fn work_queues() -> WorkQueues {
     [
         applications::TO_REVIEW,
+        trellis_deals::pipeline::TO_REVIEW,
         profile_changes::TO_DECIDE,
         ONBOARDING,
         compliance::LAPSED,

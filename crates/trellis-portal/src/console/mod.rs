@@ -5,6 +5,7 @@ mod api_keys;
 mod applications;
 mod audit;
 mod compliance;
+mod deals;
 mod onboarding;
 mod outbox;
 pub(crate) mod partner_lifecycle;
@@ -38,6 +39,7 @@ pub fn routes() -> PageRouter {
         .merge(compliance::routes())
         .merge(profile_changes::routes())
         .merge(settings::routes())
+        .merge(deals::routes())
 }
 
 /// The caller's staff role; 404 for anyone acting for a partner.

@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod contracts;
+pub(crate) mod deals;
 mod licences;
 pub mod onboarding;
 mod profile;
@@ -24,6 +25,7 @@ pub fn routes() -> PageRouter {
         .merge(profile_details::routes())
         .merge(licences::routes())
         .merge(contracts::routes())
+        .merge(deals::routes())
 }
 
 /// The caller's own organisation and role there; 404 for staff.
