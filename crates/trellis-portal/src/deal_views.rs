@@ -66,7 +66,7 @@ impl DealRow {
             partner: partner_label(d),
             status: d.status.as_str(),
             status_label: d.status.label(),
-            stage: display::words(d.stage.as_str()),
+            stage: capitalised(&display::words(d.stage.as_str())),
             amount: display::money(d.amount.amount_minor, &d.amount.currency),
             currency: d.amount.currency.clone(),
             protection: protection_text(d, now),
@@ -230,15 +230,16 @@ pub fn csv_line(d: &Deal) -> String {
 pub struct ConflictView {
     pub kind: &'static str,
     pub reason: String,
-    /// Whether this deal came first (its registration has priority).
-    pub earlier: bool,
+    /// Whether the other deal came first (its registration has priority): the domain's
+    /// `Conflict::earlier` is said of the other deal.
+    pub other_first: bool,
     /// The other deal, for a caller who may see it (staff).
     pub other: Option<DealRow>,
 }
 
 impl ConflictView {
     pub fn new(c: &Conflict, other: Option<&Deal>, now: Timestamp) -> Self {
-        Self { kind: kind_label(c.kind), reason: c.reason.clone(), earlier: c.earlier, other: other.map(|d| DealRow::new(d, now)) }
+        Self { kind: kind_label(c.kind), reason: c.reason.clone(), other_first: c.earlier, other: other.map(|d| DealRow::new(d, now)) }
     }
 }
 

@@ -11,6 +11,7 @@ mod browser;
 mod client_address;
 mod compliance;
 mod conformance;
+mod deal_pages;
 mod hierarchy;
 mod idempotency;
 mod input_checks;
