@@ -250,7 +250,7 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "override_removed" => "The override was removed and the tier evaluated again.",
         "metric_recorded" => "The metric was recorded. It counts from the next evaluation.",
         "tiers_evaluated" => "The partner's tiers were evaluated.",
-        "deal_registered" => "The deal was registered. What the conflict check found is below.",
+        "deal_registered" => "The deal was registered and checked against the other registrations.",
         "partner_credited" => "The partner was credited on the deal.",
         _ => return None,
     })
