@@ -333,7 +333,7 @@ pub async fn list_in(tx: &mut ScopedTx, scope: &Scope, filter: &DealFilter) -> R
     Ok(Page::from_rows(rows, filter.limit, |d| d.id.to_string()))
 }
 
-fn push_filter(q: &mut Sql, filter: &DealFilter, order_column: &str) {
+pub(crate) fn push_filter(q: &mut Sql, filter: &DealFilter, order_column: &str) {
     if !filter.statuses.is_empty() {
         let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
         q.push(" AND d.status IN ").push_in_list(&statuses);

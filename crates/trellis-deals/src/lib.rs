@@ -9,6 +9,7 @@ pub mod engine;
 pub mod imports;
 pub mod metrics;
 pub mod notify;
+pub mod pipeline;
 pub mod protection;
 pub mod rules;
 pub mod statuses;

@@ -9,6 +9,7 @@ mod assets;
 mod brand;
 mod charts;
 mod console;
+mod deal_views;
 mod display;
 mod downloads;
 mod forms;

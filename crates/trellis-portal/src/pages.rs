@@ -62,6 +62,7 @@ pub struct NavLink {
 fn link_of(area: Area) -> (&'static str, &'static str) {
     match area {
         Area::Partners => ("/console/partners", "Partners"),
+        Area::Deals => ("/console/deals", "Deals"),
         Area::Staff => ("/console/staff", "Staff"),
         Area::StaffApiKeys => ("/console/api-keys", "API keys"),
         Area::Programs => ("/console/programs", "Programs"),
@@ -72,6 +73,7 @@ fn link_of(area: Area) -> (&'static str, &'static str) {
         Area::Outbox => ("/console/outbox", "Outbox"),
         Area::Settings => ("/console/settings", "Settings"),
         Area::Profile => ("/portal/profile", "Profile"),
+        Area::PartnerDeals => ("/portal/deals", "Deals"),
         Area::Users => ("/portal/users", "Users"),
         Area::Onboarding => ("/portal/onboarding", "Onboarding"),
         Area::Licences => ("/portal/licences", "Licences"),
@@ -248,6 +250,8 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "override_removed" => "The override was removed and the tier evaluated again.",
         "metric_recorded" => "The metric was recorded. It counts from the next evaluation.",
         "tiers_evaluated" => "The partner's tiers were evaluated.",
+        "deal_registered" => "The deal was registered and checked against the other registrations.",
+        "partner_credited" => "The partner was credited on the deal.",
         _ => return None,
     })
 }

@@ -14,6 +14,9 @@ use crate::applications;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Area {
     Partners,
+    /// The vendor pipeline and the review of deal registrations (`/console/deals`): every staff
+    /// role reads deals (the deals crate decides who may decide them).
+    Deals,
     Staff,
     StaffApiKeys,
     Programs,
@@ -24,6 +27,9 @@ pub enum Area {
     Outbox,
     Settings,
     Profile,
+    /// The partner's own pipeline and deal registration (`/portal/deals`): every partner role
+    /// reads its deals; admins and sales people register them.
+    PartnerDeals,
     Users,
     Onboarding,
     Licences,
@@ -50,7 +56,15 @@ pub fn role_areas(scope: &Scope) -> Vec<Area> {
     let mut areas = Vec::new();
     match scope.membership() {
         Membership::Staff { role, .. } => {
-            areas.extend([Area::Partners, Area::Staff, Area::StaffApiKeys, Area::Programs, Area::Compliance, Area::ProfileChanges]);
+            areas.extend([
+                Area::Partners,
+                Area::Deals,
+                Area::Staff,
+                Area::StaffApiKeys,
+                Area::Programs,
+                Area::Compliance,
+                Area::ProfileChanges,
+            ]);
             if applications::READERS.contains(role) {
                 areas.push(Area::Applications);
             }
@@ -67,7 +81,7 @@ pub fn role_areas(scope: &Scope) -> Vec<Area> {
             }
         }
         Membership::Partner { role, .. } => {
-            areas.extend([Area::Profile, Area::Users, Area::Onboarding, Area::Licences, Area::Contracts]);
+            areas.extend([Area::Profile, Area::PartnerDeals, Area::Users, Area::Onboarding, Area::Licences, Area::Contracts]);
             if api_keys::PARTNER_KEY_MANAGERS.contains(role) {
                 areas.push(Area::PartnerApiKeys);
             }

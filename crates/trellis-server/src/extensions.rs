@@ -36,6 +36,7 @@ pub fn partner_event_handlers() -> EventHandlers {
 pub fn work_queues() -> WorkQueues {
     [
         applications::TO_REVIEW,
+        trellis_deals::pipeline::TO_REVIEW,
         profile_changes::TO_DECIDE,
         trellis_deals::disputes::TO_RESOLVE,
         trellis_deals::extensions::TO_DECIDE,

@@ -6,6 +6,7 @@ mod applications;
 mod audit;
 mod compliance;
 mod deal_imports;
+mod deals;
 mod disputes;
 mod onboarding;
 mod outbox;
@@ -42,6 +43,7 @@ pub fn routes() -> PageRouter {
         .merge(settings::routes())
         .merge(disputes::routes())
         .merge(deal_imports::routes())
+        .merge(deals::routes())
 }
 
 /// The caller's staff role; 404 for anyone acting for a partner.

@@ -206,6 +206,9 @@ struct ProgramPage {
     ops: Vec<Choice>,
     /// The result of "Evaluate tiers now", read back from the redirect's query.
     evaluated: Option<String>,
+    /// The deal conflict rules in words (what partners read), and their form for workspace admins.
+    conflict_rules: Vec<trellis_deals::rules::Rule>,
+    rules_form: Option<FormView>,
 }
 
 fn settings_form(program: &Program) -> FormView {
@@ -301,6 +304,7 @@ fn failed_tier_form(key: String, form: FormData, errors: Vec<FieldError>, rules_
 async fn program_page(state: &AppState, signed: &Signed, id: &ProgramId) -> Result<ProgramPage, Error> {
     let can_manage = can_manage(signed)?;
     let program = programs::get(&state.ctx, &signed.scope, id).await?;
+    let conflict_rules = trellis_deals::rules::get(&state.ctx, &signed.scope, id).await?;
     let tiers = tiers::list(&state.ctx, &signed.scope, id).await?;
     let holders = tiers::holder_counts(&state.ctx, &signed.scope, id).await?;
     let tier_rows = tiers
@@ -338,8 +342,73 @@ async fn program_page(state: &AppState, signed: &Signed, id: &ProgramId) -> Resu
             .collect(),
         ops: Op::ALL.iter().map(|op| Choice { value: op.as_str().to_owned(), label: op.words().to_owned() }).collect(),
         evaluated: None,
+        conflict_rules: conflict_rules.in_words(),
+        rules_form: signed.scope.has_vendor_role(trellis_core::VendorRole::WORKSPACE_ADMINS).then(|| rules_form(&conflict_rules)),
         program,
     })
+}
+
+const RULES_FIELDS: &[&str] = &["race_window_minutes", "protection_days", "similarity_percent", "auto_approve"];
+
+fn rules_form(rules: &trellis_deals::rules::ConflictRules) -> FormView {
+    let mut values = vec![
+        ("race_window_minutes", rules.race_window_minutes.to_string()),
+        ("protection_days", rules.protection_days.to_string()),
+        ("similarity_percent", rules.threshold_percent().to_string()),
+    ];
+    if rules.auto_approve {
+        values.push(("auto_approve", "1".to_owned()));
+    }
+    FormView::filled("rules", RULES_FIELDS, values)
+}
+
+/// `POST /console/programs/{id}/conflict-rules`: race window, protection days, similarity (as a
+/// percent), auto-approval (workspace admins). A blank number leaves the setting as it is.
+async fn update_conflict_rules(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, form }: StaffForm) -> PageResult {
+    let id: ProgramId = path_id(&id)?;
+    let mut errors = Vec::new();
+    let mut number = |name: &str, message: &str| -> Option<i64> {
+        let text = form.optional(name)?;
+        match text.trim_end_matches('%').trim().parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                errors.push(FieldError { field: name.to_owned(), message: message.to_owned() });
+                None
+            }
+        }
+    };
+    let race = number("race_window_minutes", "must be a whole number of minutes");
+    let days = number("protection_days", "must be a whole number of days");
+    let percent = number("similarity_percent", "must be a whole percent such as 88");
+    let result = if errors.is_empty() {
+        let patch = trellis_deals::rules::RulesPatch {
+            race_window_minutes: race,
+            protection_days: days,
+            similarity_threshold: percent.map(|p| p as f64 / 100.0),
+            auto_approve: Some(form.is_checked("auto_approve")),
+        };
+        trellis_deals::rules::update(&state.ctx, &signed.scope, &id, patch).await.map(|_| ()).map_err(|err| {
+            field_errors(err, "").map(|errs| {
+                errs.into_iter()
+                    .map(|e| match e.field.as_str() {
+                        "similarity_threshold" => {
+                            FieldError { field: "similarity_percent".into(), message: "must be between 50% and 100%".into() }
+                        }
+                        _ => e,
+                    })
+                    .collect()
+            })
+        })
+    } else {
+        Err(Ok(errors))
+    };
+    match result {
+        Ok(()) => Ok(see_other(&format!("{SECTION}/{id}?notice=saved#conflict-rules"))),
+        Err(errors) => {
+            let errors = errors?;
+            show_failed(&state, &signed, &id, |page| page.rules_form = Some(FormView::failed("rules", RULES_FIELDS, form, errors))).await
+        }
+    }
 }
 
 /// The editor again with one form showing what was wrong (422).
@@ -698,6 +767,7 @@ pub fn routes() -> PageRouter {
         .route("/console/programs/{id}/tiers/{tier_id}", post(update_tier))
         .route("/console/programs/{id}/tiers/{tier_id}/delete", post(delete_tier))
         .route("/console/programs/{id}/evaluate", post(evaluate))
+        .route("/console/programs/{id}/conflict-rules", post(update_conflict_rules))
 }
 
 #[cfg(test)]

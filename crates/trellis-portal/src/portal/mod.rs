@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod contracts;
+pub(crate) mod deals;
 pub(crate) mod disputes;
 mod licences;
 pub mod onboarding;
@@ -26,6 +27,7 @@ pub fn routes() -> PageRouter {
         .merge(licences::routes())
         .merge(contracts::routes())
         .merge(disputes::routes())
+        .merge(deals::routes())
 }
 
 /// The caller's own organisation and role there; 404 for staff.

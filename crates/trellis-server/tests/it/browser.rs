@@ -665,3 +665,60 @@ async fn a_partner_admin_on_a_phone_picks_countries_by_name_and_adds_tags_one_bo
     assert_eq!(profile.body["specialisations"], json!(["Backup", "Cloud migration", "Security"]));
     phone.close().await.expect("close the browser session");
 }
+
+/// Fills the registration form of the page shown (the date through the field's value: typing
+/// into a date input depends on the browser's locale).
+async fn fill_registration(client: &Client, customer: &str, website: &str, amount: &str) {
+    type_into(client, "deal-customer_name", customer).await;
+    type_into(client, "deal-customer_domain", website).await;
+    type_into(client, "deal-amount", amount).await;
+    script(client, "document.getElementById('deal-expected_close_date').value = '2031-06-30'; return true").await;
+}
+
+#[tokio::test]
+async fn two_partners_register_the_same_customer_on_a_phone_and_the_second_reads_the_conflict_without_the_first_ones_name() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    crate::deal_pages::deal_program(&app, &f, &[&f.d2, &f.p3]).await;
+    let client = browser.open(true).await;
+
+    // Partner A (D2) registers Globex through the form at 375 px.
+    sign_in(&client, &app, "admin@d2.example").await;
+    click(&client, Locator::Css("nav[aria-label=Main] a[href='/portal/deals']")).await;
+    wait_for(&client, Locator::XPath("//h1[normalize-space()='Deals']")).await;
+    click(&client, Locator::LinkText("Register a deal")).await;
+    wait_for(&client, Locator::XPath("//h1[normalize-space()='Register a deal']")).await;
+    assert_fits_the_phone(&client, "the registration form").await;
+    let required = script(&client, "return document.querySelectorAll('form[action=\"/portal/deals\"] [required]').length").await;
+    assert!(required.as_i64().is_some_and(|n| n <= 6), "at most six required fields: {required}");
+    screenshot(&client, "deal-register-form-phone").await;
+    fill_registration(&client, "Globex Corporation", "globex.example", "12500").await;
+    click(&client, Locator::Css("form[action='/portal/deals'] button[type=submit]")).await;
+    wait_for(&client, Locator::XPath("//h1[normalize-space()='Globex Corporation']")).await;
+    let text = visible_text(&client).await;
+    assert!(text.contains("€12,500.00") && text.contains("Submitted"), "{text}");
+    assert_fits_the_phone(&client, "A's deal page").await;
+    screenshot(&client, "deal-page-first-partner-phone").await;
+    click(&client, Locator::Css("form[action='/logout'] button")).await;
+    wait_for(&client, Locator::Id("email")).await;
+
+    // Partner B (P3) registers the same customer minutes later and reads why it conflicts.
+    sign_in(&client, &app, "admin@p3.example").await;
+    client.goto(&format!("{}/portal/deals/new", app.base_url)).await.expect("open the form");
+    wait_for(&client, Locator::XPath("//h1[normalize-space()='Register a deal']")).await;
+    fill_registration(&client, "Globex Corp.", "https://www.globex.example", "9.000,00").await;
+    click(&client, Locator::Css("form[action='/portal/deals'] button[type=submit]")).await;
+    wait_for(&client, Locator::Id("conflicts-heading")).await;
+    let text = visible_text(&client).await;
+    assert!(text.contains("Under review") && text.contains("Another partner registered the same customer"), "{text}");
+    assert!(text.contains("The other came first"), "{text}");
+    assert!(!text.contains("D2"), "the first partner is never named: {text}");
+    assert_fits_the_phone(&client, "B's deal page with its conflict").await;
+    screenshot(&client, "deal-page-conflict-phone").await;
+    client.goto(&format!("{}/portal/deals", app.base_url)).await.expect("open the pipeline");
+    wait_for(&client, Locator::XPath("//h1[normalize-space()='Deals']")).await;
+    assert_fits_the_phone(&client, "B's pipeline").await;
+    screenshot(&client, "deal-list-phone").await;
+    client.close().await.expect("close the browser session");
+}

@@ -12,6 +12,7 @@ mod client_address;
 mod compliance;
 mod conformance;
 mod deal_import;
+mod deal_pages;
 mod deals;
 mod disputes;
 mod hierarchy;

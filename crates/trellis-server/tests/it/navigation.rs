@@ -14,6 +14,7 @@ use crate::pages::sign_in;
 /// Every entry either navigation may show, as its link.
 const EVERY_ENTRY: &[&str] = &[
     "/console/partners",
+    "/console/deals",
     "/console/staff",
     "/console/api-keys",
     "/console/programs",
@@ -24,6 +25,7 @@ const EVERY_ENTRY: &[&str] = &[
     "/console/outbox",
     "/console/settings",
     "/portal/profile",
+    "/portal/deals",
     "/portal/users",
     "/portal/onboarding",
     "/portal/licences",

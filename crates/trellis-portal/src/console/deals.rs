@@ -1,0 +1,528 @@
+//! `/console/deals`: the vendor pipeline (filters by partner, program, stage, status, source and
+//! age, the open amounts by stage as a chart, CSV export), the review queue oldest first, a
+//! deal's page with each conflict's other deal side by side, the decisions of the transition
+//! table, the pipeline form and crediting another partner; and registration on a partner's
+//! behalf or of a direct opportunity.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use trellis_core::{Currency, DealId, Error, FieldError, Page, PartnerId, PartnerStatus, ProgramId};
+use trellis_deals::deals::{self, DealDetail, DealFilter, DealRole, DealSource};
+use trellis_deals::pipeline;
+use trellis_deals::rules;
+use trellis_deals::statuses::{Actor, DealStatus};
+use trellis_directory::PartnerFilter;
+use trellis_directory::partners::{self, PartnerSort};
+use trellis_identity::{Scope, ScopedTx};
+use trellis_programs::programs::{self, Program};
+use trellis_web::AppState;
+
+use crate::charts::{Bar, BarChart, horizontal_bars};
+use crate::deal_views::{self, ActionView, ConflictView, DealFilters, DealRow, NEW_DEAL_FIELDS};
+use crate::display;
+use crate::forms::{Choice, FormView, UrlQuery, field_errors};
+use crate::guards::{StaffForm, StaffPage};
+use crate::listing::{COUNT_CAP, ColumnHead, ListState, ListView, PAGE_SIZE};
+use crate::pages::{Layout, PageResult, path_id, render, render_status, see_other};
+use crate::portal::deals::{Milestone, RulesView, export_csv, milestones, status_help};
+use crate::routes::{PageRouter, get, post};
+use crate::session::Signed;
+
+const SECTION: &str = "/console/deals";
+const EXPORT: &str = "/console/deals/export";
+const REVIEW: &str = "/console/deals/review";
+const FILTER_FIELDS: &[&str] = &["status", "stage", "partner", "program", "source", "older_than"];
+/// Partners a picker offers at most (by name).
+const MAX_PARTNER_CHOICES: i64 = 500;
+
+fn require_deciders(scope: &Scope) -> Result<(), Error> {
+    if super::staff_role(scope)?.manages_partners() { Ok(()) } else { Err(Error::forbidden("your role may not decide or register deals")) }
+}
+
+/// Visible partners by name for a picker; `active_only` for registration (only active partners
+/// register).
+async fn partner_choices(tx: &mut ScopedTx, scope: &Scope, active_only: bool) -> Result<Vec<Choice>, Error> {
+    let filter = PartnerFilter {
+        status: active_only.then_some(PartnerStatus::Active),
+        sort: PartnerSort::Name,
+        limit: Some(MAX_PARTNER_CHOICES),
+        ..PartnerFilter::default()
+    };
+    Ok(partners::list_in(tx, scope, &filter).await?.items.into_iter().map(|p| Choice { value: p.id.to_string(), label: p.name }).collect())
+}
+
+fn program_choices(programs: &[Program]) -> Vec<Choice> {
+    programs.iter().map(|p| Choice { value: p.id.to_string(), label: p.name.clone() }).collect()
+}
+
+fn source_choices() -> Vec<Choice> {
+    vec![
+        Choice { value: "partner".to_owned(), label: "Partner registrations".to_owned() },
+        Choice { value: "direct".to_owned(), label: "Direct (our own sales)".to_owned() },
+    ]
+}
+
+fn age_choices() -> Vec<Choice> {
+    [7, 30, 90].iter().map(|d| Choice { value: d.to_string(), label: format!("Older than {d} days") }).collect()
+}
+
+#[derive(Template)]
+#[template(path = "console/deals.html")]
+struct DealsPage {
+    layout: Layout,
+    filters: FormView,
+    statuses: Vec<Choice>,
+    stages: Vec<Choice>,
+    partners: Vec<Choice>,
+    programs: Vec<Choice>,
+    sources: Vec<Choice>,
+    ages: Vec<Choice>,
+    deals: Vec<DealRow>,
+    columns: Vec<ColumnHead>,
+    list: ListView,
+    is_filtered: bool,
+    export: String,
+    chart: BarChart,
+    /// The chart's numbers as money, for its table: (stage, amount, deals).
+    chart_rows: Vec<(String, String, i64)>,
+    /// "Amounts in EUR; 3 open deals in other currencies are not in the chart."
+    chart_note: String,
+    can_register: bool,
+}
+
+/// The open pipeline by stage in the workspace's main currency (the most common among the
+/// totals); other currencies are named in a note, not added up.
+fn pipeline_chart(totals: &[pipeline::StageTotal], list_href: &dyn Fn(&str) -> String) -> (BarChart, Vec<(String, String, i64)>, String) {
+    let mut by_currency: HashMap<&str, i64> = HashMap::new();
+    for t in totals {
+        *by_currency.entry(t.currency.as_str()).or_default() += t.deals;
+    }
+    let main = by_currency.iter().max_by_key(|(c, n)| (**n, std::cmp::Reverse(**c))).map(|(c, _)| (*c).to_owned()).unwrap_or_default();
+    let others: i64 = totals.iter().filter(|t| t.currency != main).map(|t| t.deals).sum();
+    let exponent = Currency::parse(&main).map(|c| c.exponent()).unwrap_or(2);
+    let unit = 10_i64.pow(u32::from(exponent));
+    let mut bars = Vec::new();
+    let mut rows = Vec::new();
+    for stage in trellis_deals::deals::DealStage::ALL {
+        let (amount, count) =
+            totals.iter().filter(|t| t.stage == *stage && t.currency == main).fold((0, 0), |(a, n), t| (a + t.amount_minor, n + t.deals));
+        let label = display::words(stage.as_str());
+        // The bars are in whole units of the currency (the table has the exact amounts).
+        bars.push(Bar { label: label.clone(), value: amount / unit, href: Some(list_href(stage.as_str())) });
+        rows.push((label, display::money(amount, &main), count));
+    }
+    let mut note = if main.is_empty() { String::new() } else { format!("Open deals, amounts in {main}.") };
+    if others > 0 {
+        note.push_str(&format!(
+            " {others} open deal{} in other currencies {} not in the chart.",
+            if others == 1 { "" } else { "s" },
+            if others == 1 { "is" } else { "are" }
+        ));
+    }
+    (horizontal_bars("Open pipeline by stage", bars), rows, note)
+}
+
+/// `GET /console/deals?status=&stage=&partner=&program=&source=&older_than=&cursor=&from=`
+async fn list_deals(State(state): State<AppState>, StaffPage { signed, role }: StaffPage, UrlQuery(query): UrlQuery) -> PageResult {
+    let scope = &signed.scope;
+    let now = state.ctx.now();
+    let filters = DealFilters::read(&query);
+    let list = ListState::read(SECTION, &query, filters.params(true), &["newest"], "newest");
+    let mut filter = filters.deal_filter(now);
+    filter.cursor = list.cursor().map(str::to_owned);
+    filter.limit = Some(PAGE_SIZE);
+    let mut tx = scope.read(&state.ctx).await?;
+    let Page { items, next_cursor } = deals::list_in(&mut tx, scope, &filter).await?;
+    let total = pipeline::count_in(&mut tx, scope, &filter, COUNT_CAP).await?;
+    let totals = pipeline::stage_totals_in(&mut tx, scope, &DealFilter { stage: None, ..filter.clone() }).await?;
+    let partners = partner_choices(&mut tx, scope, false).await?;
+    let programs = programs::list_in(&mut tx, scope.workspace_id()).await?;
+    drop(tx);
+    let params = filters.params(true);
+    let stage_href = |stage: &str| {
+        let borrowed: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, if *k == "stage" { stage } else { v.as_str() })).collect();
+        crate::listing::page_url(SECTION, &borrowed)
+    };
+    let (chart, chart_rows, chart_note) = pipeline_chart(&totals, &stage_href);
+    let page = DealsPage {
+        layout: Layout::signed(&state, &signed, "Deals", SECTION).await.with_notice(&query),
+        filters: FormView::filled("filter", FILTER_FIELDS, filters.params(true)),
+        statuses: deal_views::status_choices(),
+        stages: deal_views::stage_choices(),
+        partners,
+        programs: program_choices(&programs),
+        sources: source_choices(),
+        ages: age_choices(),
+        deals: items.iter().map(|d| DealRow::new(d, now)).collect(),
+        columns: ["Customer", "Partner", "Status", "Stage", "Amount", "Protected", "Age"].map(ListState::plain_column).into(),
+        is_filtered: list.is_filtered(),
+        export: list.url_at(EXPORT),
+        list: list.view(items.len(), total, next_cursor, "deals"),
+        chart,
+        chart_rows,
+        chart_note,
+        can_register: role.manages_partners(),
+    };
+    Ok(render(&page))
+}
+
+/// `GET /console/deals/export?…`
+async fn export_deals(State(state): State<AppState>, StaffPage { signed, .. }: StaffPage, UrlQuery(query): UrlQuery) -> PageResult {
+    let csv = export_csv(&state, &signed, &query).await?;
+    Ok(crate::downloads::csv_file("deals.csv", csv))
+}
+
+/// A row of the review queue: the deal, its age, and its conflicts in one line.
+struct ReviewRow {
+    deal: DealRow,
+    conflict: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/deal_review.html")]
+struct ReviewPage {
+    layout: Layout,
+    rows: Vec<ReviewRow>,
+    list: ListView,
+}
+
+/// `GET /console/deals/review`: registrations waiting for a decision, oldest first.
+async fn review_queue(State(state): State<AppState>, StaffPage { signed, .. }: StaffPage, UrlQuery(query): UrlQuery) -> PageResult {
+    let scope = &signed.scope;
+    let now = state.ctx.now();
+    let list = ListState::read(REVIEW, &query, Vec::new(), &["oldest"], "oldest");
+    let filter = DealFilter {
+        statuses: vec![DealStatus::Submitted, DealStatus::UnderReview, DealStatus::NeedsInfo],
+        oldest_first: true,
+        cursor: list.cursor().map(str::to_owned),
+        limit: Some(PAGE_SIZE),
+        ..DealFilter::default()
+    };
+    let mut tx = scope.read(&state.ctx).await?;
+    let Page { items, next_cursor } = deals::list_in(&mut tx, scope, &filter).await?;
+    let total = pipeline::count_in(&mut tx, scope, &filter, COUNT_CAP).await?;
+    let mut rows = Vec::new();
+    for d in &items {
+        let conflicts = deals::conflicts_in(&mut tx, scope, &d.id).await?;
+        let conflict = match conflicts.as_slice() {
+            [] => "No conflict found.".to_owned(),
+            [only] => only.reason.clone(),
+            [first, rest @ ..] => format!("{} (and {} more)", first.reason, rest.len()),
+        };
+        rows.push(ReviewRow { deal: DealRow::new(d, now), conflict });
+    }
+    drop(tx);
+    let page = ReviewPage {
+        layout: Layout::signed(&state, &signed, "Deals to review", SECTION).await,
+        list: list.view(items.len(), total, next_cursor, "registrations waiting"),
+        rows,
+    };
+    Ok(render(&page))
+}
+
+#[derive(Template)]
+#[template(path = "console/deal.html")]
+struct DealPage {
+    layout: Layout,
+    csrf_token: String,
+    path: String,
+    deal: DealRow,
+    partner_id: Option<String>,
+    program: String,
+    role: String,
+    country: String,
+    email: String,
+    description: String,
+    decision_note: Option<String>,
+    status_help: &'static str,
+    conflicts: Vec<ConflictView>,
+    actions: Vec<ActionView>,
+    pipeline: Option<FormView>,
+    stages: Vec<Choice>,
+    credited: Vec<(String, String, String)>,
+    /// "Credit another partner" (partner deals, staff who decide).
+    credit: Option<FormView>,
+    partners: Vec<Choice>,
+    credit_roles: Vec<Choice>,
+    milestones: Vec<Milestone>,
+}
+
+async fn deal_page(state: &AppState, signed: &Signed, id: &DealId, failed: Option<(&str, FormView)>) -> Result<DealPage, Error> {
+    let scope = &signed.scope;
+    let role = super::staff_role(scope)?;
+    let now = state.ctx.now();
+    let mut tx = scope.read(&state.ctx).await?;
+    let deal = deals::find_in(&mut tx, scope, id).await?;
+    let DealDetail { deal, conflicts, partners: credited } = deals::detail_in(&mut tx, scope, deal).await?;
+    let mut views = Vec::new();
+    for c in &conflicts {
+        let other = match &c.deal_id {
+            Some(other) => match deals::find_in(&mut tx, scope, other).await {
+                Ok(d) => Some(d),
+                Err(Error::NotFound) => None,
+                Err(err) => return Err(err),
+            },
+            None => None,
+        };
+        views.push(ConflictView::new(c, other.as_ref(), now));
+    }
+    let program = match &deal.program_id {
+        Some(p) => Some(programs::get_in(&mut tx, scope.workspace_id(), p).await?),
+        None => None,
+    };
+    let rules = match &deal.program_id {
+        Some(p) => Some(rules::get_in(&mut tx, scope, p).await?),
+        None => None,
+    };
+    let deciders = role.manages_partners();
+    let partners = if deciders && deal.source == DealSource::Partner { partner_choices(&mut tx, scope, false).await? } else { Vec::new() };
+    drop(tx);
+    let (mut pipeline_failed, mut credit_failed, mut action_failed) = (None, None, None);
+    match failed {
+        Some(("pipeline", form)) => pipeline_failed = Some(form),
+        Some(("credit", form)) => credit_failed = Some(form),
+        other => action_failed = other,
+    }
+    let open = !matches!(deal.status, DealStatus::Won | DealStatus::Lost | DealStatus::Rejected);
+    Ok(DealPage {
+        layout: Layout::signed(state, signed, deal.customer_name.clone(), SECTION).await,
+        csrf_token: signed.session.csrf_token.clone(),
+        path: format!("{SECTION}/{}", deal.id),
+        partner_id: deal.partner_id.as_ref().map(PartnerId::to_string),
+        program: program.map(|p| p.name).unwrap_or_default(),
+        role: deal.partner_role.map(|r| display::words(r.as_str())).unwrap_or_default(),
+        country: deal.country.as_deref().map(display::country_name).unwrap_or_default().to_owned(),
+        email: deal.customer_email.clone().unwrap_or_default(),
+        description: deal.description.clone(),
+        decision_note: deal.decision_note.clone(),
+        status_help: staff_status_help(deal.status, status_help(deal.status)),
+        conflicts: views,
+        actions: if deciders { deal_views::actions(deal.status, Actor::Staff, rules.as_ref(), action_failed) } else { Vec::new() },
+        pipeline: (deciders && open).then(|| pipeline_failed.unwrap_or_else(|| deal_views::pipeline_form(&deal))),
+        stages: deal_views::stage_choices(),
+        credited: credited
+            .iter()
+            .map(|p| (p.partner_name.clone(), display::words(p.role.as_str()), display::percent_bps(p.credit_bps)))
+            .collect(),
+        credit: (deciders && deal.source == DealSource::Partner)
+            .then(|| credit_failed.unwrap_or_else(|| FormView::filled("credit", CREDIT_FIELDS, vec![("role", "influence".to_owned())]))),
+        partners,
+        credit_roles: vec![
+            Choice { value: "influence".to_owned(), label: "Influence".to_owned() },
+            Choice { value: "referral".to_owned(), label: "Referral".to_owned() },
+        ],
+        milestones: milestones(&deal),
+        deal: DealRow::new(&deal, now),
+    })
+}
+
+/// The sentence for staff where the partner's differs.
+fn staff_status_help(status: DealStatus, partner_text: &'static str) -> &'static str {
+    match status {
+        DealStatus::Submitted => "Waiting for a decision.",
+        DealStatus::UnderReview => "Conflicts with another registration: compare the two below, then decide.",
+        DealStatus::NeedsInfo => "Waiting for the partner's information; you may still decide.",
+        DealStatus::Rejected => "Rejected. The partner may dispute the decision.",
+        _ => partner_text,
+    }
+}
+
+const CREDIT_FIELDS: &[&str] = &["partner_id", "role", "credit"];
+
+/// `GET /console/deals/{id}`
+async fn show_deal(
+    State(state): State<AppState>,
+    StaffPage { signed, .. }: StaffPage,
+    Path(id): Path<String>,
+    UrlQuery(query): UrlQuery,
+) -> PageResult {
+    let mut page = deal_page(&state, &signed, &path_id(&id)?, None).await?;
+    page.layout = page.layout.with_notice(&query);
+    Ok(render(&page))
+}
+
+/// `POST /console/deals/{id}/transition`: approve (with protected days), reject, ask for
+/// information (a reason required), or a partner's change on its behalf.
+async fn transition(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, form }: StaffForm) -> PageResult {
+    let id: DealId = path_id(&id)?;
+    deals::get(&state.ctx, &signed.scope, &id).await?;
+    let result = match deal_views::read_action(&form) {
+        Ok((to, decision)) => deals::transition(&state.ctx, &signed.scope, &id, to, decision).await.map(|_| ()),
+        Err(err) => Err(err),
+    };
+    match result {
+        Ok(()) => Ok(see_other(&format!("{SECTION}/{id}?notice=status_changed"))),
+        Err(err) => {
+            let to = DealStatus::parse(form.value("to"));
+            let errors = field_errors(err, "reason")?;
+            let Some(to) = to else { return Err(Error::Validation(errors).into()) };
+            let view = FormView::failed(deal_views::form_prefix(to), deal_views::ACTION_FIELDS, form, errors);
+            let page = deal_page(&state, &signed, &id, Some((to.as_str(), view))).await?;
+            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
+}
+
+/// `POST /console/deals/{id}/pipeline`
+async fn update_pipeline(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, form }: StaffForm) -> PageResult {
+    let id: DealId = path_id(&id)?;
+    let detail = deals::get(&state.ctx, &signed.scope, &id).await?;
+    let result = match deal_views::read_pipeline(&form, &detail.deal.amount.currency) {
+        Ok(patch) => deals::update(&state.ctx, &signed.scope, &id, patch).await.map_err(|e| field_errors(e, "stage")),
+        Err(errors) => Err(Ok(errors)),
+    };
+    match result {
+        Ok(_) => Ok(see_other(&format!("{SECTION}/{id}?notice=saved"))),
+        Err(errors) => {
+            let form = FormView::failed("pipeline", deal_views::PIPELINE_FIELDS, form, errors?);
+            let page = deal_page(&state, &signed, &id, Some(("pipeline", form))).await?;
+            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
+}
+
+/// `POST /console/deals/{id}/partners`: credits another partner (influence or referral, a %).
+async fn credit_partner(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, form }: StaffForm) -> PageResult {
+    let id: DealId = path_id(&id)?;
+    deals::get(&state.ctx, &signed.scope, &id).await?;
+    let mut errors = Vec::new();
+    let partner: Option<PartnerId> = form.optional("partner_id").and_then(|p| p.parse().ok());
+    if partner.is_none() {
+        errors.push(FieldError { field: "partner_id".into(), message: "choose a partner".into() });
+    }
+    let role = DealRole::parse(form.value("role"));
+    if role.is_none() {
+        errors.push(FieldError { field: "role".into(), message: "is not one of the offered choices".into() });
+    }
+    let credit = match crate::amounts::percent_to_bps(form.value("credit")) {
+        Ok(bps) => Some(bps),
+        Err(message) => {
+            errors.push(FieldError { field: "credit".into(), message });
+            None
+        }
+    };
+    let result = match (partner, role, credit) {
+        (Some(p), Some(r), Some(c)) if errors.is_empty() => {
+            deals::attach_partner(&state.ctx, &signed.scope, &id, &p, r, c).await.map(|_| ()).map_err(|e| {
+                field_errors(e, "partner_id").map(|errs| {
+                    errs.into_iter().map(|e| if e.field == "credit_bps" { FieldError { field: "credit".into(), ..e } } else { e }).collect()
+                })
+            })
+        }
+        _ => Err(Ok(errors)),
+    };
+    match result {
+        Ok(()) => Ok(see_other(&format!("{SECTION}/{id}?notice=partner_credited"))),
+        Err(errors) => {
+            let form = FormView::failed("credit", CREDIT_FIELDS, form, errors?);
+            let page = deal_page(&state, &signed, &id, Some(("credit", form))).await?;
+            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/deal_new.html")]
+struct NewDealPage {
+    layout: Layout,
+    csrf_token: String,
+    form: FormView,
+    blocked: Option<String>,
+    partners: Vec<Choice>,
+    programs: Vec<Choice>,
+    currency: String,
+    roles: Vec<Choice>,
+    countries: Vec<Choice>,
+    customers: Vec<String>,
+    rules: Vec<RulesView>,
+}
+
+async fn new_deal_page(state: &AppState, signed: &Signed, form: Option<FormView>, blocked: Option<String>) -> Result<NewDealPage, Error> {
+    let scope = &signed.scope;
+    require_deciders(scope)?;
+    let programs = pipeline::registration_programs(&state.ctx, scope, None).await?;
+    let mut rules = Vec::new();
+    for p in &programs {
+        rules.push(RulesView { program: p.name.clone(), rules: rules::get(&state.ctx, scope, &p.id).await?.in_words() });
+    }
+    let mut tx = scope.read(&state.ctx).await?;
+    let partners = partner_choices(&mut tx, scope, true).await?;
+    let customers = pipeline::customer_names_in(&mut tx, scope, "", 500).await?;
+    drop(tx);
+    let currency = match programs.first() {
+        Some(first) if programs.iter().all(|p| p.currency == first.currency) => first.currency.clone(),
+        _ => String::new(),
+    };
+    Ok(NewDealPage {
+        layout: Layout::signed(state, signed, "Register a deal", SECTION).await,
+        csrf_token: signed.session.csrf_token.clone(),
+        form: form.unwrap_or_else(|| FormView::filled("deal", NEW_DEAL_FIELDS, vec![("partner_role", "resell".to_owned())])),
+        blocked,
+        partners,
+        programs: program_choices(&programs),
+        currency,
+        roles: deal_views::role_choices(),
+        countries: display::country_choices(),
+        customers,
+        rules,
+    })
+}
+
+/// `GET /console/deals/new`: on a partner's behalf, or a direct opportunity.
+async fn show_new_deal(State(state): State<AppState>, StaffPage { signed, .. }: StaffPage) -> PageResult {
+    Ok(render(&new_deal_page(&state, &signed, None, None).await?))
+}
+
+/// `POST /console/deals`
+async fn register_deal(State(state): State<AppState>, StaffForm { signed, form }: StaffForm) -> PageResult {
+    let scope = &signed.scope;
+    require_deciders(scope)?;
+    let programs = pipeline::registration_programs(&state.ctx, scope, None).await?;
+    let program: Option<ProgramId> = form.optional("program_id").and_then(|p| p.parse().ok());
+    let currency = match &program {
+        Some(p) => programs.iter().find(|x| &x.id == p).and_then(|x| Currency::parse(&x.currency).ok()),
+        None => programs.first().and_then(|x| Currency::parse(&x.currency).ok()),
+    };
+    let direct = form.value("partner_id") == "direct";
+    let failed = |errors: Vec<FieldError>| FormView::failed("deal", NEW_DEAL_FIELDS, form.clone(), errors);
+    let mut input = match deal_views::read_new_deal(&form, currency, true) {
+        Ok(input) => input,
+        Err(errors) => {
+            let page = new_deal_page(&state, &signed, Some(failed(errors)), None).await?;
+            return Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page));
+        }
+    };
+    if direct {
+        input.source = Some(DealSource::Direct);
+        input.partner_role = None;
+    } else {
+        input.partner_id = form.optional("partner_id").and_then(|p| p.parse().ok());
+    }
+    match deals::register(&state.ctx, scope, input).await {
+        Ok(detail) => Ok(see_other(&format!("{SECTION}/{}?notice=deal_registered", detail.deal.id))),
+        Err(Error::Conflict(reason)) => {
+            let page = new_deal_page(&state, &signed, Some(failed(Vec::new())), Some(reason)).await?;
+            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+        Err(err) => {
+            let errors = deal_views::place_errors(field_errors(err, "")?);
+            let page = new_deal_page(&state, &signed, Some(failed(errors)), None).await?;
+            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
+}
+
+pub fn routes() -> PageRouter {
+    PageRouter::new()
+        .route(SECTION, get(list_deals).post(register_deal))
+        .route(EXPORT, get(export_deals))
+        .route(REVIEW, get(review_queue))
+        .route("/console/deals/new", get(show_new_deal))
+        .route("/console/deals/{id}", get(show_deal))
+        .route("/console/deals/{id}/transition", post(transition))
+        .route("/console/deals/{id}/pipeline", post(update_pipeline))
+        .route("/console/deals/{id}/partners", post(credit_partner))
+}
