@@ -915,7 +915,7 @@ pub async fn transition(ctx: &Ctx, scope: &Scope, id: &DealId, to: DealStatus, d
             require_registrant_side(&mut tx, scope, &before).await?;
             // A decision of the channel team (approve, reject, ask for information) is the
             // channel team's in every state: 403, not the 409 of a state that does not allow it.
-            if !statuses::TRANSITIONS.iter().any(|tr| tr.to == to && tr.actor == actor) {
+            if actor == Actor::Partner && !statuses::TRANSITIONS.iter().any(|tr| tr.to == to && tr.actor == actor) {
                 return Err(Error::forbidden(format!("only the channel team may make a deal {}", to.label().to_lowercase())));
             }
         }
