@@ -157,7 +157,9 @@ impl TestApp {
             emails_delivered: mailer.delivers(),
         };
         let state = trellis_server::connect(&url, web, Arc::new(clock.clone()) as Arc<dyn Clock>).await.expect("connect and migrate");
-        trellis_server::start_indexes(&state.ctx);
+        // No index follower here: one server needs none (a registration catches its index up in
+        // its own transaction), and its polling would count in the tests that count a page's
+        // transactions. A sibling server starts its own (the two-server test).
         let router = trellis_server::build_router(state.clone());
         let server = tokio::spawn(async move {
             let _ = trellis_server::serve(listener, router).await;
