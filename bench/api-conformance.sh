@@ -74,6 +74,10 @@ for who in owner partner; do
     --exclude-path-regex '/auth/logout|/api-keys/\{id\}$|/members/\{user_id\}$' \
     --no-color >"$reports/schemathesis-$who.txt" 2>&1 || status=1
   grep -E "^(=+ |  [❌✅])" "$reports/schemathesis-$who.txt" || true
+  # What failed, so that a CI log alone says which operation and request (the report is gone).
+  if grep -q "^=* FAILURES =*$" "$reports/schemathesis-$who.txt"; then
+    sed -n '/^=* FAILURES =*$/,/^=* WARNINGS =*$/p' "$reports/schemathesis-$who.txt" | cut -c1-400 | head -n 150
+  fi
 done
 if grep -q " 5[0-9][0-9] " "$work/server.log" 2>/dev/null; then
   echo "the server logged 5xx answers:"; grep " 5[0-9][0-9] " "$work/server.log" | head

@@ -57,6 +57,8 @@ fn path_id_prefix(path: &str, name: &str) -> Option<&'static str> {
         "profile-change-requests" => "pcr",
         "api-keys" => "key",
         "deals" => "deal",
+        "disputes" => "dsp",
+        "extension-requests" => "ext",
         _ => return None,
     })
 }
@@ -72,6 +74,8 @@ fn cursor_prefix(path: &str) -> Option<&'static str> {
         "/api/v1/partners" | "/api/v1/public/partners" => "ptn",
         "/api/v1/partners/{id}/tier-history" => "tch",
         "/api/v1/deals" => "deal",
+        "/api/v1/disputes" => "dsp",
+        "/api/v1/extension-requests" => "ext",
         _ => return None,
     })
 }
@@ -98,6 +102,9 @@ fn query_enum(path: &str, name: &str) -> Option<Vec<&'static str>> {
         ("/api/v1/profile-change-requests", "status") => Some(vec!["pending", "approved", "rejected", "superseded"]),
         ("/api/v1/deals", "stage") => Some(trellis_deals::deals::DealStage::ALL.iter().map(|s| s.as_str()).collect()),
         ("/api/v1/deals", "source") => Some(trellis_deals::deals::DealSource::ALL.iter().map(|s| s.as_str()).collect()),
+        ("/api/v1/deals", "order") => Some(vec!["newest", "oldest"]),
+        ("/api/v1/disputes", "status") => Some(vec!["open", "upheld", "overturned"]),
+        ("/api/v1/extension-requests", "status") => Some(vec!["open", "approved", "denied"]),
         _ => None,
     }
 }

@@ -536,14 +536,17 @@ async fn finish(ctx: &Ctx, tx: ScopedTx, scope: &Scope, pending: Pending) -> Res
     let mut tx = tx.into_granted(&CONFLICT_ENGINE).await?;
     let candidate = Candidate { deal_id: &pending.deal.id, partner_id: pending.deal.partner_id.as_ref(), keys: &pending.keys };
     let (seq, found) = conflicts::check(ctx, &mut tx, scope, &candidate, pending.rules.as_ref(), now).await?;
-    let (deal, mut stored) = settle(ctx, &mut tx, scope, pending, seq, &found, now).await?;
+    let deal = settle(ctx, &mut tx, scope, pending, seq, &found, now).await?;
     tx.commit().await?;
-    // Staff see the other side: re-read the conflicts as the caller sees them.
-    if scope.partner().is_none() {
+    // Answer the conflicts as GET answers them: the other deal's id where the caller may see it
+    // (staff always; a partner when the other deal is its own or a descendant's), and only there.
+    let conflicts = if found.is_empty() {
+        Vec::new()
+    } else {
         let mut read = scope.read(ctx).await?;
-        stored = conflicts_in(&mut read, scope, &deal.id).await?;
-    }
-    Ok(DealDetail { deal, conflicts: stored, partners: Vec::new() })
+        conflicts_in(&mut read, scope, &deal.id).await?
+    };
+    Ok(DealDetail { deal, conflicts, partners: Vec::new() })
 }
 
 /// Registers direct opportunities in the caller's transaction (an import,
@@ -570,7 +573,7 @@ pub(crate) async fn register_direct_batch_in(ctx: &Ctx, tx: ScopedTx, scope: &Sc
     drop(candidates);
     let mut deals = Vec::with_capacity(pending.len());
     for (p, found) in pending.into_iter().zip(found) {
-        deals.push(settle(ctx, &mut tx, scope, p, seq, &found, now).await?.0);
+        deals.push(settle(ctx, &mut tx, scope, p, seq, &found, now).await?);
     }
     Ok((tx, deals))
 }
@@ -586,15 +589,13 @@ async fn settle(
     seq: i64,
     found: &[conflicts::Found],
     now: Timestamp,
-) -> Result<(Deal, Vec<Conflict>)> {
+) -> Result<Deal> {
     let Pending { deal, keys, rules } = pending;
     let race_window = rules.as_ref().map_or(rules::DEFAULT_RACE_WINDOW_MINUTES, |r| r.race_window_minutes);
     let mut deal = deal;
-    let mut stored = Vec::new();
     for f in found {
         let reason = conflicts::reason_for_later(f, &keys, race_window);
         insert_conflict(tx, scope, &deal.id, deal.partner_id.as_ref(), f, &reason, true, now).await?;
-        stored.push(Conflict { deal_id: None, kind: f.kind, reason, score: f.score, earlier: true });
         if f.kind == ConflictKind::Race {
             raise_race(ctx, tx, scope, f, &deal, seq, race_window, now).await?;
         }
@@ -633,7 +634,7 @@ async fn settle(
     if deal.status == DealStatus::Approved && deal.source == DealSource::Partner {
         crate::protection::schedule_in(tx, scope.workspace_id(), &deal, now).await?;
     }
-    Ok((deal, stored))
+    Ok(deal)
 }
 
 /// A registration inserted in the caller's transaction, waiting for its conflict check.
@@ -751,6 +752,11 @@ pub(crate) async fn register_in(ctx: &Ctx, tx: &mut ScopedTx, scope: &Scope, inp
         (_, Some(DealSource::Direct), Some(_)) => return Err(Error::invalid("partner_id", "a direct opportunity has no partner")),
         (_, _, Some(partner_id)) => {
             scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "register deals on a partner's behalf")?;
+            // A body id that names no partner the caller sees is a field error, as elsewhere.
+            tx.see_partner(partner_id).await.map_err(|e| match e {
+                Error::NotFound => Error::invalid("partner_id", "no such partner"),
+                other => other,
+            })?;
             let program_id = eligible_program(tx, scope, partner_id, input.program_id.as_ref(), now).await?;
             Registrant::Partner { partner_id: partner_id.clone(), program_id, role: input.partner_role.unwrap_or(DealRole::Resell) }
         }

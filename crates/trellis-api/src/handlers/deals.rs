@@ -312,12 +312,23 @@ pub struct DealListParams {
     /// Created at least this many days ago (instead of created_before).
     #[param(minimum = 0, maximum = 36500)]
     pub older_than_days: Option<i64>,
+    /// newest (default) or oldest: oldest first is the review queue's order (by age).
+    #[param(value_type = Option<String>)]
+    pub order: Option<ListOrder>,
     /// Page size, 1 to 500 (default 50); anything else is 422.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     pub limit: Option<PageLimit>,
     /// The `next_cursor` of the previous page; anything else is 422.
     #[param(value_type = Option<String>)]
     pub cursor: Option<Cursor<DealId>>,
+}
+
+/// The order of a list by creation.
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ListOrder {
+    Newest,
+    Oldest,
 }
 
 /// A JSON body that may be left out (an action whose fields are all optional): no body reads as
@@ -384,7 +395,7 @@ pub async fn create_deal(
     Ok((StatusCode::CREATED, Json(detail.into())))
 }
 
-/// The deals you can see, newest first: staff every deal (a restricted channel manager those of
+/// The deals you can see, newest first (`order=oldest`: oldest first): staff every deal (a restricted channel manager those of
 /// the partners they manage, and the direct pipeline), a partner its own, its resellers' and those
 /// it is credited on.
 #[utoipa::path(get, path = "/api/v1/deals", tag = "deals", params(DealListParams), responses((status = 200, body = Page<DealView>)))]
@@ -418,7 +429,7 @@ pub async fn list_deals(
         stage: params.stage,
         source: params.source,
         created_before,
-        oldest_first: false,
+        oldest_first: params.order == Some(ListOrder::Oldest),
         cursor: Cursor::into_inner(params.cursor).map(|c| c.to_string()),
         limit: Some(limit),
     };
@@ -475,7 +486,7 @@ async fn move_deal(
 
 /// Approve a registration (owner/admin/channel_manager): the customer is protected for the
 /// program's protection days, or `protected_days`.
-#[utoipa::path(post, path = "/api/v1/deals/{id}/approve", tag = "deals", params(("id" = String, Path)), request_body = ApproveDealRequest,
+#[utoipa::path(post, path = "/api/v1/deals/{id}/approve", tag = "deals", params(("id" = String, Path)), request_body = Option<ApproveDealRequest>,
     responses((status = 200, body = DealView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn approve_deal(
     State(state): State<AppState>,
@@ -526,7 +537,7 @@ pub async fn win_deal(State(state): State<AppState>, Caller(scope): Caller, Path
 }
 
 /// Mark an approved (or expired) deal lost, with an optional reason.
-#[utoipa::path(post, path = "/api/v1/deals/{id}/lost", tag = "deals", params(("id" = String, Path)), request_body = LoseDealRequest,
+#[utoipa::path(post, path = "/api/v1/deals/{id}/lost", tag = "deals", params(("id" = String, Path)), request_body = Option<LoseDealRequest>,
     responses((status = 200, body = DealView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn lose_deal(
     State(state): State<AppState>,

@@ -228,6 +228,12 @@ async fn deals_ineligible_partners_and_roles_are_refused_and_nothing_is_stored()
     let reply = w.register(&w.f.channel_manager.token, on_behalf).await;
     assert_eq!(reply.status, 409, "{}", reply.text);
     assert!(reply.body["detail"].as_str().is_some_and(|d| d.contains("suspended")), "{}", reply.text);
+    // On behalf of a partner that does not exist: the field is wrong.
+    let mut nobody = body.clone();
+    nobody["partner_id"] = json!(trellis_core::PartnerId::generate().to_string());
+    let reply = w.register(&w.f.channel_manager.token, nobody).await;
+    assert_eq!(reply.status, 422, "{}", reply.text);
+    assert_eq!(reply.body["errors"][0]["field"], "partner_id", "{}", reply.text);
 
     // Roles that do not register deals.
     let marketing =
@@ -355,6 +361,17 @@ async fn deals_the_pipeline_is_worked_by_the_registrant_and_its_distributor_and_
     assert!(!w.listed(&w.f.assigned_manager.token, "").await.contains(&p3_deal));
     assert_eq!(w.deal(&w.f.assigned_manager.token, &p3_deal).await.status, 404);
     assert!(w.listed(&w.f.owner.token, "?older_than_days=1").await.is_empty());
+    // A distributor registering its reseller's customer reads which deal it conflicts with, in the
+    // registration's answer as later.
+    let own = w.register(&w.f.d1_admin.token, registration("Soylent Corp", Some("soylent.example"), 5)).await;
+    assert_eq!(own.status, 201, "{}", own.text);
+    assert_eq!(own.body["conflicts"][0]["deal_id"], deal_id.as_str(), "{}", own.text);
+    assert_eq!(w.deal(&w.f.d1_admin.token, &id(&own.body)).await.body["conflicts"], own.body["conflicts"]);
+    // Oldest first is the newest-first list reversed.
+    let mut newest_first = w.listed(&w.f.owner.token, "").await;
+    newest_first.reverse();
+    assert_eq!(w.listed(&w.f.owner.token, "?order=oldest").await, newest_first);
+    assert_eq!(w.app.get("/api/v1/deals?order=sideways", &w.f.owner.token).await.status, 422);
     w.app.clock.advance_seconds(2 * 86_400);
     // Sign-in tokens lapse as the clock moves; the bootstrap key does not.
     assert!(w.listed(&w.f.owner_key, "?older_than_days=1").await.contains(&deal_id));
