@@ -18,16 +18,14 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use trellis_core::{PartnerId, PartnerScopeSetting, PartnerType, VendorRole};
+use trellis_core::{PartnerId, PartnerType};
 use trellis_db::Sql;
 use trellis_directory::{NewPartner, partners};
-use trellis_identity::{Scope, api_keys, members, workspaces};
-use trellis_testkit::{TestApp, bulk};
+use trellis_identity::{Scope, api_keys, workspaces};
+use trellis_testkit::{TestApp, bench, bulk};
 
 const DEFAULT_SIZES: [usize; 4] = [100, 1_000, 10_000, 50_000];
 const OTHERS: usize = 200;
-const WARM_UP: usize = 3;
-const SAMPLES: usize = 15;
 
 fn fail(e: impl std::fmt::Debug) -> anyhow::Error {
     anyhow::anyhow!("{e:?}")
@@ -49,19 +47,8 @@ async fn seed(app: &TestApp, resellers: usize) -> anyhow::Result<World> {
     let ctx = &app.state.ctx;
     let boot = workspaces::bootstrap(ctx, "Bench vendor", "owner@bench.example", "bench-password-1", "EUR").await.map_err(fail)?;
     let system = Scope::system(boot.workspace_id.clone(), &trellis_testkit::TEST_FIXTURES);
-    let invitation = members::add(ctx, &system, "cm@bench.example", None, VendorRole::ChannelManager, Some(PartnerScopeSetting::Assigned))
-        .await
-        .map_err(fail)?;
-    let manager_id = trellis_server::demo::accept_as_operator(ctx, &invitation.token, None, "bench-password-1").await.map_err(fail)?;
-    let manager = api_keys::create_for_member_by_operator(ctx, &boot.workspace_id, "cm@bench.example", "bench").await.map_err(fail)?;
-    let invitation =
-        members::add(ctx, &system, "small-cm@bench.example", None, VendorRole::ChannelManager, Some(PartnerScopeSetting::Assigned))
-            .await
-            .map_err(fail)?;
-    let small_manager_id =
-        trellis_server::demo::accept_as_operator(ctx, &invitation.token, None, "bench-password-1").await.map_err(fail)?;
-    let small_manager =
-        api_keys::create_for_member_by_operator(ctx, &boot.workspace_id, "small-cm@bench.example", "bench").await.map_err(fail)?;
+    let (manager_id, manager) = bench::assigned_manager(app, &boot.workspace_id, "cm@bench.example").await?;
+    let (small_manager_id, small_manager) = bench::assigned_manager(app, &boot.workspace_id, "small-cm@bench.example").await?;
     let new = |name: &str, parent: Option<PartnerId>, manager: Option<trellis_core::UserId>| NewPartner {
         name: name.into(),
         contact_email: format!("{}@bench.example", name.to_lowercase().replace(' ', "-")),
@@ -104,25 +91,6 @@ async fn seed(app: &TestApp, resellers: usize) -> anyhow::Result<World> {
     })
 }
 
-/// Median of `SAMPLES` sequential GETs (after a warm-up), and the number of rows the answer listed.
-async fn median(app: &TestApp, path: &str, bearer: &str) -> anyhow::Result<(Duration, usize)> {
-    let mut listed = 0;
-    for _ in 0..WARM_UP {
-        let reply = app.get(path, bearer).await;
-        anyhow::ensure!(reply.status == 200, "{path}: {} {}", reply.status, reply.text);
-        listed = reply.body["data"].as_array().map_or(1, Vec::len);
-    }
-    let mut samples = Vec::with_capacity(SAMPLES);
-    for _ in 0..SAMPLES {
-        let started = Instant::now();
-        let reply = app.get(path, bearer).await;
-        samples.push(started.elapsed());
-        anyhow::ensure!(reply.status == 200, "{path}: {}", reply.status);
-    }
-    samples.sort();
-    Ok((samples[SAMPLES / 2], listed))
-}
-
 async fn run(resellers: usize) -> anyhow::Result<()> {
     let app = TestApp::spawn().await;
     let backend = app.backend_name();
@@ -153,8 +121,8 @@ async fn run(resellers: usize) -> anyhow::Result<()> {
             "next_page" => owner_next.as_str(),
             _ => path,
         };
-        let (owner, _) = median(&app, owner_path, &w.owner).await?;
-        let (caller, listed) = median(&app, path, bearer).await?;
+        let (owner, _) = bench::median_get(&app, owner_path, &w.owner).await?;
+        let (caller, listed) = bench::median_get(&app, path, bearer).await?;
         println!(
             "FIGURE visibility backend={backend} resellers={resellers} request={what} caller={who} listed={listed} owner_ms={:.2} caller_ms={:.2} ratio={:.2}",
             ms(owner),

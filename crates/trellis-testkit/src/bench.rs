@@ -76,3 +76,42 @@ pub async fn vendor_with_distributor(
     let top = trellis_directory::partners::create(ctx, &system, distributor).await.expect("the distributor");
     (boot, top)
 }
+
+/// Median of `SAMPLES` sequential API GETs with a bearer credential (after a warm-up), and how
+/// many entries the answer's `data` listed (1 for an answer that is not a list).
+pub async fn median_get(app: &TestApp, path: &str, bearer: &str) -> anyhow::Result<(Duration, usize)> {
+    let mut listed = 0;
+    for _ in 0..WARM_UP {
+        let reply = app.get(path, bearer).await;
+        anyhow::ensure!(reply.status == 200, "{path}: {} {}", reply.status, reply.text);
+        listed = reply.body["data"].as_array().map_or(1, Vec::len);
+    }
+    let mut samples = Vec::with_capacity(SAMPLES);
+    for _ in 0..SAMPLES {
+        let started = Instant::now();
+        let reply = app.get(path, bearer).await;
+        samples.push(started.elapsed());
+        anyhow::ensure!(reply.status == 200, "{path}: {}", reply.status);
+    }
+    samples.sort();
+    Ok((samples[SAMPLES / 2], listed))
+}
+
+/// A channel manager limited to the partners assigned to them (`partner_scope: "assigned"`),
+/// signed up with `email`: their user id and an API key of theirs.
+pub async fn assigned_manager(
+    app: &TestApp,
+    workspace: &trellis_core::WorkspaceId,
+    email: &str,
+) -> anyhow::Result<(trellis_core::UserId, String)> {
+    let fail = |e: trellis_core::Error| anyhow::anyhow!("{e:?}");
+    let ctx = &app.state.ctx;
+    let system = trellis_identity::Scope::system(workspace.clone(), &crate::TEST_FIXTURES);
+    let role = trellis_core::VendorRole::ChannelManager;
+    let invitation = trellis_identity::members::add(ctx, &system, email, None, role, Some(trellis_core::PartnerScopeSetting::Assigned))
+        .await
+        .map_err(fail)?;
+    let user_id = trellis_server::demo::accept_as_operator(ctx, &invitation.token, None, "bench-password-1").await.map_err(fail)?;
+    let key = trellis_identity::api_keys::create_for_member_by_operator(ctx, workspace, email, "bench").await.map_err(fail)?;
+    Ok((user_id, key))
+}

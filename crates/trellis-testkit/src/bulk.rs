@@ -54,3 +54,40 @@ pub async fn add_resellers(app: &TestApp, workspace: &WorkspaceId, parent: &Part
     app.execute(statements).await.expect("bulk insert of resellers");
     ids
 }
+
+/// Deal statuses a bulk deal takes in turn: one in ten is won (a filter that matches a tenth).
+const BULK_DEAL_STATUSES: [&str; 10] =
+    ["submitted", "under_review", "approved", "approved", "approved", "won", "lost", "approved", "submitted", "approved"];
+
+/// Inserts `per_partner` registrations for each partner (statuses in turn, one in ten won) in one
+/// transaction; the triggers on `deals` list each under its partner's ancestors as they do for
+/// the service's own inserts. Answers how many were inserted.
+pub async fn add_deals(app: &TestApp, workspace: &WorkspaceId, partners: &[PartnerId], per_partner: usize) -> usize {
+    let now = Timestamp::from_micros(1_800_000_000_000_000);
+    let mut rows: Vec<Vec<Value>> = Vec::with_capacity(partners.len() * per_partner);
+    for (p, partner) in partners.iter().enumerate() {
+        for d in 0..per_partner {
+            let n = p * per_partner + d;
+            rows.push(vec![
+                workspace.to_value(),
+                format!("deal_{}", new_id_body()).to_value(),
+                "partner".to_value(),
+                partner.to_value(),
+                "resell".to_value(),
+                BULK_DEAL_STATUSES[n % BULK_DEAL_STATUSES.len()].to_value(),
+                "qualification".to_value(),
+                format!("Customer {n} Holdings").to_value(),
+                format!("customer {n}").to_value(),
+                (1_000 * (n as i64 % 500 + 1)).to_value(),
+                "EUR".to_value(),
+                "".to_value(),
+                now.to_value(),
+                now.to_value(),
+            ]);
+        }
+    }
+    let columns = "workspace_id, id, source, partner_id, partner_role, status, stage, customer_name, name_key, amount_minor, currency, description, created_at, updated_at";
+    let statements = rows.chunks(ROWS_PER_STATEMENT).map(|chunk| insert_rows("deals", columns, chunk)).collect();
+    app.execute(statements).await.expect("bulk insert of deals");
+    rows.len()
+}

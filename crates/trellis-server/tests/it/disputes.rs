@@ -35,8 +35,8 @@ pub(crate) async fn fresh_deal(
     trellis_programs::enrollments::enroll_in(&mut tx, &system, partner, &program.id, None, ctx.now()).await.expect("enroll");
     tx.commit().await.expect("commit the enrollment");
     let input = NewDeal {
-        customer_name: format!("Quillon {n} Logistics"),
-        customer_domain: Some(format!("quillon{n}.example")),
+        customer_name: crate::authz_matrix::cell_customer(n),
+        customer_domain: Some(format!("{}.example", crate::authz_matrix::cell_customer(n).to_lowercase())),
         amount_minor: Some(1_250_000),
         partner_id: Some(partner.clone()),
         program_id: Some(program.id.clone()),
@@ -284,7 +284,9 @@ async fn the_dispute_form_opens_a_dispute_and_the_console_queue_resolves_it() {
     let queue = staff.get("/console/disputes").await;
     assert_eq!(queue.status, 200);
     assert!(
-        queue.text.contains("Quillon 6 Logistics") && queue.text.contains(REJECTION) && queue.text.contains("We were first, in March.")
+        queue.text.contains(&crate::authz_matrix::cell_customer(6))
+            && queue.text.contains(REJECTION)
+            && queue.text.contains("We were first, in March.")
     );
     let dispute_id = location.trim_start_matches("/portal/disputes/").split('?').next().expect("id").to_owned();
     let page = staff.get(&format!("/console/disputes/{dispute_id}")).await;
