@@ -200,17 +200,21 @@ async fn review_queue(State(state): State<AppState>, StaffPage { signed, .. }: S
     let mut tx = scope.read(&state.ctx).await?;
     let Page { items, next_cursor } = deals::list_in(&mut tx, scope, &filter).await?;
     let total = pipeline::count_in(&mut tx, scope, &filter, COUNT_CAP).await?;
-    let mut rows = Vec::new();
-    for d in &items {
-        let conflicts = deals::conflicts_in(&mut tx, scope, &d.id).await?;
-        let conflict = match conflicts.as_slice() {
-            [] => "No conflict found.".to_owned(),
-            [only] => only.reason.clone(),
-            [first, rest @ ..] => format!("{} (and {} more)", first.reason, rest.len()),
-        };
-        rows.push(ReviewRow { deal: DealRow::new(d, now), conflict });
-    }
+    // The page's conflicts in one query, not one a row.
+    let ids: Vec<DealId> = items.iter().map(|d| d.id.clone()).collect();
+    let mut conflicts = deals::conflicts_of_in(&mut tx, scope, &ids).await?;
     drop(tx);
+    let rows = items
+        .iter()
+        .map(|d| {
+            let conflict = match conflicts.remove(&d.id).unwrap_or_default().as_slice() {
+                [] => "No conflict found.".to_owned(),
+                [only] => only.reason.clone(),
+                [first, rest @ ..] => format!("{} (and {} more)", first.reason, rest.len()),
+            };
+            ReviewRow { deal: DealRow::new(d, now), conflict }
+        })
+        .collect();
     let page = ReviewPage {
         layout: Layout::signed(&state, &signed, "Deals to review", SECTION).await,
         list: list.view(items.len(), total, next_cursor, "registrations waiting"),
