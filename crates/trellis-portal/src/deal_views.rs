@@ -58,7 +58,11 @@ pub struct DealRow {
     pub currency: String,
     /// "until 2026-03-01", or blank.
     pub protection: String,
+    /// The day of registration, for lists.
     pub registered: String,
+    /// The day and time of registration, for a deal's page (a race between two registrations is
+    /// a matter of minutes).
+    pub registered_at: String,
     /// "3 days" since registration.
     pub age: String,
     pub expected_close: String,
@@ -78,6 +82,7 @@ impl DealRow {
             currency: d.amount.currency.clone(),
             protection: protection_text(d, now),
             registered: day(d.created_at),
+            registered_at: display::time(d.created_at),
             age: age_text(d.created_at, now),
             expected_close: d.expected_close_date.clone().unwrap_or_default(),
         }

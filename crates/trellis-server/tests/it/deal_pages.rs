@@ -138,6 +138,10 @@ async fn a_second_partner_reads_the_conflict_without_the_first_ones_name_and_sta
     assert_eq!(console.status, 200, "{}", console.text);
     assert!(console.text.contains("Other deal") && console.text.contains("D2") && console.text.contains("P3"), "{}", console.text);
     assert!(console.text.contains(">Approve<") && console.text.contains(">Reject<"), "{}", console.text);
+    // A race is a matter of minutes: the registrations say their day and time, side by side too.
+    let registered = console.text.split("<dt>Registered</dt><dd>").nth(1).and_then(|rest| rest.split(' ').nth(2)).expect("the facts");
+    assert_eq!(registered, "UTC", "{}", console.text);
+    assert!(console.text.contains(r#"<tr><th scope="row">Registered</th><td>"#) && console.text.matches(" UTC</td>").count() >= 2);
     let review = owner.get("/console/deals/review").await;
     assert!(review.text.contains("Globex Corporation") && review.text.contains("Another partner registered"), "{}", review.text);
 
