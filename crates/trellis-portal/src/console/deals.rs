@@ -2,13 +2,17 @@
 //! age, the open amounts by stage as a chart, CSV export), the review queue oldest first, a
 //! deal's page with each conflict's other deal side by side, the decisions of the transition
 //! table, the pipeline form and crediting another partner; and registration on a partner's
-//! behalf or of a direct opportunity.
+//! behalf or of a direct opportunity. The partner pickers search the directory a page at a time
+//! (`/console/deals/partners`), never list it.
 
 use std::collections::HashMap;
 
 use askama::Template;
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde::Serialize;
 use trellis_core::{Currency, DealId, Error, FieldError, Page, PartnerId, PartnerStatus};
 use trellis_deals::deals::{self, DealDetail, DealFilter, DealRole, DealSource};
 use trellis_deals::pipeline;
@@ -36,23 +40,60 @@ const SECTION: &str = "/console/deals";
 const EXPORT: &str = "/console/deals/export";
 const REVIEW: &str = "/console/deals/review";
 const FILTER_FIELDS: &[&str] = &["status", "stage", "partner", "program", "source", "older_than"];
-/// Partners a picker offers at most (by name).
-const MAX_PARTNER_CHOICES: i64 = 500;
+/// Partners a picker offers at once: a page of matches of what was typed, never the whole
+/// directory (a workspace may hold 50,000 resellers).
+const PICKER_MATCHES: i64 = 20;
+/// Where a picker's script asks for matches (`?active=1&q=`).
+const PARTNER_SEARCH: &str = "/console/deals/partners";
 
 fn require_deciders(scope: &Scope) -> Result<(), Error> {
     if super::staff_role(scope)?.manages_partners() { Ok(()) } else { Err(Error::forbidden("your role may not decide or register deals")) }
 }
 
-/// Visible partners by name for a picker; `active_only` for registration (only active partners
-/// register).
-async fn partner_choices(tx: &mut ScopedTx, scope: &Scope, active_only: bool) -> Result<Vec<Choice>, Error> {
+/// The visible partners whose name or contact email holds `typed`, by name, a page of them at
+/// most; `active_only` for registration (only active partners register).
+async fn partner_matches(tx: &mut ScopedTx, scope: &Scope, typed: &str, active_only: bool) -> Result<Vec<Choice>, Error> {
     let filter = PartnerFilter {
+        q: Some(typed.to_owned()),
         status: active_only.then_some(PartnerStatus::Active),
         sort: PartnerSort::Name,
-        limit: Some(MAX_PARTNER_CHOICES),
+        limit: Some(PICKER_MATCHES),
         ..PartnerFilter::default()
     };
     Ok(partners::list_in(tx, scope, &filter).await?.items.into_iter().map(|p| Choice { value: p.id.to_string(), label: p.name }).collect())
+}
+
+/// A picker's choices: the partner already chosen (a filter's, or a failed form's) first where it
+/// is not among the matches of `typed`, then the matches.
+async fn picker_choices(tx: &mut ScopedTx, scope: &Scope, typed: &str, active_only: bool, chosen: &str) -> Result<Vec<Choice>, Error> {
+    let mut choices = partner_matches(tx, scope, typed, active_only).await?;
+    if let Ok(id) = chosen.parse::<PartnerId>()
+        && !choices.iter().any(|c| c.value == chosen)
+    {
+        match partners::fetch_visible(tx, scope, &id).await {
+            Ok(p) => choices.insert(0, Choice { value: p.id.to_string(), label: p.name }),
+            Err(Error::NotFound) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(choices)
+}
+
+/// A match as a picker's script reads it.
+#[derive(Serialize)]
+struct PartnerMatch {
+    value: String,
+    label: String,
+}
+
+/// `GET /console/deals/partners?q=&active=1`: the partner pickers' matches of what was typed (a
+/// page of them, by name), for the pickers' script; every staff role filters by partner.
+async fn search_partners(State(state): State<AppState>, StaffPage { signed, .. }: StaffPage, UrlQuery(query): UrlQuery) -> PageResult {
+    let scope = &signed.scope;
+    let mut tx = scope.read(&state.ctx).await?;
+    let matches = partner_matches(&mut tx, scope, query.value("q").trim(), query.value("active") == "1").await?;
+    drop(tx);
+    Ok(Json(matches.into_iter().map(|c| PartnerMatch { value: c.value, label: c.label }).collect::<Vec<_>>()).into_response())
 }
 
 fn program_choices(programs: &[Program]) -> Vec<Choice> {
@@ -77,7 +118,10 @@ struct DealsPage {
     filters: FormView,
     statuses: Vec<Choice>,
     stages: Vec<Choice>,
+    /// The partner filter's matches of `partner_q`.
     partners: Vec<Choice>,
+    partner_q: String,
+    partner_search: &'static str,
     programs: Vec<Choice>,
     sources: Vec<Choice>,
     ages: Vec<Choice>,
@@ -134,7 +178,8 @@ async fn list_deals(State(state): State<AppState>, StaffPage { signed, role }: S
     let PipelinePage { filters, list, filter, deals: Page { items, next_cursor }, total } =
         PipelinePage::read(&mut tx, scope, SECTION, &query, true, now).await?;
     let totals = pipeline::stage_totals_in(&mut tx, scope, &DealFilter { stage: None, ..filter.clone() }).await?;
-    let partners = partner_choices(&mut tx, scope, false).await?;
+    let partner_q = query.value("partner_q").trim();
+    let partners = picker_choices(&mut tx, scope, partner_q, false, query.value("partner")).await?;
     let programs = programs::list_in(&mut tx, scope.workspace_id()).await?;
     drop(tx);
     let params = filters.params(true);
@@ -149,6 +194,8 @@ async fn list_deals(State(state): State<AppState>, StaffPage { signed, role }: S
         statuses: deal_views::status_choices(),
         stages: deal_views::stage_choices(),
         partners,
+        partner_q: partner_q.to_owned(),
+        partner_search: PARTNER_SEARCH,
         programs: program_choices(&programs),
         sources: source_choices(),
         ages: age_choices(),
@@ -241,11 +288,16 @@ struct DealPage {
     credited: Vec<(String, String, String)>,
     /// "Credit another partner" (partner deals, staff who decide).
     credit: Option<FormView>,
+    /// The credit picker's matches of `partner_q`.
     partners: Vec<Choice>,
+    /// What was typed into the credit picker's search box (a search without scripts reloads the
+    /// page with it, the credit form open).
+    partner_q: String,
     credit_roles: Vec<Choice>,
+    partner_search: &'static str,
 }
 
-async fn deal_page(state: &AppState, signed: &Signed, id: &DealId, failed: Option<FailedForm>) -> Result<DealPage, Error> {
+async fn deal_page(state: &AppState, signed: &Signed, id: &DealId, failed: Option<FailedForm>, partner_q: &str) -> Result<DealPage, Error> {
     let scope = &signed.scope;
     let role = super::staff_role(scope)?;
     let now = state.ctx.now();
@@ -279,7 +331,12 @@ async fn deal_page(state: &AppState, signed: &Signed, id: &DealId, failed: Optio
         other => action_failed = other,
     }
     let deciders = role.manages_partners();
-    let partners = if deciders && deal.source == DealSource::Partner { partner_choices(&mut tx, scope, false).await? } else { Vec::new() };
+    let partners = if deciders && deal.source == DealSource::Partner {
+        let chosen = credit_failed.as_ref().map_or("", |f: &FormView| f.value("partner_id"));
+        picker_choices(&mut tx, scope, partner_q, false, chosen).await?
+    } else {
+        Vec::new()
+    };
     drop(tx);
     Ok(DealPage {
         layout: Layout::signed(state, signed, deal.customer_name.clone(), SECTION).await,
@@ -300,6 +357,8 @@ async fn deal_page(state: &AppState, signed: &Signed, id: &DealId, failed: Optio
         credit: (deciders && deal.source == DealSource::Partner)
             .then(|| credit_failed.unwrap_or_else(|| FormView::filled("credit", CREDIT_FIELDS, vec![("role", "influence".to_owned())]))),
         partners,
+        partner_q: partner_q.to_owned(),
+        partner_search: PARTNER_SEARCH,
         credit_roles: vec![
             Choice { value: "influence".to_owned(), label: "Influence".to_owned() },
             Choice { value: "referral".to_owned(), label: "Referral".to_owned() },
@@ -317,7 +376,7 @@ async fn show_deal(
     Path(id): Path<String>,
     UrlQuery(query): UrlQuery,
 ) -> PageResult {
-    let mut page = deal_page(&state, &signed, &path_id(&id)?, None).await?;
+    let mut page = deal_page(&state, &signed, &path_id(&id)?, None, query.value("partner_q").trim()).await?;
     page.layout = page.layout.with_notice(&query);
     Ok(render(&page))
 }
@@ -328,7 +387,7 @@ async fn transition(State(state): State<AppState>, Path(id): Path<String>, Staff
     let id: DealId = path_id(&id)?;
     match deal_views::submit_action(&state.ctx, &signed.scope, &id, form).await? {
         None => Ok(see_other(&format!("{SECTION}/{id}?notice=status_changed"))),
-        Some(failed) => Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &deal_page(&state, &signed, &id, Some(failed)).await?)),
+        Some(failed) => Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &deal_page(&state, &signed, &id, Some(failed), "").await?)),
     }
 }
 
@@ -337,7 +396,7 @@ async fn update_pipeline(State(state): State<AppState>, Path(id): Path<String>, 
     let id: DealId = path_id(&id)?;
     match deal_views::submit_pipeline(&state.ctx, &signed.scope, &id, form).await? {
         None => Ok(see_other(&format!("{SECTION}/{id}?notice=saved"))),
-        Some(failed) => Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &deal_page(&state, &signed, &id, Some(failed)).await?)),
+        Some(failed) => Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &deal_page(&state, &signed, &id, Some(failed), "").await?)),
     }
 }
 
@@ -375,7 +434,7 @@ async fn credit_partner(State(state): State<AppState>, Path(id): Path<String>, S
         Ok(()) => Ok(see_other(&format!("{SECTION}/{id}?notice=partner_credited"))),
         Err(errors) => {
             let form = FormView::failed("credit", CREDIT_FIELDS, form, errors?);
-            let page = deal_page(&state, &signed, &id, Some(("credit", form))).await?;
+            let page = deal_page(&state, &signed, &id, Some(("credit", form)), "").await?;
             Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
     }
@@ -388,7 +447,10 @@ struct NewDealPage {
     csrf_token: String,
     form: FormView,
     blocked: Option<String>,
+    /// The partner picker's matches of `partner_q` (active partners: only they register).
     partners: Vec<Choice>,
+    partner_q: String,
+    partner_search: &'static str,
     programs: Vec<Choice>,
     currency: String,
     roles: Vec<Choice>,
@@ -397,13 +459,20 @@ struct NewDealPage {
     rules: Vec<RulesView>,
 }
 
-async fn new_deal_page(state: &AppState, signed: &Signed, form: Option<FormView>, blocked: Option<String>) -> Result<NewDealPage, Error> {
+async fn new_deal_page(
+    state: &AppState,
+    signed: &Signed,
+    form: Option<FormView>,
+    blocked: Option<String>,
+    partner_q: &str,
+) -> Result<NewDealPage, Error> {
     let scope = &signed.scope;
     require_deciders(scope)?;
     let programs = pipeline::registration_programs(&state.ctx, scope, None).await?;
     let rules = deal_views::rules_in_words(&state.ctx, scope, &programs).await?;
     let mut tx = scope.read(&state.ctx).await?;
-    let partners = partner_choices(&mut tx, scope, true).await?;
+    let chosen = form.as_ref().map_or("", |f| f.value("partner_id"));
+    let partners = picker_choices(&mut tx, scope, partner_q, true, chosen).await?;
     let customers = pipeline::customer_names_in(&mut tx, scope, "", 500).await?;
     drop(tx);
     Ok(NewDealPage {
@@ -412,6 +481,8 @@ async fn new_deal_page(state: &AppState, signed: &Signed, form: Option<FormView>
         form: form.unwrap_or_else(|| FormView::filled("deal", NEW_DEAL_FIELDS, vec![("partner_role", "resell".to_owned())])),
         blocked,
         partners,
+        partner_q: partner_q.to_owned(),
+        partner_search: PARTNER_SEARCH,
         programs: program_choices(&programs),
         currency: deal_views::shared_currency(&programs),
         roles: deal_views::role_choices(),
@@ -422,8 +493,8 @@ async fn new_deal_page(state: &AppState, signed: &Signed, form: Option<FormView>
 }
 
 /// `GET /console/deals/new`: on a partner's behalf, or a direct opportunity.
-async fn show_new_deal(State(state): State<AppState>, StaffPage { signed, .. }: StaffPage) -> PageResult {
-    Ok(render(&new_deal_page(&state, &signed, None, None).await?))
+async fn show_new_deal(State(state): State<AppState>, StaffPage { signed, .. }: StaffPage, UrlQuery(query): UrlQuery) -> PageResult {
+    Ok(render(&new_deal_page(&state, &signed, None, None, query.value("partner_q").trim()).await?))
 }
 
 /// `POST /console/deals`
@@ -442,7 +513,7 @@ async fn register_deal(State(state): State<AppState>, StaffForm { signed, form }
         Registration::Registered(id) => Ok(see_other(&format!("{SECTION}/{id}?notice=deal_registered"))),
         Registration::Failed { errors, refused } => {
             let failed = FormView::failed("deal", NEW_DEAL_FIELDS, form, errors);
-            let page = new_deal_page(&state, &signed, Some(failed), refused).await?;
+            let page = new_deal_page(&state, &signed, Some(failed), refused, "").await?;
             Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
     }
@@ -454,6 +525,7 @@ pub fn routes() -> PageRouter {
         .route(EXPORT, get(export_deals))
         .route(REVIEW, get(review_queue))
         .route("/console/deals/new", get(show_new_deal))
+        .route(PARTNER_SEARCH, get(search_partners))
         .route("/console/deals/{id}", get(show_deal))
         .route("/console/deals/{id}/transition", post(transition))
         .route("/console/deals/{id}/pipeline", post(update_pipeline))

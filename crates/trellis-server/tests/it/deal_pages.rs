@@ -201,3 +201,46 @@ async fn the_pipelines_filter_and_export_what_each_side_may_see() {
     let d1 = sign_in(&app, "admin@d1.example").await;
     assert!(!d1.get("/portal/deals").await.text.contains("Initech"));
 }
+
+#[tokio::test]
+async fn the_partner_pickers_offer_a_page_of_matches_and_never_the_whole_directory() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    deal_program(&app, &f, &[&f.d2, &f.p3]).await;
+    trellis_testkit::bulk::add_resellers(&app, &f.workspace_id, &f.d1, "Acme Reseller", 45).await;
+    let owner = sign_in(&app, &f.owner.email).await;
+
+    // The script's search: a page of matches by name, whatever the directory holds.
+    let found = owner.get("/console/deals/partners?active=1&q=acme%20reseller").await;
+    assert_eq!(found.status, 200, "{}", found.text);
+    let matches: serde_json::Value = serde_json::from_str(&found.text).expect("JSON");
+    let labels: Vec<&str> = matches.as_array().expect("a list").iter().filter_map(|m| m["label"].as_str()).collect();
+    assert_eq!(labels.len(), 20, "a page of matches: {labels:?}");
+    assert!(labels.iter().all(|l| l.starts_with("Acme Reseller")), "{labels:?}");
+    let p3: serde_json::Value = serde_json::from_str(&owner.get("/console/deals/partners?active=1&q=p3").await.text).expect("JSON");
+    assert_eq!(p3[0]["value"], f.p3.to_string(), "{p3}");
+
+    // The form without scripts: no directory in the page, the matches of what was typed.
+    let form = owner.get("/console/deals/new").await;
+    assert_eq!(form.status, 200, "{}", form.text);
+    assert!(form.text.contains(r#"data-partner-search="/console/deals/partners?active=1""#), "{}", form.text);
+    assert!(form.text.matches("Acme Reseller").count() <= 20, "a page of partners at most");
+    let searched = owner.get("/console/deals/new?partner_q=P3").await;
+    assert!(searched.text.contains(&format!(r#"<option value="{}">P3</option>"#, f.p3)), "{}", searched.text);
+    assert!(!searched.text.contains(">D2</option>"), "{}", searched.text);
+    // A failed registration keeps the chosen partner in the picker.
+    let failed = owner.submit("/console/deals", &[("partner_id", f.p3.as_str()), ("customer_name", "")]).await;
+    assert_eq!(failed.status, 422, "{}", failed.text);
+    assert!(failed.text.contains(&format!(r#"<option value="{}" selected>P3</option>"#, f.p3)), "{}", failed.text);
+    // The pipeline's filter keeps its partner chosen and finds others by name.
+    let filtered = owner.get(&format!("/console/deals?partner={}", f.d2)).await;
+    assert!(filtered.text.contains(&format!(r#"<option value="{}" selected>D2</option>"#, f.d2)), "{}", filtered.text);
+
+    // Registered on P3's behalf through the picker's choice.
+    let mut fields = globex();
+    fields.push(("partner_id", f.p3.as_str()));
+    let deal = registered_deal(&owner.submit("/console/deals", &fields).await);
+    let page = owner.get(&format!("{deal}?partner_q=d2")).await;
+    assert!(page.text.contains("Credit another partner") && page.text.contains(">D2</option>"), "{}", page.text);
+    assert!(page.text.contains(r#"<details open>"#), "a search opens the credit form: {}", page.text);
+}
