@@ -37,7 +37,7 @@ async fn deal_count(app: &TestApp, f: &Fixture) -> i64 {
 }
 
 /// The fields of a registration of Globex from the portal's form.
-fn globex<'a>() -> Vec<(&'a str, &'a str)> {
+pub(crate) fn globex<'a>() -> Vec<(&'a str, &'a str)> {
     vec![
         ("customer_name", "Globex Corporation"),
         ("customer_domain", "https://www.globex.example/"),
@@ -48,7 +48,7 @@ fn globex<'a>() -> Vec<(&'a str, &'a str)> {
 }
 
 /// The deal a registration's answer leads to.
-fn registered_deal(page: &Page) -> String {
+pub(crate) fn registered_deal(page: &Page) -> String {
     assert_eq!(page.status, 303, "{}", page.text);
     let location = page.headers.get("location").and_then(|v| v.to_str().ok()).expect("a redirect");
     let path = location.split('?').next().expect("a path");
