@@ -792,3 +792,35 @@ async fn a_partner_disputes_a_rejection_on_a_phone_follows_its_timeline_and_staf
     screenshot(&client, "dispute-partner-overturned-phone").await;
     client.close().await.expect("close the browser session");
 }
+
+/// Issue 9: registering on a partner's behalf among tens of thousands of partners — typing part
+/// of a name asks the server for a page of matches; a single match is chosen at once.
+#[tokio::test]
+async fn a_channel_manager_finds_the_partner_to_register_for_by_typing_part_of_its_name() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    crate::deal_pages::deal_program(&app, &f, &[&f.p3]).await;
+    trellis_testkit::bulk::add_resellers(&app, &f.workspace_id, &f.d1, "Acme Reseller", 45).await;
+    let client = browser.open(true).await;
+    sign_in(&client, &app, &f.owner.email).await;
+    client.goto(&format!("{}/console/deals/new", app.base_url)).await.expect("open the form");
+    wait_for(&client, Locator::XPath("//h1[normalize-space()='Register a deal']")).await;
+    let options = "return Array.from(document.getElementById('deal-partner_id').options).map(o => o.text)";
+    let before = script(&client, options).await;
+    assert!(before.as_array().is_some_and(|o| o.len() <= 22), "a page of partners, not the directory: {before}");
+    let find_shown = script(&client, "return getComputedStyle(document.querySelector('.partner-find button')).display").await;
+    assert_eq!(find_shown, json!("none"), "typing searches: no Find button");
+    type_into(&client, "deal-partner_id-find", "p3").await;
+    client
+        .wait()
+        .at_most(STEP_TIMEOUT)
+        .for_element(Locator::Css(&format!("#deal-partner_id option[value='{}']", f.p3)))
+        .await
+        .expect("P3 among the matches");
+    let chosen = script(&client, "return document.getElementById('deal-partner_id').value").await;
+    assert_eq!(chosen, json!(f.p3.to_string()), "the only match is chosen");
+    assert_fits_the_phone(&client, "the registration form with its partner picker").await;
+    screenshot(&client, "deal-register-on-behalf-phone").await;
+    client.close().await.expect("close the browser session");
+}
