@@ -9,6 +9,8 @@
 //! staff see every deal, a restricted channel manager those of the partners they manage and the
 //! direct pipeline.
 
+use std::collections::HashMap;
+
 use serde_json::json;
 use trellis_core::{
     Currency, DealId, Domain, Email, Error, Page, PartnerId, PartnerRole, PartnerStatus, ProgramId, Result, Timestamp, UserId, Validation,
@@ -278,27 +280,34 @@ pub async fn detail_in(tx: &mut ScopedTx, scope: &Scope, deal: Deal) -> Result<D
 
 /// The conflicts recorded on a deal; the other deal's id only where the caller sees that deal.
 pub async fn conflicts_in(tx: &mut ScopedTx, scope: &Scope, deal_id: &DealId) -> Result<Vec<Conflict>> {
+    Ok(conflicts_of_in(tx, scope, std::slice::from_ref(deal_id)).await?.remove(deal_id).unwrap_or_default())
+}
+
+/// [`conflicts_in`] of several deals in one query (a page of the review queue), by deal; a deal
+/// without conflicts has no entry. The caller has read `deal_ids` through its visibility rule.
+pub async fn conflicts_of_in(tx: &mut ScopedTx, scope: &Scope, deal_ids: &[DealId]) -> Result<HashMap<DealId, Vec<Conflict>>> {
+    let mut found: HashMap<DealId, Vec<Conflict>> = HashMap::new();
+    if deal_ids.is_empty() {
+        return Ok(found);
+    }
     let mut q = Sql::build(
-        "SELECT c.other_deal_id, c.kind, c.reason, c.score_bp, c.earlier, (SELECT 1 FROM deals d WHERE d.workspace_id = c.workspace_id AND d.id = c.other_deal_id AND ",
+        "SELECT c.deal_id, c.other_deal_id, c.kind, c.reason, c.score_bp, c.earlier, (SELECT 1 FROM deals d WHERE d.workspace_id = c.workspace_id AND d.id = c.other_deal_id AND ",
     );
     push_visible(tx, scope, &mut q);
     q.push(") AS other_visible FROM deal_conflicts c WHERE c.workspace_id = ").push_bind(scope.workspace_id());
-    q.push(" AND c.deal_id = ").push_bind(deal_id).push(" ORDER BY c.created_at, c.other_deal_id");
-    tx.fetch_all(q)
-        .await?
-        .iter()
-        .map(|row| {
-            let kind: String = row.get("kind")?;
-            let visible: Option<i64> = row.get("other_visible")?;
-            Ok(Conflict {
-                deal_id: if visible.is_some() { Some(row.get("other_deal_id")?) } else { None },
-                kind: parse_stored(&kind, ConflictKind::parse, "conflict kind")?,
-                reason: row.get("reason")?,
-                score: row.get::<i64>("score_bp")? as f64 / 10_000.0,
-                earlier: row.get("earlier")?,
-            })
-        })
-        .collect()
+    q.push(" AND c.deal_id IN ").push_in_list(deal_ids).push(" ORDER BY c.deal_id, c.created_at, c.other_deal_id");
+    for row in tx.fetch_all(q).await? {
+        let kind: String = row.get("kind")?;
+        let visible: Option<i64> = row.get("other_visible")?;
+        found.entry(row.get("deal_id")?).or_default().push(Conflict {
+            deal_id: if visible.is_some() { Some(row.get("other_deal_id")?) } else { None },
+            kind: parse_stored(&kind, ConflictKind::parse, "conflict kind")?,
+            reason: row.get("reason")?,
+            score: row.get::<i64>("score_bp")? as f64 / 10_000.0,
+            earlier: row.get("earlier")?,
+        });
+    }
+    Ok(found)
 }
 
 /// `GET /api/v1/deals`: the deals the caller sees, newest first (or oldest first for the review

@@ -1,20 +1,27 @@
 //! What the deal pages of the console and the portal share: a deal as a row of a list and of its
-//! CSV export, the list's filters, a deal's facts and conflicts in words, the registration form's
-//! fields and their reading, and the status buttons of the transition table
-//! (`trellis_deals::statuses`).
+//! CSV export, the list's filters, a deal's facts, history and conflicts in words (each audience's
+//! view of a conflict built here, so a partner's can never hold the other deal), the registration
+//! form's fields, their reading and its submission, the status buttons of the transition table
+//! (`trellis_deals::statuses`) and the pipeline form, and a dispute's timeline.
 
-use trellis_core::{Currency, Error, FieldError, PartnerId, ProgramId, Timestamp};
-use trellis_deals::conflicts::ConflictKind;
-use trellis_deals::deals::{Conflict, Deal, DealFilter, DealRole, DealSource, DealStage, NewDeal};
-use trellis_deals::rules::ConflictRules;
+use trellis_core::{Currency, DealId, Error, FieldError, Page, PartnerId, ProgramId, Timestamp};
+use trellis_deals::deals::{self, Conflict, Deal, DealFilter, DealRole, DealSource, DealStage, NewDeal};
+use trellis_deals::disputes::TimelineEntry;
+use trellis_deals::pipeline;
+use trellis_deals::rules::{self, ConflictRules, Rule};
 use trellis_deals::statuses::{self, Actor, DealStatus};
+use trellis_identity::{Ctx, Scope, ScopedTx};
+use trellis_programs::programs::Program;
 use trellis_records::dates;
+use trellis_web::AppState;
 
 use crate::display;
-use crate::forms::{Choice, FormData, FormView};
+use crate::forms::{Choice, FormData, FormView, field_errors};
+use crate::listing::{COUNT_CAP, ListState, PAGE_SIZE};
+use crate::session::Signed;
 
 /// Rows an export holds at most; the file says so in its last line when there are more.
-pub const EXPORT_CAP: usize = 100_000;
+const EXPORT_CAP: usize = 100_000;
 
 /// The fields of the registration form (portal and console).
 pub const NEW_DEAL_FIELDS: &[&str] = &[
@@ -51,7 +58,11 @@ pub struct DealRow {
     pub currency: String,
     /// "until 2026-03-01", or blank.
     pub protection: String,
+    /// The day of registration, for lists.
     pub registered: String,
+    /// The day and time of registration, for a deal's page (a race between two registrations is
+    /// a matter of minutes).
+    pub registered_at: String,
     /// "3 days" since registration.
     pub age: String,
     pub expected_close: String,
@@ -71,6 +82,7 @@ impl DealRow {
             currency: d.amount.currency.clone(),
             protection: protection_text(d, now),
             registered: day(d.created_at),
+            registered_at: display::time(d.created_at),
             age: age_text(d.created_at, now),
             expected_close: d.expected_close_date.clone().unwrap_or_default(),
         }
@@ -168,6 +180,37 @@ impl DealFilters {
     }
 }
 
+/// A page of a pipeline as both sides list it: the filters read from the query, the list's
+/// state, the page of deals and how many the filter matches.
+pub struct PipelinePage {
+    pub filters: DealFilters,
+    pub list: ListState,
+    pub filter: DealFilter,
+    pub deals: Page<Deal>,
+    pub total: i64,
+}
+
+impl PipelinePage {
+    /// `console` keeps the vendor's filters in the list's links.
+    pub async fn read(
+        tx: &mut ScopedTx,
+        scope: &Scope,
+        section: &'static str,
+        query: &FormData,
+        console: bool,
+        now: Timestamp,
+    ) -> Result<Self, Error> {
+        let filters = DealFilters::read(query);
+        let list = ListState::read(section, query, filters.params(console), &["newest"], "newest");
+        let mut filter = filters.deal_filter(now);
+        filter.cursor = list.cursor().map(str::to_owned);
+        filter.limit = Some(PAGE_SIZE);
+        let deals = deals::list_in(tx, scope, &filter).await?;
+        let total = pipeline::count_in(tx, scope, &filter, COUNT_CAP).await?;
+        Ok(Self { filters, list, filter, deals, total })
+    }
+}
+
 pub fn status_choices() -> Vec<Choice> {
     DealStatus::ALL.iter().map(|s| Choice { value: s.as_str().to_owned(), label: s.label().to_owned() }).collect()
 }
@@ -191,16 +234,16 @@ fn capitalised(text: &str) -> String {
 
 /// One CSV field: quoted, quotes doubled; a value a spreadsheet would run as a formula starts
 /// with `'` (OWASP "CSV injection").
-pub fn csv_field(value: &str) -> String {
+fn csv_field(value: &str) -> String {
     let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() };
     format!("\"{}\"", value.replace('"', "\"\""))
 }
 
-pub const CSV_HEAD: &str =
+const CSV_HEAD: &str =
     "id,customer_name,customer_domain,partner,status,stage,amount,currency,expected_close_date,protected_until,registered_on\r\n";
 
 /// A deal as a CSV line (amounts in major units, as a spreadsheet sums them).
-pub fn csv_line(d: &Deal) -> String {
+fn csv_line(d: &Deal) -> String {
     let exponent = Currency::parse(&d.amount.currency).map(|c| c.exponent()).unwrap_or(2);
     let amount = if exponent == 0 {
         d.amount.amount_minor.to_string()
@@ -226,25 +269,121 @@ pub fn csv_line(d: &Deal) -> String {
     line
 }
 
-/// A conflict as a page shows it.
+/// A conflict as a page shows it to one audience.
 pub struct ConflictView {
     pub kind: &'static str,
+    /// The sentence the partner reads (it never names the other partner).
     pub reason: String,
     /// Whether the other deal came first (its registration has priority): the domain's
     /// `Conflict::earlier` is said of the other deal.
     pub other_first: bool,
-    /// The other deal, for a caller who may see it (staff).
+    /// "You came first" or "The other came first", in the audience's words.
+    pub order: &'static str,
+    /// The other deal side by side (staff who may see it).
     pub other: Option<DealRow>,
+    /// Staff whose scope hides the other deal are told so; a partner is never shown it at all.
+    pub other_unseen: bool,
 }
 
 impl ConflictView {
-    pub fn new(c: &Conflict, other: Option<&Deal>, now: Timestamp) -> Self {
-        Self { kind: kind_label(c.kind), reason: c.reason.clone(), other_first: c.earlier, other: other.map(|d| DealRow::new(d, now)) }
+    /// A partner's view: the kind, the reason and the order, nothing of the other deal.
+    pub fn for_partner(c: &Conflict) -> Self {
+        Self {
+            kind: c.kind.label(),
+            reason: c.reason.clone(),
+            other_first: c.earlier,
+            order: if c.earlier { "The other came first" } else { "You came first" },
+            other: None,
+            other_unseen: false,
+        }
+    }
+
+    /// Staff's view: the other deal beside this one where the staff member sees it.
+    pub fn for_staff(c: &Conflict, other: Option<&Deal>, now: Timestamp) -> Self {
+        Self {
+            kind: c.kind.label(),
+            reason: c.reason.clone(),
+            other_first: c.earlier,
+            order: if c.earlier { "The other deal came first" } else { "This deal came first" },
+            other: other.map(|d| DealRow::new(d, now)),
+            other_unseen: other.is_none(),
+        }
     }
 }
 
-fn kind_label(kind: ConflictKind) -> &'static str {
-    kind.label()
+/// What both deal pages show of a deal beside its row.
+pub struct DealFacts {
+    pub role: String,
+    pub country: String,
+    pub email: String,
+    pub description: String,
+    pub decision_note: Option<String>,
+    pub milestones: Vec<Milestone>,
+}
+
+impl DealFacts {
+    pub fn new(d: &Deal) -> Self {
+        Self {
+            role: d.partner_role.map(|r| display::words(r.as_str())).unwrap_or_default(),
+            country: d.country.as_deref().map(display::country_name).unwrap_or_default().to_owned(),
+            email: d.customer_email.clone().unwrap_or_default(),
+            description: d.description.clone(),
+            decision_note: d.decision_note.clone(),
+            milestones: milestones(d),
+        }
+    }
+}
+
+/// A moment of a deal's history.
+pub struct Milestone {
+    pub label: &'static str,
+    /// Day and time ("2026-03-01 14:05 UTC").
+    pub when: String,
+}
+
+/// A deal's history in the order it happened.
+fn milestones(d: &Deal) -> Vec<Milestone> {
+    let mut out = vec![Milestone { label: "Registered", when: display::time(d.created_at) }];
+    if d.updated_at != d.created_at {
+        out.push(Milestone { label: "Last changed", when: display::time(d.updated_at) });
+    }
+    if let Some(until) = d.protected_until {
+        out.push(Milestone { label: "Protection ends", when: display::time(until) });
+    }
+    if let Some(closed) = d.closed_at {
+        out.push(Milestone { label: if d.status == DealStatus::Won { "Won" } else { "Closed" }, when: display::time(closed) });
+    }
+    out
+}
+
+/// What a status means for the partner, in a sentence.
+pub fn partner_status_help(status: DealStatus) -> &'static str {
+    match status {
+        DealStatus::Submitted => "The channel team reviews your registration; you are told of the decision by email.",
+        DealStatus::UnderReview => "Your registration conflicts with another one and is being reviewed; see the conflicts below.",
+        DealStatus::NeedsInfo => "The channel team needs more information: update the deal below, then send it for review.",
+        DealStatus::Approved => "Approved: the customer is protected for you until the date below.",
+        DealStatus::Rejected => "Rejected: the reason is below. You may dispute the decision.",
+        DealStatus::Won => "Won. Congratulations!",
+        DealStatus::Lost => "Lost.",
+        DealStatus::Expired => "The protection ended. You may still mark the deal won or lost.",
+    }
+}
+
+/// What a status means for staff, in a sentence (the partner's where they agree).
+pub fn staff_status_help(status: DealStatus) -> &'static str {
+    match status {
+        DealStatus::Submitted => "Waiting for a decision.",
+        DealStatus::UnderReview => "Conflicts with another registration: compare the two below, then decide.",
+        DealStatus::NeedsInfo => "Waiting for the partner's information; you may still decide.",
+        DealStatus::Rejected => "Rejected. The partner may dispute the decision.",
+        other => partner_status_help(other),
+    }
+}
+
+/// Whether the deal is still worked (its pipeline form offered).
+pub fn is_open(d: &Deal) -> bool {
+    !matches!(d.status, DealStatus::Won | DealStatus::Lost | DealStatus::Rejected)
 }
 
 /// A status button of the transition table with its form.
@@ -320,6 +459,36 @@ pub fn read_action(form: &FormData) -> Result<(DealStatus, trellis_deals::deals:
         None => None,
     };
     Ok((to, trellis_deals::deals::Decision { protected_days, note: reason }))
+}
+
+/// A form of a deal's page that failed, to show again with its errors: `"pipeline"`, `"credit"`
+/// or the target status of a button's form.
+pub type FailedForm = (&'static str, FormView);
+
+/// Runs a status button's form on a deal the caller sees; `Some` is the form to show again.
+pub async fn submit_action(ctx: &Ctx, scope: &Scope, id: &DealId, form: FormData) -> Result<Option<FailedForm>, Error> {
+    deals::get(ctx, scope, id).await?;
+    let result = match read_action(&form) {
+        Ok((to, decision)) => deals::transition(ctx, scope, id, to, decision).await.map(|_| ()),
+        Err(err) => Err(err),
+    };
+    let Err(err) = result else { return Ok(None) };
+    let errors = field_errors(err, "reason")?;
+    let Some(to) = DealStatus::parse(form.value("to")) else { return Err(Error::Validation(errors)) };
+    Ok(Some((to.as_str(), FormView::failed(form_prefix(to), ACTION_FIELDS, form, errors))))
+}
+
+/// Saves the pipeline form of a deal the caller sees; `Some` is the form to show again.
+pub async fn submit_pipeline(ctx: &Ctx, scope: &Scope, id: &DealId, form: FormData) -> Result<Option<FailedForm>, Error> {
+    let detail = deals::get(ctx, scope, id).await?;
+    let errors = match read_pipeline(&form, &detail.deal.amount.currency) {
+        Ok(patch) => match deals::update(ctx, scope, id, patch).await {
+            Ok(_) => return Ok(None),
+            Err(err) => field_errors(err, "stage")?,
+        },
+        Err(errors) => errors,
+    };
+    Ok(Some(("pipeline", FormView::failed("pipeline", PIPELINE_FIELDS, form, errors))))
 }
 
 /// The pipeline form filled from the deal.
@@ -449,6 +618,111 @@ pub fn read_new_deal(form: &FormData, currency: Option<Currency>, require_partne
 }
 
 /// The service's errors as the form places them: the currency's error on the amount.
-pub fn place_errors(errors: Vec<FieldError>) -> Vec<FieldError> {
+fn place_errors(errors: Vec<FieldError>) -> Vec<FieldError> {
     errors.into_iter().map(|e| if e.field == "amount.currency" { FieldError { field: "amount".into(), ..e } } else { e }).collect()
+}
+
+/// What a registration form's submission came to.
+pub enum Registration {
+    Registered(DealId),
+    /// Nothing stored: errors next to the fields, and the reason an organisation may not register
+    /// (not enrolled, suspended, lapsed licence) for the top of the form.
+    Failed {
+        errors: Vec<FieldError>,
+        refused: Option<String>,
+    },
+}
+
+/// Reads the registration form and registers the deal; `complete` adds what only one side's form
+/// says (the console's partner or direct opportunity).
+pub async fn register(
+    ctx: &Ctx,
+    scope: &Scope,
+    programs: &[Program],
+    form: &FormData,
+    complete: impl FnOnce(&mut NewDeal),
+) -> Result<Registration, Error> {
+    let mut input = match read_new_deal(form, registration_currency(programs, form), true) {
+        Ok(input) => input,
+        Err(errors) => return Ok(Registration::Failed { errors, refused: None }),
+    };
+    complete(&mut input);
+    match deals::register(ctx, scope, input).await {
+        Ok(detail) => Ok(Registration::Registered(detail.deal.id)),
+        Err(Error::Conflict(reason)) => Ok(Registration::Failed { errors: Vec::new(), refused: Some(reason) }),
+        Err(err) => Ok(Registration::Failed { errors: place_errors(field_errors(err, "")?), refused: None }),
+    }
+}
+
+/// The currency a registration's amount is typed in: the chosen program's, or the first one's.
+fn registration_currency(programs: &[Program], form: &FormData) -> Option<Currency> {
+    let program = match form.optional("program_id") {
+        Some(id) => programs.iter().find(|p| p.id.as_str() == id),
+        None => programs.first(),
+    };
+    program.and_then(|p| Currency::parse(&p.currency).ok())
+}
+
+/// The currency the form shows beside the amount: the programs' own when they share one, blank
+/// when they differ.
+pub fn shared_currency(programs: &[Program]) -> String {
+    match programs.first() {
+        Some(first) if programs.iter().all(|p| p.currency == first.currency) => first.currency.clone(),
+        _ => String::new(),
+    }
+}
+
+/// A program's conflict rules in words, under its name when the form offers several programs.
+pub struct RulesView {
+    pub program: String,
+    pub rules: Vec<Rule>,
+}
+
+pub async fn rules_in_words(ctx: &Ctx, scope: &Scope, programs: &[Program]) -> Result<Vec<RulesView>, Error> {
+    let mut views = Vec::with_capacity(programs.len());
+    for p in programs {
+        views.push(RulesView { program: p.name.clone(), rules: rules::get(ctx, scope, &p.id).await?.in_words() });
+    }
+    Ok(views)
+}
+
+/// Every page of the deals a filter matches, as CSV (both sides' exports: the caller's scope
+/// decides what it holds).
+pub async fn export_csv(state: &AppState, signed: &Signed, query: &FormData) -> Result<String, Error> {
+    let scope = &signed.scope;
+    let mut filter = DealFilters::read(query).deal_filter(state.ctx.now());
+    filter.limit = Some(trellis_core::page::MAX_PAGE_SIZE);
+    let mut tx = scope.read(&state.ctx).await?;
+    let mut csv = String::from(CSV_HEAD);
+    let mut rows = 0;
+    loop {
+        let page = deals::list_in(&mut tx, scope, &filter).await?;
+        for d in &page.items {
+            csv.push_str(&csv_line(d));
+        }
+        rows += page.items.len();
+        match page.next_cursor {
+            Some(next) if rows < EXPORT_CAP => filter.cursor = Some(next),
+            Some(_) => {
+                csv.push_str(&csv_field(&format!("The export stops at {EXPORT_CAP} deals: narrow the filters for the rest.")));
+                csv.push_str("\r\n");
+                break;
+            }
+            None => break,
+        }
+    }
+    Ok(csv)
+}
+
+/// One entry of a dispute's timeline as both sides' pages show it.
+pub struct TimelineRow {
+    /// Day and time.
+    pub at: String,
+    pub what: &'static str,
+    pub by: Option<String>,
+    pub text: Option<String>,
+}
+
+pub fn timeline_rows(entries: Vec<TimelineEntry>) -> Vec<TimelineRow> {
+    entries.into_iter().map(|e| TimelineRow { at: display::time(e.at), what: e.event.label(), by: e.by, text: e.text }).collect()
 }

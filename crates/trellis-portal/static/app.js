@@ -201,3 +201,66 @@ document.addEventListener("DOMContentLoaded", function () {
     render();
   });
 });
+
+// A partner picker (input[data-partner-search] beside its select, deal_parts.html): a directory
+// may hold tens of thousands of partners, so the select holds only a page of them. Without
+// scripts the Find button brings the page back with the matches; here typing asks the server
+// for them (a page at most, by name) and puts them in the select, keeping the blank, the fixed
+// choices (option[data-keep]) and the one chosen; a single match is chosen at once.
+document.addEventListener("DOMContentLoaded", function () {
+  Array.prototype.forEach.call(document.querySelectorAll("input[data-partner-search]"), function (input) {
+    var select = document.getElementById(input.getAttribute("aria-controls"));
+    if (!select || !window.fetch) {
+      return;
+    }
+    var find = input.parentNode.querySelector("button");
+    if (find) {
+      find.hidden = true;
+    }
+    var timer = null;
+    var asked = 0;
+    function fill(matches) {
+      Array.prototype.slice.call(select.options).forEach(function (option) {
+        if (!option.hasAttribute("data-keep") && !option.selected) {
+          select.removeChild(option);
+        }
+      });
+      matches.forEach(function (match) {
+        var present = Array.prototype.some.call(select.options, function (option) { return option.value === match.value; });
+        if (!present) {
+          var option = document.createElement("option");
+          option.value = match.value;
+          option.textContent = match.label;
+          select.appendChild(option);
+        }
+      });
+      if (matches.length === 1 && !select.value) {
+        select.value = matches[0].value;
+      }
+    }
+    input.addEventListener("keydown", function (event) {
+      // Enter searches at once instead of submitting the form around the box.
+      if (event.key === "Enter") {
+        event.preventDefault();
+        window.clearTimeout(timer);
+        search();
+      }
+    });
+    function search() {
+      var mine = ++asked;
+      var url = input.getAttribute("data-partner-search") + "&q=" + encodeURIComponent(input.value.trim());
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : []; })
+        .then(function (matches) {
+          // An older answer arriving late does not replace a newer one.
+          if (mine === asked) {
+            fill(matches);
+          }
+        });
+    }
+    input.addEventListener("input", function () {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(search, 250);
+    });
+  });
+});

@@ -2,14 +2,18 @@
 //! age, the open amounts by stage as a chart, CSV export), the review queue oldest first, a
 //! deal's page with each conflict's other deal side by side, the decisions of the transition
 //! table, the pipeline form and crediting another partner; and registration on a partner's
-//! behalf or of a direct opportunity.
+//! behalf or of a direct opportunity. The partner pickers search the directory a page at a time
+//! (`/console/deals/partners`), never list it.
 
 use std::collections::HashMap;
 
 use askama::Template;
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use trellis_core::{Currency, DealId, Error, FieldError, Page, PartnerId, PartnerStatus, ProgramId};
+use axum::response::IntoResponse;
+use serde::Serialize;
+use trellis_core::{Currency, DealId, Error, FieldError, Page, PartnerId, PartnerStatus};
 use trellis_deals::deals::{self, DealDetail, DealFilter, DealRole, DealSource};
 use trellis_deals::pipeline;
 use trellis_deals::rules;
@@ -21,13 +25,14 @@ use trellis_programs::programs::{self, Program};
 use trellis_web::AppState;
 
 use crate::charts::{Bar, BarChart, horizontal_bars};
-use crate::deal_views::{self, ActionView, ConflictView, DealFilters, DealRow, NEW_DEAL_FIELDS};
+use crate::deal_views::{
+    self, ActionView, ConflictView, DealFacts, DealRow, FailedForm, NEW_DEAL_FIELDS, PipelinePage, Registration, RulesView,
+};
 use crate::display;
 use crate::forms::{Choice, FormView, UrlQuery, field_errors};
 use crate::guards::{StaffForm, StaffPage};
 use crate::listing::{COUNT_CAP, ColumnHead, ListState, ListView, PAGE_SIZE};
 use crate::pages::{Layout, PageResult, path_id, render, render_status, see_other};
-use crate::portal::deals::{Milestone, RulesView, export_csv, milestones, status_help};
 use crate::routes::{PageRouter, get, post};
 use crate::session::Signed;
 
@@ -35,23 +40,60 @@ const SECTION: &str = "/console/deals";
 const EXPORT: &str = "/console/deals/export";
 const REVIEW: &str = "/console/deals/review";
 const FILTER_FIELDS: &[&str] = &["status", "stage", "partner", "program", "source", "older_than"];
-/// Partners a picker offers at most (by name).
-const MAX_PARTNER_CHOICES: i64 = 500;
+/// Partners a picker offers at once: a page of matches of what was typed, never the whole
+/// directory (a workspace may hold 50,000 resellers).
+const PICKER_MATCHES: i64 = 20;
+/// Where a picker's script asks for matches (`?active=1&q=`).
+const PARTNER_SEARCH: &str = "/console/deals/partners";
 
 fn require_deciders(scope: &Scope) -> Result<(), Error> {
     if super::staff_role(scope)?.manages_partners() { Ok(()) } else { Err(Error::forbidden("your role may not decide or register deals")) }
 }
 
-/// Visible partners by name for a picker; `active_only` for registration (only active partners
-/// register).
-async fn partner_choices(tx: &mut ScopedTx, scope: &Scope, active_only: bool) -> Result<Vec<Choice>, Error> {
+/// The visible partners whose name or contact email holds `typed`, by name, a page of them at
+/// most; `active_only` for registration (only active partners register).
+async fn partner_matches(tx: &mut ScopedTx, scope: &Scope, typed: &str, active_only: bool) -> Result<Vec<Choice>, Error> {
     let filter = PartnerFilter {
+        q: Some(typed.to_owned()),
         status: active_only.then_some(PartnerStatus::Active),
         sort: PartnerSort::Name,
-        limit: Some(MAX_PARTNER_CHOICES),
+        limit: Some(PICKER_MATCHES),
         ..PartnerFilter::default()
     };
     Ok(partners::list_in(tx, scope, &filter).await?.items.into_iter().map(|p| Choice { value: p.id.to_string(), label: p.name }).collect())
+}
+
+/// A picker's choices: the partner already chosen (a filter's, or a failed form's) first where it
+/// is not among the matches of `typed`, then the matches.
+async fn picker_choices(tx: &mut ScopedTx, scope: &Scope, typed: &str, active_only: bool, chosen: &str) -> Result<Vec<Choice>, Error> {
+    let mut choices = partner_matches(tx, scope, typed, active_only).await?;
+    if let Ok(id) = chosen.parse::<PartnerId>()
+        && !choices.iter().any(|c| c.value == chosen)
+    {
+        match partners::fetch_visible(tx, scope, &id).await {
+            Ok(p) => choices.insert(0, Choice { value: p.id.to_string(), label: p.name }),
+            Err(Error::NotFound) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(choices)
+}
+
+/// A match as a picker's script reads it.
+#[derive(Serialize)]
+struct PartnerMatch {
+    value: String,
+    label: String,
+}
+
+/// `GET /console/deals/partners?q=&active=1`: the partner pickers' matches of what was typed (a
+/// page of them, by name), for the pickers' script; every staff role filters by partner.
+async fn search_partners(State(state): State<AppState>, StaffPage { signed, .. }: StaffPage, UrlQuery(query): UrlQuery) -> PageResult {
+    let scope = &signed.scope;
+    let mut tx = scope.read(&state.ctx).await?;
+    let matches = partner_matches(&mut tx, scope, query.value("q").trim(), query.value("active") == "1").await?;
+    drop(tx);
+    Ok(Json(matches.into_iter().map(|c| PartnerMatch { value: c.value, label: c.label }).collect::<Vec<_>>()).into_response())
 }
 
 fn program_choices(programs: &[Program]) -> Vec<Choice> {
@@ -76,7 +118,10 @@ struct DealsPage {
     filters: FormView,
     statuses: Vec<Choice>,
     stages: Vec<Choice>,
+    /// The partner filter's matches of `partner_q`.
     partners: Vec<Choice>,
+    partner_q: String,
+    partner_search: &'static str,
     programs: Vec<Choice>,
     sources: Vec<Choice>,
     ages: Vec<Choice>,
@@ -129,16 +174,12 @@ fn pipeline_chart(totals: &[pipeline::StageTotal], list_href: &dyn Fn(&str) -> S
 async fn list_deals(State(state): State<AppState>, StaffPage { signed, role }: StaffPage, UrlQuery(query): UrlQuery) -> PageResult {
     let scope = &signed.scope;
     let now = state.ctx.now();
-    let filters = DealFilters::read(&query);
-    let list = ListState::read(SECTION, &query, filters.params(true), &["newest"], "newest");
-    let mut filter = filters.deal_filter(now);
-    filter.cursor = list.cursor().map(str::to_owned);
-    filter.limit = Some(PAGE_SIZE);
     let mut tx = scope.read(&state.ctx).await?;
-    let Page { items, next_cursor } = deals::list_in(&mut tx, scope, &filter).await?;
-    let total = pipeline::count_in(&mut tx, scope, &filter, COUNT_CAP).await?;
+    let PipelinePage { filters, list, filter, deals: Page { items, next_cursor }, total } =
+        PipelinePage::read(&mut tx, scope, SECTION, &query, true, now).await?;
     let totals = pipeline::stage_totals_in(&mut tx, scope, &DealFilter { stage: None, ..filter.clone() }).await?;
-    let partners = partner_choices(&mut tx, scope, false).await?;
+    let partner_q = query.value("partner_q").trim();
+    let partners = picker_choices(&mut tx, scope, partner_q, false, query.value("partner")).await?;
     let programs = programs::list_in(&mut tx, scope.workspace_id()).await?;
     drop(tx);
     let params = filters.params(true);
@@ -153,6 +194,8 @@ async fn list_deals(State(state): State<AppState>, StaffPage { signed, role }: S
         statuses: deal_views::status_choices(),
         stages: deal_views::stage_choices(),
         partners,
+        partner_q: partner_q.to_owned(),
+        partner_search: PARTNER_SEARCH,
         programs: program_choices(&programs),
         sources: source_choices(),
         ages: age_choices(),
@@ -171,7 +214,7 @@ async fn list_deals(State(state): State<AppState>, StaffPage { signed, role }: S
 
 /// `GET /console/deals/export?…`
 async fn export_deals(State(state): State<AppState>, StaffPage { signed, .. }: StaffPage, UrlQuery(query): UrlQuery) -> PageResult {
-    let csv = export_csv(&state, &signed, &query).await?;
+    let csv = deal_views::export_csv(&state, &signed, &query).await?;
     Ok(crate::downloads::csv_file("deals.csv", csv))
 }
 
@@ -204,17 +247,21 @@ async fn review_queue(State(state): State<AppState>, StaffPage { signed, .. }: S
     let mut tx = scope.read(&state.ctx).await?;
     let Page { items, next_cursor } = deals::list_in(&mut tx, scope, &filter).await?;
     let total = pipeline::count_in(&mut tx, scope, &filter, COUNT_CAP).await?;
-    let mut rows = Vec::new();
-    for d in &items {
-        let conflicts = deals::conflicts_in(&mut tx, scope, &d.id).await?;
-        let conflict = match conflicts.as_slice() {
-            [] => "No conflict found.".to_owned(),
-            [only] => only.reason.clone(),
-            [first, rest @ ..] => format!("{} (and {} more)", first.reason, rest.len()),
-        };
-        rows.push(ReviewRow { deal: DealRow::new(d, now), conflict });
-    }
+    // The page's conflicts in one query, not one a row.
+    let ids: Vec<DealId> = items.iter().map(|d| d.id.clone()).collect();
+    let mut conflicts = deals::conflicts_of_in(&mut tx, scope, &ids).await?;
     drop(tx);
+    let rows = items
+        .iter()
+        .map(|d| {
+            let conflict = match conflicts.remove(&d.id).unwrap_or_default().as_slice() {
+                [] => "No conflict found.".to_owned(),
+                [only] => only.reason.clone(),
+                [first, rest @ ..] => format!("{} (and {} more)", first.reason, rest.len()),
+            };
+            ReviewRow { deal: DealRow::new(d, now), conflict }
+        })
+        .collect();
     let page = ReviewPage {
         layout: Layout::signed(&state, &signed, "Deals to review", SECTION).await,
         list: list.view(items.len(), total, next_cursor, "registrations waiting"),
@@ -230,13 +277,9 @@ struct DealPage {
     csrf_token: String,
     path: String,
     deal: DealRow,
+    facts: DealFacts,
     partner_id: Option<String>,
     program: String,
-    role: String,
-    country: String,
-    email: String,
-    description: String,
-    decision_note: Option<String>,
     status_help: &'static str,
     conflicts: Vec<ConflictView>,
     actions: Vec<ActionView>,
@@ -245,12 +288,16 @@ struct DealPage {
     credited: Vec<(String, String, String)>,
     /// "Credit another partner" (partner deals, staff who decide).
     credit: Option<FormView>,
+    /// The credit picker's matches of `partner_q`.
     partners: Vec<Choice>,
+    /// What was typed into the credit picker's search box (a search without scripts reloads the
+    /// page with it, the credit form open).
+    partner_q: String,
     credit_roles: Vec<Choice>,
-    milestones: Vec<Milestone>,
+    partner_search: &'static str,
 }
 
-async fn deal_page(state: &AppState, signed: &Signed, id: &DealId, failed: Option<(&str, FormView)>) -> Result<DealPage, Error> {
+async fn deal_page(state: &AppState, signed: &Signed, id: &DealId, failed: Option<FailedForm>, partner_q: &str) -> Result<DealPage, Error> {
     let scope = &signed.scope;
     let role = super::staff_role(scope)?;
     let now = state.ctx.now();
@@ -267,7 +314,7 @@ async fn deal_page(state: &AppState, signed: &Signed, id: &DealId, failed: Optio
             },
             None => None,
         };
-        views.push(ConflictView::new(c, other.as_ref(), now));
+        views.push(ConflictView::for_staff(c, other.as_ref(), now));
     }
     let program = match &deal.program_id {
         Some(p) => Some(programs::get_in(&mut tx, scope.workspace_id(), p).await?),
@@ -277,31 +324,31 @@ async fn deal_page(state: &AppState, signed: &Signed, id: &DealId, failed: Optio
         Some(p) => Some(rules::get_in(&mut tx, scope, p).await?),
         None => None,
     };
-    let deciders = role.manages_partners();
-    let partners = if deciders && deal.source == DealSource::Partner { partner_choices(&mut tx, scope, false).await? } else { Vec::new() };
-    drop(tx);
     let (mut pipeline_failed, mut credit_failed, mut action_failed) = (None, None, None);
     match failed {
         Some(("pipeline", form)) => pipeline_failed = Some(form),
         Some(("credit", form)) => credit_failed = Some(form),
         other => action_failed = other,
     }
-    let open = !matches!(deal.status, DealStatus::Won | DealStatus::Lost | DealStatus::Rejected);
+    let deciders = role.manages_partners();
+    let partners = if deciders && deal.source == DealSource::Partner {
+        let chosen = credit_failed.as_ref().map_or("", |f: &FormView| f.value("partner_id"));
+        picker_choices(&mut tx, scope, partner_q, false, chosen).await?
+    } else {
+        Vec::new()
+    };
+    drop(tx);
     Ok(DealPage {
         layout: Layout::signed(state, signed, deal.customer_name.clone(), SECTION).await,
         csrf_token: signed.session.csrf_token.clone(),
         path: format!("{SECTION}/{}", deal.id),
         partner_id: deal.partner_id.as_ref().map(PartnerId::to_string),
         program: program.map(|p| p.name).unwrap_or_default(),
-        role: deal.partner_role.map(|r| display::words(r.as_str())).unwrap_or_default(),
-        country: deal.country.as_deref().map(display::country_name).unwrap_or_default().to_owned(),
-        email: deal.customer_email.clone().unwrap_or_default(),
-        description: deal.description.clone(),
-        decision_note: deal.decision_note.clone(),
-        status_help: staff_status_help(deal.status, status_help(deal.status)),
+        facts: DealFacts::new(&deal),
+        status_help: deal_views::staff_status_help(deal.status),
         conflicts: views,
         actions: if deciders { deal_views::actions(deal.status, Actor::Staff, rules.as_ref(), action_failed) } else { Vec::new() },
-        pipeline: (deciders && open).then(|| pipeline_failed.unwrap_or_else(|| deal_views::pipeline_form(&deal))),
+        pipeline: (deciders && deal_views::is_open(&deal)).then(|| pipeline_failed.unwrap_or_else(|| deal_views::pipeline_form(&deal))),
         stages: deal_views::stage_choices(),
         credited: credited
             .iter()
@@ -310,24 +357,14 @@ async fn deal_page(state: &AppState, signed: &Signed, id: &DealId, failed: Optio
         credit: (deciders && deal.source == DealSource::Partner)
             .then(|| credit_failed.unwrap_or_else(|| FormView::filled("credit", CREDIT_FIELDS, vec![("role", "influence".to_owned())]))),
         partners,
+        partner_q: partner_q.to_owned(),
+        partner_search: PARTNER_SEARCH,
         credit_roles: vec![
             Choice { value: "influence".to_owned(), label: "Influence".to_owned() },
             Choice { value: "referral".to_owned(), label: "Referral".to_owned() },
         ],
-        milestones: milestones(&deal),
         deal: DealRow::new(&deal, now),
     })
-}
-
-/// The sentence for staff where the partner's differs.
-fn staff_status_help(status: DealStatus, partner_text: &'static str) -> &'static str {
-    match status {
-        DealStatus::Submitted => "Waiting for a decision.",
-        DealStatus::UnderReview => "Conflicts with another registration: compare the two below, then decide.",
-        DealStatus::NeedsInfo => "Waiting for the partner's information; you may still decide.",
-        DealStatus::Rejected => "Rejected. The partner may dispute the decision.",
-        _ => partner_text,
-    }
 }
 
 const CREDIT_FIELDS: &[&str] = &["partner_id", "role", "credit"];
@@ -339,7 +376,7 @@ async fn show_deal(
     Path(id): Path<String>,
     UrlQuery(query): UrlQuery,
 ) -> PageResult {
-    let mut page = deal_page(&state, &signed, &path_id(&id)?, None).await?;
+    let mut page = deal_page(&state, &signed, &path_id(&id)?, None, query.value("partner_q").trim()).await?;
     page.layout = page.layout.with_notice(&query);
     Ok(render(&page))
 }
@@ -348,39 +385,18 @@ async fn show_deal(
 /// information (a reason required), or a partner's change on its behalf.
 async fn transition(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, form }: StaffForm) -> PageResult {
     let id: DealId = path_id(&id)?;
-    deals::get(&state.ctx, &signed.scope, &id).await?;
-    let result = match deal_views::read_action(&form) {
-        Ok((to, decision)) => deals::transition(&state.ctx, &signed.scope, &id, to, decision).await.map(|_| ()),
-        Err(err) => Err(err),
-    };
-    match result {
-        Ok(()) => Ok(see_other(&format!("{SECTION}/{id}?notice=status_changed"))),
-        Err(err) => {
-            let to = DealStatus::parse(form.value("to"));
-            let errors = field_errors(err, "reason")?;
-            let Some(to) = to else { return Err(Error::Validation(errors).into()) };
-            let view = FormView::failed(deal_views::form_prefix(to), deal_views::ACTION_FIELDS, form, errors);
-            let page = deal_page(&state, &signed, &id, Some((to.as_str(), view))).await?;
-            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
-        }
+    match deal_views::submit_action(&state.ctx, &signed.scope, &id, form).await? {
+        None => Ok(see_other(&format!("{SECTION}/{id}?notice=status_changed"))),
+        Some(failed) => Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &deal_page(&state, &signed, &id, Some(failed), "").await?)),
     }
 }
 
 /// `POST /console/deals/{id}/pipeline`
 async fn update_pipeline(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, form }: StaffForm) -> PageResult {
     let id: DealId = path_id(&id)?;
-    let detail = deals::get(&state.ctx, &signed.scope, &id).await?;
-    let result = match deal_views::read_pipeline(&form, &detail.deal.amount.currency) {
-        Ok(patch) => deals::update(&state.ctx, &signed.scope, &id, patch).await.map_err(|e| field_errors(e, "stage")),
-        Err(errors) => Err(Ok(errors)),
-    };
-    match result {
-        Ok(_) => Ok(see_other(&format!("{SECTION}/{id}?notice=saved"))),
-        Err(errors) => {
-            let form = FormView::failed("pipeline", deal_views::PIPELINE_FIELDS, form, errors?);
-            let page = deal_page(&state, &signed, &id, Some(("pipeline", form))).await?;
-            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
-        }
+    match deal_views::submit_pipeline(&state.ctx, &signed.scope, &id, form).await? {
+        None => Ok(see_other(&format!("{SECTION}/{id}?notice=saved"))),
+        Some(failed) => Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &deal_page(&state, &signed, &id, Some(failed), "").await?)),
     }
 }
 
@@ -418,7 +434,7 @@ async fn credit_partner(State(state): State<AppState>, Path(id): Path<String>, S
         Ok(()) => Ok(see_other(&format!("{SECTION}/{id}?notice=partner_credited"))),
         Err(errors) => {
             let form = FormView::failed("credit", CREDIT_FIELDS, form, errors?);
-            let page = deal_page(&state, &signed, &id, Some(("credit", form))).await?;
+            let page = deal_page(&state, &signed, &id, Some(("credit", form)), "").await?;
             Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
     }
@@ -431,7 +447,10 @@ struct NewDealPage {
     csrf_token: String,
     form: FormView,
     blocked: Option<String>,
+    /// The partner picker's matches of `partner_q` (active partners: only they register).
     partners: Vec<Choice>,
+    partner_q: String,
+    partner_search: &'static str,
     programs: Vec<Choice>,
     currency: String,
     roles: Vec<Choice>,
@@ -440,30 +459,32 @@ struct NewDealPage {
     rules: Vec<RulesView>,
 }
 
-async fn new_deal_page(state: &AppState, signed: &Signed, form: Option<FormView>, blocked: Option<String>) -> Result<NewDealPage, Error> {
+async fn new_deal_page(
+    state: &AppState,
+    signed: &Signed,
+    form: Option<FormView>,
+    blocked: Option<String>,
+    partner_q: &str,
+) -> Result<NewDealPage, Error> {
     let scope = &signed.scope;
     require_deciders(scope)?;
     let programs = pipeline::registration_programs(&state.ctx, scope, None).await?;
-    let mut rules = Vec::new();
-    for p in &programs {
-        rules.push(RulesView { program: p.name.clone(), rules: rules::get(&state.ctx, scope, &p.id).await?.in_words() });
-    }
+    let rules = deal_views::rules_in_words(&state.ctx, scope, &programs).await?;
     let mut tx = scope.read(&state.ctx).await?;
-    let partners = partner_choices(&mut tx, scope, true).await?;
+    let chosen = form.as_ref().map_or("", |f| f.value("partner_id"));
+    let partners = picker_choices(&mut tx, scope, partner_q, true, chosen).await?;
     let customers = pipeline::customer_names_in(&mut tx, scope, "", 500).await?;
     drop(tx);
-    let currency = match programs.first() {
-        Some(first) if programs.iter().all(|p| p.currency == first.currency) => first.currency.clone(),
-        _ => String::new(),
-    };
     Ok(NewDealPage {
         layout: Layout::signed(state, signed, "Register a deal", SECTION).await,
         csrf_token: signed.session.csrf_token.clone(),
         form: form.unwrap_or_else(|| FormView::filled("deal", NEW_DEAL_FIELDS, vec![("partner_role", "resell".to_owned())])),
         blocked,
         partners,
+        partner_q: partner_q.to_owned(),
+        partner_search: PARTNER_SEARCH,
         programs: program_choices(&programs),
-        currency,
+        currency: deal_views::shared_currency(&programs),
         roles: deal_views::role_choices(),
         countries: display::country_choices(),
         customers,
@@ -472,8 +493,8 @@ async fn new_deal_page(state: &AppState, signed: &Signed, form: Option<FormView>
 }
 
 /// `GET /console/deals/new`: on a partner's behalf, or a direct opportunity.
-async fn show_new_deal(State(state): State<AppState>, StaffPage { signed, .. }: StaffPage) -> PageResult {
-    Ok(render(&new_deal_page(&state, &signed, None, None).await?))
+async fn show_new_deal(State(state): State<AppState>, StaffPage { signed, .. }: StaffPage, UrlQuery(query): UrlQuery) -> PageResult {
+    Ok(render(&new_deal_page(&state, &signed, None, None, query.value("partner_q").trim()).await?))
 }
 
 /// `POST /console/deals`
@@ -481,35 +502,18 @@ async fn register_deal(State(state): State<AppState>, StaffForm { signed, form }
     let scope = &signed.scope;
     require_deciders(scope)?;
     let programs = pipeline::registration_programs(&state.ctx, scope, None).await?;
-    let program: Option<ProgramId> = form.optional("program_id").and_then(|p| p.parse().ok());
-    let currency = match &program {
-        Some(p) => programs.iter().find(|x| &x.id == p).and_then(|x| Currency::parse(&x.currency).ok()),
-        None => programs.first().and_then(|x| Currency::parse(&x.currency).ok()),
-    };
-    let direct = form.value("partner_id") == "direct";
-    let failed = |errors: Vec<FieldError>| FormView::failed("deal", NEW_DEAL_FIELDS, form.clone(), errors);
-    let mut input = match deal_views::read_new_deal(&form, currency, true) {
-        Ok(input) => input,
-        Err(errors) => {
-            let page = new_deal_page(&state, &signed, Some(failed(errors)), None).await?;
-            return Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page));
+    let on_behalf_of = |input: &mut trellis_deals::deals::NewDeal| match form.value("partner_id") {
+        "direct" => {
+            input.source = Some(DealSource::Direct);
+            input.partner_role = None;
         }
+        partner => input.partner_id = partner.parse().ok(),
     };
-    if direct {
-        input.source = Some(DealSource::Direct);
-        input.partner_role = None;
-    } else {
-        input.partner_id = form.optional("partner_id").and_then(|p| p.parse().ok());
-    }
-    match deals::register(&state.ctx, scope, input).await {
-        Ok(detail) => Ok(see_other(&format!("{SECTION}/{}?notice=deal_registered", detail.deal.id))),
-        Err(Error::Conflict(reason)) => {
-            let page = new_deal_page(&state, &signed, Some(failed(Vec::new())), Some(reason)).await?;
-            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
-        }
-        Err(err) => {
-            let errors = deal_views::place_errors(field_errors(err, "")?);
-            let page = new_deal_page(&state, &signed, Some(failed(errors)), None).await?;
+    match deal_views::register(&state.ctx, scope, &programs, &form, on_behalf_of).await? {
+        Registration::Registered(id) => Ok(see_other(&format!("{SECTION}/{id}?notice=deal_registered"))),
+        Registration::Failed { errors, refused } => {
+            let failed = FormView::failed("deal", NEW_DEAL_FIELDS, form, errors);
+            let page = new_deal_page(&state, &signed, Some(failed), refused, "").await?;
             Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
     }
@@ -521,6 +525,7 @@ pub fn routes() -> PageRouter {
         .route(EXPORT, get(export_deals))
         .route(REVIEW, get(review_queue))
         .route("/console/deals/new", get(show_new_deal))
+        .route(PARTNER_SEARCH, get(search_partners))
         .route("/console/deals/{id}", get(show_deal))
         .route("/console/deals/{id}/transition", post(transition))
         .route("/console/deals/{id}/pipeline", post(update_pipeline))

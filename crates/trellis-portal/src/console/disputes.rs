@@ -14,12 +14,12 @@ use trellis_deals::extensions::{self, ExtensionFilter, ExtensionStatus};
 use trellis_web::AppState;
 
 use super::staff_role;
+use crate::deal_views::{TimelineRow, timeline_rows};
 use crate::display;
 use crate::forms::{FormData, FormView, UrlQuery, field_errors};
 use crate::guards::{StaffForm, StaffPage};
 use crate::listing::PAGE_SIZE;
 use crate::pages::{Layout, PageResult, path_id, render, render_status, see_other};
-use crate::portal::disputes::{TimelineRow, timeline_rows};
 use crate::routes::{PageRouter, get, post};
 use crate::session::Signed;
 

@@ -13,6 +13,7 @@ use trellis_deals::extensions::{self, MAX_DAYS};
 use trellis_deals::statuses::DealStatus;
 use trellis_web::AppState;
 
+use crate::deal_views::{TimelineRow, timeline_rows};
 use crate::display;
 use crate::forms::{FormData, FormView, UrlQuery, field_errors};
 use crate::guards::{PartnerForm, PartnerPage};
@@ -94,18 +95,6 @@ async fn open_dispute(State(state): State<AppState>, Path(id): Path<String>, Par
             Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
     }
-}
-
-/// One entry of a dispute's timeline as the pages show it.
-pub(crate) struct TimelineRow {
-    pub at: String,
-    pub what: &'static str,
-    pub by: Option<String>,
-    pub text: Option<String>,
-}
-
-pub(crate) fn timeline_rows(entries: Vec<disputes::TimelineEntry>) -> Vec<TimelineRow> {
-    entries.into_iter().map(|e| TimelineRow { at: display::time(e.at), what: e.event.label(), by: e.by, text: e.text }).collect()
 }
 
 #[derive(Template)]

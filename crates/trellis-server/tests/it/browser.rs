@@ -722,3 +722,105 @@ async fn two_partners_register_the_same_customer_on_a_phone_and_the_second_reads
     screenshot(&client, "deal-list-phone").await;
     client.close().await.expect("close the browser session");
 }
+
+/// Issue 9: a partner disputes a rejected registration on a 375 px phone — what a dispute means,
+/// the form, then the dispute's status and its timeline (day and time) — and the channel team
+/// resolves it from the console on a phone; the partner reads the outcome.
+#[tokio::test]
+async fn a_partner_disputes_a_rejection_on_a_phone_follows_its_timeline_and_staff_overturn_it() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    crate::deal_pages::deal_program(&app, &f, &[&f.p3]).await;
+    let p3 = crate::pages::sign_in(&app, "admin@p3.example").await;
+    let deal = crate::deal_pages::registered_deal(&p3.submit("/portal/deals", &crate::deal_pages::globex()).await);
+    let owner = crate::pages::sign_in(&app, &f.owner.email).await;
+    let staff_deal = deal.replace("/portal/", "/console/");
+    let rejected = owner.submit(&format!("{staff_deal}/transition"), &[("to", "rejected"), ("reason", "The customer buys direct.")]).await;
+    assert_eq!(rejected.status, 303, "{}", rejected.text);
+    let client = browser.open(true).await;
+
+    // The partner opens the dispute from the rejected deal's page.
+    sign_in(&client, &app, "admin@p3.example").await;
+    client.goto(&format!("{}{deal}", app.base_url)).await.expect("open the deal");
+    click(&client, Locator::LinkText("Dispute this decision")).await;
+    wait_for(&client, Locator::XPath("//h1[starts-with(normalize-space(), 'Dispute the rejection')]")).await;
+    let text = visible_text(&client).await;
+    assert!(text.contains("How a dispute works") && text.contains("The customer buys direct."), "{text}");
+    assert_fits_the_phone(&client, "the dispute form").await;
+    screenshot(&client, "dispute-form-phone").await;
+    type_into(&client, "dispute-reason", "We have met their CTO every month since March.").await;
+    click(&client, Locator::Css("form[action$='/dispute'] button[type=submit]")).await;
+    wait_for(&client, Locator::XPath("//h1[normalize-space()='Dispute: Globex Corporation']")).await;
+    let text = visible_text(&client).await;
+    assert!(text.contains("Your dispute was sent to the channel team") && text.contains("Open: waiting for the channel team"), "{text}");
+    assert!(text.contains("Registration rejected") && text.contains("Dispute opened"), "{text}");
+    assert!(text.contains("We have met their CTO every month since March."), "{text}");
+    assert!(text.contains(" UTC"), "the timeline says the day and the time: {text}");
+    assert_fits_the_phone(&client, "the partner's dispute page").await;
+    screenshot(&client, "dispute-partner-open-phone").await;
+    let dispute_path = script(&client, "return window.location.pathname").await.as_str().expect("a path").to_owned();
+    click(&client, Locator::Css("form[action='/logout'] button")).await;
+    wait_for(&client, Locator::Id("email")).await;
+
+    // The owner finds it in the console's queue and overturns the rejection.
+    sign_in(&client, &app, &f.owner.email).await;
+    client.goto(&format!("{}/console/disputes", app.base_url)).await.expect("open the disputes");
+    wait_for(&client, Locator::XPath("//h1[normalize-space()='Disputes']")).await;
+    assert_fits_the_phone(&client, "the disputes queue").await;
+    screenshot(&client, "dispute-queue-phone").await;
+    click(&client, Locator::Css(&format!("a[href='{}']", dispute_path.replace("/portal/", "/console/")))).await;
+    wait_for(&client, Locator::Id("resolve-heading")).await;
+    let text = visible_text(&client).await;
+    assert!(text.contains("P3") && text.contains("We have met their CTO every month since March."), "{text}");
+    assert_fits_the_phone(&client, "the console's dispute page").await;
+    click(&client, Locator::Css("input[name=outcome][value=overturned]")).await;
+    type_into(&client, "resolve-note", "You were first after all: back to review.").await;
+    screenshot(&client, "dispute-resolve-phone").await;
+    click(&client, Locator::Css("form[action$='/resolve'] button[type=submit]")).await;
+    wait_for(&client, Locator::XPath("//p[contains(., 'No open disputes')]")).await;
+    click(&client, Locator::Css("form[action='/logout'] button")).await;
+    wait_for(&client, Locator::Id("email")).await;
+
+    // The partner reads the outcome and the note on the dispute's page.
+    sign_in(&client, &app, "admin@p3.example").await;
+    client.goto(&format!("{}{dispute_path}", app.base_url)).await.expect("open the dispute");
+    wait_for(&client, Locator::XPath("//h1[normalize-space()='Dispute: Globex Corporation']")).await;
+    let text = visible_text(&client).await;
+    assert!(text.contains("Decision overturned") && text.contains("You were first after all: back to review."), "{text}");
+    assert_fits_the_phone(&client, "the overturned dispute").await;
+    screenshot(&client, "dispute-partner-overturned-phone").await;
+    client.close().await.expect("close the browser session");
+}
+
+/// Issue 9: registering on a partner's behalf among tens of thousands of partners — typing part
+/// of a name asks the server for a page of matches; a single match is chosen at once.
+#[tokio::test]
+async fn a_channel_manager_finds_the_partner_to_register_for_by_typing_part_of_its_name() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    crate::deal_pages::deal_program(&app, &f, &[&f.p3]).await;
+    trellis_testkit::bulk::add_resellers(&app, &f.workspace_id, &f.d1, "Acme Reseller", 45).await;
+    let client = browser.open(true).await;
+    sign_in(&client, &app, &f.owner.email).await;
+    client.goto(&format!("{}/console/deals/new", app.base_url)).await.expect("open the form");
+    wait_for(&client, Locator::XPath("//h1[normalize-space()='Register a deal']")).await;
+    let options = "return Array.from(document.getElementById('deal-partner_id').options).map(o => o.text)";
+    let before = script(&client, options).await;
+    assert!(before.as_array().is_some_and(|o| o.len() <= 22), "a page of partners, not the directory: {before}");
+    let find_shown = script(&client, "return getComputedStyle(document.querySelector('.partner-find button')).display").await;
+    assert_eq!(find_shown, json!("none"), "typing searches: no Find button");
+    type_into(&client, "deal-partner_id-find", "p3").await;
+    client
+        .wait()
+        .at_most(STEP_TIMEOUT)
+        .for_element(Locator::Css(&format!("#deal-partner_id option[value='{}']", f.p3)))
+        .await
+        .expect("P3 among the matches");
+    let chosen = script(&client, "return document.getElementById('deal-partner_id').value").await;
+    assert_eq!(chosen, json!(f.p3.to_string()), "the only match is chosen");
+    assert_fits_the_phone(&client, "the registration form with its partner picker").await;
+    screenshot(&client, "deal-register-on-behalf-phone").await;
+    client.close().await.expect("close the browser session");
+}

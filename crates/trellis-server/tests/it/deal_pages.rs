@@ -37,7 +37,7 @@ async fn deal_count(app: &TestApp, f: &Fixture) -> i64 {
 }
 
 /// The fields of a registration of Globex from the portal's form.
-fn globex<'a>() -> Vec<(&'a str, &'a str)> {
+pub(crate) fn globex<'a>() -> Vec<(&'a str, &'a str)> {
     vec![
         ("customer_name", "Globex Corporation"),
         ("customer_domain", "https://www.globex.example/"),
@@ -48,7 +48,7 @@ fn globex<'a>() -> Vec<(&'a str, &'a str)> {
 }
 
 /// The deal a registration's answer leads to.
-fn registered_deal(page: &Page) -> String {
+pub(crate) fn registered_deal(page: &Page) -> String {
     assert_eq!(page.status, 303, "{}", page.text);
     let location = page.headers.get("location").and_then(|v| v.to_str().ok()).expect("a redirect");
     let path = location.split('?').next().expect("a path");
@@ -138,6 +138,10 @@ async fn a_second_partner_reads_the_conflict_without_the_first_ones_name_and_sta
     assert_eq!(console.status, 200, "{}", console.text);
     assert!(console.text.contains("Other deal") && console.text.contains("D2") && console.text.contains("P3"), "{}", console.text);
     assert!(console.text.contains(">Approve<") && console.text.contains(">Reject<"), "{}", console.text);
+    // A race is a matter of minutes: the registrations say their day and time, side by side too.
+    let registered = console.text.split("<dt>Registered</dt><dd>").nth(1).and_then(|rest| rest.split(' ').nth(2)).expect("the facts");
+    assert_eq!(registered, "UTC", "{}", console.text);
+    assert!(console.text.contains(r#"<tr><th scope="row">Registered</th><td>"#) && console.text.matches(" UTC</td>").count() >= 2);
     let review = owner.get("/console/deals/review").await;
     assert!(review.text.contains("Globex Corporation") && review.text.contains("Another partner registered"), "{}", review.text);
 
@@ -196,4 +200,47 @@ async fn the_pipelines_filter_and_export_what_each_side_may_see() {
     // The distributor sees nothing of P3's deal (not its reseller).
     let d1 = sign_in(&app, "admin@d1.example").await;
     assert!(!d1.get("/portal/deals").await.text.contains("Initech"));
+}
+
+#[tokio::test]
+async fn the_partner_pickers_offer_a_page_of_matches_and_never_the_whole_directory() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    deal_program(&app, &f, &[&f.d2, &f.p3]).await;
+    trellis_testkit::bulk::add_resellers(&app, &f.workspace_id, &f.d1, "Acme Reseller", 45).await;
+    let owner = sign_in(&app, &f.owner.email).await;
+
+    // The script's search: a page of matches by name, whatever the directory holds.
+    let found = owner.get("/console/deals/partners?active=1&q=acme%20reseller").await;
+    assert_eq!(found.status, 200, "{}", found.text);
+    let matches: serde_json::Value = serde_json::from_str(&found.text).expect("JSON");
+    let labels: Vec<&str> = matches.as_array().expect("a list").iter().filter_map(|m| m["label"].as_str()).collect();
+    assert_eq!(labels.len(), 20, "a page of matches: {labels:?}");
+    assert!(labels.iter().all(|l| l.starts_with("Acme Reseller")), "{labels:?}");
+    let p3: serde_json::Value = serde_json::from_str(&owner.get("/console/deals/partners?active=1&q=p3").await.text).expect("JSON");
+    assert_eq!(p3[0]["value"], f.p3.to_string(), "{p3}");
+
+    // The form without scripts: no directory in the page, the matches of what was typed.
+    let form = owner.get("/console/deals/new").await;
+    assert_eq!(form.status, 200, "{}", form.text);
+    assert!(form.text.contains(r#"data-partner-search="/console/deals/partners?active=1""#), "{}", form.text);
+    assert!(form.text.matches("Acme Reseller").count() <= 20, "a page of partners at most");
+    let searched = owner.get("/console/deals/new?partner_q=P3").await;
+    assert!(searched.text.contains(&format!(r#"<option value="{}">P3</option>"#, f.p3)), "{}", searched.text);
+    assert!(!searched.text.contains(">D2</option>"), "{}", searched.text);
+    // A failed registration keeps the chosen partner in the picker.
+    let failed = owner.submit("/console/deals", &[("partner_id", f.p3.as_str()), ("customer_name", "")]).await;
+    assert_eq!(failed.status, 422, "{}", failed.text);
+    assert!(failed.text.contains(&format!(r#"<option value="{}" selected>P3</option>"#, f.p3)), "{}", failed.text);
+    // The pipeline's filter keeps its partner chosen and finds others by name.
+    let filtered = owner.get(&format!("/console/deals?partner={}", f.d2)).await;
+    assert!(filtered.text.contains(&format!(r#"<option value="{}" selected>D2</option>"#, f.d2)), "{}", filtered.text);
+
+    // Registered on P3's behalf through the picker's choice.
+    let mut fields = globex();
+    fields.push(("partner_id", f.p3.as_str()));
+    let deal = registered_deal(&owner.submit("/console/deals", &fields).await);
+    let page = owner.get(&format!("{deal}?partner_q=d2")).await;
+    assert!(page.text.contains("Credit another partner") && page.text.contains(">D2</option>"), "{}", page.text);
+    assert!(page.text.contains(r#"<details open>"#), "a search opens the credit form: {}", page.text);
 }
