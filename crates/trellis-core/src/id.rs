@@ -133,6 +133,8 @@ public_id!(/// A dispute of a decision (a rejected deal registration; later a co
     DisputeId, "dsp");
 public_id!(/// A partner's request to extend a deal's protection.
     ExtensionRequestId, "ext");
+public_id!(/// A journal entry of the money ledger (its balanced lines are `ledger_postings` rows).
+    JournalEntryId, "jnl");
 
 #[cfg(test)]
 mod tests {

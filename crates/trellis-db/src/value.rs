@@ -82,7 +82,8 @@ id_to_value!(
     TierChangeId,
     DealId,
     DisputeId,
-    ExtensionRequestId
+    ExtensionRequestId,
+    JournalEntryId
 );
 
 impl ToValue for Value {
@@ -190,7 +191,8 @@ id_from_value!(
     TierChangeId,
     DealId,
     DisputeId,
-    ExtensionRequestId
+    ExtensionRequestId,
+    JournalEntryId
 );
 
 impl<T: FromValue> FromValue for Option<T> {

@@ -97,6 +97,9 @@ enum Command {
     /// Audit trail operations.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Money ledger operations.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -121,6 +124,13 @@ enum ApiKeyCommand {
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Verify every workspace's hash chain; exits 1 if any is broken.
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Recompute every balance from the postings and check that every entry balances; prints a
+    /// one-line summary, and exits 1 listing the differences if anything does not hold.
     Verify,
 }
 
@@ -244,6 +254,17 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
             if broken {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Ledger(LedgerCommand::Verify) => {
+            let report = trellis_incentives::ledger::verify(&state.ctx).await.map_err(describe)?;
+            for problem in report.problems() {
+                println!("{problem}");
+            }
+            println!("{}", report.summary());
+            if !report.is_clean() {
                 std::process::exit(1);
             }
             Ok(())

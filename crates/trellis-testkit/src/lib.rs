@@ -206,6 +206,11 @@ impl TestApp {
         }
     }
 
+    /// The URL the app connected with, for a test that runs the `trellis` binary on its database.
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
     pub fn is_postgres(&self) -> bool {
         matches!(self.database, TestDatabase::Postgres { .. })
     }

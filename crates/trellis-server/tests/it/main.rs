@@ -21,6 +21,7 @@ mod input_checks;
 mod input_limits;
 mod invitations;
 mod jobs;
+mod ledger;
 mod locator;
 mod navigation;
 mod onboarding;
