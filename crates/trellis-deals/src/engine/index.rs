@@ -353,6 +353,65 @@ impl<K: Copy + Eq + Hash> Index<K> {
         self.slot_of.insert(id, slot);
     }
 
+    /// Adds many entries, as [`Index::insert`] of each in turn would (a later one of an id
+    /// replacing the earlier), faster: the entries and their words are added first, then the
+    /// new words' deletion neighbourhoods on a second thread while this one adds the exact keys
+    /// (the two touch different maps). Loading a workspace's or the benchmark's million entries.
+    pub fn extend<'k>(&mut self, items: impl IntoIterator<Item = (K, &'k CustomerKeys)>) {
+        let items: Vec<(K, &CustomerKeys)> = items.into_iter().collect();
+        let mut seen: KeyMap<K, ()> = KeyMap::with_capacity_and_hasher(items.len(), BuildHasherDefault::default());
+        if !items.iter().all(|(id, _)| !self.slot_of.contains_key(id) && seen.insert(*id, ()).is_none()) {
+            // Replacements: their old keys must leave every map first, one by one.
+            for (id, keys) in items {
+                self.insert(id, keys);
+            }
+            return;
+        }
+        drop(seen);
+        let first_new_word = self.words.len();
+        let mut added: Vec<(u32, K, &CustomerKeys)> = Vec::with_capacity(items.len());
+        for (id, keys) in items {
+            let slot = match self.free_slots.pop() {
+                Some(slot) => slot,
+                None => {
+                    self.entries.push(None);
+                    (self.entries.len() - 1) as u32
+                }
+            };
+            let words: Box<[u32]> = keys.name_key.split(' ').filter(|w| !w.is_empty()).map(|w| self.intern_word(w)).collect();
+            for &word in words.iter() {
+                let slots = &mut self.words[word as usize].slots;
+                if let Err(at) = slots.binary_search(&slot) {
+                    slots.insert(at, slot);
+                }
+            }
+            let domain = keys.domain.as_deref().map(hash_str);
+            let country = keys.country.as_deref().and_then(country_code);
+            self.entries[slot as usize] = Some(Entry { id, words, domain, country });
+            added.push((slot, id, keys));
+        }
+        let Index { entries, slot_of, by_name, by_domain, by_acronym, words, near, .. } = self;
+        let words = &*words;
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for (id, word) in words.iter().enumerate().skip(first_new_word) {
+                    index_near_keys(near, &word.text, id as u32);
+                }
+            });
+            for &(slot, id, keys) in &added {
+                by_name.insert(hash_str(&keys.name_key), slot);
+                let Some(entry) = entries[slot as usize].as_ref() else { continue };
+                if let Some(domain) = entry.domain {
+                    by_domain.insert(domain, slot);
+                }
+                if let Some(acronym) = acronym(entry.words.iter().map(|&w| &*words[w as usize].text)) {
+                    by_acronym.insert(hash_str(&acronym), slot);
+                }
+                slot_of.insert(id, slot);
+            }
+        });
+    }
+
     /// Removes the entry of `id`, if any.
     pub fn remove(&mut self, id: K) {
         let Some(slot) = self.slot_of.remove(&id) else { return };
@@ -469,6 +528,17 @@ impl<K: Copy + Eq + Hash> Index<K> {
 
     /// The vocabulary id of a word, added (with its deletion neighbourhood) if new.
     fn intern(&mut self, text: &str) -> u32 {
+        let count = self.words.len();
+        let id = self.intern_word(text);
+        if self.words.len() > count {
+            index_near_keys(&mut self.near, text, id);
+        }
+        id
+    }
+
+    /// The vocabulary id of a word, added if new but without its deletion neighbourhood (the
+    /// caller adds it: [`Index::intern`] at once, [`Index::extend`] on another thread).
+    fn intern_word(&mut self, text: &str) -> u32 {
         let key = hash_str(text);
         if let Some(&id) = self.word_ids.get(key).iter().find(|&&id| *self.words[id as usize].text == *text) {
             return id;
@@ -476,9 +546,6 @@ impl<K: Copy + Eq + Hash> Index<K> {
         let id = self.words.len() as u32;
         self.words.push(Word { text: text.into(), slots: Vec::new() });
         self.word_ids.insert(key, id);
-        if text.chars().count() >= MIN_FUZZY_WORD_CHARS {
-            near_keys(text, |k| self.near.insert(k, id));
-        }
         id
     }
 
@@ -596,6 +663,13 @@ impl<K: Copy + Eq + Hash> Index<K> {
             return 0.0;
         }
         (forward / forward_total + backward / backward_total) / 2.0
+    }
+}
+
+/// Adds a new word's deletion neighbourhood (words too short to have fuzzy neighbours have none).
+fn index_near_keys(near: &mut Buckets<u32>, text: &str, id: u32) {
+    if text.chars().count() >= MIN_FUZZY_WORD_CHARS {
+        near_keys(text, |k| near.insert(k, id));
     }
 }
 
@@ -727,6 +801,31 @@ mod tests {
         index.insert(9, &keys("Kavelor Logistik", None, Some("DE")));
         let found = ids(&index.find(&keys("Kavelor Logistik", Some("kavelor.de"), None), T, 10));
         assert_eq!(found, [(3, MatchKind::SameDomain), (9, MatchKind::SameName)]);
+    }
+
+    #[test]
+    fn extending_finds_what_inserting_one_by_one_finds() {
+        let names = [
+            (1, "Kavelor Logistik GmbH", Some("kavelor.de"), Some("DE")),
+            (2, "International Business Machines Corporation", Some("ibm.com"), Some("US")),
+            (3, "Nordic Data Solutions AB", None, Some("SE")),
+            (2, "Brightwater Analytics Ltd", Some("brightwater.co.uk"), Some("GB")),
+        ];
+        let all: Vec<(u32, CustomerKeys)> = names.iter().map(|&(id, n, w, c)| (id, keys(n, w, c))).collect();
+        for batches in [&all[..3], &all[..]] {
+            let mut extended = Index::new();
+            extended.extend(batches.iter().map(|(id, k)| (*id, k)));
+            let one_by_one = index(&names[..batches.len()]);
+            assert_eq!(extended.len(), one_by_one.len());
+            for query in ["Kavelro Logistik", "IBM", "Data Nordic Solutions", "Brigthwater Analytics", "ibm.com"] {
+                let query = keys(query, query.contains('.').then_some(query), None);
+                assert_eq!(ids(&extended.find(&query, T, 10)), ids(&one_by_one.find(&query, T, 10)));
+            }
+        }
+        let mut extended = sample();
+        extended.extend(all.iter().map(|(id, k)| (*id + 100, k)));
+        assert_eq!(extended.len(), 10);
+        assert_eq!(ids(&extended.find(&keys("Kavelor Logistik", Some("kavelor.de"), None), T, 10)).len(), 2);
     }
 
     #[test]
