@@ -20,7 +20,7 @@ mod accuracy_tests;
 
 pub use index::Index;
 pub use normalise::{CustomerKeys, country_key, domain_key, email_domain_key, normalise_name};
-pub use similarity::{ACRONYM_SCORE, DIFFERENT_COUNTRY_PENALTY};
+pub use similarity::{ACRONYM_SCORE, DIFFERENT_COUNTRY_PENALTY, acronym};
 
 /// The score at or above which a similar name is reported: the accuracy test and the benchmark
 /// measure recall and precision at this value (typos and reorders score above it, different

@@ -56,7 +56,7 @@ const ACRONYM_SKIPS: &[&str] = &["and", "of", "the", "und", "et", "de", "der", "
 
 /// The acronym of a normalised name, when it has at least three words that count: two letters
 /// ("HP", "GE") match too many unrelated names to be evidence.
-pub(crate) fn acronym<'a>(words: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn acronym<'a>(words: impl IntoIterator<Item = &'a str>) -> Option<String> {
     let letters: String = words.into_iter().filter(|w| !ACRONYM_SKIPS.contains(w)).filter_map(|w| w.chars().next()).collect();
     (letters.chars().count() >= 3).then_some(letters)
 }
