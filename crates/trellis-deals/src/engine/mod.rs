@@ -6,7 +6,10 @@
 //! The flow (docs: DESIGN.md "Hot paths", deal conflict check): [`CustomerKeys::new`] normalises
 //! what was typed; [`Index::find`] looks up the exact keys, then gathers fuzzy candidates through
 //! blocking keys (the query's words, their one-edit neighbours, acronyms) and scores them with a
-//! rarity-weighted token-set similarity built on Jaro-Winkler (`similarity.rs`).
+//! rarity-weighted token-set similarity built on Jaro-Winkler (`similarity.rs`), lowered when the
+//! countries or the domains differ; a similar name is reported only near the query's best name
+//! match, because at a million names most names have one-letter neighbours that are other
+//! companies. [`Index::extend`] loads many entries at once (two threads).
 //! [`synthetic`] generates the labelled accounts and queries that the accuracy test and
 //! `bench/conflicts.sh` measure it with.
 
