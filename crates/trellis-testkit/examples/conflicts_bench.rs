@@ -1,19 +1,21 @@
 //! Benchmark of the deal conflict engine's matching core (run it with `bench/conflicts.sh`).
 //!
 //! Generates N synthetic accounts (default 1,000,000; `engine::synthetic`), builds the in-memory
-//! `Index` (timed, with the resident memory before and after), runs 2,000 labelled queries of
-//! every kind through `find` and prints p50/p95 latency and recall/precision per kind. When
+//! `Index` in one bulk load (timed in wall and CPU seconds, with the resident memory before and
+//! after), runs 2,000 labelled queries of every kind through `find` and prints p50/p95 latency and
+//! recall/precision per kind, and how ambiguous the acronym queries are. When
 //! `TRELLIS_TEST_POSTGRES_URL` is set it loads the same normalised names into a scratch schema with
 //! a pg_trgm GIN index and times the same queries as a trigram similarity search, printing its
 //! figures and the ratio of the p95s. Targets are printed beside the figures; nothing here passes
 //! or fails.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 // The schema name is made here from the process id only (no outside text reaches the SQL).
 use sqlx::{AssertSqlSafe, Connection};
-use trellis_deals::engine::synthetic::{self, LabelledQuery, Tally};
-use trellis_deals::engine::{DEFAULT_SIMILARITY_THRESHOLD, Index};
+use trellis_deals::engine::synthetic::{self, LabelledQuery, QueryKind, Tally};
+use trellis_deals::engine::{self, DEFAULT_SIMILARITY_THRESHOLD, Index, normalise_name};
 
 const DEFAULT_SIZE: usize = 1_000_000;
 const QUERIES: usize = 2_000;
@@ -25,6 +27,24 @@ fn rss_mib() -> f64 {
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
         .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+/// The CPU time of this process so far, both threads of the build included (the machine the
+/// benchmark runs on is often shared, so the wall time alone says little).
+fn cpu_s() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // After the command in parentheses: state is field 3, utime and stime fields 14 and 15.
+            let fields: Vec<&str> = s.rsplit_once(')')?.1.split_whitespace().collect();
+            Some(fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?)
+        })
+        .map_or(f64::NAN, |ticks| ticks / 100.0)
+}
+
+/// The one-minute load average, printed beside the build time.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg").ok().and_then(|s| s.split_whitespace().next().map(str::to_owned)).unwrap_or_default()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -48,17 +68,16 @@ async fn main() -> anyhow::Result<()> {
     println!("generated {size} accounts and {} labelled queries in {:.1} s", queries.len(), started.elapsed().as_secs_f64());
 
     let rss_before = rss_mib();
-    let started = Instant::now();
-    let mut index = Index::new();
-    for (account, keys) in accounts.iter().zip(&keys) {
-        index.insert(account.id, keys);
-    }
-    let build = started.elapsed();
+    let (cpu_before, started) = (cpu_s(), Instant::now());
+    let mut index = Index::with_capacity(size);
+    index.extend(accounts.iter().map(|a| a.id).zip(&keys));
+    let (build, build_cpu) = (started.elapsed(), cpu_s() - cpu_before);
     let rss_after = rss_mib();
     println!(
-        "FIGURE conflicts index entries={} build_s={:.2} (target < 5 s) rss_before_mib={rss_before:.0} rss_after_mib={rss_after:.0} index_mib={:.0} (target < 1024 MiB)",
+        "FIGURE conflicts index entries={} build_s={:.2} (target < 5 s) build_cpu_s={build_cpu:.2} load_average={} rss_before_mib={rss_before:.0} rss_after_mib={rss_after:.0} index_mib={:.0} (target < 1024 MiB)",
         index.len(),
         build.as_secs_f64(),
+        load_average(),
         rss_after - rss_before
     );
 
@@ -81,6 +100,10 @@ async fn main() -> anyhow::Result<()> {
         ms(latencies.last().copied().unwrap_or_default())
     );
     print!("{}", tally.report());
+    acronym_ambiguity(&accounts, &queries);
+    if let Some(shown) = std::env::var("CONFLICTS_BENCH_MISSES").ok().and_then(|n| n.parse::<usize>().ok()) {
+        print_misses(&index, &accounts, &queries, &query_keys, shown);
+    }
 
     if let Some(url) = trellis_testkit::postgres_url() {
         pg_trgm(
@@ -95,6 +118,68 @@ async fn main() -> anyhow::Result<()> {
         println!("(TRELLIS_TEST_POSTGRES_URL not set: no pg_trgm reference)");
     }
     Ok(())
+}
+
+/// How many acronym queries name an acronym that several accounts share (in the query's
+/// country, when it has one): such a query cannot say which of them it means, so no matcher can
+/// report its labelled account alone. Printed so that the acronym figures can be read.
+fn acronym_ambiguity(accounts: &[synthetic::Account], queries: &[LabelledQuery]) {
+    let mut by_acronym: HashMap<String, Vec<&'static str>> = HashMap::new();
+    for account in accounts {
+        if let Some(acronym) = engine::acronym(normalise_name(&account.base).split(' ')) {
+            by_acronym.entry(acronym).or_default().push(account.country);
+        }
+    }
+    let (mut total, mut unique, mut two, mut more) = (0, 0, 0, 0);
+    for query in queries.iter().filter(|q| q.kind == QueryKind::Acronym) {
+        let keys = query.keys();
+        let Some(acronym) = keys.name_key.split(' ').next() else { continue };
+        let sharing = by_acronym
+            .get(acronym)
+            .map_or(0, |countries| countries.iter().filter(|c| keys.country.as_deref().is_none_or(|q| q == **c)).count());
+        total += 1;
+        match sharing {
+            0 | 1 => unique += 1,
+            2 => two += 1,
+            _ => more += 1,
+        }
+    }
+    println!(
+        "  acronym queries={total}: acronym unique in its country (or overall without one) {unique}, shared by two {two}, by three or more {more}"
+    );
+}
+
+/// Prints up to `shown` queries of each kind that did not find exactly their labelled account,
+/// with what they found (diagnostics: `CONFLICTS_BENCH_MISSES=20 bash bench/conflicts.sh`).
+fn print_misses(
+    index: &Index<u32>,
+    accounts: &[synthetic::Account],
+    queries: &[LabelledQuery],
+    query_keys: &[trellis_deals::engine::CustomerKeys],
+    shown: usize,
+) {
+    let name = |id: u32| accounts.get(id as usize).map_or_else(String::new, |a| format!("{} [{}]", a.name(), a.country));
+    let mut printed: HashMap<QueryKind, usize> = HashMap::new();
+    for (query, keys) in queries.iter().zip(query_keys) {
+        let found = index.find(keys, DEFAULT_SIMILARITY_THRESHOLD, LIMIT);
+        let right = match query.expected {
+            Some(id) => found.len() == 1 && found[0].id == id,
+            None => found.is_empty(),
+        };
+        let count = printed.entry(query.kind).or_default();
+        if right || *count >= shown {
+            continue;
+        }
+        *count += 1;
+        println!(
+            "MISS {} {:?} [{}] expected {:?} found {}",
+            query.kind.as_str(),
+            query.name,
+            query.country.as_deref().unwrap_or("-"),
+            query.expected.map(name),
+            found.iter().map(|m| format!("{} {:?} {:.3}", name(m.id), m.kind, m.score)).collect::<Vec<_>>().join(" | ")
+        );
+    }
 }
 
 /// The same names in PostgreSQL with a pg_trgm GIN index, the same queries as a trigram

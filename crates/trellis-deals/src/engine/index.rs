@@ -8,7 +8,7 @@
 //! list only for keys that several entries share ([`Buckets`]).
 
 use std::collections::HashMap;
-use std::collections::hash_map::{DefaultHasher, Entry as MapEntry};
+use std::collections::hash_map::Entry as MapEntry;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use super::similarity::{
@@ -22,6 +22,10 @@ use super::{CustomerKeys, Match, MatchKind};
 /// one keys (memory at a million entries).
 const NEAR_PREFIX: usize = 7;
 
+/// About how many distinct deletion keys an entry adds to the index (measured on the synthetic
+/// accounts: 5.6 at a million), for [`Index::with_capacity`].
+const NEAR_KEYS_PER_ENTRY: usize = 6;
+
 /// A word used by more entries than this is frequent ("solutions", "group", "gmbh" if it were
 /// kept): its entries are not gathered one by one, only intersected with another word's when the
 /// query has nothing rarer — so a frequent word never makes the candidate list explode.
@@ -30,6 +34,13 @@ const FREQUENT_WORD: usize = 1_000;
 /// At most this many candidates are scored per query (the rarest words' entries first), which
 /// bounds the check's latency whatever the data.
 const MAX_CANDIDATES: usize = 2_000;
+
+/// A similar name scoring this much below the best name match of the query (an exact name, or
+/// the most similar one) is not reported: at a million names most names have neighbours one
+/// letter away that are other companies ("Rapro Beratung", "Raprot Beratung"), and the name
+/// typed is nearer to the one it means than to those. One edit in a word of five to eight
+/// letters costs its Jaro-Winkler about 0.05-0.1, weighted by that word's share of the name.
+const AMBIGUITY_MARGIN: f64 = 0.03;
 
 /// A hasher for keys that are already hashes (or small integers): the maps of hashed strings do
 /// not run SipHash twice, only a cheap finaliser.
@@ -52,46 +63,89 @@ impl Hasher for KeyHasher {
         }
     }
 
+    // A key of several fields (an id type of the deal service) writes several times: each write
+    // is mixed into the state rather than replacing it.
     fn write_u32(&mut self, n: u32) {
-        self.0 = u64::from(n);
+        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 
     fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 
 type KeyMap<Q, V> = HashMap<Q, V, BuildHasherDefault<KeyHasher>>;
 
-/// The 64-bit hash a string is stored under (SipHash with fixed keys, so stable within a run;
-/// the index is rebuilt at start, never persisted).
-fn hash_str(text: &str) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    text.hash(&mut hasher);
-    hasher.finish()
+/// Multiplies and folds the 128-bit product (the mixing step of wyhash-like hashes).
+fn fold(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    (product as u64) ^ ((product >> 64) as u64)
 }
 
-/// The 32-bit key of a word's prefix with at most one character skipped (a deletion-neighbourhood
-/// key): 32 bits keep the largest map small, and a collision only adds a candidate word that
-/// [`is_neighbour`] then rejects.
-fn near_key(prefix: &[char], skip: Option<usize>) -> u32 {
-    let mut hasher = DefaultHasher::new();
-    for (i, c) in prefix.iter().enumerate() {
-        if Some(i) != skip {
-            hasher.write_u32(u32::from(*c));
-        }
+const HASH_SEED: u64 = 0x243F_6A88_85A3_08D3;
+const HASH_MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// The 64-bit hash a string is stored under: eight bytes per multiply (SipHash cost most of the
+/// build at a million entries). Fixed, so stable within a run (the index is rebuilt at start,
+/// never persisted); a collision only puts two keys in one bucket, which every lookup then tells
+/// apart by the entry's text.
+fn hash_str(text: &str) -> u64 {
+    let bytes = text.as_bytes();
+    let mut hash = HASH_SEED ^ bytes.len() as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        hash = fold(hash ^ u64::from_le_bytes(word), HASH_MULTIPLIER);
     }
-    hasher.write_u8(0xff);
-    hasher.finish() as u32
+    let rest = chunks.remainder();
+    let mut word = [0u8; 8];
+    word[..rest.len()].copy_from_slice(rest);
+    fold(hash ^ u64::from_le_bytes(word), HASH_MULTIPLIER ^ 0xff)
 }
+
+/// A word's first [`NEAR_PREFIX`] characters, on the stack (the deletion keys are computed for
+/// every new word at build and for every query word).
+struct Prefix {
+    chars: [char; NEAR_PREFIX],
+    len: usize,
+}
+
+impl Prefix {
+    fn of(word: &str) -> Self {
+        let mut chars = ['\0'; NEAR_PREFIX];
+        let mut len = 0;
+        for (slot, c) in chars.iter_mut().zip(word.chars()) {
+            *slot = c;
+            len += 1;
+        }
+        Prefix { chars, len }
+    }
+
+    /// The 32-bit key of the prefix without the characters at `skip` (a deletion-neighbourhood
+    /// key; `usize::MAX` skips nothing): it depends only on the characters kept, so one word's
+    /// prefix without two characters meets another's without one. 32 bits keep the largest map
+    /// small, and a collision only adds a candidate word that [`is_neighbour`] then rejects.
+    fn key(&self, skip: [usize; 2]) -> u32 {
+        let mut hash = HASH_SEED;
+        for (i, c) in self.chars[..self.len].iter().enumerate() {
+            if !skip.contains(&i) {
+                hash = fold(hash ^ u64::from(u32::from(*c)), HASH_MULTIPLIER);
+            }
+        }
+        fold(hash ^ 0xff, HASH_MULTIPLIER) as u32
+    }
+}
+
+const NO_SKIP: usize = usize::MAX;
 
 /// Calls `f` with each deletion-neighbourhood key of a word: its prefix, and the prefix without
 /// each one of its characters.
 fn near_keys(word: &str, mut f: impl FnMut(u32)) {
-    let prefix: Vec<char> = word.chars().take(NEAR_PREFIX).collect();
-    f(near_key(&prefix, None));
-    for skip in 0..prefix.len() {
-        f(near_key(&prefix, Some(skip)));
+    let prefix = Prefix::of(word);
+    f(prefix.key([NO_SKIP; 2]));
+    for skip in 0..prefix.len {
+        f(prefix.key([skip, NO_SKIP]));
     }
 }
 
@@ -101,14 +155,13 @@ fn near_keys(word: &str, mut f: impl FnMut(u32)) {
 /// substitution, early in the word).
 fn probe_keys(word: &str, mut f: impl FnMut(u32)) {
     near_keys(word, &mut f);
-    let prefix: Vec<char> = word.chars().take(NEAR_PREFIX).collect();
     if max_edits(word.chars().count()) < 2 {
         return;
     }
-    for first in 0..prefix.len() {
-        for second in first + 1..prefix.len() {
-            let shorter: Vec<char> = prefix.iter().enumerate().filter(|(i, _)| *i != first).map(|(_, c)| *c).collect();
-            f(near_key(&shorter, Some(second - 1)));
+    let prefix = Prefix::of(word);
+    for first in 0..prefix.len {
+        for second in first + 1..prefix.len {
+            f(prefix.key([first, second]));
         }
     }
 }
@@ -126,8 +179,8 @@ struct Buckets<Q> {
 }
 
 impl<Q: Copy + Eq + Hash> Buckets<Q> {
-    fn new() -> Self {
-        Buckets { map: KeyMap::default(), lists: Vec::new(), free_lists: Vec::new() }
+    fn with_capacity(keys: usize) -> Self {
+        Buckets { map: KeyMap::with_capacity_and_hasher(keys, BuildHasherDefault::default()), lists: Vec::new(), free_lists: Vec::new() }
     }
 
     fn get(&self, key: Q) -> &[u32] {
@@ -211,7 +264,7 @@ struct Entry<K> {
 pub struct Index<K> {
     entries: Vec<Option<Entry<K>>>,
     free_slots: Vec<u32>,
-    slot_of: HashMap<K, u32>,
+    slot_of: KeyMap<K, u32>,
     by_name: Buckets<u64>,
     by_domain: Buckets<u64>,
     by_acronym: Buckets<u64>,
@@ -237,16 +290,25 @@ struct QueryWord<'q> {
 impl<K: Copy + Eq + Hash> Index<K> {
     /// An empty index.
     pub fn new() -> Self {
+        Self::with_capacity(0)
+    }
+
+    /// An empty index sized for about `entries` entries, so that loading them does not grow
+    /// (and rehash) every map several times over: at a million entries that was a third of the
+    /// build.
+    pub fn with_capacity(entries: usize) -> Self {
         Index {
-            entries: Vec::new(),
+            entries: Vec::with_capacity(entries),
             free_slots: Vec::new(),
-            slot_of: HashMap::new(),
-            by_name: Buckets::new(),
-            by_domain: Buckets::new(),
-            by_acronym: Buckets::new(),
-            word_ids: Buckets::new(),
-            words: Vec::new(),
-            near: Buckets::new(),
+            slot_of: KeyMap::with_capacity_and_hasher(entries, BuildHasherDefault::default()),
+            by_name: Buckets::with_capacity(entries),
+            by_domain: Buckets::with_capacity(entries),
+            by_acronym: Buckets::with_capacity(entries / 4),
+            word_ids: Buckets::with_capacity(entries),
+            words: Vec::with_capacity(entries),
+            // Most entries bring a new distinctive word, with its prefix and up to seven
+            // one-deletion keys, many of them shared.
+            near: Buckets::with_capacity(entries * NEAR_KEYS_PER_ENTRY),
         }
     }
 
@@ -291,6 +353,65 @@ impl<K: Copy + Eq + Hash> Index<K> {
         self.slot_of.insert(id, slot);
     }
 
+    /// Adds many entries, as [`Index::insert`] of each in turn would (a later one of an id
+    /// replacing the earlier), faster: the entries and their words are added first, then the
+    /// new words' deletion neighbourhoods on a second thread while this one adds the exact keys
+    /// (the two touch different maps). Loading a workspace's or the benchmark's million entries.
+    pub fn extend<'k>(&mut self, items: impl IntoIterator<Item = (K, &'k CustomerKeys)>) {
+        let items: Vec<(K, &CustomerKeys)> = items.into_iter().collect();
+        let mut seen: KeyMap<K, ()> = KeyMap::with_capacity_and_hasher(items.len(), BuildHasherDefault::default());
+        if !items.iter().all(|(id, _)| !self.slot_of.contains_key(id) && seen.insert(*id, ()).is_none()) {
+            // Replacements: their old keys must leave every map first, one by one.
+            for (id, keys) in items {
+                self.insert(id, keys);
+            }
+            return;
+        }
+        drop(seen);
+        let first_new_word = self.words.len();
+        let mut added: Vec<(u32, K, &CustomerKeys)> = Vec::with_capacity(items.len());
+        for (id, keys) in items {
+            let slot = match self.free_slots.pop() {
+                Some(slot) => slot,
+                None => {
+                    self.entries.push(None);
+                    (self.entries.len() - 1) as u32
+                }
+            };
+            let words: Box<[u32]> = keys.name_key.split(' ').filter(|w| !w.is_empty()).map(|w| self.intern_word(w)).collect();
+            for &word in words.iter() {
+                let slots = &mut self.words[word as usize].slots;
+                if let Err(at) = slots.binary_search(&slot) {
+                    slots.insert(at, slot);
+                }
+            }
+            let domain = keys.domain.as_deref().map(hash_str);
+            let country = keys.country.as_deref().and_then(country_code);
+            self.entries[slot as usize] = Some(Entry { id, words, domain, country });
+            added.push((slot, id, keys));
+        }
+        let Index { entries, slot_of, by_name, by_domain, by_acronym, words, near, .. } = self;
+        let words = &*words;
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for (id, word) in words.iter().enumerate().skip(first_new_word) {
+                    index_near_keys(near, &word.text, id as u32);
+                }
+            });
+            for &(slot, id, keys) in &added {
+                by_name.insert(hash_str(&keys.name_key), slot);
+                let Some(entry) = entries[slot as usize].as_ref() else { continue };
+                if let Some(domain) = entry.domain {
+                    by_domain.insert(domain, slot);
+                }
+                if let Some(acronym) = acronym(entry.words.iter().map(|&w| &*words[w as usize].text)) {
+                    by_acronym.insert(hash_str(&acronym), slot);
+                }
+                slot_of.insert(id, slot);
+            }
+        });
+    }
+
     /// Removes the entry of `id`, if any.
     pub fn remove(&mut self, id: K) {
         let Some(slot) = self.slot_of.remove(&id) else { return };
@@ -313,20 +434,23 @@ impl<K: Copy + Eq + Hash> Index<K> {
 
     /// Entries naming the same customer: the same domain, the same normalised name, then similar
     /// names gathered through the query's words and their one-edit neighbours (and unambiguous
-    /// acronyms),
-    /// scored by [`Index::similarity`] and lowered by [`DIFFERENT_COUNTRY_PENALTY`] when the
-    /// countries differ; those at or above `threshold`, the strongest kind first and then the best
-    /// score, at most `limit`. An entry appears once, with its strongest kind.
+    /// acronyms), scored by [`Index::similarity`] and lowered by [`DIFFERENT_COUNTRY_PENALTY`]
+    /// when the countries or the domains differ; those at or above `threshold`, the strongest kind
+    /// first and then the best score, at most `limit`. A similar name is reported only within
+    /// [`AMBIGUITY_MARGIN`] of the best name match. An entry appears once, with its strongest
+    /// kind.
     pub fn find(&self, keys: &CustomerKeys, threshold: f64, limit: usize) -> Vec<Match<K>> {
         let mut found: KeyMap<u32, (MatchKind, f64)> = KeyMap::default();
         let country = keys.country.as_deref().and_then(country_code);
-        if let Some(domain) = keys.domain.as_deref().map(hash_str) {
+        let domain = keys.domain.as_deref().map(hash_str);
+        if let Some(domain) = domain {
             for &slot in self.by_domain.get(domain) {
                 if self.entry(slot).is_some_and(|e| e.domain == Some(domain)) {
                     found.insert(slot, (MatchKind::SameDomain, 1.0));
                 }
             }
         }
+        let penalty = |e: &Entry<K>| penalty(country, e.country, domain, e.domain);
         let query = self.query_words(&keys.name_key);
         let mut record = |slot: u32, kind: MatchKind, score: f64| {
             if score >= threshold {
@@ -336,14 +460,24 @@ impl<K: Copy + Eq + Hash> Index<K> {
                 }
             }
         };
+        let mut best = f64::MIN;
         for &slot in self.by_name.get(hash_str(&keys.name_key)) {
             if let Some(entry) = self.entry(slot).filter(|e| self.name_of(&e.words) == keys.name_key) {
-                record(slot, MatchKind::SameName, 1.0 - penalty(country, entry.country));
+                let score = 1.0 - penalty(entry);
+                best = best.max(score);
+                record(slot, MatchKind::SameName, score);
             }
         }
-        for slot in self.candidates(&query) {
-            if let Some(entry) = self.entry(slot) {
-                record(slot, MatchKind::SimilarName, self.similarity(&query, entry) - penalty(country, entry.country));
+        let similar: Vec<(u32, f64)> = self
+            .candidates(&query)
+            .into_iter()
+            .filter_map(|slot| self.entry(slot).map(|entry| (slot, self.similarity(&query, entry) - penalty(entry))))
+            .filter(|&(_, score)| score >= threshold)
+            .collect();
+        best = similar.iter().map(|&(_, score)| score).fold(best, f64::max);
+        for (slot, score) in similar {
+            if score >= best - AMBIGUITY_MARGIN {
+                record(slot, MatchKind::SimilarName, score);
             }
         }
         // An acronym shared by many entries (in the query's country, when it has one) is no
@@ -394,6 +528,17 @@ impl<K: Copy + Eq + Hash> Index<K> {
 
     /// The vocabulary id of a word, added (with its deletion neighbourhood) if new.
     fn intern(&mut self, text: &str) -> u32 {
+        let count = self.words.len();
+        let id = self.intern_word(text);
+        if self.words.len() > count {
+            index_near_keys(&mut self.near, text, id);
+        }
+        id
+    }
+
+    /// The vocabulary id of a word, added if new but without its deletion neighbourhood (the
+    /// caller adds it: [`Index::intern`] at once, [`Index::extend`] on another thread).
+    fn intern_word(&mut self, text: &str) -> u32 {
         let key = hash_str(text);
         if let Some(&id) = self.word_ids.get(key).iter().find(|&&id| *self.words[id as usize].text == *text) {
             return id;
@@ -401,9 +546,6 @@ impl<K: Copy + Eq + Hash> Index<K> {
         let id = self.words.len() as u32;
         self.words.push(Word { text: text.into(), slots: Vec::new() });
         self.word_ids.insert(key, id);
-        if text.chars().count() >= MIN_FUZZY_WORD_CHARS {
-            near_keys(text, |k| self.near.insert(k, id));
-        }
         id
     }
 
@@ -524,6 +666,13 @@ impl<K: Copy + Eq + Hash> Index<K> {
     }
 }
 
+/// Adds a new word's deletion neighbourhood (words too short to have fuzzy neighbours have none).
+fn index_near_keys(near: &mut Buckets<u32>, text: &str, id: u32) {
+    if text.chars().count() >= MIN_FUZZY_WORD_CHARS {
+        near_keys(text, |k| near.insert(k, id));
+    }
+}
+
 /// The strength of a match's kind, for keeping the strongest and ordering the results.
 fn kind_rank(kind: MatchKind) -> u8 {
     match kind {
@@ -538,12 +687,14 @@ fn country_code(code: &str) -> Option<[u8; 2]> {
     <[u8; 2]>::try_from(code.as_bytes()).ok()
 }
 
-/// The score lost when both sides have a country and they differ.
-fn penalty(query: Option<[u8; 2]>, entry: Option<[u8; 2]>) -> f64 {
-    match (query, entry) {
-        (Some(q), Some(e)) if q != e => DIFFERENT_COUNTRY_PENALTY,
-        _ => 0.0,
+/// The score lost when both sides have a country and they differ, or both have a domain and they
+/// differ (two registrations naming different websites are probably different companies). Lost
+/// once when both differ: an exact name then still lands on the default threshold.
+fn penalty(query: Option<[u8; 2]>, entry: Option<[u8; 2]>, query_domain: Option<u64>, entry_domain: Option<u64>) -> f64 {
+    fn differ<T: PartialEq>(query: Option<T>, entry: Option<T>) -> bool {
+        matches!((query, entry), (Some(q), Some(e)) if q != e)
     }
+    if differ(query, entry) || differ(query_domain, entry_domain) { DIFFERENT_COUNTRY_PENALTY } else { 0.0 }
 }
 
 #[cfg(test)]
@@ -650,6 +801,31 @@ mod tests {
         index.insert(9, &keys("Kavelor Logistik", None, Some("DE")));
         let found = ids(&index.find(&keys("Kavelor Logistik", Some("kavelor.de"), None), T, 10));
         assert_eq!(found, [(3, MatchKind::SameDomain), (9, MatchKind::SameName)]);
+    }
+
+    #[test]
+    fn extending_finds_what_inserting_one_by_one_finds() {
+        let names = [
+            (1, "Kavelor Logistik GmbH", Some("kavelor.de"), Some("DE")),
+            (2, "International Business Machines Corporation", Some("ibm.com"), Some("US")),
+            (3, "Nordic Data Solutions AB", None, Some("SE")),
+            (2, "Brightwater Analytics Ltd", Some("brightwater.co.uk"), Some("GB")),
+        ];
+        let all: Vec<(u32, CustomerKeys)> = names.iter().map(|&(id, n, w, c)| (id, keys(n, w, c))).collect();
+        for batches in [&all[..3], &all[..]] {
+            let mut extended = Index::new();
+            extended.extend(batches.iter().map(|(id, k)| (*id, k)));
+            let one_by_one = index(&names[..batches.len()]);
+            assert_eq!(extended.len(), one_by_one.len());
+            for query in ["Kavelro Logistik", "IBM", "Data Nordic Solutions", "Brigthwater Analytics", "ibm.com"] {
+                let query = keys(query, query.contains('.').then_some(query), None);
+                assert_eq!(ids(&extended.find(&query, T, 10)), ids(&one_by_one.find(&query, T, 10)));
+            }
+        }
+        let mut extended = sample();
+        extended.extend(all.iter().map(|(id, k)| (*id + 100, k)));
+        assert_eq!(extended.len(), 10);
+        assert_eq!(ids(&extended.find(&keys("Kavelor Logistik", Some("kavelor.de"), None), T, 10)).len(), 2);
     }
 
     #[test]

@@ -6,7 +6,10 @@
 //! The flow (docs: DESIGN.md "Hot paths", deal conflict check): [`CustomerKeys::new`] normalises
 //! what was typed; [`Index::find`] looks up the exact keys, then gathers fuzzy candidates through
 //! blocking keys (the query's words, their one-edit neighbours, acronyms) and scores them with a
-//! rarity-weighted token-set similarity built on Jaro-Winkler (`similarity.rs`).
+//! rarity-weighted token-set similarity built on Jaro-Winkler (`similarity.rs`), lowered when the
+//! countries or the domains differ; a similar name is reported only near the query's best name
+//! match, because at a million names most names have one-letter neighbours that are other
+//! companies. [`Index::extend`] loads many entries at once (two threads).
 //! [`synthetic`] generates the labelled accounts and queries that the accuracy test and
 //! `bench/conflicts.sh` measure it with.
 
@@ -20,7 +23,7 @@ mod accuracy_tests;
 
 pub use index::Index;
 pub use normalise::{CustomerKeys, country_key, domain_key, email_domain_key, normalise_name};
-pub use similarity::{ACRONYM_SCORE, DIFFERENT_COUNTRY_PENALTY};
+pub use similarity::{ACRONYM_SCORE, DIFFERENT_COUNTRY_PENALTY, acronym};
 
 /// The score at or above which a similar name is reported: the accuracy test and the benchmark
 /// measure recall and precision at this value (typos and reorders score above it, different

@@ -15,8 +15,10 @@ pub const MAX_ACRONYM_MATCHES: usize = 2;
 pub const ACRONYM_SCORE: f64 = 0.9;
 
 /// Subtracted when both sides name a country and they differ: a same-named company in another
-/// country is often another company. An exact name lands on the default threshold (so it is still
-/// shown), a similar name (at most 0.99) below it; an exact domain is not lowered.
+/// country is often another company (and, once, when both name a domain and they differ: two
+/// registrations giving different websites are probably different companies). An exact name
+/// lands on the default threshold (so it is still shown), a similar name (at most 0.99) below it;
+/// an exact domain is not lowered.
 pub const DIFFERENT_COUNTRY_PENALTY: f64 = 0.12;
 
 /// Words shorter than this are not expanded to their one-edit neighbours ("ab", "de" have too
@@ -56,7 +58,7 @@ const ACRONYM_SKIPS: &[&str] = &["and", "of", "the", "und", "et", "de", "der", "
 
 /// The acronym of a normalised name, when it has at least three words that count: two letters
 /// ("HP", "GE") match too many unrelated names to be evidence.
-pub(crate) fn acronym<'a>(words: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn acronym<'a>(words: impl IntoIterator<Item = &'a str>) -> Option<String> {
     let letters: String = words.into_iter().filter(|w| !ACRONYM_SKIPS.contains(w)).filter_map(|w| w.chars().next()).collect();
     (letters.chars().count() >= 3).then_some(letters)
 }
