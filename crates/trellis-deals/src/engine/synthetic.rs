@@ -8,7 +8,7 @@
 //! queries are genuinely new by construction (no ambiguity in the labels), while sharing the
 //! accounts' generic words, surnames and places.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use rand::rngs::StdRng;
 use rand::seq::{IndexedRandom, SliceRandom};
@@ -600,6 +600,16 @@ pub fn queries(accounts: &[Account], m: usize, seed: u64) -> Vec<LabelledQuery> 
     let mut out = Vec::with_capacity(m);
     let words: HashSet<String> =
         accounts.iter().flat_map(|a| normalise_name(&a.base).split(' ').map(str::to_owned).collect::<Vec<_>>()).collect();
+    // An acronym names a company only where no other company of the query's country (of any
+    // country, when the query names none) shares it: a query "ABC" that three companies answer
+    // to cannot be labelled with one of them, as a new company's query may not be made of known
+    // words only. At 1M accounts most short acronyms are shared; such queries are not asked.
+    let mut acronyms: HashMap<String, Vec<&'static str>> = HashMap::new();
+    for account in accounts {
+        if let Some(acronym) = super::similarity::acronym(normalise_name(&account.base).split(' ')) {
+            acronyms.entry(acronym).or_default().push(account.country);
+        }
+    }
     let mut attempts = 0;
     while out.len() < m && attempts < m * 100 && !accounts.is_empty() {
         attempts += 1;
@@ -657,6 +667,12 @@ pub fn queries(accounts: &[Account], m: usize, seed: u64) -> Vec<LabelledQuery> 
             QueryKind::Acronym => {
                 let key = normalise_name(&account.base);
                 let Some(acronym) = super::similarity::acronym(key.split(' ')) else { continue };
+                let sharing = acronyms
+                    .get(&acronym)
+                    .map_or(0, |countries| countries.iter().filter(|c| query.country.as_deref().is_none_or(|q| q == **c)).count());
+                if sharing > 1 {
+                    continue;
+                }
                 query.name = acronym.to_uppercase();
                 if rng.random_bool(0.5)
                     && let Some(form) = account.form
