@@ -98,6 +98,10 @@ impl Entry {
     }
 }
 
+/// From how many new deals a catch-up adds them in bulk: below it, the second thread of
+/// [`Index::extend`] costs more than it saves (the follower catches up every 250 ms).
+const BULK_LOAD: usize = 1024;
+
 #[derive(Default)]
 struct WorkspaceIndex {
     /// The highest `index_seq` applied.
@@ -130,6 +134,31 @@ impl WorkspaceIndex {
             self.entries.insert(slot, row.entry.clone());
         }
         self.seen_seq = self.seen_seq.max(row.seq);
+    }
+
+    /// [`apply`](Self::apply) for rows read at once (a start-up load, a catch-up): deals new to
+    /// the index are added in bulk ([`Index::extend`]), the rest one by one.
+    fn apply_all(&mut self, rows: &[IndexedDeal]) {
+        let mut added = Vec::new();
+        for row in rows {
+            if row.entry.status.is_closed() || self.slots.contains_key(&row.entry.deal_id) {
+                self.apply(row);
+                continue;
+            }
+            let slot = self.next_slot;
+            self.next_slot += 1;
+            self.slots.insert(row.entry.deal_id.clone(), slot);
+            self.entries.insert(slot, row.entry.clone());
+            added.push((slot, &row.keys));
+            self.seen_seq = self.seen_seq.max(row.seq);
+        }
+        if added.len() >= BULK_LOAD {
+            self.index.extend(added);
+        } else {
+            for (slot, keys) in added {
+                self.index.insert(slot, keys);
+            }
+        }
     }
 }
 
@@ -246,9 +275,8 @@ async fn catch_up(tx: &mut Tx, workspace_id: &WorkspaceId, index: &mut Workspace
     let mut q = Sql::build("SELECT ");
     q.push(INDEXED_COLUMNS).push(" FROM deals WHERE workspace_id = ").push_bind(workspace_id);
     q.push(" AND index_seq > ").push_bind(index.seen_seq).push(" ORDER BY index_seq");
-    for row in tx.fetch_all(q).await? {
-        index.apply(&indexed(&row)?);
-    }
+    let rows = tx.fetch_all(q).await?.iter().map(indexed).collect::<Result<Vec<_>>>()?;
+    index.apply_all(&rows);
     Ok(())
 }
 
@@ -431,5 +459,51 @@ fn minutes(n: i64) -> String {
         0 => "less than a minute".to_owned(),
         1 => "1 minute".to_owned(),
         n => format!("{n} minutes"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::synthetic;
+
+    fn rows(n: usize) -> Vec<IndexedDeal> {
+        synthetic::accounts(n, 7)
+            .iter()
+            .enumerate()
+            .map(|(i, account)| IndexedDeal {
+                seq: i as i64 + 1,
+                keys: account.keys(),
+                entry: Entry {
+                    deal_id: DealId::generate(),
+                    partner_id: None,
+                    // Every tenth deal is closed: a catch-up takes it out, never in.
+                    status: if i % 10 == 9 { DealStatus::Lost } else { DealStatus::Submitted },
+                    protected_until: None,
+                    created_at: Timestamp::from_micros(1_800_000_000_000_000),
+                },
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_bulk_catch_up_holds_what_one_deal_at_a_time_holds() {
+        let rows = rows(BULK_LOAD * 2);
+        let mut bulk = WorkspaceIndex::default();
+        bulk.apply_all(&rows);
+        let mut one_by_one = WorkspaceIndex::default();
+        for row in &rows {
+            one_by_one.apply(row);
+        }
+
+        assert_eq!(bulk.seen_seq, one_by_one.seen_seq);
+        assert_eq!(bulk.entries.len(), rows.len() - rows.len() / 10);
+        let deal = |index: &WorkspaceIndex, slot: u32| index.entries.get(&slot).map(|e| e.deal_id.clone());
+        for row in &rows {
+            let found = |index: &WorkspaceIndex| {
+                index.index.find(&row.keys, 0.85, 5).into_iter().map(|m| (deal(index, m.id), m.kind)).collect::<Vec<_>>()
+            };
+            assert_eq!(found(&bulk), found(&one_by_one), "{:?}", row.keys);
+        }
     }
 }
