@@ -135,6 +135,10 @@ public_id!(/// A partner's request to extend a deal's protection.
     ExtensionRequestId, "ext");
 public_id!(/// A journal entry of the money ledger (its balanced lines are `ledger_postings` rows).
     JournalEntryId, "jnl");
+public_id!(/// A lead, sale or refund reported by the vendor's systems.
+    ConversionId, "cnv");
+public_id!(/// What a partner earns (or gives back: a reversal or a clawback).
+    CommissionId, "com");
 
 #[cfg(test)]
 mod tests {

@@ -59,6 +59,11 @@ impl Validation {
         }
     }
 
+    /// How many errors were recorded so far (a parser compares it before and after a part).
+    pub fn error_count(&self) -> usize {
+        self.errors.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.errors.is_empty()
     }

@@ -83,7 +83,9 @@ id_to_value!(
     DealId,
     DisputeId,
     ExtensionRequestId,
-    JournalEntryId
+    JournalEntryId,
+    ConversionId,
+    CommissionId
 );
 
 impl ToValue for Value {
@@ -192,7 +194,9 @@ id_from_value!(
     DealId,
     DisputeId,
     ExtensionRequestId,
-    JournalEntryId
+    JournalEntryId,
+    ConversionId,
+    CommissionId
 );
 
 impl<T: FromValue> FromValue for Option<T> {

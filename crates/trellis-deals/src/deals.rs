@@ -278,6 +278,41 @@ pub async fn detail_in(tx: &mut ScopedTx, scope: &Scope, deal: Deal) -> Result<D
     Ok(DealDetail { deal, conflicts, partners })
 }
 
+/// What a deal credits, for commissions: whether it is won, its program, and each credited
+/// partner with its share in basis points (the registering partner first). `None` for a deal the
+/// caller does not see or a direct opportunity's missing partner.
+#[derive(Debug, Clone)]
+pub struct DealCredits {
+    pub won: bool,
+    pub program_id: Option<ProgramId>,
+    pub partners: Vec<(PartnerId, i64)>,
+}
+
+/// [`DealCredits`] of a deal the caller sees, inside its transaction.
+pub async fn credits_in(tx: &mut ScopedTx, scope: &Scope, deal_id: &DealId) -> Result<Option<DealCredits>> {
+    let deal = match find_in(tx, scope, deal_id).await {
+        Ok(deal) => deal,
+        Err(Error::NotFound) => return Ok(None),
+        Err(other) => return Err(other),
+    };
+    let mut partners = Vec::new();
+    if let Some(partner_id) = &deal.partner_id {
+        partners.push((partner_id.clone(), deal.partner_credit_bps));
+    }
+    let rows = tx
+        .fetch_all(sql!(
+            "SELECT partner_id, credit_bps FROM deal_partners WHERE workspace_id = $1 AND deal_id = $2 ORDER BY created_at, partner_id",
+            scope.workspace_id(),
+            deal_id
+        ))
+        .await?;
+    for row in rows {
+        partners.push((row.get("partner_id")?, row.get("credit_bps")?));
+    }
+    partners.retain(|(_, bps)| *bps > 0);
+    Ok(Some(DealCredits { won: deal.status == DealStatus::Won, program_id: deal.program_id, partners }))
+}
+
 /// The conflicts recorded on a deal; the other deal's id only where the caller sees that deal.
 pub async fn conflicts_in(tx: &mut ScopedTx, scope: &Scope, deal_id: &DealId) -> Result<Vec<Conflict>> {
     Ok(conflicts_of_in(tx, scope, std::slice::from_ref(deal_id)).await?.remove(deal_id).unwrap_or_default())

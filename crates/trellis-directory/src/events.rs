@@ -33,6 +33,8 @@ pub enum PartnerEventKind {
     UserInvited,
     /// A user of the partner accepted, for the first time, the agreement in force in a program.
     AgreementAccepted { program_id: ProgramId },
+    /// A licence of the partner was added or changed: its compliance may have changed.
+    LicencesChanged,
 }
 
 /// What a handler returns.

@@ -412,31 +412,43 @@ pub struct BalanceDifference {
     pub recomputed_minor: Option<i64>,
 }
 
+/// A commission whose postings do not put its amount where its record says its money is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommissionDifference {
+    pub workspace_id: String,
+    pub commission_id: String,
+    pub problem: String,
+}
+
 /// What [`verify`] found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LedgerReport {
     pub entries: i64,
     pub postings: i64,
     pub balances: i64,
+    pub commissions: i64,
     pub entry_problems: Vec<EntryProblem>,
     pub differences: Vec<BalanceDifference>,
+    pub commission_differences: Vec<CommissionDifference>,
 }
 
 impl LedgerReport {
     pub fn is_clean(&self) -> bool {
-        self.entry_problems.is_empty() && self.differences.is_empty()
+        self.entry_problems.is_empty() && self.differences.is_empty() && self.commission_differences.is_empty()
     }
 
     /// One line: the counts, and how many problems.
     pub fn summary(&self) -> String {
-        let counts = format!("{} entries, {} postings, {} balances", self.entries, self.postings, self.balances);
+        let counts =
+            format!("{} entries, {} postings, {} balances, {} commissions", self.entries, self.postings, self.balances, self.commissions);
         if self.is_clean() {
-            format!("ledger ok: {counts}; every entry balances and every balance equals its postings")
+            format!("ledger ok: {counts}; every entry balances, every balance equals its postings and every commission its record")
         } else {
             format!(
-                "ledger BROKEN: {counts}; {} entries do not hold together, {} balances differ from their postings",
+                "ledger BROKEN: {counts}; {} entries do not hold together, {} balances differ from their postings, {} commissions from their records",
                 self.entry_problems.len(),
-                self.differences.len()
+                self.differences.len(),
+                self.commission_differences.len()
             )
         }
     }
@@ -456,13 +468,17 @@ impl LedgerReport {
                 shown(d.recomputed_minor)
             )
         });
-        entries.chain(balances).collect()
+        let commissions =
+            self.commission_differences.iter().map(|c| format!("commission {} {}: {}", c.workspace_id, c.commission_id, c.problem));
+        entries.chain(balances).chain(commissions).collect()
     }
 }
 
 /// Recomputes the ledger from its postings, every workspace (`trellis ledger verify`): every
 /// entry has lines numbered 1…n (none missing), one currency and one kind, and sums to zero; every
-/// stored balance equals the sum of its postings, and every sum of postings has its balance row.
+/// stored balance equals the sum of its postings, and every sum of postings has its balance row;
+/// and every commission's postings put its amount in the account its record names (credited
+/// there, debited to the vendor's expense) and nowhere else.
 pub async fn verify(ctx: &Ctx) -> Result<LedgerReport> {
     let mut tx = ctx.db().read_granted(&LEDGER_VERIFY).await?;
     let mut report = LedgerReport {
@@ -533,6 +549,48 @@ pub async fn verify(ctx: &Ctx) -> Result<LedgerReport> {
             recomputed_minor: recomputed,
         });
     }
+    report.commissions = tx.fetch_i64(sql!("SELECT COUNT(*) AS n FROM commissions")).await?;
+    let sums = tx
+        .fetch_all(sql!(
+            "SELECT c.workspace_id, c.id, c.account AS recorded_account, c.amount_minor, c.currency, p.account, p.currency AS posted_currency,
+                    CAST(SUM(p.amount_minor) AS BIGINT) AS posted
+             FROM commissions c LEFT JOIN ledger_postings p
+               ON p.workspace_id = c.workspace_id AND p.reference_type = 'commission' AND p.reference_id = c.id AND p.partner_id = c.partner_id
+             GROUP BY c.workspace_id, c.id, c.account, c.amount_minor, c.currency, p.account, p.currency
+             ORDER BY 1, 2"
+        ))
+        .await?;
+    let mut current: Option<(String, String, String, i64, String, BTreeMap<(String, String), i64>)> = None;
+    let mut check_commission = |done: Option<(String, String, String, i64, String, BTreeMap<(String, String), i64>)>| {
+        let Some((workspace_id, id, account, amount, currency, posted)) = done else { return };
+        let mut expected: BTreeMap<(String, String), i64> = BTreeMap::new();
+        expected.insert((account.clone(), currency.clone()), -amount);
+        expected.insert((Account::VendorExpense.as_str().to_owned(), currency.clone()), amount);
+        let posted: BTreeMap<(String, String), i64> = posted.into_iter().filter(|(_, v)| *v != 0).collect();
+        if posted != expected {
+            let shown = |m: &BTreeMap<(String, String), i64>| {
+                m.iter().map(|((a, c), v)| format!("{a} {v} {c}")).collect::<Vec<_>>().join(", ")
+            };
+            report.commission_differences.push(CommissionDifference {
+                workspace_id,
+                commission_id: id,
+                problem: format!("its record puts {amount} {currency} in {account}; its postings net to [{}]", shown(&posted)),
+            });
+        }
+    };
+    for row in sums {
+        let (workspace_id, id): (String, String) = (row.get("workspace_id")?, row.get("id")?);
+        if current.as_ref().is_none_or(|c| c.0 != workspace_id || c.1 != id) {
+            check_commission(current.take());
+            current = Some((workspace_id, id, row.get("recorded_account")?, row.get("amount_minor")?, row.get("currency")?, BTreeMap::new()));
+        }
+        let (account, posted_currency, posted): (Option<String>, Option<String>, Option<i64>) =
+            (row.get("account")?, row.get("posted_currency")?, row.get("posted")?);
+        if let (Some(c), Some(account), Some(posted_currency), Some(posted)) = (current.as_mut(), account, posted_currency, posted) {
+            *c.5.entry((account, posted_currency)).or_insert(0) += posted;
+        }
+    }
+    check_commission(current.take());
     tx.commit().await?;
     Ok(report)
 }

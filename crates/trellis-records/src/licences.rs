@@ -7,6 +7,7 @@ use serde_json::json;
 use time::Date;
 use trellis_core::{Error, FileId, LicenceId, PartnerId, Result, Timestamp, Validation};
 use trellis_db::{Row, Sql, sql};
+use trellis_directory::events::{self, PartnerEventKind};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::partner_users::require_visible_partner;
 use trellis_identity::{Ctx, Scope, ScopedTx, SeenPartner};
@@ -185,6 +186,7 @@ pub async fn create(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, input: New
     .await?;
     let entry = AuditEntry::new("licence.created", "licence", licence.id.as_str()).set("partner_id", partner_id.as_str());
     audit::record(&mut tx, scope, now, audit_fields(entry, None, &licence)).await?;
+    events::raise(ctx, &mut tx, scope, partner_id, PartnerEventKind::LicencesChanged, now).await?;
     tx.commit().await?;
     Ok(licence)
 }
@@ -265,6 +267,7 @@ pub async fn update(ctx: &Ctx, scope: &Scope, id: &LicenceId, patch: LicencePatc
     .await?;
     let entry = AuditEntry::new("licence.updated", "licence", id.as_str()).set("partner_id", before.partner_id.as_str());
     audit::record(&mut tx, scope, now, audit_fields(entry, Some(&before), &after)).await?;
+    events::raise(ctx, &mut tx, scope, &after.partner_id, PartnerEventKind::LicencesChanged, now).await?;
     tx.commit().await?;
     Ok(after)
 }

@@ -474,6 +474,7 @@ pub fn on_partner_event<'a>(tx: &'a mut ScopedTx, scope: &'a Scope, event: &'a P
             PartnerEventKind::AgreementAccepted { program_id } => {
                 complete_kind(tx, scope, partner_id, ACCEPT_AGREEMENT, Some(program_id), event.at).await
             }
+            PartnerEventKind::LicencesChanged => Ok(()),
         }
     })
 }

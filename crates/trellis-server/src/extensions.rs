@@ -4,7 +4,8 @@
 //! registered here, in the one crate that sees every capability, so that a crate can contribute a
 //! metric or act on another crate's event without depending on it (ADR 0011).
 
-use trellis_core::{PartnerStatus, Timestamp};
+use trellis_core::{DealId, PartnerStatus, Timestamp};
+use trellis_incentives::conversions::{DealCredit, DealCreditFuture, DealCredits};
 use trellis_directory::events::EventHandlers;
 use trellis_directory::metric_registry::Registry;
 use trellis_directory::work_queues::{self, COUNT_CAP, CountFuture, WorkQueue, WorkQueues};
@@ -28,7 +29,7 @@ pub fn metric_registry() -> Registry {
 
 /// What runs inside the transaction that raises a partner event.
 pub fn partner_event_handlers() -> EventHandlers {
-    EventHandlers::new().with(onboarding::on_partner_event)
+    EventHandlers::new().with(onboarding::on_partner_event).with(trellis_incentives::commissions::on_partner_event)
 }
 
 /// What waits for the channel team, in the order the console home lists it: decisions first,
@@ -112,4 +113,15 @@ pub fn install(ctx: Ctx) -> Ctx {
         .with_extension(partner_event_handlers())
         .with_extension(work_queues())
         .with_extension(trellis_deals::conflicts::ConflictIndex::new())
+        .with_extension(DealCredits { read: deal_credits })
+}
+
+/// Commissions on won deals read the deal's credit split through this (ADR 0011: the incentives
+/// crate does not depend on the deals crate).
+fn deal_credits<'a>(tx: &'a mut ScopedTx, scope: &'a Scope, deal_id: &'a DealId) -> DealCreditFuture<'a> {
+    Box::pin(async move {
+        Ok(trellis_deals::deals::credits_in(tx, scope, deal_id)
+            .await?
+            .map(|c| DealCredit { won: c.won, program_id: c.program_id, partners: c.partners }))
+    })
 }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use trellis_core::{Result, Timestamp, WorkspaceId};
 use trellis_db::sql;
 use trellis_deals::protection;
+use trellis_incentives::commissions;
 use trellis_identity::Ctx;
 use trellis_jobs::{DAY, Job, JobOptions, Mailer, Registry, ScheduledJob, enqueue};
 
@@ -93,6 +94,20 @@ pub fn registry(mailer: Mailer) -> Registry<Ctx> {
     });
     registry.register(|ctx, run, job: protection::ExpireProtection| {
         Box::pin(async move { protection::expire(ctx, run.workspace()?, &job).await })
+    });
+    registry.register(|ctx, run, _job: commissions::ReleaseDueCommissions| {
+        Box::pin(async move {
+            let released = commissions::release_due(ctx, run.workspace()?).await?;
+            tracing::info!(workspace = %run.workspace()?, released, "commissions released");
+            Ok(())
+        })
+    });
+    registry.register(|ctx, run, job: commissions::ReleaseLicenceHolds| {
+        Box::pin(async move {
+            let released = commissions::release_licence_holds(ctx, run.workspace()?, &job).await?;
+            tracing::info!(workspace = %run.workspace()?, released, "licence holds released");
+            Ok(())
+        })
     });
     registry
 }

@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod commissions;
 pub mod contracts;
 pub mod deal_imports;
 pub mod deals;
@@ -107,4 +108,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(deals::lose_deal))
         .routes(routes!(deals::attach_deal_partner))
         .routes(routes!(deals::find_conflict_rules, deals::update_conflict_rules))
+        // Money (API.md "Programs" plan, "Referral tracking", "Commissions, balances, payouts")
+        .routes(routes!(commissions::get_plan, commissions::put_plan))
+        .routes(routes!(commissions::plan_versions))
+        .routes(routes!(commissions::create_conversion, commissions::list_conversions))
+        .routes(routes!(commissions::find_conversion))
+        .routes(routes!(commissions::invoice_paid))
+        .routes(routes!(commissions::list_commissions, commissions::award_bonus))
+        .routes(routes!(commissions::find_commission))
+        .routes(routes!(commissions::hold_commission))
+        .routes(routes!(commissions::release_commission))
+        .routes(routes!(commissions::partner_balance))
 }

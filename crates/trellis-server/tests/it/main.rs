@@ -9,6 +9,7 @@ mod authz_pages;
 mod branding;
 mod browser;
 mod client_address;
+mod commissions;
 mod compliance;
 mod conformance;
 mod deal_import;
