@@ -490,15 +490,15 @@ pub struct NewBonus {
 /// licence has lapsed. Owners, admins and finance.
 pub async fn award_bonus(ctx: &Ctx, scope: &Scope, input: NewBonus) -> Result<Commission> {
     let now = ctx.now();
-    let mut tx = scope.write(ctx).await?;
     if scope.partner().is_some() {
         return Err(Error::forbidden("partners do not award bonuses"));
     }
+    scope.require_vendor_role(MONEY_WRITERS, "award bonuses")?;
+    let mut tx = scope.write(ctx).await?;
     tx.see_partner(&input.partner_id).await.map_err(|e| match e {
         Error::NotFound => Error::invalid("partner_id", "no such partner"),
         other => other,
     })?;
-    scope.require_vendor_role(MONEY_WRITERS, "award bonuses")?;
     let mut v = Validation::new();
     if !(1..=MAX_BONUS_MINOR).contains(&input.amount_minor) {
         v.add("amount.amount_minor", format!("must be between 1 and {MAX_BONUS_MINOR} minor units"));

@@ -987,3 +987,104 @@ async fn invoice_commissions_in(tx: &mut ScopedTx, scope: &Scope, invoice_id: &s
     q.push(" AND c.invoice_id = ").push_bind(invoice_id).push(" ORDER BY c.id");
     tx.fetch_all(q).await?.iter().map(commissions::from_row).collect()
 }
+
+/// The most rows one upload of paid invoices may hold.
+pub const MAX_PAID_ROWS: usize = 5000;
+
+/// What a row of an upload of paid invoices does, or why it cannot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaidRowOutcome {
+    /// The invoice becomes paid.
+    Pays,
+    /// Already paid: the row changes nothing.
+    AlreadyPaid,
+    /// The row is refused, with the reason.
+    Refused(String),
+}
+
+/// A row of an upload of paid invoices.
+#[derive(Debug, Clone)]
+pub struct PaidRow {
+    /// The row's line in the file (the header is line 1).
+    pub line: usize,
+    pub invoice_id: String,
+    pub paid_at: Option<Timestamp>,
+    pub outcome: PaidRowOutcome,
+}
+
+/// What an upload of paid invoices does (the preview) or did.
+#[derive(Debug, Clone, Default)]
+pub struct PaidUpload {
+    pub rows: Vec<PaidRow>,
+    pub paying: usize,
+    pub already_paid: usize,
+    pub refused: usize,
+}
+
+/// Reads a CSV of paid invoices for billing systems that cannot call the API: a header row with
+/// `invoice_id` (also `invoice`, `invoice_number`) and optionally `paid_at` (RFC 3339 or a date;
+/// default now), comma or semicolon separated. With `apply` false nothing is written (the
+/// preview); with `apply` true every row that pays is marked paid in one transaction (owners,
+/// admins, finance), and the refused rows are left out. Safe to upload twice: paid rows stay paid.
+pub async fn paid_invoices_csv(ctx: &Ctx, scope: &Scope, csv_text: &str, apply: bool) -> Result<PaidUpload> {
+    if scope.partner().is_some() {
+        return Err(Error::forbidden("invoices are marked paid by the vendor"));
+    }
+    scope.require_vendor_role(MONEY_WRITERS, "mark invoices paid")?;
+    let now = ctx.now();
+    let delimiter = if csv_text.lines().next().is_some_and(|h| h.matches(';').count() > h.matches(',').count()) { b';' } else { b',' };
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).trim(csv::Trim::All).delimiter(delimiter).from_reader(csv_text.as_bytes());
+    let headers: Vec<String> = reader.headers().map_err(|e| Error::invalid("file", format!("is not a CSV file: {e}")))?.iter().map(|h| h.to_ascii_lowercase()).collect();
+    let column = |names: &[&str]| headers.iter().position(|h| names.contains(&h.as_str()));
+    let invoice_column = column(&["invoice_id", "invoice", "invoice_number"])
+        .ok_or_else(|| Error::invalid("file", "needs a header row with an invoice_id column (and optionally paid_at)"))?;
+    let paid_column = column(&["paid_at", "paid_on", "paid"]);
+    let mut upload = PaidUpload::default();
+    let mut seen = std::collections::HashSet::new();
+    let mut tx = if apply { scope.write(ctx).await? } else { scope.read(ctx).await? };
+    for (i, record) in reader.records().enumerate() {
+        let line = i + 2;
+        if upload.rows.len() >= MAX_PAID_ROWS {
+            return Err(Error::invalid("file", format!("holds more than {MAX_PAID_ROWS} rows; split it")));
+        }
+        let record = record.map_err(|e| Error::invalid("file", format!("line {line} cannot be read: {e}")))?;
+        let invoice_id = record.get(invoice_column).unwrap_or("").to_owned();
+        let paid_text = paid_column.and_then(|c| record.get(c)).unwrap_or("");
+        let paid_at = if paid_text.is_empty() { None } else { Timestamp::parse(paid_text) };
+        let outcome = if invoice_id.is_empty() {
+            PaidRowOutcome::Refused("no invoice id".into())
+        } else if invoice_id.chars().count() > 128 || invoice_id.chars().any(char::is_control) {
+            PaidRowOutcome::Refused("the invoice id is longer than 128 characters or holds control characters".into())
+        } else if !paid_text.is_empty() && paid_at.is_none() {
+            PaidRowOutcome::Refused(format!("paid_at {paid_text:?} is not a date or an RFC 3339 time"))
+        } else if paid_at.is_some_and(|at| at > now.plus_seconds(300)) {
+            PaidRowOutcome::Refused("paid_at is in the future".into())
+        } else if !seen.insert(invoice_id.clone()) {
+            PaidRowOutcome::Refused("the invoice is listed twice in this file".into())
+        } else {
+            let status = tx
+                .fetch_optional(sql!(
+                    "SELECT invoice_status FROM conversions WHERE workspace_id = $1 AND kind = 'sale' AND invoice_id = $2",
+                    scope.workspace_id(),
+                    &invoice_id
+                ))
+                .await?;
+            match status {
+                None => PaidRowOutcome::Refused("no sale was recorded with this invoice".into()),
+                Some(row) if row.get::<Option<String>>("invoice_status")?.as_deref() == Some("paid") => PaidRowOutcome::AlreadyPaid,
+                Some(_) => PaidRowOutcome::Pays,
+            }
+        };
+        match &outcome {
+            PaidRowOutcome::Pays => upload.paying += 1,
+            PaidRowOutcome::AlreadyPaid => upload.already_paid += 1,
+            PaidRowOutcome::Refused(_) => upload.refused += 1,
+        }
+        if apply && outcome == PaidRowOutcome::Pays {
+            mark_paid_in(&mut tx, scope, now, &invoice_id, paid_at.unwrap_or(now)).await?;
+        }
+        upload.rows.push(PaidRow { line, invoice_id, paid_at, outcome });
+    }
+    tx.commit().await?;
+    Ok(upload)
+}

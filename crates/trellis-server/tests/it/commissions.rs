@@ -337,3 +337,32 @@ async fn racing_copies_of_one_conversion_earn_once() {
     assert_eq!(eur_balance(&app, &f, &f.r1a).await, (0, 2000, 0));
     verified_clean(&app).await;
 }
+
+#[tokio::test]
+async fn an_upload_of_paid_invoices_previews_its_rows_then_pays_them_once() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let program = program(&app, &f, "uploads").await;
+    set_plan(&app, &f, &program, json!({"sale": {"percent_bps": 1000}, "hold_days": 0})).await;
+    for n in 1..=2 {
+        let sale = json!({"kind": "sale", "invoice_id": format!("U-{n}"), "customer_external_id": format!("cu{n}"), "partner_id": f.p3,
+            "amount": money(10_000), "invoice_status": "open"});
+        assert_eq!(app.post("/api/v1/conversions", &f.owner_key, sale).await.status, 201);
+    }
+    let csv = "invoice_id;paid_at\nU-1;2026-01-05\nU-404;\nU-2;not a date\nU-1;\n";
+    let finance = trellis_identity::auth::authenticate_bearer(&app.state.ctx, &f.finance.token, None, &Default::default()).await.expect("scope");
+    let preview = trellis_incentives::conversions::paid_invoices_csv(&app.state.ctx, &finance, csv, false).await.expect("preview");
+    assert_eq!((preview.paying, preview.already_paid, preview.refused), (1, 0, 3));
+    let reasons: Vec<String> = preview.rows.iter().map(|r| format!("{} {:?}", r.line, r.outcome)).collect();
+    assert!(reasons[1].contains("no sale was recorded"), "{reasons:?}");
+    assert!(reasons[3].contains("listed twice"), "{reasons:?}");
+    assert_eq!(eur_balance(&app, &f, &f.p3).await, (2000, 0, 0), "a preview changes nothing");
+    let applied = trellis_incentives::conversions::paid_invoices_csv(&app.state.ctx, &finance, csv, true).await.expect("apply");
+    assert_eq!(applied.paying, 1);
+    assert_eq!(eur_balance(&app, &f, &f.p3).await, (1000, 1000, 0), "U-1 paid, its hold of 0 days over");
+    let again = trellis_incentives::conversions::paid_invoices_csv(&app.state.ctx, &finance, csv, true).await.expect("again");
+    assert_eq!((again.paying, again.already_paid), (0, 1), "uploading twice pays once");
+    let viewer = trellis_identity::auth::authenticate_bearer(&app.state.ctx, &f.viewer.token, None, &Default::default()).await.expect("scope");
+    assert!(trellis_incentives::conversions::paid_invoices_csv(&app.state.ctx, &viewer, csv, false).await.is_err(), "finance's function");
+    verified_clean(&app).await;
+}
