@@ -606,6 +606,7 @@ impl From<CurrencyBalance> for CurrencyBalanceView {
 
 #[derive(Serialize, ToSchema)]
 pub struct BalanceView {
+    pub partner_id: String,
     pub balances: Vec<CurrencyBalanceView>,
 }
 
@@ -616,5 +617,5 @@ pub struct BalanceView {
 pub async fn partner_balance(State(state): State<AppState>, Caller(scope): Caller, Path(id): Path<String>) -> ApiResult<Json<BalanceView>> {
     let partner_id: PartnerId = path_id(&id)?;
     let balances = commissions::balance(&state.ctx, &scope, &partner_id).await?;
-    Ok(Json(BalanceView { balances: balances.into_iter().map(Into::into).collect() }))
+    Ok(Json(BalanceView { partner_id: partner_id.to_string(), balances: balances.into_iter().map(Into::into).collect() }))
 }
