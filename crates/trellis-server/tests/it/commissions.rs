@@ -366,3 +366,34 @@ async fn an_upload_of_paid_invoices_previews_its_rows_then_pays_them_once() {
     assert!(trellis_incentives::conversions::paid_invoices_csv(&app.state.ctx, &viewer, csv, false).await.is_err(), "finance's function");
     verified_clean(&app).await;
 }
+
+#[test]
+fn docs_api_md_prints_the_commission_status_transition_table() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/API.md");
+    let docs = std::fs::read_to_string(path).expect("docs/API.md");
+    let table = trellis_incentives::statuses::markdown_table();
+    assert!(docs.contains(&table), "docs/API.md must contain the table of trellis_incentives::statuses:\n{table}");
+}
+
+/// The demo leaves commissions in every state a finance team meets, and a clean ledger.
+#[tokio::test]
+async fn the_demo_has_commissions_pending_payable_on_hold_and_reversed_and_a_clean_ledger() {
+    let app = TestApp::spawn().await;
+    let workspace = trellis_server::demo::seed(&app.state.ctx).await.expect("demo seeding");
+    let rows = app
+        .query(sql!("SELECT DISTINCT kind, status FROM commissions WHERE workspace_id = $1 ORDER BY kind, status", workspace.to_string()))
+        .await;
+    let seen: Vec<String> =
+        rows.iter().map(|r| format!("{} {}", r.get::<String>("kind").expect("kind"), r.get::<String>("status").expect("status"))).collect();
+    for wanted in ["bonus payable", "lead payable", "override payable", "reversal pending", "sale on_hold", "sale payable", "sale pending"] {
+        assert!(seen.iter().any(|s| s == wanted), "{wanted} in {seen:?}");
+    }
+    let unpaid = app
+        .query_i64(sql!(
+            "SELECT COUNT(*) AS n FROM commissions WHERE workspace_id = $1 AND status = 'pending' AND payable_at IS NULL",
+            workspace.to_string()
+        ))
+        .await;
+    assert!(unpaid > 0, "a commission waits for its invoice");
+    verified_clean(&app).await;
+}
