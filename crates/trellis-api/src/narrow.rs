@@ -189,7 +189,7 @@ fn field_schema(schema: &str, field: &str, nullable: bool) -> Option<Value> {
         (_, "email" | "contact_email" | "customer_email") => string(json!({"format": "email", "maxLength": 254})),
         (_, "customer_domain") => string(json!({"pattern": WEBSITE, "maxLength": 500})),
         (_, "expected_close_date") => string(json!({"pattern": DATE})),
-        (_, "occurred_at") => string(json!({"pattern": DATE_OR_TIME})),
+        (_, "occurred_at" | "effective_from") => string(json!({"pattern": DATE_OR_TIME})),
         (_, "amount_minor") => Some(
             json!({"type": if nullable { json!(["integer", "null"]) } else { json!("integer") }, "minimum": 0, "maximum": trellis_deals::deals::MAX_AMOUNT_MINOR}),
         ),

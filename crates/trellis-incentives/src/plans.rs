@@ -400,7 +400,18 @@ pub async fn history(ctx: &Ctx, scope: &Scope, program_id: &ProgramId) -> Result
 /// `PUT /api/v1/programs/{id}/commission-plan`: a new version effective now, unless the plan
 /// sent is the one in force (then nothing changes). Audited with the plan before and after.
 pub async fn put(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, value: &Json) -> Result<PlanVersion> {
+    put_effective(ctx, scope, program_id, value, None).await
+}
+
+/// [`put`] effective from `effective_from` (default now): a plan may be backdated, to pay
+/// conversions recorded late (a first plan set up after the sales it pays), but never before the
+/// version it follows nor into the future.
+pub async fn put_effective(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, value: &Json, effective_from: Option<Timestamp>) -> Result<PlanVersion> {
     let now = ctx.now();
+    if effective_from.is_some_and(|at| at > now) {
+        return Err(Error::invalid("effective_from", "must not be in the future"));
+    }
+    let effective = effective_from.unwrap_or(now);
     let mut tx = scope.write(ctx).await?;
     let program = programs::get_in(&mut tx, scope.workspace_id(), program_id).await?;
     if scope.partner().is_some() {
@@ -417,7 +428,7 @@ pub async fn put(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, value: &Json)
     tx.execute(sql!("UPDATE programs SET updated_at = updated_at WHERE workspace_id = $1 AND id = $2", scope.workspace_id(), program_id))
         .await?;
     let before = in_force_at(&mut tx, scope, program_id, now).await?;
-    if let Some(before) = before.as_ref().filter(|b| b.plan == plan) {
+    if let Some(before) = before.as_ref().filter(|b| b.plan == plan && effective_from.is_none()) {
         let unchanged = before.clone();
         tx.commit().await?;
         return Ok(unchanged);
@@ -433,6 +444,19 @@ pub async fn put(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, value: &Json)
         .transpose()?
         .flatten();
     let version = latest.unwrap_or(0) + 1;
+    let latest_effective = tx
+        .fetch_optional(sql!(
+            "SELECT MAX(effective_from) AS at FROM commission_plans WHERE workspace_id = $1 AND program_id = $2",
+            scope.workspace_id(),
+            program_id
+        ))
+        .await?
+        .map(|row| row.get::<Option<Timestamp>>("at"))
+        .transpose()?
+        .flatten();
+    if latest_effective.is_some_and(|at| effective < at) {
+        return Err(Error::invalid("effective_from", "must not be before the version in force from then on; plans change forward"));
+    }
     let document = plan.document();
     tx.execute(sql!(
         "INSERT INTO commission_plans (workspace_id, program_id, version, document, effective_from, created_by_user_id, created_at)
@@ -441,21 +465,22 @@ pub async fn put(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, value: &Json)
         program_id,
         version,
         document.to_string(),
-        now,
+        effective,
         scope.user_id().cloned(),
         now
     ))
     .await?;
     let entry = AuditEntry::new("commission_plan.updated", "program", program_id.as_str())
         .change("plan", before.map(|b| b.plan.document()).unwrap_or(Json::Null), document)
-        .set("version", version);
+        .set("version", version)
+        .set("effective_from", effective.to_rfc3339());
     audit::record(&mut tx, scope, now, entry).await?;
     tx.commit().await?;
     Ok(PlanVersion {
         program_id: program_id.clone(),
         version,
         plan,
-        effective_from: now,
+        effective_from: effective,
         created_by_user_id: scope.user_id().cloned(),
         created_at: now,
     })

@@ -1,5 +1,5 @@
 //! The demo's money: commission plans for both programs (Resellers: 20% of sales for 12 months,
-//! a 30-day hold, a 5% distributor override, Gold at 25%; Referral partners: €50 a lead and 10%
+//! a 30-day hold, a 5% distributor override, Gold at 25%; Referral partners: $50 a lead and 10%
 //! of sales for life, no hold), and conversions that leave commissions in every state a finance
 //! team meets — payable (Rheinland's won Hooli deal and Northwind's override on it), pending inside
 //! the hold, waiting for an unpaid invoice, partly reversed by a refund, a lead, a SPIFF, and one
@@ -27,7 +27,7 @@ fn sale(invoice: &str, customer: &str, amount_minor: i64, occurred_at: Timestamp
         kind: "sale".into(),
         invoice_id: invoice.into(),
         customer_external_id: customer.into(),
-        amount: Some((amount_minor, "EUR".into())),
+        amount: Some((amount_minor, "USD".into())),
         occurred_at: Some(occurred_at.to_rfc3339()),
         ..NewConversion::default()
     }
@@ -44,22 +44,20 @@ pub(crate) async fn seed(ctx: &Ctx, workspace_id: &WorkspaceId, ids: &HashMap<&s
     let mut reseller_plan = json!({
         "sale": {"percent_bps": 2000, "recurring_months": 12},
         "hold_days": 30,
-        "min_payout": {"amount_minor": 10_000, "currency": "EUR"},
+        "min_payout": {"amount_minor": 10_000, "currency": "USD"},
         "parent_override_bps": 500,
     });
     if let Some(gold) = gold {
         reseller_plan["tier_overrides"] = json!([{"tier_id": gold, "sale_percent_bps": 2500}]);
     }
-    plans::put(ctx, &system, &resellers, &reseller_plan).await?;
-    plans::put(
-        ctx,
-        &system,
-        &referral,
-        &json!({"lead": {"flat": {"amount_minor": 5000, "currency": "EUR"}}, "sale": {"percent_bps": 1000, "recurring_months": null}, "hold_days": 0}),
-    )
-    .await?;
-
+    // In force from four months back, so the sales of the last weeks earn by them.
     let now = ctx.now();
+    let since = Some(now.plus_seconds(-120 * DAY));
+    plans::put_effective(ctx, &system, &resellers, &reseller_plan, since).await?;
+    let referral_plan =
+        json!({"lead": {"flat": {"amount_minor": 5000, "currency": "USD"}}, "sale": {"percent_bps": 1000, "recurring_months": null}, "hold_days": 0});
+    plans::put_effective(ctx, &system, &referral, &referral_plan, since).await?;
+
     // Rheinland's won Hooli deal, invoiced and paid 40 days ago: payable, with Northwind's override.
     let won = deals::list(ctx, &system, &DealFilter { statuses: vec![DealStatus::Won], limit: Some(50), ..DealFilter::default() }).await?;
     if let Some(hooli) = won.items.iter().find(|d| d.customer_name == "Hooli Europe GmbH") {
@@ -80,7 +78,7 @@ pub(crate) async fn seed(ctx: &Ctx, workspace_id: &WorkspaceId, ids: &HashMap<&s
         invoice_id: "CN-2026-0007".into(),
         customer_external_id: "initech".into(),
         refunds_invoice_id: Some("INV-2026-0142".into()),
-        amount: Some((200_000, "EUR".into())),
+        amount: Some((200_000, "USD".into())),
         ..NewConversion::default()
     };
     conversions::record(ctx, &system, &refund).await?;
@@ -121,7 +119,7 @@ pub(crate) async fn seed(ctx: &Ctx, workspace_id: &WorkspaceId, ids: &HashMap<&s
         NewBonus {
             partner_id: partner(ids, "Danube Digital")?.parse().map_err(|_| Error::Internal("demo partner id".into()))?,
             amount_minor: 50_000,
-            currency: "EUR".into(),
+            currency: "USD".into(),
             reason_code: "spiff".into(),
             note: "Q4 launch SPIFF: first three Trellis Cloud deals".into(),
             program_id: Some(resellers),

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json_, json};
-use trellis_core::{CommissionId, ConversionId, PartnerId, ProgramId};
+use trellis_core::{CommissionId, ConversionId, PartnerId, ProgramId, Timestamp};
 use trellis_incentives::commissions::{self, Commission, CommissionFilter, CommissionKind, CurrencyBalance, NewBonus};
 use trellis_incentives::conversions::{self, Conversion, ConversionFilter, ConversionKind, InvoicePaid, NewConversion};
 use trellis_incentives::plans::{self, PlanVersion};
@@ -81,6 +81,9 @@ pub struct CommissionPlanRequest {
     pub parent_override_bps: Option<i64>,
     /// A sale rate per tier (before the tier's own `commission_override_bps` benefit).
     pub tier_overrides: Option<Vec<TierOverride>>,
+    /// Backdates the new version (RFC 3339 or a date; default now) to pay conversions recorded
+    /// late; never before the version in force then, never in the future.
+    pub effective_from: Option<String>,
 }
 
 /// The plan in force, with its version.
@@ -129,10 +132,17 @@ pub async fn put_plan(
     ApiJson(body): ApiJson<CommissionPlanRequest>,
 ) -> ApiResult<Json<Json_>> {
     let program_id: ProgramId = path_id(&id)?;
+    let effective_from = match body.effective_from.as_deref() {
+        Some(text) => Some(Timestamp::parse(text).ok_or_else(|| ApiError::field("effective_from", "must be an RFC 3339 time or a date"))?),
+        None => None,
+    };
     let value = serde_json::to_value(&body).map_err(|e| ApiError::field("plan", e.to_string()))?;
     // Absent parts are left out; `recurring_months: null` means for life, which is also the default.
-    let value = strip_nulls(value);
-    Ok(Json(plan_view(&plans::put(&state.ctx, &scope, &program_id, &value).await?)))
+    let mut value = strip_nulls(value);
+    if let Some(map) = value.as_object_mut() {
+        map.remove("effective_from");
+    }
+    Ok(Json(plan_view(&plans::put_effective(&state.ctx, &scope, &program_id, &value, effective_from).await?)))
 }
 
 fn strip_nulls(value: Json_) -> Json_ {

@@ -117,6 +117,11 @@ async fn a_plan_is_versioned_checked_and_kept_to_finance() {
     assert!(lifetime.get("lead").is_none(), "the lead part was left out");
     let versions = app.get(&format!("{path}/versions"), &f.finance.token).await;
     assert_eq!(versions.body.as_array().map(Vec::len), Some(2));
+    let backdated = json!({"sale": {"percent_bps": 1500}, "hold_days": 0, "effective_from": "2020-01-01"});
+    let refused = app.send(reqwest::Method::PUT, &path, Some(&f.finance.token), Some(&backdated)).await;
+    assert_eq!(refused.status, 422, "a version cannot be backdated before the one in force then: {}", refused.text);
+    let future = json!({"sale": {"percent_bps": 1500}, "effective_from": "2099-01-01"});
+    assert_eq!(app.send(reqwest::Method::PUT, &path, Some(&f.finance.token), Some(&future)).await.status, 422);
 
     let bad = json!({"sale": {"percent_bps": 20_000}, "hold_days": -1, "min_payout": {"amount_minor": 100, "currency": "USD"},
         "tier_overrides": [{"tier_id": "tir_01jgx2m5k8b3q7r9t0vwxyz123", "sale_percent_bps": 100}]});
