@@ -64,6 +64,7 @@ fn path_id_prefix(path: &str, name: &str) -> Option<&'static str> {
         "extension-requests" => "ext",
         "commissions" => "com",
         "conversions" => "cnv",
+        "payout-runs" => "pay",
         _ => return None,
     })
 }
@@ -83,6 +84,7 @@ fn cursor_prefix(path: &str) -> Option<&'static str> {
         "/api/v1/extension-requests" => "ext",
         "/api/v1/commissions" => "com",
         "/api/v1/conversions" => "cnv",
+        "/api/v1/payout-runs" => "pay",
         _ => return None,
     })
 }
@@ -117,6 +119,7 @@ fn query_enum(path: &str, name: &str) -> Option<Vec<&'static str>> {
         ("/api/v1/commissions", "kind") => Some(CommissionKind::ALL.iter().map(|k| k.as_str()).collect()),
         ("/api/v1/commissions", "hold_reason") => Some(HoldReason::ALL.iter().map(|h| h.as_str()).collect()),
         ("/api/v1/commissions", "currency") => Some(trellis_core::values::Currency::codes().collect()),
+        ("/api/v1/payout-runs/{id}/export", "format") => Some(vec!["csv"]),
         ("/api/v1/conversions", "kind") => Some(ConversionKind::ALL.iter().map(|k| k.as_str()).collect()),
         _ => None,
     }

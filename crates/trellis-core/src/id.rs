@@ -139,6 +139,8 @@ public_id!(/// A lead, sale or refund reported by the vendor's systems.
     ConversionId, "cnv");
 public_id!(/// What a partner earns (or gives back: a reversal or a clawback).
     CommissionId, "com");
+public_id!(/// A payout run: what is paid to partners in one currency at once.
+    PayoutRunId, "pay");
 
 #[cfg(test)]
 mod tests {

@@ -85,7 +85,8 @@ id_to_value!(
     ExtensionRequestId,
     JournalEntryId,
     ConversionId,
-    CommissionId
+    CommissionId,
+    PayoutRunId
 );
 
 impl ToValue for Value {
@@ -196,7 +197,8 @@ id_from_value!(
     ExtensionRequestId,
     JournalEntryId,
     ConversionId,
-    CommissionId
+    CommissionId,
+    PayoutRunId
 );
 
 impl<T: FromValue> FromValue for Option<T> {

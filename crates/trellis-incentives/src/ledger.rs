@@ -412,11 +412,12 @@ pub struct BalanceDifference {
     pub recomputed_minor: Option<i64>,
 }
 
-/// A commission whose postings do not put its amount where its record says its money is.
+/// A partner and currency whose commission records and ledger balances disagree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommissionDifference {
     pub workspace_id: String,
-    pub commission_id: String,
+    /// The partner and the currency.
+    pub subject: String,
     pub problem: String,
 }
 
@@ -469,7 +470,7 @@ impl LedgerReport {
             )
         });
         let commissions =
-            self.commission_differences.iter().map(|c| format!("commission {} {}: {}", c.workspace_id, c.commission_id, c.problem));
+            self.commission_differences.iter().map(|c| format!("commissions {} {}: {}", c.workspace_id, c.subject, c.problem));
         entries.chain(balances).chain(commissions).collect()
     }
 }
@@ -550,47 +551,49 @@ pub async fn verify(ctx: &Ctx) -> Result<LedgerReport> {
         });
     }
     report.commissions = tx.fetch_i64(sql!("SELECT COUNT(*) AS n FROM commissions")).await?;
-    let sums = tx
+    // Per partner and currency with commissions: the amounts of the commissions whose record puts
+    // their money in an account equal that account's balance (credit-normal: negated), and the
+    // vendor's expense equals all of them.
+    let recorded = tx
         .fetch_all(sql!(
-            "SELECT c.workspace_id, c.id, c.account AS recorded_account, c.amount_minor, c.currency, p.account, p.currency AS posted_currency,
-                    CAST(SUM(p.amount_minor) AS BIGINT) AS posted
-             FROM commissions c LEFT JOIN ledger_postings p
-               ON p.workspace_id = c.workspace_id AND p.reference_type = 'commission' AND p.reference_id = c.id AND p.partner_id = c.partner_id
-             GROUP BY c.workspace_id, c.id, c.account, c.amount_minor, c.currency, p.account, p.currency
-             ORDER BY 1, 2"
+            "SELECT workspace_id, partner_id, currency, account, CAST(SUM(amount_minor) AS BIGINT) AS total
+             FROM commissions GROUP BY workspace_id, partner_id, currency, account ORDER BY 1, 2, 3, 4"
         ))
         .await?;
-    let mut current: Option<(String, String, String, i64, String, BTreeMap<(String, String), i64>)> = None;
-    let mut check_commission = |done: Option<(String, String, String, i64, String, BTreeMap<(String, String), i64>)>| {
-        let Some((workspace_id, id, account, amount, currency, posted)) = done else { return };
-        let mut expected: BTreeMap<(String, String), i64> = BTreeMap::new();
-        expected.insert((account.clone(), currency.clone()), -amount);
-        expected.insert((Account::VendorExpense.as_str().to_owned(), currency.clone()), amount);
-        let posted: BTreeMap<(String, String), i64> = posted.into_iter().filter(|(_, v)| *v != 0).collect();
-        if posted != expected {
-            let shown = |m: &BTreeMap<(String, String), i64>| {
-                m.iter().map(|((a, c), v)| format!("{a} {v} {c}")).collect::<Vec<_>>().join(", ")
-            };
+    let mut expected: BTreeMap<(String, String, String), BTreeMap<String, i64>> = BTreeMap::new();
+    for row in recorded {
+        let key: (String, String, String) = (row.get("workspace_id")?, row.get("partner_id")?, row.get("currency")?);
+        let (account, total): (String, i64) = (row.get("account")?, row.get("total")?);
+        let accounts = expected.entry(key).or_default();
+        *accounts.entry(account).or_insert(0) -= total;
+        *accounts.entry(Account::VendorExpense.as_str().to_owned()).or_insert(0) += total;
+    }
+    let balances = tx
+        .fetch_all(sql!(
+            "SELECT b.workspace_id, b.partner_id, b.currency, b.account, b.balance_minor FROM ledger_balances b
+             WHERE b.account IN ('commission_pending', 'commission_payable', 'payout_clearing', 'commission_paid', 'vendor_expense')
+               AND EXISTS (SELECT 1 FROM commissions c WHERE c.workspace_id = b.workspace_id AND c.partner_id = b.partner_id AND c.currency = b.currency)"
+        ))
+        .await?;
+    let mut held: BTreeMap<(String, String, String), BTreeMap<String, i64>> = BTreeMap::new();
+    for row in balances {
+        let key: (String, String, String) = (row.get("workspace_id")?, row.get("partner_id")?, row.get("currency")?);
+        let (account, balance): (String, i64) = (row.get("account")?, row.get("balance_minor")?);
+        held.entry(key).or_default().insert(account, balance);
+    }
+    for (key, accounts) in &expected {
+        let wanted: BTreeMap<&String, &i64> = accounts.iter().filter(|(_, v)| **v != 0).collect();
+        let empty = BTreeMap::new();
+        let found: BTreeMap<&String, &i64> = held.get(key).unwrap_or(&empty).iter().filter(|(_, v)| **v != 0).collect();
+        if wanted != found {
+            let shown = |m: &BTreeMap<&String, &i64>| m.iter().map(|(a, v)| format!("{a} {v}")).collect::<Vec<_>>().join(", ");
             report.commission_differences.push(CommissionDifference {
-                workspace_id,
-                commission_id: id,
-                problem: format!("its record puts {amount} {currency} in {account}; its postings net to [{}]", shown(&posted)),
+                workspace_id: key.0.clone(),
+                subject: format!("{} {}", key.1, key.2),
+                problem: format!("the commission records put [{}] in the ledger; its balances hold [{}]", shown(&wanted), shown(&found)),
             });
         }
-    };
-    for row in sums {
-        let (workspace_id, id): (String, String) = (row.get("workspace_id")?, row.get("id")?);
-        if current.as_ref().is_none_or(|c| c.0 != workspace_id || c.1 != id) {
-            check_commission(current.take());
-            current = Some((workspace_id, id, row.get("recorded_account")?, row.get("amount_minor")?, row.get("currency")?, BTreeMap::new()));
-        }
-        let (account, posted_currency, posted): (Option<String>, Option<String>, Option<i64>) =
-            (row.get("account")?, row.get("posted_currency")?, row.get("posted")?);
-        if let (Some(c), Some(account), Some(posted_currency), Some(posted)) = (current.as_mut(), account, posted_currency, posted) {
-            *c.5.entry((account, posted_currency)).or_insert(0) += posted;
-        }
     }
-    check_commission(current.take());
     tx.commit().await?;
     Ok(report)
 }

@@ -10,6 +10,7 @@
 pub mod commissions;
 pub mod conversions;
 pub mod ledger;
+pub mod payouts;
 pub mod plans;
 pub mod statuses;
 

@@ -16,6 +16,7 @@ pub mod locator;
 pub mod members;
 pub mod onboarding;
 pub mod partners;
+pub mod payouts;
 pub mod profiles;
 pub mod programs;
 pub mod recruitment;
@@ -119,4 +120,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(commissions::hold_commission))
         .routes(routes!(commissions::release_commission))
         .routes(routes!(commissions::partner_balance))
+        .routes(routes!(payouts::create_payout_run, payouts::list_payout_runs))
+        .routes(routes!(payouts::find_payout_run))
+        .routes(routes!(payouts::approve_payout_run))
+        .routes(routes!(payouts::mark_payout_run_paid))
+        .routes(routes!(payouts::cancel_payout_run))
+        .routes(routes!(payouts::export_payout_run))
 }

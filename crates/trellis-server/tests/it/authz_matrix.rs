@@ -770,7 +770,9 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
             let id = fresh_deal(app, world, route, column, n).await;
             (route.path.replace("{id}", &id), Some(id))
         }
-        "plan" | "conversion" | "invoice" | "commission" | "held_commission" => prepare_money_target(app, world, route, column, n).await,
+        "plan" | "conversion" | "invoice" | "commission" | "held_commission" | "payout_run" | "approved_run" => {
+            prepare_money_target(app, world, route, column, n).await
+        }
         other => panic!("unknown target {other}"),
     };
     let body = match (route.method.as_str(), route.path.as_str()) {
@@ -877,6 +879,8 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         }
         ("POST", "/api/v1/commissions/{id}/hold") => Some(json!({"reason": "fraud_review"})),
         ("POST", "/api/v1/commissions/{id}/release") | ("POST", "/api/v1/invoices/{invoice_id}/paid") => None,
+        ("POST", "/api/v1/payout-runs") => Some(json!({"currency": "EUR"})),
+        ("POST", "/api/v1/payout-runs/{id}/approve") | ("POST", "/api/v1/payout-runs/{id}/mark-paid") | ("POST", "/api/v1/payout-runs/{id}/cancel") => None,
         ("GET", _) | ("DELETE", _) => None,
         _ => panic!("no request recipe for {} — add one here when adding the route to the matrix", route.label()),
     };
@@ -1354,6 +1358,17 @@ async fn prepare_money_target(app: &TestApp, world: &World, route: &RouteRow, co
         // The versions are a list of the program's plans, not one object.
         let object = (!route.path.ends_with("/versions")).then(|| program.id.to_string());
         return (route.path.replace("{id}", program.id.as_str()), object);
+    }
+    if route.target == "payout_run" || route.target == "approved_run" {
+        // Runs made by the system, so that any staff member may approve them (four eyes).
+        let ws = if column == "OTHER_RUN" { Ws::Other } else { Ws::Main };
+        let scope = Scope::system(world.workspace(ws).clone(), &TEST_FIXTURES);
+        let run = trellis_incentives::payouts::create(ctx, &scope, "EUR", trellis_incentives::payout_methods::readiness_of).await.expect("a run");
+        if route.target == "approved_run" {
+            trellis_incentives::payouts::approve(ctx, &scope, &run.run.id).await.expect("approved");
+        }
+        let path = route.path.replace("{id}", run.run.id.as_str());
+        return if route.path.ends_with("/export") { (format!("{path}?format=csv"), None) } else { (path, Some(run.run.id.to_string())) };
     }
     let ws = World::partner_ws(column);
     let scope = Scope::system(world.workspace(ws).clone(), &TEST_FIXTURES);

@@ -28,6 +28,7 @@ mod navigation;
 mod onboarding;
 mod origin_check;
 mod pages;
+mod payouts;
 mod partner_powers;
 mod profiles;
 mod recruitment;

@@ -1,0 +1,198 @@
+//! Payout runs (API.md "Commissions, balances, payouts"): create a draft, approve it (another
+//! person), mark it paid, cancel it, export it. The views live here with their handlers.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use trellis_core::PayoutRunId;
+use trellis_incentives::payouts::{self, PayoutRun, RunDetail};
+use trellis_web::AppState;
+use trellis_web::problem::{ApiError, ApiResult, Problem};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::extract::{ApiJson, ApiQuery, Caller, Cursor, PageLimit, path_id};
+use crate::handlers::deals::MoneyView;
+use crate::views::Page;
+
+#[derive(Serialize, ToSchema)]
+pub struct PayoutItemView {
+    pub partner_id: String,
+    pub partner_name: String,
+    pub amount: MoneyView,
+    pub commission_count: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PayoutSkipView {
+    pub partner_id: String,
+    pub partner_name: String,
+    /// no_payout_method, negative_balance, cooling_off or below_minimum.
+    pub reason: String,
+    /// The partner's payable sum in the run's currency.
+    pub balance_minor: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PayoutRunView {
+    #[schema(example = "pay_01jgx2m5k8b3q7r9t0vwxyz123")]
+    pub id: String,
+    pub currency: String,
+    /// draft, approved, paid or cancelled.
+    pub status: String,
+    pub total: MoneyView,
+    pub item_count: i64,
+    pub created_by_user_id: Option<String>,
+    pub approved_by_user_id: Option<String>,
+    pub created_at: String,
+    pub approved_at: Option<String>,
+    pub paid_at: Option<String>,
+    pub cancelled_at: Option<String>,
+    /// One per partner paid (in a list: empty; read the run).
+    pub items: Vec<PayoutItemView>,
+    /// The partners with payable money left out, and why (in a list: empty).
+    pub skipped: Vec<PayoutSkipView>,
+}
+
+fn run_view(run: PayoutRun, detail: Option<(Vec<payouts::PayoutItem>, Vec<payouts::PayoutSkip>)>) -> PayoutRunView {
+    let currency = run.currency.code().to_owned();
+    let (items, skipped) = detail.unwrap_or_default();
+    PayoutRunView {
+        id: run.id.to_string(),
+        currency: currency.clone(),
+        status: run.status.as_str().to_owned(),
+        total: MoneyView { amount_minor: run.total_minor, currency: currency.clone() },
+        item_count: run.item_count,
+        created_by_user_id: run.created_by_user_id.map(|u| u.to_string()),
+        approved_by_user_id: run.approved_by_user_id.map(|u| u.to_string()),
+        created_at: run.created_at.to_rfc3339(),
+        approved_at: run.approved_at.map(|t| t.to_rfc3339()),
+        paid_at: run.paid_at.map(|t| t.to_rfc3339()),
+        cancelled_at: run.cancelled_at.map(|t| t.to_rfc3339()),
+        items: items
+            .into_iter()
+            .map(|i| PayoutItemView {
+                partner_id: i.partner_id.to_string(),
+                partner_name: i.partner_name,
+                amount: MoneyView { amount_minor: i.amount_minor, currency: currency.clone() },
+                commission_count: i.commission_count,
+            })
+            .collect(),
+        skipped: skipped
+            .into_iter()
+            .map(|s| PayoutSkipView {
+                partner_id: s.partner_id.to_string(),
+                partner_name: s.partner_name,
+                reason: s.reason.as_str().to_owned(),
+                balance_minor: s.balance_minor,
+            })
+            .collect(),
+    }
+}
+
+impl From<RunDetail> for PayoutRunView {
+    fn from(d: RunDetail) -> Self {
+        run_view(d.run, Some((d.items, d.skipped)))
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePayoutRunRequest {
+    /// ISO 4217: the currency whose payable balances the run pays.
+    pub currency: String,
+}
+
+/// Create a draft payout run (owner, admin, finance): one item per partner whose payable balance
+/// in the currency is positive, at least its minimum, with a payout method out of its cooling-off
+/// period; the others with payable money are listed as skipped with the reason. Its commissions
+/// become `in_payout`; a second run started at the same time finds them taken.
+#[utoipa::path(post, path = "/api/v1/payout-runs", tag = "commissions", request_body = CreatePayoutRunRequest,
+    responses((status = 201, body = PayoutRunView), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_payout_run(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    ApiJson(body): ApiJson<CreatePayoutRunRequest>,
+) -> ApiResult<(StatusCode, Json<PayoutRunView>)> {
+    let detail = payouts::create(&state.ctx, &scope, &body.currency, trellis_incentives::payout_methods::readiness_of).await?;
+    Ok((StatusCode::CREATED, Json(detail.into())))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PayoutRunListParams {
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
+    pub limit: Option<PageLimit>,
+    #[param(value_type = Option<String>)]
+    pub cursor: Option<Cursor<PayoutRunId>>,
+}
+
+/// Payout runs, newest first (staff).
+#[utoipa::path(get, path = "/api/v1/payout-runs", tag = "commissions", params(PayoutRunListParams),
+    responses((status = 200, body = Page<PayoutRunView>), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn list_payout_runs(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    ApiQuery(params): ApiQuery<PayoutRunListParams>,
+) -> ApiResult<Json<Page<PayoutRunView>>> {
+    let cursor = Cursor::into_inner(params.cursor);
+    let page = payouts::list(&state.ctx, &scope, cursor.as_ref(), Some(PageLimit::of(params.limit))).await?;
+    Ok(Json(Page::of(page, |run| run_view(run, None))))
+}
+
+/// One payout run with its items and skipped partners (staff).
+#[utoipa::path(get, path = "/api/v1/payout-runs/{id}", tag = "commissions", params(("id" = String, Path)),
+    responses((status = 200, body = PayoutRunView), (status = 404, body = Problem)))]
+pub async fn find_payout_run(State(state): State<AppState>, Caller(scope): Caller, Path(id): Path<String>) -> ApiResult<Json<PayoutRunView>> {
+    Ok(Json(payouts::get(&state.ctx, &scope, &path_id(&id)?).await?.into()))
+}
+
+/// Approve a draft run (owner, admin, finance; not the person who created it: four eyes). Its
+/// money moves to payout clearing.
+#[utoipa::path(post, path = "/api/v1/payout-runs/{id}/approve", tag = "commissions", params(("id" = String, Path)),
+    responses((status = 200, body = PayoutRunView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn approve_payout_run(State(state): State<AppState>, Caller(scope): Caller, Path(id): Path<String>) -> ApiResult<Json<PayoutRunView>> {
+    Ok(Json(payouts::approve(&state.ctx, &scope, &path_id(&id)?).await?.into()))
+}
+
+/// Mark an approved run paid (owner, admin, finance): its commissions are `paid`. Safe to repeat.
+#[utoipa::path(post, path = "/api/v1/payout-runs/{id}/mark-paid", tag = "commissions", params(("id" = String, Path)),
+    responses((status = 200, body = PayoutRunView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn mark_payout_run_paid(State(state): State<AppState>, Caller(scope): Caller, Path(id): Path<String>) -> ApiResult<Json<PayoutRunView>> {
+    Ok(Json(payouts::mark_paid(&state.ctx, &scope, &path_id(&id)?).await?.into()))
+}
+
+/// Cancel a draft or approved run (owner, admin, finance): its commissions are payable again.
+#[utoipa::path(post, path = "/api/v1/payout-runs/{id}/cancel", tag = "commissions", params(("id" = String, Path)),
+    responses((status = 200, body = PayoutRunView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn cancel_payout_run(State(state): State<AppState>, Caller(scope): Caller, Path(id): Path<String>) -> ApiResult<Json<PayoutRunView>> {
+    Ok(Json(payouts::cancel(&state.ctx, &scope, &path_id(&id)?).await?.into()))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ExportParams {
+    /// csv (SEPA credit transfer files arrive with SEPA payout methods).
+    pub format: String,
+}
+
+/// A run as a file for the bank or the books (staff): `format=csv`, one line per partner paid.
+#[utoipa::path(get, path = "/api/v1/payout-runs/{id}/export", tag = "commissions", params(("id" = String, Path), ExportParams),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn export_payout_run(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+    ApiQuery(params): ApiQuery<ExportParams>,
+) -> ApiResult<Response> {
+    let run_id: PayoutRunId = path_id(&id)?;
+    if params.format != "csv" {
+        return Err(ApiError::field("format", "must be csv"));
+    }
+    let csv = payouts::export_csv(&state.ctx, &scope, &run_id).await?;
+    let disposition = format!("attachment; filename=\"{run_id}.csv\"");
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)], csv).into_response())
+}

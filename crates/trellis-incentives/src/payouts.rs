@@ -1,0 +1,527 @@
+//! Payout runs (API.md "Commissions, balances, payouts"): finance gathers the payable balances of
+//! one currency into a draft, a second person approves it (four eyes), and once the bank has paid
+//! it, finance marks it paid; a draft or approved run may be cancelled.
+//!
+//! - **Gathering** sums each partner's payable commissions in the currency (clawbacks included,
+//!   held commissions left out). A partner is paid when its sum is positive, at least its minimum
+//!   (the lowest `min_payout` of the plans of the programs it is enrolled in), it has a payout
+//!   method and is not in a cooling-off period after changing it; the others are listed as skipped
+//!   with the reason. A negative sum (a clawback larger than what was earned since) is skipped and
+//!   carries into the next run.
+//! - **Claiming** is atomic: the run takes the workspace's claim row of the currency
+//!   (`payout_claims`) before it reads anything, so a second run started at once waits and then
+//!   finds the commissions already `in_payout`; a commission is paid once.
+//! - **Money**: approval moves each item's amount from the partner's payable account to payout
+//!   clearing (one ledger entry per partner), marking paid from clearing to paid; cancelling an
+//!   approved run moves it back. Commissions follow (`in_payout`, then `paid`; `payable` again on
+//!   cancel) with their `account`, in bulk, in the same transaction.
+
+use std::collections::HashMap;
+
+use trellis_core::{Currency, Error, Page, PartnerId, PayoutRunId, Result, Timestamp, UserId, string_enum};
+use trellis_db::{Row, Sql, sql};
+use trellis_identity::audit::{self, AuditEntry};
+use trellis_identity::{Ctx, Scope, ScopedTx};
+
+use crate::commissions::MONEY_WRITERS;
+use crate::ledger::{self, Account, JournalEntry};
+use crate::plans;
+
+/// Rows per multi-row statement of a run (items, skips, claimed partners).
+const BATCH: usize = 500;
+
+string_enum!(
+    /// Where a run stands.
+    RunStatus {
+        Draft => "draft",
+        Approved => "approved",
+        Paid => "paid",
+        Cancelled => "cancelled",
+    }
+);
+
+string_enum!(
+    /// Why a partner with payable money is not in a run.
+    SkipReason {
+        NoPayoutMethod => "no_payout_method",
+        NegativeBalance => "negative_balance",
+        CoolingOff => "cooling_off",
+        BelowMinimum => "below_minimum",
+    }
+);
+
+impl SkipReason {
+    pub fn label(self) -> &'static str {
+        match self {
+            SkipReason::NoPayoutMethod => "No payout method",
+            SkipReason::NegativeBalance => "Negative balance (a clawback carries over)",
+            SkipReason::CoolingOff => "Payout method changed recently (cooling-off)",
+            SkipReason::BelowMinimum => "Below the minimum payout",
+        }
+    }
+}
+
+/// Whether a partner can be paid now: it has a payout method, and when it changed the method
+/// recently, the end of the cooling-off period.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Readiness {
+    pub has_method: bool,
+    pub cooling_off_until: Option<Timestamp>,
+}
+
+/// How this crate learns which partners have a payout method, one query for a whole run (the
+/// payout-method store answers it; tests and the binary pass the same function).
+pub type ReadinessFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<HashMap<PartnerId, Readiness>>> + Send + 'a>>;
+pub type ReadinessOf = for<'a> fn(&'a mut ScopedTx, &'a Scope, &'a [PartnerId]) -> ReadinessFuture<'a>;
+
+#[derive(Debug, Clone)]
+pub struct PayoutItem {
+    pub partner_id: PartnerId,
+    pub partner_name: String,
+    pub amount_minor: i64,
+    pub commission_count: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct PayoutSkip {
+    pub partner_id: PartnerId,
+    pub partner_name: String,
+    pub reason: SkipReason,
+    pub balance_minor: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct PayoutRun {
+    pub id: PayoutRunId,
+    pub currency: Currency,
+    pub status: RunStatus,
+    pub total_minor: i64,
+    pub item_count: i64,
+    pub created_by_user_id: Option<UserId>,
+    pub approved_by_user_id: Option<UserId>,
+    pub created_at: Timestamp,
+    pub approved_at: Option<Timestamp>,
+    pub paid_at: Option<Timestamp>,
+    pub cancelled_at: Option<Timestamp>,
+}
+
+/// A run with its items and skipped partners.
+#[derive(Debug, Clone)]
+pub struct RunDetail {
+    pub run: PayoutRun,
+    pub items: Vec<PayoutItem>,
+    pub skipped: Vec<PayoutSkip>,
+}
+
+const RUN_COLUMNS: &str = "id, currency, status, total_minor, item_count, created_by_user_id, approved_by_user_id, created_at, approved_at, paid_at, cancelled_at";
+
+fn run_from_row(row: &Row) -> Result<PayoutRun> {
+    let currency: String = row.get("currency")?;
+    let status: String = row.get("status")?;
+    Ok(PayoutRun {
+        id: row.get("id")?,
+        currency: Currency::parse(&currency).map_err(|_| Error::Internal(format!("stored currency {currency}")))?,
+        status: RunStatus::parse(&status).ok_or_else(|| Error::Internal(format!("stored run status {status}")))?,
+        total_minor: row.get("total_minor")?,
+        item_count: row.get("item_count")?,
+        created_by_user_id: row.get("created_by_user_id")?,
+        approved_by_user_id: row.get("approved_by_user_id")?,
+        created_at: row.get("created_at")?,
+        approved_at: row.get("approved_at")?,
+        paid_at: row.get("paid_at")?,
+        cancelled_at: row.get("cancelled_at")?,
+    })
+}
+
+/// Runs are the vendor's: partners never see them (404; 403 for the list).
+fn require_staff(scope: &Scope, missing: Error) -> Result<()> {
+    if scope.partner().is_some() { Err(missing) } else { Ok(()) }
+}
+
+async fn find_run_in(tx: &mut ScopedTx, scope: &Scope, id: &PayoutRunId) -> Result<PayoutRun> {
+    let mut q = Sql::build("SELECT ");
+    q.push(RUN_COLUMNS).push(" FROM payout_runs WHERE workspace_id = ").push_bind(scope.workspace_id()).push(" AND id = ").push_bind(id);
+    run_from_row(&tx.fetch_optional(q).await?.ok_or(Error::NotFound)?)
+}
+
+async fn detail_in(tx: &mut ScopedTx, scope: &Scope, run: PayoutRun) -> Result<RunDetail> {
+    let items = tx
+        .fetch_all(sql!(
+            "SELECT i.partner_id, p.name AS partner_name, i.amount_minor, i.commission_count FROM payout_items i
+             JOIN partners p ON p.workspace_id = i.workspace_id AND p.id = i.partner_id
+             WHERE i.workspace_id = $1 AND i.payout_run_id = $2 ORDER BY p.name, i.partner_id",
+            scope.workspace_id(),
+            &run.id
+        ))
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(PayoutItem {
+                partner_id: r.get("partner_id")?,
+                partner_name: r.get("partner_name")?,
+                amount_minor: r.get("amount_minor")?,
+                commission_count: r.get("commission_count")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let skipped = tx
+        .fetch_all(sql!(
+            "SELECT s.partner_id, p.name AS partner_name, s.reason, s.balance_minor FROM payout_skips s
+             JOIN partners p ON p.workspace_id = s.workspace_id AND p.id = s.partner_id
+             WHERE s.workspace_id = $1 AND s.payout_run_id = $2 ORDER BY p.name, s.partner_id",
+            scope.workspace_id(),
+            &run.id
+        ))
+        .await?
+        .iter()
+        .map(|r| {
+            let reason: String = r.get("reason")?;
+            Ok(PayoutSkip {
+                partner_id: r.get("partner_id")?,
+                partner_name: r.get("partner_name")?,
+                reason: SkipReason::parse(&reason).ok_or_else(|| Error::Internal(format!("stored skip reason {reason}")))?,
+                balance_minor: r.get("balance_minor")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RunDetail { run, items, skipped })
+}
+
+/// `GET /api/v1/payout-runs/{id}` (staff).
+pub async fn get(ctx: &Ctx, scope: &Scope, id: &PayoutRunId) -> Result<RunDetail> {
+    require_staff(scope, Error::NotFound)?;
+    let mut tx = scope.read(ctx).await?;
+    let run = find_run_in(&mut tx, scope, id).await?;
+    let detail = detail_in(&mut tx, scope, run).await?;
+    tx.commit().await?;
+    Ok(detail)
+}
+
+/// `GET /api/v1/payout-runs` (staff): newest first.
+pub async fn list(ctx: &Ctx, scope: &Scope, cursor: Option<&PayoutRunId>, limit: Option<i64>) -> Result<Page<PayoutRun>> {
+    require_staff(scope, Error::forbidden("payout runs are the vendor's"))?;
+    let mut tx = scope.read(ctx).await?;
+    let mut q = Sql::build("SELECT ");
+    q.push(RUN_COLUMNS).push(" FROM payout_runs WHERE workspace_id = ").push_bind(scope.workspace_id());
+    if let Some(cursor) = cursor {
+        q.push(" AND id < ").push_bind(cursor);
+    }
+    q.push(" ORDER BY id DESC LIMIT ").push_bind(trellis_core::page::fetch_limit(limit));
+    let rows: Vec<PayoutRun> = tx.fetch_all(q).await?.iter().map(run_from_row).collect::<Result<_>>()?;
+    tx.commit().await?;
+    Ok(Page::from_rows(rows, limit, |r| r.id.to_string()))
+}
+
+/// The lowest `min_payout` in `currency` of the plans in force of each partner's programs.
+async fn minimums_in(tx: &mut ScopedTx, scope: &Scope, currency: Currency, now: Timestamp) -> Result<HashMap<PartnerId, i64>> {
+    let programs: Vec<trellis_core::ProgramId> = tx
+        .fetch_all(sql!("SELECT DISTINCT program_id FROM commission_plans WHERE workspace_id = $1", scope.workspace_id()))
+        .await?
+        .iter()
+        .map(|r| r.get("program_id"))
+        .collect::<std::result::Result<_, _>>()?;
+    let mut program_minimum = HashMap::new();
+    for program_id in programs {
+        if let Some(version) = plans::in_force_at(tx, scope, &program_id, now).await?
+            && version.plan.currency == currency
+            && let Some(min) = version.plan.min_payout_minor
+        {
+            program_minimum.insert(program_id, min);
+        }
+    }
+    let mut out: HashMap<PartnerId, i64> = HashMap::new();
+    if program_minimum.is_empty() {
+        return Ok(out);
+    }
+    for row in tx.fetch_all(sql!("SELECT partner_id, program_id FROM enrollments WHERE workspace_id = $1", scope.workspace_id())).await? {
+        let program_id: trellis_core::ProgramId = row.get("program_id")?;
+        if let Some(min) = program_minimum.get(&program_id) {
+            let partner_id: PartnerId = row.get("partner_id")?;
+            let entry = out.entry(partner_id).or_insert(*min);
+            *entry = (*entry).min(*min);
+        }
+    }
+    Ok(out)
+}
+
+/// `POST /api/v1/payout-runs` (owners, admins, finance): a draft run of `currency` (module
+/// documentation). `readiness` says which partners have a payout method.
+pub async fn create(ctx: &Ctx, scope: &Scope, currency: &str, readiness: ReadinessOf) -> Result<RunDetail> {
+    require_staff(scope, Error::forbidden("payout runs are the vendor's"))?;
+    scope.require_vendor_role(MONEY_WRITERS, "create payout runs")?;
+    let currency = Currency::parse(currency).map_err(|e| Error::invalid("currency", e.to_string()))?;
+    let now = ctx.now();
+    let mut tx = scope.write(ctx).await?;
+    // The claim row first: a second run of the currency waits here until this one commits.
+    tx.execute(sql!(
+        "INSERT INTO payout_claims (workspace_id, currency, claimed_at) VALUES ($1, $2, $3)
+         ON CONFLICT (workspace_id, currency) DO UPDATE SET claimed_at = excluded.claimed_at",
+        scope.workspace_id(),
+        currency.code(),
+        now
+    ))
+    .await?;
+    let sums: Vec<(PartnerId, i64, i64)> = tx
+        .fetch_all(sql!(
+            "SELECT partner_id, CAST(SUM(amount_minor) AS BIGINT) AS total, COUNT(*) AS n FROM commissions
+             WHERE workspace_id = $1 AND currency = $2 AND status = 'payable' GROUP BY partner_id ORDER BY partner_id",
+            scope.workspace_id(),
+            currency.code()
+        ))
+        .await?
+        .iter()
+        .map(|r| Ok((r.get("partner_id")?, r.get("total")?, r.get("n")?)))
+        .collect::<Result<_>>()?;
+    let minimums = minimums_in(&mut tx, scope, currency, now).await?;
+    let partners: Vec<PartnerId> = sums.iter().map(|(p, _, _)| p.clone()).collect();
+    let ready = readiness(&mut tx, scope, &partners).await?;
+    let mut items: Vec<(PartnerId, i64, i64)> = Vec::new();
+    let mut skipped: Vec<(PartnerId, SkipReason, i64)> = Vec::new();
+    for (partner_id, total, count) in sums {
+        let readiness = ready.get(&partner_id).cloned().unwrap_or_default();
+        let reason = if total < 0 {
+            Some(SkipReason::NegativeBalance)
+        } else if total == 0 {
+            continue;
+        } else if !readiness.has_method {
+            Some(SkipReason::NoPayoutMethod)
+        } else if readiness.cooling_off_until.is_some_and(|until| until > now) {
+            Some(SkipReason::CoolingOff)
+        } else if minimums.get(&partner_id).is_some_and(|min| total < *min) {
+            Some(SkipReason::BelowMinimum)
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => skipped.push((partner_id, reason, total)),
+            None => items.push((partner_id, total, count)),
+        }
+    }
+    let id = PayoutRunId::generate();
+    let total: i64 = items.iter().map(|(_, amount, _)| *amount).sum();
+    let item_count = i64::try_from(items.len()).unwrap_or(i64::MAX);
+    tx.execute(sql!(
+        "INSERT INTO payout_runs (workspace_id, id, currency, status, total_minor, item_count, created_by_user_id, created_at, updated_at)
+         VALUES ($1, $2, $3, 'draft', $4, $5, $6, $7, $7)",
+        scope.workspace_id(),
+        &id,
+        currency.code(),
+        total,
+        item_count,
+        scope.user_id().cloned(),
+        now
+    ))
+    .await?;
+    for chunk in items.chunks(BATCH) {
+        let mut q = Sql::build("INSERT INTO payout_items (workspace_id, payout_run_id, partner_id, currency, amount_minor, commission_count) VALUES ");
+        for (i, (partner_id, amount, count)) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" }).push_bind(scope.workspace_id()).push(", ").push_bind(&id).push(", ").push_bind(partner_id);
+            q.push(", ").push_bind(currency.code()).push(", ").push_bind(*amount).push(", ").push_bind(*count).push(")");
+        }
+        tx.execute(q).await?;
+        let partners: Vec<&PartnerId> = chunk.iter().map(|(p, _, _)| p).collect();
+        let mut claim = Sql::build("UPDATE commissions SET status = 'in_payout', payout_run_id = ");
+        claim.push_bind(&id).push(", updated_at = ").push_bind(now).push(" WHERE workspace_id = ").push_bind(scope.workspace_id());
+        claim.push(" AND currency = ").push_bind(currency.code()).push(" AND status = 'payable' AND partner_id IN ").push_in_list(&partners);
+        tx.execute(claim).await?;
+    }
+    for chunk in skipped.chunks(BATCH) {
+        let mut q = Sql::build("INSERT INTO payout_skips (workspace_id, payout_run_id, partner_id, reason, balance_minor) VALUES ");
+        for (i, (partner_id, reason, balance)) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" }).push_bind(scope.workspace_id()).push(", ").push_bind(&id).push(", ").push_bind(partner_id);
+            q.push(", ").push_bind(reason.as_str()).push(", ").push_bind(*balance).push(")");
+        }
+        tx.execute(q).await?;
+    }
+    let entry = AuditEntry::new("payout_run.created", "payout_run", id.as_str())
+        .set("currency", currency.code())
+        .set("total_minor", total)
+        .set("items", item_count)
+        .set("skipped", i64::try_from(skipped.len()).unwrap_or(i64::MAX));
+    audit::record(&mut tx, scope, now, entry).await?;
+    let run = find_run_in(&mut tx, scope, &id).await?;
+    let detail = detail_in(&mut tx, scope, run).await?;
+    tx.commit().await?;
+    Ok(detail)
+}
+
+/// Takes the run's row for a change and checks who may make it.
+async fn for_change(tx: &mut ScopedTx, scope: &Scope, id: &PayoutRunId, what: &str) -> Result<PayoutRun> {
+    require_staff(scope, Error::NotFound)?;
+    let run = find_run_in(tx, scope, id).await?;
+    scope.require_vendor_role(MONEY_WRITERS, what)?;
+    tx.execute(sql!("UPDATE payout_runs SET updated_at = updated_at WHERE workspace_id = $1 AND id = $2", scope.workspace_id(), id)).await?;
+    find_run_in(tx, scope, id).await
+}
+
+/// Posts one entry per item moving its amount `from` → `to`, and moves the run's commissions to
+/// `status` in `account`.
+#[allow(clippy::too_many_arguments)]
+async fn move_items(
+    tx: &mut ScopedTx,
+    scope: &Scope,
+    now: Timestamp,
+    run: &PayoutRun,
+    kind: &str,
+    from: Account,
+    to: Account,
+    status: &str,
+    account: Account,
+) -> Result<()> {
+    let items = tx
+        .fetch_all(sql!(
+            "SELECT partner_id, amount_minor FROM payout_items WHERE workspace_id = $1 AND payout_run_id = $2 ORDER BY partner_id",
+            scope.workspace_id(),
+            &run.id
+        ))
+        .await?;
+    for row in items {
+        let partner_id: PartnerId = row.get("partner_id")?;
+        let amount: i64 = row.get("amount_minor")?;
+        let entry = JournalEntry::new(kind, "payout_item", format!("{}:{}", run.id, partner_id))
+            .debit(from, &partner_id, run.currency, amount)
+            .credit(to, &partner_id, run.currency, amount);
+        ledger::post(tx, scope, now, entry).await?;
+    }
+    tx.execute(sql!(
+        "UPDATE commissions SET status = $3, account = $4, updated_at = $5 WHERE workspace_id = $1 AND payout_run_id = $2",
+        scope.workspace_id(),
+        &run.id,
+        status,
+        account.as_str(),
+        now
+    ))
+    .await?;
+    Ok(())
+}
+
+/// `POST /api/v1/payout-runs/{id}/approve`: a draft is approved by another person than the one
+/// who created it (four eyes); its money moves to payout clearing.
+pub async fn approve(ctx: &Ctx, scope: &Scope, id: &PayoutRunId) -> Result<RunDetail> {
+    let now = ctx.now();
+    let mut tx = scope.write(ctx).await?;
+    let run = for_change(&mut tx, scope, id, "approve payout runs").await?;
+    if run.status != RunStatus::Draft {
+        return Err(Error::conflict(format!("only a draft run can be approved; this one is {}", run.status)));
+    }
+    if run.created_by_user_id.is_some() && run.created_by_user_id.as_ref() == scope.user_id() {
+        return Err(Error::forbidden("you created this run: another person approves it (four eyes)"));
+    }
+    move_items(&mut tx, scope, now, &run, "payout.approved", Account::CommissionPayable, Account::PayoutClearing, "in_payout", Account::PayoutClearing)
+        .await?;
+    tx.execute(sql!(
+        "UPDATE payout_runs SET status = 'approved', approved_by_user_id = $3, approved_at = $4, updated_at = $4 WHERE workspace_id = $1 AND id = $2",
+        scope.workspace_id(),
+        id,
+        scope.user_id().cloned(),
+        now
+    ))
+    .await?;
+    audit::record(&mut tx, scope, now, AuditEntry::new("payout_run.approved", "payout_run", id.as_str()).change("status", "draft", "approved"))
+        .await?;
+    let run = find_run_in(&mut tx, scope, id).await?;
+    let detail = detail_in(&mut tx, scope, run).await?;
+    tx.commit().await?;
+    Ok(detail)
+}
+
+/// `POST /api/v1/payout-runs/{id}/mark-paid`: the bank paid an approved run; its commissions are
+/// `paid`. Safe to repeat: a paid run answers as it is.
+pub async fn mark_paid(ctx: &Ctx, scope: &Scope, id: &PayoutRunId) -> Result<RunDetail> {
+    let now = ctx.now();
+    let mut tx = scope.write(ctx).await?;
+    let run = for_change(&mut tx, scope, id, "mark payout runs paid").await?;
+    match run.status {
+        RunStatus::Paid => {}
+        RunStatus::Approved => {
+            move_items(&mut tx, scope, now, &run, "payout.paid", Account::PayoutClearing, Account::CommissionPaid, "paid", Account::CommissionPaid)
+                .await?;
+            tx.execute(sql!(
+                "UPDATE payout_runs SET status = 'paid', paid_by_user_id = $3, paid_at = $4, updated_at = $4 WHERE workspace_id = $1 AND id = $2",
+                scope.workspace_id(),
+                id,
+                scope.user_id().cloned(),
+                now
+            ))
+            .await?;
+            let entry = AuditEntry::new("payout_run.paid", "payout_run", id.as_str()).change("status", "approved", "paid");
+            audit::record(&mut tx, scope, now, entry).await?;
+        }
+        other => return Err(Error::conflict(format!("only an approved run can be marked paid; this one is {other}"))),
+    }
+    let run = find_run_in(&mut tx, scope, id).await?;
+    let detail = detail_in(&mut tx, scope, run).await?;
+    tx.commit().await?;
+    Ok(detail)
+}
+
+/// `POST /api/v1/payout-runs/{id}/cancel`: a draft or approved run is cancelled; its commissions
+/// are payable again (an approved run's money moves back from clearing).
+pub async fn cancel(ctx: &Ctx, scope: &Scope, id: &PayoutRunId) -> Result<RunDetail> {
+    let now = ctx.now();
+    let mut tx = scope.write(ctx).await?;
+    let run = for_change(&mut tx, scope, id, "cancel payout runs").await?;
+    match run.status {
+        RunStatus::Draft => {}
+        RunStatus::Approved => {
+            move_items(&mut tx, scope, now, &run, "payout.cancelled", Account::PayoutClearing, Account::CommissionPayable, "in_payout", Account::CommissionPayable)
+                .await?;
+        }
+        other => return Err(Error::conflict(format!("only a draft or approved run can be cancelled; this one is {other}"))),
+    }
+    tx.execute(sql!(
+        "UPDATE commissions SET status = 'payable', account = 'commission_payable', payout_run_id = NULL, updated_at = $3
+         WHERE workspace_id = $1 AND payout_run_id = $2",
+        scope.workspace_id(),
+        id,
+        now
+    ))
+    .await?;
+    tx.execute(sql!(
+        "UPDATE payout_runs SET status = 'cancelled', cancelled_by_user_id = $3, cancelled_at = $4, updated_at = $4 WHERE workspace_id = $1 AND id = $2",
+        scope.workspace_id(),
+        id,
+        scope.user_id().cloned(),
+        now
+    ))
+    .await?;
+    let entry = AuditEntry::new("payout_run.cancelled", "payout_run", id.as_str()).change("status", run.status.as_str(), "cancelled");
+    audit::record(&mut tx, scope, now, entry).await?;
+    let run = find_run_in(&mut tx, scope, id).await?;
+    let detail = detail_in(&mut tx, scope, run).await?;
+    tx.commit().await?;
+    Ok(detail)
+}
+
+/// A text a spreadsheet would run as a formula starts with `'` (OWASP "CSV injection").
+fn formula_safe(value: &str) -> String {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() }
+}
+
+/// `GET /api/v1/payout-runs/{id}/export?format=csv`: one line per item (partner, amount, number
+/// of commissions), amounts as decimal numbers of the currency.
+pub async fn export_csv(ctx: &Ctx, scope: &Scope, id: &PayoutRunId) -> Result<String> {
+    let detail = get(ctx, scope, id).await?;
+    let exponent = u32::from(detail.run.currency.exponent());
+    let decimal = |minor: i64| {
+        let scale = 10i64.pow(exponent);
+        if exponent == 0 { minor.to_string() } else { format!("{}.{:0width$}", minor / scale, (minor % scale).abs(), width = exponent as usize) }
+    };
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let csv_error = |e: csv::Error| Error::Internal(format!("writing the export: {e}"));
+    writer.write_record(["partner_id", "partner_name", "amount", "currency", "commissions", "payout_run_id"]).map_err(csv_error)?;
+    for item in &detail.items {
+        writer
+            .write_record([
+                item.partner_id.as_str(),
+                formula_safe(&item.partner_name).as_str(),
+                decimal(item.amount_minor).as_str(),
+                detail.run.currency.code(),
+                item.commission_count.to_string().as_str(),
+                detail.run.id.as_str(),
+            ])
+            .map_err(csv_error)?;
+    }
+    let bytes = writer.into_inner().map_err(|e| Error::Internal(format!("writing the export: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| Error::Internal(format!("the export is not UTF-8: {e}")))
+}
