@@ -135,6 +135,8 @@ public_id!(/// A partner's request to extend a deal's protection.
     ExtensionRequestId, "ext");
 public_id!(/// A journal entry of the money ledger (its balanced lines are `ledger_postings` rows).
     JournalEntryId, "jnl");
+public_id!(/// A partner's payout method (the bank account its payouts go to); it keeps its id when replaced.
+    PayoutMethodId, "pm");
 
 #[cfg(test)]
 mod tests {

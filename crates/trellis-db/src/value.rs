@@ -83,7 +83,8 @@ id_to_value!(
     DealId,
     DisputeId,
     ExtensionRequestId,
-    JournalEntryId
+    JournalEntryId,
+    PayoutMethodId
 );
 
 impl ToValue for Value {
@@ -192,7 +193,8 @@ id_from_value!(
     DealId,
     DisputeId,
     ExtensionRequestId,
-    JournalEntryId
+    JournalEntryId,
+    PayoutMethodId
 );
 
 impl<T: FromValue> FromValue for Option<T> {
