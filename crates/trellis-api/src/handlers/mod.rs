@@ -15,6 +15,7 @@ pub mod locator;
 pub mod members;
 pub mod onboarding;
 pub mod partners;
+pub mod payout_methods;
 pub mod profiles;
 pub mod programs;
 pub mod recruitment;
@@ -107,4 +108,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(deals::lose_deal))
         .routes(routes!(deals::attach_deal_partner))
         .routes(routes!(deals::find_conflict_rules, deals::update_conflict_rules))
+        // Payout methods (API.md "Commissions, balances, payouts")
+        .routes(routes!(payout_methods::find_payout_method, payout_methods::set_payout_method))
 }
