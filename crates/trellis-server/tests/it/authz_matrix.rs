@@ -770,6 +770,14 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
             let id = fresh_deal(app, world, route, column, n).await;
             (route.path.replace("{id}", &id), Some(id))
         }
+        "payout_method" => {
+            let scope = Scope::system(world.workspace(World::partner_ws(column)).clone(), &TEST_FIXTURES);
+            let partner = world.partner(column);
+            let method = trellis_incentives::payout_methods::set(&app.state.ctx, &scope, partner, &crate::payout_methods::matrix_method())
+                .await
+                .expect("a payout method");
+            (route.path.replace("{id}", partner.as_str()), Some(method.id.to_string()))
+        }
         other => panic!("unknown target {other}"),
     };
     let body = match (route.method.as_str(), route.path.as_str()) {
@@ -868,6 +876,8 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
             Some(json!({"partner_id": created_id(reply, "a partner to credit"), "role": "influence", "credit_bps": 2500}))
         }
         ("PATCH", "/api/v1/programs/{id}/conflict-rules") => Some(json!({"race_window_minutes": 15})),
+        // The details the target was set up with: an allowed PUT changes nothing.
+        ("PUT", "/api/v1/partners/{id}/payout-method") => Some(crate::payout_methods::matrix_body()),
         ("GET", _) | ("DELETE", _) => None,
         _ => panic!("no request recipe for {} — add one here when adding the route to the matrix", route.label()),
     };

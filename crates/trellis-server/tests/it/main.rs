@@ -28,6 +28,7 @@ mod onboarding;
 mod origin_check;
 mod pages;
 mod partner_powers;
+mod payout_methods;
 mod profiles;
 mod recruitment;
 mod rls;
