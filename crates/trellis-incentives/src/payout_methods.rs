@@ -8,8 +8,9 @@
 //!   payout methods are finance's, and bank details are not for every reader).
 //! - Sealed at rest: the account holder and the IBAN are stored sealed ([`crate::secret_box`]);
 //!   the IBAN's country and last four characters are kept beside them, so a masked display
-//!   (`DE•••• 3000`) and [`readiness_in`] never need the key. Only one method's holder (its
-//!   owner reads it back) and [`decrypt_for_export_in`] open sealed values.
+//!   (`DE•••• 3000`) and [`readiness_in`] never need the key. Sealed values are opened only to
+//!   read one method's holder back, to compare a PUT with the stored method, and by
+//!   [`decrypt_for_export_in`].
 //! - Replacing a method is the moment a stolen credential redirects money, so it holds the
 //!   partner's payouts for [`COOLING_OFF_HOURS`] and emails the partner's admins; the first
 //!   method has no hold. Putting the same details again changes nothing. There is no removal:
@@ -70,8 +71,9 @@ pub struct PayoutMethod {
     pub cooling_off_until: Option<Timestamp>,
 }
 
-/// What a caller sends to set the method; checked by [`set`].
-#[derive(Debug, Clone)]
+/// What a caller sends to set the method; checked by [`set`]. No `Debug`: it holds the IBAN in
+/// clear, and nothing should print it by accident.
+#[derive(Clone)]
 pub struct PayoutMethodInput {
     pub method_type: PayoutMethodType,
     pub account_holder: String,
