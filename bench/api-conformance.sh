@@ -38,6 +38,8 @@ if [ -z "$bin" ]; then
 fi
 export DATABASE_URL="${DATABASE_URL:-sqlite://$work/conformance.db}"
 export TRELLIS_DATA_DIR="$work/data" TRELLIS_LOG=error
+# A key of its own, so that payout methods can be set (ADR 0017).
+export TRELLIS_SECRET_KEY="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
 port="${PORT:-18080}"
 base="http://127.0.0.1:$port"
 

@@ -141,6 +141,8 @@ public_id!(/// What a partner earns (or gives back: a reversal or a clawback).
     CommissionId, "com");
 public_id!(/// A payout run: what is paid to partners in one currency at once.
     PayoutRunId, "pay");
+public_id!(/// A partner's payout method (the bank account its payouts go to); it keeps its id when replaced.
+    PayoutMethodId, "pm");
 
 #[cfg(test)]
 mod tests {

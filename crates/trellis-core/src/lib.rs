@@ -18,7 +18,7 @@ pub use id::*;
 pub use page::Page;
 pub use roles::*;
 pub use validate::{FieldError, Validation};
-pub use values::{Currency, Domain, Email, Iban};
+pub use values::{Bic, Currency, Domain, Email, Iban};
 
 /// For the exported `string_enum!` macro.
 #[doc(hidden)]

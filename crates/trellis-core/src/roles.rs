@@ -98,6 +98,10 @@ string_enum!(
 );
 
 impl PartnerRole {
+    /// The partner roles that handle their own organisation's money: balances, statements, the
+    /// payout method (API.md "Conventions": admin everything, finance the money).
+    pub const MONEY_MANAGERS: &'static [PartnerRole] = &[PartnerRole::Admin, PartnerRole::Finance];
+
     /// Partner keys created by partner users carry at most the creator's role; `rank` orders
     /// roles by how much they may do so "at most" has a meaning (admin > the functional roles > member).
     pub fn may_grant(self, other: PartnerRole) -> bool {

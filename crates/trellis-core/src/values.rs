@@ -178,19 +178,133 @@ impl serde::Serialize for Currency {
     }
 }
 
-/// An IBAN whose ISO 13616 mod-97 checksum holds, stored without spaces in upper case.
+/// The length of each country's IBANs, from the SWIFT IBAN registry (ISO 13616). A country that
+/// is not listed issues no IBANs.
+const IBAN_LENGTHS: &[(&str, usize)] = &[
+    ("AD", 24),
+    ("AE", 23),
+    ("AL", 28),
+    ("AT", 20),
+    ("AZ", 28),
+    ("BA", 20),
+    ("BE", 16),
+    ("BG", 22),
+    ("BH", 22),
+    ("BI", 27),
+    ("BR", 29),
+    ("BY", 28),
+    ("CH", 21),
+    ("CR", 22),
+    ("CY", 28),
+    ("CZ", 24),
+    ("DE", 22),
+    ("DJ", 27),
+    ("DK", 18),
+    ("DO", 28),
+    ("EE", 20),
+    ("EG", 29),
+    ("ES", 24),
+    ("FI", 18),
+    ("FK", 18),
+    ("FO", 18),
+    ("FR", 27),
+    ("GB", 22),
+    ("GE", 22),
+    ("GI", 23),
+    ("GL", 18),
+    ("GR", 27),
+    ("GT", 28),
+    ("HN", 28),
+    ("HR", 21),
+    ("HU", 28),
+    ("IE", 22),
+    ("IL", 23),
+    ("IQ", 23),
+    ("IS", 26),
+    ("IT", 27),
+    ("JO", 30),
+    ("KW", 30),
+    ("KZ", 20),
+    ("LB", 28),
+    ("LC", 32),
+    ("LI", 21),
+    ("LT", 20),
+    ("LU", 20),
+    ("LV", 21),
+    ("LY", 25),
+    ("MC", 27),
+    ("MD", 24),
+    ("ME", 22),
+    ("MK", 19),
+    ("MN", 20),
+    ("MR", 27),
+    ("MT", 31),
+    ("MU", 30),
+    ("NI", 28),
+    ("NL", 18),
+    ("NO", 15),
+    ("OM", 23),
+    ("PK", 24),
+    ("PL", 28),
+    ("PS", 29),
+    ("PT", 25),
+    ("QA", 29),
+    ("RO", 24),
+    ("RS", 22),
+    ("RU", 33),
+    ("SA", 24),
+    ("SC", 31),
+    ("SD", 18),
+    ("SE", 24),
+    ("SI", 19),
+    ("SK", 24),
+    ("SM", 27),
+    ("SO", 23),
+    ("ST", 25),
+    ("SV", 28),
+    ("TL", 23),
+    ("TN", 24),
+    ("TR", 26),
+    ("UA", 29),
+    ("VA", 22),
+    ("VG", 24),
+    ("XK", 20),
+    ("YE", 30),
+];
+
+/// Countries whose BBAN (the IBAN after its check digits) is digits only (SWIFT IBAN registry).
+/// Mod 97 catches any one digit changed, but a letter put in a digit's place lengthens the number
+/// it checks, and one such change in 97 passes; for these countries the shape refuses it.
+const IBAN_NUMERIC_BBAN: &[&str] = &[
+    "AE", "AT", "BA", "BE", "CZ", "DE", "DK", "EE", "ES", "FI", "FO", "GL", "HR", "HU", "IL", "LT", "ME", "NO", "PL", "PT", "RS", "SE",
+    "SI", "SK", "TL", "TN",
+];
+
+/// An IBAN of a country that issues them, with that country's length, and whose ISO 13616 mod-97
+/// checksum holds; stored without spaces in upper case.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Iban(String);
 
 impl Iban {
+    /// Parses an IBAN as people write it: spaces anywhere, either case.
     pub fn parse(text: &str) -> Result<Self, InvalidValue> {
         let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
-        let shape_ok = (15..=34).contains(&compact.len())
+        let shape_ok = compact.len() >= 4
             && compact.bytes().all(|b| b.is_ascii_alphanumeric())
             && compact.as_bytes()[..2].iter().all(u8::is_ascii_alphabetic)
             && compact.as_bytes()[2..4].iter().all(u8::is_ascii_digit);
         if !shape_ok {
-            return Err(InvalidValue("must be an IBAN"));
+            return Err(InvalidValue("must be an IBAN: a country code, two check digits and the account number"));
+        }
+        let country = &compact[..2];
+        let Some((_, length)) = IBAN_LENGTHS.iter().find(|(code, _)| *code == country) else {
+            return Err(InvalidValue("must be an IBAN of a country that issues them"));
+        };
+        if compact.len() != *length {
+            return Err(InvalidValue("has the wrong number of characters for its country"));
+        }
+        if IBAN_NUMERIC_BBAN.contains(&country) && !compact.bytes().skip(4).all(|b| b.is_ascii_digit()) {
+            return Err(InvalidValue("the IBAN's account number must be digits only in this country"));
         }
         let rearranged = compact[4..].bytes().chain(compact[..4].bytes());
         let mut remainder: u32 = 0;
@@ -205,16 +319,49 @@ impl Iban {
         &self.0
     }
 
+    /// The ISO 3166 country code it starts with.
+    pub fn country(&self) -> &str {
+        &self.0[..2]
+    }
+
+    /// Its last four characters, which the masked form shows.
+    pub fn last4(&self) -> &str {
+        &self.0[self.0.len() - 4..]
+    }
+
     /// Shown after entry: country code and the last four characters only.
     pub fn masked(&self) -> String {
-        let tail = &self.0[self.0.len() - 4..];
-        format!("{}•••• {}", &self.0[..2], tail)
+        Self::mask(self.country(), self.last4())
+    }
+
+    /// The masked form from its two parts, for stores that keep only those (payout methods).
+    pub fn mask(country: &str, last4: &str) -> String {
+        format!("{country}•••• {last4}")
     }
 }
 
 impl fmt::Debug for Iban {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.masked())
+    }
+}
+
+/// A BIC (ISO 9362): four letters or digits for the institution, a two-letter country code, two
+/// letters or digits for the location, and optionally three for the branch; stored in upper case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bic(String);
+
+impl Bic {
+    pub fn parse(text: &str) -> Result<Self, InvalidValue> {
+        let bic = text.trim().to_ascii_uppercase();
+        let b = bic.as_bytes();
+        let shape_ok =
+            (b.len() == 8 || b.len() == 11) && b.iter().all(u8::is_ascii_alphanumeric) && b[4..6].iter().all(u8::is_ascii_alphabetic);
+        if shape_ok { Ok(Self(bic)) } else { Err(InvalidValue("must be a BIC of 8 or 11 letters and digits, e.g. COBADEFFXXX")) }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -252,5 +399,81 @@ mod tests {
         assert!(Iban::parse("GB82 WEST 1234 5698 7654 32").is_ok());
         assert!(Iban::parse("DE89 3704 0044 0532 0130 01").is_err());
         assert_eq!(Iban::parse("DE89370400440532013000").map(|i| i.masked()), Ok("DE•••• 3000".into()));
+        assert_eq!(Iban::parse("de89 3704 0044 0532 0130 00").map(|i| i.as_str().to_owned()), Ok("DE89370400440532013000".into()));
+    }
+
+    #[test]
+    fn an_iban_needs_its_countrys_length_and_a_known_country() {
+        // Valid checksums, wrong shapes: DE is 22 characters, XX issues no IBANs.
+        assert_eq!(
+            Iban::parse("DE75 5121 0800 1245 1261 990").map(|_| ()),
+            Err(InvalidValue("has the wrong number of characters for its country"))
+        );
+        assert!(Iban::parse("XX82 WEST 1234 5698 7654 32").is_err());
+        assert!(Iban::parse("NO93 8601 1117 947").is_ok());
+        assert!(Iban::parse("MT84 MALT 0110 0001 2345 MTLC AST0 01S").is_ok());
+        assert!(Iban::parse("").is_err() && Iban::parse("DE").is_err());
+    }
+
+    #[test]
+    fn bics_have_the_iso_9362_shape() {
+        assert_eq!(Bic::parse(" cobadeffxxx ").map(|b| b.as_str().to_owned()), Ok("COBADEFFXXX".into()));
+        assert!(Bic::parse("COBADEFF").is_ok());
+        assert!(Bic::parse("COBA12FF").is_err(), "the country is letters");
+        assert!(Bic::parse("COBADEFFX").is_err() && Bic::parse("COBA DEFF").is_err());
+    }
+
+    /// The check digits that make `country` + `bban` a valid IBAN (ISO 13616: 98 minus the
+    /// remainder of the rearranged number with "00" in their place).
+    fn with_check_digits(country: &str, bban: &str) -> String {
+        let rearranged = format!("{bban}{country}00");
+        let remainder = rearranged.bytes().fold(0u32, |r, b| {
+            let value = if b.is_ascii_digit() { u32::from(b - b'0') } else { u32::from(b - b'A') + 10 };
+            if value >= 10 { (r * 100 + value) % 97 } else { (r * 10 + value) % 97 }
+        });
+        format!("{country}{:02}{bban}", 98 - remainder)
+    }
+
+    const ALPHANUMERIC: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+    proptest::proptest! {
+        /// Every valid IBAN with any one character changed is refused: by the shape (letters where
+        /// digits belong, an unknown country, another country's length) or by the checksum. For
+        /// countries whose account numbers may hold letters, a change inside the account number
+        /// keeps the kind of character (digit for digit, letter for letter): a letter for a digit
+        /// lengthens the number mod 97 checks, and one such change in 97 passes (ISO 7064 promises
+        /// single substitutions within the digits only).
+        #[test]
+        fn any_one_character_changed_is_refused(
+            country in 0usize..IBAN_LENGTHS.len(),
+            bban_seed in proptest::collection::vec(0usize..36, 30),
+            position_seed in 0usize..64,
+            replacement in 1usize..36,
+        ) {
+            let (code, length) = IBAN_LENGTHS[country];
+            let numeric = IBAN_NUMERIC_BBAN.contains(&code);
+            let bban: String = bban_seed[..length - 4]
+                .iter()
+                .map(|i| char::from(if numeric { ALPHANUMERIC[i % 10] } else { ALPHANUMERIC[*i] }))
+                .collect();
+            let valid = with_check_digits(code, &bban);
+            proptest::prop_assert!(Iban::parse(&valid).is_ok(), "{valid} is valid");
+
+            let position = position_seed % length;
+            let mut bytes = valid.clone().into_bytes();
+            let original = bytes[position];
+            let same_kind_only = position >= 4 && !numeric;
+            bytes[position] = if same_kind_only && original.is_ascii_digit() {
+                ALPHANUMERIC[(usize::from(original - b'0') + replacement % 9 + 1) % 10]
+            } else if same_kind_only {
+                ALPHANUMERIC[10 + (usize::from(original - b'A') + replacement % 25 + 1) % 26]
+            } else {
+                let index = ALPHANUMERIC.iter().position(|c| *c == original).unwrap_or(0);
+                ALPHANUMERIC[(index + replacement) % 36]
+            };
+            let changed = String::from_utf8(bytes).unwrap_or_default();
+            proptest::prop_assert_ne!(&changed, &valid);
+            proptest::prop_assert!(Iban::parse(&changed).is_err(), "{valid} changed to {changed} was accepted");
+        }
     }
 }

@@ -86,7 +86,8 @@ id_to_value!(
     JournalEntryId,
     ConversionId,
     CommissionId,
-    PayoutRunId
+    PayoutRunId,
+    PayoutMethodId
 );
 
 impl ToValue for Value {
@@ -198,7 +199,8 @@ id_from_value!(
     JournalEntryId,
     ConversionId,
     CommissionId,
-    PayoutRunId
+    PayoutRunId,
+    PayoutMethodId
 );
 
 impl<T: FromValue> FromValue for Option<T> {

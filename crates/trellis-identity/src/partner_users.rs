@@ -1,7 +1,7 @@
 //! Partner users: the people of a partner organisation and their roles. A partner admin invites
 //! colleagues; vendor staff who manage partners may too.
 
-use trellis_core::{Email, Error, PartnerId, PartnerRole, PartnerStatus, Result, Timestamp, UserId, Validation, VendorRole};
+use trellis_core::{Email, Error, PartnerId, PartnerRole, PartnerStatus, Result, Timestamp, UserId, Validation, VendorRole, WorkspaceId};
 use trellis_db::{Tx, sql};
 
 use crate::Ctx;
@@ -14,6 +14,29 @@ use crate::scope::{Scope, ScopedTx, SeenPartner};
 pub async fn require_visible_partner(tx: &mut ScopedTx, scope: &Scope, partner_id: &PartnerId) -> Result<PartnerStatus> {
     debug_assert_eq!(scope.workspace_id(), tx.workspace_id(), "the transaction of another workspace");
     Ok(tx.see_partner(partner_id).await?.status())
+}
+
+/// The addresses of a partner's admins, or its contact address when it has no admin: who hears
+/// of changes to the organisation's own records (its profile, its payout method).
+pub async fn admin_addresses_in(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id: &PartnerId) -> Result<Vec<Email>> {
+    let rows = tx
+        .fetch_all(sql!(
+            "SELECT u.email FROM partner_users pu JOIN users u ON u.id = pu.user_id
+             WHERE pu.workspace_id = $1 AND pu.partner_id = $2 AND pu.role = 'admin' ORDER BY u.email",
+            workspace_id,
+            partner_id
+        ))
+        .await?;
+    let mut emails: Vec<Email> = rows.iter().map(|r| r.get("email")).collect::<Result<_, _>>()?;
+    if emails.is_empty() {
+        let contact = tx
+            .fetch_optional(sql!("SELECT contact_email FROM partners WHERE workspace_id = $1 AND id = $2", workspace_id, partner_id))
+            .await?;
+        if let Some(row) = contact {
+            emails.push(row.get("contact_email")?);
+        }
+    }
+    Ok(emails)
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

@@ -1,7 +1,7 @@
 //! Workspaces (tenants) and their settings, and bootstrapping a workspace with its owner.
 
 use serde_json::json;
-use trellis_core::{Currency, Domain, Email, Error, Iban, Result, Timestamp, UserId, Validation, VendorRole, WorkspaceId};
+use trellis_core::{Bic, Currency, Domain, Email, Error, Iban, Result, Timestamp, UserId, Validation, VendorRole, WorkspaceId};
 use trellis_db::{SystemGrant, Tx, sql};
 
 use crate::audit::{self, AuditEntry};
@@ -205,14 +205,12 @@ pub async fn update(ctx: &Ctx, scope: &Scope, patch: WorkspacePatch) -> Result<W
         Some(Some(d)) => {
             let name = v.text("sepa_debtor.name", &d.name, 70);
             let iban = v.check("sepa_debtor.iban", Iban::parse(&d.iban));
-            let bic = d.bic.as_deref().map(str::trim).filter(|b| !b.is_empty()).map(str::to_ascii_uppercase);
-            if let Some(b) = &bic
-                && (!(b.len() == 8 || b.len() == 11) || !b.bytes().all(|c| c.is_ascii_alphanumeric()))
-            {
-                v.add("sepa_debtor.bic", "must be a BIC of 8 or 11 letters and digits");
-            }
-            match (name, iban) {
-                (Some(name), Some(iban)) => Some(Some(SepaDebtor { name, iban: iban.as_str().to_owned(), bic })),
+            let bic = match d.bic.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+                Some(text) => v.check("sepa_debtor.bic", Bic::parse(text)).map(|b| Some(b.as_str().to_owned())),
+                None => Some(None),
+            };
+            match (name, iban, bic) {
+                (Some(name), Some(iban), Some(bic)) => Some(Some(SepaDebtor { name, iban: iban.as_str().to_owned(), bic })),
                 _ => None,
             }
         }

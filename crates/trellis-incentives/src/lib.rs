@@ -1,7 +1,8 @@
-//! Money: commission plans, conversions, commissions and the double-entry ledger every
-//! commission, reversal, clawback and payout posts to (issue 10, ADRs 0016 and 0017). Payout runs
-//! and their exports, and MDF, arrive here with their capabilities; they post through
-//! [`ledger::post`] inside their own transactions.
+//! Money: commission plans, conversions, commissions, payout runs and the double-entry ledger
+//! every commission, reversal, clawback and payout posts to (issue 10, ADRs 0016 and 0017), and
+//! the partners' payout methods, their bank details sealed at rest (ADR 0018). They post through
+//! [`ledger::post`] inside their own transactions; payout runs ask
+//! [`payout_methods::readiness_in`] and [`payout_methods::decrypt_for_export_in`] where to pay.
 //!
 //! What this crate does not own: deals (their credit split reaches it through
 //! [`conversions::DealCredits`], which the binary provides), HTTP (the API and the pages call
@@ -10,9 +11,12 @@
 pub mod commissions;
 pub mod conversions;
 pub mod ledger;
+pub mod payout_methods;
 pub mod payouts;
 pub mod plans;
+pub mod secret_box;
 pub mod statuses;
 
 /// The system grants this crate declares (docs/ARCHITECTURE.md "System context" lists them all).
-pub const SYSTEM_GRANTS: &[&trellis_db::SystemGrant] = &[&ledger::LEDGER_VERIFY, &commissions::COMMISSION_RELEASE];
+pub const SYSTEM_GRANTS: &[&trellis_db::SystemGrant] =
+    &[&ledger::LEDGER_VERIFY, &commissions::COMMISSION_RELEASE, &payout_methods::KEY_CHECK];

@@ -25,7 +25,7 @@ use trellis_identity::{Ctx, Scope, ScopedTx};
 
 use crate::commissions::MONEY_WRITERS;
 use crate::ledger::{self, Account, JournalEntry};
-use crate::plans;
+use crate::{payout_methods, plans};
 
 /// Rows per multi-row statement of a run (items, skips, claimed partners).
 const BATCH: usize = 500;
@@ -60,19 +60,6 @@ impl SkipReason {
         }
     }
 }
-
-/// Whether a partner can be paid now: it has a payout method, and when it changed the method
-/// recently, the end of the cooling-off period.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Readiness {
-    pub has_method: bool,
-    pub cooling_off_until: Option<Timestamp>,
-}
-
-/// How this crate learns which partners have a payout method, one query for a whole run (the
-/// payout-method store answers it; tests and the binary pass the same function).
-pub type ReadinessFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<HashMap<PartnerId, Readiness>>> + Send + 'a>>;
-pub type ReadinessOf = for<'a> fn(&'a mut ScopedTx, &'a Scope, &'a [PartnerId]) -> ReadinessFuture<'a>;
 
 #[derive(Debug, Clone)]
 pub struct PayoutItem {
@@ -245,8 +232,8 @@ async fn minimums_in(tx: &mut ScopedTx, scope: &Scope, currency: Currency, now: 
 }
 
 /// `POST /api/v1/payout-runs` (owners, admins, finance): a draft run of `currency` (module
-/// documentation). `readiness` says which partners have a payout method.
-pub async fn create(ctx: &Ctx, scope: &Scope, currency: &str, readiness: ReadinessOf) -> Result<RunDetail> {
+/// documentation).
+pub async fn create(ctx: &Ctx, scope: &Scope, currency: &str) -> Result<RunDetail> {
     require_staff(scope, Error::forbidden("payout runs are the vendor's"))?;
     scope.require_vendor_role(MONEY_WRITERS, "create payout runs")?;
     let currency = Currency::parse(currency).map_err(|e| Error::invalid("currency", e.to_string()))?;
@@ -274,18 +261,18 @@ pub async fn create(ctx: &Ctx, scope: &Scope, currency: &str, readiness: Readine
         .collect::<Result<_>>()?;
     let minimums = minimums_in(&mut tx, scope, currency, now).await?;
     let partners: Vec<PartnerId> = sums.iter().map(|(p, _, _)| p.clone()).collect();
-    let ready = readiness(&mut tx, scope, &partners).await?;
+    let ready = payout_methods::readiness_in(&mut tx, scope, &partners).await?;
     let mut items: Vec<(PartnerId, i64, i64)> = Vec::new();
     let mut skipped: Vec<(PartnerId, SkipReason, i64)> = Vec::new();
     for (partner_id, total, count) in sums {
-        let readiness = ready.get(&partner_id).cloned().unwrap_or_default();
+        let readiness = ready.get(&partner_id);
         let reason = if total < 0 {
             Some(SkipReason::NegativeBalance)
         } else if total == 0 {
             continue;
-        } else if !readiness.has_method {
+        } else if !readiness.is_some_and(|r| r.has_method) {
             Some(SkipReason::NoPayoutMethod)
-        } else if readiness.cooling_off_until.is_some_and(|until| until > now) {
+        } else if readiness.and_then(|r| r.cooling_off_until).is_some_and(|until| until > now) {
             Some(SkipReason::CoolingOff)
         } else if minimums.get(&partner_id).is_some_and(|min| total < *min) {
             Some(SkipReason::BelowMinimum)
@@ -348,7 +335,7 @@ pub async fn create(ctx: &Ctx, scope: &Scope, currency: &str, readiness: Readine
 /// Takes the run's row for a change and checks who may make it.
 async fn for_change(tx: &mut ScopedTx, scope: &Scope, id: &PayoutRunId, what: &str) -> Result<PayoutRun> {
     require_staff(scope, Error::NotFound)?;
-    let run = find_run_in(tx, scope, id).await?;
+    find_run_in(tx, scope, id).await?;
     scope.require_vendor_role(MONEY_WRITERS, what)?;
     tx.execute(sql!("UPDATE payout_runs SET updated_at = updated_at WHERE workspace_id = $1 AND id = $2", scope.workspace_id(), id)).await?;
     find_run_in(tx, scope, id).await

@@ -1,11 +1,43 @@
 //! How values read on pages: times, role names, partner types.
 
 use trellis_core::{PartnerType, Timestamp};
+use trellis_incentives::payout_methods::PayoutMethod;
 
 /// `2026-11-21 13:16 UTC`: minutes are precise enough for people; the API has the full time.
 pub fn time(at: Timestamp) -> String {
     let t = at.to_datetime();
     format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
+}
+
+/// `9 Dec 2026`: a day people read without knowing the date order of any country.
+pub fn day(at: Timestamp) -> String {
+    let t = at.to_datetime();
+    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][usize::from(u8::from(t.month())) - 1];
+    format!("{} {month} {}", t.day(), t.year())
+}
+
+/// A payout method as the portal's page and the console's partner page show it: masked, with the
+/// hold after a change of account in words while it runs.
+pub struct PayoutMethodSummary {
+    pub account_holder: String,
+    pub iban_masked: String,
+    pub bic: Option<String>,
+    pub changed: String,
+    /// "Payouts resume on 9 Dec 2026 after a change of account", while the hold runs.
+    pub hold: Option<String>,
+}
+
+pub fn payout_method(method: &PayoutMethod, now: Timestamp) -> PayoutMethodSummary {
+    PayoutMethodSummary {
+        account_holder: method.account_holder.clone(),
+        iban_masked: method.iban_masked.clone(),
+        bic: method.bic.clone(),
+        changed: time(method.updated_at),
+        hold: method
+            .cooling_off_until
+            .filter(|until| *until > now)
+            .map(|until| format!("Payouts resume on {} after a change of account", day(until))),
+    }
 }
 
 /// `channel_manager` → `channel manager`.

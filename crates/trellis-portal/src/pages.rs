@@ -79,6 +79,7 @@ fn link_of(area: Area) -> (&'static str, &'static str) {
         Area::Licences => ("/portal/licences", "Licences"),
         Area::Contracts => ("/portal/contracts", "Contracts"),
         Area::PartnerApiKeys => ("/portal/api-keys", "API keys"),
+        Area::PayoutMethod => ("/portal/payout-method", "Payout method"),
         Area::Resellers => ("/portal/resellers", "Resellers"),
     }
 }
@@ -252,6 +253,7 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "tiers_evaluated" => "The partner's tiers were evaluated.",
         "deal_registered" => "The deal was registered and checked against the other registrations.",
         "partner_credited" => "The partner was credited on the deal.",
+        "payout_method_saved" => "The payout method was saved.",
         _ => return None,
     })
 }

@@ -6,24 +6,7 @@ use trellis_db::{Tx, sql};
 
 /// The partner's admins' addresses; its contact address when it has no admin.
 pub(crate) async fn partner_admins(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id: &PartnerId) -> Result<Vec<Email>> {
-    let rows = tx
-        .fetch_all(sql!(
-            "SELECT u.email FROM partner_users pu JOIN users u ON u.id = pu.user_id
-             WHERE pu.workspace_id = $1 AND pu.partner_id = $2 AND pu.role = 'admin' ORDER BY u.email",
-            workspace_id,
-            partner_id
-        ))
-        .await?;
-    let mut emails: Vec<Email> = rows.iter().map(|r| r.get("email")).collect::<Result<_, _>>()?;
-    if emails.is_empty() {
-        let contact = tx
-            .fetch_optional(sql!("SELECT contact_email FROM partners WHERE workspace_id = $1 AND id = $2", workspace_id, partner_id))
-            .await?;
-        if let Some(row) = contact {
-            emails.push(row.get("contact_email")?);
-        }
-    }
-    Ok(emails)
+    trellis_identity::partner_users::admin_addresses_in(tx, workspace_id, partner_id).await
 }
 
 /// The address of the staff member managing the partner, if any.

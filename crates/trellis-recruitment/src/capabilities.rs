@@ -4,7 +4,7 @@
 //! [`capabilities`] (or [`role_areas`] where no request's data is at hand) alone, so it cannot offer
 //! a page the service refuses or hide one it serves.
 
-use trellis_core::{PartnerId, PartnerType, Result};
+use trellis_core::{PartnerId, PartnerRole, PartnerType, Result};
 use trellis_directory::partners;
 use trellis_identity::{Ctx, Membership, Scope, api_keys, audit, workspaces};
 
@@ -35,6 +35,9 @@ pub enum Area {
     Licences,
     Contracts,
     PartnerApiKeys,
+    /// The organisation's payout method (`/portal/payout-method`): its admins and finance people
+    /// (`PartnerRole::MONEY_MANAGERS`, which the payout method service checks).
+    PayoutMethod,
     Resellers,
 }
 
@@ -84,6 +87,9 @@ pub fn role_areas(scope: &Scope) -> Vec<Area> {
             areas.extend([Area::Profile, Area::PartnerDeals, Area::Users, Area::Onboarding, Area::Licences, Area::Contracts]);
             if api_keys::PARTNER_KEY_MANAGERS.contains(role) {
                 areas.push(Area::PartnerApiKeys);
+            }
+            if PartnerRole::MONEY_MANAGERS.contains(role) {
+                areas.push(Area::PayoutMethod);
             }
         }
         Membership::System => {}

@@ -1,12 +1,14 @@
 //! Configuration: command-line flags, then environment variables (`TRELLIS_*`, `DATABASE_URL`),
 //! then an optional TOML file (`--config` / `TRELLIS_CONFIG`), then defaults. Secrets may be read
 //! from files: `DATABASE_URL_FILE` holds the database URL (it may carry a password),
-//! `TRELLIS_SMTP_PASSWORD_FILE` the SMTP password.
+//! `TRELLIS_SMTP_PASSWORD_FILE` the SMTP password, `TRELLIS_SECRET_KEY_FILE` the key payout
+//! methods are sealed with (ADR 0018; never in the configuration file itself).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::Deserialize;
+use trellis_incentives::secret_box::SecretKey;
 use trellis_jobs::{Mailer, SmtpConfig};
 use trellis_web::client_address::{ProxyNetwork, TrustedProxies};
 
@@ -28,6 +30,7 @@ pub struct FileConfig {
     pub smtp_url: Option<String>,
     pub smtp_password_file: Option<PathBuf>,
     pub mail_from: Option<String>,
+    pub secret_key_file: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -56,6 +59,8 @@ pub struct Settings {
     pub smtp: Option<SmtpConfig>,
     /// The sender of every email (required with an SMTP server).
     pub mail_from: Option<String>,
+    /// The key payout methods are sealed with; without one none can be set (ADR 0018).
+    pub secret_key: Option<SecretKey>,
 }
 
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -85,6 +90,8 @@ pub struct Overrides {
     pub smtp_url: Option<String>,
     pub smtp_password_file: Option<PathBuf>,
     pub mail_from: Option<String>,
+    pub secret_key: Option<String>,
+    pub secret_key_file: Option<PathBuf>,
 }
 
 /// The trusted proxies of the settings: `trusted_proxies` (networks) or `trusted_proxy_hops`
@@ -152,6 +159,15 @@ impl Settings {
                 "an SMTP server needs a sender address: set TRELLIS_MAIL_FROM / mail_from, e.g. \"Acme Partners <partners@acme.example>\""
             );
         }
+        let secret_key = match (overrides.secret_key, overrides.secret_key_file.or(file.secret_key_file)) {
+            (Some(text), _) => Some(text),
+            (None, Some(path)) => Some(read_secret_file(&path)?),
+            (None, None) => None,
+        };
+        let secret_key = secret_key
+            .filter(|text| !text.trim().is_empty())
+            .map(|text| SecretKey::parse_hex(&text).map_err(|e| anyhow::anyhow!("TRELLIS_SECRET_KEY / TRELLIS_SECRET_KEY_FILE: {e}")))
+            .transpose()?;
         let trust_forwarded_for = overrides.trust_forwarded_for.or(file.trust_forwarded_for).unwrap_or(false);
         let trusted_proxies = resolve_trusted_proxies(
             trust_forwarded_for,
@@ -170,6 +186,7 @@ impl Settings {
             idempotency_lease_seconds,
             smtp,
             mail_from,
+            secret_key,
         })
     }
 
@@ -247,6 +264,13 @@ log_format = "text"
 # The sender of every email; required with an SMTP server.
 #                                                        env: TRELLIS_MAIL_FROM
 # mail_from = "Acme Partners <partners@acme.example>"
+
+# The key partners' bank details (payout methods) are encrypted with: a file holding 64 hex
+# characters (32 bytes, e.g. `openssl rand -hex 32`). Or set TRELLIS_SECRET_KEY to the key itself.
+# Without a key Trellis runs, but payout methods cannot be set; once some are stored, Trellis
+# does not start without the key they were stored with. Back it up apart from the database.
+#                                                        env: TRELLIS_SECRET_KEY_FILE
+# secret_key_file = "/run/secrets/trellis_secret_key"
 "#;
 
 #[cfg(test)]
@@ -330,6 +354,24 @@ mod tests {
             let shown = format!("{case:?}");
             assert!(Settings::resolve(case, FileConfig::default()).is_err(), "{shown}");
         }
+    }
+
+    #[test]
+    fn the_secret_key_comes_from_the_environment_or_a_file_and_must_be_64_hex_characters() {
+        let key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        let direct = Settings::resolve(Overrides { secret_key: Some(key.into()), ..Overrides::default() }, FileConfig::default());
+        assert!(direct.expect("resolves").secret_key.is_some());
+        let dir = std::env::temp_dir().join(format!("trellis-key-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("secret_key");
+        std::fs::write(&path, format!("{key}\n")).expect("write");
+        let file: FileConfig = toml::from_str(&format!("secret_key_file = {:?}", path.display().to_string())).expect("parses");
+        assert!(Settings::resolve(Overrides::default(), file).expect("resolves").secret_key.is_some());
+        let short = Overrides { secret_key: Some(key[..32].into()), ..Overrides::default() };
+        let err = Settings::resolve(short, FileConfig::default()).expect_err("too short");
+        assert!(err.to_string().contains("TRELLIS_SECRET_KEY"), "{err}");
+        assert!(Settings::resolve(Overrides::default(), FileConfig::default()).expect("resolves").secret_key.is_none());
+        assert!(toml::from_str::<FileConfig>(&format!("secret_key = '{key}'")).is_err(), "the key itself never sits in the file");
     }
 
     #[test]

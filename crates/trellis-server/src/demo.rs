@@ -8,6 +8,8 @@ use trellis_db::{SystemGrant, sql};
 use trellis_directory::{NewPartner, PartnerPatch, partners};
 use trellis_identity::invitations::{self, Acceptor};
 use trellis_identity::{Ctx, RequestMeta, Scope, auth, members, partner_users, workspaces};
+use trellis_incentives::payout_methods::{self, PayoutMethodInput, PayoutMethodType};
+use trellis_incentives::secret_box::SecretKey;
 use trellis_programs::programs::{self, ApplicationQuestion};
 use trellis_programs::{NewProgram, Program, ProgramPatch};
 use trellis_recruitment::agreements::{self, NewAgreement};
@@ -18,6 +20,15 @@ use trellis_recruitment::onboarding::{self, NewStep};
 pub const DEMO_PASSWORD: &str = "trellis-demo-2026";
 const OWNER_EMAIL: &str = "olivia.owner@acme.example";
 const WORKSPACE_NAME: &str = "Acme Cloud";
+
+/// The key `trellis demo` seals bank details with when no TRELLIS_SECRET_KEY is configured:
+/// published here, so fit for demo data only (ADR 0018). `serve` has no such fallback.
+const DEMO_SECRET_KEY: &str = "64656d6f64656d6f64656d6f64656d6f64656d6f64656d6f64656d6f64656d6f";
+
+/// The demo's published key (see [`DEMO_SECRET_KEY`]).
+pub fn demo_secret_key() -> SecretKey {
+    SecretKey::parse_hex(DEMO_SECRET_KEY).expect("the demo key is 64 hex characters")
+}
 
 /// A demo login to print.
 pub struct DemoLogin {
@@ -224,6 +235,24 @@ async fn seed_workspace(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<()> {
     seed_recruitment(ctx, workspace_id).await?;
     crate::demo_deals::seed(ctx, workspace_id, &ids).await?;
     crate::demo_money::seed(ctx, workspace_id, &ids).await?;
+    seed_payout_methods(ctx, &system, &ids).await?;
+    Ok(())
+}
+
+/// Northwind's bank account, and Bluepeak's changed a moment ago: the portal and the console show
+/// the masked accounts, and Bluepeak's the hold a change starts (ADR 0018).
+async fn seed_payout_methods(ctx: &Ctx, system: &Scope, ids: &std::collections::HashMap<&str, PartnerId>) -> Result<()> {
+    let accounts = [
+        ("Northwind Distribution", "Northwind Distribution GmbH", "DE89 3704 0044 0532 0130 00"),
+        ("Bluepeak IT", "Bluepeak IT Ltd", "GB29 NWBK 6016 1331 9268 19"),
+        ("Bluepeak IT", "Bluepeak IT Ltd", "GB82 WEST 1234 5698 7654 32"),
+    ];
+    for (partner, holder, iban) in accounts {
+        let Some(partner_id) = ids.get(partner) else { continue };
+        let input =
+            PayoutMethodInput { method_type: PayoutMethodType::Sepa, account_holder: holder.to_owned(), iban: iban.to_owned(), bic: None };
+        payout_methods::set(ctx, system, partner_id, &input).await?;
+    }
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! What the binary plugs into the context for the domain crates (`Ctx::with_extension`): the
-//! metric registry, with every crate's metrics in the order the API and the pages list them, and
-//! the handlers of partner events. Like the job handlers ([`crate::jobs::registry`]) they are
+//! metric registry, with every crate's metrics in the order the API and the pages list them, the
+//! handlers of partner events, and the configured secret key. Like the job handlers ([`crate::jobs::registry`]) they are
 //! registered here, in the one crate that sees every capability, so that a crate can contribute a
 //! metric or act on another crate's event without depending on it (ADR 0011).
 
@@ -11,6 +11,7 @@ use trellis_directory::metric_registry::Registry;
 use trellis_directory::work_queues::{self, COUNT_CAP, CountFuture, WorkQueue, WorkQueues};
 use trellis_identity::background_work::{self, Backlog};
 use trellis_identity::{Ctx, Scope, ScopedTx};
+use trellis_incentives::secret_box::SecretKey;
 use trellis_programs::metrics;
 use trellis_records::compliance;
 use trellis_records::profile_changes;
@@ -106,14 +107,20 @@ fn failed_jobs<'a>(tx: &'a mut ScopedTx, scope: &'a Scope, _now: Timestamp) -> C
     Box::pin(background_work::backlog_in(tx, scope, Backlog::FailedJobs, COUNT_CAP))
 }
 
-/// `ctx` with the metric registry, the partner event handlers, the work queues and the deal
-/// conflict index of this process.
-pub fn install(ctx: Ctx) -> Ctx {
-    ctx.with_extension(metric_registry())
+/// `ctx` with the metric registry, the partner event handlers, the work queues, the deal
+/// conflict index of this process and, when one is configured, the key payout methods are sealed
+/// with (without it, setting one answers 409 naming `TRELLIS_SECRET_KEY`).
+pub fn install(ctx: Ctx, secret_key: Option<SecretKey>) -> Ctx {
+    let ctx = ctx
+        .with_extension(metric_registry())
         .with_extension(partner_event_handlers())
         .with_extension(work_queues())
         .with_extension(trellis_deals::conflicts::ConflictIndex::new())
-        .with_extension(DealCredits { read: deal_credits })
+        .with_extension(DealCredits { read: deal_credits });
+    match secret_key {
+        Some(key) => ctx.with_extension(key),
+        None => ctx,
+    }
 }
 
 /// Commissions on won deals read the deal's credit split through this (ADR 0011: the incentives

@@ -21,16 +21,25 @@ use axum::routing::get;
 use trellis_core::Clock;
 use trellis_db::{Db, DbConfig};
 use trellis_identity::Ctx;
+use trellis_incentives::secret_box::SecretKey;
 use trellis_web::{AppState, WebConfig};
 
 /// The system grants the binary declares (docs/ARCHITECTURE.md "System context" lists them all).
 pub const SYSTEM_GRANTS: &[&trellis_db::SystemGrant] = &[&demo::DEMO_SEEDING];
 
-/// Connects to the database, applies migrations and returns the shared state.
-pub async fn connect(database_url: &str, web: WebConfig, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+/// Connects to the database, applies migrations and returns the shared state; `secret_key` is
+/// the key payout methods are sealed with, when one is configured (ADR 0018).
+pub async fn connect(database_url: &str, web: WebConfig, clock: Arc<dyn Clock>, secret_key: Option<SecretKey>) -> anyhow::Result<AppState> {
     let db = Db::connect(&DbConfig::new(database_url)).await?;
     db.migrate().await?;
-    Ok(AppState { ctx: extensions::install(Ctx::new(db, clock).with_public_url(&web.public_url)), web: Arc::new(web) })
+    let ctx = extensions::install(Ctx::new(db, clock).with_public_url(&web.public_url), secret_key);
+    Ok(AppState { ctx, web: Arc::new(web) })
+}
+
+/// Refuses to serve when payout methods are stored and the configured key cannot open them (or
+/// none is configured): every payout would fail later, far from the cause.
+pub async fn check_secret_key(ctx: &Ctx) -> anyhow::Result<()> {
+    trellis_incentives::payout_methods::check_key(ctx).await.map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Starts what a serving process keeps in memory beside the database: the deal conflict index,

@@ -67,6 +67,13 @@ struct ServeArgs {
     /// The sender of every email, e.g. "Acme Partners <partners@acme.example>" (required with SMTP).
     #[arg(long, env = "TRELLIS_MAIL_FROM")]
     mail_from: Option<String>,
+    /// The key partners' bank details are encrypted with: 64 hex characters (`openssl rand -hex
+    /// 32`). Without it payout methods cannot be set; `trellis demo` then uses a published demo key.
+    #[arg(long, env = "TRELLIS_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
+    /// A file holding that key (secrets managers).
+    #[arg(long, env = "TRELLIS_SECRET_KEY_FILE")]
+    secret_key_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -186,6 +193,8 @@ async fn main() -> anyhow::Result<()> {
         smtp_url: serve_args.smtp_url,
         smtp_password_file: serve_args.smtp_password_file,
         mail_from: serve_args.mail_from,
+        secret_key: serve_args.secret_key,
+        secret_key_file: serve_args.secret_key_file,
     };
     let settings = Settings::resolve(overrides, FileConfig::load(cli.config.as_deref())?)?;
     init_logging(&settings);
@@ -204,12 +213,20 @@ async fn main() -> anyhow::Result<()> {
         idempotency_lease_seconds: settings.idempotency_lease_seconds,
         emails_delivered: settings.mailer()?.delivers(),
     };
-    let state = trellis_server::connect(&settings.database_url, web, Arc::new(SystemClock))
+    let secret_key = match (&cli.command, &settings.secret_key) {
+        (Command::Demo(_), None) => {
+            tracing::warn!("no TRELLIS_SECRET_KEY: the demo seals bank details with its published demo key, fit for demo data only");
+            Some(trellis_server::demo::demo_secret_key())
+        }
+        (_, key) => key.clone(),
+    };
+    let state = trellis_server::connect(&settings.database_url, web, Arc::new(SystemClock), secret_key)
         .await
         .with_context(|| "connecting to the database (check --database-url / DATABASE_URL)")?;
     match cli.command {
         Command::Serve(_) => run_server(&settings, state).await,
         Command::Demo(_) => {
+            trellis_server::check_secret_key(&state.ctx).await?;
             let logins = trellis_server::demo::seed(&state.ctx).await?;
             let listener = tokio::net::TcpListener::bind(&settings.bind).await.with_context(|| format!("binding {}", settings.bind))?;
             start_job_worker(&settings, &state)?;
@@ -285,6 +302,7 @@ fn start_job_worker(settings: &Settings, state: &trellis_web::AppState) -> anyho
 }
 
 async fn run_server(settings: &Settings, state: trellis_web::AppState) -> anyhow::Result<()> {
+    trellis_server::check_secret_key(&state.ctx).await?;
     let listener = tokio::net::TcpListener::bind(&settings.bind).await.with_context(|| format!("binding {}", settings.bind))?;
     start_job_worker(settings, &state)?;
     trellis_server::start_indexes(&state.ctx);

@@ -19,6 +19,7 @@ use reqwest::Method;
 use serde_json::Value;
 use trellis_core::{Clock, ManualClock, SystemClock};
 use trellis_identity::Ctx;
+use trellis_incentives::secret_box::SecretKey;
 use trellis_jobs::{Mailer, Registry, SmtpConfig};
 use trellis_web::{AppState, WebConfig};
 
@@ -32,6 +33,10 @@ pub const TEST_FIXTURES: trellis_db::SystemGrant = trellis_db::SystemGrant {
     name: "test_fixtures",
     reason: "tests build fixtures and inspect rows across partners outside any request, and create and drop their schemas",
 };
+
+/// The key a [`TestApp`] seals payout methods with (ADR 0018); [`TestApp::spawn_without_secret_key`]
+/// starts one without any.
+pub const TEST_SECRET_KEY: &str = "7e57000000000000000000000000000000000000000000000000000000007e57";
 
 /// The system grants this crate declares (docs/ARCHITECTURE.md "System context" lists them all).
 pub const SYSTEM_GRANTS: &[&trellis_db::SystemGrant] = &[&TEST_FIXTURES];
@@ -111,6 +116,11 @@ pub fn postgres_url() -> Option<String> {
     std::env::var("TRELLIS_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())
 }
 
+/// [`TEST_SECRET_KEY`], parsed.
+pub fn test_secret_key() -> SecretKey {
+    SecretKey::parse_hex(TEST_SECRET_KEY).expect("the test key is 64 hex characters")
+}
+
 fn unique_name(prefix: &str) -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     format!("{prefix}_{}_{}_{}", std::process::id(), nanos % 1_000_000_000, COUNTER.fetch_add(1, Ordering::SeqCst))
@@ -120,6 +130,11 @@ impl TestApp {
     /// Starts the app with a fresh database; emails stay in the outbox (no SMTP server).
     pub async fn spawn() -> Self {
         Self::spawn_with_mailer(Mailer::outbox_only()).await
+    }
+
+    /// Starts the app without a secret key, as a server without `TRELLIS_SECRET_KEY` runs.
+    pub async fn spawn_without_secret_key() -> Self {
+        Self::spawn_with(Mailer::outbox_only(), None, None).await
     }
 
     /// Starts the app with its email delivered over SMTP to a receiver started for the test.
@@ -133,14 +148,18 @@ impl TestApp {
     /// Starts the app as if behind reverse proxies: `X-Forwarded-For` is trusted with these
     /// proxies (the test's own connection, from 127.0.0.1, plays the nearest proxy).
     pub async fn spawn_behind_proxies(trusted_proxies: trellis_web::client_address::TrustedProxies) -> Self {
-        Self::spawn_with(Mailer::outbox_only(), Some(trusted_proxies)).await
+        Self::spawn_with(Mailer::outbox_only(), Some(trusted_proxies), Some(test_secret_key())).await
     }
 
     async fn spawn_with_mailer(mailer: Mailer) -> Self {
-        Self::spawn_with(mailer, None).await
+        Self::spawn_with(mailer, None, Some(test_secret_key())).await
     }
 
-    async fn spawn_with(mailer: Mailer, trusted_proxies: Option<trellis_web::client_address::TrustedProxies>) -> Self {
+    async fn spawn_with(
+        mailer: Mailer,
+        trusted_proxies: Option<trellis_web::client_address::TrustedProxies>,
+        secret_key: Option<SecretKey>,
+    ) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let (url, database) = TestDatabase::create().await;
         let clock = ManualClock::starting_at(SystemClock.now());
@@ -156,7 +175,8 @@ impl TestApp {
             idempotency_lease_seconds: trellis_api::middleware::IDEMPOTENCY_LEASE_SECONDS,
             emails_delivered: mailer.delivers(),
         };
-        let state = trellis_server::connect(&url, web, Arc::new(clock.clone()) as Arc<dyn Clock>).await.expect("connect and migrate");
+        let state =
+            trellis_server::connect(&url, web, Arc::new(clock.clone()) as Arc<dyn Clock>, secret_key).await.expect("connect and migrate");
         // No index follower here: one server needs none (a registration catches its index up in
         // its own transaction), and its polling would count in the tests that count a page's
         // transactions. A sibling server starts its own (the two-server test).
@@ -176,7 +196,8 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a local port");
         let base_url = format!("http://{}", listener.local_addr().expect("local addr"));
         let web = WebConfig { public_url: base_url.clone(), ..(*self.state.web).clone() };
-        let state = trellis_server::connect(&self.database_url, web, Arc::new(self.clock.clone()) as Arc<dyn Clock>)
+        let secret_key = self.state.ctx.extension::<SecretKey>().ok().cloned();
+        let state = trellis_server::connect(&self.database_url, web, Arc::new(self.clock.clone()) as Arc<dyn Clock>, secret_key)
             .await
             .expect("connect the sibling");
         trellis_server::start_indexes(&state.ctx);

@@ -16,6 +16,7 @@ pub mod locator;
 pub mod members;
 pub mod onboarding;
 pub mod partners;
+pub mod payout_methods;
 pub mod payouts;
 pub mod profiles;
 pub mod programs;
@@ -126,4 +127,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(payouts::mark_payout_run_paid))
         .routes(routes!(payouts::cancel_payout_run))
         .routes(routes!(payouts::export_payout_run))
+        // Payout methods (API.md "Commissions, balances, payouts")
+        .routes(routes!(payout_methods::find_payout_method, payout_methods::set_payout_method))
 }

@@ -115,7 +115,7 @@ pub async fn create_payout_run(
     Caller(scope): Caller,
     ApiJson(body): ApiJson<CreatePayoutRunRequest>,
 ) -> ApiResult<(StatusCode, Json<PayoutRunView>)> {
-    let detail = payouts::create(&state.ctx, &scope, &body.currency, trellis_incentives::payout_methods::readiness_of).await?;
+    let detail = payouts::create(&state.ctx, &scope, &body.currency).await?;
     Ok((StatusCode::CREATED, Json(detail.into())))
 }
 

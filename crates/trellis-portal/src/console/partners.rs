@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use trellis_core::{Error, PartnerId, PartnerRole, PartnerStatus, PartnerType, UserId, VendorRole};
 use trellis_directory::{NewPartner, Partner, PartnerFilter, PartnerPatch, partners, statuses};
 use trellis_identity::{Membership, Scope, ScopedTx, api_keys, invitations, members, partner_users};
+use trellis_incentives::payout_methods;
 use trellis_programs::enrollments::{self, FirstUser, NewEnrollment};
 use trellis_web::AppState;
 
@@ -304,6 +305,9 @@ pub(super) struct PartnerPage {
     programs: super::partner_programs::ProgramsCard,
     /// The "Onboarding" card, when the partner's programs have onboarding steps.
     onboarding: Option<super::partner_onboarding::OnboardingCard>,
+    /// The "Payout method" card: for owners, admins and finance only (`payout_methods::may_manage`).
+    shows_payout_method: bool,
+    payout_method: Option<display::PayoutMethodSummary>,
 }
 
 /// The edit form filled with the partner's current details.
@@ -361,6 +365,12 @@ pub(super) async fn partner_page(state: &AppState, signed: &Signed, id: &Partner
     let lifecycle = super::partner_lifecycle::sections(state, tx, scope, &seen).await?;
     let programs = super::partner_programs::card(state, tx, scope, &seen).await?;
     let onboarding = super::partner_onboarding::card(tx, scope, &seen, &partner.name).await?;
+    let shows_payout_method = payout_methods::may_manage(scope);
+    let payout_method = if shows_payout_method {
+        payout_methods::get_in(&state.ctx, tx, scope, &seen).await?.map(|m| display::payout_method(&m, state.ctx.now()))
+    } else {
+        None
+    };
     Ok(PartnerPage {
         layout: Layout::signed(state, signed, partner.name.clone(), SECTION).await,
         csrf_token: signed.session.csrf_token.clone(),
@@ -389,6 +399,8 @@ pub(super) async fn partner_page(state: &AppState, signed: &Signed, id: &Partner
         lifecycle,
         programs,
         onboarding,
+        shows_payout_method,
+        payout_method,
         partner,
     })
 }

@@ -7,6 +7,7 @@ pub(crate) mod deals;
 pub(crate) mod disputes;
 mod licences;
 pub mod onboarding;
+mod payout_method;
 mod profile;
 mod profile_details;
 pub mod resellers;
@@ -28,6 +29,7 @@ pub fn routes() -> PageRouter {
         .merge(contracts::routes())
         .merge(disputes::routes())
         .merge(deals::routes())
+        .merge(payout_method::routes())
 }
 
 /// The caller's own organisation and role there; 404 for staff.

@@ -773,6 +773,14 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         "plan" | "conversion" | "invoice" | "commission" | "held_commission" | "payout_run" | "approved_run" => {
             prepare_money_target(app, world, route, column, n).await
         }
+        "payout_method" => {
+            let scope = Scope::system(world.workspace(World::partner_ws(column)).clone(), &TEST_FIXTURES);
+            let partner = world.partner(column);
+            let method = trellis_incentives::payout_methods::set(&app.state.ctx, &scope, partner, &crate::payout_methods::matrix_method())
+                .await
+                .expect("a payout method");
+            (route.path.replace("{id}", partner.as_str()), Some(method.id.to_string()))
+        }
         other => panic!("unknown target {other}"),
     };
     let body = match (route.method.as_str(), route.path.as_str()) {
@@ -881,6 +889,8 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         ("POST", "/api/v1/commissions/{id}/release") | ("POST", "/api/v1/invoices/{invoice_id}/paid") => None,
         ("POST", "/api/v1/payout-runs") => Some(json!({"currency": "EUR"})),
         ("POST", "/api/v1/payout-runs/{id}/approve") | ("POST", "/api/v1/payout-runs/{id}/mark-paid") | ("POST", "/api/v1/payout-runs/{id}/cancel") => None,
+        // The details the target was set up with: an allowed PUT changes nothing.
+        ("PUT", "/api/v1/partners/{id}/payout-method") => Some(crate::payout_methods::matrix_body()),
         ("GET", _) | ("DELETE", _) => None,
         _ => panic!("no request recipe for {} — add one here when adding the route to the matrix", route.label()),
     };
@@ -1363,7 +1373,7 @@ async fn prepare_money_target(app: &TestApp, world: &World, route: &RouteRow, co
         // Runs made by the system, so that any staff member may approve them (four eyes).
         let ws = if column == "OTHER_RUN" { Ws::Other } else { Ws::Main };
         let scope = Scope::system(world.workspace(ws).clone(), &TEST_FIXTURES);
-        let run = trellis_incentives::payouts::create(ctx, &scope, "EUR", trellis_incentives::payout_methods::readiness_of).await.expect("a run");
+        let run = trellis_incentives::payouts::create(ctx, &scope, "EUR").await.expect("a run");
         if route.target == "approved_run" {
             trellis_incentives::payouts::approve(ctx, &scope, &run.run.id).await.expect("approved");
         }

@@ -824,3 +824,29 @@ async fn a_channel_manager_finds_the_partner_to_register_for_by_typing_part_of_i
     screenshot(&client, "deal-register-on-behalf-phone").await;
     client.close().await.expect("close the browser session");
 }
+
+#[tokio::test]
+async fn a_partner_admin_sets_the_payout_method_on_a_phone_and_reads_it_masked() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let client = browser.open(true).await;
+
+    sign_in(&client, &app, &f.r1a_admin.email).await;
+    wait_for(&client, Locator::Css("main h1")).await;
+    click(&client, Locator::LinkText("Payout method")).await;
+    wait_for(&client, Locator::XPath("//h1[normalize-space()='Payout method']")).await;
+    type_into(&client, "payout-account_holder", "R1a GmbH").await;
+    type_into(&client, "payout-iban", "de89 3704 0044 0532 0130 00").await;
+    click(&client, Locator::Css("form[action='/portal/payout-method'] button[type=submit]")).await;
+    wait_for(&client, Locator::XPath("//dd[normalize-space()='DE•••• 3000']")).await;
+    screenshot(&client, "payout-method-phone").await;
+
+    let (client_width, scroll_width) = widths(&client).await;
+    let text = visible_text(&client).await;
+    assert_eq!(client_width, 375, "the page is laid out for a 375 px screen");
+    assert!(scroll_width <= client_width, "the payout method page scrolls sideways: {scroll_width} > {client_width}");
+    assert!(text.contains("The payout method was saved.") && text.contains("R1a GmbH"), "{text}");
+    assert!(!text.contains("0532") && !text.contains("3704"), "the IBAN is shown masked only: {text}");
+    client.close().await.expect("close the browser session");
+}

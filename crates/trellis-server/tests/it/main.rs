@@ -30,6 +30,7 @@ mod origin_check;
 mod pages;
 mod payouts;
 mod partner_powers;
+mod payout_methods;
 mod profiles;
 mod recruitment;
 mod rls;

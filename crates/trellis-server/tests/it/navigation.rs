@@ -31,6 +31,7 @@ const EVERY_ENTRY: &[&str] = &[
     "/portal/licences",
     "/portal/contracts",
     "/portal/api-keys",
+    "/portal/payout-method",
     "/portal/resellers",
 ];
 
