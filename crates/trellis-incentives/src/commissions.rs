@@ -338,11 +338,15 @@ fn push_money_filter(tx: &ScopedTx, scope: &Scope, q: &mut Sql) {
     }
 }
 
+/// The partner roles that read their organisation's money (the portal's navigation offers the
+/// earnings pages to them alone).
+pub const PARTNER_MONEY_READERS: &[PartnerRole] = &[PartnerRole::Admin, PartnerRole::Finance];
+
 /// Partner users who read money: their organisation's admins and finance people (403 for the
 /// others); every staff role reads it.
 pub fn require_money_reader(scope: &Scope) -> Result<()> {
     match scope.membership() {
-        Membership::Partner { role, .. } if !matches!(role, PartnerRole::Admin | PartnerRole::Finance) => {
+        Membership::Partner { role, .. } if !PARTNER_MONEY_READERS.contains(role) => {
             Err(Error::forbidden("only a partner's admins and finance people read its money"))
         }
         _ => Ok(()),
@@ -431,6 +435,54 @@ pub async fn list_in(tx: &mut ScopedTx, scope: &Scope, filter: &CommissionFilter
     q.push(" ORDER BY c.id DESC LIMIT ").push_bind(trellis_core::page::fetch_limit(filter.limit));
     let rows: Vec<Commission> = tx.fetch_all(q).await?.iter().map(from_row).collect::<Result<_>>()?;
     Ok(Page::from_rows(rows, filter.limit, |c| c.id.to_string()))
+}
+
+/// What was earned in one calendar month (UTC) in one currency: the sum of the commissions
+/// created in it, adjustments (negative) included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonthTotal {
+    pub year: i32,
+    /// 1 to 12.
+    pub month: u8,
+    pub currency: Currency,
+    pub amount_minor: i64,
+    pub count: i64,
+}
+
+/// The most commissions [`monthly_totals`] reads; a partner with more in the period sees the
+/// months it read (the chart is an overview, the list is exact).
+pub const MONTHLY_TOTALS_ROWS: i64 = 100_000;
+
+/// The caller's earnings per month since `since` (the earnings chart of the portal), oldest first:
+/// a partner's own commissions, staff's of the partners they see (optionally one partner).
+pub async fn monthly_totals(ctx: &Ctx, scope: &Scope, partner_id: Option<&PartnerId>, since: Timestamp) -> Result<Vec<MonthTotal>> {
+    require_money_reader(scope)?;
+    let mut tx = scope.read(ctx).await?;
+    let mut q = Sql::build("SELECT c.created_at, c.currency, c.amount_minor");
+    q.push(FROM).push(" WHERE c.workspace_id = ").push_bind(scope.workspace_id()).push(" AND ");
+    push_money_filter(&tx, scope, &mut q);
+    if let Some(partner_id) = partner_id {
+        q.push(" AND c.partner_id = ").push_bind(partner_id);
+    }
+    q.push(" AND c.created_at >= ").push_bind(since).push(" ORDER BY c.created_at LIMIT ").push_bind(MONTHLY_TOTALS_ROWS);
+    let rows = tx.fetch_all(q).await?;
+    tx.commit().await?;
+    let mut totals: std::collections::BTreeMap<(i32, u8, String), (i64, i64)> = std::collections::BTreeMap::new();
+    for row in &rows {
+        let at: Timestamp = row.get("created_at")?;
+        let currency: String = row.get("currency")?;
+        let amount: i64 = row.get("amount_minor")?;
+        let date = at.to_datetime();
+        let entry = totals.entry((date.year(), u8::from(date.month()), currency)).or_insert((0, 0));
+        entry.0 = entry.0.saturating_add(amount);
+        entry.1 += 1;
+    }
+    totals
+        .into_iter()
+        .map(|((year, month, currency), (amount_minor, count))| {
+            Ok(MonthTotal { year, month, currency: stored(Currency::parse(&currency).ok(), "currency", &currency)?, amount_minor, count })
+        })
+        .collect()
 }
 
 /// A partner's money in one currency, as the balance endpoint answers it.

@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod contracts;
+mod earnings;
 pub(crate) mod deals;
 pub(crate) mod disputes;
 mod licences;
@@ -28,6 +29,7 @@ pub fn routes() -> PageRouter {
         .merge(contracts::routes())
         .merge(disputes::routes())
         .merge(deals::routes())
+        .merge(earnings::routes())
 }
 
 /// The caller's own organisation and role there; 404 for staff.
