@@ -36,7 +36,6 @@ pub struct CommissionRow {
     pub partner: String,
     pub partner_id: String,
     pub kind: &'static str,
-    pub kind_code: &'static str,
     /// `€1,200.00`, or `−€50.00` for a reversal or clawback.
     pub amount: String,
     pub negative: bool,
@@ -107,7 +106,6 @@ impl CommissionRow {
             partner: c.partner_name.clone(),
             partner_id: c.partner_id.to_string(),
             kind: c.kind.label(),
-            kind_code: c.kind.as_str(),
             amount: signed_money(c.amount_minor, c.currency),
             negative: c.amount_minor < 0,
             status: c.status.label(),
