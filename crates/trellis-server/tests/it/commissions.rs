@@ -15,7 +15,7 @@ use trellis_testkit::{TEST_FIXTURES, TestApp};
 const DAY: i64 = 86_400;
 
 /// A program in EUR with every fixture partner of the main workspace enrolled.
-async fn program(app: &TestApp, f: &Fixture, slug: &str) -> ProgramId {
+pub(crate) async fn program(app: &TestApp, f: &Fixture, slug: &str) -> ProgramId {
     let ctx = &app.state.ctx;
     let system = Scope::system(f.workspace_id.clone(), &TEST_FIXTURES);
     let input = trellis_programs::NewProgram { name: format!("Program {slug}"), slug: slug.to_owned(), ..Default::default() };
@@ -27,13 +27,13 @@ async fn program(app: &TestApp, f: &Fixture, slug: &str) -> ProgramId {
     program.id
 }
 
-async fn set_plan(app: &TestApp, f: &Fixture, program: &ProgramId, plan: Value) -> Value {
+pub(crate) async fn set_plan(app: &TestApp, f: &Fixture, program: &ProgramId, plan: Value) -> Value {
     let reply = app.send(reqwest::Method::PUT, &format!("/api/v1/programs/{program}/commission-plan"), Some(&f.finance.token), Some(&plan)).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     reply.body
 }
 
-fn money(amount_minor: i64) -> Value {
+pub(crate) fn money(amount_minor: i64) -> Value {
     json!({"amount_minor": amount_minor, "currency": "EUR"})
 }
 

@@ -9,6 +9,7 @@ mod authz_pages;
 mod branding;
 mod browser;
 mod client_address;
+mod commission_pages;
 mod commissions;
 mod compliance;
 mod conformance;
