@@ -17,6 +17,7 @@ use trellis_core::{
 };
 use trellis_db::{Row, Sql, SystemGrant, sql};
 use trellis_directory::events::{HandlerFuture, PartnerEvent, PartnerEventKind};
+use trellis_directory::work_queues::{self, CountFuture, WorkQueue};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::{Ctx, Membership, Scope, ScopedTx};
 use trellis_jobs::{Job, JobOptions, enqueue};
@@ -648,6 +649,25 @@ pub async fn release_hold(ctx: &Ctx, scope: &Scope, id: &CommissionId) -> Result
     let commission = find_unchecked_in(&mut tx, scope.workspace_id(), id).await?;
     tx.commit().await?;
     Ok(commission)
+}
+
+/// The console home's queue: commissions staff held (for review or by hand) and must release or
+/// leave held, for the staff who do (owners, admins, finance); the navigation counts it on
+/// "Commissions". Holds for a lapsed licence end by themselves and are not counted.
+pub const HELD: WorkQueue = WorkQueue {
+    key: "commissions_held",
+    title: "Commissions held for review",
+    href: "/console/commissions/held",
+    nav: Some("/console/commissions"),
+    count: count_held,
+};
+
+fn count_held<'a>(tx: &'a mut ScopedTx, scope: &'a Scope, _now: Timestamp) -> CountFuture<'a> {
+    Box::pin(work_queues::count_for(tx, scope, MONEY_WRITERS, |tx, q| {
+        q.push(" FROM commissions c WHERE c.workspace_id = ").push_bind(scope.workspace_id());
+        q.push(" AND c.status = 'on_hold' AND c.hold_reason IN ('fraud_review', 'manual') AND ");
+        tx.push_partner_filter(q, "c.partner_id");
+    }))
 }
 
 /// Takes the commission's row, so two changes of it run one after the other.

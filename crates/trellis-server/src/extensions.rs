@@ -41,6 +41,7 @@ pub fn work_queues() -> WorkQueues {
         profile_changes::TO_DECIDE,
         trellis_deals::disputes::TO_RESOLVE,
         trellis_deals::extensions::TO_DECIDE,
+        trellis_incentives::commissions::HELD,
         ONBOARDING,
         compliance::LAPSED,
         compliance::LAPSING,

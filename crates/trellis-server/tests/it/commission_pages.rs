@@ -108,6 +108,9 @@ async fn finance_holds_and_releases_from_the_queue_and_awards_a_spiff_others_rea
     let queue = finance.get(&location(&held)).await;
     assert!(queue.text.contains("Held for review") && queue.text.contains("Release"), "{}", queue.text);
     assert!(queue.text.contains("The commission is on hold"), "the notice");
+    assert!(queue.text.contains(r#"aria-current="page">Commissions <span class="nav-count">"#), "the navigation counts the hold: {}", queue.text);
+    let home = finance.get("/").await.text;
+    assert!(home.contains("Commissions held for review") && home.contains(r#"href="/console/commissions/held""#), "the console home's queue: {home}");
     let r1a = sign_in(&app, &f.r1a_admin.email).await;
     assert!(r1a.get("/portal/commissions").await.text.contains("Held for review"), "the partner reads why in words");
     let released = finance.submit(&format!("/console/commissions/{commission}/release"), &[("return_to", "https://evil.example/")]).await;
