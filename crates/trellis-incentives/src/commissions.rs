@@ -221,6 +221,7 @@ pub(crate) async fn insert_in(tx: &mut ScopedTx, scope: &Scope, now: Timestamp, 
 
 /// Changes a commission's status along the table (409 otherwise) and records the transition's
 /// audit event; the caller moves the money when the status change means it.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn set_status_in(
     tx: &mut ScopedTx,
     scope: &Scope,

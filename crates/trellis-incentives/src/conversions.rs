@@ -608,6 +608,10 @@ async fn parent_of(tx: &mut ScopedTx, scope: &Scope, partner_id: &PartnerId) -> 
     Ok(row.map(|r| r.get("parent_id")).transpose()?.flatten())
 }
 
+/// How a conversion was attributed: how, in which program, by which deal, and the credited
+/// partners with their shares in basis points.
+type Attributed = (Attribution, Option<ProgramId>, Option<DealId>, Vec<(PartnerId, i64)>);
+
 /// A lead or a sale: attributes it and creates its commissions (module documentation).
 async fn earn_in(
     ctx: &Ctx,
@@ -619,7 +623,7 @@ async fn earn_in(
     occurred_at: Timestamp,
 ) -> Result<Earned> {
     let customer = customer_in(tx, scope, &parsed.customer).await?;
-    let (attribution, program_id, deal_id, credited): (Attribution, Option<ProgramId>, Option<DealId>, Vec<(PartnerId, i64)>) =
+    let (attribution, program_id, deal_id, credited): Attributed =
         if let Some(deal_id) = &parsed.deal_id {
             let credit = deal_credit_in(ctx, tx, scope, deal_id).await?;
             let program_id = match (&credit.program_id, &parsed.program_id) {

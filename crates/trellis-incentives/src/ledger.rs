@@ -560,8 +560,10 @@ pub async fn verify(ctx: &Ctx) -> Result<LedgerReport> {
              ORDER BY 1, 2"
         ))
         .await?;
-    let mut current: Option<(String, String, String, i64, String, BTreeMap<(String, String), i64>)> = None;
-    let mut check_commission = |done: Option<(String, String, String, i64, String, BTreeMap<(String, String), i64>)>| {
+    // (workspace, commission, account, amount, currency, posted per (account, currency))
+    type Posted = (String, String, String, i64, String, BTreeMap<(String, String), i64>);
+    let mut current: Option<Posted> = None;
+    let mut check_commission = |done: Option<Posted>| {
         let Some((workspace_id, id, account, amount, currency, posted)) = done else { return };
         let mut expected: BTreeMap<(String, String), i64> = BTreeMap::new();
         expected.insert((account.clone(), currency.clone()), -amount);
