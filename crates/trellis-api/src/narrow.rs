@@ -18,6 +18,9 @@
 
 use serde_json::{Map, Value, json};
 use trellis_core::roles::{PartnerRole, PartnerScopeSetting, PartnerStatus, PartnerType, VendorRole};
+use trellis_incentives::commissions::CommissionKind;
+use trellis_incentives::conversions::ConversionKind;
+use trellis_incentives::statuses::{CommissionStatus, HoldReason};
 
 /// A text without control characters (C0 and DEL).
 pub const SINGLE_LINE: &str = r"^[^\u0000-\u001f\u007f]*$";
@@ -59,6 +62,8 @@ fn path_id_prefix(path: &str, name: &str) -> Option<&'static str> {
         "deals" => "deal",
         "disputes" => "dsp",
         "extension-requests" => "ext",
+        "commissions" => "com",
+        "conversions" => "cnv",
         _ => return None,
     })
 }
@@ -76,6 +81,8 @@ fn cursor_prefix(path: &str) -> Option<&'static str> {
         "/api/v1/deals" => "deal",
         "/api/v1/disputes" => "dsp",
         "/api/v1/extension-requests" => "ext",
+        "/api/v1/commissions" => "com",
+        "/api/v1/conversions" => "cnv",
         _ => return None,
     })
 }
@@ -87,6 +94,7 @@ fn body_id_prefix(field: &str) -> Option<&'static str> {
         "program_id" => "prg",
         "tier_id" => "tir",
         "parent_id" | "partner_id" => "ptn",
+        "deal_id" => "deal",
         "manager_user_id" => "usr",
         _ => return None,
     })
@@ -105,6 +113,11 @@ fn query_enum(path: &str, name: &str) -> Option<Vec<&'static str>> {
         ("/api/v1/deals", "order") => Some(vec!["newest", "oldest"]),
         ("/api/v1/disputes", "status") => Some(vec!["open", "upheld", "overturned"]),
         ("/api/v1/extension-requests", "status") => Some(vec!["open", "approved", "denied"]),
+        ("/api/v1/commissions", "status") => Some(CommissionStatus::ALL.iter().map(|s| s.as_str()).collect()),
+        ("/api/v1/commissions", "kind") => Some(CommissionKind::ALL.iter().map(|k| k.as_str()).collect()),
+        ("/api/v1/commissions", "hold_reason") => Some(HoldReason::ALL.iter().map(|h| h.as_str()).collect()),
+        ("/api/v1/commissions", "currency") => Some(trellis_core::values::Currency::codes().collect()),
+        ("/api/v1/conversions", "kind") => Some(ConversionKind::ALL.iter().map(|k| k.as_str()).collect()),
         _ => None,
     }
 }
@@ -131,6 +144,10 @@ fn body_enum(schema: &str, field: &str) -> Option<Vec<&'static str>> {
         }
         ("CreateDealRequest", "source") => all(trellis_deals::deals::DealSource::ALL, trellis_deals::deals::DealSource::as_str),
         ("UploadForm", "purpose") => Some(vec!["logo", "contract", "licence"]),
+        ("CreateConversionRequest", "kind") => all(ConversionKind::ALL, ConversionKind::as_str),
+        ("CreateConversionRequest", "invoice_status") => Some(vec!["open", "paid"]),
+        ("AwardBonusRequest", "kind") => Some(vec!["bonus", "spiff"]),
+        ("HoldCommissionRequest", "reason") => Some(vec!["fraud_review", "manual"]),
         ("CreateStepRequest", "kind") => {
             Some(vec!["accept_agreement", "complete_profile", "invite_colleagues", "upload_document", "custom"])
         }
@@ -172,6 +189,7 @@ fn field_schema(schema: &str, field: &str, nullable: bool) -> Option<Value> {
         (_, "email" | "contact_email" | "customer_email") => string(json!({"format": "email", "maxLength": 254})),
         (_, "customer_domain") => string(json!({"pattern": WEBSITE, "maxLength": 500})),
         (_, "expected_close_date") => string(json!({"pattern": DATE})),
+        (_, "occurred_at") => string(json!({"pattern": DATE_OR_TIME})),
         (_, "amount_minor") => Some(
             json!({"type": if nullable { json!(["integer", "null"]) } else { json!("integer") }, "minimum": 0, "maximum": trellis_deals::deals::MAX_AMOUNT_MINOR}),
         ),

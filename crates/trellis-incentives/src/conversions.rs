@@ -312,9 +312,10 @@ fn conversion_from_row(row: &Row) -> Result<Conversion> {
     })
 }
 
-/// Staff who read conversions: everyone but partners (the conversions of the partners they see).
-fn require_staff(scope: &Scope) -> Result<()> {
-    if scope.partner().is_some() { Err(Error::NotFound) } else { Ok(()) }
+/// Staff read conversions (those of the partners they see); partners do not (the vendor's
+/// billing records): 403 for the list, 404 for one.
+fn require_staff(scope: &Scope, missing: Error) -> Result<()> {
+    if scope.partner().is_some() { Err(missing) } else { Ok(()) }
 }
 
 /// Which conversions a list shows.
@@ -329,7 +330,7 @@ pub struct ConversionFilter {
 
 /// `GET /api/v1/conversions` (staff): newest first.
 pub async fn list(ctx: &Ctx, scope: &Scope, filter: &ConversionFilter) -> Result<Page<Conversion>> {
-    require_staff(scope)?;
+    require_staff(scope, Error::forbidden("conversions are the vendor's records"))?;
     let mut tx = scope.read(ctx).await?;
     let mut q = Sql::build("SELECT ");
     q.push(CONVERSION_COLUMNS).push(CONVERSION_FROM).push(" WHERE v.workspace_id = ").push_bind(scope.workspace_id());
@@ -356,7 +357,7 @@ pub async fn list(ctx: &Ctx, scope: &Scope, filter: &ConversionFilter) -> Result
 
 /// `GET /api/v1/conversions/{id}` (staff) with its commissions as they stand now.
 pub async fn get(ctx: &Ctx, scope: &Scope, id: &ConversionId) -> Result<(Conversion, Vec<Commission>)> {
-    require_staff(scope)?;
+    require_staff(scope, Error::NotFound)?;
     let mut tx = scope.read(ctx).await?;
     let mut q = Sql::build("SELECT ");
     q.push(CONVERSION_COLUMNS).push(CONVERSION_FROM).push(" WHERE v.workspace_id = ").push_bind(scope.workspace_id());
@@ -916,12 +917,15 @@ pub struct InvoicePaid {
 /// paid; its commissions become payable once the plan's hold has passed (at once with no hold).
 /// Idempotent: a paid invoice stays as it was. 404 for an invoice no sale names.
 pub async fn mark_invoice_paid(ctx: &Ctx, scope: &Scope, invoice_id: &str) -> Result<InvoicePaid> {
-    if scope.partner().is_some() {
-        return Err(Error::forbidden("invoices are marked paid by the vendor's systems"));
-    }
-    scope.require_vendor_role(MONEY_WRITERS, "mark invoices paid")?;
+    // Partners do not see the vendor's invoices; staff see those of the partners they see.
+    require_staff(scope, Error::NotFound)?;
     let now = ctx.now();
     let mut tx = scope.write(ctx).await?;
+    let mut q = Sql::build("SELECT v.id FROM conversions v WHERE v.workspace_id = ");
+    q.push_bind(scope.workspace_id()).push(" AND v.kind = 'sale' AND v.invoice_id = ").push_bind(invoice_id).push(" AND ");
+    tx.push_partner_filter(&mut q, "v.partner_id");
+    tx.fetch_optional(q).await?.ok_or(Error::NotFound)?;
+    scope.require_vendor_role(MONEY_WRITERS, "mark invoices paid")?;
     let paid = mark_paid_in(&mut tx, scope, now, invoice_id, now).await?;
     tx.commit().await?;
     Ok(paid)

@@ -400,12 +400,12 @@ pub async fn history(ctx: &Ctx, scope: &Scope, program_id: &ProgramId) -> Result
 /// `PUT /api/v1/programs/{id}/commission-plan`: a new version effective now, unless the plan
 /// sent is the one in force (then nothing changes). Audited with the plan before and after.
 pub async fn put(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, value: &Json) -> Result<PlanVersion> {
-    if scope.partner().is_some() {
-        return Err(Error::forbidden("partners do not set commission plans"));
-    }
     let now = ctx.now();
     let mut tx = scope.write(ctx).await?;
     let program = programs::get_in(&mut tx, scope.workspace_id(), program_id).await?;
+    if scope.partner().is_some() {
+        return Err(Error::forbidden("partners do not set commission plans"));
+    }
     scope.require_vendor_role(PLAN_WRITERS, "set commission plans")?;
     let currency = program_currency(&program)?;
     let tier_ids: Vec<TierId> = tiers::list_in(&mut tx, scope.workspace_id(), program_id).await?.into_iter().map(|t| t.id).collect();

@@ -223,6 +223,7 @@ async fn seed_workspace(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<()> {
     seed_profiles_contracts_and_licences(ctx, &system, &ids).await?;
     seed_recruitment(ctx, workspace_id).await?;
     crate::demo_deals::seed(ctx, workspace_id, &ids).await?;
+    crate::demo_money::seed(ctx, workspace_id, &ids).await?;
     Ok(())
 }
 

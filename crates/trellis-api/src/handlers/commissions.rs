@@ -304,7 +304,7 @@ pub struct ConversionListParams {
 
 /// Conversions, newest first (staff).
 #[utoipa::path(get, path = "/api/v1/conversions", tag = "commissions", params(ConversionListParams),
-    responses((status = 200, body = Page<ConversionDetailView>), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Page<ConversionDetailView>), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn list_conversions(
     State(state): State<AppState>,
     Caller(scope): Caller,
@@ -485,7 +485,12 @@ fn commission_filter(params: CommissionListParams) -> Result<CommissionFilter, A
         None => None,
     };
     let currency = match params.currency.as_deref() {
-        Some(text) => Some(trellis_core::Currency::parse(text).map_err(|e| ApiError::field("currency", e.to_string()))?),
+        Some(text) => Some(
+            trellis_core::Currency::parse(text)
+                .ok()
+                .filter(|c| c.code() == text)
+                .ok_or_else(|| ApiError::field("currency", "must be an ISO 4217 code in capitals such as EUR"))?,
+        ),
         None => None,
     };
     Ok(CommissionFilter {
@@ -606,6 +611,7 @@ impl From<CurrencyBalance> for CurrencyBalanceView {
 
 #[derive(Serialize, ToSchema)]
 pub struct BalanceView {
+    pub partner_id: String,
     pub balances: Vec<CurrencyBalanceView>,
 }
 
@@ -616,5 +622,5 @@ pub struct BalanceView {
 pub async fn partner_balance(State(state): State<AppState>, Caller(scope): Caller, Path(id): Path<String>) -> ApiResult<Json<BalanceView>> {
     let partner_id: PartnerId = path_id(&id)?;
     let balances = commissions::balance(&state.ctx, &scope, &partner_id).await?;
-    Ok(Json(BalanceView { balances: balances.into_iter().map(Into::into).collect() }))
+    Ok(Json(BalanceView { partner_id: partner_id.to_string(), balances: balances.into_iter().map(Into::into).collect() }))
 }

@@ -182,7 +182,7 @@ async fn a_sale_earns_once_waits_for_its_invoice_and_hold_and_money_stays_privat
     assert_eq!(app.get(&format!("/api/v1/commissions/{r1a_commission}"), &f.r1a_admin.token).await.status, 200);
     assert_eq!(app.get("/api/v1/commissions", &f.r1a_member.token).await.status, 403);
     assert_eq!(app.post("/api/v1/conversions", &f.r1a_key, sale).await.status, 403, "partners do not report conversions");
-    assert_eq!(app.get("/api/v1/conversions", &f.r1a_admin.token).await.status, 404);
+    assert_eq!(app.get("/api/v1/conversions", &f.r1a_admin.token).await.status, 403, "the vendor's records");
     // Unpaid: nothing is payable, whatever the time.
     app.clock.advance_seconds(40 * DAY);
     app.run_jobs().await;
@@ -364,5 +364,36 @@ async fn an_upload_of_paid_invoices_previews_its_rows_then_pays_them_once() {
     assert_eq!((again.paying, again.already_paid), (0, 1), "uploading twice pays once");
     let viewer = trellis_identity::auth::authenticate_bearer(&app.state.ctx, &f.viewer.token, None, &Default::default()).await.expect("scope");
     assert!(trellis_incentives::conversions::paid_invoices_csv(&app.state.ctx, &viewer, csv, false).await.is_err(), "finance's function");
+    verified_clean(&app).await;
+}
+
+#[test]
+fn docs_api_md_prints_the_commission_status_transition_table() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/API.md");
+    let docs = std::fs::read_to_string(path).expect("docs/API.md");
+    let table = trellis_incentives::statuses::markdown_table();
+    assert!(docs.contains(&table), "docs/API.md must contain the table of trellis_incentives::statuses:\n{table}");
+}
+
+/// The demo leaves commissions in every state a finance team meets, and a clean ledger.
+#[tokio::test]
+async fn the_demo_has_commissions_pending_payable_on_hold_and_reversed_and_a_clean_ledger() {
+    let app = TestApp::spawn().await;
+    let workspace = trellis_server::demo::seed(&app.state.ctx).await.expect("demo seeding");
+    let rows = app
+        .query(sql!("SELECT DISTINCT kind, status FROM commissions WHERE workspace_id = $1 ORDER BY kind, status", workspace.to_string()))
+        .await;
+    let seen: Vec<String> =
+        rows.iter().map(|r| format!("{} {}", r.get::<String>("kind").expect("kind"), r.get::<String>("status").expect("status"))).collect();
+    for wanted in ["bonus payable", "lead payable", "override payable", "reversal pending", "sale on_hold", "sale payable", "sale pending"] {
+        assert!(seen.iter().any(|s| s == wanted), "{wanted} in {seen:?}");
+    }
+    let unpaid = app
+        .query_i64(sql!(
+            "SELECT COUNT(*) AS n FROM commissions WHERE workspace_id = $1 AND status = 'pending' AND payable_at IS NULL",
+            workspace.to_string()
+        ))
+        .await;
+    assert!(unpaid > 0, "a commission waits for its invoice");
     verified_clean(&app).await;
 }
