@@ -110,7 +110,11 @@ impl CommissionRow {
             negative: c.amount_minor < 0,
             status: c.status.label(),
             status_code: c.status.as_str(),
-            hold: if c.status == CommissionStatus::OnHold { c.hold_reason.map(|h| h.label().to_owned()).unwrap_or_default() } else { String::new() },
+            hold: if c.status == CommissionStatus::OnHold {
+                c.hold_reason.map(|h| h.label().to_owned()).unwrap_or_default()
+            } else {
+                String::new()
+            },
             reason: reason_in_words(c),
             basis,
             invoice: c.invoice_id.clone().unwrap_or_default(),
@@ -218,12 +222,7 @@ fn csv_amount(amount_minor: i64, currency: Currency) -> String {
 }
 
 fn csv_line(c: &Commission) -> String {
-    let text = [
-        c.id.to_string(),
-        display::time(c.created_at),
-        c.partner_name.clone(),
-        c.kind.label().to_owned(),
-    ];
+    let text = [c.id.to_string(), display::time(c.created_at), c.partner_name.clone(), c.kind.label().to_owned()];
     let rest = [
         c.status.label().to_owned(),
         c.hold_reason.filter(|_| c.status == CommissionStatus::OnHold).map(|h| h.label().to_owned()).unwrap_or_default(),

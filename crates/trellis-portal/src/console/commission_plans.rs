@@ -306,7 +306,8 @@ async fn save(State(state): State<AppState>, Path(id): Path<String>, StaffForm {
     let id: ProgramId = path_id(&id)?;
     let program = programs::get(&state.ctx, scope, &id).await?;
     scope.require_vendor_role(plans::PLAN_WRITERS, "set commission plans")?;
-    let currency = Currency::parse(&program.currency).map_err(|_| Error::Internal(format!("stored program currency {}", program.currency)))?;
+    let currency =
+        Currency::parse(&program.currency).map_err(|_| Error::Internal(format!("stored program currency {}", program.currency)))?;
     let tier_ids: Vec<String> = tiers::list(&state.ctx, scope, &id).await?.into_iter().map(|t| t.id.to_string()).collect();
     let errors = match read_plan(&form, currency, &tier_ids) {
         Ok((doc, order)) => {
@@ -316,10 +317,9 @@ async fn save(State(state): State<AppState>, Path(id): Path<String>, StaffForm {
                     let notice = if Some(saved.version) == before { "plan_unchanged" } else { "plan_saved" };
                     return Ok(see_other(&format!("/console/programs/{id}/commission-plan?notice={notice}")));
                 }
-                Err(Error::Validation(errors)) => errors
-                    .into_iter()
-                    .map(|e| FieldError { field: form_field(&e.field, &order), message: e.message })
-                    .collect(),
+                Err(Error::Validation(errors)) => {
+                    errors.into_iter().map(|e| FieldError { field: form_field(&e.field, &order), message: e.message }).collect()
+                }
                 Err(err) => return Err(err.into()),
             }
         }

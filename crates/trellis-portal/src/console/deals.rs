@@ -65,7 +65,13 @@ async fn partner_matches(tx: &mut ScopedTx, scope: &Scope, typed: &str, active_o
 
 /// A picker's choices: the partner already chosen (a filter's, or a failed form's) first where it
 /// is not among the matches of `typed`, then the matches.
-pub(super) async fn picker_choices(tx: &mut ScopedTx, scope: &Scope, typed: &str, active_only: bool, chosen: &str) -> Result<Vec<Choice>, Error> {
+pub(super) async fn picker_choices(
+    tx: &mut ScopedTx,
+    scope: &Scope,
+    typed: &str,
+    active_only: bool,
+    chosen: &str,
+) -> Result<Vec<Choice>, Error> {
     let mut choices = partner_matches(tx, scope, typed, active_only).await?;
     if let Ok(id) = chosen.parse::<PartnerId>()
         && !choices.iter().any(|c| c.value == chosen)

@@ -3,9 +3,9 @@
 
 mod api_keys;
 mod contracts;
-mod earnings;
 pub(crate) mod deals;
 pub(crate) mod disputes;
+mod earnings;
 mod licences;
 pub mod onboarding;
 mod profile;

@@ -831,7 +831,8 @@ async fn a_partner_reads_its_earnings_and_finance_sets_a_commission_plan_on_a_ph
     let app = TestApp::spawn().await;
     let f = Fixture::build(&app).await;
     let program = crate::commissions::program(&app, &f, "phone-money").await;
-    crate::commissions::set_plan(&app, &f, &program, json!({"sale": {"percent_bps": 2000}, "hold_days": 30, "parent_override_bps": 500})).await;
+    crate::commissions::set_plan(&app, &f, &program, json!({"sale": {"percent_bps": 2000}, "hold_days": 30, "parent_override_bps": 500}))
+        .await;
     let sale = json!({"kind": "sale", "invoice_id": "INV-PHONE-1", "customer_external_id": "cus_phone", "partner_id": f.r1a,
         "amount": crate::commissions::money(1_234_500), "invoice_status": "open"});
     assert_eq!(app.post("/api/v1/conversions", &f.owner_key, sale).await.status, 201);
@@ -839,7 +840,11 @@ async fn a_partner_reads_its_earnings_and_finance_sets_a_commission_plan_on_a_ph
         "amount": crate::commissions::money(100_000)});
     assert_eq!(app.post("/api/v1/conversions", &f.owner_key, refund).await.status, 201);
     let tier = app
-        .post(&format!("/api/v1/programs/{program}/tiers"), &f.owner.token, json!({"name": "Gold", "rank": 1, "requirements": {"all": []}, "benefits": {"text": "Gold"}}))
+        .post(
+            &format!("/api/v1/programs/{program}/tiers"),
+            &f.owner.token,
+            json!({"name": "Gold", "rank": 1, "requirements": {"all": []}, "benefits": {"text": "Gold"}}),
+        )
         .await;
     assert_eq!(tier.status, 201, "{}", tier.text);
 
@@ -881,7 +886,13 @@ async fn a_partner_reads_its_earnings_and_finance_sets_a_commission_plan_on_a_ph
     assert!(text.contains("A sale earns 22.5% of its amount") && text.contains("Partners in the tier Gold earn 25% of a sale"), "{text}");
     assert!(text.contains("Version 2"), "{text}");
     assert_fits_the_phone(&client, "the saved plan").await;
-    for path in ["/console/commissions", "/console/commissions/held", "/console/conversions", "/console/commissions/bonus", "/console/invoices/paid"] {
+    for path in [
+        "/console/commissions",
+        "/console/commissions/held",
+        "/console/conversions",
+        "/console/commissions/bonus",
+        "/console/invoices/paid",
+    ] {
         client.goto(&format!("{}{path}", app.base_url)).await.unwrap_or_else(|e| panic!("open {path}: {e}"));
         wait_for(&client, Locator::Css("main h1")).await;
         assert_fits_the_phone(&client, path).await;

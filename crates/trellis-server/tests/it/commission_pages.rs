@@ -101,16 +101,26 @@ async fn finance_holds_and_releases_from_the_queue_and_awards_a_spiff_others_rea
     assert_eq!(refused.status, 403);
 
     let held = finance
-        .submit(&format!("/console/commissions/{commission}/hold"), &[("reason", "fraud_review"), ("return_to", "/console/commissions/held")])
+        .submit(
+            &format!("/console/commissions/{commission}/hold"),
+            &[("reason", "fraud_review"), ("return_to", "/console/commissions/held")],
+        )
         .await;
     assert_eq!(held.status, 303, "{}", held.text);
     assert_eq!(location(&held), "/console/commissions/held?notice=commission_held");
     let queue = finance.get(&location(&held)).await;
     assert!(queue.text.contains("Held for review") && queue.text.contains("Release"), "{}", queue.text);
     assert!(queue.text.contains("The commission is on hold"), "the notice");
-    assert!(queue.text.contains(r#"aria-current="page">Commissions <span class="nav-count">"#), "the navigation counts the hold: {}", queue.text);
+    assert!(
+        queue.text.contains(r#"aria-current="page">Commissions <span class="nav-count">"#),
+        "the navigation counts the hold: {}",
+        queue.text
+    );
     let home = finance.get("/").await.text;
-    assert!(home.contains("Commissions held for review") && home.contains(r#"href="/console/commissions/held""#), "the console home's queue: {home}");
+    assert!(
+        home.contains("Commissions held for review") && home.contains(r#"href="/console/commissions/held""#),
+        "the console home's queue: {home}"
+    );
     let r1a = sign_in(&app, &f.r1a_admin.email).await;
     assert!(r1a.get("/portal/commissions").await.text.contains("Held for review"), "the partner reads why in words");
     let released = finance.submit(&format!("/console/commissions/{commission}/release"), &[("return_to", "https://evil.example/")]).await;
@@ -123,12 +133,18 @@ async fn finance_holds_and_releases_from_the_queue_and_awards_a_spiff_others_rea
     assert_eq!(form.status, 200, "{}", form.text);
     let r1a_id = f.r1a.to_string();
     let failed = finance
-        .submit("/console/commissions/bonus", &[("partner", &r1a_id), ("kind", "spiff"), ("amount", "lots"), ("currency", "EUR"), ("reason", "")])
+        .submit(
+            "/console/commissions/bonus",
+            &[("partner", &r1a_id), ("kind", "spiff"), ("amount", "lots"), ("currency", "EUR"), ("reason", "")],
+        )
         .await;
     assert_eq!(failed.status, 422, "{}", failed.text);
     assert!(failed.text.contains(r#"id="bonus-amount-error""#), "{}", failed.text);
     let no_reason = finance
-        .submit("/console/commissions/bonus", &[("partner", &r1a_id), ("kind", "spiff"), ("amount", "250"), ("currency", "EUR"), ("reason", "")])
+        .submit(
+            "/console/commissions/bonus",
+            &[("partner", &r1a_id), ("kind", "spiff"), ("amount", "250"), ("currency", "EUR"), ("reason", "")],
+        )
         .await;
     assert_eq!(no_reason.status, 422);
     assert!(no_reason.text.contains(r#"id="bonus-reason-error""#), "the service's error next to its field: {}", no_reason.text);
@@ -160,7 +176,11 @@ async fn the_plan_editor_takes_percents_and_tiers_keeps_versions_and_puts_errors
     let f = Fixture::build(&app).await;
     let program = program(&app, &f, "plan-editor").await;
     let tier = app
-        .post(&format!("/api/v1/programs/{program}/tiers"), &f.owner.token, json!({"name": "Gold", "rank": 1, "requirements": {"all": []}, "benefits": {"text": "Gold benefits"}}))
+        .post(
+            &format!("/api/v1/programs/{program}/tiers"),
+            &f.owner.token,
+            json!({"name": "Gold", "rank": 1, "requirements": {"all": []}, "benefits": {"text": "Gold benefits"}}),
+        )
         .await;
     assert_eq!(tier.status, 201, "{}", tier.text);
     let tier_field = format!("tier_{}", tier.body["id"].as_str().expect("tier id"));
@@ -190,7 +210,11 @@ async fn the_plan_editor_takes_percents_and_tiers_keeps_versions_and_puts_errors
     assert!(failed.text.contains(r#"value="150""#), "what was typed stays");
     let service_refused = finance.submit(&path, &fields("20", "999", "25")).await;
     assert_eq!(service_refused.status, 422);
-    assert!(service_refused.text.contains(r#"id="plan-hold_days-error""#), "the service's path lands on its field: {}", service_refused.text);
+    assert!(
+        service_refused.text.contains(r#"id="plan-hold_days-error""#),
+        "the service's path lands on its field: {}",
+        service_refused.text
+    );
     let bad_tier = finance.submit(&path, &fields("20", "30", "much")).await;
     assert_eq!(bad_tier.status, 422);
     assert!(bad_tier.text.contains("-error\">must be a percent"), "{}", bad_tier.text);
@@ -200,7 +224,10 @@ async fn the_plan_editor_takes_percents_and_tiers_keeps_versions_and_puts_errors
     let plan = app.get(&format!("/api/v1/programs/{program}/commission-plan"), &f.finance.token).await;
     assert_eq!(plan.status, 200, "{}", plan.text);
     let body = plan.body.to_string();
-    assert!(body.contains("\"percent_bps\":2000") && body.contains("\"sale_percent_bps\":2500") && body.contains("\"recurring_months\":12"), "{body}");
+    assert!(
+        body.contains("\"percent_bps\":2000") && body.contains("\"sale_percent_bps\":2500") && body.contains("\"recurring_months\":12"),
+        "{body}"
+    );
     let shown = finance.get(&path).await.text;
     assert!(shown.contains("A sale earns 20% of its amount") && shown.contains("Gold earn 25%") && shown.contains("€50.00"), "{shown}");
     assert!(shown.contains(r#"value="20""#), "the form shows the percent, not basis points");
@@ -273,11 +300,20 @@ async fn paid_invoices_are_previewed_row_by_row_then_paid_once() {
     let preview = preview.text().await.expect("body");
     assert!(preview.contains("1 to mark paid, 0 already paid, 2 refused"), "{preview}");
     assert!(preview.contains("no sale was recorded with this invoice") && preview.contains("listed twice"), "{preview}");
-    assert_eq!(app.get("/api/v1/conversions?invoice_id=INV-1", &f.finance.token).await.body["data"][0]["invoice_status"], "open", "a preview writes nothing");
+    assert_eq!(
+        app.get("/api/v1/conversions?invoice_id=INV-1", &f.finance.token).await.body["data"][0]["invoice_status"],
+        "open",
+        "a preview writes nothing"
+    );
 
     let csv = hidden_csv(&preview);
     let applied = finance.submit("/console/invoices/paid", &[("csv", &csv)]).await;
-    assert_eq!((applied.status, location(&applied).as_str()), (303, "/console/invoices/paid?paid=1&already=0&refused=2"), "{}", applied.text);
+    assert_eq!(
+        (applied.status, location(&applied).as_str()),
+        (303, "/console/invoices/paid?paid=1&already=0&refused=2"),
+        "{}",
+        applied.text
+    );
     assert!(finance.get(&location(&applied)).await.text.contains("Done: 1 invoices marked paid"));
     let again = finance.submit("/console/invoices/paid", &[("csv", &csv)]).await;
     assert_eq!(location(&again), "/console/invoices/paid?paid=0&already=1&refused=2", "uploading twice is safe");
