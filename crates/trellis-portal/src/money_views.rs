@@ -16,7 +16,8 @@ use crate::forms::{Choice, FormData};
 use crate::listing::ListState;
 
 /// The filters of a commissions list, as its query names them.
-pub const FILTER_FIELDS: &[&str] = &["status", "kind", "program", "from", "to", "partner"];
+/// The dates are `since` and `until` (inclusive): `from` is the list component's position.
+pub const FILTER_FIELDS: &[&str] = &["status", "kind", "program", "since", "until", "partner"];
 
 /// The most commissions one export holds.
 pub const EXPORT_CAP: usize = 10_000;
@@ -155,14 +156,14 @@ impl CommissionFilters {
         let kind = query.optional("kind").and_then(CommissionKind::parse);
         let program = query.optional("program").and_then(|p| p.parse::<ProgramId>().ok());
         let partner = if staff { query.optional("partner").and_then(|p| p.parse::<PartnerId>().ok()) } else { None };
-        let from = query.optional("from").and_then(day);
-        let to = query.optional("to").and_then(day);
+        let from = query.optional("since").and_then(day);
+        let to = query.optional("until").and_then(day);
         let values = vec![
             ("status", status.map(|s| s.as_str().to_owned()).unwrap_or_default()),
             ("kind", kind.map(|k| k.as_str().to_owned()).unwrap_or_default()),
             ("program", program.as_ref().map(ToString::to_string).unwrap_or_default()),
-            ("from", if from.is_some() { query.value("from").trim().to_owned() } else { String::new() }),
-            ("to", if to.is_some() { query.value("to").trim().to_owned() } else { String::new() }),
+            ("since", if from.is_some() { query.value("since").trim().to_owned() } else { String::new() }),
+            ("until", if to.is_some() { query.value("until").trim().to_owned() } else { String::new() }),
             ("partner", partner.as_ref().map(ToString::to_string).unwrap_or_default()),
         ];
         let filter = CommissionFilter {

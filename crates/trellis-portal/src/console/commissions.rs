@@ -105,7 +105,7 @@ async fn list_page(state: &AppState, signed: &Signed, role: VendorRole, query: &
     Ok(render(&view))
 }
 
-/// `GET /console/commissions?partner=&program=&status=&kind=&from=&to=&cursor=`
+/// `GET /console/commissions?partner=&program=&status=&kind=&since=&until=&cursor=&from=`
 async fn list(State(state): State<AppState>, StaffPage { signed, role }: StaffPage, UrlQuery(query): UrlQuery) -> PageResult {
     list_page(&state, &signed, role, &query, false).await
 }

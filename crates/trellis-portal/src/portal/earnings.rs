@@ -48,7 +48,7 @@ async fn overview(State(state): State<AppState>, PartnerPage { signed, partner_i
     let recent = commissions::list(&state.ctx, scope, &CommissionFilter { limit: Some(10), ..CommissionFilter::default() }).await?;
     let month_href = |start: trellis_core::Timestamp, end: trellis_core::Timestamp| {
         let last_day = money_views::date_value(end.plus_seconds(-86_400));
-        page_url(LIST, &[("from", &money_views::date_value(start)), ("to", &last_day)])
+        page_url(LIST, &[("since", &money_views::date_value(start)), ("until", &last_day)])
     };
     let (chart, chart_note) = match money_views::earnings_chart(&totals, now, month_href) {
         Some((chart, note)) => (Some(chart), note),
@@ -80,7 +80,7 @@ struct CommissionsPage {
     export: String,
 }
 
-/// `GET /portal/commissions?status=&kind=&program=&from=&to=&cursor=&from_row=`
+/// `GET /portal/commissions?status=&kind=&program=&since=&until=&cursor=&from=`
 async fn list(State(state): State<AppState>, PartnerPage { signed, partner_id, .. }: PartnerPage, UrlQuery(query): UrlQuery) -> PageResult {
     let scope = &signed.scope;
     commissions::require_money_reader(scope)?;

@@ -52,6 +52,12 @@ async fn a_partner_reads_its_own_earnings_in_words_and_numbers_and_never_a_resel
     assert!(overview.text.contains("−€5.00") && overview.text.contains("Refund of the sale"), "a reversal reads as one");
     assert!(overview.text.contains("20% of €100.00"), "a share of a sale says of what");
 
+    // This month's bar links to this month's commissions; a range before them lists none.
+    let month =
+        overview.text.rsplit(r#"<a href="/portal/commissions?since="#).next().and_then(|r| r.split('"').next()).expect("a bar's link");
+    let month = r1a.get(&format!("/portal/commissions?since={}", month.replace("&amp;", "&"))).await;
+    assert!(month.text.contains("€20.00") && month.text.contains("−€5.00"), "{}", month.text);
+    assert!(r1a.get("/portal/commissions?until=2001-01-31").await.text.contains("No commissions match"));
     let list = r1a.get("/portal/commissions?kind=sale").await;
     assert_eq!(list.status, 200, "{}", list.text);
     assert!(list.text.contains("€20.00") && !list.text.contains("−€5.00"), "filtered by kind");
@@ -318,4 +324,31 @@ async fn paid_invoices_are_previewed_row_by_row_then_paid_once() {
     let again = finance.submit("/console/invoices/paid", &[("csv", &csv)]).await;
     assert_eq!(location(&again), "/console/invoices/paid?paid=0&already=1&refused=2", "uploading twice is safe");
     assert_eq!(sign_in(&app, &f.channel_manager.email).await.submit("/console/invoices/paid", &[("csv", &csv)]).await.status, 403);
+}
+
+#[tokio::test]
+async fn a_long_list_of_commissions_pages_with_cursors_and_keeps_its_filters() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    for n in 1..=55 {
+        let bonus = json!({"partner_id": f.r1b, "amount": money(100 * n), "kind": "bonus", "reason": format!("Bonus {n}")});
+        assert_eq!(app.post("/api/v1/commissions", &f.finance.token, bonus).await.status, 201);
+    }
+    let finance = sign_in(&app, &f.finance.email).await;
+    let first = finance.get(&format!("/console/commissions?partner={}&kind=bonus", f.r1b)).await;
+    assert!(first.text.contains("Showing 1–50 commissions, newest first; more follow"), "{}", first.text);
+    assert!(first.text.contains("Bonus 55") && !first.text.contains("Bonus 5<"), "newest first");
+    let next =
+        first.text.split(r#"<a href=""#).find(|r| r.contains("rel=\"next\"")).and_then(|r| r.split('"').next()).expect("a next page");
+    let next = next.replace("&amp;", "&").replace("&#38;", "&");
+    assert!(next.contains(&format!("partner={}", f.r1b)) && next.contains("kind=bonus") && next.contains("from=50"), "{next}");
+    let second = finance.get(&next).await;
+    assert!(
+        second.text.contains("Showing 51–55 commissions, newest first") && second.text.contains("Bonus 1<"),
+        "{next}: {}",
+        second.text.split("list-summary").nth(1).unwrap_or(&second.text).chars().take(3000).collect::<String>()
+    );
+    let r1b = sign_in(&app, &f.r1b_admin.email).await;
+    let export = r1b.get("/portal/commissions/export?kind=bonus").await;
+    assert_eq!(export.text.lines().count(), 56, "a header and every bonus, over several pages");
 }
