@@ -12,11 +12,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use trellis_core::{
-    CommissionId, ConversionId, Currency, Error, Page, PartnerId, PartnerRole, ProgramId, Result, Timestamp, UserId, Validation, VendorRole,
-    WorkspaceId, string_enum,
+    CommissionId, ConversionId, Currency, Error, Page, PartnerId, PartnerRole, ProgramId, Result, Timestamp, UserId, Validation,
+    VendorRole, WorkspaceId, string_enum,
 };
 use trellis_db::{Row, Sql, SystemGrant, sql};
 use trellis_directory::events::{HandlerFuture, PartnerEvent, PartnerEventKind};
+use trellis_directory::work_queues::{self, CountFuture, WorkQueue};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::{Ctx, Membership, Scope, ScopedTx};
 use trellis_jobs::{Job, JobOptions, enqueue};
@@ -98,7 +99,8 @@ pub struct Commission {
     pub updated_at: Timestamp,
 }
 
-pub(crate) const COLUMNS: &str = "c.id, c.partner_id, p.name AS partner_name, c.program_id, c.conversion_id, c.kind, c.amount_minor, c.currency,
+pub(crate) const COLUMNS: &str =
+    "c.id, c.partner_id, p.name AS partner_name, c.program_id, c.conversion_id, c.kind, c.amount_minor, c.currency,
      c.basis_minor, c.rate_bps, c.share_bps, c.plan_version, c.status, c.hold_reason, c.reason_code, c.note, c.account, c.invoice_id,
      c.invoice_paid_at, c.payable_at, c.adjusts_commission_id, c.payout_run_id, c.created_by_user_id, c.created_at, c.updated_at";
 
@@ -170,7 +172,15 @@ pub(crate) struct NewCommission {
 
 /// The partner's money moves from `from` to `to` for a commission of `amount` (signed): a
 /// positive one credits `to`, a negative one debits it.
-fn movement(kind: &str, reference: &str, partner_id: &PartnerId, currency: Currency, amount: i64, from: Account, to: Account) -> JournalEntry {
+fn movement(
+    kind: &str,
+    reference: &str,
+    partner_id: &PartnerId,
+    currency: Currency,
+    amount: i64,
+    from: Account,
+    to: Account,
+) -> JournalEntry {
     let entry = JournalEntry::new(kind, "commission", reference);
     if amount > 0 {
         entry.debit(from, partner_id, currency, amount).credit(to, partner_id, currency, amount)
@@ -213,13 +223,15 @@ pub(crate) async fn insert_in(tx: &mut ScopedTx, scope: &Scope, now: Timestamp, 
         now
     ))
     .await?;
-    let entry = movement("commission.accrued", id.as_str(), &new.partner_id, new.currency, new.amount_minor, Account::VendorExpense, new.account);
+    let entry =
+        movement("commission.accrued", id.as_str(), &new.partner_id, new.currency, new.amount_minor, Account::VendorExpense, new.account);
     ledger::post(tx, scope, now, entry).await?;
     Ok(id)
 }
 
 /// Changes a commission's status along the table (409 otherwise) and records the transition's
 /// audit event; the caller moves the money when the status change means it.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn set_status_in(
     tx: &mut ScopedTx,
     scope: &Scope,
@@ -231,7 +243,11 @@ pub(crate) async fn set_status_in(
     account: Account,
 ) -> Result<()> {
     let Some(transition) = statuses::find(commission.status, to, actor) else {
-        return Err(Error::conflict(format!("a {} commission cannot become {}", commission.status.label().to_lowercase(), to.label().to_lowercase())));
+        return Err(Error::conflict(format!(
+            "a {} commission cannot become {}",
+            commission.status.label().to_lowercase(),
+            to.label().to_lowercase()
+        )));
     };
     tx.execute(sql!(
         "UPDATE commissions SET status = $3, hold_reason = $4, account = $5, updated_at = $6 WHERE workspace_id = $1 AND id = $2",
@@ -338,11 +354,15 @@ fn push_money_filter(tx: &ScopedTx, scope: &Scope, q: &mut Sql) {
     }
 }
 
+/// The partner roles that read their organisation's money (the portal's navigation offers the
+/// earnings pages to them alone).
+pub const PARTNER_MONEY_READERS: &[PartnerRole] = PartnerRole::MONEY_MANAGERS;
+
 /// Partner users who read money: their organisation's admins and finance people (403 for the
 /// others); every staff role reads it.
 pub fn require_money_reader(scope: &Scope) -> Result<()> {
     match scope.membership() {
-        Membership::Partner { role, .. } if !matches!(role, PartnerRole::Admin | PartnerRole::Finance) => {
+        Membership::Partner { role, .. } if !PARTNER_MONEY_READERS.contains(role) => {
             Err(Error::forbidden("only a partner's admins and finance people read its money"))
         }
         _ => Ok(()),
@@ -352,7 +372,13 @@ pub fn require_money_reader(scope: &Scope) -> Result<()> {
 /// One commission the caller may read (404 for one that is not its money).
 pub async fn find_in(tx: &mut ScopedTx, scope: &Scope, id: &CommissionId) -> Result<Commission> {
     let mut q = Sql::build("SELECT ");
-    q.push(COLUMNS).push(FROM).push(" WHERE c.workspace_id = ").push_bind(scope.workspace_id()).push(" AND c.id = ").push_bind(id).push(" AND ");
+    q.push(COLUMNS)
+        .push(FROM)
+        .push(" WHERE c.workspace_id = ")
+        .push_bind(scope.workspace_id())
+        .push(" AND c.id = ")
+        .push_bind(id)
+        .push(" AND ");
     push_money_filter(tx, scope, &mut q);
     let commission = from_row(&tx.fetch_optional(q).await?.ok_or(Error::NotFound)?)?;
     require_money_reader(scope)?;
@@ -431,6 +457,54 @@ pub async fn list_in(tx: &mut ScopedTx, scope: &Scope, filter: &CommissionFilter
     q.push(" ORDER BY c.id DESC LIMIT ").push_bind(trellis_core::page::fetch_limit(filter.limit));
     let rows: Vec<Commission> = tx.fetch_all(q).await?.iter().map(from_row).collect::<Result<_>>()?;
     Ok(Page::from_rows(rows, filter.limit, |c| c.id.to_string()))
+}
+
+/// What was earned in one calendar month (UTC) in one currency: the sum of the commissions
+/// created in it, adjustments (negative) included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonthTotal {
+    pub year: i32,
+    /// 1 to 12.
+    pub month: u8,
+    pub currency: Currency,
+    pub amount_minor: i64,
+    pub count: i64,
+}
+
+/// The most commissions [`monthly_totals`] reads; a partner with more in the period sees the
+/// months it read (the chart is an overview, the list is exact).
+pub const MONTHLY_TOTALS_ROWS: i64 = 100_000;
+
+/// The caller's earnings per month since `since` (the earnings chart of the portal), oldest first:
+/// a partner's own commissions, staff's of the partners they see (optionally one partner).
+pub async fn monthly_totals(ctx: &Ctx, scope: &Scope, partner_id: Option<&PartnerId>, since: Timestamp) -> Result<Vec<MonthTotal>> {
+    require_money_reader(scope)?;
+    let mut tx = scope.read(ctx).await?;
+    let mut q = Sql::build("SELECT c.created_at, c.currency, c.amount_minor");
+    q.push(FROM).push(" WHERE c.workspace_id = ").push_bind(scope.workspace_id()).push(" AND ");
+    push_money_filter(&tx, scope, &mut q);
+    if let Some(partner_id) = partner_id {
+        q.push(" AND c.partner_id = ").push_bind(partner_id);
+    }
+    q.push(" AND c.created_at >= ").push_bind(since).push(" ORDER BY c.created_at LIMIT ").push_bind(MONTHLY_TOTALS_ROWS);
+    let rows = tx.fetch_all(q).await?;
+    tx.commit().await?;
+    let mut totals: std::collections::BTreeMap<(i32, u8, String), (i64, i64)> = std::collections::BTreeMap::new();
+    for row in &rows {
+        let at: Timestamp = row.get("created_at")?;
+        let currency: String = row.get("currency")?;
+        let amount: i64 = row.get("amount_minor")?;
+        let date = at.to_datetime();
+        let entry = totals.entry((date.year(), u8::from(date.month()), currency)).or_insert((0, 0));
+        entry.0 = entry.0.saturating_add(amount);
+        entry.1 += 1;
+    }
+    totals
+        .into_iter()
+        .map(|((year, month, currency), (amount_minor, count))| {
+            Ok(MonthTotal { year, month, currency: stored(Currency::parse(&currency).ok(), "currency", &currency)?, amount_minor, count })
+        })
+        .collect()
 }
 
 /// A partner's money in one currency, as the balance endpoint answers it.
@@ -598,6 +672,25 @@ pub async fn release_hold(ctx: &Ctx, scope: &Scope, id: &CommissionId) -> Result
     Ok(commission)
 }
 
+/// The console home's queue: commissions staff held (for review or by hand) and must release or
+/// leave held, for the staff who do (owners, admins, finance); the navigation counts it on
+/// "Commissions". Holds for a lapsed licence end by themselves and are not counted.
+pub const HELD: WorkQueue = WorkQueue {
+    key: "commissions_held",
+    title: "Commissions held for review",
+    href: "/console/commissions/held",
+    nav: Some("/console/commissions"),
+    count: count_held,
+};
+
+fn count_held<'a>(tx: &'a mut ScopedTx, scope: &'a Scope, _now: Timestamp) -> CountFuture<'a> {
+    Box::pin(work_queues::count_for(tx, scope, MONEY_WRITERS, |tx, q| {
+        q.push(" FROM commissions c WHERE c.workspace_id = ").push_bind(scope.workspace_id());
+        q.push(" AND c.status = 'on_hold' AND c.hold_reason IN ('fraud_review', 'manual') AND ");
+        tx.push_partner_filter(q, "c.partner_id");
+    }))
+}
+
 /// Takes the commission's row, so two changes of it run one after the other.
 pub(crate) async fn lock_in(tx: &mut ScopedTx, workspace_id: &WorkspaceId, id: &CommissionId) -> Result<()> {
     tx.execute(sql!("UPDATE commissions SET updated_at = updated_at WHERE workspace_id = $1 AND id = $2", workspace_id, id)).await?;
@@ -626,7 +719,12 @@ impl Job for ReleaseLicenceHolds {
 }
 
 /// Enqueues [`ReleaseLicenceHolds`] in the caller's transaction (a licence of the partner changed).
-pub async fn schedule_licence_release_in(tx: &mut ScopedTx, workspace_id: &WorkspaceId, partner_id: &PartnerId, now: Timestamp) -> Result<()> {
+pub async fn schedule_licence_release_in(
+    tx: &mut ScopedTx,
+    workspace_id: &WorkspaceId,
+    partner_id: &PartnerId,
+    now: Timestamp,
+) -> Result<()> {
     let job = ReleaseLicenceHolds { partner_id: partner_id.clone() };
     enqueue(tx, &job, JobOptions::in_workspace(workspace_id, now), now).await?;
     Ok(())
@@ -653,7 +751,9 @@ pub async fn release_licence_holds(ctx: &Ctx, workspace_id: &WorkspaceId, job: &
     }
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS).push(FROM).push(" WHERE c.workspace_id = ").push_bind(workspace_id);
-    q.push(" AND c.partner_id = ").push_bind(&job.partner_id).push(" AND c.status = 'on_hold' AND c.hold_reason = 'licence_expired' ORDER BY c.id");
+    q.push(" AND c.partner_id = ")
+        .push_bind(&job.partner_id)
+        .push(" AND c.status = 'on_hold' AND c.hold_reason = 'licence_expired' ORDER BY c.id");
     let held: Vec<Commission> = tx.fetch_all(q).await?.iter().map(from_row).collect::<Result<_>>()?;
     for commission in &held {
         unhold_in(&mut tx, &scope, now, commission, Actor::System).await?;
@@ -676,7 +776,10 @@ mod tests {
         assert_eq!(earned.lines[1].account, Account::CommissionPending);
         assert_eq!(earned.lines[1].side, ledger::Side::Credit);
         let clawed = movement("commission.accrued", "com_2", &p, eur, -300, Account::VendorExpense, Account::CommissionPayable);
-        assert_eq!((clawed.lines[0].account, clawed.lines[0].side, clawed.lines[0].amount_minor), (Account::CommissionPayable, ledger::Side::Debit, 300));
+        assert_eq!(
+            (clawed.lines[0].account, clawed.lines[0].side, clawed.lines[0].amount_minor),
+            (Account::CommissionPayable, ledger::Side::Debit, 300)
+        );
         assert_eq!((clawed.lines[1].account, clawed.lines[1].side), (Account::VendorExpense, ledger::Side::Credit));
     }
 }

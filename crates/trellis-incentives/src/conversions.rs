@@ -194,7 +194,9 @@ fn parse(input: &NewConversion, now: Timestamp) -> Result<Parsed> {
     }
     let refunds_invoice_id = input.refunds_invoice_id.as_deref().and_then(|r| reference(&mut v, "refunds_invoice_id", r));
     match kind {
-        Some(ConversionKind::Refund) if input.refunds_invoice_id.is_none() => v.add("refunds_invoice_id", "is required for a refund: the sale's invoice"),
+        Some(ConversionKind::Refund) if input.refunds_invoice_id.is_none() => {
+            v.add("refunds_invoice_id", "is required for a refund: the sale's invoice")
+        }
         Some(ConversionKind::Lead | ConversionKind::Sale) if input.refunds_invoice_id.is_some() => {
             v.add("refunds_invoice_id", "applies to refunds only")
         }
@@ -207,13 +209,14 @@ fn parse(input: &NewConversion, now: Timestamp) -> Result<Parsed> {
     if customer_email.as_deref().is_some_and(|e| !e.contains('@')) {
         v.add("customer_email", "must be an email address");
     }
-    let customer_ip = input.customer_ip.as_deref().map(str::trim).filter(|ip| !ip.is_empty()).and_then(|ip| match ip.parse::<std::net::IpAddr>() {
-        Ok(addr) => Some(addr.to_string()),
-        Err(_) => {
-            v.add("customer_ip", "must be an IPv4 or IPv6 address");
-            None
-        }
-    });
+    let customer_ip =
+        input.customer_ip.as_deref().map(str::trim).filter(|ip| !ip.is_empty()).and_then(|ip| match ip.parse::<std::net::IpAddr>() {
+            Ok(addr) => Some(addr.to_string()),
+            Err(_) => {
+                v.add("customer_ip", "must be an IPv4 or IPv6 address");
+                None
+            }
+        });
     let occurred_at = match input.occurred_at.as_deref() {
         None => None,
         Some(text) => match Timestamp::parse(text) {
@@ -416,7 +419,9 @@ pub async fn record(ctx: &Ctx, scope: &Scope, input: &NewConversion) -> Result<R
             drop(tx);
             // Another request recorded the same conversion meanwhile: answer as to a retry.
             let mut tx = scope.read(ctx).await?;
-            return earlier(&mut tx, scope, &parsed, &digest).await?.ok_or_else(|| Error::conflict("the conversion is being recorded; retry"));
+            return earlier(&mut tx, scope, &parsed, &digest)
+                .await?
+                .ok_or_else(|| Error::conflict("the conversion is being recorded; retry"));
         }
         return Err(e.into());
     }
@@ -588,7 +593,12 @@ async fn program_of(tx: &mut ScopedTx, scope: &Scope, partner_id: &PartnerId, na
 }
 
 /// The partner's tier in the program and that tier's own sale-rate benefit.
-async fn tier_of(tx: &mut ScopedTx, scope: &Scope, partner_id: &PartnerId, program_id: &ProgramId) -> Result<(Option<TierId>, Option<i64>)> {
+async fn tier_of(
+    tx: &mut ScopedTx,
+    scope: &Scope,
+    partner_id: &PartnerId,
+    program_id: &ProgramId,
+) -> Result<(Option<TierId>, Option<i64>)> {
     let row = tx
         .fetch_optional(sql!(
             "SELECT tier_id FROM enrollments WHERE workspace_id = $1 AND partner_id = $2 AND program_id = $3",
@@ -604,10 +614,15 @@ async fn tier_of(tx: &mut ScopedTx, scope: &Scope, partner_id: &PartnerId, progr
 }
 
 async fn parent_of(tx: &mut ScopedTx, scope: &Scope, partner_id: &PartnerId) -> Result<Option<PartnerId>> {
-    let row =
-        tx.fetch_optional(sql!("SELECT parent_id FROM partners WHERE workspace_id = $1 AND id = $2", scope.workspace_id(), partner_id)).await?;
+    let row = tx
+        .fetch_optional(sql!("SELECT parent_id FROM partners WHERE workspace_id = $1 AND id = $2", scope.workspace_id(), partner_id))
+        .await?;
     Ok(row.map(|r| r.get("parent_id")).transpose()?.flatten())
 }
+
+/// How a conversion was attributed: how, in which program, by which deal, and the credited
+/// partners with their shares in basis points.
+type Attributed = (Attribution, Option<ProgramId>, Option<DealId>, Vec<(PartnerId, i64)>);
 
 /// A lead or a sale: attributes it and creates its commissions (module documentation).
 async fn earn_in(
@@ -620,30 +635,29 @@ async fn earn_in(
     occurred_at: Timestamp,
 ) -> Result<Earned> {
     let customer = customer_in(tx, scope, &parsed.customer).await?;
-    let (attribution, program_id, deal_id, credited): (Attribution, Option<ProgramId>, Option<DealId>, Vec<(PartnerId, i64)>) =
-        if let Some(deal_id) = &parsed.deal_id {
-            let credit = deal_credit_in(ctx, tx, scope, deal_id).await?;
-            let program_id = match (&credit.program_id, &parsed.program_id) {
-                (Some(p), _) | (None, Some(p)) => Some(p.clone()),
-                (None, None) => program_of(tx, scope, &credit.partners[0].0, None).await?,
-            };
-            (Attribution::Deal, program_id, Some(deal_id.clone()), credit.partners)
-        } else if let Some(customer) = &customer {
-            let credited = match &customer.deal_id {
-                Some(deal_id) => deal_credit_in(ctx, tx, scope, deal_id).await?.partners,
-                None => vec![(customer.partner_id.clone(), 10_000)],
-            };
-            (Attribution::Customer, Some(customer.program_id.clone()), customer.deal_id.clone(), credited)
-        } else if let Some(partner_id) = &parsed.partner_id {
-            tx.see_partner(partner_id).await.map_err(|e| match e {
-                Error::NotFound => Error::invalid("partner_id", "no such partner"),
-                other => other,
-            })?;
-            let program_id = program_of(tx, scope, partner_id, parsed.program_id.as_ref()).await?;
-            (Attribution::Partner, program_id, None, vec![(partner_id.clone(), 10_000)])
-        } else {
-            return Ok(Earned::nothing(Attribution::None));
+    let (attribution, program_id, deal_id, credited): Attributed = if let Some(deal_id) = &parsed.deal_id {
+        let credit = deal_credit_in(ctx, tx, scope, deal_id).await?;
+        let program_id = match (&credit.program_id, &parsed.program_id) {
+            (Some(p), _) | (None, Some(p)) => Some(p.clone()),
+            (None, None) => program_of(tx, scope, &credit.partners[0].0, None).await?,
         };
+        (Attribution::Deal, program_id, Some(deal_id.clone()), credit.partners)
+    } else if let Some(customer) = &customer {
+        let credited = match &customer.deal_id {
+            Some(deal_id) => deal_credit_in(ctx, tx, scope, deal_id).await?.partners,
+            None => vec![(customer.partner_id.clone(), 10_000)],
+        };
+        (Attribution::Customer, Some(customer.program_id.clone()), customer.deal_id.clone(), credited)
+    } else if let Some(partner_id) = &parsed.partner_id {
+        tx.see_partner(partner_id).await.map_err(|e| match e {
+            Error::NotFound => Error::invalid("partner_id", "no such partner"),
+            other => other,
+        })?;
+        let program_id = program_of(tx, scope, partner_id, parsed.program_id.as_ref()).await?;
+        (Attribution::Partner, program_id, None, vec![(partner_id.clone(), 10_000)])
+    } else {
+        return Ok(Earned::nothing(Attribution::None));
+    };
     let first_partner = credited[0].0.clone();
     let mut earned = Earned {
         partner_id: Some(first_partner.clone()),
@@ -825,7 +839,10 @@ async fn refund_in(tx: &mut ScopedTx, scope: &Scope, now: Timestamp, id: &Conver
         .await?;
     let refundable = sale_amount - refunded_before;
     if refund_amount > refundable {
-        return Err(Error::invalid("amount.amount_minor", format!("exceeds what remains refundable of the sale ({refundable} minor units)")));
+        return Err(Error::invalid(
+            "amount.amount_minor",
+            format!("exceeds what remains refundable of the sale ({refundable} minor units)"),
+        ));
     }
     let whole = refunded_before + refund_amount == sale_amount;
     let mut earned = Earned {
@@ -855,7 +872,11 @@ async fn refund_in(tx: &mut ScopedTx, scope: &Scope, now: Timestamp, id: &Conver
             ))
             .await?;
         let remaining = original.amount_minor + adjusted;
-        let share = if whole { remaining } else { plans::proportion_of(original.amount_minor, refund_amount, sale_amount).unwrap_or(0).min(remaining) };
+        let share = if whole {
+            remaining
+        } else {
+            plans::proportion_of(original.amount_minor, refund_amount, sale_amount).unwrap_or(0).min(remaining)
+        };
         if share <= 0 {
             continue;
         }
@@ -887,7 +908,11 @@ async fn refund_in(tx: &mut ScopedTx, scope: &Scope, now: Timestamp, id: &Conver
             // (their money nets to zero where it sits).
             let mut q = Sql::build("SELECT ");
             q.push(commissions::COLUMNS).push(commissions::FROM).push(" WHERE c.workspace_id = ").push_bind(scope.workspace_id());
-            q.push(" AND (c.id = ").push_bind(&original.id).push(" OR c.adjusts_commission_id = ").push_bind(&original.id).push(") ORDER BY c.id");
+            q.push(" AND (c.id = ")
+                .push_bind(&original.id)
+                .push(" OR c.adjusts_commission_id = ")
+                .push_bind(&original.id)
+                .push(") ORDER BY c.id");
             let together: Vec<Commission> = tx.fetch_all(q).await?.iter().map(commissions::from_row).collect::<Result<_>>()?;
             for c in together.iter().filter(|c| c.status != CommissionStatus::Reversed) {
                 commissions::set_status_in(tx, scope, now, c, CommissionStatus::Reversed, Actor::System, c.hold_reason, c.account).await?;
@@ -939,17 +964,31 @@ pub async fn mark_paid_in(tx: &mut ScopedTx, scope: &Scope, now: Timestamp, invo
         .ok_or(Error::NotFound)?;
     let conversion_id: ConversionId = row.get("id")?;
     // Takes the sale's row: of two marks at once, one changes it and the other finds it paid.
-    tx.execute(sql!("UPDATE conversions SET invoice_status = invoice_status WHERE workspace_id = $1 AND id = $2", scope.workspace_id(), &conversion_id))
-        .await?;
+    tx.execute(sql!(
+        "UPDATE conversions SET invoice_status = invoice_status WHERE workspace_id = $1 AND id = $2",
+        scope.workspace_id(),
+        &conversion_id
+    ))
+    .await?;
     let state = tx
-        .fetch_optional(sql!("SELECT invoice_status, invoice_paid_at FROM conversions WHERE workspace_id = $1 AND id = $2", scope.workspace_id(), &conversion_id))
+        .fetch_optional(sql!(
+            "SELECT invoice_status, invoice_paid_at FROM conversions WHERE workspace_id = $1 AND id = $2",
+            scope.workspace_id(),
+            &conversion_id
+        ))
         .await?
         .ok_or(Error::NotFound)?;
     let status: Option<String> = state.get("invoice_status")?;
     if status.as_deref() == Some("paid") {
         let at: Option<Timestamp> = state.get("invoice_paid_at")?;
         let commissions = invoice_commissions_in(tx, scope, invoice_id).await?;
-        return Ok(InvoicePaid { invoice_id: invoice_id.to_owned(), conversion_id, paid_at: at.unwrap_or(paid_at), changed: false, commissions });
+        return Ok(InvoicePaid {
+            invoice_id: invoice_id.to_owned(),
+            conversion_id,
+            paid_at: at.unwrap_or(paid_at),
+            changed: false,
+            commissions,
+        });
     }
     tx.execute(sql!(
         "UPDATE conversions SET invoice_status = 'paid', invoice_paid_at = $3 WHERE workspace_id = $1 AND id = $2",
@@ -973,7 +1012,9 @@ pub async fn mark_paid_in(tx: &mut ScopedTx, scope: &Scope, now: Timestamp, invo
         ))
         .await?;
     }
-    let entry = AuditEntry::new("invoice.paid", "conversion", conversion_id.as_str()).set("invoice_id", invoice_id).set("paid_at", paid_at.to_rfc3339());
+    let entry = AuditEntry::new("invoice.paid", "conversion", conversion_id.as_str())
+        .set("invoice_id", invoice_id)
+        .set("paid_at", paid_at.to_rfc3339());
     audit::record(tx, scope, now, entry).await?;
     for commission in invoice_commissions_in(tx, scope, invoice_id).await? {
         if commission.status == CommissionStatus::Pending {
@@ -1037,8 +1078,18 @@ pub async fn paid_invoices_csv(ctx: &Ctx, scope: &Scope, csv_text: &str, apply: 
     scope.require_vendor_role(MONEY_WRITERS, "mark invoices paid")?;
     let now = ctx.now();
     let delimiter = if csv_text.lines().next().is_some_and(|h| h.matches(';').count() > h.matches(',').count()) { b';' } else { b',' };
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).trim(csv::Trim::All).delimiter(delimiter).from_reader(csv_text.as_bytes());
-    let headers: Vec<String> = reader.headers().map_err(|e| Error::invalid("file", format!("is not a CSV file: {e}")))?.iter().map(|h| h.to_ascii_lowercase()).collect();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .delimiter(delimiter)
+        .from_reader(csv_text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|e| Error::invalid("file", format!("is not a CSV file: {e}")))?
+        .iter()
+        .map(|h| h.to_ascii_lowercase())
+        .collect();
     let column = |names: &[&str]| headers.iter().position(|h| names.contains(&h.as_str()));
     let invoice_column = column(&["invoice_id", "invoice", "invoice_number"])
         .ok_or_else(|| Error::invalid("file", "needs a header row with an invoice_id column (and optionally paid_at)"))?;

@@ -300,22 +300,38 @@ pub async fn create(ctx: &Ctx, scope: &Scope, currency: &str) -> Result<RunDetai
     ))
     .await?;
     for chunk in items.chunks(BATCH) {
-        let mut q = Sql::build("INSERT INTO payout_items (workspace_id, payout_run_id, partner_id, currency, amount_minor, commission_count) VALUES ");
+        let mut q = Sql::build(
+            "INSERT INTO payout_items (workspace_id, payout_run_id, partner_id, currency, amount_minor, commission_count) VALUES ",
+        );
         for (i, (partner_id, amount, count)) in chunk.iter().enumerate() {
-            q.push(if i == 0 { "(" } else { ", (" }).push_bind(scope.workspace_id()).push(", ").push_bind(&id).push(", ").push_bind(partner_id);
+            q.push(if i == 0 { "(" } else { ", (" })
+                .push_bind(scope.workspace_id())
+                .push(", ")
+                .push_bind(&id)
+                .push(", ")
+                .push_bind(partner_id);
             q.push(", ").push_bind(currency.code()).push(", ").push_bind(*amount).push(", ").push_bind(*count).push(")");
         }
         tx.execute(q).await?;
         let partners: Vec<&PartnerId> = chunk.iter().map(|(p, _, _)| p).collect();
         let mut claim = Sql::build("UPDATE commissions SET status = 'in_payout', payout_run_id = ");
         claim.push_bind(&id).push(", updated_at = ").push_bind(now).push(" WHERE workspace_id = ").push_bind(scope.workspace_id());
-        claim.push(" AND currency = ").push_bind(currency.code()).push(" AND status = 'payable' AND partner_id IN ").push_in_list(&partners);
+        claim
+            .push(" AND currency = ")
+            .push_bind(currency.code())
+            .push(" AND status = 'payable' AND partner_id IN ")
+            .push_in_list(&partners);
         tx.execute(claim).await?;
     }
     for chunk in skipped.chunks(BATCH) {
         let mut q = Sql::build("INSERT INTO payout_skips (workspace_id, payout_run_id, partner_id, reason, balance_minor) VALUES ");
         for (i, (partner_id, reason, balance)) in chunk.iter().enumerate() {
-            q.push(if i == 0 { "(" } else { ", (" }).push_bind(scope.workspace_id()).push(", ").push_bind(&id).push(", ").push_bind(partner_id);
+            q.push(if i == 0 { "(" } else { ", (" })
+                .push_bind(scope.workspace_id())
+                .push(", ")
+                .push_bind(&id)
+                .push(", ")
+                .push_bind(partner_id);
             q.push(", ").push_bind(reason.as_str()).push(", ").push_bind(*balance).push(")");
         }
         tx.execute(q).await?;
@@ -337,7 +353,8 @@ async fn for_change(tx: &mut ScopedTx, scope: &Scope, id: &PayoutRunId, what: &s
     require_staff(scope, Error::NotFound)?;
     find_run_in(tx, scope, id).await?;
     scope.require_vendor_role(MONEY_WRITERS, what)?;
-    tx.execute(sql!("UPDATE payout_runs SET updated_at = updated_at WHERE workspace_id = $1 AND id = $2", scope.workspace_id(), id)).await?;
+    tx.execute(sql!("UPDATE payout_runs SET updated_at = updated_at WHERE workspace_id = $1 AND id = $2", scope.workspace_id(), id))
+        .await?;
     find_run_in(tx, scope, id).await
 }
 
@@ -394,8 +411,18 @@ pub async fn approve(ctx: &Ctx, scope: &Scope, id: &PayoutRunId) -> Result<RunDe
     if run.created_by_user_id.is_some() && run.created_by_user_id.as_ref() == scope.user_id() {
         return Err(Error::forbidden("you created this run: another person approves it (four eyes)"));
     }
-    move_items(&mut tx, scope, now, &run, "payout.approved", Account::CommissionPayable, Account::PayoutClearing, "in_payout", Account::PayoutClearing)
-        .await?;
+    move_items(
+        &mut tx,
+        scope,
+        now,
+        &run,
+        "payout.approved",
+        Account::CommissionPayable,
+        Account::PayoutClearing,
+        "in_payout",
+        Account::PayoutClearing,
+    )
+    .await?;
     tx.execute(sql!(
         "UPDATE payout_runs SET status = 'approved', approved_by_user_id = $3, approved_at = $4, updated_at = $4 WHERE workspace_id = $1 AND id = $2",
         scope.workspace_id(),
@@ -404,8 +431,13 @@ pub async fn approve(ctx: &Ctx, scope: &Scope, id: &PayoutRunId) -> Result<RunDe
         now
     ))
     .await?;
-    audit::record(&mut tx, scope, now, AuditEntry::new("payout_run.approved", "payout_run", id.as_str()).change("status", "draft", "approved"))
-        .await?;
+    audit::record(
+        &mut tx,
+        scope,
+        now,
+        AuditEntry::new("payout_run.approved", "payout_run", id.as_str()).change("status", "draft", "approved"),
+    )
+    .await?;
     let run = find_run_in(&mut tx, scope, id).await?;
     let detail = detail_in(&mut tx, scope, run).await?;
     tx.commit().await?;
@@ -421,8 +453,18 @@ pub async fn mark_paid(ctx: &Ctx, scope: &Scope, id: &PayoutRunId) -> Result<Run
     match run.status {
         RunStatus::Paid => {}
         RunStatus::Approved => {
-            move_items(&mut tx, scope, now, &run, "payout.paid", Account::PayoutClearing, Account::CommissionPaid, "paid", Account::CommissionPaid)
-                .await?;
+            move_items(
+                &mut tx,
+                scope,
+                now,
+                &run,
+                "payout.paid",
+                Account::PayoutClearing,
+                Account::CommissionPaid,
+                "paid",
+                Account::CommissionPaid,
+            )
+            .await?;
             tx.execute(sql!(
                 "UPDATE payout_runs SET status = 'paid', paid_by_user_id = $3, paid_at = $4, updated_at = $4 WHERE workspace_id = $1 AND id = $2",
                 scope.workspace_id(),
@@ -451,8 +493,18 @@ pub async fn cancel(ctx: &Ctx, scope: &Scope, id: &PayoutRunId) -> Result<RunDet
     match run.status {
         RunStatus::Draft => {}
         RunStatus::Approved => {
-            move_items(&mut tx, scope, now, &run, "payout.cancelled", Account::PayoutClearing, Account::CommissionPayable, "in_payout", Account::CommissionPayable)
-                .await?;
+            move_items(
+                &mut tx,
+                scope,
+                now,
+                &run,
+                "payout.cancelled",
+                Account::PayoutClearing,
+                Account::CommissionPayable,
+                "in_payout",
+                Account::CommissionPayable,
+            )
+            .await?;
         }
         other => return Err(Error::conflict(format!("only a draft or approved run can be cancelled; this one is {other}"))),
     }
@@ -492,7 +544,11 @@ pub async fn export_csv(ctx: &Ctx, scope: &Scope, id: &PayoutRunId) -> Result<St
     let exponent = u32::from(detail.run.currency.exponent());
     let decimal = |minor: i64| {
         let scale = 10i64.pow(exponent);
-        if exponent == 0 { minor.to_string() } else { format!("{}.{:0width$}", minor / scale, (minor % scale).abs(), width = exponent as usize) }
+        if exponent == 0 {
+            minor.to_string()
+        } else {
+            format!("{}.{:0width$}", minor / scale, (minor % scale).abs(), width = exponent as usize)
+        }
     };
     let mut writer = csv::Writer::from_writer(Vec::new());
     let csv_error = |e: csv::Error| Error::Internal(format!("writing the export: {e}"));

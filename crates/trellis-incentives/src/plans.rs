@@ -230,7 +230,10 @@ pub fn parse(value: &Json, currency: Currency, tier_ids: &[TierId], v: &mut Vali
                         Some(months) => match months.as_i64() {
                             Some(n) if (0..=600).contains(&n) => Some(Recurrence::Months(n)),
                             _ => {
-                                v.add("sale.recurring_months", "must be null (for life) or a number of months from 0 (first sale only) to 600");
+                                v.add(
+                                    "sale.recurring_months",
+                                    "must be null (for life) or a number of months from 0 (first sale only) to 600",
+                                );
                                 None
                             }
                         },
@@ -283,7 +286,9 @@ pub fn parse(value: &Json, currency: Currency, tier_ids: &[TierId], v: &mut Vali
                 }
                 None => v.add("tier_overrides", "must be a list of {\"tier_id\", \"sale_percent_bps\"}"),
             },
-            other => v.add(other, "is not part of a commission plan (lead, sale, hold_days, min_payout, parent_override_bps, tier_overrides)"),
+            other => {
+                v.add(other, "is not part of a commission plan (lead, sale, hold_days, min_payout, parent_override_bps, tier_overrides)")
+            }
         }
     }
     if plan.sale.is_none() && !plan.tier_overrides.is_empty() {
@@ -307,7 +312,8 @@ fn from_row(row: &Row, currency: Currency, program_id: &ProgramId) -> Result<Pla
         .map(|items| items.iter().filter_map(|i| i.get("tier_id").and_then(Json::as_str)).filter_map(|t| t.parse().ok()).collect())
         .unwrap_or_default();
     let mut v = Validation::new();
-    let plan = parse(&value, currency, &tier_ids, &mut v).ok_or_else(|| Error::Internal("a stored commission plan no longer parses".into()))?;
+    let plan =
+        parse(&value, currency, &tier_ids, &mut v).ok_or_else(|| Error::Internal("a stored commission plan no longer parses".into()))?;
     Ok(PlanVersion {
         program_id: program_id.clone(),
         version: row.get("version")?,
@@ -406,7 +412,13 @@ pub async fn put(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, value: &Json)
 /// [`put`] effective from `effective_from` (default now): a plan may be backdated, to pay
 /// conversions recorded late (a first plan set up after the sales it pays), but never before the
 /// version it follows nor into the future.
-pub async fn put_effective(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, value: &Json, effective_from: Option<Timestamp>) -> Result<PlanVersion> {
+pub async fn put_effective(
+    ctx: &Ctx,
+    scope: &Scope,
+    program_id: &ProgramId,
+    value: &Json,
+    effective_from: Option<Timestamp>,
+) -> Result<PlanVersion> {
     let now = ctx.now();
     if effective_from.is_some_and(|at| at > now) {
         return Err(Error::invalid("effective_from", "must not be in the future"));

@@ -47,9 +47,23 @@ fn fit(label: &str) -> String {
 
 /// Horizontal bars scaled to the largest value; a bar with a link is a link in the picture too.
 pub fn horizontal_bars(title: impl Into<String>, bars: Vec<Bar>) -> BarChart {
-    let title = title.into();
+    draw(title.into(), bars, VALUE_WIDTH, |v| v.to_string())
+}
+
+/// [`horizontal_bars`] of amounts of money (minor units of `currency`): each bar ends with the
+/// amount as people read it (`€1,200.00`), so the number column is wider; a negative month (more
+/// clawed back than earned) has no bar and its amount.
+pub fn money_bars(title: impl Into<String>, bars: Vec<Bar>, currency: &str) -> BarChart {
+    draw(title.into(), bars, MONEY_WIDTH, |v| crate::display::money(v, currency))
+}
+
+/// The number column of a money chart: room for "€123,456.00" at 12 px.
+const MONEY_WIDTH: i64 = 84;
+
+fn draw(title: String, bars: Vec<Bar>, value_width: i64, text: impl Fn(i64) -> String) -> BarChart {
     let max = bars.iter().map(|b| b.value).max().unwrap_or(0).max(1);
-    let span = WIDTH - LABEL_WIDTH - VALUE_WIDTH;
+    let label_width = if value_width > VALUE_WIDTH { LABEL_WIDTH - (value_width - VALUE_WIDTH) / 2 } else { LABEL_WIDTH };
+    let span = WIDTH - label_width - value_width;
     let height = ROW * i64::try_from(bars.len()).unwrap_or(0).max(1);
     let mut svg =
         format!(r#"<svg viewBox="0 0 {WIDTH} {height}" xmlns="http://www.w3.org/2000/svg" aria-hidden="true" focusable="false">"#);
@@ -58,11 +72,11 @@ pub fn horizontal_bars(title: impl Into<String>, bars: Vec<Bar>) -> BarChart {
         let width = if bar.value > 0 { (bar.value * span / max).max(2) } else { 0 };
         let text_y = y + BAR - 4;
         let mut row = format!(
-            r#"<text x="{x}" y="{text_y}" text-anchor="end">{label}</text><rect class="bar" x="{LABEL_WIDTH}" y="{y}" width="{width}" height="{BAR}" rx="2"/><text x="{value_x}" y="{text_y}">{value}</text>"#,
-            x = LABEL_WIDTH - 8,
+            r#"<text x="{x}" y="{text_y}" text-anchor="end">{label}</text><rect class="bar" x="{label_width}" y="{y}" width="{width}" height="{BAR}" rx="2"/><text x="{value_x}" y="{text_y}">{value}</text>"#,
+            x = label_width - 8,
             label = escape(&fit(&bar.label)),
-            value_x = LABEL_WIDTH + width + 6,
-            value = bar.value,
+            value_x = label_width + width + 6,
+            value = escape(&text(bar.value)),
         );
         if let Some(href) = &bar.href {
             row = format!(r#"<a href="{}">{row}</a>"#, escape(href));
@@ -96,6 +110,13 @@ mod tests {
         assert!(chart.svg.contains(r#"viewBox="0 0 340 84""#), "three rows");
         assert!(!chart.is_empty());
         assert!(horizontal_bars("none", vec![bar("a", 0)]).is_empty());
+    }
+
+    #[test]
+    fn money_bars_end_with_the_amount_as_people_read_it() {
+        let chart = money_bars("Earnings", vec![bar("Nov 2026", 120_000), bar("Dec 2026", -5_000)], "EUR");
+        assert!(chart.svg.contains(">€1,200.00</text>"), "{}", chart.svg);
+        assert!(chart.svg.contains(">-€50.00</text>") && chart.svg.contains(r#"width="0""#), "a negative month has no bar");
     }
 
     #[test]

@@ -234,7 +234,7 @@ fn capitalised(text: &str) -> String {
 
 /// One CSV field: quoted, quotes doubled; a value a spreadsheet would run as a formula starts
 /// with `'` (OWASP "CSV injection").
-fn csv_field(value: &str) -> String {
+pub(crate) fn csv_field(value: &str) -> String {
     let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() };
     format!("\"{}\"", value.replace('"', "\"\""))
 }

@@ -17,6 +17,7 @@ mod guards;
 mod keys;
 mod listing;
 mod locator;
+mod money_views;
 pub mod pages;
 mod portal;
 mod routes;

@@ -22,6 +22,10 @@ pub enum Area {
     Programs,
     Compliance,
     ProfileChanges,
+    /// Commissions, conversions, the hold queue and commission plans (`/console/commissions`):
+    /// every staff role reads money (`trellis_incentives::commissions::require_money_reader`);
+    /// owners, admins and finance change it.
+    Commissions,
     Applications,
     Audit,
     Outbox,
@@ -30,6 +34,9 @@ pub enum Area {
     /// The partner's own pipeline and deal registration (`/portal/deals`): every partner role
     /// reads its deals; admins and sales people register them.
     PartnerDeals,
+    /// The organisation's own earnings and commissions (`/portal/earnings`): its admins and
+    /// finance people (`PartnerRole::MONEY_MANAGERS`, which the commission services check).
+    Earnings,
     Users,
     Onboarding,
     Licences,
@@ -67,6 +74,7 @@ pub fn role_areas(scope: &Scope) -> Vec<Area> {
                 Area::Programs,
                 Area::Compliance,
                 Area::ProfileChanges,
+                Area::Commissions,
             ]);
             if applications::READERS.contains(role) {
                 areas.push(Area::Applications);
@@ -84,7 +92,11 @@ pub fn role_areas(scope: &Scope) -> Vec<Area> {
             }
         }
         Membership::Partner { role, .. } => {
-            areas.extend([Area::Profile, Area::PartnerDeals, Area::Users, Area::Onboarding, Area::Licences, Area::Contracts]);
+            areas.extend([Area::Profile, Area::PartnerDeals]);
+            if PartnerRole::MONEY_MANAGERS.contains(role) {
+                areas.push(Area::Earnings);
+            }
+            areas.extend([Area::Users, Area::Onboarding, Area::Licences, Area::Contracts]);
             if api_keys::PARTNER_KEY_MANAGERS.contains(role) {
                 areas.push(Area::PartnerApiKeys);
             }

@@ -54,15 +54,16 @@ pub(crate) async fn seed(ctx: &Ctx, workspace_id: &WorkspaceId, ids: &HashMap<&s
     let now = ctx.now();
     let since = Some(now.plus_seconds(-120 * DAY));
     plans::put_effective(ctx, &system, &resellers, &reseller_plan, since).await?;
-    let referral_plan =
-        json!({"lead": {"flat": {"amount_minor": 5000, "currency": "USD"}}, "sale": {"percent_bps": 1000, "recurring_months": null}, "hold_days": 0});
+    let referral_plan = json!({"lead": {"flat": {"amount_minor": 5000, "currency": "USD"}}, "sale": {"percent_bps": 1000, "recurring_months": null}, "hold_days": 0});
     plans::put_effective(ctx, &system, &referral, &referral_plan, since).await?;
 
     // Rheinland's won Hooli deal, invoiced and paid 40 days ago: payable, with Northwind's override.
     let won = deals::list(ctx, &system, &DealFilter { statuses: vec![DealStatus::Won], limit: Some(50), ..DealFilter::default() }).await?;
     if let Some(hooli) = won.items.iter().find(|d| d.customer_name == "Hooli Europe GmbH") {
-        let input =
-            NewConversion { deal_id: Some(hooli.id.to_string()), ..sale("INV-2026-0101", "hooli", hooli.amount.amount_minor, now.plus_seconds(-40 * DAY)) };
+        let input = NewConversion {
+            deal_id: Some(hooli.id.to_string()),
+            ..sale("INV-2026-0101", "hooli", hooli.amount.amount_minor, now.plus_seconds(-40 * DAY))
+        };
         conversions::record(ctx, &system, &input).await?;
     }
     // Bluepeak: a sale paid ten days ago (inside the hold), partly refunded; another waiting for its invoice.

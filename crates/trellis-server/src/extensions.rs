@@ -5,12 +5,12 @@
 //! metric or act on another crate's event without depending on it (ADR 0011).
 
 use trellis_core::{DealId, PartnerStatus, Timestamp};
-use trellis_incentives::conversions::{DealCredit, DealCreditFuture, DealCredits};
 use trellis_directory::events::EventHandlers;
 use trellis_directory::metric_registry::Registry;
 use trellis_directory::work_queues::{self, COUNT_CAP, CountFuture, WorkQueue, WorkQueues};
 use trellis_identity::background_work::{self, Backlog};
 use trellis_identity::{Ctx, Scope, ScopedTx};
+use trellis_incentives::conversions::{DealCredit, DealCreditFuture, DealCredits};
 use trellis_incentives::secret_box::SecretKey;
 use trellis_programs::metrics;
 use trellis_records::compliance;
@@ -42,6 +42,7 @@ pub fn work_queues() -> WorkQueues {
         profile_changes::TO_DECIDE,
         trellis_deals::disputes::TO_RESOLVE,
         trellis_deals::extensions::TO_DECIDE,
+        trellis_incentives::commissions::HELD,
         ONBOARDING,
         compliance::LAPSED,
         compliance::LAPSING,
@@ -127,8 +128,10 @@ pub fn install(ctx: Ctx, secret_key: Option<SecretKey>) -> Ctx {
 /// crate does not depend on the deals crate).
 fn deal_credits<'a>(tx: &'a mut ScopedTx, scope: &'a Scope, deal_id: &'a DealId) -> DealCreditFuture<'a> {
     Box::pin(async move {
-        Ok(trellis_deals::deals::credits_in(tx, scope, deal_id)
-            .await?
-            .map(|c| DealCredit { won: c.won, program_id: c.program_id, partners: c.partners }))
+        Ok(trellis_deals::deals::credits_in(tx, scope, deal_id).await?.map(|c| DealCredit {
+            won: c.won,
+            program_id: c.program_id,
+            partners: c.partners,
+        }))
     })
 }

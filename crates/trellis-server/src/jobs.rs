@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use trellis_core::{Result, Timestamp, WorkspaceId};
 use trellis_db::sql;
 use trellis_deals::protection;
-use trellis_incentives::commissions;
 use trellis_identity::Ctx;
+use trellis_incentives::commissions;
 use trellis_jobs::{DAY, Job, JobOptions, Mailer, Registry, ScheduledJob, enqueue};
 
 /// Daily: re-evaluates every enrollment's tier (promotions, demotions, notifications), one

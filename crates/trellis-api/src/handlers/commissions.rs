@@ -342,7 +342,11 @@ fn foreign_or_id(text: &str) -> PartnerId {
 /// One conversion with its commissions as they stand (staff).
 #[utoipa::path(get, path = "/api/v1/conversions/{id}", tag = "commissions", params(("id" = String, Path)),
     responses((status = 200, body = ConversionDetailView), (status = 404, body = Problem)))]
-pub async fn find_conversion(State(state): State<AppState>, Caller(scope): Caller, Path(id): Path<String>) -> ApiResult<Json<ConversionDetailView>> {
+pub async fn find_conversion(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ConversionDetailView>> {
     let (conversion, earned) = conversions::get(&state.ctx, &scope, &path_id(&id)?).await?;
     Ok(Json(conversion_view(conversion, earned)))
 }
@@ -374,7 +378,11 @@ impl From<InvoicePaid> for InvoicePaidView {
 /// plan's hold (at once with `hold_days: 0`). Safe to repeat. 404 for an invoice no sale names.
 #[utoipa::path(post, path = "/api/v1/invoices/{invoice_id}/paid", tag = "commissions", params(("invoice_id" = String, Path)),
     responses((status = 200, body = InvoicePaidView), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn invoice_paid(State(state): State<AppState>, Caller(scope): Caller, Path(invoice_id): Path<String>) -> ApiResult<Json<InvoicePaidView>> {
+pub async fn invoice_paid(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(invoice_id): Path<String>,
+) -> ApiResult<Json<InvoicePaidView>> {
     Ok(Json(conversions::mark_invoice_paid(&state.ctx, &scope, &invoice_id).await?.into()))
 }
 
@@ -483,15 +491,23 @@ pub async fn list_commissions(
 
 fn commission_filter(params: CommissionListParams) -> Result<CommissionFilter, ApiError> {
     let status = match params.status.as_deref() {
-        Some(text) => Some(CommissionStatus::parse(text).ok_or_else(|| ApiError::field("status", "must be pending, payable, in_payout, paid, on_hold or reversed"))?),
+        Some(text) => Some(
+            CommissionStatus::parse(text)
+                .ok_or_else(|| ApiError::field("status", "must be pending, payable, in_payout, paid, on_hold or reversed"))?,
+        ),
         None => None,
     };
     let kind = match params.kind.as_deref() {
-        Some(text) => Some(CommissionKind::parse(text).ok_or_else(|| ApiError::field("kind", "must be lead, sale, override, bonus, reversal or clawback"))?),
+        Some(text) => Some(
+            CommissionKind::parse(text)
+                .ok_or_else(|| ApiError::field("kind", "must be lead, sale, override, bonus, reversal or clawback"))?,
+        ),
         None => None,
     };
     let hold_reason = match params.hold_reason.as_deref() {
-        Some(text) => Some(HoldReason::parse(text).ok_or_else(|| ApiError::field("hold_reason", "must be licence_expired, fraud_review or manual"))?),
+        Some(text) => {
+            Some(HoldReason::parse(text).ok_or_else(|| ApiError::field("hold_reason", "must be licence_expired, fraud_review or manual"))?)
+        }
         None => None,
     };
     let currency = match params.currency.as_deref() {
@@ -521,7 +537,11 @@ fn commission_filter(params: CommissionListParams) -> Result<CommissionFilter, A
 /// One commission (404 when it is not your money).
 #[utoipa::path(get, path = "/api/v1/commissions/{id}", tag = "commissions", params(("id" = String, Path)),
     responses((status = 200, body = CommissionView), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn find_commission(State(state): State<AppState>, Caller(scope): Caller, Path(id): Path<String>) -> ApiResult<Json<CommissionView>> {
+pub async fn find_commission(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CommissionView>> {
     Ok(Json(commissions::get(&state.ctx, &scope, &path_id(&id)?).await?.into()))
 }
 
@@ -591,7 +611,11 @@ pub async fn hold_commission(
 /// its hold period ends. A licence hold is released when the licence is renewed (409 before).
 #[utoipa::path(post, path = "/api/v1/commissions/{id}/release", tag = "commissions", params(("id" = String, Path)),
     responses((status = 200, body = CommissionView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn release_commission(State(state): State<AppState>, Caller(scope): Caller, Path(id): Path<String>) -> ApiResult<Json<CommissionView>> {
+pub async fn release_commission(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CommissionView>> {
     let commission_id: CommissionId = path_id(&id)?;
     Ok(Json(commissions::release_hold(&state.ctx, &scope, &commission_id).await?.into()))
 }

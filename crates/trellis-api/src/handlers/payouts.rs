@@ -145,7 +145,11 @@ pub async fn list_payout_runs(
 /// One payout run with its items and skipped partners (staff).
 #[utoipa::path(get, path = "/api/v1/payout-runs/{id}", tag = "commissions", params(("id" = String, Path)),
     responses((status = 200, body = PayoutRunView), (status = 404, body = Problem)))]
-pub async fn find_payout_run(State(state): State<AppState>, Caller(scope): Caller, Path(id): Path<String>) -> ApiResult<Json<PayoutRunView>> {
+pub async fn find_payout_run(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PayoutRunView>> {
     Ok(Json(payouts::get(&state.ctx, &scope, &path_id(&id)?).await?.into()))
 }
 
@@ -153,21 +157,33 @@ pub async fn find_payout_run(State(state): State<AppState>, Caller(scope): Calle
 /// money moves to payout clearing.
 #[utoipa::path(post, path = "/api/v1/payout-runs/{id}/approve", tag = "commissions", params(("id" = String, Path)),
     responses((status = 200, body = PayoutRunView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn approve_payout_run(State(state): State<AppState>, Caller(scope): Caller, Path(id): Path<String>) -> ApiResult<Json<PayoutRunView>> {
+pub async fn approve_payout_run(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PayoutRunView>> {
     Ok(Json(payouts::approve(&state.ctx, &scope, &path_id(&id)?).await?.into()))
 }
 
 /// Mark an approved run paid (owner, admin, finance): its commissions are `paid`. Safe to repeat.
 #[utoipa::path(post, path = "/api/v1/payout-runs/{id}/mark-paid", tag = "commissions", params(("id" = String, Path)),
     responses((status = 200, body = PayoutRunView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn mark_payout_run_paid(State(state): State<AppState>, Caller(scope): Caller, Path(id): Path<String>) -> ApiResult<Json<PayoutRunView>> {
+pub async fn mark_payout_run_paid(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PayoutRunView>> {
     Ok(Json(payouts::mark_paid(&state.ctx, &scope, &path_id(&id)?).await?.into()))
 }
 
 /// Cancel a draft or approved run (owner, admin, finance): its commissions are payable again.
 #[utoipa::path(post, path = "/api/v1/payout-runs/{id}/cancel", tag = "commissions", params(("id" = String, Path)),
     responses((status = 200, body = PayoutRunView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn cancel_payout_run(State(state): State<AppState>, Caller(scope): Caller, Path(id): Path<String>) -> ApiResult<Json<PayoutRunView>> {
+pub async fn cancel_payout_run(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PayoutRunView>> {
     Ok(Json(payouts::cancel(&state.ctx, &scope, &path_id(&id)?).await?.into()))
 }
 

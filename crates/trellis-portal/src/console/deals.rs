@@ -44,7 +44,7 @@ const FILTER_FIELDS: &[&str] = &["status", "stage", "partner", "program", "sourc
 /// directory (a workspace may hold 50,000 resellers).
 const PICKER_MATCHES: i64 = 20;
 /// Where a picker's script asks for matches (`?active=1&q=`).
-const PARTNER_SEARCH: &str = "/console/deals/partners";
+pub(super) const PARTNER_SEARCH: &str = "/console/deals/partners";
 
 fn require_deciders(scope: &Scope) -> Result<(), Error> {
     if super::staff_role(scope)?.manages_partners() { Ok(()) } else { Err(Error::forbidden("your role may not decide or register deals")) }
@@ -65,7 +65,13 @@ async fn partner_matches(tx: &mut ScopedTx, scope: &Scope, typed: &str, active_o
 
 /// A picker's choices: the partner already chosen (a filter's, or a failed form's) first where it
 /// is not among the matches of `typed`, then the matches.
-async fn picker_choices(tx: &mut ScopedTx, scope: &Scope, typed: &str, active_only: bool, chosen: &str) -> Result<Vec<Choice>, Error> {
+pub(super) async fn picker_choices(
+    tx: &mut ScopedTx,
+    scope: &Scope,
+    typed: &str,
+    active_only: bool,
+    chosen: &str,
+) -> Result<Vec<Choice>, Error> {
     let mut choices = partner_matches(tx, scope, typed, active_only).await?;
     if let Ok(id) = chosen.parse::<PartnerId>()
         && !choices.iter().any(|c| c.value == chosen)

@@ -4,10 +4,14 @@
 mod api_keys;
 mod applications;
 mod audit;
+mod commission_plans;
+mod commissions;
 mod compliance;
+mod conversions;
 mod deal_imports;
 mod deals;
 mod disputes;
+mod invoices;
 mod onboarding;
 mod outbox;
 pub(crate) mod partner_lifecycle;
@@ -44,6 +48,10 @@ pub fn routes() -> PageRouter {
         .merge(disputes::routes())
         .merge(deal_imports::routes())
         .merge(deals::routes())
+        .merge(commissions::routes())
+        .merge(conversions::routes())
+        .merge(commission_plans::routes())
+        .merge(invoices::routes())
 }
 
 /// The caller's staff role; 404 for anyone acting for a partner.

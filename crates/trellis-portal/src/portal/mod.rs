@@ -5,6 +5,7 @@ mod api_keys;
 mod contracts;
 pub(crate) mod deals;
 pub(crate) mod disputes;
+mod earnings;
 mod licences;
 pub mod onboarding;
 mod payout_method;
@@ -30,6 +31,7 @@ pub fn routes() -> PageRouter {
         .merge(disputes::routes())
         .merge(deals::routes())
         .merge(payout_method::routes())
+        .merge(earnings::routes())
 }
 
 /// The caller's own organisation and role there; 404 for staff.

@@ -880,15 +880,21 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         }
         ("PATCH", "/api/v1/programs/{id}/conflict-rules") => Some(json!({"race_window_minutes": 15})),
         ("PUT", "/api/v1/programs/{id}/commission-plan") => Some(json!({"sale": {"percent_bps": 1000 + n}, "hold_days": 30})),
-        ("POST", "/api/v1/conversions") => Some(json!({"kind": "lead", "invoice_id": format!("matrix-lead-{n}"), "customer_external_id": format!("matrix-customer-{n}")})),
+        ("POST", "/api/v1/conversions") => {
+            Some(json!({"kind": "lead", "invoice_id": format!("matrix-lead-{n}"), "customer_external_id": format!("matrix-customer-{n}")}))
+        }
         ("POST", "/api/v1/commissions") => {
             let partner = if who.ws() == Some(Ws::Other) { world.partner("OTHER") } else { world.partner("P3") };
-            Some(json!({"partner_id": partner.to_string(), "amount": {"amount_minor": 1000 + n, "currency": "EUR"}, "kind": "bonus", "reason": format!("cell {n}")}))
+            Some(
+                json!({"partner_id": partner.to_string(), "amount": {"amount_minor": 1000 + n, "currency": "EUR"}, "kind": "bonus", "reason": format!("cell {n}")}),
+            )
         }
         ("POST", "/api/v1/commissions/{id}/hold") => Some(json!({"reason": "fraud_review"})),
         ("POST", "/api/v1/commissions/{id}/release") | ("POST", "/api/v1/invoices/{invoice_id}/paid") => None,
         ("POST", "/api/v1/payout-runs") => Some(json!({"currency": "EUR"})),
-        ("POST", "/api/v1/payout-runs/{id}/approve") | ("POST", "/api/v1/payout-runs/{id}/mark-paid") | ("POST", "/api/v1/payout-runs/{id}/cancel") => None,
+        ("POST", "/api/v1/payout-runs/{id}/approve")
+        | ("POST", "/api/v1/payout-runs/{id}/mark-paid")
+        | ("POST", "/api/v1/payout-runs/{id}/cancel") => None,
         // The details the target was set up with: an allowed PUT changes nothing.
         ("PUT", "/api/v1/partners/{id}/payout-method") => Some(crate::payout_methods::matrix_body()),
         ("GET", _) | ("DELETE", _) => None,
@@ -1362,7 +1368,8 @@ async fn prepare_money_target(app: &TestApp, world: &World, route: &RouteRow, co
     if route.target == "plan" {
         let ws = if column == "OTHER_PROGRAM" { Ws::Other } else { Ws::Main };
         let scope = Scope::system(world.workspace(ws).clone(), &TEST_FIXTURES);
-        let input = trellis_programs::NewProgram { name: format!("Program {n}"), slug: format!("matrix-program-{n}"), ..Default::default() };
+        let input =
+            trellis_programs::NewProgram { name: format!("Program {n}"), slug: format!("matrix-program-{n}"), ..Default::default() };
         let program = trellis_programs::programs::create(ctx, &scope, input).await.expect("fresh program");
         trellis_incentives::plans::put(ctx, &scope, &program.id, &json!({"sale": {"percent_bps": 2000}})).await.expect("a plan");
         // The versions are a list of the program's plans, not one object.

@@ -63,13 +63,14 @@ const PUBLIC: [&str; 10] = [
 /// double-submit cookie, the invitation link's own check): the CSRF-less pass does not apply.
 const OWN_CSRF: [&str; 4] = ["/login", "/apply/{slug}", "/invitations/{token}", "/invitations/{token}/decline"];
 
-const UPLOADS: [&str; 6] = [
+const UPLOADS: [&str; 7] = [
     "/console/partners/{id}/contracts",
     "/console/partners/{id}/licences",
     "/portal/profile/logo",
     "/portal/licences",
     "/console/settings/logo",
     "/console/deals/import/preview",
+    "/console/invoices/paid/preview",
 ];
 
 /// Who an identity is to the pages.

@@ -850,3 +850,78 @@ async fn a_partner_admin_sets_the_payout_method_on_a_phone_and_reads_it_masked()
     assert!(!text.contains("0532") && !text.contains("3704"), "the IBAN is shown masked only: {text}");
     client.close().await.expect("close the browser session");
 }
+
+#[tokio::test]
+async fn a_partner_reads_its_earnings_and_finance_sets_a_commission_plan_on_a_phone() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let program = crate::commissions::program(&app, &f, "phone-money").await;
+    crate::commissions::set_plan(&app, &f, &program, json!({"sale": {"percent_bps": 2000}, "hold_days": 30, "parent_override_bps": 500}))
+        .await;
+    let sale = json!({"kind": "sale", "invoice_id": "INV-PHONE-1", "customer_external_id": "cus_phone", "partner_id": f.r1a,
+        "amount": crate::commissions::money(1_234_500), "invoice_status": "open"});
+    assert_eq!(app.post("/api/v1/conversions", &f.owner_key, sale).await.status, 201);
+    let refund = json!({"kind": "refund", "invoice_id": "CR-PHONE-1", "customer_external_id": "cus_phone", "refunds_invoice_id": "INV-PHONE-1",
+        "amount": crate::commissions::money(100_000)});
+    assert_eq!(app.post("/api/v1/conversions", &f.owner_key, refund).await.status, 201);
+    let tier = app
+        .post(
+            &format!("/api/v1/programs/{program}/tiers"),
+            &f.owner.token,
+            json!({"name": "Gold", "rank": 1, "requirements": {"all": []}, "benefits": {"text": "Gold"}}),
+        )
+        .await;
+    assert_eq!(tier.status, 201, "{}", tier.text);
+
+    // The partner admin: earnings from the navigation, the chart and the amounts readable at 375 px.
+    let client = browser.open(true).await;
+    sign_in(&client, &app, &f.r1a_admin.email).await;
+    click(&client, Locator::Css("nav[aria-label=Main] a[href='/portal/earnings']")).await;
+    wait_for(&client, Locator::XPath("//h1[normalize-space()='Earnings']")).await;
+    wait_for(&client, Locator::Css("figure.chart svg")).await;
+    let text = visible_text(&client).await;
+    assert!(text.contains("€2,469.00") && text.contains("−€200.00") && text.contains("Refund of the sale"), "{text}");
+    assert_fits_the_phone(&client, "the earnings overview").await;
+    screenshot(&client, "earnings-phone").await;
+    click(&client, Locator::LinkText("All commissions")).await;
+    wait_for(&client, Locator::XPath("//h1[normalize-space()='Commissions']")).await;
+    assert_fits_the_phone(&client, "the commissions list").await;
+    screenshot(&client, "commissions-phone").await;
+    // The windows share a profile: sign out so the next one signs in afresh.
+    click(&client, Locator::Css("form[action='/logout'] button[type=submit]")).await;
+    wait_for(&client, Locator::Id("email")).await;
+    client.close().await.expect("close the browser");
+
+    // Finance: the plan editor from the program page, a percent and a tier's rate typed, saved.
+    let client = browser.open(true).await;
+    sign_in(&client, &app, &f.finance.email).await;
+    client.goto(&format!("{}/console/programs/{program}", app.base_url)).await.expect("open the program");
+    click(&client, Locator::LinkText("Commission plan and its versions")).await;
+    wait_for(&client, Locator::XPath("//h1[normalize-space()='Commission plan']")).await;
+    assert_fits_the_phone(&client, "the plan editor").await;
+    let sale_box = client.find(Locator::Id("plan-sale_percent")).await.expect("sale percent");
+    sale_box.clear().await.expect("clear");
+    sale_box.send_keys("22.5").await.expect("type the percent");
+    let tier_box = format!("plan-tier-{}", tier.body["id"].as_str().expect("tier id"));
+    type_into(&client, &tier_box, "25").await;
+    screenshot(&client, "plan-editor-phone").await;
+    click(&client, Locator::Css("form[action$='/commission-plan'] button[type=submit]")).await;
+    wait_for(&client, Locator::XPath("//*[contains(normalize-space(), 'The commission plan was saved')]")).await;
+    let text = visible_text(&client).await;
+    assert!(text.contains("A sale earns 22.5% of its amount") && text.contains("Partners in the tier Gold earn 25% of a sale"), "{text}");
+    assert!(text.contains("Version 2"), "{text}");
+    assert_fits_the_phone(&client, "the saved plan").await;
+    for path in [
+        "/console/commissions",
+        "/console/commissions/held",
+        "/console/conversions",
+        "/console/commissions/bonus",
+        "/console/invoices/paid",
+    ] {
+        client.goto(&format!("{}{path}", app.base_url)).await.unwrap_or_else(|e| panic!("open {path}: {e}"));
+        wait_for(&client, Locator::Css("main h1")).await;
+        assert_fits_the_phone(&client, path).await;
+    }
+    client.close().await.expect("close the browser");
+}

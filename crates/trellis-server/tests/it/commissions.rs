@@ -15,7 +15,7 @@ use trellis_testkit::{TEST_FIXTURES, TestApp};
 const DAY: i64 = 86_400;
 
 /// A program in EUR with every fixture partner of the main workspace enrolled.
-async fn program(app: &TestApp, f: &Fixture, slug: &str) -> ProgramId {
+pub(crate) async fn program(app: &TestApp, f: &Fixture, slug: &str) -> ProgramId {
     let ctx = &app.state.ctx;
     let system = Scope::system(f.workspace_id.clone(), &TEST_FIXTURES);
     let input = trellis_programs::NewProgram { name: format!("Program {slug}"), slug: slug.to_owned(), ..Default::default() };
@@ -27,13 +27,14 @@ async fn program(app: &TestApp, f: &Fixture, slug: &str) -> ProgramId {
     program.id
 }
 
-async fn set_plan(app: &TestApp, f: &Fixture, program: &ProgramId, plan: Value) -> Value {
-    let reply = app.send(reqwest::Method::PUT, &format!("/api/v1/programs/{program}/commission-plan"), Some(&f.finance.token), Some(&plan)).await;
+pub(crate) async fn set_plan(app: &TestApp, f: &Fixture, program: &ProgramId, plan: Value) -> Value {
+    let reply =
+        app.send(reqwest::Method::PUT, &format!("/api/v1/programs/{program}/commission-plan"), Some(&f.finance.token), Some(&plan)).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     reply.body
 }
 
-fn money(amount_minor: i64) -> Value {
+pub(crate) fn money(amount_minor: i64) -> Value {
     json!({"amount_minor": amount_minor, "currency": "EUR"})
 }
 
@@ -140,7 +141,10 @@ async fn a_plan_is_versioned_checked_and_kept_to_finance() {
     let read = app.get(&path, &f.r1a_admin.token).await;
     assert_eq!((read.status, read.body["version"].clone()), (200, json!(2)), "a partner reads the plan of its program");
     let audited = app
-        .query_i64(sql!("SELECT COUNT(*) AS n FROM audit_events WHERE workspace_id = $1 AND action = 'commission_plan.updated'", &f.workspace_id))
+        .query_i64(sql!(
+            "SELECT COUNT(*) AS n FROM audit_events WHERE workspace_id = $1 AND action = 'commission_plan.updated'",
+            &f.workspace_id
+        ))
         .await;
     assert_eq!(audited, 2);
 }
@@ -213,18 +217,27 @@ async fn leads_pay_flat_without_a_hold_at_once_and_recurring_sales_follow_the_cu
     let app = TestApp::spawn().await;
     let f = Fixture::build(&app).await;
     let program = program(&app, &f, "leads").await;
-    set_plan(&app, &f, &program, json!({"lead": {"flat": money(5000)}, "sale": {"percent_bps": 1000, "recurring_months": 1}, "hold_days": 0}))
-        .await;
+    set_plan(
+        &app,
+        &f,
+        &program,
+        json!({"lead": {"flat": money(5000)}, "sale": {"percent_bps": 1000, "recurring_months": 1}, "hold_days": 0}),
+    )
+    .await;
 
-    let lead = app.post("/api/v1/conversions", &f.owner_key, json!({"kind": "lead", "invoice_id": "L-1", "customer_external_id": "cus_9", "partner_id": f.p3})).await;
+    let lead = app
+        .post(
+            "/api/v1/conversions",
+            &f.owner_key,
+            json!({"kind": "lead", "invoice_id": "L-1", "customer_external_id": "cus_9", "partner_id": f.p3}),
+        )
+        .await;
     assert_eq!(lead.status, 201, "{}", lead.text);
     assert_eq!(earned(&lead.body), vec![row(&f.p3, 5000, "payable", "lead")], "no hold: payable in the same request");
 
     // The customer keeps its partner: later sales need no partner_id.
     let start = app.state.ctx.now();
-    let sale = |n: u32, at: trellis_core::Timestamp| {
-        json!({"kind": "sale", "invoice_id": format!("S-{n}"), "customer_external_id": "cus_9", "amount": money(10_001), "occurred_at": at.to_rfc3339()})
-    };
+    let sale = |n: u32, at: trellis_core::Timestamp| json!({"kind": "sale", "invoice_id": format!("S-{n}"), "customer_external_id": "cus_9", "amount": money(10_001), "occurred_at": at.to_rfc3339()});
     let first = app.post("/api/v1/conversions", &f.owner_key, sale(1, start)).await;
     assert_eq!(first.body["attribution"], "customer");
     assert_eq!(earned(&first.body), vec![row(&f.p3, 1000, "payable", "sale")], "10% of 100.01 rounds half to even");
@@ -236,12 +249,27 @@ async fn leads_pay_flat_without_a_hold_at_once_and_recurring_sales_follow_the_cu
     assert_eq!((after.status, after.body["commissions"].clone()), (201, json!([])), "the recurrence has ended: recorded, nothing earned");
     assert_eq!(eur_balance(&app, &f, &f.p3).await, (0, 7000, 0));
 
-    let unknown = app.post("/api/v1/conversions", &f.owner_key, json!({"kind": "sale", "invoice_id": "S-9", "customer_external_id": "cus_new", "amount": money(100)})).await;
-    assert_eq!((unknown.status, unknown.body["attribution"].clone(), unknown.body["partner_id"].clone()), (201, json!("none"), Value::Null));
+    let unknown = app
+        .post(
+            "/api/v1/conversions",
+            &f.owner_key,
+            json!({"kind": "sale", "invoice_id": "S-9", "customer_external_id": "cus_new", "amount": money(100)}),
+        )
+        .await;
+    assert_eq!(
+        (unknown.status, unknown.body["attribution"].clone(), unknown.body["partner_id"].clone()),
+        (201, json!("none"), Value::Null)
+    );
     let usd = app.post("/api/v1/conversions", &f.owner_key, json!({"kind": "sale", "invoice_id": "S-10", "customer_external_id": "cus_9", "amount": {"amount_minor": 100, "currency": "USD"}})).await;
     assert_eq!(usd.status, 422, "another currency than the program's: {}", usd.text);
     let before = count(&app, &f.workspace_id, "conversions").await;
-    let invalid = app.post("/api/v1/conversions", &f.owner_key, json!({"kind": "gift", "invoice_id": " ", "customer_external_id": "c", "amount": money(-5)})).await;
+    let invalid = app
+        .post(
+            "/api/v1/conversions",
+            &f.owner_key,
+            json!({"kind": "gift", "invoice_id": " ", "customer_external_id": "c", "amount": money(-5)}),
+        )
+        .await;
     assert_eq!(invalid.status, 422);
     assert_eq!(count(&app, &f.workspace_id, "conversions").await, before, "refused input stores nothing");
     verified_clean(&app).await;
@@ -253,7 +281,13 @@ async fn refunds_reverse_unpaid_commissions_in_proportion_and_never_more_than_th
     let f = Fixture::build(&app).await;
     let program = program(&app, &f, "refunds").await;
     set_plan(&app, &f, &program, json!({"sale": {"percent_bps": 2000}, "hold_days": 30, "parent_override_bps": 500})).await;
-    let sale = app.post("/api/v1/conversions", &f.owner_key, json!({"kind": "sale", "invoice_id": "INV-7", "customer_external_id": "cus_7", "partner_id": f.r1a, "amount": money(10_000)})).await;
+    let sale = app
+        .post(
+            "/api/v1/conversions",
+            &f.owner_key,
+            json!({"kind": "sale", "invoice_id": "INV-7", "customer_external_id": "cus_7", "partner_id": f.r1a, "amount": money(10_000)}),
+        )
+        .await;
     assert_eq!(sale.status, 201);
 
     let partial = app.post("/api/v1/conversions", &f.owner_key, json!({"kind": "refund", "invoice_id": "CR-1", "customer_external_id": "cus_7", "refunds_invoice_id": "INV-7", "amount": money(2500)})).await;
@@ -288,11 +322,21 @@ async fn a_lapsed_licence_holds_new_commissions_until_it_is_renewed() {
     assert_eq!(lapsed.status, 201, "{}", lapsed.text);
     app.run_jobs().await;
 
-    let sale = app.post("/api/v1/conversions", &f.owner_key, json!({"kind": "sale", "invoice_id": "INV-L", "customer_external_id": "cus_l", "partner_id": f.p3, "amount": money(50_000)})).await;
+    let sale = app
+        .post(
+            "/api/v1/conversions",
+            &f.owner_key,
+            json!({"kind": "sale", "invoice_id": "INV-L", "customer_external_id": "cus_l", "partner_id": f.p3, "amount": money(50_000)}),
+        )
+        .await;
     assert_eq!(earned(&sale.body), vec![row(&f.p3, 5000, "on_hold", "sale")]);
     let id = sale.body["commissions"][0]["id"].as_str().expect("id").to_owned();
     assert_eq!(app.get(&format!("/api/v1/commissions/{id}"), &f.finance.token).await.body["hold_reason"], "licence_expired");
-    assert_eq!(app.post(&format!("/api/v1/commissions/{id}/release"), &f.finance.token, json!({})).await.status, 409, "not while the licence has lapsed");
+    assert_eq!(
+        app.post(&format!("/api/v1/commissions/{id}/release"), &f.finance.token, json!({})).await.status,
+        409,
+        "not while the licence has lapsed"
+    );
 
     let today = app.state.ctx.now().to_rfc3339()[..10].to_owned();
     let renewed = app.post(&format!("/api/v1/partners/{}/licences", f.p3), &f.owner_key, licence(&today, "2099-01-01")).await;
@@ -307,12 +351,32 @@ async fn a_lapsed_licence_holds_new_commissions_until_it_is_renewed() {
 async fn finance_awards_bonuses_and_holds_and_releases_commissions() {
     let app = TestApp::spawn().await;
     let f = Fixture::build(&app).await;
-    let bonus = app.post("/api/v1/commissions", &f.finance.token, json!({"partner_id": f.r1b, "amount": money(25_000), "kind": "spiff", "reason": "Q4 launch SPIFF"})).await;
+    let bonus = app
+        .post(
+            "/api/v1/commissions",
+            &f.finance.token,
+            json!({"partner_id": f.r1b, "amount": money(25_000), "kind": "spiff", "reason": "Q4 launch SPIFF"}),
+        )
+        .await;
     assert_eq!(bonus.status, 201, "{}", bonus.text);
     assert_eq!((bonus.body["status"].clone(), bonus.body["reason_code"].clone()), (json!("payable"), json!("spiff")));
     let id = bonus.body["id"].as_str().expect("id").to_owned();
-    assert_eq!(app.post("/api/v1/commissions", &f.channel_manager.token, json!({"partner_id": f.r1b, "amount": money(1), "kind": "bonus", "reason": "x"})).await.status, 403);
-    assert_eq!(app.post("/api/v1/commissions", &f.finance.token, json!({"partner_id": f.r1b, "amount": money(0), "kind": "gift", "reason": ""})).await.status, 422);
+    assert_eq!(
+        app.post(
+            "/api/v1/commissions",
+            &f.channel_manager.token,
+            json!({"partner_id": f.r1b, "amount": money(1), "kind": "bonus", "reason": "x"})
+        )
+        .await
+        .status,
+        403
+    );
+    assert_eq!(
+        app.post("/api/v1/commissions", &f.finance.token, json!({"partner_id": f.r1b, "amount": money(0), "kind": "gift", "reason": ""}))
+            .await
+            .status,
+        422
+    );
 
     let held = app.post(&format!("/api/v1/commissions/{id}/hold"), &f.finance.token, json!({"reason": "fraud_review"})).await;
     assert_eq!((held.status, held.body["status"].clone()), (200, json!("on_hold")));
@@ -332,7 +396,8 @@ async fn racing_copies_of_one_conversion_earn_once() {
     let f = Fixture::build(&app).await;
     let program = program(&app, &f, "races").await;
     set_plan(&app, &f, &program, json!({"sale": {"percent_bps": 2000}, "hold_days": 0, "parent_override_bps": 500})).await;
-    let body = json!({"kind": "sale", "invoice_id": "INV-R", "customer_external_id": "cus_r", "partner_id": f.r1a, "amount": money(10_000)});
+    let body =
+        json!({"kind": "sale", "invoice_id": "INV-R", "customer_external_id": "cus_r", "partner_id": f.r1a, "amount": money(10_000)});
     let replies = futures_util::future::join_all((0..8).map(|_| app.post("/api/v1/conversions", &f.owner_key, body.clone()))).await;
     let mut statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
     statuses.sort_unstable();
@@ -355,7 +420,8 @@ async fn an_upload_of_paid_invoices_previews_its_rows_then_pays_them_once() {
         assert_eq!(app.post("/api/v1/conversions", &f.owner_key, sale).await.status, 201);
     }
     let csv = "invoice_id;paid_at\nU-1;2026-01-05\nU-404;\nU-2;not a date\nU-1;\n";
-    let finance = trellis_identity::auth::authenticate_bearer(&app.state.ctx, &f.finance.token, None, &Default::default()).await.expect("scope");
+    let finance =
+        trellis_identity::auth::authenticate_bearer(&app.state.ctx, &f.finance.token, None, &Default::default()).await.expect("scope");
     let preview = trellis_incentives::conversions::paid_invoices_csv(&app.state.ctx, &finance, csv, false).await.expect("preview");
     assert_eq!((preview.paying, preview.already_paid, preview.refused), (1, 0, 3));
     let reasons: Vec<String> = preview.rows.iter().map(|r| format!("{} {:?}", r.line, r.outcome)).collect();
@@ -367,7 +433,8 @@ async fn an_upload_of_paid_invoices_previews_its_rows_then_pays_them_once() {
     assert_eq!(eur_balance(&app, &f, &f.p3).await, (1000, 1000, 0), "U-1 paid, its hold of 0 days over");
     let again = trellis_incentives::conversions::paid_invoices_csv(&app.state.ctx, &finance, csv, true).await.expect("again");
     assert_eq!((again.paying, again.already_paid), (0, 1), "uploading twice pays once");
-    let viewer = trellis_identity::auth::authenticate_bearer(&app.state.ctx, &f.viewer.token, None, &Default::default()).await.expect("scope");
+    let viewer =
+        trellis_identity::auth::authenticate_bearer(&app.state.ctx, &f.viewer.token, None, &Default::default()).await.expect("scope");
     assert!(trellis_incentives::conversions::paid_invoices_csv(&app.state.ctx, &viewer, csv, false).await.is_err(), "finance's function");
     verified_clean(&app).await;
 }
@@ -390,7 +457,8 @@ async fn the_demo_has_commissions_pending_payable_on_hold_and_reversed_and_a_cle
         .await;
     let seen: Vec<String> =
         rows.iter().map(|r| format!("{} {}", r.get::<String>("kind").expect("kind"), r.get::<String>("status").expect("status"))).collect();
-    for wanted in ["bonus payable", "lead payable", "override payable", "reversal pending", "sale on_hold", "sale payable", "sale pending"] {
+    for wanted in ["bonus payable", "lead payable", "override payable", "reversal pending", "sale on_hold", "sale payable", "sale pending"]
+    {
         assert!(seen.iter().any(|s| s == wanted), "{wanted} in {seen:?}");
     }
     let unpaid = app

@@ -25,7 +25,9 @@ async fn program(app: &TestApp, f: &Fixture) -> ProgramId {
         trellis_programs::enrollments::enroll(ctx, &system, partner, enrollment).await.expect("enroll");
     }
     let plan = json!({"sale": {"percent_bps": 2000}, "hold_days": 0, "parent_override_bps": 500, "min_payout": {"amount_minor": 5000, "currency": "EUR"}});
-    let reply = app.send(reqwest::Method::PUT, &format!("/api/v1/programs/{}/commission-plan", program.id), Some(&f.finance.token), Some(&plan)).await;
+    let reply = app
+        .send(reqwest::Method::PUT, &format!("/api/v1/programs/{}/commission-plan", program.id), Some(&f.finance.token), Some(&plan))
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     program.id
 }
@@ -43,8 +45,10 @@ async fn payout_method(app: &TestApp, f: &Fixture, partner: &PartnerId, iban: &s
     assert_eq!(reply.status, 200, "{}", reply.text);
 }
 
-/// `partner_id → amount` of a run's items, and `partner_id → reason` of its skipped partners.
-fn items_and_skips(run: &Value) -> (Vec<(String, i64)>, Vec<(String, String)>) {
+/// `(partner_id, amount)` of a run's items and `(partner_id, reason)` of its skipped partners.
+type ItemsAndSkips = (Vec<(String, i64)>, Vec<(String, String)>);
+
+fn items_and_skips(run: &Value) -> ItemsAndSkips {
     let mut items: Vec<(String, i64)> = run["items"]
         .as_array()
         .expect("items")
@@ -122,7 +126,11 @@ async fn a_run_pays_the_ready_skips_the_rest_with_reasons_and_carries_a_clawback
     assert_eq!(balance(&app, &f, &f.r1a).await, (0, 0, 20_000));
     let statuses = app.get(&format!("/api/v1/commissions?partner_id={}", f.r1a), &f.finance.token).await;
     assert!(statuses.body["data"].as_array().expect("data").iter().all(|c| c["status"] == "paid" && c["payout_run_id"] == run.as_str()));
-    assert_eq!(app.post(&format!("/api/v1/payout-runs/{run}/cancel"), &f.finance.token, json!({})).await.status, 409, "a paid run stays paid");
+    assert_eq!(
+        app.post(&format!("/api/v1/payout-runs/{run}/cancel"), &f.finance.token, json!({})).await.status,
+        409,
+        "a paid run stays paid"
+    );
 
     // A refund after payout claws back; the negative balance is skipped and carries over.
     let refund = json!({"kind": "refund", "invoice_id": "CR-1", "customer_external_id": "cus-INV-1", "refunds_invoice_id": "INV-1",

@@ -68,10 +68,13 @@ async fn the_console_home_lists_what_waits_for_each_person_and_the_navigation_co
     assert_eq!(queue_count(&home.text, "Emails that failed"), None, "email queues are the owners' and admins'");
     assert_eq!(nav_count(&home.text, "Applications"), None);
 
-    // Finance decides none of these.
+    // Finance decides none of these; its queue is the commissions held for review (empty here).
     let finance = sign_in(&app, &f.finance.email).await;
     let home = finance.get("/").await;
-    assert!(home.text.contains("Nothing waits for your role here."), "{}", home.text);
+    assert_eq!(queue_count(&home.text, "Commissions held for review").as_deref(), Some("0"), "{}", home.text);
+    assert_eq!(queue_count(&home.text, "Applications to review"), None);
+    let viewer = sign_in(&app, &f.viewer.email).await;
+    assert!(viewer.get("/").await.text.contains("Nothing waits for your role here."));
     assert_eq!(nav_count(&home.text, "Profile changes"), None);
 }
 
