@@ -470,3 +470,46 @@ async fn the_demo_has_commissions_pending_payable_on_hold_and_reversed_and_a_cle
     assert!(unpaid > 0, "a commission waits for its invoice");
     verified_clean(&app).await;
 }
+
+/// A won deal's credited partners earn by their credit split (and the registrant's distributor
+/// its override on its share); the customer then keeps the split for its recurring sales, and a
+/// deal that is not won earns nothing.
+#[tokio::test]
+async fn a_won_deal_pays_its_credited_partners_by_their_split() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let deal =
+        crate::disputes::fresh_deal(&app, &f.workspace_id, &f.owner.token, &f.r1a, 1, trellis_deals::statuses::DealStatus::Approved).await;
+    let credited = app
+        .post(
+            &format!("/api/v1/deals/{deal}/partners"),
+            &f.owner.token,
+            json!({"partner_id": f.p3.to_string(), "role": "influence", "credit_bps": 2500}),
+        )
+        .await;
+    assert_eq!(credited.status, 200, "{}", credited.text);
+    let program: ProgramId = credited.body["program_id"].as_str().expect("program").parse().expect("program id");
+    set_plan(&app, &f, &program, json!({"sale": {"percent_bps": 2000}, "hold_days": 0, "parent_override_bps": 1000})).await;
+    let sale = json!({"kind": "sale", "invoice_id": "INV-D1", "customer_external_id": "cus_deal", "deal_id": deal.to_string(), "amount": money(100_000)});
+    let open = app.post("/api/v1/conversions", &f.owner_key, sale.clone()).await;
+    assert_eq!(open.status, 409, "the deal is not won yet: {}", open.text);
+    let won = app.post(&format!("/api/v1/deals/{deal}/won"), &f.owner.token, json!({})).await;
+    assert_eq!(won.status, 200, "{}", won.text);
+    let paid = app.post("/api/v1/conversions", &f.owner_key, sale).await;
+    assert_eq!(paid.status, 201, "{}", paid.text);
+    assert_eq!(paid.body["attribution"], "deal");
+    assert_eq!(
+        earned(&paid.body),
+        sorted(vec![
+            row(&f.r1a, 15_000, "payable", "sale"),
+            row(&f.d1, 7_500, "payable", "override"),
+            row(&f.p3, 5_000, "payable", "sale")
+        ]),
+        "75% and 25% of the 20%; D1's 10% override on R1a's 75%"
+    );
+    let again = json!({"kind": "sale", "invoice_id": "INV-D2", "customer_external_id": "cus_deal", "amount": money(10_000)});
+    let recurring = app.post("/api/v1/conversions", &f.owner_key, again).await;
+    assert_eq!(recurring.body["attribution"], "customer");
+    assert_eq!(earned(&recurring.body).len(), 3, "the customer keeps the deal's split");
+    verified_clean(&app).await;
+}
