@@ -177,11 +177,7 @@ async fn detail_in(tx: &mut ScopedTx, scope: &Scope, run: PayoutRun) -> Result<R
 /// `GET /api/v1/payout-runs/{id}` (staff).
 pub async fn get(ctx: &Ctx, scope: &Scope, id: &PayoutRunId) -> Result<RunDetail> {
     require_staff(scope, Error::NotFound)?;
-    let mut tx = scope.read(ctx).await?;
-    let run = find_run_in(&mut tx, scope, id).await?;
-    let detail = detail_in(&mut tx, scope, run).await?;
-    tx.commit().await?;
-    Ok(detail)
+    answer(scope.read(ctx).await?, scope, id).await
 }
 
 /// `GET /api/v1/payout-runs` (staff): newest first.
@@ -348,6 +344,14 @@ pub async fn create(ctx: &Ctx, scope: &Scope, currency: &str) -> Result<RunDetai
     Ok(detail)
 }
 
+/// The run as it stands, read in the transaction that changed it, which then commits.
+async fn answer(mut tx: ScopedTx, scope: &Scope, id: &PayoutRunId) -> Result<RunDetail> {
+    let run = find_run_in(&mut tx, scope, id).await?;
+    let detail = detail_in(&mut tx, scope, run).await?;
+    tx.commit().await?;
+    Ok(detail)
+}
+
 /// Takes the run's row for a change and checks who may make it.
 async fn for_change(tx: &mut ScopedTx, scope: &Scope, id: &PayoutRunId, what: &str) -> Result<PayoutRun> {
     require_staff(scope, Error::NotFound)?;
@@ -438,10 +442,7 @@ pub async fn approve(ctx: &Ctx, scope: &Scope, id: &PayoutRunId) -> Result<RunDe
         AuditEntry::new("payout_run.approved", "payout_run", id.as_str()).change("status", "draft", "approved"),
     )
     .await?;
-    let run = find_run_in(&mut tx, scope, id).await?;
-    let detail = detail_in(&mut tx, scope, run).await?;
-    tx.commit().await?;
-    Ok(detail)
+    answer(tx, scope, id).await
 }
 
 /// `POST /api/v1/payout-runs/{id}/mark-paid`: the bank paid an approved run; its commissions are
@@ -478,10 +479,7 @@ pub async fn mark_paid(ctx: &Ctx, scope: &Scope, id: &PayoutRunId) -> Result<Run
         }
         other => return Err(Error::conflict(format!("only an approved run can be marked paid; this one is {other}"))),
     }
-    let run = find_run_in(&mut tx, scope, id).await?;
-    let detail = detail_in(&mut tx, scope, run).await?;
-    tx.commit().await?;
-    Ok(detail)
+    answer(tx, scope, id).await
 }
 
 /// `POST /api/v1/payout-runs/{id}/cancel`: a draft or approved run is cancelled; its commissions
@@ -526,10 +524,7 @@ pub async fn cancel(ctx: &Ctx, scope: &Scope, id: &PayoutRunId) -> Result<RunDet
     .await?;
     let entry = AuditEntry::new("payout_run.cancelled", "payout_run", id.as_str()).change("status", run.status.as_str(), "cancelled");
     audit::record(&mut tx, scope, now, entry).await?;
-    let run = find_run_in(&mut tx, scope, id).await?;
-    let detail = detail_in(&mut tx, scope, run).await?;
-    tx.commit().await?;
-    Ok(detail)
+    answer(tx, scope, id).await
 }
 
 /// A text a spreadsheet would run as a formula starts with `'` (OWASP "CSV injection").
