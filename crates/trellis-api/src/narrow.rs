@@ -41,6 +41,7 @@ pub fn id_pattern(prefix: &str) -> String {
 fn path_id_prefix(path: &str, name: &str) -> Option<&'static str> {
     match name {
         "program_id" => return Some("prg"),
+        "run_id" => return Some("pay"),
         "tier_id" => return Some("tir"),
         "step_id" => return Some("stp"),
         "agreement_id" => return Some("agr"),

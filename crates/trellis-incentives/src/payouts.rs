@@ -563,3 +563,80 @@ pub async fn export_csv(ctx: &Ctx, scope: &Scope, id: &PayoutRunId) -> Result<St
     let bytes = writer.into_inner().map_err(|e| Error::Internal(format!("writing the export: {e}")))?;
     String::from_utf8(bytes).map_err(|e| Error::Internal(format!("the export is not UTF-8: {e}")))
 }
+
+/// One payout to a partner: its item of a run (approved or paid; drafts and cancelled runs paid
+/// nothing).
+#[derive(Debug, Clone)]
+pub struct Statement {
+    pub payout_run_id: PayoutRunId,
+    pub partner_id: PartnerId,
+    pub currency: Currency,
+    pub amount_minor: i64,
+    pub commission_count: i64,
+    pub status: RunStatus,
+    pub approved_at: Option<Timestamp>,
+    pub paid_at: Option<Timestamp>,
+}
+
+/// A statement with the commissions it pays (clawbacks netted in).
+#[derive(Debug, Clone)]
+pub struct StatementDetail {
+    pub statement: Statement,
+    pub commissions: Vec<crate::commissions::Commission>,
+}
+
+/// Whose statements the caller reads: a partner its own organisation's (admins and finance),
+/// staff those of the partners they see; 404 otherwise (a distributor asking for its reseller's).
+async fn see_money_in(tx: &mut ScopedTx, scope: &Scope, partner_id: &PartnerId) -> Result<()> {
+    tx.see_partner(partner_id).await?;
+    if !tx.can_see_money_of(partner_id).await? {
+        return Err(Error::NotFound);
+    }
+    crate::commissions::require_money_reader(scope)
+}
+
+const STATEMENT_SELECT: &str =
+    "SELECT i.payout_run_id, i.partner_id, i.currency, i.amount_minor, i.commission_count, r.status, r.approved_at, r.paid_at
+     FROM payout_items i JOIN payout_runs r ON r.workspace_id = i.workspace_id AND r.id = i.payout_run_id
+     WHERE r.status IN ('approved', 'paid') AND i.workspace_id = ";
+
+fn statement_from_row(row: &Row) -> Result<Statement> {
+    let currency: String = row.get("currency")?;
+    let status: String = row.get("status")?;
+    Ok(Statement {
+        payout_run_id: row.get("payout_run_id")?,
+        partner_id: row.get("partner_id")?,
+        currency: Currency::parse(&currency).map_err(|_| Error::Internal(format!("stored currency {currency}")))?,
+        amount_minor: row.get("amount_minor")?,
+        commission_count: row.get("commission_count")?,
+        status: RunStatus::parse(&status).ok_or_else(|| Error::Internal(format!("stored run status {status}")))?,
+        approved_at: row.get("approved_at")?,
+        paid_at: row.get("paid_at")?,
+    })
+}
+
+/// `GET /api/v1/partners/{id}/statements`: the partner's payouts, newest first (at most 500).
+pub async fn statements(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Vec<Statement>> {
+    let mut tx = scope.read(ctx).await?;
+    see_money_in(&mut tx, scope, partner_id).await?;
+    let mut q = Sql::build(STATEMENT_SELECT);
+    q.push_bind(scope.workspace_id()).push(" AND i.partner_id = ").push_bind(partner_id).push(" ORDER BY i.payout_run_id DESC LIMIT 500");
+    let rows: Vec<Statement> = tx.fetch_all(q).await?.iter().map(statement_from_row).collect::<Result<_>>()?;
+    tx.commit().await?;
+    Ok(rows)
+}
+
+/// `GET /api/v1/partners/{id}/statements/{run_id}`: one payout with its commissions.
+pub async fn statement(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, run_id: &PayoutRunId) -> Result<StatementDetail> {
+    let mut tx = scope.read(ctx).await?;
+    see_money_in(&mut tx, scope, partner_id).await?;
+    let mut q = Sql::build(STATEMENT_SELECT);
+    q.push_bind(scope.workspace_id()).push(" AND i.partner_id = ").push_bind(partner_id).push(" AND i.payout_run_id = ").push_bind(run_id);
+    let statement = statement_from_row(&tx.fetch_optional(q).await?.ok_or(Error::NotFound)?)?;
+    let mut q = Sql::build("SELECT ");
+    q.push(crate::commissions::COLUMNS).push(crate::commissions::FROM).push(" WHERE c.workspace_id = ").push_bind(scope.workspace_id());
+    q.push(" AND c.partner_id = ").push_bind(partner_id).push(" AND c.payout_run_id = ").push_bind(run_id).push(" ORDER BY c.id");
+    let commissions = tx.fetch_all(q).await?.iter().map(crate::commissions::from_row).collect::<Result<_>>()?;
+    tx.commit().await?;
+    Ok(StatementDetail { statement, commissions })
+}

@@ -127,6 +127,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(payouts::mark_payout_run_paid))
         .routes(routes!(payouts::cancel_payout_run))
         .routes(routes!(payouts::export_payout_run))
+        .routes(routes!(payouts::list_statements))
+        .routes(routes!(payouts::find_statement))
         // Payout methods (API.md "Commissions, balances, payouts")
         .routes(routes!(payout_methods::find_payout_method, payout_methods::set_payout_method))
 }

@@ -212,3 +212,68 @@ pub async fn export_payout_run(
     let disposition = format!("attachment; filename=\"{run_id}.csv\"");
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)], csv).into_response())
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct StatementView {
+    pub payout_run_id: String,
+    pub partner_id: String,
+    pub amount: MoneyView,
+    pub commission_count: i64,
+    /// approved (being paid) or paid.
+    pub status: String,
+    pub approved_at: Option<String>,
+    pub paid_at: Option<String>,
+    /// The commissions it pays, clawbacks netted in (in a list: empty).
+    pub commissions: Vec<crate::handlers::commissions::CommissionView>,
+}
+
+fn statement_view(s: payouts::Statement, commissions: Vec<trellis_incentives::commissions::Commission>) -> StatementView {
+    StatementView {
+        payout_run_id: s.payout_run_id.to_string(),
+        partner_id: s.partner_id.to_string(),
+        amount: MoneyView { amount_minor: s.amount_minor, currency: s.currency.code().to_owned() },
+        commission_count: s.commission_count,
+        status: s.status.as_str().to_owned(),
+        approved_at: s.approved_at.map(|t| t.to_rfc3339()),
+        paid_at: s.paid_at.map(|t| t.to_rfc3339()),
+        commissions: commissions.into_iter().map(Into::into).collect(),
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StatementsView {
+    pub partner_id: String,
+    /// Newest first, at most 500.
+    pub statements: Vec<StatementView>,
+}
+
+/// A partner's payouts, newest first: its own admins and finance, or staff. A distributor asking
+/// for a reseller's: 404.
+#[utoipa::path(get, path = "/api/v1/partners/{id}/statements", tag = "commissions", params(("id" = String, Path)),
+    responses((status = 200, body = StatementsView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn list_statements(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<StatementsView>> {
+    let partner_id: trellis_core::PartnerId = path_id(&id)?;
+    let rows = payouts::statements(&state.ctx, &scope, &partner_id).await?;
+    Ok(Json(StatementsView {
+        partner_id: partner_id.to_string(),
+        statements: rows.into_iter().map(|s| statement_view(s, Vec::new())).collect(),
+    }))
+}
+
+/// One payout to a partner with the commissions it pays.
+#[utoipa::path(get, path = "/api/v1/partners/{id}/statements/{run_id}", tag = "commissions", params(("id" = String, Path), ("run_id" = String, Path)),
+    responses((status = 200, body = StatementView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn find_statement(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path((id, run_id)): Path<(String, String)>,
+) -> ApiResult<Json<StatementView>> {
+    let partner_id: trellis_core::PartnerId = path_id(&id)?;
+    let run_id: PayoutRunId = path_id(&run_id)?;
+    let detail = payouts::statement(&state.ctx, &scope, &partner_id, &run_id).await?;
+    Ok(Json(statement_view(detail.statement, detail.commissions)))
+}

@@ -770,7 +770,7 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
             let id = fresh_deal(app, world, route, column, n).await;
             (route.path.replace("{id}", &id), Some(id))
         }
-        "plan" | "conversion" | "invoice" | "commission" | "held_commission" | "payout_run" | "approved_run" => {
+        "plan" | "conversion" | "invoice" | "commission" | "held_commission" | "payout_run" | "approved_run" | "statement" => {
             prepare_money_target(app, world, route, column, n).await
         }
         "payout_method" => {
@@ -1302,6 +1302,7 @@ fn is_money_route(route: &RouteRow) -> bool {
         || route.path.contains("/commission-plan")
         || route.path.ends_with("/balance")
         || route.path.ends_with("/payout-method")
+        || route.path.contains("/statements")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1390,6 +1391,24 @@ async fn prepare_money_target(app: &TestApp, world: &World, route: &RouteRow, co
     let ws = World::partner_ws(column);
     let scope = Scope::system(world.workspace(ws).clone(), &TEST_FIXTURES);
     let partner = world.partner(column).to_string();
+    if route.target == "statement" {
+        // A payout to the column's partner: a payout method, a bonus, a run approved.
+        let partner_id = world.partner(column);
+        trellis_incentives::payout_methods::set(ctx, &scope, partner_id, &crate::payout_methods::matrix_method()).await.expect("a method");
+        let bonus = trellis_incentives::commissions::NewBonus {
+            partner_id: partner_id.clone(),
+            amount_minor: 10_000,
+            currency: "EUR".into(),
+            reason_code: "bonus".into(),
+            note: format!("cell {n}"),
+            program_id: None,
+        };
+        trellis_incentives::commissions::award_bonus(ctx, &scope, bonus).await.expect("a bonus");
+        let run = trellis_incentives::payouts::create(ctx, &scope, "EUR").await.expect("a run");
+        trellis_incentives::payouts::approve(ctx, &scope, &run.run.id).await.expect("approved");
+        // The statement names its partner (and its run).
+        return (route.path.replace("{id}", partner_id.as_str()).replace("{run_id}", run.run.id.as_str()), Some(partner_id.to_string()));
+    }
     match route.target.as_str() {
         "conversion" | "invoice" => {
             let input = trellis_incentives::conversions::NewConversion {

@@ -124,6 +124,14 @@ async fn a_run_pays_the_ready_skips_the_rest_with_reasons_and_carries_a_clawback
     let again = app.post(&format!("/api/v1/payout-runs/{run}/mark-paid"), &f.finance.token, json!({})).await;
     assert_eq!((again.status, again.body["status"].clone()), (200, json!("paid")), "safe to repeat");
     assert_eq!(balance(&app, &f, &f.r1a).await, (0, 0, 20_000));
+    let statements = app.get(&format!("/api/v1/partners/{}/statements", f.r1a), &f.r1a_admin.token).await;
+    assert_eq!(statements.status, 200, "{}", statements.text);
+    assert_eq!(statements.body["statements"][0]["amount"]["amount_minor"], 20_000);
+    assert_eq!(statements.body["statements"][0]["status"], "paid");
+    let one = app.get(&format!("/api/v1/partners/{}/statements/{run}", f.r1a), &f.r1a_admin.token).await;
+    assert_eq!(one.body["commissions"].as_array().map(Vec::len), Some(1), "{}", one.text);
+    assert_eq!(app.get(&format!("/api/v1/partners/{}/statements", f.r1a), &f.d1_admin.token).await.status, 404, "not its distributor's");
+    assert_eq!(app.get(&format!("/api/v1/partners/{}/statements/{run}", f.r1a), &f.r1a_member.token).await.status, 403);
     let statuses = app.get(&format!("/api/v1/commissions?partner_id={}", f.r1a), &f.finance.token).await;
     assert!(statuses.body["data"].as_array().expect("data").iter().all(|c| c["status"] == "paid" && c["payout_run_id"] == run.as_str()));
     assert_eq!(
