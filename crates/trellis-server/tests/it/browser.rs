@@ -918,6 +918,7 @@ async fn a_partner_reads_its_earnings_and_finance_sets_a_commission_plan_on_a_ph
         "/console/conversions",
         "/console/commissions/bonus",
         "/console/invoices/paid",
+        "/console/payout-runs",
     ] {
         client.goto(&format!("{}{path}", app.base_url)).await.unwrap_or_else(|e| panic!("open {path}: {e}"));
         wait_for(&client, Locator::Css("main h1")).await;
