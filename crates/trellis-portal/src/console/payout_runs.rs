@@ -127,7 +127,13 @@ async fn currency_choices(state: &AppState, signed: &Signed) -> Result<(Vec<Choi
     Ok((codes.into_iter().map(|c| Choice { label: c.clone(), value: c }).collect(), workspace.default_currency))
 }
 
-async fn list_page(state: &AppState, signed: &Signed, role: VendorRole, query: &FormData, form: Option<FormView>) -> Result<RunsPage, Error> {
+async fn list_page(
+    state: &AppState,
+    signed: &Signed,
+    role: VendorRole,
+    query: &FormData,
+    form: Option<FormView>,
+) -> Result<RunsPage, Error> {
     let cursor = query.optional("cursor").and_then(|c| c.parse::<PayoutRunId>().ok());
     let page = payouts::list(&state.ctx, &signed.scope, cursor.as_ref(), None).await?;
     let people = People::load(state, signed).await;
