@@ -261,6 +261,10 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "commission_held" => "The commission is on hold. Payout runs leave it out until it is released.",
         "commission_released" => "The hold was released.",
         "bonus_awarded" => "The award was recorded.",
+        "run_created" => "The draft run was created. Another person approves it.",
+        "run_approved" => "The run was approved. Its money waits for the bank: mark it paid once the bank has paid it.",
+        "run_paid" => "The run was marked paid.",
+        "run_cancelled" => "The run was cancelled. Its commissions are payable again.",
         _ => return None,
     })
 }

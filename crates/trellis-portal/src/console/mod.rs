@@ -19,6 +19,7 @@ mod partner_list;
 mod partner_onboarding;
 mod partner_programs;
 mod partners;
+mod payout_runs;
 mod profile_changes;
 mod programs;
 mod settings;
@@ -52,6 +53,7 @@ pub fn routes() -> PageRouter {
         .merge(conversions::routes())
         .merge(commission_plans::routes())
         .merge(invoices::routes())
+        .merge(payout_runs::routes())
 }
 
 /// The caller's staff role; 404 for anyone acting for a partner.

@@ -918,10 +918,18 @@ async fn a_partner_reads_its_earnings_and_finance_sets_a_commission_plan_on_a_ph
         "/console/conversions",
         "/console/commissions/bonus",
         "/console/invoices/paid",
+        "/console/payout-runs",
     ] {
         client.goto(&format!("{}{path}", app.base_url)).await.unwrap_or_else(|e| panic!("open {path}: {e}"));
         wait_for(&client, Locator::Css("main h1")).await;
         assert_fits_the_phone(&client, path).await;
     }
+    // A payout run's page with its buttons (created by another person: finance may approve it).
+    let run = app.post("/api/v1/payout-runs", &f.owner_key, json!({"currency": "EUR"})).await;
+    assert_eq!(run.status, 201, "{}", run.text);
+    let path = format!("/console/payout-runs/{}", run.body["id"].as_str().expect("run id"));
+    client.goto(&format!("{}{path}", app.base_url)).await.unwrap_or_else(|e| panic!("open {path}: {e}"));
+    wait_for(&client, Locator::Css("form[action$='/approve'] button[type=submit]")).await;
+    assert_fits_the_phone(&client, &path).await;
     client.close().await.expect("close the browser");
 }

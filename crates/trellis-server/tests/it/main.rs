@@ -31,6 +31,7 @@ mod origin_check;
 mod pages;
 mod partner_powers;
 mod payout_methods;
+mod payout_run_pages;
 mod payouts;
 mod profiles;
 mod recruitment;
