@@ -28,6 +28,11 @@ CREATE TABLE payout_items (
     currency TEXT NOT NULL,
     amount_minor BIGINT NOT NULL CHECK (amount_minor > 0),
     commission_count BIGINT NOT NULL,
+    -- The run's status and times, copied as the run moves: a partner's statement reads its own
+    -- items only (row security keeps runs, with every partner's totals, to staff).
+    run_status TEXT NOT NULL CHECK (run_status IN ('draft', 'approved', 'paid', 'cancelled')),
+    approved_at BIGINT,
+    paid_at BIGINT,
     PRIMARY KEY (workspace_id, payout_run_id, partner_id),
     FOREIGN KEY (workspace_id, partner_id) REFERENCES partners (workspace_id, id)
 );
@@ -58,7 +63,8 @@ CREATE INDEX commissions_by_payout_run ON commissions (workspace_id, payout_run_
 CREATE INDEX commissions_payable ON commissions (workspace_id, currency, partner_id) WHERE status = 'payable';
 
 -- Row security (docs/ARCHITECTURE.md "The second wall"): a partner sees its own items and skips,
--- never another's (money is private to each organisation); runs and their totals are staff's.
+-- never another's (money is private to each organisation). Runs and claims are the vendor's
+-- records, like programs: partners' statements read their items, never the runs.
 DO $$
 DECLARE
     owned TEXT;
@@ -79,11 +85,3 @@ BEGIN
     END LOOP;
 END;
 $$;
-ALTER TABLE payout_runs ENABLE ROW LEVEL SECURITY;
-ALTER TABLE payout_runs FORCE ROW LEVEL SECURITY;
-CREATE POLICY payout_runs_visible ON payout_runs USING (current_user <> 'trellis_app'
-    OR current_setting('trellis.acting_manager_id', true) <> '');
-ALTER TABLE payout_claims ENABLE ROW LEVEL SECURITY;
-ALTER TABLE payout_claims FORCE ROW LEVEL SECURITY;
-CREATE POLICY payout_claims_visible ON payout_claims USING (current_user <> 'trellis_app'
-    OR current_setting('trellis.acting_manager_id', true) <> '');

@@ -28,6 +28,11 @@ CREATE TABLE payout_items (
     currency TEXT NOT NULL,
     amount_minor INTEGER NOT NULL CHECK (amount_minor > 0),
     commission_count INTEGER NOT NULL,
+    -- The run's status and times, copied as the run moves: a partner's statement reads its own
+    -- items only (row security keeps runs, with every partner's totals, to staff).
+    run_status TEXT NOT NULL CHECK (run_status IN ('draft', 'approved', 'paid', 'cancelled')),
+    approved_at INTEGER,
+    paid_at INTEGER,
     PRIMARY KEY (workspace_id, payout_run_id, partner_id),
     FOREIGN KEY (workspace_id, partner_id) REFERENCES partners (workspace_id, id)
 ) STRICT;

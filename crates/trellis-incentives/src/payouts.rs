@@ -297,7 +297,7 @@ pub async fn create(ctx: &Ctx, scope: &Scope, currency: &str) -> Result<RunDetai
     .await?;
     for chunk in items.chunks(BATCH) {
         let mut q = Sql::build(
-            "INSERT INTO payout_items (workspace_id, payout_run_id, partner_id, currency, amount_minor, commission_count) VALUES ",
+            "INSERT INTO payout_items (workspace_id, payout_run_id, partner_id, currency, amount_minor, commission_count, run_status) VALUES ",
         );
         for (i, (partner_id, amount, count)) in chunk.iter().enumerate() {
             q.push(if i == 0 { "(" } else { ", (" })
@@ -306,7 +306,7 @@ pub async fn create(ctx: &Ctx, scope: &Scope, currency: &str) -> Result<RunDetai
                 .push_bind(&id)
                 .push(", ")
                 .push_bind(partner_id);
-            q.push(", ").push_bind(currency.code()).push(", ").push_bind(*amount).push(", ").push_bind(*count).push(")");
+            q.push(", ").push_bind(currency.code()).push(", ").push_bind(*amount).push(", ").push_bind(*count).push(", 'draft')");
         }
         tx.execute(q).await?;
         let partners: Vec<&PartnerId> = chunk.iter().map(|(p, _, _)| p).collect();
@@ -428,6 +428,13 @@ pub async fn approve(ctx: &Ctx, scope: &Scope, id: &PayoutRunId) -> Result<RunDe
     )
     .await?;
     tx.execute(sql!(
+        "UPDATE payout_items SET run_status = 'approved', approved_at = $3 WHERE workspace_id = $1 AND payout_run_id = $2",
+        scope.workspace_id(),
+        id,
+        now
+    ))
+    .await?;
+    tx.execute(sql!(
         "UPDATE payout_runs SET status = 'approved', approved_by_user_id = $3, approved_at = $4, updated_at = $4 WHERE workspace_id = $1 AND id = $2",
         scope.workspace_id(),
         id,
@@ -465,6 +472,13 @@ pub async fn mark_paid(ctx: &Ctx, scope: &Scope, id: &PayoutRunId) -> Result<Run
                 "paid",
                 Account::CommissionPaid,
             )
+            .await?;
+            tx.execute(sql!(
+                "UPDATE payout_items SET run_status = 'paid', paid_at = $3 WHERE workspace_id = $1 AND payout_run_id = $2",
+                scope.workspace_id(),
+                id,
+                now
+            ))
             .await?;
             tx.execute(sql!(
                 "UPDATE payout_runs SET status = 'paid', paid_by_user_id = $3, paid_at = $4, updated_at = $4 WHERE workspace_id = $1 AND id = $2",
@@ -512,6 +526,12 @@ pub async fn cancel(ctx: &Ctx, scope: &Scope, id: &PayoutRunId) -> Result<RunDet
         scope.workspace_id(),
         id,
         now
+    ))
+    .await?;
+    tx.execute(sql!(
+        "UPDATE payout_items SET run_status = 'cancelled' WHERE workspace_id = $1 AND payout_run_id = $2",
+        scope.workspace_id(),
+        id
     ))
     .await?;
     tx.execute(sql!(
@@ -596,9 +616,8 @@ async fn see_money_in(tx: &mut ScopedTx, scope: &Scope, partner_id: &PartnerId) 
 }
 
 const STATEMENT_SELECT: &str =
-    "SELECT i.payout_run_id, i.partner_id, i.currency, i.amount_minor, i.commission_count, r.status, r.approved_at, r.paid_at
-     FROM payout_items i JOIN payout_runs r ON r.workspace_id = i.workspace_id AND r.id = i.payout_run_id
-     WHERE r.status IN ('approved', 'paid') AND i.workspace_id = ";
+    "SELECT i.payout_run_id, i.partner_id, i.currency, i.amount_minor, i.commission_count, i.run_status AS status,
+     i.approved_at, i.paid_at FROM payout_items i WHERE i.run_status IN ('approved', 'paid') AND i.workspace_id = ";
 
 fn statement_from_row(row: &Row) -> Result<Statement> {
     let currency: String = row.get("currency")?;
