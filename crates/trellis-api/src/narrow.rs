@@ -201,7 +201,9 @@ fn field_schema(schema: &str, field: &str, nullable: bool) -> Option<Value> {
         (_, "currency" | "default_currency") => codes(trellis_core::values::Currency::codes().collect()),
         (_, "slug") => string(json!({"pattern": SLUG})),
         (_, "website") => string(json!({"pattern": WEBSITE, "maxLength": 500})),
-        (_, "starts_on" | "ends_on" | "renews_on" | "valid_from" | "valid_until") => string(json!({"pattern": DATE})),
+        (_, "starts_on" | "valid_from" | "valid_until") => string(json!({"pattern": DATE})),
+        // Optional dates: blank is no date (`trellis_records::dates::optional`).
+        (_, "ends_on" | "renews_on") => string(json!({"pattern": format!(r"^\s*$|{DATE}")})),
         ("RecordMetricRequest", "value") => {
             Some(json!({"type": ["integer", "boolean"], "description": "An integer or a boolean, as the metric's type says."}))
         }
