@@ -120,7 +120,7 @@ fn query_enum(path: &str, name: &str) -> Option<Vec<&'static str>> {
         ("/api/v1/commissions", "kind") => Some(CommissionKind::ALL.iter().map(|k| k.as_str()).collect()),
         ("/api/v1/commissions", "hold_reason") => Some(HoldReason::ALL.iter().map(|h| h.as_str()).collect()),
         ("/api/v1/commissions", "currency") => Some(trellis_core::values::Currency::codes().collect()),
-        ("/api/v1/payout-runs/{id}/export", "format") => Some(vec!["csv"]),
+        ("/api/v1/payout-runs/{id}/export", "format") => Some(vec!["csv", "sepa"]),
         ("/api/v1/conversions", "kind") => Some(ConversionKind::ALL.iter().map(|k| k.as_str()).collect()),
         _ => None,
     }

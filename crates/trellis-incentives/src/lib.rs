@@ -15,6 +15,7 @@ pub mod payout_methods;
 pub mod payouts;
 pub mod plans;
 pub mod secret_box;
+pub mod sepa;
 pub mod statuses;
 
 /// The system grants this crate declares (docs/ARCHITECTURE.md "System context" lists them all).

@@ -584,6 +584,82 @@ pub async fn export_csv(ctx: &Ctx, scope: &Scope, id: &PayoutRunId) -> Result<St
     String::from_utf8(bytes).map_err(|e| Error::Internal(format!("the export is not UTF-8: {e}")))
 }
 
+/// `GET /api/v1/payout-runs/{id}/export?format=sepa`: the run as a SEPA credit transfer file
+/// (pain.001.001.09, [`crate::sepa`]) paying each item from the workspace's debtor account to the
+/// partner's payout method. Owners, admins and finance only (it opens the sealed bank details);
+/// only an approved or paid run (a draft is not yet agreed to be paid), only in euros, and only
+/// once the workspace has a debtor account. Every export is audited with its totals and masked
+/// account numbers, in the transaction that read the accounts.
+pub async fn export_sepa(ctx: &Ctx, scope: &Scope, id: &PayoutRunId) -> Result<String> {
+    require_staff(scope, Error::NotFound)?;
+    let now = ctx.now();
+    let mut tx = scope.write(ctx).await?;
+    let run = find_run_in(&mut tx, scope, id).await?;
+    scope.require_vendor_role(payout_methods::STAFF, "export payment files")?;
+    if !matches!(run.status, RunStatus::Approved | RunStatus::Paid) {
+        return Err(Error::conflict(format!("only an approved or paid run is exported for the bank; this one is {}", run.status)));
+    }
+    if run.currency.code() != "EUR" {
+        return Err(Error::conflict(format!(
+            "SEPA credit transfers are in euros and this run is in {}: export it as CSV",
+            run.currency.code()
+        )));
+    }
+    let workspace = trellis_identity::workspaces::get_in(&mut tx, scope.workspace_id()).await?;
+    let Some(debtor) = workspace.sepa_debtor else {
+        return Err(Error::conflict(
+            "set the account payouts are paid from first (Settings in the console, or sepa_debtor of PATCH /api/v1/workspace)",
+        ));
+    };
+    let debtor = crate::sepa::Debtor {
+        name: debtor.name,
+        iban: trellis_core::Iban::parse(&debtor.iban).map_err(|e| Error::Internal(format!("the stored debtor IBAN: {e}")))?,
+        bic: debtor
+            .bic
+            .map(|b| trellis_core::Bic::parse(&b).map_err(|e| Error::Internal(format!("the stored debtor BIC: {e}"))))
+            .transpose()?,
+    };
+    let detail = detail_in(&mut tx, scope, run).await?;
+    let partners: Vec<PartnerId> = detail.items.iter().map(|i| i.partner_id.clone()).collect();
+    let mut accounts: HashMap<PartnerId, payout_methods::PayoutAccount> =
+        payout_methods::decrypt_for_export_in(ctx, &mut tx, scope, &partners)
+            .await?
+            .into_iter()
+            .map(|a| (a.partner_id.clone(), a))
+            .collect();
+    let remittance = format!("Commission payout {} {}", detail.run.id, workspace.name);
+    let mut transfers = Vec::with_capacity(detail.items.len());
+    for item in &detail.items {
+        let Some(account) = accounts.remove(&item.partner_id) else {
+            return Err(Error::conflict(format!("{} ({}) has no payout method any more", item.partner_name, item.partner_id)));
+        };
+        transfers.push(crate::sepa::Transfer {
+            end_to_end_id: item.partner_id.to_string(),
+            amount_minor: item.amount_minor,
+            creditor_name: account.account_holder,
+            iban: account.iban,
+            bic: account.bic,
+            remittance: remittance.clone(),
+        });
+    }
+    let (xml, totals) = crate::sepa::credit_transfer(detail.run.id.as_str(), now, &debtor, &transfers);
+    if totals.control_sum_minor != detail.run.total_minor {
+        return Err(Error::Internal(format!(
+            "the payment file of {} sums to {} and the run to {}",
+            detail.run.id, totals.control_sum_minor, detail.run.total_minor
+        )));
+    }
+    let entry = AuditEntry::new("payout_run.exported", "payout_run", id.as_str())
+        .set("format", "sepa")
+        .set("transactions", totals.transactions)
+        .set("control_sum_minor", totals.control_sum_minor)
+        .set("debtor_iban", debtor.iban.masked())
+        .set("creditor_ibans", transfers.iter().map(|t| t.iban.masked()).collect::<Vec<_>>());
+    audit::record(&mut tx, scope, now, entry).await?;
+    tx.commit().await?;
+    Ok(xml)
+}
+
 /// One payout to a partner: its item of a run (approved or paid; drafts and cancelled runs paid
 /// nothing).
 #[derive(Debug, Clone)]

@@ -20,11 +20,17 @@ async fn download(State(state): State<AppState>, signed: Signed, Path(id): Path<
 /// A CSV export made for the signed-in person (a filtered list): a UTF-8 attachment, private to
 /// them, never cached by shared caches.
 pub(crate) fn csv_file(filename: &str, body: String) -> axum::response::Response {
+    private_attachment(filename, "text/csv; charset=utf-8", body)
+}
+
+/// A file made for the signed-in person (an export): an attachment of `content_type`, private to
+/// them, never cached by shared caches.
+pub(crate) fn private_attachment(filename: &str, content_type: &'static str, body: String) -> axum::response::Response {
     use axum::http::{HeaderValue, header};
     use axum::response::IntoResponse;
     let mut response = body.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CONTENT_DISPOSITION, attachment_header(filename));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     response

@@ -236,6 +236,8 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "logo_uploaded" => "The logo was uploaded.",
         "logo_removed" => "The logo was removed.",
         "branding_saved" => "The branding was saved. The public pages show it now.",
+        "payout_account_saved" => "The account payouts are paid from was saved.",
+        "payout_account_removed" => "The account payouts are paid from was removed.",
         "contract_added" => "The contract was added.",
         "contract_deleted" => "The contract was deleted.",
         "licence_added" => "The licence was added.",

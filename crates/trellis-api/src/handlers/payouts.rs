@@ -191,13 +191,17 @@ pub async fn cancel_payout_run(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExportParams {
-    /// csv (SEPA credit transfer files arrive with SEPA payout methods).
+    /// `csv` (any run, for the books) or `sepa` (an approved or paid run in euros, for the bank).
     pub format: String,
 }
 
-/// A run as a file for the bank or the books (staff): `format=csv`, one line per partner paid.
+/// A run as a file for the bank or the books (staff): `format=csv`, one line per partner paid;
+/// `format=sepa`, a SEPA credit transfer (ISO 20022 pain.001.001.09) from the workspace's
+/// `sepa_debtor` account to each partner's payout method — owners, admins and finance, an approved
+/// or paid run in EUR (409 otherwise), every export audited with its totals and masked IBANs.
 #[utoipa::path(get, path = "/api/v1/payout-runs/{id}/export", tag = "commissions", params(("id" = String, Path), ExportParams),
-    responses((status = 200, content_type = "text/csv", body = String), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, content((String = "text/csv"), (String = "application/xml"))),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn export_payout_run(
     State(state): State<AppState>,
     Caller(scope): Caller,
@@ -205,12 +209,13 @@ pub async fn export_payout_run(
     ApiQuery(params): ApiQuery<ExportParams>,
 ) -> ApiResult<Response> {
     let run_id: PayoutRunId = path_id(&id)?;
-    if params.format != "csv" {
-        return Err(ApiError::field("format", "must be csv"));
-    }
-    let csv = payouts::export_csv(&state.ctx, &scope, &run_id).await?;
-    let disposition = format!("attachment; filename=\"{run_id}.csv\"");
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)], csv).into_response())
+    let (content_type, extension, body) = match params.format.as_str() {
+        "csv" => ("text/csv; charset=utf-8", "csv", payouts::export_csv(&state.ctx, &scope, &run_id).await?),
+        "sepa" => ("application/xml; charset=utf-8", "xml", payouts::export_sepa(&state.ctx, &scope, &run_id).await?),
+        _ => return Err(ApiError::field("format", "must be csv or sepa")),
+    };
+    let disposition = format!("attachment; filename=\"{run_id}.{extension}\"");
+    Ok(([(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], body).into_response())
 }
 
 #[derive(Serialize, ToSchema)]

@@ -1,7 +1,8 @@
 //! `/console/payout-runs`: the payout runs of the workspace, newest first, with the form that
 //! gathers a new draft for a currency; a run's page shows its items, the partners left out and
 //! why, its total, and the buttons its status allows (Approve, Mark paid, Cancel) with the CSV
-//! export (`payouts::export_csv`). Every staff role reads runs; owners, admins and finance act
+//! export (`payouts::export_csv`) and, for an approved or paid run in euros, the SEPA credit
+//! transfer file for the bank (`payouts::export_sepa`, owners, admins and finance). Every staff role reads runs; owners, admins and finance act
 //! (`commissions::MONEY_WRITERS`, the service's 403 to the others); the person who created a draft
 //! sees that another person approves it (four eyes). Partners never see runs (404). A refused
 //! change (four eyes, a run whose status no longer allows it) is shown on the run's page as a
@@ -15,6 +16,7 @@ use axum::http::StatusCode;
 use trellis_core::{Error, PayoutRunId, UserId, VendorRole};
 use trellis_identity::{members, workspaces};
 use trellis_incentives::commissions::MONEY_WRITERS;
+use trellis_incentives::payout_methods;
 use trellis_incentives::payouts::{self, PayoutRun, RunDetail, RunStatus};
 use trellis_programs::programs;
 use trellis_web::AppState;
@@ -203,6 +205,8 @@ struct RunPage {
     four_eyes: bool,
     can_mark_paid: bool,
     can_cancel: bool,
+    /// The SEPA file: an approved or paid run in euros, for those who may open bank details.
+    can_export_sepa: bool,
 }
 
 async fn run_page(state: &AppState, signed: &Signed, role: VendorRole, detail: RunDetail, query: &FormData, error: String) -> RunPage {
@@ -244,6 +248,9 @@ async fn run_page(state: &AppState, signed: &Signed, role: VendorRole, detail: R
         four_eyes: writer && run.status == RunStatus::Draft && mine,
         can_mark_paid: writer && run.status == RunStatus::Approved,
         can_cancel: writer && matches!(run.status, RunStatus::Draft | RunStatus::Approved),
+        can_export_sepa: payout_methods::STAFF.contains(&role)
+            && matches!(run.status, RunStatus::Approved | RunStatus::Paid)
+            && code == "EUR",
         run: RunRow::new(run, &people),
     }
 }
@@ -265,6 +272,22 @@ async fn export(State(state): State<AppState>, StaffPage { signed, .. }: StaffPa
     let id: PayoutRunId = path_id(&id)?;
     let csv = payouts::export_csv(&state.ctx, &signed.scope, &id).await?;
     Ok(crate::downloads::csv_file(&format!("{id}.csv"), csv))
+}
+
+/// `GET /console/payout-runs/{id}/sepa`: the run as the API's SEPA credit transfer file
+/// (audited); a refusal (no debtor account in the settings, a run not approved) is shown on the
+/// run's page.
+async fn export_sepa(State(state): State<AppState>, StaffPage { signed, role }: StaffPage, Path(id): Path<String>) -> PageResult {
+    let id: PayoutRunId = path_id(&id)?;
+    match payouts::export_sepa(&state.ctx, &signed.scope, &id).await {
+        Ok(xml) => Ok(crate::downloads::private_attachment(&format!("{id}.xml"), "application/xml; charset=utf-8", xml)),
+        Err(Error::Conflict(message)) => {
+            let detail = payouts::get(&state.ctx, &signed.scope, &id).await?;
+            let message = format!("No SEPA file: {message}.");
+            Ok(render_status(StatusCode::CONFLICT, &run_page(&state, &signed, role, detail, &FormData::default(), message).await))
+        }
+        Err(err) => Err(PageError::Domain(err)),
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -319,6 +342,7 @@ pub fn routes() -> PageRouter {
         .route(LIST, get(list).post(create))
         .route("/console/payout-runs/{id}", get(show))
         .route("/console/payout-runs/{id}/export", get(export))
+        .route("/console/payout-runs/{id}/sepa", get(export_sepa))
         .route("/console/payout-runs/{id}/approve", post(approve))
         .route("/console/payout-runs/{id}/mark-paid", post(mark_paid))
         .route("/console/payout-runs/{id}/cancel", post(cancel))

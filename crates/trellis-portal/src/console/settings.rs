@@ -1,13 +1,14 @@
 //! `/console/settings`: the workspace's branding on its public pages (the application form, the
 //! partner locator, invitation links): an accent colour, checked for readable contrast with white,
-//! and a logo (PNG or JPEG, checked and re-encoded like a partner logo). Owners and admins only:
-//! the page is 403 to other staff, like the service.
+//! and a logo (PNG or JPEG, checked and re-encoded like a partner logo); and the bank account
+//! payouts are paid from (`sepa_debtor`, which the SEPA file of a payout run needs), shown masked.
+//! Owners and admins only: the page is 403 to other staff, like the service.
 
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use trellis_core::Error;
-use trellis_identity::workspaces::{self, PublicBrand, WorkspacePatch};
+use trellis_identity::workspaces::{self, PublicBrand, SepaDebtor, WorkspacePatch};
 use trellis_records::branding;
 use trellis_web::AppState;
 
@@ -21,6 +22,8 @@ use crate::uploads::UploadForm;
 const SECTION: &str = "/console/settings";
 const COLOUR_FIELDS: &[&str] = &["brand_colour"];
 const LOGO_FIELDS: &[&str] = &["file"];
+/// Named as the service names their errors.
+const DEBTOR_FIELDS: &[&str] = &["sepa_debtor.name", "sepa_debtor.iban", "sepa_debtor.bic"];
 
 #[derive(Template)]
 #[template(path = "console/settings.html")]
@@ -34,6 +37,9 @@ struct SettingsPage {
     logo_url: Option<String>,
     /// The public pages that show the branding.
     locator_url: String,
+    debtor_form: FormView,
+    /// The account payouts are paid from now, masked (`Acme AG · DE•• … 2051`).
+    debtor_current: Option<String>,
 }
 
 async fn settings_page(
@@ -41,6 +47,7 @@ async fn settings_page(
     signed: &Signed,
     colour: Option<FormView>,
     logo_form: Option<FormView>,
+    debtor_form: Option<FormView>,
 ) -> Result<SettingsPage, Error> {
     signed.scope.require_workspace_admin("change the workspace's branding")?;
     let workspace = workspaces::get(&state.ctx, &signed.scope).await?;
@@ -59,13 +66,28 @@ async fn settings_page(
         logo_form: logo_form.unwrap_or_else(|| FormView::new("logo", LOGO_FIELDS)),
         logo_url: brand.logo.as_ref().map(|l| crate::brand::logo_url(&brand.workspace_id, l)),
         locator_url: format!("/partners?workspace={}", workspace.id),
+        debtor_form: debtor_form.unwrap_or_else(|| {
+            let debtor = workspace.sepa_debtor.as_ref();
+            FormView::filled(
+                "debtor",
+                DEBTOR_FIELDS,
+                vec![
+                    ("sepa_debtor.name", debtor.map(|d| d.name.clone()).unwrap_or_default()),
+                    ("sepa_debtor.bic", debtor.and_then(|d| d.bic.clone()).unwrap_or_default()),
+                ],
+            )
+        }),
+        debtor_current: workspace.sepa_debtor.as_ref().map(|d| {
+            let iban = trellis_core::Iban::parse(&d.iban).map(|i| i.masked()).unwrap_or_default();
+            format!("{} · {iban}", d.name)
+        }),
         workspace_name: workspace.name,
     })
 }
 
 /// `GET /console/settings`
 async fn show(State(state): State<AppState>, StaffPage { signed, .. }: StaffPage, UrlQuery(query): UrlQuery) -> PageResult {
-    let mut page = settings_page(&state, &signed, None, None).await?;
+    let mut page = settings_page(&state, &signed, None, None, None).await?;
     page.layout = page.layout.with_notice(&query);
     Ok(render(&page))
 }
@@ -79,7 +101,31 @@ async fn save(State(state): State<AppState>, StaffForm { signed, form }: StaffFo
         Err(err) => {
             let errors = field_errors(err, "brand_colour")?;
             let failed = FormView::failed("branding", COLOUR_FIELDS, form, errors);
-            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &settings_page(&state, &signed, Some(failed), None).await?))
+            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &settings_page(&state, &signed, Some(failed), None, None).await?))
+        }
+    }
+}
+
+/// `POST /console/settings/payout-account`: sets the account payouts are paid from (name and
+/// IBAN required, BIC optional); `remove` takes it away (SEPA files are then refused).
+async fn save_debtor(State(state): State<AppState>, StaffForm { signed, form }: StaffForm) -> PageResult {
+    let debtor = if form.optional("remove").is_some() {
+        None
+    } else {
+        Some(SepaDebtor {
+            name: form.value("sepa_debtor.name").to_owned(),
+            iban: form.value("sepa_debtor.iban").to_owned(),
+            bic: form.optional("sepa_debtor.bic").map(str::to_owned),
+        })
+    };
+    let notice = if debtor.is_some() { "payout_account_saved" } else { "payout_account_removed" };
+    let patch = WorkspacePatch { sepa_debtor: Some(debtor), ..WorkspacePatch::default() };
+    match workspaces::update(&state.ctx, &signed.scope, patch).await {
+        Ok(_) => Ok(see_other(&format!("{SECTION}?notice={notice}#payout-account"))),
+        Err(err) => {
+            let errors = field_errors(err, "sepa_debtor.iban")?;
+            let failed = FormView::failed("debtor", DEBTOR_FIELDS, form, errors);
+            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &settings_page(&state, &signed, None, None, Some(failed)).await?))
         }
     }
 }
@@ -106,7 +152,7 @@ async fn upload_logo(State(state): State<AppState>, StaffForm { signed, form }: 
         Err(err) => {
             let errors = field_errors(err, "file")?;
             let failed = FormView::failed("logo", LOGO_FIELDS, form.fields, errors);
-            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &settings_page(&state, &signed, None, Some(failed)).await?))
+            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &settings_page(&state, &signed, None, Some(failed), None).await?))
         }
     }
 }
@@ -123,4 +169,5 @@ pub fn routes() -> PageRouter {
         .with_upload_limit()
         .route(SECTION, get(show).post(save))
         .route("/console/settings/logo/remove", post(remove_logo))
+        .route("/console/settings/payout-account", post(save_debtor))
 }

@@ -115,6 +115,37 @@ async fn payout_run_pages_create_approve_by_another_person_mark_paid_and_export(
     assert_eq!(csv.status, 200);
     assert!(csv.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("text/csv")));
     assert!(csv.text.contains(&format!("{},", f.r1a)) && csv.text.contains(",200.00,EUR,"), "{}", csv.text);
+    // The SEPA file for the bank: offered once approved, to those who may open bank details;
+    // without the account payouts are paid from, the run's page says where to set it.
+    assert!(page.text.contains(&format!(r#"href="{path}/sepa""#)), "{}", page.text);
+    assert!(!manager.get(&path).await.text.contains(&format!(r#"href="{path}/sepa""#)), "not for a channel manager");
+    assert_eq!(manager.get(&format!("{path}/sepa")).await.status, 403);
+    assert_eq!(partner.get(&format!("{path}/sepa")).await.status, 404);
+    let refused = finance.get(&format!("{path}/sepa")).await;
+    assert_eq!(refused.status, 409, "{}", refused.text);
+    assert!(refused.text.contains("No SEPA file") && refused.text.contains("Settings"), "{}", refused.text);
+    let settings = owner.get("/console/settings").await;
+    assert!(settings.text.contains("Not set yet"), "{}", settings.text);
+    let wrong = owner
+        .submit("/console/settings/payout-account", &[("sepa_debtor.name", "Acme AG"), ("sepa_debtor.iban", "DE02 1203 0000 0000 2020 52")])
+        .await;
+    assert_eq!(wrong.status, 422, "a wrong check digit: {}", wrong.text);
+    let saved = owner
+        .submit(
+            "/console/settings/payout-account",
+            &[("sepa_debtor.name", "Acme AG"), ("sepa_debtor.iban", "DE02 1203 0000 0000 2020 51"), ("sepa_debtor.bic", "")],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.text);
+    let settings = owner.get("/console/settings").await;
+    assert!(
+        settings.text.contains("Acme AG") && settings.text.contains("2051") && !settings.text.contains("DE02120300000000202051"),
+        "masked"
+    );
+    let file = finance.get(&format!("{path}/sepa")).await;
+    assert_eq!(file.status, 200, "{}", file.text);
+    assert!(file.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("application/xml")));
+    assert!(file.text.contains("<CtrlSum>300.00</CtrlSum>") && file.text.contains("<IBAN>DE02120300000000202051</IBAN>"), "{}", file.text);
     let paid = finance.submit(&format!("{path}/mark-paid"), &[]).await;
     assert_eq!((paid.status, location(&paid)), (303, format!("{path}?notice=run_paid")), "{}", paid.text);
     let page = finance.get(&path).await;

@@ -210,3 +210,117 @@ async fn two_runs_started_at_once_pay_each_commission_once() {
     assert_eq!(twice, 0);
     verified_clean(&app).await;
 }
+
+/// The Python that validates payment files against the ISO 20022 schema shipped by PyPI's
+/// `sepaxml` (with `xmlschema`): `TRELLIS_SEPA_PYTHON`, else CI's tool environment. Without it the
+/// schema check is skipped with a message, unless `TRELLIS_REQUIRE_SEPA_SCHEMA=1` (CI) makes that
+/// a failure.
+fn sepa_python() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("TRELLIS_SEPA_PYTHON")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".cache/trellis-ci-venv/bin/python")))?;
+    let usable = std::process::Command::new(&path).args(["-c", "import sepaxml, xmlschema"]).output().is_ok_and(|out| out.status.success());
+    if usable {
+        return Some(path);
+    }
+    let required = std::env::var("TRELLIS_REQUIRE_SEPA_SCHEMA").is_ok_and(|v| v == "1");
+    assert!(!required, "TRELLIS_REQUIRE_SEPA_SCHEMA=1 but {} cannot import sepaxml and xmlschema", path.display());
+    eprintln!("skipped the schema check: no Python with sepaxml and xmlschema (TRELLIS_REQUIRE_SEPA_SCHEMA=1 makes this a failure)");
+    None
+}
+
+/// The schema's verdict on a document: `Ok` or the validator's complaint.
+fn schema_verdict(python: &std::path::Path, xml: &str) -> Result<(), String> {
+    let dir = std::env::temp_dir().join(format!("trellis-sepa-{}-{}", std::process::id(), xml.len()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("payout.xml");
+    std::fs::write(&file, xml).expect("write the file");
+    let script = "import os, sys, sepaxml, xmlschema\n\
+        schema = xmlschema.XMLSchema(os.path.join(os.path.dirname(sepaxml.__file__), 'schemas', 'pain.001.001.09.xsd'))\n\
+        schema.validate(sys.argv[1])\n";
+    let out = std::process::Command::new(python).arg("-c").arg(script).arg(&file).output().expect("run the validator");
+    std::fs::remove_dir_all(&dir).ok();
+    if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
+}
+
+/// The text of every `<tag>` in `xml`.
+fn elements<'a>(xml: &'a str, tag: &str) -> Vec<&'a str> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    xml.match_indices(&open)
+        .map(|(at, _)| {
+            let start = at + open.len();
+            &xml[start..start + xml[start..].find(&close).expect("closed")]
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_approved_run_exports_a_sepa_credit_transfer_that_the_iso_20022_schema_accepts() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    program(&app, &f).await;
+    payout_method(&app, &f, &f.d1, IBANS[1]).await;
+    let body = json!({"type": "sepa", "account_holder": "Müller & Söhne <Vertrieb> GmbH", "iban": "FR14 2004 1010 0505 0001 3M02 606", "bic": "bnpafrpp"});
+    let reply = app.send(reqwest::Method::PUT, &format!("/api/v1/partners/{}/payout-method", f.r1a), Some(&f.owner_key), Some(&body)).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    sale(&app, &f, "INV-1", &f.r1a, 123_455).await; // r1a 24 691 (half-even), d1 6 173
+    let created = app.post("/api/v1/payout-runs", &f.finance.token, json!({"currency": "EUR"})).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let run = created.body["id"].as_str().expect("id").to_owned();
+    let total = created.body["total"]["amount_minor"].as_i64().expect("total");
+    let export = format!("/api/v1/payout-runs/{run}/export?format=sepa");
+
+    let draft = app.get(&export, &f.finance.token).await;
+    assert_eq!(draft.status, 409, "a draft is not yet agreed to be paid: {}", draft.text);
+    assert_eq!(app.post(&format!("/api/v1/payout-runs/{run}/approve"), &f.owner_key, json!({})).await.status, 200);
+    let no_debtor = app.get(&export, &f.finance.token).await;
+    assert_eq!(no_debtor.status, 409, "{}", no_debtor.text);
+    assert!(no_debtor.text.contains("sepa_debtor"), "says what to set: {}", no_debtor.text);
+    let debtor = json!({"sepa_debtor": {"name": "Acme Software AG", "iban": "DE02 1203 0000 0000 2020 51", "bic": "BYLADEM1001"}});
+    let patched = app.send(reqwest::Method::PATCH, "/api/v1/workspace", Some(&f.owner_key), Some(&debtor)).await;
+    assert_eq!(patched.status, 200, "{}", patched.text);
+    assert_eq!(app.get(&export, &f.channel_manager.token).await.status, 403, "bank details are for owners, admins and finance");
+    assert_eq!(app.get(&export, &f.r1a_admin.token).await.status, 404, "runs are the vendor's");
+    let audited_before = app.query(sql!("SELECT id FROM audit_events WHERE action = 'payout_run.exported'")).await.len();
+
+    let file = app.get(&export, &f.finance.token).await;
+    assert_eq!(file.status, 200, "{}", file.text);
+    assert_eq!(file.headers[reqwest::header::CONTENT_TYPE], "application/xml; charset=utf-8");
+    let xml = file.text;
+    assert!(xml.contains("urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"), "{xml}");
+    let cents = |amount: &str| -> i64 {
+        let (euros, cents) = amount.split_once('.').expect("two decimals");
+        assert_eq!(cents.len(), 2, "{amount}");
+        euros.parse::<i64>().expect("euros") * 100 + cents.parse::<i64>().expect("cents")
+    };
+    let amounts: Vec<i64> = xml
+        .match_indices("<InstdAmt Ccy=\"EUR\">")
+        .map(|(at, tag)| cents(&xml[at + tag.len()..at + tag.len() + xml[at + tag.len()..].find('<').expect("amount")]))
+        .collect();
+    assert_eq!(amounts.len(), 2, "one transfer per partner paid: {xml}");
+    assert_eq!(amounts.iter().sum::<i64>(), total);
+    let control_sums: Vec<i64> = elements(&xml, "CtrlSum").into_iter().map(cents).collect();
+    assert_eq!(control_sums, [total, total], "group header and payment carry the run's total");
+    assert_eq!(elements(&xml, "NbOfTxs"), ["2", "2"]);
+    assert!(elements(&xml, "IBAN").contains(&"FR1420041010050500013M02606") && elements(&xml, "IBAN").contains(&IBANS[1]));
+    assert_eq!(elements(&xml, "IBAN")[0], "DE02120300000000202051", "paid from the debtor account");
+    assert!(elements(&xml, "Nm").contains(&"Muller + Sohne Vertrieb GmbH"), "names in the EPC character set: {xml}");
+    assert!(elements(&xml, "EndToEndId").contains(&f.r1a.as_str().replace('_', "-").as_str()), "{xml}");
+
+    let audited = app.query(sql!("SELECT changes FROM audit_events WHERE action = 'payout_run.exported'")).await;
+    assert_eq!(audited.len(), audited_before + 1, "every export is audited");
+    let changes: String = audited.last().expect("event").get("changes").expect("changes");
+    assert!(changes.contains("\"sepa\"") && changes.contains(&total.to_string()), "{changes}");
+    assert!(!changes.contains("0500013M02606") && !changes.contains("2020 51") && !changes.contains("000020205"), "masked: {changes}");
+
+    if let Some(python) = sepa_python() {
+        schema_verdict(&python, &xml).unwrap_or_else(|e| panic!("the schema refuses the export: {e}\n{xml}"));
+        let broken = xml.replacen("<PmtMtd>TRF</PmtMtd>", "", 1);
+        assert!(schema_verdict(&python, &broken).is_err(), "the validator refuses a file without its payment method");
+    }
+    let paid = app.post(&format!("/api/v1/payout-runs/{run}/mark-paid"), &f.finance.token, json!({})).await;
+    assert_eq!(paid.status, 200);
+    assert_eq!(app.get(&export, &f.finance.token).await.status, 200, "a paid run's file can be fetched again");
+    verified_clean(&app).await;
+}
