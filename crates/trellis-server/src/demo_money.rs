@@ -3,7 +3,9 @@
 //! of sales for life, no hold), and conversions that leave commissions in every state a finance
 //! team meets — payable (Rheinland's won Hooli deal and Northwind's override on it), pending inside
 //! the hold, waiting for an unpaid invoice, partly reversed by a refund, a lead, a SPIFF, and one
-//! held because Thames Tech's licence has lapsed.
+//! held because Thames Tech's licence has lapsed. Once the payout methods are in, a paid payout
+//! run: Northwind's override paid (its statement in the portal), the others with payable money
+//! listed as left out with the reason.
 
 use std::collections::HashMap;
 
@@ -127,5 +129,19 @@ pub(crate) async fn seed(ctx: &Ctx, workspace_id: &WorkspaceId, ids: &HashMap<&s
         },
     )
     .await?;
+    Ok(())
+}
+
+/// A payout run of the payable dollars, approved and marked paid: Northwind, whose account is
+/// set, is paid its override; Rheinland, Alpine, Danube and Ana Costa have no account yet and are
+/// left out with that reason (their money stays payable for the next run).
+pub(crate) async fn seed_payout_run(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<()> {
+    let system = Scope::system(workspace_id.clone(), &crate::demo::DEMO_SEEDING);
+    let run = trellis_incentives::payouts::create(ctx, &system, "USD").await?;
+    if run.items.is_empty() {
+        return Ok(());
+    }
+    trellis_incentives::payouts::approve(ctx, &system, &run.run.id).await?;
+    trellis_incentives::payouts::mark_paid(ctx, &system, &run.run.id).await?;
     Ok(())
 }

@@ -457,10 +457,20 @@ async fn the_demo_has_commissions_pending_payable_on_hold_and_reversed_and_a_cle
         .await;
     let seen: Vec<String> =
         rows.iter().map(|r| format!("{} {}", r.get::<String>("kind").expect("kind"), r.get::<String>("status").expect("status"))).collect();
-    for wanted in ["bonus payable", "lead payable", "override payable", "reversal pending", "sale on_hold", "sale payable", "sale pending"]
-    {
+    for wanted in ["bonus payable", "lead payable", "override paid", "reversal pending", "sale on_hold", "sale payable", "sale pending"] {
         assert!(seen.iter().any(|s| s == wanted), "{wanted} in {seen:?}");
     }
+    let runs = app.query(sql!("SELECT id, status, item_count FROM payout_runs WHERE workspace_id = $1", workspace.to_string())).await;
+    assert_eq!(runs.len(), 1, "one payout run");
+    assert_eq!(runs[0].get::<String>("status").expect("status"), "paid");
+    assert!(runs[0].get::<i64>("item_count").expect("items") >= 1);
+    let skipped = app
+        .query_i64(sql!(
+            "SELECT COUNT(*) AS n FROM payout_skips WHERE workspace_id = $1 AND reason = 'no_payout_method'",
+            workspace.to_string()
+        ))
+        .await;
+    assert!(skipped > 0, "partners without an account are left out with the reason");
     let unpaid = app
         .query_i64(sql!(
             "SELECT COUNT(*) AS n FROM commissions WHERE workspace_id = $1 AND status = 'pending' AND payable_at IS NULL",
