@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 
-use trellis_core::{Currency, Error, Page, PartnerId, PayoutRunId, Result, Timestamp, UserId, string_enum};
+use trellis_core::{CommissionId, Currency, Error, Page, PartnerId, PayoutRunId, Result, Timestamp, UserId, string_enum};
 use trellis_db::{Row, Sql, sql};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::{Ctx, Scope, ScopedTx};
@@ -545,6 +545,26 @@ pub async fn cancel(ctx: &Ctx, scope: &Scope, id: &PayoutRunId) -> Result<RunDet
     let entry = AuditEntry::new("payout_run.cancelled", "payout_run", id.as_str()).change("status", run.status.as_str(), "cancelled");
     audit::record(&mut tx, scope, now, entry).await?;
     answer(tx, scope, id).await
+}
+
+/// The ids of the commissions each partner's item of a run pays (staff), oldest first; a
+/// cancelled run has none left (they are payable again).
+pub async fn commission_ids(ctx: &Ctx, scope: &Scope, id: &PayoutRunId) -> Result<HashMap<PartnerId, Vec<CommissionId>>> {
+    require_staff(scope, Error::NotFound)?;
+    let mut tx = scope.read(ctx).await?;
+    let rows = tx
+        .fetch_all(sql!(
+            "SELECT partner_id, id FROM commissions WHERE workspace_id = $1 AND payout_run_id = $2 ORDER BY partner_id, id",
+            scope.workspace_id(),
+            id
+        ))
+        .await?;
+    tx.commit().await?;
+    let mut ids: HashMap<PartnerId, Vec<CommissionId>> = HashMap::new();
+    for row in rows {
+        ids.entry(row.get("partner_id")?).or_default().push(row.get("id")?);
+    }
+    Ok(ids)
 }
 
 /// A text a spreadsheet would run as a formula starts with `'` (OWASP "CSV injection").

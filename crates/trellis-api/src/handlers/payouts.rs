@@ -1,12 +1,15 @@
 //! Payout runs (API.md "Commissions, balances, payouts"): create a draft, approve it (another
 //! person), mark it paid, cancel it, export it. The views live here with their handlers.
 
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use trellis_core::PayoutRunId;
+use trellis_core::{CommissionId, PartnerId, PayoutRunId};
+use trellis_identity::Scope;
 use trellis_incentives::payouts::{self, PayoutRun, RunDetail};
 use trellis_web::AppState;
 use trellis_web::problem::{ApiError, ApiResult, Problem};
@@ -22,6 +25,8 @@ pub struct PayoutItemView {
     pub partner_name: String,
     pub amount: MoneyView,
     pub commission_count: i64,
+    /// The commissions the item pays (clawbacks netted in); empty once the run is cancelled.
+    pub commission_ids: Vec<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -55,9 +60,11 @@ pub struct PayoutRunView {
     pub skipped: Vec<PayoutSkipView>,
 }
 
-fn run_view(run: PayoutRun, detail: Option<(Vec<payouts::PayoutItem>, Vec<payouts::PayoutSkip>)>) -> PayoutRunView {
+type RunParts = (Vec<payouts::PayoutItem>, Vec<payouts::PayoutSkip>, HashMap<PartnerId, Vec<CommissionId>>);
+
+fn run_view(run: PayoutRun, detail: Option<RunParts>) -> PayoutRunView {
     let currency = run.currency.code().to_owned();
-    let (items, skipped) = detail.unwrap_or_default();
+    let (items, skipped, mut commission_ids) = detail.unwrap_or_default();
     PayoutRunView {
         id: run.id.to_string(),
         currency: currency.clone(),
@@ -77,6 +84,7 @@ fn run_view(run: PayoutRun, detail: Option<(Vec<payouts::PayoutItem>, Vec<payout
                 partner_name: i.partner_name,
                 amount: MoneyView { amount_minor: i.amount_minor, currency: currency.clone() },
                 commission_count: i.commission_count,
+                commission_ids: commission_ids.remove(&i.partner_id).unwrap_or_default().iter().map(ToString::to_string).collect(),
             })
             .collect(),
         skipped: skipped
@@ -91,10 +99,11 @@ fn run_view(run: PayoutRun, detail: Option<(Vec<payouts::PayoutItem>, Vec<payout
     }
 }
 
-impl From<RunDetail> for PayoutRunView {
-    fn from(d: RunDetail) -> Self {
-        run_view(d.run, Some((d.items, d.skipped)))
-    }
+/// A run with its items, each with the ids of the commissions it pays (read after the change
+/// that answered, from the run's commissions).
+async fn detail_view(state: &AppState, scope: &Scope, d: RunDetail) -> ApiResult<PayoutRunView> {
+    let ids = payouts::commission_ids(&state.ctx, scope, &d.run.id).await?;
+    Ok(run_view(d.run, Some((d.items, d.skipped, ids))))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -116,7 +125,7 @@ pub async fn create_payout_run(
     ApiJson(body): ApiJson<CreatePayoutRunRequest>,
 ) -> ApiResult<(StatusCode, Json<PayoutRunView>)> {
     let detail = payouts::create(&state.ctx, &scope, &body.currency).await?;
-    Ok((StatusCode::CREATED, Json(detail.into())))
+    Ok((StatusCode::CREATED, Json(detail_view(&state, &scope, detail).await?)))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -150,7 +159,8 @@ pub async fn find_payout_run(
     Caller(scope): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<PayoutRunView>> {
-    Ok(Json(payouts::get(&state.ctx, &scope, &path_id(&id)?).await?.into()))
+    let detail = payouts::get(&state.ctx, &scope, &path_id(&id)?).await?;
+    Ok(Json(detail_view(&state, &scope, detail).await?))
 }
 
 /// Approve a draft run (owner, admin, finance; not the person who created it: four eyes). Its
@@ -162,7 +172,8 @@ pub async fn approve_payout_run(
     Caller(scope): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<PayoutRunView>> {
-    Ok(Json(payouts::approve(&state.ctx, &scope, &path_id(&id)?).await?.into()))
+    let detail = payouts::approve(&state.ctx, &scope, &path_id(&id)?).await?;
+    Ok(Json(detail_view(&state, &scope, detail).await?))
 }
 
 /// Mark an approved run paid (owner, admin, finance): its commissions are `paid`. Safe to repeat.
@@ -173,7 +184,8 @@ pub async fn mark_payout_run_paid(
     Caller(scope): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<PayoutRunView>> {
-    Ok(Json(payouts::mark_paid(&state.ctx, &scope, &path_id(&id)?).await?.into()))
+    let detail = payouts::mark_paid(&state.ctx, &scope, &path_id(&id)?).await?;
+    Ok(Json(detail_view(&state, &scope, detail).await?))
 }
 
 /// Cancel a draft or approved run (owner, admin, finance): its commissions are payable again.
@@ -184,7 +196,8 @@ pub async fn cancel_payout_run(
     Caller(scope): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<PayoutRunView>> {
-    Ok(Json(payouts::cancel(&state.ctx, &scope, &path_id(&id)?).await?.into()))
+    let detail = payouts::cancel(&state.ctx, &scope, &path_id(&id)?).await?;
+    Ok(Json(detail_view(&state, &scope, detail).await?))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -109,6 +109,11 @@ async fn a_run_pays_the_ready_skips_the_rest_with_reasons_and_carries_a_clawback
     assert_eq!(skipped, expected_skips);
     assert_eq!(created.body["total"]["amount_minor"], 30_000);
     let run = created.body["id"].as_str().expect("id").to_owned();
+    for item in created.body["items"].as_array().expect("items") {
+        let ids = item["commission_ids"].as_array().expect("commission ids");
+        assert_eq!(Some(ids.len() as u64), item["commission_count"].as_u64(), "{item}");
+        assert!(ids.iter().all(|id| id.as_str().is_some_and(|id| id.starts_with("com_"))), "{item}");
+    }
 
     let own = app.post(&format!("/api/v1/payout-runs/{run}/approve"), &f.finance.token, json!({})).await;
     assert_eq!(own.status, 403, "four eyes: {}", own.text);
