@@ -61,6 +61,14 @@ impl DisputeStatus {
             DisputeStatus::Overturned => "Decision overturned",
         }
     }
+
+    /// How the pages name it for a dispute of `subject` type (a commission's waits for finance).
+    pub fn label_for(self, subject: &str) -> &'static str {
+        match (subject, self) {
+            (COMMISSION, DisputeStatus::Open) => "Open: waiting for the finance team",
+            _ => self.label(),
+        }
+    }
 }
 
 /// What a dispute is about.

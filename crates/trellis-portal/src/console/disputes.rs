@@ -128,7 +128,7 @@ async fn dispute_page(state: &AppState, signed: &Signed, id: &DisputeId, form: O
         deal_id: d.subject.deal_id().map(|x| x.to_string()),
         commission_href: commission_href(&d),
         partner_id: d.partner_id.to_string(),
-        status: d.status.label(),
+        status: d.status.label_for(d.subject.kind()),
         status_code: d.status.as_str(),
         timeline: timeline_rows(detail.timeline),
         can_resolve: may_resolve && d.status == DisputeStatus::Open,

@@ -126,7 +126,7 @@ async fn show_dispute(
         layout: Layout::signed(&state, &signed, format!("Dispute: {customer_name}"), section).await,
         commission_id: detail.dispute.subject.commission_id().map(|c| c.to_string()),
         just_opened: query.optional("opened").is_some(),
-        status: detail.dispute.status.label(),
+        status: detail.dispute.status.label_for(detail.dispute.subject.kind()),
         status_code: detail.dispute.status.as_str(),
         deal_id: detail.dispute.subject.deal_id().map(|d| d.to_string()),
         customer_name,

@@ -199,7 +199,7 @@ async fn commission_page(
             .iter()
             .map(|d| DisputeLink {
                 id: d.id.to_string(),
-                status: d.status.label(),
+                status: d.status.label_for(d.subject.kind()),
                 status_code: d.status.as_str(),
                 opened: display::time(d.created_at),
             })

@@ -456,7 +456,10 @@ async fn a_held_commission_is_released_when_overturned_and_an_upheld_dispute_is_
     let shown = p3.get(&to).await;
     assert!(shown.text.contains("finance team") && shown.text.contains("The campaign ran as agreed."), "{}", shown.text);
     let page = p3.get(&format!("/portal/commissions/{held_id}")).await;
-    assert!(!page.text.contains("Dispute this") && page.text.contains("Open: waiting"), "the dispute listed, no second form");
+    assert!(
+        !page.text.contains("Dispute this") && page.text.contains("Open: waiting for the finance team"),
+        "the dispute listed, no second form"
+    );
     let id = to.trim_start_matches("/portal/disputes/").split('?').next().expect("id").to_owned();
 
     // The console queue shows it; finance has the table's choices, a channel manager none.
