@@ -1,8 +1,9 @@
 //! Disputes (API.md "Deals", "Disputes and extension requests"): a partner asks the channel team
 //! to look again at a decision it thinks is wrong. The dispute object is general — its subject
-//! names what is disputed ([`DisputeSubject`]: a rejected deal registration today, a commission
-//! later) — and its status machine is one transition table ([`TRANSITIONS`]), which the services
-//! check, the console's buttons come from and docs/API.md prints (a test compares the two).
+//! names what is disputed ([`DisputeSubject`]: a rejected deal registration, or a commission,
+//! a clawback included) — and its status machine is one transition table per subject
+//! ([`TRANSITIONS`]), which the services check, the console's buttons come from and docs/API.md
+//! prints (a test compares the two).
 //!
 //! The workflow: the registering partner's admins or sales people (or those of an ancestor, a
 //! distributor working its resellers' deals) open a dispute of a rejected registration with a
@@ -17,14 +18,26 @@
 //! Visibility is the partner's (`disputes.partner_id`, the deal's registering partner): staff see
 //! every dispute, a restricted channel manager those of the partners they manage, a partner its
 //! own and its descendants'; anything else is 404.
+//!
+//! A dispute of a commission is money, private to the organisation (ADR 0016): its admins and
+//! finance people open it on one of their own commissions (not a reversed one) with a reason, and
+//! only they see it — never a distributor, nor the organisation's other roles (404, and on
+//! PostgreSQL the row policy says the same). Owners, admins and finance resolve it: upheld, the
+//! commission stands; overturned, the money crate applies the table's effect in the same
+//! transaction (`trellis_incentives::commissions::overturn_dispute_in`: a clawback or reversal
+//! not yet paid out is undone, a hold is released, otherwise the note says what finance does).
+//! One dispute of a commission is open at a time, and an upheld one is final (409).
 
 use serde_json::{Value as Json, json};
 use trellis_core::{
-    DealId, DisputeId, Error, Page, PartnerId, PartnerRole, Result, Timestamp, UserId, Validation, VendorRole, string_enum,
+    CommissionId, Currency, DealId, DisputeId, Error, Page, PartnerId, PartnerRole, Result, Timestamp, UserId, Validation, VendorRole,
+    string_enum,
 };
 use trellis_db::{Row, Sql, Tx, sql};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::{Ctx, Membership, Scope, ScopedTx};
+use trellis_incentives::commissions::{self, CommissionKind, DisputeOverturn, MONEY_WRITERS, PARTNER_MONEY_READERS};
+use trellis_incentives::statuses::CommissionStatus;
 
 use crate::conflicts;
 use crate::deals::{self, Deal, DealSource};
@@ -48,20 +61,36 @@ impl DisputeStatus {
             DisputeStatus::Overturned => "Decision overturned",
         }
     }
+
+    /// How the pages name it for a dispute of `subject` type (a commission's waits for finance).
+    pub fn label_for(self, subject: &str) -> &'static str {
+        match (subject, self) {
+            (COMMISSION, DisputeStatus::Open) => "Open: waiting for the finance team",
+            _ => self.label(),
+        }
+    }
 }
 
-/// What a dispute is about. General on purpose: a commission dispute adds a variant.
+/// What a dispute is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DisputeSubject {
     /// A rejected deal registration.
     Deal(DealId),
+    /// A commission of the partner's own organisation (a clawback or reversal included).
+    Commission(CommissionId),
 }
+
+/// `disputes.subject_type` of a deal.
+pub const DEAL: &str = "deal";
+/// `disputes.subject_type` of a commission.
+pub const COMMISSION: &str = "commission";
 
 impl DisputeSubject {
     /// `disputes.subject_type`.
     pub fn kind(&self) -> &'static str {
         match self {
-            DisputeSubject::Deal(_) => "deal",
+            DisputeSubject::Deal(_) => DEAL,
+            DisputeSubject::Commission(_) => COMMISSION,
         }
     }
 
@@ -69,12 +98,15 @@ impl DisputeSubject {
     pub fn id(&self) -> &str {
         match self {
             DisputeSubject::Deal(id) => id.as_str(),
+            DisputeSubject::Commission(id) => id.as_str(),
         }
     }
 
     fn from_stored(kind: &str, id: &str) -> Result<Self> {
+        let bad = |_| Error::Internal(format!("stored dispute subject {id}"));
         match kind {
-            "deal" => Ok(DisputeSubject::Deal(id.parse().map_err(|_| Error::Internal(format!("stored dispute subject {id}")))?)),
+            DEAL => Ok(DisputeSubject::Deal(id.parse().map_err(bad)?)),
+            COMMISSION => Ok(DisputeSubject::Commission(id.parse().map_err(bad)?)),
             other => Err(Error::Internal(format!("stored dispute subject type {other}"))),
         }
     }
@@ -82,13 +114,24 @@ impl DisputeSubject {
     pub fn deal_id(&self) -> Option<&DealId> {
         match self {
             DisputeSubject::Deal(id) => Some(id),
+            DisputeSubject::Commission(_) => None,
+        }
+    }
+
+    pub fn commission_id(&self) -> Option<&CommissionId> {
+        match self {
+            DisputeSubject::Commission(id) => Some(id),
+            DisputeSubject::Deal(_) => None,
         }
     }
 }
 
-/// One allowed change of a dispute's status, made by workspace staff who manage partners.
+/// One allowed change of a dispute's status, made by workspace staff: those who manage partners
+/// for a deal, those who write money (owners, admins, finance) for a commission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transition {
+    /// The subject type (`deal`, `commission`) the row is for.
+    pub subject: &'static str,
     pub from: DisputeStatus,
     pub to: DisputeStatus,
     /// The audit action recorded for the change.
@@ -103,6 +146,7 @@ pub struct Transition {
 /// `overturned` are final.
 pub const TRANSITIONS: &[Transition] = &[
     Transition {
+        subject: DEAL,
         from: DisputeStatus::Open,
         to: DisputeStatus::Upheld,
         action: "dispute.upheld",
@@ -110,24 +154,48 @@ pub const TRANSITIONS: &[Transition] = &[
         effect: "the deal stays rejected; the decision is final",
     },
     Transition {
+        subject: DEAL,
         from: DisputeStatus::Open,
         to: DisputeStatus::Overturned,
         action: "dispute.overturned",
         button: "Overturn: re-open the deal for review",
         effect: "the deal goes back to `under_review` (`deal.reopened`)",
     },
+    Transition {
+        subject: COMMISSION,
+        from: DisputeStatus::Open,
+        to: DisputeStatus::Upheld,
+        action: "dispute.upheld",
+        button: "Uphold: the commission stands",
+        effect: "the commission stays as it is; the decision is final",
+    },
+    Transition {
+        subject: COMMISSION,
+        from: DisputeStatus::Open,
+        to: DisputeStatus::Overturned,
+        action: "dispute.overturned",
+        button: "Overturn the decision on the commission",
+        effect: "a clawback or reversal not yet in a payout is undone by an equal positive reversal, both `reversed` \
+                 (`commission.restored`); a held commission is released (`commission.hold_released`); otherwise the money \
+                 stays and the note tells the partner what finance does (a correcting bonus, say)",
+    },
 ];
 
-/// The transition from `from` to `to`, if the table has it.
-pub fn find(from: DisputeStatus, to: DisputeStatus) -> Option<&'static Transition> {
-    TRANSITIONS.iter().find(|tr| tr.from == from && tr.to == to)
+/// The transition of a `subject` type's dispute from `from` to `to`, if the table has it.
+pub fn find(subject: &str, from: DisputeStatus, to: DisputeStatus) -> Option<&'static Transition> {
+    TRANSITIONS.iter().find(|tr| tr.subject == subject && tr.from == from && tr.to == to)
+}
+
+/// The choices the console offers on a dispute of `subject` type in `from`, in table order.
+pub fn choices(subject: &str, from: DisputeStatus) -> Vec<&'static Transition> {
+    TRANSITIONS.iter().filter(|tr| tr.subject == subject && tr.from == from).collect()
 }
 
 /// The table as docs/API.md prints it (a Markdown table).
 pub fn markdown_table() -> String {
-    let mut out = String::from("| From | To | Audit action | Button | Effect |\n| --- | --- | --- | --- | --- |\n");
+    let mut out = String::from("| Subject | From | To | Audit action | Button | Effect |\n| --- | --- | --- | --- | --- | --- |\n");
     for tr in TRANSITIONS {
-        out.push_str(&format!("| `{}` | `{}` | `{}` | {} | {} |\n", tr.from, tr.to, tr.action, tr.button, tr.effect));
+        out.push_str(&format!("| `{}` | `{}` | `{}` | `{}` | {} | {} |\n", tr.subject, tr.from, tr.to, tr.action, tr.button, tr.effect));
     }
     out
 }
@@ -138,6 +206,17 @@ pub struct DisputedDeal {
     pub deal_id: DealId,
     pub customer_name: String,
     pub status: DealStatus,
+}
+
+/// What the pages and the API show of the disputed commission.
+#[derive(Debug, Clone)]
+pub struct DisputedCommission {
+    pub commission_id: CommissionId,
+    pub kind: CommissionKind,
+    /// Signed: a clawback or reversal is negative.
+    pub amount_minor: i64,
+    pub currency: Currency,
+    pub status: CommissionStatus,
 }
 
 #[derive(Debug, Clone)]
@@ -157,6 +236,8 @@ pub struct Dispute {
     pub deal: Option<DisputedDeal>,
     /// The reason the partner was given for the disputed decision.
     pub rejection_reason: Option<String>,
+    /// The disputed commission (for a commission subject).
+    pub commission: Option<DisputedCommission>,
 }
 
 string_enum!(
@@ -178,6 +259,15 @@ impl TimelineEvent {
             TimelineEvent::Overturned => "Rejection overturned: the deal is back in review",
         }
     }
+
+    /// The label for a dispute of `subject` type.
+    pub fn label_for(self, subject: &str) -> &'static str {
+        match (subject, self) {
+            (COMMISSION, TimelineEvent::Upheld) => "Decision upheld: the commission stands",
+            (COMMISSION, TimelineEvent::Overturned) => "Decision overturned",
+            _ => self.label(),
+        }
+    }
 }
 
 /// One entry of a dispute's timeline, oldest first.
@@ -185,6 +275,8 @@ impl TimelineEvent {
 pub struct TimelineEntry {
     pub at: Timestamp,
     pub event: TimelineEvent,
+    /// The event in words for the dispute's subject.
+    pub label: &'static str,
     /// Who: a person's name (or address); `None` when no person did it.
     pub by: Option<String>,
     /// The reason, outcome note or rejection reason.
@@ -211,10 +303,12 @@ pub struct DisputeFilter {
 
 const COLUMNS: &str = "x.id, x.subject_type, x.subject_id, x.partner_id, p.name AS partner_name, x.status, x.reason, x.resolution_note,
      x.opened_by_user_id, x.resolved_by_user_id, x.created_at, x.resolved_at, d.customer_name AS deal_customer_name,
-     d.status AS deal_status, d.decision_note AS deal_decision_note";
+     d.status AS deal_status, d.decision_note AS deal_decision_note, cm.kind AS commission_kind, cm.amount_minor AS commission_amount_minor,
+     cm.currency AS commission_currency, cm.status AS commission_status";
 
 const FROM: &str = " FROM disputes x JOIN partners p ON p.workspace_id = x.workspace_id AND p.id = x.partner_id
-     LEFT JOIN deals d ON d.workspace_id = x.workspace_id AND x.subject_type = 'deal' AND d.id = x.subject_id";
+     LEFT JOIN deals d ON d.workspace_id = x.workspace_id AND x.subject_type = 'deal' AND d.id = x.subject_id
+     LEFT JOIN commissions cm ON cm.workspace_id = x.workspace_id AND x.subject_type = 'commission' AND cm.id = x.subject_id";
 
 fn from_row(row: &Row) -> Result<Dispute> {
     let status: String = row.get("status")?;
@@ -234,6 +328,22 @@ fn from_row(row: &Row) -> Result<Dispute> {
         Some(d) if d.status == DealStatus::Rejected => row.get("deal_decision_note")?,
         _ => None,
     };
+    let commission_kind: Option<String> = row.get("commission_kind")?;
+    let commission = match (subject.commission_id(), commission_kind) {
+        (Some(commission_id), Some(kind)) => {
+            let currency: String = row.get("commission_currency")?;
+            let status: String = row.get("commission_status")?;
+            let stored = |what: &str, text: &str| Error::Internal(format!("stored commission {what} {text}"));
+            Some(DisputedCommission {
+                commission_id: commission_id.clone(),
+                kind: CommissionKind::parse(&kind).ok_or_else(|| stored("kind", &kind))?,
+                amount_minor: row.get("commission_amount_minor")?,
+                currency: Currency::parse(&currency).map_err(|_| stored("currency", &currency))?,
+                status: CommissionStatus::parse(&status).ok_or_else(|| stored("status", &status))?,
+            })
+        }
+        _ => None,
+    };
     Ok(Dispute {
         id: row.get("id")?,
         subject,
@@ -248,7 +358,26 @@ fn from_row(row: &Row) -> Result<Dispute> {
         resolved_at: row.get("resolved_at")?,
         deal,
         rejection_reason,
+        commission,
     })
+}
+
+/// Appends which disputes the caller sees: a deal's follow the partner rule (own and
+/// descendants'); a commission's are money, private to the organisation (its admins and finance
+/// people alone, never a distributor); staff see both by the partner rule.
+fn push_visible(tx: &ScopedTx, scope: &Scope, q: &mut Sql) {
+    match scope.membership() {
+        Membership::Partner { partner_id, role, .. } => {
+            q.push("((x.subject_type <> 'commission' AND ");
+            tx.push_partner_filter(q, "x.partner_id");
+            q.push(")");
+            if PARTNER_MONEY_READERS.contains(role) {
+                q.push(" OR (x.subject_type = 'commission' AND x.partner_id = ").push_bind(partner_id).push(")");
+            }
+            q.push(")");
+        }
+        _ => tx.push_partner_filter(q, "x.partner_id"),
+    }
 }
 
 /// One dispute the caller sees, in its transaction; 404 otherwise.
@@ -256,7 +385,7 @@ pub async fn find_in(tx: &mut ScopedTx, scope: &Scope, id: &DisputeId) -> Result
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS).push(FROM).push(" WHERE x.workspace_id = ").push_bind(scope.workspace_id());
     q.push(" AND x.id = ").push_bind(id).push(" AND ");
-    tx.push_partner_filter(&mut q, "x.partner_id");
+    push_visible(tx, scope, &mut q);
     let mut dispute = from_row(&tx.fetch_optional(q).await?.ok_or(Error::NotFound)?)?;
     if dispute.rejection_reason.is_none()
         && let Some(deal_id) = dispute.subject.deal_id().cloned()
@@ -316,14 +445,23 @@ async fn timeline_in(tx: &mut ScopedTx, scope: &Scope, dispute: &Dispute) -> Res
     if let Some(deal_id) = dispute.subject.deal_id()
         && let Some(rejection) = last_rejection(tx, scope, deal_id, Some(dispute.created_at)).await?
     {
-        out.push(TimelineEntry { at: rejection.at, event: TimelineEvent::DealRejected, by: rejection.by, text: rejection.reason });
+        let event = TimelineEvent::DealRejected;
+        out.push(TimelineEntry { at: rejection.at, event, label: event.label(), by: rejection.by, text: rejection.reason });
     }
+    let subject = dispute.subject.kind();
     let opened_by = person(tx, dispute.opened_by_user_id.as_ref()).await?;
-    out.push(TimelineEntry { at: dispute.created_at, event: TimelineEvent::Opened, by: opened_by, text: Some(dispute.reason.clone()) });
+    let event = TimelineEvent::Opened;
+    out.push(TimelineEntry {
+        at: dispute.created_at,
+        event,
+        label: event.label_for(subject),
+        by: opened_by,
+        text: Some(dispute.reason.clone()),
+    });
     if let Some(at) = dispute.resolved_at {
         let event = if dispute.status == DisputeStatus::Overturned { TimelineEvent::Overturned } else { TimelineEvent::Upheld };
         let by = person(tx, dispute.resolved_by_user_id.as_ref()).await?;
-        out.push(TimelineEntry { at, event, by, text: dispute.resolution_note.clone() });
+        out.push(TimelineEntry { at, event, label: event.label_for(subject), by, text: dispute.resolution_note.clone() });
     }
     Ok(out)
 }
@@ -348,7 +486,7 @@ pub async fn list(ctx: &Ctx, scope: &Scope, filter: &DisputeFilter) -> Result<Pa
 pub async fn list_in(tx: &mut ScopedTx, scope: &Scope, filter: &DisputeFilter) -> Result<Page<Dispute>> {
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS).push(FROM).push(" WHERE x.workspace_id = ").push_bind(scope.workspace_id()).push(" AND ");
-    tx.push_partner_filter(&mut q, "x.partner_id");
+    push_visible(tx, scope, &mut q);
     if let Some(status) = filter.status {
         q.push(" AND x.status = ").push_bind(status.as_str());
     }
@@ -469,14 +607,107 @@ pub async fn open(ctx: &Ctx, scope: &Scope, deal_id: &DealId, reason: &str) -> R
     Ok(DisputeDetail { dispute, timeline })
 }
 
-/// `POST /api/v1/disputes/{id}/resolve` (owner, admin, channel manager): upholds or overturns
-/// the disputed decision with a note the partner reads. Overturning re-opens the deal for review
-/// in the same transaction.
+/// `POST /api/v1/commissions/{id}/disputes`: the organisation's admins or finance people dispute
+/// one of its own commissions (module documentation).
+pub async fn open_for_commission(ctx: &Ctx, scope: &Scope, commission_id: &CommissionId, reason: &str) -> Result<DisputeDetail> {
+    let now = ctx.now();
+    let mut tx = scope.write(ctx).await?;
+    // 404 for another organisation's money, 403 for roles that do not read it or for staff; the
+    // commission's row is taken, so two disputes of it cannot both find none open.
+    let commission = commissions::for_dispute_in(&mut tx, scope, commission_id).await?;
+    let mut v = Validation::new();
+    let reason = v.text("reason", reason, 2000);
+    v.finish().map_err(Error::Validation)?;
+    let reason = reason.unwrap_or_default();
+    if commission.status == CommissionStatus::Reversed {
+        return Err(Error::conflict("a reversed commission is settled (it nets to zero with its reversal) and cannot be disputed"));
+    }
+    let subject = DisputeSubject::Commission(commission_id.clone());
+    let earlier = tx
+        .fetch_all(sql!(
+            "SELECT status FROM disputes WHERE workspace_id = $1 AND subject_type = $2 AND subject_id = $3 AND status IN ('open', 'upheld')",
+            scope.workspace_id(),
+            subject.kind(),
+            subject.id()
+        ))
+        .await?;
+    if let Some(row) = earlier.first() {
+        let status: String = row.get("status")?;
+        return Err(Error::conflict(if status == "open" {
+            "a dispute of this commission is already open; the finance team will answer it".to_owned()
+        } else {
+            "this commission was disputed and the decision upheld; it is final".to_owned()
+        }));
+    }
+    let partner_id = commission.partner_id.clone();
+    let id = DisputeId::generate();
+    tx.execute(sql!(
+        "INSERT INTO disputes (workspace_id, id, subject_type, subject_id, partner_id, status, reason, opened_by_user_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8)",
+        scope.workspace_id(),
+        &id,
+        subject.kind(),
+        subject.id(),
+        &partner_id,
+        &reason,
+        scope.user_id().cloned(),
+        now
+    ))
+    .await?;
+    let entry = AuditEntry::new("dispute.opened", "dispute", id.as_str())
+        .set("partner_id", json!(partner_id))
+        .set("subject_type", subject.kind())
+        .set("subject_id", subject.id())
+        .set("reason", reason.clone());
+    audit::record(&mut tx, scope, now, entry).await?;
+    let what = commission_in_words(commission.kind, commission.amount_minor, commission.currency);
+    let text = format!(
+        "{} disputes its {what}:\n\n{reason}\n\nUphold or overturn the decision: {}",
+        commission.partner_name,
+        ctx.link(&format!("/console/disputes/{id}"))
+    );
+    crate::notify::to_channel_team_in(
+        &mut tx,
+        scope.workspace_id(),
+        &partner_id,
+        "dispute_opened",
+        &format!("Dispute: {what} of {}", commission.partner_name),
+        &text,
+        scope.user_id(),
+        now,
+    )
+    .await?;
+    let dispute = find_in(&mut tx, scope, &id).await?;
+    let timeline = timeline_in(&mut tx, scope, &dispute).await?;
+    tx.commit().await?;
+    Ok(DisputeDetail { dispute, timeline })
+}
+
+/// `sale commission of 200.00 EUR`, as an email names a commission.
+fn commission_in_words(kind: CommissionKind, amount_minor: i64, currency: Currency) -> String {
+    let exponent = u32::from(currency.exponent());
+    let scale = 10_i64.pow(exponent);
+    let sign = if amount_minor < 0 { "-" } else { "" };
+    let magnitude = amount_minor.unsigned_abs();
+    let unit = scale.unsigned_abs();
+    let number =
+        if exponent == 0 { magnitude.to_string() } else { format!("{}.{:0w$}", magnitude / unit, magnitude % unit, w = exponent as usize) };
+    format!("{} commission of {sign}{number} {}", kind.label().to_lowercase(), currency.code())
+}
+
+/// `POST /api/v1/disputes/{id}/resolve`: upholds or overturns the disputed decision with a note
+/// the partner reads, in one transaction with the table's effect: a deal's dispute by those who
+/// manage partners (owner, admin, channel manager), overturned re-opens the deal for review; a
+/// commission's by those who write money (owner, admin, finance), overturned applies
+/// `commissions::overturn_dispute_in`.
 pub async fn resolve(ctx: &Ctx, scope: &Scope, id: &DisputeId, outcome: DisputeStatus, note: &str) -> Result<DisputeDetail> {
     let now = ctx.now();
     let mut tx = scope.write(ctx).await?;
     let before = find_in(&mut tx, scope, id).await?;
-    scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "resolve disputes")?;
+    match before.subject {
+        DisputeSubject::Deal(_) => scope.require_vendor_role(VendorRole::PARTNER_MANAGERS, "resolve disputes of deals")?,
+        DisputeSubject::Commission(_) => scope.require_vendor_role(MONEY_WRITERS, "resolve disputes of commissions")?,
+    }
     let mut v = Validation::new();
     if outcome == DisputeStatus::Open {
         v.add("outcome", "must be \"upheld\" or \"overturned\"");
@@ -484,7 +715,7 @@ pub async fn resolve(ctx: &Ctx, scope: &Scope, id: &DisputeId, outcome: DisputeS
     let note = v.text("note", note, 2000);
     v.finish().map_err(Error::Validation)?;
     let note = note.unwrap_or_default();
-    let Some(transition) = find(before.status, outcome) else {
+    let Some(transition) = find(before.subject.kind(), before.status, outcome) else {
         return Err(Error::conflict(format!("this dispute was already resolved ({})", before.status)));
     };
     let updated = tx
@@ -507,23 +738,20 @@ pub async fn resolve(ctx: &Ctx, scope: &Scope, id: &DisputeId, outcome: DisputeS
         .change("status", before.status.as_str(), outcome.as_str())
         .set("note", note.clone());
     audit::record(&mut tx, scope, now, entry).await?;
-    if outcome == DisputeStatus::Overturned
-        && let DisputeSubject::Deal(deal_id) = &before.subject
-    {
-        reopen_deal_in(&mut tx, scope, deal_id, id, now).await?;
-    }
-    let customer = before.deal.as_ref().map(|d| d.customer_name.clone()).unwrap_or_default();
-    let (subject, body) = match outcome {
-        DisputeStatus::Overturned => (
-            format!("Dispute accepted: {customer}"),
-            format!(
-                "The channel team overturned the rejection of your registration of {customer}: {note}\n\nThe deal is back in review; you will hear of the new decision."
-            ),
-        ),
-        _ => (
-            format!("Dispute answered: {customer}"),
-            format!("The channel team looked at your dispute again and upheld the rejection of your registration of {customer}: {note}"),
-        ),
+    let (subject, body) = match (&before.subject, outcome) {
+        (DisputeSubject::Deal(deal_id), DisputeStatus::Overturned) => {
+            reopen_deal_in(&mut tx, scope, deal_id, id, now).await?;
+            deal_answer(&before, outcome, &note)
+        }
+        (DisputeSubject::Deal(_), _) => deal_answer(&before, outcome, &note),
+        (DisputeSubject::Commission(commission_id), _) => {
+            let effect = if outcome == DisputeStatus::Overturned {
+                commissions::overturn_dispute_in(&mut tx, scope, now, commission_id, id.as_str(), &note).await?
+            } else {
+                DisputeOverturn::Unchanged
+            };
+            commission_answer(&before, outcome, &effect, &note)
+        }
     };
     let text = format!("{body}\n\nThe dispute: {}", ctx.link(&format!("/portal/disputes/{id}")));
     crate::notify::to_partner_in(
@@ -541,6 +769,51 @@ pub async fn resolve(ctx: &Ctx, scope: &Scope, id: &DisputeId, outcome: DisputeS
     let timeline = timeline_in(&mut tx, scope, &dispute).await?;
     tx.commit().await?;
     Ok(DisputeDetail { dispute, timeline })
+}
+
+/// The email's subject and text of a resolved dispute of a commission.
+fn commission_answer(before: &Dispute, outcome: DisputeStatus, effect: &DisputeOverturn, note: &str) -> (String, String) {
+    let what = before
+        .commission
+        .as_ref()
+        .map(|c| commission_in_words(c.kind, c.amount_minor, c.currency))
+        .unwrap_or_else(|| "commission".to_owned());
+    match (outcome, effect) {
+        (DisputeStatus::Overturned, DisputeOverturn::Restored(_)) => (
+            format!("Dispute accepted: your {what}"),
+            format!(
+                "The finance team overturned the decision on your {what}: {note}\n\nThe amount taken back is restored to your balance."
+            ),
+        ),
+        (DisputeStatus::Overturned, DisputeOverturn::Released) => (
+            format!("Dispute accepted: your {what}"),
+            format!("The finance team overturned the decision on your {what}: {note}\n\nIts hold is released."),
+        ),
+        (DisputeStatus::Overturned, DisputeOverturn::Unchanged) => {
+            (format!("Dispute accepted: your {what}"), format!("The finance team overturned the decision on your {what}: {note}"))
+        }
+        _ => (
+            format!("Dispute answered: your {what}"),
+            format!("The finance team looked at your dispute again and upheld the decision on your {what}: {note}"),
+        ),
+    }
+}
+
+/// The email's subject and text of a resolved dispute of a deal.
+fn deal_answer(before: &Dispute, outcome: DisputeStatus, note: &str) -> (String, String) {
+    let customer = before.deal.as_ref().map(|d| d.customer_name.clone()).unwrap_or_default();
+    match outcome {
+        DisputeStatus::Overturned => (
+            format!("Dispute accepted: {customer}"),
+            format!(
+                "The channel team overturned the rejection of your registration of {customer}: {note}\n\nThe deal is back in review; you will hear of the new decision."
+            ),
+        ),
+        _ => (
+            format!("Dispute answered: {customer}"),
+            format!("The channel team looked at your dispute again and upheld the rejection of your registration of {customer}: {note}"),
+        ),
+    }
 }
 
 /// The overturned dispute's effect: the rejected deal goes back to review through the deal table's
@@ -569,7 +842,8 @@ async fn reopen_deal_in(tx: &mut ScopedTx, scope: &Scope, deal_id: &DealId, disp
     Ok(())
 }
 
-/// Open disputes the caller's queue holds (the console home's work queue).
+/// Open disputes of deals the caller's queue holds (the console home's work queue), for those who
+/// resolve them (those who manage partners).
 pub const TO_RESOLVE: trellis_directory::work_queues::WorkQueue = trellis_directory::work_queues::WorkQueue {
     key: "disputes",
     title: "Disputes to resolve",
@@ -578,10 +852,28 @@ pub const TO_RESOLVE: trellis_directory::work_queues::WorkQueue = trellis_direct
     count: count_open,
 };
 
+/// Open disputes of commissions, for those who resolve them (owners, admins, finance).
+pub const COMMISSIONS_TO_RESOLVE: trellis_directory::work_queues::WorkQueue = trellis_directory::work_queues::WorkQueue {
+    key: "commission_disputes",
+    title: "Commission disputes to resolve",
+    href: "/console/disputes",
+    nav: None,
+    count: count_open_commissions,
+};
+
 fn count_open<'a>(tx: &'a mut ScopedTx, scope: &'a Scope, _now: Timestamp) -> trellis_directory::work_queues::CountFuture<'a> {
     Box::pin(trellis_directory::work_queues::count_for(tx, scope, VendorRole::PARTNER_MANAGERS, |tx, q| {
-        q.push(" FROM disputes x WHERE x.workspace_id = ").push_bind(scope.workspace_id()).push(" AND x.status = 'open' AND ");
-        tx.push_partner_filter(q, "x.partner_id");
+        q.push(" FROM disputes x WHERE x.workspace_id = ").push_bind(scope.workspace_id());
+        q.push(" AND x.status = 'open' AND x.subject_type <> 'commission' AND ");
+        push_visible(tx, scope, q);
+    }))
+}
+
+fn count_open_commissions<'a>(tx: &'a mut ScopedTx, scope: &'a Scope, _now: Timestamp) -> trellis_directory::work_queues::CountFuture<'a> {
+    Box::pin(trellis_directory::work_queues::count_for(tx, scope, MONEY_WRITERS, |tx, q| {
+        q.push(" FROM disputes x WHERE x.workspace_id = ").push_bind(scope.workspace_id());
+        q.push(" AND x.status = 'open' AND x.subject_type = 'commission' AND ");
+        push_visible(tx, scope, q);
     }))
 }
 
@@ -593,11 +885,14 @@ mod tests {
     fn a_dispute_is_resolved_once_and_only_by_the_table() {
         for (i, a) in TRANSITIONS.iter().enumerate() {
             assert_ne!(a.from, a.to);
-            assert!(TRANSITIONS[i + 1..].iter().all(|b| (b.from, b.to) != (a.from, a.to)), "{a:?} appears twice");
+            assert!(TRANSITIONS[i + 1..].iter().all(|b| (b.subject, b.from, b.to) != (a.subject, a.from, a.to)), "{a:?} appears twice");
             assert_eq!(a.from, DisputeStatus::Open, "only an open dispute is resolved");
         }
-        assert!(find(DisputeStatus::Upheld, DisputeStatus::Overturned).is_none());
-        assert_eq!(find(DisputeStatus::Open, DisputeStatus::Overturned).map(|t| t.action), Some("dispute.overturned"));
+        for subject in [DEAL, COMMISSION] {
+            assert!(find(subject, DisputeStatus::Upheld, DisputeStatus::Overturned).is_none());
+            assert_eq!(find(subject, DisputeStatus::Open, DisputeStatus::Overturned).map(|t| t.action), Some("dispute.overturned"));
+            assert_eq!(choices(subject, DisputeStatus::Open).len(), 2, "uphold or overturn");
+        }
         assert!(deal_statuses::find(DealStatus::Rejected, DealStatus::UnderReview, Actor::System).is_some(), "the deal table re-opens");
     }
 }

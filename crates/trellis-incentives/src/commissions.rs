@@ -691,6 +691,104 @@ fn count_held<'a>(tx: &'a mut ScopedTx, scope: &'a Scope, _now: Timestamp) -> Co
     }))
 }
 
+/// What overturning a dispute of a commission did to it (the dispute table's effect,
+/// `trellis_deals::disputes::TRANSITIONS`, decides when this runs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DisputeOverturn {
+    /// A give-back (a clawback or a reversal, negative) not yet in a payout is undone: an equal
+    /// positive adjustment of the same original commission, in the same account, and both are
+    /// `reversed` (their money nets to zero where it sits; `commission.restored`).
+    Restored(CommissionId),
+    /// A held commission's hold is released (`commission.hold_released`).
+    Released,
+    /// Nothing in the ledger changes (paid, in a payout, or nothing to undo): finance follows up
+    /// as the dispute's note tells the partner (a correcting bonus, say).
+    Unchanged,
+}
+
+/// The partner's side of a commission dispute: the commission of the caller's own organisation
+/// (404 for another's money, a distributor's reseller's included; 403 for roles that do not read
+/// money), its row taken so that two disputes of it run one after the other. Staff do not
+/// dispute (403): they decide.
+pub async fn for_dispute_in(tx: &mut ScopedTx, scope: &Scope, id: &CommissionId) -> Result<Commission> {
+    let commission = find_in(tx, scope, id).await?;
+    match scope.membership() {
+        Membership::Partner { .. } | Membership::System => {}
+        Membership::Staff { .. } => return Err(Error::forbidden("the partner whose commission it is disputes it, not the vendor's staff")),
+    }
+    lock_in(tx, scope.workspace_id(), &commission.id).await?;
+    find_unchecked_in(tx, scope.workspace_id(), id).await
+}
+
+/// The effect of an overturned dispute of a commission ([`DisputeOverturn`]), in the caller's
+/// transaction (owners, admins and finance; the dispute service checks who resolves). Money
+/// moves only through [`insert_in`] and the status table, so `trellis ledger verify` holds.
+pub async fn overturn_dispute_in(
+    tx: &mut ScopedTx,
+    scope: &Scope,
+    now: Timestamp,
+    id: &CommissionId,
+    dispute_id: &str,
+    note: &str,
+) -> Result<DisputeOverturn> {
+    if scope.partner().is_some() {
+        return Err(Error::forbidden("partners do not resolve disputes"));
+    }
+    scope.require_vendor_role(MONEY_WRITERS, "resolve commission disputes")?;
+    find_in(tx, scope, id).await?;
+    lock_in(tx, scope.workspace_id(), id).await?;
+    let c = find_unchecked_in(tx, scope.workspace_id(), id).await?;
+    let give_back = matches!(c.kind, CommissionKind::Clawback | CommissionKind::Reversal) && c.amount_minor < 0;
+    let unpaid = matches!(c.status, CommissionStatus::Pending | CommissionStatus::Payable | CommissionStatus::OnHold);
+    if give_back && unpaid {
+        // The restoration adjusts the same original as the give-back, so a later refund of the
+        // sale counts the original whole again.
+        let new = NewCommission {
+            partner_id: c.partner_id.clone(),
+            program_id: c.program_id.clone(),
+            conversion_id: c.conversion_id.clone(),
+            kind: CommissionKind::Reversal,
+            amount_minor: -c.amount_minor,
+            currency: c.currency,
+            basis_minor: None,
+            rate_bps: None,
+            share_bps: None,
+            plan_version: c.plan_version,
+            status: c.status,
+            hold_reason: c.hold_reason,
+            reason_code: Some("dispute_overturned".to_owned()),
+            note: Some(note.to_owned()),
+            account: c.account,
+            invoice_id: c.invoice_id.clone(),
+            invoice_paid_at: c.invoice_paid_at,
+            payable_at: c.payable_at,
+            adjusts_commission_id: Some(c.adjusts_commission_id.clone().unwrap_or_else(|| c.id.clone())),
+        };
+        let restored = insert_in(tx, scope, now, new).await?;
+        let entry = AuditEntry::new("commission.restored", "commission", restored.as_str())
+            .set("partner_id", json!(c.partner_id))
+            .set("restores", c.id.as_str())
+            .set("amount_minor", -c.amount_minor)
+            .set("currency", c.currency.code())
+            .set("dispute_id", dispute_id);
+        audit::record(tx, scope, now, entry).await?;
+        for one in [c.clone(), find_unchecked_in(tx, scope.workspace_id(), &restored).await?] {
+            set_status_in(tx, scope, now, &one, CommissionStatus::Reversed, Actor::System, one.hold_reason, one.account).await?;
+        }
+        return Ok(DisputeOverturn::Restored(restored));
+    }
+    if c.status == CommissionStatus::OnHold {
+        if c.hold_reason == Some(HoldReason::LicenceExpired)
+            && !trellis_records::compliance::is_compliant(tx, scope.workspace_id(), &c.partner_id, now).await?
+        {
+            return Err(Error::conflict("the partner's licence has lapsed; the commission is released when it is renewed"));
+        }
+        unhold_in(tx, scope, now, &c, Actor::Staff).await?;
+        return Ok(DisputeOverturn::Released);
+    }
+    Ok(DisputeOverturn::Unchanged)
+}
+
 /// Takes the commission's row, so two changes of it run one after the other.
 pub(crate) async fn lock_in(tx: &mut ScopedTx, workspace_id: &WorkspaceId, id: &CommissionId) -> Result<()> {
     tx.execute(sql!("UPDATE commissions SET updated_at = updated_at WHERE workspace_id = $1 AND id = $2", workspace_id, id)).await?;

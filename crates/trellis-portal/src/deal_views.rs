@@ -724,5 +724,15 @@ pub struct TimelineRow {
 }
 
 pub fn timeline_rows(entries: Vec<TimelineEntry>) -> Vec<TimelineRow> {
-    entries.into_iter().map(|e| TimelineRow { at: display::time(e.at), what: e.event.label(), by: e.by, text: e.text }).collect()
+    entries.into_iter().map(|e| TimelineRow { at: display::time(e.at), what: e.label, by: e.by, text: e.text }).collect()
+}
+
+/// What a dispute is about, as its heading names it: the deal's customer, or the commission
+/// ("Clawback commission of −€50.00").
+pub fn dispute_title(d: &trellis_deals::disputes::Dispute) -> String {
+    match (&d.deal, &d.commission) {
+        (Some(deal), _) => deal.customer_name.clone(),
+        (None, Some(c)) => format!("{} commission of {}", c.kind.label(), crate::money_views::signed_money(c.amount_minor, c.currency)),
+        (None, None) => String::new(),
+    }
 }

@@ -22,6 +22,7 @@ pub mod pages;
 mod portal;
 mod routes;
 mod session;
+mod statement_views;
 mod tiers;
 mod uploads;
 

@@ -59,6 +59,7 @@ fn reason_in_words(c: &Commission) -> String {
         Some("refund") => "Refund of the sale".to_owned(),
         Some("bonus") => "Bonus".to_owned(),
         Some("spiff") => "SPIFF".to_owned(),
+        Some("dispute_overturned") => "Dispute overturned: the amount taken back is restored".to_owned(),
         Some(other) => display::words(other),
         None if c.kind == CommissionKind::Reversal => "Reversed before payment".to_owned(),
         None if c.kind == CommissionKind::Clawback => "Paid money taken back".to_owned(),

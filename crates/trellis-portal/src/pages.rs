@@ -76,6 +76,7 @@ fn link_of(area: Area) -> (&'static str, &'static str) {
         Area::Profile => ("/portal/profile", "Profile"),
         Area::PartnerDeals => ("/portal/deals", "Deals"),
         Area::Earnings => ("/portal/earnings", "Earnings"),
+        Area::Statements => ("/portal/statements", "Statements"),
         Area::Users => ("/portal/users", "Users"),
         Area::Onboarding => ("/portal/onboarding", "Onboarding"),
         Area::Licences => ("/portal/licences", "Licences"),

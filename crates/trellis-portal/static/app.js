@@ -264,3 +264,14 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 });
+
+// A printable page's Print button (data-print) is hidden until this file can make it print.
+document.addEventListener("DOMContentLoaded", function () {
+  var buttons = document.querySelectorAll("button[data-print]");
+  Array.prototype.forEach.call(buttons, function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      window.print();
+    });
+  });
+});

@@ -37,6 +37,9 @@ pub enum Area {
     /// The organisation's own earnings and commissions (`/portal/earnings`): its admins and
     /// finance people (`PartnerRole::MONEY_MANAGERS`, which the commission services check).
     Earnings,
+    /// The organisation's payout statements (`/portal/statements`), printable: the same people
+    /// as [`Area::Earnings`].
+    Statements,
     Users,
     Onboarding,
     Licences,
@@ -94,7 +97,7 @@ pub fn role_areas(scope: &Scope) -> Vec<Area> {
         Membership::Partner { role, .. } => {
             areas.extend([Area::Profile, Area::PartnerDeals]);
             if PartnerRole::MONEY_MANAGERS.contains(role) {
-                areas.push(Area::Earnings);
+                areas.extend([Area::Earnings, Area::Statements]);
             }
             areas.extend([Area::Users, Area::Onboarding, Area::Licences, Area::Contracts]);
             if api_keys::PARTNER_KEY_MANAGERS.contains(role) {

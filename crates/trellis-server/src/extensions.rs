@@ -41,6 +41,7 @@ pub fn work_queues() -> WorkQueues {
         trellis_deals::pipeline::TO_REVIEW,
         profile_changes::TO_DECIDE,
         trellis_deals::disputes::TO_RESOLVE,
+        trellis_deals::disputes::COMMISSIONS_TO_RESOLVE,
         trellis_deals::extensions::TO_DECIDE,
         trellis_incentives::commissions::HELD,
         ONBOARDING,

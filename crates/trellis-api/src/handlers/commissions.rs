@@ -403,7 +403,8 @@ pub struct CommissionView {
     pub status: String,
     /// Why it is on hold: licence_expired, fraud_review or manual.
     pub hold_reason: Option<String>,
-    /// Why a clawback, reversal or bonus exists: refund, bonus or spiff.
+    /// Why a clawback, reversal or bonus exists: refund, bonus, spiff, or dispute_overturned (a
+    /// positive reversal undoing a give-back after a dispute).
     pub reason_code: Option<String>,
     pub note: Option<String>,
     /// The sale amount it is a share of.

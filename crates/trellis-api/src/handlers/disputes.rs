@@ -5,13 +5,14 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use trellis_core::{DealId, DisputeId, ExtensionRequestId};
+use trellis_core::{CommissionId, DealId, DisputeId, ExtensionRequestId};
 use trellis_deals::disputes::{self, DisputeDetail, DisputeFilter, DisputeStatus, TimelineEntry};
 use trellis_deals::extensions::{self, ExtensionFilter, ExtensionRequest, ExtensionStatus};
 use trellis_web::AppState;
 use trellis_web::problem::{ApiError, ApiResult, Problem};
 use utoipa::{IntoParams, ToSchema};
 
+use super::deals::MoneyView;
 use crate::extract::{ApiJson, ApiQuery, Caller, Cursor, PageLimit, path_id};
 use crate::views::Page;
 
@@ -33,13 +34,28 @@ impl From<TimelineEntry> for DisputeTimelineView {
     }
 }
 
+/// The disputed commission, as it stands now.
+#[derive(Serialize, ToSchema)]
+pub struct DisputedCommissionView {
+    pub id: String,
+    /// lead, sale, override, bonus, reversal or clawback.
+    pub kind: String,
+    /// Negative for a reversal or a clawback.
+    pub amount: MoneyView,
+    /// pending, payable, in_payout, paid, on_hold or reversed.
+    pub status: String,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct DisputeView {
     #[schema(example = "dsp_01jgx2m5k8b3q7r9t0vwxyz123")]
     pub id: String,
     /// The disputed deal (for a deal subject).
     pub deal_id: Option<String>,
-    /// What is disputed: `deal` (a rejected registration).
+    /// The disputed commission (for a commission subject).
+    pub commission_id: Option<String>,
+    /// What is disputed: `deal` (a rejected registration) or `commission` (one of the partner's
+    /// own commissions, a clawback included).
     pub subject_type: String,
     pub subject_id: String,
     pub partner_id: String,
@@ -53,6 +69,8 @@ pub struct DisputeView {
     pub resolution_note: Option<String>,
     pub created_at: String,
     pub resolved_at: Option<String>,
+    /// The disputed commission as it stands (for a commission subject).
+    pub commission: Option<DisputedCommissionView>,
     /// Opened, resolved, and the disputed rejection (only in the answer of one dispute).
     pub timeline: Vec<DisputeTimelineView>,
 }
@@ -62,6 +80,7 @@ impl DisputeView {
         Self {
             id: dispute.id.to_string(),
             deal_id: dispute.subject.deal_id().map(|d| d.to_string()),
+            commission_id: dispute.subject.commission_id().map(|c| c.to_string()),
             subject_type: dispute.subject.kind().to_owned(),
             subject_id: dispute.subject.id().to_owned(),
             partner_id: dispute.partner_id.to_string(),
@@ -71,6 +90,12 @@ impl DisputeView {
             resolution_note: dispute.resolution_note,
             created_at: dispute.created_at.to_rfc3339(),
             resolved_at: dispute.resolved_at.map(|t| t.to_rfc3339()),
+            commission: dispute.commission.map(|c| DisputedCommissionView {
+                id: c.commission_id.to_string(),
+                kind: c.kind.as_str().to_owned(),
+                amount: MoneyView { amount_minor: c.amount_minor, currency: c.currency.code().to_owned() },
+                status: c.status.as_str().to_owned(),
+            }),
             timeline: timeline.into_iter().map(Into::into).collect(),
         }
     }
@@ -105,6 +130,23 @@ pub async fn open_dispute(
     Ok((StatusCode::CREATED, Json(detail.into())))
 }
 
+/// Dispute one of your organisation's own commissions, a clawback included (its admins and
+/// finance people; 404 for another organisation's, a reseller's included; staff 403). One
+/// dispute of a commission is open at a time, an upheld one is final, a reversed commission is
+/// not disputed (409).
+#[utoipa::path(post, path = "/api/v1/commissions/{id}/disputes", tag = "commissions", params(("id" = String, Path)), request_body = OpenDisputeRequest,
+    responses((status = 201, body = DisputeView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn open_commission_dispute(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<OpenDisputeRequest>,
+) -> ApiResult<(StatusCode, Json<DisputeView>)> {
+    let commission_id: CommissionId = path_id(&id)?;
+    let detail = disputes::open_for_commission(&state.ctx, &scope, &commission_id, &body.reason).await?;
+    Ok((StatusCode::CREATED, Json(detail.into())))
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -120,7 +162,8 @@ pub struct DisputeListParams {
 }
 
 /// The disputes you can see: staff all (a channel manager limited to assigned partners, theirs),
-/// a partner its own and its resellers'. Without their timelines.
+/// a partner its own and its resellers' of deals, and its own of commissions (its admins and
+/// finance people; money is private to the organisation). Without their timelines.
 #[utoipa::path(get, path = "/api/v1/disputes", tag = "deals", params(DisputeListParams),
     responses((status = 200, body = Page<DisputeView>), (status = 422, body = Problem)))]
 pub async fn list_disputes(
@@ -152,14 +195,16 @@ pub async fn find_dispute(State(state): State<AppState>, Caller(scope): Caller, 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveDisputeRequest {
-    /// `upheld` (the rejection stands) or `overturned` (the deal goes back to review).
+    /// `upheld` (the decision stands) or `overturned` (the deal goes back to review; for a
+    /// commission, the dispute table's effect).
     pub outcome: String,
     /// Shown to the partner.
     pub note: String,
 }
 
-/// Resolve an open dispute (owner, admin, channel manager). Overturned re-opens the deal for
-/// review (`under_review`).
+/// Resolve an open dispute: of a deal (owner, admin, channel manager), overturned re-opens the
+/// deal for review (`under_review`); of a commission (owner, admin, finance), overturned undoes a
+/// clawback or reversal not yet paid out or releases a hold.
 #[utoipa::path(post, path = "/api/v1/disputes/{id}/resolve", tag = "deals", params(("id" = String, Path)), request_body = ResolveDisputeRequest,
     responses((status = 200, body = DisputeView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn resolve_dispute(

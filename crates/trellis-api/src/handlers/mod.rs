@@ -91,6 +91,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(locator::list_public_partners))
         // Disputes of deal decisions and protection extension requests.
         .routes(routes!(disputes::open_dispute))
+        .routes(routes!(disputes::open_commission_dispute))
         .routes(routes!(disputes::list_disputes))
         .routes(routes!(disputes::find_dispute))
         .routes(routes!(disputes::resolve_dispute))

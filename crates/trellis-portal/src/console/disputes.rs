@@ -1,7 +1,9 @@
 //! The channel team's side of disputes and protection extensions: `/console/disputes` (the open
-//! disputes of the partners the caller sees, oldest first, with the deal's customer, the partner,
-//! the rejection reason and the dispute's reason), `/console/disputes/{id}` (the timeline and the
-//! resolution: uphold or overturn, with a note the partner reads), and
+//! disputes of the partners the caller sees, oldest first, with the deal's customer or the
+//! disputed commission, the partner, the rejection reason and the dispute's reason),
+//! `/console/disputes/{id}` (the timeline and the resolution: uphold or overturn, the choices of
+//! the dispute table for its subject, with a note the partner reads; a deal's by those who manage
+//! partners, a commission's by those who write money), and
 //! `/console/extension-requests` (the open requests, oldest first, approved or denied in place).
 
 use askama::Template;
@@ -9,12 +11,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use trellis_core::{DisputeId, Error, ExtensionRequestId};
 use trellis_deals::deals::date_of;
-use trellis_deals::disputes::{self, DisputeFilter, DisputeStatus, TRANSITIONS};
+use trellis_deals::disputes::{self, Dispute, DisputeFilter, DisputeStatus, DisputeSubject};
 use trellis_deals::extensions::{self, ExtensionFilter, ExtensionStatus};
+use trellis_incentives::commissions::MONEY_WRITERS;
 use trellis_web::AppState;
 
 use super::staff_role;
-use crate::deal_views::{TimelineRow, timeline_rows};
+use crate::deal_views::{TimelineRow, dispute_title, timeline_rows};
 use crate::display;
 use crate::forms::{FormData, FormView, UrlQuery, field_errors};
 use crate::guards::{StaffForm, StaffPage};
@@ -30,8 +33,11 @@ const DECIDE_FIELDS: &[&str] = &["note"];
 
 struct DisputeRow {
     id: String,
+    /// The deal's customer, or the commission in words.
     customer_name: String,
     deal_id: Option<String>,
+    /// The commission's partner's commissions (for a commission subject).
+    commission_href: Option<String>,
     partner_id: String,
     partner_name: String,
     rejection_reason: Option<String>,
@@ -61,8 +67,9 @@ async fn show_disputes(State(state): State<AppState>, StaffPage { signed, .. }: 
         .into_iter()
         .map(|d| DisputeRow {
             id: d.id.to_string(),
-            customer_name: d.deal.as_ref().map(|x| x.customer_name.clone()).unwrap_or_default(),
+            customer_name: dispute_title(&d),
             deal_id: d.subject.deal_id().map(|x| x.to_string()),
+            commission_href: commission_href(&d),
             partner_id: d.partner_id.to_string(),
             partner_name: d.partner_name,
             rejection_reason: d.rejection_reason,
@@ -73,9 +80,16 @@ async fn show_disputes(State(state): State<AppState>, StaffPage { signed, .. }: 
     Ok(render(&DisputeQueue { layout: Layout::signed(&state, &signed, "Disputes", DISPUTES).await.with_notice(&query), rows }))
 }
 
+/// Where staff read a disputed commission: the partner's commissions.
+fn commission_href(d: &Dispute) -> Option<String> {
+    d.subject.commission_id().map(|_| format!("/console/commissions?partner={}", d.partner_id))
+}
+
 struct Outcome {
     value: &'static str,
     label: &'static str,
+    /// What it does, from the table (without its code marks).
+    effect: String,
 }
 
 #[derive(Template)]
@@ -86,6 +100,7 @@ struct DisputePage {
     id: String,
     customer_name: String,
     deal_id: Option<String>,
+    commission_href: Option<String>,
     partner_id: String,
     partner_name: String,
     status: &'static str,
@@ -100,20 +115,28 @@ async fn dispute_page(state: &AppState, signed: &Signed, id: &DisputeId, form: O
     let role = staff_role(&signed.scope)?;
     let detail = disputes::get(&state.ctx, &signed.scope, id).await?;
     let d = detail.dispute;
-    let customer_name = d.deal.as_ref().map(|x| x.customer_name.clone()).unwrap_or_default();
+    let customer_name = dispute_title(&d);
+    let may_resolve = match d.subject {
+        DisputeSubject::Deal(_) => role.manages_partners(),
+        DisputeSubject::Commission(_) => MONEY_WRITERS.contains(&role),
+    };
     Ok(DisputePage {
         layout: Layout::signed(state, signed, format!("Dispute: {customer_name}"), DISPUTES).await,
         csrf_token: signed.session.csrf_token.clone(),
         id: d.id.to_string(),
         customer_name,
         deal_id: d.subject.deal_id().map(|x| x.to_string()),
+        commission_href: commission_href(&d),
         partner_id: d.partner_id.to_string(),
-        partner_name: d.partner_name,
-        status: d.status.label(),
+        status: d.status.label_for(d.subject.kind()),
         status_code: d.status.as_str(),
         timeline: timeline_rows(detail.timeline),
-        can_resolve: role.manages_partners() && d.status == DisputeStatus::Open,
-        outcomes: TRANSITIONS.iter().filter(|t| t.from == d.status).map(|t| Outcome { value: t.to.as_str(), label: t.button }).collect(),
+        can_resolve: may_resolve && d.status == DisputeStatus::Open,
+        outcomes: disputes::choices(d.subject.kind(), d.status)
+            .into_iter()
+            .map(|t| Outcome { value: t.to.as_str(), label: t.button, effect: t.effect.replace('`', "") })
+            .collect(),
+        partner_name: d.partner_name,
         form: form.unwrap_or_else(|| FormView::new("resolve", RESOLVE_FIELDS)),
     })
 }

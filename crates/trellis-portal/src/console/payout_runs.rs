@@ -6,14 +6,15 @@
 //! (`commissions::MONEY_WRITERS`, the service's 403 to the others); the person who created a draft
 //! sees that another person approves it (four eyes). Partners never see runs (404). A refused
 //! change (four eyes, a run whose status no longer allows it) is shown on the run's page as a
-//! message with its status.
+//! message with its status. An approved or paid run links each item to the partner's printable
+//! statement (`/console/partners/{id}/statements/{run_id}`, the portal's page, `statement_views`).
 
 use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use trellis_core::{Error, PayoutRunId, UserId, VendorRole};
+use trellis_core::{Error, PartnerId, PayoutRunId, UserId, VendorRole};
 use trellis_identity::{members, workspaces};
 use trellis_incentives::commissions::MONEY_WRITERS;
 use trellis_incentives::payout_methods;
@@ -28,6 +29,7 @@ use crate::guards::{StaffForm, StaffPage};
 use crate::pages::{Layout, PageError, PageResult, path_id, render, render_status, see_other};
 use crate::routes::{PageRouter, get, post};
 use crate::session::Signed;
+use crate::statement_views::{self, StatementView};
 
 const LIST: &str = "/console/payout-runs";
 const FIELDS: &[&str] = &["currency"];
@@ -174,6 +176,8 @@ async fn create(State(state): State<AppState>, StaffForm { signed, form }: Staff
 
 struct ItemRow {
     partner_id: String,
+    /// The partner's printable statement of this run (approved and paid runs).
+    statement: Option<String>,
     partner: String,
     amount: String,
     commissions: i64,
@@ -226,6 +230,8 @@ async fn run_page(state: &AppState, signed: &Signed, role: VendorRole, detail: R
             .iter()
             .map(|i| ItemRow {
                 partner_id: i.partner_id.to_string(),
+                statement: matches!(run.status, RunStatus::Approved | RunStatus::Paid)
+                    .then(|| format!("/console/partners/{}/statements/{}", i.partner_id, run.id)),
                 partner: i.partner_name.clone(),
                 amount: display::money(i.amount_minor, code),
                 commissions: i.commission_count,
@@ -337,6 +343,35 @@ async fn cancel(State(state): State<AppState>, Path(id): Path<String>, StaffForm
     change(&state, &signed, &id, Change::Cancel).await
 }
 
+#[derive(Template)]
+#[template(path = "console/statement.html")]
+struct StatementPage {
+    layout: Layout,
+    s: StatementView,
+    back_href: String,
+    back_label: &'static str,
+}
+
+/// `GET /console/partners/{id}/statements/{run_id}`: the partner's printable statement of a run
+/// (the portal's page), for staff who see the partner.
+async fn statement(
+    State(state): State<AppState>,
+    StaffPage { signed, .. }: StaffPage,
+    Path((id, run_id)): Path<(String, String)>,
+) -> PageResult {
+    let partner_id: PartnerId = path_id(&id)?;
+    let run_id: PayoutRunId = path_id(&run_id)?;
+    let s = statement_views::statement_view(&state, &signed.scope, &partner_id, &run_id, "").await?;
+    let title = format!("Statement: {}", s.partner);
+    let page = StatementPage {
+        layout: Layout::signed(&state, &signed, title, SECTION).await,
+        back_href: format!("{LIST}/{run_id}"),
+        back_label: "Payout run",
+        s,
+    };
+    Ok(render(&page))
+}
+
 pub fn routes() -> PageRouter {
     PageRouter::new()
         .route(LIST, get(list).post(create))
@@ -346,4 +381,5 @@ pub fn routes() -> PageRouter {
         .route("/console/payout-runs/{id}/approve", post(approve))
         .route("/console/payout-runs/{id}/mark-paid", post(mark_paid))
         .route("/console/payout-runs/{id}/cancel", post(cancel))
+        .route("/console/partners/{id}/statements/{run_id}", get(statement))
 }

@@ -1,7 +1,8 @@
 //! The partner's side of disputes and protection extensions: `/portal/deals/{id}/dispute` (what
 //! disputing a rejection means, in plain words, and the form that opens one), `/portal/disputes/{id}`
-//! (where it stands, and its timeline), `/portal/deals/{id}/extension` (asking for more days of
-//! protection, and the deal's earlier requests). The deal pages link here.
+//! (where it stands, and its timeline: of a deal or of a commission, whose page opens it),
+//! `/portal/deals/{id}/extension` (asking for more days of protection, and the deal's earlier
+//! requests). The deal pages link here.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -13,7 +14,7 @@ use trellis_deals::extensions::{self, MAX_DAYS};
 use trellis_deals::statuses::DealStatus;
 use trellis_web::AppState;
 
-use crate::deal_views::{TimelineRow, timeline_rows};
+use crate::deal_views::{TimelineRow, dispute_title, timeline_rows};
 use crate::display;
 use crate::forms::{FormData, FormView, UrlQuery, field_errors};
 use crate::guards::{PartnerForm, PartnerPage};
@@ -105,6 +106,7 @@ struct DisputePage {
     status: &'static str,
     status_code: &'static str,
     deal_id: Option<String>,
+    commission_id: Option<String>,
     customer_name: String,
     timeline: Vec<TimelineRow>,
 }
@@ -118,11 +120,13 @@ async fn show_dispute(
 ) -> PageResult {
     let dispute_id: DisputeId = path_id(&id)?;
     let detail = disputes::get(&state.ctx, &signed.scope, &dispute_id).await?;
-    let customer_name = detail.dispute.deal.as_ref().map(|d| d.customer_name.clone()).unwrap_or_default();
+    let customer_name = dispute_title(&detail.dispute);
+    let section = if detail.dispute.subject.commission_id().is_some() { "/portal/earnings" } else { SECTION };
     Ok(render(&DisputePage {
-        layout: Layout::signed(&state, &signed, format!("Dispute: {customer_name}"), SECTION).await,
+        layout: Layout::signed(&state, &signed, format!("Dispute: {customer_name}"), section).await,
+        commission_id: detail.dispute.subject.commission_id().map(|c| c.to_string()),
         just_opened: query.optional("opened").is_some(),
-        status: detail.dispute.status.label(),
+        status: detail.dispute.status.label_for(detail.dispute.subject.kind()),
         status_code: detail.dispute.status.as_str(),
         deal_id: detail.dispute.subject.deal_id().map(|d| d.to_string()),
         customer_name,

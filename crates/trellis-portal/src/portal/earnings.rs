@@ -7,23 +7,30 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use trellis_core::CommissionId;
+use axum::http::StatusCode;
+use trellis_core::{CommissionId, PayoutRunId};
+use trellis_deals::disputes::{self, DisputeFilter, DisputeStatus, DisputeSubject};
 use trellis_incentives::commissions::{self, CommissionFilter};
+use trellis_incentives::payouts;
+use trellis_incentives::statuses::CommissionStatus;
 use trellis_programs::{enrollments, programs};
 use trellis_web::AppState;
 
 use crate::charts::BarChart;
 use crate::display;
-use crate::forms::{Choice, FormView, UrlQuery};
-use crate::guards::PartnerPage;
+use crate::forms::{Choice, FormView, UrlQuery, field_errors};
+use crate::guards::{PartnerForm, PartnerPage};
 use crate::listing::{ListView, page_url};
 use crate::money_views::{self, BalanceView, CommissionFilters, CommissionRow, MonthRow};
-use crate::pages::{Layout, PageResult, path_id, render};
-use crate::routes::{PageRouter, get};
+use crate::pages::{Layout, PageResult, path_id, render, render_status, see_other};
+use crate::routes::{PageRouter, get, post};
+use crate::session::Signed;
+use crate::statement_views::{self, StatementRow, StatementView};
 
 const SECTION: &str = "/portal/earnings";
 const LIST: &str = "/portal/commissions";
 const EXPORT: &str = "/portal/commissions/export";
+const STATEMENTS: &str = "/portal/statements";
 
 #[derive(Template)]
 #[template(path = "portal/earnings.html")]
@@ -113,6 +120,16 @@ async fn export(State(state): State<AppState>, PartnerPage { signed, .. }: Partn
     Ok(crate::downloads::csv_file("commissions.csv", csv))
 }
 
+const DISPUTE_FIELDS: &[&str] = &["reason"];
+
+/// A dispute of the commission, as its page lists it.
+struct DisputeLink {
+    id: String,
+    status: &'static str,
+    status_code: &'static str,
+    opened: String,
+}
+
 #[derive(Template)]
 #[template(path = "portal/commission.html")]
 struct CommissionPage {
@@ -121,13 +138,47 @@ struct CommissionPage {
     program: String,
     payable_at: String,
     invoice_paid_at: String,
+    csrf_token: String,
+    /// The commission's disputes, newest first.
+    disputes: Vec<DisputeLink>,
+    /// Not reversed, and no dispute open or upheld: the form is offered.
+    can_dispute: bool,
+    form: FormView,
 }
 
-/// `GET /portal/commissions/{id}`: one commission (404 for one that is not the organisation's).
+/// `GET /portal/commissions/{id}`: one commission (404 for one that is not the organisation's),
+/// its disputes and the form that opens one.
 async fn show(State(state): State<AppState>, PartnerPage { signed, .. }: PartnerPage, Path(id): Path<String>) -> PageResult {
-    let scope = &signed.scope;
     let id: CommissionId = path_id(&id)?;
-    let commission = commissions::get(&state.ctx, scope, &id).await?;
+    Ok(render(&commission_page(&state, &signed, &id, None).await?))
+}
+
+/// `POST /portal/commissions/{id}/dispute` (`reason`): opens a dispute of the commission and
+/// shows it; errors next to the field.
+async fn open_dispute(State(state): State<AppState>, Path(id): Path<String>, PartnerForm { signed, form, .. }: PartnerForm) -> PageResult {
+    let id: CommissionId = path_id(&id)?;
+    match disputes::open_for_commission(&state.ctx, &signed.scope, &id, form.value("reason")).await {
+        Ok(detail) => Ok(see_other(&format!("/portal/disputes/{}?opened=1", detail.dispute.id))),
+        Err(err) => {
+            let errors = field_errors(err, "reason")?;
+            let page = commission_page(&state, &signed, &id, Some(FormView::failed("dispute", DISPUTE_FIELDS, form, errors))).await?;
+            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
+}
+
+async fn commission_page(
+    state: &AppState,
+    signed: &Signed,
+    id: &CommissionId,
+    form: Option<FormView>,
+) -> Result<CommissionPage, trellis_core::Error> {
+    let scope = &signed.scope;
+    let commission = commissions::get(&state.ctx, scope, id).await?;
+    let filter = DisputeFilter { subject: Some(DisputeSubject::Commission(id.clone())), limit: Some(20), ..DisputeFilter::default() };
+    let found = disputes::list(&state.ctx, scope, &filter).await?.items;
+    let can_dispute = commission.status != CommissionStatus::Reversed
+        && !found.iter().any(|d| matches!(d.status, DisputeStatus::Open | DisputeStatus::Upheld));
     let program = match &commission.program_id {
         Some(program_id) => {
             let mut tx = scope.read(&state.ctx).await?;
@@ -137,14 +188,65 @@ async fn show(State(state): State<AppState>, PartnerPage { signed, .. }: Partner
         }
         None => String::new(),
     };
-    let page = CommissionPage {
-        layout: Layout::signed(&state, &signed, format!("{} commission", commission.kind.label()), SECTION).await,
+    Ok(CommissionPage {
+        layout: Layout::signed(state, signed, format!("{} commission", commission.kind.label()), SECTION).await,
         program,
         payable_at: commission.payable_at.map(display::time).unwrap_or_default(),
         invoice_paid_at: commission.invoice_paid_at.map(display::time).unwrap_or_default(),
         c: CommissionRow::new(&commission, false),
+        csrf_token: signed.session.csrf_token.clone(),
+        disputes: found
+            .iter()
+            .map(|d| DisputeLink {
+                id: d.id.to_string(),
+                status: d.status.label_for(d.subject.kind()),
+                status_code: d.status.as_str(),
+                opened: display::time(d.created_at),
+            })
+            .collect(),
+        can_dispute,
+        form: form.unwrap_or_else(|| FormView::new("dispute", DISPUTE_FIELDS)),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "portal/statements.html")]
+struct StatementsPage {
+    layout: Layout,
+    rows: Vec<StatementRow>,
+}
+
+/// `GET /portal/statements`: the organisation's payouts, newest first, each with its statement.
+async fn statements(State(state): State<AppState>, PartnerPage { signed, partner_id, .. }: PartnerPage) -> PageResult {
+    let scope = &signed.scope;
+    commissions::require_money_reader(scope)?;
+    let rows = payouts::statements(&state.ctx, scope, &partner_id).await?;
+    let page = StatementsPage {
+        layout: Layout::signed(&state, &signed, "Statements", STATEMENTS).await,
+        rows: rows.iter().map(StatementRow::new).collect(),
     };
     Ok(render(&page))
+}
+
+#[derive(Template)]
+#[template(path = "portal/statement.html")]
+struct StatementPage {
+    layout: Layout,
+    s: StatementView,
+}
+
+/// `GET /portal/statements/{run_id}`: one payout's printable statement (404 for a run that paid
+/// the organisation nothing).
+async fn statement(
+    State(state): State<AppState>,
+    PartnerPage { signed, partner_id, .. }: PartnerPage,
+    Path(run_id): Path<String>,
+) -> PageResult {
+    let scope = &signed.scope;
+    let run_id: PayoutRunId = path_id(&run_id)?;
+    let s = statement_views::statement_view(&state, scope, &partner_id, &run_id, LIST).await?;
+    let title = format!("Statement {}", if s.paid_at.is_empty() { &s.approved_at } else { &s.paid_at });
+    Ok(render(&StatementPage { layout: Layout::signed(&state, &signed, title, STATEMENTS).await, s }))
 }
 
 pub fn routes() -> PageRouter {
@@ -153,4 +255,7 @@ pub fn routes() -> PageRouter {
         .route(LIST, get(list))
         .route(EXPORT, get(export))
         .route("/portal/commissions/{id}", get(show))
+        .route("/portal/commissions/{id}/dispute", post(open_dispute))
+        .route(STATEMENTS, get(statements))
+        .route("/portal/statements/{run_id}", get(statement))
 }

@@ -890,6 +890,7 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
             )
         }
         ("POST", "/api/v1/commissions/{id}/hold") => Some(json!({"reason": "fraud_review"})),
+        ("POST", "/api/v1/commissions/{id}/disputes") => Some(json!({"reason": format!("Disputed in cell {n}")})),
         ("POST", "/api/v1/commissions/{id}/release") | ("POST", "/api/v1/invoices/{invoice_id}/paid") => None,
         ("POST", "/api/v1/payout-runs") => Some(json!({"currency": "EUR"})),
         ("POST", "/api/v1/payout-runs/{id}/approve")

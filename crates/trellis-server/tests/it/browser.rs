@@ -933,3 +933,36 @@ async fn a_partner_reads_its_earnings_and_finance_sets_a_commission_plan_on_a_ph
     assert_fits_the_phone(&client, &path).await;
     client.close().await.expect("close the browser");
 }
+
+#[tokio::test]
+async fn a_partner_opens_its_statement_on_a_phone_with_a_print_button_and_staff_from_the_run() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let run = crate::payout_run_pages::approved_run(&app, &f, "phone-statement").await;
+
+    let client = browser.open(true).await;
+    sign_in(&client, &app, &f.r1a_admin.email).await;
+    click(&client, Locator::Css("nav[aria-label=Main] a[href='/portal/statements']")).await;
+    wait_for(&client, Locator::XPath("//h1[normalize-space()='Statements']")).await;
+    assert_fits_the_phone(&client, "the statements list").await;
+    click(&client, Locator::Css(&format!("a[href='/portal/statements/{run}']"))).await;
+    wait_for(&client, Locator::XPath("//h1[normalize-space()='Payout statement']")).await;
+    // app.js shows the Print button (the page has no inline script).
+    wait_for(&client, Locator::XPath("//button[@data-print and not(@hidden)]")).await;
+    let text = visible_text(&client).await;
+    assert!(text.contains("€200.00") && text.contains("Total paid") && text.contains("Vendor"), "{text}");
+    assert_fits_the_phone(&client, "the printable statement").await;
+    screenshot(&client, "statement-phone").await;
+    click(&client, Locator::Css("form[action='/logout'] button[type=submit]")).await;
+    wait_for(&client, Locator::Id("email")).await;
+    client.close().await.expect("close the browser");
+
+    let client = browser.open(true).await;
+    sign_in(&client, &app, &f.finance.email).await;
+    client.goto(&format!("{}/console/payout-runs/{run}", app.base_url)).await.expect("open the run");
+    click(&client, Locator::Css(&format!("a[href='/console/partners/{}/statements/{run}']", f.r1a))).await;
+    wait_for(&client, Locator::XPath("//h1[normalize-space()='Payout statement']")).await;
+    assert_fits_the_phone(&client, "the console's statement").await;
+    client.close().await.expect("close the browser");
+}

@@ -318,3 +318,183 @@ fn docs_api_md_prints_the_dispute_transition_table() {
         trellis_deals::disputes::markdown_table()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Disputes of a commission (issue 10)
+
+/// The ledger still holds together (`trellis ledger verify`).
+async fn ledger_clean(app: &TestApp) {
+    let report = trellis_incentives::ledger::verify(&app.state.ctx).await.expect("verify");
+    assert!(report.is_clean(), "{}\n{}", report.summary(), report.problems().join("\n"));
+}
+
+/// The commissions of a partner's own organisation of `kind`, as its admin reads them.
+async fn own_commissions(app: &TestApp, token: &str, kind: &str) -> Vec<serde_json::Value> {
+    let reply = app.get(&format!("/api/v1/commissions?kind={kind}"), token).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    reply.body["data"].as_array().expect("data").clone()
+}
+
+/// The payable EUR balance of a partner, as the owner's key reads it.
+async fn payable(app: &TestApp, f: &Fixture, partner: &PartnerId) -> i64 {
+    let reply = app.get(&format!("/api/v1/partners/{partner}/balance"), &f.owner_key).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    reply.body["balances"]
+        .as_array()
+        .expect("balances")
+        .iter()
+        .find(|b| b["currency"] == "EUR")
+        .map_or(0, |b| b["payable_minor"].as_i64().unwrap_or(0))
+}
+
+#[tokio::test]
+async fn a_clawback_is_disputed_by_its_own_organisation_alone_and_overturning_restores_it() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    // R1a earns €200.00 (D1 its €50.00 override), paid out; then the sale is refunded: clawbacks.
+    let run = crate::payout_run_pages::approved_run(&app, &f, "clawback-disputes").await;
+    let paid = app.post(&format!("/api/v1/payout-runs/{run}/mark-paid"), &f.finance.token, json!({})).await;
+    assert_eq!(paid.status, 200, "{}", paid.text);
+    let refund = json!({"kind": "refund", "invoice_id": "CR-ST-1", "customer_external_id": "cus-ST-1", "refunds_invoice_id": "ST-1",
+        "amount": {"amount_minor": 100_000, "currency": "EUR"}});
+    assert_eq!(app.post("/api/v1/conversions", &f.owner_key, refund).await.status, 201);
+    let clawbacks = own_commissions(&app, &f.r1a_admin.token, "clawback").await;
+    assert_eq!(clawbacks.len(), 1, "{clawbacks:?}");
+    let clawback = clawbacks[0]["id"].as_str().expect("id").to_owned();
+    assert_eq!(clawbacks[0]["amount"]["amount_minor"], -20_000);
+    assert_eq!(payable(&app, &f, &f.r1a).await, -20_000, "the clawback is owed");
+    let path = format!("/api/v1/commissions/{clawback}/disputes");
+    let reason = json!({"reason": "The customer kept the licences: the refund was for another order."});
+
+    // Only R1a's admins and finance people: its distributor never sees its money (404), its
+    // member may not (403), staff decide rather than dispute (403); a reason is required.
+    assert_eq!(app.post(&path, &f.d1_admin.token, reason.clone()).await.status, 404, "a distributor never disputes a reseller's money");
+    assert_eq!(app.post(&path, &f.r1b_admin.token, reason.clone()).await.status, 404);
+    assert_eq!(app.post(&path, &f.r1a_member.token, reason.clone()).await.status, 403);
+    assert_eq!(app.post(&path, &f.finance.token, reason.clone()).await.status, 403);
+    assert_eq!(app.post(&path, &f.r1a_admin.token, json!({"reason": " "})).await.status, 422);
+    let opened = app.post(&path, &f.r1a_admin.token, reason.clone()).await;
+    assert_eq!(opened.status, 201, "{}", opened.text);
+    assert_eq!(opened.body["subject_type"], "commission");
+    assert_eq!(opened.body["commission_id"], clawback.as_str());
+    assert_eq!(opened.body["commission"]["kind"], "clawback");
+    assert_eq!(opened.body["status"], "open");
+    let id = opened.body["id"].as_str().expect("dispute id").to_owned();
+    let again = app.post(&path, &f.r1a_admin.token, reason.clone()).await;
+    assert_eq!(again.status, 409, "one open dispute of a commission: {}", again.text);
+
+    // Who sees it: R1a's admins, staff; never its distributor, nor R1a's member.
+    let mine = app.get("/api/v1/disputes", &f.r1a_admin.token).await;
+    assert!(mine.text.contains(&id), "{}", mine.text);
+    for token in [&f.d1_admin.token, &f.r1a_member.token, &f.r1b_admin.token] {
+        assert_eq!(app.get(&format!("/api/v1/disputes/{id}"), token).await.status, 404);
+        assert!(!app.get("/api/v1/disputes", token).await.text.contains(&id), "the list does not leak it either");
+    }
+    assert_eq!(app.get(&format!("/api/v1/disputes/{id}"), &f.channel_manager.token).await.status, 200);
+
+    // Resolved by those who write money: a channel manager may not; finance overturns.
+    let resolve = format!("/api/v1/disputes/{id}/resolve");
+    let overturn = json!({"outcome": "overturned", "note": "Confirmed with sales: the refund was for another order."});
+    assert_eq!(app.post(&resolve, &f.channel_manager.token, overturn.clone()).await.status, 403);
+    let done = app.post(&resolve, &f.finance.token, overturn.clone()).await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert_eq!(done.body["status"], "overturned");
+    assert_eq!(done.body["commission"]["status"], "reversed", "the clawback is undone");
+    let restored = own_commissions(&app, &f.r1a_admin.token, "reversal").await;
+    assert_eq!(restored.len(), 1, "{restored:?}");
+    assert_eq!(
+        (restored[0]["amount"]["amount_minor"].as_i64(), restored[0]["status"].as_str(), restored[0]["reason_code"].as_str()),
+        (Some(20_000), Some("reversed"), Some("dispute_overturned"))
+    );
+    assert_eq!(payable(&app, &f, &f.r1a).await, 0, "nothing is owed any more");
+    assert_eq!(payable(&app, &f, &f.d1).await, -5_000, "D1's own clawback stands");
+    ledger_clean(&app).await;
+    assert_eq!(app.post(&resolve, &f.finance.token, overturn).await.status, 409, "resolved once");
+    assert_eq!(app.post(&path, &f.r1a_admin.token, reason).await.status, 409, "a reversed commission is settled");
+    let timeline = app.get(&format!("/api/v1/disputes/{id}"), &f.r1a_admin.token).await;
+    let events: Vec<&str> = timeline.body["timeline"].as_array().expect("timeline").iter().filter_map(|e| e["event"].as_str()).collect();
+    assert_eq!(events, ["dispute_opened", "dispute_overturned"]);
+    let restored_audit = app
+        .query_i64(sql!(
+            "SELECT COUNT(*) AS n FROM audit_events WHERE workspace_id = $1 AND action = 'commission.restored'",
+            &f.workspace_id
+        ))
+        .await;
+    assert_eq!(restored_audit, 1, "the restoration is audited");
+
+    // A payout run after it: R1a has nothing payable, D1's clawback carries over.
+    let next = app.post("/api/v1/payout-runs", &f.finance.token, json!({"currency": "EUR"})).await;
+    assert_eq!(next.status, 201, "{}", next.text);
+    assert!(!next.text.contains(&format!("\"{}\"", f.r1a)), "{}", next.text);
+    ledger_clean(&app).await;
+}
+
+#[tokio::test]
+async fn a_held_commission_is_released_when_overturned_and_an_upheld_dispute_is_final() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let bonus =
+        |note: &str| json!({"partner_id": f.p3, "amount": {"amount_minor": 7_500, "currency": "EUR"}, "kind": "bonus", "reason": note});
+    let held = app.post("/api/v1/commissions", &f.finance.token, bonus("Q3 campaign")).await;
+    assert_eq!(held.status, 201, "{}", held.text);
+    let held_id = held.body["id"].as_str().expect("id").to_owned();
+    let hold = app.post(&format!("/api/v1/commissions/{held_id}/hold"), &f.finance.token, json!({"reason": "manual"})).await;
+    assert_eq!(hold.status, 200, "{}", hold.text);
+
+    // P3's admin disputes the hold from the commission's page.
+    let p3 = sign_in(&app, &f.p3_admin.email).await;
+    let page = p3.get(&format!("/portal/commissions/{held_id}")).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("Dispute this") && page.text.contains(&format!(r#"action="/portal/commissions/{held_id}/dispute""#)));
+    let empty = p3.submit(&format!("/portal/commissions/{held_id}/dispute"), &[("reason", "")]).await;
+    assert_eq!(empty.status, 422, "{}", empty.text);
+    assert!(empty.text.contains("field-error"), "the error next to the field");
+    let sent = p3.submit(&format!("/portal/commissions/{held_id}/dispute"), &[("reason", "The campaign ran as agreed.")]).await;
+    assert_eq!(sent.status, 303, "{}", sent.text);
+    let to = sent.headers.get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    assert!(to.starts_with("/portal/disputes/") && to.ends_with("?opened=1"), "{to}");
+    let shown = p3.get(&to).await;
+    assert!(shown.text.contains("finance team") && shown.text.contains("The campaign ran as agreed."), "{}", shown.text);
+    let page = p3.get(&format!("/portal/commissions/{held_id}")).await;
+    assert!(
+        !page.text.contains("Dispute this") && page.text.contains("Open: waiting for the finance team"),
+        "the dispute listed, no second form"
+    );
+    let id = to.trim_start_matches("/portal/disputes/").split('?').next().expect("id").to_owned();
+
+    // The console queue shows it; finance has the table's choices, a channel manager none.
+    let finance = sign_in(&app, &f.finance.email).await;
+    let queue = finance.get("/console/disputes").await;
+    assert!(queue.text.contains(&format!("/console/disputes/{id}")) && queue.text.contains("Bonus commission of €75.00"), "{}", queue.text);
+    assert!(finance.get("/").await.text.contains("Commission disputes to resolve"), "a work queue of finance's console home");
+    let one = finance.get(&format!("/console/disputes/{id}")).await;
+    for choice in trellis_deals::disputes::choices("commission", trellis_deals::disputes::DisputeStatus::Open) {
+        assert!(one.text.contains(choice.button), "{choice:?}: {}", one.text);
+    }
+    let manager = sign_in(&app, &f.channel_manager.email).await;
+    assert!(!manager.get(&format!("/console/disputes/{id}")).await.text.contains("Resolve the dispute"));
+    let resolved = finance
+        .submit(&format!("/console/disputes/{id}/resolve"), &[("outcome", "overturned"), ("note", "Released: the campaign checks out.")])
+        .await;
+    assert_eq!(resolved.status, 303, "{}", resolved.text);
+    let after = app.get(&format!("/api/v1/commissions/{held_id}"), &f.owner_key).await;
+    assert_eq!(after.body["status"], "payable", "the hold is released: {}", after.text);
+    ledger_clean(&app).await;
+
+    // Another commission: upheld, and final.
+    let other = app.post("/api/v1/commissions", &f.finance.token, bonus("Q4 campaign")).await;
+    let other_id = other.body["id"].as_str().expect("id").to_owned();
+    let path = format!("/api/v1/commissions/{other_id}/disputes");
+    let opened = app.post(&path, &f.p3_admin.token, json!({"reason": "It should be €100.00."})).await;
+    assert_eq!(opened.status, 201, "{}", opened.text);
+    let dispute = opened.body["id"].as_str().expect("id").to_owned();
+    let upheld = app
+        .post(&format!("/api/v1/disputes/{dispute}/resolve"), &f.admin.token, json!({"outcome": "upheld", "note": "The plan says €75.00."}))
+        .await;
+    assert_eq!(upheld.status, 200, "{}", upheld.text);
+    assert_eq!(upheld.body["commission"]["status"], "payable", "an upheld dispute changes nothing");
+    assert_eq!(app.post(&path, &f.p3_admin.token, json!({"reason": "Again."})).await.status, 409, "the decision is final");
+    let resolved_emails = email_kinds(&app).await.iter().filter(|k| *k == "dispute_resolved").count();
+    assert!(resolved_emails >= 2, "the partner is told each outcome ({resolved_emails})");
+    ledger_clean(&app).await;
+}

@@ -28,6 +28,7 @@ const EVERY_ENTRY: &[&str] = &[
     "/portal/profile",
     "/portal/deals",
     "/portal/earnings",
+    "/portal/statements",
     "/portal/users",
     "/portal/onboarding",
     "/portal/licences",

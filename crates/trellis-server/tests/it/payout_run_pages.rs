@@ -155,3 +155,83 @@ async fn payout_run_pages_create_approve_by_another_person_mark_paid_and_export(
     assert_eq!(owner.get(&format!("{path}/export")).await.status, 200);
     assert_eq!(finance.get("/console/payout-runs/pay_nothing").await.status, 404);
 }
+
+/// A run of R1a's sale (€200.00, D1's override €50.00) and P3's (€50.00), approved by another
+/// person than its creator; answers the run's id.
+pub(crate) async fn approved_run(app: &TestApp, f: &Fixture, slug: &str) -> String {
+    let program = program(app, f, slug).await;
+    set_plan(app, f, &program, json!({"sale": {"percent_bps": 2000}, "hold_days": 0, "parent_override_bps": 500})).await;
+    for (partner, iban) in [(&f.r1a, IBANS[0]), (&f.d1, IBANS[1]), (&f.p3, IBANS[2])] {
+        payout_method(app, f, partner, iban).await;
+    }
+    sale(app, f, "ST-1", &f.r1a, 100_000).await;
+    sale(app, f, "ST-2", &f.p3, 25_000).await;
+    let created = app.post("/api/v1/payout-runs", &f.finance.token, json!({"currency": "EUR"})).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let run = created.body["id"].as_str().expect("run id").to_owned();
+    let approved = app.post(&format!("/api/v1/payout-runs/{run}/approve"), &f.owner.token, json!({})).await;
+    assert_eq!(approved.status, 200, "{}", approved.text);
+    run
+}
+
+#[tokio::test]
+async fn a_partner_prints_its_own_statement_and_never_another_organisations() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let run = approved_run(&app, &f, "statement-pages").await;
+
+    // R1a's admin: the list from the earnings page, then the printable statement.
+    let r1a = sign_in(&app, &f.r1a_admin.email).await;
+    let earnings = r1a.get("/portal/earnings").await;
+    assert!(earnings.text.contains(r#"href="/portal/statements""#), "linked from the earnings page and the navigation");
+    let list = r1a.get("/portal/statements").await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_safe_page("/portal/statements", &list);
+    assert!(list.text.contains("€200.00") && list.text.contains(&format!(r#"href="/portal/statements/{run}""#)), "{}", list.text);
+    assert!(list.text.contains("Approved: on its way"), "{}", list.text);
+    let path = format!("/portal/statements/{run}");
+    let page = r1a.get(&path).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert_safe_page(&path, &page);
+    for words in ["Payout statement", "Vendor", "R1a", "€200.00", "Total paid", "data-print", "DE••••", "print this page"] {
+        assert!(page.text.contains(words), "{words}: {}", page.text);
+    }
+    assert!(!page.text.contains("€50.00"), "D1's override is not on R1a's statement: {}", page.text);
+    let css = r1a.get(&app_css(&page.text)).await;
+    assert!(css.text.contains("@media print"), "a print style sheet");
+
+    // R1a's member: 403; D1 reads its own override's statement, never R1a's (404 over the API).
+    let member = sign_in(&app, &f.r1a_member.email).await;
+    assert_eq!(member.get("/portal/statements").await.status, 403);
+    assert_eq!(member.get(&path).await.status, 403);
+    let d1 = sign_in(&app, &f.d1_admin.email).await;
+    let own = d1.get(&path).await;
+    assert_eq!(own.status, 200, "{}", own.text);
+    assert!(own.text.contains("€50.00") && !own.text.contains("€200.00"), "{}", own.text);
+    let reseller = app.get(&format!("/api/v1/partners/{}/statements/{run}", f.r1a), &f.d1_admin.token).await;
+    assert_eq!(reseller.status, 404, "a distributor never reads its reseller's statement: {}", reseller.text);
+    let listed = app.get(&format!("/api/v1/partners/{}/statements", f.r1a), &f.d1_admin.token).await;
+    assert_eq!(listed.status, 404, "{}", listed.text);
+    // R1b was not in the run: nothing to read.
+    let r1b = sign_in(&app, &f.r1b_admin.email).await;
+    assert_eq!(r1b.get(&path).await.status, 404);
+    assert!(!r1b.get("/portal/statements").await.text.contains(&run));
+
+    // Staff: the run links each item to its statement, the console's page is the same statement.
+    let finance = sign_in(&app, &f.finance.email).await;
+    let run_page = finance.get(&format!("/console/payout-runs/{run}")).await;
+    let console_path = format!("/console/partners/{}/statements/{run}", f.r1a);
+    assert!(run_page.text.contains(&format!(r#"href="{console_path}""#)), "{}", run_page.text);
+    let console = finance.get(&console_path).await;
+    assert_eq!(console.status, 200, "{}", console.text);
+    assert_safe_page(&console_path, &console);
+    assert!(console.text.contains("Payout statement") && console.text.contains("€200.00"), "{}", console.text);
+    assert_eq!(r1a.get(&console_path).await.status, 404, "the console is staff's");
+    assert_eq!(finance.get(&format!("/console/partners/{}/statements/{run}", f.r1b)).await.status, 404);
+}
+
+/// The address of the page's style sheet.
+fn app_css(html: &str) -> String {
+    let start = html.find(r#"<link rel="stylesheet" href=""#).expect("a style sheet") + r#"<link rel="stylesheet" href=""#.len();
+    html[start..].split('"').next().expect("its address").to_owned()
+}

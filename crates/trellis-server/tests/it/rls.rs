@@ -238,3 +238,40 @@ async fn row_security_alone_keeps_the_resellers_of_a_wide_tree_apart_when_the_ap
         assert_eq!(sibling.status, 200, "with the filter off the SQLite read should leak: {}", sibling.text);
     }
 }
+
+#[tokio::test]
+async fn row_security_keeps_a_commission_dispute_to_its_own_organisation_and_a_deal_dispute_to_the_tree() {
+    let app = TestApp::spawn().await;
+    if skip_unless_postgres(&app, "rls commission disputes") {
+        return;
+    }
+    let f = trellis_testkit::fixture::Fixture::build(&app).await;
+    // A dispute of each subject, of R1a (rows written as the vendor: the policy is what is tested).
+    let mut tx = app.state.ctx.db().write_granted(&TEST_FIXTURES).await.expect("transaction");
+    for (id, subject_type) in [("dsp_rlscommission", "commission"), ("dsp_rlsdeal", "deal")] {
+        tx.execute(sql!(
+            "INSERT INTO disputes (workspace_id, id, subject_type, subject_id, partner_id, status, reason, created_at)
+             VALUES ($1, $2, $3, 'x', $4, 'open', 'rls', 0)",
+            &f.workspace_id,
+            id,
+            subject_type,
+            &f.r1a
+        ))
+        .await
+        .expect("dispute");
+    }
+    tx.commit().await.expect("commit");
+    let seen = |partner: &trellis_core::PartnerId, subject: &str| {
+        let security = RowSecurity::Partner(partner.to_string());
+        let condition = format!("subject_type = '{subject}' AND id LIKE 'dsp_rls%'");
+        let app = &app;
+        async move { count_where(app, &security, "disputes", &condition).await }
+    };
+    assert_eq!(seen(&f.r1a, "commission").await, 1, "the organisation sees its own commission's dispute");
+    assert_eq!(seen(&f.d1, "commission").await, 0, "its distributor never does");
+    assert_eq!(seen(&f.r1a, "deal").await, 1);
+    assert_eq!(seen(&f.d1, "deal").await, 1, "a deal's dispute stays visible to the distributor");
+    assert_eq!(seen(&f.r1b, "deal").await, 0);
+    let manager = RowSecurity::Manager(f.assigned_manager.user_id.clone());
+    assert_eq!(count_where(&app, &manager, "disputes", "id LIKE 'dsp_rls%'").await, 2, "D1's manager sees both");
+}
