@@ -73,8 +73,8 @@ async fn seed(app: &TestApp, workspace: &str, top: &str, commissions: usize, par
     );
     methods.push_bind(workspace).push(" AND m.partner_id = (SELECT partner_id FROM bench_partner_index WHERE k = 1)");
     methods.push(" WHERE p.k % 100 <> 0 AND p.k <> 1");
-    let mut rows = Sql::build(&with);
-    rows.push("INSERT INTO commissions (workspace_id, id, partner_id, kind, amount_minor, currency, status, account, created_at, updated_at) SELECT ");
+    let mut rows = Sql::build("");
+    rows.push(&with).push("INSERT INTO commissions (workspace_id, id, partner_id, kind, amount_minor, currency, status, account, created_at, updated_at) SELECT ");
     rows.push_bind(workspace).push(", 'com_' || ").push(pad);
     rows.push(
         ", p.partner_id, CASE WHEN i % 10 = 9 THEN 'clawback' ELSE 'sale' END,
