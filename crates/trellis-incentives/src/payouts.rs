@@ -10,7 +10,10 @@
 //!   carries into the next run.
 //! - **Claiming** is atomic: the run takes the workspace's claim row of the currency
 //!   (`payout_claims`) before it reads anything, so a second run started at once waits and then
-//!   finds the commissions already `in_payout`; a commission is paid once.
+//!   finds the commissions already `in_payout`; a commission is paid once. It claims every payable
+//!   commission of the currency first and sums what it claimed (a commission made payable while
+//!   the run gathers is either in its sums or left payable, never claimed unpaid), then gives the
+//!   skipped partners' commissions back (`payable`).
 //! - **Money**: approval moves each item's amount from the partner's payable account to payout
 //!   clearing (one ledger entry per partner), marking paid from clearing to paid; cancelling an
 //!   approved run moves it back. Commissions follow (`in_payout`, then `paid`; `payable` again on
@@ -244,12 +247,25 @@ pub async fn create(ctx: &Ctx, scope: &Scope, currency: &str) -> Result<RunDetai
         now
     ))
     .await?;
+    let id = PayoutRunId::generate();
+    // Claim first, then sum what was claimed: on PostgreSQL (read committed) a statement sees the
+    // commissions committed since the previous one, so summing before claiming would let the claim
+    // take commissions made payable in between (by a conversion) that no item pays.
+    tx.execute(sql!(
+        "UPDATE commissions SET status = 'in_payout', payout_run_id = $3, updated_at = $4
+         WHERE workspace_id = $1 AND currency = $2 AND status = 'payable'",
+        scope.workspace_id(),
+        currency.code(),
+        &id,
+        now
+    ))
+    .await?;
     let sums: Vec<(PartnerId, i64, i64)> = tx
         .fetch_all(sql!(
             "SELECT partner_id, CAST(SUM(amount_minor) AS BIGINT) AS total, COUNT(*) AS n FROM commissions
-             WHERE workspace_id = $1 AND currency = $2 AND status = 'payable' GROUP BY partner_id ORDER BY partner_id",
+             WHERE workspace_id = $1 AND payout_run_id = $2 GROUP BY partner_id ORDER BY partner_id",
             scope.workspace_id(),
-            currency.code()
+            &id
         ))
         .await?
         .iter()
@@ -260,11 +276,14 @@ pub async fn create(ctx: &Ctx, scope: &Scope, currency: &str) -> Result<RunDetai
     let ready = payout_methods::readiness_in(&mut tx, scope, &partners).await?;
     let mut items: Vec<(PartnerId, i64, i64)> = Vec::new();
     let mut skipped: Vec<(PartnerId, SkipReason, i64)> = Vec::new();
+    // The partners not paid: their commissions are payable again.
+    let mut released: Vec<PartnerId> = Vec::new();
     for (partner_id, total, count) in sums {
         let readiness = ready.get(&partner_id);
         let reason = if total < 0 {
             Some(SkipReason::NegativeBalance)
         } else if total == 0 {
+            released.push(partner_id);
             continue;
         } else if !readiness.is_some_and(|r| r.has_method) {
             Some(SkipReason::NoPayoutMethod)
@@ -276,11 +295,19 @@ pub async fn create(ctx: &Ctx, scope: &Scope, currency: &str) -> Result<RunDetai
             None
         };
         match reason {
-            Some(reason) => skipped.push((partner_id, reason, total)),
+            Some(reason) => {
+                released.push(partner_id.clone());
+                skipped.push((partner_id, reason, total));
+            }
             None => items.push((partner_id, total, count)),
         }
     }
-    let id = PayoutRunId::generate();
+    for chunk in released.chunks(BATCH) {
+        let mut release = Sql::build("UPDATE commissions SET status = 'payable', payout_run_id = NULL, updated_at = ");
+        release.push_bind(now).push(" WHERE workspace_id = ").push_bind(scope.workspace_id());
+        release.push(" AND payout_run_id = ").push_bind(&id).push(" AND partner_id IN ").push_in_list(chunk);
+        tx.execute(release).await?;
+    }
     let total: i64 = items.iter().map(|(_, amount, _)| *amount).sum();
     let item_count = i64::try_from(items.len()).unwrap_or(i64::MAX);
     tx.execute(sql!(
@@ -309,15 +336,6 @@ pub async fn create(ctx: &Ctx, scope: &Scope, currency: &str) -> Result<RunDetai
             q.push(", ").push_bind(currency.code()).push(", ").push_bind(*amount).push(", ").push_bind(*count).push(", 'draft')");
         }
         tx.execute(q).await?;
-        let partners: Vec<&PartnerId> = chunk.iter().map(|(p, _, _)| p).collect();
-        let mut claim = Sql::build("UPDATE commissions SET status = 'in_payout', payout_run_id = ");
-        claim.push_bind(&id).push(", updated_at = ").push_bind(now).push(" WHERE workspace_id = ").push_bind(scope.workspace_id());
-        claim
-            .push(" AND currency = ")
-            .push_bind(currency.code())
-            .push(" AND status = 'payable' AND partner_id IN ")
-            .push_in_list(&partners);
-        tx.execute(claim).await?;
     }
     for chunk in skipped.chunks(BATCH) {
         let mut q = Sql::build("INSERT INTO payout_skips (workspace_id, payout_run_id, partner_id, reason, balance_minor) VALUES ");
