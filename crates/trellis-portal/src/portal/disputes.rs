@@ -1,4 +1,5 @@
-//! The partner's side of disputes and protection extensions: `/portal/deals/{id}/dispute` (what
+//! The partner's side of disputes and protection extensions: `/portal/disputes` (every dispute the
+//! organisation may read, newest first, with where it stands), `/portal/deals/{id}/dispute` (what
 //! disputing a rejection means, in plain words, and the form that opens one), `/portal/disputes/{id}`
 //! (where it stands, and its timeline: of a deal or of a commission, whose page opens it),
 //! `/portal/deals/{id}/extension` (asking for more days of protection, and the deal's earlier
@@ -23,6 +24,7 @@ use crate::routes::{PageRouter, get};
 use crate::session::Signed;
 
 const SECTION: &str = "/portal/deals";
+const LIST: &str = "/portal/disputes";
 const DISPUTE_FIELDS: &[&str] = &["reason"];
 const EXTENSION_FIELDS: &[&str] = &["days", "reason"];
 
@@ -45,6 +47,63 @@ impl From<&Deal> for DealSummary {
             protected_until: deal.protected_until.map(date_of),
         }
     }
+}
+
+/// Disputes per page of the list.
+const LIST_PAGE_SIZE: i64 = 50;
+
+struct ListedDispute {
+    id: String,
+    /// The deal's customer, or the commission in words.
+    title: String,
+    /// The disputed deal's or commission's page.
+    subject_href: String,
+    partner_name: String,
+    status: &'static str,
+    open: bool,
+    reason: String,
+    opened: String,
+    /// The channel team's answer, once resolved.
+    answer: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/disputes.html")]
+struct DisputeList {
+    layout: Layout,
+    rows: Vec<ListedDispute>,
+    next: Option<String>,
+}
+
+/// `GET /portal/disputes`: the disputes the caller may read (of its organisation's deals and
+/// those of its resellers; of its own commissions for admins and finance), newest first.
+async fn list_disputes(State(state): State<AppState>, PartnerPage { signed, .. }: PartnerPage, UrlQuery(query): UrlQuery) -> PageResult {
+    let filter = DisputeFilter {
+        cursor: query.optional("cursor").and_then(|c| DisputeId::parse(c).ok()),
+        limit: Some(LIST_PAGE_SIZE),
+        ..DisputeFilter::default()
+    };
+    let page = disputes::list(&state.ctx, &signed.scope, &filter).await?;
+    let rows = page
+        .items
+        .iter()
+        .map(|d| ListedDispute {
+            id: d.id.to_string(),
+            title: dispute_title(d),
+            subject_href: match &d.subject {
+                DisputeSubject::Deal(id) => format!("/portal/deals/{id}"),
+                DisputeSubject::Commission(id) => format!("/portal/commissions/{id}"),
+            },
+            partner_name: d.partner_name.clone(),
+            status: d.status.label(),
+            open: d.status == DisputeStatus::Open,
+            reason: d.reason.clone(),
+            opened: display::time(d.created_at),
+            answer: d.resolution_note.clone(),
+        })
+        .collect();
+    let next = page.next_cursor.map(|c| format!("{LIST}?cursor={c}"));
+    Ok(render(&DisputeList { layout: Layout::signed(&state, &signed, "Disputes", LIST).await, rows, next }))
 }
 
 #[derive(Template)]
@@ -220,6 +279,7 @@ async fn request_extension(
 pub fn routes() -> PageRouter {
     PageRouter::new()
         .route("/portal/deals/{id}/dispute", get(show_dispute_form).post(open_dispute))
+        .route(LIST, get(list_disputes))
         .route("/portal/disputes/{id}", get(show_dispute))
         .route("/portal/deals/{id}/extension", get(show_extension_form).post(request_extension))
 }

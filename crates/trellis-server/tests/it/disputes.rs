@@ -480,6 +480,22 @@ async fn a_held_commission_is_released_when_overturned_and_an_upheld_dispute_is_
     let after = app.get(&format!("/api/v1/commissions/{held_id}"), &f.owner_key).await;
     assert_eq!(after.body["status"], "payable", "the hold is released: {}", after.text);
     ledger_clean(&app).await;
+    // The partner's list of its disputes shows where it stands and the answer; the commission is
+    // the organisation's money, so its member does not see the dispute, nor a distributor.
+    let listed = p3.get("/portal/disputes").await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    assert!(
+        listed.text.contains(&format!(r#"href="/portal/disputes/{id}""#))
+            && listed.text.contains(&format!(r#"href="/portal/commissions/{held_id}""#))
+            && listed.text.contains("Released: the campaign checks out."),
+        "{}",
+        listed.text
+    );
+    for other in [&f.d1_admin.email, &f.r1a_member.email] {
+        let list = sign_in(&app, other).await.get("/portal/disputes").await;
+        assert_eq!(list.status, 200);
+        assert!(!list.text.contains(&id) && list.text.contains("No disputes"), "{other}: {}", list.text);
+    }
 
     // Another commission: upheld, and final.
     let other = app.post("/api/v1/commissions", &f.finance.token, bonus("Q4 campaign")).await;
