@@ -525,6 +525,38 @@ pub(crate) async fn registrant_deal(tx: &mut ScopedTx, scope: &Scope, deal_id: &
 }
 
 /// `POST /api/v1/deals/{id}/disputes`: the registering side disputes the rejection of its deal.
+/// Records an open dispute of `subject` for `partner_id`, audited (`dispute.opened`).
+async fn insert_open_in(
+    tx: &mut ScopedTx,
+    scope: &Scope,
+    now: Timestamp,
+    subject: &DisputeSubject,
+    partner_id: &PartnerId,
+    reason: &str,
+) -> Result<DisputeId> {
+    let id = DisputeId::generate();
+    tx.execute(sql!(
+        "INSERT INTO disputes (workspace_id, id, subject_type, subject_id, partner_id, status, reason, opened_by_user_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8)",
+        scope.workspace_id(),
+        &id,
+        subject.kind(),
+        subject.id(),
+        partner_id,
+        reason,
+        scope.user_id().cloned(),
+        now
+    ))
+    .await?;
+    let entry = AuditEntry::new("dispute.opened", "dispute", id.as_str())
+        .set("partner_id", json!(partner_id))
+        .set("subject_type", subject.kind())
+        .set("subject_id", subject.id())
+        .set("reason", reason);
+    audit::record(tx, scope, now, entry).await?;
+    Ok(id)
+}
+
 pub async fn open(ctx: &Ctx, scope: &Scope, deal_id: &DealId, reason: &str) -> Result<DisputeDetail> {
     let now = ctx.now();
     let mut tx = scope.write(ctx).await?;
@@ -564,26 +596,7 @@ pub async fn open(ctx: &Ctx, scope: &Scope, deal_id: &DealId, reason: &str) -> R
             "this rejection was disputed and upheld; the decision is final".to_owned()
         }));
     }
-    let id = DisputeId::generate();
-    tx.execute(sql!(
-        "INSERT INTO disputes (workspace_id, id, subject_type, subject_id, partner_id, status, reason, opened_by_user_id, created_at)
-         VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8)",
-        scope.workspace_id(),
-        &id,
-        subject.kind(),
-        subject.id(),
-        &partner_id,
-        &reason,
-        scope.user_id().cloned(),
-        now
-    ))
-    .await?;
-    let entry = AuditEntry::new("dispute.opened", "dispute", id.as_str())
-        .set("partner_id", json!(partner_id))
-        .set("subject_type", subject.kind())
-        .set("subject_id", subject.id())
-        .set("reason", reason.clone());
-    audit::record(&mut tx, scope, now, entry).await?;
+    let id = insert_open_in(&mut tx, scope, now, &subject, &partner_id, &reason).await?;
     let text = format!(
         "{} disputes the rejection of its registration of {}:\n\n{reason}\n\nUphold or overturn the decision: {}",
         deal.partner_name.clone().unwrap_or_default(),
@@ -640,26 +653,7 @@ pub async fn open_for_commission(ctx: &Ctx, scope: &Scope, commission_id: &Commi
         }));
     }
     let partner_id = commission.partner_id.clone();
-    let id = DisputeId::generate();
-    tx.execute(sql!(
-        "INSERT INTO disputes (workspace_id, id, subject_type, subject_id, partner_id, status, reason, opened_by_user_id, created_at)
-         VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8)",
-        scope.workspace_id(),
-        &id,
-        subject.kind(),
-        subject.id(),
-        &partner_id,
-        &reason,
-        scope.user_id().cloned(),
-        now
-    ))
-    .await?;
-    let entry = AuditEntry::new("dispute.opened", "dispute", id.as_str())
-        .set("partner_id", json!(partner_id))
-        .set("subject_type", subject.kind())
-        .set("subject_id", subject.id())
-        .set("reason", reason.clone());
-    audit::record(&mut tx, scope, now, entry).await?;
+    let id = insert_open_in(&mut tx, scope, now, &subject, &partner_id, &reason).await?;
     let what = commission_in_words(commission.kind, commission.amount_minor, commission.currency);
     let text = format!(
         "{} disputes its {what}:\n\n{reason}\n\nUphold or overturn the decision: {}",
