@@ -343,6 +343,124 @@ pub async fn post(tx: &mut ScopedTx, scope: &Scope, now: Timestamp, entry: Journ
     Ok(PostedEntry { id, currency: checked.currency, amount_minor: checked.total_minor, balances })
 }
 
+/// Lines per multi-row statement of [`post_many`] (11 parameters each: far below either database's
+/// limit).
+const MANY_BATCH: usize = 500;
+
+/// What [`post_many`] posted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostedMany {
+    pub entries: i64,
+    /// The sum of the entries' debits (= of their credits) per currency code.
+    pub totals: BTreeMap<String, i64>,
+}
+
+/// Posts many entries inside the caller's transaction as one step (a payout run's approval moves
+/// tens of thousands of partners' money at once): the same refusals as [`post`], each entry
+/// checked before anything is written, then multi-row inserts and one upsert per balance row
+/// moved (the entries' deltas summed first), so the cost is a few statements per 500 lines
+/// rather than a round trip per entry. The step is audited once: `step` — the caller's event,
+/// e.g. `payout_run.approved` — is recorded first (the audit head before any balance row, the
+/// lock order of [`post`]) with the number of entries and their totals; each entry is in the
+/// postings with its id, kind and reference. On any error the caller must drop the transaction.
+pub async fn post_many(tx: &mut ScopedTx, scope: &Scope, now: Timestamp, step: AuditEntry, entries: &[JournalEntry]) -> Result<PostedMany> {
+    if matches!(scope.membership(), Membership::Partner { .. }) {
+        return Err(Error::forbidden("partners do not post to the ledger"));
+    }
+    scope.require_vendor_role(POSTERS, "post to the ledger")?;
+    let overflow = || Error::invalid("lines", "the entries' total is too large");
+    let mut totals: BTreeMap<String, i64> = BTreeMap::new();
+    let mut deltas: BTreeMap<(PartnerId, Account, String), i64> = BTreeMap::new();
+    for entry in entries {
+        let checked = check(entry)?;
+        let total = totals.entry(checked.currency.code().to_owned()).or_insert(0);
+        *total = total.checked_add(checked.total_minor).ok_or_else(overflow)?;
+        for ((partner_id, account), delta) in checked.deltas {
+            let sum = deltas.entry((partner_id, account, checked.currency.code().to_owned())).or_insert(0);
+            *sum = sum.checked_add(delta).ok_or_else(overflow)?;
+        }
+    }
+    deltas.retain(|_, delta| *delta != 0);
+    let workspace_id = scope.workspace_id().clone();
+
+    let partners: Vec<&PartnerId> =
+        entries.iter().flat_map(|e| e.lines.iter().map(|l| &l.partner_id)).collect::<BTreeSet<_>>().into_iter().collect();
+    for chunk in partners.chunks(MANY_BATCH) {
+        let mut q = Sql::build("SELECT id FROM partners WHERE workspace_id = ");
+        q.push_bind(&workspace_id).push(" AND id IN ").push_in_list(chunk).push(" AND ");
+        tx.push_partner_filter(&mut q, "partners.id");
+        let found: BTreeSet<PartnerId> = tx.fetch_all(q).await?.iter().map(|r| r.get("id")).collect::<Result<_, _>>()?;
+        if let Some(missing) = chunk.iter().find(|p| !found.contains(**p)) {
+            return Err(Error::invalid("lines.partner_id", format!("no such partner: {missing}")));
+        }
+    }
+
+    let entry_count = i64::try_from(entries.len()).map_err(|_| Error::invalid("entries", "too many entries"))?;
+    let totals_json: serde_json::Map<String, serde_json::Value> = totals.iter().map(|(c, t)| (c.clone(), json!(t))).collect();
+    audit::record(
+        tx,
+        scope,
+        now,
+        step.set("journal_entries", entry_count).set("amount_minor_by_currency", serde_json::Value::Object(totals_json)),
+    )
+    .await?;
+
+    let lines: Vec<(&JournalEntry, JournalEntryId, i64, &Line)> = entries
+        .iter()
+        .flat_map(|entry| {
+            let id = JournalEntryId::generate();
+            entry.lines.iter().zip(1i64..).map(move |(line, number)| (entry, id.clone(), number, line))
+        })
+        .collect();
+    for chunk in lines.chunks(MANY_BATCH) {
+        let mut insert = Sql::build(
+            "INSERT INTO ledger_postings (workspace_id, entry_id, line, kind, account, partner_id, currency, amount_minor, reference_type, reference_id, created_at) VALUES ",
+        );
+        for (i, (entry, id, number, line)) in chunk.iter().enumerate() {
+            insert.push(if i == 0 { "(" } else { ", (" });
+            insert.push_bind(&workspace_id).push(", ").push_bind(id).push(", ").push_bind(*number).push(", ").push_bind(&entry.kind);
+            insert.push(", ").push_bind(line.account.as_str()).push(", ").push_bind(&line.partner_id);
+            insert.push(", ").push_bind(line.currency.code()).push(", ").push_bind(line.signed_minor());
+            insert
+                .push(", ")
+                .push_bind(&entry.reference_type)
+                .push(", ")
+                .push_bind(&entry.reference_id)
+                .push(", ")
+                .push_bind(now)
+                .push(")");
+        }
+        tx.execute(insert)
+            .await
+            .map_err(|e| if e.is_unique("ledger_postings") { Error::conflict("one of the entries is already posted") } else { e.into() })?;
+    }
+
+    let deltas: Vec<((PartnerId, Account, String), i64)> = deltas.into_iter().collect();
+    for chunk in deltas.chunks(MANY_BATCH) {
+        let mut upsert =
+            Sql::build("INSERT INTO ledger_balances (workspace_id, partner_id, account, currency, balance_minor, updated_at) VALUES ");
+        for (i, ((partner_id, account, currency), delta)) in chunk.iter().enumerate() {
+            upsert.push(if i == 0 { "(" } else { ", (" });
+            upsert.push_bind(&workspace_id).push(", ").push_bind(partner_id).push(", ").push_bind(account.as_str());
+            upsert.push(", ").push_bind(currency).push(", ").push_bind(*delta).push(", ").push_bind(now).push(")");
+        }
+        // The bounds keep `balance + delta` inside i64, as in `post` (written so that neither side
+        // of a comparison overflows, and without the literal -2^63, which SQLite reads as a REAL).
+        upsert.push(
+            " ON CONFLICT (workspace_id, partner_id, account, currency) DO UPDATE
+               SET balance_minor = ledger_balances.balance_minor + excluded.balance_minor, updated_at = excluded.updated_at
+               WHERE (excluded.balance_minor > 0 AND ledger_balances.balance_minor <= 9223372036854775807 - excluded.balance_minor)
+                  OR (excluded.balance_minor < 0 AND ledger_balances.balance_minor >= (-9223372036854775807 - 1) - excluded.balance_minor)
+             RETURNING partner_id",
+        );
+        let moved = tx.fetch_all(upsert).await?.len();
+        if moved != chunk.len() {
+            return Err(Error::invalid("lines", "a balance would overflow"));
+        }
+    }
+    Ok(PostedMany { entries: entry_count, totals })
+}
+
 fn already_posted(entry: &JournalEntry, id: Option<&str>) -> Error {
     let posted = id.map(|id| format!(" as {id}")).unwrap_or_default();
     Error::conflict(format!("{} of {} {} is already posted{posted}", entry.kind, entry.reference_type, entry.reference_id))

@@ -230,6 +230,87 @@ async fn minimums_in(tx: &mut ScopedTx, scope: &Scope, currency: Currency, now: 
     Ok(out)
 }
 
+/// Takes the workspace's claim row of `currency`: runs of a currency are created, and their
+/// commissions given back, one at a time (module documentation).
+async fn take_claim(tx: &mut ScopedTx, scope: &Scope, currency: Currency, now: Timestamp) -> Result<()> {
+    tx.execute(sql!(
+        "INSERT INTO payout_claims (workspace_id, currency, claimed_at) VALUES ($1, $2, $3)
+         ON CONFLICT (workspace_id, currency) DO UPDATE SET claimed_at = excluded.claimed_at",
+        scope.workspace_id(),
+        currency.code(),
+        now
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Why a partner with `total` payable is not paid, or `None` when it is.
+fn skip_reason(
+    total: i64,
+    partner_id: &PartnerId,
+    ready: &HashMap<PartnerId, payout_methods::Readiness>,
+    minimums: &HashMap<PartnerId, i64>,
+    now: Timestamp,
+) -> Option<SkipReason> {
+    let readiness = ready.get(partner_id);
+    if total < 0 {
+        Some(SkipReason::NegativeBalance)
+    } else if !readiness.is_some_and(|r| r.has_method) {
+        Some(SkipReason::NoPayoutMethod)
+    } else if readiness.and_then(|r| r.cooling_off_until).is_some_and(|until| until > now) {
+        Some(SkipReason::CoolingOff)
+    } else if minimums.get(partner_id).is_some_and(|min| total < *min) {
+        Some(SkipReason::BelowMinimum)
+    } else {
+        None
+    }
+}
+
+/// Claims the payable commissions of `partners` in `currency` for run `id` and answers what each
+/// partner's claimed commissions sum to, with their number.
+async fn claim(
+    tx: &mut ScopedTx,
+    scope: &Scope,
+    id: &PayoutRunId,
+    currency: Currency,
+    now: Timestamp,
+    partners: &[PartnerId],
+) -> Result<HashMap<PartnerId, (i64, i64)>> {
+    let mut claimed = HashMap::new();
+    let postgres = tx.backend() == trellis_db::Backend::Postgres;
+    for chunk in partners.chunks(BATCH) {
+        // PostgreSQL (read committed) may see commissions made payable since the sums were read:
+        // the claimed rows are summed as the UPDATE returns them. SQLite's one writer changes
+        // nothing in between, so its rows are summed by the run's index afterwards.
+        let mut q = Sql::build(if postgres { "WITH claimed AS (" } else { "" });
+        q.push("UPDATE commissions SET status = 'in_payout', payout_run_id = ").push_bind(id).push(", updated_at = ").push_bind(now);
+        q.push(" WHERE workspace_id = ").push_bind(scope.workspace_id()).push(" AND currency = ").push_bind(currency.code());
+        q.push(" AND status = 'payable' AND partner_id IN ").push_in_list(chunk);
+        if postgres {
+            q.push(" RETURNING partner_id, amount_minor) SELECT partner_id, CAST(SUM(amount_minor) AS BIGINT) AS total, COUNT(*) AS n FROM claimed GROUP BY partner_id");
+            for row in tx.fetch_all(q).await? {
+                claimed.insert(row.get("partner_id")?, (row.get("total")?, row.get("n")?));
+            }
+        } else {
+            tx.execute(q).await?;
+        }
+    }
+    if !postgres {
+        for row in tx
+            .fetch_all(sql!(
+                "SELECT partner_id, CAST(SUM(amount_minor) AS BIGINT) AS total, COUNT(*) AS n FROM commissions
+                 WHERE workspace_id = $1 AND payout_run_id = $2 GROUP BY partner_id",
+                scope.workspace_id(),
+                id
+            ))
+            .await?
+        {
+            claimed.insert(row.get("partner_id")?, (row.get("total")?, row.get("n")?));
+        }
+    }
+    Ok(claimed)
+}
+
 /// `POST /api/v1/payout-runs` (owners, admins, finance): a draft run of `currency` (module
 /// documentation).
 pub async fn create(ctx: &Ctx, scope: &Scope, currency: &str) -> Result<RunDetail> {
@@ -239,67 +320,49 @@ pub async fn create(ctx: &Ctx, scope: &Scope, currency: &str) -> Result<RunDetai
     let now = ctx.now();
     let mut tx = scope.write(ctx).await?;
     // The claim row first: a second run of the currency waits here until this one commits.
-    tx.execute(sql!(
-        "INSERT INTO payout_claims (workspace_id, currency, claimed_at) VALUES ($1, $2, $3)
-         ON CONFLICT (workspace_id, currency) DO UPDATE SET claimed_at = excluded.claimed_at",
-        scope.workspace_id(),
-        currency.code(),
-        now
-    ))
-    .await?;
+    take_claim(&mut tx, scope, currency, now).await?;
     let id = PayoutRunId::generate();
-    // Claim first, then sum what was claimed: on PostgreSQL (read committed) a statement sees the
-    // commissions committed since the previous one, so summing before claiming would let the claim
-    // take commissions made payable in between (by a conversion) that no item pays.
-    tx.execute(sql!(
-        "UPDATE commissions SET status = 'in_payout', payout_run_id = $3, updated_at = $4
-         WHERE workspace_id = $1 AND currency = $2 AND status = 'payable'",
-        scope.workspace_id(),
-        currency.code(),
-        &id,
-        now
-    ))
-    .await?;
-    let sums: Vec<(PartnerId, i64, i64)> = tx
+    let sums: Vec<(PartnerId, i64)> = tx
         .fetch_all(sql!(
-            "SELECT partner_id, CAST(SUM(amount_minor) AS BIGINT) AS total, COUNT(*) AS n FROM commissions
-             WHERE workspace_id = $1 AND payout_run_id = $2 GROUP BY partner_id ORDER BY partner_id",
+            "SELECT partner_id, CAST(SUM(amount_minor) AS BIGINT) AS total FROM commissions
+             WHERE workspace_id = $1 AND currency = $2 AND status = 'payable' GROUP BY partner_id ORDER BY partner_id",
             scope.workspace_id(),
-            &id
+            currency.code()
         ))
         .await?
         .iter()
-        .map(|r| Ok((r.get("partner_id")?, r.get("total")?, r.get("n")?)))
+        .map(|r| Ok((r.get("partner_id")?, r.get("total")?)))
         .collect::<Result<_>>()?;
     let minimums = minimums_in(&mut tx, scope, currency, now).await?;
-    let partners: Vec<PartnerId> = sums.iter().map(|(p, _, _)| p.clone()).collect();
+    let partners: Vec<PartnerId> = sums.iter().map(|(p, _)| p.clone()).collect();
     let ready = payout_methods::readiness_in(&mut tx, scope, &partners).await?;
-    let mut items: Vec<(PartnerId, i64, i64)> = Vec::new();
     let mut skipped: Vec<(PartnerId, SkipReason, i64)> = Vec::new();
-    // The partners not paid: their commissions are payable again.
-    let mut released: Vec<PartnerId> = Vec::new();
-    for (partner_id, total, count) in sums {
-        let readiness = ready.get(&partner_id);
-        let reason = if total < 0 {
-            Some(SkipReason::NegativeBalance)
-        } else if total == 0 {
-            released.push(partner_id);
+    let mut paying: Vec<PartnerId> = Vec::new();
+    for (partner_id, total) in sums {
+        if total == 0 {
             continue;
-        } else if !readiness.is_some_and(|r| r.has_method) {
-            Some(SkipReason::NoPayoutMethod)
-        } else if readiness.and_then(|r| r.cooling_off_until).is_some_and(|until| until > now) {
-            Some(SkipReason::CoolingOff)
-        } else if minimums.get(&partner_id).is_some_and(|min| total < *min) {
-            Some(SkipReason::BelowMinimum)
-        } else {
-            None
-        };
-        match reason {
-            Some(reason) => {
-                released.push(partner_id.clone());
-                skipped.push((partner_id, reason, total));
+        }
+        match skip_reason(total, &partner_id, &ready, &minimums, now) {
+            Some(reason) => skipped.push((partner_id, reason, total)),
+            None => paying.push(partner_id),
+        }
+    }
+    // Only the partners to be paid are claimed, and the items are what was claimed: a commission
+    // made payable meanwhile is either in its partner's item or left payable, never claimed
+    // unpaid. Should that change a partner's answer (a late clawback), its claim is given back.
+    let claimed = claim(&mut tx, scope, &id, currency, now, &paying).await?;
+    let mut items: Vec<(PartnerId, i64, i64)> = Vec::new();
+    let mut released: Vec<PartnerId> = Vec::new();
+    for partner_id in paying {
+        let Some((total, count)) = claimed.get(&partner_id).copied() else { continue };
+        match skip_reason(total, &partner_id, &ready, &minimums, now) {
+            None if total > 0 => items.push((partner_id, total, count)),
+            reason => {
+                if let Some(reason) = reason {
+                    skipped.push((partner_id.clone(), reason, total));
+                }
+                released.push(partner_id);
             }
-            None => items.push((partner_id, total, count)),
         }
     }
     for chunk in released.chunks(BATCH) {
@@ -308,7 +371,10 @@ pub async fn create(ctx: &Ctx, scope: &Scope, currency: &str) -> Result<RunDetai
         release.push(" AND payout_run_id = ").push_bind(&id).push(" AND partner_id IN ").push_in_list(chunk);
         tx.execute(release).await?;
     }
-    let total: i64 = items.iter().map(|(_, amount, _)| *amount).sum();
+    let total = items
+        .iter()
+        .try_fold(0i64, |sum, (_, amount, _)| sum.checked_add(*amount))
+        .ok_or_else(|| Error::invalid("currency", "the run's total is too large"))?;
     let item_count = i64::try_from(items.len()).unwrap_or(i64::MAX);
     tx.execute(sql!(
         "INSERT INTO payout_runs (workspace_id, id, currency, status, total_minor, item_count, created_by_user_id, created_at, updated_at)
@@ -370,199 +436,193 @@ async fn answer(mut tx: ScopedTx, scope: &Scope, id: &PayoutRunId) -> Result<Run
     Ok(detail)
 }
 
-/// Takes the run's row for a change and checks who may make it.
-async fn for_change(tx: &mut ScopedTx, scope: &Scope, id: &PayoutRunId, what: &str) -> Result<PayoutRun> {
-    require_staff(scope, Error::NotFound)?;
-    find_run_in(tx, scope, id).await?;
-    scope.require_vendor_role(MONEY_WRITERS, what)?;
-    tx.execute(sql!("UPDATE payout_runs SET updated_at = updated_at WHERE workspace_id = $1 AND id = $2", scope.workspace_id(), id))
-        .await?;
-    find_run_in(tx, scope, id).await
+/// The money a run's change moves: each item's amount, one ledger entry of `kind` per item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunMoney {
+    pub kind: &'static str,
+    pub from: Account,
+    pub to: Account,
 }
 
-/// Posts one entry per item moving its amount `from` → `to`, and moves the run's commissions to
-/// `status` in `account`.
-#[allow(clippy::too_many_arguments)]
-async fn move_items(
-    tx: &mut ScopedTx,
-    scope: &Scope,
-    now: Timestamp,
-    run: &PayoutRun,
-    kind: &str,
-    from: Account,
-    to: Account,
-    status: &str,
-    account: Account,
-) -> Result<()> {
-    let items = tx
-        .fetch_all(sql!(
-            "SELECT partner_id, amount_minor FROM payout_items WHERE workspace_id = $1 AND payout_run_id = $2 ORDER BY partner_id",
-            scope.workspace_id(),
-            &run.id
-        ))
-        .await?;
-    for row in items {
-        let partner_id: PartnerId = row.get("partner_id")?;
-        let amount: i64 = row.get("amount_minor")?;
-        let entry = JournalEntry::new(kind, "payout_item", format!("{}:{}", run.id, partner_id))
-            .debit(from, &partner_id, run.currency, amount)
-            .credit(to, &partner_id, run.currency, amount);
-        ledger::post(tx, scope, now, entry).await?;
+/// One allowed change of a run's status: the run's transition table (house rule), used by the
+/// API, the console's buttons and docs/API.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunTransition {
+    pub from: RunStatus,
+    pub to: RunStatus,
+    /// The audit action of the change.
+    pub action: &'static str,
+    /// The console's button for it.
+    pub button: &'static str,
+    /// The money it moves, if any.
+    pub money: Option<RunMoney>,
+    /// Where the run's commissions stand afterwards (a cancelled run's are `payable` again and
+    /// leave the run).
+    pub commission_status: &'static str,
+    pub commission_account: Account,
+}
+
+const fn rt(
+    from: RunStatus,
+    to: RunStatus,
+    action: &'static str,
+    button: &'static str,
+    money: Option<RunMoney>,
+    commission_status: &'static str,
+    commission_account: Account,
+) -> RunTransition {
+    RunTransition { from, to, action, button, money, commission_status, commission_account }
+}
+
+/// Every change of a run's status. Approval is by another person than the run's creator (four
+/// eyes); marking a paid run paid again answers it as it is.
+pub const RUN_TRANSITIONS: &[RunTransition] = &[
+    rt(
+        RunStatus::Draft,
+        RunStatus::Approved,
+        "payout_run.approved",
+        "Approve",
+        Some(RunMoney { kind: "payout.approved", from: Account::CommissionPayable, to: Account::PayoutClearing }),
+        "in_payout",
+        Account::PayoutClearing,
+    ),
+    rt(
+        RunStatus::Approved,
+        RunStatus::Paid,
+        "payout_run.paid",
+        "Mark paid",
+        Some(RunMoney { kind: "payout.paid", from: Account::PayoutClearing, to: Account::CommissionPaid }),
+        "paid",
+        Account::CommissionPaid,
+    ),
+    rt(RunStatus::Draft, RunStatus::Cancelled, "payout_run.cancelled", "Cancel run", None, "payable", Account::CommissionPayable),
+    rt(
+        RunStatus::Approved,
+        RunStatus::Cancelled,
+        "payout_run.cancelled",
+        "Cancel run",
+        Some(RunMoney { kind: "payout.cancelled", from: Account::PayoutClearing, to: Account::CommissionPayable }),
+        "payable",
+        Account::CommissionPayable,
+    ),
+];
+
+/// The change of a run from `from` to `to`, if the table has it.
+pub fn run_transition(from: RunStatus, to: RunStatus) -> Option<&'static RunTransition> {
+    RUN_TRANSITIONS.iter().find(|t| t.from == from && t.to == to)
+}
+
+/// The run table as docs/API.md prints it (a Markdown table).
+pub fn run_markdown_table() -> String {
+    let mut out = String::from(
+        "| From | To | Audit action | Button | Money (one ledger entry per item) | Commissions become |\n| --- | --- | --- | --- | --- | --- |\n",
+    );
+    for t in RUN_TRANSITIONS {
+        let money = t.money.map(|m| format!("`{}`: `{}` → `{}`", m.kind, m.from, m.to)).unwrap_or_else(|| "—".to_owned());
+        out.push_str(&format!("| `{}` | `{}` | `{}` | {} | {money} | `{}` |\n", t.from, t.to, t.action, t.button, t.commission_status));
     }
-    tx.execute(sql!(
-        "UPDATE commissions SET status = $3, account = $4, updated_at = $5 WHERE workspace_id = $1 AND payout_run_id = $2",
-        scope.workspace_id(),
-        &run.id,
-        status,
-        account.as_str(),
-        now
-    ))
-    .await?;
-    Ok(())
+    out
+}
+
+/// Moves run `id` to `to` by [`RUN_TRANSITIONS`] in one transaction: the run's row taken, the
+/// four-eyes rule for approval, the items' money moved as one ledger step audited once (the
+/// step's event is the change's), the commissions and items following in bulk.
+async fn change(ctx: &Ctx, scope: &Scope, id: &PayoutRunId, to: RunStatus, what: &str) -> Result<RunDetail> {
+    require_staff(scope, Error::NotFound)?;
+    let now = ctx.now();
+    let mut tx = scope.write(ctx).await?;
+    let run = find_run_in(&mut tx, scope, id).await?;
+    scope.require_vendor_role(MONEY_WRITERS, what)?;
+    if to == RunStatus::Cancelled {
+        // Commissions given back become claimable: as a run's claim does, this waits for a run
+        // of the currency being created.
+        take_claim(&mut tx, scope, run.currency, now).await?;
+    }
+    tx.execute(sql!("UPDATE payout_runs SET updated_at = updated_at WHERE workspace_id = $1 AND id = $2", scope.workspace_id(), id))
+        .await?;
+    let run = find_run_in(&mut tx, scope, id).await?;
+    if run.status == RunStatus::Paid && to == RunStatus::Paid {
+        return answer(tx, scope, id).await;
+    }
+    let Some(transition) = run_transition(run.status, to) else {
+        let allowed: Vec<&str> = RUN_TRANSITIONS.iter().filter(|t| t.to == to).map(|t| t.from.as_str()).collect();
+        return Err(Error::conflict(format!("this run is {}: only a run that is {} can be {to}", run.status, allowed.join(" or "))));
+    };
+    if to == RunStatus::Approved && run.created_by_user_id.is_some() && run.created_by_user_id.as_ref() == scope.user_id() {
+        return Err(Error::forbidden("you created this run: another person approves it (four eyes)"));
+    }
+    let step = AuditEntry::new(transition.action, "payout_run", id.as_str()).change("status", run.status.as_str(), to.as_str());
+    match transition.money {
+        Some(money) => {
+            let entries: Vec<JournalEntry> = tx
+                .fetch_all(sql!(
+                    "SELECT partner_id, amount_minor FROM payout_items WHERE workspace_id = $1 AND payout_run_id = $2 ORDER BY partner_id",
+                    scope.workspace_id(),
+                    &run.id
+                ))
+                .await?
+                .iter()
+                .map(|row| {
+                    let partner_id: PartnerId = row.get("partner_id")?;
+                    let amount: i64 = row.get("amount_minor")?;
+                    Ok(JournalEntry::new(money.kind, "payout_item", format!("{}:{}", run.id, partner_id))
+                        .debit(money.from, &partner_id, run.currency, amount)
+                        .credit(money.to, &partner_id, run.currency, amount))
+                })
+                .collect::<Result<_>>()?;
+            ledger::post_many(&mut tx, scope, now, step, &entries).await?;
+        }
+        None => {
+            audit::record(&mut tx, scope, now, step).await?;
+        }
+    }
+    let mut commissions = Sql::build("UPDATE commissions SET status = ");
+    commissions.push_bind(transition.commission_status).push(", account = ").push_bind(transition.commission_account.as_str());
+    if to == RunStatus::Cancelled {
+        commissions.push(", payout_run_id = NULL");
+    }
+    commissions.push(", updated_at = ").push_bind(now).push(" WHERE workspace_id = ").push_bind(scope.workspace_id());
+    commissions.push(" AND payout_run_id = ").push_bind(id);
+    tx.execute(commissions).await?;
+    let (stamp, by) = match to {
+        RunStatus::Approved => ("approved_at", Some("approved_by_user_id")),
+        RunStatus::Paid => ("paid_at", Some("paid_by_user_id")),
+        RunStatus::Cancelled => ("cancelled_at", Some("cancelled_by_user_id")),
+        RunStatus::Draft => return Err(Error::Internal("no change leads back to draft".into())),
+    };
+    let mut items = Sql::build("UPDATE payout_items SET run_status = ");
+    items.push_bind(to.as_str());
+    if to != RunStatus::Cancelled {
+        items.push(", ").push(stamp).push(" = ").push_bind(now);
+    }
+    items.push(" WHERE workspace_id = ").push_bind(scope.workspace_id()).push(" AND payout_run_id = ").push_bind(id);
+    tx.execute(items).await?;
+    let mut runs = Sql::build("UPDATE payout_runs SET status = ");
+    runs.push_bind(to.as_str()).push(", ").push(stamp).push(" = ").push_bind(now).push(", updated_at = ").push_bind(now);
+    if let Some(by) = by {
+        runs.push(", ").push(by).push(" = ").push_bind(scope.user_id().cloned());
+    }
+    runs.push(" WHERE workspace_id = ").push_bind(scope.workspace_id()).push(" AND id = ").push_bind(id);
+    tx.execute(runs).await?;
+    answer(tx, scope, id).await
 }
 
 /// `POST /api/v1/payout-runs/{id}/approve`: a draft is approved by another person than the one
 /// who created it (four eyes); its money moves to payout clearing.
 pub async fn approve(ctx: &Ctx, scope: &Scope, id: &PayoutRunId) -> Result<RunDetail> {
-    let now = ctx.now();
-    let mut tx = scope.write(ctx).await?;
-    let run = for_change(&mut tx, scope, id, "approve payout runs").await?;
-    if run.status != RunStatus::Draft {
-        return Err(Error::conflict(format!("only a draft run can be approved; this one is {}", run.status)));
-    }
-    if run.created_by_user_id.is_some() && run.created_by_user_id.as_ref() == scope.user_id() {
-        return Err(Error::forbidden("you created this run: another person approves it (four eyes)"));
-    }
-    move_items(
-        &mut tx,
-        scope,
-        now,
-        &run,
-        "payout.approved",
-        Account::CommissionPayable,
-        Account::PayoutClearing,
-        "in_payout",
-        Account::PayoutClearing,
-    )
-    .await?;
-    tx.execute(sql!(
-        "UPDATE payout_items SET run_status = 'approved', approved_at = $3 WHERE workspace_id = $1 AND payout_run_id = $2",
-        scope.workspace_id(),
-        id,
-        now
-    ))
-    .await?;
-    tx.execute(sql!(
-        "UPDATE payout_runs SET status = 'approved', approved_by_user_id = $3, approved_at = $4, updated_at = $4 WHERE workspace_id = $1 AND id = $2",
-        scope.workspace_id(),
-        id,
-        scope.user_id().cloned(),
-        now
-    ))
-    .await?;
-    audit::record(
-        &mut tx,
-        scope,
-        now,
-        AuditEntry::new("payout_run.approved", "payout_run", id.as_str()).change("status", "draft", "approved"),
-    )
-    .await?;
-    answer(tx, scope, id).await
+    change(ctx, scope, id, RunStatus::Approved, "approve payout runs").await
 }
 
 /// `POST /api/v1/payout-runs/{id}/mark-paid`: the bank paid an approved run; its commissions are
 /// `paid`. Safe to repeat: a paid run answers as it is.
 pub async fn mark_paid(ctx: &Ctx, scope: &Scope, id: &PayoutRunId) -> Result<RunDetail> {
-    let now = ctx.now();
-    let mut tx = scope.write(ctx).await?;
-    let run = for_change(&mut tx, scope, id, "mark payout runs paid").await?;
-    match run.status {
-        RunStatus::Paid => {}
-        RunStatus::Approved => {
-            move_items(
-                &mut tx,
-                scope,
-                now,
-                &run,
-                "payout.paid",
-                Account::PayoutClearing,
-                Account::CommissionPaid,
-                "paid",
-                Account::CommissionPaid,
-            )
-            .await?;
-            tx.execute(sql!(
-                "UPDATE payout_items SET run_status = 'paid', paid_at = $3 WHERE workspace_id = $1 AND payout_run_id = $2",
-                scope.workspace_id(),
-                id,
-                now
-            ))
-            .await?;
-            tx.execute(sql!(
-                "UPDATE payout_runs SET status = 'paid', paid_by_user_id = $3, paid_at = $4, updated_at = $4 WHERE workspace_id = $1 AND id = $2",
-                scope.workspace_id(),
-                id,
-                scope.user_id().cloned(),
-                now
-            ))
-            .await?;
-            let entry = AuditEntry::new("payout_run.paid", "payout_run", id.as_str()).change("status", "approved", "paid");
-            audit::record(&mut tx, scope, now, entry).await?;
-        }
-        other => return Err(Error::conflict(format!("only an approved run can be marked paid; this one is {other}"))),
-    }
-    answer(tx, scope, id).await
+    change(ctx, scope, id, RunStatus::Paid, "mark payout runs paid").await
 }
 
 /// `POST /api/v1/payout-runs/{id}/cancel`: a draft or approved run is cancelled; its commissions
 /// are payable again (an approved run's money moves back from clearing).
 pub async fn cancel(ctx: &Ctx, scope: &Scope, id: &PayoutRunId) -> Result<RunDetail> {
-    let now = ctx.now();
-    let mut tx = scope.write(ctx).await?;
-    let run = for_change(&mut tx, scope, id, "cancel payout runs").await?;
-    match run.status {
-        RunStatus::Draft => {}
-        RunStatus::Approved => {
-            move_items(
-                &mut tx,
-                scope,
-                now,
-                &run,
-                "payout.cancelled",
-                Account::PayoutClearing,
-                Account::CommissionPayable,
-                "in_payout",
-                Account::CommissionPayable,
-            )
-            .await?;
-        }
-        other => return Err(Error::conflict(format!("only a draft or approved run can be cancelled; this one is {other}"))),
-    }
-    tx.execute(sql!(
-        "UPDATE commissions SET status = 'payable', account = 'commission_payable', payout_run_id = NULL, updated_at = $3
-         WHERE workspace_id = $1 AND payout_run_id = $2",
-        scope.workspace_id(),
-        id,
-        now
-    ))
-    .await?;
-    tx.execute(sql!(
-        "UPDATE payout_items SET run_status = 'cancelled' WHERE workspace_id = $1 AND payout_run_id = $2",
-        scope.workspace_id(),
-        id
-    ))
-    .await?;
-    tx.execute(sql!(
-        "UPDATE payout_runs SET status = 'cancelled', cancelled_by_user_id = $3, cancelled_at = $4, updated_at = $4 WHERE workspace_id = $1 AND id = $2",
-        scope.workspace_id(),
-        id,
-        scope.user_id().cloned(),
-        now
-    ))
-    .await?;
-    let entry = AuditEntry::new("payout_run.cancelled", "payout_run", id.as_str()).change("status", run.status.as_str(), "cancelled");
-    audit::record(&mut tx, scope, now, entry).await?;
-    answer(tx, scope, id).await
+    change(ctx, scope, id, RunStatus::Cancelled, "cancel payout runs").await
 }
 
 /// The ids of the commissions each partner's item of a run pays (staff), oldest first; a

@@ -250,10 +250,10 @@ async fn run_page(state: &AppState, signed: &Signed, role: VendorRole, detail: R
             .collect(),
         error,
         csrf_token: if writer { signed.session.csrf_token.clone() } else { String::new() },
-        can_approve: writer && run.status == RunStatus::Draft && !mine,
-        four_eyes: writer && run.status == RunStatus::Draft && mine,
-        can_mark_paid: writer && run.status == RunStatus::Approved,
-        can_cancel: writer && matches!(run.status, RunStatus::Draft | RunStatus::Approved),
+        can_approve: writer && payouts::run_transition(run.status, RunStatus::Approved).is_some() && !mine,
+        four_eyes: writer && payouts::run_transition(run.status, RunStatus::Approved).is_some() && mine,
+        can_mark_paid: writer && payouts::run_transition(run.status, RunStatus::Paid).is_some(),
+        can_cancel: writer && payouts::run_transition(run.status, RunStatus::Cancelled).is_some(),
         can_export_sepa: payout_methods::STAFF.contains(&role)
             && matches!(run.status, RunStatus::Approved | RunStatus::Paid)
             && code == "EUR",

@@ -447,6 +447,14 @@ fn docs_api_md_prints_the_commission_status_transition_table() {
     assert!(docs.contains(&table), "docs/API.md must contain the table of trellis_incentives::statuses:\n{table}");
 }
 
+#[test]
+fn docs_api_md_prints_the_payout_run_transition_table() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/API.md");
+    let docs = std::fs::read_to_string(path).expect("docs/API.md");
+    let table = trellis_incentives::payouts::run_markdown_table();
+    assert!(docs.contains(&table), "docs/API.md must contain the table of trellis_incentives::payouts::RUN_TRANSITIONS:\n{table}");
+}
+
 /// The demo leaves commissions in every state a finance team meets, and a clean ledger.
 #[tokio::test]
 async fn the_demo_has_commissions_pending_payable_on_hold_and_reversed_and_a_clean_ledger() {
