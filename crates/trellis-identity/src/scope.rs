@@ -247,13 +247,6 @@ impl Scope {
         }
     }
 
-    /// True for a person or key of the vendor who sees every partner (no subtree, no managed
-    /// set, no system grant): the transactions of two such callers of a workspace see the same
-    /// rows, so work of several may share one transaction (conversions' group commit).
-    pub fn sees_all(&self) -> bool {
-        self.visibility == Visibility::All && self.grant.is_none()
-    }
-
     pub fn is_system(&self) -> bool {
         matches!(self.membership, Membership::System)
     }

@@ -383,43 +383,10 @@ pub async fn record(ctx: &Ctx, scope: &Scope, input: &NewConversion) -> Result<R
     scope.require_vendor_role(MONEY_WRITERS, "record conversions")?;
     let now = ctx.now();
     let parsed = parse(input, now)?;
-    if scope.sees_all() && !scope.is_read_only() {
-        return group_commit::record(ctx, scope, parsed, now).await;
-    }
-    let mut tx = scope.write(ctx).await?;
-    match record_in(ctx, &mut tx, scope, &parsed, now).await? {
-        Attempt::Recorded(recorded) => {
-            tx.commit().await?;
-            Ok(recorded)
-        }
-        Attempt::Raced => {
-            drop(tx);
-            // Another request recorded the same conversion meanwhile: answer as to a retry.
-            let mut tx = scope.read(ctx).await?;
-            raced(&mut tx, scope, &parsed).await
-        }
-    }
-}
-
-/// What [`record_in`] did.
-enum Attempt {
-    Recorded(Recorded),
-    /// Another transaction inserted the same `(kind, invoice_id)` first; this one must roll back
-    /// what it wrote and answer as to a retry.
-    Raced,
-}
-
-/// The answer to a request that lost the race for its `(kind, invoice_id)`: the winner's.
-async fn raced(tx: &mut ScopedTx, scope: &Scope, parsed: &Parsed) -> Result<Recorded> {
-    earlier(tx, scope, parsed, &parsed.digest()).await?.ok_or_else(|| Error::conflict("the conversion is being recorded; retry"))
-}
-
-/// Records one conversion in `tx`, which the caller commits.
-async fn record_in(ctx: &Ctx, tx: &mut ScopedTx, scope: &Scope, parsed: &Parsed, now: Timestamp) -> Result<Attempt> {
-    let parsed = parsed.clone();
     let digest = parsed.digest();
-    if let Some(retry) = earlier(tx, scope, &parsed, &digest).await? {
-        return Ok(Attempt::Recorded(retry));
+    let mut tx = scope.write(ctx).await?;
+    if let Some(retry) = earlier(&mut tx, scope, &parsed, &digest).await? {
+        return Ok(retry);
     }
     let id = ConversionId::generate();
     let occurred_at = parsed.occurred_at.unwrap_or(now);
@@ -449,18 +416,23 @@ async fn record_in(ctx: &Ctx, tx: &mut ScopedTx, scope: &Scope, parsed: &Parsed,
         .await;
     if let Err(e) = inserted {
         if e.is_unique("conversions") {
-            return Ok(Attempt::Raced);
+            drop(tx);
+            // Another request recorded the same conversion meanwhile: answer as to a retry.
+            let mut tx = scope.read(ctx).await?;
+            return earlier(&mut tx, scope, &parsed, &digest)
+                .await?
+                .ok_or_else(|| Error::conflict("the conversion is being recorded; retry"));
         }
         return Err(e.into());
     }
     let earned = match parsed.kind {
-        ConversionKind::Refund => refund_in(tx, scope, now, &id, &parsed).await?,
-        ConversionKind::Lead | ConversionKind::Sale => earn_in(ctx, tx, scope, now, &id, &parsed, occurred_at).await?,
+        ConversionKind::Refund => refund_in(&mut tx, scope, now, &id, &parsed).await?,
+        ConversionKind::Lead | ConversionKind::Sale => earn_in(ctx, &mut tx, scope, now, &id, &parsed, occurred_at).await?,
     };
     let mut created = Vec::with_capacity(earned.commission_ids.len());
     for commission_id in &earned.commission_ids {
-        commissions::release_or_schedule_in(tx, scope, now, commission_id).await?;
-        created.push(commissions::find_unchecked_in(tx, scope.workspace_id(), commission_id).await?);
+        commissions::release_or_schedule_in(&mut tx, scope, now, commission_id).await?;
+        created.push(commissions::find_unchecked_in(&mut tx, scope.workspace_id(), commission_id).await?);
     }
     let answer = json!({
         "id": id,
@@ -493,144 +465,9 @@ async fn record_in(ctx: &Ctx, tx: &mut ScopedTx, scope: &Scope, parsed: &Parsed,
         .set("invoice_id", parsed.invoice_id.clone())
         .set("attribution", earned.attribution.as_str())
         .set("commission_ids", json!(earned.commission_ids));
-    audit::record(tx, scope, now, entry).await?;
-    Ok(Attempt::Recorded(Recorded { created: true, answer }))
-}
-
-/// The most conversions one transaction has committed in this process (group commit, ADR 0019).
-pub fn largest_batch() -> usize {
-    group_commit::LARGEST.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-/// Group commit of conversions (ADR 0019). Requests of callers who see every partner queue per
-/// workspace; whoever takes the workspace's baton records everything queued by then (at most
-/// [`group_commit::BATCH`]) in one write transaction, each conversion inside its own savepoint
-/// (one refused conversion rolls back only its own rows), commits once and answers each request
-/// after the commit — durable before 201, as alone. The next holder of the baton finds its own
-/// answer already sent when an earlier batch took it. The batch runs in a task of its own that
-/// holds the baton, so a request whose client goes away never cuts a batch short.
-mod group_commit {
-    use std::collections::HashMap;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Arc, LazyLock, Mutex};
-
-    use tokio::sync::oneshot;
-    use trellis_core::{Error, Result, Timestamp, WorkspaceId};
-    use trellis_db::sql;
-    use trellis_identity::{Ctx, Scope};
-
-    use super::{Attempt, Parsed, Recorded, raced, record_in};
-
-    /// Conversions per transaction at most: large enough to share one commit among many
-    /// clients, small enough that a batch's transaction stays short.
-    pub const BATCH: usize = 64;
-
-    struct Waiting {
-        scope: Scope,
-        parsed: Parsed,
-        now: Timestamp,
-        reply: oneshot::Sender<Result<Recorded>>,
-    }
-
-    #[derive(Default)]
-    struct Lane {
-        waiting: Mutex<Vec<Waiting>>,
-        baton: Arc<tokio::sync::Mutex<()>>,
-    }
-
-    /// One lane per workspace (workspace ids are unique, so lanes of different databases in one
-    /// process never meet); a handful of rows, one per workspace that records conversions.
-    static LANES: LazyLock<Mutex<HashMap<WorkspaceId, Arc<Lane>>>> = LazyLock::new(Default::default);
-
-    fn lane(workspace_id: &WorkspaceId) -> Arc<Lane> {
-        let mut lanes = LANES.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        lanes.entry(workspace_id.clone()).or_default().clone()
-    }
-
-    /// The most conversions one transaction has committed in this process (what group commit
-    /// achieved; tests and operators read it through [`super::largest_batch`]).
-    pub static LARGEST: AtomicUsize = AtomicUsize::new(0);
-
-    fn lost() -> Error {
-        Error::Internal("the conversion's batch ended without an answer; retry (a retry is answered once)".into())
-    }
-
-    pub async fn record(ctx: &Ctx, scope: &Scope, parsed: Parsed, now: Timestamp) -> Result<Recorded> {
-        let lane = lane(scope.workspace_id());
-        let (reply, mut answer) = oneshot::channel();
-        lane.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(Waiting { scope: scope.clone(), parsed, now, reply });
-        let baton = lane.baton.clone().lock_owned().await;
-        if let Ok(done) = answer.try_recv() {
-            return done;
-        }
-        let batch: Vec<Waiting> = {
-            let mut waiting = lane.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let take = waiting.len().min(BATCH);
-            waiting.drain(..take).collect()
-        };
-        let ctx = ctx.clone();
-        tokio::spawn(async move {
-            run(&ctx, batch).await;
-            drop(baton);
-        });
-        answer.await.map_err(|_| lost())?
-    }
-
-    async fn run(ctx: &Ctx, batch: Vec<Waiting>) {
-        let Some(first) = batch.first() else { return };
-        let mut tx = match first.scope.write(ctx).await {
-            Ok(tx) => tx,
-            Err(e) => {
-                let message = e.to_string();
-                for w in batch {
-                    let _ = w.reply.send(Err(Error::Internal(message.clone())));
-                }
-                return;
-            }
-        };
-        let mut answers = Vec::with_capacity(batch.len());
-        for w in &batch {
-            answers.push(one(ctx, &mut tx, w).await);
-        }
-        match tx.commit().await {
-            Ok(()) => {
-                LARGEST.fetch_max(batch.len(), Ordering::Relaxed);
-                for (w, answer) in batch.into_iter().zip(answers) {
-                    // A client that went away has no receiver; its conversion is recorded and a
-                    // retry gets its answer.
-                    let _ = w.reply.send(answer);
-                }
-            }
-            Err(e) => {
-                let message = e.to_string();
-                for w in batch {
-                    let _ = w.reply.send(Err(Error::Internal(message.clone())));
-                }
-            }
-        }
-    }
-
-    /// One conversion of a batch inside its own savepoint.
-    async fn one(ctx: &Ctx, tx: &mut trellis_identity::ScopedTx, w: &Waiting) -> Result<Recorded> {
-        tx.execute(sql!("SAVEPOINT conversion")).await?;
-        let attempt = record_in(ctx, tx, &w.scope, &w.parsed, w.now).await;
-        match attempt {
-            Ok(Attempt::Recorded(recorded)) => {
-                tx.execute(sql!("RELEASE SAVEPOINT conversion")).await?;
-                Ok(recorded)
-            }
-            Ok(Attempt::Raced) => {
-                tx.execute(sql!("ROLLBACK TO SAVEPOINT conversion")).await?;
-                tx.execute(sql!("RELEASE SAVEPOINT conversion")).await?;
-                raced(tx, &w.scope, &w.parsed).await
-            }
-            Err(e) => {
-                tx.execute(sql!("ROLLBACK TO SAVEPOINT conversion")).await?;
-                tx.execute(sql!("RELEASE SAVEPOINT conversion")).await?;
-                Err(e)
-            }
-        }
-    }
+    audit::record(&mut tx, scope, now, entry).await?;
+    tx.commit().await?;
+    Ok(Recorded { created: true, answer })
 }
 
 /// One commission in a conversion's answer.

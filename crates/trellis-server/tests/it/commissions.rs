@@ -408,65 +408,6 @@ async fn racing_copies_of_one_conversion_earn_once() {
     verified_clean(&app).await;
 }
 
-/// Group commit (ADR 0019): requests that arrive while the workspace's writer is busy are
-/// recorded together in one transaction, each in its own savepoint, so a refused one changes
-/// nothing and the others are each recorded once and answered after the commit.
-#[tokio::test]
-async fn concurrent_conversions_commit_together_and_a_refused_one_changes_nothing() {
-    let app = TestApp::spawn().await;
-    let f = Fixture::build(&app).await;
-    let program = program(&app, &f, "together").await;
-    set_plan(&app, &f, &program, json!({"sale": {"percent_bps": 2000}, "hold_days": 0, "parent_override_bps": 500})).await;
-    let sale = |i: usize| {
-        json!({"kind": "sale", "invoice_id": format!("INV-G{i}"), "customer_external_id": format!("cus_g{i}"),
-        "partner_id": f.r1a, "amount": money(10_000)})
-    };
-    let mut bodies: Vec<Value> = (0..8).map(sale).collect();
-    // Refused inside the transaction, after the conversion's row is written: another currency
-    // than the program's, and a refund of an invoice that was never sold.
-    bodies.push(json!({"kind": "sale", "invoice_id": "INV-GX", "customer_external_id": "cus_gx", "partner_id": f.r1a,
-        "amount": {"amount_minor": 10_000, "currency": "USD"}}));
-    bodies.push(json!({"kind": "refund", "invoice_id": "REF-GX", "customer_external_id": "cus_g0", "refunds_invoice_id": "INV-NONE",
-        "amount": money(1_000)}));
-    bodies.push(sale(3));
-    // The writer is busy (SQLite: the one writer connection; PostgreSQL: the workspace's audit
-    // chain head), so the requests queue up behind the first.
-    let mut busy = app.state.ctx.db().write_granted(&TEST_FIXTURES).await.expect("write");
-    busy.execute(sql!("UPDATE audit_chain_heads SET last_seq = last_seq WHERE workspace_id = $1", &f.workspace_id)).await.expect("head");
-    let (replies, ()) = tokio::join!(
-        futures_util::future::join_all(bodies.iter().map(|b| app.post("/api/v1/conversions", &f.owner_key, b.clone()))),
-        async move {
-            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-            drop(busy);
-        }
-    );
-    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
-    assert!(statuses[..8].iter().all(|s| *s == 201 || *s == 200), "{statuses:?}");
-    assert_eq!(statuses[8], 422, "{}", replies[8].text);
-    assert!(matches!(statuses[9], 404 | 409 | 422), "{}", replies[9].text);
-    assert!(statuses[10] == 200 || statuses[10] == 201, "{}", replies[10].text);
-    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 8, "eight sales, each created once: {statuses:?}");
-    assert_eq!(replies[10].body, replies[3].body, "the copy answers the first body");
-    assert!(
-        trellis_incentives::conversions::largest_batch() >= 2,
-        "requests that waited were committed together (largest batch {})",
-        trellis_incentives::conversions::largest_batch()
-    );
-    assert_eq!(count(&app, &f.workspace_id, "conversions").await, 8, "the refused ones left no row");
-    assert_eq!(count(&app, &f.workspace_id, "commissions").await, 16);
-    assert_eq!(eur_balance(&app, &f, &f.r1a).await, (0, 16_000, 0));
-    let audited = app
-        .query_i64(sql!(
-            "SELECT COUNT(*) AS n FROM audit_events WHERE workspace_id = $1 AND action = 'conversion.recorded'",
-            &f.workspace_id
-        ))
-        .await;
-    assert_eq!(audited, 8);
-    verified_clean(&app).await;
-    let chains = trellis_identity::audit::verify_all(app.state.ctx.db()).await.expect("audit verify");
-    assert!(chains.iter().all(|c| c.broken_at.is_none()), "the audit chains verify: {chains:?}");
-}
-
 #[tokio::test]
 async fn an_upload_of_paid_invoices_previews_its_rows_then_pays_them_once() {
     let app = TestApp::spawn().await;
