@@ -8,6 +8,8 @@
 //!   reference, all before anything is written; then it records one audit event, appends the
 //!   postings and moves the balances. Any error means the caller drops its transaction (as with
 //!   every service error), so nothing of a refused entry is ever committed.
+//! - [`post_many`] posts many entries as one step (a payout run's), with the same refusals,
+//!   multi-row statements and one audit event for the step (ADR 0019).
 //! - [`balances`] reads one partner's balances. Money is private to each organisation: a partner
 //!   reads its own organisation's partner-facing accounts ([`Account::PARTNER_FACING`]), never a
 //!   reseller's or a sibling's (a distributor sees its resellers' records, not their money);

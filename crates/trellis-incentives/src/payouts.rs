@@ -10,14 +10,16 @@
 //!   carries into the next run.
 //! - **Claiming** is atomic: the run takes the workspace's claim row of the currency
 //!   (`payout_claims`) before it reads anything, so a second run started at once waits and then
-//!   finds the commissions already `in_payout`; a commission is paid once. It claims every payable
-//!   commission of the currency first and sums what it claimed (a commission made payable while
-//!   the run gathers is either in its sums or left payable, never claimed unpaid), then gives the
-//!   skipped partners' commissions back (`payable`).
-//! - **Money**: approval moves each item's amount from the partner's payable account to payout
-//!   clearing (one ledger entry per partner), marking paid from clearing to paid; cancelling an
-//!   approved run moves it back. Commissions follow (`in_payout`, then `paid`; `payable` again on
-//!   cancel) with their `account`, in bulk, in the same transaction.
+//!   finds the commissions already `in_payout`; a commission is paid once. It claims only the
+//!   partners it pays, 500 at a time, and builds each item from what it claimed (a commission
+//!   made payable while the run gathers is either in its partner's item or left payable, never
+//!   claimed unpaid); skipped partners are never claimed. Cancelling takes the same claim row.
+//! - **Money** ([`RUN_TRANSITIONS`], ADR 0019): approval moves each item's amount from the
+//!   partner's payable account to payout clearing, marking paid from clearing to paid; cancelling
+//!   an approved run moves it back — one ledger entry per item, posted together as one step
+//!   (`ledger::post_many`) audited once by the run's own event. Commissions follow (`in_payout`,
+//!   then `paid`; `payable` again on cancel) with their `account`, in bulk, in the same
+//!   transaction.
 
 use std::collections::HashMap;
 

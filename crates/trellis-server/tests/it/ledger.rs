@@ -170,6 +170,72 @@ async fn a_refused_entry_changes_nothing_and_only_finance_admins_and_the_system_
     post(&app, &system, accrual(&f.r1a, "com_10", 5)).await.expect("the system posts");
 }
 
+/// Posts `entries` as one step of `scope` (ADR 0019) in a transaction committed only on success.
+async fn post_many(app: &TestApp, scope: &Scope, entries: &[JournalEntry]) -> Result<ledger::PostedMany, Error> {
+    let ctx = &app.state.ctx;
+    let mut tx = scope.write(ctx).await?;
+    let step = trellis_identity::audit::AuditEntry::new("ledger.step", "test", "step");
+    let posted = ledger::post_many(&mut tx, scope, ctx.now(), step, entries).await?;
+    tx.commit().await?;
+    Ok(posted)
+}
+
+/// A step of many entries moves the balances as the entries one by one would, audited once; one
+/// bad entry among good ones refuses the whole step and changes nothing.
+#[tokio::test]
+async fn a_step_of_many_entries_posts_them_all_once_or_nothing() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let finance = scope_of(&app, &f.finance.token).await;
+    // 1,203 entries: more than two statements' worth of lines and balance rows.
+    let mut entries: Vec<JournalEntry> = Vec::new();
+    for i in 0..401 {
+        entries.push(accrual(&f.r1a, &format!("com_a{i}"), 100 + i));
+        entries.push(accrual(&f.r1b, &format!("com_b{i}"), 7));
+        entries.push(made_payable(&f.r1a, &format!("com_a{i}"), 50));
+    }
+    let before = counts(&app, &f).await;
+    for (what, bad) in [
+        (
+            "unbalanced",
+            JournalEntry::new("x.y", "commission", "bad").debit(Account::VendorExpense, &f.r1a, eur(), 2).credit(
+                Account::CommissionPending,
+                &f.r1a,
+                eur(),
+                1,
+            ),
+        ),
+        ("another workspace's partner", accrual(&f.other_partner, "com_o", 5)),
+        ("posted twice within the step", accrual(&f.r1a, "com_a7", 1)),
+    ] {
+        let mut with_bad = entries.clone();
+        with_bad.insert(600, bad);
+        let refused = post_many(&app, &finance, &with_bad).await;
+        assert!(matches!(refused, Err(Error::Validation(_) | Error::Conflict(_))), "{what}: {refused:?}");
+        assert_eq!(counts(&app, &f).await, before, "{what}: a refused step changed (postings, balances, audit events)");
+    }
+    let partner = scope_of(&app, &f.r1a_admin.token).await;
+    assert!(matches!(post_many(&app, &partner, &entries).await, Err(Error::Forbidden(_))), "partners never post");
+
+    let posted = post_many(&app, &finance, &entries).await.expect("the step posts");
+    let accrued_a: i64 = (0..401).map(|i| 100 + i).sum();
+    assert_eq!(posted.entries, 1203);
+    assert_eq!(posted.totals.get("EUR").copied(), Some(accrued_a + 401 * 7 + 401 * 50));
+    let after = counts(&app, &f).await;
+    assert_eq!(after, (before.0 + 2 * 1203, before.1 + 5, before.2 + 1), "(postings, balance rows, one audit event for the step)");
+    let owner = scope_of(&app, &f.owner.token).await;
+    assert_eq!(
+        amounts(&app, &owner, &f.r1a).await.expect("balances"),
+        BTreeMap::from([
+            ("commission_payable".to_owned(), 401 * 50),
+            ("commission_pending".to_owned(), accrued_a - 401 * 50),
+            ("vendor_expense".to_owned(), accrued_a)
+        ])
+    );
+    assert!(matches!(post_many(&app, &finance, &entries[..3]).await, Err(Error::Conflict(_))), "a step posted again is refused");
+    assert!(verified(&app).await.is_clean());
+}
+
 #[tokio::test]
 async fn the_database_refuses_to_update_or_delete_postings() {
     let app = TestApp::spawn().await;
