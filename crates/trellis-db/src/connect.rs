@@ -116,7 +116,7 @@ impl Db {
         crate::held::flush().await?;
         self.begun.fetch_add(1, Ordering::Relaxed);
         match &*self.pools {
-            Pools::Sqlite { reader, .. } => Ok(Tx { inner: TxInner::Sqlite(reader.begin().await?), writes: false }),
+            Pools::Sqlite { reader, .. } => Ok(Tx { inner: TxInner::Sqlite(reader.begin().await?), writes: false, chain_head: None }),
             Pools::Postgres(pool) => self.postgres_tx(pool, security, false).await,
         }
     }
@@ -132,7 +132,9 @@ impl Db {
         crate::held::flush().await?;
         self.begun.fetch_add(1, Ordering::Relaxed);
         match &*self.pools {
-            Pools::Sqlite { writer, .. } => Ok(Tx { inner: TxInner::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?), writes: true }),
+            Pools::Sqlite { writer, .. } => {
+                Ok(Tx { inner: TxInner::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?), writes: true, chain_head: None })
+            }
             Pools::Postgres(pool) => self.postgres_tx(pool, security, true).await,
         }
     }
@@ -152,7 +154,7 @@ impl Db {
     }
 
     async fn postgres_tx(&self, pool: &PgPool, security: &RowSecurity, writes: bool) -> DbResult<Tx> {
-        let mut tx = Tx { inner: TxInner::Postgres(pool.begin().await?), writes };
+        let mut tx = Tx { inner: TxInner::Postgres(pool.begin().await?), writes, chain_head: None };
         // The runtime role (migration 0001) is not the tables' owner and has no BYPASSRLS; the
         // policies (migration 20261203000002) key on who acts.
         let acting = match security {

@@ -22,7 +22,7 @@ mod value;
 pub use connect::{Backend, Db, DbConfig};
 pub use grant::SystemGrant;
 pub use sql::Sql;
-pub use tx::{RowSecurity, Tx};
+pub use tx::{ChainHead, RowSecurity, Tx};
 pub use value::{FromValue, Row, ToValue, Value};
 
 /// Errors from storage. Constraint violations are told apart so that the write that hit them can

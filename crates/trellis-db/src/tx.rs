@@ -35,6 +35,21 @@ pub struct Tx {
     pub(crate) inner: TxInner,
     /// Opened with `Db::write`: its commit may be held (see `held`).
     pub(crate) writes: bool,
+    /// The head of a hash chain this transaction extends (see [`ChainHead`]).
+    pub(crate) chain_head: Option<ChainHead>,
+}
+
+/// The head of an append-only hash chain (the audit log's, per workspace) as this transaction
+/// left it: the chain's key, its last sequence number and hash, and the statement that stores
+/// them. A transaction that appends several links locks the stored head once, keeps it here,
+/// and writes it once, just before it commits (or when it moves on to another chain), instead of
+/// reading and writing the head row for every link.
+#[derive(Debug)]
+pub struct ChainHead {
+    pub key: String,
+    pub seq: i64,
+    pub hash: String,
+    pub store: Sql,
 }
 
 fn bind_sqlite<'q>(
@@ -141,8 +156,26 @@ impl Tx {
         }
     }
 
-    /// Commits for real, whatever scope the task is in.
-    pub async fn commit_now(self) -> DbResult<()> {
+    /// The chain head this transaction holds for `key`, if it has appended to that chain.
+    pub fn chain_head(&self, key: &str) -> Option<(i64, &str)> {
+        self.chain_head.as_ref().filter(|h| h.key == key).map(|h| (h.seq, h.hash.as_str()))
+    }
+
+    /// Keeps `head` as the chain's head for this transaction; a head of another chain held
+    /// before is stored first.
+    pub async fn set_chain_head(&mut self, head: ChainHead) -> DbResult<()> {
+        if let Some(previous) = self.chain_head.take_if(|h| h.key != head.key) {
+            self.execute(previous.store).await?;
+        }
+        self.chain_head = Some(head);
+        Ok(())
+    }
+
+    /// Commits for real, whatever scope the task is in; the chain head it holds is stored first.
+    pub async fn commit_now(mut self) -> DbResult<()> {
+        if let Some(head) = self.chain_head.take() {
+            self.execute(head.store).await?;
+        }
         match self.inner {
             TxInner::Sqlite(tx) => tx.commit().await?,
             TxInner::Postgres(tx) => tx.commit().await?,

@@ -5,12 +5,14 @@
 //! `hash = SHA-256(prev_hash ‖ "\n" ‖ canonical JSON of the row)`; the first event's `prev_hash` is
 //! 64 zeros. Appends lock the workspace's row in `audit_chain_heads` (UPDATE … RETURNING) so that
 //! concurrent PostgreSQL transactions cannot fork the chain; SQLite writers are serialised anyway.
+//! A transaction locks and reads the head once, at its first event, keeps it (`Tx::chain_head`)
+//! and stores it once, just before it commits: one statement per event after the first.
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value as Json, json};
 use trellis_core::{AuditEventId, Page, Result, Timestamp, VendorRole, WorkspaceId, page};
-use trellis_db::{Db, Sql, SystemGrant, Tx, sql};
+use trellis_db::{ChainHead, Db, Sql, SystemGrant, Tx, sql};
 
 use crate::Ctx;
 use crate::scope::{Actor, Scope, ScopedTx};
@@ -117,18 +119,29 @@ fn actor_parts(actor: &Actor) -> (&'static str, Option<String>, Option<String>) 
 /// Appends an event inside `tx`, the transaction that makes the change.
 pub async fn record(tx: &mut Tx, scope: &Scope, at: Timestamp, entry: AuditEntry) -> Result<AuditEventId> {
     let workspace_id = scope.workspace_id();
-    let head = tx
-        .fetch_optional(sql!(
-            "UPDATE audit_chain_heads SET last_seq = last_seq + 1 WHERE workspace_id = $1 RETURNING last_seq, last_hash",
-            workspace_id
-        ))
-        .await?;
-    let (seq, prev_hash) = match head {
-        Some(row) => (row.get::<i64>("last_seq")?, row.get::<String>("last_hash")?),
+    let (seq, prev_hash) = match tx.chain_head(workspace_id.as_str()) {
+        Some((last_seq, last_hash)) => (last_seq + 1, last_hash.to_owned()),
         None => {
-            tx.execute(sql!("INSERT INTO audit_chain_heads (workspace_id, last_seq, last_hash) VALUES ($1, 1, $2)", workspace_id, GENESIS))
+            // The head row is locked (UPDATE) by the transaction's first event and stays locked
+            // to its commit; the transaction keeps the head and stores it once (`Tx::chain_head`).
+            let head = tx
+                .fetch_optional(sql!(
+                    "UPDATE audit_chain_heads SET last_seq = last_seq WHERE workspace_id = $1 RETURNING last_seq, last_hash",
+                    workspace_id
+                ))
                 .await?;
-            (1, GENESIS.to_owned())
+            match head {
+                Some(row) => (row.get::<i64>("last_seq")? + 1, row.get::<String>("last_hash")?),
+                None => {
+                    tx.execute(sql!(
+                        "INSERT INTO audit_chain_heads (workspace_id, last_seq, last_hash) VALUES ($1, 0, $2)",
+                        workspace_id,
+                        GENESIS
+                    ))
+                    .await?;
+                    (1, GENESIS.to_owned())
+                }
+            }
         }
     };
     let id = AuditEventId::generate();
@@ -160,7 +173,8 @@ pub async fn record(tx: &mut Tx, scope: &Scope, at: Timestamp, entry: AuditEntry
         entry.target_id, changes, meta.ip, meta.user_agent, prev_hash, hash, subject_partner_id
     ))
     .await?;
-    tx.execute(sql!("UPDATE audit_chain_heads SET last_hash = $2 WHERE workspace_id = $1", workspace_id, hash)).await?;
+    let store = sql!("UPDATE audit_chain_heads SET last_seq = $2, last_hash = $3 WHERE workspace_id = $1", workspace_id, seq, &hash);
+    tx.set_chain_head(ChainHead { key: workspace_id.to_string(), seq, hash, store }).await?;
     Ok(id)
 }
 
