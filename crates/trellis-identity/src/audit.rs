@@ -116,34 +116,41 @@ fn actor_parts(actor: &Actor) -> (&'static str, Option<String>, Option<String>) 
     }
 }
 
+/// Takes the workspace's audit head for the rest of `tx`, unless it holds it already: every
+/// writing transaction of a workspace takes it (at its first event at the latest), so those that
+/// take it first come one after the other — money that must not change while a payout run
+/// gathers (`trellis-incentives` claims) relies on it. Answers the head as it stands.
+pub async fn hold_head(tx: &mut Tx, scope: &Scope) -> Result<(i64, String)> {
+    let workspace_id = scope.workspace_id();
+    if let Some((last_seq, last_hash)) = tx.chain_head(workspace_id.as_str()) {
+        return Ok((last_seq, last_hash.to_owned()));
+    }
+    // The head row is locked (UPDATE) and stays locked to the commit; the transaction keeps the
+    // head and stores it once (`Tx::chain_head`).
+    let head = tx
+        .fetch_optional(sql!(
+            "UPDATE audit_chain_heads SET last_seq = last_seq WHERE workspace_id = $1 RETURNING last_seq, last_hash",
+            workspace_id
+        ))
+        .await?;
+    let (seq, hash) = match head {
+        Some(row) => (row.get::<i64>("last_seq")?, row.get::<String>("last_hash")?),
+        None => {
+            tx.execute(sql!("INSERT INTO audit_chain_heads (workspace_id, last_seq, last_hash) VALUES ($1, 0, $2)", workspace_id, GENESIS))
+                .await?;
+            (0, GENESIS.to_owned())
+        }
+    };
+    let store = sql!("UPDATE audit_chain_heads SET last_seq = $2, last_hash = $3 WHERE workspace_id = $1", workspace_id, seq, &hash);
+    tx.set_chain_head(ChainHead { key: workspace_id.to_string(), seq, hash: hash.clone(), store }).await?;
+    Ok((seq, hash))
+}
+
 /// Appends an event inside `tx`, the transaction that makes the change.
 pub async fn record(tx: &mut Tx, scope: &Scope, at: Timestamp, entry: AuditEntry) -> Result<AuditEventId> {
     let workspace_id = scope.workspace_id();
-    let (seq, prev_hash) = match tx.chain_head(workspace_id.as_str()) {
-        Some((last_seq, last_hash)) => (last_seq + 1, last_hash.to_owned()),
-        None => {
-            // The head row is locked (UPDATE) by the transaction's first event and stays locked
-            // to its commit; the transaction keeps the head and stores it once (`Tx::chain_head`).
-            let head = tx
-                .fetch_optional(sql!(
-                    "UPDATE audit_chain_heads SET last_seq = last_seq WHERE workspace_id = $1 RETURNING last_seq, last_hash",
-                    workspace_id
-                ))
-                .await?;
-            match head {
-                Some(row) => (row.get::<i64>("last_seq")? + 1, row.get::<String>("last_hash")?),
-                None => {
-                    tx.execute(sql!(
-                        "INSERT INTO audit_chain_heads (workspace_id, last_seq, last_hash) VALUES ($1, 0, $2)",
-                        workspace_id,
-                        GENESIS
-                    ))
-                    .await?;
-                    (1, GENESIS.to_owned())
-                }
-            }
-        }
-    };
+    let (last_seq, prev_hash) = hold_head(tx, scope).await?;
+    let seq = last_seq + 1;
     let id = AuditEventId::generate();
     let (actor_type, actor_id, actor_email) = actor_parts(scope.actor());
     let changes = Json::Object(entry.changes);

@@ -22,6 +22,7 @@ use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::{Ctx, Membership, Scope, ScopedTx};
 use trellis_jobs::{Job, JobOptions, enqueue};
 
+use crate::claims;
 use crate::ledger::{self, Account, JournalEntry};
 use crate::statuses::{self, Actor, CommissionStatus, HoldReason};
 
@@ -104,7 +105,9 @@ pub(crate) const COLUMNS: &str =
      c.basis_minor, c.rate_bps, c.share_bps, c.plan_version, c.status, c.hold_reason, c.reason_code, c.note, c.account, c.invoice_id,
      c.invoice_paid_at, c.payable_at, c.adjusts_commission_id, c.payout_run_id, c.created_by_user_id, c.created_at, c.updated_at";
 
-pub(crate) const FROM: &str = " FROM commissions c JOIN partners p ON p.workspace_id = c.workspace_id AND p.id = c.partner_id";
+/// Commissions are read through the `commission_states` view: a run's claim decides the status
+/// and account of the commissions in its range (`claims`).
+pub(crate) const FROM: &str = " FROM commission_states c JOIN partners p ON p.workspace_id = c.workspace_id AND p.id = c.partner_id";
 
 fn stored<T>(parsed: Option<T>, what: &str, text: &str) -> Result<T> {
     parsed.ok_or_else(|| Error::Internal(format!("stored commission {what} {text}")))
@@ -193,11 +196,13 @@ fn movement(
 /// `account`), in the caller's transaction.
 pub(crate) async fn insert_in(tx: &mut ScopedTx, scope: &Scope, now: Timestamp, new: NewCommission) -> Result<CommissionId> {
     let id = CommissionId::generate();
+    let payable_seq =
+        if new.status == CommissionStatus::Payable { Some(claims::next_seq(tx, scope, new.currency, now).await?) } else { None };
     tx.execute(sql!(
         "INSERT INTO commissions (workspace_id, id, partner_id, program_id, conversion_id, kind, amount_minor, currency, basis_minor, rate_bps,
             share_bps, plan_version, status, hold_reason, reason_code, note, account, invoice_id, invoice_paid_at, payable_at, adjusts_commission_id,
-            created_by_user_id, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $23)",
+            created_by_user_id, created_at, updated_at, payable_seq)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $23, $24)",
         scope.workspace_id(),
         &id,
         &new.partner_id,
@@ -220,7 +225,8 @@ pub(crate) async fn insert_in(tx: &mut ScopedTx, scope: &Scope, now: Timestamp, 
         new.payable_at,
         new.adjusts_commission_id.clone(),
         scope.user_id().cloned(),
-        now
+        now,
+        payable_seq
     ))
     .await?;
     let entry =
@@ -249,14 +255,27 @@ pub(crate) async fn set_status_in(
             to.label().to_lowercase()
         )));
     };
+    // A payable commission may be gathered into a run meanwhile: with the claims taken (no run
+    // gathers until this commits), it is read again. One that becomes payable is numbered for
+    // the next run.
+    if commission.status == CommissionStatus::Payable {
+        claims::take(tx, scope, commission.currency, now).await?;
+        let current = find_unchecked_in(tx, scope.workspace_id(), &commission.id).await?;
+        if current.status != commission.status {
+            return Err(Error::conflict(format!("the commission became {} meanwhile", current.status.label().to_lowercase())));
+        }
+    }
+    let payable_seq =
+        if to == CommissionStatus::Payable { Some(claims::next_seq(tx, scope, commission.currency, now).await?) } else { None };
     tx.execute(sql!(
-        "UPDATE commissions SET status = $3, hold_reason = $4, account = $5, updated_at = $6 WHERE workspace_id = $1 AND id = $2",
+        "UPDATE commissions SET status = $3, hold_reason = $4, account = $5, updated_at = $6, payable_seq = $7 WHERE workspace_id = $1 AND id = $2",
         scope.workspace_id(),
         &commission.id,
         to.as_str(),
         hold_reason.map(|h| h.as_str()),
         account.as_str(),
-        now
+        now,
+        payable_seq
     ))
     .await?;
     let mut entry = AuditEntry::new(transition.action, "commission", commission.id.as_str())

@@ -673,11 +673,12 @@ pub async fn verify(ctx: &Ctx) -> Result<LedgerReport> {
     report.commissions = tx.fetch_i64(sql!("SELECT COUNT(*) AS n FROM commissions")).await?;
     // Per partner and currency with commissions: the amounts of the commissions whose record puts
     // their money in an account equal that account's balance (credit-normal: negated), and the
-    // vendor's expense equals all of them.
+    // vendor's expense equals all of them. The account is the one their run's item gives them
+    // (`commission_states`).
     let recorded = tx
         .fetch_all(sql!(
             "SELECT workspace_id, partner_id, currency, account, CAST(SUM(amount_minor) AS BIGINT) AS total
-             FROM commissions GROUP BY workspace_id, partner_id, currency, account ORDER BY 1, 2, 3, 4"
+             FROM commission_states GROUP BY workspace_id, partner_id, currency, account ORDER BY 1, 2, 3, 4"
         ))
         .await?;
     let mut expected: BTreeMap<(String, String, String), BTreeMap<String, i64>> = BTreeMap::new();

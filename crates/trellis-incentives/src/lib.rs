@@ -8,6 +8,7 @@
 //! [`conversions::DealCredits`], which the binary provides), HTTP (the API and the pages call
 //! these services).
 
+mod claims;
 pub mod commissions;
 pub mod conversions;
 pub mod ledger;

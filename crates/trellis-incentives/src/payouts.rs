@@ -8,18 +8,18 @@
 //!   method and is not in a cooling-off period after changing it; the others are listed as skipped
 //!   with the reason. A negative sum (a clawback larger than what was earned since) is skipped and
 //!   carries into the next run.
-//! - **Claiming** is atomic: the run takes the workspace's claim row of the currency
-//!   (`payout_claims`) before it reads anything, so a second run started at once waits and then
-//!   finds the commissions already `in_payout`; a commission is paid once. It claims only the
-//!   partners it pays, 500 at a time, and builds each item from what it claimed (a commission
-//!   made payable while the run gathers is either in its partner's item or left payable, never
-//!   claimed unpaid); skipped partners are never claimed. Cancelling takes the same claim row.
+//! - **Claiming** is by ranges of numbers (`claims`, ADR 0020): the run takes the workspace's
+//!   audit head and the currency's claim row before it reads anything, sums the payable
+//!   commissions numbered after the watermark, and writes one item per partner paid with that
+//!   range; no commission row is written. A second run started at once waits and then finds
+//!   nothing new; a commission is paid once. The commissions of the partners it leaves out
+//!   (skipped, or summing to zero) are numbered again after the watermark, as are a cancelled
+//!   run's, so the next run claims them.
 //! - **Money** ([`RUN_TRANSITIONS`], ADR 0019): approval moves each item's amount from the
 //!   partner's payable account to payout clearing, marking paid from clearing to paid; cancelling
 //!   an approved run moves it back — one ledger entry per item, posted together as one step
-//!   (`ledger::post_many`) audited once by the run's own event. Commissions follow (`in_payout`,
-//!   then `paid`; `payable` again on cancel) with their `account`, in bulk, in the same
-//!   transaction.
+//!   (`ledger::post_many`) audited once by the run's own event. Commissions follow their item
+//!   (`in_payout`, then `paid`; `payable` again on cancel) through the `commission_states` view.
 
 use std::collections::HashMap;
 
@@ -28,6 +28,7 @@ use trellis_db::{Row, Sql, sql};
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::{Ctx, Scope, ScopedTx};
 
+use crate::claims;
 use crate::commissions::MONEY_WRITERS;
 use crate::ledger::{self, Account, JournalEntry};
 use crate::{payout_methods, plans};
@@ -232,20 +233,6 @@ async fn minimums_in(tx: &mut ScopedTx, scope: &Scope, currency: Currency, now: 
     Ok(out)
 }
 
-/// Takes the workspace's claim row of `currency`: runs of a currency are created, and their
-/// commissions given back, one at a time (module documentation).
-async fn take_claim(tx: &mut ScopedTx, scope: &Scope, currency: Currency, now: Timestamp) -> Result<()> {
-    tx.execute(sql!(
-        "INSERT INTO payout_claims (workspace_id, currency, claimed_at) VALUES ($1, $2, $3)
-         ON CONFLICT (workspace_id, currency) DO UPDATE SET claimed_at = excluded.claimed_at",
-        scope.workspace_id(),
-        currency.code(),
-        now
-    ))
-    .await?;
-    Ok(())
-}
-
 /// Why a partner with `total` payable is not paid, or `None` when it is.
 fn skip_reason(
     total: i64,
@@ -268,49 +255,30 @@ fn skip_reason(
     }
 }
 
-/// Claims the payable commissions of `partners` in `currency` for run `id` and answers what each
-/// partner's claimed commissions sum to, with their number.
-async fn claim(
+/// Numbers again, after the watermark, the payable commissions of `partners` in `currency`
+/// numbered in `(after, through]`: they leave that range (a skipped partner's, or a cancelled
+/// run's) and the next run claims them.
+async fn renumber(
     tx: &mut ScopedTx,
     scope: &Scope,
-    id: &PayoutRunId,
     currency: Currency,
     now: Timestamp,
+    after: i64,
+    through: i64,
     partners: &[PartnerId],
-) -> Result<HashMap<PartnerId, (i64, i64)>> {
-    let mut claimed = HashMap::new();
-    let postgres = tx.backend() == trellis_db::Backend::Postgres;
+) -> Result<()> {
+    if partners.is_empty() {
+        return Ok(());
+    }
+    let seq = claims::next_seq(tx, scope, currency, now).await?;
     for chunk in partners.chunks(BATCH) {
-        // PostgreSQL (read committed) may see commissions made payable since the sums were read:
-        // the claimed rows are summed as the UPDATE returns them. SQLite's one writer changes
-        // nothing in between, so its rows are summed by the run's index afterwards.
-        let mut q = Sql::build(if postgres { "WITH claimed AS (" } else { "" });
-        q.push("UPDATE commissions SET status = 'in_payout', payout_run_id = ").push_bind(id).push(", updated_at = ").push_bind(now);
-        q.push(" WHERE workspace_id = ").push_bind(scope.workspace_id()).push(" AND currency = ").push_bind(currency.code());
-        q.push(" AND status = 'payable' AND partner_id IN ").push_in_list(chunk);
-        if postgres {
-            q.push(" RETURNING partner_id, amount_minor) SELECT partner_id, CAST(SUM(amount_minor) AS BIGINT) AS total, COUNT(*) AS n FROM claimed GROUP BY partner_id");
-            for row in tx.fetch_all(q).await? {
-                claimed.insert(row.get("partner_id")?, (row.get("total")?, row.get("n")?));
-            }
-        } else {
-            tx.execute(q).await?;
-        }
+        let mut q = Sql::build("UPDATE commissions SET payable_seq = ");
+        q.push_bind(seq).push(", updated_at = ").push_bind(now).push(" WHERE workspace_id = ").push_bind(scope.workspace_id());
+        q.push(" AND status = 'payable' AND currency = ").push_bind(currency.code()).push(" AND partner_id IN ").push_in_list(chunk);
+        q.push(" AND payable_seq > ").push_bind(after).push(" AND payable_seq <= ").push_bind(through);
+        tx.execute(q).await?;
     }
-    if !postgres {
-        for row in tx
-            .fetch_all(sql!(
-                "SELECT partner_id, CAST(SUM(amount_minor) AS BIGINT) AS total, COUNT(*) AS n FROM commissions
-                 WHERE workspace_id = $1 AND payout_run_id = $2 GROUP BY partner_id",
-                scope.workspace_id(),
-                id
-            ))
-            .await?
-        {
-            claimed.insert(row.get("partner_id")?, (row.get("total")?, row.get("n")?));
-        }
-    }
-    Ok(claimed)
+    Ok(())
 }
 
 /// `POST /api/v1/payout-runs` (owners, admins, finance): a draft run of `currency` (module
@@ -321,58 +289,43 @@ pub async fn create(ctx: &Ctx, scope: &Scope, currency: &str) -> Result<RunDetai
     let currency = Currency::parse(currency).map_err(|e| Error::invalid("currency", e.to_string()))?;
     let now = ctx.now();
     let mut tx = scope.write(ctx).await?;
-    // The claim row first: a second run of the currency waits here until this one commits.
-    take_claim(&mut tx, scope, currency, now).await?;
+    // The claims first: a second run of the currency, and every change of a payable commission,
+    // waits here until this one commits (`claims`).
+    let row = claims::take(&mut tx, scope, currency, now).await?;
+    let (after, through) = (row.claimed_through, row.last_seq);
     let id = PayoutRunId::generate();
-    let sums: Vec<(PartnerId, i64)> = tx
+    let sums: Vec<(PartnerId, i64, i64)> = tx
         .fetch_all(sql!(
-            "SELECT partner_id, CAST(SUM(amount_minor) AS BIGINT) AS total FROM commissions
-             WHERE workspace_id = $1 AND currency = $2 AND status = 'payable' GROUP BY partner_id ORDER BY partner_id",
+            "SELECT partner_id, CAST(SUM(amount_minor) AS BIGINT) AS total, COUNT(*) AS n FROM commissions
+             WHERE workspace_id = $1 AND currency = $2 AND status = 'payable' AND payable_seq > $3 GROUP BY partner_id ORDER BY partner_id",
             scope.workspace_id(),
-            currency.code()
+            currency.code(),
+            after
         ))
         .await?
         .iter()
-        .map(|r| Ok((r.get("partner_id")?, r.get("total")?)))
+        .map(|r| Ok((r.get("partner_id")?, r.get("total")?, r.get("n")?)))
         .collect::<Result<_>>()?;
     let minimums = minimums_in(&mut tx, scope, currency, now).await?;
-    let partners: Vec<PartnerId> = sums.iter().map(|(p, _)| p.clone()).collect();
+    let partners: Vec<PartnerId> = sums.iter().map(|(p, _, _)| p.clone()).collect();
     let ready = payout_methods::readiness_in(&mut tx, scope, &partners).await?;
     let mut skipped: Vec<(PartnerId, SkipReason, i64)> = Vec::new();
-    let mut paying: Vec<PartnerId> = Vec::new();
-    for (partner_id, total) in sums {
-        if total == 0 {
-            continue;
-        }
-        match skip_reason(total, &partner_id, &ready, &minimums, now) {
-            Some(reason) => skipped.push((partner_id, reason, total)),
-            None => paying.push(partner_id),
-        }
-    }
-    // Only the partners to be paid are claimed, and the items are what was claimed: a commission
-    // made payable meanwhile is either in its partner's item or left payable, never claimed
-    // unpaid. Should that change a partner's answer (a late clawback), its claim is given back.
-    let claimed = claim(&mut tx, scope, &id, currency, now, &paying).await?;
     let mut items: Vec<(PartnerId, i64, i64)> = Vec::new();
-    let mut released: Vec<PartnerId> = Vec::new();
-    for partner_id in paying {
-        let Some((total, count)) = claimed.get(&partner_id).copied() else { continue };
+    // Whose commissions stay payable: numbered again, so the next run finds them.
+    let mut left: Vec<PartnerId> = Vec::new();
+    for (partner_id, total, count) in sums {
         match skip_reason(total, &partner_id, &ready, &minimums, now) {
             None if total > 0 => items.push((partner_id, total, count)),
             reason => {
-                if let Some(reason) = reason {
+                if let Some(reason) = reason.filter(|_| total != 0) {
                     skipped.push((partner_id.clone(), reason, total));
                 }
-                released.push(partner_id);
+                left.push(partner_id);
             }
         }
     }
-    for chunk in released.chunks(BATCH) {
-        let mut release = Sql::build("UPDATE commissions SET status = 'payable', payout_run_id = NULL, updated_at = ");
-        release.push_bind(now).push(" WHERE workspace_id = ").push_bind(scope.workspace_id());
-        release.push(" AND payout_run_id = ").push_bind(&id).push(" AND partner_id IN ").push_in_list(chunk);
-        tx.execute(release).await?;
-    }
+    renumber(&mut tx, scope, currency, now, after, through, &left).await?;
+    claims::claim_through(&mut tx, scope, currency, through).await?;
     let total = items
         .iter()
         .try_fold(0i64, |sum, (_, amount, _)| sum.checked_add(*amount))
@@ -392,7 +345,7 @@ pub async fn create(ctx: &Ctx, scope: &Scope, currency: &str) -> Result<RunDetai
     .await?;
     for chunk in items.chunks(BATCH) {
         let mut q = Sql::build(
-            "INSERT INTO payout_items (workspace_id, payout_run_id, partner_id, currency, amount_minor, commission_count, run_status) VALUES ",
+            "INSERT INTO payout_items (workspace_id, payout_run_id, partner_id, currency, amount_minor, commission_count, run_status, after_seq, through_seq) VALUES ",
         );
         for (i, (partner_id, amount, count)) in chunk.iter().enumerate() {
             q.push(if i == 0 { "(" } else { ", (" })
@@ -401,7 +354,8 @@ pub async fn create(ctx: &Ctx, scope: &Scope, currency: &str) -> Result<RunDetai
                 .push_bind(&id)
                 .push(", ")
                 .push_bind(partner_id);
-            q.push(", ").push_bind(currency.code()).push(", ").push_bind(*amount).push(", ").push_bind(*count).push(", 'draft')");
+            q.push(", ").push_bind(currency.code()).push(", ").push_bind(*amount).push(", ").push_bind(*count).push(", 'draft', ");
+            q.push_bind(after).push(", ").push_bind(through).push(")");
         }
         tx.execute(q).await?;
     }
@@ -536,9 +490,9 @@ async fn change(ctx: &Ctx, scope: &Scope, id: &PayoutRunId, to: RunStatus, what:
     let run = find_run_in(&mut tx, scope, id).await?;
     scope.require_vendor_role(MONEY_WRITERS, what)?;
     if to == RunStatus::Cancelled {
-        // Commissions given back become claimable: as a run's claim does, this waits for a run
-        // of the currency being created.
-        take_claim(&mut tx, scope, run.currency, now).await?;
+        // The commissions given back are numbered for the next run: as a run's gathering does,
+        // this takes the claims first.
+        claims::take(&mut tx, scope, run.currency, now).await?;
     }
     tx.execute(sql!("UPDATE payout_runs SET updated_at = updated_at WHERE workspace_id = $1 AND id = $2", scope.workspace_id(), id))
         .await?;
@@ -578,14 +532,23 @@ async fn change(ctx: &Ctx, scope: &Scope, id: &PayoutRunId, to: RunStatus, what:
             audit::record(&mut tx, scope, now, step).await?;
         }
     }
-    let mut commissions = Sql::build("UPDATE commissions SET status = ");
-    commissions.push_bind(transition.commission_status).push(", account = ").push_bind(transition.commission_account.as_str());
+    // The commissions follow their item (`commission_states`); a cancelled run's leave its range.
     if to == RunStatus::Cancelled {
-        commissions.push(", payout_run_id = NULL");
+        let range = tx
+            .fetch_all(sql!(
+                "SELECT partner_id, after_seq, through_seq FROM payout_items WHERE workspace_id = $1 AND payout_run_id = $2 ORDER BY partner_id",
+                scope.workspace_id(),
+                id
+            ))
+            .await?;
+        let mut partners: Vec<PartnerId> = Vec::with_capacity(range.len());
+        let mut bounds = (0, 0);
+        for row in &range {
+            partners.push(row.get("partner_id")?);
+            bounds = (row.get("after_seq")?, row.get("through_seq")?);
+        }
+        renumber(&mut tx, scope, run.currency, now, bounds.0, bounds.1, &partners).await?;
     }
-    commissions.push(", updated_at = ").push_bind(now).push(" WHERE workspace_id = ").push_bind(scope.workspace_id());
-    commissions.push(" AND payout_run_id = ").push_bind(id);
-    tx.execute(commissions).await?;
     let (stamp, by) = match to {
         RunStatus::Approved => ("approved_at", Some("approved_by_user_id")),
         RunStatus::Paid => ("paid_at", Some("paid_by_user_id")),
@@ -634,7 +597,9 @@ pub async fn commission_ids(ctx: &Ctx, scope: &Scope, id: &PayoutRunId) -> Resul
     let mut tx = scope.read(ctx).await?;
     let rows = tx
         .fetch_all(sql!(
-            "SELECT partner_id, id FROM commissions WHERE workspace_id = $1 AND payout_run_id = $2 ORDER BY partner_id, id",
+            "SELECT c.partner_id, c.id FROM payout_items i JOIN commissions c ON c.workspace_id = i.workspace_id AND c.partner_id = i.partner_id
+               AND c.currency = i.currency AND c.status = 'payable' AND c.payable_seq > i.after_seq AND c.payable_seq <= i.through_seq
+             WHERE i.workspace_id = $1 AND i.payout_run_id = $2 AND i.run_status <> 'cancelled' ORDER BY c.partner_id, c.id",
             scope.workspace_id(),
             id
         ))
@@ -830,7 +795,21 @@ pub async fn statement(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, run_id:
     let statement = statement_from_row(&tx.fetch_optional(q).await?.ok_or(Error::NotFound)?)?;
     let mut q = Sql::build("SELECT ");
     q.push(crate::commissions::COLUMNS).push(crate::commissions::FROM).push(" WHERE c.workspace_id = ").push_bind(scope.workspace_id());
-    q.push(" AND c.partner_id = ").push_bind(partner_id).push(" AND c.payout_run_id = ").push_bind(run_id).push(" ORDER BY c.id");
+    // The item's range finds its commissions by the partner's numbers, whatever its history.
+    let range = tx
+        .fetch_one(sql!(
+            "SELECT after_seq, through_seq FROM payout_items WHERE workspace_id = $1 AND payout_run_id = $2 AND partner_id = $3",
+            scope.workspace_id(),
+            run_id,
+            partner_id
+        ))
+        .await?;
+    q.push(" AND c.partner_id = ").push_bind(partner_id).push(" AND c.currency = ").push_bind(statement.currency.code());
+    q.push(" AND c.payable_seq > ")
+        .push_bind(range.get::<i64>("after_seq")?)
+        .push(" AND c.payable_seq <= ")
+        .push_bind(range.get::<i64>("through_seq")?);
+    q.push(" AND c.payout_run_id = ").push_bind(run_id).push(" ORDER BY c.id");
     let commissions = tx.fetch_all(q).await?.iter().map(crate::commissions::from_row).collect::<Result<_>>()?;
     tx.commit().await?;
     Ok(StatementDetail { statement, commissions })

@@ -8,7 +8,7 @@
 //! postings — bulk SQL, so the seeded state passes `ledger verify`, which runs at the end.
 //!
 //! It then times `payouts::create` (the draft run: the sums per partner, readiness, items, skips,
-//! claiming the commissions) against the floor — a plain `SELECT partner_id, currency,
+//! the claimed range) against the floor — a plain `SELECT partner_id, currency,
 //! SUM(amount_minor) … GROUP BY partner_id, currency` over the same payable commission rows in the
 //! same database — alternating (floor, create, cancel untimed, …), and prints the median ratio and
 //! the rows per second of the run; then the last draft is approved by a second staff member
@@ -74,11 +74,13 @@ async fn seed(app: &TestApp, workspace: &str, top: &str, commissions: usize, par
     methods.push_bind(workspace).push(" AND m.partner_id = (SELECT partner_id FROM bench_partner_index WHERE k = 1)");
     methods.push(" WHERE p.k % 100 <> 0 AND p.k <> 1");
     let mut rows = Sql::build("");
-    rows.push(&with).push("INSERT INTO commissions (workspace_id, id, partner_id, kind, amount_minor, currency, status, account, created_at, updated_at) SELECT ");
+    rows.push(&with).push(
+        "INSERT INTO commissions (workspace_id, id, partner_id, kind, amount_minor, currency, status, account, payable_seq, created_at, updated_at) SELECT ",
+    );
     rows.push_bind(workspace).push(", 'com_' || ").push(pad);
     rows.push(
         ", p.partner_id, CASE WHEN i % 10 = 9 THEN 'clawback' ELSE 'sale' END,
-           CASE WHEN i % 10 = 9 THEN -(100 + (i * 7919) % 4000) ELSE 100 + (i * 7919) % 10000 END, 'EUR', 'payable', 'commission_payable', ",
+           CASE WHEN i % 10 = 9 THEN -(100 + (i * 7919) % 4000) ELSE 100 + (i * 7919) % 10000 END, 'EUR', 'payable', 'commission_payable', 1, ",
     );
     rows.push(&format!("{SEEDED_AT}, {SEEDED_AT} FROM {from} JOIN bench_partner_index p ON p.k = i % {partners}"));
     let mut postings = Sql::build(
@@ -95,9 +97,17 @@ async fn seed(app: &TestApp, workspace: &str, top: &str, commissions: usize, par
          SELECT workspace_id, partner_id, account, currency, SUM(amount_minor), MAX(created_at) FROM ledger_postings WHERE workspace_id = ",
     );
     balances.push_bind(workspace).push(" GROUP BY workspace_id, partner_id, account, currency");
-    for (what, statement) in
-        [("partner index", index), ("payout methods", methods), ("commissions", rows), ("postings", postings), ("balances", balances)]
-    {
+    // The seeded commissions became payable together: number 1 of the workspace's EUR claims.
+    let mut claims = Sql::build("INSERT INTO payout_claims (workspace_id, currency, claimed_at, last_seq, claimed_through) VALUES (");
+    claims.push_bind(workspace).push(&format!(", 'EUR', {SEEDED_AT}, 1, 0)"));
+    for (what, statement) in [
+        ("partner index", index),
+        ("payout methods", methods),
+        ("commissions", rows),
+        ("postings", postings),
+        ("balances", balances),
+        ("claims", claims),
+    ] {
         let started = Instant::now();
         app.execute(vec![statement]).await.map_err(|e| anyhow::anyhow!("seeding {what}: {e}"))?;
         println!("  seeded {what} in {:.1} s", started.elapsed().as_secs_f64());

@@ -461,7 +461,10 @@ async fn the_demo_has_commissions_pending_payable_on_hold_and_reversed_and_a_cle
     let app = TestApp::spawn().await;
     let workspace = trellis_server::demo::seed(&app.state.ctx).await.expect("demo seeding");
     let rows = app
-        .query(sql!("SELECT DISTINCT kind, status FROM commissions WHERE workspace_id = $1 ORDER BY kind, status", workspace.to_string()))
+        .query(sql!(
+            "SELECT DISTINCT kind, status FROM commission_states WHERE workspace_id = $1 ORDER BY kind, status",
+            workspace.to_string()
+        ))
         .await;
     let seen: Vec<String> =
         rows.iter().map(|r| format!("{} {}", r.get::<String>("kind").expect("kind"), r.get::<String>("status").expect("status"))).collect();

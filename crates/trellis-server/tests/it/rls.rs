@@ -87,6 +87,20 @@ async fn every_partner_table_forces_row_security_and_the_runtime_role_cannot_byp
     assert!(!superuser, "trellis_app must not be a superuser");
     assert!(!bypass, "trellis_app must not have BYPASSRLS");
     assert_eq!(owned_by_app, 0, "trellis_app must own no table (owners may be exempt from row security)");
+    // A view reads its tables with its owner's rights unless it is `security_invoker`: then the
+    // tables' row security applies to the runtime role reading through it.
+    let views = app
+        .query(sql!(
+            "SELECT CAST(c.relname AS TEXT) AS name, COALESCE('security_invoker=true' = ANY(c.reloptions), FALSE) AS invoker
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = current_schema() AND c.relkind = 'v' ORDER BY c.relname"
+        ))
+        .await;
+    let names: Vec<String> = views.iter().map(|v| v.get("name").expect("name")).collect();
+    assert!(names.iter().any(|n| n == "commission_states"), "the guard must see the view commission_states (found {names:?})");
+    let definer: Vec<&String> =
+        views.iter().zip(&names).filter(|(v, _)| !v.get::<bool>("invoker").expect("invoker")).map(|(_, n)| n).collect();
+    assert!(definer.is_empty(), "views that bypass row security (not security_invoker): {definer:?}");
 }
 
 async fn count_as(app: &TestApp, security: &RowSecurity, table: &str) -> i64 {
