@@ -2,9 +2,9 @@
 -- takes the next number of its workspace and currency (`payout_claims.last_seq`, counted
 -- while the writer holds the workspace's audit head, so numbers follow commit order); a run
 -- claims every payable commission numbered after the last run's watermark up to its own
--- (`claimed_through`) by writing its items with that range — no commission row is written.
--- A commission's status and account follow from its run's item (the view below); a partner the
--- run skips, and every commission of a cancelled run, is numbered again, after the watermark.
+-- (`claimed_through`), and a left-out partner's backlog, by writing its items with their ranges —
+-- no commission row is written. A commission's status and account follow from its run's item
+-- (the view below); every commission of a cancelled run is numbered again, after the watermark.
 
 ALTER TABLE commissions ADD COLUMN payable_seq INTEGER;
 ALTER TABLE payout_claims ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;
@@ -37,6 +37,17 @@ UPDATE payout_claims SET last_seq = claimed_through + 1;
 UPDATE commissions SET payable_seq = (
     SELECT k.last_seq FROM payout_claims k WHERE k.workspace_id = commissions.workspace_id AND k.currency = commissions.currency)
  WHERE status = 'payable' AND payable_seq IS NULL;
+
+-- The partners a run left out, by currency: their payable commissions numbered after `after_seq`
+-- (up to the watermark) are unclaimed, and the next run reads them again.
+CREATE TABLE payout_backlog (
+    workspace_id TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    partner_id TEXT NOT NULL,
+    after_seq INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, currency, partner_id),
+    FOREIGN KEY (workspace_id, partner_id) REFERENCES partners (workspace_id, id)
+) STRICT;
 
 DROP INDEX commissions_payable;
 DROP INDEX commissions_by_payout_run;

@@ -12,16 +12,16 @@
 //!   audit head and the currency's claim row before it reads anything, sums the payable
 //!   commissions numbered after the watermark, and writes one item per partner paid with that
 //!   range; no commission row is written. A second run started at once waits and then finds
-//!   nothing new; a commission is paid once. The commissions of the partners it leaves out
-//!   (skipped, or summing to zero) are numbered again after the watermark, as are a cancelled
-//!   run's, so the next run claims them.
+//!   nothing new; a commission is paid once. The partners it leaves out (skipped, or summing to
+//!   zero) go to the backlog with the number their unclaimed commissions start after, which the
+//!   next run reads again; a cancelled run's commissions are numbered again after the watermark.
 //! - **Money** ([`RUN_TRANSITIONS`], ADR 0019): approval moves each item's amount from the
 //!   partner's payable account to payout clearing, marking paid from clearing to paid; cancelling
 //!   an approved run moves it back — one ledger entry per item, posted together as one step
 //!   (`ledger::post_many`) audited once by the run's own event. Commissions follow their item
 //!   (`in_payout`, then `paid`; `payable` again on cancel) through the `commission_states` view.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use trellis_core::{CommissionId, Currency, Error, Page, PartnerId, PayoutRunId, Result, Timestamp, UserId, string_enum};
 use trellis_db::{Row, Sql, sql};
@@ -255,30 +255,13 @@ fn skip_reason(
     }
 }
 
-/// Numbers again, after the watermark, the payable commissions of `partners` in `currency`
-/// numbered in `(after, through]`: they leave that range (a skipped partner's, or a cancelled
-/// run's) and the next run claims them.
-async fn renumber(
-    tx: &mut ScopedTx,
-    scope: &Scope,
-    currency: Currency,
-    now: Timestamp,
+/// What a run gathers for one partner: the sum and number of its unclaimed payable commissions,
+/// and the number after which they start.
+#[derive(Debug, Clone, Copy)]
+struct Gathered {
+    total: i64,
+    count: i64,
     after: i64,
-    through: i64,
-    partners: &[PartnerId],
-) -> Result<()> {
-    if partners.is_empty() {
-        return Ok(());
-    }
-    let seq = claims::next_seq(tx, scope, currency, now).await?;
-    for chunk in partners.chunks(BATCH) {
-        let mut q = Sql::build("UPDATE commissions SET payable_seq = ");
-        q.push_bind(seq).push(", updated_at = ").push_bind(now).push(" WHERE workspace_id = ").push_bind(scope.workspace_id());
-        q.push(" AND status = 'payable' AND currency = ").push_bind(currency.code()).push(" AND partner_id IN ").push_in_list(chunk);
-        q.push(" AND payable_seq > ").push_bind(after).push(" AND payable_seq <= ").push_bind(through);
-        tx.execute(q).await?;
-    }
-    Ok(())
 }
 
 /// `POST /api/v1/payout-runs` (owners, admins, finance): a draft run of `currency` (module
@@ -292,43 +275,55 @@ pub async fn create(ctx: &Ctx, scope: &Scope, currency: &str) -> Result<RunDetai
     // The claims first: a second run of the currency, and every change of a payable commission,
     // waits here until this one commits (`claims`).
     let row = claims::take(&mut tx, scope, currency, now).await?;
-    let (after, through) = (row.claimed_through, row.last_seq);
+    let (watermark, through) = (row.claimed_through, row.last_seq);
     let id = PayoutRunId::generate();
-    let sums: Vec<(PartnerId, i64, i64)> = tx
+    // Each partner's unclaimed payable commissions: those numbered after the watermark, and for
+    // a partner an earlier run left out, its backlog since then.
+    let mut gathered: BTreeMap<PartnerId, Gathered> = BTreeMap::new();
+    for row in tx
         .fetch_all(sql!(
             "SELECT partner_id, CAST(SUM(amount_minor) AS BIGINT) AS total, COUNT(*) AS n FROM commissions
-             WHERE workspace_id = $1 AND currency = $2 AND status = 'payable' AND payable_seq > $3 GROUP BY partner_id ORDER BY partner_id",
+             WHERE workspace_id = $1 AND currency = $2 AND status = 'payable' AND payable_seq > $3 GROUP BY partner_id",
             scope.workspace_id(),
             currency.code(),
-            after
+            watermark
         ))
         .await?
-        .iter()
-        .map(|r| Ok((r.get("partner_id")?, r.get("total")?, r.get("n")?)))
-        .collect::<Result<_>>()?;
+    {
+        gathered.insert(row.get("partner_id")?, Gathered { total: row.get("total")?, count: row.get("n")?, after: watermark });
+    }
+    let backlog = claims::backlog_in(&mut tx, scope, currency, watermark).await?;
+    for entry in &backlog {
+        let g = gathered.entry(entry.partner_id.clone()).or_insert(Gathered { total: 0, count: 0, after: watermark });
+        g.total = g.total.checked_add(entry.total_minor).ok_or_else(|| Error::invalid("currency", "a partner's total is too large"))?;
+        g.count += entry.count;
+        g.after = entry.after_seq;
+    }
     let minimums = minimums_in(&mut tx, scope, currency, now).await?;
-    let partners: Vec<PartnerId> = sums.iter().map(|(p, _, _)| p.clone()).collect();
+    let partners: Vec<PartnerId> = gathered.keys().cloned().collect();
     let ready = payout_methods::readiness_in(&mut tx, scope, &partners).await?;
     let mut skipped: Vec<(PartnerId, SkipReason, i64)> = Vec::new();
-    let mut items: Vec<(PartnerId, i64, i64)> = Vec::new();
-    // Whose commissions stay payable: numbered again, so the next run finds them.
-    let mut left: Vec<PartnerId> = Vec::new();
-    for (partner_id, total, count) in sums {
-        match skip_reason(total, &partner_id, &ready, &minimums, now) {
-            None if total > 0 => items.push((partner_id, total, count)),
+    let mut items: Vec<(PartnerId, Gathered)> = Vec::new();
+    // Whose commissions stay payable (in the backlog, from where their unclaimed numbers start).
+    let mut left: Vec<(PartnerId, i64)> = Vec::new();
+    for (partner_id, g) in gathered {
+        match skip_reason(g.total, &partner_id, &ready, &minimums, now) {
+            None if g.total > 0 => items.push((partner_id, g)),
             reason => {
-                if let Some(reason) = reason.filter(|_| total != 0) {
-                    skipped.push((partner_id.clone(), reason, total));
+                if let Some(reason) = reason.filter(|_| g.total != 0) {
+                    skipped.push((partner_id.clone(), reason, g.total));
                 }
-                left.push(partner_id);
+                if g.count > 0 {
+                    left.push((partner_id, g.after));
+                }
             }
         }
     }
-    renumber(&mut tx, scope, currency, now, after, through, &left).await?;
+    claims::replace_backlog(&mut tx, scope, currency, &backlog, &left).await?;
     claims::claim_through(&mut tx, scope, currency, through).await?;
     let total = items
         .iter()
-        .try_fold(0i64, |sum, (_, amount, _)| sum.checked_add(*amount))
+        .try_fold(0i64, |sum, (_, g)| sum.checked_add(g.total))
         .ok_or_else(|| Error::invalid("currency", "the run's total is too large"))?;
     let item_count = i64::try_from(items.len()).unwrap_or(i64::MAX);
     tx.execute(sql!(
@@ -347,15 +342,15 @@ pub async fn create(ctx: &Ctx, scope: &Scope, currency: &str) -> Result<RunDetai
         let mut q = Sql::build(
             "INSERT INTO payout_items (workspace_id, payout_run_id, partner_id, currency, amount_minor, commission_count, run_status, after_seq, through_seq) VALUES ",
         );
-        for (i, (partner_id, amount, count)) in chunk.iter().enumerate() {
+        for (i, (partner_id, g)) in chunk.iter().enumerate() {
             q.push(if i == 0 { "(" } else { ", (" })
                 .push_bind(scope.workspace_id())
                 .push(", ")
                 .push_bind(&id)
                 .push(", ")
                 .push_bind(partner_id);
-            q.push(", ").push_bind(currency.code()).push(", ").push_bind(*amount).push(", ").push_bind(*count).push(", 'draft', ");
-            q.push_bind(after).push(", ").push_bind(through).push(")");
+            q.push(", ").push_bind(currency.code()).push(", ").push_bind(g.total).push(", ").push_bind(g.count).push(", 'draft', ");
+            q.push_bind(g.after).push(", ").push_bind(through).push(")");
         }
         tx.execute(q).await?;
     }
@@ -534,20 +529,18 @@ async fn change(ctx: &Ctx, scope: &Scope, id: &PayoutRunId, to: RunStatus, what:
     }
     // The commissions follow their item (`commission_states`); a cancelled run's leave its range.
     if to == RunStatus::Cancelled {
-        let range = tx
+        let mut ranges: BTreeMap<(i64, i64), Vec<PartnerId>> = BTreeMap::new();
+        for row in tx
             .fetch_all(sql!(
                 "SELECT partner_id, after_seq, through_seq FROM payout_items WHERE workspace_id = $1 AND payout_run_id = $2 ORDER BY partner_id",
                 scope.workspace_id(),
                 id
             ))
-            .await?;
-        let mut partners: Vec<PartnerId> = Vec::with_capacity(range.len());
-        let mut bounds = (0, 0);
-        for row in &range {
-            partners.push(row.get("partner_id")?);
-            bounds = (row.get("after_seq")?, row.get("through_seq")?);
+            .await?
+        {
+            ranges.entry((row.get("after_seq")?, row.get("through_seq")?)).or_default().push(row.get("partner_id")?);
         }
-        renumber(&mut tx, scope, run.currency, now, bounds.0, bounds.1, &partners).await?;
+        claims::renumber(&mut tx, scope, run.currency, now, &ranges).await?;
     }
     let (stamp, by) = match to {
         RunStatus::Approved => ("approved_at", Some("approved_by_user_id")),
