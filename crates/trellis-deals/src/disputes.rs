@@ -308,7 +308,7 @@ const COLUMNS: &str = "x.id, x.subject_type, x.subject_id, x.partner_id, p.name 
 
 const FROM: &str = " FROM disputes x JOIN partners p ON p.workspace_id = x.workspace_id AND p.id = x.partner_id
      LEFT JOIN deals d ON d.workspace_id = x.workspace_id AND x.subject_type = 'deal' AND d.id = x.subject_id
-     LEFT JOIN commissions cm ON cm.workspace_id = x.workspace_id AND x.subject_type = 'commission' AND cm.id = x.subject_id";
+     LEFT JOIN commission_states cm ON cm.workspace_id = x.workspace_id AND x.subject_type = 'commission' AND cm.id = x.subject_id";
 
 fn from_row(row: &Row) -> Result<Dispute> {
     let status: String = row.get("status")?;
