@@ -17,6 +17,11 @@ fn encode_u128(value: u128) -> String {
     out.iter().map(|b| *b as char).collect()
 }
 
+/// The value of a valid body (the inverse of [`encode_u128`]).
+fn decode_u128(body: &str) -> u128 {
+    body.bytes().fold(0u128, |acc, b| (acc << 5) | ALPHABET.iter().position(|a| *a == b).unwrap_or(0) as u128)
+}
+
 fn is_valid_body(body: &str) -> bool {
     body.len() == ENCODED_LEN && body.bytes().all(|b| ALPHABET.contains(&b)) && body.as_bytes()[0] <= b'7'
 }
@@ -62,6 +67,16 @@ macro_rules! public_id {
 
             pub fn into_string(self) -> String {
                 self.0
+            }
+
+            /// The 128 bits the id stands for, for compact encodings that carry an id (click ids).
+            pub fn to_u128(&self) -> u128 {
+                decode_u128(&self.0[$prefix.len() + 1..])
+            }
+
+            /// The id of those 128 bits (the inverse of [`Self::to_u128`]).
+            pub fn from_u128(value: u128) -> Self {
+                Self(format!("{}_{}", $prefix, encode_u128(value)))
             }
         }
 
@@ -141,6 +156,8 @@ public_id!(/// What a partner earns (or gives back: a reversal or a clawback).
     CommissionId, "com");
 public_id!(/// A payout run: what is paid to partners in one currency at once.
     PayoutRunId, "pay");
+public_id!(/// A partner's referral link (`/r/{code}`).
+    LinkId, "lnk");
 public_id!(/// A partner's payout method (the bank account its payouts go to); it keeps its id when replaced.
     PayoutMethodId, "pm");
 
@@ -156,6 +173,8 @@ mod tests {
         assert_eq!(PartnerId::parse(first.as_str()), Ok(first.clone()));
         assert!(first.as_str() < second.as_str());
         assert_eq!(first.as_str().len(), 4 + ENCODED_LEN);
+        assert_eq!(PartnerId::from_u128(first.to_u128()), first);
+        assert_ne!(first.to_u128(), second.to_u128());
     }
 
     #[test]

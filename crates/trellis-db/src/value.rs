@@ -87,7 +87,8 @@ id_to_value!(
     ConversionId,
     CommissionId,
     PayoutRunId,
-    PayoutMethodId
+    PayoutMethodId,
+    LinkId
 );
 
 impl ToValue for Value {
@@ -200,7 +201,8 @@ id_from_value!(
     ConversionId,
     CommissionId,
     PayoutRunId,
-    PayoutMethodId
+    PayoutMethodId,
+    LinkId
 );
 
 impl<T: FromValue> FromValue for Option<T> {

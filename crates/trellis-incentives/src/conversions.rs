@@ -6,9 +6,11 @@
 //!   (200), a different request for the same pair is 409, and two racing requests cannot both
 //!   earn (the loser of the index waits for the winner and answers as a retry).
 //! - **Attribution**, in this order: the deal named (its credited partners and their split), the
-//!   customer's earlier attribution (customers keep their partner for recurring sales), the
-//!   `partner_id` sent. Click ids are stored; click-based attribution arrives with referral
-//!   links and plugs in here, before the customer's attribution.
+//!   click id (a referral link's click inside its program's attribution window, read through
+//!   [`ClickAttributions`]) — for a new customer, or for a returning one where the program
+//!   attributes to the last touch —, the customer's earlier attribution (customers keep their
+//!   partner for recurring sales: first touch), the `partner_id` sent. An unknown, forged or
+//!   expired click id attributes nothing and is kept on the conversion.
 //! - **What it earns** follows the plan in force when the conversion happened ([`plans`]): a lead
 //!   its flat amount, a sale its rate (the tier's, when the plan or the tier overrides it) while
 //!   the customer's recurrence lasts, and the partner's distributor its override. A partner whose
@@ -27,7 +29,8 @@ use std::pin::Pin;
 use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
 use trellis_core::{
-    CommissionId, ConversionId, Currency, DealId, Error, Page, PartnerId, ProgramId, Result, TierId, Timestamp, Validation, string_enum,
+    CommissionId, ConversionId, Currency, DealId, Error, LinkId, Page, PartnerId, ProgramId, Result, TierId, Timestamp, Validation,
+    string_enum,
 };
 use trellis_db::{Row, Sql, sql};
 use trellis_identity::audit::{self, AuditEntry};
@@ -54,6 +57,7 @@ string_enum!(
     /// How a conversion found its partner.
     Attribution {
         Deal => "deal",
+        Click => "click",
         Customer => "customer",
         Partner => "partner",
         None => "none",
@@ -75,6 +79,26 @@ pub type DealCreditFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<DealCr
 /// puts one in the context (`Ctx::with_extension`, ADR 0011). `None`: no deal the caller sees.
 pub struct DealCredits {
     pub read: for<'a> fn(&'a mut ScopedTx, &'a Scope, &'a DealId) -> DealCreditFuture<'a>,
+}
+
+/// A referral link's click, as the tracking capability reads a click id.
+#[derive(Debug, Clone)]
+pub struct ClickedLink {
+    pub link_id: LinkId,
+    pub partner_id: PartnerId,
+    pub program_id: Option<ProgramId>,
+    pub clicked_at: Timestamp,
+    /// The program attributes a returning customer to the last click (else the first touch).
+    pub last_touch: bool,
+}
+
+pub type ClickFuture<'a> = Pin<Box<dyn Future<Output = Result<Option<ClickedLink>>> + Send + 'a>>;
+
+/// How this crate reads a click id without depending on the tracking crate: the binary puts one
+/// in the context (ADR 0011). `None`: no valid click of a link of this workspace inside its
+/// attribution window at `occurred_at`.
+pub struct ClickAttributions {
+    pub read: for<'a> fn(&'a Ctx, &'a mut ScopedTx, &'a Scope, &'a str, Timestamp) -> ClickFuture<'a>,
 }
 
 /// A conversion as the vendor's system sent it (strings as sent; [`record`] checks them).
@@ -447,7 +471,7 @@ pub async fn record(ctx: &Ctx, scope: &Scope, input: &NewConversion) -> Result<R
         "commissions": created.iter().map(commission_summary).collect::<Vec<_>>(),
     });
     tx.execute(sql!(
-        "UPDATE conversions SET partner_id = $3, program_id = $4, plan_version = $5, attribution = $6, deal_id = $7, answer = $8
+        "UPDATE conversions SET partner_id = $3, program_id = $4, plan_version = $5, attribution = $6, deal_id = $7, answer = $8, link_id = $9
          WHERE workspace_id = $1 AND id = $2",
         scope.workspace_id(),
         &id,
@@ -456,7 +480,8 @@ pub async fn record(ctx: &Ctx, scope: &Scope, input: &NewConversion) -> Result<R
         earned.plan_version,
         earned.attribution.as_str(),
         earned.deal_id.clone(),
-        answer.to_string()
+        answer.to_string(),
+        earned.link_id.clone()
     ))
     .await?;
     let entry = AuditEntry::new("conversion.recorded", "conversion", id.as_str())
@@ -512,12 +537,21 @@ struct Earned {
     plan_version: Option<i64>,
     attribution: Attribution,
     deal_id: Option<DealId>,
+    link_id: Option<LinkId>,
     commission_ids: Vec<CommissionId>,
 }
 
 impl Earned {
     fn nothing(attribution: Attribution) -> Self {
-        Self { partner_id: None, program_id: None, plan_version: None, attribution, deal_id: None, commission_ids: Vec::new() }
+        Self {
+            partner_id: None,
+            program_id: None,
+            plan_version: None,
+            attribution,
+            deal_id: None,
+            link_id: None,
+            commission_ids: Vec::new(),
+        }
     }
 }
 
@@ -635,6 +669,18 @@ async fn earn_in(
     occurred_at: Timestamp,
 ) -> Result<Earned> {
     let customer = customer_in(tx, scope, &parsed.customer).await?;
+    let click = match (&parsed.click_id, &parsed.deal_id) {
+        (Some(click_id), None) => match ctx.extension::<ClickAttributions>() {
+            Ok(clicks) => (clicks.read)(ctx, tx, scope, click_id, occurred_at).await?,
+            // A binary without referral tracking attributes nothing by clicks.
+            Err(_) => None,
+        },
+        _ => None,
+    };
+    // A click attributes a new customer, and a returning one where its program takes the last
+    // touch; otherwise the customer keeps its first partner.
+    let click = click.filter(|c| customer.is_none() || c.last_touch);
+    let mut link_id = None;
     let (attribution, program_id, deal_id, credited): Attributed = if let Some(deal_id) = &parsed.deal_id {
         let credit = deal_credit_in(ctx, tx, scope, deal_id).await?;
         let program_id = match (&credit.program_id, &parsed.program_id) {
@@ -642,6 +688,13 @@ async fn earn_in(
             (None, None) => program_of(tx, scope, &credit.partners[0].0, None).await?,
         };
         (Attribution::Deal, program_id, Some(deal_id.clone()), credit.partners)
+    } else if let Some(click) = &click {
+        let program_id = match &click.program_id {
+            Some(p) => Some(p.clone()),
+            None => program_of(tx, scope, &click.partner_id, parsed.program_id.as_ref()).await?,
+        };
+        link_id = Some(click.link_id.clone());
+        (Attribution::Click, program_id, None, vec![(click.partner_id.clone(), 10_000)])
     } else if let Some(customer) = &customer {
         let credited = match &customer.deal_id {
             Some(deal_id) => deal_credit_in(ctx, tx, scope, deal_id).await?.partners,
@@ -665,9 +718,21 @@ async fn earn_in(
         plan_version: None,
         attribution,
         deal_id: deal_id.clone(),
+        link_id,
         commission_ids: Vec::new(),
     };
     let Some(program_id) = program_id else { return Ok(earned) };
+    if customer.is_some() && click.is_some() {
+        // Last touch: the returning customer now belongs to the click's partner.
+        tx.execute(sql!(
+            "UPDATE commission_customers SET partner_id = $3, program_id = $4, deal_id = NULL WHERE workspace_id = $1 AND customer_external_id = $2",
+            scope.workspace_id(),
+            &parsed.customer,
+            &first_partner,
+            &program_id
+        ))
+        .await?;
+    }
     if customer.is_none() {
         tx.execute(sql!(
             "INSERT INTO commission_customers (workspace_id, customer_external_id, partner_id, program_id, deal_id, first_conversion_id, first_sale_at, created_at)
@@ -811,7 +876,7 @@ async fn refund_in(tx: &mut ScopedTx, scope: &Scope, now: Timestamp, id: &Conver
     let sale_invoice = parsed.refunds_invoice_id.clone().unwrap_or_default();
     let row = tx
         .fetch_optional(sql!(
-            "SELECT id, partner_id, program_id, plan_version, attribution, deal_id, amount_minor, currency FROM conversions
+            "SELECT id, partner_id, program_id, plan_version, attribution, deal_id, link_id, amount_minor, currency FROM conversions
              WHERE workspace_id = $1 AND kind = 'sale' AND invoice_id = $2",
             scope.workspace_id(),
             &sale_invoice
@@ -851,6 +916,8 @@ async fn refund_in(tx: &mut ScopedTx, scope: &Scope, now: Timestamp, id: &Conver
         plan_version: row.get("plan_version")?,
         attribution: Attribution::parse(&attribution).unwrap_or(Attribution::None),
         deal_id: row.get("deal_id")?,
+        // A refund counts against the link its sale came through.
+        link_id: row.get("link_id")?,
         commission_ids: Vec::new(),
     };
     let mut q = Sql::build("SELECT ");
@@ -932,6 +999,73 @@ pub struct InvoicePaid {
     /// False when the invoice was already paid (a repeat changes nothing).
     pub changed: bool,
     pub commissions: Vec<Commission>,
+}
+
+/// What a referral link brought: its leads and sales (all time), what they earned its partner
+/// per currency (`None` for a partner's people who do not read money), and the leads and sales
+/// per UTC day (days since 1970-01-01) from `since`. The caller has checked that it may read the
+/// link; this reads through the link's index (`conversions_by_link`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkFigures {
+    pub leads: i64,
+    pub sales: i64,
+    pub earnings: Option<Vec<(String, i64)>>,
+    /// `(day, kind, count)`.
+    pub per_day: Vec<(i64, String, i64)>,
+}
+
+pub async fn link_figures_in(
+    tx: &mut ScopedTx,
+    scope: &Scope,
+    partner_id: &PartnerId,
+    link_id: &LinkId,
+    since: i64,
+) -> Result<LinkFigures> {
+    let mut figures = LinkFigures::default();
+    let rows = tx
+        .fetch_all(sql!(
+            "SELECT kind, COUNT(*) AS n FROM conversions WHERE workspace_id = $1 AND link_id = $2 GROUP BY kind",
+            scope.workspace_id(),
+            link_id
+        ))
+        .await?;
+    for row in rows {
+        let kind: String = row.get("kind")?;
+        let n: i64 = row.get("n")?;
+        match kind.as_str() {
+            "lead" => figures.leads = n,
+            "sale" => figures.sales = n,
+            _ => {}
+        }
+    }
+    let rows = tx
+        .fetch_all(sql!(
+            "SELECT occurred_at / 86400000000 AS day, kind, COUNT(*) AS n FROM conversions
+             WHERE workspace_id = $1 AND link_id = $2 AND occurred_at >= $3 AND kind IN ('lead', 'sale')
+             GROUP BY occurred_at / 86400000000, kind",
+            scope.workspace_id(),
+            link_id,
+            since
+        ))
+        .await?;
+    for row in rows {
+        figures.per_day.push((row.get("day")?, row.get("kind")?, row.get("n")?));
+    }
+    if commissions::require_money_reader(scope).is_ok() {
+        let rows = tx
+            .fetch_all(sql!(
+                "SELECT c.currency, CAST(SUM(c.amount_minor) AS BIGINT) AS amount FROM conversions v
+                 JOIN commissions c ON c.workspace_id = v.workspace_id AND c.conversion_id = v.id
+                 WHERE v.workspace_id = $1 AND v.link_id = $2 AND c.partner_id = $3
+                 GROUP BY c.currency ORDER BY c.currency",
+                scope.workspace_id(),
+                link_id,
+                partner_id
+            ))
+            .await?;
+        figures.earnings = Some(rows.iter().map(|r| Ok((r.get("currency")?, r.get("amount")?))).collect::<Result<_>>()?);
+    }
+    Ok(figures)
 }
 
 /// `POST /api/v1/invoices/{invoice_id}/paid` (owners, admins, finance): the sale's invoice is

@@ -9,6 +9,7 @@ mod demo_money;
 mod demo_programs;
 pub mod extensions;
 pub mod jobs;
+mod redirect;
 
 use std::sync::Arc;
 
@@ -32,7 +33,8 @@ pub const SYSTEM_GRANTS: &[&trellis_db::SystemGrant] = &[&demo::DEMO_SEEDING];
 pub async fn connect(database_url: &str, web: WebConfig, clock: Arc<dyn Clock>, secret_key: Option<SecretKey>) -> anyhow::Result<AppState> {
     let db = Db::connect(&DbConfig::new(database_url)).await?;
     db.migrate().await?;
-    let ctx = extensions::install(Ctx::new(db, clock).with_public_url(&web.public_url), secret_key);
+    let redirects = trellis_tracking::redirects::Redirects::start(&db, clock.now()).await?;
+    let ctx = extensions::install(Ctx::new(db, clock).with_public_url(&web.public_url).with_extension(redirects), secret_key);
     Ok(AppState { ctx, web: Arc::new(web) })
 }
 
@@ -42,10 +44,26 @@ pub async fn check_secret_key(ctx: &Ctx) -> anyhow::Result<()> {
     trellis_incentives::payout_methods::check_key(ctx).await.map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-/// Starts what a serving process keeps in memory beside the database: the deal conflict index,
-/// built now and following other servers' writes (`trellis_deals::conflicts::follow`).
+/// Starts what a serving process keeps in memory beside the database following other servers'
+/// writes: the deal conflict index (`trellis_deals::conflicts::follow`) and the referral link
+/// table (`trellis_tracking::redirects::follow`).
 pub fn start_indexes(ctx: &Ctx) {
     tokio::spawn(trellis_deals::conflicts::follow(ctx.clone()));
+    tokio::spawn(trellis_tracking::redirects::follow(ctx.clone()));
+}
+
+/// Writes the clicks still queued (a graceful shutdown's last step: no answered redirect loses
+/// its click).
+pub async fn flush_clicks(ctx: &Ctx) {
+    if let Ok(redirects) = trellis_tracking::redirects::Redirects::of(ctx) {
+        redirects.recorder().flush().await;
+        let figures = redirects.recorder().figures();
+        tracing::info!(
+            written = figures.written.load(std::sync::atomic::Ordering::Relaxed),
+            dropped = figures.dropped.load(std::sync::atomic::Ordering::Relaxed),
+            "clicks flushed"
+        );
+    }
 }
 
 /// `GET /healthz`: 200 when the database answers, 503 otherwise.
@@ -165,7 +183,9 @@ pub fn build_router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(state)
+        .with_state(state.clone())
+        // The referral redirect stays outside the layers above (its module says why).
+        .merge(Router::new().route("/r/{code}", get(redirect::redirect)).with_state(state))
 }
 
 /// Serves `router` on `listener` until Ctrl-C / SIGTERM.

@@ -232,7 +232,10 @@ async fn main() -> anyhow::Result<()> {
             start_job_worker(&settings, &state)?;
             trellis_server::start_indexes(&state.ctx);
             println!("{}", trellis_server::demo::banner(&settings.public_url, &logins));
-            trellis_server::serve(listener, trellis_server::build_router(state)).await
+            let ctx = state.ctx.clone();
+            trellis_server::serve(listener, trellis_server::build_router(state)).await?;
+            trellis_server::flush_clicks(&ctx).await;
+            Ok(())
         }
         Command::Migrate => {
             println!("migrations applied to {}", redact(&settings.database_url));
@@ -307,7 +310,10 @@ async fn run_server(settings: &Settings, state: trellis_web::AppState) -> anyhow
     start_job_worker(settings, &state)?;
     trellis_server::start_indexes(&state.ctx);
     tracing::info!(url = %settings.public_url, database = %redact(&settings.database_url), "trellis is listening");
-    trellis_server::serve(listener, trellis_server::build_router(state)).await
+    let ctx = state.ctx.clone();
+    trellis_server::serve(listener, trellis_server::build_router(state)).await?;
+    trellis_server::flush_clicks(&ctx).await;
+    Ok(())
 }
 
 /// Turns a domain error into a message for the operator.

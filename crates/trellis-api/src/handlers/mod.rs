@@ -21,6 +21,7 @@ pub mod payouts;
 pub mod profiles;
 pub mod programs;
 pub mod recruitment;
+pub mod referral_links;
 pub mod tiers;
 pub mod workspace;
 
@@ -132,4 +133,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(payouts::find_statement))
         // Payout methods (API.md "Commissions, balances, payouts")
         .routes(routes!(payout_methods::find_payout_method, payout_methods::set_payout_method))
+        // Referral links (API.md "Referral tracking")
+        .routes(routes!(referral_links::create_link, referral_links::list_links))
+        .routes(routes!(referral_links::get_link))
+        .routes(routes!(referral_links::disable_link))
+        .routes(routes!(referral_links::enable_link))
+        .routes(routes!(referral_links::link_stats))
+        .routes(routes!(referral_links::link_qr))
 }

@@ -44,6 +44,7 @@ fn kind_label(kind: ConversionKind) -> &'static str {
 fn attribution_label(a: Attribution) -> &'static str {
     match a {
         Attribution::Deal => "By the deal it names",
+        Attribution::Click => "By a referral link's click",
         Attribution::Customer => "By the customer's earlier attribution",
         Attribution::Partner => "By the partner named",
         Attribution::None => "No partner: earns nothing",

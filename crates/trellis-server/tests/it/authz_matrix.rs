@@ -781,6 +781,19 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
                 .expect("a payout method");
             (route.path.replace("{id}", partner.as_str()), Some(method.id.to_string()))
         }
+        "referral_link" => {
+            crate::referral_links::allow_example_com(app).await;
+            let scope = Scope::system(world.workspace(World::partner_ws(column)).clone(), &TEST_FIXTURES);
+            let input = trellis_tracking::links::NewLink {
+                destination_url: format!("https://www.example.com/cell-{n}"),
+                partner_id: Some(world.partner(column).to_string()),
+                ..Default::default()
+            };
+            let link = trellis_tracking::links::create(&app.state.ctx, &scope, &input).await.expect("a referral link");
+            // The figures and the QR code answer about the link without carrying its id.
+            let answers_the_link = !(route.path.ends_with("/stats") || route.path.ends_with("/qr.svg"));
+            (route.path.replace("{id}", link.id.as_str()), answers_the_link.then(|| link.id.to_string()))
+        }
         other => panic!("unknown target {other}"),
     };
     let body = match (route.method.as_str(), route.path.as_str()) {
@@ -880,6 +893,18 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         }
         ("PATCH", "/api/v1/programs/{id}/conflict-rules") => Some(json!({"race_window_minutes": 15})),
         ("PUT", "/api/v1/programs/{id}/commission-plan") => Some(json!({"sale": {"percent_bps": 1000 + n}, "hold_days": 30})),
+        ("POST", "/api/v1/referral-links") => {
+            crate::referral_links::allow_example_com(app).await;
+            let destination = format!("https://www.example.com/cell-{n}");
+            Some(match &who.kind {
+                Kind::Partner { .. } => json!({"destination_url": destination}),
+                // A partner every staff member of the workspace sees (the assigned manager manages D1).
+                _ => {
+                    let partner = if who.ws() == Some(Ws::Other) { world.partner("OTHER") } else { world.partner("D1") };
+                    json!({"destination_url": destination, "partner_id": partner.to_string()})
+                }
+            })
+        }
         ("POST", "/api/v1/conversions") => {
             Some(json!({"kind": "lead", "invoice_id": format!("matrix-lead-{n}"), "customer_external_id": format!("matrix-customer-{n}")}))
         }
@@ -898,6 +923,7 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         | ("POST", "/api/v1/payout-runs/{id}/cancel") => None,
         // The details the target was set up with: an allowed PUT changes nothing.
         ("PUT", "/api/v1/partners/{id}/payout-method") => Some(crate::payout_methods::matrix_body()),
+        ("POST", "/api/v1/referral-links/{id}/disable") | ("POST", "/api/v1/referral-links/{id}/enable") => None,
         ("GET", _) | ("DELETE", _) => None,
         _ => panic!("no request recipe for {} — add one here when adding the route to the matrix", route.label()),
     };
@@ -1171,14 +1197,18 @@ async fn check_list(app: &TestApp, world: &World, route: &RouteRow, who: &Who, c
             let missing = if reply.body["next_cursor"].is_null() { through_registrant.difference(&got).cloned().collect() } else { vec![] };
             (got.difference(&allowed).cloned().collect(), missing)
         }
-        "/api/v1/commissions" => {
-            // Money is private to each organisation: a partner its own, staff those of the
-            // partners they see.
+        "/api/v1/commissions" | "/api/v1/referral-links" => {
+            // Money, and referral links with their earnings, are private to each organisation: a
+            // partner its own, staff those of the partners they see.
             let partners = match &who.kind {
                 Kind::Partner { home, .. } => BTreeSet::from([world.partner(home).to_string()]),
                 _ => Visible::load(app).await.partners_for(world, who),
             };
-            let rows = app.query(sql!("SELECT id, partner_id FROM commissions WHERE workspace_id = $1", ws_id)).await;
+            let rows = if route.path == "/api/v1/commissions" {
+                app.query(sql!("SELECT id, partner_id FROM commissions WHERE workspace_id = $1", ws_id)).await
+            } else {
+                app.query(sql!("SELECT id, partner_id FROM referral_links WHERE workspace_id = $1", ws_id)).await
+            };
             let expected: BTreeSet<String> = rows
                 .iter()
                 .filter(|r| partners.contains(&r.get::<String>("partner_id").expect("partner")))
@@ -1299,7 +1329,9 @@ fn is_deal_route(route: &RouteRow) -> bool {
 /// The routes of money (plans, conversions, invoices, commissions, balances, payouts): a third
 /// replay of their own, for the same reason.
 fn is_money_route(route: &RouteRow) -> bool {
-    ["/api/v1/commissions", "/api/v1/conversions", "/api/v1/invoices", "/api/v1/payout"].iter().any(|p| route.path.starts_with(p))
+    ["/api/v1/commissions", "/api/v1/conversions", "/api/v1/invoices", "/api/v1/payout", "/api/v1/referral-links"]
+        .iter()
+        .any(|p| route.path.starts_with(p))
         || route.path.contains("/commission-plan")
         || route.path.ends_with("/balance")
         || route.path.ends_with("/payout-method")

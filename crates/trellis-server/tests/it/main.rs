@@ -35,6 +35,7 @@ mod payout_run_pages;
 mod payouts;
 mod profiles;
 mod recruitment;
+mod referral_links;
 mod rls;
 mod schema_parity;
 mod smoke;

@@ -26,6 +26,7 @@ fn exported() -> Vec<&'static trellis_db::SystemGrant> {
         trellis_programs::SYSTEM_GRANTS,
         trellis_deals::SYSTEM_GRANTS,
         trellis_incentives::SYSTEM_GRANTS,
+        trellis_tracking::SYSTEM_GRANTS,
         trellis_recruitment::SYSTEM_GRANTS,
         trellis_api::SYSTEM_GRANTS,
         trellis_server::SYSTEM_GRANTS,

@@ -1,0 +1,298 @@
+//! Referral links and click attribution (issue 11; API.md "Referral tracking"): links only to
+//! the workspace's allowed domains, `/r/{code}` served from memory with a signed click id and a
+//! cookie, clicks counted once (bots and repeats within the hour left out) and written in
+//! batches, a click id attributing a conversion before its row exists, links private to their
+//! organisation, and a link created on one server redirecting on another within a second.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use trellis_db::sql;
+use trellis_testkit::fixture::Fixture;
+use trellis_testkit::{Reply, TestApp};
+use trellis_tracking::redirects::Redirects;
+
+const BROWSER: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1";
+const GOOGLEBOT: &str = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+
+/// Every workspace of the app allows example.com as a destination.
+pub(crate) async fn allow_example_com(app: &TestApp) {
+    app.execute(vec![sql!("UPDATE workspaces SET allowed_redirect_domains = '[\"example.com\"]'")]).await.expect("allowed domains");
+}
+
+async fn visit(app: &TestApp, code: &str, user_agent: Option<&str>) -> Reply {
+    let headers: Vec<(&str, &str)> = user_agent.map(|ua| vec![("user-agent", ua)]).unwrap_or_default();
+    app.send_with(reqwest::Method::GET, &format!("/r/{code}"), None, None, &headers).await
+}
+
+fn header(reply: &Reply, name: &str) -> String {
+    reply.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+}
+
+/// The click id a redirect handed out (from its Location).
+fn click_of(reply: &Reply) -> String {
+    let location = header(reply, "location");
+    let url = url::Url::parse(&location).expect("an absolute Location");
+    url.query_pairs().find(|(k, _)| k == "trellis_click").map(|(_, v)| v.into_owned()).expect("trellis_click in the Location")
+}
+
+async fn flushed(app: &TestApp) {
+    Redirects::of(&app.state.ctx).expect("redirects").recorder().flush().await;
+}
+
+async fn link(app: &TestApp, token: &str, body: Value) -> Value {
+    let reply = app.post("/api/v1/referral-links", token, body).await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    reply.body
+}
+
+#[tokio::test]
+async fn a_link_redirects_with_a_click_id_and_counts_each_visitor_once_an_hour() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    allow_example_com(&app).await;
+    let created = link(
+        &app,
+        &f.r1a_admin.token,
+        json!({"destination_url": "https://www.example.com/pricing?plan=pro", "utm": {"utm_source": "northwind", "utm_medium": "referral"}}),
+    )
+    .await;
+    assert_eq!(created["partner_id"], f.r1a.to_string(), "a partner's own link");
+    let code = created["code"].as_str().expect("code").to_owned();
+    assert_eq!(created["url"], format!("{}/r/{code}", app.base_url));
+
+    let first = visit(&app, &code, Some(BROWSER)).await;
+    assert_eq!(first.status, 302, "{}", first.text);
+    let location = header(&first, "location");
+    assert!(
+        location.starts_with("https://www.example.com/pricing?plan=pro&utm_source=northwind&utm_medium=referral&trellis_click=clk_"),
+        "{location}"
+    );
+    let click = click_of(&first);
+    let cookie = header(&first, "set-cookie");
+    assert!(cookie.starts_with(&format!("trellis_click={click}; Max-Age=7776000;")), "a 90-day first-party cookie: {cookie}");
+    assert_eq!(header(&first, "cache-control"), "no-store");
+
+    // The same visitor within the hour, a crawler and a client without a user agent: redirected,
+    // each with a click id of its own, none counted.
+    for user_agent in [Some(BROWSER), Some(GOOGLEBOT), None] {
+        let again = visit(&app, &code, user_agent).await;
+        assert_eq!(again.status, 302);
+        assert_ne!(click_of(&again), click);
+    }
+    flushed(&app).await;
+    let clicks = || app.query_i64(sql!("SELECT COUNT(*) AS n FROM clicks"));
+    assert_eq!(clicks().await, 1);
+    assert_eq!(
+        app.get(&format!("/api/v1/referral-links/{}", created["id"].as_str().expect("id")), &f.r1a_admin.token).await.body["clicks"],
+        1
+    );
+
+    // An hour later the same visitor counts again; the daily count moves by batch.
+    app.clock.advance_seconds(3_601);
+    assert_eq!(visit(&app, &code, Some(BROWSER)).await.status, 302);
+    flushed(&app).await;
+    assert_eq!(clicks().await, 2);
+    let days = app.query_i64(sql!("SELECT CAST(SUM(clicks) AS BIGINT) AS n FROM referral_link_days")).await;
+    assert_eq!(days, 2);
+
+    // Unknown and disabled codes are 404; enabled again, the code redirects.
+    assert_eq!(visit(&app, "no-such-code", Some(BROWSER)).await.status, 404);
+    let id = created["id"].as_str().expect("id");
+    assert_eq!(app.post(&format!("/api/v1/referral-links/{id}/disable"), &f.r1a_member.token, json!({})).await.status, 200);
+    assert_eq!(visit(&app, &code, Some(BROWSER)).await.status, 404);
+    assert_eq!(app.post(&format!("/api/v1/referral-links/{id}/enable"), &f.channel_manager.token, json!({})).await.status, 200);
+    assert_eq!(visit(&app, &code, Some(BROWSER)).await.status, 302);
+
+    let qr = app.get(&format!("/api/v1/referral-links/{id}/qr.svg"), &f.r1a_admin.token).await;
+    assert_eq!(qr.status, 200);
+    assert_eq!(header(&qr, "content-type"), "image/svg+xml");
+    assert!(qr.text.contains("<svg"), "{}", qr.text);
+}
+
+#[tokio::test]
+async fn destinations_outside_the_allowed_domains_and_taken_codes_are_refused_and_create_nothing() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let refused = app.post("/api/v1/referral-links", &f.r1a_admin.token, json!({"destination_url": "https://www.example.com/"})).await;
+    assert_eq!(refused.status, 422, "no allowed domain yet: {}", refused.text);
+    assert!(refused.text.contains("allows no destination domains"), "{}", refused.text);
+    allow_example_com(&app).await;
+    for destination in [
+        "https://example.com@evil.test/",
+        "https://evil.test\\@example.com",
+        "//evil.test/",
+        "javascript:alert(1)//example.com",
+        "https://ex\u{0430}mple.com/",
+        "https://example.com.evil.test/",
+        "https://evil.test%2F@example.com",
+    ] {
+        let reply = app.post("/api/v1/referral-links", &f.r1a_admin.token, json!({"destination_url": destination})).await;
+        assert_eq!(reply.status, 422, "{destination}: {}", reply.text);
+        assert_eq!(reply.body["errors"][0]["field"], "destination_url", "{}", reply.text);
+    }
+    let vanity = link(&app, &f.r1a_admin.token, json!({"destination_url": "https://example.com/", "code": "Spring-Sale"})).await;
+    assert_eq!(vanity["code"], "spring-sale");
+    let taken = app
+        .post("/api/v1/referral-links", &f.p3_admin.token, json!({"destination_url": "https://example.com/", "code": "spring-sale"}))
+        .await;
+    assert_eq!(taken.status, 409, "{}", taken.text);
+    for code in ["ab", "-start", "has space", "api"] {
+        let reply =
+            app.post("/api/v1/referral-links", &f.r1a_admin.token, json!({"destination_url": "https://example.com/", "code": code})).await;
+        assert_eq!(reply.status, 422, "{code}: {}", reply.text);
+    }
+    let unknown_utm = app
+        .post("/api/v1/referral-links", &f.r1a_admin.token, json!({"destination_url": "https://example.com/", "utm": {"utm_evil": "x"}}))
+        .await;
+    assert_eq!(unknown_utm.status, 422, "{}", unknown_utm.text);
+    assert_eq!(app.query_i64(sql!("SELECT COUNT(*) AS n FROM referral_links")).await, 1, "only the vanity link was created");
+}
+
+#[tokio::test]
+async fn a_distributor_never_sees_its_resellers_links_and_staff_create_for_partners_they_see() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    allow_example_com(&app).await;
+    let own = link(&app, &f.r1a_member.token, json!({"destination_url": "https://example.com/a"})).await;
+    let id = own["id"].as_str().expect("id");
+    assert_eq!(app.get(&format!("/api/v1/referral-links/{id}"), &f.d1_admin.token).await.status, 404);
+    assert_eq!(app.get(&format!("/api/v1/referral-links/{id}/stats"), &f.d1_admin.token).await.status, 404);
+    let list = app.get("/api/v1/referral-links", &f.d1_admin.token).await;
+    assert_eq!(list.body["data"].as_array().map(Vec::len), Some(0), "{}", list.text);
+    // Naming a reseller to create a link for it reads as unknown.
+    let for_reseller = app
+        .post(
+            "/api/v1/referral-links",
+            &f.d1_admin.token,
+            json!({"destination_url": "https://example.com/", "partner_id": f.r1a.to_string()}),
+        )
+        .await;
+    assert_eq!(for_reseller.status, 404, "{}", for_reseller.text);
+    // Staff: channel managers create for a partner; finance reads but does not create.
+    link(&app, &f.channel_manager.token, json!({"destination_url": "https://example.com/b", "partner_id": f.d1.to_string()})).await;
+    let missing_partner =
+        app.post("/api/v1/referral-links", &f.channel_manager.token, json!({"destination_url": "https://example.com/"})).await;
+    assert_eq!(missing_partner.status, 422, "{}", missing_partner.text);
+    let finance = app
+        .post(
+            "/api/v1/referral-links",
+            &f.finance.token,
+            json!({"destination_url": "https://example.com/", "partner_id": f.d1.to_string()}),
+        )
+        .await;
+    assert_eq!(finance.status, 403, "{}", finance.text);
+    let staff_list = app.get("/api/v1/referral-links", &f.finance.token).await;
+    assert_eq!(staff_list.body["data"].as_array().map(Vec::len), Some(2), "{}", staff_list.text);
+}
+
+async fn lead_program(app: &TestApp, f: &Fixture) -> trellis_core::ProgramId {
+    let program = crate::commissions::program(app, f, "referrals").await;
+    crate::commissions::set_plan(app, f, &program, json!({"lead": {"flat": crate::commissions::money(2_500)}, "hold_days": 30})).await;
+    program
+}
+
+#[tokio::test]
+async fn a_click_id_attributes_a_conversion_before_its_row_is_written_and_only_inside_the_window() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    allow_example_com(&app).await;
+    let program = lead_program(&app, &f).await;
+    let created =
+        link(&app, &f.r1a_admin.token, json!({"destination_url": "https://example.com/", "program_id": program.to_string()})).await;
+    let link_id: trellis_core::LinkId = created["id"].as_str().expect("id").parse().expect("link id");
+
+    // A click id signed for the link, whose click was never recorded: the id alone attributes.
+    let redirects = Redirects::of(&app.state.ctx).expect("redirects");
+    let click = redirects.key().issue(&link_id, app.state.ctx.now(), "198.51.100.7");
+    let answer = app
+        .post(
+            "/api/v1/conversions",
+            &f.owner_key,
+            json!({"kind": "lead", "invoice_id": "L-1", "customer_external_id": "cust-1", "click_id": click, "partner_id": f.p3.to_string()}),
+        )
+        .await;
+    assert_eq!(answer.status, 201, "{}", answer.text);
+    assert_eq!(answer.body["partner_id"], f.r1a.to_string(), "the click wins over the partner sent: {}", answer.text);
+    assert_eq!(answer.body["attribution"], "click");
+    assert_eq!(answer.body["commissions"][0]["amount"]["amount_minor"], 2_500);
+    assert_eq!(app.query_i64(sql!("SELECT COUNT(*) AS n FROM clicks")).await, 0, "no click row was needed");
+
+    // The customer keeps its partner (first touch): P3's click later does not move it.
+    let p3_link = link(&app, &f.p3_admin.token, json!({"destination_url": "https://example.com/"})).await;
+    let p3_link_id: trellis_core::LinkId = p3_link["id"].as_str().expect("id").parse().expect("link id");
+    let p3_click = redirects.key().issue(&p3_link_id, app.state.ctx.now(), "198.51.100.8");
+    let again = app
+        .post(
+            "/api/v1/conversions",
+            &f.owner_key,
+            json!({"kind": "lead", "invoice_id": "L-2", "customer_external_id": "cust-1", "click_id": p3_click}),
+        )
+        .await;
+    assert_eq!(again.status, 201, "{}", again.text);
+    assert_eq!(again.body["partner_id"], f.r1a.to_string());
+    assert_eq!(again.body["attribution"], "customer");
+
+    // A forged id (one character changed) attributes nothing; so does a click older than the
+    // program's 90-day window.
+    let mut forged = click.clone().into_bytes();
+    let last = forged.len() - 2;
+    forged[last] = if forged[last] == b'a' { b'b' } else { b'a' };
+    let forged = String::from_utf8(forged).expect("ascii");
+    let reply = app
+        .post(
+            "/api/v1/conversions",
+            &f.owner_key,
+            json!({"kind": "lead", "invoice_id": "L-3", "customer_external_id": "cust-3", "click_id": forged}),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(reply.body["attribution"], "none", "{}", reply.text);
+    let old_click = redirects.key().issue(&link_id, app.state.ctx.now().plus_seconds(-91 * 86_400), "198.51.100.9");
+    let reply = app
+        .post(
+            "/api/v1/conversions",
+            &f.owner_key,
+            json!({"kind": "lead", "invoice_id": "L-4", "customer_external_id": "cust-4", "click_id": old_click}),
+        )
+        .await;
+    assert_eq!(reply.body["attribution"], "none", "{}", reply.text);
+
+    // The link's figures: one lead attributed through it (the returning customer's second lead
+    // came through its customer, not the link), its earnings for the partner's money readers only.
+    let stats = app.get(&format!("/api/v1/referral-links/{link_id}/stats?days=7"), &f.r1a_admin.token).await;
+    assert_eq!(stats.status, 200, "{}", stats.text);
+    assert_eq!(stats.body["leads"], 1, "{}", stats.text);
+    assert_eq!(stats.body["earnings"], json!([{"currency": "EUR", "amount_minor": 2_500}]));
+    assert_eq!(stats.body["days"].as_array().map(Vec::len), Some(7));
+    assert_eq!(stats.body["days"][6]["leads"], 1, "{}", stats.text);
+    let member = app.get(&format!("/api/v1/referral-links/{link_id}/stats"), &f.r1a_member.token).await;
+    assert_eq!(member.body["earnings"], Value::Null, "{}", member.text);
+}
+
+#[tokio::test]
+async fn a_link_created_on_one_server_redirects_on_another_within_a_second() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    allow_example_com(&app).await;
+    let sibling = app.spawn_sibling().await;
+    let created = link(&app, &f.r1a_admin.token, json!({"destination_url": "https://example.com/two"})).await;
+    let code = created["code"].as_str().expect("code").to_owned();
+    let on_sibling = |path: String| {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let url = format!("{}{path}", sibling.base_url);
+        async move { client.get(url).header("user-agent", BROWSER).send().await.expect("sibling answers").status().as_u16() }
+    };
+    let started = Instant::now();
+    while on_sibling(format!("/r/{code}")).await != 302 {
+        assert!(started.elapsed() < Duration::from_secs(1), "the sibling did not redirect within a second");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let id = created["id"].as_str().expect("id");
+    assert_eq!(app.post(&format!("/api/v1/referral-links/{id}/disable"), &f.r1a_admin.token, json!({})).await.status, 200);
+    let started = Instant::now();
+    while on_sibling(format!("/r/{code}")).await != 404 {
+        assert!(started.elapsed() < Duration::from_secs(1), "the sibling still redirected a disabled link after a second");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

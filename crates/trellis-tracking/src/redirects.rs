@@ -1,0 +1,289 @@
+//! `/r/{code}` from memory. Every server keeps the live links of all workspaces in a table keyed
+//! by code (built at start, about 200 bytes a link: 100,000 links are some 20 MB) and follows the
+//! link change feed every [`FOLLOW_INTERVAL`], so a link created or disabled on one server
+//! redirects (or stops) on the others within a second. A visit reads the table, signs a click id
+//! and hands the click to the [`Recorder`]; it never waits for the database.
+//!
+//! Not counted (still redirected, with a click id): known bots and crawlers by user agent
+//! (`isbot`'s maintained patterns), and a repeat of the same address on the same link within
+//! an hour — remembered per server, so behind a load balancer without address affinity a repeat
+//! reaching another server is counted there once more.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use trellis_core::{Error, LinkId, PartnerId, ProgramId, Result, Timestamp, WorkspaceId};
+use trellis_db::{Db, Row, Sql, SystemGrant, Tx, sql};
+use trellis_identity::Ctx;
+use url::Url;
+
+use crate::click_ids::{ClickFacts, ClickKey};
+use crate::destinations;
+use crate::links::stored_utm;
+use crate::recorder::{ClickRow, Recorder};
+
+/// Every server reads every workspace's live links into memory.
+pub const LINK_TABLE: SystemGrant = SystemGrant {
+    name: "link_table",
+    reason: "every server keeps the live referral links of all workspaces in memory to answer /r/{code} without a query, and reads and creates the instance's click signing key; it reads codes, destinations, owners and programs' attribution settings and shows none of it to anyone",
+};
+
+/// How often a server catches its link table up with other servers' changes.
+pub const FOLLOW_INTERVAL: Duration = Duration::from_millis(250);
+/// A repeat of one address on one link within this many seconds is not counted again.
+pub const REPEAT_WINDOW_SECONDS: i64 = 3_600;
+/// Default attribution window (API.md: 90 days), used where a program sets none.
+pub const DEFAULT_WINDOW_DAYS: i64 = 90;
+
+/// A live link as the redirect needs it.
+#[derive(Debug)]
+pub struct LiveLink {
+    pub workspace_id: WorkspaceId,
+    pub id: LinkId,
+    pub partner_id: PartnerId,
+    pub program_id: Option<ProgramId>,
+    pub code: String,
+    destination: Url,
+    utm: Vec<(&'static str, String)>,
+    pub disabled: bool,
+    /// The attribution window of the link's program, in days (the cookie's lifetime).
+    pub window_days: i64,
+    /// The program attributes a returning customer to the last click (else the first).
+    pub last_touch: bool,
+}
+
+#[derive(Default)]
+struct Table {
+    by_code: HashMap<String, Arc<LiveLink>>,
+    by_id: HashMap<u128, Arc<LiveLink>>,
+    seen: i64,
+}
+
+impl Table {
+    fn apply(&mut self, link: LiveLink, seq: i64) {
+        let link = Arc::new(link);
+        if let Some(before) = self.by_id.get(&link.id.to_u128())
+            && before.code != link.code
+        {
+            self.by_code.remove(&before.code);
+        }
+        if link.disabled {
+            self.by_code.remove(&link.code);
+        } else {
+            self.by_code.insert(link.code.clone(), link.clone());
+        }
+        self.by_id.insert(link.id.to_u128(), link);
+        self.seen = self.seen.max(seq);
+    }
+}
+
+/// What a visit answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub location: String,
+    pub click_id: String,
+    /// The first-party cookie's lifetime: the program's attribution window.
+    pub cookie_max_age_seconds: i64,
+    pub counted: Counted,
+}
+
+/// Whether a visit's click was handed to the writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted {
+    Yes,
+    Bot,
+    Repeat,
+}
+
+/// One visit of `/r/{code}`.
+#[derive(Debug, Clone, Copy)]
+pub struct Visit<'a> {
+    pub code: &'a str,
+    pub address: &'a str,
+    pub user_agent: Option<&'a str>,
+    pub referer: Option<&'a str>,
+    pub at: Timestamp,
+}
+
+const REPEAT_SHARDS: usize = 16;
+/// A shard forgets visits older than the repeat window once it holds this many.
+const REPEAT_PRUNE_AT: usize = 50_000;
+
+/// The redirect's state: the link table, the click key, the bot patterns, the recent visits and
+/// the click writer. Registered in the [`Ctx`] by the binary.
+pub struct Redirects {
+    table: RwLock<Table>,
+    key: ClickKey,
+    bots: isbot::Bots,
+    recent: Vec<Mutex<HashMap<(u128, String), i64>>>,
+    hasher: RandomState,
+    recorder: Recorder,
+}
+
+impl Redirects {
+    /// Reads (or creates) the instance's click key, builds the link table and starts the click
+    /// writer.
+    pub async fn start(db: &Db, now: Timestamp) -> Result<Arc<Self>> {
+        let mut tx = db.write_granted(&LINK_TABLE).await?;
+        let secret = click_secret(&mut tx, now).await?;
+        tx.commit().await?;
+        let redirects = Arc::new(Self {
+            table: RwLock::new(Table::default()),
+            key: ClickKey::new(&secret),
+            bots: isbot::Bots::default(),
+            recent: (0..REPEAT_SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            hasher: RandomState::new(),
+            recorder: Recorder::start(db.clone()),
+        });
+        redirects.follow_once(db).await?;
+        Ok(redirects)
+    }
+
+    /// The instance registered in the context.
+    pub fn of(ctx: &Ctx) -> Result<&Arc<Self>> {
+        ctx.extension::<Arc<Self>>()
+    }
+
+    pub fn key(&self) -> &ClickKey {
+        &self.key
+    }
+
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
+    /// A link by id, disabled ones included (their earlier clicks still attribute).
+    pub fn link(&self, id: &LinkId) -> Option<Arc<LiveLink>> {
+        self.table.read().unwrap_or_else(|p| p.into_inner()).by_id.get(&id.to_u128()).cloned()
+    }
+
+    /// How many live links the table holds (for tests and the benchmark).
+    pub fn live_links(&self) -> usize {
+        self.table.read().unwrap_or_else(|p| p.into_inner()).by_code.len()
+    }
+
+    /// Answers one visit: `None` for an unknown or disabled code.
+    pub fn visit(&self, visit: &Visit<'_>) -> Option<Answer> {
+        let link = self.table.read().unwrap_or_else(|p| p.into_inner()).by_code.get(visit.code).cloned()?;
+        let click_id = self.key.issue(&link.id, visit.at, visit.address);
+        let location = destinations::with_click(&link.destination, &link.utm, &click_id);
+        let counted = if visit.user_agent.is_none_or(|ua| ua.trim().is_empty() || self.bots.is_bot(ua)) {
+            Counted::Bot
+        } else if self.is_repeat(&link.id, visit.address, visit.at) {
+            Counted::Repeat
+        } else {
+            self.recorder.record(ClickRow {
+                workspace_id: link.workspace_id.clone(),
+                click_id: click_id.clone(),
+                link_id: link.id.clone(),
+                partner_id: link.partner_id.clone(),
+                clicked_at: visit.at,
+                ip: visit.address.to_owned(),
+                user_agent: visit.user_agent.map(|ua| truncate(ua, 512)),
+                referer: visit.referer.map(|r| truncate(r, 1_000)),
+            });
+            Counted::Yes
+        };
+        Some(Answer { location, click_id, cookie_max_age_seconds: link.window_days * 86_400, counted })
+    }
+
+    /// Whether the address visited the link within the repeat window (and remembers this visit
+    /// when it did not).
+    fn is_repeat(&self, link_id: &LinkId, address: &str, at: Timestamp) -> bool {
+        let key = (link_id.to_u128(), address.to_owned());
+        let shard = &self.recent[(self.hasher.hash_one(&key) as usize) % REPEAT_SHARDS];
+        let now = at.micros().div_euclid(1_000_000);
+        let mut recent = shard.lock().unwrap_or_else(|p| p.into_inner());
+        if recent.get(&key).is_some_and(|last| now - last < REPEAT_WINDOW_SECONDS) {
+            return true;
+        }
+        if recent.len() >= REPEAT_PRUNE_AT {
+            recent.retain(|_, last| now - *last < REPEAT_WINDOW_SECONDS);
+        }
+        recent.insert(key, now);
+        false
+    }
+
+    /// What a click id says, if this instance signed it.
+    pub fn read_click(&self, click_id: &str) -> Option<ClickFacts> {
+        self.key.read(click_id)
+    }
+
+    /// Catches the table up with link changes made since (by any server).
+    pub async fn follow_once(&self, db: &Db) -> Result<()> {
+        let seen = self.table.read().unwrap_or_else(|p| p.into_inner()).seen;
+        let mut tx = db.read_granted(&LINK_TABLE).await?;
+        let mut q = Sql::build("SELECT ");
+        q.push(LIVE_COLUMNS).push(" WHERE l.change_seq > ").push_bind(seen).push(" ORDER BY l.change_seq");
+        let rows = tx.fetch_all(q).await?;
+        drop(tx);
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let links = rows.iter().map(live_from_row).collect::<Result<Vec<_>>>()?;
+        let mut table = self.table.write().unwrap_or_else(|p| p.into_inner());
+        for (link, seq) in links {
+            table.apply(link, seq);
+        }
+        Ok(())
+    }
+}
+
+/// Follows the link change feed every [`FOLLOW_INTERVAL`] until the process ends.
+pub async fn follow(ctx: Ctx) {
+    let mut ticker = tokio::time::interval(FOLLOW_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let Ok(redirects) = Redirects::of(&ctx) else { return };
+        if let Err(error) = redirects.follow_once(ctx.db()).await {
+            tracing::warn!(%error, "the link table could not catch up");
+        }
+    }
+}
+
+const LIVE_COLUMNS: &str =
+    "l.workspace_id, l.id, l.partner_id, l.program_id, l.code, l.destination_url, l.utm, l.disabled_at, l.change_seq,
+    s.attribution_window_days, s.last_touch
+    FROM referral_links l LEFT JOIN tracking_settings s ON s.workspace_id = l.workspace_id AND s.program_id = l.program_id";
+
+fn live_from_row(row: &Row) -> Result<(LiveLink, i64)> {
+    let destination: String = row.get("destination_url")?;
+    let destination = Url::parse(&destination).map_err(|e| Error::Internal(format!("stored destination: {e}")))?;
+    let utm = stored_utm(&row.get::<String>("utm")?)?;
+    let disabled_at: Option<Timestamp> = row.get("disabled_at")?;
+    let window_days: Option<i64> = row.get("attribution_window_days")?;
+    let last_touch: Option<bool> = row.get("last_touch")?;
+    let link = LiveLink {
+        workspace_id: row.get("workspace_id")?,
+        id: row.get("id")?,
+        partner_id: row.get("partner_id")?,
+        program_id: row.get("program_id")?,
+        code: row.get("code")?,
+        destination,
+        utm,
+        disabled: disabled_at.is_some(),
+        window_days: window_days.unwrap_or(DEFAULT_WINDOW_DAYS),
+        last_touch: last_touch.unwrap_or(false),
+    };
+    Ok((link, row.get("change_seq")?))
+}
+
+/// The instance's click signing secret: read, or created by the first server that needs it (a
+/// concurrent first start keeps whichever row landed).
+async fn click_secret(tx: &mut Tx, now: Timestamp) -> Result<Vec<u8>> {
+    let fresh: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+    tx.execute(sql!("INSERT INTO click_keys (id, secret, created_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING", fresh, now)).await?;
+    let secret: String = tx.fetch_one(sql!("SELECT secret FROM click_keys WHERE id = 1")).await?.get("secret")?;
+    (0..secret.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(secret.get(i..i + 2).unwrap_or("zz"), 16))
+        .collect::<std::result::Result<Vec<u8>, _>>()
+        .map_err(|e| Error::Internal(format!("stored click key: {e}")))
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
