@@ -37,6 +37,9 @@ pub enum Area {
     /// The organisation's own earnings and commissions (`/portal/earnings`): its admins and
     /// finance people (`PartnerRole::MONEY_MANAGERS`, which the commission services check).
     Earnings,
+    /// The organisation's referral links and their figures (`/portal/links`): every partner role
+    /// creates and reads its organisation's links (`trellis_tracking::links`).
+    Links,
     /// The organisation's payout statements (`/portal/statements`), printable: the same people
     /// as [`Area::Earnings`].
     Statements,
@@ -95,7 +98,7 @@ pub fn role_areas(scope: &Scope) -> Vec<Area> {
             }
         }
         Membership::Partner { role, .. } => {
-            areas.extend([Area::Profile, Area::PartnerDeals]);
+            areas.extend([Area::Profile, Area::PartnerDeals, Area::Links]);
             if PartnerRole::MONEY_MANAGERS.contains(role) {
                 areas.extend([Area::Earnings, Area::Statements]);
             }

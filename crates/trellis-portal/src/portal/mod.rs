@@ -7,6 +7,7 @@ pub(crate) mod deals;
 pub(crate) mod disputes;
 mod earnings;
 mod licences;
+mod links;
 pub mod onboarding;
 mod payout_method;
 mod profile;
@@ -32,6 +33,7 @@ pub fn routes() -> PageRouter {
         .merge(deals::routes())
         .merge(payout_method::routes())
         .merge(earnings::routes())
+        .merge(links::routes())
 }
 
 /// The caller's own organisation and role there; 404 for staff.

@@ -966,3 +966,30 @@ async fn a_partner_opens_its_statement_on_a_phone_with_a_print_button_and_staff_
     assert_fits_the_phone(&client, "the console's statement").await;
     client.close().await.expect("close the browser");
 }
+
+#[tokio::test]
+async fn a_sales_rep_creates_a_referral_link_on_a_phone_and_shares_its_address_and_qr_code() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    crate::referral_links::allow_example_com(&app).await;
+    let client = browser.open(true).await;
+    sign_in(&client, &app, &f.r1a_member.email).await;
+    click(&client, Locator::Css("nav[aria-label=Main] a[href='/portal/links']")).await;
+    wait_for(&client, Locator::XPath("//h1[normalize-space()='Links']")).await;
+    type_into(&client, "link-destination_url", "https://www.example.com/pricing").await;
+    type_into(&client, "link-name", "Trade fair flyer").await;
+    click(&client, Locator::Css("form[action='/portal/links'] button[type=submit]")).await;
+    wait_for(&client, Locator::XPath("//h1[contains(normalize-space(), 'Trade fair flyer')]")).await;
+    let text = visible_text(&client).await;
+    assert!(text.contains("The link was created") && text.contains("/r/") && text.contains("Clicks in the last 14 days"), "{text}");
+    // The QR code is an image the browser loaded (its natural width is the SVG's).
+    let loaded = script(&client, "const i = document.querySelector('img.qr'); return i.complete && i.naturalWidth > 0").await;
+    assert_eq!(loaded, json!(true), "the QR code loads");
+    assert_fits_the_phone(&client, "a link's page").await;
+    screenshot(&client, "link-phone").await;
+    click(&client, Locator::LinkText("← Links")).await;
+    wait_for(&client, Locator::XPath("//a[normalize-space()='Trade fair flyer']")).await;
+    assert_fits_the_phone(&client, "the links list").await;
+    client.close().await.expect("close the browser");
+}

@@ -27,6 +27,7 @@ const EVERY_ENTRY: &[&str] = &[
     "/console/settings",
     "/portal/profile",
     "/portal/deals",
+    "/portal/links",
     "/portal/earnings",
     "/portal/statements",
     "/portal/users",

@@ -296,3 +296,59 @@ async fn a_link_created_on_one_server_redirects_on_another_within_a_second() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn a_sales_rep_creates_a_link_in_the_portal_and_reads_its_figures_but_never_a_resellers_link() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    allow_example_com(&app).await;
+    let rep = crate::pages::sign_in(&app, &f.r1a_member.email).await;
+    let empty = rep.get("/portal/links").await;
+    assert_eq!(empty.status, 200, "{}", empty.text);
+    assert!(empty.text.contains("No links yet"), "{}", empty.text);
+
+    let refused = rep.submit("/portal/links", &[("destination_url", "https://evil.test/")]).await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.text.contains("is not one of the workspace&#39;s allowed domains") || refused.text.contains("allowed domains"),
+        "{}",
+        refused.text
+    );
+    assert_eq!(app.query_i64(sql!("SELECT COUNT(*) AS n FROM referral_links")).await, 0);
+
+    let created = rep
+        .submit(
+            "/portal/links",
+            &[("destination_url", "https://example.com/offer"), ("name", "Spring newsletter"), ("utm_campaign", "spring")],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.text);
+    let to = header_of(&created.headers, "location");
+    assert!(to.starts_with("/portal/links/lnk_") && to.ends_with("?notice=link_created"), "{to}");
+    let page = rep.get(&to).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    crate::pages::assert_safe_page(&to, &page);
+    assert!(page.text.contains("Spring newsletter") && page.text.contains("The link was created"), "{}", page.text);
+    assert!(page.text.contains("/qr.svg") && page.text.contains("Clicks in the last 14 days"), "{}", page.text);
+    assert!(!page.text.contains("Earned"), "a member does not read money: {}", page.text);
+    let id = to.trim_start_matches("/portal/links/").split('?').next().expect("id").to_owned();
+    let qr = rep.get(&format!("/portal/links/{id}/qr.svg")).await;
+    assert_eq!(qr.status, 200);
+    assert!(qr.text.starts_with("<?xml") || qr.text.contains("<svg"), "{}", qr.text);
+
+    // The distributor's admin: the reseller's link is the 404 page, its list is empty.
+    let distributor = crate::pages::sign_in(&app, &f.d1_admin.email).await;
+    assert_eq!(distributor.get(&format!("/portal/links/{id}")).await.status, 404);
+    assert!(distributor.get("/portal/links").await.text.contains("No links yet"));
+
+    // Disabled from its page: the code answers 404 at once.
+    let code = app.query(sql!("SELECT code FROM referral_links")).await[0].get::<String>("code").expect("code");
+    let disabled = rep.submit(&format!("/portal/links/{id}/disable"), &[]).await;
+    assert_eq!(disabled.status, 303);
+    assert_eq!(visit(&app, &code, Some(BROWSER)).await.status, 404);
+    assert!(rep.get(&format!("/portal/links/{id}")).await.text.contains("Enable the link"));
+}
+
+fn header_of(headers: &reqwest::header::HeaderMap, name: &str) -> String {
+    headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+}
