@@ -73,6 +73,13 @@ CREATE TABLE tracking_settings (
     program_id TEXT COLLATE "C" NOT NULL,
     attribution_window_days INTEGER NOT NULL DEFAULT 90 CHECK (attribution_window_days BETWEEN 1 AND 3650),
     last_touch BOOLEAN NOT NULL DEFAULT FALSE,
+    -- Fraud rules (a conversion that trips one is held for review, its commissions on_hold):
+    -- converted sooner than this after its click; the link had more clicks than this in the
+    -- hour before the click; the customer is the partner itself; a disposable email domain.
+    min_seconds_after_click INTEGER NOT NULL DEFAULT 10 CHECK (min_seconds_after_click BETWEEN 0 AND 86400),
+    max_clicks_per_hour INTEGER NOT NULL DEFAULT 1000 CHECK (max_clicks_per_hour BETWEEN 1 AND 1000000),
+    flag_self_referral BOOLEAN NOT NULL DEFAULT TRUE,
+    flag_disposable_email BOOLEAN NOT NULL DEFAULT TRUE,
     updated_at BIGINT NOT NULL,
     PRIMARY KEY (workspace_id, program_id),
     FOREIGN KEY (workspace_id, program_id) REFERENCES programs (workspace_id, id)
@@ -107,4 +114,6 @@ $$;
 ALTER TABLE conversions DROP CONSTRAINT conversions_attribution_check;
 ALTER TABLE conversions ADD CONSTRAINT conversions_attribution_check CHECK (attribution IN ('click', 'customer', 'partner', 'deal', 'none'));
 ALTER TABLE conversions ADD COLUMN link_id TEXT COLLATE "C";
+-- The fraud rules it tripped (a JSON array of {rule, detail}); '[]' for none.
+ALTER TABLE conversions ADD COLUMN fraud_flags TEXT NOT NULL DEFAULT '[]';
 CREATE INDEX conversions_by_link ON conversions (workspace_id, link_id, occurred_at) WHERE link_id IS NOT NULL;

@@ -73,6 +73,13 @@ CREATE TABLE tracking_settings (
     program_id TEXT NOT NULL,
     attribution_window_days INTEGER NOT NULL DEFAULT 90 CHECK (attribution_window_days BETWEEN 1 AND 3650),
     last_touch INTEGER NOT NULL DEFAULT 0 CHECK (last_touch IN (0, 1)),
+    -- Fraud rules (a conversion that trips one is held for review, its commissions on_hold):
+    -- converted sooner than this after its click; the link had more clicks than this in the
+    -- hour before the click; the customer is the partner itself; a disposable email domain.
+    min_seconds_after_click INTEGER NOT NULL DEFAULT 10 CHECK (min_seconds_after_click BETWEEN 0 AND 86400),
+    max_clicks_per_hour INTEGER NOT NULL DEFAULT 1000 CHECK (max_clicks_per_hour BETWEEN 1 AND 1000000),
+    flag_self_referral INTEGER NOT NULL DEFAULT 1 CHECK (flag_self_referral IN (0, 1)),
+    flag_disposable_email INTEGER NOT NULL DEFAULT 1 CHECK (flag_disposable_email IN (0, 1)),
     updated_at INTEGER NOT NULL,
     PRIMARY KEY (workspace_id, program_id),
     FOREIGN KEY (workspace_id, program_id) REFERENCES programs (workspace_id, id)
@@ -95,6 +102,8 @@ CREATE TABLE conversions_new (
     click_id TEXT,
     -- A conversion attributed by a click names the click's link (per-link leads, sales, earnings).
     link_id TEXT,
+    -- The fraud rules it tripped (a JSON array of {rule, detail}); '[]' for none.
+    fraud_flags TEXT NOT NULL DEFAULT '[]',
     amount_minor INTEGER CHECK (amount_minor IS NULL OR amount_minor >= 0),
     currency TEXT,
     invoice_status TEXT CHECK (invoice_status IS NULL OR invoice_status IN ('open', 'paid')),

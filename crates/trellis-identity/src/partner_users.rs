@@ -16,6 +16,36 @@ pub async fn require_visible_partner(tx: &mut ScopedTx, scope: &Scope, partner_i
     Ok(tx.see_partner(partner_id).await?.status())
 }
 
+/// Every email address that speaks for a partner: its contact address and its users' (at most
+/// 1,000), as stored. The fraud rules of referral tracking compare a customer's address with them.
+pub async fn all_addresses_in(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id: &PartnerId) -> Result<Vec<String>> {
+    let rows = tx
+        .fetch_all(sql!(
+            "SELECT contact_email AS email FROM partners WHERE workspace_id = $1 AND id = $2
+             UNION SELECT u.email FROM partner_users pu JOIN users u ON u.id = pu.user_id WHERE pu.workspace_id = $1 AND pu.partner_id = $2
+             LIMIT 1000",
+            workspace_id,
+            partner_id
+        ))
+        .await?;
+    Ok(rows.iter().map(|r| r.get("email")).collect::<Result<_, _>>()?)
+}
+
+/// The network addresses a partner's users signed in from (successful sign-ins only, at most
+/// `limit` distinct ones), for the same rules.
+pub async fn sign_in_addresses_in(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id: &PartnerId, limit: i64) -> Result<Vec<String>> {
+    let rows = tx
+        .fetch_all(sql!(
+            "SELECT DISTINCT la.ip FROM partner_users pu JOIN users u ON u.id = pu.user_id JOIN login_attempts la ON la.email = u.email
+             WHERE pu.workspace_id = $1 AND pu.partner_id = $2 AND la.succeeded = TRUE LIMIT $3",
+            workspace_id,
+            partner_id,
+            limit
+        ))
+        .await?;
+    Ok(rows.iter().map(|r| r.get("ip")).collect::<Result<_, _>>()?)
+}
+
 /// The addresses of a partner's admins, or its contact address when it has no admin: who hears
 /// of changes to the organisation's own records (its profile, its payout method).
 pub async fn admin_addresses_in(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id: &PartnerId) -> Result<Vec<Email>> {

@@ -691,6 +691,53 @@ pub async fn release_hold(ctx: &Ctx, scope: &Scope, id: &CommissionId) -> Result
     Ok(commission)
 }
 
+/// Rejects a commission held for review (a fraud rule, or held by hand): finance decided it is
+/// not owed. An equal negative `reversal` (reason code `rejected`) nets its money where it sits,
+/// and both become `reversed` (`commission.reversed`); a commission held for a lapsed licence is
+/// not rejected (409: the renewal decides). Owners, admins and finance.
+pub async fn reject(ctx: &Ctx, scope: &Scope, id: &CommissionId, note: &str) -> Result<Commission> {
+    let now = ctx.now();
+    let mut tx = scope.write(ctx).await?;
+    let commission = find_in(&mut tx, scope, id).await?;
+    if scope.partner().is_some() {
+        return Err(Error::forbidden("partners do not reject commissions"));
+    }
+    scope.require_vendor_role(MONEY_WRITERS, "reject commissions")?;
+    lock_in(&mut tx, scope.workspace_id(), id).await?;
+    let c = find_unchecked_in(&mut tx, scope.workspace_id(), &commission.id).await?;
+    if c.status != CommissionStatus::OnHold || c.hold_reason == Some(HoldReason::LicenceExpired) || c.amount_minor <= 0 {
+        return Err(Error::conflict("only a commission held for review is rejected"));
+    }
+    let reversal = NewCommission {
+        partner_id: c.partner_id.clone(),
+        program_id: c.program_id.clone(),
+        conversion_id: c.conversion_id.clone(),
+        kind: CommissionKind::Reversal,
+        amount_minor: -c.amount_minor,
+        currency: c.currency,
+        basis_minor: None,
+        rate_bps: None,
+        share_bps: None,
+        plan_version: c.plan_version,
+        status: c.status,
+        hold_reason: c.hold_reason,
+        reason_code: Some("rejected".to_owned()),
+        note: Some(if note.trim().is_empty() { "Rejected after review".to_owned() } else { note.trim().to_owned() }),
+        account: c.account,
+        invoice_id: c.invoice_id.clone(),
+        invoice_paid_at: c.invoice_paid_at,
+        payable_at: c.payable_at,
+        adjusts_commission_id: Some(c.id.clone()),
+    };
+    let reversal = insert_in(&mut tx, scope, now, reversal).await?;
+    for one in [c.clone(), find_unchecked_in(&mut tx, scope.workspace_id(), &reversal).await?] {
+        set_status_in(&mut tx, scope, now, &one, CommissionStatus::Reversed, Actor::Staff, one.hold_reason, one.account).await?;
+    }
+    let commission = find_unchecked_in(&mut tx, scope.workspace_id(), id).await?;
+    tx.commit().await?;
+    Ok(commission)
+}
+
 /// The console home's queue: commissions staff held (for review or by hand) and must release or
 /// leave held, for the staff who do (owners, admins, finance); the navigation counts it on
 /// "Commissions". Holds for a lapsed licence end by themselves and are not counted.

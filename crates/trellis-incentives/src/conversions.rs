@@ -101,6 +101,35 @@ pub struct ClickAttributions {
     pub read: for<'a> fn(&'a Ctx, &'a mut ScopedTx, &'a Scope, &'a str, Timestamp) -> ClickFuture<'a>,
 }
 
+/// A fraud rule a conversion tripped (issue 11): its commissions are held for review
+/// (`on_hold`, `fraud_review`) with the rule and what it saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FraudFlag {
+    /// `self_referral`, `click_flood`, `fast_conversion` or `disposable_email`.
+    pub rule: &'static str,
+    pub detail: String,
+}
+
+/// What the fraud rules look at.
+#[derive(Debug, Clone, Copy)]
+pub struct ScreenInput<'a> {
+    pub partner_id: &'a PartnerId,
+    pub program_id: &'a ProgramId,
+    /// The click id the conversion names, when it was attributed by it.
+    pub click_id: Option<&'a str>,
+    pub customer_email: Option<&'a str>,
+    pub customer_ip: Option<&'a str>,
+    pub occurred_at: Timestamp,
+}
+
+pub type ScreenFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<FraudFlag>>> + Send + 'a>>;
+
+/// The fraud rules, read without depending on the tracking crate that keeps them (the binary
+/// registers them; without them nothing is flagged).
+pub struct ConversionScreens {
+    pub screen: for<'a> fn(&'a Ctx, &'a mut ScopedTx, &'a Scope, ScreenInput<'a>) -> ScreenFuture<'a>,
+}
+
 /// A conversion as the vendor's system sent it (strings as sent; [`record`] checks them).
 #[derive(Debug, Clone, Default)]
 pub struct NewConversion {
@@ -469,9 +498,10 @@ pub async fn record(ctx: &Ctx, scope: &Scope, input: &NewConversion) -> Result<R
         "amount": parsed.amount.map(|(a, c)| json!({"amount_minor": a, "currency": c.code()})),
         "occurred_at": occurred_at.to_rfc3339(),
         "commissions": created.iter().map(commission_summary).collect::<Vec<_>>(),
+        "flags": flags_json(&earned.flags),
     });
     tx.execute(sql!(
-        "UPDATE conversions SET partner_id = $3, program_id = $4, plan_version = $5, attribution = $6, deal_id = $7, answer = $8, link_id = $9
+        "UPDATE conversions SET partner_id = $3, program_id = $4, plan_version = $5, attribution = $6, deal_id = $7, answer = $8, link_id = $9, fraud_flags = $10
          WHERE workspace_id = $1 AND id = $2",
         scope.workspace_id(),
         &id,
@@ -481,7 +511,8 @@ pub async fn record(ctx: &Ctx, scope: &Scope, input: &NewConversion) -> Result<R
         earned.attribution.as_str(),
         earned.deal_id.clone(),
         answer.to_string(),
-        earned.link_id.clone()
+        earned.link_id.clone(),
+        flags_json(&earned.flags).to_string()
     ))
     .await?;
     let entry = AuditEntry::new("conversion.recorded", "conversion", id.as_str())
@@ -493,6 +524,11 @@ pub async fn record(ctx: &Ctx, scope: &Scope, input: &NewConversion) -> Result<R
     audit::record(&mut tx, scope, now, entry).await?;
     tx.commit().await?;
     Ok(Recorded { created: true, answer })
+}
+
+/// The fraud rules a conversion tripped, as its answer and its row hold them.
+fn flags_json(flags: &[FraudFlag]) -> Json {
+    Json::Array(flags.iter().map(|f| json!({"rule": f.rule, "detail": f.detail})).collect())
 }
 
 /// One commission in a conversion's answer.
@@ -538,6 +574,7 @@ struct Earned {
     attribution: Attribution,
     deal_id: Option<DealId>,
     link_id: Option<LinkId>,
+    flags: Vec<FraudFlag>,
     commission_ids: Vec<CommissionId>,
 }
 
@@ -550,6 +587,7 @@ impl Earned {
             attribution,
             deal_id: None,
             link_id: None,
+            flags: Vec::new(),
             commission_ids: Vec::new(),
         }
     }
@@ -719,6 +757,7 @@ async fn earn_in(
         attribution,
         deal_id: deal_id.clone(),
         link_id,
+        flags: Vec::new(),
         commission_ids: Vec::new(),
     };
     let Some(program_id) = program_id else { return Ok(earned) };
@@ -766,7 +805,22 @@ async fn earn_in(
             format!("must be the program's currency, {}, until exchange rates exist", version.plan.currency),
         ));
     }
-    let terms = Terms { version: &version, program_id: &program_id, conversion_id: id, parsed, occurred_at };
+    if let Ok(screens) = ctx.extension::<ConversionScreens>() {
+        let input = ScreenInput {
+            partner_id: &first_partner,
+            program_id: &program_id,
+            click_id: if attribution == Attribution::Click { parsed.click_id.as_deref() } else { None },
+            customer_email: parsed.customer_email.as_deref(),
+            customer_ip: parsed.customer_ip.as_deref(),
+            occurred_at,
+        };
+        earned.flags = (screens.screen)(ctx, tx, scope, input).await?;
+    }
+    let review = (!earned.flags.is_empty()).then(|| {
+        let rules: Vec<String> = earned.flags.iter().map(|f| f.detail.clone()).collect();
+        format!("Held for review: {}", rules.join("; "))
+    });
+    let terms = Terms { version: &version, program_id: &program_id, conversion_id: id, parsed, occurred_at, review: review.as_deref() };
     match parsed.kind {
         ConversionKind::Lead => {
             let Some(flat) = version.plan.lead_flat_minor.filter(|f| *f > 0) else { return Ok(earned) };
@@ -813,6 +867,8 @@ struct Terms<'a> {
     conversion_id: &'a ConversionId,
     parsed: &'a Parsed,
     occurred_at: Timestamp,
+    /// Why the conversion's commissions are held for review (the fraud rules it tripped).
+    review: Option<&'a str>,
 }
 
 impl Terms<'_> {
@@ -856,10 +912,11 @@ impl Terms<'_> {
             rate_bps,
             share_bps: Some(share_bps),
             plan_version: Some(self.version.version),
-            status: if held { CommissionStatus::OnHold } else { CommissionStatus::Pending },
-            hold_reason: held.then_some(HoldReason::LicenceExpired),
+            status: if held || self.review.is_some() { CommissionStatus::OnHold } else { CommissionStatus::Pending },
+            // A lapsed licence holds until its renewal; a tripped fraud rule until finance decides.
+            hold_reason: if held { Some(HoldReason::LicenceExpired) } else { self.review.map(|_| HoldReason::FraudReview) },
             reason_code: None,
-            note: None,
+            note: self.review.map(str::to_owned),
             account: Account::CommissionPending,
             invoice_id,
             invoice_paid_at: paid_at,
@@ -918,6 +975,7 @@ async fn refund_in(tx: &mut ScopedTx, scope: &Scope, now: Timestamp, id: &Conver
         deal_id: row.get("deal_id")?,
         // A refund counts against the link its sale came through.
         link_id: row.get("link_id")?,
+        flags: Vec::new(),
         commission_ids: Vec::new(),
     };
     let mut q = Sql::build("SELECT ");

@@ -66,7 +66,7 @@ pub const TRANSITIONS: &[Transition] = &[
     t(Payable, Reversed, Actor::System, "commission.reversed", None),
     t(OnHold, Pending, Actor::Staff, "commission.hold_released", Some("Release")),
     t(OnHold, Payable, Actor::Staff, "commission.hold_released", Some("Release")),
-    t(OnHold, Reversed, Actor::System, "commission.reversed", None),
+    t(OnHold, Reversed, Actor::Staff, "commission.reversed", Some("Reject")),
     t(InPayout, Payable, Actor::System, "commission.unclaimed", None),
     t(InPayout, Paid, Actor::System, "commission.paid", None),
 ];
@@ -141,7 +141,7 @@ mod tests {
         }
         assert!(find(Payable, Paid, Actor::Staff).is_none(), "money is paid by a payout run, never by a button");
         assert!(find(Pending, Payable, Actor::Staff).is_none(), "only the release clock makes a commission payable");
-        assert_eq!(buttons(OnHold).iter().filter_map(|tr| tr.button).collect::<Vec<_>>(), ["Release"]);
+        assert_eq!(buttons(OnHold).iter().filter_map(|tr| tr.button).collect::<Vec<_>>(), ["Release", "Reject"]);
         assert_eq!(buttons(Payable).iter().filter_map(|tr| tr.button).collect::<Vec<_>>(), ["Hold"]);
         assert!(buttons(InPayout).is_empty());
     }

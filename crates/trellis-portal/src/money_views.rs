@@ -6,7 +6,7 @@
 use trellis_core::{Currency, Error, Page, PartnerId, ProgramId, Timestamp};
 use trellis_identity::Scope;
 use trellis_incentives::commissions::{self, Commission, CommissionFilter, CommissionKind, CurrencyBalance, MonthTotal};
-use trellis_incentives::statuses::{self, CommissionStatus};
+use trellis_incentives::statuses::{self, CommissionStatus, HoldReason};
 use trellis_web::AppState;
 
 use crate::charts::{Bar, BarChart, money_bars};
@@ -25,7 +25,7 @@ pub const EXPORT_CAP: usize = 10_000;
 /// A button of the status table on a commission's row (console).
 pub struct ButtonView {
     pub label: &'static str,
-    /// `hold` or `release`: the form's action under the commission's path.
+    /// `hold`, `release` or `reject`: the form's action under the commission's path.
     pub action: &'static str,
 }
 
@@ -97,7 +97,16 @@ impl CommissionRow {
             statuses::buttons(c.status)
                 .into_iter()
                 .filter_map(|tr| tr.button)
-                .map(|label| ButtonView { label, action: if label == "Hold" { "hold" } else { "release" } })
+                // A licence hold ends with the renewal: nobody rejects it.
+                .filter(|label| !(*label == "Reject" && c.hold_reason == Some(HoldReason::LicenceExpired)))
+                .map(|label| ButtonView {
+                    label,
+                    action: match label {
+                        "Hold" => "hold",
+                        "Reject" => "reject",
+                        _ => "release",
+                    },
+                })
                 .collect()
         } else {
             Vec::new()

@@ -260,6 +260,7 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "deal_registered" => "The deal was registered and checked against the other registrations.",
         "partner_credited" => "The partner was credited on the deal.",
         "payout_method_saved" => "The payout method was saved.",
+        "commission_rejected" => "The commission was rejected: a reversal nets its money, and the partner sees why.",
         "link_created" => "The link was created: share its address or its QR code.",
         "link_disabled" => "The link was disabled: its address now answers \"not found\".",
         "link_enabled" => "The link was enabled again.",

@@ -10,7 +10,7 @@ use trellis_directory::metric_registry::Registry;
 use trellis_directory::work_queues::{self, COUNT_CAP, CountFuture, WorkQueue, WorkQueues};
 use trellis_identity::background_work::{self, Backlog};
 use trellis_identity::{Ctx, Scope, ScopedTx};
-use trellis_incentives::conversions::{ClickAttributions, DealCredit, DealCreditFuture, DealCredits};
+use trellis_incentives::conversions::{ClickAttributions, ConversionScreens, DealCredit, DealCreditFuture, DealCredits};
 use trellis_incentives::secret_box::SecretKey;
 use trellis_programs::metrics;
 use trellis_records::compliance;
@@ -119,7 +119,8 @@ pub fn install(ctx: Ctx, secret_key: Option<SecretKey>) -> Ctx {
         .with_extension(work_queues())
         .with_extension(trellis_deals::conflicts::ConflictIndex::new())
         .with_extension(DealCredits { read: deal_credits })
-        .with_extension(ClickAttributions { read: trellis_tracking::attribution::read });
+        .with_extension(ClickAttributions { read: trellis_tracking::attribution::read })
+        .with_extension(ConversionScreens { screen: trellis_tracking::fraud::screen });
     match secret_key {
         Some(key) => ctx.with_extension(key),
         None => ctx,

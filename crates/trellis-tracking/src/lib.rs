@@ -11,6 +11,8 @@
 //! - [`recorder`]: the click writer — a bounded queue, one transaction per drained batch, the
 //!   counters and daily counts moved once per batch, flushed on a graceful shutdown.
 //! - [`attribution`]: what the commission engine asks of a click id (`ClickAttributions`).
+//! - [`fraud`]: the rules that hold a conversion's commissions for review (`ConversionScreens`),
+//!   with their thresholds per program in [`settings`] beside the attribution window.
 //!
 //! HTTP is not here: the binary answers `/r/{code}` from [`redirects::Redirects::visit`], the API
 //! and the pages call [`links`].
@@ -18,9 +20,11 @@
 pub mod attribution;
 pub mod click_ids;
 pub mod destinations;
+pub mod fraud;
 pub mod links;
 pub mod recorder;
 pub mod redirects;
+pub mod settings;
 
 /// The system grants this crate declares (docs/ARCHITECTURE.md "System context" lists them all).
 pub const SYSTEM_GRANTS: &[&trellis_db::SystemGrant] = &[&redirects::LINK_TABLE, &recorder::CLICK_WRITER];

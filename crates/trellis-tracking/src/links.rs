@@ -370,7 +370,7 @@ pub async fn set_disabled(ctx: &Ctx, scope: &Scope, id: &LinkId, disabled: bool)
 
 /// This server's link table takes a change at once (the others within a second); a failure
 /// here only delays it to the next catch-up.
-async fn refresh_table(ctx: &Ctx) {
+pub(crate) async fn refresh_table(ctx: &Ctx) {
     if let Ok(redirects) = crate::redirects::Redirects::of(ctx)
         && let Err(error) = redirects.follow_once(ctx.db()).await
     {

@@ -608,6 +608,33 @@ pub async fn hold_commission(
     Ok(Json(commissions::hold(&state.ctx, &scope, &commission_id, reason).await?.into()))
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectCommissionRequest {
+    /// Why, for the partner (shown with the reversal); default "Rejected after review".
+    #[schema(max_length = 500)]
+    pub note: Option<String>,
+}
+
+/// Reject a commission held for review (owner, admin, finance): it is not owed. An equal negative
+/// `reversal` (reason code `rejected`, with the note) nets its money and both become `reversed`.
+/// A commission not held for review (or held for a lapsed licence) is 409.
+#[utoipa::path(post, path = "/api/v1/commissions/{id}/reject", tag = "commissions", params(("id" = String, Path)), request_body = RejectCommissionRequest,
+    responses((status = 200, body = CommissionView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn reject_commission(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RejectCommissionRequest>,
+) -> ApiResult<Json<CommissionView>> {
+    let commission_id: CommissionId = path_id(&id)?;
+    let note = body.note.unwrap_or_default();
+    if note.chars().count() > 500 {
+        return Err(ApiError::field("note", "must be at most 500 characters"));
+    }
+    Ok(Json(commissions::reject(&state.ctx, &scope, &commission_id, &note).await?.into()))
+}
+
 /// Release a held commission (owner, admin, finance): it returns to payable, or to pending until
 /// its hold period ends. A licence hold is released when the licence is renewed (409 before).
 #[utoipa::path(post, path = "/api/v1/commissions/{id}/release", tag = "commissions", params(("id" = String, Path)),

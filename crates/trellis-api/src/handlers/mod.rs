@@ -122,6 +122,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(commissions::find_commission))
         .routes(routes!(commissions::hold_commission))
         .routes(routes!(commissions::release_commission))
+        .routes(routes!(commissions::reject_commission))
         .routes(routes!(commissions::partner_balance))
         .routes(routes!(payouts::create_payout_run, payouts::list_payout_runs))
         .routes(routes!(payouts::find_payout_run))
@@ -140,4 +141,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(referral_links::enable_link))
         .routes(routes!(referral_links::link_stats))
         .routes(routes!(referral_links::link_qr))
+        .routes(routes!(referral_links::find_tracking_settings, referral_links::update_tracking_settings))
 }

@@ -238,3 +238,95 @@ pub async fn link_qr(State(state): State<AppState>, Caller(scope): Caller, Path(
     let svg = links::qr_svg(&link.url(&state.web.public_url))?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "private, max-age=300")], svg).into_response())
 }
+
+/// A program's referral tracking settings.
+#[derive(Serialize, ToSchema)]
+pub struct TrackingSettingsView {
+    pub program_id: String,
+    /// How long a click attributes a conversion (and the cookie lives), in days.
+    pub attribution_window_days: i64,
+    /// A returning customer's conversion goes to the last click's partner (else the first's).
+    pub last_touch: bool,
+    pub fraud: FraudRulesView,
+}
+
+/// The fraud rules: a conversion that trips one has its commissions held for review.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FraudRulesView {
+    /// A conversion sooner than this after its click is flagged (`fast_conversion`).
+    #[schema(minimum = 0, maximum = 86400)]
+    pub min_seconds_after_click: Option<i64>,
+    /// A link with more clicks than this in the hour before the click is flagged (`click_flood`).
+    #[schema(minimum = 1, maximum = 1000000)]
+    pub max_clicks_per_hour: Option<i64>,
+    /// Flag a customer who is the partner itself (`self_referral`).
+    pub self_referral: Option<bool>,
+    /// Flag a customer email at a disposable-mail domain (`disposable_email`).
+    pub disposable_email: Option<bool>,
+}
+
+/// A change of a program's tracking settings; absent fields keep their value.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTrackingSettingsRequest {
+    #[schema(minimum = 1, maximum = 3650)]
+    pub attribution_window_days: Option<i64>,
+    pub last_touch: Option<bool>,
+    pub fraud: Option<FraudRulesView>,
+}
+
+fn settings_view(program_id: &trellis_core::ProgramId, s: trellis_tracking::settings::TrackingSettings) -> TrackingSettingsView {
+    TrackingSettingsView {
+        program_id: program_id.to_string(),
+        attribution_window_days: s.attribution_window_days,
+        last_touch: s.last_touch,
+        fraud: FraudRulesView {
+            min_seconds_after_click: Some(s.min_seconds_after_click),
+            max_clicks_per_hour: Some(s.max_clicks_per_hour),
+            self_referral: Some(s.flag_self_referral),
+            disposable_email: Some(s.flag_disposable_email),
+        },
+    }
+}
+
+/// A program's referral tracking settings (every member of the workspace, as the program).
+#[utoipa::path(get, path = "/api/v1/programs/{id}/tracking", tag = "referral tracking", params(("id" = String, Path)),
+    responses((status = 200, body = TrackingSettingsView), (status = 404, body = Problem)))]
+pub async fn find_tracking_settings(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TrackingSettingsView>> {
+    let program_id: trellis_core::ProgramId = path_id(&id)?;
+    Ok(Json(settings_view(&program_id, trellis_tracking::settings::get(&state.ctx, &scope, &program_id).await?)))
+}
+
+/// Change a program's referral tracking settings (owner, admin, channel manager): the window and
+/// touch reach every server's redirects within a second; the fraud rules apply to conversions
+/// recorded from now on.
+#[utoipa::path(patch, path = "/api/v1/programs/{id}/tracking", tag = "referral tracking", params(("id" = String, Path)), request_body = UpdateTrackingSettingsRequest,
+    responses((status = 200, body = TrackingSettingsView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_tracking_settings(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateTrackingSettingsRequest>,
+) -> ApiResult<Json<TrackingSettingsView>> {
+    let program_id: trellis_core::ProgramId = path_id(&id)?;
+    let fraud = body.fraud.unwrap_or(FraudRulesView {
+        min_seconds_after_click: None,
+        max_clicks_per_hour: None,
+        self_referral: None,
+        disposable_email: None,
+    });
+    let change = trellis_tracking::settings::SettingsChange {
+        attribution_window_days: body.attribution_window_days,
+        last_touch: body.last_touch,
+        min_seconds_after_click: fraud.min_seconds_after_click,
+        max_clicks_per_hour: fraud.max_clicks_per_hour,
+        flag_self_referral: fraud.self_referral,
+        flag_disposable_email: fraud.disposable_email,
+    };
+    Ok(Json(settings_view(&program_id, trellis_tracking::settings::update(&state.ctx, &scope, &program_id, &change).await?)))
+}

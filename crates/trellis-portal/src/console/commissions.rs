@@ -155,6 +155,13 @@ async fn release(State(state): State<AppState>, Path(id): Path<String>, StaffFor
     Ok(see_other(&back_to(&form, "commission_released")))
 }
 
+/// `POST /console/commissions/{id}/reject`: a commission held for review is not owed.
+async fn reject(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, form }: StaffForm) -> PageResult {
+    let id: CommissionId = path_id(&id)?;
+    commissions::reject(&state.ctx, &signed.scope, &id, form.value("note")).await?;
+    Ok(see_other(&back_to(&form, "commission_rejected")))
+}
+
 #[derive(Template)]
 #[template(path = "console/bonus.html")]
 struct BonusPage {
@@ -303,4 +310,5 @@ pub fn routes() -> PageRouter {
         .route(BONUS, get(show_bonus).post(award))
         .route("/console/commissions/{id}/hold", post(hold))
         .route("/console/commissions/{id}/release", post(release))
+        .route("/console/commissions/{id}/reject", post(reject))
 }

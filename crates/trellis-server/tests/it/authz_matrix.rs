@@ -892,6 +892,7 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
             Some(json!({"partner_id": created_id(reply, "a partner to credit"), "role": "influence", "credit_bps": 2500}))
         }
         ("PATCH", "/api/v1/programs/{id}/conflict-rules") => Some(json!({"race_window_minutes": 15})),
+        ("PATCH", "/api/v1/programs/{id}/tracking") => Some(json!({"attribution_window_days": 30 + n % 60})),
         ("PUT", "/api/v1/programs/{id}/commission-plan") => Some(json!({"sale": {"percent_bps": 1000 + n}, "hold_days": 30})),
         ("POST", "/api/v1/referral-links") => {
             crate::referral_links::allow_example_com(app).await;
@@ -917,6 +918,7 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         ("POST", "/api/v1/commissions/{id}/hold") => Some(json!({"reason": "fraud_review"})),
         ("POST", "/api/v1/commissions/{id}/disputes") => Some(json!({"reason": format!("Disputed in cell {n}")})),
         ("POST", "/api/v1/commissions/{id}/release") | ("POST", "/api/v1/invoices/{invoice_id}/paid") => None,
+        ("POST", "/api/v1/commissions/{id}/reject") => Some(json!({"note": format!("Rejected in cell {n}")})),
         ("POST", "/api/v1/payout-runs") => Some(json!({"currency": "EUR"})),
         ("POST", "/api/v1/payout-runs/{id}/approve")
         | ("POST", "/api/v1/payout-runs/{id}/mark-paid")

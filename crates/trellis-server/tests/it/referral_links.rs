@@ -204,7 +204,8 @@ async fn a_click_id_attributes_a_conversion_before_its_row_is_written_and_only_i
 
     // A click id signed for the link, whose click was never recorded: the id alone attributes.
     let redirects = Redirects::of(&app.state.ctx).expect("redirects");
-    let click = redirects.key().issue(&link_id, app.state.ctx.now(), "198.51.100.7");
+    // Clicked a minute ago: a conversion seconds after its click would be held for review.
+    let click = redirects.key().issue(&link_id, app.state.ctx.now().plus_seconds(-60), "198.51.100.7");
     let answer = app
         .post(
             "/api/v1/conversions",
@@ -216,12 +217,14 @@ async fn a_click_id_attributes_a_conversion_before_its_row_is_written_and_only_i
     assert_eq!(answer.body["partner_id"], f.r1a.to_string(), "the click wins over the partner sent: {}", answer.text);
     assert_eq!(answer.body["attribution"], "click");
     assert_eq!(answer.body["commissions"][0]["amount"]["amount_minor"], 2_500);
+    assert_eq!(answer.body["commissions"][0]["status"], "pending", "no fraud rule fired: {}", answer.text);
+    assert_eq!(answer.body["flags"], json!([]));
     assert_eq!(app.query_i64(sql!("SELECT COUNT(*) AS n FROM clicks")).await, 0, "no click row was needed");
 
     // The customer keeps its partner (first touch): P3's click later does not move it.
     let p3_link = link(&app, &f.p3_admin.token, json!({"destination_url": "https://example.com/"})).await;
     let p3_link_id: trellis_core::LinkId = p3_link["id"].as_str().expect("id").parse().expect("link id");
-    let p3_click = redirects.key().issue(&p3_link_id, app.state.ctx.now(), "198.51.100.8");
+    let p3_click = redirects.key().issue(&p3_link_id, app.state.ctx.now().plus_seconds(-60), "198.51.100.8");
     let again = app
         .post(
             "/api/v1/conversions",
@@ -351,4 +354,151 @@ async fn a_sales_rep_creates_a_link_in_the_portal_and_reads_its_figures_but_neve
 
 fn header_of(headers: &reqwest::header::HeaderMap, name: &str) -> String {
     headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+}
+
+/// Records a lead of `customer` through `click` (and `extra` fields), answering the conversion.
+async fn lead_through(app: &TestApp, f: &Fixture, invoice: &str, customer: &str, click: &str, extra: Value) -> Value {
+    let mut body = json!({"kind": "lead", "invoice_id": invoice, "customer_external_id": customer, "click_id": click});
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        body.extend(extra.clone());
+    }
+    let reply = app.post("/api/v1/conversions", &f.owner_key, body).await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    reply.body
+}
+
+fn rules(answer: &Value) -> Vec<String> {
+    answer["flags"].as_array().expect("flags").iter().map(|f| f["rule"].as_str().expect("rule").to_owned()).collect()
+}
+
+#[tokio::test]
+async fn conversions_that_trip_a_fraud_rule_are_held_for_review_and_finance_releases_or_rejects_them() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    allow_example_com(&app).await;
+    let program = lead_program(&app, &f).await;
+    let created =
+        link(&app, &f.r1a_admin.token, json!({"destination_url": "https://example.com/", "program_id": program.to_string()})).await;
+    let link_id: trellis_core::LinkId = created["id"].as_str().expect("id").parse().expect("link id");
+    let key = Redirects::of(&app.state.ctx).expect("redirects").key().clone();
+    let now = app.state.ctx.now();
+    let minute_ago = |address: &str| key.issue(&link_id, now.plus_seconds(-60), address);
+
+    // A clean conversion: nothing flagged.
+    let clean = lead_through(&app, &f, "F-0", "c-0", &minute_ago("203.0.113.1"), json!({"customer_email": "buyer@example.org"})).await;
+    assert_eq!(rules(&clean), Vec::<String>::new());
+    assert_eq!(clean["commissions"][0]["status"], "pending");
+
+    // Three seconds after the click.
+    let fast = lead_through(&app, &f, "F-1", "c-1", &key.issue(&link_id, now.plus_seconds(-3), "203.0.113.2"), json!({})).await;
+    assert_eq!(rules(&fast), ["fast_conversion"]);
+    assert_eq!(fast["commissions"][0]["status"], "on_hold");
+    // The partner's own admin, written another way.
+    let own = f.r1a_admin.email.replace('@', "+deal@").to_uppercase();
+    let selfish = lead_through(&app, &f, "F-2", "c-2", &minute_ago("203.0.113.3"), json!({"customer_email": own})).await;
+    assert_eq!(rules(&selfish), ["self_referral"]);
+    // From an address the partner's users signed in from (the fixture signed them in locally).
+    let from_office = lead_through(&app, &f, "F-3", "c-3", &minute_ago("203.0.113.4"), json!({"customer_ip": "127.0.0.1"})).await;
+    assert_eq!(rules(&from_office), ["self_referral"]);
+    // A disposable mailbox.
+    let throwaway = lead_through(&app, &f, "F-4", "c-4", &minute_ago("203.0.113.5"), json!({"customer_email": "x@mailinator.com"})).await;
+    assert_eq!(rules(&throwaway), ["disposable_email"]);
+    // A flooded link: the program allows two clicks an hour, the link had three.
+    let reply = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/programs/{program}/tracking"),
+            Some(&f.channel_manager.token),
+            Some(&json!({"fraud": {"max_clicks_per_hour": 2}})),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    for i in 0..3 {
+        app.execute(vec![sql!(
+            "INSERT INTO clicks (workspace_id, id, link_id, partner_id, clicked_at, ip) VALUES ($1, $2, $3, $4, $5, '203.0.113.9')",
+            &f.workspace_id,
+            format!("clk_flood{i}"),
+            &link_id,
+            &f.r1a,
+            now.plus_seconds(-120 - i)
+        )])
+        .await
+        .expect("clicks");
+    }
+    let flooded = lead_through(&app, &f, "F-5", "c-5", &minute_ago("203.0.113.6"), json!({})).await;
+    assert_eq!(rules(&flooded), ["click_flood"]);
+    // Rules can be turned off per program.
+    let off = json!({"fraud": {"disposable_email": false, "max_clicks_per_hour": 1000}});
+    let reply = app.send(reqwest::Method::PATCH, &format!("/api/v1/programs/{program}/tracking"), Some(&f.owner.token), Some(&off)).await;
+    assert_eq!(reply.body["fraud"]["disposable_email"], false, "{}", reply.text);
+    assert_eq!(reply.body["fraud"]["self_referral"], true, "the other rules stay: {}", reply.text);
+    let allowed = lead_through(&app, &f, "F-6", "c-6", &minute_ago("203.0.113.7"), json!({"customer_email": "y@mailinator.com"})).await;
+    assert_eq!(rules(&allowed), Vec::<String>::new());
+    let bad = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/programs/{program}/tracking"),
+            Some(&f.owner.token),
+            Some(&json!({"attribution_window_days": 0})),
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.text);
+
+    // The hold queue: finance releases one and rejects another; the ledger still verifies.
+    let held = app.get("/api/v1/commissions?hold_reason=fraud_review", &f.finance.token).await;
+    assert_eq!(held.body["data"].as_array().map(Vec::len), Some(5), "{}", held.text);
+    assert!(held.text.contains("Held for review: converted 3 s after the click"), "the rule is on the commission: {}", held.text);
+    let id_of = |answer: &Value| answer["commissions"][0]["id"].as_str().expect("commission").to_owned();
+    let released = app.post(&format!("/api/v1/commissions/{}/release", id_of(&fast)), &f.finance.token, json!({})).await;
+    assert_eq!(released.body["status"], "pending", "{}", released.text);
+    let rejected = app
+        .post(&format!("/api/v1/commissions/{}/reject", id_of(&selfish)), &f.finance.token, json!({"note": "The partner's own purchase"}))
+        .await;
+    assert_eq!(rejected.status, 200, "{}", rejected.text);
+    assert_eq!(rejected.body["status"], "reversed");
+    let again = app.post(&format!("/api/v1/commissions/{}/reject", id_of(&selfish)), &f.finance.token, json!({})).await;
+    assert_eq!(again.status, 409, "a rejected commission is not rejected twice: {}", again.text);
+    let not_held = app.post(&format!("/api/v1/commissions/{}/reject", id_of(&clean)), &f.finance.token, json!({})).await;
+    assert_eq!(not_held.status, 409, "{}", not_held.text);
+    let report = trellis_incentives::ledger::verify(&app.state.ctx).await.expect("verify");
+    assert!(report.is_clean(), "{}", report.summary());
+}
+
+#[tokio::test]
+async fn a_program_that_takes_the_last_touch_moves_a_returning_customer_to_the_new_clicks_partner() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    allow_example_com(&app).await;
+    let program = lead_program(&app, &f).await;
+    let reply = app
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/programs/{program}/tracking"),
+            Some(&f.owner.token),
+            Some(&json!({"last_touch": true, "attribution_window_days": 30})),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let key = Redirects::of(&app.state.ctx).expect("redirects").key().clone();
+    let now = app.state.ctx.now();
+    let mut clicks = Vec::new();
+    for (token, address) in [(&f.r1a_admin.token, "203.0.113.1"), (&f.p3_admin.token, "203.0.113.2")] {
+        let created = link(&app, token, json!({"destination_url": "https://example.com/", "program_id": program.to_string()})).await;
+        let link_id: trellis_core::LinkId = created["id"].as_str().expect("id").parse().expect("link id");
+        clicks.push(key.issue(&link_id, now.plus_seconds(-60), address));
+    }
+    // The window is the program's: the link's redirect sets a 30-day cookie.
+    let code = app.query(sql!("SELECT code FROM referral_links ORDER BY id LIMIT 1")).await[0].get::<String>("code").expect("code");
+    let cookie = header(&visit(&app, &code, Some(BROWSER)).await, "set-cookie");
+    assert!(cookie.contains("Max-Age=2592000;"), "{cookie}");
+    let first = lead_through(&app, &f, "T-1", "returning", &clicks[0], json!({})).await;
+    assert_eq!(first["partner_id"], f.r1a.to_string());
+    let second = lead_through(&app, &f, "T-2", "returning", &clicks[1], json!({})).await;
+    assert_eq!(second["partner_id"], f.p3.to_string(), "the last click wins: {second}");
+    assert_eq!(second["attribution"], "click");
+    // Without a click, the customer now belongs to the last partner.
+    let third = app
+        .post("/api/v1/conversions", &f.owner_key, json!({"kind": "lead", "invoice_id": "T-3", "customer_external_id": "returning"}))
+        .await;
+    assert_eq!(third.body["partner_id"], f.p3.to_string(), "{}", third.text);
 }
