@@ -691,6 +691,32 @@ pub async fn release_hold(ctx: &Ctx, scope: &Scope, id: &CommissionId) -> Result
     Ok(commission)
 }
 
+/// The reversal that nets `c` where its money sits: the opposite amount in the same account and
+/// status, adjusting `adjusts` (a rejection, an overturned give-back).
+fn netting(c: &Commission, reason_code: &str, note: &str, adjusts: CommissionId) -> NewCommission {
+    NewCommission {
+        partner_id: c.partner_id.clone(),
+        program_id: c.program_id.clone(),
+        conversion_id: c.conversion_id.clone(),
+        kind: CommissionKind::Reversal,
+        amount_minor: -c.amount_minor,
+        currency: c.currency,
+        basis_minor: None,
+        rate_bps: None,
+        share_bps: None,
+        plan_version: c.plan_version,
+        status: c.status,
+        hold_reason: c.hold_reason,
+        reason_code: Some(reason_code.to_owned()),
+        note: Some(note.to_owned()),
+        account: c.account,
+        invoice_id: c.invoice_id.clone(),
+        invoice_paid_at: c.invoice_paid_at,
+        payable_at: c.payable_at,
+        adjusts_commission_id: Some(adjusts),
+    }
+}
+
 /// Rejects a commission held for review (a fraud rule, or held by hand): finance decided it is
 /// not owed. An equal negative `reversal` (reason code `rejected`) nets its money where it sits,
 /// and both become `reversed` (`commission.reversed`); a commission held for a lapsed licence is
@@ -708,28 +734,8 @@ pub async fn reject(ctx: &Ctx, scope: &Scope, id: &CommissionId, note: &str) -> 
     if c.status != CommissionStatus::OnHold || c.hold_reason == Some(HoldReason::LicenceExpired) || c.amount_minor <= 0 {
         return Err(Error::conflict("only a commission held for review is rejected"));
     }
-    let reversal = NewCommission {
-        partner_id: c.partner_id.clone(),
-        program_id: c.program_id.clone(),
-        conversion_id: c.conversion_id.clone(),
-        kind: CommissionKind::Reversal,
-        amount_minor: -c.amount_minor,
-        currency: c.currency,
-        basis_minor: None,
-        rate_bps: None,
-        share_bps: None,
-        plan_version: c.plan_version,
-        status: c.status,
-        hold_reason: c.hold_reason,
-        reason_code: Some("rejected".to_owned()),
-        note: Some(if note.trim().is_empty() { "Rejected after review".to_owned() } else { note.trim().to_owned() }),
-        account: c.account,
-        invoice_id: c.invoice_id.clone(),
-        invoice_paid_at: c.invoice_paid_at,
-        payable_at: c.payable_at,
-        adjusts_commission_id: Some(c.id.clone()),
-    };
-    let reversal = insert_in(&mut tx, scope, now, reversal).await?;
+    let note = if note.trim().is_empty() { "Rejected after review" } else { note.trim() };
+    let reversal = insert_in(&mut tx, scope, now, netting(&c, "rejected", note, c.id.clone())).await?;
     for one in [c.clone(), find_unchecked_in(&mut tx, scope.workspace_id(), &reversal).await?] {
         set_status_in(&mut tx, scope, now, &one, CommissionStatus::Reversed, Actor::Staff, one.hold_reason, one.account).await?;
     }
@@ -809,28 +815,8 @@ pub async fn overturn_dispute_in(
     if give_back && unpaid {
         // The restoration adjusts the same original as the give-back, so a later refund of the
         // sale counts the original whole again.
-        let new = NewCommission {
-            partner_id: c.partner_id.clone(),
-            program_id: c.program_id.clone(),
-            conversion_id: c.conversion_id.clone(),
-            kind: CommissionKind::Reversal,
-            amount_minor: -c.amount_minor,
-            currency: c.currency,
-            basis_minor: None,
-            rate_bps: None,
-            share_bps: None,
-            plan_version: c.plan_version,
-            status: c.status,
-            hold_reason: c.hold_reason,
-            reason_code: Some("dispute_overturned".to_owned()),
-            note: Some(note.to_owned()),
-            account: c.account,
-            invoice_id: c.invoice_id.clone(),
-            invoice_paid_at: c.invoice_paid_at,
-            payable_at: c.payable_at,
-            adjusts_commission_id: Some(c.adjusts_commission_id.clone().unwrap_or_else(|| c.id.clone())),
-        };
-        let restored = insert_in(tx, scope, now, new).await?;
+        let adjusts = c.adjusts_commission_id.clone().unwrap_or_else(|| c.id.clone());
+        let restored = insert_in(tx, scope, now, netting(&c, "dispute_overturned", note, adjusts)).await?;
         let entry = AuditEntry::new("commission.restored", "commission", restored.as_str())
             .set("partner_id", json!(c.partner_id))
             .set("restores", c.id.as_str())
