@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -120,6 +121,17 @@ pub struct Redirects {
     recent: Vec<Mutex<HashMap<(u128, String), i64>>>,
     hasher: RandomState,
     recorder: Recorder,
+    figures: VisitFigures,
+}
+
+/// What the redirects of this server answered since it started: with the writer's figures, the
+/// benchmark checks that every counted click was written (written = counted).
+#[derive(Debug, Default)]
+pub struct VisitFigures {
+    pub redirected: AtomicU64,
+    pub bots: AtomicU64,
+    pub repeats: AtomicU64,
+    pub not_found: AtomicU64,
 }
 
 impl Redirects {
@@ -136,6 +148,7 @@ impl Redirects {
             recent: (0..REPEAT_SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             hasher: RandomState::new(),
             recorder: Recorder::start(db.clone()),
+            figures: VisitFigures::default(),
         });
         redirects.follow_once(db).await?;
         Ok(redirects)
@@ -154,6 +167,10 @@ impl Redirects {
         &self.recorder
     }
 
+    pub fn figures(&self) -> &VisitFigures {
+        &self.figures
+    }
+
     /// A link by id, disabled ones included (their earlier clicks still attribute).
     pub fn link(&self, id: &LinkId) -> Option<Arc<LiveLink>> {
         self.table.read().unwrap_or_else(|p| p.into_inner()).by_id.get(&id.to_u128()).cloned()
@@ -166,12 +183,18 @@ impl Redirects {
 
     /// Answers one visit: `None` for an unknown or disabled code.
     pub fn visit(&self, visit: &Visit<'_>) -> Option<Answer> {
-        let link = self.table.read().unwrap_or_else(|p| p.into_inner()).by_code.get(visit.code).cloned()?;
+        let Some(link) = self.table.read().unwrap_or_else(|p| p.into_inner()).by_code.get(visit.code).cloned() else {
+            self.figures.not_found.fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
+        self.figures.redirected.fetch_add(1, Ordering::Relaxed);
         let click_id = self.key.issue(&link.id, visit.at, visit.address);
         let location = destinations::with_click(&link.destination, &link.utm, &click_id);
         let counted = if visit.user_agent.is_none_or(|ua| ua.trim().is_empty() || self.bots.is_bot(ua)) {
+            self.figures.bots.fetch_add(1, Ordering::Relaxed);
             Counted::Bot
         } else if self.is_repeat(&link.id, visit.address, visit.at) {
+            self.figures.repeats.fetch_add(1, Ordering::Relaxed);
             Counted::Repeat
         } else {
             self.recorder.record(ClickRow {

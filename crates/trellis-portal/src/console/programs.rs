@@ -11,10 +11,12 @@ use trellis_directory::metric_registry::Registry;
 use trellis_programs::evaluation;
 use trellis_programs::programs::{self, ApplicationQuestion, NewProgram, Program, ProgramPatch};
 use trellis_programs::tiers::{self, NewTier, Op, Tier, TierPatch};
+use trellis_tracking::settings::{SettingsChange, TrackingSettings};
 use trellis_web::AppState;
 
 use super::staff_role;
 use crate::amounts;
+use crate::display;
 use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};
 use crate::guards::{StaffForm, StaffPage};
 use crate::pages::{Layout, PageResult, path_id, render, render_status, see_other};
@@ -209,6 +211,9 @@ struct ProgramPage {
     /// The deal conflict rules in words (what partners read), and their form for workspace admins.
     conflict_rules: Vec<trellis_deals::rules::Rule>,
     rules_form: Option<FormView>,
+    /// Referral tracking in words, and its form for owners, admins and channel managers.
+    tracking: Vec<String>,
+    tracking_form: Option<FormView>,
 }
 
 fn settings_form(program: &Program) -> FormView {
@@ -305,6 +310,7 @@ async fn program_page(state: &AppState, signed: &Signed, id: &ProgramId) -> Resu
     let can_manage = can_manage(signed)?;
     let program = programs::get(&state.ctx, &signed.scope, id).await?;
     let conflict_rules = trellis_deals::rules::get(&state.ctx, &signed.scope, id).await?;
+    let tracking = trellis_tracking::settings::get(&state.ctx, &signed.scope, id).await?;
     let tiers = tiers::list(&state.ctx, &signed.scope, id).await?;
     let holders = tiers::holder_counts(&state.ctx, &signed.scope, id).await?;
     let tier_rows = tiers
@@ -344,8 +350,94 @@ async fn program_page(state: &AppState, signed: &Signed, id: &ProgramId) -> Resu
         evaluated: None,
         conflict_rules: conflict_rules.in_words(),
         rules_form: signed.scope.has_vendor_role(trellis_core::VendorRole::WORKSPACE_ADMINS).then(|| rules_form(&conflict_rules)),
+        tracking: tracking_in_words(&tracking),
+        tracking_form: can_manage.then(|| tracking_form(&tracking)),
         program,
     })
+}
+
+const TRACKING_FIELDS: &[&str] = &[
+    "attribution_window_days",
+    "last_touch",
+    "min_seconds_after_click",
+    "max_clicks_per_hour",
+    "flag_self_referral",
+    "flag_disposable_email",
+];
+
+fn tracking_form(t: &TrackingSettings) -> FormView {
+    let mut values = vec![
+        ("attribution_window_days", t.attribution_window_days.to_string()),
+        ("min_seconds_after_click", t.min_seconds_after_click.to_string()),
+        ("max_clicks_per_hour", t.max_clicks_per_hour.to_string()),
+    ];
+    for (name, on) in
+        [("last_touch", t.last_touch), ("flag_self_referral", t.flag_self_referral), ("flag_disposable_email", t.flag_disposable_email)]
+    {
+        if on {
+            values.push((name, "1".to_owned()));
+        }
+    }
+    FormView::filled("tracking", TRACKING_FIELDS, values)
+}
+
+/// The program's referral tracking as the channel team reads it.
+fn tracking_in_words(t: &TrackingSettings) -> Vec<String> {
+    let mut lines = vec![
+        format!("A click attributes a conversion for {} days (the cookie lives as long).", t.attribution_window_days),
+        if t.last_touch {
+            "A returning customer's conversion goes to the partner of its last click.".to_owned()
+        } else {
+            "A customer stays with the partner who brought it first (first touch).".to_owned()
+        },
+        format!("Held for review: a conversion less than {} s after its click", t.min_seconds_after_click),
+        format!("… or through a link with more than {} clicks in the hour before", display::thousands(t.max_clicks_per_hour)),
+    ];
+    if t.flag_self_referral {
+        lines.push("… or whose customer is the partner itself (its emails or sign-in addresses)".to_owned());
+    }
+    if t.flag_disposable_email {
+        lines.push("… or with a disposable email address".to_owned());
+    }
+    lines
+}
+
+/// `POST /console/programs/{id}/tracking`: the attribution window, first or last touch and the
+/// fraud rules' thresholds (owners, admins, channel managers).
+async fn update_tracking(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, form }: StaffForm) -> PageResult {
+    let id: ProgramId = path_id(&id)?;
+    let mut errors = Vec::new();
+    let mut number = |name: &str| -> Option<i64> {
+        let text = form.optional(name)?;
+        match text.trim().parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                errors.push(FieldError { field: name.to_owned(), message: "must be a whole number".to_owned() });
+                None
+            }
+        }
+    };
+    let change = SettingsChange {
+        attribution_window_days: number("attribution_window_days"),
+        min_seconds_after_click: number("min_seconds_after_click"),
+        max_clicks_per_hour: number("max_clicks_per_hour"),
+        last_touch: Some(form.is_checked("last_touch")),
+        flag_self_referral: Some(form.is_checked("flag_self_referral")),
+        flag_disposable_email: Some(form.is_checked("flag_disposable_email")),
+    };
+    let result = if errors.is_empty() {
+        trellis_tracking::settings::update(&state.ctx, &signed.scope, &id, &change).await.map(|_| ()).map_err(|err| field_errors(err, ""))
+    } else {
+        Err(Ok(errors))
+    };
+    match result {
+        Ok(()) => Ok(see_other(&format!("{SECTION}/{id}?notice=saved#tracking"))),
+        Err(errors) => {
+            let errors = errors?;
+            show_failed(&state, &signed, &id, |page| page.tracking_form = Some(FormView::failed("tracking", TRACKING_FIELDS, form, errors)))
+                .await
+        }
+    }
 }
 
 const RULES_FIELDS: &[&str] = &["race_window_minutes", "protection_days", "similarity_percent", "auto_approve"];
@@ -768,6 +860,7 @@ pub fn routes() -> PageRouter {
         .route("/console/programs/{id}/tiers/{tier_id}/delete", post(delete_tier))
         .route("/console/programs/{id}/evaluate", post(evaluate))
         .route("/console/programs/{id}/conflict-rules", post(update_conflict_rules))
+        .route("/console/programs/{id}/tracking", post(update_tracking))
 }
 
 #[cfg(test)]

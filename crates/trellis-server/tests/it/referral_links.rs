@@ -502,3 +502,36 @@ async fn a_program_that_takes_the_last_touch_moves_a_returning_customer_to_the_n
         .await;
     assert_eq!(third.body["partner_id"], f.p3.to_string(), "{}", third.text);
 }
+
+#[tokio::test]
+async fn a_channel_manager_sets_a_programs_attribution_and_fraud_rules_on_its_console_page() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let program = lead_program(&app, &f).await;
+    let manager = crate::pages::sign_in(&app, &f.channel_manager.email).await;
+    let page = manager.get(&format!("/console/programs/{program}")).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("A click attributes a conversion for 90 days"), "{}", page.text);
+    let path = format!("/console/programs/{program}/tracking");
+    let wrong = manager.submit(&path, &[("attribution_window_days", "ninety"), ("flag_self_referral", "1")]).await;
+    assert_eq!(wrong.status, 422);
+    assert!(wrong.text.contains("must be a whole number"), "{}", wrong.text);
+    let saved = manager
+        .submit(
+            &path,
+            &[("attribution_window_days", "45"), ("last_touch", "1"), ("min_seconds_after_click", "30"), ("max_clicks_per_hour", "500")],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.text);
+    let api = app.get(&format!("/api/v1/programs/{program}/tracking"), &f.r1a_admin.token).await;
+    assert_eq!(
+        api.body,
+        json!({"program_id": program.to_string(), "attribution_window_days": 45, "last_touch": true,
+               "fraud": {"min_seconds_after_click": 30, "max_clicks_per_hour": 500, "self_referral": false, "disposable_email": false}})
+    );
+    let finance = crate::pages::sign_in(&app, &f.finance.email).await;
+    assert!(
+        !finance.get(&format!("/console/programs/{program}")).await.text.contains("Save referral tracking"),
+        "finance reads, does not change"
+    );
+}
