@@ -237,6 +237,7 @@ async fn seed_workspace(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<()> {
     crate::demo_money::seed(ctx, workspace_id, &ids).await?;
     seed_payout_methods(ctx, &system, &ids).await?;
     crate::demo_money::seed_payout_run(ctx, workspace_id).await?;
+    crate::demo_tracking::seed(ctx, workspace_id, &ids).await?;
     Ok(())
 }
 

@@ -7,6 +7,7 @@ pub mod demo;
 mod demo_deals;
 mod demo_money;
 mod demo_programs;
+mod demo_tracking;
 pub mod extensions;
 pub mod jobs;
 mod redirect;

@@ -535,3 +535,14 @@ async fn a_channel_manager_sets_a_programs_attribution_and_fraud_rules_on_its_co
         "finance reads, does not change"
     );
 }
+
+#[tokio::test]
+async fn the_demo_has_links_with_two_weeks_of_clicks_attributed_conversions_and_one_held_for_review() {
+    let app = TestApp::spawn().await;
+    trellis_server::demo::seed(&app.state.ctx).await.expect("demo seeding");
+    assert_eq!(app.query_i64(sql!("SELECT COUNT(*) AS n FROM referral_links")).await, 2);
+    assert!(app.query_i64(sql!("SELECT COUNT(*) AS n FROM clicks")).await > 100, "two weeks of clicks");
+    assert_eq!(app.query_i64(sql!("SELECT COUNT(DISTINCT day) AS n FROM referral_link_days")).await, 14);
+    assert_eq!(app.query_i64(sql!("SELECT COUNT(*) AS n FROM conversions WHERE attribution = 'click' AND link_id IS NOT NULL")).await, 3);
+    assert_eq!(app.query_i64(sql!("SELECT COUNT(*) AS n FROM commissions WHERE hold_reason = 'fraud_review'")).await, 1);
+}
