@@ -59,3 +59,20 @@ wait "$wrk_pid" || true
 answered=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
 persisted=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT COUNT(*) FROM clicks').fetchone()[0])" "$work/kill.db")
 echo "FIGURE redirect_sigkill backend=sqlite answered=$answered persisted=$persisted lost=$((answered - persisted))"
+
+# A graceful shutdown loses nothing: the same, with SIGTERM instead (the server flushes the writer
+# before it exits); every redirect answered must be in the database.
+before=$persisted
+"$trellis" serve --bind "127.0.0.1:$port" --trust-forwarded-for true > "$work/server.log" 2>&1 &
+echo $! > "$work/pid"
+for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.1; done
+wrk -t1 -c64 -d6s -s "$work/kill.lua" "http://127.0.0.1:$port" > "$work/wrk.txt" 2>&1 &
+wrk_pid=$!
+sleep 3
+kill -TERM "$(cat "$work/pid")"
+wait "$(cat "$work/pid")" || true
+wait "$wrk_pid" || true
+answered=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
+persisted=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT COUNT(*) FROM clicks').fetchone()[0])" "$work/kill.db")
+echo "FIGURE redirect_sigterm backend=sqlite answered=$answered persisted=$((persisted - before)) lost=$((answered - persisted + before))"
+[ $((answered - persisted + before)) -le 0 ] || { echo "a graceful shutdown lost clicks"; exit 1; }

@@ -328,6 +328,10 @@ pub struct Conversion {
     pub attribution: Attribution,
     pub deal_id: Option<DealId>,
     pub click_id: Option<String>,
+    /// The referral link whose click attributed it.
+    pub link_id: Option<LinkId>,
+    /// The fraud rules it tripped: `(rule, detail)`.
+    pub flags: Vec<(String, String)>,
     pub amount_minor: Option<i64>,
     pub currency: Option<String>,
     pub invoice_status: Option<String>,
@@ -338,7 +342,7 @@ pub struct Conversion {
 }
 
 const CONVERSION_COLUMNS: &str = "v.id, v.kind, v.invoice_id, v.customer_external_id, v.partner_id, p.name AS partner_name, v.program_id, v.plan_version,
-     v.attribution, v.deal_id, v.click_id, v.amount_minor, v.currency, v.invoice_status, v.invoice_paid_at, v.refunds_invoice_id, v.occurred_at,
+     v.attribution, v.deal_id, v.click_id, v.link_id, v.fraud_flags, v.amount_minor, v.currency, v.invoice_status, v.invoice_paid_at, v.refunds_invoice_id, v.occurred_at,
      v.created_at";
 
 const CONVERSION_FROM: &str = " FROM conversions v LEFT JOIN partners p ON p.workspace_id = v.workspace_id AND p.id = v.partner_id";
@@ -358,6 +362,15 @@ fn conversion_from_row(row: &Row) -> Result<Conversion> {
         attribution: Attribution::parse(&attribution).ok_or_else(|| Error::Internal(format!("stored attribution {attribution}")))?,
         deal_id: row.get("deal_id")?,
         click_id: row.get("click_id")?,
+        link_id: row.get("link_id")?,
+        flags: {
+            let text: String = row.get("fraud_flags")?;
+            let flags: Vec<Json> = serde_json::from_str(&text).map_err(|e| Error::Internal(format!("stored fraud flags: {e}")))?;
+            flags
+                .iter()
+                .map(|f| (f["rule"].as_str().unwrap_or_default().to_owned(), f["detail"].as_str().unwrap_or_default().to_owned()))
+                .collect()
+        },
         amount_minor: row.get("amount_minor")?,
         currency: row.get("currency")?,
         invoice_status: row.get("invoice_status")?,

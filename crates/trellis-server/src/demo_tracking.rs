@@ -50,7 +50,7 @@ pub(crate) async fn seed(ctx: &Ctx, workspace_id: &WorkspaceId, ids: &HashMap<&s
                 let address = format!("198.51.{}.{}", day, n + 10);
                 let at = now.plus_seconds(-(13 - day) * DAY - 3_600 * (n % 9));
                 let visit = Visit { code, address: &address, user_agent: Some(BROWSER), referer: None, at };
-                if let Some(answer) = redirects.visit(&visit) {
+                if let Some(answer) = redirects.visit(&visit).await {
                     clicks.push((answer.click_id, at));
                 }
             }

@@ -38,7 +38,7 @@ pub async fn redirect(
         referer: headers.get(header::REFERER).and_then(|v| v.to_str().ok()),
         at: state.ctx.now(),
     };
-    let Some(answer) = redirects.visit(&visit) else {
+    let Some(answer) = redirects.visit(&visit).await else {
         return (StatusCode::NOT_FOUND, [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], "no such link\n").into_response();
     };
     let (Ok(location), Ok(cookie)) = (

@@ -108,16 +108,18 @@ fn zipf_paths(links: usize, count: usize) -> Vec<String> {
         .collect()
 }
 
-/// A wrk script requesting the paths in turn, each from a new address, with a browser's agent.
-fn script(paths: &[String]) -> String {
+/// A wrk script requesting the paths in turn, each from a new address (the request's number from
+/// `start`: each round starts a million further, so no address repeats across rounds), with a
+/// browser's agent.
+fn script(paths: &[String], start: usize) -> String {
     let mut lua = String::from("local paths = {");
     for p in paths {
         let _ = write!(lua, "\"{p}\",");
     }
     lua.push_str(
-        "}\nlocal i = 0\nrequest = function()\n  i = i + 1\n  local n = i + math.random(0, 1000000) * 65536\n  local ip = string.format(\"10.%d.%d.%d\", math.floor(n / 65536) % 256, math.floor(n / 256) % 256, n % 256)\n  return wrk.format(\"GET\", paths[(i % #paths) + 1], {[\"User-Agent\"] = \"Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1\", [\"X-Forwarded-For\"] = ip})\nend\n",
+        "}\nlocal i = START\nrequest = function()\n  i = i + 1\n  local ip = string.format(\"10.%d.%d.%d\", math.floor(i / 65536) % 256, math.floor(i / 256) % 256, i % 256)\n  return wrk.format(\"GET\", paths[(i % #paths) + 1], {[\"User-Agent\"] = \"Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1\", [\"X-Forwarded-For\"] = ip})\nend\n",
     );
-    lua
+    lua.replace("START", &start.to_string())
 }
 
 async fn bare() -> impl IntoResponse {
@@ -163,18 +165,23 @@ async fn main() -> anyhow::Result<()> {
 
     let dir = std::env::temp_dir().join(format!("trellis-redirect-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let lua = dir.join("zipf.lua");
-    std::fs::write(&lua, script(&zipf_paths(links, 20_000)))?;
-    let lua = lua.to_string_lossy().into_owned();
+    let paths = zipf_paths(links, 20_000);
+    let mut rounds = 0;
+    let mut next_script = || -> anyhow::Result<String> {
+        rounds += 1;
+        let lua = dir.join(format!("zipf-{rounds}.lua"));
+        std::fs::write(&lua, script(&paths, rounds << 20))?;
+        Ok(lua.to_string_lossy().into_owned())
+    };
 
     // Warm both (and the writer) before timing.
-    wrk(&bare_url, &lua, 1, connections)?;
-    wrk(&app.base_url, &lua, 1, connections)?;
+    wrk(&bare_url, &next_script()?, 1, connections)?;
+    wrk(&app.base_url, &next_script()?, 1, connections)?;
     let (mut ratios, mut p99_ratios) = (Vec::new(), Vec::new());
     let mut answered = 0;
     for pair in 1..=pairs {
-        let b = wrk(&bare_url, &lua, seconds, connections)?;
-        let o = wrk(&app.base_url, &lua, seconds, connections)?;
+        let b = wrk(&bare_url, &next_script()?, seconds, connections)?;
+        let o = wrk(&app.base_url, &next_script()?, seconds, connections)?;
         anyhow::ensure!(o.errors == 0 && b.errors == 0, "errors: bare {}, ours {}", b.errors, o.errors);
         answered += o.requests;
         let (ratio, p99) = (o.requests_per_s / b.requests_per_s, o.p99_ms / b.p99_ms);
@@ -199,10 +206,11 @@ async fn main() -> anyhow::Result<()> {
         (figures.redirected.load(Ordering::Relaxed), figures.bots.load(Ordering::Relaxed), figures.repeats.load(Ordering::Relaxed));
     let written = figures_written(&app).await?;
     let writer = redirects.recorder().figures();
-    let (batches, dropped) = (writer.batches.load(Ordering::Relaxed), writer.dropped.load(Ordering::Relaxed));
+    let (batches, dropped, waited) =
+        (writer.batches.load(Ordering::Relaxed), writer.dropped.load(Ordering::Relaxed), writer.waited.load(Ordering::Relaxed));
     let expected = redirected - bots - repeats;
     println!(
-        "FIGURE redirect_clicks backend={backend} redirected={redirected} bots={bots} repeats={repeats} expected={expected} persisted={written} lost={} dropped={dropped} batches={batches} mean_batch={:.0} flush_ms={}",
+        "FIGURE redirect_clicks backend={backend} redirected={redirected} bots={bots} repeats={repeats} expected={expected} persisted={written} lost={} dropped={dropped} waited_for_the_writer={waited} batches={batches} mean_batch={:.0} flush_ms={}",
         expected.saturating_sub(written),
         written as f64 / batches.max(1) as f64,
         flushed.elapsed().as_millis()

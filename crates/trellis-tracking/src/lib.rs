@@ -9,7 +9,7 @@
 //! - [`redirects`]: the in-memory table of live links every server keeps (and follows other
 //!   servers' changes of, within a second), and what one visit answers.
 //! - [`recorder`]: the click writer — a bounded queue, one transaction per drained batch, the
-//!   counters and daily counts moved once per batch, flushed on a graceful shutdown.
+//!   daily counts moved once per batch, flushed on a graceful shutdown.
 //! - [`attribution`]: what the commission engine asks of a click id (`ClickAttributions`).
 //! - [`fraud`]: the rules that hold a conversion's commissions for review (`ConversionScreens`),
 //!   with their thresholds per program in [`settings`] beside the attribution window.

@@ -2,7 +2,8 @@
 //! by code (built at start, about 200 bytes a link: 100,000 links are some 20 MB) and follows the
 //! link change feed every [`FOLLOW_INTERVAL`], so a link created or disabled on one server
 //! redirects (or stops) on the others within a second. A visit reads the table, signs a click id
-//! and hands the click to the [`Recorder`]; it never waits for the database.
+//! and hands the click to the [`Recorder`]; it never waits for the database (only, under an
+//! overload that outlasts the writer's queue, for room in that queue).
 //!
 //! Not counted (still redirected, with a click id): known bots and crawlers by user agent
 //! (`isbot`'s maintained patterns), and a repeat of the same address on the same link within
@@ -182,12 +183,11 @@ impl Redirects {
     }
 
     /// Answers one visit: `None` for an unknown or disabled code.
-    pub fn visit(&self, visit: &Visit<'_>) -> Option<Answer> {
+    pub async fn visit(&self, visit: &Visit<'_>) -> Option<Answer> {
         let Some(link) = self.table.read().unwrap_or_else(|p| p.into_inner()).by_code.get(visit.code).cloned() else {
             self.figures.not_found.fetch_add(1, Ordering::Relaxed);
             return None;
         };
-        self.figures.redirected.fetch_add(1, Ordering::Relaxed);
         let click_id = self.key.issue(&link.id, visit.at, visit.address);
         let location = destinations::with_click(&link.destination, &link.utm, &click_id);
         let counted = if visit.user_agent.is_none_or(|ua| ua.trim().is_empty() || self.bots.is_bot(ua)) {
@@ -197,18 +197,20 @@ impl Redirects {
             self.figures.repeats.fetch_add(1, Ordering::Relaxed);
             Counted::Repeat
         } else {
-            self.recorder.record(ClickRow {
-                workspace_id: link.workspace_id.clone(),
-                click_id: click_id.clone(),
-                link_id: link.id.clone(),
-                partner_id: link.partner_id.clone(),
-                clicked_at: visit.at,
-                ip: visit.address.to_owned(),
-                user_agent: visit.user_agent.map(|ua| truncate(ua, 512)),
-                referer: visit.referer.map(|r| truncate(r, 1_000)),
-            });
+            self.recorder
+                .record(ClickRow {
+                    link: link.clone(),
+                    click_id: click_id.clone(),
+                    clicked_at: visit.at,
+                    ip: visit.address.to_owned(),
+                    user_agent: visit.user_agent.map(|ua| truncate(ua, 512)),
+                    referer: visit.referer.map(|r| truncate(r, 1_000)),
+                })
+                .await;
             Counted::Yes
         };
+        // Counted once the click is queued: a request dropped while it waited was never answered.
+        self.figures.redirected.fetch_add(1, Ordering::Relaxed);
         Some(Answer { location, click_id, cookie_max_age_seconds: link.window_days * 86_400, counted })
     }
 

@@ -169,7 +169,8 @@ pub struct CreateConversionRequest {
     pub invoice_id: String,
     /// Your id of the customer: its later sales earn for the same partner.
     pub customer_external_id: String,
-    /// A referral click id (stored; click attribution arrives with referral links).
+    /// A referral click id (`trellis_click` of the redirect): attributes the conversion to its
+    /// link's partner inside the program's attribution window (docs/API.md).
     pub click_id: Option<String>,
     /// The partner to credit when the customer has no earlier attribution.
     pub partner_id: Option<String>,
@@ -211,11 +212,21 @@ pub struct ConversionView {
     /// The partner credited (the first, for a deal's split); null when nothing attributed it.
     pub partner_id: Option<String>,
     pub program_id: Option<String>,
-    /// deal, customer, partner or none.
+    /// deal, click, customer, partner or none.
     pub attribution: String,
     pub amount: Option<MoneyView>,
     pub occurred_at: String,
     pub commissions: Vec<ConversionCommissionView>,
+    /// The fraud rules it tripped; its commissions are then held for review (`fraud_review`).
+    pub flags: Vec<FraudFlagView>,
+}
+
+/// A fraud rule a conversion tripped.
+#[derive(Serialize, ToSchema)]
+pub struct FraudFlagView {
+    /// self_referral, click_flood, fast_conversion or disposable_email.
+    pub rule: String,
+    pub detail: String,
 }
 
 /// Record a lead, sale or refund (owner, admin, finance). Exactly once per `(kind, invoice_id)`:
@@ -262,6 +273,9 @@ pub struct ConversionDetailView {
     pub attribution: String,
     pub deal_id: Option<String>,
     pub click_id: Option<String>,
+    /// The referral link whose click attributed it.
+    pub link_id: Option<String>,
+    pub flags: Vec<FraudFlagView>,
     pub amount: Option<MoneyView>,
     /// open or paid (sales).
     pub invoice_status: Option<String>,
@@ -286,6 +300,8 @@ fn conversion_view(c: Conversion, earned: Vec<Commission>) -> ConversionDetailVi
         attribution: c.attribution.as_str().to_owned(),
         deal_id: c.deal_id.map(|d| d.to_string()),
         click_id: c.click_id,
+        link_id: c.link_id.map(|l| l.to_string()),
+        flags: c.flags.into_iter().map(|(rule, detail)| FraudFlagView { rule, detail }).collect(),
         amount: c.amount_minor.zip(c.currency).map(|(amount_minor, currency)| MoneyView { amount_minor, currency }),
         invoice_status: c.invoice_status,
         invoice_paid_at: c.invoice_paid_at.map(|t| t.to_rfc3339()),

@@ -143,6 +143,8 @@ struct ConversionPage {
     customer: String,
     deal_id: String,
     plan_version: String,
+    /// The fraud rules it tripped, in words (its commissions wait in the hold queue).
+    flags: Vec<String>,
     commissions: Vec<CommissionRow>,
     csrf_token: String,
     return_to: String,
@@ -165,6 +167,7 @@ async fn show(
         customer: conversion.customer_external_id.clone(),
         deal_id: conversion.deal_id.as_ref().map(ToString::to_string).unwrap_or_default(),
         plan_version: conversion.plan_version.map(|v| format!("version {v}")).unwrap_or_default(),
+        flags: conversion.flags.iter().map(|(_, detail)| detail.clone()).collect(),
         commissions: rows(&earned, role),
         csrf_token: if can_write { signed.session.csrf_token.clone() } else { String::new() },
         return_to: format!("{LIST}/{id}"),
