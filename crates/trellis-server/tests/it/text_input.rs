@@ -198,6 +198,18 @@ fn is_public(path: &str) -> bool {
     path == "/api/v1/auth/login" || path.starts_with("/api/v1/public/") || path.starts_with("/api/v1/invitations/{token}")
 }
 
+/// An object schema whose fields are numbers, flags or objects of those (no string to poison).
+fn numbers_and_flags_only(doc: &Doc, schema: &Value, depth: usize) -> bool {
+    depth < 4
+        && doc.resolve(schema)["properties"].as_object().is_some_and(|properties| {
+            properties.values().all(|p| match doc.kind(p).as_str() {
+                "integer" | "number" | "boolean" => true,
+                "object" => numbers_and_flags_only(doc, p, depth + 1),
+                _ => false,
+            })
+        })
+}
+
 async fn send(app: &TestApp, method: &str, path: &str, bearer: Option<&str>, body: Option<&Value>) -> Reply {
     let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
     app.send(method, path, bearer, body).await
@@ -247,10 +259,9 @@ async fn nul_in_any_string_field_query_or_path_parameter_of_any_operation_is_ref
                     !paths.is_empty()
                         || doc.kind(schema) != "object"
                         || doc.resolve(schema)["properties"].as_object().is_none_or(Map::is_empty)
-                        // Only numbers and flags (a deal's approval: `protected_days`).
-                        || doc.resolve(schema)["properties"]
-                            .as_object()
-                            .is_some_and(|properties| properties.values().all(|p| matches!(doc.kind(p).as_str(), "integer" | "number" | "boolean"))),
+                        // Only numbers and flags, perhaps in nested objects (a deal's approval:
+                        // `protected_days`; a program's tracking settings and their fraud rules).
+                        || numbers_and_flags_only(&doc, schema, 0),
                     "{label}: no string fields found"
                 );
                 for steps in paths {
