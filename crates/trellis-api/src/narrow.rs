@@ -66,6 +66,7 @@ fn path_id_prefix(path: &str, name: &str) -> Option<&'static str> {
         "commissions" => "com",
         "conversions" => "cnv",
         "payout-runs" => "pay",
+        "referral-links" => "lnk",
         _ => return None,
     })
 }
@@ -86,6 +87,7 @@ fn cursor_prefix(path: &str) -> Option<&'static str> {
         "/api/v1/commissions" => "com",
         "/api/v1/conversions" => "cnv",
         "/api/v1/payout-runs" => "pay",
+        "/api/v1/referral-links" => "lnk",
         _ => return None,
     })
 }

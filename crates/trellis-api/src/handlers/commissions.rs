@@ -351,7 +351,7 @@ pub async fn list_conversions(
 }
 
 /// A partner filter: a malformed id names nobody the caller sees (an empty list, like a foreign one).
-fn foreign_or_id(text: &str) -> PartnerId {
+pub(crate) fn foreign_or_id(text: &str) -> PartnerId {
     PartnerId::parse(text.trim()).unwrap_or_else(|_| PartnerId::generate())
 }
 

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use trellis_core::{LinkId, PartnerId};
+use trellis_core::LinkId;
 use trellis_tracking::links::{self, Link, LinkFilter, LinkStats, NewLink};
 use trellis_web::AppState;
 use trellis_web::problem::{ApiError, ApiResult, Problem};
@@ -117,12 +117,9 @@ pub async fn list_links(
     Caller(scope): Caller,
     ApiQuery(params): ApiQuery<ReferralLinkListParams>,
 ) -> ApiResult<Json<Page<ReferralLinkView>>> {
-    let partner_id = match params.partner_id.as_deref() {
-        Some(text) => Some(PartnerId::parse(text).map_err(|_| ApiError::field("partner_id", "must be a partner id"))?),
-        None => None,
-    };
     let filter = LinkFilter {
-        partner_id,
+        // A filter by a partner id that is not one lists nothing (as the commissions' list).
+        partner_id: params.partner_id.as_deref().map(crate::handlers::commissions::foreign_or_id),
         cursor: Cursor::into_inner(params.cursor).map(|c| c.to_string()),
         limit: Some(PageLimit::of(params.limit)),
     };
