@@ -119,6 +119,18 @@ impl ListState {
         }
     }
 
+    /// [`Self::view`] for a list that is not counted (newest first, a page at a time).
+    pub fn uncounted_view(&self, shown: usize, next_cursor: Option<String>, noun: &str) -> ListView {
+        let more = next_cursor.is_some();
+        let mut view = self.view(shown, 0, next_cursor, noun);
+        view.showing = if shown == 0 {
+            format!("No {noun} on this page")
+        } else {
+            format!("{shown} {noun}, newest first{}", if more { "; more follow" } else { "" })
+        };
+        view
+    }
+
     /// A column head that sorts by `first` on the first click and toggles to `second`.
     pub fn column(&self, label: &'static str, first: SortOrder, second: SortOrder) -> ColumnHead {
         let (aria_sort, next) = if self.sort == first.code {

@@ -10,8 +10,8 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use trellis_tracking::redirects::{Redirects, Visit};
 use trellis_web::AppState;
@@ -20,13 +20,15 @@ pub async fn redirect(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(code): Path<String>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
+    // The request's own headers, read in place (a `HeaderMap` extractor would copy them).
+    let headers = request.headers();
     let Ok(redirects) = Redirects::of(&state.ctx) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let address = if state.web.trust_forwarded_for {
-        trellis_web::client_address::client_address(peer.ip(), &headers, &state.web.trusted_proxies)
+        trellis_web::client_address::client_address(peer.ip(), headers, &state.web.trusted_proxies)
     } else {
         peer.ip().to_canonical()
     }

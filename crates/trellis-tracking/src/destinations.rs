@@ -56,21 +56,48 @@ fn is_within(host: &str, domain: &str) -> bool {
     host == domain || host.strip_suffix(domain).is_some_and(|rest| rest.ends_with('.'))
 }
 
-/// The destination with the link's UTM parameters added (those the destination does not set
-/// itself) and the click id, as the redirect's `Location`.
-pub fn with_click(destination: &Url, utm: &[(&'static str, String)], click_id: &str) -> String {
-    let mut url = destination.clone();
-    let present: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
-    {
-        let mut query = url.query_pairs_mut();
-        for (name, value) in utm {
-            if !present.iter().any(|p| p == name) {
+/// A link's `Location` before its click id: the destination with the link's UTM parameters added
+/// (those the destination does not set itself), built once when the link enters the table, so
+/// that a redirect only appends the click id (no URL parsing per visit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// Up to the query, ending in `?` or `&`.
+    before_click: String,
+    /// `#…` when the destination has a fragment (it follows the query).
+    fragment: String,
+}
+
+impl Location {
+    pub fn new(destination: &Url, utm: &[(&'static str, String)]) -> Self {
+        let mut url = destination.clone();
+        let fragment = url.fragment().map(|f| format!("#{f}")).unwrap_or_default();
+        url.set_fragment(None);
+        let present: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+        let missing: Vec<_> = utm.iter().filter(|(name, _)| !present.iter().any(|p| p == name)).collect();
+        if !missing.is_empty() {
+            let mut query = url.query_pairs_mut();
+            for (name, value) in missing {
                 query.append_pair(name, value);
             }
         }
-        query.append_pair("trellis_click", click_id);
+        let mut before_click: String = url.into();
+        if !before_click.ends_with(['?', '&']) {
+            before_click.push(if before_click.contains('?') { '&' } else { '?' });
+        }
+        Self { before_click, fragment }
     }
-    url.into()
+
+    /// The redirect's `Location` for one click. Click ids are `clk_` and lowercase base32: they
+    /// need no escaping in a query.
+    pub fn with_click(&self, click_id: &str) -> String {
+        debug_assert!(click_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+        let mut location = String::with_capacity(self.before_click.len() + 14 + click_id.len() + self.fragment.len());
+        location.push_str(&self.before_click);
+        location.push_str("trellis_click=");
+        location.push_str(click_id);
+        location.push_str(&self.fragment);
+        location
+    }
 }
 
 #[cfg(test)]
@@ -147,6 +174,16 @@ mod tests {
     fn the_location_keeps_the_destination_and_adds_utm_and_the_click() {
         let url = check("https://example.com/p?utm_source=own", &allowed()).expect("allowed");
         let utm = [("utm_source", "partner".to_owned()), ("utm_medium", "referral".to_owned())];
-        assert_eq!(with_click(&url, &utm, "clk_abc"), "https://example.com/p?utm_source=own&utm_medium=referral&trellis_click=clk_abc");
+        assert_eq!(
+            Location::new(&url, &utm).with_click("clk_abc"),
+            "https://example.com/p?utm_source=own&utm_medium=referral&trellis_click=clk_abc"
+        );
+        let bare = check("https://example.com/p#pricing", &allowed()).expect("allowed");
+        assert_eq!(Location::new(&bare, &[]).with_click("clk_abc"), "https://example.com/p?trellis_click=clk_abc#pricing");
+        let empty_query = check("https://example.com/p?", &allowed()).expect("allowed");
+        assert_eq!(
+            Location::new(&empty_query, &utm[1..]).with_click("clk_abc"),
+            "https://example.com/p?utm_medium=referral&trellis_click=clk_abc"
+        );
     }
 }

@@ -55,7 +55,7 @@ async fn screen_in(ctx: &Ctx, tx: &mut ScopedTx, scope: &Scope, input: ScreenInp
                     detail: "the customer's address is one the partner's users signed in from".into(),
                 });
             } else if let Some(click) = &click
-                && addresses.iter().any(|a| redirects.key().address_tag(a) == click.address_tag)
+                && addresses.iter().any(|a| redirects.key().clicked_from(click, a))
             {
                 flags.push(FraudFlag {
                     rule: "self_referral",

@@ -39,6 +39,8 @@ pub struct Link {
     pub id: LinkId,
     pub workspace_id: WorkspaceId,
     pub partner_id: PartnerId,
+    /// The partner's name, for the console's list.
+    pub partner_name: String,
     pub program_id: Option<ProgramId>,
     pub code: String,
     pub vanity: bool,
@@ -74,7 +76,7 @@ pub struct NewLink {
     pub utm: Vec<(String, String)>,
 }
 
-pub(crate) const COLUMNS: &str = "l.id, l.workspace_id, l.partner_id, l.program_id, l.code, l.vanity, l.destination_url, l.utm, l.name, (SELECT CAST(COALESCE(SUM(d.clicks), 0) AS BIGINT) FROM referral_link_days d WHERE d.workspace_id = l.workspace_id AND d.link_id = l.id) AS clicks, l.disabled_at, l.created_at, l.updated_at";
+pub(crate) const COLUMNS: &str = "l.id, l.workspace_id, l.partner_id, COALESCE((SELECT p.name FROM partners p WHERE p.workspace_id = l.workspace_id AND p.id = l.partner_id), '') AS partner_name, l.program_id, l.code, l.vanity, l.destination_url, l.utm, l.name, (SELECT CAST(COALESCE(SUM(d.clicks), 0) AS BIGINT) FROM referral_link_days d WHERE d.workspace_id = l.workspace_id AND d.link_id = l.id) AS clicks, l.disabled_at, l.created_at, l.updated_at";
 
 /// A stored `utm` document as `(parameter, value)` in [`UTM_PARAMETERS`] order.
 pub(crate) fn stored_utm(text: &str) -> Result<Vec<(&'static str, String)>> {
@@ -88,6 +90,7 @@ pub(crate) fn from_row(row: &Row) -> Result<Link> {
         id: row.get("id")?,
         workspace_id: row.get("workspace_id")?,
         partner_id: row.get("partner_id")?,
+        partner_name: row.get("partner_name")?,
         program_id: row.get("program_id")?,
         code: row.get("code")?,
         vanity: row.get("vanity")?,

@@ -18,11 +18,11 @@ use std::time::Duration;
 
 use trellis_core::{Error, LinkId, PartnerId, ProgramId, Result, Timestamp, WorkspaceId};
 use trellis_db::{Db, Row, Sql, SystemGrant, Tx, sql};
-use trellis_identity::Ctx;
+use trellis_identity::{Ctx, ScopedTx};
 use url::Url;
 
 use crate::click_ids::{ClickFacts, ClickKey};
-use crate::destinations;
+use crate::destinations::Location;
 use crate::links::stored_utm;
 use crate::recorder::{ClickRow, Recorder};
 
@@ -47,8 +47,7 @@ pub struct LiveLink {
     pub partner_id: PartnerId,
     pub program_id: Option<ProgramId>,
     pub code: String,
-    destination: Url,
-    utm: Vec<(&'static str, String)>,
+    location: Location,
     pub disabled: bool,
     /// The attribution window of the link's program, in days (the cookie's lifetime).
     pub window_days: i64,
@@ -110,8 +109,38 @@ pub struct Visit<'a> {
 }
 
 const REPEAT_SHARDS: usize = 16;
-/// A shard forgets visits older than the repeat window once it holds this many.
-const REPEAT_PRUNE_AT: usize = 50_000;
+/// The most visits one generation of a shard remembers: 16 shards of two generations hold at most
+/// some 2 million visits (about 40 MB), however many visitors come.
+const REPEAT_GENERATION_CAPACITY: usize = 65_536;
+
+/// The recent visits of one shard, each a keyed 64-bit hash of (link, address) with the second
+/// it was seen, in two generations. A generation turns when the current one is a repeat window
+/// old — so every visit younger than the window is in one of the two — or when it is full: under
+/// a flood of distinct visitors memory stays bounded and a repeat older than the flood's last
+/// minute or so is counted again. Nothing is ever scanned: a visit costs a lookup or two and an
+/// insert, whatever the traffic.
+#[derive(Default)]
+struct RecentVisits {
+    current: HashMap<u64, i64>,
+    previous: HashMap<u64, i64>,
+    current_since: i64,
+}
+
+impl RecentVisits {
+    /// Whether `key` was seen within the window before `now` (seconds); remembers it if not.
+    fn seen_within_window(&mut self, key: u64, now: i64) -> bool {
+        let last = self.current.get(&key).or_else(|| self.previous.get(&key));
+        if last.is_some_and(|last| now - last < REPEAT_WINDOW_SECONDS) {
+            return true;
+        }
+        if now - self.current_since >= REPEAT_WINDOW_SECONDS || self.current.len() >= REPEAT_GENERATION_CAPACITY {
+            self.previous = std::mem::take(&mut self.current);
+            self.current_since = now;
+        }
+        self.current.insert(key, now);
+        false
+    }
+}
 
 /// The redirect's state: the link table, the click key, the bot patterns, the recent visits and
 /// the click writer. Registered in the [`Ctx`] by the binary.
@@ -119,7 +148,7 @@ pub struct Redirects {
     table: RwLock<Table>,
     key: ClickKey,
     bots: isbot::Bots,
-    recent: Vec<Mutex<HashMap<(u128, String), i64>>>,
+    recent: Vec<Mutex<RecentVisits>>,
     hasher: RandomState,
     recorder: Recorder,
     figures: VisitFigures,
@@ -146,7 +175,7 @@ impl Redirects {
             table: RwLock::new(Table::default()),
             key: ClickKey::new(&secret),
             bots: isbot::Bots::default(),
-            recent: (0..REPEAT_SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            recent: (0..REPEAT_SHARDS).map(|_| Mutex::new(RecentVisits::default())).collect(),
             hasher: RandomState::new(),
             recorder: Recorder::start(db.clone()),
             figures: VisitFigures::default(),
@@ -177,6 +206,17 @@ impl Redirects {
         self.table.read().unwrap_or_else(|p| p.into_inner()).by_id.get(&id.to_u128()).cloned()
     }
 
+    /// A link of `workspace_id` by id for a reader in a transaction: from the table, else (made
+    /// on another server in the last instants) from the database; disabled ones included.
+    pub async fn link_in(&self, tx: &mut ScopedTx, workspace_id: &WorkspaceId, id: &LinkId) -> Result<Option<Arc<LiveLink>>> {
+        if let Some(link) = self.link(id) {
+            return Ok(Some(link));
+        }
+        let mut q = Sql::build("SELECT ");
+        q.push(LIVE_COLUMNS).push(" WHERE l.workspace_id = ").push_bind(workspace_id).push(" AND l.id = ").push_bind(id);
+        tx.fetch_optional(q).await?.map(|row| live_from_row(&row).map(|(link, _)| Arc::new(link))).transpose()
+    }
+
     /// How many live links the table holds (for tests and the benchmark).
     pub fn live_links(&self) -> usize {
         self.table.read().unwrap_or_else(|p| p.into_inner()).by_code.len()
@@ -189,7 +229,7 @@ impl Redirects {
             return None;
         };
         let click_id = self.key.issue(&link.id, visit.at, visit.address);
-        let location = destinations::with_click(&link.destination, &link.utm, &click_id);
+        let location = link.location.with_click(&click_id);
         let counted = if visit.user_agent.is_none_or(|ua| ua.trim().is_empty() || self.bots.is_bot(ua)) {
             self.figures.bots.fetch_add(1, Ordering::Relaxed);
             Counted::Bot
@@ -217,18 +257,10 @@ impl Redirects {
     /// Whether the address visited the link within the repeat window (and remembers this visit
     /// when it did not).
     fn is_repeat(&self, link_id: &LinkId, address: &str, at: Timestamp) -> bool {
-        let key = (link_id.to_u128(), address.to_owned());
-        let shard = &self.recent[(self.hasher.hash_one(&key) as usize) % REPEAT_SHARDS];
+        let key = self.hasher.hash_one((link_id.to_u128(), address));
+        let shard = &self.recent[(key % REPEAT_SHARDS as u64) as usize];
         let now = at.micros().div_euclid(1_000_000);
-        let mut recent = shard.lock().unwrap_or_else(|p| p.into_inner());
-        if recent.get(&key).is_some_and(|last| now - last < REPEAT_WINDOW_SECONDS) {
-            return true;
-        }
-        if recent.len() >= REPEAT_PRUNE_AT {
-            recent.retain(|_, last| now - *last < REPEAT_WINDOW_SECONDS);
-        }
-        recent.insert(key, now);
-        false
+        shard.lock().unwrap_or_else(|p| p.into_inner()).seen_within_window(key, now)
     }
 
     /// What a click id says, if this instance signed it.
@@ -287,8 +319,7 @@ fn live_from_row(row: &Row) -> Result<(LiveLink, i64)> {
         partner_id: row.get("partner_id")?,
         program_id: row.get("program_id")?,
         code: row.get("code")?,
-        destination,
-        utm,
+        location: Location::new(&destination, &utm),
         disabled: disabled_at.is_some(),
         window_days: window_days.unwrap_or(DEFAULT_WINDOW_DAYS),
         last_touch: last_touch.unwrap_or(false),
@@ -309,6 +340,40 @@ async fn click_secret(tx: &mut Tx, now: Timestamp) -> Result<Vec<u8>> {
         .map_err(|e| Error::Internal(format!("stored click key: {e}")))
 }
 
+/// At most `max` characters of `text`.
 fn truncate(text: &str, max: usize) -> String {
-    text.chars().take(max).collect()
+    match text.char_indices().nth(max) {
+        Some((end, _)) => text[..end].to_owned(),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_visit_repeats_within_the_window_across_a_generations_turn_and_not_after_it() {
+        const W: i64 = REPEAT_WINDOW_SECONDS;
+        let mut recent = RecentVisits::default();
+        assert!(!recent.seen_within_window(7, 1_000));
+        assert!(recent.seen_within_window(7, 1_000 + W - 1));
+        assert!(!recent.seen_within_window(9, 1_000 + W - 5));
+        // A window after the generation began, the next new visitor turns it.
+        assert!(!recent.seen_within_window(8, 1_000 + W + 10));
+        assert!(recent.seen_within_window(9, 1_000 + W + 100), "seen 105 s ago, before the turn");
+        assert!(!recent.seen_within_window(7, 1_000 + W + 20), "seen more than a window ago");
+        assert!(recent.seen_within_window(7, 1_000 + W + 30));
+    }
+
+    #[test]
+    fn a_flood_of_distinct_visitors_keeps_at_most_two_generations() {
+        let mut recent = RecentVisits::default();
+        for key in 0..(3 * REPEAT_GENERATION_CAPACITY as u64) {
+            assert!(!recent.seen_within_window(key, 5));
+        }
+        assert!(recent.current.len() + recent.previous.len() <= 2 * REPEAT_GENERATION_CAPACITY);
+        // The latest visitors are still repeats.
+        assert!(recent.seen_within_window(3 * REPEAT_GENERATION_CAPACITY as u64 - 1, 6));
+    }
 }

@@ -115,12 +115,7 @@ async fn list(State(state): State<AppState>, StaffPage { signed, .. }: StaffPage
     let partner_q = query.value("partner_q").trim();
     let partners = picker_choices(&mut tx, scope, partner_q, false, query.value("partner")).await?;
     drop(tx);
-    let mut view = list.view(page.items.len(), 0, page.next_cursor.clone(), "conversions");
-    view.showing = if page.items.is_empty() {
-        "No conversions on this page".to_owned()
-    } else {
-        format!("{} conversions, newest first{}", page.items.len(), if page.next_cursor.is_some() { "; more follow" } else { "" })
-    };
+    let view = list.uncounted_view(page.items.len(), page.next_cursor.clone(), "conversions");
     let page_view = ConversionsPage {
         layout: Layout::signed(&state, &signed, "Conversions", SECTION).await,
         filters: FormView::filled("filter", FILTER_FIELDS, values),

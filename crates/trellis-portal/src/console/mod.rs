@@ -12,6 +12,7 @@ mod deal_imports;
 mod deals;
 mod disputes;
 mod invoices;
+mod links;
 mod onboarding;
 mod outbox;
 pub(crate) mod partner_lifecycle;
@@ -51,6 +52,7 @@ pub fn routes() -> PageRouter {
         .merge(deals::routes())
         .merge(commissions::routes())
         .merge(conversions::routes())
+        .merge(links::routes())
         .merge(commission_plans::routes())
         .merge(invoices::routes())
         .merge(payout_runs::routes())

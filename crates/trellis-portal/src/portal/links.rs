@@ -26,7 +26,7 @@ const FIELDS: &[&str] = &["destination_url", "code", "name", "utm_source", "utm_
 const CHART_DAYS: i64 = 14;
 
 /// A link as a row of the list and the head of its page.
-pub struct LinkRow {
+pub(crate) struct LinkRow {
     pub id: String,
     pub name: String,
     pub url: String,
@@ -36,7 +36,7 @@ pub struct LinkRow {
     pub created: String,
 }
 
-fn row(link: &Link, public_url: &str) -> LinkRow {
+pub(crate) fn row(link: &Link, public_url: &str) -> LinkRow {
     LinkRow {
         id: link.id.to_string(),
         name: if link.name.is_empty() { link.code.clone() } else { link.name.clone() },
@@ -116,6 +116,11 @@ pub struct DayRow {
 #[template(path = "portal/link.html")]
 struct LinkPage {
     layout: Layout,
+    /// Where the page lives: `/portal/links` or `/console/links`.
+    section: &'static str,
+    /// The owner's name, on the console's page (a partner's people know whose links they read).
+    partner: Option<String>,
+    /// Empty when the reader may not disable or enable the link (no buttons then).
     csrf_token: String,
     link: LinkRow,
     clicks: String,
@@ -127,14 +132,17 @@ struct LinkPage {
     days: Vec<DayRow>,
 }
 
-/// `GET /portal/links/{id}`
-async fn show(
-    State(state): State<AppState>,
-    PartnerPage { signed, .. }: PartnerPage,
-    Path(id): Path<String>,
-    UrlQuery(query): UrlQuery,
+/// A link's page, in the portal or the console (`section`): its address and QR code, its
+/// figures and clicks per day; the Disable/Enable button for those who may (`can_change`).
+pub(crate) async fn link_page(
+    state: &AppState,
+    signed: &Signed,
+    section: &'static str,
+    id: &str,
+    can_change: bool,
+    query: &crate::forms::FormData,
 ) -> PageResult {
-    let id: LinkId = path_id(&id)?;
+    let id: LinkId = path_id(id)?;
     let link = links::get(&state.ctx, &signed.scope, &id).await?;
     let stats = links::stats(&state.ctx, &signed.scope, &id, CHART_DAYS).await?;
     let days: Vec<DayRow> = stats
@@ -153,8 +161,10 @@ async fn show(
         days.iter().map(|d| Bar { label: d.date.clone(), value: d.clicks, href: None }).collect(),
     );
     let page = LinkPage {
-        layout: Layout::signed(&state, &signed, "Link", SECTION).await.with_notice(&query),
-        csrf_token: signed.session.csrf_token.clone(),
+        layout: Layout::signed(state, signed, "Link", section).await.with_notice(query),
+        section,
+        partner: signed.scope.partner().is_none().then(|| link.partner_name.clone()),
+        csrf_token: if can_change { signed.session.csrf_token.clone() } else { String::new() },
         link: row(&link, &state.web.public_url),
         clicks: display::thousands(stats.clicks),
         leads: display::thousands(stats.leads),
@@ -166,28 +176,43 @@ async fn show(
     Ok(render(&page))
 }
 
-/// `GET /portal/links/{id}/qr.svg`: the link's address as a QR code, for the page's `<img>`.
-async fn qr(State(state): State<AppState>, PartnerPage { signed, .. }: PartnerPage, Path(id): Path<String>) -> PageResult {
-    let id: LinkId = path_id(&id)?;
+/// `GET /portal/links/{id}`
+async fn show(
+    State(state): State<AppState>,
+    PartnerPage { signed, .. }: PartnerPage,
+    Path(id): Path<String>,
+    UrlQuery(query): UrlQuery,
+) -> PageResult {
+    link_page(&state, &signed, SECTION, &id, true, &query).await
+}
+
+/// A link's QR code for the page's `<img>` (portal and console).
+pub(crate) async fn qr_image(state: &AppState, signed: &Signed, id: &str) -> PageResult {
+    let id: LinkId = path_id(id)?;
     let link = links::get(&state.ctx, &signed.scope, &id).await?;
     let svg = links::qr_svg(&link.url(&state.web.public_url))?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "private, max-age=300")], svg).into_response())
 }
 
-/// `POST /portal/links/{id}/disable` and `/enable`.
-async fn set_disabled(state: &AppState, signed: &Signed, id: &str, disabled: bool) -> PageResult {
+/// `GET /portal/links/{id}/qr.svg`: the link's address as a QR code.
+async fn qr(State(state): State<AppState>, PartnerPage { signed, .. }: PartnerPage, Path(id): Path<String>) -> PageResult {
+    qr_image(&state, &signed, &id).await
+}
+
+/// `POST …/links/{id}/disable` and `/enable` (portal and console): back to the link's page.
+pub(crate) async fn set_disabled(state: &AppState, signed: &Signed, section: &str, id: &str, disabled: bool) -> PageResult {
     let id: LinkId = path_id(id)?;
     links::set_disabled(&state.ctx, &signed.scope, &id, disabled).await?;
     let notice = if disabled { "link_disabled" } else { "link_enabled" };
-    Ok(see_other(&format!("{SECTION}/{id}?notice={notice}")))
+    Ok(see_other(&format!("{section}/{id}?notice={notice}")))
 }
 
 async fn disable(State(state): State<AppState>, Path(id): Path<String>, PartnerForm { signed, .. }: PartnerForm) -> PageResult {
-    set_disabled(&state, &signed, &id, true).await
+    set_disabled(&state, &signed, SECTION, &id, true).await
 }
 
 async fn enable(State(state): State<AppState>, Path(id): Path<String>, PartnerForm { signed, .. }: PartnerForm) -> PageResult {
-    set_disabled(&state, &signed, &id, false).await
+    set_disabled(&state, &signed, SECTION, &id, false).await
 }
 
 pub fn routes() -> PageRouter {

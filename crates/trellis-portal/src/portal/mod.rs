@@ -7,7 +7,7 @@ pub(crate) mod deals;
 pub(crate) mod disputes;
 mod earnings;
 mod licences;
-mod links;
+pub(crate) mod links;
 pub mod onboarding;
 mod payout_method;
 mod profile;

@@ -991,5 +991,20 @@ async fn a_sales_rep_creates_a_referral_link_on_a_phone_and_shares_its_address_a
     click(&client, Locator::LinkText("← Links")).await;
     wait_for(&client, Locator::XPath("//a[normalize-space()='Trade fair flyer']")).await;
     assert_fits_the_phone(&client, "the links list").await;
+    click(&client, Locator::Css("form[action='/logout'] button[type=submit]")).await;
+    wait_for(&client, Locator::Id("email")).await;
+    client.close().await.expect("close the browser");
+
+    // The channel team finds it from the money pages, with its partner named.
+    let client = browser.open(true).await;
+    sign_in(&client, &app, &f.channel_manager.email).await;
+    client.goto(&format!("{}/console/commissions", app.base_url)).await.expect("open the commissions");
+    click(&client, Locator::LinkText("Referral links")).await;
+    wait_for(&client, Locator::XPath("//h1[normalize-space()='Referral links']")).await;
+    assert_fits_the_phone(&client, "the console's referral links").await;
+    click(&client, Locator::LinkText("Trade fair flyer")).await;
+    wait_for(&client, Locator::XPath("//button[normalize-space()='Disable the link']")).await;
+    assert!(visible_text(&client).await.contains("A link of"), "the owner is named");
+    assert_fits_the_phone(&client, "the console's link page").await;
     client.close().await.expect("close the browser");
 }

@@ -20,6 +20,14 @@ pub(crate) async fn allow_example_com(app: &TestApp) {
     app.execute(vec![sql!("UPDATE workspaces SET allowed_redirect_domains = '[\"example.com\"]'")]).await.expect("allowed domains");
 }
 
+/// An app with the fixture's partners, its workspaces allowing example.com as a destination.
+async fn app_with_fixture() -> (TestApp, Fixture) {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    allow_example_com(&app).await;
+    (app, f)
+}
+
 async fn visit(app: &TestApp, code: &str, user_agent: Option<&str>) -> Reply {
     let headers: Vec<(&str, &str)> = user_agent.map(|ua| vec![("user-agent", ua)]).unwrap_or_default();
     app.send_with(reqwest::Method::GET, &format!("/r/{code}"), None, None, &headers).await
@@ -48,9 +56,7 @@ async fn link(app: &TestApp, token: &str, body: Value) -> Value {
 
 #[tokio::test]
 async fn a_link_redirects_with_a_click_id_and_counts_each_visitor_once_an_hour() {
-    let app = TestApp::spawn().await;
-    let f = Fixture::build(&app).await;
-    allow_example_com(&app).await;
+    let (app, f) = app_with_fixture().await;
     let created = link(
         &app,
         &f.r1a_admin.token,
@@ -151,9 +157,7 @@ async fn destinations_outside_the_allowed_domains_and_taken_codes_are_refused_an
 
 #[tokio::test]
 async fn a_distributor_never_sees_its_resellers_links_and_staff_create_for_partners_they_see() {
-    let app = TestApp::spawn().await;
-    let f = Fixture::build(&app).await;
-    allow_example_com(&app).await;
+    let (app, f) = app_with_fixture().await;
     let own = link(&app, &f.r1a_member.token, json!({"destination_url": "https://example.com/a"})).await;
     let id = own["id"].as_str().expect("id");
     assert_eq!(app.get(&format!("/api/v1/referral-links/{id}"), &f.d1_admin.token).await.status, 404);
@@ -194,9 +198,7 @@ async fn lead_program(app: &TestApp, f: &Fixture) -> trellis_core::ProgramId {
 
 #[tokio::test]
 async fn a_click_id_attributes_a_conversion_before_its_row_is_written_and_only_inside_the_window() {
-    let app = TestApp::spawn().await;
-    let f = Fixture::build(&app).await;
-    allow_example_com(&app).await;
+    let (app, f) = app_with_fixture().await;
     let program = lead_program(&app, &f).await;
     let created =
         link(&app, &f.r1a_admin.token, json!({"destination_url": "https://example.com/", "program_id": program.to_string()})).await;
@@ -275,9 +277,7 @@ async fn a_click_id_attributes_a_conversion_before_its_row_is_written_and_only_i
 
 #[tokio::test]
 async fn a_link_created_on_one_server_redirects_on_another_within_a_second() {
-    let app = TestApp::spawn().await;
-    let f = Fixture::build(&app).await;
-    allow_example_com(&app).await;
+    let (app, f) = app_with_fixture().await;
     let sibling = app.spawn_sibling().await;
     let created = link(&app, &f.r1a_admin.token, json!({"destination_url": "https://example.com/two"})).await;
     let code = created["code"].as_str().expect("code").to_owned();
@@ -302,9 +302,7 @@ async fn a_link_created_on_one_server_redirects_on_another_within_a_second() {
 
 #[tokio::test]
 async fn a_sales_rep_creates_a_link_in_the_portal_and_reads_its_figures_but_never_a_resellers_link() {
-    let app = TestApp::spawn().await;
-    let f = Fixture::build(&app).await;
-    allow_example_com(&app).await;
+    let (app, f) = app_with_fixture().await;
     let rep = crate::pages::sign_in(&app, &f.r1a_member.email).await;
     let empty = rep.get("/portal/links").await;
     assert_eq!(empty.status, 200, "{}", empty.text);
@@ -373,9 +371,7 @@ fn rules(answer: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn conversions_that_trip_a_fraud_rule_are_held_for_review_and_finance_releases_or_rejects_them() {
-    let app = TestApp::spawn().await;
-    let f = Fixture::build(&app).await;
-    allow_example_com(&app).await;
+    let (app, f) = app_with_fixture().await;
     let program = lead_program(&app, &f).await;
     let created =
         link(&app, &f.r1a_admin.token, json!({"destination_url": "https://example.com/", "program_id": program.to_string()})).await;
@@ -466,9 +462,7 @@ async fn conversions_that_trip_a_fraud_rule_are_held_for_review_and_finance_rele
 
 #[tokio::test]
 async fn a_program_that_takes_the_last_touch_moves_a_returning_customer_to_the_new_clicks_partner() {
-    let app = TestApp::spawn().await;
-    let f = Fixture::build(&app).await;
-    allow_example_com(&app).await;
+    let (app, f) = app_with_fixture().await;
     let program = lead_program(&app, &f).await;
     let reply = app
         .send(
@@ -545,4 +539,43 @@ async fn the_demo_has_links_with_two_weeks_of_clicks_attributed_conversions_and_
     assert_eq!(app.query_i64(sql!("SELECT COUNT(DISTINCT day) AS n FROM referral_link_days")).await, 14);
     assert_eq!(app.query_i64(sql!("SELECT COUNT(*) AS n FROM conversions WHERE attribution = 'click' AND link_id IS NOT NULL")).await, 3);
     assert_eq!(app.query_i64(sql!("SELECT COUNT(*) AS n FROM commissions WHERE hold_reason = 'fraud_review'")).await, 1);
+}
+
+#[tokio::test]
+async fn the_channel_team_reads_every_partners_links_in_the_console_and_an_assigned_manager_only_its_partners() {
+    let (app, f) = app_with_fixture().await;
+    let reseller = link(&app, &f.r1a_member.token, json!({"destination_url": "https://example.com/r", "name": "Reseller flyer"})).await;
+    let other = link(&app, &f.p3_admin.token, json!({"destination_url": "https://example.com/p", "name": "P3 newsletter"})).await;
+    let (reseller_id, other_id) = (reseller["id"].as_str().expect("id"), other["id"].as_str().expect("id"));
+
+    let viewer = crate::pages::sign_in(&app, &f.viewer.email).await;
+    let all = viewer.get("/console/links").await;
+    assert_eq!(all.status, 200, "{}", all.text);
+    crate::pages::assert_safe_page("/console/links", &all);
+    assert!(all.text.contains("Reseller flyer") && all.text.contains("P3 newsletter"), "{}", all.text);
+    let filtered = viewer.get(&format!("/console/links?partner={}", f.p3)).await;
+    assert!(filtered.text.contains("P3 newsletter") && !filtered.text.contains("Reseller flyer"), "{}", filtered.text);
+    let page = viewer.get(&format!("/console/links/{other_id}")).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("Clicks in the last 14 days") && page.text.contains(&format!("/console/links/{other_id}/qr.svg")));
+    assert!(!page.text.contains("Disable the link"), "a viewer reads, does not change: {}", page.text);
+    assert_eq!(viewer.submit(&format!("/console/links/{other_id}/disable"), &[]).await.status, 403);
+
+    // An assigned manager sees the links of its partners only.
+    let assigned = crate::pages::sign_in(&app, &f.assigned_manager.email).await;
+    let list = assigned.get("/console/links").await;
+    assert!(list.text.contains("Reseller flyer") && !list.text.contains("P3 newsletter"), "{}", list.text);
+    assert_eq!(assigned.get(&format!("/console/links/{other_id}")).await.status, 404);
+
+    // A channel manager disables a link from its page: its code answers 404 at once.
+    let manager = crate::pages::sign_in(&app, &f.channel_manager.email).await;
+    assert!(manager.get(&format!("/console/links/{reseller_id}")).await.text.contains("Disable the link"));
+    let disabled = manager.submit(&format!("/console/links/{reseller_id}/disable"), &[]).await;
+    assert_eq!(disabled.status, 303, "{}", disabled.text);
+    assert_eq!(header_of(&disabled.headers, "location"), format!("/console/links/{reseller_id}?notice=link_disabled"));
+    let code = reseller["code"].as_str().expect("code");
+    assert_eq!(visit(&app, code, Some(BROWSER)).await.status, 404);
+    // A partner's people never reach the console's pages.
+    let partner = crate::pages::sign_in(&app, &f.r1a_admin.email).await;
+    assert_eq!(partner.get("/console/links").await.status, 404);
 }
