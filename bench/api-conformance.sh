@@ -44,7 +44,7 @@ port="${PORT:-18080}"
 base="http://127.0.0.1:$port"
 
 owner_key="$("$bin" bootstrap --workspace Conformance --owner-email owner@conformance.example \
-  --owner-password conformance-password-1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')"
+  --owner-password "schemas checked by strangers" | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')"
 "$bin" serve --bind "127.0.0.1:$port" >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do curl -fsS "$base/healthz" >/dev/null 2>&1 && break; sleep 0.2; done

@@ -32,7 +32,7 @@ export TRELLIS_DATA_DIR="$work/data" TRELLIS_LOG=error
 export TRELLIS_SECRET_KEY="${TRELLIS_SECRET_KEY:-$(python3 -c 'import secrets; print(secrets.token_hex(32))')}"
 port="${PORT:-18090}"
 "$bin" bootstrap --workspace "Crash $$" --owner-email "owner$$@crash.example" \
-  --owner-password crash-password-1 --default-currency EUR >"$work/bootstrap.json"
+  --owner-password "money must never be lost" --default-currency EUR >"$work/bootstrap.json"
 owner_key="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["api_key"])' "$work/bootstrap.json")"
 workspace="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["workspace_id"])' "$work/bootstrap.json")"
 start=$SECONDS

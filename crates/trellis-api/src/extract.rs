@@ -24,6 +24,26 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
+/// The sign-in token (`trs_…`) of the request, for what only a signed-in person may do with it
+/// (log out, change the password); an API key or nothing is 401, before the body is read.
+pub struct SignInToken(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for SignInToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| t.starts_with(trellis_identity::auth::TOKEN_PREFIX))
+            .map(|t| SignInToken(t.to_owned()))
+            .ok_or_else(ApiError::unauthorized)
+    }
+}
+
 /// Turns serde's "path: message" text into a field error.
 fn field_error(text: &str) -> ApiError {
     // axum: "Failed to deserialize the JSON body into the target type: types[0]: unknown value …"

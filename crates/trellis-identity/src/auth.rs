@@ -187,6 +187,44 @@ pub async fn login(ctx: &Ctx, email: &str, password_text: &str, kind: SessionKin
     start_session(ctx, &user_id, kind, meta).await
 }
 
+/// The key a session is stored under: the SHA-256 of its token or cookie, never the secret itself.
+pub fn session_key(token: &str) -> String {
+    sha256_hex(token)
+}
+
+/// Changes a person's password (API.md "Identity": `POST /auth/password`). The current password
+/// must be right — a wrong one counts as a failed sign-in of the account and is throttled like
+/// one — and the new one must pass [`password::check_new_password`]; then every other session of
+/// the person ends (the one making the change, stored under `keep`, stays). API keys stay: they
+/// are not signed in with the password. Answers how many sessions ended.
+pub async fn change_password(ctx: &Ctx, user_id: &UserId, keep: &str, current: &str, new: &str, meta: &RequestMeta) -> Result<u64> {
+    let mut tx = ctx.db.read_granted(&AUTHENTICATION).await?;
+    let row = tx.fetch_one(sql!("SELECT email, name, password_hash FROM users WHERE id = $1", user_id)).await?;
+    drop(tx);
+    let email: Email = row.get("email")?;
+    let name: String = row.get("name")?;
+    let ip = meta.ip.clone().unwrap_or_default();
+    check_throttle(ctx, email.as_str(), &ip).await?;
+    if !password::verify_password(current.to_owned(), row.get("password_hash")?).await {
+        record_attempt(ctx, email.as_str(), &ip, false).await?;
+        return Err(Error::invalid("current_password", "is not your current password"));
+    }
+    password::check_new_password(new, &[email.as_str(), &name]).map_err(|err| match err {
+        Error::Validation(errors) => Error::Validation(
+            errors.into_iter().map(|e| trellis_core::FieldError { field: "new_password".to_owned(), message: e.message }).collect(),
+        ),
+        other => other,
+    })?;
+    let hash = password::hash_password(new.to_owned()).await?;
+    let now = ctx.now();
+    let mut tx = ctx.db.write_granted(&AUTHENTICATION).await?;
+    tx.execute(sql!("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1", user_id, hash, now)).await?;
+    let ended = tx.execute(sql!("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2", user_id, keep)).await?;
+    tx.commit().await?;
+    tracing::info!(%user_id, ended, "password changed; the other sessions ended");
+    Ok(ended)
+}
+
 /// Creates a session for a user who has proven who they are. Its id is new (no fixation).
 pub async fn start_session(ctx: &Ctx, user_id: &UserId, kind: SessionKind, meta: &RequestMeta) -> Result<SignedIn> {
     let now = ctx.now();
@@ -399,6 +437,8 @@ pub async fn token_user(ctx: &Ctx, credential: &str) -> Result<UserId> {
 /// A signed-in browser session.
 #[derive(Debug, Clone)]
 pub struct BrowserSession {
+    /// The session's stored key ([`session_key`] of its cookie), to end the others.
+    pub key: String,
     pub user_id: UserId,
     pub email: Email,
     pub name: String,
@@ -413,11 +453,12 @@ pub struct BrowserSession {
 /// Looks up a browser session cookie; `None` when missing or expired.
 pub async fn authenticate_browser(ctx: &Ctx, token: &str, meta: &RequestMeta) -> Result<Option<BrowserSession>> {
     let mut tx = ctx.db.read_granted(&AUTHENTICATION).await?;
+    let key = session_key(token);
     let Some(row) = tx
         .fetch_optional(sql!(
             "SELECT s.user_id, s.csrf_token, s.workspace_id, s.partner_id, u.email, u.name FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id_hash = $1 AND s.kind = 'browser' AND s.expires_at > $2",
-            sha256_hex(token),
+            &key,
             ctx.now()
         ))
         .await?
@@ -435,6 +476,7 @@ pub async fn authenticate_browser(ctx: &Ctx, token: &str, meta: &RequestMeta) ->
         None => None,
     };
     Ok(Some(BrowserSession {
+        key,
         user_id,
         email,
         name: row.get("name")?,

@@ -342,7 +342,9 @@ pub async fn accept_addressed(ctx: &Ctx, user_id: &UserId, id: &InvitationId) ->
 async fn accept_named(ctx: &Ctx, named: Named<'_>, acceptor: Acceptor<'_>) -> Result<Accepted> {
     let hash = match &acceptor {
         Acceptor::NewAccount { password: text, .. } => {
-            password::check_new_password(text)?;
+            // Its strength is checked before hashing (outside the transaction); against the
+            // invited address and the name once the invitation is read and the account is new.
+            password::check_new_password(text, &[])?;
             Some(password::hash_password((*text).to_owned()).await?)
         }
         Acceptor::Account { .. } => None,
@@ -367,8 +369,9 @@ async fn accept_named(ctx: &Ctx, named: Named<'_>, acceptor: Acceptor<'_>) -> Re
         (Acceptor::NewAccount { .. }, Some(_)) => {
             return Err(Error::conflict("an account with this email address exists: sign in to accept the invitation"));
         }
-        (Acceptor::NewAccount { name, .. }, None) => {
+        (Acceptor::NewAccount { name, password: text }, None) => {
             let name = name.map(str::trim).filter(|n| !n.is_empty()).unwrap_or(&invited_name);
+            password::check_new_password(text, &[invitation.email.as_str(), name])?;
             let id = UserId::generate();
             tx.execute(sql!(
                 "INSERT INTO users (id, email, name, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",

@@ -305,7 +305,7 @@ pub async fn bootstrap(ctx: &Ctx, name: &str, owner_email: &str, owner_password:
     let name = v.text("workspace", name, 200);
     let email = v.check("owner_email", Email::parse(owner_email));
     let currency = v.check("default_currency", Currency::parse(currency));
-    if let Err(err) = password::check_new_password(owner_password)
+    if let Err(err) = password::check_new_password(owner_password, &[owner_email])
         && let Error::Validation(errors) = err
     {
         for e in errors {

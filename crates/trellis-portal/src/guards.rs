@@ -98,6 +98,22 @@ async fn signed_form<F: SubmittedForm>(req: Request, state: &AppState) -> Result
     Ok((signed, form))
 }
 
+/// A form submitted by anyone signed in, staff or partner (their own account's pages), its CSRF
+/// token checked.
+pub struct SignedForm<F = FormData> {
+    pub signed: Signed,
+    pub form: F,
+}
+
+impl<F: SubmittedForm> FromRequest<AppState> for SignedForm<F> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (signed, form) = signed_form(req, state).await?;
+        Ok(Self { signed, form })
+    }
+}
+
 /// A form submitted by a signed-in staff member (see [`StaffPage`]), its CSRF token checked. What
 /// the role may do, the service it calls decides.
 pub struct StaffForm<F = FormData> {

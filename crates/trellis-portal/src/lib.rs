@@ -3,6 +3,7 @@
 //! Plain HTML forms (every one carries a CSRF token), a little hand-written JS and CSS served
 //! from the binary, no external assets.
 
+mod account;
 mod amounts;
 mod apply;
 mod assets;
@@ -47,6 +48,7 @@ pub fn page_routes() -> Vec<(Method, &'static str)> {
 
 fn all_routes() -> routes::PageRouter {
     pages::routes()
+        .merge(account::routes())
         .merge(apply::routes())
         .merge(console::routes())
         .merge(portal::routes())

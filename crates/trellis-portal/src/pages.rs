@@ -262,6 +262,7 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "payout_method_saved" => "The payout method was saved.",
         "commission_rejected" => "The commission was rejected: a reversal nets its money, and the partner sees why.",
         "link_created" => "The link was created: share its address or its QR code.",
+        "password_changed" => "Your password was changed, and every other session of yours was signed out.",
         "link_disabled" => "The link was disabled: its address now answers \"not found\".",
         "link_enabled" => "The link was enabled again.",
         "plan_saved" => "The commission plan was saved. It applies to conversions from now on.",

@@ -129,7 +129,7 @@ async fn main() -> anyhow::Result<()> {
     let (requests, clients, pairs) = (arg(1, 2000)?, arg(2, 8)?, arg(3, 5)?);
     let app = Arc::new(TestApp::spawn().await);
     let backend = app.backend_name();
-    let (boot, distributor) = bench::vendor_with_distributor(&app, "owner@bench.example", "bench-password-1").await;
+    let (boot, distributor) = bench::vendor_with_distributor(&app, "owner@bench.example", "a long bench password").await;
     let key = Arc::new(boot.api_key.clone());
     let workspace = boot.workspace_id.to_string();
     let program = check(&app.post("/api/v1/programs", &key, json!({"name": "Bench", "slug": "bench"})).await, "a program")?["id"].clone();

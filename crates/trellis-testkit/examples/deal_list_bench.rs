@@ -33,7 +33,7 @@ async fn run(resellers: usize) -> anyhow::Result<()> {
     let backend = app.backend_name();
     let ctx = &app.state.ctx;
     let started = Instant::now();
-    let boot = workspaces::bootstrap(ctx, "Bench vendor", "owner@bench.example", "bench-password-1", "EUR").await.map_err(fail)?;
+    let boot = workspaces::bootstrap(ctx, "Bench vendor", "owner@bench.example", "a long bench password", "EUR").await.map_err(fail)?;
     let system = Scope::system(boot.workspace_id.clone(), &trellis_testkit::TEST_FIXTURES);
     let (manager_id, manager) = bench::assigned_manager(&app, &boot.workspace_id, "cm@bench.example").await?;
     let distributor = |name: &str, manager_user_id| NewPartner {

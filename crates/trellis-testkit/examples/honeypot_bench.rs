@@ -81,7 +81,7 @@ fn ms(d: Duration) -> f64 {
 async fn main() -> anyhow::Result<()> {
     let samples: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(DEFAULT_SAMPLES);
     let app = TestApp::spawn_behind_proxies(TrustedProxies::Hops(1)).await;
-    let boot = workspaces::bootstrap(&app.state.ctx, "Bench vendor", "owner@bench.example", "bench-password-1", "EUR")
+    let boot = workspaces::bootstrap(&app.state.ctx, "Bench vendor", "owner@bench.example", "a long bench password", "EUR")
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let system = Scope::system(boot.workspace_id.clone(), &trellis_testkit::TEST_FIXTURES);

@@ -47,7 +47,7 @@ impl Rng {
 
 async fn seed(app: &TestApp) -> anyhow::Result<trellis_core::WorkspaceId> {
     let ctx = &app.state.ctx;
-    let boot = workspaces::bootstrap(ctx, "Bench vendor", "owner@bench.example", "bench-password-1", "EUR")
+    let boot = workspaces::bootstrap(ctx, "Bench vendor", "owner@bench.example", "a long bench password", "EUR")
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let system = Scope::system(boot.workspace_id.clone(), &trellis_testkit::TEST_FIXTURES);

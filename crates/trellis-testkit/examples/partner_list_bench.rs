@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use trellis_testkit::{TestApp, bench, bulk};
 
 const DEFAULT_SIZES: [usize; 3] = [1_000, 10_000, 50_000];
-const PASSWORD: &str = "bench-password-1";
+const PASSWORD: &str = "a long bench password";
 
 async fn run(size: usize) -> anyhow::Result<()> {
     let app = TestApp::spawn().await;

@@ -28,7 +28,7 @@ const PARTNERS: usize = 1_000;
 /// The shown partner's own history: what its timeline has to show at every size.
 const SHOWN_EVENTS: usize = 30;
 const SAMPLES: usize = 15;
-const PASSWORD: &str = "bench-password-1";
+const PASSWORD: &str = "a long bench password";
 const ACTIONS: [&str; 3] = ["contract.created", "licence.created", "partner_user.invited"];
 
 fn fail(e: impl std::fmt::Debug) -> anyhow::Error {

@@ -144,7 +144,7 @@ async fn main() -> anyhow::Result<()> {
     let backend = app.backend_name();
     let ctx = &app.state.ctx;
     let started = Instant::now();
-    let (boot, top) = bench::vendor_with_distributor(&app, "owner@bench.example", "bench-password-1").await;
+    let (boot, top) = bench::vendor_with_distributor(&app, "owner@bench.example", "a long bench password").await;
     let workspace = boot.workspace_id.to_string();
     let ids = bulk::add_resellers(&app, &boot.workspace_id, &top.id, "Payee", partners).await;
     let owner = auth::authenticate_bearer(ctx, &boot.api_key, None, &RequestMeta::default()).await.map_err(fail)?;

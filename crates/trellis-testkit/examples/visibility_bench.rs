@@ -45,7 +45,7 @@ struct World {
 
 async fn seed(app: &TestApp, resellers: usize) -> anyhow::Result<World> {
     let ctx = &app.state.ctx;
-    let boot = workspaces::bootstrap(ctx, "Bench vendor", "owner@bench.example", "bench-password-1", "EUR").await.map_err(fail)?;
+    let boot = workspaces::bootstrap(ctx, "Bench vendor", "owner@bench.example", "a long bench password", "EUR").await.map_err(fail)?;
     let system = Scope::system(boot.workspace_id.clone(), &trellis_testkit::TEST_FIXTURES);
     let (manager_id, manager) = bench::assigned_manager(app, &boot.workspace_id, "cm@bench.example").await?;
     let (small_manager_id, small_manager) = bench::assigned_manager(app, &boot.workspace_id, "small-cm@bench.example").await?;

@@ -111,7 +111,7 @@ pub async fn assigned_manager(
     let invitation = trellis_identity::members::add(ctx, &system, email, None, role, Some(trellis_core::PartnerScopeSetting::Assigned))
         .await
         .map_err(fail)?;
-    let user_id = trellis_server::demo::accept_as_operator(ctx, &invitation.token, None, "bench-password-1").await.map_err(fail)?;
+    let user_id = trellis_server::demo::accept_as_operator(ctx, &invitation.token, None, "a long bench password").await.map_err(fail)?;
     let key = trellis_identity::api_keys::create_for_member_by_operator(ctx, workspace, email, "bench").await.map_err(fail)?;
     Ok((user_id, key))
 }

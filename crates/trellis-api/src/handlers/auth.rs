@@ -2,16 +2,16 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
-use serde::Deserialize;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
 use trellis_identity::auth::{self, SessionKind};
 use trellis_identity::{Actor, Membership};
 use trellis_web::AppState;
 use trellis_web::meta::Meta;
-use trellis_web::problem::{ApiError, ApiResult, Problem};
+use trellis_web::problem::{ApiResult, Problem};
 use utoipa::ToSchema;
 
-use crate::extract::{ApiJson, Caller};
+use crate::extract::{ApiJson, Caller, SignInToken};
 use crate::views::{LoginView, MeView, MembershipView};
 
 #[derive(Deserialize, ToSchema)]
@@ -38,15 +38,40 @@ pub async fn login(State(state): State<AppState>, Meta(meta): Meta, ApiJson(body
 
 /// End the sign-in token used for this request.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204), (status = 401, body = Problem)))]
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<StatusCode> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .filter(|t| t.starts_with(auth::TOKEN_PREFIX))
-        .ok_or_else(ApiError::unauthorized)?;
-    auth::logout(&state.ctx, token.trim()).await?;
+pub async fn logout(State(state): State<AppState>, SignInToken(token): SignInToken) -> ApiResult<StatusCode> {
+    auth::logout(&state.ctx, &token).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    /// 8 to 256 characters, not the account's email address or name, not easy to guess.
+    pub new_password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PasswordChanged {
+    /// The person's other sessions that ended (the token used stays signed in).
+    pub other_sessions_ended: u64,
+}
+
+/// Change the signed-in person's password; their other sessions end. A sign-in token only (an
+/// API key is not a person's sign-in): 401 otherwise. A wrong current password is 422 and counts
+/// as a failed sign-in (429 after too many).
+#[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", request_body = PasswordChange,
+    responses((status = 200, body = PasswordChanged), (status = 401, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    SignInToken(token): SignInToken,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> ApiResult<Json<PasswordChanged>> {
+    let user_id = auth::token_user(&state.ctx, &token).await?;
+    let ended =
+        auth::change_password(&state.ctx, &user_id, &auth::session_key(&token), &body.current_password, &body.new_password, &meta).await?;
+    Ok(Json(PasswordChanged { other_sessions_ended: ended }))
 }
 
 /// Who the credential acts as.

@@ -14,9 +14,10 @@ use trellis_testkit::fixture::Fixture;
 /// workspace and the number of events in its chain.
 async fn audited_app() -> (TestApp, WorkspaceId, i64) {
     let app = TestApp::spawn().await;
-    let boot = trellis_identity::workspaces::bootstrap(&app.state.ctx, "Audited", "owner@audited.example", "audited-password-1", "EUR")
-        .await
-        .expect("bootstrap");
+    let boot =
+        trellis_identity::workspaces::bootstrap(&app.state.ctx, "Audited", "owner@audited.example", "a long enough passphrase", "EUR")
+            .await
+            .expect("bootstrap");
     let key = boot.api_key;
     let mut last = String::new();
     for i in 0..3 {

@@ -1008,3 +1008,25 @@ async fn a_sales_rep_creates_a_referral_link_on_a_phone_and_shares_its_address_a
     assert_fits_the_phone(&client, "the console's link page").await;
     client.close().await.expect("close the browser");
 }
+
+#[tokio::test]
+async fn a_partner_rep_changes_their_password_on_a_phone() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let client = browser.open(true).await;
+    sign_in(&client, &app, &f.r1a_member.email).await;
+    click(&client, Locator::Css("header .who a[href='/account']")).await;
+    wait_for(&client, Locator::XPath("//h1[normalize-space()='Your account']")).await;
+    assert_fits_the_phone(&client, "the account page").await;
+    type_into(&client, "password-current_password", PASSWORD).await;
+    type_into(&client, "password-new_password", "abcdefgh").await;
+    click(&client, Locator::Css("form[action='/account/password'] button[type=submit]")).await;
+    wait_for(&client, Locator::XPath("//*[contains(normalize-space(), 'is too easy to guess')]")).await;
+    assert_fits_the_phone(&client, "the refused password").await;
+    type_into(&client, "password-current_password", PASSWORD).await;
+    type_into(&client, "password-new_password", "amber lantern over quiet hills").await;
+    click(&client, Locator::Css("form[action='/account/password'] button[type=submit]")).await;
+    wait_for(&client, Locator::XPath("//*[contains(normalize-space(), 'Your password was changed')]")).await;
+    client.close().await.expect("close the browser");
+}

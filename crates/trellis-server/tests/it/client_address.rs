@@ -30,9 +30,10 @@ async fn audited_ip(app: &TestApp, key: &str, n: usize, forwarded_for: &[&str]) 
 #[tokio::test]
 async fn the_audit_trail_records_the_address_the_proxy_saw_and_ignores_garbage_and_huge_headers() {
     let app = TestApp::spawn_behind_proxies(TrustedProxies::Hops(1)).await;
-    let boot = trellis_identity::workspaces::bootstrap(&app.state.ctx, "Proxied", "owner@proxied.example", "proxied-password-1", "EUR")
-        .await
-        .expect("bootstrap");
+    let boot =
+        trellis_identity::workspaces::bootstrap(&app.state.ctx, "Proxied", "owner@proxied.example", "a long enough passphrase", "EUR")
+            .await
+            .expect("bootstrap");
     let key = boot.api_key.as_str();
     let huge = "A".repeat(10 * 1024);
 
@@ -65,9 +66,10 @@ async fn two_trusted_hops_take_the_second_entry_from_the_right_and_networks_skip
     .await;
     let mut ips = Vec::new();
     for app in [&hops, &networks] {
-        let boot = trellis_identity::workspaces::bootstrap(&app.state.ctx, "Proxied", "owner@proxied.example", "proxied-password-1", "EUR")
-            .await
-            .expect("bootstrap");
+        let boot =
+            trellis_identity::workspaces::bootstrap(&app.state.ctx, "Proxied", "owner@proxied.example", "a long enough passphrase", "EUR")
+                .await
+                .expect("bootstrap");
         ips.push(audited_ip(app, &boot.api_key, 1, &[&format!("203.0.113.66, {SEEN_BY_PROXY}, 10.0.0.9")]).await);
     }
 

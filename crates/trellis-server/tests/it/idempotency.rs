@@ -180,7 +180,7 @@ async fn killed_during_idempotent_bursts_every_key_replays_or_creates_exactly_on
     let bootstrap = tokio::process::Command::new(env!("CARGO_BIN_EXE_trellis"))
         .args(["bootstrap", "--workspace", "Crash Test", "--owner-email", "owner@crash.example"])
         .env("DATABASE_URL", &database_url)
-        .env("TRELLIS_OWNER_PASSWORD", "crash-test-password-1")
+        .env("TRELLIS_OWNER_PASSWORD", "money must never be lost")
         .env("TRELLIS_LOG", "error")
         .output()
         .await

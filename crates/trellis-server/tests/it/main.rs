@@ -30,6 +30,7 @@ mod onboarding;
 mod origin_check;
 mod pages;
 mod partner_powers;
+mod passwords;
 mod payout_methods;
 mod payout_run_pages;
 mod payouts;
