@@ -96,7 +96,7 @@ if method.get("cooling_off_until") is not None:
 # A second staff member (an admin, invited and accepting), with a key of their own: the four eyes.
 invitation = ok(call("POST", "/api/v1/members", {"email": f"approver{os.getpid()}@crash.example", "role": "admin"}), "the invitation")
 token = invitation["invitation_url"].rstrip("/").rsplit("/", 1)[1]
-ok(call("POST", f"/api/v1/invitations/{token}/accept", {"password": "crash-password-2"}, auth=False), "the acceptance")
+ok(call("POST", f"/api/v1/invitations/{token}/accept", {"password": "a second pair of eyes"}, auth=False), "the acceptance")
 APPROVER = json.loads(subprocess.run([BIN, "api-key", "create", "--workspace", os.environ["WORKSPACE"], "--user-email",
                                       f"approver{os.getpid()}@crash.example", "--name", "crash approver"],
                                      check=True, capture_output=True, text=True).stdout)["api_key"]
