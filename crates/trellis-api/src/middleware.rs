@@ -58,6 +58,21 @@ pub const IDEMPOTENCY_LEASE_SECONDS: i64 = 30;
 /// How long a key is remembered.
 const IDEMPOTENCY_KEY_SECONDS: i64 = 24 * 3600;
 
+/// Deletes the idempotency records older than a key is remembered (a day), a batch at a time
+/// through their age index: the daily pruning job of the binary. A claim still running is never
+/// that old (its lease is seconds).
+pub async fn prune_idempotency_keys(db: &trellis_db::Db, now: trellis_core::Timestamp, batch: i64) -> trellis_db::DbResult<u64> {
+    let before = now.plus_seconds(-IDEMPOTENCY_KEY_SECONDS);
+    db.delete_in_batches(&IDEMPOTENCY_STORE, batch, |batch| {
+        sql!(
+            "DELETE FROM idempotency_keys WHERE (workspace_id, principal, key) IN (SELECT workspace_id, principal, key FROM idempotency_keys WHERE created_at <= $1 LIMIT $2)",
+            before,
+            batch
+        )
+    })
+    .await
+}
+
 /// Status of a claim whose request is still running.
 const RUNNING: i64 = 0;
 /// Status of a claim whose change committed before its answer could be stored with it (the

@@ -303,6 +303,65 @@ pub struct LoginView {
     pub token: String,
     pub expires_at: String,
     pub memberships: Vec<MembershipView>,
+    /// This client's device token (`trd_…`): sent back as `device_token` at the next sign-in, it
+    /// keeps this client signing in while others' failed attempts slow the account down.
+    pub device_token: String,
+}
+
+/// One of the signed-in person's sessions.
+#[derive(Serialize, ToSchema)]
+pub struct SessionView {
+    /// `ses_…`
+    pub id: String,
+    /// `browser` or `token`.
+    pub kind: String,
+    pub created_at: String,
+    pub last_seen_at: String,
+    /// When it ends however much it is used (it also ends after an hour unused).
+    pub expires_at: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The session this request was made with.
+    pub current: bool,
+}
+
+impl From<trellis_identity::auth::SessionInfo> for SessionView {
+    fn from(s: trellis_identity::auth::SessionInfo) -> Self {
+        Self {
+            id: s.id,
+            kind: s.kind.to_owned(),
+            created_at: s.created_at.to_rfc3339(),
+            last_seen_at: s.last_seen_at.to_rfc3339(),
+            expires_at: s.expires_at.to_rfc3339(),
+            ip: s.ip,
+            user_agent: s.user_agent,
+            current: s.current,
+        }
+    }
+}
+
+/// One attempt of a sign-in history.
+#[derive(Serialize, ToSchema)]
+pub struct SignInView {
+    pub at: String,
+    /// `password`, `password_change` or `password_reset`.
+    pub method: String,
+    /// `success`, `bad_password`, `throttled`, `reset_requested` or `bad_link`.
+    pub outcome: String,
+    pub ip: String,
+    pub user_agent: Option<String>,
+}
+
+impl From<trellis_identity::sign_ins::SignIn> for SignInView {
+    fn from(s: trellis_identity::sign_ins::SignIn) -> Self {
+        Self { at: s.at.to_rfc3339(), method: s.method, outcome: s.outcome, ip: s.ip, user_agent: s.user_agent }
+    }
+}
+
+/// How many sessions a revocation ended.
+#[derive(Serialize, ToSchema)]
+pub struct SessionsEnded {
+    pub sessions_ended: u64,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -8,6 +8,9 @@ pub enum Error {
     /// 401: no valid credential.
     #[error("authentication required")]
     Unauthorized,
+    /// 401 `mfa_required`: the password was right and the account also needs its second factor.
+    #[error("this account needs the code of its authenticator app (or a recovery code) in `totp`")]
+    MfaRequired,
     /// 422 `membership_required`: the credential has several memberships and none was named.
     #[error("this credential has several memberships; name one in the Trellis-Membership header")]
     MembershipRequired,

@@ -192,3 +192,22 @@ impl Db {
         }
     }
 }
+
+impl Db {
+    /// Deletes old rows a batch at a time, each batch in its own transaction of `grant`, until a
+    /// batch deletes fewer than `batch` rows: pruning never holds the (SQLite: only) writer for
+    /// long, whatever the backlog. `statement(batch)` is a `DELETE` of at most `batch` rows (a
+    /// `… WHERE key IN (SELECT key … LIMIT batch)`). Answers how many rows went.
+    pub async fn delete_in_batches(&self, grant: &'static SystemGrant, batch: i64, statement: impl Fn(i64) -> crate::Sql) -> DbResult<u64> {
+        let mut total = 0;
+        loop {
+            let mut tx = self.write_granted(grant).await?;
+            let deleted = tx.execute(statement(batch)).await?;
+            tx.commit().await?;
+            total += deleted;
+            if deleted < batch as u64 {
+                return Ok(total);
+            }
+        }
+    }
+}

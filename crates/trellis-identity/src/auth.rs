@@ -11,6 +11,8 @@ use crate::api_keys::{self, KEY_PREFIX};
 use crate::password;
 use crate::scope::{Actor, Membership, RequestMeta, Scope, ScopedTx, Visibility};
 use crate::secret::{random_token, sha256_hex};
+use crate::sign_ins::{self, Method, Outcome};
+use crate::{secret_box, totp};
 
 /// Finding a credential, its memberships and the sign-in throttle, and writing sessions, happen
 /// before a scope exists.
@@ -22,13 +24,13 @@ pub const AUTHENTICATION: SystemGrant = SystemGrant {
 /// Bearer tokens from `POST /api/v1/auth/login` start with this.
 pub const TOKEN_PREFIX: &str = "trs_";
 /// Sessions and tokens end after this long, used or not (ASVS 7.3.2).
-const SESSION_ABSOLUTE_SECONDS: i64 = 12 * 3600;
-/// Sign-in throttle: failures counted over this window…
-const THROTTLE_WINDOW_SECONDS: i64 = 15 * 60;
-/// …at most this many for one account…
-const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
-/// …and this many from one address.
-const MAX_FAILURES_PER_ADDRESS: i64 = 20;
+pub const SESSION_ABSOLUTE_SECONDS: i64 = 12 * 3600;
+/// …and once unused for longer than this (NIST SP 800-63B-4, AAL2: one hour of inactivity).
+pub const SESSION_IDLE_SECONDS: i64 = 3600;
+/// A session's `last_seen_at` is written at most this often (not on every request).
+const SESSION_TOUCH_SECONDS: i64 = 60;
+/// Session ids (shown in lists; the secret's hash stays the key) start with this.
+pub const SESSION_ID_PREFIX: &str = "ses_";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionKind {
@@ -77,6 +79,9 @@ pub struct SignedIn {
     pub user_id: UserId,
     pub expires_at: Timestamp,
     pub memberships: Vec<MembershipInfo>,
+    /// The device token to keep (the `trellis_device` cookie, the API's `device_token`): with it
+    /// this device keeps signing in while others' failures slow the account down.
+    pub device_token: String,
 }
 
 /// Every membership of a user that can be used now (partners that are suspended, terminated or
@@ -125,51 +130,55 @@ pub(crate) async fn memberships(tx: &mut Tx, user_id: &UserId) -> Result<Vec<Mem
     Ok(out)
 }
 
-async fn record_attempt(ctx: &Ctx, email: &str, ip: &str, succeeded: bool) -> Result<()> {
-    let mut tx = ctx.db.write_granted(&AUTHENTICATION).await?;
-    tx.execute(sql!("INSERT INTO login_attempts (email, ip, succeeded, at) VALUES ($1, $2, $3, $4)", email, ip, succeeded, ctx.now()))
-        .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// 429 when the account or the address has failed too often recently.
-async fn check_throttle(ctx: &Ctx, email: &str, ip: &str) -> Result<()> {
-    let now = ctx.now();
-    let since = now.plus_seconds(-THROTTLE_WINDOW_SECONDS);
-    let mut tx = ctx.db.read_granted(&AUTHENTICATION).await?;
-    for (column_is_email, value, max) in [(true, email, MAX_FAILURES_PER_ACCOUNT), (false, ip, MAX_FAILURES_PER_ADDRESS)] {
-        let q = if column_is_email {
-            sql!(
-                "SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_attempts WHERE email = $1 AND at > $2 AND succeeded = FALSE",
-                value,
-                since
-            )
-        } else {
-            sql!(
-                "SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_attempts WHERE ip = $1 AND at > $2 AND succeeded = FALSE",
-                value,
-                since
-            )
-        };
-        let row = tx.fetch_one(q).await?;
-        let failures: i64 = row.get("n")?;
-        if failures >= max {
-            let oldest: Option<Timestamp> = row.get("oldest")?;
-            let free_at = oldest.unwrap_or(now).plus_seconds(THROTTLE_WINDOW_SECONDS);
-            let retry = ((free_at.micros() - now.micros()) / 1_000_000).max(1) as u64;
-            return Err(Error::RateLimited { retry_after_secs: retry });
-        }
+/// Signs a person in (the API, `POST /auth/login`). Wrong credentials are 401 with the same
+/// answer (and the same time spent) whether or not the account exists; the throttle
+/// ([`sign_ins::check`]) answers 429 before any password is hashed. An account with an
+/// authenticator app needs its code (or a recovery code) in `totp`: without one the answer is
+/// [`Error::MfaRequired`], with a wrong one 401. `device_token` is the device cookie (or the API's
+/// `device_token`) the client presented; a successful sign-in answers the one to keep.
+pub async fn login(
+    ctx: &Ctx,
+    email: &str,
+    password_text: &str,
+    totp_code: Option<&str>,
+    kind: SessionKind,
+    device_token: Option<&str>,
+    meta: &RequestMeta,
+) -> Result<SignedIn> {
+    match sign_in(ctx, email, password_text, totp_code, kind, device_token, meta).await? {
+        FirstStep::SignedIn(signed_in) => Ok(*signed_in),
+        FirstStep::SecondFactor { .. } => Err(Error::MfaRequired),
     }
-    Ok(())
 }
 
-/// Signs a person in. Wrong credentials are 401 with the same answer (and the same time spent)
-/// whether or not the account exists; too many failures for an account or from an address are 429.
-pub async fn login(ctx: &Ctx, email: &str, password_text: &str, kind: SessionKind, meta: &RequestMeta) -> Result<SignedIn> {
-    let normalized = email.trim().to_lowercase();
-    let ip = meta.ip.clone().unwrap_or_default();
-    check_throttle(ctx, &normalized, &ip).await?;
+/// What the password step of a sign-in leads to.
+pub enum FirstStep {
+    SignedIn(Box<SignedIn>),
+    /// The password was right; the account needs its second factor. `challenge` (sealed with the
+    /// instance's key, valid [`CHALLENGE_SECONDS`]) names the account for
+    /// [`complete_second_factor`], so that the sign-in page does not carry the password on.
+    SecondFactor {
+        challenge: String,
+    },
+}
+
+/// How long the code of a second factor may follow the password.
+pub const CHALLENGE_SECONDS: i64 = 5 * 60;
+const CHALLENGE_CONTEXT: &str = "sign_in_challenge";
+
+/// The password step of a sign-in (the sign-in page; [`login`] for the API): as [`login`], but an
+/// account with an authenticator app and no `totp_code` answers [`FirstStep::SecondFactor`].
+pub async fn sign_in(
+    ctx: &Ctx,
+    email: &str,
+    password_text: &str,
+    totp_code: Option<&str>,
+    kind: SessionKind,
+    device_token: Option<&str>,
+    meta: &RequestMeta,
+) -> Result<FirstStep> {
+    let normalized = sign_ins::normalise(email);
+    let device = sign_ins::check(ctx, &normalized, Method::Password, device_token, meta).await?;
     let found = match Email::parse(&normalized) {
         Ok(email) => {
             let mut tx = ctx.db.read_granted(&AUTHENTICATION).await?;
@@ -182,9 +191,64 @@ pub async fn login(ctx: &Ctx, email: &str, password_text: &str, kind: SessionKin
         None => (None, None),
     };
     let valid = password::verify_password(password_text.to_owned(), hash).await;
-    record_attempt(ctx, &normalized, &ip, valid).await?;
-    let Some(user_id) = user_id.filter(|_| valid) else { return Err(Error::Unauthorized) };
-    start_session(ctx, &user_id, kind, meta).await
+    let Some(user_id) = user_id.filter(|_| valid) else {
+        sign_ins::record(ctx, &normalized, Method::Password, Outcome::BadPassword, &device, meta).await?;
+        return Err(Error::Unauthorized);
+    };
+    if totp::active_for(ctx, &user_id).await? {
+        let Some(code) = totp_code else {
+            let expires = ctx.now().plus_seconds(CHALLENGE_SECONDS);
+            let plain = format!("{user_id} {} {}", expires.micros(), kind.as_str());
+            let challenge = secret_box::configured(ctx, "authenticator apps")?.seal(CHALLENGE_CONTEXT, &plain)?;
+            return Ok(FirstStep::SecondFactor { challenge });
+        };
+        second_factor(ctx, &user_id, &normalized, code, &device, meta).await?;
+    }
+    sign_ins::record(ctx, &normalized, Method::Password, Outcome::Success, &device, meta).await?;
+    Ok(FirstStep::SignedIn(Box::new(start_session(ctx, &user_id, kind, device_token, meta).await?)))
+}
+
+/// Checks and uses up a second factor's code; a wrong one is recorded (it counts in the
+/// throttle like a wrong password) and 401.
+async fn second_factor(ctx: &Ctx, user_id: &UserId, email: &str, code: &str, device: &sign_ins::Device, meta: &RequestMeta) -> Result<()> {
+    let mut tx = ctx.db.write_granted(&AUTHENTICATION).await?;
+    if totp::verify(ctx, &mut tx, user_id, code).await? {
+        tx.commit().await?;
+        return Ok(());
+    }
+    drop(tx);
+    sign_ins::record(ctx, email, Method::Password, Outcome::MfaFailed, device, meta).await?;
+    Err(Error::Unauthorized)
+}
+
+/// The second step of a sign-in on the sign-in page: the code for the account `challenge` names
+/// (throttled like the password step). An expired or forged challenge is 401.
+pub async fn complete_second_factor(
+    ctx: &Ctx,
+    challenge: &str,
+    code: &str,
+    device_token: Option<&str>,
+    meta: &RequestMeta,
+) -> Result<SignedIn> {
+    let key = secret_box::configured(ctx, "authenticator apps")?;
+    let plain = key.open(CHALLENGE_CONTEXT, challenge).map_err(|_| Error::Unauthorized)?;
+    let mut parts = plain.split(' ');
+    let (Some(user_id), Some(expires), Some(kind)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(Error::Unauthorized);
+    };
+    let expires = Timestamp::from_micros(expires.parse().map_err(|_| Error::Unauthorized)?);
+    if expires <= ctx.now() {
+        return Err(Error::Unauthorized);
+    }
+    let user_id: UserId = user_id.parse().map_err(|_| Error::Unauthorized)?;
+    let kind = if kind == "token" { SessionKind::Token } else { SessionKind::Browser };
+    let mut tx = ctx.db.read_granted(&AUTHENTICATION).await?;
+    let email: Email = tx.fetch_one(sql!("SELECT email FROM users WHERE id = $1", &user_id)).await?.get("email")?;
+    drop(tx);
+    let device = sign_ins::check(ctx, email.as_str(), Method::Password, device_token, meta).await?;
+    second_factor(ctx, &user_id, email.as_str(), code, &device, meta).await?;
+    sign_ins::record(ctx, email.as_str(), Method::Password, Outcome::Success, &device, meta).await?;
+    start_session(ctx, &user_id, kind, device_token, meta).await
 }
 
 /// The key a session is stored under: the SHA-256 of its token or cookie, never the secret itself.
@@ -193,40 +257,55 @@ pub fn session_key(token: &str) -> String {
 }
 
 /// Changes a person's password (API.md "Identity": `POST /auth/password`). The current password
-/// must be right — a wrong one counts as a failed sign-in of the account and is throttled like
-/// one — and the new one must pass [`password::check_new_password`]; then every other session of
-/// the person ends (the one making the change, stored under `keep`, stays). API keys stay: they
-/// are not signed in with the password. Answers how many sessions ended.
+/// must be right — a wrong one is a failed attempt on the account in its sign-in history, and
+/// throttled like a sign-in — and the new one must pass [`password::check_new_password`]; then
+/// every other session of the person ends (the one making the change, stored under `keep`,
+/// stays). API keys stay: they are not signed in with the password. Answers how many sessions
+/// ended.
 pub async fn change_password(ctx: &Ctx, user_id: &UserId, keep: &str, current: &str, new: &str, meta: &RequestMeta) -> Result<u64> {
     let mut tx = ctx.db.read_granted(&AUTHENTICATION).await?;
     let row = tx.fetch_one(sql!("SELECT email, name, password_hash FROM users WHERE id = $1", user_id)).await?;
     drop(tx);
     let email: Email = row.get("email")?;
     let name: String = row.get("name")?;
-    let ip = meta.ip.clone().unwrap_or_default();
-    check_throttle(ctx, email.as_str(), &ip).await?;
+    // The session making the change is the person's own device: it is slowed down by its own
+    // failures only, never by what others try on the account or from the address.
+    let device = sign_ins::check_signed_in(ctx, email.as_str(), Method::PasswordChange, keep, meta).await?;
     if !password::verify_password(current.to_owned(), row.get("password_hash")?).await {
-        record_attempt(ctx, email.as_str(), &ip, false).await?;
+        sign_ins::record(ctx, email.as_str(), Method::PasswordChange, Outcome::BadPassword, &device, meta).await?;
         return Err(Error::invalid("current_password", "is not your current password"));
     }
-    password::check_new_password(new, &[email.as_str(), &name]).map_err(|err| match err {
-        Error::Validation(errors) => Error::Validation(
-            errors.into_iter().map(|e| trellis_core::FieldError { field: "new_password".to_owned(), message: e.message }).collect(),
-        ),
-        other => other,
-    })?;
+    password::check_new_password(new, &[email.as_str(), &name]).map_err(|err| rename_field(err, "new_password"))?;
     let hash = password::hash_password(new.to_owned()).await?;
     let now = ctx.now();
     let mut tx = ctx.db.write_granted(&AUTHENTICATION).await?;
     tx.execute(sql!("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1", user_id, hash, now)).await?;
     let ended = tx.execute(sql!("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2", user_id, keep)).await?;
     tx.commit().await?;
+    sign_ins::record(ctx, email.as_str(), Method::PasswordChange, Outcome::Success, &device, meta).await?;
     tracing::info!(%user_id, ended, "password changed; the other sessions ended");
     Ok(ended)
 }
 
-/// Creates a session for a user who has proven who they are. Its id is new (no fixation).
-pub async fn start_session(ctx: &Ctx, user_id: &UserId, kind: SessionKind, meta: &RequestMeta) -> Result<SignedIn> {
+/// The same validation errors, reported on `field`.
+pub(crate) fn rename_field(err: Error, field: &str) -> Error {
+    match err {
+        Error::Validation(errors) => Error::Validation(
+            errors.into_iter().map(|e| trellis_core::FieldError { field: field.to_owned(), message: e.message }).collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Creates a session for a user who has proven who they are. Its id is new (no fixation). The
+/// device the person signed in from is remembered ([`sign_ins::remember_device`]).
+pub async fn start_session(
+    ctx: &Ctx,
+    user_id: &UserId,
+    kind: SessionKind,
+    device_token: Option<&str>,
+    meta: &RequestMeta,
+) -> Result<SignedIn> {
     let now = ctx.now();
     let token = match kind {
         SessionKind::Token => format!("{TOKEN_PREFIX}{}", random_token(43)),
@@ -243,16 +322,97 @@ pub async fn start_session(ctx: &Ctx, user_id: &UserId, kind: SessionKind, meta:
         SessionKind::Browser => memberships.first(),
         SessionKind::Token => memberships.first().filter(|_| memberships.len() == 1),
     };
+    let id = format!("{SESSION_ID_PREFIX}{}", random_token(26));
     tx.execute(sql!(
-        "INSERT INTO sessions (id_hash, user_id, kind, csrf_token, workspace_id, partner_id, ip, user_agent, created_at, last_seen_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
-        sha256_hex(&token), user_id, kind.as_str(), csrf_token,
+        "INSERT INTO sessions (id_hash, id, user_id, kind, csrf_token, workspace_id, partner_id, ip, user_agent, created_at, last_seen_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)",
+        sha256_hex(&token), id, user_id, kind.as_str(), csrf_token,
         first.map(|m| m.workspace_id.clone()), first.and_then(|m| m.partner_id.clone()),
-        meta.ip, meta.user_agent, now, expires_at
+        meta.ip, meta.user_agent.as_deref().map(|agent| agent.chars().take(512).collect::<String>()), now, expires_at
     ))
     .await?;
+    let device_token = sign_ins::remember_device(&mut tx, user_id, device_token, now).await?;
     tx.commit().await?;
-    Ok(SignedIn { token, csrf_token, user_id: user_id.clone(), expires_at, memberships })
+    Ok(SignedIn { token, csrf_token, user_id: user_id.clone(), expires_at, memberships, device_token })
+}
+
+/// One of a person's live sessions (API.md "Identity": `GET /auth/sessions`).
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    pub id: String,
+    pub kind: &'static str,
+    pub created_at: Timestamp,
+    pub last_seen_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// The session the request was made with.
+    pub current: bool,
+}
+
+/// The person's sessions that still work (neither past their absolute end nor idle too long),
+/// the most recently used first. `current` is the stored key of the session asking.
+pub async fn list_sessions(ctx: &Ctx, user_id: &UserId, current: &str) -> Result<Vec<SessionInfo>> {
+    let now = ctx.now();
+    let mut tx = ctx.db.read_granted(&AUTHENTICATION).await?;
+    let rows = tx
+        .fetch_all(sql!(
+            "SELECT id_hash, id, kind, created_at, last_seen_at, expires_at, ip, user_agent FROM sessions
+             WHERE user_id = $1 AND expires_at > $2 AND last_seen_at >= $3 ORDER BY last_seen_at DESC, id LIMIT 200",
+            user_id,
+            now,
+            now.plus_seconds(-SESSION_IDLE_SECONDS)
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let kind: String = row.get("kind")?;
+            Ok(SessionInfo {
+                current: row.get::<String>("id_hash")? == current,
+                id: row.get("id")?,
+                kind: if kind == "token" { "token" } else { "browser" },
+                created_at: row.get("created_at")?,
+                last_seen_at: row.get("last_seen_at")?,
+                expires_at: row.get("expires_at")?,
+                ip: row.get("ip")?,
+                user_agent: row.get("user_agent")?,
+            })
+        })
+        .collect()
+}
+
+/// Ends one of the person's own sessions by its id: 404 when they have none by that id.
+pub async fn end_own_session(ctx: &Ctx, user_id: &UserId, session_id: &str) -> Result<()> {
+    let mut tx = ctx.db.write_granted(&AUTHENTICATION).await?;
+    let ended = tx.execute(sql!("DELETE FROM sessions WHERE id = $1 AND user_id = $2", session_id, user_id)).await?;
+    if ended == 0 {
+        return Err(Error::NotFound);
+    }
+    tx.commit().await?;
+    tracing::info!(%user_id, session_id, "session ended by its person");
+    Ok(())
+}
+
+/// Ends the sessions of `user_id` that can act in `workspace_id` — those bound to it and tokens
+/// bound to none (they choose a membership per request) — in the caller's transaction, after it
+/// checked that it may manage that person. Answers how many ended.
+pub(crate) async fn end_sessions_acting_in(tx: &mut Tx, workspace_id: &WorkspaceId, user_id: &UserId) -> Result<u64> {
+    Ok(tx
+        .execute(sql!("DELETE FROM sessions WHERE user_id = $1 AND (workspace_id = $2 OR workspace_id IS NULL)", user_id, workspace_id))
+        .await?)
+}
+
+/// Moves a session's `last_seen_at` to now when it is older than [`SESSION_TOUCH_SECONDS`]: the
+/// idle timeout counts from there, and at most one write a minute per session.
+async fn touch_session(ctx: &Ctx, key: &str, last_seen_at: Timestamp) -> Result<()> {
+    let now = ctx.now();
+    if last_seen_at > now.plus_seconds(-SESSION_TOUCH_SECONDS) {
+        return Ok(());
+    }
+    let mut tx = ctx.db.write_granted(&AUTHENTICATION).await?;
+    tx.execute(sql!("UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1 AND last_seen_at < $2", key, now)).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Ends one session (logout). Unknown tokens are ignored.
@@ -390,15 +550,18 @@ pub async fn authenticate_bearer(ctx: &Ctx, credential: &str, membership_header:
     if !credential.starts_with(TOKEN_PREFIX) {
         return Err(Error::Unauthorized);
     }
+    let key = sha256_hex(credential);
     let row = tx
         .fetch_optional(sql!(
-            "SELECT s.user_id, s.workspace_id, s.partner_id, u.email FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.id_hash = $1 AND s.kind = 'token' AND s.expires_at > $2",
-            sha256_hex(credential),
-            now
+            "SELECT s.user_id, s.workspace_id, s.partner_id, s.last_seen_at, u.email FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id_hash = $1 AND s.kind = 'token' AND s.expires_at > $2 AND s.last_seen_at >= $3",
+            &key,
+            now,
+            now.plus_seconds(-SESSION_IDLE_SECONDS)
         ))
         .await?
         .ok_or(Error::Unauthorized)?;
+    let last_seen_at: Timestamp = row.get("last_seen_at")?;
     let user_id: UserId = row.get("user_id")?;
     let email: Email = row.get("email")?;
     let bound_workspace: Option<WorkspaceId> = row.get("workspace_id")?;
@@ -412,7 +575,10 @@ pub async fn authenticate_bearer(ctx: &Ctx, credential: &str, membership_header:
         }
         (header, _) => choose(&all, header)?,
     };
-    scope_for_user(&mut tx, &user_id, email, chosen, meta).await
+    let scope = scope_for_user(&mut tx, &user_id, email, chosen, meta).await?;
+    drop(tx);
+    touch_session(ctx, &key, last_seen_at).await?;
+    Ok(scope)
 }
 
 /// The person behind a sign-in token, whatever their memberships (none yet, or several): for
@@ -425,9 +591,10 @@ pub async fn token_user(ctx: &Ctx, credential: &str) -> Result<UserId> {
     let mut tx = ctx.db.read_granted(&AUTHENTICATION).await?;
     let row = tx
         .fetch_optional(sql!(
-            "SELECT user_id FROM sessions WHERE id_hash = $1 AND kind = 'token' AND expires_at > $2",
+            "SELECT user_id FROM sessions WHERE id_hash = $1 AND kind = 'token' AND expires_at > $2 AND last_seen_at >= $3",
             sha256_hex(credential),
-            ctx.now()
+            ctx.now(),
+            ctx.now().plus_seconds(-SESSION_IDLE_SECONDS)
         ))
         .await?
         .ok_or(Error::Unauthorized)?;
@@ -456,10 +623,11 @@ pub async fn authenticate_browser(ctx: &Ctx, token: &str, meta: &RequestMeta) ->
     let key = session_key(token);
     let Some(row) = tx
         .fetch_optional(sql!(
-            "SELECT s.user_id, s.csrf_token, s.workspace_id, s.partner_id, u.email, u.name FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.id_hash = $1 AND s.kind = 'browser' AND s.expires_at > $2",
+            "SELECT s.user_id, s.csrf_token, s.workspace_id, s.partner_id, s.last_seen_at, u.email, u.name FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.id_hash = $1 AND s.kind = 'browser' AND s.expires_at > $2 AND s.last_seen_at >= $3",
             &key,
-            ctx.now()
+            ctx.now(),
+            ctx.now().plus_seconds(-SESSION_IDLE_SECONDS)
         ))
         .await?
     else {
@@ -475,6 +643,8 @@ pub async fn authenticate_browser(ctx: &Ctx, token: &str, meta: &RequestMeta) ->
         Some(m) => Some(scope_for_user(&mut tx, &user_id, email.clone(), m, meta).await?),
         None => None,
     };
+    drop(tx);
+    touch_session(ctx, &key, row.get("last_seen_at")?).await?;
     Ok(Some(BrowserSession {
         key,
         user_id,

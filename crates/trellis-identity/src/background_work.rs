@@ -199,7 +199,7 @@ pub async fn get_own_email(ctx: &Ctx, scope: &Scope, id: &EmailId) -> Result<Ema
 
 async fn fetch_email(ctx: &Ctx, scope: &Scope, id: &EmailId, caused_by: Option<&trellis_core::UserId>) -> Result<EmailDetail> {
     let mut q = Sql::build(
-        "SELECT id, kind, to_address, subject, status, attempts, last_error, created_at, sent_at, text_body, html_body
+        "SELECT id, kind, to_address, subject, status, attempts, last_error, created_at, sent_at, text_body, html_body, secret
          FROM emails WHERE workspace_id = ",
     );
     q.push_bind(scope.workspace_id()).push(" AND id = ").push_bind(id);
@@ -209,8 +209,19 @@ async fn fetch_email(ctx: &Ctx, scope: &Scope, id: &EmailId, caused_by: Option<&
     let mut tx = scope.read(ctx).await?;
     let row = tx.fetch_optional(q).await?.ok_or(Error::NotFound)?;
     tx.commit().await?;
-    Ok(EmailDetail { summary: summary_from_row(&row)?, text_body: row.get("text_body")?, html_body: row.get("html_body")? })
+    let (mut text_body, mut html_body): (String, String) = (row.get("text_body")?, row.get("html_body")?);
+    // A password reset link is the account's owner's alone: an admin who read it in the outbox
+    // could take the account over (ADR 0023). The link is hidden until delivery removes it.
+    let secret: Option<String> = row.get("secret")?;
+    if let Some(secret) = secret.filter(|_| row.get::<String>("kind").is_ok_and(|kind| kind == crate::password_reset::RESET_EMAIL_KIND)) {
+        text_body = text_body.replace(&secret, HIDDEN_RESET_LINK);
+        html_body = html_body.replace(&secret, HIDDEN_RESET_LINK);
+    }
+    Ok(EmailDetail { summary: summary_from_row(&row)?, text_body, html_body })
 }
+
+/// What the outbox shows instead of a password reset link.
+pub const HIDDEN_RESET_LINK: &str = "[hidden: only the account's owner may use this link]";
 
 /// Sends a failed email, or one kept in the outbox, again: it is queued with a fresh delivery job
 /// (owner/admin). Delivered or still queued emails are a conflict.

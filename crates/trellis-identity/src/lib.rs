@@ -9,12 +9,17 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod background_work;
+pub mod housekeeping;
 pub mod invitations;
 pub mod members;
 pub mod partner_users;
 pub mod password;
+pub mod password_reset;
 pub mod scope;
 pub mod secret;
+pub mod secret_box;
+pub mod sign_ins;
+pub mod totp;
 pub mod workspaces;
 
 use std::any::{Any, TypeId};

@@ -230,3 +230,31 @@ async fn require_another_owner(tx: &mut Tx, workspace_id: &WorkspaceId, user_id:
         .await?;
     if others == 0 { Err(Error::conflict("the workspace must keep at least one owner")) } else { Ok(()) }
 }
+
+/// A staff member's sign-in history (API.md "Identity": `GET /members/{id}/sign-ins`): owners
+/// and admins.
+pub async fn sign_in_history(ctx: &Ctx, scope: &Scope, user_id: &UserId) -> Result<Vec<crate::sign_ins::SignIn>> {
+    if scope.vendor_role().is_none() {
+        return Err(Error::NotFound);
+    }
+    let mut tx = scope.write_granted(ctx, &STAFF_RECORDS).await?;
+    fetch(&mut tx, scope.workspace_id(), user_id).await?;
+    scope.require_workspace_admin("see staff sign-ins")?;
+    crate::sign_ins::history_in(&mut tx, user_id).await
+}
+
+/// Ends every session in which a staff member can act in the workspace (owner/admin), audited.
+/// Their API keys stay (revoked one by one, or by removing the member). Answers how many ended.
+pub async fn end_sessions(ctx: &Ctx, scope: &Scope, user_id: &UserId) -> Result<u64> {
+    if scope.vendor_role().is_none() {
+        return Err(Error::NotFound);
+    }
+    let now = ctx.now();
+    let mut tx = scope.write_granted(ctx, &STAFF_RECORDS).await?;
+    fetch(&mut tx, scope.workspace_id(), user_id).await?;
+    scope.require_workspace_admin("end staff sessions")?;
+    let ended = crate::auth::end_sessions_acting_in(&mut tx, scope.workspace_id(), user_id).await?;
+    audit::record(&mut tx, scope, now, AuditEntry::new("member.sessions_ended", "user", user_id.as_str()).set("sessions", ended)).await?;
+    tx.commit().await?;
+    Ok(ended)
+}

@@ -36,8 +36,8 @@ pub async fn all_addresses_in(tx: &mut Tx, workspace_id: &WorkspaceId, partner_i
 pub async fn sign_in_addresses_in(tx: &mut Tx, workspace_id: &WorkspaceId, partner_id: &PartnerId, limit: i64) -> Result<Vec<String>> {
     let rows = tx
         .fetch_all(sql!(
-            "SELECT DISTINCT la.ip FROM partner_users pu JOIN users u ON u.id = pu.user_id JOIN login_attempts la ON la.email = u.email
-             WHERE pu.workspace_id = $1 AND pu.partner_id = $2 AND la.succeeded = TRUE LIMIT $3",
+            "SELECT DISTINCT si.ip FROM partner_users pu JOIN sign_ins si ON si.user_id = pu.user_id
+             WHERE pu.workspace_id = $1 AND pu.partner_id = $2 AND si.outcome = 'success' AND si.ip <> '' LIMIT $3",
             workspace_id,
             partner_id,
             limit
@@ -316,4 +316,66 @@ pub async fn invite_in(
         return Err(Error::conflict("this person is already a user of the partner"));
     }
     invitations::issue(ctx, tx, scope, email, name, Offer::Partner { partner_id: partner_id.clone(), role }, message).await
+}
+
+/// The partner of `user_id` that the caller sees, for what its admins and the vendor's staff may
+/// do about that person: the caller's own partner when the person is one of its users, else any
+/// partner of the person the caller sees (404 when none: the person is not visible).
+async fn partner_of_user(tx: &mut ScopedTx, scope: &Scope, user_id: &UserId) -> Result<PartnerId> {
+    let rows = tx
+        .fetch_all(sql!(
+            "SELECT partner_id FROM partner_users WHERE workspace_id = $1 AND user_id = $2 ORDER BY partner_id LIMIT 50",
+            scope.workspace_id(),
+            user_id
+        ))
+        .await?;
+    let mut visible = None;
+    for row in rows {
+        let partner_id: PartnerId = row.get("partner_id")?;
+        if scope.partner().is_some_and(|(own, _)| own == &partner_id) {
+            return Ok(partner_id);
+        }
+        if visible.is_none() && tx.can_see_partner(&partner_id).await? {
+            visible = Some(partner_id);
+        }
+    }
+    visible.ok_or(Error::NotFound)
+}
+
+/// A partner user's sign-in history (API.md "Identity": `GET /partner-users/{id}/sign-ins`): for
+/// the admins of the person's partner and the vendor's owners and admins.
+pub async fn sign_in_history(ctx: &Ctx, scope: &Scope, user_id: &UserId) -> Result<Vec<crate::sign_ins::SignIn>> {
+    let mut tx = scope.read(ctx).await?;
+    let partner_id = partner_of_user(&mut tx, scope, user_id).await?;
+    match scope.partner() {
+        Some((own, PartnerRole::Admin)) if own == &partner_id => {}
+        Some(_) => return Err(Error::forbidden("only the partner's admins see its users' sign-ins")),
+        None => scope.require_workspace_admin("see partner users' sign-ins")?,
+    }
+    crate::sign_ins::history_in(&mut tx, user_id).await
+}
+
+/// Ends every session in which a partner user can act in the workspace (their API keys are
+/// the partner's and stay): for those who manage the partner's users. Audited. Answers how many
+/// sessions ended.
+pub async fn end_sessions(ctx: &Ctx, scope: &Scope, user_id: &UserId) -> Result<u64> {
+    let now = ctx.now();
+    let mut tx = scope.write(ctx).await?;
+    let partner_id = partner_of_user(&mut tx, scope, user_id).await?;
+    require_user_manager(scope, &partner_id)?;
+    // Sessions bound to no membership (a token of a person with several) are nobody's partner
+    // rows, which row security would hide from a partner's transaction.
+    let mut tx = tx.into_granted(&crate::auth::AUTHENTICATION).await?;
+    let ended = crate::auth::end_sessions_acting_in(&mut tx, scope.workspace_id(), user_id).await?;
+    audit::record(
+        &mut tx,
+        scope,
+        now,
+        AuditEntry::new("partner_user.sessions_ended", "user", user_id.as_str())
+            .set("partner_id", partner_id.as_str())
+            .set("sessions", ended),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ended)
 }

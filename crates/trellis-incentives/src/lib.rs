@@ -15,7 +15,8 @@ pub mod ledger;
 pub mod payout_methods;
 pub mod payouts;
 pub mod plans;
-pub mod secret_box;
+/// Sealing at rest lives in identity (TOTP seeds are sealed too, ADR 0023); the old path stays.
+pub use trellis_identity::secret_box;
 pub mod sepa;
 pub mod statuses;
 

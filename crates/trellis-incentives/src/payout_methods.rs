@@ -204,7 +204,7 @@ pub async fn get_in(ctx: &Ctx, tx: &mut ScopedTx, scope: &Scope, seen: &SeenPart
     let partner_id = tx.seen(seen)?;
     require_access(tx, scope, partner_id).await?;
     let Some(stored) = load(tx, scope.workspace_id(), partner_id).await? else { return Ok(None) };
-    stored.reveal(secret_box::configured(ctx)?, scope.workspace_id(), partner_id).map(Some)
+    stored.reveal(secret_box::configured(ctx, "payout methods")?, scope.workspace_id(), partner_id).map(Some)
 }
 
 /// Sets or replaces a partner's payout method (module documentation): 404, then 403, then 422
@@ -217,7 +217,7 @@ pub async fn set(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, input: &Payou
     tx.see_partner(partner_id).await?;
     require_access(&mut tx, scope, partner_id).await?;
     let new = check(input)?;
-    let key = secret_box::configured(ctx)?;
+    let key = secret_box::configured(ctx, "payout methods")?;
     let workspace_id = scope.workspace_id().clone();
     let holder_context = context("account_holder", &workspace_id, partner_id);
     let iban_context = context("iban", &workspace_id, partner_id);
@@ -391,7 +391,7 @@ pub struct PayoutAccount {
 /// run's export event), with the masked numbers only.
 pub async fn decrypt_for_export_in(ctx: &Ctx, tx: &mut ScopedTx, scope: &Scope, partners: &[PartnerId]) -> Result<Vec<PayoutAccount>> {
     require_payout_staff(scope, "export bank details")?;
-    let key = secret_box::configured(ctx)?;
+    let key = secret_box::configured(ctx, "payout methods")?;
     let workspace_id = scope.workspace_id();
     let mut found: HashMap<PartnerId, PayoutAccount> = HashMap::new();
     for chunk in partners.chunks(PARTNERS_PER_QUERY) {

@@ -36,7 +36,7 @@ pub use job::{Job, JobContext, JobOptions, ScheduledJob, enqueue};
 pub use outbox::{NewEmail, SendEmail, queue_delivery_again, queue_email, queue_email_with_secret};
 pub use worker::{
     DAY, HOUR, JOB_WORKER, JobFuture, JobRun, POLL_INTERVAL, RETRY_BASE_SECONDS, RETRY_MAX_SECONDS, Registry, enqueue_scheduled,
-    retry_delay_range, run_due_jobs, spawn_worker,
+    prune_finished, retry_delay_range, run_due_jobs, spawn_worker,
 };
 
 /// The system grants this crate declares (docs/ARCHITECTURE.md "System context" lists them all).

@@ -377,6 +377,41 @@ pub fn spawn_worker<C: JobContext>(ctx: C, registry: Arc<Registry<C>>) -> tokio:
     })
 }
 
+/// Jobs that ran to completion are kept this long (the console's recent work)…
+pub const DONE_JOBS_KEPT_DAYS: i64 = 14;
+/// …and jobs that failed for good this long, for someone to look into.
+pub const FAILED_JOBS_KEPT_DAYS: i64 = 90;
+
+/// Deletes finished jobs older than [`DONE_JOBS_KEPT_DAYS`] (done) or [`FAILED_JOBS_KEPT_DAYS`]
+/// (failed), a batch at a time through the `finished_at` index. A pruned job's dedupe key is free
+/// again: every key names its period or its object, so nothing already done comes back.
+pub async fn prune_finished<C: JobContext>(ctx: &C, batch: i64) -> Result<u64> {
+    let now = ctx.now();
+    let done_before = now.plus_seconds(-DONE_JOBS_KEPT_DAYS * DAY);
+    let failed_before = now.plus_seconds(-FAILED_JOBS_KEPT_DAYS * DAY);
+    let done = ctx
+        .db()
+        .delete_in_batches(&JOB_WORKER, batch, |batch| {
+            sql!(
+                "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < $1 AND status = 'done' ORDER BY finished_at LIMIT $2)",
+                done_before,
+                batch
+            )
+        })
+        .await?;
+    let failed = ctx
+        .db()
+        .delete_in_batches(&JOB_WORKER, batch, |batch| {
+            sql!(
+                "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < $1 AND status = 'failed' ORDER BY finished_at LIMIT $2)",
+                failed_before,
+                batch
+            )
+        })
+        .await?;
+    Ok(done + failed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -214,3 +214,54 @@ mod tests {
         assert_eq!(super::thousands(-1000), "-1,000");
     }
 }
+
+/// "Chrome on Android" from a User-Agent header: enough for a person to recognise their device
+/// in a list of sessions or sign-ins (the full header is in the API).
+pub fn device(user_agent: Option<&str>) -> String {
+    let Some(agent) = user_agent.filter(|a| !a.trim().is_empty()) else { return "Unknown device".to_owned() };
+    let browser = [("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari")]
+        .iter()
+        .find(|(marker, _)| agent.contains(marker))
+        .map(|(_, name)| *name);
+    let system =
+        [("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"), ("Windows", "Windows"), ("Mac OS X", "macOS"), ("Linux", "Linux")]
+            .iter()
+            .find(|(marker, _)| agent.contains(marker))
+            .map(|(_, name)| *name);
+    match (browser, system) {
+        (Some(b), Some(s)) => format!("{b} on {s}"),
+        (Some(b), None) => b.to_owned(),
+        (None, Some(s)) => s.to_owned(),
+        (None, None) => agent.chars().take(60).collect(),
+    }
+}
+
+/// A sign-in attempt in words: what was tried and how it went.
+pub fn sign_in_outcome(method: &str, outcome: &str) -> &'static str {
+    match (method, outcome) {
+        ("password", "success") => "Signed in",
+        ("password", "bad_password") => "Wrong password",
+        ("password_change", "success") => "Password changed",
+        ("password_change", "bad_password") => "Wrong current password when changing it",
+        ("password_reset", "success") => "Password reset with an emailed link",
+        ("password_reset", "reset_requested") => "Reset link asked for",
+        ("password_reset", "bad_link") => "Reset link that no longer works",
+        (_, "throttled") => "Slowed down: too many failed attempts",
+        _ => "Other attempt",
+    }
+}
+
+#[cfg(test)]
+mod device_tests {
+    use super::device;
+
+    #[test]
+    fn common_agents_read_as_browser_on_system() {
+        let android = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36";
+        assert_eq!(device(Some(android)), "Chrome on Android");
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+        assert_eq!(device(Some(iphone)), "Safari on iPhone");
+        assert_eq!(device(Some("curl/8.5.0")), "curl/8.5.0");
+        assert_eq!(device(None), "Unknown device");
+    }
+}

@@ -20,6 +20,7 @@ mod listing;
 mod locator;
 mod money_views;
 pub mod pages;
+mod password_reset;
 mod portal;
 mod routes;
 mod session;
@@ -49,6 +50,7 @@ pub fn page_routes() -> Vec<(Method, &'static str)> {
 fn all_routes() -> routes::PageRouter {
     pages::routes()
         .merge(account::routes())
+        .merge(password_reset::routes())
         .merge(apply::routes())
         .merge(console::routes())
         .merge(portal::routes())

@@ -21,7 +21,10 @@ use trellis_web::AppState;
 use crate::assets::asset_url;
 use crate::forms::{FormData, PageForm, UrlQuery};
 use crate::routes::{PageRouter, get, post};
-use crate::session::{CSRF_COOKIE, MaybeSession, SESSION_COOKIE, Signed, check_csrf, cookie_name, read_cookie, set_cookie, with_cookie};
+use crate::session::{
+    CSRF_COOKIE, DEVICE_COOKIE, DEVICE_COOKIE_SECONDS, MaybeSession, SESSION_COOKIE, Signed, check_csrf, cookie_name, read_cookie,
+    set_cookie, with_cookie,
+};
 
 /// What the shared layout shows: the title, for a signed-in person the navigation, and a notice
 /// confirming what the previous request did.
@@ -263,6 +266,11 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "commission_rejected" => "The commission was rejected: a reversal nets its money, and the partner sees why.",
         "link_created" => "The link was created: share its address or its QR code.",
         "password_changed" => "Your password was changed, and every other session of yours was signed out.",
+        "session_ended" => "That session was signed out.",
+        "totp_off" => "Two-step sign-in is off: your password alone signs you in. Every other session of yours was signed out.",
+        "sessions_ended" => "Every other session of yours was signed out.",
+        "user_sessions_ended" => "Every session of that person was signed out. They sign in again with their password.",
+        "password_reset" => "Your password was set. Sign in with it now: every earlier session of yours was signed out.",
         "link_disabled" => "The link was disabled: its address now answers \"not found\".",
         "link_enabled" => "The link was enabled again.",
         "plan_saved" => "The commission plan was saved. It applies to conversions from now on.",
@@ -411,7 +419,7 @@ struct ErrorPage {
 /// An HTML error page with a way back; never internal details.
 pub fn error_page(err: Error) -> Response {
     let (status, heading, message) = match &err {
-        Error::Unauthorized => (StatusCode::UNAUTHORIZED, "Please sign in", "Your session has ended.".to_owned()),
+        Error::Unauthorized | Error::MfaRequired => (StatusCode::UNAUTHORIZED, "Please sign in", "Your session has ended.".to_owned()),
         Error::NotFound => (StatusCode::NOT_FOUND, "Not found", "This page does not exist, or you do not have access to it.".to_owned()),
         Error::Forbidden(m) => (StatusCode::FORBIDDEN, "Not allowed", m.clone()),
         Error::Conflict(m) => (StatusCode::CONFLICT, "Not possible right now", m.clone()),
@@ -459,12 +467,19 @@ struct LoginPage {
     error: Option<String>,
     /// Where to go once signed in (an invitation link), or empty for home.
     next: String,
+    /// The second step: the password was right, the account needs its authenticator's code.
+    challenge: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct LoginForm {
+    /// Sent by both steps (empty in the second), so that a post without it is refused as unread.
     email: String,
+    #[serde(default)]
     password: String,
+    /// The second step's code and the challenge naming the account (`auth::FirstStep`).
+    totp: Option<String>,
+    challenge: Option<String>,
     csrf_token: String,
     next: Option<String>,
 }
@@ -502,7 +517,21 @@ async fn login_form(state: &AppState, email: String, error: Option<String>, next
     } {
         layout = layout.branded(brand);
     }
-    let page = LoginPage { layout, csrf_token: csrf.clone(), email, error, next };
+    let page = LoginPage { layout, csrf_token: csrf.clone(), email, error, next, challenge: None };
+    with_cookie((status, render(&page)).into_response(), set_cookie(state, CSRF_COOKIE, &csrf, 3600))
+}
+
+/// The sign-in page's second step: the code of the account's authenticator app.
+fn code_form(state: &AppState, challenge: String, error: Option<String>, next: String, status: StatusCode) -> Response {
+    let csrf = random_token(32);
+    let page = LoginPage {
+        layout: Layout::new("Sign in", None),
+        csrf_token: csrf.clone(),
+        email: String::new(),
+        error,
+        next,
+        challenge: Some(challenge),
+    };
     with_cookie((status, render(&page)).into_response(), set_cookie(state, CSRF_COOKIE, &csrf, 3600))
 }
 
@@ -521,7 +550,28 @@ async fn login_submit(
     if let Some(old) = &maybe.token {
         let _ = auth::logout(&state.ctx, old).await;
     }
-    match auth::login(&state.ctx, &form.email, &form.password, SessionKind::Browser, &maybe.meta).await {
+    let device = read_cookie(&headers, &cookie_name(&state, DEVICE_COOKIE));
+    let signed_in = match (&form.challenge, &form.totp) {
+        (Some(challenge), code) => {
+            let code = code.as_deref().unwrap_or_default();
+            match auth::complete_second_factor(&state.ctx, challenge, code, device.as_deref(), &maybe.meta).await {
+                Ok(signed_in) => Ok(signed_in),
+                Err(Error::Unauthorized) => {
+                    let error = "That code is not right, or was used already. Type the code your app shows now — or start again if more than five minutes passed.";
+                    return code_form(&state, challenge.clone(), Some(error.to_owned()), next, StatusCode::UNAUTHORIZED);
+                }
+                Err(other) => Err(other),
+            }
+        }
+        (None, _) => {
+            match auth::sign_in(&state.ctx, &form.email, &form.password, None, SessionKind::Browser, device.as_deref(), &maybe.meta).await {
+                Ok(auth::FirstStep::SignedIn(signed_in)) => Ok(*signed_in),
+                Ok(auth::FirstStep::SecondFactor { challenge }) => return code_form(&state, challenge, None, next, StatusCode::OK),
+                Err(other) => Err(other),
+            }
+        }
+    };
+    match signed_in {
         Ok(signed_in) => {
             // Someone with invitations waiting sees them first.
             let waiting = invitations::addressed_to(&state.ctx, &signed_in.user_id).await.map(|w| !w.is_empty()).unwrap_or(false);
@@ -531,6 +581,7 @@ async fn login_submit(
                 (true, false) => "/",
             };
             let response = with_cookie(Redirect::to(to).into_response(), set_cookie(&state, SESSION_COOKIE, &signed_in.token, 12 * 3600));
+            let response = with_cookie(response, set_cookie(&state, DEVICE_COOKIE, &signed_in.device_token, DEVICE_COOKIE_SECONDS));
             with_cookie(response, set_cookie(&state, CSRF_COOKIE, "", 0))
         }
         Err(Error::RateLimited { .. }) => {
@@ -1015,10 +1066,11 @@ async fn invitation_submit(
     }
     let password = form.password.unwrap_or_default();
     match invitations::accept(&state.ctx, &token, Acceptor::NewAccount { name: form.name.as_deref(), password: &password }).await {
-        Ok(accepted) => match auth::start_session(&state.ctx, &accepted.user_id, SessionKind::Browser, &maybe.meta).await {
+        Ok(accepted) => match auth::start_session(&state.ctx, &accepted.user_id, SessionKind::Browser, None, &maybe.meta).await {
             Ok(signed_in) => {
                 let response =
                     with_cookie(Redirect::to("/").into_response(), set_cookie(&state, SESSION_COOKIE, &signed_in.token, 12 * 3600));
+                let response = with_cookie(response, set_cookie(&state, DEVICE_COOKIE, &signed_in.device_token, DEVICE_COOKIE_SECONDS));
                 with_cookie(response, set_cookie(&state, CSRF_COOKIE, "", 0))
             }
             Err(err) => error_page(err),

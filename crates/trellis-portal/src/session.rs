@@ -21,6 +21,11 @@ use crate::pages::error_page;
 
 pub const SESSION_COOKIE: &str = "trellis_session";
 pub const CSRF_COOKIE: &str = "trellis_csrf";
+/// The device cookie (ADR 0023): a browser that signed in to an account before keeps signing in
+/// while others' failed attempts slow that account down. It proves nothing by itself.
+pub const DEVICE_COOKIE: &str = "trellis_device";
+/// The device cookie lives as long as the server trusts a device after its last sign-in.
+pub const DEVICE_COOKIE_SECONDS: i64 = 180 * 24 * 3600;
 
 /// The cookie's name: `__Host-` prefixed when served over TLS.
 pub fn cookie_name(state: &AppState, base: &str) -> String {

@@ -238,7 +238,26 @@ async fn seed_workspace(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<()> {
     seed_payout_methods(ctx, &system, &ids).await?;
     crate::demo_money::seed_payout_run(ctx, workspace_id).await?;
     crate::demo_tracking::seed(ctx, workspace_id, &ids).await?;
+    seed_sign_ins(ctx).await?;
     Ok(())
+}
+
+/// Sam's sign-in history (issue 12): two wrong passwords tried from an unknown client, then Sam on
+/// a phone — the account page and Bluepeak's admin (Users → Sign-ins) show them.
+async fn seed_sign_ins(ctx: &Ctx) -> Result<()> {
+    let stranger = RequestMeta { ip: Some("203.0.113.9".into()), user_agent: Some("python-requests/2.32".into()) };
+    for guess in ["Bluepeak2026!", "summer2026"] {
+        match auth::login(ctx, "sam@bluepeak.example", guess, None, auth::SessionKind::Token, None, &stranger).await {
+            Err(trellis_core::Error::Unauthorized) => {}
+            other => return Err(trellis_core::Error::Internal(format!("a wrong demo password was not refused: {:?}", other.map(|_| ())))),
+        }
+    }
+    let phone = RequestMeta {
+        ip: Some("198.51.100.23".into()),
+        user_agent: Some("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1".into()),
+    };
+    let signed_in = auth::login(ctx, "sam@bluepeak.example", DEMO_PASSWORD, None, auth::SessionKind::Browser, None, &phone).await?;
+    auth::logout(ctx, &signed_in.token).await
 }
 
 /// Northwind's bank account, and Bluepeak's changed a moment ago: the portal and the console show
@@ -446,7 +465,7 @@ async fn seed_recruitment(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<()> {
     let token = invitation.split("/invitations/").nth(1).and_then(|rest| rest.split_whitespace().next()).unwrap_or_default().to_owned();
     accept_as_operator(ctx, &token, Some("Vera Vertex"), DEMO_PASSWORD).await?;
     let meta = RequestMeta { ip: Some("203.0.113.77".into()), user_agent: Some("Trellis demo".into()) };
-    let signed_in = auth::login(ctx, "vera@vertex.example", DEMO_PASSWORD, auth::SessionKind::Token, &meta).await?;
+    let signed_in = auth::login(ctx, "vera@vertex.example", DEMO_PASSWORD, None, auth::SessionKind::Token, None, &meta).await?;
     let vera = auth::authenticate_bearer(ctx, &signed_in.token, None, &meta).await?;
     auth::logout(ctx, &signed_in.token).await?;
     let progress = onboarding::progress(ctx, &vera, &vertex.partner_id).await?;

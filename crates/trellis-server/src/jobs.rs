@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use trellis_core::{Result, Timestamp, WorkspaceId};
 use trellis_db::sql;
 use trellis_deals::protection;
-use trellis_identity::Ctx;
+use trellis_identity::{Ctx, housekeeping};
 use trellis_incentives::commissions;
 use trellis_jobs::{DAY, Job, JobOptions, Mailer, Registry, ScheduledJob, enqueue};
 
@@ -68,6 +68,34 @@ impl Job for SendRemindersInWorkspace {
     const KIND: &'static str = "send_reminders_in_workspace";
 }
 
+/// Daily, instance-wide: deletes what has outlived its use — sign-in history after 90 days,
+/// forgotten devices, ended sessions, used or expired reset links (`trellis_identity::housekeeping`),
+/// idempotency records after a day, finished jobs after 14 days (failed: 90).
+#[derive(Serialize, Deserialize)]
+struct PruneRecords {
+    period_start: Timestamp,
+}
+
+impl Job for PruneRecords {
+    const KIND: &'static str = "prune_records";
+}
+
+impl ScheduledJob for PruneRecords {
+    fn for_period(period_start: Timestamp) -> Self {
+        Self { period_start }
+    }
+}
+
+/// Runs every pruning of [`PruneRecords`] now.
+pub async fn prune_records(ctx: &Ctx) -> Result<()> {
+    let now = ctx.now();
+    let identity = housekeeping::prune(ctx, now).await?;
+    let idempotency = trellis_api::middleware::prune_idempotency_keys(ctx.db(), now, housekeeping::PRUNE_BATCH).await?;
+    let jobs = trellis_jobs::prune_finished(ctx, housekeeping::PRUNE_BATCH).await?;
+    tracing::info!(?identity, idempotency, jobs, "old records pruned");
+    Ok(())
+}
+
 /// Every job handler and schedule, delivering email with `mailer`.
 pub fn registry(mailer: Mailer) -> Registry<Ctx> {
     let mut registry = Registry::new(mailer);
@@ -89,6 +117,8 @@ pub fn registry(mailer: Mailer) -> Registry<Ctx> {
         })
     });
     registry.schedule::<SendReminders>(DAY);
+    registry.register(|ctx, _run, _job: PruneRecords| Box::pin(prune_records(ctx)));
+    registry.schedule::<PruneRecords>(DAY);
     registry.register(|ctx, run, job: protection::RemindProtectionEnding| {
         Box::pin(async move { protection::remind(ctx, run.workspace()?, &job).await })
     });

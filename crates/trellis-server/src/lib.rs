@@ -39,10 +39,12 @@ pub async fn connect(database_url: &str, web: WebConfig, clock: Arc<dyn Clock>, 
     Ok(AppState { ctx, web: Arc::new(web) })
 }
 
-/// Refuses to serve when payout methods are stored and the configured key cannot open them (or
-/// none is configured): every payout would fail later, far from the cause.
+/// Refuses to serve when payout methods or authenticator seeds are stored and the configured key
+/// cannot open them (or none is configured): every payout, or those people's sign-in, would fail
+/// later, far from the cause.
 pub async fn check_secret_key(ctx: &Ctx) -> anyhow::Result<()> {
-    trellis_incentives::payout_methods::check_key(ctx).await.map_err(|e| anyhow::anyhow!("{e}"))
+    trellis_incentives::payout_methods::check_key(ctx).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    trellis_identity::totp::check_key(ctx).await.map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Starts what a serving process keeps in memory beside the database following other servers'

@@ -330,6 +330,11 @@ impl TestApp {
         self.send(Method::DELETE, path, Some(bearer), None).await
     }
 
+    /// A `DELETE` with a JSON body (turning an authenticator off names one of its codes).
+    pub async fn delete_with(&self, path: &str, bearer: &str, body: Value) -> Reply {
+        self.send(Method::DELETE, path, Some(bearer), Some(&body)).await
+    }
+
     /// Signs in through the API and returns the bearer token.
     pub async fn login(&self, email: &str, password: &str) -> String {
         let reply =

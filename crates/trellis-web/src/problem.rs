@@ -89,6 +89,7 @@ impl From<Error> for ApiError {
     fn from(err: Error) -> Self {
         match err {
             Error::Unauthorized => ApiError::unauthorized(),
+            Error::MfaRequired => ApiError::new(StatusCode::UNAUTHORIZED, "mfa_required", "Second factor required", err.to_string()),
             Error::MembershipRequired => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "membership_required", "Membership required", err.to_string())
             }

@@ -11,7 +11,7 @@ use trellis_web::problem::{ApiResult, Problem};
 use utoipa::ToSchema;
 
 use crate::extract::{ApiJson, Caller, path_id};
-use crate::views::{InvitationView, MemberView, Page};
+use crate::views::{InvitationView, MemberView, Page, SessionsEnded, SignInView};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -82,4 +82,29 @@ pub async fn update_member(
 pub async fn remove_member(State(state): State<AppState>, Caller(scope): Caller, Path(user_id): Path<String>) -> ApiResult<StatusCode> {
     members::remove(&state.ctx, &scope, &path_id(&user_id)?).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A staff member's sign-in history, newest first (owner/admin).
+#[utoipa::path(get, path = "/api/v1/members/{user_id}/sign-ins", tag = "members", params(("user_id" = String, Path)),
+    responses((status = 200, body = Page<SignInView>), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn list_member_sign_ins(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(user_id): Path<String>,
+) -> ApiResult<Json<Page<SignInView>>> {
+    let history = members::sign_in_history(&state.ctx, &scope, &path_id(&user_id)?).await?;
+    Ok(Json(Page { data: history.into_iter().map(SignInView::from).collect(), next_cursor: None }))
+}
+
+/// End every session in which a staff member can act in this workspace (owner/admin); their API
+/// keys stay. Audited.
+#[utoipa::path(delete, path = "/api/v1/members/{user_id}/sessions", tag = "members", params(("user_id" = String, Path)),
+    responses((status = 200, body = SessionsEnded), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn end_member_sessions(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(user_id): Path<String>,
+) -> ApiResult<Json<SessionsEnded>> {
+    let ended = members::end_sessions(&state.ctx, &scope, &path_id(&user_id)?).await?;
+    Ok(Json(SessionsEnded { sessions_ended: ended }))
 }

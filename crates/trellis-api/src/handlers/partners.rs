@@ -12,7 +12,7 @@ use trellis_web::problem::{ApiError, ApiResult, Problem};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::extract::{ApiJson, ApiQuery, Caller, Cursor, PageLimit, double_option, path_id};
-use crate::views::{ApiKeyView, InvitationView, Page, PartnerUserView, PartnerView};
+use crate::views::{ApiKeyView, InvitationView, Page, PartnerUserView, PartnerView, SessionsEnded, SignInView};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -277,4 +277,32 @@ pub async fn remove_partner_user(
 ) -> ApiResult<StatusCode> {
     partner_users::remove(&state.ctx, &scope, &path_id(&id)?, &path_id(&user_id)?).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A partner user's sign-in history, newest first: for the admins of the person's partner and
+/// the vendor's owners and admins.
+#[utoipa::path(get, path = "/api/v1/partner-users/{user_id}/sign-ins", tag = "partners", params(("user_id" = String, Path)),
+    responses((status = 200, body = Page<SignInView>), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn list_partner_user_sign_ins(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(user_id): Path<String>,
+) -> ApiResult<Json<Page<SignInView>>> {
+    let user_id: UserId = path_id(&user_id)?;
+    let history = partner_users::sign_in_history(&state.ctx, &scope, &user_id).await?;
+    Ok(Json(Page { data: history.into_iter().map(SignInView::from).collect(), next_cursor: None }))
+}
+
+/// End every session in which a partner user can act in this workspace: for those who manage the
+/// partner's users (its admins; owner, admin, channel manager). Audited.
+#[utoipa::path(delete, path = "/api/v1/partner-users/{user_id}/sessions", tag = "partners", params(("user_id" = String, Path)),
+    responses((status = 200, body = SessionsEnded), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn end_partner_user_sessions(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(user_id): Path<String>,
+) -> ApiResult<Json<SessionsEnded>> {
+    let user_id: UserId = path_id(&user_id)?;
+    let ended = partner_users::end_sessions(&state.ctx, &scope, &user_id).await?;
+    Ok(Json(SessionsEnded { sessions_ended: ended }))
 }

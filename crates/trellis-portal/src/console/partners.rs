@@ -12,6 +12,7 @@ use trellis_programs::enrollments::{self, FirstUser, NewEnrollment};
 use trellis_web::AppState;
 
 use super::staff_role;
+use crate::account::partner_user_sign_ins;
 use crate::display::{self, UserRow};
 use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};
 use crate::guards::{StaffForm, StaffPage};
@@ -289,6 +290,8 @@ pub(super) struct PartnerPage {
     invitations: Vec<crate::display::InvitationRow>,
     invitations_path: String,
     can_edit: bool,
+    /// Owners and admins read the users' sign-in histories.
+    can_see_sign_ins: bool,
     invite: FormView,
     new_key: FormView,
     edit: FormView,
@@ -386,6 +389,7 @@ pub(super) async fn partner_page(state: &AppState, signed: &Signed, id: &Partner
         invitations,
         invitations_path: format!("/console/partners/{id}/invitations"),
         can_edit,
+        can_see_sign_ins: scope.vendor_role().is_some_and(trellis_core::VendorRole::is_workspace_admin),
         invite: invite_form(),
         new_key: FormView::new("key", KEY_FIELDS),
         edit: edit_form(&partner),
@@ -583,6 +587,31 @@ async fn revoke_key(
     Ok(see_other(&format!("/console/partners/{id}?notice=key_revoked#keys")))
 }
 
+/// `GET /console/partners/{id}/users/{user_id}/sign-ins`: a partner user's sign-in history, with
+/// "Sign out everywhere" (owners and admins).
+async fn user_sign_ins(
+    State(state): State<AppState>,
+    Path((id, user_id)): Path<(String, String)>,
+    StaffPage { signed, .. }: StaffPage,
+) -> PageResult {
+    let id: PartnerId = path_id(&id)?;
+    let user_id: UserId = path_id(&user_id)?;
+    let back = (format!("/console/partners/{id}"), "Back to the partner");
+    let users_path = format!("/console/partners/{id}/users");
+    Ok(render(&partner_user_sign_ins(&state, &signed, &id, &user_id, back, &users_path, SECTION).await?))
+}
+
+/// `POST /console/partners/{id}/users/{user_id}/sessions/end`
+async fn end_user_sessions(
+    State(state): State<AppState>,
+    Path((id, user_id)): Path<(String, String)>,
+    StaffForm { signed, .. }: StaffForm,
+) -> PageResult {
+    let id: PartnerId = path_id(&id)?;
+    partner_users::end_sessions(&state.ctx, &signed.scope, &path_id(&user_id)?).await?;
+    Ok(see_other(&format!("/console/partners/{id}?notice=user_sessions_ended")))
+}
+
 pub fn routes() -> PageRouter {
     PageRouter::new()
         .route("/console/partners/new", get(new_partner_form))
@@ -592,6 +621,8 @@ pub fn routes() -> PageRouter {
         .route("/console/partners/{id}/invitations/{invitation_id}/cancel", post(cancel_invitation))
         .route("/console/partners/{id}/users/{user_id}/role", post(change_user_role))
         .route("/console/partners/{id}/users/{user_id}/remove", post(remove_user))
+        .route("/console/partners/{id}/users/{user_id}/sign-ins", get(user_sign_ins))
+        .route("/console/partners/{id}/users/{user_id}/sessions/end", post(end_user_sessions))
         .route("/console/partners/{id}/api-keys", post(create_key))
         .route("/console/partners/{id}/api-keys/{key_id}/revoke", post(revoke_key))
 }

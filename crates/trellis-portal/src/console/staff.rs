@@ -10,6 +10,7 @@ use trellis_identity::{invitations, members};
 use trellis_web::AppState;
 
 use super::staff_role;
+use crate::account::{SignInsPage, sign_in_rows};
 use crate::display;
 use crate::forms::{Choice, FormView, UrlQuery, field_errors};
 use crate::guards::{StaffForm, StaffPage};
@@ -151,10 +152,42 @@ async fn remove_member(State(state): State<AppState>, Path(user_id): Path<String
     Ok(see_other("/console/staff?notice=member_removed"))
 }
 
+/// `GET /console/staff/{user_id}/sign-ins`: a member's sign-in history, with "Sign out
+/// everywhere" (owners and admins).
+async fn member_sign_ins(State(state): State<AppState>, Path(user_id): Path<String>, StaffPage { signed, .. }: StaffPage) -> PageResult {
+    let user_id = path_id(&user_id)?;
+    let history = members::sign_in_history(&state.ctx, &signed.scope, &user_id).await?;
+    let member = members::get(&state.ctx, &signed.scope, &user_id).await?;
+    let person = if member.name.is_empty() { member.email.to_string() } else { member.name.clone() };
+    Ok(render(&SignInsPage {
+        layout: Layout::signed(&state, &signed, format!("Sign-ins of {person}"), SECTION).await,
+        csrf_token: signed.session.csrf_token.clone(),
+        person,
+        email: member.email.to_string(),
+        back: SECTION.to_owned(),
+        back_label: "Staff",
+        rows: sign_in_rows(history),
+        end_path: Some(format!("{SECTION}/{user_id}/sessions/end")),
+    }))
+}
+
+/// `POST /console/staff/{user_id}/sessions/end`: ends every session of the member here.
+async fn end_member_sessions(
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+    StaffForm { signed, .. }: StaffForm,
+) -> PageResult {
+    let user_id = path_id(&user_id)?;
+    members::end_sessions(&state.ctx, &signed.scope, &user_id).await?;
+    Ok(see_other(&format!("{SECTION}?notice=user_sessions_ended")))
+}
+
 pub fn routes() -> PageRouter {
     PageRouter::new()
         .route("/console/staff", get(list_staff).post(add_member))
         .route("/console/staff/{user_id}", post(update_member))
         .route("/console/staff/{user_id}/remove", post(remove_member))
+        .route("/console/staff/{user_id}/sign-ins", get(member_sign_ins))
+        .route("/console/staff/{user_id}/sessions/end", post(end_member_sessions))
         .route("/console/staff/invitations/{id}/cancel", post(cancel_invitation))
 }

@@ -10,6 +10,7 @@ use trellis_identity::{invitations, partner_users};
 use trellis_web::AppState;
 
 use super::own_partner;
+use crate::account::partner_user_sign_ins;
 use crate::display::UserRow;
 use crate::forms::{Choice, FormView, UrlQuery, field_errors};
 use crate::guards::{PartnerForm, PartnerPage};
@@ -128,10 +129,32 @@ async fn remove_user(
     keeps_an_admin(removed, SECTION, "user_removed")
 }
 
+/// `GET /portal/users/{user_id}/sign-ins`: a colleague's sign-in history, for the partner's admins.
+async fn user_sign_ins(
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+    PartnerPage { signed, partner_id: own, .. }: PartnerPage,
+) -> PageResult {
+    let back = (SECTION.to_owned(), "Users");
+    Ok(render(&partner_user_sign_ins(&state, &signed, &own, &path_id(&user_id)?, back, SECTION, SECTION).await?))
+}
+
+/// `POST /portal/users/{user_id}/sessions/end`: signs a colleague out everywhere.
+async fn end_user_sessions(
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+    PartnerForm { signed, .. }: PartnerForm,
+) -> PageResult {
+    partner_users::end_sessions(&state.ctx, &signed.scope, &path_id(&user_id)?).await?;
+    Ok(see_other(&format!("{SECTION}?notice=user_sessions_ended")))
+}
+
 pub fn routes() -> PageRouter {
     PageRouter::new()
         .route(SECTION, get(list_users).post(invite_user))
         .route("/portal/users/{user_id}/role", post(change_role))
         .route("/portal/users/{user_id}/remove", post(remove_user))
+        .route("/portal/users/{user_id}/sign-ins", get(user_sign_ins))
+        .route("/portal/users/{user_id}/sessions/end", post(end_user_sessions))
         .route("/portal/users/invitations/{id}/cancel", post(cancel_invitation))
 }

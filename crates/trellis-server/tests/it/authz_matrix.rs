@@ -94,7 +94,7 @@ pub(crate) fn load() -> Matrix {
             assert_eq!(values.len(), columns.len(), "{} / {identity}: expected {} values ({columns:?})", route.label(), columns.len());
             for value in values {
                 assert!(
-                    matches!(value, "-" | "200" | "201" | "204" | "401" | "403" | "404"),
+                    matches!(value, "-" | "200" | "201" | "202" | "204" | "401" | "403" | "404" | "409" | "422"),
                     "{} / {identity}: {value} is not an expected outcome",
                     route.label()
                 );
@@ -260,6 +260,7 @@ fn the_matrix_follows_the_visibility_and_order_of_checks_rules_of_api_md() {
                 if matches!(who.kind, Kind::Anonymous | Kind::Revoked) {
                     // Answering an invitation: the link's token is the credential.
                     let public = (route.path == "/api/v1/auth/login"
+                        || route.path.starts_with("/api/v1/auth/password-reset")
                         || route.path.starts_with("/api/v1/public/")
                         || route.path.starts_with("/api/v1/invitations/{token}/"))
                         && matches!(who.kind, Kind::Anonymous);
@@ -268,8 +269,20 @@ fn the_matrix_follows_the_visibility_and_order_of_checks_rules_of_api_md() {
                     }
                     continue;
                 }
-                // Logging out and changing the password need a sign-in token: an API key is 401 there.
-                if expected == 401 && !matches!(route.path.as_str(), "/api/v1/auth/logout" | "/api/v1/auth/password") {
+                // What a person does for themselves (logging out, changing the password, their sessions
+                // and sign-in history) needs a sign-in token: an API key is 401 there.
+                if expected == 401
+                    && !matches!(
+                        route.path.as_str(),
+                        "/api/v1/auth/logout"
+                            | "/api/v1/auth/password"
+                            | "/api/v1/auth/sessions"
+                            | "/api/v1/auth/sessions/{id}"
+                            | "/api/v1/auth/sign-ins"
+                            | "/api/v1/auth/totp"
+                            | "/api/v1/auth/totp/confirm"
+                    )
+                {
                     problems.push(format!("{cell}: a valid credential is never 401"));
                 }
                 // Objects of another workspace, another person's or organisation's objects the caller
@@ -801,6 +814,13 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         ("POST", "/api/v1/auth/login") => Some(json!({"email": world.bystander.email, "password": PASSWORD})),
         // The password set to what it is: the identity keeps signing in with it.
         ("POST", "/api/v1/auth/password") => Some(json!({"current_password": PASSWORD, "new_password": PASSWORD})),
+        ("POST", "/api/v1/auth/totp") => None,
+        ("POST", "/api/v1/auth/totp/confirm") => Some(json!({"code": "abcdef"})),
+        ("DELETE", "/api/v1/auth/totp") => Some(json!({"code": "123456"})),
+        ("POST", "/api/v1/auth/password-reset") => Some(json!({"email": format!("nobody{n}@matrix.example")})),
+        ("POST", "/api/v1/auth/password-reset/complete") => {
+            Some(json!({"token": format!("prt_nothing{n}"), "new_password": "a long enough passphrase"}))
+        }
         ("POST", "/api/v1/auth/logout") => {
             // Logging out ends the token used: sign the person in afresh so the identity's own
             // token keeps working for the other cells.
@@ -1250,6 +1270,8 @@ fn problem_code(status: u16) -> &'static str {
         401 => "unauthorized",
         403 => "forbidden",
         404 => "not_found",
+        409 => "conflict",
+        422 => "validation_failed",
         _ => "",
     }
 }
@@ -1304,7 +1326,8 @@ pub(crate) async fn replay(app: &TestApp, world: &World, matrix: &Matrix, only: 
                     tally.list_foreign_ids += foreign.len();
                     tally.list_missing_ids += missing.len();
                 }
-                if let Some(id) = &prepared.object_id {
+                // A collection about the object (a person's sign-ins) names it in its path only.
+                if let Some(id) = prepared.object_id.as_ref().filter(|_| reply.body.get("data").is_none()) {
                     let answered = reply
                         .body
                         .get("id")

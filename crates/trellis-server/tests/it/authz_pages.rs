@@ -46,8 +46,10 @@ impl PageRow {
 const OUTCOMES: [&str; 7] = ["-", "200", "303", "login", "403", "404", "422"];
 
 /// The page routes anyone may use without signing in.
-const PUBLIC: [&str; 10] = [
+const PUBLIC: [&str; 12] = [
     "/login",
+    "/password-reset",
+    "/password-reset/{token}",
     "/apply/{slug}",
     "/apply/{slug}/thanks",
     "/partners",
@@ -61,7 +63,8 @@ const PUBLIC: [&str; 10] = [
 
 /// Forms whose token is not the session's (the sign-in form's and the public application form's
 /// double-submit cookie, the invitation link's own check): the CSRF-less pass does not apply.
-const OWN_CSRF: [&str; 4] = ["/login", "/apply/{slug}", "/invitations/{token}", "/invitations/{token}/decline"];
+const OWN_CSRF: [&str; 6] =
+    ["/login", "/apply/{slug}", "/invitations/{token}", "/invitations/{token}/decline", "/password-reset", "/password-reset/{token}"];
 
 const UPLOADS: [&str; 7] = [
     "/console/partners/{id}/contracts",
@@ -220,7 +223,7 @@ struct Credentials {
 
 async fn browser_session(app: &TestApp, identity: &Identity) -> auth::SignedIn {
     let user_id: UserId = identity.user_id.parse().expect("user id");
-    auth::start_session(&app.state.ctx, &user_id, SessionKind::Browser, &RequestMeta::default()).await.expect("browser session")
+    auth::start_session(&app.state.ctx, &user_id, SessionKind::Browser, None, &RequestMeta::default()).await.expect("browser session")
 }
 
 /// A fresh session per cell, so that a cell that signs out or changes the session leaves the

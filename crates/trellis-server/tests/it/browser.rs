@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
+use trellis_db::sql;
 use trellis_testkit::TestApp;
 use trellis_testkit::fixture::{Fixture, PASSWORD};
 
@@ -1028,5 +1029,100 @@ async fn a_partner_rep_changes_their_password_on_a_phone() {
     type_into(&client, "password-new_password", "amber lantern over quiet hills").await;
     click(&client, Locator::Css("form[action='/account/password'] button[type=submit]")).await;
     wait_for(&client, Locator::XPath("//*[contains(normalize-space(), 'Your password was changed')]")).await;
+    client.close().await.expect("close the browser");
+}
+
+/// Issue 12: a rep who forgot their password resets it from the sign-in page on their phone,
+/// then signs out a session they no longer trust and reads their sign-in history.
+#[tokio::test]
+async fn a_partner_rep_resets_a_forgotten_password_and_signs_out_an_old_session_on_a_phone() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let email = f.r1a_member.email.clone();
+    let client = browser.open(true).await;
+    client.goto(&format!("{}/login", app.base_url)).await.expect("open the sign-in page");
+    click(&client, Locator::LinkText("Forgot your password?")).await;
+    wait_for(&client, Locator::XPath("//h1[normalize-space()='Reset your password']")).await;
+    type_into(&client, "reset-email", &email).await;
+    click(&client, Locator::Css("form[action='/password-reset'] button[type=submit]")).await;
+    wait_for(&client, Locator::XPath("//h1[normalize-space()='Check your email']")).await;
+    assert_fits_the_phone(&client, "the reset request").await;
+
+    // The emailed link (no SMTP here: the outbox holds it until it is delivered).
+    let body: String =
+        app.query(sql!("SELECT text_body FROM emails WHERE kind = 'password_reset'")).await[0].get("text_body").expect("body");
+    let link = body.split_whitespace().find(|word| word.contains("/password-reset/")).expect("a link").to_owned();
+    client.goto(&link).await.expect("follow the link");
+    wait_for(&client, Locator::XPath("//h1[normalize-space()='Choose a new password']")).await;
+    type_into(&client, "set-new_password", "password").await;
+    click(&client, Locator::Css("form button[type=submit]")).await;
+    wait_for(&client, Locator::XPath("//*[contains(normalize-space(), 'is too easy to guess')]")).await;
+    assert_fits_the_phone(&client, "the refused new password").await;
+    let new_password = "copper kettle beside the harbour";
+    type_into(&client, "set-new_password", new_password).await;
+    click(&client, Locator::Css("form button[type=submit]")).await;
+    wait_for(&client, Locator::XPath("//h1[normalize-space()='Your password is set']")).await;
+    assert_eq!(app.get("/api/v1/me", &f.r1a_member.token).await.status, 401, "every earlier session ended");
+
+    // Signed in with the new password, next to a script's token.
+    let script_token = app.login(&email, new_password).await;
+    click(&client, Locator::LinkText("Sign in")).await;
+    client.find(Locator::Id("email")).await.expect("email field").send_keys(&email).await.expect("type the email");
+    client.find(Locator::Id("password")).await.expect("password field").send_keys(new_password).await.expect("type");
+    click(&client, Locator::Css("form[action='/login'] button[type=submit]")).await;
+    wait_for(&client, Locator::Css("header .who .acting")).await;
+    click(&client, Locator::Css("header .who a[href='/account']")).await;
+    wait_for(&client, Locator::XPath("//h2[normalize-space()='Where you are signed in']")).await;
+    let text = visible_text(&client).await;
+    assert!(text.contains("This browser") && text.contains("API sign-in token"), "{text}");
+    assert!(text.contains("Password reset with an emailed link") && text.contains("Reset link asked for"), "{text}");
+    assert_fits_the_phone(&client, "the account page with sessions and sign-ins").await;
+    click(&client, Locator::XPath("//tr[contains(., 'API sign-in token')]//button[contains(., 'Sign out')]")).await;
+    wait_for(&client, Locator::XPath("//*[contains(normalize-space(), 'That session was signed out')]")).await;
+    assert_eq!(app.get("/api/v1/me", &script_token).await.status, 401);
+    client.close().await.expect("close the browser");
+}
+
+/// Issue 12: a channel manager turns two-step sign-in on from the account page on a phone (QR
+/// code, first code, recovery codes shown once), then signs in with the password and the code.
+#[tokio::test]
+async fn a_channel_manager_turns_on_two_step_sign_in_and_signs_in_with_a_code_on_a_phone() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let client = browser.open(true).await;
+    sign_in(&client, &app, &f.channel_manager.email).await;
+    client.goto(&format!("{}/account", app.base_url)).await.expect("open the account page");
+    click(&client, Locator::Css("form[action='/account/totp'] button[type=submit]")).await;
+    wait_for(&client, Locator::Css("#mfa div.qr svg")).await;
+    assert_fits_the_phone(&client, "the authenticator's QR code").await;
+    let secret = client.find(Locator::Css("#mfa code.secret-key")).await.expect("the key").text().await.expect("its text");
+    let code = crate::two_step::app_code(&app, secret.trim(), 0);
+    type_into(&client, "totp-code", &code).await;
+    click(&client, Locator::Css("form[action='/account/totp/confirm'] button[type=submit]")).await;
+    wait_for(&client, Locator::XPath("//*[contains(normalize-space(), 'Save these recovery codes now')]")).await;
+    let codes = client.find_all(Locator::Css("ul.recovery-codes li")).await.expect("the codes");
+    assert_eq!(codes.len(), 10);
+    assert_fits_the_phone(&client, "the recovery codes").await;
+
+    // Signing in again: the password, then the code of the next step (this one was used).
+    click(&client, Locator::Css("form[action='/logout'] button[type=submit]")).await;
+    client.goto(&format!("{}/login", app.base_url)).await.expect("open the sign-in page");
+    client.find(Locator::Id("email")).await.expect("email field").send_keys(&f.channel_manager.email).await.expect("type");
+    client.find(Locator::Id("password")).await.expect("password field").send_keys(PASSWORD).await.expect("type");
+    click(&client, Locator::Css("form[action='/login'] button[type=submit]")).await;
+    wait_for(&client, Locator::Id("totp")).await;
+    assert_fits_the_phone(&client, "the sign-in's second step").await;
+    type_into(&client, "totp", "000000").await;
+    click(&client, Locator::Css("form[action='/login'] button[type=submit]")).await;
+    wait_for(&client, Locator::XPath("//*[contains(normalize-space(), 'That code is not right')]")).await;
+    app.clock.advance_seconds(30);
+    type_into(&client, "totp", &crate::two_step::app_code(&app, secret.trim(), 0)).await;
+    click(&client, Locator::Css("form[action='/login'] button[type=submit]")).await;
+    wait_for(&client, Locator::Css("header .who .acting")).await;
+    client.goto(&format!("{}/account", app.base_url)).await.expect("open the account page");
+    let text = visible_text(&client).await;
+    assert!(text.contains("10 recovery codes left"), "{text}");
     client.close().await.expect("close the browser");
 }

@@ -450,6 +450,8 @@ async fn an_email_the_smtp_server_refuses_is_retried_then_failed_visibly_and_can
         app.clock.advance_seconds(retry_delay_range(max_attempts).1 + 1);
         app.run_jobs().await;
     }
+    // Hours passed without a request: the owner's token ended unused (ADR 0023); they sign in again.
+    let owner = app.login("owner@mail-vendor.example", PASSWORD).await;
     let failed = app.get("/api/v1/emails?status=failed", &owner).await;
     assert_eq!(failed.body["data"].as_array().map(Vec::len), Some(1), "{}", failed.text);
     assert_eq!(failed.body["data"][0]["attempts"], max_attempts);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use trellis_db::sql;
-use trellis_testkit::fixture::Fixture;
+use trellis_testkit::fixture::{Fixture, PASSWORD};
 use trellis_testkit::{Reply, TestApp};
 use trellis_tracking::redirects::Redirects;
 
@@ -102,15 +102,18 @@ async fn a_link_redirects_with_a_click_id_and_counts_each_visitor_once_an_hour()
     let days = app.query_i64(sql!("SELECT CAST(SUM(clicks) AS BIGINT) AS n FROM referral_link_days")).await;
     assert_eq!(days, 2);
 
-    // Unknown and disabled codes are 404; enabled again, the code redirects.
+    // Unknown and disabled codes are 404; enabled again, the code redirects. (The hour left the
+    // people's tokens unused for longer than sessions last idle: they sign in again.)
     assert_eq!(visit(&app, "no-such-code", Some(BROWSER)).await.status, 404);
     let id = created["id"].as_str().expect("id");
-    assert_eq!(app.post(&format!("/api/v1/referral-links/{id}/disable"), &f.r1a_member.token, json!({})).await.status, 200);
+    let member = app.login(&f.r1a_member.email, PASSWORD).await;
+    assert_eq!(app.post(&format!("/api/v1/referral-links/{id}/disable"), &member, json!({})).await.status, 200);
     assert_eq!(visit(&app, &code, Some(BROWSER)).await.status, 404);
-    assert_eq!(app.post(&format!("/api/v1/referral-links/{id}/enable"), &f.channel_manager.token, json!({})).await.status, 200);
+    let manager = app.login(&f.channel_manager.email, PASSWORD).await;
+    assert_eq!(app.post(&format!("/api/v1/referral-links/{id}/enable"), &manager, json!({})).await.status, 200);
     assert_eq!(visit(&app, &code, Some(BROWSER)).await.status, 302);
 
-    let qr = app.get(&format!("/api/v1/referral-links/{id}/qr.svg"), &f.r1a_admin.token).await;
+    let qr = app.get(&format!("/api/v1/referral-links/{id}/qr.svg"), &member).await;
     assert_eq!(qr.status, 200);
     assert_eq!(header(&qr, "content-type"), "image/svg+xml");
     assert!(qr.text.contains("<svg"), "{}", qr.text);

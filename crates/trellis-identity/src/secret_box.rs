@@ -9,17 +9,18 @@
 //!
 //! The binary puts the key into the context (`Ctx::with_extension`) when one is configured;
 //! [`configured`] answers 409 naming the setting when none is, so an installation without payout
-//! methods runs without a key.
+//! methods or authenticator apps runs without a key. Payout methods (ADR 0018) and TOTP seeds
+//! (ADR 0023) are sealed with it.
 
 use std::fmt;
 use std::sync::Arc;
 
+use crate::Ctx;
+use crate::secret::hex;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
 use trellis_core::values::InvalidValue;
 use trellis_core::{Error, Result};
-use trellis_identity::Ctx;
-use trellis_identity::secret::hex;
 
 /// The prefix of every value sealed by this version.
 const V1: &str = "v1:";
@@ -71,12 +72,13 @@ impl SecretKey {
     }
 }
 
-/// The key the binary configured; 409 naming the setting when there is none.
-pub fn configured(ctx: &Ctx) -> Result<&SecretKey> {
+/// The key the binary configured; 409 naming the setting and what needs it (`what`, e.g.
+/// "payout methods") when there is none.
+pub fn configured<'a>(ctx: &'a Ctx, what: &str) -> Result<&'a SecretKey> {
     ctx.extension::<SecretKey>().map_err(|_| {
-        Error::conflict(
-            "payout methods need TRELLIS_SECRET_KEY: the server has no key to encrypt bank details with (see the README's configuration)",
-        )
+        Error::conflict(format!(
+            "{what} need TRELLIS_SECRET_KEY: the server has no key to encrypt them with (see the README's configuration)"
+        ))
     })
 }
 

@@ -1,0 +1,146 @@
+//! Two-step sign-in with an authenticator app (issue 12; API.md "Identity", ADR 0023): RFC 6238
+//! codes computed here independently of the server's code, each usable once; recovery codes;
+//! turning it on or off ends the person's other sessions; the sign-in page's second step.
+
+use reqwest::Method;
+use ring::hmac;
+use serde_json::{Value, json};
+use trellis_core::Clock;
+use trellis_testkit::fixture::{Fixture, PASSWORD};
+use trellis_testkit::{Reply, TestApp};
+
+/// RFC 4648 base32 (no padding), as an authenticator app reads the key.
+fn base32_decode(text: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let (mut buffer, mut bits) = (0_u64, 0_u32);
+    for c in text.chars() {
+        let value = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".find(c).expect("a base32 character") as u64;
+        buffer = (buffer << 5) | value;
+        bits += 5;
+        if bits >= 8 {
+            out.push(((buffer >> (bits - 8)) & 0xff) as u8);
+            bits -= 8;
+        }
+    }
+    out
+}
+
+/// The code an app shows `seconds_later` from now (RFC 6238: HMAC-SHA-1, 30 s, 6 digits).
+pub(crate) fn app_code(app: &TestApp, secret: &str, seconds_later: i64) -> String {
+    let seed = base32_decode(secret);
+    let unix = app.clock.now().micros().div_euclid(1_000_000) + seconds_later;
+    let counter = (unix / 30) as u64;
+    let digest = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &seed), &counter.to_be_bytes());
+    let bytes = digest.as_ref();
+    let offset = usize::from(bytes[19] & 0x0f);
+    let value = u32::from_be_bytes([bytes[offset] & 0x7f, bytes[offset + 1], bytes[offset + 2], bytes[offset + 3]]) % 1_000_000;
+    format!("{value:06}")
+}
+
+async fn login(app: &TestApp, email: &str, totp: Option<&str>) -> Reply {
+    let mut body = json!({"email": email, "password": PASSWORD});
+    if let Some(code) = totp {
+        body["totp"] = json!(code);
+    }
+    app.send(Method::POST, "/api/v1/auth/login", None, Some(&body)).await
+}
+
+/// Sets up and confirms an authenticator for the person signed in with `token`: its key and
+/// the recovery codes.
+async fn turn_on(app: &TestApp, token: &str) -> (String, Vec<String>) {
+    let enrolled = app.post("/api/v1/auth/totp", token, json!({})).await;
+    assert_eq!(enrolled.status, 200, "{}", enrolled.text);
+    let secret = enrolled.body["secret"].as_str().expect("secret").to_owned();
+    let confirmed = app.post("/api/v1/auth/totp/confirm", token, json!({"code": app_code(app, &secret, 0)})).await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.text);
+    let codes = confirmed.body["recovery_codes"].as_array().expect("codes").iter().map(|c| c.as_str().expect("code").to_owned()).collect();
+    (secret, codes)
+}
+
+#[tokio::test]
+async fn an_authenticator_app_guards_the_sign_in_with_codes_usable_once_and_recovery_codes() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let email = f.r1a_admin.email.clone();
+    let token = app.login(&email, PASSWORD).await;
+    let laptop = app.login(&email, PASSWORD).await;
+
+    let enrolled = app.post("/api/v1/auth/totp", &token, json!({})).await;
+    assert_eq!(enrolled.status, 200, "{}", enrolled.text);
+    let secret = enrolled.body["secret"].as_str().expect("secret").to_owned();
+    assert_eq!(base32_decode(&secret).len(), 20, "a 160-bit seed");
+    let url = enrolled.body["otpauth_url"].as_str().expect("url");
+    assert!(
+        url.starts_with("otpauth://totp/Trellis%3A") && url.contains(&format!("secret={secret}")) && url.contains("period=30"),
+        "{url}"
+    );
+    // Not in force until confirmed: the password alone still signs in.
+    assert_eq!(login(&app, &email, None).await.status, 200);
+    let sealed: String =
+        app.query(trellis_db::sql!("SELECT sealed_seed FROM totp_authenticators")).await[0].get("sealed_seed").expect("seed");
+    assert!(sealed.starts_with("v1:") && !sealed.contains(&secret), "the seed is sealed at rest");
+
+    let wrong = app.post("/api/v1/auth/totp/confirm", &token, json!({"code": "12345"})).await;
+    assert_eq!(wrong.status, 422, "{}", wrong.text);
+    let other_code = format!("{:06}", (app_code(&app, &secret, 0).parse::<u32>().expect("digits") + 1) % 1_000_000);
+    assert_eq!(app.post("/api/v1/auth/totp/confirm", &token, json!({"code": other_code})).await.status, 422);
+    let confirmed = app.post("/api/v1/auth/totp/confirm", &token, json!({"code": app_code(&app, &secret, 0)})).await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.text);
+    let codes: Vec<String> =
+        confirmed.body["recovery_codes"].as_array().expect("codes").iter().map(|c| c.as_str().expect("code").to_owned()).collect();
+    assert_eq!(codes.len(), 10);
+    assert_eq!(codes.iter().collect::<std::collections::BTreeSet<_>>().len(), 10);
+    // Turning it on ended the other sessions, not this one.
+    assert_eq!(app.get("/api/v1/me", &laptop).await.status, 401);
+    assert_eq!(app.get("/api/v1/me", &token).await.status, 200);
+    assert_eq!(app.post("/api/v1/auth/totp", &token, json!({})).await.status, 409, "one at a time");
+
+    // Signing in now needs the code.
+    let without = login(&app, &email, None).await;
+    assert_eq!((without.status, without.body["code"].clone()), (401, Value::from("mfa_required")), "{}", without.text);
+    assert_eq!(login(&app, &email, Some("000000")).await.status, 401);
+    // The code used to confirm (this step) cannot be used again; the next step's code can, once.
+    assert_eq!(login(&app, &email, Some(&app_code(&app, &secret, 0))).await.status, 401, "a code works once");
+    let next = app_code(&app, &secret, 30);
+    assert_eq!(login(&app, &email, Some(&next)).await.status, 200, "the next step's code (clock drift)");
+    assert_eq!(login(&app, &email, Some(&next)).await.status, 401, "replayed");
+    app.clock.advance_seconds(90);
+    assert_eq!(login(&app, &email, Some(&app_code(&app, &secret, -30))).await.status, 200, "the previous step's code");
+    // A recovery code works once, typed as people type it.
+    assert_eq!(login(&app, &email, Some(&codes[0].to_uppercase())).await.status, 200);
+    assert_eq!(login(&app, &email, Some(&codes[0])).await.status, 401);
+    let history = app.get("/api/v1/auth/sign-ins", &token).await;
+    assert!(history.text.contains("mfa_failed"), "{}", history.text);
+
+    // Turning it off needs a code; then the password alone signs in again.
+    assert_eq!(app.delete_with("/api/v1/auth/totp", &token, json!({"code": "999999"})).await.status, 422);
+    app.clock.advance_seconds(30);
+    let off = app.delete_with("/api/v1/auth/totp", &token, json!({"code": app_code(&app, &secret, 0)})).await;
+    assert_eq!(off.status, 204, "{}", off.text);
+    assert_eq!(login(&app, &email, None).await.status, 200);
+    assert_eq!(app.delete_with("/api/v1/auth/totp", &token, json!({"code": "123456"})).await.status, 409);
+}
+
+#[tokio::test]
+async fn guessing_codes_is_throttled_like_guessing_passwords() {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let (secret, _) = turn_on(&app, &f.d2_admin.token).await;
+    let mut statuses = Vec::new();
+    for guess in ["111111", "222222", "333333", "444444", "555555", "666666"] {
+        statuses.push(login(&app, &f.d2_admin.email, Some(guess)).await.status);
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429], "five wrong codes, then a wait");
+    app.clock.advance_seconds(31);
+    assert_eq!(login(&app, &f.d2_admin.email, Some(&app_code(&app, &secret, 0))).await.status, 200);
+}
+
+#[tokio::test]
+async fn without_a_secret_key_no_authenticator_can_be_set_up() {
+    let app = TestApp::spawn_without_secret_key().await;
+    let f = Fixture::build(&app).await;
+    let refused = app.post("/api/v1/auth/totp", &f.viewer.token, json!({})).await;
+    assert_eq!(refused.status, 409, "{}", refused.text);
+    assert!(refused.text.contains("TRELLIS_SECRET_KEY"), "{}", refused.text);
+    assert_eq!(app.post("/api/v1/auth/totp", &f.owner_key, json!({})).await.status, 401, "an API key is not a person");
+}
