@@ -113,8 +113,9 @@ pub struct PasswordResetRequest {
     pub email: String,
 }
 
-/// Ask for a password reset link. Always 202, whether or not an account has the address (the
-/// link is emailed to known ones; at most three an hour per address).
+/// Ask for a password reset link. 202 for every email address, whether or not an account has it
+/// (the link is emailed to known ones; at most three an hour per address); 422 for what is not an
+/// email address.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", security(()), request_body = PasswordResetRequest,
     responses((status = 202), (status = 422, body = Problem)))]
 pub async fn request_password_reset(
@@ -122,8 +123,10 @@ pub async fn request_password_reset(
     Meta(meta): Meta,
     ApiJson(body): ApiJson<PasswordResetRequest>,
 ) -> ApiResult<StatusCode> {
-    if body.email.chars().count() > 320 {
-        return Err(trellis_core::Error::invalid("email", "must be at most 320 characters").into());
+    // The address's form is checked (as the document declares it); whether an account has it is
+    // never told.
+    if body.email.chars().count() > 254 || trellis_core::Email::parse(body.email.trim()).is_err() {
+        return Err(trellis_core::Error::invalid("email", "must be an email address of at most 254 characters").into());
     }
     password_reset::request(&state.ctx, &body.email, &meta).await?;
     Ok(StatusCode::ACCEPTED)
