@@ -17,6 +17,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let scope = parts.extensions.get::<Scope>().cloned().ok_or_else(ApiError::unauthorized)?;
+        if scope.mfa_enrolment_pending() {
+            // Setting up the app (`/auth/totp`) and one's own account take the sign-in token, not a Caller.
+            return Err(trellis_core::Error::MfaEnrollmentRequired.into());
+        }
         if scope.is_read_only() && !matches!(parts.method, Method::GET | Method::HEAD) {
             return Err(ApiError::forbidden("this API key is read-only"));
         }
@@ -99,6 +103,26 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         whole_numbers_as_integers(&mut value);
         // serde_path_to_error names the field as axum::Json does ("types[0]: unknown variant …").
         serde_path_to_error::deserialize(value).map(ApiJson).map_err(|err| field_error(&err.to_string()))
+    }
+}
+
+/// An optional JSON body: a request without a `Content-Type` and without a body is `None`;
+/// anything else is read as [`ApiJson`] (and refused as it would be).
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::OptionalFromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        let typed = req.headers().contains_key(axum::http::header::CONTENT_TYPE);
+        let length =
+            req.headers().get(axum::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        if !typed && length.is_none_or(|n| n == 0) {
+            let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|_| ApiError::malformed("the body could not be read"))?;
+            if bytes.is_empty() {
+                return Ok(None);
+            }
+            return Err(ApiError::malformed("send the body as JSON with Content-Type: application/json"));
+        }
+        <ApiJson<T> as FromRequest<S>>::from_request(req, state).await.map(Some)
     }
 }
 

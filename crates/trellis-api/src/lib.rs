@@ -8,6 +8,7 @@ pub mod extract;
 pub mod handlers;
 pub mod middleware;
 pub mod narrow;
+pub mod scim;
 pub mod views;
 
 use axum::Router;

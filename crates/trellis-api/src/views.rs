@@ -215,6 +215,9 @@ pub struct WorkspaceView {
     pub brand_colour: Option<String>,
     /// The path of the public pages' logo on this instance (`/brand/{id}/logo?v=…`).
     pub brand_logo_url: Option<String>,
+    /// Two-step sign-in required of staff, and of partners' admins.
+    pub mfa_required_staff: bool,
+    pub mfa_required_partner_admins: bool,
     pub created_at: String,
 }
 
@@ -229,6 +232,8 @@ impl From<trellis_identity::workspaces::Workspace> for WorkspaceView {
             distributors_manage_resellers: w.distributors_manage_resellers,
             brand_logo_url: w.brand_logo.as_ref().map(|l| format!("/brand/{}/logo?v={}", w.id, l.version())),
             brand_colour: w.brand_colour,
+            mfa_required_staff: w.mfa_required_staff,
+            mfa_required_partner_admins: w.mfa_required_partner_admins,
             created_at: w.created_at.to_rfc3339(),
         }
     }

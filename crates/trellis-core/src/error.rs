@@ -11,6 +11,10 @@ pub enum Error {
     /// 401 `mfa_required`: the password was right and the account also needs its second factor.
     #[error("this account needs the code of its authenticator app (or a recovery code) in `totp`")]
     MfaRequired,
+    /// 403 `mfa_enrollment_required`: the workspace requires two-step sign-in of this person,
+    /// who has no authenticator app yet: only setting one up (and their own account) is open.
+    #[error("your workspace requires two-step sign-in: set up an authenticator app first (POST /api/v1/auth/totp, or the account page)")]
+    MfaEnrollmentRequired,
     /// 422 `membership_required`: the credential has several memberships and none was named.
     #[error("this credential has several memberships; name one in the Trellis-Membership header")]
     MembershipRequired,

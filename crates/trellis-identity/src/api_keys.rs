@@ -164,6 +164,62 @@ pub async fn create_partner_key(
     }
     let name = validate_name(name)?;
     let scopes = parse_scopes(scopes)?;
+    let created = insert_partner_key(ctx, &mut tx, scope, partner_id, &name, role, &scopes).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// The scope of a partner organisation's SCIM token (API.md "Identity"): alone on its key, it
+/// works at `/scim/v2` only, and nothing else works there.
+pub const SCIM_SCOPE: &str = "scim";
+
+/// A SCIM token for a partner organisation: by workspace owner/admin or by that partner's own
+/// admins (not a distributor's for its reseller: provisioning is the organisation's own).
+pub async fn create_scim_token(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, name: &str) -> Result<CreatedKey> {
+    let mut tx = scope.write(ctx).await?;
+    crate::partner_users::require_visible_partner(&mut tx, scope, partner_id).await?;
+    match scope.partner() {
+        Some((own, PartnerRole::Admin)) if own == partner_id => {}
+        Some(_) => return Err(Error::forbidden("only the partner's own admins create its SCIM tokens")),
+        None => scope.require_workspace_admin("create SCIM tokens")?,
+    }
+    let name = validate_name(name)?;
+    let created = insert_partner_key(ctx, &mut tx, scope, partner_id, &name, PartnerRole::Admin, &[SCIM_SCOPE]).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// A partner organisation's SCIM tokens, revoked ones too, newest first (at most 100): for those
+/// who may create them ([`create_scim_token`]).
+pub async fn list_scim_tokens(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId) -> Result<Vec<ApiKey>> {
+    let mut tx = scope.read(ctx).await?;
+    crate::partner_users::require_visible_partner(&mut tx, scope, partner_id).await?;
+    match scope.partner() {
+        Some((own, PartnerRole::Admin)) if own == partner_id => {}
+        Some(_) => return Err(Error::forbidden("only the partner's own admins see its SCIM tokens")),
+        None => scope.require_workspace_admin("see SCIM tokens")?,
+    }
+    let mut q = Sql::build("SELECT ");
+    q.push(COLUMNS)
+        .push(" FROM api_keys WHERE workspace_id = ")
+        .push_bind(scope.workspace_id())
+        .push(" AND partner_id = ")
+        .push_bind(partner_id)
+        .push(" AND scopes = ")
+        .push_bind(SCIM_SCOPE)
+        .push(" ORDER BY id DESC LIMIT 100");
+    tx.fetch_all(q).await?.iter().map(from_row).collect()
+}
+
+async fn insert_partner_key(
+    ctx: &Ctx,
+    tx: &mut ScopedTx,
+    scope: &Scope,
+    partner_id: &PartnerId,
+    name: &str,
+    role: PartnerRole,
+    scopes: &[&str],
+) -> Result<CreatedKey> {
     let now = ctx.now();
     let id = ApiKeyId::generate();
     let (secret, prefix, hash) = new_secret();
@@ -174,18 +230,17 @@ pub async fn create_partner_key(
     ))
     .await?;
     audit::record(
-        &mut tx,
+        tx,
         scope,
         now,
         AuditEntry::new("api_key.created", "api_key", id.as_str())
-            .set("name", name.clone())
+            .set("name", name)
             .set("partner_id", partner_id.as_str())
             .set("partner_role", role.as_str())
             .set("scopes", scopes.join(",")),
     )
     .await?;
-    let key = fetch(&mut tx, scope.workspace_id(), &id).await?;
-    tx.commit().await?;
+    let key = fetch(tx, scope.workspace_id(), &id).await?;
     Ok(CreatedKey { key, secret })
 }
 
@@ -285,6 +340,26 @@ pub(crate) async fn revoke_all_of_member(tx: &mut Tx, workspace_id: &WorkspaceId
         .execute(sql!(
             "UPDATE api_keys SET revoked_at = $3 WHERE workspace_id = $1 AND user_id = $2 AND revoked_at IS NULL",
             workspace_id,
+            user_id,
+            now
+        ))
+        .await?)
+}
+
+/// Revokes the keys a person created for a partner organisation (they left it: what they saw of
+/// a secret must not outlive their membership), SCIM tokens included.
+pub(crate) async fn revoke_all_created_by(
+    tx: &mut Tx,
+    workspace_id: &WorkspaceId,
+    partner_id: &PartnerId,
+    user_id: &UserId,
+    now: Timestamp,
+) -> Result<u64> {
+    Ok(tx
+        .execute(sql!(
+            "UPDATE api_keys SET revoked_at = $4 WHERE workspace_id = $1 AND partner_id = $2 AND created_by_user_id = $3 AND revoked_at IS NULL",
+            workspace_id,
+            partner_id,
             user_id,
             now
         ))

@@ -443,7 +443,31 @@ pub async fn cut_off_partner(tx: &mut ScopedTx, workspace_id: &WorkspaceId, part
 /// Builds the scope of a staff member or partner user acting as `membership`.
 async fn scope_for_user(tx: &mut Tx, user_id: &UserId, email: Email, membership: &MembershipInfo, meta: &RequestMeta) -> Result<Scope> {
     let actor = Actor::User { id: user_id.clone(), email };
-    build_scope(tx, actor, Some(user_id.clone()), membership, false, meta).await
+    let scope = build_scope(tx, actor, Some(user_id.clone()), membership, false, meta).await?;
+    let pending = mfa_enrolment_pending(tx, user_id, membership).await?;
+    Ok(scope.with_mfa_enrolment_pending(pending))
+}
+
+/// Whether the workspace requires two-step sign-in of this membership (staff, or a partner's
+/// admin, as its settings say) and the person has no authenticator app in force. People sign in
+/// with keys too: a key is not a sign-in and the policy does not apply to it. One indexed read.
+async fn mfa_enrolment_pending(tx: &mut Tx, user_id: &UserId, membership: &MembershipInfo) -> Result<bool> {
+    let is_partner_admin = membership.partner_id.is_some() && membership.role == PartnerRole::Admin.as_str();
+    let row = tx
+        .fetch_one(sql!(
+            "SELECT w.mfa_required_staff, w.mfa_required_partner_admins,
+                    (SELECT COUNT(*) FROM totp_authenticators t WHERE t.user_id = $2 AND t.confirmed_at IS NOT NULL) AS factors
+               FROM workspaces w WHERE w.id = $1",
+            membership.workspace_id,
+            user_id
+        ))
+        .await?;
+    let required = if membership.partner_id.is_none() {
+        row.get::<bool>("mfa_required_staff")?
+    } else {
+        is_partner_admin && row.get::<bool>("mfa_required_partner_admins")?
+    };
+    Ok(required && row.get::<i64>("factors")? == 0)
 }
 
 async fn build_scope(
@@ -499,6 +523,10 @@ pub async fn authenticate_bearer(ctx: &Ctx, credential: &str, membership_header:
     if credential.starts_with(KEY_PREFIX) {
         let record = api_keys::find_by_secret(&mut tx, credential).await?.ok_or(Error::Unauthorized)?;
         let key = record.key;
+        if key.scopes.iter().any(|s| s == api_keys::SCIM_SCOPE) {
+            // A SCIM token works at /scim/v2 only ([`authenticate_scim`]).
+            return Err(Error::Unauthorized);
+        }
         let read_only = !key.scopes.iter().any(|s| s == "write");
         let actor_email;
         let membership = match (&key.user_id, &key.partner_id) {
@@ -578,6 +606,40 @@ pub async fn authenticate_bearer(ctx: &Ctx, credential: &str, membership_header:
     let scope = scope_for_user(&mut tx, &user_id, email, chosen, meta).await?;
     drop(tx);
     touch_session(ctx, &key, last_seen_at).await?;
+    Ok(scope)
+}
+
+/// Authenticates a partner organisation's SCIM token (`/scim/v2`, API.md "Identity"): the scope
+/// of that organisation's admins. Any other credential, a revoked token or a partner that may not
+/// sign in (suspended, terminated) is 401.
+pub async fn authenticate_scim(ctx: &Ctx, credential: &str, meta: &RequestMeta) -> Result<Scope> {
+    if !credential.starts_with(KEY_PREFIX) {
+        return Err(Error::Unauthorized);
+    }
+    let mut tx = ctx.db.read_granted(&AUTHENTICATION).await?;
+    let record = api_keys::find_by_secret(&mut tx, credential).await?.ok_or(Error::Unauthorized)?;
+    let key = record.key;
+    let Some(partner_id) = key.partner_id.as_ref().filter(|_| key.scopes.iter().any(|s| s == api_keys::SCIM_SCOPE)) else {
+        return Err(Error::Unauthorized);
+    };
+    let row =
+        tx.fetch_one(sql!("SELECT status FROM partners WHERE workspace_id = $1 AND id = $2", record.workspace_id, partner_id)).await?;
+    let status: String = row.get("status")?;
+    if !PartnerStatus::parse(&status).is_some_and(PartnerStatus::allows_access) {
+        return Err(Error::Unauthorized);
+    }
+    let membership = MembershipInfo {
+        workspace_id: record.workspace_id.clone(),
+        workspace_name: String::new(),
+        kind: "partner",
+        partner_id: Some(partner_id.clone()),
+        partner_name: None,
+        role: PartnerRole::Admin.as_str().to_owned(),
+    };
+    let actor = Actor::ApiKey { id: key.id.clone(), user_email: None };
+    let scope = build_scope(&mut tx, actor, None, &membership, false, meta).await?;
+    drop(tx);
+    api_keys::touch(ctx, &record.workspace_id, &key).await?;
     Ok(scope)
 }
 

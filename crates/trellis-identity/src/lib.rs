@@ -15,6 +15,7 @@ pub mod members;
 pub mod partner_users;
 pub mod password;
 pub mod password_reset;
+pub mod provisioning;
 pub mod scope;
 pub mod secret;
 pub mod secret_box;

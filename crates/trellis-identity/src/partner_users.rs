@@ -239,26 +239,42 @@ pub async fn remove(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, user_id: &
         user_id
     ))
     .await?;
-    tx.execute(sql!(
-        "DELETE FROM sessions WHERE user_id = $1 AND workspace_id = $2 AND partner_id = $3",
-        user_id,
-        scope.workspace_id(),
-        partner_id
-    ))
-    .await?;
+    let (sessions, keys) = end_access(&mut tx, scope.workspace_id(), partner_id, user_id, now).await?;
     audit::record(
         &mut tx,
         scope,
         now,
-        AuditEntry::new("partner_user.removed", "user", user_id.as_str()).set("partner_id", partner_id.as_str()).change(
-            "role",
-            before.as_str(),
-            serde_json::Value::Null,
-        ),
+        AuditEntry::new("partner_user.removed", "user", user_id.as_str())
+            .set("partner_id", partner_id.as_str())
+            .change("role", before.as_str(), serde_json::Value::Null)
+            .set("sessions_ended", sessions)
+            .set("api_keys_revoked", keys),
     )
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Ends what a person who left an organisation could still use of it: every session of theirs
+/// acting for it and the keys they created for it (a copied secret must not outlive the
+/// membership). Answers how many sessions ended and keys were revoked.
+pub(crate) async fn end_access(
+    tx: &mut Tx,
+    workspace_id: &WorkspaceId,
+    partner_id: &PartnerId,
+    user_id: &UserId,
+    now: Timestamp,
+) -> Result<(u64, u64)> {
+    let sessions = tx
+        .execute(sql!(
+            "DELETE FROM sessions WHERE user_id = $1 AND workspace_id = $2 AND partner_id = $3",
+            user_id,
+            workspace_id,
+            partner_id
+        ))
+        .await?;
+    let keys = crate::api_keys::revoke_all_created_by(tx, workspace_id, partner_id, user_id, now).await?;
+    Ok((sessions, keys))
 }
 
 async fn current_role(tx: &mut Tx, scope: &Scope, partner_id: &PartnerId, user_id: &UserId) -> Result<PartnerRole> {

@@ -77,6 +77,9 @@ pub struct Scope {
     meta: RequestMeta,
     /// The grant a system scope was made from; its transactions open through it.
     grant: Option<&'static SystemGrant>,
+    /// The workspace requires two-step sign-in of this person, who has no authenticator app:
+    /// the API and the console/portal refuse everything but setting one up (and one's account).
+    mfa_enrolment_pending: bool,
 }
 
 #[cfg(feature = "test-switches")]
@@ -134,7 +137,7 @@ impl Scope {
         read_only: bool,
         meta: RequestMeta,
     ) -> Self {
-        Self { workspace_id, actor, membership, visibility, read_only, meta, grant: None }
+        Self { workspace_id, actor, membership, visibility, read_only, meta, grant: None, mfa_enrolment_pending: false }
     }
 
     /// The system context for one workspace: sees every partner. Only for work no person performs
@@ -220,6 +223,17 @@ impl Scope {
 
     pub fn is_read_only(&self) -> bool {
         self.read_only
+    }
+
+    /// Whether the person must set up an authenticator app before anything else (the workspace's
+    /// policy, `workspaces::Workspace::mfa_required_staff` and `…_partner_admins`).
+    pub fn mfa_enrolment_pending(&self) -> bool {
+        self.mfa_enrolment_pending
+    }
+
+    pub(crate) fn with_mfa_enrolment_pending(mut self, pending: bool) -> Self {
+        self.mfa_enrolment_pending = pending;
+        self
     }
 
     /// The vendor role, when acting as staff.

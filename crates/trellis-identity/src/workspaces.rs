@@ -124,6 +124,10 @@ pub struct Workspace {
     pub brand_colour: Option<String>,
     /// The logo of the public pages.
     pub brand_logo: Option<BrandLogo>,
+    /// Two-step sign-in required of staff, and of partners' admins ([`crate::auth`] holds
+    /// someone it applies to at setting up an authenticator app until they have one).
+    pub mfa_required_staff: bool,
+    pub mfa_required_partner_admins: bool,
     pub created_at: Timestamp,
 }
 
@@ -141,6 +145,8 @@ pub struct WorkspacePatch {
     /// `Some(None)` removes the logo; a new one comes checked and stored from
     /// `trellis_records::branding::store_logo`.
     pub brand_logo: Option<Option<BrandLogo>>,
+    pub mfa_required_staff: Option<bool>,
+    pub mfa_required_partner_admins: Option<bool>,
 }
 
 /// The workspace's settings inside a transaction (unmasked: for services, not for display).
@@ -151,7 +157,8 @@ pub async fn get_in(tx: &mut Tx, workspace_id: &WorkspaceId) -> Result<Workspace
 pub(crate) async fn load(tx: &mut Tx, workspace_id: &WorkspaceId) -> Result<Workspace> {
     let row = tx
         .fetch_optional(sql!(
-            "SELECT id, name, default_currency, allowed_redirect_domains, sepa_debtor, distributors_manage_resellers, brand_colour, brand_logo_sha256, brand_logo_type, created_at
+            "SELECT id, name, default_currency, allowed_redirect_domains, sepa_debtor, distributors_manage_resellers, brand_colour, brand_logo_sha256, brand_logo_type,
+                    mfa_required_staff, mfa_required_partner_admins, created_at
              FROM workspaces WHERE id = $1",
             workspace_id
         ))
@@ -168,6 +175,8 @@ pub(crate) async fn load(tx: &mut Tx, workspace_id: &WorkspaceId) -> Result<Work
         distributors_manage_resellers: row.get("distributors_manage_resellers")?,
         brand_colour: row.get("brand_colour")?,
         brand_logo: logo_of(&row)?,
+        mfa_required_staff: row.get("mfa_required_staff")?,
+        mfa_required_partner_admins: row.get("mfa_required_partner_admins")?,
         created_at: row.get("created_at")?,
     })
 }
@@ -257,9 +266,16 @@ pub async fn update(ctx: &Ctx, scope: &Scope, patch: WorkspacePatch) -> Result<W
     if let Some(logo) = patch.brand_logo {
         after.brand_logo = logo;
     }
+    if let Some(flag) = patch.mfa_required_staff {
+        after.mfa_required_staff = flag;
+    }
+    if let Some(flag) = patch.mfa_required_partner_admins {
+        after.mfa_required_partner_admins = flag;
+    }
     tx.execute(sql!(
         "UPDATE workspaces SET name = $2, default_currency = $3, allowed_redirect_domains = $4, sepa_debtor = $5, distributors_manage_resellers = $6,
-         brand_colour = $8, brand_logo_sha256 = $9, brand_logo_type = $10, updated_at = $7 WHERE id = $1",
+         brand_colour = $8, brand_logo_sha256 = $9, brand_logo_type = $10, mfa_required_staff = $11, mfa_required_partner_admins = $12,
+         updated_at = $7 WHERE id = $1",
         scope.workspace_id(),
         after.name,
         after.default_currency,
@@ -269,7 +285,9 @@ pub async fn update(ctx: &Ctx, scope: &Scope, patch: WorkspacePatch) -> Result<W
         now,
         after.brand_colour,
         after.brand_logo.as_ref().map(|l| l.sha256.clone()),
-        after.brand_logo.as_ref().map(|l| l.content_type.clone())
+        after.brand_logo.as_ref().map(|l| l.content_type.clone()),
+        after.mfa_required_staff,
+        after.mfa_required_partner_admins
     ))
     .await?;
     let masked = |w: &Workspace| w.sepa_debtor.as_ref().map(|d| Iban::parse(&d.iban).map(|i| i.masked()).unwrap_or_default());
@@ -280,6 +298,8 @@ pub async fn update(ctx: &Ctx, scope: &Scope, patch: WorkspacePatch) -> Result<W
         .change("sepa_debtor_iban", json!(masked(&before)), json!(masked(&after)))
         .change("distributors_manage_resellers", before.distributors_manage_resellers, after.distributors_manage_resellers)
         .change("brand_colour", json!(before.brand_colour), json!(after.brand_colour))
+        .change("mfa_required_staff", before.mfa_required_staff, after.mfa_required_staff)
+        .change("mfa_required_partner_admins", before.mfa_required_partner_admins, after.mfa_required_partner_admins)
         .change(
             "brand_logo_sha256",
             json!(before.brand_logo.map(|l| l.sha256)),

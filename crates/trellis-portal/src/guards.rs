@@ -38,8 +38,18 @@ pub struct PartnerPage {
     pub role: PartnerRole,
 }
 
+/// Someone the workspace requires two-step sign-in of, without an authenticator app yet, is sent
+/// to their account page to set one up: no console or portal page opens before.
+pub(crate) fn require_mfa_enrolled(signed: &Signed) -> Result<(), Response> {
+    if signed.scope.mfa_enrolment_pending() {
+        return Err(crate::pages::see_other("/account?notice=mfa_required#mfa"));
+    }
+    Ok(())
+}
+
 impl StaffPage {
     fn of(signed: Signed) -> Result<Self, Response> {
+        require_mfa_enrolled(&signed)?;
         match signed.scope.vendor_role() {
             Some(role) => Ok(Self { signed, role }),
             None => Err(error_page(Error::NotFound)),
@@ -49,6 +59,7 @@ impl StaffPage {
 
 impl PartnerPage {
     fn of(signed: Signed) -> Result<Self, Response> {
+        require_mfa_enrolled(&signed)?;
         match signed.scope.partner().map(|(id, role)| (id.clone(), role)) {
             Some((partner_id, role)) => Ok(Self { signed, partner_id, role }),
             None => Err(error_page(Error::NotFound)),

@@ -47,7 +47,13 @@ impl KeyRow {
             prefix: key.prefix,
             partner_id: key.partner_id.map(|p| p.to_string()),
             acts_as,
-            access: if key.scopes.iter().any(|s| s == "write") { "read and write" } else { "read only" },
+            access: if key.scopes.iter().any(|s| s == trellis_identity::api_keys::SCIM_SCOPE) {
+                "SCIM provisioning only"
+            } else if key.scopes.iter().any(|s| s == "write") {
+                "read and write"
+            } else {
+                "read only"
+            },
             created: time(key.created_at),
             last_used: key.last_used_at.map_or_else(|| "never".to_owned(), time),
             revoked: key.revoked_at.map(time),

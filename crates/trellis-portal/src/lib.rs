@@ -22,6 +22,7 @@ mod money_views;
 pub mod pages;
 mod password_reset;
 mod portal;
+mod provisioning;
 mod routes;
 mod session;
 mod statement_views;
@@ -54,6 +55,7 @@ fn all_routes() -> routes::PageRouter {
         .merge(apply::routes())
         .merge(console::routes())
         .merge(portal::routes())
+        .merge(provisioning::routes())
         .merge(assets::routes())
         .merge(brand::routes())
         .merge(locator::routes())

@@ -236,6 +236,8 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "step_completed" => "The step is done.",
         "agreement_accepted" => "You accepted the agreement for your organisation.",
         "key_revoked" => "The API key was revoked. It stops working with the next request.",
+        "two_step_policy_saved" => "Saved. People it applies to without an authenticator app are asked to set one up before anything else.",
+        "mfa_required" => "Your workspace requires two-step sign-in. Set up an authenticator app below to continue.",
         "reseller_created" => "The reseller was created.",
         "change_requested" => "Saved. The new legal name or territories wait for the vendor's approval.",
         "logo_uploaded" => "The logo was uploaded.",
@@ -363,6 +365,18 @@ impl OneTime {
         }
     }
 
+    /// Shows a new SCIM token, which is never shown again.
+    pub fn scim_token(name: &str, explanation: String, secret: String, back_href: String, back_label: &str) -> Self {
+        Self {
+            heading: format!("SCIM token \"{name}\" created"),
+            explanation,
+            label: "SCIM token",
+            secret,
+            back_href,
+            back_label: back_label.to_owned(),
+        }
+    }
+
     /// Shows a new API key's secret, which is never shown again.
     pub fn api_key(name: &str, explanation: String, secret: String, back_href: String, back_label: &str) -> Self {
         Self {
@@ -422,6 +436,11 @@ pub fn error_page(err: Error) -> Response {
         Error::Unauthorized | Error::MfaRequired => (StatusCode::UNAUTHORIZED, "Please sign in", "Your session has ended.".to_owned()),
         Error::NotFound => (StatusCode::NOT_FOUND, "Not found", "This page does not exist, or you do not have access to it.".to_owned()),
         Error::Forbidden(m) => (StatusCode::FORBIDDEN, "Not allowed", m.clone()),
+        Error::MfaEnrollmentRequired => (
+            StatusCode::FORBIDDEN,
+            "Two-step sign-in required",
+            "Your workspace requires two-step sign-in: set up an authenticator app on your account page first.".to_owned(),
+        ),
         Error::Conflict(m) => (StatusCode::CONFLICT, "Not possible right now", m.clone()),
         Error::RateLimited { .. } => {
             (StatusCode::TOO_MANY_REQUESTS, "Too many attempts", "Please wait a few minutes and try again.".to_owned())
@@ -876,6 +895,9 @@ async fn console_home(state: &AppState, signed: &Signed) -> Result<ConsoleHome, 
 
 /// `GET /`: the console for staff, the portal for partner users, the sign-in page otherwise.
 async fn home(State(state): State<AppState>, signed: Signed) -> Response {
+    if let Err(to_account) = crate::guards::require_mfa_enrolled(&signed) {
+        return to_account;
+    }
     match signed.scope.membership().clone() {
         Membership::Staff { .. } | Membership::System => match console_home(&state, &signed).await {
             Ok(page) => render(&page),

@@ -239,6 +239,33 @@ async fn seed_workspace(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<()> {
     crate::demo_money::seed_payout_run(ctx, workspace_id).await?;
     crate::demo_tracking::seed(ctx, workspace_id, &ids).await?;
     seed_sign_ins(ctx).await?;
+    seed_provisioning(ctx, &system, &ids).await?;
+    Ok(())
+}
+
+/// Northwind's identity provider provisions its people (issue 12, ADR 0024): a SCIM token "Okta",
+/// Lee created by it, and Pat — who left — deactivated by it: the portal's and the console's
+/// provisioning pages show both.
+async fn seed_provisioning(ctx: &Ctx, system: &Scope, ids: &std::collections::HashMap<&str, PartnerId>) -> Result<()> {
+    use trellis_identity::provisioning::{self, UserInput};
+    let Some(northwind) = ids.get("Northwind Distribution") else { return Ok(()) };
+    let created = trellis_identity::api_keys::create_scim_token(ctx, system, northwind, "Okta").await?;
+    let provider = auth::authenticate_scim(ctx, &created.secret, &RequestMeta::default()).await?;
+    let person = |email: &str, given: &str, family: &str, external_id: &str| UserInput {
+        email: email.into(),
+        external_id: Some(external_id.into()),
+        given_name: given.into(),
+        family_name: family.into(),
+        display_name: format!("{given} {family}"),
+        active: Some(true),
+        role: Some(PartnerRole::Sales),
+        password: Some(DEMO_PASSWORD.into()),
+        ..Default::default()
+    };
+    provisioning::create(ctx, &provider, &person("lee@northwind.example", "Lee", "Logistics", "00u1lee")).await?;
+    let pat = person("pat@northwind.example", "Pat", "Former", "00u2pat");
+    let created = provisioning::create(ctx, &provider, &pat).await?;
+    provisioning::replace(ctx, &provider, &created.user_id, &UserInput { active: Some(false), ..pat }).await?;
     Ok(())
 }
 

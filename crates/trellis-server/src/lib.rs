@@ -174,6 +174,7 @@ pub fn build_router(state: AppState) -> Router {
                 .merge(utoipa_swagger_ui::SwaggerUi::new("/api/docs").external_url_unchecked("/api/openapi.json", openapi))
                 .layer(middleware::from_fn(api_docs_for_phones)),
         )
+        .merge(trellis_api::scim::router(state.clone()))
         .merge(trellis_portal::router(state.clone()))
         .route("/healthz", get(healthz))
         .fallback(fallback)

@@ -57,6 +57,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(partners::create_partner, partners::list_partners))
         .routes(routes!(partners::find_partner, partners::update_partner))
         .routes(routes!(partners::create_partner_api_key))
+        .routes(routes!(partners::create_scim_token))
         .routes(routes!(partners::invite_partner_user, partners::list_partner_users))
         .routes(routes!(partners::list_partner_invitations))
         .routes(routes!(partners::update_partner_user, partners::remove_partner_user))

@@ -208,6 +208,51 @@ pub async fn create_partner_api_key(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateScimTokenRequest {
+    /// What the token is for, e.g. the identity provider's name (default "SCIM").
+    #[schema(max_length = 100)]
+    pub name: Option<String>,
+}
+
+#[derive(serde::Serialize, ToSchema)]
+pub struct ScimTokenView {
+    /// The key's id: revoke it with `DELETE /api/v1/api-keys/{id}`.
+    pub id: String,
+    pub name: String,
+    /// The secret, shown once: the identity provider's bearer token for `scim_url`.
+    pub token: String,
+    /// The SCIM 2.0 base URL the identity provider is configured with.
+    pub scim_url: String,
+    pub created_at: String,
+}
+
+/// Create a SCIM token for a partner organisation (workspace owner/admin, or the partner's own
+/// admins): its identity provider provisions the organisation's people at `/scim/v2/Users`. The
+/// secret is shown once. The body is optional.
+#[utoipa::path(post, path = "/api/v1/partners/{id}/scim-tokens", tag = "partners", params(("id" = String, Path)), request_body = Option<CreateScimTokenRequest>,
+    responses((status = 201, body = ScimTokenView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn create_scim_token(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+    body: Option<ApiJson<CreateScimTokenRequest>>,
+) -> ApiResult<(StatusCode, Json<ScimTokenView>)> {
+    let name = body.and_then(|ApiJson(b)| b.name).unwrap_or_else(|| "SCIM".to_owned());
+    let created = api_keys::create_scim_token(&state.ctx, &scope, &path_id(&id)?, &name).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ScimTokenView {
+            id: created.key.id.to_string(),
+            name: created.key.name,
+            token: created.secret,
+            scim_url: format!("{}/scim/v2", state.web.public_url.trim_end_matches('/')),
+            created_at: created.key.created_at.to_rfc3339(),
+        }),
+    ))
+}
+
 /// Invite a person to a partner organisation: the membership takes effect when they accept. The
 /// answer carries the one-time `invitation_url` (also emailed) and is the same whether or not the
 /// address has an account.

@@ -41,6 +41,11 @@ pub struct UpdateWorkspaceRequest {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>, example = "#1f6f5c")]
     pub brand_colour: Option<Option<String>>,
+    /// Require two-step sign-in of staff: someone without an authenticator app can only set one
+    /// up (403 `mfa_enrollment_required` elsewhere). API keys are not affected.
+    pub mfa_required_staff: Option<bool>,
+    /// The same for partners' admins.
+    pub mfa_required_partner_admins: Option<bool>,
 }
 
 /// The workspace's settings.
@@ -65,6 +70,8 @@ pub async fn update_workspace(
         distributors_manage_resellers: body.distributors_manage_resellers,
         brand_colour: body.brand_colour,
         brand_logo: None,
+        mfa_required_staff: body.mfa_required_staff,
+        mfa_required_partner_admins: body.mfa_required_partner_admins,
     };
     workspaces::update(&state.ctx, &scope, patch).await?;
     // Answer with what the caller may see (bank details masked for roles that may not read them).

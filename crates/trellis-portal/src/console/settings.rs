@@ -40,6 +40,8 @@ struct SettingsPage {
     debtor_form: FormView,
     /// The account payouts are paid from now, masked (`Acme AG · DE•• … 2051`).
     debtor_current: Option<String>,
+    mfa_required_staff: bool,
+    mfa_required_partner_admins: bool,
 }
 
 async fn settings_page(
@@ -81,6 +83,8 @@ async fn settings_page(
             let iban = trellis_core::Iban::parse(&d.iban).map(|i| i.masked()).unwrap_or_default();
             format!("{} · {iban}", d.name)
         }),
+        mfa_required_staff: workspace.mfa_required_staff,
+        mfa_required_partner_admins: workspace.mfa_required_partner_admins,
         workspace_name: workspace.name,
     })
 }
@@ -130,6 +134,18 @@ async fn save_debtor(State(state): State<AppState>, StaffForm { signed, form }: 
     }
 }
 
+/// `POST /console/settings/two-step`: whether staff and partners' admins must use two-step
+/// sign-in (the boxes that are ticked).
+async fn save_two_step(State(state): State<AppState>, StaffForm { signed, form }: StaffForm) -> PageResult {
+    let patch = WorkspacePatch {
+        mfa_required_staff: Some(form.is_checked("mfa_required_staff")),
+        mfa_required_partner_admins: Some(form.is_checked("mfa_required_partner_admins")),
+        ..WorkspacePatch::default()
+    };
+    workspaces::update(&state.ctx, &signed.scope, patch).await?;
+    Ok(see_other(&format!("{SECTION}?notice=two_step_policy_saved#two-step")))
+}
+
 /// `POST /console/settings/logo` (multipart): replaces the logo.
 async fn upload_logo(State(state): State<AppState>, StaffForm { signed, form }: StaffForm<UploadForm>) -> PageResult {
     let stored = match form.file {
@@ -170,4 +186,5 @@ pub fn routes() -> PageRouter {
         .route(SECTION, get(show).post(save))
         .route("/console/settings/logo/remove", post(remove_logo))
         .route("/console/settings/payout-account", post(save_debtor))
+        .route("/console/settings/two-step", post(save_two_step))
 }

@@ -842,6 +842,7 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         }
         ("PATCH", "/api/v1/partners/{id}") => Some(json!({"website": format!("https://cell{n}.example")})),
         ("POST", "/api/v1/partners/{id}/api-keys") => Some(json!({"name": format!("matrix {n}")})),
+        ("POST", "/api/v1/partners/{id}/scim-tokens") => Some(json!({"name": format!("matrix {n}")})),
         ("POST", "/api/v1/partners/{id}/users") => Some(json!({"email": format!("invitee{n}@matrix.example"), "role": "member"})),
         ("PATCH", "/api/v1/partners/{id}/users/{user_id}") => Some(json!({"role": "sales"})),
         ("PATCH", "/api/v1/workspace") => Some(json!({"allowed_redirect_domains": ["example.com"]})),

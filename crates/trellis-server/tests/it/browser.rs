@@ -592,7 +592,7 @@ async fn a_channel_manager_creates_a_partner_with_its_first_user_and_marks_its_k
 
 /// Issue 8: on a 375 px phone, every page the navigation offers the owner and a distributor's
 /// admin — and the pages one click further that people use most (a partner's page, the audit log
-/// filtered, a reseller's page) — fits the screen: nothing scrolls sideways.
+/// filtered, a reseller's page, provisioning) — fits the screen: nothing scrolls sideways.
 #[tokio::test]
 async fn every_page_in_the_navigation_fits_a_phone_for_the_owner_and_a_distributor_admin() {
     let Some(browser) = Browser::start().await else { return };
@@ -605,9 +605,10 @@ async fn every_page_in_the_navigation_fits_a_phone_for_the_owner_and_a_distribut
                 format!("/console/partners/{}", f.d1),
                 "/console/partners/new".to_owned(),
                 "/console/audit?target_type=partner".to_owned(),
+                format!("/console/partners/{}/provisioning", f.d1),
             ],
         ),
-        (f.d1_admin.email.clone(), vec![format!("/portal/resellers/{}", f.r1a)]),
+        (f.d1_admin.email.clone(), vec![format!("/portal/resellers/{}", f.r1a), "/portal/provisioning".to_owned()]),
     ];
     for (email, more) in extra {
         let client = browser.open(true).await;

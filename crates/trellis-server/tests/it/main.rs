@@ -40,6 +40,7 @@ mod recruitment;
 mod referral_links;
 mod rls;
 mod schema_parity;
+mod scim;
 mod sign_ins;
 mod smoke;
 mod system_grants;

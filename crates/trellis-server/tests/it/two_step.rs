@@ -144,3 +144,50 @@ async fn without_a_secret_key_no_authenticator_can_be_set_up() {
     assert!(refused.text.contains("TRELLIS_SECRET_KEY"), "{}", refused.text);
     assert_eq!(app.post("/api/v1/auth/totp", &f.owner_key, json!({})).await.status, 401, "an API key is not a person");
 }
+
+#[tokio::test]
+async fn a_workspace_that_requires_two_step_sign_in_holds_staff_and_partner_admins_at_setting_it_up_and_keys_go_on() {
+    use crate::pages::sign_in;
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    // Signed in to the pages before the policy (their home page would send them away after).
+    let web = sign_in(&app, &f.finance.email).await;
+    let portal = sign_in(&app, &f.r1a_admin.email).await;
+    let set = |staff: bool, partner_admins: bool| json!({"mfa_required_staff": staff, "mfa_required_partner_admins": partner_admins});
+    // Only owners and admins set the policy; it is audited and shown.
+    assert_eq!(app.patch("/api/v1/workspace", &f.channel_manager.token, set(true, true)).await.status, 403);
+    let saved = app.patch("/api/v1/workspace", &f.owner_key, set(true, false)).await;
+    assert_eq!(saved.status, 200, "{}", saved.text);
+    assert_eq!(
+        (saved.body["mfa_required_staff"].as_bool(), saved.body["mfa_required_partner_admins"].as_bool()),
+        (Some(true), Some(false))
+    );
+
+    // Staff without an app: the API refuses everything but setting one up; keys are not sign-ins.
+    let held = app.get("/api/v1/partners", &f.channel_manager.token).await;
+    assert_eq!((held.status, held.body["code"].as_str()), (403, Some("mfa_enrollment_required")), "{}", held.text);
+    assert_eq!(app.get("/api/v1/partners", &f.owner_key).await.status, 200, "an API key goes on");
+    assert_eq!(app.get("/api/v1/partners", &f.r1a_admin.token).await.status, 200, "partner admins are not required yet");
+    // The console sends them to their account page, which works.
+    let console = web.get("/console/partners").await;
+    assert_eq!(console.status, 303);
+    assert!(console.headers["location"].to_str().expect("location").starts_with("/account?notice=mfa_required"));
+    assert_eq!(web.get("/").await.status, 303, "the home page too");
+    let account = web.get("/account?notice=mfa_required").await;
+    assert_eq!(account.status, 200);
+    assert!(account.text.contains("requires two-step sign-in"), "{}", account.text);
+    // Once the app is on, the same token works again.
+    turn_on(&app, &f.channel_manager.token).await;
+    assert_eq!(app.get("/api/v1/partners", &f.channel_manager.token).await.status, 200);
+
+    // Partner admins, when required: the admin is held, a member is not.
+    assert_eq!(app.patch("/api/v1/workspace", &f.owner_key, set(false, true)).await.status, 200);
+    let admin = app.get("/api/v1/partners", &f.r1a_admin.token).await;
+    assert_eq!(admin.body["code"], "mfa_enrollment_required", "{}", admin.text);
+    assert_eq!(app.get("/api/v1/partners", &f.r1a_member.token).await.status, 200);
+    assert_eq!(app.get("/api/v1/partners", &f.r1a_key).await.status, 200, "a partner key goes on");
+    assert_eq!(app.get("/api/v1/partners", &f.finance.token).await.status, 200, "staff are free again");
+    assert_eq!(portal.get("/portal/users").await.status, 303);
+    let audit = app.get("/api/v1/audit-events?action=workspace.updated", &f.owner_key).await;
+    assert!(audit.text.contains("mfa_required_partner_admins"), "{}", audit.text);
+}
