@@ -67,7 +67,7 @@ impl From<Error> for ScimError {
                 ScimError::new(StatusCode::UNAUTHORIZED, None, "a valid SCIM token is required")
             }
             Error::Forbidden(detail) => ScimError::new(StatusCode::FORBIDDEN, None, detail),
-            Error::MfaEnrollmentRequired => ScimError::new(StatusCode::FORBIDDEN, None, err.to_string()),
+            Error::MfaEnrollmentRequired | Error::ReauthenticationRequired => ScimError::new(StatusCode::FORBIDDEN, None, err.to_string()),
             Error::NotFound => ScimError::new(StatusCode::NOT_FOUND, None, "no such resource"),
             Error::Conflict(detail) => ScimError::new(StatusCode::CONFLICT, Some("uniqueness"), detail),
             Error::Validation(errors) => {

@@ -15,6 +15,12 @@ pub enum Error {
     /// who has no authenticator app yet: only setting one up (and their own account) is open.
     #[error("your workspace requires two-step sign-in: set up an authenticator app first (POST /api/v1/auth/totp, or the account page)")]
     MfaEnrollmentRequired,
+    /// 403 `reauthentication_required`: this needs the person to have proven who they are within
+    /// the last five minutes (`POST /api/v1/auth/reauthenticate`, or signing in again).
+    #[error(
+        "confirm it's you first: POST /api/v1/auth/reauthenticate with your password (and code), or sign in again; then repeat this within 5 minutes"
+    )]
+    ReauthenticationRequired,
     /// 422 `membership_required`: the credential has several memberships and none was named.
     #[error("this credential has several memberships; name one in the Trellis-Membership header")]
     MembershipRequired,

@@ -124,6 +124,7 @@ pub async fn create_workspace_key(ctx: &Ctx, scope: &Scope, name: &str, scopes: 
     let name = validate_name(name)?;
     let scopes = parse_scopes(scopes)?;
     let now = ctx.now();
+    scope.require_recent_sign_in(now)?;
     let mut tx = scope.write(ctx).await?;
     let (id, secret) = insert_workspace_key(&mut tx, scope.workspace_id(), user_id, &name, &scopes, Some(user_id), now).await?;
     audit::record(
@@ -151,6 +152,7 @@ pub async fn create_partner_key(
     scopes: Option<&[String]>,
     role: Option<PartnerRole>,
 ) -> Result<CreatedKey> {
+    scope.require_recent_sign_in(ctx.now())?;
     let mut tx = scope.write(ctx).await?;
     crate::partner_users::require_visible_partner(&mut tx, scope, partner_id).await?;
     let creator_role = match scope.partner() {
@@ -176,6 +178,7 @@ pub const SCIM_SCOPE: &str = "scim";
 /// A SCIM token for a partner organisation: by workspace owner/admin or by that partner's own
 /// admins (not a distributor's for its reseller: provisioning is the organisation's own).
 pub async fn create_scim_token(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, name: &str) -> Result<CreatedKey> {
+    scope.require_recent_sign_in(ctx.now())?;
     let mut tx = scope.write(ctx).await?;
     crate::partner_users::require_visible_partner(&mut tx, scope, partner_id).await?;
     match scope.partner() {

@@ -287,6 +287,50 @@ pub async fn change_password(ctx: &Ctx, user_id: &UserId, keep: &str, current: &
     Ok(ended)
 }
 
+/// How long a proof of who one is lasts for what needs a recent one (step-up re-authentication:
+/// approving payouts, changing payout methods, creating keys, changing roles).
+pub const STEP_UP_SECONDS: i64 = 5 * 60;
+
+/// Confirms who the person behind a session is ("Confirm it's you", `POST /auth/reauthenticate`):
+/// their password, and the code of their authenticator app when they have one (a recovery code
+/// works too). Throttled like a password change (the session's own failures only); a wrong
+/// password is a failed attempt in the person's history. Answers the new `authenticated_at`.
+pub async fn reauthenticate(ctx: &Ctx, key: &str, password_text: &str, totp_code: Option<&str>, meta: &RequestMeta) -> Result<Timestamp> {
+    let now = ctx.now();
+    let mut tx = ctx.db.read_granted(&AUTHENTICATION).await?;
+    let row = tx
+        .fetch_optional(sql!(
+            "SELECT s.user_id, u.email, u.password_hash FROM sessions s JOIN users u ON u.id = s.user_id
+              WHERE s.id_hash = $1 AND s.expires_at > $2 AND s.last_seen_at >= $3",
+            key,
+            now,
+            now.plus_seconds(-SESSION_IDLE_SECONDS)
+        ))
+        .await?
+        .ok_or(Error::Unauthorized)?;
+    drop(tx);
+    let user_id: UserId = row.get("user_id")?;
+    let email: Email = row.get("email")?;
+    let device = sign_ins::check_signed_in(ctx, email.as_str(), Method::Password, key, meta).await?;
+    if !password::verify_password(password_text.to_owned(), row.get("password_hash")?).await {
+        sign_ins::record(ctx, email.as_str(), Method::Password, Outcome::BadPassword, &device, meta).await?;
+        return Err(Error::invalid("password", "is not your password"));
+    }
+    if totp::active_for(ctx, &user_id).await? {
+        let Some(code) = totp_code.map(str::trim).filter(|c| !c.is_empty()) else {
+            return Err(Error::invalid("totp", "enter the code of your authenticator app (or a recovery code)"));
+        };
+        if second_factor(ctx, &user_id, email.as_str(), code, &device, meta).await.is_err() {
+            return Err(Error::invalid("totp", "is not the current code of your authenticator app"));
+        }
+    }
+    let mut tx = ctx.db.write_granted(&AUTHENTICATION).await?;
+    tx.execute(sql!("UPDATE sessions SET authenticated_at = $2 WHERE id_hash = $1", key, now)).await?;
+    tx.commit().await?;
+    sign_ins::record(ctx, email.as_str(), Method::Password, Outcome::Success, &device, meta).await?;
+    Ok(now)
+}
+
 /// The same validation errors, reported on `field`.
 pub(crate) fn rename_field(err: Error, field: &str) -> Error {
     match err {
@@ -324,8 +368,8 @@ pub async fn start_session(
     };
     let id = format!("{SESSION_ID_PREFIX}{}", random_token(26));
     tx.execute(sql!(
-        "INSERT INTO sessions (id_hash, id, user_id, kind, csrf_token, workspace_id, partner_id, ip, user_agent, created_at, last_seen_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)",
+        "INSERT INTO sessions (id_hash, id, user_id, kind, csrf_token, workspace_id, partner_id, ip, user_agent, created_at, last_seen_at, authenticated_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10, $11)",
         sha256_hex(&token), id, user_id, kind.as_str(), csrf_token,
         first.map(|m| m.workspace_id.clone()), first.and_then(|m| m.partner_id.clone()),
         meta.ip, meta.user_agent.as_deref().map(|agent| agent.chars().take(512).collect::<String>()), now, expires_at
@@ -581,7 +625,7 @@ pub async fn authenticate_bearer(ctx: &Ctx, credential: &str, membership_header:
     let key = sha256_hex(credential);
     let row = tx
         .fetch_optional(sql!(
-            "SELECT s.user_id, s.workspace_id, s.partner_id, s.last_seen_at, u.email FROM sessions s JOIN users u ON u.id = s.user_id
+            "SELECT s.user_id, s.workspace_id, s.partner_id, s.last_seen_at, s.authenticated_at, u.email FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id_hash = $1 AND s.kind = 'token' AND s.expires_at > $2 AND s.last_seen_at >= $3",
             &key,
             now,
@@ -603,7 +647,7 @@ pub async fn authenticate_bearer(ctx: &Ctx, credential: &str, membership_header:
         }
         (header, _) => choose(&all, header)?,
     };
-    let scope = scope_for_user(&mut tx, &user_id, email, chosen, meta).await?;
+    let scope = scope_for_user(&mut tx, &user_id, email, chosen, meta).await?.with_authenticated_at(row.get("authenticated_at")?);
     drop(tx);
     touch_session(ctx, &key, last_seen_at).await?;
     Ok(scope)
@@ -685,7 +729,7 @@ pub async fn authenticate_browser(ctx: &Ctx, token: &str, meta: &RequestMeta) ->
     let key = session_key(token);
     let Some(row) = tx
         .fetch_optional(sql!(
-            "SELECT s.user_id, s.csrf_token, s.workspace_id, s.partner_id, s.last_seen_at, u.email, u.name FROM sessions s JOIN users u ON u.id = s.user_id
+            "SELECT s.user_id, s.csrf_token, s.workspace_id, s.partner_id, s.last_seen_at, s.authenticated_at, u.email, u.name FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id_hash = $1 AND s.kind = 'browser' AND s.expires_at > $2 AND s.last_seen_at >= $3",
             &key,
             ctx.now(),
@@ -702,7 +746,9 @@ pub async fn authenticate_browser(ctx: &Ctx, token: &str, meta: &RequestMeta) ->
     let all = memberships(&mut tx, &user_id).await?;
     let current = all.iter().find(|m| Some(&m.workspace_id) == workspace_id.as_ref() && m.partner_id == partner_id).cloned();
     let scope = match &current {
-        Some(m) => Some(scope_for_user(&mut tx, &user_id, email.clone(), m, meta).await?),
+        Some(m) => {
+            Some(scope_for_user(&mut tx, &user_id, email.clone(), m, meta).await?.with_authenticated_at(row.get("authenticated_at")?))
+        }
         None => None,
     };
     drop(tx);

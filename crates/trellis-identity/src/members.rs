@@ -147,6 +147,9 @@ pub async fn update(
         return Err(Error::NotFound);
     }
     let now = ctx.now();
+    if role.is_some() {
+        scope.require_recent_sign_in(now)?;
+    }
     let mut tx = scope.write_granted(ctx, &STAFF_RECORDS).await?;
     let before = fetch(&mut tx, scope.workspace_id(), user_id).await?;
     scope.require_workspace_admin("change staff roles")?;

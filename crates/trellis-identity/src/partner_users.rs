@@ -192,6 +192,7 @@ pub async fn invite_within(
 /// Changes a partner user's role.
 pub async fn update_role(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, user_id: &UserId, role: PartnerRole) -> Result<()> {
     let now = ctx.now();
+    scope.require_recent_sign_in(now)?;
     let mut tx = scope.write(ctx).await?;
     require_visible_partner(&mut tx, scope, partner_id).await?;
     let before = current_role(&mut tx, scope, partner_id, user_id).await?;

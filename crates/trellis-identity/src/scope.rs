@@ -16,7 +16,7 @@
 
 use std::ops::{Deref, DerefMut};
 use trellis_core::{
-    ApiKeyId, Email, Error, PartnerId, PartnerRole, PartnerScopeSetting, PartnerStatus, Result, UserId, VendorRole, WorkspaceId,
+    ApiKeyId, Email, Error, PartnerId, PartnerRole, PartnerScopeSetting, PartnerStatus, Result, Timestamp, UserId, VendorRole, WorkspaceId,
 };
 
 use trellis_db::{DbResult, RowSecurity, Sql, SystemGrant, Tx};
@@ -80,6 +80,9 @@ pub struct Scope {
     /// The workspace requires two-step sign-in of this person, who has no authenticator app:
     /// the API and the console/portal refuse everything but setting one up (and one's account).
     mfa_enrolment_pending: bool,
+    /// When the person behind the session last proved who they are; `None` for keys and the
+    /// system, which a step-up does not apply to.
+    authenticated_at: Option<Timestamp>,
 }
 
 #[cfg(feature = "test-switches")]
@@ -137,7 +140,17 @@ impl Scope {
         read_only: bool,
         meta: RequestMeta,
     ) -> Self {
-        Self { workspace_id, actor, membership, visibility, read_only, meta, grant: None, mfa_enrolment_pending: false }
+        Self {
+            workspace_id,
+            actor,
+            membership,
+            visibility,
+            read_only,
+            meta,
+            grant: None,
+            mfa_enrolment_pending: false,
+            authenticated_at: None,
+        }
     }
 
     /// The system context for one workspace: sees every partner. Only for work no person performs
@@ -234,6 +247,22 @@ impl Scope {
     pub(crate) fn with_mfa_enrolment_pending(mut self, pending: bool) -> Self {
         self.mfa_enrolment_pending = pending;
         self
+    }
+
+    pub(crate) fn with_authenticated_at(mut self, at: Timestamp) -> Self {
+        self.authenticated_at = Some(at);
+        self
+    }
+
+    /// Step-up re-authentication: what a stolen session must not be able to do — approving payouts,
+    /// changing payout methods, creating keys, changing roles — needs a sign-in or a confirmation of
+    /// the password within the last [`crate::auth::STEP_UP_SECONDS`] (403
+    /// `reauthentication_required` otherwise). API keys and the system are not sessions.
+    pub fn require_recent_sign_in(&self, now: Timestamp) -> Result<()> {
+        match self.authenticated_at {
+            Some(at) if at.plus_seconds(crate::auth::STEP_UP_SECONDS) < now => Err(Error::ReauthenticationRequired),
+            _ => Ok(()),
+        }
     }
 
     /// The vendor role, when acting as staff.

@@ -235,6 +235,8 @@ pub async fn set(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, input: &Payou
     if unchanged && let Some(before) = before {
         return before.reveal(key, &workspace_id, partner_id);
     }
+    // A change (not the same details sent again, which changes nothing) needs a recent sign-in.
+    scope.require_recent_sign_in(now)?;
 
     let hold = now.plus_seconds(COOLING_OFF_HOURS * 3600);
     // The update branch is a replacement whichever request inserted first, so it always starts

@@ -568,6 +568,7 @@ async fn change(ctx: &Ctx, scope: &Scope, id: &PayoutRunId, to: RunStatus, what:
 /// `POST /api/v1/payout-runs/{id}/approve`: a draft is approved by another person than the one
 /// who created it (four eyes); its money moves to payout clearing.
 pub async fn approve(ctx: &Ctx, scope: &Scope, id: &PayoutRunId) -> Result<RunDetail> {
+    scope.require_recent_sign_in(ctx.now())?;
     change(ctx, scope, id, RunStatus::Approved, "approve payout runs").await
 }
 

@@ -9,6 +9,7 @@ mod apply;
 mod assets;
 mod brand;
 mod charts;
+mod confirm;
 mod console;
 mod deal_views;
 mod display;
@@ -51,6 +52,7 @@ pub fn page_routes() -> Vec<(Method, &'static str)> {
 fn all_routes() -> routes::PageRouter {
     pages::routes()
         .merge(account::routes())
+        .merge(confirm::routes())
         .merge(password_reset::routes())
         .merge(apply::routes())
         .merge(console::routes())

@@ -310,6 +310,9 @@ impl From<Response> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
+            // Step-up: to "Confirm it's you", which sends the person back to the form's page
+            // (the browser keeps it as the referrer through the redirect).
+            PageError::Domain(Error::ReauthenticationRequired) => see_other(crate::confirm::PAGE),
             PageError::Domain(err) => error_page(err),
             PageError::Response(response) => response,
         }
@@ -436,6 +439,12 @@ pub fn error_page(err: Error) -> Response {
         Error::Unauthorized | Error::MfaRequired => (StatusCode::UNAUTHORIZED, "Please sign in", "Your session has ended.".to_owned()),
         Error::NotFound => (StatusCode::NOT_FOUND, "Not found", "This page does not exist, or you do not have access to it.".to_owned()),
         Error::Forbidden(m) => (StatusCode::FORBIDDEN, "Not allowed", m.clone()),
+        Error::ReauthenticationRequired => (
+            StatusCode::FORBIDDEN,
+            "Confirm it's you",
+            "This needs you to have confirmed who you are in the last 5 minutes: confirm it on /account/confirm, then do it again."
+                .to_owned(),
+        ),
         Error::MfaEnrollmentRequired => (
             StatusCode::FORBIDDEN,
             "Two-step sign-in required",

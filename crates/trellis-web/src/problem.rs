@@ -90,6 +90,9 @@ impl From<Error> for ApiError {
         match err {
             Error::Unauthorized => ApiError::unauthorized(),
             Error::MfaRequired => ApiError::new(StatusCode::UNAUTHORIZED, "mfa_required", "Second factor required", err.to_string()),
+            Error::ReauthenticationRequired => {
+                ApiError::new(StatusCode::FORBIDDEN, "reauthentication_required", "Confirm it's you", err.to_string())
+            }
             Error::MfaEnrollmentRequired => {
                 ApiError::new(StatusCode::FORBIDDEN, "mfa_enrollment_required", "Two-step sign-in required", err.to_string())
             }

@@ -80,6 +80,38 @@ pub async fn change_password(
     Ok(Json(PasswordChanged { other_sessions_ended: ended }))
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reauthentication {
+    pub password: String,
+    /// The code of the person's authenticator app (or a recovery code), when they have one.
+    pub totp: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Reauthenticated {
+    /// From now, for 5 minutes, this token may approve payouts, change payout methods, create keys
+    /// and change roles.
+    pub authenticated_at: String,
+    pub valid_until: String,
+}
+
+/// Confirm it's you (step-up re-authentication): the password, and the authenticator's code when
+/// the person has one. A sign-in token only (401 otherwise). A wrong password is 422 and counts
+/// as a failed sign-in (429 after too many).
+#[utoipa::path(post, path = "/api/v1/auth/reauthenticate", tag = "auth", request_body = Reauthentication,
+    responses((status = 200, body = Reauthenticated), (status = 401, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
+pub async fn reauthenticate(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    SignInToken(token): SignInToken,
+    ApiJson(body): ApiJson<Reauthentication>,
+) -> ApiResult<Json<Reauthenticated>> {
+    auth::token_user(&state.ctx, &token).await?;
+    let at = auth::reauthenticate(&state.ctx, &auth::session_key(&token), &body.password, body.totp.as_deref(), &meta).await?;
+    Ok(Json(Reauthenticated { authenticated_at: at.to_rfc3339(), valid_until: at.plus_seconds(auth::STEP_UP_SECONDS).to_rfc3339() }))
+}
+
 /// The signed-in person's sessions that still work, the most recently used first (a sign-in
 /// token only: an API key is not a person's sign-in, 401).
 #[utoipa::path(get, path = "/api/v1/auth/sessions", tag = "auth", responses((status = 200, body = Page<SessionView>), (status = 401, body = Problem)))]

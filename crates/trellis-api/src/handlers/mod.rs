@@ -36,6 +36,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::change_password))
+        .routes(routes!(auth::reauthenticate))
         .routes(routes!(auth::list_sessions))
         .routes(routes!(auth::end_session))
         .routes(routes!(auth::list_sign_ins))

@@ -276,6 +276,7 @@ fn the_matrix_follows_the_visibility_and_order_of_checks_rules_of_api_md() {
                         route.path.as_str(),
                         "/api/v1/auth/logout"
                             | "/api/v1/auth/password"
+                            | "/api/v1/auth/reauthenticate"
                             | "/api/v1/auth/sessions"
                             | "/api/v1/auth/sessions/{id}"
                             | "/api/v1/auth/sign-ins"
@@ -814,6 +815,7 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         ("POST", "/api/v1/auth/login") => Some(json!({"email": world.bystander.email, "password": PASSWORD})),
         // The password set to what it is: the identity keeps signing in with it.
         ("POST", "/api/v1/auth/password") => Some(json!({"current_password": PASSWORD, "new_password": PASSWORD})),
+        ("POST", "/api/v1/auth/reauthenticate") => Some(json!({"password": PASSWORD})),
         ("POST", "/api/v1/auth/totp") => None,
         ("POST", "/api/v1/auth/totp/confirm") => Some(json!({"code": "abcdef"})),
         ("DELETE", "/api/v1/auth/totp") => Some(json!({"code": "123456"})),

@@ -191,3 +191,86 @@ async fn a_workspace_that_requires_two_step_sign_in_holds_staff_and_partner_admi
     let audit = app.get("/api/v1/audit-events?action=workspace.updated", &f.owner_key).await;
     assert!(audit.text.contains("mfa_required_partner_admins"), "{}", audit.text);
 }
+
+#[tokio::test]
+async fn keys_roles_payout_methods_and_payout_approvals_need_a_sign_in_or_a_confirmation_in_the_last_five_minutes() {
+    use crate::pages::{csrf_field, sign_in};
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let owner = app.login(&f.owner.email, PASSWORD).await;
+    let r1a_admin = app.login(&f.r1a_admin.email, PASSWORD).await;
+    let web = sign_in(&app, &f.r1a_admin.email).await;
+    let key = |n: u32| json!({"name": format!("step-up {n}")});
+    assert_eq!(app.post("/api/v1/api-keys", &owner, key(1)).await.status, 201, "just signed in");
+
+    app.clock.advance_seconds(6 * 60);
+    let stale = app.post("/api/v1/api-keys", &owner, key(2)).await;
+    assert_eq!((stale.status, stale.body["code"].as_str()), (403, Some("reauthentication_required")), "{}", stale.text);
+    let role = app.patch(&format!("/api/v1/members/{}", f.viewer.user_id), &owner, json!({"role": "finance"})).await;
+    assert_eq!(role.body["code"], "reauthentication_required", "{}", role.text);
+    let partner_role =
+        app.patch(&format!("/api/v1/partners/{}/users/{}", f.r1a, f.r1a_member.user_id), &r1a_admin, json!({"role": "sales"})).await;
+    assert_eq!(partner_role.body["code"], "reauthentication_required", "{}", partner_role.text);
+    let method = json!({"type": "sepa", "account_holder": "R1a GmbH", "iban": "DE89370400440532013000"});
+    let payout_method = app.send(Method::PUT, &format!("/api/v1/partners/{}/payout-method", f.r1a), Some(&r1a_admin), Some(&method)).await;
+    assert_eq!(payout_method.body["code"], "reauthentication_required", "{}", payout_method.text);
+    let partner_key = app.post(&format!("/api/v1/partners/{}/scim-tokens", f.r1a), &r1a_admin, json!({})).await;
+    assert_eq!(partner_key.body["code"], "reauthentication_required", "{}", partner_key.text);
+    // Reading is not affected, and a key is not a session.
+    assert_eq!(app.get("/api/v1/partners", &owner).await.status, 200);
+    assert_eq!(app.post("/api/v1/api-keys", &f.owner_key, key(3)).await.status, 201);
+
+    // Confirming: a wrong password is refused (and counted); the right one opens five minutes.
+    let wrong = app.post("/api/v1/auth/reauthenticate", &owner, json!({"password": "not the password at all"})).await;
+    assert_eq!(wrong.status, 422, "{}", wrong.text);
+    assert_eq!(
+        app.post("/api/v1/auth/reauthenticate", &f.owner_key, json!({"password": PASSWORD})).await.status,
+        401,
+        "keys have no password"
+    );
+    let confirmed = app.post("/api/v1/auth/reauthenticate", &owner, json!({"password": PASSWORD})).await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.text);
+    assert!(confirmed.body["valid_until"].is_string());
+    assert_eq!(app.post("/api/v1/api-keys", &owner, key(4)).await.status, 201);
+    assert_eq!(app.patch(&format!("/api/v1/members/{}", f.viewer.user_id), &owner, json!({"role": "finance"})).await.status, 200);
+    let history = app.get("/api/v1/auth/sign-ins", &owner).await;
+    assert!(history.text.contains("bad_password"), "the wrong confirmation is in the history: {}", history.text);
+
+    // With an authenticator app, its code is needed too.
+    let (secret, _) = turn_on(&app, &owner).await;
+    app.clock.advance_seconds(6 * 60);
+    assert_eq!(app.post("/api/v1/api-keys", &owner, key(5)).await.status, 403, "five minutes later, again");
+    let without_code = app.post("/api/v1/auth/reauthenticate", &owner, json!({"password": PASSWORD})).await;
+    assert_eq!(without_code.status, 422, "{}", without_code.text);
+    assert!(without_code.text.contains("totp"), "{}", without_code.text);
+    let with_code =
+        app.post("/api/v1/auth/reauthenticate", &owner, json!({"password": PASSWORD, "totp": app_code(&app, &secret, 30)})).await;
+    assert_eq!(with_code.status, 200, "{}", with_code.text);
+    assert_eq!(app.post("/api/v1/api-keys", &owner, key(6)).await.status, 201);
+
+    // The pages: creating a key sends the person to "Confirm it's you", which sends them back.
+    let created = web.submit("/portal/api-keys", &[("name", "late key"), ("role", "member")]).await;
+    assert_eq!(created.status, 303, "{}", created.text);
+    assert_eq!(created.headers["location"], "/account/confirm");
+    let form = app
+        .client
+        .get(format!("{}/account/confirm", app.base_url))
+        .header("cookie", web.cookie())
+        .header("referer", format!("{}/portal/api-keys", app.base_url))
+        .send()
+        .await
+        .expect("the confirmation page");
+    let form = form.text().await.expect("body");
+    assert!(form.contains(r#"name="next" value="/portal/api-keys""#), "{form}");
+    let csrf = csrf_field(&form).expect("csrf");
+    let back = crate::pages::post_form(
+        &app,
+        "/account/confirm",
+        web.cookie(),
+        &[("csrf_token", &csrf), ("next", "/portal/api-keys"), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(back.status, 303, "{}", back.text);
+    assert_eq!(back.headers["location"], "/portal/api-keys");
+    assert_eq!(web.submit("/portal/api-keys", &[("name", "late key"), ("role", "member")]).await.status, 200, "the key, shown once");
+}
