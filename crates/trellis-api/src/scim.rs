@@ -181,8 +181,17 @@ fn drop_empty_strings(value: &mut Value) {
 }
 
 fn user_response(state: &AppState, status: StatusCode, user: &ProvisionedUser) -> Response {
+    user_response_projected(state, status, user, None)
+}
+
+/// A person's resource, with only the attributes a GET's `attributes`/`excludedAttributes` ask for.
+fn user_response_projected(state: &AppState, status: StatusCode, user: &ProvisionedUser, query: Option<&ListQuery>) -> Response {
     let base = base_url(state);
-    let mut response = scim_json(status, &user_json(&base, user));
+    let mut resource = user_json(&base, user);
+    if let Some(query) = query {
+        project(&mut resource, query);
+    }
+    let mut response = scim_json(status, &resource);
     if let Ok(etag) = HeaderValue::from_str(&format!("W/\"{}\"", user.updated_at.micros())) {
         response.headers_mut().insert(header::ETAG, etag);
     }
@@ -301,13 +310,7 @@ async fn get_user(
     let axum::extract::Query(query) =
         query.map_err(|e| ScimError::bad("invalidValue", format!("the query could not be read: {}", e.body_text())))?;
     let user = provisioning::get(&state.ctx, &scope, &user_id(&id)?).await?;
-    let mut response = user_response(&state, StatusCode::OK, &user);
-    if query.attributes.is_some() || query.excluded_attributes.is_some() {
-        let mut resource = user_json(&base_url(&state), &user);
-        project(&mut resource, &query);
-        *response.body_mut() = axum::body::Body::from(resource.to_string());
-    }
-    Ok(response)
+    Ok(user_response_projected(&state, StatusCode::OK, &user, Some(&query)))
 }
 
 /// `attributes=` keeps only the named attributes (and `id`, `schemas`, which are always

@@ -175,7 +175,7 @@ pub async fn create(ctx: &Ctx, scope: &Scope, input: &UserInput) -> Result<Provi
         ))
         .await?;
     }
-    insert_identity(&mut tx, scope, &partner_id, &user_id, &input, role, created_account, now).await?;
+    upsert_identity(&mut tx, scope, &partner_id, &user_id, &input, role, created_account, now).await?;
     audit::record(
         &mut tx,
         scope,
@@ -192,9 +192,11 @@ pub async fn create(ctx: &Ctx, scope: &Scope, input: &UserInput) -> Result<Provi
     Ok(user)
 }
 
-/// The provider's record of a person: what it sent, and the role parked when it is inactive.
+/// Writes the provider's record of a person: what it sent, and the role parked when it is
+/// inactive. Whether the provisioning created the account, and when the record began, stay as
+/// first written.
 #[allow(clippy::too_many_arguments)]
-async fn insert_identity(
+async fn upsert_identity(
     tx: &mut Tx,
     scope: &Scope,
     partner_id: &PartnerId,
@@ -207,7 +209,11 @@ async fn insert_identity(
     tx.execute(sql!(
         "INSERT INTO scim_identities (workspace_id, partner_id, user_id, external_id, given_name, family_name, formatted_name, display_name,
                                       active, role_stated, parked_role, created_account, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
+         ON CONFLICT (workspace_id, partner_id, user_id) DO UPDATE SET external_id = excluded.external_id,
+             given_name = excluded.given_name, family_name = excluded.family_name, formatted_name = excluded.formatted_name,
+             display_name = excluded.display_name, active = excluded.active, role_stated = excluded.role_stated,
+             parked_role = excluded.parked_role, updated_at = excluded.updated_at",
         scope.workspace_id(),
         partner_id,
         user_id,
@@ -424,42 +430,20 @@ pub async fn replace(ctx: &Ctx, scope: &Scope, user_id: &UserId, input: &UserInp
         }
         _ => {}
     }
-    let updated = tx
-        .execute(sql!(
-            "UPDATE scim_identities SET external_id = $4, given_name = $5, family_name = $6, formatted_name = $7, display_name = $8,
-                    active = $9, role_stated = $10, parked_role = $11, updated_at = $12
-              WHERE workspace_id = $1 AND partner_id = $2 AND user_id = $3",
-            scope.workspace_id(),
-            partner_id,
-            user_id,
-            input.external_id.clone(),
-            input.given_name.clone(),
-            input.family_name.clone(),
-            input.formatted_name.clone(),
-            input.display_name.clone(),
-            input.active,
-            input.role.is_some(),
-            (!active).then(|| role.as_str()),
-            now
-        ))
-        .await?;
-    if updated == 0 {
-        // Invited the usual way: the provider's view of them starts here.
-        insert_identity(&mut tx, scope, &partner_id, user_id, &input, role, false, now).await?;
-    } else {
-        // An account this provisioning created follows the provider's name.
-        tx.execute(sql!(
-            "UPDATE users SET name = $2, updated_at = $3 WHERE id = $1
-               AND EXISTS (SELECT 1 FROM scim_identities si WHERE si.workspace_id = $4 AND si.partner_id = $5 AND si.user_id = $1 AND si.created_account = $6)",
-            user_id,
-            account_name(&input),
-            now,
-            scope.workspace_id(),
-            partner_id,
-            true
-        ))
-        .await?;
-    }
+    // A person invited the usual way gets the provider's record here.
+    upsert_identity(&mut tx, scope, &partner_id, user_id, &input, role, false, now).await?;
+    // An account this provisioning created follows the provider's name.
+    tx.execute(sql!(
+        "UPDATE users SET name = $2, updated_at = $3 WHERE id = $1
+           AND EXISTS (SELECT 1 FROM scim_identities si WHERE si.workspace_id = $4 AND si.partner_id = $5 AND si.user_id = $1 AND si.created_account = $6)",
+        user_id,
+        account_name(&input),
+        now,
+        scope.workspace_id(),
+        partner_id,
+        true
+    ))
+    .await?;
     audit::record(&mut tx, scope, now, entry).await?;
     let user = find_in(&mut tx, scope, &partner_id, user_id).await?.ok_or(Error::NotFound)?;
     tx.commit().await?;
