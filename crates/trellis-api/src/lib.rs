@@ -9,6 +9,7 @@ pub mod handlers;
 pub mod middleware;
 pub mod narrow;
 pub mod scim;
+pub mod sso_logout;
 pub mod views;
 
 use axum::Router;

@@ -158,8 +158,10 @@ fn user_json(base: &str, user: &ProvisionedUser) -> Value {
         resource["externalId"] = json!(external_id);
     }
     // What the provider never said is not invented (RFC 7643 §2.5: unassigned attributes are
-    // left out); the person's standing in Trellis is what it is all the same.
-    if let Some(active) = user.stated_active {
+    // left out); the person's standing in Trellis is what it is all the same, and someone an
+    // admin removed is inactive whatever the provider last said.
+    let active = if user.active { user.stated_active } else { Some(false) };
+    if let Some(active) = active {
         resource["active"] = json!(active);
     }
     if user.role_stated {

@@ -349,9 +349,10 @@ impl From<trellis_identity::auth::SessionInfo> for SessionView {
 #[derive(Serialize, ToSchema)]
 pub struct SignInView {
     pub at: String,
-    /// `password`, `password_change` or `password_reset`.
+    /// `password`, `password_change`, `password_reset` or `sso` (an organisation's identity provider).
     pub method: String,
-    /// `success`, `bad_password`, `throttled`, `reset_requested` or `bad_link`.
+    /// `success`, `bad_password`, `throttled`, `reset_requested`, `bad_link`, `mfa_failed` or
+    /// `sso_refused`.
     pub outcome: String,
     pub ip: String,
     pub user_agent: Option<String>,

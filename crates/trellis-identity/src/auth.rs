@@ -350,6 +350,33 @@ pub async fn start_session(
     device_token: Option<&str>,
     meta: &RequestMeta,
 ) -> Result<SignedIn> {
+    open_session(ctx, user_id, kind, device_token, meta, None).await
+}
+
+/// Where a session begun through an identity provider comes from (`identity::sso`): it acts only
+/// for the provider's organisation, and the provider's logout (`sid`) ends it.
+#[derive(Debug, Clone)]
+pub struct SsoOrigin {
+    pub connection_id: String,
+    pub sid: Option<String>,
+    pub workspace_id: WorkspaceId,
+    pub partner_id: Option<PartnerId>,
+}
+
+/// A browser session for a person who signed in through `origin`'s provider, bound to that
+/// organisation. 403 when the organisation cannot be used now (a suspended partner).
+pub async fn start_sso_session(ctx: &Ctx, user_id: &UserId, origin: &SsoOrigin, meta: &RequestMeta) -> Result<SignedIn> {
+    open_session(ctx, user_id, SessionKind::Browser, None, meta, Some(origin)).await
+}
+
+async fn open_session(
+    ctx: &Ctx,
+    user_id: &UserId,
+    kind: SessionKind,
+    device_token: Option<&str>,
+    meta: &RequestMeta,
+    origin: Option<&SsoOrigin>,
+) -> Result<SignedIn> {
     let now = ctx.now();
     let token = match kind {
         SessionKind::Token => format!("{TOKEN_PREFIX}{}", random_token(43)),
@@ -358,7 +385,13 @@ pub async fn start_session(
     let csrf_token = random_token(32);
     let expires_at = now.plus_seconds(SESSION_ABSOLUTE_SECONDS);
     let mut tx = ctx.db.write_granted(&AUTHENTICATION).await?;
-    let memberships = memberships(&mut tx, user_id).await?;
+    let mut memberships = memberships(&mut tx, user_id).await?;
+    if let Some(origin) = origin {
+        memberships.retain(|m| m.workspace_id == origin.workspace_id && m.partner_id == origin.partner_id);
+        if memberships.is_empty() {
+            return Err(Error::forbidden("This organisation cannot sign in now. Ask its administrator."));
+        }
+    }
     // A browser session starts in the first membership and switches on /memberships. A token is
     // bound to its membership when the user has exactly one, so that a membership added later
     // (an accepted invitation) never breaks a client that sends no Trellis-Membership header.
@@ -368,11 +401,13 @@ pub async fn start_session(
     };
     let id = format!("{SESSION_ID_PREFIX}{}", random_token(26));
     tx.execute(sql!(
-        "INSERT INTO sessions (id_hash, id, user_id, kind, csrf_token, workspace_id, partner_id, ip, user_agent, created_at, last_seen_at, authenticated_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10, $11)",
+        "INSERT INTO sessions (id_hash, id, user_id, kind, csrf_token, workspace_id, partner_id, ip, user_agent, created_at, last_seen_at, authenticated_at, expires_at,
+                               sso_connection_id, sso_sid)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10, $11, $12, $13)",
         sha256_hex(&token), id, user_id, kind.as_str(), csrf_token,
         first.map(|m| m.workspace_id.clone()), first.and_then(|m| m.partner_id.clone()),
-        meta.ip, meta.user_agent.as_deref().map(|agent| agent.chars().take(512).collect::<String>()), now, expires_at
+        meta.ip, meta.user_agent.as_deref().map(|agent| agent.chars().take(512).collect::<String>()), now, expires_at,
+        origin.map(|o| o.connection_id.clone()), origin.and_then(|o| o.sid.clone())
     ))
     .await?;
     let device_token = sign_ins::remember_device(&mut tx, user_id, device_token, now).await?;
@@ -729,7 +764,8 @@ pub async fn authenticate_browser(ctx: &Ctx, token: &str, meta: &RequestMeta) ->
     let key = session_key(token);
     let Some(row) = tx
         .fetch_optional(sql!(
-            "SELECT s.user_id, s.csrf_token, s.workspace_id, s.partner_id, s.last_seen_at, s.authenticated_at, u.email, u.name FROM sessions s JOIN users u ON u.id = s.user_id
+            "SELECT s.user_id, s.csrf_token, s.workspace_id, s.partner_id, s.last_seen_at, s.authenticated_at, s.sso_connection_id, u.email, u.name
+               FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id_hash = $1 AND s.kind = 'browser' AND s.expires_at > $2 AND s.last_seen_at >= $3",
             &key,
             ctx.now(),
@@ -743,11 +779,19 @@ pub async fn authenticate_browser(ctx: &Ctx, token: &str, meta: &RequestMeta) ->
     let email: Email = row.get("email")?;
     let workspace_id: Option<WorkspaceId> = row.get("workspace_id")?;
     let partner_id: Option<PartnerId> = row.get("partner_id")?;
-    let all = memberships(&mut tx, &user_id).await?;
+    let mut all = memberships(&mut tx, &user_id).await?;
     let current = all.iter().find(|m| Some(&m.workspace_id) == workspace_id.as_ref() && m.partner_id == partner_id).cloned();
+    // A session begun through an identity provider acts only for its organisation; that
+    // provider, not Trellis, asks for the second factor (ADR 0026).
+    let through_provider = row.get::<Option<String>>("sso_connection_id")?.is_some();
+    if through_provider {
+        all.retain(|m| Some(m) == current.as_ref());
+    }
     let scope = match &current {
         Some(m) => {
-            Some(scope_for_user(&mut tx, &user_id, email.clone(), m, meta).await?.with_authenticated_at(row.get("authenticated_at")?))
+            let scope =
+                scope_for_user(&mut tx, &user_id, email.clone(), m, meta).await?.with_authenticated_at(row.get("authenticated_at")?);
+            Some(if through_provider { scope.with_mfa_enrolment_pending(false) } else { scope })
         }
         None => None,
     };

@@ -12,6 +12,7 @@ pub mod background_work;
 pub mod housekeeping;
 pub mod invitations;
 pub mod members;
+pub mod oidc;
 pub mod partner_users;
 pub mod password;
 pub mod password_reset;
@@ -20,6 +21,7 @@ pub mod scope;
 pub mod secret;
 pub mod secret_box;
 pub mod sign_ins;
+pub mod sso;
 pub mod totp;
 pub mod workspaces;
 

@@ -240,6 +240,18 @@ pub async fn remove(ctx: &Ctx, scope: &Scope, partner_id: &PartnerId, user_id: &
         user_id
     ))
     .await?;
+    // A provisioned person stays known to the organisation's identity provider, as inactive
+    // with the role they had (SCIM lists them; reactivation restores it).
+    tx.execute(sql!(
+        "UPDATE scim_identities SET parked_role = $4, updated_at = $5
+         WHERE workspace_id = $1 AND partner_id = $2 AND user_id = $3 AND parked_role IS NULL",
+        scope.workspace_id(),
+        partner_id,
+        user_id,
+        before.as_str(),
+        now
+    ))
+    .await?;
     let (sessions, keys) = end_access(&mut tx, scope.workspace_id(), partner_id, user_id, now).await?;
     audit::record(
         &mut tx,

@@ -277,16 +277,20 @@ pub async fn get(ctx: &Ctx, scope: &Scope, user_id: &UserId) -> Result<Provision
 pub async fn list(ctx: &Ctx, scope: &Scope, filter: &UserFilter, offset: i64, count: i64) -> Result<(i64, Vec<ProvisionedUser>)> {
     let partner_id = organisation(scope)?;
     let mut tx = scope.read(ctx).await?;
-    let mut total = Sql::build("SELECT COUNT(*) AS n");
-    push_from(&mut total, scope, &partner_id, filter, None);
+    // Counted per side of the disjoint union, each from its own index.
+    let mut total = Sql::build("SELECT (SELECT COUNT(*)");
+    push_members(&mut total, scope, &partner_id, filter, None);
+    total.push(") + (SELECT COUNT(*)");
+    push_parked(&mut total, scope, &partner_id, filter, None);
+    total.push(") AS n");
     let total = tx.fetch_i64(total).await?;
     if count == 0 {
         return Ok((total, Vec::new()));
     }
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS);
-    push_from(&mut q, scope, &partner_id, filter, None);
-    q.push(" ORDER BY u.id LIMIT ").push_bind(count).push(" OFFSET ").push_bind(offset);
+    push_from(&mut q, scope, &partner_id, filter, None, Some((offset, count)));
+    q.push(" ORDER BY u.id");
     let rows = tx.fetch_all(q).await?;
     Ok((total, rows.iter().map(from_row).collect::<Result<_>>()?))
 }
@@ -295,43 +299,20 @@ const COLUMNS: &str =
     "u.id AS user_id, u.email, u.name, pu.role, pu.created_at AS joined_at, si.external_id, si.given_name, si.family_name,
     si.formatted_name, si.display_name, si.active, si.role_stated, si.parked_role, si.created_at, si.updated_at";
 
-/// The organisation's people: its users and the people its provider deactivated (a union of two
-/// primary-key ranges), with what each table knows of them. A filter or an id narrows both sides
-/// of the union by index (a person by id, by address through the unique email, by externalId
-/// through its unique index), so that finding one person costs the same in an organisation of ten
-/// people or of fifty thousand.
-fn push_from(q: &mut Sql, scope: &Scope, partner_id: &PartnerId, filter: &UserFilter, user_id: Option<&UserId>) {
-    let narrow = |q: &mut Sql| {
-        match filter {
-            UserFilter::All => {}
-            UserFilter::Email(email) => {
-                // userName is case-insensitive (RFC 7643 §4.1.1); addresses are stored lower-cased.
-                q.push(" AND user_id IN (SELECT id FROM users WHERE email = ").push_bind(email.trim().to_lowercase()).push(")");
-            }
-            UserFilter::ExternalId(external_id) => {
-                q.push(" AND user_id IN (SELECT user_id FROM scim_identities WHERE workspace_id = ")
-                    .push_bind(scope.workspace_id())
-                    .push(" AND partner_id = ")
-                    .push_bind(partner_id)
-                    .push(" AND external_id = ")
-                    .push_bind(external_id.clone())
-                    .push(")");
-            }
-        }
-        if let Some(user_id) = user_id {
-            q.push(" AND user_id = ").push_bind(user_id);
-        }
-    };
-    q.push(" FROM (SELECT user_id FROM partner_users WHERE workspace_id = ")
-        .push_bind(scope.workspace_id())
-        .push(" AND partner_id = ")
-        .push_bind(partner_id);
-    narrow(q);
-    q.push(" UNION SELECT user_id FROM scim_identities WHERE workspace_id = ")
-        .push_bind(scope.workspace_id())
-        .push(" AND partner_id = ")
-        .push_bind(partner_id);
-    narrow(q);
+/// The organisation's people: its users, and the people its provider deactivated (or an admin
+/// removed) whose role is parked, which are never its users too. The union is disjoint, so each
+/// side is read in id order from its own primary key (parked people from a partial index) and a
+/// page is a merge of the two that stops at the page's end: the first page costs the same in an
+/// organisation of ten people or of fifty thousand. A filter or an id narrows both sides by index
+/// (a person by id, by address through the unique email, by externalId through its unique index).
+fn push_from(q: &mut Sql, scope: &Scope, partner_id: &PartnerId, filter: &UserFilter, user_id: Option<&UserId>, page: Option<(i64, i64)>) {
+    q.push(" FROM (SELECT user_id");
+    push_members(q, scope, partner_id, filter, user_id);
+    q.push(" UNION ALL SELECT user_id");
+    push_parked(q, scope, partner_id, filter, user_id);
+    if let Some((offset, count)) = page {
+        q.push(" ORDER BY user_id LIMIT ").push_bind(count).push(" OFFSET ").push_bind(offset);
+    }
     q.push(") m JOIN users u ON u.id = m.user_id LEFT JOIN partner_users pu ON pu.workspace_id = ")
         .push_bind(scope.workspace_id())
         .push(" AND pu.partner_id = ")
@@ -341,6 +322,46 @@ fn push_from(q: &mut Sql, scope: &Scope, partner_id: &PartnerId, filter: &UserFi
         .push(" AND si.partner_id = ")
         .push_bind(partner_id)
         .push(" AND si.user_id = m.user_id");
+}
+
+/// `FROM` the organisation's users, narrowed.
+fn push_members(q: &mut Sql, scope: &Scope, partner_id: &PartnerId, filter: &UserFilter, user_id: Option<&UserId>) {
+    q.push(" FROM partner_users WHERE workspace_id = ").push_bind(scope.workspace_id()).push(" AND partner_id = ").push_bind(partner_id);
+    narrow(q, scope, partner_id, filter, user_id);
+}
+
+/// `FROM` the organisation's people with a parked role who are not its users (someone invited
+/// back the usual way is a user again, listed once).
+fn push_parked(q: &mut Sql, scope: &Scope, partner_id: &PartnerId, filter: &UserFilter, user_id: Option<&UserId>) {
+    q.push(" FROM scim_identities p WHERE workspace_id = ")
+        .push_bind(scope.workspace_id())
+        .push(" AND partner_id = ")
+        .push_bind(partner_id)
+        .push(" AND parked_role IS NOT NULL AND NOT EXISTS (SELECT 1 FROM partner_users x WHERE x.workspace_id = p.workspace_id")
+        .push(" AND x.partner_id = p.partner_id AND x.user_id = p.user_id)");
+    narrow(q, scope, partner_id, filter, user_id);
+}
+
+fn narrow(q: &mut Sql, scope: &Scope, partner_id: &PartnerId, filter: &UserFilter, user_id: Option<&UserId>) {
+    match filter {
+        UserFilter::All => {}
+        UserFilter::Email(email) => {
+            // userName is case-insensitive (RFC 7643 §4.1.1); addresses are stored lower-cased.
+            q.push(" AND user_id IN (SELECT id FROM users WHERE email = ").push_bind(email.trim().to_lowercase()).push(")");
+        }
+        UserFilter::ExternalId(external_id) => {
+            q.push(" AND user_id IN (SELECT user_id FROM scim_identities WHERE workspace_id = ")
+                .push_bind(scope.workspace_id())
+                .push(" AND partner_id = ")
+                .push_bind(partner_id)
+                .push(" AND external_id = ")
+                .push_bind(external_id.clone())
+                .push(")");
+        }
+    }
+    if let Some(user_id) = user_id {
+        q.push(" AND user_id = ").push_bind(user_id);
+    }
 }
 
 fn from_row(row: &Row) -> Result<ProvisionedUser> {
@@ -374,7 +395,7 @@ fn from_row(row: &Row) -> Result<ProvisionedUser> {
 async fn find_in(tx: &mut Tx, scope: &Scope, partner_id: &PartnerId, user_id: &UserId) -> Result<Option<ProvisionedUser>> {
     let mut q = Sql::build("SELECT ");
     q.push(COLUMNS);
-    push_from(&mut q, scope, partner_id, &UserFilter::All, Some(user_id));
+    push_from(&mut q, scope, partner_id, &UserFilter::All, Some(user_id), None);
     tx.fetch_optional(q).await?.as_ref().map(from_row).transpose()
 }
 

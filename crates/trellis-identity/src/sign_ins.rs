@@ -53,6 +53,8 @@ pub enum Method {
     Password,
     PasswordChange,
     PasswordReset,
+    /// Through an organisation's identity provider (`identity::sso`).
+    Sso,
 }
 
 impl Method {
@@ -61,6 +63,7 @@ impl Method {
             Method::Password => "password",
             Method::PasswordChange => "password_change",
             Method::PasswordReset => "password_reset",
+            Method::Sso => "sso",
         }
     }
 }
@@ -76,6 +79,9 @@ pub enum Outcome {
     ResetRequested,
     /// A reset link that is unknown, used or expired was tried.
     BadLink,
+    /// An identity provider signed the person in and Trellis refused (an unverified address for
+    /// an existing account, a person whose access ended).
+    SsoRefused,
 }
 
 impl Outcome {
@@ -87,6 +93,7 @@ impl Outcome {
             Outcome::MfaFailed => "mfa_failed",
             Outcome::ResetRequested => "reset_requested",
             Outcome::BadLink => "bad_link",
+            Outcome::SsoRefused => "sso_refused",
         }
     }
 }

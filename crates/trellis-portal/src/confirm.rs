@@ -7,7 +7,7 @@
 use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use trellis_identity::{auth, totp};
+use trellis_identity::{auth, sso, totp};
 use trellis_web::AppState;
 
 use crate::forms::{FormData, FormView, field_errors};
@@ -28,12 +28,14 @@ struct ConfirmPage {
     /// Where the person goes back to, a path on this site.
     next: String,
     needs_code: bool,
+    /// Signed in through an identity provider: the person confirms there (ADR 0026).
+    through_provider: bool,
     form: FormView,
 }
 
 /// A path on this site to go back to: the path and query of `link` (a full URL, as a referrer
 /// is, or a path), never another site's address.
-fn local_path(link: &str) -> String {
+pub(crate) fn local_path(link: &str) -> String {
     let path = match link.split_once("://") {
         Some((_, rest)) => rest.find('/').map_or("/", |i| &rest[i..]),
         None => link,
@@ -49,6 +51,7 @@ async fn page(state: &AppState, signed: &Signed, next: String, form: FormView) -
         email: signed.session.email.to_string(),
         next,
         needs_code: totp::active_for(&state.ctx, &signed.session.user_id).await?,
+        through_provider: sso::session_connection(&state.ctx, &signed.session.key).await?.is_some(),
         form,
     })
 }

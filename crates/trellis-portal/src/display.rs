@@ -246,6 +246,8 @@ pub fn sign_in_outcome(method: &str, outcome: &str) -> &'static str {
         ("password_reset", "success") => "Password reset with an emailed link",
         ("password_reset", "reset_requested") => "Reset link asked for",
         ("password_reset", "bad_link") => "Reset link that no longer works",
+        ("sso", "success") => "Signed in with the company account",
+        ("sso", "sso_refused") => "Company account sign-in refused",
         (_, "throttled") => "Slowed down: too many failed attempts",
         _ => "Other attempt",
     }

@@ -9,6 +9,7 @@ mod apply;
 mod assets;
 mod brand;
 mod charts;
+mod company_sign_in;
 mod confirm;
 mod console;
 mod deal_views;
@@ -26,6 +27,7 @@ mod portal;
 mod provisioning;
 mod routes;
 mod session;
+mod single_sign_on;
 mod statement_views;
 mod tiers;
 mod uploads;
@@ -53,11 +55,13 @@ fn all_routes() -> routes::PageRouter {
     pages::routes()
         .merge(account::routes())
         .merge(confirm::routes())
+        .merge(company_sign_in::routes())
         .merge(password_reset::routes())
         .merge(apply::routes())
         .merge(console::routes())
         .merge(portal::routes())
         .merge(provisioning::routes())
+        .merge(single_sign_on::routes())
         .merge(assets::routes())
         .merge(brand::routes())
         .merge(locator::routes())

@@ -236,6 +236,8 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "step_completed" => "The step is done.",
         "agreement_accepted" => "You accepted the agreement for your organisation.",
         "key_revoked" => "The API key was revoked. It stops working with the next request.",
+        "sso_saved" => "Saved. People of its email domains can continue with their company account on the sign-in page.",
+        "sso_removed" => "Single sign-on was removed. The sessions begun through it ended.",
         "two_step_policy_saved" => "Saved. People it applies to without an authenticator app are asked to set one up before anything else.",
         "mfa_required" => "Your workspace requires two-step sign-in. Set up an authenticator app below to continue.",
         "reseller_created" => "The reseller was created.",
@@ -513,7 +515,7 @@ struct LoginForm {
 }
 
 /// Where sign-in may lead besides home: only back to an invitation link (never to another site).
-fn after_sign_in(next: Option<&str>) -> Option<&str> {
+pub(crate) fn after_sign_in(next: Option<&str>) -> Option<&str> {
     next.filter(|n| {
         n.strip_prefix("/invitations/")
             .is_some_and(|token| !token.is_empty() && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
@@ -536,7 +538,7 @@ async fn invitation_brand(state: &AppState, token: &str) -> Option<PublicBrand> 
 }
 
 /// The sign-in form; on the way to an invitation it carries the inviting workspace's branding.
-async fn login_form(state: &AppState, email: String, error: Option<String>, next: String, status: StatusCode) -> Response {
+pub(crate) async fn login_form(state: &AppState, email: String, error: Option<String>, next: String, status: StatusCode) -> Response {
     let csrf = random_token(32);
     let mut layout = Layout::new("Sign in", None);
     if let Some(brand) = match next.strip_prefix("/invitations/") {

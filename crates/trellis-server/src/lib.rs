@@ -175,6 +175,7 @@ pub fn build_router(state: AppState) -> Router {
                 .layer(middleware::from_fn(api_docs_for_phones)),
         )
         .merge(trellis_api::scim::router(state.clone()))
+        .merge(trellis_api::sso_logout::router())
         .merge(trellis_portal::router(state.clone()))
         .route("/healthz", get(healthz))
         .fallback(fallback)

@@ -22,6 +22,7 @@ pub mod profiles;
 pub mod programs;
 pub mod recruitment;
 pub mod referral_links;
+pub mod sso;
 pub mod tiers;
 pub mod workspace;
 
@@ -59,6 +60,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(partners::find_partner, partners::update_partner))
         .routes(routes!(partners::create_partner_api_key))
         .routes(routes!(partners::create_scim_token))
+        .routes(routes!(sso::find_partner_sso, sso::put_partner_sso, sso::delete_partner_sso))
+        .routes(routes!(sso::find_staff_sso, sso::put_staff_sso, sso::delete_staff_sso))
         .routes(routes!(partners::invite_partner_user, partners::list_partner_users))
         .routes(routes!(partners::list_partner_invitations))
         .routes(routes!(partners::update_partner_user, partners::remove_partner_user))

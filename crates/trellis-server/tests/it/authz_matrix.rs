@@ -612,6 +612,28 @@ async fn send_bytes(app: &TestApp, method: Method, path: &str, bearer: Option<&s
     Reply { status, body: serde_json::from_str(&text).unwrap_or(Value::Null), text, headers }
 }
 
+/// Every partner and both workspaces' staff have a single sign-on connection before an `/sso` cell,
+/// so that reading, replacing and deleting one answer by who asks, not by what earlier cells left.
+pub(crate) async fn ensure_sso_connections(app: &TestApp, world: &World, n: usize) {
+    let mut owners: Vec<(WorkspaceId, Option<PartnerId>)> = ["D1", "R1a", "R1b", "D2", "R2a", "P3", "OTHER"]
+        .iter()
+        .map(|c| (world.workspace(World::partner_ws(c)).clone(), Some(world.partner(c).clone())))
+        .collect();
+    owners.extend([Ws::Main, Ws::Other].map(|ws| (world.workspace(ws).clone(), None)));
+    for (i, (workspace_id, partner_id)) in owners.into_iter().enumerate() {
+        app.execute(vec![sql!(
+            "INSERT INTO sso_connections (id, workspace_id, partner_id, name, issuer, client_id, client_secret_sealed, default_role, enabled, created_at, updated_at)
+             VALUES ($1, $2, $3, 'Matrix IdP', 'https://idp.example', 'matrix', 'sealed', 'member', $4, 0, 0) ON CONFLICT DO NOTHING",
+            format!("sso_matrix_{n}_{i}"),
+            workspace_id.as_str(),
+            partner_id.as_ref().map(PartnerId::as_str),
+            true
+        )])
+        .await
+        .expect("a connection");
+    }
+}
+
 fn created_id(reply: Reply, what: &str) -> String {
     assert_eq!(reply.status, 201, "setting up {what}: {}", reply.text);
     reply.body["id"].as_str().expect("id").to_owned()
@@ -622,6 +644,9 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
     let mut credential = who.credential.clone();
     // A tier of the enrollment's program, for the override recipe.
     let mut enrollment_tier: Option<String> = None;
+    if route.path.ends_with("/sso") {
+        ensure_sso_connections(app, world, n).await;
+    }
     let (path, object_id) = match route.target.as_str() {
         "none" => (route.path.clone(), None),
         "partner" => {
@@ -845,6 +870,9 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         ("PATCH", "/api/v1/partners/{id}") => Some(json!({"website": format!("https://cell{n}.example")})),
         ("POST", "/api/v1/partners/{id}/api-keys") => Some(json!({"name": format!("matrix {n}")})),
         ("POST", "/api/v1/partners/{id}/scim-tokens") => Some(json!({"name": format!("matrix {n}")})),
+        ("PUT", "/api/v1/partners/{id}/sso") | ("PUT", "/api/v1/workspace/sso") => {
+            Some(json!({"name": format!("Matrix IdP {n}"), "issuer": "https://idp.example", "client_id": "matrix"}))
+        }
         ("POST", "/api/v1/partners/{id}/users") => Some(json!({"email": format!("invitee{n}@matrix.example"), "role": "member"})),
         ("PATCH", "/api/v1/partners/{id}/users/{user_id}") => Some(json!({"role": "sales"})),
         ("PATCH", "/api/v1/workspace") => Some(json!({"allowed_redirect_domains": ["example.com"]})),
@@ -1331,14 +1359,12 @@ pub(crate) async fn replay(app: &TestApp, world: &World, matrix: &Matrix, only: 
                 }
                 // A collection about the object (a person's sign-ins) names it in its path only.
                 if let Some(id) = prepared.object_id.as_ref().filter(|_| reply.body.get("data").is_none()) {
-                    let answered = reply
-                        .body
-                        .get("id")
-                        .or_else(|| reply.body.get("user_id"))
-                        .or_else(|| reply.body.get("partner_id"))
-                        .or_else(|| reply.body.get("program_id"))
-                        .and_then(Value::as_str);
-                    if answered != Some(id.as_str()) {
+                    // The object is named by the answer's own id, or (an object that belongs to
+                    // it, such as a partner's single sign-on) by the owner's.
+                    let named = ["id", "user_id", "partner_id", "program_id"]
+                        .iter()
+                        .any(|field| reply.body.get(*field).and_then(Value::as_str) == Some(id.as_str()));
+                    if !named {
                         tally.unexpected_allow += 1;
                         tally.failures.push(format!("{cell}: answered another object than {id}: {}", reply.text));
                     }

@@ -46,8 +46,10 @@ impl PageRow {
 const OUTCOMES: [&str; 7] = ["-", "200", "303", "login", "403", "404", "422"];
 
 /// The page routes anyone may use without signing in.
-const PUBLIC: [&str; 12] = [
+const PUBLIC: [&str; 14] = [
     "/login",
+    "/sign-in/sso",
+    "/sign-in/sso/callback",
     "/password-reset",
     "/password-reset/{token}",
     "/apply/{slug}",
@@ -63,8 +65,15 @@ const PUBLIC: [&str; 12] = [
 
 /// Forms whose token is not the session's (the sign-in form's and the public application form's
 /// double-submit cookie, the invitation link's own check): the CSRF-less pass does not apply.
-const OWN_CSRF: [&str; 6] =
-    ["/login", "/apply/{slug}", "/invitations/{token}", "/invitations/{token}/decline", "/password-reset", "/password-reset/{token}"];
+const OWN_CSRF: [&str; 7] = [
+    "/login",
+    "/sign-in/sso",
+    "/apply/{slug}",
+    "/invitations/{token}",
+    "/invitations/{token}/decline",
+    "/password-reset",
+    "/password-reset/{token}",
+];
 
 const UPLOADS: [&str; 7] = [
     "/console/partners/{id}/contracts",
@@ -247,6 +256,9 @@ async fn credentials(app: &TestApp, world: &World, name: &str) -> Credentials {
 /// The path of a cell: the target's object in its placeholder, an id of nothing in the others.
 async fn cell_path(app: &TestApp, world: &World, row: &PageRow, column: &str, n: usize) -> String {
     let mut path = row.path.clone();
+    if path.contains("/sso") {
+        crate::authz_matrix::ensure_sso_connections(app, world, n).await;
+    }
     match row.target.as_str() {
         "partner" => path = path.replacen("{id}", world.partner(column).as_str(), 1),
         "program" => {

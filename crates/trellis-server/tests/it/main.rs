@@ -43,6 +43,7 @@ mod schema_parity;
 mod scim;
 mod sign_ins;
 mod smoke;
+mod sso;
 mod system_grants;
 mod text_input;
 mod tiers;

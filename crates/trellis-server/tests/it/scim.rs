@@ -172,6 +172,15 @@ async fn provisioned_people_sign_in_and_lose_every_session_and_key_when_deactiva
     assert!(!users.text.contains("ada.lovelace"), "not among the partner's users: {}", users.text);
     let shown = scim(&app, Method::GET, &format!("/Users/{id}"), &token, None).await;
     assert_eq!(shown.body["active"], false);
+    let listed_once = |reply: &Reply| {
+        assert_eq!(reply.body["totalResults"].as_i64(), Some(all), "{}", reply.text);
+        let rows =
+            reply.body["Resources"].as_array().expect("resources").iter().filter(|r| r["id"] == id.as_str()).cloned().collect::<Vec<_>>();
+        assert_eq!(rows.len(), 1, "{}", reply.text);
+        rows[0].clone()
+    };
+    let row = listed_once(&scim(&app, Method::GET, "/Users?count=1000", &token, None).await);
+    assert_eq!(row["active"], false);
     let audit = app.get(&format!("/api/v1/audit-events?target_id={id}"), &f.owner_key).await;
     assert!(audit.text.contains("partner_user.provisioning_updated") && audit.text.contains("api_keys_revoked"), "{}", audit.text);
 
@@ -195,6 +204,19 @@ async fn provisioned_people_sign_in_and_lose_every_session_and_key_when_deactiva
     assert_eq!((patched.body["displayName"].as_str(), patched.body["name"]["givenName"].as_str()), (Some("Countess Ada"), Some("Augusta")));
     assert_eq!(patched.body["roles"], json!([{"value": "marketing"}]));
     assert!(patched.body.get("externalId").is_none(), "{}", patched.text);
+
+    // An admin removes her the usual way: the provider sees her inactive, listed once, with the
+    // role she had, and reactivating her restores it.
+    let removed = app.send(Method::DELETE, &format!("/api/v1/partners/{}/users/{id}", f.r1a), Some(&f.r1a_admin.token), None).await;
+    assert_eq!(removed.status, 204, "{}", removed.text);
+    assert_eq!(app.get("/api/v1/me", &session).await.status, 401);
+    let row = listed_once(&scim(&app, Method::GET, "/Users?count=1000", &token, None).await);
+    assert_eq!((row["active"].as_bool(), row["roles"].clone()), (Some(false), json!([{"value": "marketing"}])), "{row}");
+    let on = json!({"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": true}]});
+    assert_eq!(scim(&app, Method::PATCH, &format!("/Users/{id}"), &token, Some(&on)).await.status, 200);
+    let row = listed_once(&scim(&app, Method::GET, "/Users?count=1000", &token, None).await);
+    assert_eq!((row["active"].as_bool(), row["roles"].clone()), (Some(true), json!([{"value": "marketing"}])), "{row}");
+    let session = app.login("ada.lovelace@r1a.example", NEW_PASSWORD).await;
 
     // Delete: gone from the organisation, her session with it.
     assert_eq!(scim(&app, Method::DELETE, &format!("/Users/{id}"), &token, None).await.status, 204);
