@@ -347,11 +347,6 @@ async fn connection_for_email(ctx: &Ctx, email: &str) -> Result<Option<Connectio
     }
 }
 
-/// Whether people with this address sign in through a provider (the sign-in page offers it).
-pub async fn offered_for(ctx: &Ctx, email: &str) -> Result<bool> {
-    Ok(connection_for_email(ctx, &email.trim().to_lowercase()).await?.is_some())
-}
-
 /// A connection as sign-in needs it.
 struct ConnectionSecret {
     id: String,

@@ -45,6 +45,8 @@ struct ProvisioningPage {
     /// Where this page is (its forms post below it).
     base: String,
     back: Option<(String, &'static str)>,
+    /// The organisation's single sign-on page.
+    sso_link: String,
     scim_url: String,
     tokens: Vec<TokenRow>,
     provisioned: i64,
@@ -73,6 +75,7 @@ async fn page(state: &AppState, signed: &Signed, place: Place, create: FormView)
         layout: Layout::signed(state, signed, "Provisioning (SCIM)", section).await,
         csrf_token: signed.session.csrf_token.clone(),
         organisation,
+        sso_link: base.replace("/provisioning", "/sso"),
         base,
         back,
         scim_url: format!("{}/scim/v2", state.web.public_url.trim_end_matches('/')),

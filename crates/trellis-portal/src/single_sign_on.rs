@@ -61,7 +61,7 @@ fn filled(c: &Connection) -> FormView {
         ("issuer", c.issuer.clone()),
         ("client_id", c.client_id.clone()),
         ("default_role", c.default_role.clone()),
-        ("domains", c.domains.join("\n")),
+        ("domains", c.domains.join(", ")),
     ];
     if c.enabled {
         values.push(("enabled", "on".to_owned()));
@@ -107,7 +107,7 @@ async fn save(state: &AppState, signed: &Signed, place: Place, form: FormData) -
         default_role: form.optional("default_role").filter(|r| !r.is_empty()).map(str::to_owned),
         enabled: Some(form.is_checked("enabled")),
         domains: may_choose_domains
-            .then(|| form.value("domains").split([',', '\n', ' ']).map(str::trim).filter(|d| !d.is_empty()).map(str::to_owned).collect()),
+            .then(|| form.value("domains").split([',', ';', ' ']).map(str::trim).filter(|d| !d.is_empty()).map(str::to_owned).collect()),
     };
     let base = place.base.clone();
     match sso::put(&state.ctx, &signed.scope, place.partner_id.as_ref(), &input).await {

@@ -240,6 +240,25 @@ async fn seed_workspace(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<()> {
     crate::demo_tracking::seed(ctx, workspace_id, &ids).await?;
     seed_sign_ins(ctx).await?;
     seed_provisioning(ctx, &system, &ids).await?;
+    seed_single_sign_on(ctx, &system, &ids).await?;
+    Ok(())
+}
+
+/// Northwind connects its Microsoft Entra ID for single sign-on (issue 12, ADR 0026), switched
+/// off until its IT finishes the set-up: the portal's and the console's single sign-on pages show
+/// it with its domain, and the sign-in page does not offer it yet (the demo reaches no provider).
+async fn seed_single_sign_on(ctx: &Ctx, system: &Scope, ids: &std::collections::HashMap<&str, PartnerId>) -> Result<()> {
+    let Some(northwind) = ids.get("Northwind Distribution") else { return Ok(()) };
+    let input = trellis_identity::sso::ConnectionInput {
+        name: "Microsoft Entra ID".into(),
+        issuer: "https://login.microsoftonline.com/4f1c2a9e-demo-northwind/v2.0".into(),
+        client_id: "6731de76-14a6-49ae-97bc-6eba6914391e".into(),
+        client_secret: Some("demo-secret-never-used".into()),
+        default_role: Some(PartnerRole::Sales.as_str().into()),
+        enabled: Some(false),
+        domains: Some(vec!["northwind.example".into()]),
+    };
+    trellis_identity::sso::put(ctx, system, Some(northwind), &input).await?;
     Ok(())
 }
 

@@ -606,9 +606,14 @@ async fn every_page_in_the_navigation_fits_a_phone_for_the_owner_and_a_distribut
                 "/console/partners/new".to_owned(),
                 "/console/audit?target_type=partner".to_owned(),
                 format!("/console/partners/{}/provisioning", f.d1),
+                format!("/console/partners/{}/sso", f.d1),
+                "/console/settings/sso".to_owned(),
             ],
         ),
-        (f.d1_admin.email.clone(), vec![format!("/portal/resellers/{}", f.r1a), "/portal/provisioning".to_owned()]),
+        (
+            f.d1_admin.email.clone(),
+            vec![format!("/portal/resellers/{}", f.r1a), "/portal/provisioning".to_owned(), "/portal/sso".to_owned()],
+        ),
     ];
     for (email, more) in extra {
         let client = browser.open(true).await;

@@ -356,4 +356,13 @@ async fn the_demo_has_an_organisation_whose_identity_provider_provisioned_one_pe
     assert_eq!(pat_member, 0, "Pat left: no membership");
     let tokens = app.query_i64(sql!("SELECT COUNT(*) AS n FROM api_keys WHERE scopes = 'scim' AND revoked_at IS NULL")).await;
     assert_eq!(tokens, 1);
+    // Its single sign-on is set up and switched off: the sign-in page does not offer it yet.
+    let sso = app.query(sql!("SELECT c.enabled, d.domain FROM sso_connections c JOIN sso_domains d ON d.connection_id = c.id")).await;
+    assert_eq!(sso.len(), 1);
+    assert_eq!(
+        (sso[0].get::<bool>("enabled").expect("enabled"), sso[0].get::<String>("domain").expect("domain")),
+        (false, "northwind.example".to_owned())
+    );
+    let offered = trellis_identity::sso::start(&app.state.ctx, "lee@northwind.example", "/", false).await;
+    assert!(matches!(offered, Err(trellis_core::Error::NotFound)), "{:?}", offered.map(|s| s.authorization_url));
 }

@@ -537,3 +537,80 @@ async fn an_organisations_admins_set_up_its_provider_and_only_the_vendor_chooses
     let audit = app.get("/api/v1/audit-events?limit=200", &f.owner_key).await;
     assert!(audit.text.contains("sso.connection_created") && audit.text.contains("sso.connection_deleted"), "{}", audit.text);
 }
+
+#[tokio::test]
+async fn the_settings_pages_connect_a_provider_a_partners_admin_cannot_choose_domains_and_confirming_goes_to_the_provider() {
+    let Some(provider) = Provider::start() else { return };
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let console_path = format!("/console/partners/{}/sso", f.r1a);
+    let owner = crate::pages::sign_in(&app, &f.owner.email).await;
+    let page = owner.get(&console_path).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    crate::pages::assert_safe_page(&console_path, &page);
+    assert!(page.text.contains(&format!("{}/sign-in/sso/callback", app.base_url)) && page.text.contains("name=\"domains\""));
+    let saved = owner
+        .submit(
+            &console_path,
+            &[
+                ("name", "Okta"),
+                ("issuer", &provider.url),
+                ("client_id", CLIENT_ID),
+                ("client_secret", CLIENT_SECRET),
+                ("default_role", "sales"),
+                ("domains", "r1a.example, R1A-mail.example"),
+                ("enabled", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (saved.status, saved.headers.get(LOCATION).and_then(|l| l.to_str().ok())),
+        (303, Some(format!("{console_path}?notice=sso_saved").as_str())),
+        "{}",
+        saved.text
+    );
+    let shown = app.get(&format!("/api/v1/partners/{}/sso", f.r1a), &f.owner_key).await;
+    assert_eq!(
+        (shown.body["domains"].clone(), shown.body["default_role"].clone()),
+        (json!(["r1a-mail.example", "r1a.example"]), json!("sales"))
+    );
+
+    // The partner's admin: the same provider, the domains shown but not a field; the secret kept.
+    let admin = crate::pages::sign_in(&app, &f.r1a_admin.email).await;
+    let portal = admin.get("/portal/sso").await;
+    assert_eq!(portal.status, 200, "{}", portal.text);
+    assert!(
+        !portal.text.contains("name=\"domains\"") && portal.text.contains("r1a-mail.example") && portal.text.contains("backchannel-logout")
+    );
+    let renamed = admin
+        .submit(
+            "/portal/sso",
+            &[("name", "Okta EU"), ("issuer", &provider.url), ("client_id", CLIENT_ID), ("default_role", "sales"), ("enabled", "on")],
+        )
+        .await;
+    assert_eq!(renamed.status, 303, "{}", renamed.text);
+    let bad = admin
+        .submit("/portal/sso", &[("name", "Okta EU"), ("issuer", "http://idp.example"), ("client_id", CLIENT_ID), ("enabled", "on")])
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    assert!(bad.text.contains("https://"));
+    let shown = app.get(&format!("/api/v1/partners/{}/sso", f.r1a), &f.owner_key).await;
+    assert_eq!((shown.body["name"].clone(), shown.body["domains"].as_array().map(Vec::len)), (json!("Okta EU"), Some(2)));
+
+    // A person signed in through it (the kept secret works) confirms who they are at the provider.
+    provider.set_user(&app, "pat", json!({"email": "pat@r1a-mail.example", "email_verified": true})).await;
+    let signed = sign_in_through(&app, &provider, "pat@r1a-mail.example", "pat").await;
+    assert_eq!(signed.status, 303, "{}", signed.text);
+    let cookie = session_cookie(&signed);
+    let confirm = get_page(&app, "/account/confirm", Some(&cookie)).await;
+    assert!(confirm.text.contains("action=\"/sign-in/sso\"") && confirm.text.contains("name=\"confirm\" value=\"1\""), "{}", confirm.text);
+    let csrf = crate::pages::csrf_field(&confirm.text).expect("token");
+    let again = post_form(&app, "/sign-in/sso", &cookie, &[("csrf_token", &csrf), ("confirm", "1"), ("next", "/portal")]).await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert!(again.text.contains("prompt=login") && again.text.contains("max_age=0"), "the provider asks again: {}", again.text);
+
+    // Removing it signs that person out.
+    assert_eq!(admin.submit("/portal/sso/remove", &[]).await.status, 303);
+    assert_eq!(get_page(&app, "/", Some(&cookie)).await.status, 303);
+    assert_eq!(admin.get("/portal/sso").await.status, 200, "the page offers to connect one again");
+}
