@@ -110,6 +110,13 @@ pub struct Provider {
     fetched_at: Timestamp,
 }
 
+impl Provider {
+    /// When the metadata and keys were read.
+    pub fn read_at(&self) -> Timestamp {
+        self.fetched_at
+    }
+}
+
 fn client() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {

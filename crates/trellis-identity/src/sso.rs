@@ -32,6 +32,8 @@ pub const FLOW_SECONDS: i64 = 10 * 60;
 /// What the client secret is sealed for (secret_box context).
 const SECRET_CONTEXT: &str = "sso_client_secret";
 const MAX_DOMAINS: usize = 20;
+/// The least time between two readings of a provider's keys for a key not seen yet.
+const KEYS_REREAD_SECONDS: i64 = 60;
 
 /// An organisation's identity provider as its admins see it (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -536,7 +538,8 @@ async fn user_email(ctx: &Ctx, user_id: &UserId) -> Result<String> {
 }
 
 /// The token's claims once its signature checks out; a key not seen yet makes Trellis read the
-/// provider's keys again, once.
+/// provider's keys again, once, and at most once a minute (a logout token anyone can post must not
+/// make Trellis fetch the provider's keys on every request).
 async fn verified_claims(
     ctx: &Ctx,
     issuer: &str,
@@ -544,7 +547,7 @@ async fn verified_claims(
     token: &str,
 ) -> std::result::Result<serde_json::Map<String, serde_json::Value>, Refusal> {
     match oidc::verify_signature(token, provider) {
-        Err(Refusal::UnknownKey) => {
+        Err(Refusal::UnknownKey) if provider.read_at().plus_seconds(KEYS_REREAD_SECONDS) <= ctx.now() => {
             let fresh = oidc::refresh(issuer, ctx.now()).await?;
             oidc::verify_signature(token, &fresh)
         }

@@ -17,8 +17,9 @@ use trellis_testkit::TestApp;
 use trellis_testkit::bulk::insert_rows;
 use trellis_testkit::fixture::Fixture;
 
-/// Mean seconds of `rounds` lookups of one person by id and by address, and of one first page.
-async fn timings(app: &TestApp, scim: &Scope, user_id: &trellis_core::UserId, email: &str, rounds: usize) -> anyhow::Result<(f64, f64)> {
+/// Mean seconds of `rounds` lookups of one person by id and by address, of one first page, and of
+/// the count alone (`count=0`, which identity providers send to learn the total).
+async fn timings(app: &TestApp, scim: &Scope, user_id: &trellis_core::UserId, email: &str, rounds: usize) -> anyhow::Result<(f64, f64, f64)> {
     let fail = |e: trellis_core::Error| anyhow::anyhow!("{e}");
     let started = Instant::now();
     for _ in 0..rounds {
@@ -32,7 +33,12 @@ async fn timings(app: &TestApp, scim: &Scope, user_id: &trellis_core::UserId, em
         provisioning::list(&app.state.ctx, scim, &UserFilter::All, 0, 100).await.map_err(fail)?;
     }
     let page = started.elapsed().as_secs_f64() / (rounds / 10).max(1) as f64;
-    Ok((one, page))
+    let started = Instant::now();
+    for _ in 0..(rounds / 10).max(1) {
+        provisioning::list(&app.state.ctx, scim, &UserFilter::All, 0, 0).await.map_err(fail)?;
+    }
+    let count = started.elapsed().as_secs_f64() / (rounds / 10).max(1) as f64;
+    Ok((one, page, count))
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -46,7 +52,7 @@ async fn main() -> anyhow::Result<()> {
     let token = api_keys::create_scim_token(&app.state.ctx, &admin, &f.r1a, "bench").await.map_err(fail)?;
     let scim = auth::authenticate_scim(&app.state.ctx, &token.secret, &RequestMeta::default()).await.map_err(fail)?;
     let member: trellis_core::UserId = f.r1a_member.user_id.parse()?;
-    let (one_small, page_small) = timings(&app, &scim, &member, &f.r1a_member.email, rounds).await?;
+    let (one_small, page_small, _) = timings(&app, &scim, &member, &f.r1a_member.email, rounds).await?;
 
     // N people join R1a, and as many join the sibling D2 (the rest of the instance grows too).
     let now = Timestamp::from_micros(1_800_000_000_000_000);
@@ -111,16 +117,17 @@ async fn main() -> anyhow::Result<()> {
         ])
         .await?;
     }
-    let (one_large, page_large) = timings(&app, &scim, &member, &f.r1a_member.email, rounds).await?;
+    let (one_large, page_large, count_large) = timings(&app, &scim, &member, &f.r1a_member.email, rounds).await?;
     println!(
-        "FIGURE scim_provisioning backend={} people={n} find_one_small_us={:.0} find_one_large_us={:.0} ratio={:.2} first_page_small_us={:.0} first_page_large_us={:.0} page_ratio={:.1}",
+        "FIGURE scim_provisioning backend={} people={n} find_one_small_us={:.0} find_one_large_us={:.0} ratio={:.2} first_page_small_us={:.0} first_page_large_us={:.0} page_ratio={:.1} count_only_large_us={:.0}",
         app.backend_name(),
         one_small * 1e6,
         one_large * 1e6,
         one_large / one_small,
         page_small * 1e6,
         page_large * 1e6,
-        page_large / page_small
+        page_large / page_small,
+        count_large * 1e6
     );
     Ok(())
 }
