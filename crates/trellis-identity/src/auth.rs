@@ -280,7 +280,7 @@ pub async fn change_password(ctx: &Ctx, user_id: &UserId, keep: &str, current: &
     let now = ctx.now();
     let mut tx = ctx.db.write_granted(&AUTHENTICATION).await?;
     tx.execute(sql!("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1", user_id, hash, now)).await?;
-    let ended = tx.execute(sql!("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2", user_id, keep)).await?;
+    let ended = end_other_sessions(&mut tx, user_id, keep).await?;
     tx.commit().await?;
     sign_ins::record(ctx, email.as_str(), Method::PasswordChange, Outcome::Success, &device, meta).await?;
     tracing::info!(%user_id, ended, "password changed; the other sessions ended");
@@ -339,6 +339,12 @@ pub(crate) fn rename_field(err: Error, field: &str) -> Error {
         ),
         other => other,
     }
+}
+
+/// Ends every session of the person but the one stored under `keep` (the one asking), in the
+/// caller's transaction: a change of password or of the second factor signs everyone else out.
+pub(crate) async fn end_other_sessions(tx: &mut Tx, user_id: &UserId, keep: &str) -> Result<u64> {
+    Ok(tx.execute(sql!("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2", user_id, keep)).await?)
 }
 
 /// Creates a session for a user who has proven who they are. Its id is new (no fixation). The

@@ -227,7 +227,7 @@ pub async fn confirm(ctx: &Ctx, user_id: &UserId, code: &str, keep: &str) -> Res
         .await?;
         codes.push(code);
     }
-    tx.execute(sql!("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2", user_id, keep)).await?;
+    crate::auth::end_other_sessions(&mut tx, user_id, keep).await?;
     tx.commit().await?;
     tracing::info!(%user_id, "authenticator app confirmed; the other sessions ended");
     Ok(codes)
@@ -280,7 +280,7 @@ pub async fn disable(ctx: &Ctx, user_id: &UserId, code: &str, keep: &str) -> Res
     }
     tx.execute(sql!("DELETE FROM totp_authenticators WHERE user_id = $1", user_id)).await?;
     tx.execute(sql!("DELETE FROM recovery_codes WHERE user_id = $1", user_id)).await?;
-    tx.execute(sql!("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2", user_id, keep)).await?;
+    crate::auth::end_other_sessions(&mut tx, user_id, keep).await?;
     tx.commit().await?;
     tracing::info!(%user_id, "authenticator app turned off; the other sessions ended");
     Ok(())

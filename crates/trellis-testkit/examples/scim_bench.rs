@@ -19,7 +19,13 @@ use trellis_testkit::fixture::Fixture;
 
 /// Mean seconds of `rounds` lookups of one person by id and by address, of one first page, and of
 /// the count alone (`count=0`, which identity providers send to learn the total).
-async fn timings(app: &TestApp, scim: &Scope, user_id: &trellis_core::UserId, email: &str, rounds: usize) -> anyhow::Result<(f64, f64, f64)> {
+async fn timings(
+    app: &TestApp,
+    scim: &Scope,
+    user_id: &trellis_core::UserId,
+    email: &str,
+    rounds: usize,
+) -> anyhow::Result<(f64, f64, f64)> {
     let fail = |e: trellis_core::Error| anyhow::anyhow!("{e}");
     let started = Instant::now();
     for _ in 0..rounds {
