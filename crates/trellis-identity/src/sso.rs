@@ -194,6 +194,13 @@ pub async fn put(ctx: &Ctx, scope: &Scope, partner_id: Option<&PartnerId>, input
         None => None,
     };
     let enabled = input.enabled.unwrap_or(true);
+    // A subject is a provider's name for a person: another issuer or client may give the same
+    // `sub` to someone else, so the links to people are forgotten and made again, on each
+    // person's next sign-in, under the rules of a first one.
+    let provider_changed = before.as_ref().is_some_and(|c| c.issuer != issuer || c.client_id != client_id);
+    if let Some(existing) = before.as_ref().filter(|_| provider_changed) {
+        tx.execute(sql!("DELETE FROM sso_identities WHERE connection_id = $1", &existing.id)).await?;
+    }
     let (id, created) = match &before {
         Some(existing) => {
             tx.execute(sql!(
@@ -264,6 +271,9 @@ pub async fn put(ctx: &Ctx, scope: &Scope, partner_id: Option<&PartnerId>, input
         .set("domains", after.domains.join(","));
     if input.client_secret.is_some() {
         entry = entry.set("client_secret_changed", true);
+    }
+    if provider_changed {
+        entry = entry.set("identities_forgotten", true);
     }
     audit::record(&mut tx, scope, now, entry).await?;
     tx.commit().await?;

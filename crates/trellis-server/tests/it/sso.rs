@@ -278,6 +278,17 @@ async fn a_partner_person_continues_with_the_company_account_is_provisioned_just
             .await;
     assert_eq!(none.status, 404, "{}", none.text);
     assert!(none.text.contains("Sign in with your password"));
+
+    // Another provider for the connection (issuer or client): its subjects are not the old one's,
+    // so the links to people are forgotten (made again on a next first sign-in).
+    let links = sql!("SELECT COUNT(*) AS n FROM sso_identities WHERE connection_id = $1", &connection_id);
+    assert_eq!(app.query_i64(links.clone()).await, 2);
+    let mut moved = connection(&provider, &["r1a.example"], "sales");
+    moved["issuer"] = json!("https://idp.example");
+    assert_eq!(put_partner_connection(&app, f.r1a.as_str(), &f.owner_key, &moved).await.status, 200);
+    assert_eq!(app.query_i64(links).await, 0);
+    let audit = app.get(&format!("/api/v1/audit-events?target_id={connection_id}"), &f.owner_key).await;
+    assert!(audit.text.contains("identities_forgotten"), "{}", audit.text);
 }
 
 #[tokio::test]
