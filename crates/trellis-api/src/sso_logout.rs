@@ -15,11 +15,6 @@ use trellis_core::Error;
 use trellis_identity::sso;
 use trellis_web::AppState;
 
-/// Where a connection's provider posts logout tokens.
-pub fn path(connection_id: &str) -> String {
-    format!("/sso/{connection_id}/backchannel-logout")
-}
-
 pub fn router() -> Router<AppState> {
     Router::new().route("/sso/{connection_id}/backchannel-logout", post(backchannel_logout))
 }

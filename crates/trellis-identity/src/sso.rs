@@ -27,6 +27,10 @@ use crate::sign_ins::{self, Device, Method, Outcome};
 
 /// Where providers send people back.
 pub const CALLBACK_PATH: &str = "/sign-in/sso/callback";
+/// Where a connection's provider posts back-channel logout tokens (`trellis_api::sso_logout`).
+pub fn backchannel_logout_path(connection_id: &str) -> String {
+    format!("/sso/{connection_id}/backchannel-logout")
+}
 /// How long a sign-in may take at the provider.
 pub const FLOW_SECONDS: i64 = 10 * 60;
 /// What the client secret is sealed for (secret_box context).

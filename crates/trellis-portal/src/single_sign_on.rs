@@ -86,7 +86,7 @@ async fn page(state: &AppState, signed: &Signed, place: Place, form: Option<Form
         base: place.base,
         back: place.back,
         redirect_uri: state.ctx.link(sso::CALLBACK_PATH),
-        logout_uri: existing.as_ref().map(|c| state.ctx.link(&format!("/sso/{}/backchannel-logout", c.id))),
+        logout_uri: existing.as_ref().map(|c| state.ctx.link(&sso::backchannel_logout_path(&c.id))),
         may_choose_domains: signed.scope.vendor_role().is_some_and(VendorRole::is_workspace_admin),
         secret_hint: if existing.is_some() { "leave empty to keep the one saved" } else { "as the provider showed it" },
         existing: existing.map(|c| Existing { domains: c.domains, enabled: c.enabled, updated: time(c.updated_at) }),

@@ -57,7 +57,7 @@ pub struct SsoConnectionView {
 fn view(state: &AppState, c: Connection) -> SsoConnectionView {
     SsoConnectionView {
         redirect_uri: state.ctx.link(sso::CALLBACK_PATH),
-        backchannel_logout_uri: state.ctx.link(&crate::sso_logout::path(&c.id)),
+        backchannel_logout_uri: state.ctx.link(&sso::backchannel_logout_path(&c.id)),
         id: c.id,
         partner_id: c.partner_id.map(|p| p.to_string()),
         name: c.name,
