@@ -313,6 +313,17 @@ pub struct LoginView {
     pub device_token: String,
 }
 
+impl From<trellis_identity::auth::SignedIn> for LoginView {
+    fn from(signed_in: trellis_identity::auth::SignedIn) -> Self {
+        Self {
+            memberships: signed_in.memberships.iter().map(MembershipView::from).collect(),
+            token: signed_in.token,
+            expires_at: signed_in.expires_at.to_rfc3339(),
+            device_token: signed_in.device_token,
+        }
+    }
+}
+
 /// One of the signed-in person's sessions.
 #[derive(Serialize, ToSchema)]
 pub struct SessionView {
@@ -349,10 +360,11 @@ impl From<trellis_identity::auth::SessionInfo> for SessionView {
 #[derive(Serialize, ToSchema)]
 pub struct SignInView {
     pub at: String,
-    /// `password`, `password_change`, `password_reset` or `sso` (an organisation's identity provider).
+    /// `password`, `password_change`, `password_reset`, `sso` (an organisation's identity provider)
+    /// or `passkey`.
     pub method: String,
-    /// `success`, `bad_password`, `throttled`, `reset_requested`, `bad_link`, `mfa_failed` or
-    /// `sso_refused`.
+    /// `success`, `bad_password`, `throttled`, `reset_requested`, `bad_link`, `mfa_failed`,
+    /// `sso_refused` or `passkey_refused`.
     pub outcome: String,
     pub ip: String,
     pub user_agent: Option<String>,

@@ -356,7 +356,7 @@ pub async fn start_session(
     device_token: Option<&str>,
     meta: &RequestMeta,
 ) -> Result<SignedIn> {
-    open_session(ctx, user_id, kind, device_token, meta, None).await
+    open_session(ctx, user_id, kind, device_token, meta, Begun::Password).await
 }
 
 /// Where a session begun through an identity provider comes from (`identity::sso`): it acts only
@@ -372,7 +372,27 @@ pub struct SsoOrigin {
 /// A browser session for a person who signed in through `origin`'s provider, bound to that
 /// organisation. 403 when the organisation cannot be used now (a suspended partner).
 pub async fn start_sso_session(ctx: &Ctx, user_id: &UserId, origin: &SsoOrigin, meta: &RequestMeta) -> Result<SignedIn> {
-    open_session(ctx, user_id, SessionKind::Browser, None, meta, Some(origin)).await
+    open_session(ctx, user_id, SessionKind::Browser, None, meta, Begun::Provider(origin)).await
+}
+
+/// A session for a person who signed in with the passkey `passkey_id` (`identity::passkeys`):
+/// removing that passkey ends it, and it counts as two-step for the workspace's policy.
+pub async fn start_passkey_session(
+    ctx: &Ctx,
+    user_id: &UserId,
+    passkey_id: &str,
+    kind: SessionKind,
+    device_token: Option<&str>,
+    meta: &RequestMeta,
+) -> Result<SignedIn> {
+    open_session(ctx, user_id, kind, device_token, meta, Begun::Passkey(passkey_id)).await
+}
+
+/// How a session began: its row says so, for what depends on it.
+enum Begun<'a> {
+    Password,
+    Provider(&'a SsoOrigin),
+    Passkey(&'a str),
 }
 
 async fn open_session(
@@ -381,7 +401,7 @@ async fn open_session(
     kind: SessionKind,
     device_token: Option<&str>,
     meta: &RequestMeta,
-    origin: Option<&SsoOrigin>,
+    begun: Begun<'_>,
 ) -> Result<SignedIn> {
     let now = ctx.now();
     let token = match kind {
@@ -392,6 +412,11 @@ async fn open_session(
     let expires_at = now.plus_seconds(SESSION_ABSOLUTE_SECONDS);
     let mut tx = ctx.db.write_granted(&AUTHENTICATION).await?;
     let mut memberships = memberships(&mut tx, user_id).await?;
+    let (origin, passkey_id) = match begun {
+        Begun::Password => (None, None),
+        Begun::Provider(origin) => (Some(origin), None),
+        Begun::Passkey(id) => (None, Some(id)),
+    };
     if let Some(origin) = origin {
         memberships.retain(|m| m.workspace_id == origin.workspace_id && m.partner_id == origin.partner_id);
         if memberships.is_empty() {
@@ -408,12 +433,12 @@ async fn open_session(
     let id = format!("{SESSION_ID_PREFIX}{}", random_token(26));
     tx.execute(sql!(
         "INSERT INTO sessions (id_hash, id, user_id, kind, csrf_token, workspace_id, partner_id, ip, user_agent, created_at, last_seen_at, authenticated_at, expires_at,
-                               sso_connection_id, sso_sid)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10, $11, $12, $13)",
+                               sso_connection_id, sso_sid, passkey_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10, $11, $12, $13, $14)",
         sha256_hex(&token), id, user_id, kind.as_str(), csrf_token,
         first.map(|m| m.workspace_id.clone()), first.and_then(|m| m.partner_id.clone()),
         meta.ip, meta.user_agent.as_deref().map(|agent| agent.chars().take(512).collect::<String>()), now, expires_at,
-        origin.map(|o| o.connection_id.clone()), origin.and_then(|o| o.sid.clone())
+        origin.map(|o| o.connection_id.clone()), origin.and_then(|o| o.sid.clone()), passkey_id
     ))
     .await?;
     let device_token = sign_ins::remember_device(&mut tx, user_id, device_token, now).await?;
@@ -666,7 +691,7 @@ pub async fn authenticate_bearer(ctx: &Ctx, credential: &str, membership_header:
     let key = sha256_hex(credential);
     let row = tx
         .fetch_optional(sql!(
-            "SELECT s.user_id, s.workspace_id, s.partner_id, s.last_seen_at, s.authenticated_at, u.email FROM sessions s JOIN users u ON u.id = s.user_id
+            "SELECT s.user_id, s.workspace_id, s.partner_id, s.last_seen_at, s.authenticated_at, s.passkey_id, u.email FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id_hash = $1 AND s.kind = 'token' AND s.expires_at > $2 AND s.last_seen_at >= $3",
             &key,
             now,
@@ -689,6 +714,8 @@ pub async fn authenticate_bearer(ctx: &Ctx, credential: &str, membership_header:
         (header, _) => choose(&all, header)?,
     };
     let scope = scope_for_user(&mut tx, &user_id, email, chosen, meta).await?.with_authenticated_at(row.get("authenticated_at")?);
+    // A passkey is two factors at once (ADR 0027): its sessions meet the two-step policy.
+    let scope = if row.get::<Option<String>>("passkey_id")?.is_some() { scope.with_mfa_enrolment_pending(false) } else { scope };
     drop(tx);
     touch_session(ctx, &key, last_seen_at).await?;
     Ok(scope)
@@ -770,7 +797,7 @@ pub async fn authenticate_browser(ctx: &Ctx, token: &str, meta: &RequestMeta) ->
     let key = session_key(token);
     let Some(row) = tx
         .fetch_optional(sql!(
-            "SELECT s.user_id, s.csrf_token, s.workspace_id, s.partner_id, s.last_seen_at, s.authenticated_at, s.sso_connection_id, u.email, u.name
+            "SELECT s.user_id, s.csrf_token, s.workspace_id, s.partner_id, s.last_seen_at, s.authenticated_at, s.sso_connection_id, s.passkey_id, u.email, u.name
                FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id_hash = $1 AND s.kind = 'browser' AND s.expires_at > $2 AND s.last_seen_at >= $3",
             &key,
@@ -797,7 +824,9 @@ pub async fn authenticate_browser(ctx: &Ctx, token: &str, meta: &RequestMeta) ->
         Some(m) => {
             let scope =
                 scope_for_user(&mut tx, &user_id, email.clone(), m, meta).await?.with_authenticated_at(row.get("authenticated_at")?);
-            Some(if through_provider { scope.with_mfa_enrolment_pending(false) } else { scope })
+            // A passkey is two factors at once (ADR 0027): its sessions meet the policy too.
+            let two_step_elsewhere = through_provider || row.get::<Option<String>>("passkey_id")?.is_some();
+            Some(if two_step_elsewhere { scope.with_mfa_enrolment_pending(false) } else { scope })
         }
         None => None,
     };

@@ -22,11 +22,12 @@ pub struct Pruned {
     pub devices: u64,
     pub sessions: u64,
     pub password_resets: u64,
+    pub passkey_ceremonies: u64,
 }
 
 /// Deletes sign-in history older than [`SIGN_IN_HISTORY_DAYS`], devices unused for 180 days,
 /// sessions that no longer work (past their end or idle too long) and reset links that are used
-/// or expired.
+/// or expired, and passkey ceremonies nobody finished.
 pub async fn prune(ctx: &Ctx, now: Timestamp) -> Result<Pruned> {
     let db = ctx.db();
     let history_before = now.plus_seconds(-SIGN_IN_HISTORY_DAYS * 86_400);
@@ -69,5 +70,14 @@ pub async fn prune(ctx: &Ctx, now: Timestamp) -> Result<Pruned> {
             )
         })
         .await?;
-    Ok(Pruned { sign_ins, devices, sessions: ended + idle, password_resets })
+    let passkey_ceremonies = db
+        .delete_in_batches(&AUTHENTICATION, PRUNE_BATCH, |batch| {
+            sql!(
+                "DELETE FROM passkey_ceremonies WHERE id_hash IN (SELECT id_hash FROM passkey_ceremonies WHERE expires_at <= $1 LIMIT $2)",
+                now,
+                batch
+            )
+        })
+        .await?;
+    Ok(Pruned { sign_ins, devices, sessions: ended + idle, password_resets, passkey_ceremonies })
 }

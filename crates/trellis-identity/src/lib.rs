@@ -14,6 +14,7 @@ pub mod invitations;
 pub mod members;
 pub mod oidc;
 pub mod partner_users;
+pub mod passkeys;
 pub mod password;
 pub mod password_reset;
 pub mod provisioning;

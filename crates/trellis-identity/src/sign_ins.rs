@@ -55,6 +55,8 @@ pub enum Method {
     PasswordReset,
     /// Through an organisation's identity provider (`identity::sso`).
     Sso,
+    /// With a passkey (`identity::passkeys`).
+    Passkey,
 }
 
 impl Method {
@@ -64,6 +66,7 @@ impl Method {
             Method::PasswordChange => "password_change",
             Method::PasswordReset => "password_reset",
             Method::Sso => "sso",
+            Method::Passkey => "passkey",
         }
     }
 }
@@ -82,6 +85,9 @@ pub enum Outcome {
     /// An identity provider signed the person in and Trellis refused (an unverified address for
     /// an existing account, a person whose access ended).
     SsoRefused,
+    /// A passkey's answer for the account was refused (a bad signature, no user verification, a
+    /// signature counter that went back).
+    PasskeyRefused,
 }
 
 impl Outcome {
@@ -94,6 +100,7 @@ impl Outcome {
             Outcome::ResetRequested => "reset_requested",
             Outcome::BadLink => "bad_link",
             Outcome::SsoRefused => "sso_refused",
+            Outcome::PasskeyRefused => "passkey_refused",
         }
     }
 }

@@ -1,13 +1,15 @@
 //! `/account`: the signed-in person's own account, whoever they are (staff or any partner role):
 //! change the password (issue 12) — the current one, then a new one that passes the policy;
 //! every other session of theirs ends, this one stays — see and end their sessions, and read
-//! their sign-in history.
+//! their sign-in history; set up two-step sign-in; add and remove passkeys (ADR 0027: adding one
+//! needs a recent sign-in, then the browser's authenticator answers the page's WebAuthn options,
+//! `static/app.js`).
 
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use trellis_core::Error;
-use trellis_identity::{auth, partner_users, sign_ins, totp};
+use trellis_identity::{auth, partner_users, passkeys, sign_ins, totp};
 use trellis_web::AppState;
 
 use crate::display;
@@ -32,6 +34,60 @@ struct AccountPage {
     mfa: MfaView,
     /// The form of the authenticator's code (confirming it, or turning it off).
     totp: FormView,
+    passkeys: PasskeysView,
+}
+
+/// The passkeys section of the account page.
+pub struct PasskeysView {
+    /// False when the server's public address is an IP address (browsers refuse passkeys there).
+    pub available: bool,
+    pub list: Vec<PasskeyRow>,
+    /// A registration under way: its ceremony id, WebAuthn options (JSON) and the passkey's name,
+    /// for the form that asks the browser to create the passkey.
+    pub registering: Option<Registering>,
+    /// The name asked for first (suggested: the browser and system the passkey is made on).
+    pub form: FormView,
+}
+
+pub struct Registering {
+    pub ceremony_id: String,
+    pub options: String,
+    pub name: String,
+}
+
+/// One passkey as the account page lists it.
+pub struct PasskeyRow {
+    pub id: String,
+    pub name: String,
+    pub added: String,
+    pub last_used: String,
+}
+
+const PASSKEY_FIELDS: &[&str] = &["name"];
+
+async fn passkeys_view(
+    state: &AppState,
+    signed: &Signed,
+    registering: Option<Registering>,
+    form: Option<FormView>,
+) -> Result<PasskeysView, Error> {
+    let list = passkeys::list(&state.ctx, &signed.session.user_id)
+        .await?
+        .into_iter()
+        .map(|p| PasskeyRow {
+            id: p.id,
+            name: p.name,
+            added: display::time(p.created_at),
+            last_used: p.last_used_at.map_or_else(|| "never".to_owned(), display::time),
+        })
+        .collect();
+    let suggested = display::device(signed.scope.meta().user_agent.as_deref());
+    Ok(PasskeysView {
+        available: passkeys::available(&state.ctx),
+        list,
+        registering,
+        form: form.unwrap_or_else(|| FormView::filled("passkey", PASSKEY_FIELDS, vec![("name", suggested)])),
+    })
 }
 
 /// The two-step sign-in section of the account page.
@@ -97,7 +153,8 @@ pub fn sign_in_rows(history: Vec<sign_ins::SignIn>) -> Vec<SignInRow> {
 const HISTORY_SHOWN: usize = 20;
 
 async fn account_page(state: &AppState, signed: &Signed, query: &FormData, password: FormView) -> Result<AccountPage, Error> {
-    account_page_with(state, signed, query, password, FormView::new("totp", TOTP_FIELDS), Vec::new()).await
+    let passkeys = passkeys_view(state, signed, None, None).await?;
+    account_page_with(state, signed, query, password, FormView::new("totp", TOTP_FIELDS), Vec::new(), passkeys).await
 }
 
 async fn account_page_with(
@@ -107,6 +164,7 @@ async fn account_page_with(
     password: FormView,
     totp_form: FormView,
     recovery_codes: Vec<String>,
+    passkeys: PasskeysView,
 ) -> Result<AccountPage, Error> {
     let session = &signed.session;
     let sessions = auth::list_sessions(&state.ctx, &session.user_id, &session.key)
@@ -137,6 +195,7 @@ async fn account_page_with(
         sign_ins: sign_in_rows(history),
         mfa: mfa_view(state, &session.user_id, recovery_codes).await?,
         totp: totp_form,
+        passkeys,
     })
 }
 
@@ -202,7 +261,8 @@ async fn confirm_totp(State(state): State<AppState>, SignedForm { signed, form }
     let session = &signed.session;
     match totp::confirm(&state.ctx, &session.user_id, form.value("code"), &session.key).await {
         Ok(codes) => {
-            let page = account_page_with(&state, &signed, &FormData::default(), password_form(), totp_form(), codes).await?;
+            let passkeys = passkeys_view(&state, &signed, None, None).await?;
+            let page = account_page_with(&state, &signed, &FormData::default(), password_form(), totp_form(), codes, passkeys).await?;
             Ok(render(&page))
         }
         Err(err) => totp_failed(&state, &signed, err).await,
@@ -222,8 +282,67 @@ async fn disable_totp(State(state): State<AppState>, SignedForm { signed, form }
 async fn totp_failed(state: &AppState, signed: &Signed, err: Error) -> PageResult {
     let errors = field_errors(err, "code")?;
     let failed = FormView::failed("totp", TOTP_FIELDS, FormData::default(), errors);
-    let page = account_page_with(state, signed, &FormData::default(), password_form(), failed, Vec::new()).await?;
+    let passkeys = passkeys_view(state, signed, None, None).await?;
+    let page = account_page_with(state, signed, &FormData::default(), password_form(), failed, Vec::new(), passkeys).await?;
     Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
+}
+
+/// `POST /account/passkeys`: begins adding a passkey named `name` (a sign-in or confirmation
+/// within five minutes first: "Confirm it's you" otherwise) and shows the form that asks the
+/// browser to create it.
+async fn start_passkey(State(state): State<AppState>, SignedForm { signed, form }: SignedForm) -> PageResult {
+    let name = form.value("name").trim().to_owned();
+    if name.is_empty() || name.chars().count() > passkeys::NAME_MAX_CHARS {
+        let error = Error::invalid("name", format!("must be 1 to {} characters, e.g. Work laptop", passkeys::NAME_MAX_CHARS));
+        return passkey_failed(&state, &signed, form, error).await;
+    }
+    let started = match passkeys::start_registration(&state.ctx, &signed.session.key, signed.scope.meta()).await {
+        Ok(started) => started,
+        Err(err @ Error::Conflict(_)) => return passkey_failed(&state, &signed, form, err).await,
+        Err(err) => return Err(err.into()),
+    };
+    let options = serde_json::to_string(&started.options).map_err(|err| Error::Internal(err.to_string()))?;
+    let registering = Registering { ceremony_id: started.ceremony_id, options, name };
+    let view = passkeys_view(&state, &signed, Some(registering), None).await?;
+    let page = account_page_with(&state, &signed, &FormData::default(), password_form(), totp_form(), Vec::new(), view).await?;
+    Ok(render(&page))
+}
+
+/// `POST /account/passkeys/finish`: the browser's answer (`credential`, JSON) registers the
+/// passkey; refused, the section says why and offers to start again.
+async fn finish_passkey(State(state): State<AppState>, SignedForm { signed, form }: SignedForm) -> PageResult {
+    let credential = serde_json::from_str::<serde_json::Value>(form.value("credential")).map_err(|_| {
+        Error::invalid(
+            "credential",
+            "Your browser did not create a passkey: it needs JavaScript and a passkey provider. Try again, or use another browser.",
+        )
+    });
+    let result = match credential {
+        Ok(credential) => {
+            passkeys::finish_registration(&state.ctx, &signed.session.key, form.value("ceremony_id"), form.value("name"), &credential).await
+        }
+        Err(err) => Err(err),
+    };
+    match result {
+        Ok(_) => Ok(see_other(&format!("{PAGE}?notice=passkey_added#passkeys"))),
+        Err(err) => passkey_failed(&state, &signed, form, err).await,
+    }
+}
+
+/// The account page again with what went wrong adding a passkey, and its name to try again.
+async fn passkey_failed(state: &AppState, signed: &Signed, form: FormData, err: Error) -> PageResult {
+    let errors = field_errors(err, "name")?;
+    let failed = FormView::failed("passkey", PASSKEY_FIELDS, form, errors);
+    let view = passkeys_view(state, signed, None, Some(failed)).await?;
+    let page = account_page_with(state, signed, &FormData::default(), password_form(), totp_form(), Vec::new(), view).await?;
+    Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
+}
+
+/// `POST /account/passkeys/{id}/remove`: removes one of the person's passkeys; the sessions
+/// begun with it end.
+async fn remove_passkey(State(state): State<AppState>, Path(id): Path<String>, SignedForm { signed, .. }: SignedForm) -> PageResult {
+    passkeys::remove(&state.ctx, &signed.session.user_id, &id, &signed.session.key).await?;
+    Ok(see_other(&format!("{PAGE}?notice=passkey_removed#passkeys")))
 }
 
 fn password_form() -> FormView {
@@ -243,6 +362,9 @@ pub fn routes() -> PageRouter {
         .route("/account/totp", post(enrol_totp))
         .route("/account/totp/confirm", post(confirm_totp))
         .route("/account/totp/disable", post(disable_totp))
+        .route("/account/passkeys", post(start_passkey))
+        .route("/account/passkeys/finish", post(finish_passkey))
+        .route("/account/passkeys/{id}/remove", post(remove_passkey))
 }
 
 /// A person's sign-in history as staff and partner admins see it (`sign_ins.html`): the console's

@@ -248,6 +248,8 @@ pub fn sign_in_outcome(method: &str, outcome: &str) -> &'static str {
         ("password_reset", "bad_link") => "Reset link that no longer works",
         ("sso", "success") => "Signed in with the company account",
         ("sso", "sso_refused") => "Company account sign-in refused",
+        ("passkey", "success") => "Signed in with a passkey",
+        ("passkey", "passkey_refused") => "Passkey refused",
         (_, "throttled") => "Slowed down: too many failed attempts",
         _ => "Other attempt",
     }

@@ -22,6 +22,7 @@ mod listing;
 mod locator;
 mod money_views;
 pub mod pages;
+mod passkey_sign_in;
 mod password_reset;
 mod portal;
 mod provisioning;
@@ -56,6 +57,7 @@ fn all_routes() -> routes::PageRouter {
         .merge(account::routes())
         .merge(confirm::routes())
         .merge(company_sign_in::routes())
+        .merge(passkey_sign_in::routes())
         .merge(password_reset::routes())
         .merge(apply::routes())
         .merge(console::routes())

@@ -239,7 +239,11 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "sso_saved" => "Saved. People of its email domains can continue with their company account on the sign-in page.",
         "sso_removed" => "Single sign-on was removed. The sessions begun through it ended.",
         "two_step_policy_saved" => "Saved. People it applies to without an authenticator app are asked to set one up before anything else.",
-        "mfa_required" => "Your workspace requires two-step sign-in. Set up an authenticator app below to continue.",
+        "mfa_required" => {
+            "Your workspace requires two-step sign-in. Set up an authenticator app below to continue — or, if you have a passkey, sign out and sign in with it."
+        }
+        "passkey_added" => "The passkey was added. Next time, choose \"Sign in with a passkey\" on the sign-in page.",
+        "passkey_removed" => "The passkey was removed. The sessions begun with it were signed out.",
         "reseller_created" => "The reseller was created.",
         "change_requested" => "Saved. The new legal name or territories wait for the vendor's approval.",
         "logo_uploaded" => "The logo was uploaded.",
@@ -499,6 +503,8 @@ struct LoginPage {
     next: String,
     /// The second step: the password was right, the account needs its authenticator's code.
     challenge: Option<String>,
+    /// Whether the instance offers passkeys (not when served at an IP address).
+    passkeys: bool,
 }
 
 #[derive(Deserialize)]
@@ -547,7 +553,8 @@ pub(crate) async fn login_form(state: &AppState, email: String, error: Option<St
     } {
         layout = layout.branded(brand);
     }
-    let page = LoginPage { layout, csrf_token: csrf.clone(), email, error, next, challenge: None };
+    let passkeys = trellis_identity::passkeys::available(&state.ctx);
+    let page = LoginPage { layout, csrf_token: csrf.clone(), email, error, next, challenge: None, passkeys };
     with_cookie((status, render(&page)).into_response(), set_cookie(state, CSRF_COOKIE, &csrf, 3600))
 }
 
@@ -561,6 +568,7 @@ fn code_form(state: &AppState, challenge: String, error: Option<String>, next: S
         error,
         next,
         challenge: Some(challenge),
+        passkeys: false,
     };
     with_cookie((status, render(&page)).into_response(), set_cookie(state, CSRF_COOKIE, &csrf, 3600))
 }
@@ -602,18 +610,7 @@ async fn login_submit(
         }
     };
     match signed_in {
-        Ok(signed_in) => {
-            // Someone with invitations waiting sees them first.
-            let waiting = invitations::addressed_to(&state.ctx, &signed_in.user_id).await.map(|w| !w.is_empty()).unwrap_or(false);
-            let to = match (next.is_empty(), waiting) {
-                (false, _) => next.as_str(),
-                (true, true) => "/memberships",
-                (true, false) => "/",
-            };
-            let response = with_cookie(Redirect::to(to).into_response(), set_cookie(&state, SESSION_COOKIE, &signed_in.token, 12 * 3600));
-            let response = with_cookie(response, set_cookie(&state, DEVICE_COOKIE, &signed_in.device_token, DEVICE_COOKIE_SECONDS));
-            with_cookie(response, set_cookie(&state, CSRF_COOKIE, "", 0))
-        }
+        Ok(signed_in) => signed_in_response(&state, &signed_in, &next).await,
         Err(Error::RateLimited { .. }) => {
             login_form(
                 &state,
@@ -629,6 +626,20 @@ async fn login_submit(
         }
         Err(other) => error_page(other),
     }
+}
+
+/// Where a browser goes once signed in, with its session and device cookies: to `next` (an
+/// invitation link), else to the invitations waiting for the person, else home.
+pub(crate) async fn signed_in_response(state: &AppState, signed_in: &auth::SignedIn, next: &str) -> Response {
+    let waiting = invitations::addressed_to(&state.ctx, &signed_in.user_id).await.map(|w| !w.is_empty()).unwrap_or(false);
+    let to = match (next.is_empty(), waiting) {
+        (false, _) => next,
+        (true, true) => "/memberships",
+        (true, false) => "/",
+    };
+    let response = with_cookie(Redirect::to(to).into_response(), set_cookie(state, SESSION_COOKIE, &signed_in.token, 12 * 3600));
+    let response = with_cookie(response, set_cookie(state, DEVICE_COOKIE, &signed_in.device_token, DEVICE_COOKIE_SECONDS));
+    with_cookie(response, set_cookie(state, CSRF_COOKIE, "", 0))
 }
 
 #[derive(Deserialize)]

@@ -275,3 +275,112 @@ document.addEventListener("DOMContentLoaded", function () {
     });
   });
 });
+
+// Passkeys (WebAuthn). A form with data-passkey="create" or "get" carries the server's options
+// (WebAuthn's JSON) in data-passkey-options; submitting it first asks the browser's
+// authenticator, then sends its answer as JSON in the hidden "credential" field. With
+// data-passkey-autostart it asks as soon as the page opens (the button asks again).
+(function () {
+  function toBuffer(text) {
+    var base64 = text.replace(/-/g, "+").replace(/_/g, "/");
+    var binary = window.atob(base64 + "===".slice((base64.length + 3) % 4));
+    var bytes = new Uint8Array(binary.length);
+    for (var i = 0; i < binary.length; i++) {
+      bytes[i] = binary.charCodeAt(i);
+    }
+    return bytes.buffer;
+  }
+  function toText(buffer) {
+    var bytes = new Uint8Array(buffer);
+    var binary = "";
+    for (var i = 0; i < bytes.length; i++) {
+      binary += String.fromCharCode(bytes[i]);
+    }
+    return window.btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+  function withIds(list) {
+    return (list || []).map(function (c) {
+      return Object.assign({}, c, { id: toBuffer(c.id) });
+    });
+  }
+  // Browsers that read WebAuthn's JSON themselves do; others get the byte fields decoded here.
+  function creationOptions(json) {
+    if (PublicKeyCredential.parseCreationOptionsFromJSON) {
+      return PublicKeyCredential.parseCreationOptionsFromJSON(json);
+    }
+    return Object.assign({}, json, {
+      challenge: toBuffer(json.challenge),
+      user: Object.assign({}, json.user, { id: toBuffer(json.user.id) }),
+      excludeCredentials: withIds(json.excludeCredentials)
+    });
+  }
+  function requestOptions(json) {
+    if (PublicKeyCredential.parseRequestOptionsFromJSON) {
+      return PublicKeyCredential.parseRequestOptionsFromJSON(json);
+    }
+    return Object.assign({}, json, { challenge: toBuffer(json.challenge), allowCredentials: withIds(json.allowCredentials) });
+  }
+  function answer(credential) {
+    if (typeof credential.toJSON === "function") {
+      return credential.toJSON();
+    }
+    var r = credential.response;
+    var out = {
+      id: credential.id,
+      rawId: toText(credential.rawId),
+      type: credential.type,
+      clientExtensionResults: credential.getClientExtensionResults(),
+      response: { clientDataJSON: toText(r.clientDataJSON) }
+    };
+    if (r.attestationObject) {
+      out.response.attestationObject = toText(r.attestationObject);
+      out.response.transports = r.getTransports ? r.getTransports() : [];
+    } else {
+      out.response.authenticatorData = toText(r.authenticatorData);
+      out.response.signature = toText(r.signature);
+      out.response.userHandle = r.userHandle ? toText(r.userHandle) : null;
+    }
+    return out;
+  }
+  function ask(form) {
+    var status = form.querySelector("[data-passkey-status]");
+    var field = form.querySelector("input[name=credential]");
+    var create = form.getAttribute("data-passkey") === "create";
+    if (!window.PublicKeyCredential || !navigator.credentials) {
+      status.textContent = "This browser cannot use passkeys. Use another browser, or your password.";
+      return;
+    }
+    var options = JSON.parse(form.getAttribute("data-passkey-options"));
+    var request;
+    try {
+      request = create
+        ? navigator.credentials.create({ publicKey: creationOptions(options.publicKey) })
+        : navigator.credentials.get({ publicKey: requestOptions(options.publicKey) });
+    } catch (error) {
+      request = Promise.reject(error);
+    }
+    status.textContent = create ? "Creating the passkey: follow your browser's prompt." : "Follow your browser's prompt to use your passkey.";
+    request.then(function (credential) {
+      field.value = JSON.stringify(answer(credential));
+      status.textContent = create ? "Saving the passkey…" : "Signing in…";
+      form.submit();
+    }).catch(function (error) {
+      status.textContent = (create ? "No passkey was created" : "No passkey was used") +
+        (error && error.name === "InvalidStateError" ? ": this device has a passkey for your account already." : ". Press the button to try again.");
+    });
+  }
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.hasAttribute("data-passkey") || form.querySelector("input[name=credential]").value) {
+      return;
+    }
+    event.preventDefault();
+    ask(form);
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    var form = document.querySelector("form[data-passkey][data-passkey-autostart]");
+    if (form) {
+      ask(form);
+    }
+  });
+})();

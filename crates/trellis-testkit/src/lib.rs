@@ -151,6 +151,12 @@ impl TestApp {
         Self::spawn_with(Mailer::outbox_only(), Some(trusted_proxies), Some(test_secret_key())).await
     }
 
+    /// Starts the app with its public URL at `http://localhost:<port>` (it still listens on
+    /// 127.0.0.1): passkeys need a domain name, browsers and webauthn-rs refuse IP addresses.
+    pub async fn spawn_at_localhost() -> Self {
+        Self::spawn_at(Mailer::outbox_only(), None, Some(test_secret_key()), "localhost").await
+    }
+
     async fn spawn_with_mailer(mailer: Mailer) -> Self {
         Self::spawn_with(mailer, None, Some(test_secret_key())).await
     }
@@ -160,12 +166,21 @@ impl TestApp {
         trusted_proxies: Option<trellis_web::client_address::TrustedProxies>,
         secret_key: Option<SecretKey>,
     ) -> Self {
+        Self::spawn_at(mailer, trusted_proxies, secret_key, "127.0.0.1").await
+    }
+
+    async fn spawn_at(
+        mailer: Mailer,
+        trusted_proxies: Option<trellis_web::client_address::TrustedProxies>,
+        secret_key: Option<SecretKey>,
+        public_host: &str,
+    ) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let (url, database) = TestDatabase::create().await;
         let clock = ManualClock::starting_at(SystemClock.now());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a local port");
-        let addr = listener.local_addr().expect("local addr");
-        let base_url = format!("http://{addr}");
+        let port = listener.local_addr().expect("local addr").port();
+        let base_url = format!("http://{public_host}:{port}");
         let data_dir = std::env::temp_dir().join(unique_name("trellis-data"));
         let web = WebConfig {
             public_url: base_url.clone(),

@@ -13,7 +13,7 @@ use trellis_web::problem::{ApiResult, Problem};
 use utoipa::ToSchema;
 
 use crate::extract::{ApiJson, Caller, SignInToken};
-use crate::views::{LoginView, MeView, MembershipView, Page, SessionView, SignInView};
+use crate::views::{LoginView, MeView, Page, SessionView, SignInView};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -34,12 +34,7 @@ pub async fn login(State(state): State<AppState>, Meta(meta): Meta, ApiJson(body
     let signed_in =
         auth::login(&state.ctx, &body.email, &body.password, body.totp.as_deref(), SessionKind::Token, body.device_token.as_deref(), &meta)
             .await?;
-    Ok(Json(LoginView {
-        token: signed_in.token,
-        expires_at: signed_in.expires_at.to_rfc3339(),
-        memberships: signed_in.memberships.iter().map(MembershipView::from).collect(),
-        device_token: signed_in.device_token,
-    }))
+    Ok(Json(signed_in.into()))
 }
 
 /// End the sign-in token used for this request.

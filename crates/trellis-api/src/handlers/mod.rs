@@ -16,6 +16,7 @@ pub mod locator;
 pub mod members;
 pub mod onboarding;
 pub mod partners;
+pub mod passkeys;
 pub mod payout_methods;
 pub mod payouts;
 pub mod profiles;
@@ -46,6 +47,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::enrol_totp, auth::disable_totp))
         .routes(routes!(auth::confirm_totp))
         .routes(routes!(auth::find_me))
+        .routes(routes!(passkeys::list_passkeys, passkeys::register_passkey))
+        .routes(routes!(passkeys::start_passkey_registration))
+        .routes(routes!(passkeys::remove_passkey))
+        .routes(routes!(passkeys::start_passkey_login))
+        .routes(routes!(passkeys::passkey_login))
+        .routes(routes!(passkeys::start_passkey_reauthentication))
+        .routes(routes!(passkeys::reauthenticate_with_passkey))
         .routes(routes!(api_keys::create_api_key, api_keys::list_api_keys))
         .routes(routes!(api_keys::revoke_api_key))
         .routes(routes!(members::add_member, members::list_members))

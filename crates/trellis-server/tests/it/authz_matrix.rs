@@ -260,6 +260,7 @@ fn the_matrix_follows_the_visibility_and_order_of_checks_rules_of_api_md() {
                 if matches!(who.kind, Kind::Anonymous | Kind::Revoked) {
                     // Answering an invitation: the link's token is the credential.
                     let public = (route.path == "/api/v1/auth/login"
+                        || route.path.starts_with("/api/v1/auth/passkey-login")
                         || route.path.starts_with("/api/v1/auth/password-reset")
                         || route.path.starts_with("/api/v1/public/")
                         || route.path.starts_with("/api/v1/invitations/{token}/"))
@@ -282,6 +283,11 @@ fn the_matrix_follows_the_visibility_and_order_of_checks_rules_of_api_md() {
                             | "/api/v1/auth/sign-ins"
                             | "/api/v1/auth/totp"
                             | "/api/v1/auth/totp/confirm"
+                            | "/api/v1/auth/passkeys"
+                            | "/api/v1/auth/passkeys/registration-options"
+                            | "/api/v1/auth/passkeys/{id}"
+                            | "/api/v1/auth/reauthenticate/passkey-options"
+                            | "/api/v1/auth/reauthenticate/passkey"
                     )
                 {
                     problems.push(format!("{cell}: a valid credential is never 401"));
@@ -844,6 +850,15 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         ("POST", "/api/v1/auth/totp") => None,
         ("POST", "/api/v1/auth/totp/confirm") => Some(json!({"code": "abcdef"})),
         ("DELETE", "/api/v1/auth/totp") => Some(json!({"code": "123456"})),
+        // Passkeys: beginning needs nothing; an empty answer is no answer.
+        ("GET" | "DELETE", "/api/v1/auth/passkeys" | "/api/v1/auth/passkeys/{id}") => None,
+        (
+            "POST",
+            "/api/v1/auth/passkeys/registration-options"
+            | "/api/v1/auth/reauthenticate/passkey-options"
+            | "/api/v1/auth/passkey-login/options",
+        ) => None,
+        ("POST", "/api/v1/auth/passkeys" | "/api/v1/auth/reauthenticate/passkey" | "/api/v1/auth/passkey-login") => Some(json!({})),
         ("POST", "/api/v1/auth/password-reset") => Some(json!({"email": format!("nobody{n}@matrix.example")})),
         ("POST", "/api/v1/auth/password-reset/complete") => {
             Some(json!({"token": format!("prt_nothing{n}"), "new_password": "a long enough passphrase"}))
@@ -1413,7 +1428,8 @@ fn group_of(route: &RouteRow) -> RouteGroup {
 }
 
 async fn replay_routes(group: RouteGroup) {
-    let app = TestApp::spawn().await;
+    // At localhost: passkeys need a domain name (ADR 0027), and their cells are real.
+    let app = TestApp::spawn_at_localhost().await;
     let world = World::build(&app).await;
     let mut matrix = load();
     matrix.route.retain(|route| group_of(route) == group);

@@ -46,10 +46,12 @@ impl PageRow {
 const OUTCOMES: [&str; 7] = ["-", "200", "303", "login", "403", "404", "422"];
 
 /// The page routes anyone may use without signing in.
-const PUBLIC: [&str; 14] = [
+const PUBLIC: [&str; 16] = [
     "/login",
     "/sign-in/sso",
     "/sign-in/sso/callback",
+    "/sign-in/passkey",
+    "/sign-in/passkey/finish",
     "/password-reset",
     "/password-reset/{token}",
     "/apply/{slug}",
@@ -64,10 +66,13 @@ const PUBLIC: [&str; 14] = [
 ];
 
 /// Forms whose token is not the session's (the sign-in form's and the public application form's
-/// double-submit cookie, the invitation link's own check): the CSRF-less pass does not apply.
-const OWN_CSRF: [&str; 7] = [
+/// double-submit cookie, a passkey sign-in's ceremony cookie, the invitation link's own check):
+/// the CSRF-less pass does not apply.
+const OWN_CSRF: [&str; 9] = [
     "/login",
     "/sign-in/sso",
+    "/sign-in/passkey",
+    "/sign-in/passkey/finish",
     "/apply/{slug}",
     "/invitations/{token}",
     "/invitations/{token}/decline",
@@ -327,7 +332,8 @@ async fn send(app: &TestApp, row: &PageRow, path: &str, credentials: &Credential
 
 #[tokio::test]
 async fn every_page_cell_answers_as_the_matrix_says() {
-    let app = TestApp::spawn().await;
+    // At localhost: passkeys need a domain name (ADR 0027), and their cells are real.
+    let app = TestApp::spawn_at_localhost().await;
     let world = World::build(&app).await;
     let matrix = load();
     let mut failures = Vec::new();

@@ -30,6 +30,7 @@ mod onboarding;
 mod origin_check;
 mod pages;
 mod partner_powers;
+mod passkeys;
 mod password_reset;
 mod passwords;
 mod payout_methods;

@@ -1,0 +1,48 @@
+-- Passkeys (WebAuthn, issue 12, ADR 0027).
+--
+-- Each person who registers a passkey gets a random handle (a UUID): authenticators store it as
+-- the credential's user id and hand it back at a sign-in without a typed address. Never the
+-- account id, never the email: a handle says nothing about the account.
+ALTER TABLE users ADD COLUMN passkey_handle TEXT COLLATE "C";
+CREATE UNIQUE INDEX users_by_passkey_handle ON users (passkey_handle) WHERE passkey_handle IS NOT NULL;
+
+-- A person's passkeys: the credential as webauthn-rs keeps it (public key, signature counter,
+-- backup flags) in JSON, found at sign-in by the credential's id (base64url).
+CREATE TABLE passkeys (
+    id TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+    user_id TEXT COLLATE "C" NOT NULL REFERENCES users(id),
+    credential_id TEXT COLLATE "C" NOT NULL,
+    name TEXT NOT NULL,
+    credential TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_used_at BIGINT
+);
+CREATE UNIQUE INDEX passkeys_by_credential ON passkeys (credential_id);
+CREATE INDEX passkeys_by_user ON passkeys (user_id);
+
+-- A ceremony under way (registering a passkey, or signing in with one): the server's half of it,
+-- keyed by the SHA-256 of an id the browser holds, used once, five minutes at most. In the
+-- database, not in memory, so that any server of the instance can finish what another began.
+CREATE TABLE passkey_ceremonies (
+    id_hash TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('registration', 'sign_in', 'confirmation')),
+    user_id TEXT COLLATE "C" REFERENCES users(id),
+    state TEXT NOT NULL,
+    ip TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX passkey_ceremonies_by_age ON passkey_ceremonies (expires_at);
+CREATE INDEX passkey_ceremonies_by_ip ON passkey_ceremonies (ip, created_at);
+
+-- A session begun with a passkey names it: removing the passkey ends those sessions, and the
+-- workspace's two-step policy counts such a session as two-step.
+ALTER TABLE sessions ADD COLUMN passkey_id TEXT COLLATE "C";
+CREATE INDEX sessions_by_passkey ON sessions (passkey_id) WHERE passkey_id IS NOT NULL;
+
+-- The sign-in history names passkey sign-ins and the ones refused.
+ALTER TABLE sign_ins DROP CONSTRAINT sign_ins_method_check;
+ALTER TABLE sign_ins ADD CONSTRAINT sign_ins_method_check CHECK (method IN ('password', 'password_change', 'password_reset', 'sso', 'passkey'));
+ALTER TABLE sign_ins DROP CONSTRAINT sign_ins_outcome_check;
+ALTER TABLE sign_ins ADD CONSTRAINT sign_ins_outcome_check
+    CHECK (outcome IN ('success', 'bad_password', 'throttled', 'reset_requested', 'bad_link', 'mfa_failed', 'sso_refused', 'passkey_refused'));
