@@ -46,3 +46,8 @@ ALTER TABLE sign_ins ADD CONSTRAINT sign_ins_method_check CHECK (method IN ('pas
 ALTER TABLE sign_ins DROP CONSTRAINT sign_ins_outcome_check;
 ALTER TABLE sign_ins ADD CONSTRAINT sign_ins_outcome_check
     CHECK (outcome IN ('success', 'bad_password', 'throttled', 'reset_requested', 'bad_link', 'mfa_failed', 'sso_refused', 'passkey_refused'));
+
+-- A single sign-on under way names the address that started it: anyone may start one, and an
+-- address may hold a bounded number of unfinished ones (ADR 0026).
+ALTER TABLE sso_flows ADD COLUMN ip TEXT NOT NULL DEFAULT '';
+CREATE INDEX sso_flows_by_ip ON sso_flows (ip, expires_at);

@@ -62,3 +62,8 @@ CREATE INDEX sign_ins_by_ip ON sign_ins (ip, outcome, at);
 CREATE INDEX sign_ins_by_user ON sign_ins (user_id, at);
 CREATE INDEX sign_ins_by_device ON sign_ins (device_hash, outcome, at);
 CREATE INDEX sign_ins_by_age ON sign_ins (at);
+
+-- A single sign-on under way names the address that started it: anyone may start one, and an
+-- address may hold a bounded number of unfinished ones (ADR 0026).
+ALTER TABLE sso_flows ADD COLUMN ip TEXT NOT NULL DEFAULT '';
+CREATE INDEX sso_flows_by_ip ON sso_flows (ip, expires_at);

@@ -33,6 +33,8 @@ pub fn backchannel_logout_path(connection_id: &str) -> String {
 }
 /// How long a sign-in may take at the provider.
 pub const FLOW_SECONDS: i64 = 10 * 60;
+/// Unfinished sign-ins one address may hold (each is a row until it expires).
+pub const FLOWS_PER_ADDRESS: i64 = 60;
 /// What the client secret is sealed for (secret_box context).
 const SECRET_CONTEXT: &str = "sso_client_secret";
 const MAX_DOMAINS: usize = 20;
@@ -397,8 +399,10 @@ async fn connection_secret(tx: &mut Tx, id: &str) -> Result<Option<ConnectionSec
 
 /// Starts a sign-in for `email` (the page's "Continue with your company account"): `NotFound` when
 /// its domain has no enabled provider. `return_to` is a local path to go to afterwards;
-/// `confirm` asks the provider to authenticate the person again (step-up, ADR 0025).
-pub async fn start(ctx: &Ctx, email: &str, return_to: &str, confirm: bool) -> Result<Started> {
+/// `confirm` asks the provider to authenticate the person again (step-up, ADR 0025). Anyone may
+/// start one and each writes a row, so an address may hold [`FLOWS_PER_ADDRESS`] unfinished ones
+/// (429 beyond).
+pub async fn start(ctx: &Ctx, email: &str, return_to: &str, confirm: bool, meta: &RequestMeta) -> Result<Started> {
     let email = email.trim().to_lowercase();
     let connection = connection_for_email(ctx, &email).await?.ok_or(Error::NotFound)?;
     let provider = provider(ctx, &connection.issuer).await?;
@@ -410,9 +414,14 @@ pub async fn start(ctx: &Ctx, email: &str, return_to: &str, confirm: bool) -> Re
     let mut tx = ctx.db.write_granted(&AUTHENTICATION).await?;
     // Sign-ins nobody finished are removed as new ones start.
     tx.execute(sql!("DELETE FROM sso_flows WHERE expires_at <= $1", now)).await?;
+    let ip = meta.ip.as_deref().unwrap_or_default();
+    let open = tx.fetch_i64(sql!("SELECT COUNT(*) AS n FROM sso_flows WHERE ip = $1 AND expires_at > $2", ip, now)).await?;
+    if open >= FLOWS_PER_ADDRESS {
+        return Err(Error::RateLimited { retry_after_secs: 60 });
+    }
     tx.execute(sql!(
-        "INSERT INTO sso_flows (state_hash, connection_id, browser_hash, nonce, pkce_verifier, return_to, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO sso_flows (state_hash, connection_id, browser_hash, nonce, pkce_verifier, return_to, created_at, expires_at, ip)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         sha256_hex(&state),
         &connection.id,
         sha256_hex(&browser_token),
@@ -420,7 +429,8 @@ pub async fn start(ctx: &Ctx, email: &str, return_to: &str, confirm: bool) -> Re
         &verifier,
         local_path(return_to),
         now,
-        now.plus_seconds(FLOW_SECONDS)
+        now.plus_seconds(FLOW_SECONDS),
+        ip
     ))
     .await?;
     tx.commit().await?;

@@ -61,7 +61,7 @@ async fn start(State(state): State<AppState>, headers: HeaderMap, maybe: MaybeSe
         let error = "Type your work email address, then choose \"Continue with your company account\".";
         return login_form(&state, email, Some(error.into()), return_to, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
-    match sso::start(&state.ctx, &email, &return_to, confirming).await {
+    match sso::start(&state.ctx, &email, &return_to, confirming, &maybe.meta).await {
         Ok(started) => {
             // Not a redirect: the pages' `form-action 'self'` would stop a form's redirect to the
             // provider; a page that moves on (and a link) is an ordinary navigation.
@@ -76,6 +76,10 @@ async fn start(State(state): State<AppState>, headers: HeaderMap, maybe: MaybeSe
             login_form(&state, email, Some(error.into()), return_to, StatusCode::NOT_FOUND).await
         }
         Err(Error::Forbidden(message)) => login_form(&state, email, Some(message), return_to, StatusCode::FORBIDDEN).await,
+        Err(Error::RateLimited { .. }) => {
+            let error = "Too many sign-ins were started from here. Please wait a few minutes and try again.";
+            login_form(&state, email, Some(error.into()), return_to, StatusCode::TOO_MANY_REQUESTS).await
+        }
         Err(err) => error_page(err),
     }
 }

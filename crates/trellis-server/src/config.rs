@@ -273,6 +273,15 @@ log_format = "text"
 # secret_key_file = "/run/secrets/trellis_secret_key"
 "#;
 
+/// The demo on this machine's loopback address is served as `http://localhost:<port>` unless a
+/// public URL was chosen: browsers offer passkeys only for a domain name (ADR 0027).
+pub fn demo_public_url(bind: &str, public_url: &str) -> String {
+    match bind.strip_prefix("127.0.0.1:") {
+        Some(port) if public_url == format!("http://{bind}") => format!("http://localhost:{port}"),
+        _ => public_url.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,5 +386,12 @@ mod tests {
     #[test]
     fn unknown_settings_in_the_file_are_an_error() {
         assert!(toml::from_str::<FileConfig>("databse_url = 'x'").is_err());
+    }
+
+    #[test]
+    fn the_demo_on_loopback_is_served_at_localhost_unless_a_public_url_was_chosen() {
+        assert_eq!(demo_public_url("127.0.0.1:8080", "http://127.0.0.1:8080"), "http://localhost:8080");
+        assert_eq!(demo_public_url("127.0.0.1:9000", "https://partners.example.com"), "https://partners.example.com");
+        assert_eq!(demo_public_url("0.0.0.0:8080", "http://0.0.0.0:8080"), "http://0.0.0.0:8080");
     }
 }

@@ -196,7 +196,10 @@ async fn main() -> anyhow::Result<()> {
         secret_key: serve_args.secret_key,
         secret_key_file: serve_args.secret_key_file,
     };
-    let settings = Settings::resolve(overrides, FileConfig::load(cli.config.as_deref())?)?;
+    let mut settings = Settings::resolve(overrides, FileConfig::load(cli.config.as_deref())?)?;
+    if matches!(cli.command, Command::Demo(_)) {
+        settings.public_url = config::demo_public_url(&settings.bind, &settings.public_url);
+    }
     init_logging(&settings);
     if settings.public_url.contains("://0.0.0.0") || settings.public_url.contains("://[::]") {
         // Browsers never send this origin, so every page form would be refused.

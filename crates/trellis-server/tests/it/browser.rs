@@ -1132,3 +1132,63 @@ async fn a_channel_manager_turns_on_two_step_sign_in_and_signs_in_with_a_code_on
     assert!(text.contains("10 recovery codes left"), "{text}");
     client.close().await.expect("close the browser");
 }
+
+/// WebDriver's "Add Virtual Authenticator" (WebAuthn Level 2 §11.3): a platform authenticator
+/// that keeps discoverable passkeys and verifies its user (a phone's fingerprint), answering every
+/// request by itself.
+#[derive(Debug)]
+struct AddVirtualAuthenticator;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for AddVirtualAuthenticator {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/webauthn/authenticator", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (reqwest::Method, Option<String>) {
+        let body = json!({
+            "protocol": "ctap2", "transport": "internal", "hasResidentKey": true, "hasUserVerification": true,
+            "isUserVerified": true, "automaticPresenceSimulation": true,
+        });
+        (reqwest::Method::POST, Some(body.to_string()))
+    }
+}
+
+#[tokio::test]
+async fn a_person_on_a_phone_adds_a_passkey_then_signs_in_with_it_without_typing_anything() {
+    let Some(browser) = Browser::start().await else { return };
+    // Passkeys need a domain name: the app's public URL is http://localhost:<port>.
+    let app = TestApp::spawn_at_localhost().await;
+    let f = Fixture::build(&app).await;
+    let client = browser.open(true).await;
+    client.issue_cmd(AddVirtualAuthenticator).await.expect("a virtual authenticator in Chromium");
+    sign_in(&client, &app, &f.r1a_member.email).await;
+
+    client.goto(&format!("{}/account#passkeys", app.base_url)).await.expect("open the account page");
+    assert_fits_the_phone(&client, "the account page").await;
+    click(&client, Locator::Css("form[action='/account/passkeys'] button[type=submit]")).await;
+    // app.js asks the authenticator at once and sends its answer: back on the account page.
+    wait_for(&client, Locator::Css("p.notice")).await;
+    let text = visible_text(&client).await;
+    assert!(text.contains("The passkey was added"), "{text}");
+    screenshot(&client, "passkey-added-phone").await;
+    let stored = app.query_i64(sql!("SELECT COUNT(*) AS n FROM passkeys WHERE user_id = $1", &f.r1a_member.user_id)).await;
+    assert_eq!(stored, 1);
+
+    // Signed out, "Sign in with a passkey": nothing to type.
+    click(&client, Locator::Css("form[action='/logout'] button")).await;
+    wait_for(&client, Locator::Id("email")).await;
+    click(&client, Locator::Css("button[formaction='/sign-in/passkey']")).await;
+    wait_for(&client, Locator::Css("header .who .acting")).await;
+    let history =
+        app.query(sql!("SELECT method, outcome FROM sign_ins WHERE email = $1 ORDER BY id DESC", f.r1a_member.email.as_str())).await;
+    assert_eq!(
+        (history[0].get::<String>("method").expect("method"), history[0].get::<String>("outcome").expect("outcome")),
+        ("passkey".to_owned(), "success".to_owned())
+    );
+    client.goto(&format!("{}/account#passkeys", app.base_url)).await.expect("open the account page");
+    let text = visible_text(&client).await;
+    assert!(text.contains("Signed in with a passkey"), "the history says how: {text}");
+    assert_fits_the_phone(&client, "the account page with a passkey").await;
+    screenshot(&client, "passkey-account-phone").await;
+    client.close().await.expect("close the browser");
+}

@@ -360,3 +360,18 @@ async fn the_pages_add_a_passkey_sign_in_and_confirm_with_it_and_it_meets_the_tw
     assert_eq!(fresh, 1, "the session's sign-in is fresh again");
     let _ = passkey.id;
 }
+
+#[tokio::test]
+async fn one_address_cannot_begin_passkey_sign_ins_without_end() {
+    let app = TestApp::spawn_at_localhost().await;
+    for _ in 0..trellis_identity::passkeys::SIGN_INS_PER_ADDRESS {
+        sign_in_options(&app).await;
+    }
+    let refused = app.send(Method::POST, "/api/v1/auth/passkey-login/options", None, Some(&json!({}))).await;
+    assert_eq!(refused.status, 429, "{}", refused.text);
+    assert!(refused.headers.contains_key("retry-after"), "{:?}", refused.headers);
+    // Five minutes on, the address begins again, and the unfinished ones are removed as it does.
+    app.clock.advance_seconds(trellis_identity::passkeys::CEREMONY_SECONDS + 1);
+    sign_in_options(&app).await;
+    assert_eq!(app.query_i64(sql!("SELECT COUNT(*) AS n FROM passkey_ceremonies")).await, 1);
+}

@@ -363,6 +363,6 @@ async fn the_demo_has_an_organisation_whose_identity_provider_provisioned_one_pe
         (sso[0].get::<bool>("enabled").expect("enabled"), sso[0].get::<String>("domain").expect("domain")),
         (false, "northwind.example".to_owned())
     );
-    let offered = trellis_identity::sso::start(&app.state.ctx, "lee@northwind.example", "/", false).await;
+    let offered = trellis_identity::sso::start(&app.state.ctx, "lee@northwind.example", "/", false, &Default::default()).await;
     assert!(matches!(offered, Err(trellis_core::Error::NotFound)), "{:?}", offered.map(|s| s.authorization_url));
 }

@@ -625,3 +625,28 @@ async fn the_settings_pages_connect_a_provider_a_partners_admin_cannot_choose_do
     assert_eq!(get_page(&app, "/", Some(&cookie)).await.status, 303);
     assert_eq!(admin.get("/portal/sso").await.status, 200, "the page offers to connect one again");
 }
+
+#[tokio::test]
+async fn one_address_cannot_start_company_sign_ins_without_end() {
+    let Some(provider) = Provider::start() else { return };
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let created = put_partner_connection(&app, f.r1a.as_str(), &f.owner_key, &connection(&provider, &["r1a.example"], "sales")).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    // Each start is a row until it expires: an address holds a bounded number.
+    for _ in 0..trellis_identity::sso::FLOWS_PER_ADDRESS {
+        start(&app, "someone@r1a.example").await;
+    }
+    let form = get_page(&app, "/login", None).await;
+    let csrf = cookie_value(&form.headers, "trellis_csrf").expect("csrf cookie");
+    let fields = [("email", "someone@r1a.example"), ("password", ""), ("csrf_token", csrf.as_str())];
+    let refused = post_form(&app, "/sign-in/sso", &format!("trellis_csrf={csrf}"), &fields).await;
+    assert_eq!(refused.status, 429, "{}", refused.text);
+    assert!(refused.text.contains("Too many sign-ins were started"), "{}", refused.text);
+    let flows = app.query_i64(sql!("SELECT COUNT(*) AS n FROM sso_flows")).await;
+    assert_eq!(flows, trellis_identity::sso::FLOWS_PER_ADDRESS);
+    // Once they expired, the address starts again (and they are removed).
+    app.clock.advance_seconds(trellis_identity::sso::FLOW_SECONDS + 1);
+    start(&app, "someone@r1a.example").await;
+    assert_eq!(app.query_i64(sql!("SELECT COUNT(*) AS n FROM sso_flows")).await, 1);
+}
