@@ -179,7 +179,8 @@ async fn row_security_alone_stops_cross_partner_reads_when_the_application_filte
         println!("SKIP rls filter-off: needs nextest's process-per-test mode (the switch is process-wide)");
         return;
     }
-    let app = TestApp::spawn().await;
+    // At localhost, as the matrix's own replay: passkeys need a domain name (ADR 0027).
+    let app = TestApp::spawn_at_localhost().await;
     let world = World::build(&app).await;
     let matrix = authz_matrix::load();
     let reseller = world.f.r1a_admin.token.clone();
