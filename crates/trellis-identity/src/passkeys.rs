@@ -121,8 +121,17 @@ async fn handle_of(tx: &mut Tx, user_id: &UserId) -> Result<Uuid> {
         return Uuid::parse_str(&text).map_err(|_| Error::Internal("a stored passkey handle is not a UUID".into()));
     }
     let handle = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
-    tx.execute(sql!("UPDATE users SET passkey_handle = $2 WHERE id = $1 AND passkey_handle IS NULL", user_id, handle.to_string())).await?;
-    Ok(handle)
+    let set = tx
+        .execute(sql!("UPDATE users SET passkey_handle = $2 WHERE id = $1 AND passkey_handle IS NULL", user_id, handle.to_string()))
+        .await?;
+    if set == 1 {
+        return Ok(handle);
+    }
+    // Another registration of the person set one meanwhile (it committed first): theirs it is.
+    let row = tx.fetch_one(sql!("SELECT passkey_handle FROM users WHERE id = $1", user_id)).await?;
+    row.get::<Option<String>>("passkey_handle")?
+        .and_then(|text| Uuid::parse_str(&text).ok())
+        .ok_or_else(|| Error::Internal("the person's passkey handle could not be set".into()))
 }
 
 /// Stores a ceremony's server half; answers the client's half.
