@@ -43,12 +43,15 @@ pub(crate) async fn seed(ctx: &Ctx, workspace_id: &WorkspaceId, ids: &HashMap<&s
     // Two weeks of visitors through the real redirect: more on weekdays, a few bots and repeats.
     let redirects = Redirects::of(ctx)?;
     let now = ctx.now();
+    // Visits spread over the hours before `now`'s time of day, never into the day before: the demo
+    // shows fourteen days whenever it is seeded (just after midnight UTC as well).
+    let seconds_into_day = (now.micros() / 1_000_000).rem_euclid(DAY);
     let mut clicks = Vec::new();
     for day in 0..14_i64 {
         for (code, per_day) in [(&newsletter.code, 6 + (day * 7) % 9), (&linkedin.code, 2 + (day * 5) % 4)] {
             for n in 0..per_day {
                 let address = format!("198.51.{}.{}", day, n + 10);
-                let at = now.plus_seconds(-(13 - day) * DAY - 3_600 * (n % 9));
+                let at = now.plus_seconds(-(13 - day) * DAY - (3_600 * (n % 9)).min(seconds_into_day));
                 let visit = Visit { code, address: &address, user_agent: Some(BROWSER), referer: None, at };
                 if let Some(answer) = redirects.visit(&visit).await {
                     clicks.push((answer.click_id, at));
