@@ -160,6 +160,10 @@ public_id!(/// A partner's referral link (`/r/{code}`).
     LinkId, "lnk");
 public_id!(/// A partner's payout method (the bank account its payouts go to); it keeps its id when replaced.
     PayoutMethodId, "pm");
+public_id!(/// A lead the vendor passes to partners.
+    LeadId, "lead");
+public_id!(/// One offer of a lead to one partner (accepted, declined, expired or returned).
+    LeadOfferId, "lof");
 
 #[cfg(test)]
 mod tests {

@@ -88,7 +88,9 @@ id_to_value!(
     CommissionId,
     PayoutRunId,
     PayoutMethodId,
-    LinkId
+    LinkId,
+    LeadId,
+    LeadOfferId
 );
 
 impl ToValue for Value {
@@ -202,7 +204,9 @@ id_from_value!(
     CommissionId,
     PayoutRunId,
     PayoutMethodId,
-    LinkId
+    LinkId,
+    LeadId,
+    LeadOfferId
 );
 
 impl<T: FromValue> FromValue for Option<T> {

@@ -576,11 +576,7 @@ pub async fn register(ctx: &Ctx, scope: &Scope, input: NewDeal) -> Result<DealDe
 /// Runs the conflict check of a registration inserted by [`register_in`] and commits: the last
 /// part of the transaction is the conflict engine's ([`CONFLICT_ENGINE`]).
 async fn finish(ctx: &Ctx, tx: ScopedTx, scope: &Scope, pending: Pending) -> Result<DealDetail> {
-    let now = ctx.now();
-    let mut tx = tx.into_granted(&CONFLICT_ENGINE).await?;
-    let candidate = Candidate { deal_id: &pending.deal.id, partner_id: pending.deal.partner_id.as_ref(), keys: &pending.keys };
-    let (seq, found) = conflicts::check(ctx, &mut tx, scope, &candidate, pending.rules.as_ref(), now).await?;
-    let deal = settle(ctx, &mut tx, scope, pending, seq, &found, now).await?;
+    let (tx, deal, found) = check_and_settle(ctx, tx, scope, pending).await?;
     tx.commit().await?;
     // Answer the conflicts as GET answers them: the other deal's id where the caller may see it
     // (staff always; a partner when the other deal is its own or a descendant's), and only there.
@@ -591,6 +587,28 @@ async fn finish(ctx: &Ctx, tx: ScopedTx, scope: &Scope, pending: Pending) -> Res
         conflicts_in(&mut read, scope, &deal.id).await?
     };
     Ok(DealDetail { deal, conflicts, partners: Vec::new() })
+}
+
+/// The conflict check of a registration inserted by [`register_in`] and what it settles; answers
+/// the transaction (its last part the conflict engine's) not yet committed.
+async fn check_and_settle(ctx: &Ctx, tx: ScopedTx, scope: &Scope, pending: Pending) -> Result<(Tx, Deal, Vec<conflicts::Found>)> {
+    let now = ctx.now();
+    let mut tx = tx.into_granted(&CONFLICT_ENGINE).await?;
+    let candidate = Candidate { deal_id: &pending.deal.id, partner_id: pending.deal.partner_id.as_ref(), keys: &pending.keys };
+    let (seq, found) = conflicts::check(ctx, &mut tx, scope, &candidate, pending.rules.as_ref(), now).await?;
+    let deal = settle(ctx, &mut tx, scope, pending, seq, &found, now).await?;
+    Ok((tx, deal, found))
+}
+
+/// Registers a deal as [`register`] does, inside the caller's transaction, and answers that
+/// transaction not yet committed (its last part the conflict engine's): the caller records what
+/// the registration settles atomically with it (a lead's conversion, `trellis_leads`). The
+/// conflicts are read back with [`get`] after the commit.
+pub async fn register_within(ctx: &Ctx, tx: ScopedTx, scope: &Scope, input: NewDeal) -> Result<(Tx, Deal)> {
+    let mut tx = tx;
+    let pending = register_in(ctx, &mut tx, scope, input).await?;
+    let (tx, deal, _) = check_and_settle(ctx, tx, scope, pending).await?;
+    Ok((tx, deal))
 }
 
 /// Registers direct opportunities in the caller's transaction (an import,

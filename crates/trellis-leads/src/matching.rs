@@ -56,6 +56,21 @@ impl Factor {
         Factor::Capacity,
     ];
 
+    /// How people read it (the console, the offer email).
+    pub fn label(self) -> &'static str {
+        match self {
+            Factor::Territory => "Territory",
+            Factor::Product => "Product",
+            Factor::Tier => "Tier",
+            Factor::Certification => "Certifications",
+            Factor::WinRate => "Win rate",
+            Factor::Speed => "Closing speed",
+            Factor::Acceptance => "Acceptance",
+            Factor::Responsiveness => "Responsiveness",
+            Factor::Capacity => "Capacity",
+        }
+    }
+
     /// The name in the API (`reasons[].factor`) and in program settings.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -124,6 +139,18 @@ impl Weights {
     /// Whether these weights were fitted to outcomes (the score then says a probability).
     pub fn is_fitted(&self) -> bool {
         self.intercept.is_some()
+    }
+
+    /// The intercept of fitted weights.
+    pub fn intercept(&self) -> Option<f64> {
+        self.intercept
+    }
+
+    /// Fitted weights from their intercept and log-odds per factor (as stored with a program).
+    pub fn fitted(intercept: f64, values: impl IntoIterator<Item = (Factor, f64)>) -> Self {
+        let mut weights = Weights::manual(values);
+        weights.intercept = Some(intercept);
+        weights
     }
 }
 

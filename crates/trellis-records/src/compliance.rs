@@ -27,7 +27,7 @@ fn push_lapsed(q: &mut Sql, today: Date) {
 /// Appends " AND NOT EXISTS (a lapsed licence of the partner `{partner}.id`)": the rule of
 /// [`compliance_blockers`] as a condition of a query over `partners` (one probe of the partner's
 /// licences through the index `licences_by_partner` per row the query walks).
-pub(crate) fn push_compliant(q: &mut Sql, partner: &str, today: Date) {
+pub fn push_compliant(q: &mut Sql, partner: &str, today: Date) {
     q.push(&format!(
         " AND NOT EXISTS (SELECT 1 FROM licences l WHERE l.workspace_id = {partner}.workspace_id AND l.partner_id = {partner}.id"
     ));

@@ -16,6 +16,7 @@ use trellis_deals::protection;
 use trellis_identity::{Ctx, housekeeping};
 use trellis_incentives::commissions;
 use trellis_jobs::{DAY, Job, JobOptions, Mailer, Registry, ScheduledJob, enqueue};
+use trellis_leads::routing;
 
 /// Daily: re-evaluates every enrollment's tier (promotions, demotions, notifications), one
 /// [`EvaluateTiersInWorkspace`] per workspace.
@@ -66,6 +67,32 @@ struct SendRemindersInWorkspace {}
 
 impl Job for SendRemindersInWorkspace {
     const KIND: &'static str = "send_reminders_in_workspace";
+}
+
+/// Daily: rebuilds the partners' deal records the lead matching reads and refits each program's
+/// model (adopted only where it ranks held-out outcomes better), one
+/// [`RefreshLeadMatchingInWorkspace`] per workspace.
+#[derive(Serialize, Deserialize)]
+struct RefreshLeadMatching {
+    period_start: Timestamp,
+}
+
+impl Job for RefreshLeadMatching {
+    const KIND: &'static str = "refresh_lead_matching";
+}
+
+impl ScheduledJob for RefreshLeadMatching {
+    fn for_period(period_start: Timestamp) -> Self {
+        Self { period_start }
+    }
+}
+
+/// The lead matching refresh of the job's workspace (payload `{}`).
+#[derive(Serialize, Deserialize)]
+struct RefreshLeadMatchingInWorkspace {}
+
+impl Job for RefreshLeadMatchingInWorkspace {
+    const KIND: &'static str = "refresh_lead_matching_in_workspace";
 }
 
 /// Daily, instance-wide: deletes what has outlived its use — sign-in history after 90 days,
@@ -125,6 +152,21 @@ pub fn registry(mailer: Mailer) -> Registry<Ctx> {
     registry.register(|ctx, run, job: protection::ExpireProtection| {
         Box::pin(async move { protection::expire(ctx, run.workspace()?, &job).await })
     });
+    registry
+        .register(|ctx, run, job: routing::ExpireLeadOffer| Box::pin(async move { routing::expire(ctx, run.workspace()?, &job).await }));
+    registry
+        .register(|ctx, run, job: routing::RemindLeadOffer| Box::pin(async move { routing::remind(ctx, run.workspace()?, &job).await }));
+    registry.register(|ctx, _run, job: RefreshLeadMatching| Box::pin(fan_out(ctx, job.period_start, RefreshLeadMatchingInWorkspace {})));
+    registry.register(|ctx, run, _job: RefreshLeadMatchingInWorkspace| {
+        Box::pin(async move {
+            let workspace = run.workspace()?;
+            let records = routing::refresh_stats(ctx, workspace).await?;
+            let refits = trellis_leads::refit::refit_all(ctx, workspace).await?;
+            tracing::info!(workspace = %workspace, records, refits = refits.len(), adopted = refits.iter().filter(|r| r.adopted).count(), "lead matching refreshed");
+            Ok(())
+        })
+    });
+    registry.schedule::<RefreshLeadMatching>(DAY);
     registry.register(|ctx, run, _job: commissions::ReleaseDueCommissions| {
         Box::pin(async move {
             let released = commissions::release_due(ctx, run.workspace()?).await?;

@@ -11,6 +11,7 @@ pub mod disputes;
 pub mod emails;
 pub mod files;
 pub mod invitations;
+pub mod leads;
 pub mod licences;
 pub mod locator;
 pub mod members;
@@ -137,6 +138,16 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(deals::lose_deal))
         .routes(routes!(deals::attach_deal_partner))
         .routes(routes!(deals::find_conflict_rules, deals::update_conflict_rules))
+        .routes(routes!(leads::create_lead, leads::list_leads))
+        .routes(routes!(leads::find_lead))
+        .routes(routes!(leads::lead_matches))
+        .routes(routes!(leads::offer_lead))
+        .routes(routes!(leads::accept_lead))
+        .routes(routes!(leads::decline_lead))
+        .routes(routes!(leads::return_lead))
+        .routes(routes!(leads::convert_lead))
+        .routes(routes!(leads::close_lead))
+        .routes(routes!(leads::find_lead_settings, leads::update_lead_settings))
         // Money (API.md "Programs" plan, "Referral tracking", "Commissions, balances, payouts")
         .routes(routes!(commissions::get_plan, commissions::put_plan))
         .routes(routes!(commissions::plan_versions))

@@ -840,6 +840,10 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
             let answers_the_link = !(route.path.ends_with("/stats") || route.path.ends_with("/qr.svg"));
             (route.path.replace("{id}", link.id.as_str()), answers_the_link.then(|| link.id.to_string()))
         }
+        "lead" | "offered_lead" | "accepted_lead" | "vendor_lead" => {
+            let id = fresh_lead(app, world, &route.target, column, n).await;
+            (route.path.replace("{id}", &id), Some(id))
+        }
         other => panic!("unknown target {other}"),
     };
     let body = match (route.method.as_str(), route.path.as_str()) {
@@ -891,6 +895,13 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         ("POST", "/api/v1/partners/{id}/users") => Some(json!({"email": format!("invitee{n}@matrix.example"), "role": "member"})),
         ("PATCH", "/api/v1/partners/{id}/users/{user_id}") => Some(json!({"role": "sales"})),
         ("PATCH", "/api/v1/workspace") => Some(json!({"allowed_redirect_domains": ["example.com"]})),
+        ("POST", "/api/v1/leads") => Some(json!({"company_name": format!("Matrix lead {n}"), "country": "DE"})),
+        ("POST", "/api/v1/leads/{id}/offer" | "/api/v1/leads/{id}/accept") => None,
+        ("POST", "/api/v1/leads/{id}/convert") => Some(json!({})),
+        ("POST", "/api/v1/leads/{id}/decline" | "/api/v1/leads/{id}/return" | "/api/v1/leads/{id}/close") => {
+            Some(json!({"reason": format!("matrix cell {n}")}))
+        }
+        ("PATCH", "/api/v1/programs/{id}/lead-settings") => Some(json!({"sla_hours": 24})),
         ("POST", "/api/v1/programs") => Some(json!({"name": format!("Matrix program {n}"), "slug": format!("matrix-new-{n}")})),
         ("PATCH", "/api/v1/programs/{id}") => Some(json!({"description": format!("changed by cell {n}")})),
         ("POST", "/api/v1/public/programs/{slug}/applications") => Some(json!({
@@ -1053,6 +1064,51 @@ async fn fresh_deal(app: &TestApp, world: &World, route: &RouteRow, column: &str
         }
     }
     id
+}
+
+/// A fresh lead of the column's workspace, in its deal program: with the vendor (VENDOR,
+/// OTHER_VENDOR; `lead` targets' VENDOR column), or offered to the column's partner (by hand, as
+/// staff would) and, for `accepted_lead`, accepted by it. The programs hold more open leads per
+/// partner than the matrix makes, so the engine always finds a candidate.
+async fn fresh_lead(app: &TestApp, world: &World, target: &str, column: &str, n: usize) -> String {
+    let ws = match column {
+        "VENDOR" => Ws::Main,
+        "OTHER_VENDOR" => Ws::Other,
+        partner_column => World::partner_ws(partner_column),
+    };
+    let program = if ws == Ws::Other { &world.deal_programs.other } else { &world.deal_programs.main };
+    let workspace = world.workspace(ws).clone();
+    app.execute(vec![sql!(
+        "INSERT INTO lead_settings (workspace_id, program_id, capacity, updated_at) VALUES ($1, $2, 10000, 0)
+         ON CONFLICT (workspace_id, program_id) DO NOTHING",
+        &workspace,
+        program
+    )])
+    .await
+    .expect("lead settings");
+    let scope = Scope::system(workspace, &TEST_FIXTURES);
+    let input = trellis_leads::leads::NewLead {
+        company_name: format!("Lead {n} GmbH"),
+        country: "DE".into(),
+        program_id: Some(program.clone()),
+        ..Default::default()
+    };
+    let lead = trellis_leads::leads::create(&app.state.ctx, &scope, input).await.expect("fresh lead");
+    if matches!(column, "VENDOR" | "OTHER_VENDOR") || target == "vendor_lead" {
+        return lead.id.to_string();
+    }
+    trellis_leads::routing::offer(&app.state.ctx, &scope, &lead.id, Some(world.partner(column)))
+        .await
+        .expect("offered to the column's partner");
+    if target == "accepted_lead" {
+        app.execute(vec![
+            sql!("UPDATE leads SET status = 'accepted', offer_expires_at = NULL WHERE id = $1", &lead.id),
+            sql!("UPDATE lead_offers SET outcome = 'accepted', answered_at = 0 WHERE lead_id = $1", &lead.id),
+        ])
+        .await
+        .expect("accepted");
+    }
+    lead.id.to_string()
 }
 
 /// A fresh program of workspace `ws` with one tier (rank 0, no requirements): (program, tier).
@@ -1267,6 +1323,24 @@ async fn check_list(app: &TestApp, world: &World, route: &RouteRow, who: &Who, c
             // A full page (limit=500) cannot be complete; a last page must be.
             let missing = if reply.body["next_cursor"].is_null() { through_registrant.difference(&got).cloned().collect() } else { vec![] };
             (got.difference(&allowed).cloned().collect(), missing)
+        }
+        "/api/v1/leads" => {
+            // A lead is visible through its holder (staff see those with the vendor); a partner
+            // those held by it or its descendants.
+            let partners = Visible::load(app).await.partners_for(world, who);
+            let staff = matches!(who.kind, Kind::Staff { .. });
+            let rows = app.query(sql!("SELECT id, holder_partner_id FROM leads WHERE workspace_id = $1", ws_id)).await;
+            let expected: BTreeSet<String> = rows
+                .iter()
+                .filter(|r| match r.get::<Option<String>>("holder_partner_id").expect("holder") {
+                    Some(partner) => partners.contains(&partner),
+                    None => staff,
+                })
+                .map(|r| r.get::<String>("id").expect("id"))
+                .collect();
+            let got: BTreeSet<String> = ids_of(reply, "id").into_iter().collect();
+            let missing = if reply.body["next_cursor"].is_null() { expected.difference(&got).cloned().collect() } else { vec![] };
+            (got.difference(&expected).cloned().collect(), missing)
         }
         "/api/v1/commissions" | "/api/v1/referral-links" => {
             // Money, and referral links with their earnings, are private to each organisation: a

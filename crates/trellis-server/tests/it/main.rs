@@ -23,6 +23,7 @@ mod input_checks;
 mod input_limits;
 mod invitations;
 mod jobs;
+mod leads;
 mod ledger;
 mod locator;
 mod navigation;

@@ -27,6 +27,7 @@ fn exported() -> Vec<&'static trellis_db::SystemGrant> {
         trellis_deals::SYSTEM_GRANTS,
         trellis_incentives::SYSTEM_GRANTS,
         trellis_tracking::SYSTEM_GRANTS,
+        trellis_leads::SYSTEM_GRANTS,
         trellis_recruitment::SYSTEM_GRANTS,
         trellis_api::SYSTEM_GRANTS,
         trellis_server::SYSTEM_GRANTS,

@@ -1,0 +1,305 @@
+//! Leads over the API (API.md "Leads", docs/API.md "Leads"): creation, the ranked candidates and
+//! their reasons, offers with the SLA (expiry and re-routing on the manual clock, the reminder),
+//! the partner's answers and conversion into a deal, and what each partner may see.
+
+use serde_json::{Value, json};
+use trellis_db::sql;
+use trellis_testkit::fixture::{self, DealPrograms, Fixture};
+use trellis_testkit::{Reply, TestApp};
+
+struct World {
+    app: TestApp,
+    f: Fixture,
+    programs: DealPrograms,
+}
+
+/// The fixture with its deal program: every partner serves DE (the fixture's country); P3 also
+/// sells "Cloud" and serves Bavaria, so it is the best candidate for a Bavarian cloud lead, and R1a
+/// (a reseller of D1) serves Bavaria without the product, so it comes next.
+async fn world() -> World {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let programs = fixture::deal_programs(&app, &f).await;
+    let term = |partner: &trellis_core::PartnerId, kind: &'static str, value: &'static str, position: i64| {
+        sql!(
+            "INSERT INTO partner_profile_terms (workspace_id, partner_id, kind, match_key, value, position) VALUES ($1, $2, $3, $4, $5, $6)",
+            &f.workspace_id,
+            partner,
+            kind,
+            value.to_lowercase(),
+            value,
+            position
+        )
+    };
+    app.execute(vec![term(&f.p3, "product", "Cloud", 0), term(&f.p3, "region", "Bavaria", 0), term(&f.r1a, "region", "Bavaria", 0)])
+        .await
+        .expect("profile terms");
+    World { app, f, programs }
+}
+
+fn lead_body(program: &trellis_core::ProgramId, company: &str) -> Value {
+    json!({
+        "company_name": company, "contact_name": "Grete Huber", "contact_email": "grete@huber-logistik.example",
+        "domain": "huber-logistik.example", "country": "DE", "region": "Bavaria", "product_interest": "Cloud",
+        "estimated_value": {"amount_minor": 4_500_000, "currency": "EUR"}, "notes": "Asked for a demo at the trade fair.",
+        "program_id": program.as_str(),
+    })
+}
+
+impl World {
+    async fn create(&self, company: &str) -> String {
+        let reply = self.app.post("/api/v1/leads", &self.f.channel_manager.token, lead_body(&self.programs.main, company)).await;
+        assert_eq!(reply.status, 201, "{}", reply.text);
+        assert_eq!(reply.body["status"], "new");
+        reply.body["id"].as_str().expect("id").to_owned()
+    }
+
+    async fn lead(&self, token: &str, id: &str) -> Reply {
+        self.app.get(&format!("/api/v1/leads/{id}"), token).await
+    }
+
+    async fn act(&self, token: &str, id: &str, action: &str, body: Value) -> Reply {
+        self.app.post(&format!("/api/v1/leads/{id}/{action}"), token, body).await
+    }
+
+    async fn emails(&self, kind: &str, to: &str) -> Vec<String> {
+        self.app
+            .query(sql!("SELECT text_body FROM emails WHERE kind = $1 AND to_address = $2 ORDER BY created_at", kind, to))
+            .await
+            .iter()
+            .map(|r| r.get::<String>("text_body").expect("text"))
+            .collect()
+    }
+
+    async fn status(&self, id: &str) -> (String, Option<String>) {
+        let rows = self.app.query(sql!("SELECT status, holder_partner_id FROM leads WHERE id = $1", id)).await;
+        let row = rows.first().expect("lead row");
+        (row.get("status").expect("status"), row.get("holder_partner_id").expect("holder"))
+    }
+}
+
+fn offered_to(lead: &Value) -> &str {
+    lead["offered_to"]["partner_id"].as_str().unwrap_or("")
+}
+
+#[tokio::test]
+async fn a_lead_goes_to_the_best_candidate_with_its_reasons_and_the_partner_accepts_and_converts_it_into_a_deal() {
+    let w = world().await;
+    let id = w.create("Huber Logistik GmbH").await;
+
+    let matches = w.app.get(&format!("/api/v1/leads/{id}/matches"), &w.f.channel_manager.token).await;
+    assert_eq!(matches.status, 200, "{}", matches.text);
+    let ranked = matches.body["data"].as_array().expect("candidates");
+    assert_eq!(ranked.len(), 6, "every fixture partner serves DE and is enrolled: {}", matches.text);
+    assert_eq!(ranked[0]["partner_id"], w.f.p3.as_str(), "territory, region and product: {}", matches.text);
+    assert_eq!(ranked[1]["partner_id"], w.f.r1a.as_str(), "territory and region, not the product");
+    for candidate in ranked {
+        let sum: f64 = candidate["reasons"]
+            .as_array()
+            .expect("reasons")
+            .iter()
+            .map(|r| r["value"].as_f64().expect("number") * r["weight"].as_f64().expect("number"))
+            .sum();
+        assert!((sum - candidate["score"].as_f64().expect("number")).abs() < 1e-9, "the reasons add up to the score: {candidate}");
+    }
+    let top = &ranked[0]["reasons"][0];
+    assert_eq!((top["factor"].as_str(), top["value"].as_f64()), (Some("territory"), Some(1.0)), "the largest part first: {}", ranked[0]);
+
+    let offered = w.act(&w.f.channel_manager.token, &id, "offer", json!({})).await;
+    assert_eq!(offered.status, 200, "{}", offered.text);
+    assert_eq!(offered.body["status"], "offered");
+    assert_eq!(offered_to(&offered.body), w.f.p3.as_str());
+    assert_eq!(offered.body["match"]["score"], ranked[0]["score"], "{}", offered.text);
+    let expires = trellis_core::Timestamp::parse(offered.body["offer_expires_at"].as_str().expect("expiry")).expect("time");
+    assert_eq!(expires, w.app.state.ctx.now().plus_seconds(48 * 3_600), "the default SLA is 48 hours");
+    let email = w.emails("lead_offered", &w.f.p3_admin.email).await;
+    assert_eq!(email.len(), 1);
+    assert!(email[0].contains("Huber Logistik GmbH") && email[0].contains("Why you") && email[0].contains("Territory"), "{}", email[0]);
+
+    // The partner reads the company, not yet the contact; others do not see the lead at all.
+    let seen = w.lead(&w.f.p3_admin.token, &id).await;
+    assert_eq!(seen.status, 200, "{}", seen.text);
+    assert!(seen.body["contact_email"].is_null() && seen.body["contact_name"].is_null(), "{}", seen.text);
+    for other in [&w.f.r1a_admin.token, &w.f.d1_admin.token, &w.f.other_partner_admin.token] {
+        assert_eq!(w.lead(other, &id).await.status, 404);
+        assert_eq!(w.act(other, &id, "accept", json!({})).await.status, 404);
+    }
+    assert_eq!(w.app.get(&format!("/api/v1/leads/{id}/matches"), &w.f.p3_admin.token).await.status, 403, "never who else could have it");
+    assert_eq!(w.act(&w.f.p3_admin.token, &id, "convert", json!({})).await.status, 409, "accept first");
+
+    let accepted = w.act(&w.f.p3_admin.token, &id, "accept", json!({})).await;
+    assert_eq!(accepted.status, 200, "{}", accepted.text);
+    assert_eq!(accepted.body["status"], "accepted");
+    assert_eq!(accepted.body["contact_email"], "grete@huber-logistik.example", "the contact once accepted");
+
+    let deal = w.act(&w.f.p3_admin.token, &id, "convert", json!({"expected_close_date": "2027-03-31"})).await;
+    assert_eq!(deal.status, 201, "{}", deal.text);
+    assert_eq!(deal.body["partner_id"], w.f.p3.as_str());
+    assert_eq!(deal.body["customer_name"], "Huber Logistik GmbH");
+    assert_eq!(deal.body["amount"]["amount_minor"], 4_500_000);
+    assert_eq!(deal.body["status"], "submitted", "a registration like any other: {}", deal.text);
+    let lead = w.lead(&w.f.p3_admin.token, &id).await;
+    assert_eq!((lead.body["status"].as_str(), lead.body["deal_id"].as_str()), (Some("converted"), deal.body["id"].as_str()));
+    assert_eq!(w.act(&w.f.p3_admin.token, &id, "convert", json!({})).await.status, 409, "once");
+    assert_eq!(w.app.query_i64(sql!("SELECT COUNT(*) AS n FROM deals WHERE customer_name = 'Huber Logistik GmbH'")).await, 1);
+    let actions: Vec<String> = w
+        .app
+        .query(sql!("SELECT action FROM audit_events WHERE target_id = $1 ORDER BY seq", id.as_str()))
+        .await
+        .iter()
+        .map(|r| r.get::<String>("action").expect("action"))
+        .collect();
+    assert_eq!(actions, ["lead.created", "lead.offered", "lead.accepted", "lead.converted"]);
+
+    // A converted lead's registration conflicts with a later one of another partner, as any would.
+    let rival = w
+        .app
+        .post("/api/v1/deals", &w.f.r1a_admin.token, json!({"customer_name": "Huber Logistik GmbH", "customer_domain": "huber-logistik.example", "amount": {"amount_minor": 1000, "currency": "EUR"}}))
+        .await;
+    assert_eq!(rival.status, 201, "{}", rival.text);
+    assert_eq!(rival.body["status"], "under_review", "{}", rival.text);
+}
+
+#[tokio::test]
+async fn an_offer_not_accepted_in_time_expires_and_goes_to_the_next_candidate_and_a_decline_with_none_left_returns_it_to_the_vendor() {
+    let w = world().await;
+    // Two candidates only: the others leave the deal program.
+    w.app
+        .execute(vec![sql!(
+            "DELETE FROM enrollments WHERE workspace_id = $1 AND partner_id NOT IN ($2, $3)",
+            &w.f.workspace_id,
+            &w.f.p3,
+            &w.f.r1a
+        )])
+        .await
+        .expect("unenrol");
+    let id = w.create("Alpen Cloud AG").await;
+    assert_eq!(offered_to(&w.act(&w.f.channel_manager.token, &id, "offer", json!({})).await.body), w.f.p3.as_str());
+
+    // Halfway: a reminder, the offer still P3's.
+    w.app.clock.advance_seconds(24 * 3_600 + 60);
+    w.app.run_jobs().await;
+    assert_eq!(w.emails("lead_offer_reminder", &w.f.p3_admin.email).await.len(), 1);
+    assert_eq!(w.status(&id).await, ("offered".to_owned(), Some(w.f.p3.to_string())));
+
+    // The SLA passes: expired, and offered to R1a at once. (Sessions end after 12 hours: sign in again.)
+    w.app.clock.advance_seconds(24 * 3_600);
+    w.app.run_jobs().await;
+    let p3 = w.app.login(&w.f.p3_admin.email, fixture::PASSWORD).await;
+    let r1a = w.app.login(&w.f.r1a_admin.email, fixture::PASSWORD).await;
+    let d1 = w.app.login(&w.f.d1_admin.email, fixture::PASSWORD).await;
+    let staff = w.app.login(&w.f.channel_manager.email, fixture::PASSWORD).await;
+    assert_eq!(w.status(&id).await, ("offered".to_owned(), Some(w.f.r1a.to_string())));
+    assert_eq!(w.emails("lead_offer_expired", &w.f.p3_admin.email).await.len(), 1);
+    assert_eq!(w.emails("lead_offered", &w.f.r1a_admin.email).await.len(), 1);
+    assert_eq!(w.lead(&p3, &id).await.status, 404, "the lead left P3");
+    let refused =
+        w.app.query_i64(sql!("SELECT offers_refused AS n FROM lead_partner_stats WHERE partner_id = $1 AND country = ''", &w.f.p3)).await;
+    assert_eq!(refused, 1, "an expiry counts against P3's acceptance");
+
+    // R1a's distributor sees the lead and R1a's offer, never P3's; R1a its own offer only.
+    for token in [&d1, &r1a] {
+        let seen = w.lead(token, &id).await;
+        assert_eq!(seen.status, 200, "{}", seen.text);
+        let offers: Vec<&str> =
+            seen.body["offers"].as_array().expect("offers").iter().map(|o| o["partner_id"].as_str().expect("text")).collect();
+        assert_eq!(offers, [w.f.r1a.as_str()], "never who else was offered the lead: {}", seen.text);
+        assert!(!seen.text.contains(w.f.p3.as_str()), "{}", seen.text);
+    }
+    let history = w.lead(&staff, &id).await;
+    let outcomes: Vec<&str> =
+        history.body["offers"].as_array().expect("offers").iter().map(|o| o["outcome"].as_str().expect("text")).collect();
+    assert_eq!(outcomes, ["expired", "pending"], "{}", history.text);
+    assert_eq!(w.act(&d1, &id, "accept", json!({})).await.status, 403, "the distributor does not answer for its reseller");
+
+    // A decline needs a reason; with none left to offer it to, the lead waits with the vendor.
+    let blank = w.act(&r1a, &id, "decline", json!({"reason": "  "})).await;
+    assert_eq!(blank.status, 422, "{}", blank.text);
+    assert_eq!(w.status(&id).await, ("offered".to_owned(), Some(w.f.r1a.to_string())), "a refused request changes nothing");
+    let declined = w.act(&r1a, &id, "decline", json!({"reason": "We do not serve logistics companies."})).await;
+    assert_eq!(declined.status, 200, "{}", declined.text);
+    assert_eq!(w.status(&id).await, ("declined".to_owned(), None));
+    assert_eq!(w.lead(&r1a, &id).await.status, 404);
+    let inbox = w.app.get("/api/v1/leads?status=new,declined,expired,returned", &staff).await;
+    assert!(inbox.body["data"].as_array().expect("data").iter().any(|l| l["id"] == id.as_str()), "{}", inbox.text);
+    let again = w.act(&staff, &id, "offer", json!({})).await;
+    assert_eq!(again.status, 409, "every candidate was offered it: {}", again.text);
+
+    // The channel team may still offer it to a partner by hand, or close it.
+    let manual = w.act(&staff, &id, "offer", json!({"partner_id": w.f.p3.as_str()})).await;
+    assert_eq!(manual.status, 200, "{}", manual.text);
+    let closed = w.act(&staff, &id, "close", json!({"reason": "The customer bought direct."})).await;
+    assert_eq!(closed.status, 200, "{}", closed.text);
+    assert_eq!(w.status(&id).await, ("closed".to_owned(), None));
+    let outcome =
+        w.app.query(sql!("SELECT outcome FROM lead_offers WHERE lead_id = $1 ORDER BY offered_at DESC, id DESC", id.as_str())).await;
+    assert_eq!(outcome[0].get::<String>("outcome").expect("outcome"), "withdrawn");
+}
+
+#[tokio::test]
+async fn a_returned_lead_goes_to_the_next_candidate_and_only_staff_create_offer_and_close_leads() {
+    let w = world().await;
+    let body = lead_body(&w.programs.main, "Isar Robotics");
+    for token in [&w.f.p3_admin.token, &w.f.finance.token, &w.f.viewer.token] {
+        let refused = w.app.post("/api/v1/leads", token, body.clone()).await;
+        assert_eq!(refused.status, 403, "{}", refused.text);
+    }
+    let invalid = w.app.post("/api/v1/leads", &w.f.channel_manager.token, json!({"company_name": "", "country": "XX"})).await;
+    assert_eq!(invalid.status, 422, "{}", invalid.text);
+    let fields: Vec<&str> = invalid.body["errors"].as_array().expect("errors").iter().map(|e| e["field"].as_str().expect("text")).collect();
+    assert_eq!(fields, ["company_name", "country"]);
+    assert_eq!(w.app.query_i64(sql!("SELECT COUNT(*) AS n FROM leads")).await, 0);
+
+    let id = w.create("Isar Robotics").await;
+    let mut external = lead_body(&w.programs.main, "Isar Robotics");
+    external["external_id"] = json!("CRM-1");
+    assert_eq!(w.app.post("/api/v1/leads", &w.f.channel_manager.token, external.clone()).await.status, 201);
+    assert_eq!(w.app.post("/api/v1/leads", &w.f.channel_manager.token, external).await.status, 409, "an external id once");
+
+    assert_eq!(w.act(&w.f.viewer.token, &id, "offer", json!({})).await.status, 403);
+    let foreign = w.act(&w.f.channel_manager.token, &id, "offer", json!({"partner_id": w.f.other_partner.as_str()})).await;
+    assert_eq!(foreign.status, 422, "another workspace's partner is no partner here: {}", foreign.text);
+    w.act(&w.f.channel_manager.token, &id, "offer", json!({})).await;
+    assert_eq!(w.act(&w.f.p3_admin.token, &id, "return", json!({"reason": "not yet"})).await.status, 409, "accept before returning");
+    assert_eq!(w.act(&w.f.p3_admin.token, &id, "accept", json!({})).await.status, 200);
+    let returned = w.act(&w.f.p3_admin.token, &id, "return", json!({"reason": "The customer wants an on-site partner in Munich."})).await;
+    assert_eq!(returned.status, 200, "{}", returned.text);
+    assert_eq!(w.status(&id).await, ("offered".to_owned(), Some(w.f.r1a.to_string())), "the next candidate");
+    let reason = w.app.query(sql!("SELECT reason FROM lead_offers WHERE lead_id = $1 AND outcome = 'returned'", id.as_str())).await;
+    assert_eq!(reason.len(), 1);
+    assert_eq!(reason[0].get::<String>("reason").expect("reason"), "The customer wants an on-site partner in Munich.");
+
+    // Settings: the SLA of the program applies to the next offer.
+    let settings = w
+        .app
+        .patch(
+            &format!("/api/v1/programs/{}/lead-settings", w.programs.main),
+            &w.f.channel_manager.token,
+            json!({"sla_hours": 4, "weights": {"territory": 50}}),
+        )
+        .await;
+    assert_eq!(settings.status, 200, "{}", settings.text);
+    assert_eq!((settings.body["sla_hours"].as_i64(), settings.body["weights"]["territory"].as_f64()), (Some(4), Some(50.0)));
+    let bad = w
+        .app
+        .patch(
+            &format!("/api/v1/programs/{}/lead-settings", w.programs.main),
+            &w.f.channel_manager.token,
+            json!({"sla_hours": 0, "weights": {"charm": 5}}),
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    assert_eq!(w.app.get(&format!("/api/v1/programs/{}/lead-settings", w.programs.main), &w.f.p3_admin.token).await.status, 403);
+    let second = w.create("Lech Data").await;
+    let offered = w.act(&w.f.channel_manager.token, &second, "offer", json!({})).await;
+    let expires = trellis_core::Timestamp::parse(offered.body["offer_expires_at"].as_str().expect("expiry")).expect("time");
+    assert_eq!(expires, w.app.state.ctx.now().plus_seconds(4 * 3_600));
+    let weight = offered.body["match"]["reasons"]
+        .as_array()
+        .expect("reasons")
+        .iter()
+        .find(|r| r["factor"] == "territory")
+        .expect("territory")["weight"]
+        .clone();
+    assert_eq!(weight, json!(50.0));
+}
