@@ -18,6 +18,7 @@ mod downloads;
 mod forms;
 mod guards;
 mod keys;
+mod lead_views;
 mod listing;
 mod locator;
 mod money_views;

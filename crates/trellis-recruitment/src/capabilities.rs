@@ -17,6 +17,9 @@ pub enum Area {
     /// The vendor pipeline and the review of deal registrations (`/console/deals`): every staff
     /// role reads deals (the deals crate decides who may decide them).
     Deals,
+    /// The lead inbox and a lead's candidates (`/console/leads`): every staff role reads leads;
+    /// owners, admins and channel managers create, offer and close them (`trellis_leads`).
+    Leads,
     Staff,
     StaffApiKeys,
     Programs,
@@ -34,6 +37,9 @@ pub enum Area {
     /// The partner's own pipeline and deal registration (`/portal/deals`): every partner role
     /// reads its deals; admins and sales people register them.
     PartnerDeals,
+    /// "Leads for you" (`/portal/leads`): every partner role reads the leads offered to it and
+    /// its resellers; admins and sales people answer them (`trellis_leads`).
+    PartnerLeads,
     /// The organisation's own earnings and commissions (`/portal/earnings`): its admins and
     /// finance people (`PartnerRole::MONEY_MANAGERS`, which the commission services check).
     Earnings,
@@ -75,6 +81,7 @@ pub fn role_areas(scope: &Scope) -> Vec<Area> {
             areas.extend([
                 Area::Partners,
                 Area::Deals,
+                Area::Leads,
                 Area::Staff,
                 Area::StaffApiKeys,
                 Area::Programs,
@@ -98,7 +105,7 @@ pub fn role_areas(scope: &Scope) -> Vec<Area> {
             }
         }
         Membership::Partner { role, .. } => {
-            areas.extend([Area::Profile, Area::PartnerDeals, Area::Links]);
+            areas.extend([Area::Profile, Area::PartnerDeals, Area::PartnerLeads, Area::Links]);
             if PartnerRole::MONEY_MANAGERS.contains(role) {
                 areas.extend([Area::Earnings, Area::Statements]);
             }

@@ -12,6 +12,7 @@ mod deal_imports;
 mod deals;
 mod disputes;
 mod invoices;
+mod leads;
 mod links;
 mod onboarding;
 mod outbox;
@@ -50,6 +51,7 @@ pub fn routes() -> PageRouter {
         .merge(disputes::routes())
         .merge(deal_imports::routes())
         .merge(deals::routes())
+        .merge(leads::routes())
         .merge(commissions::routes())
         .merge(conversions::routes())
         .merge(links::routes())

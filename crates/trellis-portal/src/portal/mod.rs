@@ -6,6 +6,7 @@ mod contracts;
 pub(crate) mod deals;
 pub(crate) mod disputes;
 mod earnings;
+mod leads;
 mod licences;
 pub(crate) mod links;
 pub mod onboarding;
@@ -31,6 +32,7 @@ pub fn routes() -> PageRouter {
         .merge(contracts::routes())
         .merge(disputes::routes())
         .merge(deals::routes())
+        .merge(leads::routes())
         .merge(payout_method::routes())
         .merge(earnings::routes())
         .merge(links::routes())

@@ -303,3 +303,12 @@ async fn a_returned_lead_goes_to_the_next_candidate_and_only_staff_create_offer_
         .clone();
     assert_eq!(weight, json!(50.0));
 }
+
+#[test]
+fn leads_docs_api_md_prints_the_lead_status_transition_table() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/API.md");
+    let docs = std::fs::read_to_string(path).expect("docs/API.md");
+    let table = trellis_leads::statuses::markdown_table();
+
+    assert!(docs.contains(&table), "docs/API.md must contain the table of trellis_leads::statuses:\n{table}");
+}

@@ -23,6 +23,7 @@ mod input_checks;
 mod input_limits;
 mod invitations;
 mod jobs;
+mod lead_pages;
 mod leads;
 mod ledger;
 mod locator;

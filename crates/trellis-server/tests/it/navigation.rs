@@ -15,6 +15,7 @@ use crate::pages::sign_in;
 const EVERY_ENTRY: &[&str] = &[
     "/console/partners",
     "/console/deals",
+    "/console/leads",
     "/console/staff",
     "/console/api-keys",
     "/console/programs",
@@ -27,6 +28,7 @@ const EVERY_ENTRY: &[&str] = &[
     "/console/settings",
     "/portal/profile",
     "/portal/deals",
+    "/portal/leads",
     "/portal/links",
     "/portal/earnings",
     "/portal/statements",

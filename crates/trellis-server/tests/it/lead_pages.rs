@@ -1,0 +1,160 @@
+//! The lead pages (issue 13): the console's inbox, new lead form and a lead's page with the ranked
+//! candidates and their reasons, offering and closing; the portal's "Leads for you" with the time
+//! left, accepting, declining with a reason and converting into a deal in one step.
+
+use trellis_db::sql;
+use trellis_testkit::TestApp;
+use trellis_testkit::fixture::{self, DealPrograms, Fixture};
+
+use crate::pages::{assert_safe_page, sign_in};
+
+async fn world() -> (TestApp, Fixture, DealPrograms) {
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let programs = fixture::deal_programs(&app, &f).await;
+    app.execute(vec![sql!(
+        "INSERT INTO partner_profile_terms (workspace_id, partner_id, kind, match_key, value, position) VALUES ($1, $2, 'product', 'cloud', 'Cloud', 0)",
+        &f.workspace_id,
+        &f.p3
+    )])
+    .await
+    .expect("P3 sells Cloud");
+    (app, f, programs)
+}
+
+fn location(page: &crate::pages::Page) -> String {
+    page.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn the_channel_team_enters_a_lead_sees_why_each_partner_fits_and_offers_it_to_the_best_match() {
+    let (app, f, programs) = world().await;
+    let manager = sign_in(&app, &f.channel_manager.email).await;
+
+    let inbox = manager.get("/console/leads").await;
+    assert_eq!(inbox.status, 200, "{}", inbox.text);
+    assert_safe_page("/console/leads", &inbox);
+    assert!(inbox.text.contains("Nothing waits for you"), "{}", inbox.text);
+
+    let form = manager.get("/console/leads/new").await;
+    assert_eq!(form.status, 200, "{}", form.text);
+    assert_safe_page("/console/leads/new", &form);
+    let refused = manager.submit("/console/leads", &[("company_name", "Huber Logistik"), ("country", ""), ("value", "lots")]).await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    assert!(refused.text.contains("must be an amount"), "{}", refused.text);
+    assert_eq!(app.query_i64(sql!("SELECT COUNT(*) AS n FROM leads")).await, 0);
+
+    let program = programs.main.to_string();
+    let created = manager
+        .submit(
+            "/console/leads",
+            &[
+                ("company_name", "Huber Logistik"),
+                ("contact_email", "grete@huber.example"),
+                ("country", "DE"),
+                ("product_interest", "Cloud"),
+                ("value", "45,000.00"),
+                ("program_id", program.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.text);
+    let to = location(&created);
+    assert!(to.starts_with("/console/leads/lead_") && to.ends_with("?notice=lead_created"), "{to}");
+    let path = to.split('?').next().expect("path").to_owned();
+    let page = manager.get(&to).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert_safe_page(&path, &page);
+    assert!(page.text.contains("€45,000.00"), "{}", page.text);
+    assert!(page.text.contains("Best matches") && page.text.contains("<meter"), "{}", page.text);
+    let first = page.text.find("P3").expect("P3 is a candidate");
+    let d1 = page.text.find("Distributor One").or_else(|| page.text.find("D1")).unwrap_or(usize::MAX);
+    assert!(first < d1, "P3 sells Cloud and ranks first: {}", page.text);
+
+    let offered = manager.submit(&format!("{path}/offer"), &[]).await;
+    assert_eq!(offered.status, 303, "{}", offered.text);
+    let page = manager.get(&path).await;
+    assert!(page.text.contains("Why") && page.text.contains("h ") && page.text.contains("left"), "{}", page.text);
+    let holder = app.query(sql!("SELECT holder_partner_id FROM leads")).await;
+    assert_eq!(holder[0].get::<String>("holder_partner_id").expect("holder"), f.p3.to_string());
+    let offered_view = manager.get("/console/leads?view=offered").await;
+    assert!(offered_view.text.contains("Huber Logistik") && offered_view.text.contains("left"), "{}", offered_view.text);
+
+    // Finance reads the lead but offers and closes nothing.
+    let finance = sign_in(&app, &f.finance.email).await;
+    let read = finance.get(&path).await;
+    assert_eq!(read.status, 200, "{}", read.text);
+    assert!(!read.text.contains("the best match") && !read.text.contains(">Close<"), "{}", read.text);
+    assert_eq!(finance.submit(&format!("{path}/close"), &[("reason", "no")]).await.status, 403);
+
+    let blank = manager.submit(&format!("{path}/close"), &[("reason", " ")]).await;
+    assert_eq!(blank.status, 422, "{}", blank.text);
+    let closed = manager.submit(&format!("{path}/close"), &[("reason", "Bought direct")]).await;
+    assert_eq!(closed.status, 303, "{}", closed.text);
+    assert_eq!(app.query(sql!("SELECT status FROM leads")).await[0].get::<String>("status").expect("status"), "closed");
+}
+
+#[tokio::test]
+async fn a_partner_answers_on_its_phone_accepts_and_converts_the_lead_into_a_deal_in_one_step() {
+    let (app, f, programs) = world().await;
+    let scope = trellis_identity::Scope::system(f.workspace_id.clone(), &trellis_testkit::TEST_FIXTURES);
+    let new = |company: &str| trellis_leads::leads::NewLead {
+        company_name: company.to_owned(),
+        contact_name: Some("Grete Huber".into()),
+        country: "DE".into(),
+        product_interest: Some("Cloud".into()),
+        estimated_value: Some((4_500_000, None)),
+        program_id: Some(programs.main.clone()),
+        ..Default::default()
+    };
+    let first = trellis_leads::leads::create(&app.state.ctx, &scope, new("Huber Logistik")).await.expect("lead");
+    let second = trellis_leads::leads::create(&app.state.ctx, &scope, new("Alpen Cloud")).await.expect("lead");
+    for lead in [&first, &second] {
+        trellis_leads::routing::offer(&app.state.ctx, &scope, &lead.id, Some(&f.p3)).await.expect("offered to P3");
+    }
+
+    let partner = sign_in(&app, &f.p3_admin.email).await;
+    let list = partner.get("/portal/leads").await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_safe_page("/portal/leads", &list);
+    assert!(
+        list.text.contains("Huber Logistik") && list.text.contains("Alpen Cloud") && list.text.contains("2 days 0 h left"),
+        "{}",
+        list.text
+    );
+    let path = format!("/portal/leads/{}", first.id);
+    let page = partner.get(&path).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert_safe_page(&path, &page);
+    assert!(page.text.contains("Why you") && page.text.contains("Accept the lead"), "{}", page.text);
+    assert!(!page.text.contains("Grete Huber"), "the contact once accepted: {}", page.text);
+
+    // A reseller's people never see it.
+    let other = sign_in(&app, &f.r1a_admin.email).await;
+    assert_eq!(other.get(&path).await.status, 404);
+    assert!(!other.get("/portal/leads").await.text.contains("Huber Logistik"));
+
+    let accepted = partner.submit(&format!("{path}/accept"), &[]).await;
+    assert_eq!(accepted.status, 303, "{}", accepted.text);
+    let page = partner.get(&path).await;
+    assert!(page.text.contains("Grete Huber") && page.text.contains("Convert to a deal"), "{}", page.text);
+    assert!(page.text.contains("45,000.00"), "the estimate fills the amount: {}", page.text);
+    let converted = partner.submit(&format!("{path}/convert"), &[("amount", "45,000.00"), ("expected_close_date", "2027-03-31")]).await;
+    assert_eq!(converted.status, 303, "{}", converted.text);
+    let deal = location(&converted);
+    assert!(deal.starts_with("/portal/deals/deal_"), "{deal}");
+    assert_eq!(partner.get(&deal).await.status, 200);
+
+    // Declining needs a reason; with one, the lead leaves the partner.
+    let second_path = format!("/portal/leads/{}", second.id);
+    let blank = partner.submit(&format!("{second_path}/decline"), &[("reason", "")]).await;
+    assert_eq!(blank.status, 422, "{}", blank.text);
+    assert!(blank.text.contains("field-error"), "{}", blank.text);
+    let declined = partner.submit(&format!("{second_path}/decline"), &[("reason", "Not our market")]).await;
+    assert_eq!(declined.status, 303, "{}", declined.text);
+    assert_eq!(partner.get(&second_path).await.status, 404, "the lead went to another partner");
+
+    // A member reads its leads but answers none.
+    let member = sign_in(&app, &f.d1_member.email).await;
+    assert_eq!(member.get("/portal/leads").await.status, 200);
+}
