@@ -702,7 +702,7 @@ pub async fn convert(ctx: &Ctx, scope: &Scope, id: &LeadId, input: Conversion) -
     let now = ctx.now();
     let mut tx = scope.write(ctx).await?;
     let lead = leads::find_in(&mut tx, scope, id).await?;
-    leads::require_holder(scope, &lead, "convert it")?;
+    let holder = leads::require_holder(scope, &lead, "convert it")?;
     let tr = leads::transition(lead.status, LeadStatus::Converted, Actor::Partner)?;
     // Takes the lead's row first: a second conversion waits here, then finds it converted.
     let taken = tx
@@ -734,6 +734,8 @@ pub async fn convert(ctx: &Ctx, scope: &Scope, id: &LeadId, input: Conversion) -
         expected_close_date: input.expected_close_date,
         description: Some(description),
         program_id: lead.program_id.clone(),
+        // A partner registers for itself; the system (demo seeding) names the holder.
+        partner_id: scope.partner().is_none().then_some(holder),
         ..Default::default()
     };
     let (mut tx, deal) = trellis_deals::deals::register_within(ctx, tx, scope, deal).await?;

@@ -238,6 +238,7 @@ async fn seed_workspace(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<()> {
     seed_payout_methods(ctx, &system, &ids).await?;
     crate::demo_money::seed_payout_run(ctx, workspace_id).await?;
     crate::demo_tracking::seed(ctx, workspace_id, &ids).await?;
+    crate::demo_leads::seed(ctx, workspace_id, &ids).await?;
     seed_sign_ins(ctx).await?;
     seed_provisioning(ctx, &system, &ids).await?;
     seed_single_sign_on(ctx, &system, &ids).await?;

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod demo;
 mod demo_deals;
+mod demo_leads;
 mod demo_money;
 mod demo_programs;
 mod demo_tracking;

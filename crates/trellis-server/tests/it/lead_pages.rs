@@ -158,3 +158,20 @@ async fn a_partner_answers_on_its_phone_accepts_and_converts_the_lead_into_a_dea
     let member = sign_in(&app, &f.d1_member.email).await;
     assert_eq!(member.get("/portal/leads").await.status, 200);
 }
+
+#[tokio::test]
+async fn the_demo_has_leads_in_the_inbox_offered_accepted_converted_and_passed_on_after_a_decline() {
+    let app = TestApp::spawn().await;
+    trellis_server::demo::seed(&app.state.ctx).await.expect("demo seeding");
+    let count = |status: &'static str| app.query_i64(sql!("SELECT COUNT(*) AS n FROM leads WHERE status = $1", status));
+    assert_eq!(count("new").await, 1, "one waits in the inbox");
+    assert_eq!(count("accepted").await, 1);
+    assert_eq!(count("converted").await, 1);
+    assert_eq!(count("offered").await, 2, "one offered, one passed on after a decline");
+    assert_eq!(app.query_i64(sql!("SELECT COUNT(*) AS n FROM lead_offers WHERE outcome = 'declined' AND reason IS NOT NULL")).await, 1);
+    assert_eq!(app.query_i64(sql!("SELECT COUNT(*) AS n FROM deals d JOIN leads l ON l.deal_id = d.id")).await, 1);
+    assert!(
+        app.query_i64(sql!("SELECT COUNT(*) AS n FROM lead_partner_stats WHERE won + lost > 0")).await > 0,
+        "deal records from the demo's deals"
+    );
+}
