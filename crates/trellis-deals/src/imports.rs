@@ -123,7 +123,7 @@ impl Field {
 }
 
 /// A header compared with the recognised ones.
-fn header_key(text: &str) -> String {
+pub fn header_key(text: &str) -> String {
     text.trim_start_matches('\u{feff}')
         .split(|c: char| c.is_whitespace() || c == '_' || c == '-')
         .filter(|w| !w.is_empty())
@@ -361,7 +361,7 @@ async fn analyse(tx: &mut ScopedTx, scope: &Scope, csv_text: &str, mapping: &Map
 
 /// Comma, or the semicolon of spreadsheets in locales whose decimal separator is the comma, or a
 /// tab: whichever the header line has most of.
-fn delimiter_of(text: &str) -> u8 {
+pub fn delimiter_of(text: &str) -> u8 {
     let header = text.lines().next().unwrap_or("");
     [b',', b';', b'\t'].into_iter().max_by_key(|d| header.bytes().filter(|b| b == d).count()).filter(|_| !header.is_empty()).unwrap_or(b',')
 }
@@ -664,7 +664,7 @@ fn parse_stage(text: &str) -> Option<StageOf> {
 
 /// A country as an ISO 3166-1 alpha-2 code or an English name (Salesforce's "Billing Country" is
 /// free text), answered as its code.
-fn country_code(text: &str) -> Option<&'static str> {
+pub fn country_code(text: &str) -> Option<&'static str> {
     if let Some(code) = countries::parse(text) {
         return Some(code);
     }

@@ -3,6 +3,7 @@
 //!
 //! - [`matching`]: the explainable scoring model (factors, default weights, weights fitted to the
 //!   workspace's outcomes) that ranks candidate partners for a lead.
+//! - [`imports`]: leads from a CSV file, previewed and idempotent by the external id.
 //! - [`leads`]: leads, their visibility (through the partner holding each), creation and closing.
 //! - [`routing`]: candidates and their facts, offers with an SLA, the partner's answers, conversion
 //!   into a deal registration, and the SLA clock's jobs.
@@ -11,6 +12,7 @@
 //! - [`settings`]: a program's SLA, capacity and weights.
 //! - [`statuses`]: the transition table.
 
+pub mod imports;
 pub mod leads;
 pub mod matching;
 pub mod refit;

@@ -11,6 +11,7 @@ pub mod disputes;
 pub mod emails;
 pub mod files;
 pub mod invitations;
+pub mod lead_imports;
 pub mod leads;
 pub mod licences;
 pub mod locator;
@@ -127,6 +128,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(disputes::approve_extension_request))
         .routes(routes!(disputes::deny_extension_request))
         .merge(deal_imports::routes())
+        .merge(lead_imports::routes())
         // Deals (API.md "Deals")
         .routes(routes!(deals::create_deal, deals::list_deals))
         .routes(routes!(deals::find_deal, deals::update_deal))

@@ -12,6 +12,7 @@ mod deal_imports;
 mod deals;
 mod disputes;
 mod invoices;
+mod lead_imports;
 mod leads;
 mod links;
 mod onboarding;
@@ -51,6 +52,7 @@ pub fn routes() -> PageRouter {
         .merge(disputes::routes())
         .merge(deal_imports::routes())
         .merge(deals::routes())
+        .merge(lead_imports::routes())
         .merge(leads::routes())
         .merge(commissions::routes())
         .merge(conversions::routes())

@@ -944,6 +944,9 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         ("PATCH", "/api/v1/licences/{id}") => Some(json!({"number": format!("CELL-{n}-B")})),
         ("POST", "/api/v1/profile-change-requests/{id}/approve") => None,
         ("POST", "/api/v1/profile-change-requests/{id}/reject") => Some(json!({"reason": format!("Rejected by cell {n}")})),
+        ("POST", "/api/v1/leads/import") => {
+            Some(json!({"csv": format!("external_id,company,country\nMATRIX-{n},Matrix lead {n} GmbH,Germany\n")}))
+        }
         ("POST", "/api/v1/deals/import") => {
             Some(json!({"csv": format!("external_id,customer_name,amount\nmatrix-{n},{},100\n", cell_customer(n))}))
         }

@@ -80,13 +80,14 @@ const OWN_CSRF: [&str; 9] = [
     "/password-reset/{token}",
 ];
 
-const UPLOADS: [&str; 7] = [
+const UPLOADS: [&str; 8] = [
     "/console/partners/{id}/contracts",
     "/console/partners/{id}/licences",
     "/portal/profile/logo",
     "/portal/licences",
     "/console/settings/logo",
     "/console/deals/import/preview",
+    "/console/leads/import/preview",
     "/console/invoices/paid/preview",
 ];
 

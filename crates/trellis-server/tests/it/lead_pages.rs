@@ -175,3 +175,24 @@ async fn the_demo_has_leads_in_the_inbox_offered_accepted_converted_and_passed_o
         "deal records from the demo's deals"
     );
 }
+
+#[tokio::test]
+async fn the_channel_team_pastes_a_csv_file_sees_its_preview_and_imports_it() {
+    let (app, f, _programs) = world().await;
+    let manager = sign_in(&app, &f.channel_manager.email).await;
+    let page = manager.get("/console/leads/import").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert_safe_page("/console/leads/import", &page);
+    let csv = "Lead ID,Company,Country,Value\nT-1,Huber Logistik,Germany,\"45,000.00\"\nT-2,Alpen Cloud,AT,\n";
+    let import = manager.submit("/console/leads/import", &[("csv", csv)]).await;
+    assert_eq!(import.status, 303, "{}", import.text);
+    assert!(location(&import).contains("created=2"), "{}", location(&import));
+    let inbox = manager.get("/console/leads").await;
+    assert!(inbox.text.contains("Huber Logistik") && inbox.text.contains("Alpen Cloud"), "{}", inbox.text);
+    let again = manager.submit("/console/leads/import", &[("csv", csv)]).await;
+    assert!(location(&again).contains("created=0&unchanged=2"), "{}", location(&again));
+    let broken = manager.submit("/console/leads/import", &[("csv", "Lead ID,Company,Country\nT-3,,Atlantis\n")]).await;
+    assert_eq!(broken.status, 422, "{}", broken.text);
+    assert!(broken.text.contains("line 2"), "{}", broken.text);
+    assert_eq!(app.query_i64(sql!("SELECT COUNT(*) AS n FROM leads")).await, 2);
+}

@@ -312,3 +312,42 @@ fn leads_docs_api_md_prints_the_lead_status_transition_table() {
 
     assert!(docs.contains(&table), "docs/API.md must contain the table of trellis_leads::statuses:\n{table}");
 }
+
+#[tokio::test]
+async fn a_csv_import_previews_row_errors_refuses_a_file_with_any_and_imports_a_clean_one_once() {
+    let w = world().await;
+    let token = &w.f.channel_manager.token;
+    let program = w.programs.main.to_string();
+    let bad = "Lead ID;Company;Email;Country;Budget\nF-1;Huber Logistik;grete@huber.example;Germany;45.000,00\nF-2;;x@y.example;DE;\nF-1;Alpen Cloud;;Atlantis;lots\n";
+    let preview = w.app.post("/api/v1/leads/import", token, json!({"csv": bad, "program_id": program, "dry_run": true})).await;
+    assert_eq!(preview.status, 200, "{}", preview.text);
+    assert_eq!(preview.body["counts"], json!({"create": 1, "unchanged": 0, "error": 2}), "{}", preview.text);
+    let fields = |row: usize| -> Vec<String> {
+        preview.body["rows"][row]["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .map(|e| e["field"].as_str().expect("field").to_owned())
+            .collect()
+    };
+    assert_eq!(fields(1), ["company_name"]);
+    assert_eq!(fields(2), ["external_id", "country", "estimated_value"], "{}", preview.text);
+    assert_eq!(preview.body["rows"][0]["country"], "DE", "a country's name is read: {}", preview.text);
+    let refused = w.app.post("/api/v1/leads/import", token, json!({"csv": bad, "program_id": program})).await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    assert!(refused.text.contains("csv.line3.company_name"), "{}", refused.text);
+    assert_eq!(w.app.query_i64(sql!("SELECT COUNT(*) AS n FROM leads")).await, 0, "nothing of a refused file");
+
+    let good = "Lead ID;Company;Email;Country;Budget\nF-1;Huber Logistik;grete@huber.example;Germany;45.000,00\nF-2;Alpen Cloud;;AT;\n";
+    let imported = w.app.post("/api/v1/leads/import", token, json!({"csv": good, "program_id": program})).await;
+    assert_eq!(imported.status, 201, "{}", imported.text);
+    assert_eq!((imported.body["created"].as_i64(), imported.body["unchanged"].as_i64()), (Some(2), Some(0)));
+    let value = w.app.query(sql!("SELECT estimated_value_minor, currency, source FROM leads WHERE external_id = 'F-1'")).await;
+    assert_eq!(value[0].get::<i64>("estimated_value_minor").expect("value"), 4_500_000);
+    assert_eq!(value[0].get::<String>("source").expect("source"), "import");
+    let again = w.app.post("/api/v1/leads/import", token, json!({"csv": good, "program_id": program})).await;
+    assert_eq!((again.status, again.body["created"].as_i64(), again.body["unchanged"].as_i64()), (201, Some(0), Some(2)), "{}", again.text);
+    assert_eq!(w.app.query_i64(sql!("SELECT COUNT(*) AS n FROM leads")).await, 2, "idempotent by the external id");
+    let partner = w.app.post("/api/v1/leads/import", &w.f.p3_admin.token, json!({"csv": good, "dry_run": true})).await;
+    assert_eq!(partner.status, 403);
+}
