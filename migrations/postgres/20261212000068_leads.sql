@@ -126,6 +126,8 @@ CREATE TABLE lead_settings (
     workspace_id TEXT COLLATE "C" NOT NULL,
     program_id TEXT COLLATE "C" NOT NULL,
     sla_hours INTEGER NOT NULL DEFAULT 48 CHECK (sla_hours BETWEEN 1 AND 720),
+    -- Whether the program's public lead form (/leads/{slug}) takes enquiries.
+    public_form BOOLEAN NOT NULL DEFAULT FALSE,
     capacity INTEGER NOT NULL DEFAULT 10 CHECK (capacity BETWEEN 1 AND 10000),
     weights TEXT NOT NULL DEFAULT '{}',
     fitted_weights TEXT,
@@ -153,6 +155,20 @@ CREATE TABLE lead_partner_stats (
     PRIMARY KEY (workspace_id, partner_id, country),
     FOREIGN KEY (workspace_id, partner_id) REFERENCES partners (workspace_id, id)
 );
+
+-- Submissions of the public lead forms, counted per address and per program (the form's rate
+-- limit, as the application form's).
+CREATE TABLE lead_form_attempts (
+    workspace_id TEXT COLLATE "C" NOT NULL,
+    id TEXT COLLATE "C" NOT NULL,
+    program_id TEXT COLLATE "C" NOT NULL,
+    ip TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    PRIMARY KEY (workspace_id, id),
+    FOREIGN KEY (workspace_id, program_id) REFERENCES programs (workspace_id, id)
+);
+CREATE INDEX lead_form_attempts_by_ip ON lead_form_attempts (workspace_id, ip, at);
+CREATE INDEX lead_form_attempts_by_program ON lead_form_attempts (workspace_id, program_id, at);
 
 -- A partner's own limit of open leads (null: the program's).
 ALTER TABLE partner_profiles ADD COLUMN lead_capacity INTEGER CHECK (lead_capacity BETWEEN 0 AND 10000);

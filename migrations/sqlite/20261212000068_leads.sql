@@ -115,6 +115,8 @@ CREATE TABLE lead_settings (
     workspace_id TEXT NOT NULL,
     program_id TEXT NOT NULL,
     sla_hours INTEGER NOT NULL DEFAULT 48 CHECK (sla_hours BETWEEN 1 AND 720),
+    -- Whether the program's public lead form (/leads/{slug}) takes enquiries.
+    public_form INTEGER NOT NULL DEFAULT 0 CHECK (public_form IN (0, 1)),
     capacity INTEGER NOT NULL DEFAULT 10 CHECK (capacity BETWEEN 1 AND 10000),
     weights TEXT NOT NULL DEFAULT '{}',
     fitted_weights TEXT,
@@ -142,6 +144,20 @@ CREATE TABLE lead_partner_stats (
     PRIMARY KEY (workspace_id, partner_id, country),
     FOREIGN KEY (workspace_id, partner_id) REFERENCES partners (workspace_id, id)
 ) STRICT;
+
+-- Submissions of the public lead forms, counted per address and per program (the form's rate
+-- limit, as the application form's).
+CREATE TABLE lead_form_attempts (
+    workspace_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    program_id TEXT NOT NULL,
+    ip TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, id),
+    FOREIGN KEY (workspace_id, program_id) REFERENCES programs (workspace_id, id)
+) STRICT;
+CREATE INDEX lead_form_attempts_by_ip ON lead_form_attempts (workspace_id, ip, at);
+CREATE INDEX lead_form_attempts_by_program ON lead_form_attempts (workspace_id, program_id, at);
 
 -- A partner's own limit of open leads (null: the program's).
 ALTER TABLE partner_profiles ADD COLUMN lead_capacity INTEGER CHECK (lead_capacity BETWEEN 0 AND 10000);

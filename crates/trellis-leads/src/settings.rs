@@ -21,6 +21,8 @@ pub struct LeadSettings {
     pub program_id: Option<ProgramId>,
     pub sla_hours: i64,
     pub capacity: i64,
+    /// Whether the program's public lead form takes enquiries.
+    pub public_form: bool,
     /// The weights as set (points).
     pub weights: Weights,
     /// The fitted model, when one was adopted (it beat the set weights on held-out outcomes).
@@ -35,6 +37,7 @@ impl LeadSettings {
             program_id,
             sla_hours: DEFAULT_SLA_HOURS,
             capacity: DEFAULT_CAPACITY,
+            public_form: false,
             weights: Weights::default(),
             fitted: None,
             fitted_at: None,
@@ -79,7 +82,7 @@ pub async fn of_in(tx: &mut Tx, workspace_id: &WorkspaceId, program_id: Option<&
     let Some(program_id) = program_id else { return Ok(LeadSettings::defaults(None)) };
     let row = tx
         .fetch_optional(sql!(
-            "SELECT sla_hours, capacity, weights, fitted_weights, fitted_at, fit_summary FROM lead_settings WHERE workspace_id = $1 AND program_id = $2",
+            "SELECT sla_hours, capacity, public_form, weights, fitted_weights, fitted_at, fit_summary FROM lead_settings WHERE workspace_id = $1 AND program_id = $2",
             workspace_id,
             program_id
         ))
@@ -91,6 +94,7 @@ pub async fn of_in(tx: &mut Tx, workspace_id: &WorkspaceId, program_id: Option<&
         program_id: Some(program_id.clone()),
         sla_hours: row.get("sla_hours")?,
         capacity: row.get("capacity")?,
+        public_form: row.get("public_form")?,
         weights: weights_of(&weights),
         fitted: fitted.as_deref().and_then(fitted_of),
         fitted_at: row.get("fitted_at")?,
@@ -113,6 +117,7 @@ pub async fn get(ctx: &Ctx, scope: &Scope, program_id: &ProgramId) -> Result<Lea
 pub struct SettingsPatch {
     pub sla_hours: Option<i64>,
     pub capacity: Option<i64>,
+    pub public_form: Option<bool>,
     /// Points per factor name; factors not named keep theirs.
     pub weights: Vec<(String, f64)>,
 }
@@ -144,10 +149,12 @@ pub async fn update(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, patch: Set
     let now = ctx.now();
     let sla_hours = patch.sla_hours.unwrap_or(before.sla_hours);
     let capacity = patch.capacity.unwrap_or(before.capacity);
+    let public_form = patch.public_form.unwrap_or(before.public_form);
     let weights_changed = !patch.weights.is_empty();
     tx.execute(sql!(
-        "INSERT INTO lead_settings (workspace_id, program_id, sla_hours, capacity, weights, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (workspace_id, program_id) DO UPDATE SET sla_hours = $3, capacity = $4, weights = $5, updated_at = $6,
+        "INSERT INTO lead_settings (workspace_id, program_id, sla_hours, capacity, weights, updated_at, public_form)
+         VALUES ($1, $2, $3, $4, $5, $6, $8)
+         ON CONFLICT (workspace_id, program_id) DO UPDATE SET sla_hours = $3, capacity = $4, weights = $5, updated_at = $6, public_form = $8,
              fitted_weights = CASE WHEN $7 THEN NULL ELSE lead_settings.fitted_weights END,
              fitted_at = CASE WHEN $7 THEN NULL ELSE lead_settings.fitted_at END",
         scope.workspace_id(),
@@ -156,12 +163,14 @@ pub async fn update(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, patch: Set
         capacity,
         weights_json(&weights),
         now,
-        weights_changed
+        weights_changed,
+        public_form
     ))
     .await?;
     let entry = AuditEntry::new("program.lead_settings_changed", "program", program_id.as_str())
         .change("sla_hours", before.sla_hours, sla_hours)
         .change("capacity", before.capacity, capacity)
+        .change("public_form", before.public_form, public_form)
         .change("weights", weights_json(&before.weights), weights_json(&weights));
     audit::record(&mut tx, scope, now, entry).await?;
     tx.commit().await?;

@@ -9,7 +9,7 @@ use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use trellis_core::{Error, FieldError, PartnerType};
-use trellis_identity::secret::{random_token, same_secret};
+use trellis_identity::secret::random_token;
 use trellis_identity::workspaces::{self, PublicBrand};
 use trellis_programs::{Program, programs};
 use trellis_recruitment::applications::{self, NewApplication};
@@ -19,7 +19,7 @@ use trellis_web::meta::Meta;
 use crate::forms::{Choice, FormData, FormView};
 use crate::pages::{Layout, error_page, render, see_other};
 use crate::routes::{PageRouter, get};
-use crate::session::{cookie_name, read_cookie, set_cookie, with_cookie};
+use crate::session::{form_cookie_matches, set_cookie, with_cookie};
 
 /// Its own cookie, so that a sign-in form opened in another tab does not expire this one.
 const APPLY_CSRF_COOKIE: &str = "trellis_apply_csrf";
@@ -142,8 +142,7 @@ async fn submit_form(
         Ok(opened) => opened,
         Err(err) => return error_page(err),
     };
-    let cookie = read_cookie(&headers, &cookie_name(&state, APPLY_CSRF_COOKIE)).unwrap_or_default();
-    if cookie.is_empty() || !same_secret(&cookie, form.csrf_token()) {
+    if !form_cookie_matches(&state, &headers, APPLY_CSRF_COOKIE, form.csrf_token()) {
         let again = FormView::failed("apply", APPLY_FIELDS, form, Vec::new());
         let expired = Some("The form expired. Please check it and send it again.".to_owned());
         return apply_form(&state, (vendor, program), again, expired, StatusCode::FORBIDDEN);

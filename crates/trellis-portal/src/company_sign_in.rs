@@ -22,7 +22,7 @@ use trellis_web::AppState;
 use crate::forms::FormData;
 use crate::pages::{Layout, after_sign_in, error_page, login_form, render};
 use crate::routes::{PageRouter, get, post};
-use crate::session::{CSRF_COOKIE, MaybeSession, SESSION_COOKIE, cookie_name, read_cookie, set_cookie, with_cookie};
+use crate::session::{CSRF_COOKIE, MaybeSession, SESSION_COOKIE, cookie_name, form_cookie_matches, read_cookie, set_cookie, with_cookie};
 
 #[derive(Template)]
 #[template(path = "company_sign_in.html")]
@@ -50,8 +50,7 @@ async fn start(State(state): State<AppState>, headers: HeaderMap, maybe: MaybeSe
         }
         _ => {
             let next = after_sign_in(form.optional("next")).unwrap_or("/").to_owned();
-            let cookie = read_cookie(&headers, &cookie_name(&state, CSRF_COOKIE)).unwrap_or_default();
-            if cookie.is_empty() || !same_secret(&cookie, form.csrf_token()) {
+            if !form_cookie_matches(&state, &headers, CSRF_COOKIE, form.csrf_token()) {
                 return login_form(&state, email, Some("The form expired. Please try again.".into()), next, StatusCode::FORBIDDEN).await;
             }
             (email, next)

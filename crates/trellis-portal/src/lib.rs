@@ -15,6 +15,7 @@ mod console;
 mod deal_views;
 mod display;
 mod downloads;
+mod enquiry;
 mod forms;
 mod guards;
 mod keys;
@@ -61,6 +62,7 @@ fn all_routes() -> routes::PageRouter {
         .merge(passkey_sign_in::routes())
         .merge(password_reset::routes())
         .merge(apply::routes())
+        .merge(enquiry::routes())
         .merge(console::routes())
         .merge(portal::routes())
         .merge(provisioning::routes())

@@ -22,8 +22,8 @@ use crate::assets::asset_url;
 use crate::forms::{FormData, PageForm, UrlQuery};
 use crate::routes::{PageRouter, get, post};
 use crate::session::{
-    CSRF_COOKIE, DEVICE_COOKIE, DEVICE_COOKIE_SECONDS, MaybeSession, SESSION_COOKIE, Signed, check_csrf, cookie_name, read_cookie,
-    set_cookie, with_cookie,
+    CSRF_COOKIE, DEVICE_COOKIE, DEVICE_COOKIE_SECONDS, MaybeSession, SESSION_COOKIE, Signed, check_csrf, cookie_name, form_cookie_matches,
+    read_cookie, set_cookie, with_cookie,
 };
 
 /// What the shared layout shows: the title, for a signed-in person the navigation, and a notice
@@ -588,8 +588,7 @@ async fn login_submit(
     PageForm(form): PageForm<LoginForm>,
 ) -> Response {
     let next = after_sign_in(form.next.as_deref()).unwrap_or_default().to_owned();
-    let cookie = read_cookie(&headers, &cookie_name(&state, CSRF_COOKIE)).unwrap_or_default();
-    if cookie.is_empty() || !same_secret(&cookie, &form.csrf_token) {
+    if !form_cookie_matches(&state, &headers, CSRF_COOKIE, &form.csrf_token) {
         return login_form(&state, form.email, Some("The form expired. Please sign in again.".into()), next, StatusCode::FORBIDDEN).await;
     }
     if let Some(old) = &maybe.token {
@@ -1054,10 +1053,7 @@ fn invitation_form(state: &AppState, view: InvitationView<'_>, status: StatusCod
 fn check_invitation_csrf(state: &AppState, headers: &HeaderMap, session: Option<&BrowserSession>, submitted: &str) -> bool {
     match session {
         Some(s) => same_secret(&s.csrf_token, submitted),
-        None => {
-            let cookie = read_cookie(headers, &cookie_name(state, CSRF_COOKIE)).unwrap_or_default();
-            !cookie.is_empty() && same_secret(&cookie, submitted)
-        }
+        None => form_cookie_matches(state, headers, CSRF_COOKIE, submitted),
     }
 }
 

@@ -15,13 +15,12 @@ use axum::response::{IntoResponse, Response};
 use trellis_core::Error;
 use trellis_identity::auth::{self, SessionKind};
 use trellis_identity::passkeys;
-use trellis_identity::secret::same_secret;
 use trellis_web::AppState;
 
 use crate::forms::FormData;
 use crate::pages::{Layout, after_sign_in, error_page, login_form, render, signed_in_response};
 use crate::routes::{PageRouter, post};
-use crate::session::{CSRF_COOKIE, DEVICE_COOKIE, MaybeSession, cookie_name, read_cookie, set_cookie, with_cookie};
+use crate::session::{CSRF_COOKIE, DEVICE_COOKIE, MaybeSession, cookie_name, form_cookie_matches, read_cookie, set_cookie, with_cookie};
 
 #[derive(Template)]
 #[template(path = "passkey_sign_in.html")]
@@ -40,8 +39,7 @@ const TOO_MANY: &str = "Too many attempts. Please wait a few minutes and try aga
 /// `POST /sign-in/passkey`: begins a sign-in with a passkey.
 async fn start(State(state): State<AppState>, headers: HeaderMap, maybe: MaybeSession, form: FormData) -> Response {
     let next = after_sign_in(form.optional("next")).unwrap_or_default().to_owned();
-    let cookie = read_cookie(&headers, &cookie_name(&state, CSRF_COOKIE)).unwrap_or_default();
-    if cookie.is_empty() || !same_secret(&cookie, form.csrf_token()) {
+    if !form_cookie_matches(&state, &headers, CSRF_COOKIE, form.csrf_token()) {
         return login_form(&state, String::new(), Some("The form expired. Please try again.".into()), next, StatusCode::FORBIDDEN).await;
     }
     match passkeys::start_sign_in(&state.ctx, &maybe.meta).await {

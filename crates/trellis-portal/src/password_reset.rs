@@ -13,14 +13,14 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use trellis_core::Error;
 use trellis_identity::password_reset;
-use trellis_identity::secret::{random_token, same_secret};
+use trellis_identity::secret::random_token;
 use trellis_web::AppState;
 use trellis_web::meta::Meta;
 
 use crate::forms::{FormData, FormView};
 use crate::pages::{Layout, error_page, render_status};
 use crate::routes::{PageRouter, get};
-use crate::session::{cookie_name, read_cookie, set_cookie, with_cookie};
+use crate::session::{form_cookie_matches, set_cookie, with_cookie};
 
 const RESET_CSRF_COOKIE: &str = "trellis_reset_csrf";
 const ASK_FIELDS: &[&str] = &["email"];
@@ -63,8 +63,7 @@ fn page(state: &AppState, step: Step, error: Option<String>, status: StatusCode)
 }
 
 fn form_is_fresh(state: &AppState, headers: &HeaderMap, form: &FormData) -> bool {
-    let cookie = read_cookie(headers, &cookie_name(state, RESET_CSRF_COOKIE)).unwrap_or_default();
-    !cookie.is_empty() && same_secret(&cookie, form.csrf_token())
+    form_cookie_matches(state, headers, RESET_CSRF_COOKIE, form.csrf_token())
 }
 
 const EXPIRED: &str = "The form expired. Please send it again.";

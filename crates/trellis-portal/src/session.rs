@@ -39,6 +39,13 @@ pub fn set_cookie(state: &AppState, base: &str, value: &str, max_age_seconds: i6
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+/// Whether a form posted without a session carries the token of its double-submit cookie `base`
+/// (the sign-in, reset, application and lead forms): the cookie must be present and the same.
+pub fn form_cookie_matches(state: &AppState, headers: &HeaderMap, base: &str, submitted: &str) -> bool {
+    let cookie = read_cookie(headers, &cookie_name(state, base)).unwrap_or_default();
+    !cookie.is_empty() && same_secret(&cookie, submitted)
+}
+
 /// The value of cookie `name` in the request.
 pub fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers

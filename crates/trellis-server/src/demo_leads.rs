@@ -1,8 +1,8 @@
 //! The demo's leads (issue 13): the channel team's inbox with a new lead waiting, offers out to
-//! the best matches with their SLA running, an accepted lead ready to be
-//! converted, one converted into a deal registration, and one a partner declined with a reason
-//! that the engine passed on to the next candidate. Deal records are refreshed first, so the
-//! matches' win rates come from the demo's own deals.
+//! the best matches with their SLA running, an accepted lead ready to be converted, one converted
+//! into a deal registration, and one a partner declined with a reason that the engine passed on
+//! to the next candidate; the resellers program's public lead form is open (`/leads/resellers`).
+//! Deal records are refreshed first, so the matches' win rates come from the demo's own deals.
 
 use std::collections::HashMap;
 
@@ -106,6 +106,9 @@ pub(crate) async fn seed(ctx: &Ctx, workspace_id: &WorkspaceId, _ids: &HashMap<&
         .find(|p| p.slug == "resellers")
         .map(|p| p.id)
         .ok_or_else(|| Error::Internal("demo program resellers".into()))?;
+    // The public lead form of the resellers program is open: /leads/resellers.
+    let open = trellis_leads::settings::SettingsPatch { public_form: Some(true), ..Default::default() };
+    trellis_leads::settings::update(ctx, &system, &resellers, open).await?;
     for seed in LEADS {
         let input = NewLead {
             company_name: seed.company.into(),

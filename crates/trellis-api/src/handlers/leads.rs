@@ -13,6 +13,7 @@ use trellis_leads::routing::{self, Candidate, Conversion};
 use trellis_leads::settings::{self, LeadSettings, SettingsPatch};
 use trellis_leads::statuses::LeadStatus;
 use trellis_web::AppState;
+use trellis_web::meta::Meta;
 use trellis_web::problem::{ApiError, ApiResult, Problem};
 use utoipa::{IntoParams, ToSchema};
 
@@ -214,6 +215,8 @@ pub struct LeadSettingsView {
     pub sla_hours: i64,
     /// Open leads a partner may hold (unless its profile sets its own).
     pub capacity: i64,
+    /// Whether the program's public lead form (`/leads/{slug}`) takes enquiries.
+    pub public_form: bool,
     /// Points per factor, as set.
     pub weights: serde_json::Value,
     /// Whether a model fitted to the program's outcomes ranks the candidates (it won the
@@ -234,6 +237,7 @@ impl From<LeadSettings> for LeadSettingsView {
             program_id: s.program_id.map(|p| p.to_string()).unwrap_or_default(),
             sla_hours: s.sla_hours,
             capacity: s.capacity,
+            public_form: s.public_form,
             weights: serde_json::Value::Object(weights),
             fitted: s.fitted.is_some(),
             fitted_at: s.fitted_at.map(Timestamp::to_rfc3339),
@@ -300,6 +304,8 @@ pub struct UpdateLeadSettingsRequest {
     pub sla_hours: Option<i64>,
     /// 1 to 10000.
     pub capacity: Option<i64>,
+    /// Opens or closes the program's public lead form.
+    pub public_form: Option<bool>,
     /// Points per factor (0 to 100); factors left out keep theirs.
     #[schema(value_type = Option<Object>)]
     pub weights: Option<std::collections::BTreeMap<String, f64>>,
@@ -512,7 +518,58 @@ pub async fn update_lead_settings(
     let patch = SettingsPatch {
         sla_hours: body.sla_hours,
         capacity: body.capacity,
+        public_form: body.public_form,
         weights: body.weights.unwrap_or_default().into_iter().collect(),
     };
     Ok(Json(settings::update(&state.ctx, &scope, &path_id(&id)?, patch).await?.into()))
+}
+
+/// A prospect's enquiry through a program's public lead form.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeadEnquiryRequest {
+    pub company_name: String,
+    pub contact_name: String,
+    pub contact_email: String,
+    /// ISO 3166-1 alpha-2, e.g. DE.
+    pub country: String,
+    pub region: Option<String>,
+    pub product_interest: Option<String>,
+    /// What the prospect needs.
+    pub notes: Option<String>,
+    /// Leave this out or empty: it is a trap for bots, and an enquiry that fills it in is
+    /// answered as usual but discarded.
+    pub company_fax: Option<String>,
+}
+
+/// The answer to an enquiry (the same whether it was kept or discarded).
+#[derive(Serialize, ToSchema)]
+pub struct LeadEnquiryView {
+    /// "received".
+    pub status: String,
+}
+
+/// Ask to be put in touch with a partner (no authentication; rate limited per client address and
+/// per program). The program's public lead form must be open; otherwise 404 as for an unknown slug.
+#[utoipa::path(post, path = "/api/v1/public/programs/{slug}/leads", tag = "leads", params(("slug" = String, Path)),
+    request_body = LeadEnquiryRequest, security(()),
+    responses((status = 202, body = LeadEnquiryView), (status = 404, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
+pub async fn submit_enquiry(
+    State(state): State<AppState>,
+    Meta(meta): Meta,
+    Path(slug): Path<String>,
+    ApiJson(body): ApiJson<LeadEnquiryRequest>,
+) -> ApiResult<(StatusCode, Json<LeadEnquiryView>)> {
+    let enquiry = trellis_leads::public_form::Enquiry {
+        company_name: body.company_name,
+        contact_name: body.contact_name,
+        contact_email: body.contact_email,
+        country: body.country,
+        region: body.region,
+        product_interest: body.product_interest,
+        notes: body.notes,
+        honeypot: body.company_fax,
+    };
+    trellis_leads::public_form::submit(&state.ctx, &slug, enquiry, &meta).await?;
+    Ok((StatusCode::ACCEPTED, Json(LeadEnquiryView { status: "received".to_owned() })))
 }

@@ -150,6 +150,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(leads::convert_lead))
         .routes(routes!(leads::close_lead))
         .routes(routes!(leads::find_lead_settings, leads::update_lead_settings))
+        .routes(routes!(leads::submit_enquiry))
         // Money (API.md "Programs" plan, "Referral tracking", "Commissions, balances, payouts")
         .routes(routes!(commissions::get_plan, commissions::put_plan))
         .routes(routes!(commissions::plan_versions))

@@ -840,6 +840,19 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
             let answers_the_link = !(route.path.ends_with("/stats") || route.path.ends_with("/qr.svg"));
             (route.path.replace("{id}", link.id.as_str()), answers_the_link.then(|| link.id.to_string()))
         }
+        "lead_form" => {
+            let scope = Scope::system(world.f.workspace_id.clone(), &TEST_FIXTURES);
+            let input = trellis_programs::NewProgram {
+                name: format!("Lead form {n}"),
+                slug: format!("matrix-leads-{n}"),
+                deal_registration: Some(true),
+                ..Default::default()
+            };
+            let program = trellis_programs::programs::create(&app.state.ctx, &scope, input).await.expect("fresh program");
+            let open = trellis_leads::settings::SettingsPatch { public_form: Some(true), ..Default::default() };
+            trellis_leads::settings::update(&app.state.ctx, &scope, &program.id, open).await.expect("open the lead form");
+            (route.path.replace("{slug}", &program.slug), None)
+        }
         "lead" | "offered_lead" | "accepted_lead" | "vendor_lead" => {
             let id = fresh_lead(app, world, &route.target, column, n).await;
             (route.path.replace("{id}", &id), Some(id))
@@ -895,6 +908,10 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         ("POST", "/api/v1/partners/{id}/users") => Some(json!({"email": format!("invitee{n}@matrix.example"), "role": "member"})),
         ("PATCH", "/api/v1/partners/{id}/users/{user_id}") => Some(json!({"role": "sales"})),
         ("PATCH", "/api/v1/workspace") => Some(json!({"allowed_redirect_domains": ["example.com"]})),
+        ("POST", "/api/v1/public/programs/{slug}/leads") => Some(json!({
+            "company_name": format!("Prospect {n}"), "contact_name": "Pat Prospect",
+            "contact_email": format!("pat{n}@prospect{n}.example"), "country": "DE"
+        })),
         ("POST", "/api/v1/leads") => Some(json!({"company_name": format!("Matrix lead {n}"), "country": "DE"})),
         ("POST", "/api/v1/leads/{id}/offer" | "/api/v1/leads/{id}/accept") => None,
         ("POST", "/api/v1/leads/{id}/convert") => Some(json!({})),

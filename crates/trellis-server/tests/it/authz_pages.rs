@@ -46,7 +46,7 @@ impl PageRow {
 const OUTCOMES: [&str; 7] = ["-", "200", "303", "login", "403", "404", "422"];
 
 /// The page routes anyone may use without signing in.
-const PUBLIC: [&str; 16] = [
+const PUBLIC: [&str; 18] = [
     "/login",
     "/sign-in/sso",
     "/sign-in/sso/callback",
@@ -56,6 +56,8 @@ const PUBLIC: [&str; 16] = [
     "/password-reset/{token}",
     "/apply/{slug}",
     "/apply/{slug}/thanks",
+    "/leads/{slug}",
+    "/leads/{slug}/thanks",
     "/partners",
     "/partners/logos/{file_id}",
     "/static/{name}",
@@ -68,12 +70,13 @@ const PUBLIC: [&str; 16] = [
 /// Forms whose token is not the session's (the sign-in form's and the public application form's
 /// double-submit cookie, a passkey sign-in's ceremony cookie, the invitation link's own check):
 /// the CSRF-less pass does not apply.
-const OWN_CSRF: [&str; 9] = [
+const OWN_CSRF: [&str; 10] = [
     "/login",
     "/sign-in/sso",
     "/sign-in/passkey",
     "/sign-in/passkey/finish",
     "/apply/{slug}",
+    "/leads/{slug}",
     "/invitations/{token}",
     "/invitations/{token}/decline",
     "/password-reset",

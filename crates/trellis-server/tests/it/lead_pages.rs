@@ -196,3 +196,76 @@ async fn the_channel_team_pastes_a_csv_file_sees_its_preview_and_imports_it() {
     assert!(broken.text.contains("line 2"), "{}", broken.text);
     assert_eq!(app.query_i64(sql!("SELECT COUNT(*) AS n FROM leads")).await, 2);
 }
+
+/// The public lead form of the deal program, opened by the channel team.
+async fn open_lead_form(app: &TestApp, f: &Fixture, programs: &DealPrograms) -> String {
+    let opened = app
+        .patch(
+            &format!("/api/v1/programs/{}/lead-settings", programs.main),
+            &f.channel_manager.token,
+            serde_json::json!({"public_form": true}),
+        )
+        .await;
+    assert_eq!(opened.status, 200, "{}", opened.text);
+    "fixture-deals".to_owned()
+}
+
+#[tokio::test]
+async fn a_prospect_asks_for_a_partner_through_the_public_form_and_a_bot_filling_the_honeypot_is_answered_alike_and_kept_out() {
+    let (app, f, programs) = world().await;
+    let enquiry = |email: &str, fax: &str| {
+        serde_json::json!({"company_name": "Huber Logistik", "contact_name": "Grete Huber", "contact_email": email, "country": "DE",
+            "product_interest": "Cloud", "company_fax": fax})
+    };
+    let path = "/api/v1/public/programs/fixture-deals/leads";
+    let closed = app.send(reqwest::Method::POST, path, None, Some(&enquiry("grete@huber.example", ""))).await;
+    assert_eq!(closed.status, 404, "closed until the channel team opens it: {}", closed.text);
+    open_lead_form(&app, &f, &programs).await;
+
+    let invalid = app.send(reqwest::Method::POST, path, None, Some(&enquiry("not an address", ""))).await;
+    assert_eq!(invalid.status, 422, "{}", invalid.text);
+    let real = app.send(reqwest::Method::POST, path, None, Some(&enquiry("grete@huber.example", ""))).await;
+    assert_eq!((real.status, real.body["status"].as_str()), (202, Some("received")), "{}", real.text);
+    let bot = app.send(reqwest::Method::POST, path, None, Some(&enquiry("bot@spam.example", "+49 30 1234"))).await;
+    assert_eq!((bot.status, &bot.body), (202, &real.body), "a bot cannot tell");
+    let leads = app.query(sql!("SELECT source, status, contact_email FROM leads")).await;
+    assert_eq!(leads.len(), 1, "the bot's enquiry is not kept");
+    assert_eq!(leads[0].get::<String>("source").expect("source"), "form");
+    assert_eq!(leads[0].get::<String>("contact_email").expect("email"), "grete@huber.example");
+    assert_eq!(app.query_i64(sql!("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'lead.discarded'")).await, 1);
+    assert_eq!(app.query_i64(sql!("SELECT COUNT(*) AS n FROM emails WHERE kind = 'lead_enquiry_received'")).await, 1);
+
+    // One address may send 20 an hour (the three above count): the 21st is 429 and keeps nothing.
+    for i in 0..17 {
+        let reply = app.send(reqwest::Method::POST, path, None, Some(&enquiry(&format!("p{i}@prospect.example"), ""))).await;
+        assert_eq!(reply.status, 202, "{}", reply.text);
+    }
+    let limited = app.send(reqwest::Method::POST, path, None, Some(&enquiry("late@prospect.example", ""))).await;
+    assert_eq!(limited.status, 429, "{}", limited.text);
+    assert!(limited.headers.get("retry-after").is_some());
+    assert_eq!(app.query_i64(sql!("SELECT COUNT(*) AS n FROM leads")).await, 18);
+
+    // The page: a fresh form, its own cookie, the thank-you page.
+    let form = crate::pages::get_page(&app, "/leads/fixture-deals", None).await;
+    assert_eq!(form.status, 200, "{}", form.text);
+    assert_safe_page("/leads/{slug}", &form);
+    assert!(form.text.contains("Find a partner to help you") && form.text.contains("company_fax"), "{}", form.text);
+    let cookie = crate::pages::cookie_value(&form.headers, "trellis_enquiry_csrf").expect("the form's cookie");
+    let token = crate::pages::csrf_field(&form.text).expect("the form's token");
+    let expired =
+        crate::pages::post_form(&app, "/leads/fixture-deals", "trellis_enquiry_csrf=other", &[("csrf_token", token.as_str())]).await;
+    assert_eq!(expired.status, 403);
+    let fields = [
+        ("csrf_token", token.as_str()),
+        ("company_name", "Alpen Cloud"),
+        ("contact_name", "Anna Alpen"),
+        ("contact_email", "anna@alpen.example"),
+        ("country", "AT"),
+    ];
+    app.clock.advance_seconds(3_601);
+    let sent = crate::pages::post_form(&app, "/leads/fixture-deals", &format!("trellis_enquiry_csrf={cookie}"), &fields).await;
+    assert_eq!(sent.status, 303, "{}", sent.text);
+    assert_eq!(location(&sent), "/leads/fixture-deals/thanks");
+    assert_eq!(crate::pages::get_page(&app, "/leads/fixture-deals/thanks", None).await.status, 200);
+    assert_eq!(app.query_i64(sql!("SELECT COUNT(*) AS n FROM leads WHERE company_name = 'Alpen Cloud'")).await, 1);
+}
