@@ -170,8 +170,16 @@ CREATE TABLE lead_form_attempts (
 CREATE INDEX lead_form_attempts_by_ip ON lead_form_attempts (workspace_id, ip, at);
 CREATE INDEX lead_form_attempts_by_program ON lead_form_attempts (workspace_id, program_id, at);
 
--- A partner's own limit of open leads (null: the program's).
-ALTER TABLE partner_profiles ADD COLUMN lead_capacity INTEGER CHECK (lead_capacity BETWEEN 0 AND 10000);
+-- A partner's own limit of open leads (offered or accepted), set by its admins; without a row,
+-- the program's.
+CREATE TABLE lead_partner_limits (
+    workspace_id TEXT COLLATE "C" NOT NULL,
+    partner_id TEXT COLLATE "C" NOT NULL,
+    capacity INTEGER NOT NULL CHECK (capacity BETWEEN 0 AND 10000),
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (workspace_id, partner_id),
+    FOREIGN KEY (workspace_id, partner_id) REFERENCES partners (workspace_id, id)
+);
 
 -- Row security (ARCHITECTURE.md "The second wall"): a lead is partner-owned through its holder —
 -- its ancestors see it (lead_ancestry, one primary-key probe), a restricted manager when it
@@ -198,7 +206,7 @@ DO $$
 DECLARE
     owned TEXT;
 BEGIN
-    FOREACH owned IN ARRAY ARRAY['lead_offers', 'lead_partner_stats']
+    FOREACH owned IN ARRAY ARRAY['lead_offers', 'lead_partner_stats', 'lead_partner_limits']
     LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', owned);
         EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', owned);

@@ -159,5 +159,13 @@ CREATE TABLE lead_form_attempts (
 CREATE INDEX lead_form_attempts_by_ip ON lead_form_attempts (workspace_id, ip, at);
 CREATE INDEX lead_form_attempts_by_program ON lead_form_attempts (workspace_id, program_id, at);
 
--- A partner's own limit of open leads (null: the program's).
-ALTER TABLE partner_profiles ADD COLUMN lead_capacity INTEGER CHECK (lead_capacity BETWEEN 0 AND 10000);
+-- A partner's own limit of open leads (offered or accepted), set by its admins; without a row,
+-- the program's.
+CREATE TABLE lead_partner_limits (
+    workspace_id TEXT NOT NULL,
+    partner_id TEXT NOT NULL,
+    capacity INTEGER NOT NULL CHECK (capacity BETWEEN 0 AND 10000),
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, partner_id),
+    FOREIGN KEY (workspace_id, partner_id) REFERENCES partners (workspace_id, id)
+) STRICT;

@@ -221,11 +221,11 @@ async fn facts_in(
                 chunk[*i].open_leads = row.get::<i64>("n")? as u32;
             }
         }
-        let mut q = Sql::build("SELECT partner_id, lead_capacity FROM partner_profiles WHERE workspace_id = ");
-        q.push_bind(workspace_id).push(" AND lead_capacity IS NOT NULL AND partner_id IN ").push_in_list(&ids);
+        let mut q = Sql::build("SELECT partner_id, capacity FROM lead_partner_limits WHERE workspace_id = ");
+        q.push_bind(workspace_id).push(" AND partner_id IN ").push_in_list(&ids);
         for row in tx.fetch_all(q).await? {
             if let Some(i) = index.get(&row.get::<PartnerId>("partner_id")?) {
-                chunk[*i].capacity = row.get::<i64>("lead_capacity")? as u32;
+                chunk[*i].capacity = row.get::<i64>("capacity")? as u32;
             }
         }
     }

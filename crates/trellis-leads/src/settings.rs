@@ -177,3 +177,79 @@ pub async fn update(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, patch: Set
     let mut read = scope.read(ctx).await?;
     of_in(&mut read, scope.workspace_id(), Some(program_id)).await
 }
+
+/// Who sets a partner's own limit of open leads: its own admins, and staff who manage partners
+/// (its distributor does not: the limit is the organisation's own commitment).
+fn require_limit_setter(scope: &Scope, partner_id: &trellis_core::PartnerId) -> Result<()> {
+    match scope.partner() {
+        Some((own, trellis_core::PartnerRole::Admin)) if own == partner_id => Ok(()),
+        Some(_) => Err(Error::forbidden("only the organisation's own admins set how many leads it takes")),
+        None => scope.require_vendor_role(trellis_core::VendorRole::PARTNER_MANAGERS, "set a partner's lead limit"),
+    }
+}
+
+/// `GET /api/v1/partners/{id}/lead-capacity`: the partner's own limit of open leads (`None`: the
+/// program's), for whoever sees the partner.
+pub async fn partner_capacity(ctx: &Ctx, scope: &Scope, partner_id: &trellis_core::PartnerId) -> Result<Option<i64>> {
+    let mut tx = scope.read(ctx).await?;
+    tx.see_partner(partner_id).await?;
+    let row = tx
+        .fetch_optional(sql!(
+            "SELECT capacity FROM lead_partner_limits WHERE workspace_id = $1 AND partner_id = $2",
+            scope.workspace_id(),
+            partner_id
+        ))
+        .await?;
+    Ok(row.map(|r| r.get::<i64>("capacity")).transpose()?)
+}
+
+/// `PUT /api/v1/partners/{id}/lead-capacity` `{capacity}`: 0 to 10000, or `None` for the program's.
+pub async fn set_partner_capacity(
+    ctx: &Ctx,
+    scope: &Scope,
+    partner_id: &trellis_core::PartnerId,
+    capacity: Option<i64>,
+) -> Result<Option<i64>> {
+    let now = ctx.now();
+    let mut tx = scope.write(ctx).await?;
+    tx.see_partner(partner_id).await?;
+    require_limit_setter(scope, partner_id)?;
+    if capacity.is_some_and(|c| !(0..=10_000).contains(&c)) {
+        return Err(Error::invalid("capacity", "must be between 0 and 10000 open leads, or null for the program's"));
+    }
+    let before = tx
+        .fetch_optional(sql!(
+            "SELECT capacity FROM lead_partner_limits WHERE workspace_id = $1 AND partner_id = $2",
+            scope.workspace_id(),
+            partner_id
+        ))
+        .await?
+        .map(|r| r.get::<i64>("capacity"))
+        .transpose()?;
+    match capacity {
+        Some(capacity) => {
+            tx.execute(sql!(
+                "INSERT INTO lead_partner_limits (workspace_id, partner_id, capacity, updated_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (workspace_id, partner_id) DO UPDATE SET capacity = $3, updated_at = $4",
+                scope.workspace_id(),
+                partner_id,
+                capacity,
+                now
+            ))
+            .await?;
+        }
+        None => {
+            tx.execute(sql!(
+                "DELETE FROM lead_partner_limits WHERE workspace_id = $1 AND partner_id = $2",
+                scope.workspace_id(),
+                partner_id
+            ))
+            .await?;
+        }
+    }
+    let entry =
+        AuditEntry::new("partner.lead_capacity_changed", "partner", partner_id.as_str()).change("capacity", json!(before), json!(capacity));
+    audit::record(&mut tx, scope, now, entry).await?;
+    tx.commit().await?;
+    Ok(capacity)
+}

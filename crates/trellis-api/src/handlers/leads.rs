@@ -573,3 +573,46 @@ pub async fn submit_enquiry(
     trellis_leads::public_form::submit(&state.ctx, &slug, enquiry, &meta).await?;
     Ok((StatusCode::ACCEPTED, Json(LeadEnquiryView { status: "received".to_owned() })))
 }
+
+/// A partner's own limit of open leads.
+#[derive(Serialize, ToSchema)]
+pub struct LeadCapacityView {
+    pub partner_id: String,
+    /// Open leads (offered or accepted) it takes at once; null: its program's capacity.
+    pub capacity: Option<i64>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeadCapacityRequest {
+    /// 0 to 10000; null returns to the program's capacity.
+    pub capacity: Option<i64>,
+}
+
+/// A partner's own limit of open leads (whoever sees the partner).
+#[utoipa::path(get, path = "/api/v1/partners/{id}/lead-capacity", tag = "leads", params(("id" = String, Path)),
+    responses((status = 200, body = LeadCapacityView), (status = 404, body = Problem)))]
+pub async fn find_lead_capacity(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<LeadCapacityView>> {
+    let partner_id: PartnerId = path_id(&id)?;
+    let capacity = settings::partner_capacity(&state.ctx, &scope, &partner_id).await?;
+    Ok(Json(LeadCapacityView { partner_id: partner_id.to_string(), capacity }))
+}
+
+/// Set a partner's own limit of open leads (its own admins, or owner/admin/channel_manager); the
+/// matching offers it no lead beyond it. 200, also the first time.
+#[utoipa::path(put, path = "/api/v1/partners/{id}/lead-capacity", tag = "leads", params(("id" = String, Path)), request_body = LeadCapacityRequest,
+    responses((status = 200, body = LeadCapacityView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn set_lead_capacity(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<LeadCapacityRequest>,
+) -> ApiResult<Json<LeadCapacityView>> {
+    let partner_id: PartnerId = path_id(&id)?;
+    let capacity = settings::set_partner_capacity(&state.ctx, &scope, &partner_id, body.capacity).await?;
+    Ok(Json(LeadCapacityView { partner_id: partner_id.to_string(), capacity }))
+}

@@ -151,6 +151,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(leads::close_lead))
         .routes(routes!(leads::find_lead_settings, leads::update_lead_settings))
         .routes(routes!(leads::submit_enquiry))
+        .routes(routes!(leads::find_lead_capacity, leads::set_lead_capacity))
         // Money (API.md "Programs" plan, "Referral tracking", "Commissions, balances, payouts")
         .routes(routes!(commissions::get_plan, commissions::put_plan))
         .routes(routes!(commissions::plan_versions))

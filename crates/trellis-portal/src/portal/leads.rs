@@ -7,9 +7,11 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use trellis_core::{Currency, Error, LeadId, PartnerId, PartnerRole};
 use trellis_leads::leads::{self, Lead, LeadFilter};
 use trellis_leads::routing::{self, Conversion};
+use trellis_leads::settings;
 use trellis_leads::statuses::LeadStatus;
 use trellis_web::AppState;
 
@@ -35,27 +37,56 @@ struct LeadsPage {
     accepted: Vec<LeadRow>,
     passed_on: Vec<LeadRow>,
     done: Vec<LeadRow>,
+    /// The organisation's own limit of open leads, for its admins to change.
+    capacity_form: Option<FormView>,
+    csrf_token: String,
+    /// "(blank: the program's, usually 10)".
+    capacity_hint: String,
 }
 
 /// `GET /portal/leads`: the organisation's leads (a page of the newest of each kind).
-async fn list(State(state): State<AppState>, PartnerPage { signed, partner_id, .. }: PartnerPage, UrlQuery(query): UrlQuery) -> PageResult {
+async fn list(
+    State(state): State<AppState>,
+    PartnerPage { signed, partner_id, role }: PartnerPage,
+    UrlQuery(query): UrlQuery,
+) -> PageResult {
+    let capacity_form = match role {
+        PartnerRole::Admin => {
+            let capacity = settings::partner_capacity(&state.ctx, &signed.scope, &partner_id).await?;
+            Some(FormView::filled("capacity", &["capacity"], vec![("capacity", capacity.map(|c| c.to_string()).unwrap_or_default())]))
+        }
+        _ => None,
+    };
+    list_page(&state, &signed, &partner_id, capacity_form, &query).await
+}
+
+async fn list_page(
+    state: &AppState,
+    signed: &Signed,
+    partner_id: &PartnerId,
+    capacity_form: Option<FormView>,
+    query: &FormData,
+) -> PageResult {
     let now = state.ctx.now();
     let read = |statuses: Vec<LeadStatus>| {
         let filter = LeadFilter { statuses, limit: Some(100), ..LeadFilter::default() };
         let (ctx, scope) = (&state.ctx, &signed.scope);
         async move { leads::list(ctx, scope, &filter).await }
     };
-    let mine = |lead: &Lead| lead.holder_partner_id.as_ref() == Some(&partner_id);
+    let mine = |lead: &Lead| lead.holder_partner_id.as_ref() == Some(partner_id);
     let open = read(vec![LeadStatus::Offered, LeadStatus::Accepted]).await?.items;
     let done = read(vec![LeadStatus::Converted]).await?.items;
     let mut waiting: Vec<&Lead> = open.iter().filter(|l| mine(l) && l.status == LeadStatus::Offered).collect();
     waiting.sort_by_key(|l| l.offer_expires_at);
     let page = LeadsPage {
-        layout: Layout::signed(&state, &signed, "Leads for you", SECTION).await.with_notice(&query),
+        layout: Layout::signed(state, signed, "Leads for you", SECTION).await.with_notice(query),
         waiting: waiting.into_iter().map(|l| LeadRow::new(l, now)).collect(),
         accepted: open.iter().filter(|l| mine(l) && l.status == LeadStatus::Accepted).map(|l| LeadRow::new(l, now)).collect(),
         passed_on: open.iter().filter(|l| !mine(l)).map(|l| LeadRow::new(l, now)).collect(),
         done: done.iter().map(|l| LeadRow::new(l, now)).collect(),
+        capacity_form,
+        csrf_token: signed.session.csrf_token.clone(),
+        capacity_hint: format!("(blank: the program's, usually {})", settings::DEFAULT_CAPACITY),
     };
     Ok(render(&page))
 }
@@ -205,9 +236,33 @@ async fn convert(State(state): State<AppState>, Path(id): Path<String>, form: Pa
     }
 }
 
+/// `POST /portal/leads/capacity` `capacity` (blank: the program's): the organisation's admins say
+/// how many open leads it takes at once.
+async fn set_capacity(State(state): State<AppState>, form: PartnerForm) -> PageResult {
+    let PartnerForm { signed, partner_id, form } = form;
+    let text = form.value("capacity").trim();
+    let result = match text {
+        "" => settings::set_partner_capacity(&state.ctx, &signed.scope, &partner_id, None).await,
+        digits => match digits.parse::<i64>() {
+            Ok(n) => settings::set_partner_capacity(&state.ctx, &signed.scope, &partner_id, Some(n)).await,
+            Err(_) => Err(Error::invalid("capacity", "must be a whole number of leads, or blank for the program's")),
+        },
+    };
+    match result {
+        Ok(_) => Ok(see_other(&format!("{SECTION}?notice=saved"))),
+        Err(err) => {
+            let errors = field_errors(err, "capacity")?;
+            let failed = Some(FormView::failed("capacity", &["capacity"], form, errors));
+            let page = list_page(&state, &signed, &partner_id, failed, &FormData::default()).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+    }
+}
+
 pub fn routes() -> PageRouter {
     PageRouter::new()
         .route(SECTION, get(list))
+        .route("/portal/leads/capacity", post(set_capacity))
         .route("/portal/leads/{id}", get(show))
         .route("/portal/leads/{id}/accept", post(accept))
         .route("/portal/leads/{id}/decline", post(decline))

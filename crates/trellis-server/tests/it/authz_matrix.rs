@@ -919,6 +919,9 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
             Some(json!({"reason": format!("matrix cell {n}")}))
         }
         ("PATCH", "/api/v1/programs/{id}/lead-settings") => Some(json!({"sla_hours": 24})),
+        ("GET", "/api/v1/partners/{id}/lead-capacity") => None,
+        // A limit above what the matrix offers any partner: the engine's offers still find one.
+        ("PUT", "/api/v1/partners/{id}/lead-capacity") => Some(json!({"capacity": 10000})),
         ("POST", "/api/v1/programs") => Some(json!({"name": format!("Matrix program {n}"), "slug": format!("matrix-new-{n}")})),
         ("PATCH", "/api/v1/programs/{id}") => Some(json!({"description": format!("changed by cell {n}")})),
         ("POST", "/api/v1/public/programs/{slug}/applications") => Some(json!({

@@ -1192,3 +1192,59 @@ async fn a_person_on_a_phone_adds_a_passkey_then_signs_in_with_it_without_typing
     screenshot(&client, "passkey-account-phone").await;
     client.close().await.expect("close the browser");
 }
+
+#[tokio::test]
+async fn a_partner_on_a_phone_reads_why_a_lead_came_to_it_accepts_it_and_converts_it_into_a_deal() {
+    let Some(browser) = Browser::start().await else { return };
+    let app = TestApp::spawn().await;
+    let f = Fixture::build(&app).await;
+    let programs = trellis_testkit::fixture::deal_programs(&app, &f).await;
+    let scope = trellis_identity::Scope::system(f.workspace_id.clone(), &trellis_testkit::TEST_FIXTURES);
+    let input = trellis_leads::leads::NewLead {
+        company_name: "Huber Logistik GmbH".into(),
+        contact_name: Some("Grete Huber".into()),
+        country: "DE".into(),
+        product_interest: Some("Cloud migration".into()),
+        estimated_value: Some((4_500_000, None)),
+        notes: Some("Moving 40 servers before the summer.".into()),
+        program_id: Some(programs.main.clone()),
+        ..Default::default()
+    };
+    let lead = trellis_leads::leads::create(&app.state.ctx, &scope, input).await.expect("a lead");
+    trellis_leads::routing::offer(&app.state.ctx, &scope, &lead.id, Some(&f.p3)).await.expect("offered to P3");
+
+    // The channel team's lead page at 375 px: the candidates and their bars fit.
+    let client = browser.open(true).await;
+    sign_in(&client, &app, &f.channel_manager.email).await;
+    client.goto(&format!("{}/console/leads/{}", app.base_url, lead.id)).await.expect("the lead page");
+    wait_for(&client, Locator::XPath("//h2[starts-with(normalize-space(), 'Why')]")).await;
+    assert_fits_the_phone(&client, "the console's lead page").await;
+    screenshot(&client, "lead-console-phone").await;
+    click(&client, Locator::Css("form[action='/logout'] button")).await;
+    wait_for(&client, Locator::Id("email")).await;
+
+    sign_in(&client, &app, &f.p3_admin.email).await;
+    wait_for(&client, Locator::Css("main h1")).await;
+    click(&client, Locator::LinkText("Leads")).await;
+    wait_for(&client, Locator::XPath("//h1[normalize-space()='Leads for you']")).await;
+    assert_fits_the_phone(&client, "Leads for you").await;
+    let text = visible_text(&client).await;
+    assert!(text.contains("Huber Logistik GmbH") && text.contains("2 days 0 h left"), "{text}");
+    screenshot(&client, "leads-for-you-phone").await;
+    click(&client, Locator::LinkText("Answer")).await;
+    wait_for(&client, Locator::XPath("//h2[normalize-space()='Why you']")).await;
+    assert_fits_the_phone(&client, "a lead's page").await;
+    assert!(!visible_text(&client).await.contains("Grete Huber"), "the contact once accepted");
+    click(&client, Locator::XPath("//button[normalize-space()='Accept the lead']")).await;
+    wait_for(&client, Locator::XPath("//h2[normalize-space()='Convert to a deal']")).await;
+    let text = visible_text(&client).await;
+    assert!(text.contains("You accepted the lead") && text.contains("Grete Huber"), "{text}");
+    assert_fits_the_phone(&client, "an accepted lead's page").await;
+    screenshot(&client, "lead-accepted-phone").await;
+    click(&client, Locator::XPath("//button[normalize-space()='Convert to a deal']")).await;
+    wait_for(&client, Locator::XPath("//h1[contains(normalize-space(), 'Huber Logistik GmbH')]")).await;
+    let url = client.current_url().await.expect("the deal's address");
+    assert!(url.path().starts_with("/portal/deals/deal_"), "{url}");
+    assert!(visible_text(&client).await.contains("45,000.00"), "the estimate became the deal's amount");
+    client.close().await.expect("close the browser session");
+}

@@ -351,3 +351,28 @@ async fn a_csv_import_previews_row_errors_refuses_a_file_with_any_and_imports_a_
     let partner = w.app.post("/api/v1/leads/import", &w.f.p3_admin.token, json!({"csv": good, "dry_run": true})).await;
     assert_eq!(partner.status, 403);
 }
+
+#[tokio::test]
+async fn a_partner_that_takes_no_more_leads_is_no_candidate_until_it_says_so_again() {
+    let w = world().await;
+    let path = format!("/api/v1/partners/{}/lead-capacity", w.f.p3);
+    assert_eq!(w.app.get(&path, &w.f.p3_admin.token).await.body["capacity"], Value::Null, "the program's until set");
+    let full = w.app.send(reqwest::Method::PUT, &path, Some(&w.f.p3_admin.token), Some(&json!({"capacity": 0}))).await;
+    assert_eq!((full.status, full.body["capacity"].as_i64()), (200, Some(0)), "{}", full.text);
+    let bad = w.app.send(reqwest::Method::PUT, &path, Some(&w.f.p3_admin.token), Some(&json!({"capacity": -1}))).await;
+    assert_eq!(bad.status, 422);
+    let reseller = format!("/api/v1/partners/{}/lead-capacity", w.f.r1a);
+    let by_distributor = w.app.send(reqwest::Method::PUT, &reseller, Some(&w.f.d1_admin.token), Some(&json!({"capacity": 1}))).await;
+    assert_eq!(by_distributor.status, 403, "a reseller's commitment is its own");
+
+    let id = w.create("Isar Robotics").await;
+    let ranked = w.app.get(&format!("/api/v1/leads/{id}/matches"), &w.f.channel_manager.token).await;
+    assert!(!ranked.text.contains(w.f.p3.as_str()), "a partner at its limit is no candidate: {}", ranked.text);
+    let offered = w.act(&w.f.channel_manager.token, &id, "offer", json!({})).await;
+    assert_eq!(offered_to(&offered.body), w.f.r1a.as_str(), "the next best: {}", offered.text);
+
+    let back = w.app.send(reqwest::Method::PUT, &path, Some(&w.f.p3_admin.token), Some(&json!({"capacity": null}))).await;
+    assert_eq!((back.status, &back.body["capacity"]), (200, &Value::Null));
+    let ranked = w.app.get(&format!("/api/v1/leads/{id}/matches"), &w.f.channel_manager.token).await;
+    assert_eq!(ranked.body["data"][0]["partner_id"], w.f.p3.as_str(), "{}", ranked.text);
+}
