@@ -112,23 +112,41 @@ pub async fn refit_all(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<Vec<Refi
     Ok(summaries)
 }
 
+/// What a refit decides from a program's outcomes (oldest first) and its weights as set.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub held_out: usize,
+    pub auc_set: Option<f64>,
+    pub auc_fitted: Option<f64>,
+    /// The model to rank by: fitted on every outcome once the fit on the older three quarters
+    /// ranked the newest quarter better than the weights as set; `None` keeps those.
+    pub in_force: Option<Weights>,
+}
+
+/// Fits the older three quarters of `outcomes`, compares the fit with `set` on the newest
+/// quarter (area under the ROC curve), and adopts a model only when it ranks them better.
+pub fn decide(outcomes: &[([f64; FACTORS], bool)], set: &Weights) -> Decision {
+    let split = outcomes.len() * 3 / 4;
+    let (train, held_out) = outcomes.split_at(split);
+    let fitted = matching::fit(train, set);
+    let scored = |weights: &Weights| held_out.iter().map(|(x, won)| (score_of(weights, x), *won)).collect::<Vec<_>>();
+    let auc_set = auc(&scored(set));
+    let auc_fitted = fitted.as_ref().and_then(|w| auc(&scored(w)));
+    let adopted = matches!((auc_set, auc_fitted), (Some(a), Some(b)) if b > a);
+    let in_force = if adopted { matching::fit(outcomes, set).or(fitted) } else { None };
+    Decision { held_out: held_out.len(), auc_set, auc_fitted, in_force }
+}
+
 async fn refit_in(tx: &mut Tx, workspace_id: &WorkspaceId, program_id: &ProgramId, now: Timestamp) -> Result<RefitSummary> {
     let set = settings::of_in(tx, workspace_id, Some(program_id)).await?;
     let outcomes = outcomes_in(tx, workspace_id, program_id).await?;
-    let split = outcomes.len() * 3 / 4;
-    let (train, held_out) = outcomes.split_at(split);
-    let fitted = matching::fit(train, &set.weights);
-    let scored = |weights: &Weights| held_out.iter().map(|(x, won)| (score_of(weights, x), *won)).collect::<Vec<_>>();
-    let auc_set = auc(&scored(&set.weights));
-    let auc_fitted = fitted.as_ref().and_then(|w| auc(&scored(w)));
-    let adopted = matches!((auc_set, auc_fitted), (Some(a), Some(b)) if b > a);
+    let decision = decide(&outcomes, &set.weights);
+    let adopted = decision.in_force.is_some();
     let summary = json!({
-        "outcomes": outcomes.len(), "held_out": held_out.len(), "auc_set": auc_set, "auc_fitted": auc_fitted, "adopted": adopted,
-        "minimum": matching::MIN_OUTCOMES,
+        "outcomes": outcomes.len(), "held_out": decision.held_out, "auc_set": decision.auc_set, "auc_fitted": decision.auc_fitted,
+        "adopted": adopted, "minimum": matching::MIN_OUTCOMES,
     })
     .to_string();
-    // The model in force is refitted on every outcome once it has won the comparison.
-    let in_force = if adopted { matching::fit(&outcomes, &set.weights).or(fitted) } else { None };
     tx.execute(sql!(
         "INSERT INTO lead_settings (workspace_id, program_id, weights, fitted_weights, fitted_at, fit_summary, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $5)
@@ -136,16 +154,25 @@ async fn refit_in(tx: &mut Tx, workspace_id: &WorkspaceId, program_id: &ProgramI
         workspace_id,
         program_id,
         settings::weights_json(&set.weights),
-        in_force.as_ref().map(fitted_json),
+        decision.in_force.as_ref().map(fitted_json),
         now,
         summary
     ))
     .await?;
-    Ok(RefitSummary { program_id: program_id.clone(), outcomes: outcomes.len(), adopted, auc_set, auc_fitted })
+    Ok(RefitSummary {
+        program_id: program_id.clone(),
+        outcomes: outcomes.len(),
+        adopted,
+        auc_set: decision.auc_set,
+        auc_fitted: decision.auc_fitted,
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
     use super::*;
 
     #[test]
@@ -154,5 +181,42 @@ mod tests {
         assert_eq!(auc(&[(0.9, false), (0.1, true)]), Some(0.0));
         assert_eq!(auc(&[(0.5, false), (0.5, true)]), Some(0.5));
         assert_eq!(auc(&[(0.5, true), (0.7, true)]), None);
+    }
+
+    /// Outcomes whose chance to win rises with responsiveness only, the factor the set weights
+    /// give nothing, while territory (which they trust most) decides nothing.
+    fn outcomes(n: usize, seed: u64) -> Vec<([f64; FACTORS], bool)> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        (0..n)
+            .map(|_| {
+                let mut x = [0.0; FACTORS];
+                for v in &mut x {
+                    *v = rng.random::<f64>();
+                }
+                let responsiveness = x[Factor::ALL.iter().position(|f| *f == Factor::Responsiveness).unwrap_or(0)];
+                let won = rng.random::<f64>() < 0.1 + 0.8 * responsiveness;
+                (x, won)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_fitted_model_is_adopted_only_when_it_ranks_the_held_out_outcomes_better_and_never_from_too_few() {
+        let set =
+            Weights::manual(Factor::ALL.iter().map(|f| (*f, if *f == Factor::Responsiveness { 0.0 } else { Weights::default().of(*f) })));
+        let many = decide(&outcomes(2_000, 7), &set);
+        let (a, b) = (many.auc_set.expect("auc of the set weights"), many.auc_fitted.expect("auc of the fit"));
+        assert!(b > a + 0.1, "the fit finds responsiveness: {a:.3} → {b:.3}");
+        let adopted = many.in_force.expect("adopted");
+        assert!(adopted.is_fitted() && adopted.of(Factor::Responsiveness) > adopted.of(Factor::Territory));
+
+        let few = decide(&outcomes(150, 7), &set);
+        assert!(few.in_force.is_none() && few.auc_fitted.is_none(), "200 outcomes at least");
+
+        // Set weights that already rank by what decides: the fit cannot do better by much, and a
+        // model that does not beat them is not adopted.
+        let right = Weights::manual(Factor::ALL.iter().map(|f| (*f, if *f == Factor::Responsiveness { 100.0 } else { 0.0 })));
+        let kept = decide(&outcomes(2_000, 8), &right);
+        assert_eq!(kept.in_force.is_some(), kept.auc_fitted > kept.auc_set, "adopted exactly when it ranks better");
     }
 }

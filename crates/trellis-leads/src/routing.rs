@@ -859,7 +859,7 @@ pub async fn refresh_stats(ctx: &Ctx, workspace_id: &WorkspaceId) -> Result<usiz
     let rows = tx
         .fetch_all(sql!(
             "SELECT partner_id, COALESCE(country, '') AS country, status, COUNT(*) AS n,
-                    SUM((COALESCE(closed_at, updated_at) - created_at) / 86400000000) AS days
+                    CAST(SUM((COALESCE(closed_at, updated_at) - created_at) / 86400000000) AS BIGINT) AS days
                FROM deals WHERE workspace_id = $1 AND partner_id IS NOT NULL AND status IN ('won', 'lost')
               GROUP BY partner_id, COALESCE(country, ''), status",
             workspace_id

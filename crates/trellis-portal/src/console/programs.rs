@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use serde_json::{Map, Value as Json, json};
 use trellis_core::{Currency, Error, FieldError, ProgramId, TierId};
 use trellis_directory::metric_registry::Registry;
+use trellis_leads::matching::Factor;
 use trellis_programs::evaluation;
 use trellis_programs::programs::{self, ApplicationQuestion, NewProgram, Program, ProgramPatch};
 use trellis_programs::tiers::{self, NewTier, Op, Tier, TierPatch};
@@ -214,6 +215,12 @@ struct ProgramPage {
     /// Referral tracking in words, and its form for owners, admins and channel managers.
     tracking: Vec<String>,
     tracking_form: Option<FormView>,
+    /// Lead distribution in words (SLA, capacity, the public form, the weights), and its form for
+    /// owners, admins and channel managers (programs that take deal registrations).
+    leads: Vec<String>,
+    leads_form: Option<FormView>,
+    /// The factors' names and labels, in the form's order.
+    lead_factors: Vec<(String, &'static str)>,
 }
 
 fn settings_form(program: &Program) -> FormView {
@@ -311,6 +318,7 @@ async fn program_page(state: &AppState, signed: &Signed, id: &ProgramId) -> Resu
     let program = programs::get(&state.ctx, &signed.scope, id).await?;
     let conflict_rules = trellis_deals::rules::get(&state.ctx, &signed.scope, id).await?;
     let tracking = trellis_tracking::settings::get(&state.ctx, &signed.scope, id).await?;
+    let lead_settings = trellis_leads::settings::get(&state.ctx, &signed.scope, id).await?;
     let tiers = tiers::list(&state.ctx, &signed.scope, id).await?;
     let holders = tiers::holder_counts(&state.ctx, &signed.scope, id).await?;
     let tier_rows = tiers
@@ -352,8 +360,101 @@ async fn program_page(state: &AppState, signed: &Signed, id: &ProgramId) -> Resu
         rules_form: signed.scope.has_vendor_role(trellis_core::VendorRole::WORKSPACE_ADMINS).then(|| rules_form(&conflict_rules)),
         tracking: tracking_in_words(&tracking),
         tracking_form: can_manage.then(|| tracking_form(&tracking)),
+        leads: if program.deal_registration { leads_in_words(&lead_settings, &program.slug) } else { Vec::new() },
+        leads_form: (can_manage && program.deal_registration).then(|| leads_form(&lead_settings)),
+        lead_factors: Factor::ALL.iter().map(|f| (format!("weight_{}", f.as_str()), f.label())).collect(),
         program,
     })
+}
+
+/// The lead settings form's fields; a factor's weight is `weight_{factor}` (a factor is named
+/// `capacity` too).
+const LEADS_FIELDS: &[&str] = &[
+    "sla_hours",
+    "capacity",
+    "public_form",
+    "weight_territory",
+    "weight_product",
+    "weight_tier",
+    "weight_certification",
+    "weight_win_rate",
+    "weight_speed",
+    "weight_acceptance",
+    "weight_responsiveness",
+    "weight_capacity",
+];
+
+fn leads_in_words(s: &trellis_leads::settings::LeadSettings, slug: &str) -> Vec<String> {
+    let mut lines = vec![
+        format!("A partner has {} hours to accept an offered lead; then it goes to the next best partner.", s.sla_hours),
+        format!("A partner holds at most {} open leads at once, unless it set its own limit.", s.capacity),
+        if s.public_form {
+            format!("The public lead form is open at /leads/{slug}.")
+        } else {
+            "The public lead form is closed.".to_owned()
+        },
+    ];
+    let weights: Vec<String> =
+        Factor::ALL.iter().filter(|f| s.weights.of(**f) > 0.0).map(|f| format!("{} {}", f.label(), s.weights.of(*f))).collect();
+    lines.push(format!("Matching weights (points): {}.", weights.join(", ")));
+    if let Some(summary) = &s.fit_summary {
+        let adopted = s.fitted.is_some();
+        lines.push(if adopted {
+            "A model fitted to this program's own outcomes ranks the candidates: it ranked recent outcomes better than these weights."
+                .to_owned()
+        } else {
+            format!("The weights as set rank the candidates (the last refit: {summary}).")
+        });
+    }
+    lines
+}
+
+fn leads_form(s: &trellis_leads::settings::LeadSettings) -> FormView {
+    let mut values = vec![("sla_hours", s.sla_hours.to_string()), ("capacity", s.capacity.to_string())];
+    if s.public_form {
+        values.push(("public_form", "1".to_owned()));
+    }
+    let names: Vec<String> = Factor::ALL.iter().map(|f| format!("weight_{}", f.as_str())).collect();
+    for (name, factor) in names.iter().zip(Factor::ALL) {
+        values.push((name.as_str(), format!("{}", s.weights.of(factor))));
+    }
+    FormView::filled("leads", LEADS_FIELDS, values)
+}
+
+/// `POST /console/programs/{id}/leads`: the program's lead settings and weights.
+async fn update_leads(State(state): State<AppState>, Path(id): Path<String>, StaffForm { signed, form }: StaffForm) -> PageResult {
+    let id: ProgramId = path_id(&id)?;
+    let mut errors = Vec::new();
+    let number = |name: &str, errors: &mut Vec<FieldError>| -> Option<f64> {
+        let text = form.optional(name)?.trim();
+        match text.parse::<f64>() {
+            Ok(n) if n.is_finite() => Some(n),
+            _ => {
+                errors.push(FieldError { field: name.to_owned(), message: "must be a number".to_owned() });
+                None
+            }
+        }
+    };
+    let sla_hours = number("sla_hours", &mut errors).map(|n| n as i64);
+    let capacity = number("capacity", &mut errors).map(|n| n as i64);
+    let weights: Vec<(String, f64)> = Factor::ALL
+        .iter()
+        .filter_map(|f| number(&format!("weight_{}", f.as_str()), &mut errors).map(|w| (f.as_str().to_owned(), w)))
+        .collect();
+    let patch = trellis_leads::settings::SettingsPatch { sla_hours, capacity, public_form: Some(form.is_checked("public_form")), weights };
+    let result = if errors.is_empty() {
+        trellis_leads::settings::update(&state.ctx, &signed.scope, &id, patch).await.map(|_| ()).map_err(|err| field_errors(err, ""))
+    } else {
+        Err(Ok(errors))
+    };
+    match result {
+        Ok(()) => Ok(see_other(&format!("{SECTION}/{id}?notice=saved#leads"))),
+        Err(errors) => {
+            let errors: Vec<FieldError> =
+                errors?.into_iter().map(|e| FieldError { field: e.field.replace("weights.", "weight_"), ..e }).collect();
+            show_failed(&state, &signed, &id, |page| page.leads_form = Some(FormView::failed("leads", LEADS_FIELDS, form, errors))).await
+        }
+    }
 }
 
 const TRACKING_FIELDS: &[&str] = &[
@@ -860,6 +961,7 @@ pub fn routes() -> PageRouter {
         .route("/console/programs/{id}/tiers/{tier_id}/delete", post(delete_tier))
         .route("/console/programs/{id}/evaluate", post(evaluate))
         .route("/console/programs/{id}/conflict-rules", post(update_conflict_rules))
+        .route("/console/programs/{id}/leads", post(update_leads))
         .route("/console/programs/{id}/tracking", post(update_tracking))
 }
 

@@ -269,3 +269,30 @@ async fn a_prospect_asks_for_a_partner_through_the_public_form_and_a_bot_filling
     assert_eq!(crate::pages::get_page(&app, "/leads/fixture-deals/thanks", None).await.status, 200);
     assert_eq!(app.query_i64(sql!("SELECT COUNT(*) AS n FROM leads WHERE company_name = 'Alpen Cloud'")).await, 1);
 }
+
+#[tokio::test]
+async fn the_channel_team_sets_a_programs_sla_weights_and_public_form_on_the_program_page() {
+    let (app, f, programs) = world().await;
+    let manager = sign_in(&app, &f.channel_manager.email).await;
+    let path = format!("/console/programs/{}", programs.main);
+    let page = manager.get(&path).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text.contains("Lead distribution") && page.text.contains("48 hours") && page.text.contains("public lead form is closed"),
+        "{}",
+        page.text
+    );
+    let refused = manager.submit(&format!("{path}/leads"), &[("sla_hours", "0"), ("weight_territory", "500")]).await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    let saved = manager
+        .submit(&format!("{path}/leads"), &[("sla_hours", "24"), ("capacity", "5"), ("public_form", "1"), ("weight_territory", "40")])
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.text);
+    let page = manager.get(&path).await;
+    assert!(
+        page.text.contains("24 hours") && page.text.contains("/leads/fixture-deals") && page.text.contains("Territory 40"),
+        "{}",
+        page.text
+    );
+    assert_eq!(crate::pages::get_page(&app, "/leads/fixture-deals", None).await.status, 200, "the form is open");
+}

@@ -376,3 +376,46 @@ async fn a_partner_that_takes_no_more_leads_is_no_candidate_until_it_says_so_aga
     let ranked = w.app.get(&format!("/api/v1/leads/{id}/matches"), &w.f.channel_manager.token).await;
     assert_eq!(ranked.body["data"][0]["partner_id"], w.f.p3.as_str(), "{}", ranked.text);
 }
+
+#[tokio::test]
+async fn the_daily_refresh_counts_each_partners_deals_won_and_lost_and_records_what_the_refit_found() {
+    let w = world().await;
+    let registered = w
+        .app
+        .post(
+            "/api/v1/deals",
+            &w.f.p3_admin.token,
+            json!({"customer_name": "Won GmbH", "country": "DE", "amount": {"amount_minor": 1000, "currency": "EUR"}}),
+        )
+        .await;
+    assert_eq!(registered.status, 201, "{}", registered.text);
+    let deal = registered.body["id"].as_str().expect("id").to_owned();
+    assert_eq!(w.app.post(&format!("/api/v1/deals/{deal}/approve"), &w.f.channel_manager.token, json!({})).await.status, 200);
+    assert_eq!(w.app.post(&format!("/api/v1/deals/{deal}/won"), &w.f.p3_admin.token, json!({})).await.status, 200);
+    let id = w.create("Refit AG").await;
+    w.act(&w.f.channel_manager.token, &id, "offer", json!({"partner_id": w.f.p3.as_str()})).await;
+    w.act(&w.f.p3_admin.token, &id, "accept", json!({})).await;
+    assert_eq!(w.act(&w.f.p3_admin.token, &id, "convert", json!({})).await.status, 201);
+
+    w.app.run_scheduled_jobs().await;
+    w.app.run_jobs().await;
+    let won = |country: &'static str| {
+        w.app.query_i64(sql!("SELECT won AS n FROM lead_partner_stats WHERE partner_id = $1 AND country = $2", &w.f.p3, country))
+    };
+    assert_eq!((won("").await, won("DE").await), (1, 1), "overall and in the deal's country");
+    assert_eq!(
+        w.app.query_i64(sql!("SELECT offers_accepted AS n FROM lead_partner_stats WHERE partner_id = $1 AND country = ''", &w.f.p3)).await,
+        1
+    );
+    let summary = w.app.query(sql!("SELECT fit_summary, fitted_weights FROM lead_settings WHERE program_id = $1", &w.programs.main)).await;
+    let text: String = summary[0].get("fit_summary").expect("a summary");
+    assert!(text.contains("\"adopted\":false") && text.contains("\"minimum\":200"), "too few outcomes to fit: {text}");
+    assert!(summary[0].get::<Option<String>>("fitted_weights").expect("column").is_none());
+    let settings = w.app.get(&format!("/api/v1/programs/{}/lead-settings", w.programs.main), &w.f.channel_manager.token).await;
+    assert_eq!(
+        (settings.body["fitted"].as_bool(), settings.body["fit_summary"]["adopted"].as_bool()),
+        (Some(false), Some(false)),
+        "{}",
+        settings.text
+    );
+}
