@@ -82,6 +82,7 @@ fn cursor_prefix(path: &str) -> Option<&'static str> {
         "/api/v1/partners" | "/api/v1/public/partners" => "ptn",
         "/api/v1/partners/{id}/tier-history" => "tch",
         "/api/v1/deals" => "deal",
+        "/api/v1/leads" => "lead",
         "/api/v1/disputes" => "dsp",
         "/api/v1/extension-requests" => "ext",
         "/api/v1/commissions" => "com",
@@ -458,6 +459,9 @@ fn narrow_parameter(path: &str, parameter: &mut Value) {
     } else if path == "/api/v1/deals" && name == "status" {
         // One status or several, separated by commas.
         let one = format!("({})", trellis_deals::statuses::DealStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("|"));
+        schema.insert("pattern".into(), json!(format!("^{one}(,{one})*$")));
+    } else if path == "/api/v1/leads" && name == "status" {
+        let one = format!("({})", trellis_leads::statuses::LeadStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("|"));
         schema.insert("pattern".into(), json!(format!("^{one}(,{one})*$")));
     } else if name == "since" {
         schema.insert("pattern".into(), json!(DATE_OR_TIME));

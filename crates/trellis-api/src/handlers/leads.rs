@@ -389,7 +389,14 @@ pub async fn list_leads(
         statuses,
         partner_id,
         program_id,
-        country: params.country.map(|c| c.trim().to_owned()),
+        country: match params.country.as_deref() {
+            Some(code) => Some(
+                trellis_directory::countries::parse(code.trim())
+                    .ok_or_else(|| ApiError::field("country", "must be an ISO 3166-1 alpha-2 country code, such as DE"))?
+                    .to_owned(),
+            ),
+            None => None,
+        },
         cursor: Cursor::into_inner(params.cursor).map(|c| c.to_string()),
         limit: Some(PageLimit::of(params.limit)),
     };
@@ -406,7 +413,7 @@ pub async fn find_lead(State(state): State<AppState>, Caller(scope): Caller, Pat
 
 /// The ranked candidates for a lead with each factor's part (staff).
 #[utoipa::path(get, path = "/api/v1/leads/{id}/matches", tag = "leads", params(("id" = String, Path)),
-    responses((status = 200, body = LeadMatchesView), (status = 404, body = Problem)))]
+    responses((status = 200, body = LeadMatchesView), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn lead_matches(
     State(state): State<AppState>,
     Caller(scope): Caller,
@@ -497,7 +504,7 @@ pub async fn close_lead(
 
 /// A program's lead settings: SLA, capacity, the factors' weights and the fitted model (staff).
 #[utoipa::path(get, path = "/api/v1/programs/{id}/lead-settings", tag = "leads", params(("id" = String, Path)),
-    responses((status = 200, body = LeadSettingsView), (status = 404, body = Problem)))]
+    responses((status = 200, body = LeadSettingsView), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn find_lead_settings(
     State(state): State<AppState>,
     Caller(scope): Caller,
