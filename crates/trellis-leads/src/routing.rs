@@ -620,6 +620,54 @@ pub async fn accept(ctx: &Ctx, scope: &Scope, id: &LeadId) -> Result<LeadDetail>
     leads::get(ctx, scope, id).await
 }
 
+/// `POST /api/v1/leads/{id}/pass-on` `{partner_id}`: a distributor that accepted a lead offers
+/// it to one of its resellers (its own admins and sales people). The reseller must be a
+/// descendant that can take leads; the offer runs with the program's SLA like any other, and the
+/// distributor keeps seeing the lead (the reseller is in its tree). A reseller that declines or
+/// lets it expire sends it on through the engine.
+pub async fn pass_on(ctx: &Ctx, scope: &Scope, id: &LeadId, reseller: &PartnerId) -> Result<LeadDetail> {
+    let now = ctx.now();
+    let mut tx = scope.write(ctx).await?;
+    let lead = leads::find_in(&mut tx, scope, id).await?;
+    let holder = leads::require_holder(scope, &lead, "pass it on")?;
+    let action = leads::transition(lead.status, LeadStatus::Offered, Actor::Partner)?.action;
+    let not_a_reseller = || Error::invalid("partner_id", "must be one of your resellers that can take leads");
+    if reseller == &holder {
+        return Err(not_a_reseller());
+    }
+    let below = tx
+        .fetch_optional(sql!(
+            "SELECT 1 AS found FROM partner_ancestry WHERE workspace_id = $1 AND ancestor_id = $2 AND descendant_id = $3",
+            scope.workspace_id(),
+            &holder,
+            reseller
+        ))
+        .await?;
+    if below.is_none() {
+        return Err(not_a_reseller());
+    }
+    let mut tx = tx.into_granted(&LEAD_ROUTING).await?;
+    let eligible = eligible_in(&mut tx, scope.workspace_id(), &lead, Some(reseller), now).await?;
+    if eligible.is_empty() {
+        return Err(not_a_reseller());
+    }
+    let settings = settings::of_in(&mut tx, scope.workspace_id(), lead.program_id.as_ref()).await?;
+    let facts = facts_in(&mut tx, scope.workspace_id(), &lead, &settings, eligible).await?;
+    let c = facts.first().ok_or_else(|| Error::Internal("eligible reseller".into()))?;
+    let x = matching::features(&lead_facts(&lead), &c.facts());
+    let chosen = Candidate {
+        partner_id: c.partner_id.clone(),
+        partner_name: c.name.clone(),
+        matched: matching::score(settings.in_force(), c.partner_id.clone(), &x),
+        open_leads: c.open_leads,
+        capacity: c.capacity,
+        offered_before: false,
+    };
+    offer_in(ctx, &mut tx, scope, &lead, &chosen, scope.user_id(), &settings, action, now).await?;
+    tx.commit().await?;
+    leads::get(ctx, scope, id).await
+}
+
 fn checked_reason(reason: &str) -> Result<String> {
     let mut v = Validation::new();
     let reason = v.text("reason", reason, 1000);

@@ -58,6 +58,7 @@ pub const TRANSITIONS: &[Transition] = &[
     t(Offered, Expired, Actor::System, "lead.expired", None),
     t(Accepted, Converted, Actor::Partner, "lead.converted", Some("Convert to a deal")),
     t(Accepted, Returned, Actor::Partner, "lead.returned", Some("Return")),
+    t(Accepted, Offered, Actor::Partner, "lead.passed_on", Some("Pass on to a reseller")),
     t(Declined, Offered, Actor::Staff, "lead.offered", Some("Offer")),
     t(Declined, Offered, Actor::System, "lead.offered", None),
     t(Expired, Offered, Actor::Staff, "lead.offered", Some("Offer")),

@@ -278,6 +278,7 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "lead_offered" => "The lead was offered. The partner was emailed why it was chosen and has until the time shown to accept.",
         "lead_closed" => "The lead was closed.",
         "lead_accepted" => "You accepted the lead: the contact is yours to follow up. Convert it to a deal when it is qualified.",
+        "lead_passed_on" => "The lead was passed on: your reseller was emailed and has until the time shown to accept.",
         "lead_given_back" => "The lead was given back. It goes to another partner.",
         "link_created" => "The link was created: share its address or its QR code.",
         "password_changed" => "Your password was changed, and every other session of yours was signed out.",

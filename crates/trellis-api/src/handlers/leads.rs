@@ -623,3 +623,24 @@ pub async fn set_lead_capacity(
     let capacity = settings::set_partner_capacity(&state.ctx, &scope, &partner_id, body.capacity).await?;
     Ok(Json(LeadCapacityView { partner_id: partner_id.to_string(), capacity }))
 }
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PassOnLeadRequest {
+    /// One of your resellers (a descendant) that can take leads.
+    #[schema(value_type = String)]
+    pub partner_id: PartnerId,
+}
+
+/// Pass a lead your organisation accepted on to one of its resellers (its admins and sales
+/// people): the reseller is offered it with the program's SLA, and you keep seeing it.
+#[utoipa::path(post, path = "/api/v1/leads/{id}/pass-on", tag = "leads", params(("id" = String, Path)), request_body = PassOnLeadRequest,
+    responses((status = 200, body = LeadView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn pass_on_lead(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PassOnLeadRequest>,
+) -> ApiResult<Json<LeadView>> {
+    Ok(Json(routing::pass_on(&state.ctx, &scope, &path_id(&id)?, &body.partner_id).await?.into()))
+}

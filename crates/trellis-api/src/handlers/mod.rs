@@ -148,6 +148,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(leads::decline_lead))
         .routes(routes!(leads::return_lead))
         .routes(routes!(leads::convert_lead))
+        .routes(routes!(leads::pass_on_lead))
         .routes(routes!(leads::close_lead))
         .routes(routes!(leads::find_lead_settings, leads::update_lead_settings))
         .routes(routes!(leads::submit_enquiry))

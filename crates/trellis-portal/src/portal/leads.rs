@@ -8,14 +8,16 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use trellis_core::{Currency, Error, LeadId, PartnerId, PartnerRole};
+use trellis_core::{Currency, Error, LeadId, PartnerId, PartnerRole, PartnerStatus};
+use trellis_directory::PartnerFilter;
+use trellis_directory::partners::{self, PartnerSort};
 use trellis_leads::leads::{self, Lead, LeadFilter};
 use trellis_leads::routing::{self, Conversion};
 use trellis_leads::settings;
 use trellis_leads::statuses::LeadStatus;
 use trellis_web::AppState;
 
-use crate::forms::{FormData, FormView, UrlQuery, field_errors};
+use crate::forms::{Choice, FormData, FormView, UrlQuery, field_errors};
 use crate::guards::{PartnerForm, PartnerPage};
 use crate::lead_views::{self, LeadFacts, LeadRow, ReasonView};
 use crate::pages::{Layout, PageResult, path_id, render, render_status, see_other};
@@ -108,6 +110,20 @@ struct LeadPage {
     answer_form: FormView,
     convert_form: FormView,
     currency: String,
+    /// A distributor's accepted lead: its resellers to pass it on to (active ones, by name, a
+    /// page of those matching `reseller_q`).
+    resellers: Vec<Choice>,
+    reseller_q: String,
+    pass_form: FormView,
+}
+
+/// A lead page's forms as a failed submission left them, and what the reseller search holds.
+#[derive(Default)]
+struct Forms<'a> {
+    answer: Option<FormView>,
+    convert: Option<FormView>,
+    pass: Option<FormView>,
+    reseller_q: &'a str,
 }
 
 async fn lead_page(
@@ -116,9 +132,9 @@ async fn lead_page(
     partner_id: &PartnerId,
     role: PartnerRole,
     id: &LeadId,
-    answer_form: Option<FormView>,
-    convert_form: Option<FormView>,
+    forms: Forms<'_>,
 ) -> Result<LeadPage, Error> {
+    let Forms { answer: answer_form, convert: convert_form, pass: pass_form, reseller_q } = forms;
     let now = state.ctx.now();
     let detail = leads::get(&state.ctx, &signed.scope, id).await?;
     let lead = &detail.lead;
@@ -132,6 +148,21 @@ async fn lead_page(
             .and_then(|(amount, code)| Currency::parse(code).ok().map(|c| crate::amounts::minor_to_money(*amount, c)))
             .unwrap_or_default(),
     )];
+    let can_convert = holder && may_answer(role) && lead.status == LeadStatus::Accepted;
+    let resellers = if can_convert {
+        let filter = PartnerFilter {
+            q: Some(reseller_q.to_owned()).filter(|q| !q.trim().is_empty()),
+            status: Some(PartnerStatus::Active),
+            sort: PartnerSort::Name,
+            limit: Some(50),
+            ..PartnerFilter::default()
+        };
+        let mut tx = signed.scope.read(&state.ctx).await?;
+        let found = partners::list_in(&mut tx, &signed.scope, &filter).await?.items;
+        found.into_iter().filter(|p| &p.id != partner_id).map(|p| Choice { value: p.id.to_string(), label: p.name }).collect()
+    } else {
+        Vec::new()
+    };
     Ok(LeadPage {
         layout: Layout::signed(state, signed, lead.company_name.clone(), SECTION).await,
         csrf_token: signed.session.csrf_token.clone(),
@@ -141,7 +172,10 @@ async fn lead_page(
         score: own_offer.map(|o| lead_views::score(o.score)).unwrap_or_default(),
         passed_on: !holder,
         can_answer: holder && may_answer(role) && lead.status == LeadStatus::Offered,
-        can_convert: holder && may_answer(role) && lead.status == LeadStatus::Accepted,
+        can_convert,
+        resellers,
+        reseller_q: reseller_q.to_owned(),
+        pass_form: pass_form.unwrap_or_else(|| FormView::new("pass", &["partner_id"])),
         answer_form: answer_form.unwrap_or_else(|| FormView::new("answer", &["reason"])),
         convert_form: convert_form.unwrap_or_else(|| FormView::filled("convert", CONVERT_FIELDS, convert_defaults)),
         currency,
@@ -156,7 +190,8 @@ async fn show(
     Path(id): Path<String>,
     UrlQuery(query): UrlQuery,
 ) -> PageResult {
-    let mut page = lead_page(&state, &signed, &partner_id, role, &path_id(&id)?, None, None).await?;
+    let forms = Forms { reseller_q: query.value("reseller_q"), ..Forms::default() };
+    let mut page = lead_page(&state, &signed, &partner_id, role, &path_id(&id)?, forms).await?;
     page.layout = page.layout.with_notice(&query);
     Ok(render(&page))
 }
@@ -171,7 +206,7 @@ async fn refused(state: &AppState, form: &PartnerForm, id: &LeadId, err: Error, 
     } else {
         (Some(FormView::failed("answer", &["reason"], submitted.clone(), errors)), None)
     };
-    let page = lead_page(state, signed, partner_id, role, id, answer, converting).await?;
+    let page = lead_page(state, signed, partner_id, role, id, Forms { answer, convert: converting, ..Forms::default() }).await?;
     Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
 }
 
@@ -259,6 +294,28 @@ async fn set_capacity(State(state): State<AppState>, form: PartnerForm) -> PageR
     }
 }
 
+/// `POST /portal/leads/{id}/pass-on` `partner_id`: a distributor offers its accepted lead to one
+/// of its resellers.
+async fn pass_on(State(state): State<AppState>, Path(id): Path<String>, form: PartnerForm) -> PageResult {
+    let id: LeadId = path_id(&id)?;
+    let reseller = form.form.optional("partner_id").and_then(|p| p.parse::<PartnerId>().ok());
+    let result = match &reseller {
+        Some(reseller) => routing::pass_on(&state.ctx, &form.signed.scope, &id, reseller).await.map(|_| ()),
+        None => Err(Error::invalid("partner_id", "choose one of your resellers")),
+    };
+    match result {
+        Ok(()) => Ok(see_other(&format!("{SECTION}/{id}?notice=lead_passed_on"))),
+        Err(err) => {
+            let PartnerForm { signed, partner_id, form: submitted } = &form;
+            let role = signed.scope.partner().map_or(PartnerRole::Member, |(_, role)| role);
+            let errors = field_errors(err, "partner_id")?;
+            let failed = Some(FormView::failed("pass", &["partner_id"], submitted.clone(), errors));
+            let page = lead_page(&state, signed, partner_id, role, &id, Forms { pass: failed, ..Forms::default() }).await?;
+            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
+}
+
 pub fn routes() -> PageRouter {
     PageRouter::new()
         .route(SECTION, get(list))
@@ -268,4 +325,5 @@ pub fn routes() -> PageRouter {
         .route("/portal/leads/{id}/decline", post(decline))
         .route("/portal/leads/{id}/return", post(return_lead))
         .route("/portal/leads/{id}/convert", post(convert))
+        .route("/portal/leads/{id}/pass-on", post(pass_on))
 }

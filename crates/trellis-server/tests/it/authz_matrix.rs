@@ -915,6 +915,13 @@ async fn prepare(app: &TestApp, world: &World, route: &RouteRow, who: &Who, colu
         ("POST", "/api/v1/leads") => Some(json!({"company_name": format!("Matrix lead {n}"), "country": "DE"})),
         ("POST", "/api/v1/leads/{id}/offer" | "/api/v1/leads/{id}/accept") => None,
         ("POST", "/api/v1/leads/{id}/convert") => Some(json!({})),
+        // A reseller of the column's partner: D1's R1a, D2's R2a; a partner without resellers
+        // names itself (refused).
+        ("POST", "/api/v1/leads/{id}/pass-on") => Some(json!({"partner_id": match column {
+            "D1" => world.partner("R1a").to_string(),
+            "D2" => world.partner("R2a").to_string(),
+            other => world.partner(other).to_string(),
+        }})),
         ("POST", "/api/v1/leads/{id}/decline" | "/api/v1/leads/{id}/return" | "/api/v1/leads/{id}/close") => {
             Some(json!({"reason": format!("matrix cell {n}")}))
         }

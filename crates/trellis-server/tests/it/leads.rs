@@ -419,3 +419,40 @@ async fn the_daily_refresh_counts_each_partners_deals_won_and_lost_and_records_w
         settings.text
     );
 }
+
+#[tokio::test]
+async fn a_distributor_passes_an_accepted_lead_on_to_one_of_its_resellers_and_keeps_seeing_it() {
+    let w = world().await;
+    let id = w.create("Donau Cloud GmbH").await;
+    w.act(&w.f.channel_manager.token, &id, "offer", json!({"partner_id": w.f.d1.as_str()})).await;
+    assert_eq!(w.act(&w.f.d1_admin.token, &id, "pass-on", json!({"partner_id": w.f.r1a.as_str()})).await.status, 409, "accept first");
+    assert_eq!(w.act(&w.f.d1_admin.token, &id, "accept", json!({})).await.status, 200);
+
+    let foreign = w.act(&w.f.d1_admin.token, &id, "pass-on", json!({"partner_id": w.f.r2a.as_str()})).await;
+    assert_eq!(foreign.status, 422, "another distributor's reseller: {}", foreign.text);
+    let itself = w.act(&w.f.d1_admin.token, &id, "pass-on", json!({"partner_id": w.f.d1.as_str()})).await;
+    assert_eq!(itself.status, 422);
+    assert_eq!(w.act(&w.f.d1_member.token, &id, "pass-on", json!({"partner_id": w.f.r1a.as_str()})).await.status, 403);
+    assert_eq!(w.status(&id).await, ("accepted".to_owned(), Some(w.f.d1.to_string())), "refusals change nothing");
+
+    let passed = w.act(&w.f.d1_admin.token, &id, "pass-on", json!({"partner_id": w.f.r1a.as_str()})).await;
+    assert_eq!(passed.status, 200, "{}", passed.text);
+    assert_eq!(w.status(&id).await, ("offered".to_owned(), Some(w.f.r1a.to_string())));
+    assert_eq!(w.emails("lead_offered", &w.f.r1a_admin.email).await.len(), 1);
+    let seen = w.lead(&w.f.d1_admin.token, &id).await;
+    let offers: Vec<(&str, &str)> = seen.body["offers"]
+        .as_array()
+        .expect("offers")
+        .iter()
+        .map(|o| (o["partner_id"].as_str().expect("partner"), o["outcome"].as_str().expect("outcome")))
+        .collect();
+    assert_eq!(offers, [(w.f.d1.as_str(), "accepted"), (w.f.r1a.as_str(), "pending")], "{}", seen.text);
+    let reseller = w.lead(&w.f.r1a_admin.token, &id).await;
+    assert_eq!(reseller.body["offers"].as_array().expect("offers").len(), 1, "the reseller reads its own offer only");
+    assert_eq!(w.act(&w.f.r1a_admin.token, &id, "accept", json!({})).await.status, 200);
+    let audit = w
+        .app
+        .query_i64(sql!("SELECT COUNT(*) AS n FROM audit_events WHERE target_id = $1 AND action = 'lead.passed_on'", id.as_str()))
+        .await;
+    assert_eq!(audit, 1);
+}
