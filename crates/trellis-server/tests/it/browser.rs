@@ -99,6 +99,20 @@ async fn wait_for(client: &Client, locator: Locator<'_>) -> fantoccini::elements
     client.wait().at_most(STEP_TIMEOUT).for_element(locator).await.unwrap_or_else(|e| panic!("waiting for {wanted}: {e}"))
 }
 
+/// Waits until the browser has followed a form's redirect to a page under `prefix`: a heading the
+/// old page shares (a lead's company is its deal's customer) would not tell the two pages apart.
+async fn wait_for_path(client: &Client, prefix: &str) {
+    let deadline = std::time::Instant::now() + STEP_TIMEOUT;
+    loop {
+        let url = client.current_url().await.expect("the current address");
+        if url.path().starts_with(prefix) && script(client, "return document.readyState").await == "complete" {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "waiting for a page under {prefix}, still at {url}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn sign_in(client: &Client, app: &TestApp, email: &str) {
     client.goto(&format!("{}/login", app.base_url)).await.expect("open the sign-in page");
     client.find(Locator::Id("email")).await.expect("email field").send_keys(email).await.expect("type the email");
@@ -1242,9 +1256,8 @@ async fn a_partner_on_a_phone_reads_why_a_lead_came_to_it_accepts_it_and_convert
     assert_fits_the_phone(&client, "an accepted lead's page").await;
     screenshot(&client, "lead-accepted-phone").await;
     click(&client, Locator::XPath("//button[normalize-space()='Convert to a deal']")).await;
+    wait_for_path(&client, "/portal/deals/deal_").await;
     wait_for(&client, Locator::XPath("//h1[contains(normalize-space(), 'Huber Logistik GmbH')]")).await;
-    let url = client.current_url().await.expect("the deal's address");
-    assert!(url.path().starts_with("/portal/deals/deal_"), "{url}");
     assert!(visible_text(&client).await.contains("45,000.00"), "the estimate became the deal's amount");
     client.close().await.expect("close the browser session");
 }
