@@ -16,6 +16,7 @@ use trellis_db::{Row, Sql, Tx, sql};
 use trellis_directory::countries;
 use trellis_identity::audit::{self, AuditEntry};
 use trellis_identity::{Ctx, Membership, Scope, ScopedTx};
+use trellis_jobs::{JobOptions, enqueue};
 
 use crate::matching::{Factor, Reason};
 use crate::statuses::{self, Actor, LeadStatus};
@@ -475,6 +476,10 @@ pub(crate) async fn insert_in(
         .set("country", checked.country.clone())
         .set("program_id", json!(program_id));
     audit::record(tx, scope, now, entry).await?;
+    if crate::settings::of_in(tx, scope.workspace_id(), program_id).await?.auto_offer {
+        let job = crate::routing::OfferNewLead { lead_id: id.clone() };
+        enqueue(tx, &job, JobOptions::in_workspace(scope.workspace_id(), now).dedupe_key(format!("lead_auto_offer:{id}")), now).await?;
+    }
     Ok(Lead {
         id,
         program_id: program_id.cloned(),

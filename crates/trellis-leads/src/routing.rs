@@ -21,7 +21,7 @@ use trellis_jobs::{Job, JobOptions, NewEmail, enqueue, queue_email};
 use trellis_records::{compliance, dates};
 
 use crate::leads::{self, Lead, LeadDetail, OfferOutcome};
-use crate::matching::{self, LeadFacts, Match, OfferRecord, PartnerFacts, Record};
+use crate::matching::{self, Factor, LeadFacts, Match, OfferRecord, PartnerFacts, Record, Weights};
 use crate::settings::{self, LeadSettings};
 use crate::statuses::{Actor, LeadStatus};
 
@@ -31,8 +31,13 @@ pub const LEAD_ROUTING: SystemGrant = SystemGrant {
     reason: "the matching engine reads every candidate partner's figures and moves a lead from one partner to the next (whom the first may not see); the SLA clock expires offers; no person runs them",
 };
 
-/// The most candidates one match scores (the first by id among those serving the country).
+/// The most candidates one match scores in full: when more serve the lead's country, the best by
+/// [`push_prior`] (the parts of the score SQL reads cheaply) are scored.
 pub const MAX_CANDIDATES: i64 = 5_000;
+
+/// Weights bound into SQL as whole numbers (SQL here binds no floats): the pre-selection only
+/// orders by them, and a common scale keeps the order.
+const WEIGHT_SCALE: f64 = 1_000_000.0;
 
 /// A candidate with what the matching needs of it.
 struct CandidateFacts {
@@ -86,17 +91,37 @@ fn lead_facts(lead: &Lead) -> LeadFacts<'_> {
     LeadFacts { country: &lead.country, region: lead.region.as_deref(), product: lead.product_interest.as_deref() }
 }
 
-/// The eligible partners for a lead: all serving its country, or `only` (a manual offer).
+/// Whom [`eligible_in`] looks for.
+enum Among<'a> {
+    /// The engine: the partners serving the lead's country (all of them when none does); beyond
+    /// [`MAX_CANDIDATES`] the best by [`push_prior`] under these weights, not the first by id, so
+    /// that a large country's partners all get their chance.
+    Serving(&'a Weights),
+    /// A manual offer or a pass-on: this partner, if it can take leads.
+    Only(&'a PartnerId),
+}
+
+/// The eligible partners for a lead: active, compliant, enrolled in a program that takes deal
+/// registrations (the lead's, when it names one).
 async fn eligible_in(
     tx: &mut Tx,
     workspace_id: &WorkspaceId,
     lead: &Lead,
-    only: Option<&PartnerId>,
+    among: Among<'_>,
     now: Timestamp,
 ) -> Result<Vec<(PartnerId, String, Option<String>)>> {
+    let (weights, only) = match among {
+        Among::Serving(weights) => (Some(weights), None),
+        Among::Only(partner_id) => (None, Some(partner_id)),
+    };
     let query = |territory: bool| {
-        let mut q = Sql::build("SELECT p.id, p.name, p.country FROM partners p WHERE p.workspace_id = ");
-        q.push_bind(workspace_id).push(" AND p.status = 'active'");
+        let mut q = Sql::build("SELECT p.id, p.name, p.country FROM partners p");
+        if weights.is_some() {
+            q.push(" LEFT JOIN lead_partner_stats so ON so.workspace_id = p.workspace_id AND so.partner_id = p.id AND so.country = ''");
+            q.push(" LEFT JOIN lead_partner_stats sc ON sc.workspace_id = p.workspace_id AND sc.partner_id = p.id AND sc.country = ")
+                .push_bind(lead.country.as_str());
+        }
+        q.push(" WHERE p.workspace_id = ").push_bind(workspace_id).push(" AND p.status = 'active'");
         q.push(
             " AND EXISTS (SELECT 1 FROM enrollments e JOIN programs pr ON pr.workspace_id = e.workspace_id AND pr.id = e.program_id
                WHERE e.workspace_id = p.workspace_id AND e.partner_id = p.id AND pr.deal_registration = ",
@@ -115,7 +140,12 @@ async fn eligible_in(
             q.push(" AND t.kind = 'country' AND t.match_key = ").push_bind(lead.country.to_lowercase()).push("))");
         }
         compliance::push_compliant(&mut q, "p", dates::today(now));
-        q.push(" ORDER BY p.id LIMIT ").push_bind(MAX_CANDIDATES);
+        q.push(" ORDER BY ");
+        if let Some(weights) = weights {
+            push_prior(&mut q, workspace_id, lead, weights);
+            q.push(" DESC, ");
+        }
+        q.push("p.id LIMIT ").push_bind(MAX_CANDIDATES);
         q
     };
     let mut rows = tx.fetch_all(query(only.is_none())).await?;
@@ -123,6 +153,48 @@ async fn eligible_in(
         rows = tx.fetch_all(query(false)).await?;
     }
     rows.iter().map(|r| Ok((r.get("id")?, r.get("name")?, r.get("country")?))).collect()
+}
+
+/// The part of a candidate's score that SQL computes without reading more than its own rows:
+/// region and product (from the profile's terms, through their index), and win rate, closing
+/// speed, acceptance and responsiveness (from its figures, `so` overall and `sc` in the lead's
+/// country), each as [`matching::features`] computes it, times its weight. Tier, certifications
+/// and capacity are left to the full score. Countries need no term: every candidate of the
+/// territory pass serves the lead's.
+fn push_prior(q: &mut Sql, workspace_id: &WorkspaceId, lead: &Lead, weights: &Weights) {
+    let weight = |factor: Factor| (weights.of(factor) * WEIGHT_SCALE).round() as i64;
+    let term_match = |q: &mut Sql, kinds: &[&str], value: &str| {
+        q.push("(CASE WHEN p.id IN (SELECT t.partner_id FROM partner_profile_terms t WHERE t.workspace_id = ").push_bind(workspace_id);
+        q.push(" AND t.kind IN ").push_in_list(kinds).push(" AND t.match_key = ").push_bind(value.to_lowercase());
+        q.push(") THEN 1.0 ELSE 0.0 END)");
+    };
+    q.push("(0.0");
+    if let Some(region) = lead.region.as_deref() {
+        // Territory: 1 with the region, 0.4 with the country only.
+        q.push(" + ").push_bind(weight(Factor::Territory)).push(" * (0.4 + 0.6 * ");
+        term_match(q, &["region"], region);
+        q.push(")");
+    }
+    if let Some(product) = lead.product_interest.as_deref() {
+        q.push(" + ").push_bind(weight(Factor::Product)).push(" * ");
+        term_match(q, &["specialisation", "product"], product);
+    }
+    let overall = "((COALESCE(so.won, 0) + 1.0) / (COALESCE(so.won, 0) + COALESCE(so.lost, 0) + 2.0))";
+    q.push(" + ").push_bind(weight(Factor::WinRate));
+    q.push(&format!(" * ((COALESCE(sc.won, 0) + 2.0 * {overall}) / (COALESCE(sc.won, 0) + COALESCE(sc.lost, 0) + 2.0))"));
+    q.push(" + ").push_bind(weight(Factor::Speed));
+    q.push(
+        " * (CASE WHEN COALESCE(so.won, 0) + COALESCE(so.lost, 0) = 0 THEN 0.5
+                  ELSE 1.0 / (1.0 + so.close_days_sum / (so.won + so.lost + 0.0) / 30.0) END)",
+    );
+    q.push(" + ").push_bind(weight(Factor::Acceptance));
+    q.push(" * ((COALESCE(so.offers_accepted, 0) + 1.0) / (COALESCE(so.offers_accepted, 0) + COALESCE(so.offers_refused, 0) + 2.0))");
+    q.push(" + ").push_bind(weight(Factor::Responsiveness));
+    q.push(
+        " * (CASE WHEN COALESCE(so.offers_accepted, 0) + COALESCE(so.offers_refused, 0) = 0 THEN 0.5
+                  ELSE 1.0 / (1.0 + so.response_minutes_sum / 60.0 / (so.offers_accepted + so.offers_refused + 0.0) / 24.0) END)",
+    );
+    q.push(")");
 }
 
 /// Reads the matching's facts of `partners` (profile terms, tier, figures, open leads, limits):
@@ -248,7 +320,7 @@ async fn ranked_in(
     settings: &LeadSettings,
     now: Timestamp,
 ) -> Result<Vec<Candidate>> {
-    let eligible = eligible_in(tx, workspace_id, lead, None, now).await?;
+    let eligible = eligible_in(tx, workspace_id, lead, Among::Serving(settings.in_force()), now).await?;
     let facts = facts_in(tx, workspace_id, lead, settings, eligible).await?;
     let before = offered_before_in(tx, workspace_id, &lead.id).await?;
     let by_id: HashMap<&PartnerId, &CandidateFacts> = facts.iter().map(|c| (&c.partner_id, c)).collect();
@@ -491,7 +563,7 @@ pub async fn offer(ctx: &Ctx, scope: &Scope, id: &LeadId, partner_id: Option<&Pa
     let settings = settings::of_in(&mut tx, scope.workspace_id(), lead.program_id.as_ref()).await?;
     let chosen = match partner_id {
         Some(partner_id) => {
-            let eligible = eligible_in(&mut tx, scope.workspace_id(), &lead, Some(partner_id), now).await?;
+            let eligible = eligible_in(&mut tx, scope.workspace_id(), &lead, Among::Only(partner_id), now).await?;
             if eligible.is_empty() {
                 return Err(Error::invalid(
                     "partner_id",
@@ -647,7 +719,7 @@ pub async fn pass_on(ctx: &Ctx, scope: &Scope, id: &LeadId, reseller: &PartnerId
         return Err(not_a_reseller());
     }
     let mut tx = tx.into_granted(&LEAD_ROUTING).await?;
-    let eligible = eligible_in(&mut tx, scope.workspace_id(), &lead, Some(reseller), now).await?;
+    let eligible = eligible_in(&mut tx, scope.workspace_id(), &lead, Among::Only(reseller), now).await?;
     if eligible.is_empty() {
         return Err(not_a_reseller());
     }
@@ -799,6 +871,36 @@ pub async fn convert(ctx: &Ctx, scope: &Scope, id: &LeadId, input: Conversion) -
     audit::record(&mut tx, scope, now, entry).await?;
     tx.commit().await?;
     Ok(deal.id)
+}
+
+/// Offers a new lead to its best match, for a program that offers new leads automatically
+/// (`lead_settings.auto_offer`): enqueued in the transaction that creates the lead, whichever way
+/// it came in (the API, an import, the public form).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct OfferNewLead {
+    pub lead_id: LeadId,
+}
+
+impl Job for OfferNewLead {
+    const KIND: &'static str = "lead_auto_offer";
+}
+
+/// Runs an automatic offer: a lead still new goes to its best candidate, as "Offer to the best
+/// match" would send it; without a candidate it stays in the channel team's inbox. A lead offered
+/// or closed by hand meanwhile is left alone.
+pub async fn offer_new(ctx: &Ctx, workspace_id: &WorkspaceId, job: &OfferNewLead) -> Result<()> {
+    let now = ctx.now();
+    let mut tx = ctx.db().write_granted(&LEAD_ROUTING).await?;
+    let mut q = Sql::build("SELECT ");
+    q.push(leads::COLUMNS).push(leads::FROM).push(" WHERE l.workspace_id = ").push_bind(workspace_id);
+    q.push(" AND l.id = ").push_bind(&job.lead_id).push(" AND l.status = 'new'");
+    let Some(lead) = tx.fetch_optional(q).await?.as_ref().map(leads::from_row).transpose()? else { return Ok(()) };
+    match route_next_in(ctx, &mut tx, workspace_id, &lead, now).await {
+        Ok(_) => Ok(tx.commit().await?),
+        // Offered by hand between the read and the offer: dropping the transaction undoes ours.
+        Err(Error::Conflict(_)) => Ok(()),
+        Err(err) => Err(err),
+    }
 }
 
 /// Expires an offer at the end of its SLA.

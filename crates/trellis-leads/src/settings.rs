@@ -23,6 +23,9 @@ pub struct LeadSettings {
     pub capacity: i64,
     /// Whether the program's public lead form takes enquiries.
     pub public_form: bool,
+    /// Whether a new lead is offered at once to its best match (a job enqueued with the lead)
+    /// rather than waiting in the channel team's inbox.
+    pub auto_offer: bool,
     /// The weights as set (points).
     pub weights: Weights,
     /// The fitted model, when one was adopted (it beat the set weights on held-out outcomes).
@@ -38,6 +41,7 @@ impl LeadSettings {
             sla_hours: DEFAULT_SLA_HOURS,
             capacity: DEFAULT_CAPACITY,
             public_form: false,
+            auto_offer: false,
             weights: Weights::default(),
             fitted: None,
             fitted_at: None,
@@ -82,7 +86,7 @@ pub async fn of_in(tx: &mut Tx, workspace_id: &WorkspaceId, program_id: Option<&
     let Some(program_id) = program_id else { return Ok(LeadSettings::defaults(None)) };
     let row = tx
         .fetch_optional(sql!(
-            "SELECT sla_hours, capacity, public_form, weights, fitted_weights, fitted_at, fit_summary FROM lead_settings WHERE workspace_id = $1 AND program_id = $2",
+            "SELECT sla_hours, capacity, public_form, auto_offer, weights, fitted_weights, fitted_at, fit_summary FROM lead_settings WHERE workspace_id = $1 AND program_id = $2",
             workspace_id,
             program_id
         ))
@@ -95,6 +99,7 @@ pub async fn of_in(tx: &mut Tx, workspace_id: &WorkspaceId, program_id: Option<&
         sla_hours: row.get("sla_hours")?,
         capacity: row.get("capacity")?,
         public_form: row.get("public_form")?,
+        auto_offer: row.get("auto_offer")?,
         weights: weights_of(&weights),
         fitted: fitted.as_deref().and_then(fitted_of),
         fitted_at: row.get("fitted_at")?,
@@ -118,6 +123,7 @@ pub struct SettingsPatch {
     pub sla_hours: Option<i64>,
     pub capacity: Option<i64>,
     pub public_form: Option<bool>,
+    pub auto_offer: Option<bool>,
     /// Points per factor name; factors not named keep theirs.
     pub weights: Vec<(String, f64)>,
 }
@@ -150,11 +156,13 @@ pub async fn update(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, patch: Set
     let sla_hours = patch.sla_hours.unwrap_or(before.sla_hours);
     let capacity = patch.capacity.unwrap_or(before.capacity);
     let public_form = patch.public_form.unwrap_or(before.public_form);
+    let auto_offer = patch.auto_offer.unwrap_or(before.auto_offer);
     let weights_changed = !patch.weights.is_empty();
     tx.execute(sql!(
-        "INSERT INTO lead_settings (workspace_id, program_id, sla_hours, capacity, weights, updated_at, public_form)
-         VALUES ($1, $2, $3, $4, $5, $6, $8)
+        "INSERT INTO lead_settings (workspace_id, program_id, sla_hours, capacity, weights, updated_at, public_form, auto_offer)
+         VALUES ($1, $2, $3, $4, $5, $6, $8, $9)
          ON CONFLICT (workspace_id, program_id) DO UPDATE SET sla_hours = $3, capacity = $4, weights = $5, updated_at = $6, public_form = $8,
+             auto_offer = $9,
              fitted_weights = CASE WHEN $7 THEN NULL ELSE lead_settings.fitted_weights END,
              fitted_at = CASE WHEN $7 THEN NULL ELSE lead_settings.fitted_at END",
         scope.workspace_id(),
@@ -164,13 +172,15 @@ pub async fn update(ctx: &Ctx, scope: &Scope, program_id: &ProgramId, patch: Set
         weights_json(&weights),
         now,
         weights_changed,
-        public_form
+        public_form,
+        auto_offer
     ))
     .await?;
     let entry = AuditEntry::new("program.lead_settings_changed", "program", program_id.as_str())
         .change("sla_hours", before.sla_hours, sla_hours)
         .change("capacity", before.capacity, capacity)
         .change("public_form", before.public_form, public_form)
+        .change("auto_offer", before.auto_offer, auto_offer)
         .change("weights", weights_json(&before.weights), weights_json(&weights));
     audit::record(&mut tx, scope, now, entry).await?;
     tx.commit().await?;

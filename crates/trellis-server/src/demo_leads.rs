@@ -1,7 +1,8 @@
 //! The demo's leads (issue 13): the channel team's inbox with a new lead waiting, offers out to
 //! the best matches with their SLA running, an accepted lead ready to be converted, one converted
 //! into a deal registration, and one a partner declined with a reason that the engine passed on
-//! to the next candidate; the resellers program's public lead form is open (`/leads/resellers`).
+//! to the next candidate; the resellers program's public lead form is open (`/leads/resellers`)
+//! and, once the demo's leads are in, the program offers each new lead at once to its best match.
 //! Deal records are refreshed first, so the matches' win rates come from the demo's own deals.
 
 use std::collections::HashMap;
@@ -147,5 +148,9 @@ pub(crate) async fn seed(ctx: &Ctx, workspace_id: &WorkspaceId, _ids: &HashMap<&
             Then::Waiting | Then::Offered => {}
         }
     }
+    // From now on the program offers each new lead at once (an enquiry through the public form
+    // goes straight to its best match); the lead above still waits, as it came in before.
+    let automatic = trellis_leads::settings::SettingsPatch { auto_offer: Some(true), ..Default::default() };
+    trellis_leads::settings::update(ctx, &system, &resellers, automatic).await?;
     Ok(())
 }

@@ -153,6 +153,7 @@ pub fn registry(mailer: Mailer) -> Registry<Ctx> {
         Box::pin(async move { protection::expire(ctx, run.workspace()?, &job).await })
     });
     registry
+        .register(|ctx, run, job: routing::OfferNewLead| Box::pin(async move { routing::offer_new(ctx, run.workspace()?, &job).await }))
         .register(|ctx, run, job: routing::ExpireLeadOffer| Box::pin(async move { routing::expire(ctx, run.workspace()?, &job).await }));
     registry
         .register(|ctx, run, job: routing::RemindLeadOffer| Box::pin(async move { routing::remind(ctx, run.workspace()?, &job).await }));

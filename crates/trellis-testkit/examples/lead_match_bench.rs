@@ -2,9 +2,11 @@
 //! resellers enrolled in the deal program serve Germany (a territory of their profile), as many
 //! serve France; a German lead's ranked candidates (`GET /api/v1/leads/{id}/matches`, every
 //! candidate scored with its reasons) are timed against reading the lead itself in the same run.
-//! A match reads the candidates' own rows (profile terms, tier, figures, open leads) in chunks of
-//! 500, so its cost grows with the candidates of the lead's country — it must score each — and
-//! not with the rest of the table: the French partners add nothing.
+//! Each partner has a track record. A match orders the partners serving the country by the parts
+//! of the score SQL reads (region, product, figures) and scores the best 5,000 in full, reading
+//! their own rows (profile terms, tier, figures, open leads) in chunks of 500: its cost grows with
+//! the candidates of the lead's country, and not with the rest of the table (the French partners
+//! add nothing).
 //!
 //! `cargo run --release -p trellis-testkit --example lead_match_bench -- [sizes…]` (default 1,000
 //! 10,000 50,000); `TRELLIS_TEST_POSTGRES_URL` runs it on PostgreSQL. A benchmark: it never fails
@@ -46,6 +48,29 @@ async fn run(n: usize) -> anyhow::Result<()> {
             .iter()
             .map(|id| vec![f.workspace_id.to_value(), id.to_value(), programs.main.to_value(), now.to_value(), now.to_value()])
             .collect();
+        // A track record for each (overall and in its country), so that the pre-selection of a
+        // large country orders real figures.
+        let upper = country.to_uppercase();
+        let stats: Vec<Vec<Value>> = ids
+            .iter()
+            .enumerate()
+            .flat_map(|(i, id)| {
+                let (won, lost) = ((i % 7) as i64, (i % 5) as i64);
+                ["", upper.as_str()].map(|c| {
+                    vec![
+                        f.workspace_id.to_value(),
+                        id.to_value(),
+                        c.to_value(),
+                        won.to_value(),
+                        lost.to_value(),
+                        (30 * (won + lost)).to_value(),
+                        ((i % 3) as i64).to_value(),
+                        ((i % 2) as i64).to_value(),
+                        (600 * ((i % 3) + (i % 2)) as i64).to_value(),
+                    ]
+                })
+            })
+            .collect();
         let mut statements: Vec<_> = terms
             .chunks(500)
             .map(|c| insert_rows("partner_profile_terms", "workspace_id, partner_id, kind, match_key, value, position", c))
@@ -53,11 +78,18 @@ async fn run(n: usize) -> anyhow::Result<()> {
         statements.extend(
             enrollments.chunks(500).map(|c| insert_rows("enrollments", "workspace_id, partner_id, program_id, enrolled_at, updated_at", c)),
         );
+        statements.extend(stats.chunks(500).map(|c| {
+            insert_rows(
+                "lead_partner_stats",
+                "workspace_id, partner_id, country, won, lost, close_days_sum, offers_accepted, offers_refused, response_minutes_sum",
+                c,
+            )
+        }));
         app.execute(statements).await?;
     }
     if app.is_postgres() {
         app.execute(
-            ["partners", "partner_profile_terms", "enrollments", "partner_ancestry"]
+            ["partners", "partner_profile_terms", "enrollments", "partner_ancestry", "lead_partner_stats"]
                 .map(|t| trellis_db::Sql::build("ANALYZE").push(&format!(" {t}")).clone())
                 .to_vec(),
         )

@@ -217,6 +217,9 @@ pub struct LeadSettingsView {
     pub capacity: i64,
     /// Whether the program's public lead form (`/leads/{slug}`) takes enquiries.
     pub public_form: bool,
+    /// Whether each new lead is offered at once to its best match (otherwise it waits in the
+    /// channel team's inbox).
+    pub auto_offer: bool,
     /// Points per factor, as set.
     pub weights: serde_json::Value,
     /// Whether a model fitted to the program's outcomes ranks the candidates (it won the
@@ -238,6 +241,7 @@ impl From<LeadSettings> for LeadSettingsView {
             sla_hours: s.sla_hours,
             capacity: s.capacity,
             public_form: s.public_form,
+            auto_offer: s.auto_offer,
             weights: serde_json::Value::Object(weights),
             fitted: s.fitted.is_some(),
             fitted_at: s.fitted_at.map(Timestamp::to_rfc3339),
@@ -306,6 +310,8 @@ pub struct UpdateLeadSettingsRequest {
     pub capacity: Option<i64>,
     /// Opens or closes the program's public lead form.
     pub public_form: Option<bool>,
+    /// Offers each new lead at once to its best match.
+    pub auto_offer: Option<bool>,
     /// Points per factor (0 to 100); factors left out keep theirs.
     #[schema(value_type = Option<Object>)]
     pub weights: Option<std::collections::BTreeMap<String, f64>>,
@@ -526,6 +532,7 @@ pub async fn update_lead_settings(
         sla_hours: body.sla_hours,
         capacity: body.capacity,
         public_form: body.public_form,
+        auto_offer: body.auto_offer,
         weights: body.weights.unwrap_or_default().into_iter().collect(),
     };
     Ok(Json(settings::update(&state.ctx, &scope, &path_id(&id)?, patch).await?.into()))

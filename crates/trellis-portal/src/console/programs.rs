@@ -373,6 +373,7 @@ const LEADS_FIELDS: &[&str] = &[
     "sla_hours",
     "capacity",
     "public_form",
+    "auto_offer",
     "weight_territory",
     "weight_product",
     "weight_tier",
@@ -386,6 +387,11 @@ const LEADS_FIELDS: &[&str] = &[
 
 fn leads_in_words(s: &trellis_leads::settings::LeadSettings, slug: &str) -> Vec<String> {
     let mut lines = vec![
+        if s.auto_offer {
+            "Each new lead is offered at once to its best match.".to_owned()
+        } else {
+            "New leads wait in the inbox until someone offers them.".to_owned()
+        },
         format!("A partner has {} hours to accept an offered lead; then it goes to the next best partner.", s.sla_hours),
         format!("A partner holds at most {} open leads at once, unless it set its own limit.", s.capacity),
         if s.public_form {
@@ -414,6 +420,9 @@ fn leads_form(s: &trellis_leads::settings::LeadSettings) -> FormView {
     if s.public_form {
         values.push(("public_form", "1".to_owned()));
     }
+    if s.auto_offer {
+        values.push(("auto_offer", "1".to_owned()));
+    }
     let names: Vec<String> = Factor::ALL.iter().map(|f| format!("weight_{}", f.as_str())).collect();
     for (name, factor) in names.iter().zip(Factor::ALL) {
         values.push((name.as_str(), format!("{}", s.weights.of(factor))));
@@ -441,7 +450,13 @@ async fn update_leads(State(state): State<AppState>, Path(id): Path<String>, Sta
         .iter()
         .filter_map(|f| number(&format!("weight_{}", f.as_str()), &mut errors).map(|w| (f.as_str().to_owned(), w)))
         .collect();
-    let patch = trellis_leads::settings::SettingsPatch { sla_hours, capacity, public_form: Some(form.is_checked("public_form")), weights };
+    let patch = trellis_leads::settings::SettingsPatch {
+        sla_hours,
+        capacity,
+        public_form: Some(form.is_checked("public_form")),
+        auto_offer: Some(form.is_checked("auto_offer")),
+        weights,
+    };
     let result = if errors.is_empty() {
         trellis_leads::settings::update(&state.ctx, &signed.scope, &id, patch).await.map(|_| ()).map_err(|err| field_errors(err, ""))
     } else {

@@ -278,19 +278,28 @@ async fn the_channel_team_sets_a_programs_sla_weights_and_public_form_on_the_pro
     let page = manager.get(&path).await;
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(
-        page.text.contains("Lead distribution") && page.text.contains("48 hours") && page.text.contains("public lead form is closed"),
+        page.text.contains("Lead distribution")
+            && page.text.contains("48 hours")
+            && page.text.contains("public lead form is closed")
+            && page.text.contains("wait in the inbox until someone offers them"),
         "{}",
         page.text
     );
     let refused = manager.submit(&format!("{path}/leads"), &[("sla_hours", "0"), ("weight_territory", "500")]).await;
     assert_eq!(refused.status, 422, "{}", refused.text);
     let saved = manager
-        .submit(&format!("{path}/leads"), &[("sla_hours", "24"), ("capacity", "5"), ("public_form", "1"), ("weight_territory", "40")])
+        .submit(
+            &format!("{path}/leads"),
+            &[("sla_hours", "24"), ("capacity", "5"), ("public_form", "1"), ("auto_offer", "1"), ("weight_territory", "40")],
+        )
         .await;
     assert_eq!(saved.status, 303, "{}", saved.text);
     let page = manager.get(&path).await;
     assert!(
-        page.text.contains("24 hours") && page.text.contains("/leads/fixture-deals") && page.text.contains("Territory 40"),
+        page.text.contains("24 hours")
+            && page.text.contains("/leads/fixture-deals")
+            && page.text.contains("Territory 40")
+            && page.text.contains("offered at once to its best match"),
         "{}",
         page.text
     );

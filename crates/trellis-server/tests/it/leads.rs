@@ -456,3 +456,88 @@ async fn a_distributor_passes_an_accepted_lead_on_to_one_of_its_resellers_and_ke
         .await;
     assert_eq!(audit, 1);
 }
+
+/// More partners serve a country than one match scores in full: the pre-selection keeps the best
+/// by the parts of the score SQL reads, not the first by id. Here the one partner of 5,001 new ones
+/// that sells the lead's product has the greatest id: ranked by id it would not even be scored.
+#[tokio::test]
+async fn in_a_country_with_more_partners_than_a_match_scores_in_full_the_best_one_still_comes_first() {
+    let w = world().await;
+    let n = usize::try_from(trellis_leads::routing::MAX_CANDIDATES).expect("a count") + 1;
+    let mut ids = trellis_testkit::bulk::add_resellers(&w.app, &w.f.workspace_id, &w.f.d2, "German reseller", n).await;
+    ids.sort();
+    let best = ids.last().expect("partners").clone();
+    let now = trellis_core::Timestamp::from_micros(1_800_000_000_000_000);
+    let mut statements: Vec<_> = ids
+        .chunks(500)
+        .map(|chunk| {
+            let rows: Vec<Vec<trellis_db::Value>> = chunk
+                .iter()
+                .map(|id| {
+                    use trellis_db::ToValue;
+                    vec![w.f.workspace_id.to_value(), id.to_value(), w.programs.main.to_value(), now.to_value(), now.to_value()]
+                })
+                .collect();
+            trellis_testkit::bulk::insert_rows("enrollments", "workspace_id, partner_id, program_id, enrolled_at, updated_at", &rows)
+        })
+        .collect();
+    statements.push(sql!("UPDATE partners SET country = 'DE' WHERE workspace_id = $1 AND parent_id = $2", &w.f.workspace_id, &w.f.d2));
+    statements.push(sql!(
+        "INSERT INTO partner_profile_terms (workspace_id, partner_id, kind, match_key, value, position) VALUES ($1, $2, 'product', 'robotics', 'Robotics', 0)",
+        &w.f.workspace_id,
+        &best
+    ));
+    w.app.execute(statements).await.expect("the partners' enrolments, country and the one product");
+
+    let body = json!({"company_name": "Isar Robotics", "country": "DE", "product_interest": "Robotics", "program_id": w.programs.main});
+    let lead = w.app.post("/api/v1/leads", &w.f.channel_manager.token, body).await;
+    assert_eq!(lead.status, 201, "{}", lead.text);
+    let meta = trellis_identity::RequestMeta::default();
+    let owner = trellis_identity::auth::authenticate_bearer(&w.app.state.ctx, &w.f.owner_key, None, &meta).await.expect("the owner");
+    let id: trellis_core::LeadId = lead.body["id"].as_str().expect("an id").parse().expect("a lead id");
+    let ranked = trellis_leads::routing::matches(&w.app.state.ctx, &owner, &id).await.expect("the candidates");
+    assert_eq!(ranked.len(), n - 1, "a match scores at most {} in full", trellis_leads::routing::MAX_CANDIDATES);
+    assert_eq!(ranked[0].partner_id, best, "the partner selling the product comes first");
+    let product = ranked[0].matched.reasons.iter().find(|r| r.factor == trellis_leads::matching::Factor::Product).expect("a reason");
+    assert_eq!(product.value, 1.0);
+}
+
+/// A program that offers automatically sends each new lead to its best match through a job
+/// enqueued with the lead — from the API and from the public form alike — and a lead the channel
+/// team offered by hand before the job ran is left as it is (one offer, not two).
+#[tokio::test]
+async fn a_program_that_offers_automatically_sends_each_new_lead_to_its_best_match_once() {
+    let w = world().await;
+    let settings = format!("/api/v1/programs/{}/lead-settings", w.programs.main);
+    let off = w.app.get(&settings, &w.f.channel_manager.token).await;
+    assert_eq!(off.body["auto_offer"], false, "off until the channel team turns it on: {}", off.text);
+    let id = w.create("Before the switch").await;
+    w.app.run_jobs().await;
+    assert_eq!(w.status(&id).await, ("new".to_owned(), None), "without the setting a lead waits in the inbox");
+
+    let on = w.app.patch(&settings, &w.f.channel_manager.token, json!({"auto_offer": true, "public_form": true})).await;
+    assert_eq!((on.status, &on.body["auto_offer"]), (200, &json!(true)), "{}", on.text);
+    let id = w.create("Isar Robotics").await;
+    assert_eq!(w.status(&id).await.0, "new", "the offer is the job's, after the lead's transaction");
+    w.app.run_jobs().await;
+    assert_eq!(w.status(&id).await, ("offered".to_owned(), Some(w.f.p3.to_string())), "the best match: P3 sells Cloud in Bavaria");
+    assert_eq!(w.emails("lead_offered", &w.f.p3_admin.email).await.len(), 1, "P3's admin is told, once");
+
+    let enquiry = json!({"company_name": "Alpen Form GmbH", "contact_name": "Lena Alpen", "contact_email": "lena@alpen-form.example",
+        "country": "DE", "region": "Bavaria", "product_interest": "Cloud"});
+    let sent = w.app.send(reqwest::Method::POST, "/api/v1/public/programs/fixture-deals/leads", None, Some(&enquiry)).await;
+    assert_eq!(sent.status, 202, "{}", sent.text);
+    w.app.run_jobs().await;
+    let rows = w.app.query(sql!("SELECT status, holder_partner_id FROM leads WHERE company_name = 'Alpen Form GmbH'")).await;
+    let row = rows.first().expect("the enquiry's lead");
+    assert_eq!(row.get::<String>("status").expect("status"), "offered", "an enquiry is routed like any new lead");
+    assert_eq!(row.get::<Option<String>>("holder_partner_id").expect("holder").as_deref(), Some(w.f.p3.as_str()));
+
+    let by_hand = w.create("Offered by hand").await;
+    let offered = w.act(&w.f.channel_manager.token, &by_hand, "offer", json!({"partner_id": w.f.r1a})).await;
+    assert_eq!(offered.status, 200, "{}", offered.text);
+    w.app.run_jobs().await;
+    assert_eq!(w.status(&by_hand).await, ("offered".to_owned(), Some(w.f.r1a.to_string())), "the job leaves it with R1a");
+    let offers = w.app.query_i64(sql!("SELECT COUNT(*) AS n FROM lead_offers WHERE lead_id = $1", by_hand.as_str())).await;
+    assert_eq!(offers, 1, "one offer, not two");
+}

@@ -1,0 +1,3 @@
+-- A program may offer each new lead at once to its best match (issue 13): the engine's offer, made
+-- by a job enqueued with the lead, instead of waiting in the channel team's inbox for a click.
+ALTER TABLE lead_settings ADD COLUMN auto_offer INTEGER NOT NULL DEFAULT 0 CHECK (auto_offer IN (0, 1));
