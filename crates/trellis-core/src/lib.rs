@@ -9,6 +9,7 @@ pub mod id;
 pub mod page;
 pub mod roles;
 pub mod text;
+pub mod transitions;
 pub mod validate;
 pub mod values;
 

@@ -2,7 +2,7 @@
 //! crate). The services check every change against [`TRANSITIONS`], the pages offer their buttons
 //! from it, and docs/API.md prints it (a test compares the two).
 
-use trellis_core::string_enum;
+use trellis_core::{string_enum, transitions};
 
 string_enum!(
     /// Where a deal stands (API.md "Deals").
@@ -31,19 +31,10 @@ string_enum!(
 use DealStatus::{Approved, Expired, Lost, NeedsInfo, Rejected, Submitted, UnderReview, Won};
 
 /// One allowed change of a deal's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Transition {
-    pub from: DealStatus,
-    pub to: DealStatus,
-    pub actor: Actor,
-    /// The audit action recorded for the change.
-    pub action: &'static str,
-    /// The button the pages offer for it; `None` for changes no person makes by a button.
-    pub button: Option<&'static str>,
-}
+pub type Transition = transitions::Transition<DealStatus, Actor>;
 
 const fn t(from: DealStatus, to: DealStatus, actor: Actor, action: &'static str, button: Option<&'static str>) -> Transition {
-    Transition { from, to, actor, action, button }
+    Transition::new(from, to, actor, action, button)
 }
 
 /// Every status change. A registration starts `submitted` (or `under_review` when it conflicts,
@@ -72,18 +63,12 @@ pub const TRANSITIONS: &[Transition] = &[
 /// The transition from `from` to `to` made by `actor`, if the table has it. Staff may also make
 /// a partner's changes (on its behalf); the system (jobs, demo seeding) any.
 pub fn find(from: DealStatus, to: DealStatus, actor: Actor) -> Option<&'static Transition> {
-    TRANSITIONS.iter().find(|tr| {
-        tr.from == from
-            && tr.to == to
-            && (tr.actor == actor || actor == Actor::System || (actor == Actor::Staff && tr.actor == Actor::Partner))
-    })
+    transitions::find(TRANSITIONS, from, to, |by| by == actor || actor == Actor::System || (actor == Actor::Staff && by == Actor::Partner))
 }
 
 /// The changes `actor` may make by a button from `from`, in table order.
 pub fn buttons(from: DealStatus, actor: Actor) -> impl Iterator<Item = &'static Transition> {
-    TRANSITIONS.iter().filter(move |tr| {
-        tr.from == from && tr.button.is_some() && (tr.actor == actor || (actor == Actor::Staff && tr.actor == Actor::Partner))
-    })
+    transitions::buttons(TRANSITIONS, from, move |by| by == actor || (actor == Actor::Staff && by == Actor::Partner))
 }
 
 impl DealStatus {
@@ -114,11 +99,7 @@ impl DealStatus {
 
 /// The table as docs/API.md prints it (a Markdown table).
 pub fn markdown_table() -> String {
-    let mut out = String::from("| From | To | By | Audit action | Button |\n| --- | --- | --- | --- | --- |\n");
-    for tr in TRANSITIONS {
-        out.push_str(&format!("| `{}` | `{}` | {} | `{}` | {} |\n", tr.from, tr.to, tr.actor, tr.action, tr.button.unwrap_or("—")));
-    }
-    out
+    transitions::markdown_table(TRANSITIONS)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! a clawback start `payable`). Its money sits in one ledger account at a time
 //! ([`crate::ledger::Account`]); a transition that moves the money posts one entry, named here.
 
-use trellis_core::string_enum;
+use trellis_core::{string_enum, transitions};
 
 string_enum!(
     /// Where a commission stands (API.md "Commissions, balances, payouts").
@@ -41,19 +41,10 @@ string_enum!(
 use CommissionStatus::{InPayout, OnHold, Paid, Payable, Pending, Reversed};
 
 /// One allowed change of a commission's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Transition {
-    pub from: CommissionStatus,
-    pub to: CommissionStatus,
-    pub actor: Actor,
-    /// The audit action recorded for the change.
-    pub action: &'static str,
-    /// The button the console offers for it; `None` for changes no person makes by a button.
-    pub button: Option<&'static str>,
-}
+pub type Transition = transitions::Transition<CommissionStatus, Actor>;
 
 const fn t(from: CommissionStatus, to: CommissionStatus, actor: Actor, action: &'static str, button: Option<&'static str>) -> Transition {
-    Transition { from, to, actor, action, button }
+    Transition::new(from, to, actor, action, button)
 }
 
 /// Every status change.
@@ -74,13 +65,13 @@ pub const TRANSITIONS: &[Transition] = &[
 /// The transition from `from` to `to` made by `actor`, if the table has it. The system may make
 /// any change of the table (a licence renewal releases holds as staff would).
 pub fn find(from: CommissionStatus, to: CommissionStatus, actor: Actor) -> Option<&'static Transition> {
-    TRANSITIONS.iter().find(|tr| tr.from == from && tr.to == to && (tr.actor == actor || actor == Actor::System))
+    transitions::find(TRANSITIONS, from, to, |by| by == actor || actor == Actor::System)
 }
 
 /// The buttons staff have on a commission in `from`, one per action, in table order.
 pub fn buttons(from: CommissionStatus) -> Vec<&'static Transition> {
     let mut out: Vec<&'static Transition> = Vec::new();
-    for tr in TRANSITIONS.iter().filter(|tr| tr.from == from && tr.button.is_some() && tr.actor == Actor::Staff) {
+    for tr in transitions::buttons(TRANSITIONS, from, |by| by == Actor::Staff) {
         if !out.iter().any(|o| o.button == tr.button) {
             out.push(tr);
         }
@@ -121,11 +112,7 @@ impl HoldReason {
 
 /// The table as docs/API.md prints it (a Markdown table).
 pub fn markdown_table() -> String {
-    let mut out = String::from("| From | To | By | Audit action | Button |\n| --- | --- | --- | --- | --- |\n");
-    for tr in TRANSITIONS {
-        out.push_str(&format!("| `{}` | `{}` | {} | `{}` | {} |\n", tr.from, tr.to, tr.actor, tr.action, tr.button.unwrap_or("—")));
-    }
-    out
+    transitions::markdown_table(TRANSITIONS)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! crate). The services check every change against [`TRANSITIONS`], the pages offer their buttons
 //! from it, and docs/API.md prints it (a test compares the two).
 
-use trellis_core::string_enum;
+use trellis_core::{string_enum, transitions};
 
 string_enum!(
     /// Where a lead stands (API.md "Leads").
@@ -31,19 +31,10 @@ string_enum!(
 use LeadStatus::{Accepted, Closed, Converted, Declined, Expired, New, Offered, Returned};
 
 /// One allowed change of a lead's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Transition {
-    pub from: LeadStatus,
-    pub to: LeadStatus,
-    pub actor: Actor,
-    /// The audit action recorded for the change.
-    pub action: &'static str,
-    /// The button the pages offer for it; `None` for changes no person makes by a button.
-    pub button: Option<&'static str>,
-}
+pub type Transition = transitions::Transition<LeadStatus, Actor>;
 
 const fn t(from: LeadStatus, to: LeadStatus, actor: Actor, action: &'static str, button: Option<&'static str>) -> Transition {
-    Transition { from, to, actor, action, button }
+    Transition::new(from, to, actor, action, button)
 }
 
 /// Every status change. A lead starts `new`; after a decline, an expiry or a return the engine
@@ -77,12 +68,12 @@ pub const TRANSITIONS: &[Transition] = &[
 /// demo seeding) may make any; staff may not act for the partner (accepting a lead commits the
 /// partner's people to work it).
 pub fn find(from: LeadStatus, to: LeadStatus, actor: Actor) -> Option<&'static Transition> {
-    TRANSITIONS.iter().find(|tr| tr.from == from && tr.to == to && (tr.actor == actor || actor == Actor::System))
+    transitions::find(TRANSITIONS, from, to, |by| by == actor || actor == Actor::System)
 }
 
 /// The changes `actor` may make by a button from `from`, in table order.
 pub fn buttons(from: LeadStatus, actor: Actor) -> impl Iterator<Item = &'static Transition> {
-    TRANSITIONS.iter().filter(move |tr| tr.from == from && tr.button.is_some() && tr.actor == actor)
+    transitions::buttons(TRANSITIONS, from, move |by| by == actor)
 }
 
 impl LeadStatus {
@@ -114,11 +105,7 @@ impl LeadStatus {
 
 /// The table as docs/API.md prints it (a Markdown table).
 pub fn markdown_table() -> String {
-    let mut out = String::from("| From | To | By | Audit action | Button |\n| --- | --- | --- | --- | --- |\n");
-    for tr in TRANSITIONS {
-        out.push_str(&format!("| `{}` | `{}` | {} | `{}` | {} |\n", tr.from, tr.to, tr.actor, tr.action, tr.button.unwrap_or("—")));
-    }
-    out
+    transitions::markdown_table(TRANSITIONS)
 }
 
 #[cfg(test)]
