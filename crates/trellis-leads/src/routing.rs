@@ -354,6 +354,19 @@ async fn ranked_in(
         .collect())
 }
 
+/// A partner chosen by a person (a manual offer, a pass-on), scored as the engine would score it.
+fn chosen_one(settings: &LeadSettings, lead: &Lead, c: &CandidateFacts) -> Candidate {
+    let x = matching::features(&lead_facts(lead), &c.facts());
+    Candidate {
+        partner_id: c.partner_id.clone(),
+        partner_name: c.name.clone(),
+        matched: matching::score(settings.in_force(), c.partner_id.clone(), &x),
+        open_leads: c.open_leads,
+        capacity: c.capacity,
+        offered_before: false,
+    }
+}
+
 /// The channel team's view of a lead's candidates (staff only: a partner holding the lead never
 /// learns who else could have it).
 fn require_staff(scope: &Scope) -> Result<()> {
@@ -584,15 +597,7 @@ pub async fn offer(ctx: &Ctx, scope: &Scope, id: &LeadId, partner_id: Option<&Pa
             }
             let facts = facts_in(&mut tx, scope.workspace_id(), &lead, &settings, eligible).await?;
             let c = facts.first().ok_or_else(|| Error::Internal("eligible partner".into()))?;
-            let x = matching::features(&lead_facts(&lead), &c.facts());
-            Candidate {
-                partner_id: c.partner_id.clone(),
-                partner_name: c.name.clone(),
-                matched: matching::score(settings.in_force(), c.partner_id.clone(), &x),
-                open_leads: c.open_leads,
-                capacity: c.capacity,
-                offered_before: false,
-            }
+            chosen_one(&settings, &lead, c)
         }
         None => engine_choice.ok_or_else(|| Error::Internal("the engine's choice".into()))?,
     };
@@ -738,15 +743,7 @@ pub async fn pass_on(ctx: &Ctx, scope: &Scope, id: &LeadId, reseller: &PartnerId
     let settings = settings::of_in(&mut tx, scope.workspace_id(), lead.program_id.as_ref()).await?;
     let facts = facts_in(&mut tx, scope.workspace_id(), &lead, &settings, eligible).await?;
     let c = facts.first().ok_or_else(|| Error::Internal("eligible reseller".into()))?;
-    let x = matching::features(&lead_facts(&lead), &c.facts());
-    let chosen = Candidate {
-        partner_id: c.partner_id.clone(),
-        partner_name: c.name.clone(),
-        matched: matching::score(settings.in_force(), c.partner_id.clone(), &x),
-        open_leads: c.open_leads,
-        capacity: c.capacity,
-        offered_before: false,
-    };
+    let chosen = chosen_one(&settings, &lead, c);
     offer_in(ctx, &mut tx, scope, &lead, &chosen, scope.user_id(), &settings, action, now).await?;
     tx.commit().await?;
     leads::get(ctx, scope, id).await
